@@ -1,0 +1,78 @@
+# Two commands matter on a fresh machine (Python 3.11, Node/npm): `make demo` and `make test`.
+# Every target installs what it needs first; each install step is idempotent (stamp files).
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+SLITHER_VENV := .venv-slither
+# The one place the Solidity compiler version is pinned is package.json (npm `solc`, i.e. solc-js).
+SOLC_VERSION := $(shell sed -n 's/.*"solc": *"\([0-9.]*\)".*/\1/p' package.json)
+SOLC_SHIM := .solc/solc-v$(SOLC_VERSION)
+
+export SOLCX_BINARY_PATH := $(CURDIR)/.solc
+export PATH := $(CURDIR)/node_modules/@foundry-rs/anvil-linux-amd64/bin:$(BIN):$(PATH)
+# Brownie and the tests would otherwise write caches into the home directory's defaults only.
+export PYTHONDONTWRITEBYTECODE := 1
+
+# Plain pytest must not load brownie's plugin: it would start a chain for tests that need none.
+PYTEST := $(BIN)/pytest -p no:pytest-brownie
+
+.PHONY: help setup compile test test-python test-contracts lint demo bench-gas bench-oracle clean
+
+help:
+	@echo "make demo          run a whole tournament on a local Anvil chain"
+	@echo "make test          run every test (python, contracts on Anvil, slither)"
+	@echo "make bench-gas     gas figures -> bench/results/gas.json"
+	@echo "make bench-oracle  scoring / Merkle / simulation figures -> bench/results/oracle.json"
+
+setup: $(VENV)/.installed node_modules/.installed $(SOLC_SHIM)
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(SOLC_SHIM): tools/solc-shim node_modules/.installed
+	mkdir -p .solc
+	ln -sf ../tools/solc-shim $@
+
+compile: setup
+	$(BIN)/brownie compile
+
+test: setup compile test-python test-contracts lint
+
+test-python: setup compile
+	$(PYTEST) -q tests/oracle $(wildcard tests/e2e)
+
+test-contracts: setup
+	$(BIN)/brownie test tests/contracts
+
+# Slither has pins of its own that clash with brownie's, so it lives in its own virtual environment.
+$(SLITHER_VENV)/.installed: constraints-slither.txt
+	test -x $(SLITHER_VENV)/bin/python || $(PYTHON) -m venv $(SLITHER_VENV)
+	$(SLITHER_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SLITHER_VENV)/bin/python -m pip install --quiet -r constraints-slither.txt
+	touch $@
+
+lint: setup compile $(SLITHER_VENV)/.installed
+	$(BIN)/python tools/run_slither.py --slither $(SLITHER_VENV)/bin/slither
+
+demo: setup compile
+	$(BIN)/python -m oracle.demo
+
+bench-gas: setup compile
+	$(BIN)/python bench/gas.py
+
+bench-oracle: setup
+	$(BIN)/python bench/oracle.py
+
+clean:
+	rm -rf build reports .solc
