@@ -1,0 +1,119 @@
+"""Integer payouts and burns from float scores, exactly reproducible by an auditor.
+
+The rule, for a model with stake at risk S (an int, smallest token unit) and metrics CORR, MMC:
+
+1. ``score = w_corr*CORR + w_mmc*MMC`` evaluated in IEEE-754 float64 exactly as Python writes it
+   (two products, then one sum, each rounded to nearest).
+2. ``factor = min(1, payout_threshold / total_stake_at_risk)`` as an exact rational
+   (1 when the total is 0). ``total_stake_at_risk`` is the sum over every model in the round's
+   stake table, scored or not: the chain knows it without trusting the oracle's validation.
+3. ``x = clamp(Fraction(score) * factor, -Fraction(clip), +Fraction(clip))`` in exact rationals,
+   where ``Fraction(v)`` is the exact binary value of the float v (so clip 0.05 means the double
+   nearest 0.05).
+4. ``amount = trunc(S * x)``: rounded toward zero, exact for any size of S.
+5. ``payout = max(amount, 0)``, ``burn = max(-amount, 0)``; totals are exact sums of those ints.
+
+Models marked ineligible (failed validation, did not submit) get payout 0 and burn 0: Numerai
+does not burn a model that made no valid submission, and the caller makes that choice explicit.
+Models with zero stake get 0/0 whatever their score.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Collection, Mapping
+
+from oracle.params import RoundParams
+
+__all__ = ["ModelPayout", "PayoutResult", "payout_factor", "payout_score", "model_amount", "compute_payouts"]
+
+
+@dataclass(frozen=True)
+class ModelPayout:
+    """One model's settlement for the round."""
+
+    model: str
+    stake_at_risk: int
+    score: float
+    payout: int
+    burn: int
+
+
+@dataclass(frozen=True)
+class PayoutResult:
+    """Per-model amounts and their exact totals."""
+
+    models: list[ModelPayout]
+    payout_factor: Fraction
+    total_stake_at_risk: int
+    total_payout: int
+    total_burn: int
+
+
+def payout_factor(payout_threshold: int, total_stake_at_risk: int) -> Fraction:
+    """``min(1, threshold / total)`` exactly; 1 when nothing is at risk."""
+    if total_stake_at_risk <= 0:
+        return Fraction(1)
+    return min(Fraction(1), Fraction(payout_threshold, total_stake_at_risk))
+
+
+def payout_score(corr: float, mmc: float, params: RoundParams) -> float:
+    """``w_corr*CORR + w_mmc*MMC`` in float64, in this exact evaluation order."""
+    return params.corr_weight * float(corr) + params.mmc_weight * float(mmc)
+
+
+def model_amount(stake_at_risk: int, score: float, factor: Fraction, clip: float) -> int:
+    """``trunc(S * clamp(score*factor, -clip, clip))`` in exact rationals; positive = payout."""
+    if stake_at_risk == 0:
+        return 0
+    if not math.isfinite(score):
+        raise ValueError(f"score {score!r} is not finite")
+    bound = Fraction(clip)
+    x = max(-bound, min(bound, Fraction(score) * factor))
+    return math.trunc(stake_at_risk * x)
+
+
+def compute_payouts(
+    stakes: Mapping[str, int],
+    corr: Mapping[str, float],
+    mmc: Mapping[str, float],
+    params: RoundParams,
+    ineligible: Collection[str] = (),
+) -> PayoutResult:
+    """Payout and burn for every model in ``stakes`` (in its order).
+
+    ``ineligible`` models keep their stake at risk in the total but get 0/0; every other model with
+    a positive stake needs finite CORR and MMC, else ValueError naming the model.
+    """
+    excluded = set(ineligible)
+    total = 0
+    for model, stake in stakes.items():
+        if isinstance(stake, bool) or not isinstance(stake, int) or stake < 0:
+            raise ValueError(f"model {model}: stake at risk must be a non-negative int, got {stake!r}")
+        total += stake
+    factor = payout_factor(params.payout_threshold, total)
+    rows: list[ModelPayout] = []
+    for model, stake in stakes.items():
+        if model in excluded or stake == 0:
+            score = payout_score(corr[model], mmc[model], params) if model in corr and model in mmc else math.nan
+            rows.append(ModelPayout(model, stake, score, 0, 0))
+            continue
+        if model not in corr or model not in mmc:
+            raise ValueError(f"model {model}: staked and eligible but has no CORR/MMC")
+        score = payout_score(corr[model], mmc[model], params)
+        if not math.isfinite(score):
+            raise ValueError(
+                f"model {model}: payout score is {score!r} (corr={corr[model]!r}, mmc={mmc[model]!r}); "
+                "mark the model ineligible or fix its inputs"
+            )
+        amount = model_amount(stake, score, factor, params.clip)
+        rows.append(ModelPayout(model, stake, score, max(amount, 0), max(-amount, 0)))
+    return PayoutResult(
+        models=rows,
+        payout_factor=factor,
+        total_stake_at_risk=total,
+        total_payout=sum(r.payout for r in rows),
+        total_burn=sum(r.burn for r in rows),
+    )

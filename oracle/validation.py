@@ -1,0 +1,363 @@
+"""Validation of a round's predictions, targets and stakes.
+
+Every problem becomes a ``PredictionError(model, rule, ids, message)``. A problem with one model's
+column drops that model only; the rest are scored. A problem that makes the whole table ambiguous
+(no id column, duplicate ids, duplicate model columns, no live id at all) raises ``TableError``
+carrying the same structured errors. ``model`` is None for problems that belong to the table.
+
+Prediction rules (per model unless noted):
+  non_numeric   a cell that is not a number (bool columns count as non-numeric)
+  inf           a +/-inf cell
+  out_of_range  a value outside [0, 1]
+  nan           NaN cells leave the model below ``min_live_share`` of the live ids
+  missing_ids   live ids absent from the table leave the model below ``min_live_share``
+  constant      every prediction equal: ranks carry no information (numerai-tools gives NaN CORR)
+  no_stake      the model has no row in the round's stake table
+  unknown_ids   (table, not fatal) rows whose id is not live; those rows are dropped
+  missing_id_column, duplicate_ids, duplicate_models, empty (table, fatal)
+Target rules: target_nan (ids not scored), target_unknown_ids (dropped), target_non_numeric,
+  target_duplicate_ids, target_missing_column, target_round_mismatch, target_ids_mismatch (fatal).
+Stake rules: stake_negative, stake_non_integer, stake_duplicate (model dropped), stake_missing_column (fatal).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "PredictionError",
+    "TableError",
+    "ValidPredictions",
+    "validate_predictions",
+    "validate_targets",
+    "validate_stakes",
+    "combine_model_files",
+    "MAX_IDS_SHOWN",
+    "MIN_TARGET_COVERAGE",
+]
+
+MAX_IDS_SHOWN = 5
+# numerai-tools refuses to score when more than 20% of ids are filtered out
+# (DEFAULT_MAX_FILTERED_INDEX_RATIO); a targets file matching fewer live ids is the wrong file.
+MIN_TARGET_COVERAGE = 0.8
+
+
+@dataclass(frozen=True)
+class PredictionError:
+    """One validation problem: which model (None = whole table), which rule, example ids, and why."""
+
+    model: str | None
+    rule: str
+    ids: tuple[str, ...]
+    message: str
+
+    def __str__(self) -> str:
+        who = f"model {self.model}" if self.model is not None else "table"
+        shown = f" (ids: {', '.join(self.ids)})" if self.ids else ""
+        return f"{who}: [{self.rule}] {self.message}{shown}"
+
+
+class TableError(ValueError):
+    """A table cannot be used at all; ``errors`` says why, structured."""
+
+    def __init__(self, errors: Sequence[PredictionError]):
+        self.errors = list(errors)
+        super().__init__("; ".join(str(e) for e in self.errors))
+
+
+@dataclass
+class ValidPredictions:
+    """Predictions of the models that passed: live ids x valid models, float64, NaN = not predicted."""
+
+    matrix: pd.DataFrame
+    errors: list[PredictionError] = field(default_factory=list)
+
+    @property
+    def rejected(self) -> set[str]:
+        return {e.model for e in self.errors if e.model is not None}
+
+
+def _first(ids: Iterable[object]) -> tuple[str, ...]:
+    out: list[str] = []
+    for i in ids:
+        out.append(str(i))
+        if len(out) == MAX_IDS_SHOWN:
+            break
+    return tuple(out)
+
+
+def _id_strings(column: pd.Series) -> pd.Series:
+    """Ids as strings; integer-valued floats print without '.0' so 7 and 7.0 are one id."""
+    if pd.api.types.is_float_dtype(column) and column.notna().all() and (column % 1 == 0).all():
+        column = column.astype(np.int64)
+    return column.astype(str)
+
+
+def _numeric_column(model: str, column: pd.Series) -> tuple[pd.Series | None, PredictionError | None]:
+    """Float64 view of a column, or a non_numeric error naming the offending ids."""
+    if pd.api.types.is_bool_dtype(column):
+        return None, PredictionError(model, "non_numeric", _first(column.index), "column is boolean, not a number")
+    if pd.api.types.is_numeric_dtype(column):
+        return column.astype(np.float64), None
+    coerced = pd.to_numeric(column, errors="coerce")
+    bad = coerced.isna() & column.notna()
+    # pd.to_numeric turns Python bools into numbers; they are not predictions.
+    bad |= column.map(lambda v: isinstance(v, (bool, np.bool_)))
+    if bad.any():
+        return None, PredictionError(
+            model, "non_numeric", _first(column.index[bad]), f"{int(bad.sum())} cell(s) are not numbers"
+        )
+    return coerced.astype(np.float64), None
+
+
+def _check_model(
+    model: str,
+    column: pd.Series,
+    live: pd.Index,
+    min_live_share: float,
+    rows_absent: pd.Index,
+) -> tuple[pd.Series | None, list[PredictionError]]:
+    """All per-model rules for one column indexed by (live) id; returns (values, errors)."""
+    values, error = _numeric_column(model, column)
+    if error is not None:
+        return None, [error]
+    assert values is not None
+    errors: list[PredictionError] = []
+    arr = values.to_numpy()
+    inf = np.isinf(arr)
+    if inf.any():
+        errors.append(PredictionError(model, "inf", _first(values.index[inf]), f"{int(inf.sum())} infinite value(s)"))
+    with np.errstate(invalid="ignore"):
+        out = np.isfinite(arr) & ((arr < 0) | (arr > 1))
+    if out.any():
+        errors.append(
+            PredictionError(model, "out_of_range", _first(values.index[out]), f"{int(out.sum())} value(s) outside [0, 1]")
+        )
+    nan_ids = values.index[np.isnan(arr)]
+    unpredicted = len(nan_ids) + len(rows_absent)
+    share = 1.0 - unpredicted / len(live)
+    if share < min_live_share:
+        rule = "nan" if len(nan_ids) else "missing_ids"
+        errors.append(
+            PredictionError(
+                model,
+                rule,
+                _first(list(nan_ids) + list(rows_absent)),
+                f"predicts {share:.4%} of {len(live)} live ids ({len(nan_ids)} NaN, {len(rows_absent)} absent);"
+                f" at least {min_live_share:.4%} required",
+            )
+        )
+    finite = arr[np.isfinite(arr)]
+    if len(finite) and not errors and (finite == finite[0]).all():
+        errors.append(PredictionError(model, "constant", _first(values.index[:1]), "every prediction is equal"))
+    if errors:
+        return None, errors
+    return values.reindex(live), []
+
+
+def validate_predictions(
+    table: pd.DataFrame,
+    live_ids: Sequence[object],
+    min_live_share: float = 1.0,
+    staked_models: Iterable[str] | None = None,
+    id_column: str = "id",
+) -> ValidPredictions:
+    """Check a predictions table (``id_column`` + one column per model) against the live ids.
+
+    Returns the valid models' predictions reindexed to the live ids (in the order given) and every
+    problem found. Raises TableError when the table as a whole is unusable.
+    """
+    if not isinstance(table, pd.DataFrame):
+        raise TableError([PredictionError(None, "empty", (), f"expected a DataFrame, got {type(table).__name__}")])
+    if id_column not in table.columns:
+        raise TableError(
+            [PredictionError(None, "missing_id_column", (), f"no {id_column!r} column; columns: {list(table.columns)[:10]}")]
+        )
+    names = [str(c) for c in table.columns if c != id_column]
+    dup_models = sorted({m for m in names if names.count(m) > 1}) if len(set(names)) != len(names) else []
+    if dup_models:
+        raise TableError([PredictionError(None, "duplicate_models", (), f"model column(s) appear twice: {dup_models[:5]}")])
+    live = pd.Index([str(i) for i in live_ids])
+    if live.has_duplicates:
+        raise TableError([PredictionError(None, "duplicate_ids", _first(live[live.duplicated()]), "live id list has duplicates")])
+    if len(live) == 0:
+        raise TableError([PredictionError(None, "empty", (), "the round has no live ids")])
+    ids = _id_strings(table[id_column])
+    dup = ids.duplicated(keep=False)
+    if dup.any():
+        raise TableError(
+            [PredictionError(None, "duplicate_ids", _first(pd.unique(ids[dup])), f"{int(ids[dup].nunique())} id(s) appear more than once")]
+        )
+    frame = table.drop(columns=[id_column])
+    frame.columns = names
+    frame.index = pd.Index(ids.to_numpy(), name=id_column)
+    errors: list[PredictionError] = []
+    is_live = frame.index.isin(live)
+    if not is_live.all():
+        errors.append(
+            PredictionError(None, "unknown_ids", _first(frame.index[~is_live]), f"{int((~is_live).sum())} row(s) with ids not live this round were ignored")
+        )
+        frame = frame[is_live]
+    if len(frame) == 0:
+        raise TableError(errors + [PredictionError(None, "empty", (), "no row has a live id")])
+    rows_absent = live.difference(frame.index, sort=False)
+    staked = None if staked_models is None else {str(m) for m in staked_models}
+    good: dict[str, pd.Series] = {}
+    for model in names:
+        if staked is not None and model not in staked:
+            errors.append(PredictionError(model, "no_stake", (), "model has no entry in the round's stake table"))
+            continue
+        values, model_errors = _check_model(model, frame[model], live, min_live_share, rows_absent)
+        errors.extend(model_errors)
+        if values is not None:
+            good[model] = values
+    matrix = pd.DataFrame(good, index=live, dtype=np.float64) if good else pd.DataFrame(index=live, dtype=np.float64)
+    matrix.index.name = id_column
+    return ValidPredictions(matrix=matrix, errors=errors)
+
+
+def combine_model_files(files: Mapping[str, pd.DataFrame], id_column: str = "id") -> tuple[pd.DataFrame, list[PredictionError]]:
+    """Merge per-model files (``id`` + one prediction column each) into one table.
+
+    A file with no id column, not exactly one prediction column, or duplicate ids drops that model.
+    """
+    errors: list[PredictionError] = []
+    columns: dict[str, pd.Series] = {}
+    for model, frame in files.items():
+        model = str(model)
+        if id_column not in frame.columns:
+            errors.append(PredictionError(model, "missing_id_column", (), f"file has no {id_column!r} column"))
+            continue
+        value_cols = [c for c in frame.columns if c != id_column]
+        if len(value_cols) != 1:
+            errors.append(PredictionError(model, "non_numeric", (), f"file must have exactly one prediction column, has {value_cols[:5]}"))
+            continue
+        ids = _id_strings(frame[id_column])
+        dup = ids.duplicated(keep=False)
+        if dup.any():
+            errors.append(PredictionError(model, "duplicate_ids", _first(pd.unique(ids[dup])), "file repeats ids"))
+            continue
+        columns[model] = pd.Series(frame[value_cols[0]].to_numpy(), index=ids.to_numpy())
+    table = pd.DataFrame(columns)
+    table.index.name = id_column
+    return table.reset_index(), errors
+
+
+def validate_targets(
+    targets: pd.DataFrame | pd.Series,
+    live_ids: Sequence[object] | None = None,
+    round_number: int | None = None,
+    id_column: str = "id",
+    target_column: str = "target",
+) -> tuple[pd.Series, list[PredictionError]]:
+    """Targets as a float Series indexed by id (NaN = unresolved, not scored) plus non-fatal errors.
+
+    Accepts a frame with ``id``, ``target`` and optionally ``round``, or a Series indexed by id.
+    Fatal (TableError): missing columns, duplicate ids, non-numeric targets, a ``round`` column that
+    disagrees with ``round_number``, or live ids of which fewer than MIN_TARGET_COVERAGE have a row.
+    """
+    if isinstance(targets, pd.Series):
+        frame = pd.DataFrame({id_column: targets.index, target_column: targets.to_numpy()})
+    else:
+        frame = targets
+    for col in (id_column, target_column):
+        if col not in frame.columns:
+            raise TableError([PredictionError(None, "target_missing_column", (), f"targets have no {col!r} column")])
+    if round_number is not None and "round" in frame.columns:
+        rounds = pd.unique(frame["round"])
+        if len(rounds) != 1 or str(rounds[0]) != str(round_number):
+            raise TableError(
+                [PredictionError(None, "target_round_mismatch", (), f"targets are for round(s) {list(rounds)[:5]}, expected {round_number}")]
+            )
+    ids = _id_strings(frame[id_column])
+    dup = ids.duplicated(keep=False)
+    if dup.any():
+        raise TableError([PredictionError(None, "target_duplicate_ids", _first(pd.unique(ids[dup])), "ids appear more than once")])
+    values, error = _numeric_column("targets", pd.Series(frame[target_column].to_numpy(), index=ids.to_numpy()))
+    if error is not None:
+        raise TableError([PredictionError(None, "target_non_numeric", error.ids, error.message)])
+    assert values is not None
+    errors: list[PredictionError] = []
+    inf = np.isinf(values.to_numpy())
+    if inf.any():
+        errors.append(PredictionError(None, "target_nan", _first(values.index[inf]), "infinite targets are treated as unresolved"))
+        values = values.mask(np.isinf(values))
+    if live_ids is not None:
+        live = pd.Index([str(i) for i in live_ids])
+        unknown = ~values.index.isin(live)
+        if unknown.any():
+            errors.append(
+                PredictionError(None, "target_unknown_ids", _first(values.index[unknown]), f"{int(unknown.sum())} target(s) for ids not live were ignored")
+            )
+            values = values[~unknown]
+        covered = live.isin(values.index).mean() if len(live) else 0.0
+        if covered < MIN_TARGET_COVERAGE:
+            raise TableError(
+                [PredictionError(None, "target_ids_mismatch", _first(live[~live.isin(values.index)]), f"targets cover {covered:.2%} of live ids; is this the round's targets file?")]
+            )
+        values = values.reindex(live)
+    nan = values.isna()
+    if nan.any():
+        errors.append(PredictionError(None, "target_nan", _first(values.index[nan]), f"{int(nan.sum())} id(s) have no target and are not scored"))
+    if nan.all():
+        raise TableError(errors + [PredictionError(None, "target_nan", (), "no id has a target")])
+    values.name = target_column
+    values.index.name = id_column
+    return values, errors
+
+
+def _stake_int(value: object) -> int | None:
+    """Exact integer value of a stake cell, or None when it is not a whole number."""
+    if isinstance(value, (bool, np.bool_)) or value is None:
+        return None
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    try:
+        dec = Decimal(str(value).strip()) if not isinstance(value, float) else Decimal(value)
+    except (InvalidOperation, ValueError):
+        return None
+    if not dec.is_finite() or dec != dec.to_integral_value():
+        return None
+    return int(dec)
+
+
+def validate_stakes(
+    stakes: pd.DataFrame | pd.Series | Mapping[str, object],
+    model_column: str = "model",
+    stake_column: str = "stake",
+) -> tuple[dict[str, int], list[PredictionError]]:
+    """Stakes at risk as exact ints keyed by model string; bad rows drop that model with an error.
+
+    Stake cells may be ints, integral floats, or decimal strings (amounts above int64 travel as text).
+    """
+    if isinstance(stakes, pd.DataFrame):
+        for col in (model_column, stake_column):
+            if col not in stakes.columns:
+                raise TableError([PredictionError(None, "stake_missing_column", (), f"stakes have no {col!r} column")])
+        pairs = list(zip(stakes[model_column].tolist(), stakes[stake_column].tolist()))
+    elif isinstance(stakes, pd.Series):
+        pairs = list(zip(stakes.index.tolist(), stakes.tolist()))
+    else:
+        pairs = list(stakes.items())
+    keys = [str(m) for m, _ in pairs]
+    counts = pd.Series(keys).value_counts() if keys else pd.Series(dtype=int)
+    errors: list[PredictionError] = []
+    out: dict[str, int] = {}
+    for (model, raw), key in zip(pairs, keys):
+        if counts[key] > 1:
+            if not any(e.model == key and e.rule == "stake_duplicate" for e in errors):
+                errors.append(PredictionError(key, "stake_duplicate", (), f"model has {int(counts[key])} stake rows"))
+            continue
+        value = _stake_int(raw)
+        if value is None:
+            errors.append(PredictionError(key, "stake_non_integer", (), f"stake {raw!r} is not a whole number of token units"))
+        elif value < 0:
+            errors.append(PredictionError(key, "stake_negative", (), f"stake {value} is negative"))
+        else:
+            out[key] = value
+    return out, errors
