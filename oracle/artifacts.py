@@ -50,6 +50,7 @@ from oracle.params import RoundParams
 __all__ = [
     "ArtifactStore",
     "BundleError",
+    "IntegrityProblem",
     "RoundBundle",
     "PREDICTIONS",
     "TARGETS",
@@ -66,6 +67,8 @@ __all__ = [
     "list_manifests",
     "list_rounds",
     "previous_link",
+    "resolve_previous_uri",
+    "amounts_by_model_id",
 ]
 
 PREDICTIONS = "predictions.parquet"
@@ -85,6 +88,17 @@ _DECIMAL = re.compile(r"^-?(0|[1-9][0-9]*)$")
 
 class BundleError(ValueError):
     """A bundle is incomplete, corrupt or inconsistent; the message names the file and the problem."""
+
+
+@dataclass(frozen=True)
+class IntegrityProblem:
+    """One file of a bundle (or the manifest itself) that is missing or does not match its hash."""
+
+    file: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.message}"
 
 
 # ------------------------------------------------------------------------------------ deterministic Parquet
@@ -296,7 +310,7 @@ class RoundBundle:
     uri: str
     keccak256: str
     files: dict[str, bytes]
-    problems: list[str] = field(default_factory=list)
+    problems: list[IntegrityProblem] = field(default_factory=list)
 
     @property
     def round(self) -> int:
@@ -385,18 +399,18 @@ def load_bundle(manifest_uri: str, expected_keccak: str | None = None, verify: b
     except FileNotFoundError:
         raise BundleError(f"{manifest_uri}: manifest not found") from None
     digest = keccak_hex(data)
-    problems: list[str] = []
+    problems: list[IntegrityProblem] = []
     match = _MANIFEST_NAME.match(manifest_uri.rsplit("/", 1)[-1])
     if match and "0x" + match.group(2) != digest:
-        problems.append(f"manifest.json: content hashes to {digest} but its name claims 0x{match.group(2)}")
+        problems.append(IntegrityProblem("manifest.json", f"content hashes to {digest} but its name claims 0x{match.group(2)}"))
     if expected_keccak is not None and expected_keccak.lower() != digest:
-        problems.append(f"manifest.json: content hashes to {digest}, expected {expected_keccak.lower()}")
+        problems.append(IntegrityProblem("manifest.json", f"content hashes to {digest}, expected {expected_keccak.lower()}"))
     try:
         manifest = Manifest.from_bytes(data, manifest_uri)
     except ManifestError as exc:
         raise BundleError(str(exc)) from exc
     if manifest.to_bytes() != data:
-        problems.append("manifest.json: not in canonical JSON form (its hash would not be reproducible)")
+        problems.append(IntegrityProblem("manifest.json", "not in canonical JSON form (its hash would not be reproducible)"))
     store = ArtifactStore(_store_root_of(manifest_uri))
     files: dict[str, bytes] = {}
     for name, entry in manifest.files.items():
@@ -405,14 +419,14 @@ def load_bundle(manifest_uri: str, expected_keccak: str | None = None, verify: b
             with fsspec.open(uri, "rb") as handle:
                 blob = handle.read()
         except FileNotFoundError:
-            problems.append(f"{name}: object {uri} is missing")
+            problems.append(IntegrityProblem(name, f"object {uri} is missing"))
             continue
         mismatch = entry.mismatch(blob)
         if mismatch:
-            problems.append(f"{name}: object {uri} does not match the manifest: {mismatch}")
+            problems.append(IntegrityProblem(name, f"object {uri} does not match the manifest: {mismatch}"))
         files[name] = blob
     if verify and problems:
-        raise BundleError(f"{manifest_uri}: bundle failed verification:\n  " + "\n  ".join(problems))
+        raise BundleError(f"{manifest_uri}: bundle failed verification:\n  " + "\n  ".join(map(str, problems)))
     return RoundBundle(manifest=manifest, uri=manifest_uri, keccak256=digest, files=files, problems=problems)
 
 
@@ -475,6 +489,27 @@ def _scores_frame(scores: pd.DataFrame) -> pd.DataFrame:
     return out.sort_values("model", kind="stable").reset_index(drop=True)
 
 
+def amounts_by_model_id(scores: pd.DataFrame, model_ids: Mapping[str, int]) -> tuple[dict[int, int], dict[int, int]]:
+    """(payouts, burns) keyed by model id, for the models that have an id.
+
+    A model that submitted without a stake row has no id and no leaf; that is only acceptable when
+    it moves no money (otherwise tokens would vanish from the tree's totals).
+    """
+    payouts: dict[int, int] = {}
+    burns: dict[int, int] = {}
+    orphans = []
+    for model, payout, burn in zip(scores["model"], scores["payout"], scores["burn"]):
+        model = str(model)
+        if model in model_ids:
+            payouts[int(model_ids[model])] = int(payout)
+            burns[int(model_ids[model])] = int(burn)
+        elif int(payout) or int(burn):
+            orphans.append(model)
+    if orphans:
+        raise BundleError(f"scores: models {sorted(orphans)} have a payout or burn but no row in stakes (no model id)")
+    return payouts, burns
+
+
 def _cumulative_frame(previous: Mapping[int, tuple[int, int]]) -> pd.DataFrame:
     ids = sorted(previous)
     return pd.DataFrame(
@@ -519,12 +554,8 @@ def write_round_bundle(
     stakes_df = _stakes_frame(stakes)
     scores_df = _scores_frame(scores)
     ids = dict(zip(stakes_df["model"], stakes_df["model_id"]))
-    unknown = sorted(set(scores_df["model"]) - set(ids))
-    if unknown:
-        raise BundleError(f"scores: models {unknown} have no row in stakes (no model id)")
+    payouts, burns = amounts_by_model_id(scores_df, ids)
     if leaves is None:
-        payouts = {int(ids[m]): int(p) for m, p in zip(scores_df["model"], scores_df["payout"])}
-        burns = {int(ids[m]): int(b) for m, b in zip(scores_df["model"], scores_df["burn"])}
         model_ids = sorted(set(previous_cumulative) | {int(i) for i in stakes_df["model_id"]})
         leaves = cumulative_leaves(previous_cumulative, payouts, burns, model_ids)
     tree = settlement_tree(leaves)

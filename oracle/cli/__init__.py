@@ -1,0 +1,35 @@
+"""The ``tourney`` command: one entry point, a subcommand per role.
+
+Global option ``--json`` switches every subcommand from human tables to one JSON document on stdout.
+Subcommands live in sibling modules; adding one is one import and one entry in ``COMMANDS``.
+"""
+
+from __future__ import annotations
+
+import click
+
+import oracle
+from oracle.cli.output import Output
+from oracle.cli.round import round_group
+from oracle.cli.score import score
+
+__all__ = ["main", "COMMANDS"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--json", "json_mode", is_flag=True, help="Machine output: one JSON document on stdout.")
+@click.version_option(oracle.__version__, prog_name="tourney")
+@click.pass_context
+def main(ctx: click.Context, json_mode: bool) -> None:
+    """Trustless staked prediction tournament: score, publish, verify and settle rounds."""
+    ctx.obj = Output(json_mode=json_mode)
+
+
+# Every subcommand, in help order. Register new ones here, one line each.
+COMMANDS: list[click.Command] = [
+    score,
+    round_group,
+]
+
+for _command in COMMANDS:
+    main.add_command(_command)

@@ -1,0 +1,127 @@
+"""Shared output for every ``tourney`` subcommand: rich tables for people, ``--json`` for scripts.
+
+A command builds one JSON-able result and a renderer for humans, then calls :meth:`Output.emit`. In
+``--json`` mode only the JSON document goes to stdout (nothing else), so ``tourney --json ... | jq``
+always works; human output and progress go through rich. Token amounts are exact integers and are
+emitted as decimal strings in JSON (JavaScript readers lose precision beyond 2**53).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+import click
+import numpy as np
+import pandas as pd
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+__all__ = [
+    "EXIT_OK",
+    "EXIT_FAILED",
+    "Output",
+    "get_output",
+    "jsonable",
+    "make_table",
+    "fail",
+]
+
+EXIT_OK = 0
+#: The command ran but the answer is "no": differences found, table-level input errors.
+EXIT_FAILED = 1
+# click itself exits with 2 on usage errors (unknown option, missing argument).
+
+_MAX_SAFE_INT = 2**53 - 1
+
+
+def jsonable(value: Any) -> Any:
+    """Convert a result to plain JSON values: big ints as decimal strings, NaN as null, frames as records."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        value = int(value)
+        return value if abs(value) <= _MAX_SAFE_INT else str(value)
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, pd.DataFrame):
+        return [jsonable(dict(zip(value.columns, row))) for row in value.itertuples(index=False, name=None)]
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset, np.ndarray, pd.Series)):
+        return [jsonable(v) for v in value]
+    if hasattr(value, "to_dict"):
+        return jsonable(value.to_dict())
+    return str(value)
+
+
+def make_table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]], numeric: Iterable[str] = ()) -> Table:
+    """A rich table; columns named in ``numeric`` are right-aligned."""
+    right = set(numeric)
+    table = Table(title=title, title_justify="left", header_style="bold")
+    for name in columns:
+        table.add_column(name, justify="right" if name in right else "left", overflow="fold")
+    for row in rows:
+        table.add_row(*(_cell(v) for v in row))
+    return table
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, (float, np.floating)):
+        return "nan" if value != value else f"{float(value):.6f}"
+    return str(value)
+
+
+@dataclass
+class Output:
+    """Where a command's results go; one per invocation, created by the ``tourney`` group."""
+
+    json_mode: bool = False
+    console: Console = field(default_factory=lambda: Console(soft_wrap=False, width=_width()))
+    err_console: Console = field(default_factory=lambda: Console(stderr=True, width=_width()))
+
+    def emit(self, data: Mapping[str, Any], render: Callable[[Console], None]) -> None:
+        """Print ``data`` as JSON (``--json``) or call ``render`` with the human console."""
+        if self.json_mode:
+            click.echo(json.dumps(jsonable(data), indent=2, sort_keys=True, allow_nan=False))
+        else:
+            render(self.console)
+
+    def note(self, message: str) -> None:
+        """A human-only remark (suppressed in JSON mode, which must print exactly one document)."""
+        if not self.json_mode:
+            self.err_console.print(message)
+
+
+def _width() -> int | None:
+    # Rich falls back to 80 columns off a terminal, which folds wide tables in logs and CI output.
+    return None if sys.stdout.isatty() else 160
+
+
+def get_output(ctx: click.Context | None = None) -> Output:
+    """The Output of the running ``tourney`` invocation (a plain human one outside the group)."""
+    ctx = ctx or click.get_current_context(silent=True)
+    if ctx is not None:
+        found = ctx.find_object(Output)
+        if found is not None:
+            return found
+    return Output()
+
+
+def fail(message: str, code: int = EXIT_FAILED, details: Mapping[str, Any] | None = None) -> None:
+    """Report a command-level failure (as ``{"error": ...}`` in JSON mode) and exit with ``code``."""
+    out = get_output()
+    if out.json_mode:
+        click.echo(json.dumps(jsonable({"error": message, **(details or {})}), indent=2, sort_keys=True))
+    else:
+        out.err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+    raise click.exceptions.Exit(code)

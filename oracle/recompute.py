@@ -1,0 +1,321 @@
+"""Re-derive a published round from its bundle alone and report every difference.
+
+``recompute(manifest_uri)`` loads the bundle (collecting, not raising, integrity problems), re-runs
+scoring on the bundle's predictions, targets and stakes with the manifest's parameters, rebuilds the
+cumulative leaves from the bundle's previous-cumulative table, rebuilds the settlement tree, and
+compares everything the operator published against the recomputation:
+
+* files: every file's size, SHA-256 and keccak-256; the manifest's own hash (against its name and,
+  when given, the on-chain ``manifestHash``) and canonical form;
+* per model: corr, mmc (within a float tolerance), stake_at_risk, payout, burn (exact);
+* per leaf (model id): cumulative_payout, cumulative_burn in the published tree dump;
+* the tree dump's internal consistency and root; the manifest's root and totals;
+* optionally, the chain of bundles: the previous manifest's hash and its leaves against this
+  bundle's previous-cumulative table.
+
+A round passes only when the report has no differences.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+import pandas as pd
+
+from oracle.artifacts import (
+    PREVIOUS_CUMULATIVE,
+    SCORES,
+    STAKES,
+    TREE,
+    BundleError,
+    RoundBundle,
+    amounts_by_model_id,
+    load_bundle,
+    resolve_previous_uri,
+)
+from oracle.manifest import TOTAL_FIELDS
+from oracle.merkle import StandardMerkleTree
+from oracle.settlement import SettlementLeaf, cumulative_leaves, settlement_tree, totals
+
+__all__ = ["Difference", "RecomputeReport", "recompute", "recompute_bundle", "FLOAT_TOLERANCE"]
+
+#: corr and mmc are floats; recomputation on another machine may differ in the last bits.
+FLOAT_TOLERANCE = 1e-9
+AMOUNT_FIELDS = ("stake_at_risk", "payout", "burn")
+FLOAT_FIELDS = ("corr", "mmc")
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One published value that does not match its recomputation.
+
+    ``scope`` is what kind of thing differs (file, model, leaf, tree, total, root, previous, params),
+    ``subject`` which one (a file name, model name, model id), ``field`` which attribute.
+    """
+
+    scope: str
+    subject: str
+    field: str
+    recorded: Any
+    recomputed: Any
+
+    def describe(self) -> str:
+        """One line for people."""
+        return f"{self.scope} {self.subject}: {self.field} recorded {self.recorded!r}, recomputed {self.recomputed!r}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form (amounts stay ints; the CLI's JSON writer stringifies big ones)."""
+        return {
+            "scope": self.scope,
+            "subject": self.subject,
+            "field": self.field,
+            "recorded": self.recorded,
+            "recomputed": self.recomputed,
+        }
+
+
+@dataclass
+class RecomputeReport:
+    """What recomputing a bundle found; ``ok`` only when nothing differs."""
+
+    manifest_uri: str
+    manifest_keccak: str
+    round: int
+    root: str | None = None
+    totals: dict[str, int] = field(default_factory=dict)
+    scores: pd.DataFrame | None = None
+    prediction_errors: list[Any] = field(default_factory=list)
+    differences: list[Difference] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when every published value matched its recomputation."""
+        return not self.differences
+
+    def subjects(self, scope: str) -> set[str]:
+        """The subjects (models, files, ...) with a difference in ``scope``."""
+        return {d.subject for d in self.differences if d.scope == scope}
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able summary."""
+        return {
+            "manifest_uri": self.manifest_uri,
+            "manifest_keccak": self.manifest_keccak,
+            "round": self.round,
+            "ok": self.ok,
+            "root": self.root,
+            "totals": dict(self.totals),
+            "differences": [d.to_dict() for d in self.differences],
+            "prediction_errors": [_error_dict(e) for e in self.prediction_errors],
+            "notes": list(self.notes),
+        }
+
+
+def _error_dict(error: Any) -> dict[str, Any]:
+    fields = ("model", "rule", "ids", "message")
+    return {name: getattr(error, name, None) for name in fields}
+
+
+# ------------------------------------------------------------------------------------------ comparisons
+
+
+def _floats_equal(a: Any, b: Any, tolerance: float) -> bool:
+    a, b = float(a), float(b)
+    if math.isnan(a) or math.isnan(b):
+        return math.isnan(a) and math.isnan(b)
+    return math.isclose(a, b, rel_tol=tolerance, abs_tol=tolerance)
+
+
+def _as_int(value: Any) -> int | None:
+    try:
+        if isinstance(value, float) and not value.is_integer():
+            return None
+        return int(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def compare_scores(recorded: pd.DataFrame, recomputed: pd.DataFrame, tolerance: float = FLOAT_TOLERANCE) -> list[Difference]:
+    """Per-model differences between published and recomputed score tables (keyed by ``model``)."""
+    out: list[Difference] = []
+    rec = {str(row["model"]): row for row in recorded.to_dict("records")}
+    new = {str(row["model"]): row for row in recomputed.to_dict("records")}
+    for model in sorted(set(rec) | set(new)):
+        if model not in new:
+            out.append(Difference("model", model, "present", True, False))
+            continue
+        if model not in rec:
+            out.append(Difference("model", model, "present", False, True))
+            continue
+        for name in FLOAT_FIELDS:
+            if name in new[model] and not _floats_equal(rec[model].get(name, math.nan), new[model][name], tolerance):
+                out.append(Difference("model", model, name, rec[model].get(name), float(new[model][name])))
+        for name in AMOUNT_FIELDS:
+            if name in new[model] and _as_int(rec[model].get(name)) != int(new[model][name]):
+                out.append(Difference("model", model, name, rec[model].get(name), int(new[model][name])))
+    return out
+
+
+def _dump_leaves(dump: Mapping[str, Any]) -> tuple[dict[int, tuple[int, int]], list[Difference]]:
+    """(model id -> (cumulative payout, cumulative burn)) from a tree dump, plus unreadable entries."""
+    leaves: dict[int, tuple[int, int]] = {}
+    problems: list[Difference] = []
+    for i, entry in enumerate(dump.get("values") or []):
+        try:
+            model_id, payout, burn = (int(v) for v in entry["value"])
+        except (KeyError, TypeError, ValueError) as exc:
+            problems.append(Difference("tree", f"values[{i}]", "value", entry, f"unreadable: {exc}"))
+            continue
+        leaves[model_id] = (payout, burn)
+    return leaves, problems
+
+
+def compare_leaves(recorded: Mapping[int, tuple[int, int]], recomputed: list[SettlementLeaf]) -> list[Difference]:
+    """Per-leaf differences between a published tree's values and the recomputed leaves."""
+    out: list[Difference] = []
+    new = {leaf.model_id: (leaf.cumulative_payout, leaf.cumulative_burn) for leaf in recomputed}
+    for model_id in sorted(set(recorded) | set(new)):
+        if model_id not in new:
+            out.append(Difference("leaf", str(model_id), "present", True, False))
+        elif model_id not in recorded:
+            out.append(Difference("leaf", str(model_id), "present", False, True))
+        else:
+            for k, name in enumerate(("cumulative_payout", "cumulative_burn")):
+                if recorded[model_id][k] != new[model_id][k]:
+                    out.append(Difference("leaf", str(model_id), name, recorded[model_id][k], new[model_id][k]))
+    return out
+
+
+# ---------------------------------------------------------------------------------------- recomputation
+
+
+def _guard(report: RecomputeReport, scope: str, subject: str, step: Callable[[], Any]) -> Any:
+    """Run one step; a failure becomes a difference (the audit goes on with what it can check)."""
+    try:
+        return step()
+    except (BundleError, ValueError, KeyError) as exc:
+        report.differences.append(Difference(scope, subject, "readable", True, f"error: {exc}"))
+        return None
+
+
+def _score(bundle: RoundBundle) -> Any:
+    from oracle.scoring import score_round
+
+    return score_round(bundle.predictions(), bundle.targets(), bundle.stake_map(), bundle.params())
+
+
+def recompute_bundle(
+    bundle: RoundBundle, tolerance: float = FLOAT_TOLERANCE, check_previous: bool = True
+) -> RecomputeReport:
+    """Recompute ``bundle`` (loaded with ``verify=False`` so integrity problems are reported too)."""
+    manifest = bundle.manifest
+    report = RecomputeReport(bundle.uri, bundle.keccak256, bundle.round)
+    for problem in bundle.problems:
+        report.differences.append(Difference("file", problem.file, "integrity", "as published", problem.message))
+
+    result = _guard(report, "params", "manifest", bundle.params) and _guard(report, "scoring", "bundle", lambda: _score(bundle))
+    if result is None:
+        return report
+    report.scores = result.scores
+    report.prediction_errors = list(result.errors)
+    recorded_scores = _guard(report, "file", SCORES, bundle.scores)
+    if recorded_scores is not None:
+        report.differences += compare_scores(recorded_scores, result.scores, tolerance)
+
+    model_ids = _guard(report, "file", STAKES, bundle.model_ids)
+    previous = _guard(report, "file", PREVIOUS_CUMULATIVE, bundle.previous_cumulative)
+    if model_ids is None or previous is None:
+        return report
+    amounts = _guard(report, "file", STAKES, lambda: amounts_by_model_id(result.scores, model_ids))
+    if amounts is None:
+        return report
+    payouts, burns = amounts
+    leaves = _guard(
+        report, "leaves", "all",
+        lambda: cumulative_leaves(previous, payouts, burns, set(previous) | set(model_ids.values())),
+    )
+    if leaves is None:
+        return report
+    tree = settlement_tree(leaves)
+    report.root = tree.root
+    cumulative_payout, cumulative_burn = totals(leaves)
+    report.totals = {
+        "round_payout": sum(payouts.values()),
+        "round_burn": sum(burns.values()),
+        "cumulative_payout": cumulative_payout,
+        "cumulative_burn": cumulative_burn,
+        "stake_at_risk": sum(bundle.stake_map().values()),
+    }
+
+    dump = _guard(report, "file", TREE, bundle.tree_dump)
+    if dump is not None:
+        published, unreadable = _dump_leaves(dump)
+        report.differences += unreadable + compare_leaves(published, leaves)
+        try:
+            StandardMerkleTree.load(dump)
+        except ValueError as exc:
+            report.differences.append(Difference("tree", TREE, "consistency", "valid standard-v1 tree", str(exc)))
+        dump_root = (dump.get("tree") or [None])[0]
+        if dump_root != tree.root:
+            report.differences.append(Difference("tree", TREE, "root", dump_root, tree.root))
+
+    if manifest.root != tree.root:
+        report.differences.append(Difference("root", "manifest", "root", manifest.root, tree.root))
+    for name in TOTAL_FIELDS:
+        if getattr(manifest.totals, name) != report.totals[name]:
+            report.differences.append(Difference("total", "manifest", name, getattr(manifest.totals, name), report.totals[name]))
+
+    if check_previous:
+        report.differences += _check_previous(bundle, previous)
+    _note_versions(bundle, report)
+    return report
+
+
+def _check_previous(bundle: RoundBundle, previous: Mapping[int, tuple[int, int]]) -> list[Difference]:
+    """The previous bundle exists, hashes to the linked hash, and its leaves are our starting point."""
+    link = bundle.manifest.previous
+    if link is None:
+        return []
+    uri = resolve_previous_uri(bundle)
+    try:
+        before = load_bundle(uri, expected_keccak=link.keccak256)
+        published, unreadable = _dump_leaves(before.tree_dump())
+    except (BundleError, ValueError) as exc:
+        return [Difference("previous", uri, "bundle", link.keccak256, f"cannot be verified: {exc}")]
+    out = list(unreadable)
+    if before.round != link.round:
+        out.append(Difference("previous", uri, "round", link.round, before.round))
+    for model_id in sorted(set(published) | set(previous)):
+        if published.get(model_id) != previous.get(model_id):
+            out.append(Difference("previous", str(model_id), "cumulative", previous.get(model_id), published.get(model_id)))
+    return out
+
+
+def _note_versions(bundle: RoundBundle, report: RecomputeReport) -> None:
+    """Scores come from a different numerai-tools or oracle version: worth knowing, not a failure."""
+    import importlib.metadata
+
+    import oracle
+
+    here = {"oracle": oracle.__version__, "numerai_tools": importlib.metadata.version("numerai-tools")}
+    for name, version in here.items():
+        published = bundle.manifest.versions.get(name)
+        if published != version:
+            report.notes.append(f"published with {name} {published}, recomputed with {version}")
+
+
+def recompute(
+    manifest_uri: str,
+    expected_keccak: str | None = None,
+    tolerance: float = FLOAT_TOLERANCE,
+    check_previous: bool = True,
+) -> RecomputeReport:
+    """Load the bundle at ``manifest_uri`` without failing on integrity problems and recompute it.
+
+    Raises BundleError only when the manifest itself cannot be read or parsed.
+    """
+    bundle = load_bundle(manifest_uri, expected_keccak=expected_keccak, verify=False)
+    return recompute_bundle(bundle, tolerance=tolerance, check_previous=check_previous)
