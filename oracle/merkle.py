@@ -169,6 +169,8 @@ def _as_int(value: Any, abi_type: str) -> int:
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, str):
+        if not value.strip():
+            return 0  # JavaScript: BigInt("") === 0n, and abi-utils passes strings to BigInt
         if _DECIMAL.match(value):
             return int(value.strip(), 10)
         if _PREFIXED_INT.match(value):
@@ -176,10 +178,11 @@ def _as_int(value: Any, abi_type: str) -> int:
     raise _EncodingError(f"{abi_type} expects an integer (int or decimal/0x string), got {value!r}")
 
 
-def _int_range(abi_type: str, bits: int) -> tuple[int, int]:
+def _int_range(abi_type: str, bits: int) -> tuple[int, int, str]:
+    """[low, high) of an ABI integer type, and that range written with powers of two."""
     if abi_type.startswith("uint"):
-        return 0, 1 << bits
-    return -(1 << (bits - 1)), 1 << (bits - 1)
+        return 0, 1 << bits, f"[0, 2**{bits})"
+    return -(1 << (bits - 1)), 1 << (bits - 1), f"[-2**{bits - 1}, 2**{bits - 1})"
 
 
 def _static_word_encoder(basic: BasicType) -> Callable[[Any], bytes] | None:
@@ -189,13 +192,13 @@ def _static_word_encoder(basic: BasicType) -> Callable[[Any], bytes] | None:
     name, base, sub = basic.to_type_str(), basic.base, basic.sub
     if base in ("uint", "int"):
         bits = int(sub) if sub else 256
-        low, high = _int_range(base, bits)
+        low, high, span = _int_range(base, bits)
         signed = base == "int"
 
         def encode_int(value: Any) -> bytes:
             n = value if type(value) is int else _as_int(value, name)
             if not low <= n < high:
-                raise _EncodingError(f"{name} value {n} is out of range [{low}, {high})")
+                raise _EncodingError(f"{name} value {n} is out of range {span}")
             return n.to_bytes(32, "big", signed=signed)
 
         return encode_int
@@ -302,10 +305,14 @@ def _encoder_for(leaf_encoding: tuple[str, ...]) -> Callable[[LeafValue], bytes]
             def encode_uints(value: LeafValue) -> bytes:
                 check_arity(value)
                 try:
-                    return b"".join([n.to_bytes(32, "big") for n in value])
-                except (AttributeError, OverflowError, TypeError):
-                    # not all plain non-negative ints below 2**256: take the validating path for the message
-                    return b"".join([w(v) for w, v in zip(static_words, value)])
+                    # type(n) is int, not isinstance: bools are ints in Python but abi-utils rejects them
+                    words = [n.to_bytes(32, "big") for n in value if type(n) is int]
+                    if len(words) == arity:
+                        return b"".join(words)
+                except OverflowError:
+                    pass
+                # not all plain non-negative ints below 2**256: the validating path converts or explains
+                return b"".join([w(v) for w, v in zip(static_words, value)])
 
             encoder = encode_uints
         else:

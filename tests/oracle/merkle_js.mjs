@@ -3,9 +3,11 @@
 // Input: a JSON array of jobs; output: a JSON array of results, one per job, in order.
 // A job that throws yields {"error": "<message>"} so tests can compare rejections.
 //   {"op": "of", "values": [...], "encoding": [...], "sortLeaves": bool,
-//    "proofs": bool, "multiproofs": [[i, ...], ...], "proveValues": [value, ...], "dump": bool}
-//       -> {root, proofs?, multiproofs?, valueProofs?, dump?}
-//   {"op": "load", "dump": {...}, "multiproofs": [...]} -> {root, proofs, multiproofs, entries}
+//    "proofs": bool, "proveIndices": [i, ...], "multiproofs": [[i, ...], ...], "proveValues": [value, ...],
+//    "multiproofValues": [[value, ...], ...], "leafHashes": bool, "dump": bool}
+//       -> {root, proofs?, multiproofs?, valueProofs?, valueMultiproofs?, leafHashes?, dump?}
+//   {"op": "load", "dump": {...}, "proveIndices"?: [...], "multiproofs": [...]}
+//       -> {root, proofs (of proveIndices, default all), multiproofs, entries}
 //   {"op": "verify", "root", "encoding", "value", "proof"} -> {ok}
 //   {"op": "verifyMulti", "root", "encoding", "multiproof"} -> {ok}
 //   {"op": "bench", "n": N} -> {root, buildSeconds, proofsSeconds}  (settlement-shaped leaves)
@@ -19,14 +21,17 @@ function run(job) {
       const out = { root: tree.root };
       if (job.proofs) out.proofs = job.values.map((_, i) => tree.getProof(i));
       if (job.multiproofs) out.multiproofs = job.multiproofs.map(ix => tree.getMultiProof(ix));
+      if (job.proveIndices) out.indexProofs = job.proveIndices.map(i => tree.getProof(i));
       if (job.proveValues) out.valueProofs = job.proveValues.map(v => tree.getProof(v));
+      if (job.multiproofValues) out.valueMultiproofs = job.multiproofValues.map(vs => tree.getMultiProof(vs));
+      if (job.leafHashes) out.leafHashes = job.values.map(v => tree.leafHash(v));
       if (job.dump) out.dump = tree.dump();
       return out;
     }
     case 'load': {
       const tree = StandardMerkleTree.load(job.dump);
-      const proofs = [];
-      for (const [i] of tree.entries()) proofs.push(tree.getProof(i));
+      const indices = job.proveIndices ?? Array.from(tree.entries()).map(([i]) => i);
+      const proofs = indices.map(i => tree.getProof(i));
       return {
         root: tree.root,
         proofs,
