@@ -15,6 +15,7 @@ Cumulative leaves make settlement idempotent on chain: the contract pays out
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -186,7 +187,8 @@ def multiproof_for(tree: StandardMerkleTree, model_ids: Iterable[int]) -> Settle
     if not ids:
         raise ValueError("multiproof_for needs at least one model id (contracts reject empty multiproofs)")
     if len(set(ids)) != len(ids):
-        raise ValueError("multiproof_for: model ids must be unique")
+        repeated = sorted(m for m, count in Counter(ids).items() if count > 1)
+        raise ValueError(f"multiproof_for: model ids must be unique; repeated: {repeated[:10]}")
     multiproof = tree.get_multi_proof([_index_of(tree, m) for m in ids])
     return SettlementMultiProof(
         leaves=[_leaf_from_value(v) for v in multiproof.leaves],
