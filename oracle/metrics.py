@@ -34,7 +34,9 @@ up in a table of the 2n-1 possible values, computed with the very same float ope
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -79,26 +81,36 @@ def _gauss_table(n: int) -> np.ndarray:
     return ndtri((avg_rank - 0.5) / n)
 
 
-def _rank_codes(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sort each row; return (order, codes) with ``codes[i, k] = 2*avg_rank - 2`` of the k-th smallest.
+def _codes_from_differs(differs: np.ndarray) -> np.ndarray:
+    """``2*avg_rank - 2`` at each sorted position, from ``ordered[:, 1:] != ordered[:, :-1]``.
 
     A tie group spanning sorted positions [a, b] has average 1-based rank (a+b)/2 + 1, so its
     code is a+b: an exact integer, hence a table index.
     """
-    n = block.shape[1]
-    order = np.argsort(block, axis=1)
-    ordered = np.take_along_axis(block, order, axis=1)
-    differs = ordered[:, 1:] != ordered[:, :-1]
+    rows, n = differs.shape[0], differs.shape[1] + 1
     pos = np.arange(n)
-    if differs.all():
-        return order, np.broadcast_to(2 * pos, block.shape)
-    starts = np.ones(block.shape, dtype=bool)
+    starts = np.ones((rows, n), dtype=bool)
     starts[:, 1:] = differs
-    ends = np.ones(block.shape, dtype=bool)
+    ends = np.ones((rows, n), dtype=bool)
     ends[:, :-1] = differs
     first = np.maximum.accumulate(np.where(starts, pos, 0), axis=1)
     last = np.minimum.accumulate(np.where(ends, pos, n - 1)[:, ::-1], axis=1)[:, ::-1]
-    return order, first + last
+    return first + last
+
+
+def _sort_rows(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(order, differs): each row's argsort and where consecutive sorted values differ."""
+    order = np.argsort(block, axis=1)
+    ordered = np.take_along_axis(block, order, axis=1)
+    return order, ordered[:, 1:] != ordered[:, :-1]
+
+
+def _rank_codes(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sort each row; return (order, codes) with ``codes[i, k] = 2*avg_rank - 2`` of the k-th smallest."""
+    order, differs = _sort_rows(block)
+    if differs.all():
+        return order, np.broadcast_to(2 * np.arange(block.shape[1]), block.shape)
+    return order, _codes_from_differs(differs)
 
 
 def tie_kept_gaussian(values: np.ndarray) -> np.ndarray:
@@ -144,9 +156,82 @@ def _corr_sorted(q_sorted: np.ndarray, y_sorted: np.ndarray, y_norm: float) -> n
         return num / (np.sqrt(np.einsum("ij,ij->i", qc, qc)) * y_norm)
 
 
+class _UniverseRanks:
+    """Sort orders of many models over one id universe, for CORR and the two MMC dot products.
+
+    A row without ties has sorted gaussian values ``g_table[0::2]`` (codes 0, 2, 4, ...), shared by
+    every such row; only rows with ties keep their own sorted values. Keeping int32 orders instead
+    of the gaussianized matrix halves the memory and turns each dot product with G into a gather
+    followed by one matrix-vector product.
+    """
+
+    def __init__(self, n: int, tg: _Targets, rows: int):
+        self.n = n
+        self.tg = tg
+        self.g_table = _gauss_table(n)
+        self.q_table = _pow15(self.g_table)
+        self.g_even = self.g_table[0::2]
+        q_even = self.q_table[0::2]
+        self.qc_even = q_even - q_even.mean()
+        self.qc_norm = float(np.sqrt(self.qc_even @ self.qc_even))
+        self.order = np.empty((rows, n), dtype=np.int32)
+        self.tied: dict[int, np.ndarray] = {}
+
+    def add(self, start: int, block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Rank rows ``start..`` of the store from ``block``; return their (CORR, p.y_mmc)."""
+        order, differs = _sort_rows(block)
+        stop = start + len(block)
+        self.order[start:stop] = order
+        tg = self.tg
+        with np.errstate(invalid="ignore", divide="ignore"):
+            corr = (np.take(tg.corr_y, order) @ self.qc_even) / (self.qc_norm * tg.corr_norm)
+        pdy = np.take(tg.mmc_y, order) @ self.g_even
+        tie_rows = np.flatnonzero(~differs.all(axis=1))
+        if len(tie_rows):
+            codes = _codes_from_differs(differs[tie_rows])
+            gs = self.g_table[codes]
+            sub = order[tie_rows]
+            corr[tie_rows] = _corr_sorted(self.q_table[codes], np.take(tg.corr_y, sub), tg.corr_norm)
+            pdy[tie_rows] = np.einsum("ij,ij->i", gs, np.take(tg.mmc_y, sub))
+            for i, row in enumerate(tie_rows):
+                self.tied[start + int(row)] = gs[i]
+        return corr, pdy
+
+    def sorted_g(self, row: int) -> np.ndarray:
+        return self.tied.get(row, self.g_even)
+
+    def dot(self, start: int, stop: int, v: np.ndarray) -> np.ndarray:
+        """``G[start:stop] @ v`` computed in each row's sort order."""
+        ordered_v = np.take(v, self.order[start:stop])
+        out = ordered_v @ self.g_even
+        for row in range(start, stop):
+            if row in self.tied:
+                out[row - start] = self.tied[row] @ ordered_v[row - start]
+        return out
+
+    def g_rows(self, start: int, stop: int) -> np.ndarray:
+        """Gaussianized rows ``start..stop`` scattered back to id order."""
+        out = np.empty((stop - start, self.n))
+        for i, row in enumerate(range(start, stop)):
+            out[i, self.order[row]] = self.sorted_g(row)
+        return out
+
+
 def _gaussian_over(values: np.ndarray) -> np.ndarray:
     """Gaussianized tie-kept ranks of one vector over exactly its own entries."""
     return tie_kept_gaussian(values)[0]
+
+
+def _meta_model_acc(
+    weights: pd.Series,
+    accumulate: "Callable[[np.ndarray, str, float], None]",
+    n_ids: int,
+) -> np.ndarray:
+    """Stake-weighted mean where ``accumulate(acc, model, w)`` adds ``w * g_model`` in place."""
+    acc = np.zeros(n_ids)
+    for model, weight in zip(weights.index, weights.to_numpy(dtype=np.float64)):
+        accumulate(acc, str(model), float(weight))
+    return acc / weights.sum()
 
 
 def _meta_model(
@@ -178,6 +263,7 @@ def score_matrix(
     stakes: pd.Series,
     features: pd.DataFrame | None = None,
     block: int = DEFAULT_BLOCK,
+    threads: int = 2,
 ) -> Metrics:
     """CORR, MMC (and FNC, max feature exposure if ``features``) for every model at once.
 
@@ -188,6 +274,7 @@ def score_matrix(
     stakes: weights of the meta model, indexed by model name (a subset of the columns); entries
         <= 0 are left out. Pass float64(stake) of the integer stakes.
     features: indexed by id, covering every prediction id, no NaN.
+    threads: ranking threads (results do not depend on it).
     """
     models = [str(c) for c in predictions.columns]
     if len(set(models)) != len(models):
@@ -230,30 +317,37 @@ def score_matrix(
 
     g_table = _gauss_table(int(in_u.sum()))
     q_table = _pow15(g_table)
-    stored: np.ndarray | None = None
+    stored: _UniverseRanks | None = None
     stored_row = {int(j): i for i, j in enumerate(complete)}
 
     if full_universe:
-        # One ranking serves the meta model and the scores: keep G (complete models x ids).
-        stored = np.empty((len(complete), n))
+        # One ranking serves the meta model and the scores: keep each model's sort order.
+        stored = _UniverseRanks(n, tg, len(complete))
         pdy = np.empty(len(complete))
-        for a in range(0, len(complete), block):
-            cols = complete[a : a + block]
-            order, codes = _rank_codes(_rows(values_t, cols))
-            gs = g_table[codes]
-            np.put_along_axis(stored[a : a + len(cols)], order, gs, axis=1)
-            corr[cols] = _corr_sorted(q_table[codes], tg.corr_y[order], tg.corr_norm)
-            pdy[a : a + len(cols)] = np.einsum("ij,ij->i", gs, tg.mmc_y[order])
+        starts = range(0, len(complete), block)
+        # numpy's sort releases the GIL, so blocks rank in parallel; each writes only its own rows.
+        with ThreadPoolExecutor(max(1, threads)) as pool:
+            done = pool.map(lambda a: stored.add(a, _rows(values_t, complete[a : a + block])), starts)
+            for a, (block_corr, block_pdy) in zip(starts, done):
+                corr[complete[a : a + block]] = block_corr
+                pdy[a : a + block] = block_pdy
 
-        def gaussian_rows(names: list[str]) -> np.ndarray:
-            return np.stack(
-                [stored[stored_row[row_of[m]]] if row_of[m] in stored_row else partial_gaussian(row_of[m]) for m in names]
-            )
+        def accumulate(acc: np.ndarray, model: str, weight: float) -> None:
+            j = row_of[model]
+            if j in stored_row:
+                r = stored_row[j]
+                # Same per-element operation as acc += g*w, applied in sort order (unique indices).
+                acc[stored.order[r]] += stored.sorted_g(r) * weight
+            else:
+                acc += partial_gaussian(j) * weight
 
-        meta = _meta_model(weights, row_of, gaussian_rows, n, block) if len(weights) else np.full(n, np.nan)
+        meta = _meta_model_acc(weights, accumulate, n) if len(weights) else np.full(n, np.nan)
         if len(weights):
             m_u = _gaussian_over(meta)
-            mmc[complete] = _mmc(pdy, stored @ m_u, m_u, tg.mmc_y)
+            pdm = np.concatenate(
+                [stored.dot(a, min(a + block, len(complete)), m_u) for a in range(0, len(complete), block)]
+            ) if len(complete) else np.empty(0)
+            mmc[complete] = _mmc(pdy, pdm, m_u, tg.mmc_y)
     else:
         def gaussian_rows(names: list[str]) -> np.ndarray:
             js = [row_of[m] for m in names]
@@ -320,7 +414,7 @@ def _feature_metrics(
     ids: pd.Index,
     in_u: np.ndarray,
     tg: _Targets,
-    stored: np.ndarray | None,
+    stored: "_UniverseRanks | None",
     block: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     """FNC and max |corr(prediction, feature)| for complete models; NaN for partial ones
@@ -340,7 +434,7 @@ def _feature_metrics(
     for a in range(0, len(complete), block):
         cols = complete[a : a + block]
         raw = _rows(values_t, cols)
-        g = stored[a : a + len(cols)] if stored is not None else tie_kept_gaussian(raw)
+        g = stored.g_rows(a, a + len(cols)) if stored is not None else tie_kept_gaussian(raw)
         # lstsq itself (not a cached projector) so the residuals round as numerai-tools' do:
         # the residuals are re-ranked, and a rounding difference could flip a near-tie.
         coef = np.linalg.lstsq(basis, g.T, rcond=1e-6)[0]
