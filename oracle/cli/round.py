@@ -19,10 +19,15 @@ def round_group() -> None:
     """Round bundles: list, show, recompute."""
 
 
+def _exact(value: Any) -> str:
+    return repr(float(value)) if isinstance(value, float) else str(value)
+
+
 def _render_report(report: RecomputeReport) -> Any:
     def render(console: Console) -> None:
         console.print(f"round {report.round}  manifest {report.manifest_uri}", highlight=False)
-        console.print(f"manifest keccak {report.manifest_keccak}  recomputed root {report.root}", highlight=False)
+        console.print(f"manifest keccak {report.manifest_keccak}", highlight=False)
+        console.print(f"recomputed root {report.root}", highlight=False)
         if report.prediction_errors:
             rows = [(e.model or "(table)", e.rule, ", ".join(e.ids), e.message) for e in report.prediction_errors]
             console.print(make_table("Validation errors (models not scored)", ["model", "rule", "ids", "message"], rows))
@@ -31,7 +36,8 @@ def _render_report(report: RecomputeReport) -> Any:
         if report.ok:
             console.print("[bold green]OK[/]: every published value matches its recomputation")
             return
-        rows = [(d.scope, d.subject, d.field, d.recorded, d.recomputed) for d in report.differences]
+        # Full precision: a difference in the 12th digit must not print as two equal numbers.
+        rows = [(d.scope, d.subject, d.field, _exact(d.recorded), _exact(d.recomputed)) for d in report.differences]
         console.print(make_table(f"{len(rows)} difference(s)", ["scope", "subject", "field", "recorded", "recomputed"], rows))
         console.print("[bold red]MISMATCH[/]")
 
