@@ -7,9 +7,10 @@ The rule, for a model with stake at risk S (an int, smallest token unit) and met
 2. ``factor = min(1, payout_threshold / total_stake_at_risk)`` as an exact rational
    (1 when the total is 0). ``total_stake_at_risk`` is the sum over every model in the round's
    stake table, scored or not: the chain knows it without trusting the oracle's validation.
-3. ``x = clamp(Fraction(score) * factor, -Fraction(clip), +Fraction(clip))`` in exact rationals,
-   where ``Fraction(v)`` is the exact binary value of the float v (so clip 0.05 means the double
-   nearest 0.05).
+3. ``x = clamp(Fraction(score) * factor, -c, +c)`` in exact rationals, where ``Fraction(score)`` is
+   the exact binary value of the float score, and ``c = Fraction(repr(clip))`` is the clip as the
+   decimal it is written with (0.05 -> exactly 1/20): the on-chain cap is a decimal fraction of
+   stake, and the double nearest 0.05 is slightly above 1/20, which would overshoot it.
 4. ``amount = trunc(S * x)``: rounded toward zero, exact for any size of S.
 5. ``payout = max(amount, 0)``, ``burn = max(-amount, 0)``; totals are exact sums of those ints.
 
@@ -27,7 +28,7 @@ from typing import Collection, Mapping
 
 from oracle.params import RoundParams
 
-__all__ = ["ModelPayout", "PayoutResult", "payout_factor", "payout_score", "model_amount", "compute_payouts"]
+__all__ = ["ModelPayout", "PayoutResult", "payout_factor", "payout_score", "clip_fraction", "model_amount", "compute_payouts"]
 
 
 @dataclass(frozen=True)
@@ -64,13 +65,18 @@ def payout_score(corr: float, mmc: float, params: RoundParams) -> float:
     return params.corr_weight * float(corr) + params.mmc_weight * float(mmc)
 
 
+def clip_fraction(clip: float) -> Fraction:
+    """The clip as the exact decimal it is written with: ``Fraction(repr(clip))``."""
+    return Fraction(repr(float(clip)))
+
+
 def model_amount(stake_at_risk: int, score: float, factor: Fraction, clip: float) -> int:
     """``trunc(S * clamp(score*factor, -clip, clip))`` in exact rationals; positive = payout."""
     if stake_at_risk == 0:
         return 0
     if not math.isfinite(score):
         raise ValueError(f"score {score!r} is not finite")
-    bound = Fraction(clip)
+    bound = clip_fraction(clip)
     x = max(-bound, min(bound, Fraction(score) * factor))
     return math.trunc(stake_at_risk * x)
 
