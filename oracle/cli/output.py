@@ -29,6 +29,7 @@ __all__ = [
     "jsonable",
     "make_table",
     "fail",
+    "json_option",
 ]
 
 EXIT_OK = 0
@@ -125,3 +126,18 @@ def fail(message: str, code: int = EXIT_FAILED, details: Mapping[str, Any] | Non
     else:
         out.err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     raise click.exceptions.Exit(code)
+
+
+def _enable_json(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        output = ctx.find_object(Output)
+        if output is None:
+            ctx.obj = output = Output()
+        output.json_mode = True
+
+
+#: ``--json`` on a subcommand too (``tourney score ... --json``), same effect as the global flag.
+json_option = click.option(
+    "--json", "json_mode", is_flag=True, expose_value=False, is_eager=True, callback=_enable_json,
+    help="Machine output: one JSON document on stdout (same as tourney --json).",
+)

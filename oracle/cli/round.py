@@ -8,7 +8,7 @@ import click
 from rich.console import Console
 
 from oracle.artifacts import BundleError, ArtifactStore, load_bundle
-from oracle.cli.output import EXIT_FAILED, fail, get_output, make_table
+from oracle.cli.output import EXIT_FAILED, fail, get_output, json_option, make_table
 from oracle.recompute import FLOAT_TOLERANCE, RecomputeReport, recompute
 
 __all__ = ["round_group"]
@@ -49,6 +49,7 @@ def _render_report(report: RecomputeReport) -> Any:
 @click.option("--expect-keccak", default=None, help="The manifestHash posted on-chain (0x...), to check the manifest against.")
 @click.option("--tolerance", type=float, default=FLOAT_TOLERANCE, show_default=True, help="Tolerance for corr and mmc.")
 @click.option("--no-previous", is_flag=True, help="Do not follow the link to the previous round's bundle.")
+@json_option
 def recompute_command(manifest_url: str, expect_keccak: str | None, tolerance: float, no_previous: bool) -> None:
     """Re-derive a round from its bundle and report every difference; exit 0 only if all match."""
     output = get_output()
@@ -63,6 +64,7 @@ def recompute_command(manifest_url: str, expect_keccak: str | None, tolerance: f
 
 @round_group.command("show")
 @click.argument("manifest_url")
+@json_option
 def show_command(manifest_url: str) -> None:
     """Verify a bundle's files against its manifest and print the manifest."""
     output = get_output()
@@ -84,6 +86,7 @@ def show_command(manifest_url: str) -> None:
 
 @round_group.command("list")
 @click.argument("store_url")
+@json_option
 def list_command(store_url: str) -> None:
     """List the rounds and manifests in an artifact store."""
     output = get_output()

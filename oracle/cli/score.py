@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import click
@@ -11,7 +10,7 @@ import pandas as pd
 from rich.console import Console
 
 from oracle.artifacts import parquet_bytes
-from oracle.cli.output import EXIT_FAILED, fail, get_output, jsonable, make_table
+from oracle.cli.output import EXIT_FAILED, fail, get_output, json_option, make_table
 from oracle.params import ParamsError, RoundParams
 from oracle.scoring import RoundScores, load_table, score_round
 from oracle.validation import PredictionError, TableError
@@ -84,6 +83,7 @@ def _render(result: RoundScores, out: str) -> Any:
 @click.option("--params", "params_path", required=True, help="Round parameters (JSON).")
 @click.option("--out", required=True, help="Where to write the scores (.parquet or .csv, path or URL).")
 @click.option("--features", "features_path", default=None, help="Optional features table (id + feature columns) for FNC.")
+@json_option
 def score(predictions_path: str, targets_path: str, stakes_path: str, params_path: str, out: str, features_path: str | None) -> None:
     """Score a round: CORR, MMC, payout and burn per model.
 

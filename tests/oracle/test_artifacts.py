@@ -257,3 +257,22 @@ def test_bad_inputs_are_named(store: ArtifactStore):
     with pytest.raises(BundleError, match="scores.parquet: column 'payout' row 0: 1.5 is not a whole number"):
         write_round_bundle(store, 5, **{**inputs, "scores": scores})
     assert list_rounds(store) == []  # nothing was committed by the failed writes
+
+
+def test_another_process_writes_the_same_bytes(store: ArtifactStore, tmp_path: Path):
+    # A fresh interpreter (different hash seed, fresh library state) must reproduce the manifest hash.
+    import subprocess
+    import sys
+
+    _, _, digest = write_round_bundle(store, 5, **bundle_inputs())
+    script = (
+        "import sys; sys.path.insert(0, sys.argv[1]);"
+        "from test_artifacts import bundle_inputs; from oracle.artifacts import write_round_bundle;"
+        "print(write_round_bundle(sys.argv[2], 5, **bundle_inputs())[2])"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", script, str(Path(__file__).parent), str(tmp_path / "other")],
+        capture_output=True, text=True, timeout=120, check=False, env={"PYTHONHASHSEED": "12345"},
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.strip() == digest

@@ -89,6 +89,8 @@ def test_score_json_summary(round_files, tmp_path: Path):
     assert summary["totals"]["stake_at_risk"] == str(10_000 * E18)  # big amounts as strings
     assert summary["totals"]["payout"] == str(sum(expected["payout"]))
     assert summary["scored"] == len(MODELS) and summary["errors"] == []
+    trailing = CliRunner().invoke(main, [*score_args(round_files, str(tmp_path / "s.parquet")), "--json"])
+    assert trailing.exit_code == 0 and json.loads(trailing.output) == summary  # flag after the subcommand too
 
 
 def test_csv_in_and_out_keep_big_amounts_exact(tmp_path: Path):
