@@ -1,0 +1,362 @@
+"""Multi-round tournament simulation through the real scoring and settlement code.
+
+A simulation has two halves, so a parameter sweep can replay the second without redoing the first:
+
+1. ``prepare``: generate the data (Parquet), train every participant on the history, and for each
+   round write the live features, the participants' submissions and the targets as Parquet.
+   Nothing here depends on the payout rules (models do not look at their balances).
+2. ``settle``: for each round, apply the stake policies, close the round (stake at risk), score the
+   submissions with ``oracle.scoring.score_round`` under the round's ``RoundParams`` and settle the
+   resulting payouts and burns on a :class:`SettlementBackend`.
+
+Back ends
+---------
+A back end holds the money. :class:`OffChainLedger` keeps integer balances in memory and carries
+the cumulative settlement leaves with ``oracle.settlement`` exactly as the oracle does. An on-chain
+back end (the contracts on a local Anvil) implements the same :class:`SettlementBackend` protocol;
+given the same seed, both must end with identical balances.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Mapping, Protocol, Sequence, runtime_checkable
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from oracle.metrics import score_matrix
+from oracle.params import RoundParams
+from oracle.scoring import score_round
+from oracle.settlement import cumulative_leaves, settlement_tree, totals
+from oracle.simulation.data import TournamentSpec, World, read_parquet, write_history, write_live_round
+from oracle.simulation.participants import TOKEN, Participant, default_population, rank_submission
+
+__all__ = [
+    "OffChainLedger",
+    "PreparedTournament",
+    "SettlementBackend",
+    "SimulationResult",
+    "default_params",
+    "prepare",
+    "run_simulation",
+    "settle",
+]
+
+
+@runtime_checkable
+class SettlementBackend(Protocol):
+    """Where stakes live. Amounts are ints in the token's smallest unit; model ids are ints > 0.
+
+    Order within a round, as the engine calls it: ``stake``/``withdraw`` for each policy change,
+    then ``stakes_at_risk`` (the round closes), then ``settle_round`` with that round's payouts
+    and burns. ``withdraw`` is only ever called for at most the model's settled balance, and all
+    earlier rounds are settled by then, so a back end may pay it out at once.
+    """
+
+    def stake(self, model_id: int, amount: int) -> None:
+        """Add ``amount`` (> 0) to the model's stake; it is at risk from the next round that closes."""
+
+    def withdraw(self, model_id: int, amount: int) -> None:
+        """Take ``amount`` (> 0, ≤ balance) out of the model's stake."""
+
+    def stakes_at_risk(self) -> dict[int, int]:
+        """Close the current round: each model's amount at risk in it."""
+
+    def settle_round(self, round_number: int, payouts: Mapping[int, int], burns: Mapping[int, int]) -> None:
+        """Apply the round's per-model payouts and burns (each ≥ 0, at most one nonzero per model)."""
+
+    def balances(self) -> dict[int, int]:
+        """Each model's stake after everything settled so far."""
+
+
+@dataclass
+class OffChainLedger:
+    """In-memory balances, settled through the same cumulative leaves the chain would verify.
+
+    Invariant, checked after every round: balance = deposits − withdrawals + Σpayout − Σburn for every
+    model, and the leaves' totals equal the sums of every round's payouts and burns.
+    ``build_roots`` also computes each round's Merkle root (for comparison with a chain).
+    """
+
+    build_roots: bool = False
+    _balances: dict[int, int] = field(default_factory=dict)
+    _net_deposits: dict[int, int] = field(default_factory=dict)
+    _cumulative: dict[int, tuple[int, int]] = field(default_factory=dict)
+    _paid: int = 0
+    _burned: int = 0
+    roots: dict[int, str] = field(default_factory=dict)
+
+    def stake(self, model_id: int, amount: int) -> None:
+        if amount <= 0:
+            raise ValueError(f"model {model_id}: stake must be positive, got {amount}")
+        self._balances[model_id] = self._balances.get(model_id, 0) + amount
+        self._net_deposits[model_id] = self._net_deposits.get(model_id, 0) + amount
+
+    def withdraw(self, model_id: int, amount: int) -> None:
+        balance = self._balances.get(model_id, 0)
+        if not 0 < amount <= balance:
+            raise ValueError(f"model {model_id}: cannot withdraw {amount} from {balance}")
+        self._balances[model_id] = balance - amount
+        self._net_deposits[model_id] -= amount
+
+    def stakes_at_risk(self) -> dict[int, int]:
+        return {m: b for m, b in self._balances.items() if b > 0}
+
+    def settle_round(self, round_number: int, payouts: Mapping[int, int], burns: Mapping[int, int]) -> None:
+        leaves = cumulative_leaves(self._cumulative, payouts, burns, self._balances.keys())
+        for leaf in leaves:
+            self._cumulative[leaf.model_id] = (leaf.cumulative_payout, leaf.cumulative_burn)
+        self._paid += sum(payouts.values())
+        self._burned += sum(burns.values())
+        if totals(leaves) != (self._paid, self._burned):
+            raise AssertionError(f"round {round_number}: leaf totals {totals(leaves)} != settled sums")
+        for model_id in set(payouts) | set(burns):
+            self._balances[model_id] += payouts.get(model_id, 0) - burns.get(model_id, 0)
+            if self._balances[model_id] < 0:
+                raise AssertionError(f"round {round_number}: model {model_id} burned below zero")
+        if self.build_roots:
+            self.roots[round_number] = settlement_tree(leaves).root
+
+    def balances(self) -> dict[int, int]:
+        return dict(self._balances)
+
+    def cumulative(self) -> dict[int, tuple[int, int]]:
+        """(Σpayout, Σburn) per model over every settled round: the leaves' values."""
+        return dict(self._cumulative)
+
+
+def default_params(payout_threshold: int = 10**9 * TOKEN) -> RoundParams:
+    """Numerai-like defaults: 0.5·CORR + 2·MMC, clipped at 5% of stake at risk per round."""
+    return RoundParams(corr_weight=0.5, mmc_weight=2.0, clip=0.05, payout_threshold=payout_threshold)
+
+
+@dataclass(frozen=True)
+class PreparedTournament:
+    """Everything the payout rules do not influence: data, participants, submissions (Parquet)."""
+
+    spec: TournamentSpec
+    participants: list[Participant]
+    rounds: int
+    directory: Path
+
+    def live_path(self, round_number: int) -> Path:
+        return self.directory / "data" / "live" / f"live_{round_number:05d}.parquet"
+
+    def targets_path(self, round_number: int) -> Path:
+        return self.directory / "data" / "live" / f"targets_{round_number:05d}.parquet"
+
+    def predictions_path(self, round_number: int) -> Path:
+        return self.directory / "submissions" / f"round_{round_number:05d}.parquet"
+
+    def predictions(self, round_number: int) -> pd.DataFrame:
+        """id + one column per model (named by its decimal model id), values in (0, 1]."""
+        return read_parquet(self.predictions_path(round_number))
+
+    def targets(self, round_number: int) -> pd.DataFrame:
+        return read_parquet(self.targets_path(round_number))
+
+    def kinds(self) -> dict[int, str]:
+        return {p.model_id: p.kind for p in self.participants}
+
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class ScoredRound:
+    """What the engine keeps of ``RoundScores``, keyed by int model id."""
+
+    corr: dict[int, float]
+    mmc: dict[int, float]
+    payouts: dict[int, int]
+    burns: dict[int, int]
+    meta_model: pd.Series
+
+
+def score(predictions: pd.DataFrame, targets: pd.DataFrame, at_risk: Mapping[int, int], params: RoundParams) -> ScoredRound:
+    """Score one round with the production pipeline (``oracle.scoring.score_round``).
+
+    The pipeline keys models by decimal strings, the ledger by int ids; every validation error is
+    fatal here, since the example participants always submit complete, valid predictions.
+    """
+    stakes = pd.DataFrame({"model": [str(m) for m in at_risk], "stake": [str(v) for v in at_risk.values()]})
+    result = score_round(predictions, targets, stakes, params)
+    if result.errors:
+        raise RuntimeError(f"scoring rejected submissions: {result.errors[:3]}")
+    table = result.scores
+    ids = [int(m) for m in table["model"]]
+    pick = lambda col: dict(zip(ids, table[col]))  # noqa: E731
+    payouts = {m: int(v) for m, v in pick("payout").items() if int(v) > 0}
+    burns = {m: int(v) for m, v in pick("burn").items() if int(v) > 0}
+    return ScoredRound(pick("corr"), pick("mmc"), payouts, burns, result.meta_model)
+
+
+def meta_corr(meta_model: pd.Series, targets: pd.DataFrame) -> float:
+    """CORR of the stake-weighted meta model, by the same ``numerai_corr`` definition as any model."""
+    ranked = pd.DataFrame({"meta": rank_submission(meta_model.to_numpy())}, index=meta_model.index.astype(str))
+    target = targets.set_index("id")["target"]
+    target.index = target.index.astype(str)
+    return float(score_matrix(ranked, target, pd.Series({"meta": 1.0})).corr[0])
+
+
+def riskiest_exposure(world: World, live_path: Path, predictions: pd.DataFrame) -> dict[int, float]:
+    """Signed exposure to the riskiest feature: s(e)·sign(a)·pearson(prediction, x_riskiest).
+
+    The riskiest feature is the regime-flipping feature with the largest hidden weight |a|. The sign
+    makes "exposed the way the current regime pays" positive, so exposure should line up with CORR
+    within a regime and the plot shows what happens when the regime turns.
+    """
+    k = int(np.argmax(np.abs(world.risky_coef)))
+    column = world.feature_columns[world.risky[k]]
+    live = read_parquet(live_path, columns=["id", "era", column])
+    era = int(live["era"].iloc[0]) - 1
+    sign = world.spec.regime(era) * float(np.sign(world.risky_coef[k]))
+    x = live.set_index("id")[column].reindex(predictions["id"]).to_numpy(np.float64)
+    x = (x - x.mean()) / x.std()
+    models = [c for c in predictions.columns if c != "id"]
+    p = predictions[models].to_numpy(np.float64)
+    p = (p - p.mean(axis=0)) / p.std(axis=0)
+    return {int(m): sign * float(v) for m, v in zip(models, (x @ p) / len(x))}
+
+
+def prepare(
+    spec: TournamentSpec,
+    rounds: int,
+    directory: str | Path,
+    participants: Sequence[Participant] | None = None,
+    n_models: int = 16,
+    progress: Progress | None = None,
+) -> PreparedTournament:
+    """Generate data, train, and write every round's submissions under ``directory``."""
+    if rounds < 1:
+        raise ValueError("rounds must be >= 1")
+    directory = Path(directory)
+    world = World.of(spec)
+    people = list(participants) if participants is not None else default_population(n_models, seed=spec.seed)
+    history_path = write_history(world, directory / "data" / "train.parquet")
+    history = read_parquet(history_path)
+    features = [c for c in history.columns if c.startswith("feature_")]
+    for i, person in enumerate(people):
+        person.train(history, features)
+        if progress:
+            progress("train", i + 1, len(people))
+    del history
+    (directory / "submissions").mkdir(parents=True, exist_ok=True)
+    for r in range(1, rounds + 1):
+        write_live_round(world, r, directory / "data" / "live")
+        prepared = PreparedTournament(spec, people, rounds, directory)
+        live = read_parquet(prepared.live_path(r))
+        columns = {"id": live["id"].to_numpy()}
+        columns |= {str(p.model_id): p.predict(live).astype(np.float64) for p in people}
+        pq.write_table(pa.table(columns), prepared.predictions_path(r))
+        if progress:
+            progress("predict", r, rounds)
+    (directory / "spec.json").write_text(json.dumps(spec.to_dict(), indent=2))
+    return PreparedTournament(spec, people, rounds, directory)
+
+
+@dataclass
+class SimulationResult:
+    """Per model and round: scores, amounts, balance after settlement; per round: the meta model."""
+
+    models: pd.DataFrame  # model_id, name, kind
+    rounds: pd.DataFrame  # round, model_id, corr, mmc, stake_at_risk, payout, burn, balance, exposure
+    meta: pd.DataFrame  # round, regime, meta_corr
+    final_balances: dict[int, int]
+    params: RoundParams
+
+    def write(self, directory: str | Path) -> None:
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        self.models.to_parquet(directory / "models.parquet", index=False)
+        amounts = ("stake_at_risk", "payout", "burn", "balance")
+        # Token amounts exceed int64: stored as decimal strings, like the round artifacts.
+        rounds = self.rounds.assign(**{c: self.rounds[c].map(str) for c in amounts})
+        rounds.to_parquet(directory / "rounds.parquet", index=False)
+        self.meta.to_parquet(directory / "meta.parquet", index=False)
+        (directory / "params.json").write_text(json.dumps(self.params.to_dict(), indent=2))
+
+
+def settle(
+    prepared: PreparedTournament,
+    params: RoundParams | Callable[[int], RoundParams],
+    backend: SettlementBackend | None = None,
+    progress: Progress | None = None,
+) -> SimulationResult:
+    """Run every round's stake policies, scoring and settlement on ``backend`` (default off-chain)."""
+    ledger = backend if backend is not None else OffChainLedger()
+    params_of = params if callable(params) else (lambda _r: params)
+    people = prepared.participants
+    world = World.of(prepared.spec)
+    for p in people:
+        ledger.stake(p.model_id, p.policy.initial())
+    records: list[dict[str, object]] = []
+    metas: list[dict[str, object]] = []
+    for r in range(1, prepared.rounds + 1):
+        balances = ledger.balances()
+        for p in people:
+            change = p.policy.adjust(balances.get(p.model_id, 0), r)
+            if change > 0:
+                ledger.stake(p.model_id, change)
+            elif change < 0:
+                ledger.withdraw(p.model_id, min(-change, balances.get(p.model_id, 0)))
+        at_risk = ledger.stakes_at_risk()
+        predictions = prepared.predictions(r)
+        targets = prepared.targets(r)
+        round_params = params_of(r)
+        scored = score(predictions, targets, at_risk, round_params)
+        ledger.settle_round(r, scored.payouts, scored.burns)
+        after = ledger.balances()
+        exposure = riskiest_exposure(world, prepared.live_path(r), predictions)
+        for p in people:
+            m = p.model_id
+            records.append(
+                {
+                    "round": r,
+                    "model_id": m,
+                    "corr": scored.corr.get(m, np.nan),
+                    "mmc": scored.mmc.get(m, np.nan),
+                    "stake_at_risk": at_risk.get(m, 0),
+                    "payout": scored.payouts.get(m, 0),
+                    "burn": scored.burns.get(m, 0),
+                    "balance": after.get(m, 0),
+                    "exposure": exposure[m],
+                }
+            )
+        metas.append(
+            {
+                "round": r,
+                "regime": prepared.spec.regime(prepared.spec.live_era_of(r)),
+                "meta_corr": meta_corr(scored.meta_model, targets),
+            }
+        )
+        if progress:
+            progress("settle", r, prepared.rounds)
+    models = pd.DataFrame(
+        {"model_id": [p.model_id for p in people], "name": [p.name for p in people], "kind": [p.kind for p in people]}
+    )
+    last = params_of(prepared.rounds)
+    return SimulationResult(models, pd.DataFrame.from_records(records), pd.DataFrame.from_records(metas),
+                            ledger.balances(), last)
+
+
+def run_simulation(
+    spec: TournamentSpec,
+    rounds: int,
+    directory: str | Path,
+    params: RoundParams | None = None,
+    n_models: int = 16,
+    backend: SettlementBackend | None = None,
+    participants: Iterable[Participant] | None = None,
+    progress: Progress | None = None,
+) -> SimulationResult:
+    """prepare + settle, results written next to the data."""
+    prepared = prepare(spec, rounds, directory, list(participants) if participants else None, n_models, progress)
+    result = settle(prepared, params or default_params(), backend, progress)
+    result.write(Path(directory) / "results")
+    return result
