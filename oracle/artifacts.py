@@ -510,6 +510,20 @@ def amounts_by_model_id(scores: pd.DataFrame, model_ids: Mapping[str, int]) -> t
     return payouts, burns
 
 
+def _check_stakes_agree(scores: pd.DataFrame, stakes: pd.DataFrame) -> None:
+    """The scores were computed from this stake table (else the bundle could never recompute)."""
+    if "stake_at_risk" not in scores.columns:
+        return
+    table = dict(zip(stakes["model"], (int(v) for v in stakes["stake_at_risk"])))
+    wrong = [
+        f"{model} (scores {int(stake)}, stakes {table.get(model, 0)})"
+        for model, stake in zip(scores["model"], scores["stake_at_risk"])
+        if int(stake) != table.get(model, 0)
+    ]
+    if wrong:
+        raise BundleError(f"scores: stake_at_risk disagrees with the stakes table for {', '.join(wrong)}")
+
+
 def _cumulative_frame(previous: Mapping[int, tuple[int, int]]) -> pd.DataFrame:
     ids = sorted(previous)
     return pd.DataFrame(
@@ -551,10 +565,15 @@ def write_round_bundle(
     from oracle.settlement import cumulative_leaves, settlement_tree, totals
 
     store = _as_store(store)
+    if isinstance(round, bool) or not isinstance(round, int) or round < 0:
+        raise BundleError(f"round must be a non-negative integer, got {round!r}")
+    if params.round_number is not None and params.round_number != round:
+        raise BundleError(f"params.round_number {params.round_number} does not match round {round}")
     stakes_df = _stakes_frame(stakes)
     scores_df = _scores_frame(scores)
     ids = dict(zip(stakes_df["model"], stakes_df["model_id"]))
     payouts, burns = amounts_by_model_id(scores_df, ids)
+    _check_stakes_agree(scores_df, stakes_df)
     if leaves is None:
         model_ids = sorted(set(previous_cumulative) | {int(i) for i in stakes_df["model_id"]})
         leaves = cumulative_leaves(previous_cumulative, payouts, burns, model_ids)

@@ -256,6 +256,13 @@ def test_bad_inputs_are_named(store: ArtifactStore):
     scores = inputs["scores"].assign(payout=[1.5, 0, 0])
     with pytest.raises(BundleError, match="scores.parquet: column 'payout' row 0: 1.5 is not a whole number"):
         write_round_bundle(store, 5, **{**inputs, "scores": scores})
+    stakes = inputs["stakes"].assign(stake_at_risk=[100 * E18, 200 * E18, 51 * E18])
+    with pytest.raises(BundleError, match=r"stake_at_risk disagrees with the stakes table for beta \(scores 5\d+, stakes 51\d+\)"):
+        write_round_bundle(store, 5, **{**inputs, "stakes": stakes})
+    with pytest.raises(BundleError, match="round_number 4 does not match round 5"):
+        write_round_bundle(store, 5, **{**inputs, "params": RoundParams(0.5, 2.0, 0.05, 10, round_number=4)})
+    with pytest.raises(BundleError, match="round must be a non-negative integer"):
+        write_round_bundle(store, -1, **inputs)
     assert list_rounds(store) == []  # nothing was committed by the failed writes
 
 
