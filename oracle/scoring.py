@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 from os import PathLike
+from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -117,10 +118,10 @@ def _model_order(models: list[str]) -> list[str]:
 def score_round(
     predictions: pd.DataFrame,
     targets: pd.DataFrame | pd.Series,
-    stakes: pd.DataFrame | pd.Series,
+    stakes: pd.DataFrame | pd.Series | Mapping[str, object],
     params: RoundParams,
     features: pd.DataFrame | None = None,
-    live_ids: list[str] | None = None,
+    live_ids: Sequence[str] | None = None,
 ) -> RoundScores:
     """Validate and score one round; pay every valid staked model, 0/0 for the rest.
 
@@ -128,6 +129,8 @@ def score_round(
     ``round``) or a Series by id. stakes: ``model``, ``stake`` (ints or decimal strings) or a Series.
     features: optional, indexed by id (or with an ``id`` column), adds fnc and max_feature_exposure.
     live_ids: the round's live ids; default every id in the targets table (NaN targets included).
+    Ids are scored in sorted (string) order and models in key order, so results do not depend on
+    the order of rows in any input; the meta model sums stakes in that model order.
     Table-level problems raise ``TableError``; per-model problems land in ``errors``.
     """
     if live_ids is None:
@@ -136,6 +139,10 @@ def score_round(
             target_series, _ = validate_targets(targets, None, params.round_number)
             raw = target_series.index
         live_ids = [str(i) for i in pd.Series(raw).astype(str)]
+    # Canonical orders (ids sorted as strings, models by key) make every float bit-reproducible
+    # from the data alone, whatever order the files list rows in: the last bits of a score decide
+    # the last digits of a payout.
+    live_ids = sorted(str(i) for i in live_ids)
     target_series, target_errors = validate_targets(targets, live_ids, params.round_number)
     stake_map, stake_errors = validate_stakes(stakes)
     valid = validate_predictions(predictions, live_ids, params.min_live_share, staked_models=stake_map.keys())
@@ -149,6 +156,8 @@ def score_round(
         feats = feats.copy()
         feats.index = feats.index.astype(str)
 
+    matrix = matrix[_model_order(scored)]
+    scored = list(matrix.columns)
     weights = pd.Series({m: float(stake_map[m]) for m in scored if stake_map[m] > 0}, dtype=np.float64)
     if scored:
         metrics = score_matrix(matrix, target_series, weights, features=feats)
