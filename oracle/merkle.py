@@ -268,6 +268,9 @@ def _normalise(abi: ABIType, value: Any) -> Any:
     raise _EncodingError(f"unsupported ABI type {name!r}")
 
 
+_SEQUENCES = (tuple, list)
+# abi-utils reads a bare "uint"/"int" as the 256-bit type; eth_abi's grammar insists on the size.
+_BARE_INT = re.compile(r"\b(u?int)(?![0-9A-Za-z_])")
 _ENCODER_CACHE: dict[tuple[str, ...], Callable[[LeafValue], bytes]] = {}
 
 
@@ -283,7 +286,7 @@ def _encoder_for(leaf_encoding: tuple[str, ...]) -> Callable[[LeafValue], bytes]
         if not isinstance(type_str, str):
             raise ValueError(f"leaf encoding[{i}] must be an ABI type string, got {type_str!r}")
         try:
-            abi = parse_abi_type(type_str)
+            abi = parse_abi_type(_BARE_INT.sub(r"\g<1>256", type_str))
             abi.validate()
         except Exception as exc:  # eth_abi raises several parse/validation error types
             raise ValueError(f"leaf encoding[{i}] {type_str!r} is not a valid ABI type: {exc}") from None
@@ -303,6 +306,14 @@ def _encoder_for(leaf_encoding: tuple[str, ...]) -> Callable[[LeafValue], bytes]
         if all(t in ("uint256", "uint") for t in leaf_encoding):
 
             def encode_uints(value: LeafValue) -> bytes:
+                if arity == 3 and type(value) in _SEQUENCES and len(value) == 3:
+                    # the settlement leaf: unrolled, ~2x faster than the general loop below
+                    a, b, c = value
+                    if type(a) is int and type(b) is int and type(c) is int and a >= 0 and b >= 0 and c >= 0:
+                        try:
+                            return a.to_bytes(32, "big") + b.to_bytes(32, "big") + c.to_bytes(32, "big")
+                        except OverflowError:
+                            pass
                 check_arity(value)
                 try:
                     # type(n) is int, not isinstance: bools are ints in Python but abi-utils rejects them
@@ -327,7 +338,11 @@ def _encoder_for(leaf_encoding: tuple[str, ...]) -> Callable[[LeafValue], bytes]
 
         def encode_general(value: LeafValue) -> bytes:
             check_arity(value)
-            return eth_abi.encode(type_strs, [_normalise(abi, v) for abi, v in zip(parsed, value)])
+            normalised = [_normalise(abi, v) for abi, v in zip(parsed, value)]
+            try:
+                return eth_abi.encode(type_strs, normalised)
+            except Exception as exc:  # e.g. a str that is not valid UTF-8 (lone surrogates)
+                raise _EncodingError(f"cannot ABI-encode {value!r} as {type_strs}: {exc}") from None
 
         encoder = encode_general
     _ENCODER_CACHE[leaf_encoding] = encoder

@@ -156,9 +156,16 @@ def totals(leaves: Iterable[SettlementLeaf]) -> tuple[int, int]:
     return payout, burn
 
 
+def _amount(v: Any) -> int:
+    # Values loaded from a JSON dump are strings (decimal as written by both libraries, 0x-hex allowed
+    # by the JS encoder); trees built here hold ints.
+    if isinstance(v, str):
+        return int(v, 16) if v[:2].lower() == "0x" else int(v)
+    return int(v)
+
+
 def _leaf_from_value(value: Sequence[Any]) -> SettlementLeaf:
-    # Values loaded from a JSON dump are decimal strings; trees built here hold ints.
-    return SettlementLeaf(*(int(v) for v in value))
+    return SettlementLeaf(*(_amount(v) for v in value))
 
 
 def _index_of(tree: StandardMerkleTree, model_id: int) -> int:

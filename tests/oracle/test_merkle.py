@@ -32,6 +32,7 @@ ENCODINGS: list[list[str]] = [
     ["int256", "bytes4", "uint8"],
     ["(address,uint96)", "uint8[]", "bytes32[2]"],
     ["string", "bytes", "address"],
+    ["uint", "int", "uint[]"],  # bare aliases of the 256-bit types, which abi-utils accepts
 ]
 SIZES = [1, 2, 3, 7, 20]
 # The JS library takes ~3 ms per proof, so 100-leaf trees are kept to a few encodings.
@@ -45,6 +46,10 @@ def random_value(abi_type: str, rng: random.Random) -> Any:
         return (random_value("address", rng), random_value("uint96", rng))
     if abi_type == "uint8[]":
         return [random_value("uint8", rng) for _ in range(rng.randrange(4))]
+    if abi_type in ("uint", "int"):
+        return random_value(abi_type + "256", rng)
+    if abi_type == "uint[]":
+        return [random_value("uint256", rng) for _ in range(rng.randrange(3))]
     if abi_type == "bytes32[2]":
         return [random_value("bytes32", rng) for _ in range(2)]
     if abi_type.startswith("uint"):
