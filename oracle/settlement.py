@@ -173,11 +173,11 @@ def _index_of(tree: StandardMerkleTree, model_id: int) -> int:
     low, high = 0, len(tree)
     while low < high:
         mid = (low + high) // 2
-        if int(tree.at(mid)[0]) < model_id:
+        if _amount(tree.at(mid)[0]) < model_id:
             low = mid + 1
         else:
             high = mid
-    if low == len(tree) or int(tree.at(low)[0]) != model_id:
+    if low == len(tree) or _amount(tree.at(low)[0]) != model_id:
         raise ValueError(f"model {model_id} has no leaf in this settlement tree")
     return low
 
