@@ -12,6 +12,7 @@ import oracle
 from oracle.cli.output import Output
 from oracle.cli.round import round_group
 from oracle.cli.score import score
+from oracle.cli.simulate import simulate
 
 __all__ = ["main", "COMMANDS"]
 
@@ -29,6 +30,7 @@ def main(ctx: click.Context, json_mode: bool) -> None:
 COMMANDS: list[click.Command] = [
     score,
     round_group,
+    simulate,
 ]
 
 for _command in COMMANDS:

@@ -135,14 +135,20 @@ def default_params(payout_threshold: int = 10**9 * TOKEN) -> RoundParams:
     return RoundParams(corr_weight=0.5, mmc_weight=2.0, clip=0.05, payout_threshold=payout_threshold)
 
 
-@dataclass(frozen=True)
+@dataclass
 class PreparedTournament:
-    """Everything the payout rules do not influence: data, participants, submissions (Parquet)."""
+    """Everything the payout rules do not influence: data, participants, submissions (Parquet).
+
+    With ``memoise`` each round's inputs are read from Parquet once and kept (a sweep replays the
+    same rounds many times); without it memory stays flat however many rounds there are.
+    """
 
     spec: TournamentSpec
     participants: list[Participant]
     rounds: int
     directory: Path
+    memoise: bool = False
+    _memo: dict[tuple[str, int], object] = field(default_factory=dict, repr=False)
 
     def live_path(self, round_number: int) -> Path:
         return self.directory / "data" / "live" / f"live_{round_number:05d}.parquet"
@@ -153,12 +159,27 @@ class PreparedTournament:
     def predictions_path(self, round_number: int) -> Path:
         return self.directory / "submissions" / f"round_{round_number:05d}.parquet"
 
+    def _get(self, what: str, round_number: int, load: Callable[[], object]) -> object:
+        if not self.memoise:
+            return load()
+        key = (what, round_number)
+        if key not in self._memo:
+            self._memo[key] = load()
+        return self._memo[key]
+
     def predictions(self, round_number: int) -> pd.DataFrame:
         """id + one column per model (named by its decimal model id), values in (0, 1]."""
-        return read_parquet(self.predictions_path(round_number))
+        return self._get("predictions", round_number, lambda: read_parquet(self.predictions_path(round_number)))  # type: ignore[return-value]
 
     def targets(self, round_number: int) -> pd.DataFrame:
-        return read_parquet(self.targets_path(round_number))
+        return self._get("targets", round_number, lambda: read_parquet(self.targets_path(round_number)))  # type: ignore[return-value]
+
+    def exposure(self, round_number: int) -> dict[int, float]:
+        """Each model's signed exposure to the riskiest feature in this round (see riskiest_exposure)."""
+        load = lambda: riskiest_exposure(  # noqa: E731
+            World.of(self.spec), self.live_path(round_number), self.predictions(round_number)
+        )
+        return self._get("exposure", round_number, load)  # type: ignore[return-value]
 
     def kinds(self) -> dict[int, str]:
         return {p.model_id: p.kind for p in self.participants}
@@ -292,7 +313,6 @@ def settle(
     ledger = backend if backend is not None else OffChainLedger()
     params_of = params if callable(params) else (lambda _r: params)
     people = prepared.participants
-    world = World.of(prepared.spec)
     for p in people:
         ledger.stake(p.model_id, p.policy.initial())
     records: list[dict[str, object]] = []
@@ -312,7 +332,7 @@ def settle(
         scored = score(predictions, targets, at_risk, round_params)
         ledger.settle_round(r, scored.payouts, scored.burns)
         after = ledger.balances()
-        exposure = riskiest_exposure(world, prepared.live_path(r), predictions)
+        exposure = prepared.exposure(r)
         for p in people:
             m = p.model_id
             records.append(
@@ -340,9 +360,11 @@ def settle(
     models = pd.DataFrame(
         {"model_id": [p.model_id for p in people], "name": [p.name for p in people], "kind": [p.kind for p in people]}
     )
-    last = params_of(prepared.rounds)
-    return SimulationResult(models, pd.DataFrame.from_records(records), pd.DataFrame.from_records(metas),
-                            ledger.balances(), last)
+    table = pd.DataFrame.from_records(records)
+    for col in ("stake_at_risk", "payout", "burn", "balance"):
+        # Object dtype of Python ints: int64 would overflow silently once sums pass 9.2 tokens·1e18.
+        table[col] = pd.Series([int(v) for v in table[col]], dtype=object)
+    return SimulationResult(models, table, pd.DataFrame.from_records(metas), ledger.balances(), params_of(prepared.rounds))
 
 
 def run_simulation(
