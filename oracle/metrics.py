@@ -227,33 +227,15 @@ def _meta_model_acc(
     accumulate: "Callable[[np.ndarray, str, float], None]",
     n_ids: int,
 ) -> np.ndarray:
-    """Stake-weighted mean where ``accumulate(acc, model, w)`` adds ``w * g_model`` in place."""
+    """Stake-weighted mean where ``accumulate(acc, model, w)`` adds ``w * g_model`` in place.
+
+    Sequential accumulation in stake order reproduces pandas' ``(df * stakes).sum(axis=1)`` bit for
+    bit; a BLAS matrix-vector product rounds differently and could flip near-ties of M, which is
+    re-ranked for MMC.
+    """
     acc = np.zeros(n_ids)
     for model, weight in zip(weights.index, weights.to_numpy(dtype=np.float64)):
         accumulate(acc, str(model), float(weight))
-    return acc / weights.sum()
-
-
-def _meta_model(
-    weights: pd.Series,
-    row_of: dict[str, int],
-    gaussian_rows: "callable[[list[str]], np.ndarray]",  # type: ignore[valid-type]
-    n_ids: int,
-    block: int,
-) -> np.ndarray:
-    """Stake-weighted mean of gaussianized predictions, accumulated model by model in stake order.
-
-    Sequential accumulation reproduces pandas' ``(df * stakes).sum(axis=1)`` bit for bit; a BLAS
-    matrix-vector product would round differently and could flip near-ties when M is re-ranked.
-    """
-    acc = np.zeros(n_ids)
-    names = [str(m) for m in weights.index]
-    w = weights.to_numpy(dtype=np.float64)
-    for start in range(0, len(names), block):
-        chunk = names[start : start + block]
-        rows = gaussian_rows(chunk)
-        for i, weight in enumerate(w[start : start + block]):
-            acc += rows[i] * weight
     return acc / weights.sum()
 
 
@@ -349,13 +331,12 @@ def score_matrix(
             ) if len(complete) else np.empty(0)
             mmc[complete] = _mmc(pdy, pdm, m_u, tg.mmc_y)
     else:
-        def gaussian_rows(names: list[str]) -> np.ndarray:
-            js = [row_of[m] for m in names]
-            whole = [j for j in js if not missing[j]]
-            ranked = dict(zip(whole, tie_kept_gaussian(values_t[whole]))) if whole else {}
-            return np.stack([ranked[j] if j in ranked else partial_gaussian(j) for j in js])
+        # The meta model ranks over every prediction id, the scores over U only: two rankings.
+        def accumulate_all_ids(acc: np.ndarray, model: str, weight: float) -> None:
+            j = row_of[model]
+            acc += (partial_gaussian(j) if missing[j] else _gaussian_over(values_t[j])) * weight
 
-        meta = _meta_model(weights, row_of, gaussian_rows, n, block) if len(weights) else np.full(n, np.nan)
+        meta = _meta_model_acc(weights, accumulate_all_ids, n) if len(weights) else np.full(n, np.nan)
         m_u = _gaussian_over(meta[in_u]) if len(weights) else np.full(int(in_u.sum()), np.nan)
         u_idx = np.flatnonzero(in_u)
         for a in range(0, len(complete), block):
