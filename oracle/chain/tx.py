@@ -1,0 +1,223 @@
+"""Sending transactions safely: gas with headroom, explicit nonces, retries that cannot double-send, and reverts
+decoded into the contracts' custom errors.
+
+Why not just ``contract.functions.f().transact()``: web3.py re-estimates and re-signs on every call, so a retry
+after a dropped connection may send a second transaction with a new nonce. Here a transaction is signed once; a
+retry resends the same signed bytes (same hash), and a node that already has it answers "already known" or
+"nonce too low", after which we wait for the receipt of that one hash.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from eth_abi import decode as abi_decode
+from eth_account.signers.local import LocalAccount
+from hexbytes import HexBytes
+from web3 import Web3
+from web3.contract.contract import ContractFunction
+from web3.exceptions import ContractCustomError, ContractLogicError, TimeExhausted, TransactionNotFound
+from web3.types import TxReceipt
+
+from oracle.chain.artifacts import error_selectors
+
+CONTRACTS_WITH_ERRORS = ("Tournament", "TournamentToken")
+
+
+class ChainError(Exception):
+    """Something went wrong talking to the chain; the message says what and what to do."""
+
+
+class RpcUnavailable(ChainError):
+    """The JSON-RPC endpoint does not answer."""
+
+
+class ContractReverted(ChainError):
+    """A call or transaction reverted; ``error`` is the contract's custom error name when it has one."""
+
+    def __init__(self, action: str, error: str, args: dict[str, Any], raw: str | None = None) -> None:
+        self.action = action
+        self.error = error
+        self.args_by_name = args
+        self.raw = raw
+        detail = ", ".join(f"{k}={v}" for k, v in args.items())
+        super().__init__(f"{action} reverted: {error}({detail})")
+
+
+def decode_revert(data: str | bytes | None) -> tuple[str, dict[str, Any]]:
+    """Decode revert data into (error name, arguments) using the project's contract ABIs.
+
+    Handles custom errors, ``Error(string)`` and ``Panic(uint256)``; unknown data comes back as hex."""
+    if data is None:
+        return "UnknownRevert", {}
+    raw = HexBytes(data)
+    if len(raw) < 4:
+        return "UnknownRevert", {"data": raw.hex()}
+    selector, body = bytes(raw[:4]), bytes(raw[4:])
+    if selector == bytes.fromhex("08c379a0"):
+        return "Error", {"message": abi_decode(["string"], body)[0]}
+    if selector == bytes.fromhex("4e487b71"):
+        return "Panic", {"code": hex(abi_decode(["uint256"], body)[0])}
+    known = error_selectors(*CONTRACTS_WITH_ERRORS)
+    if selector in known:
+        name, names, types = known[selector]
+        values = abi_decode(types, body)
+        return name, {n or f"arg{i}": _plain(v) for i, (n, v) in enumerate(zip(names, values))}
+    return "UnknownRevert", {"data": raw.hex()}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _revert_data(exc: Exception) -> str | None:
+    data = getattr(exc, "data", None)
+    if isinstance(data, dict):
+        data = data.get("data")
+    if isinstance(data, str) and data.startswith("0x"):
+        return data
+    return None
+
+
+@dataclass
+class Sender:
+    """Sends transactions from one account.
+
+    ``account`` is a local key (signed here; the normal case for participants and the operator) or the address of an
+    account the node holds unlocked (Anvil's development accounts)."""
+
+    w3: Web3
+    account: LocalAccount | str
+    gas_headroom: float = 1.25
+    receipt_timeout: float = 120.0
+    retries: int = 5
+    retry_delay: float = 0.5
+
+    @property
+    def address(self) -> str:
+        return self.account if isinstance(self.account, str) else self.account.address
+
+    def call(self, fn: ContractFunction, action: str | None = None) -> Any:
+        """Read-only call with custom errors decoded."""
+        try:
+            return self._rpc(lambda: fn.call({"from": self.address}))
+        except (ContractCustomError, ContractLogicError) as exc:
+            raise self._reverted(action or fn.fn_name, exc) from None
+
+    def transact(self, fn: ContractFunction, action: str | None = None, value: int = 0) -> TxReceipt:
+        """Estimate, sign once, send (retrying the same bytes on connection errors), wait for the receipt.
+
+        Raises :class:`ContractReverted` with the decoded custom error when the estimate or the transaction
+        reverts, and :class:`RpcUnavailable` when the endpoint stays down through every retry."""
+        action = action or fn.fn_name
+        base: dict[str, Any] = {"from": self.address, "value": value}
+        try:
+            gas = self._rpc(lambda: fn.estimate_gas(base))
+        except (ContractCustomError, ContractLogicError) as exc:
+            raise self._reverted(action, exc) from None
+        tx = fn.build_transaction({**base, "gas": int(gas * self.gas_headroom), **self._fees()})
+        return self._send(tx, action)
+
+    def deploy(self, abi: list, bytecode: str, *args: Any, action: str = "deploy") -> TxReceipt:
+        """Deploy a contract; the receipt's ``contractAddress`` is its address."""
+        factory = self.w3.eth.contract(abi=abi, bytecode=bytecode)
+        ctor = factory.constructor(*args)
+        base = {"from": self.address}
+        try:
+            gas = self._rpc(lambda: ctor.estimate_gas(base))
+        except (ContractCustomError, ContractLogicError) as exc:
+            raise self._reverted(action, exc) from None
+        tx = ctor.build_transaction({**base, "gas": int(gas * self.gas_headroom), **self._fees()})
+        return self._send(tx, action)
+
+    def send_ether(self, to: str, wei: int) -> TxReceipt:
+        tx = {"from": self.address, "to": Web3.to_checksum_address(to), "value": wei, "gas": 21_000, **self._fees()}
+        return self._send(tx, "send ether")
+
+    # -------------------------------------------------------------- internals
+
+    def _fees(self) -> dict[str, int]:
+        block = self._rpc(lambda: self.w3.eth.get_block("latest"))
+        base_fee = int(block.get("baseFeePerGas", 0) or 0)
+        tip = 1 if base_fee else 0
+        return {"maxFeePerGas": 2 * base_fee + tip, "maxPriorityFeePerGas": tip}
+
+    def _send(self, tx: dict[str, Any], action: str) -> TxReceipt:
+        if isinstance(self.account, str):
+            tx_hash = self._rpc(lambda: self.w3.eth.send_transaction(tx))  # unlocked dev account
+        else:
+            tx["nonce"] = self._rpc(lambda: self.w3.eth.get_transaction_count(self.address, "pending"))
+            tx["chainId"] = self._rpc(lambda: self.w3.eth.chain_id)
+            signed = self.account.sign_transaction(tx)
+            tx_hash = signed.hash
+            self._broadcast(signed.raw_transaction, tx_hash)
+        receipt = self._wait(tx_hash, action)
+        if receipt["status"] != 1:
+            raise self._explain_failed(tx, receipt, action)
+        return receipt
+
+    def _broadcast(self, raw: bytes, tx_hash: bytes) -> None:
+        for attempt in range(self.retries):
+            try:
+                self.w3.eth.send_raw_transaction(raw)
+                return
+            except (ConnectionError, OSError, TimeoutError) as exc:
+                if attempt == self.retries - 1:
+                    raise RpcUnavailable(f"JSON-RPC endpoint unreachable while sending: {exc}") from exc
+                time.sleep(self.retry_delay * (attempt + 1))
+            except ValueError as exc:
+                # The same signed bytes reached the node on an earlier attempt: wait for that transaction.
+                text = str(exc).lower()
+                if "already known" in text or "nonce too low" in text or "already imported" in text:
+                    return
+                raise ChainError(f"node refused the transaction {HexBytes(tx_hash).hex()}: {exc}") from exc
+
+    def _wait(self, tx_hash: bytes, action: str) -> TxReceipt:
+        deadline = time.monotonic() + self.receipt_timeout
+        while True:
+            try:
+                return self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=5, poll_latency=0.05)
+            except (TimeExhausted, TransactionNotFound):
+                pass
+            except (ConnectionError, OSError):
+                time.sleep(self.retry_delay)
+            if time.monotonic() > deadline:
+                raise ChainError(
+                    f"{action}: no receipt for {HexBytes(tx_hash).hex()} after {self.receipt_timeout:.0f}s; "
+                    "it may still be mined: look it up before sending again"
+                )
+
+    def _explain_failed(self, tx: dict[str, Any], receipt: TxReceipt, action: str) -> ContractReverted:
+        call = {k: tx[k] for k in ("from", "to", "data", "value") if k in tx}
+        try:
+            self.w3.eth.call(call, receipt["blockNumber"] - 1)
+        except (ContractCustomError, ContractLogicError) as exc:
+            return self._reverted(action, exc)
+        except Exception:  # noqa: BLE001 - the replay is best effort; the receipt already says it failed
+            pass
+        return ContractReverted(action, "TransactionFailed", {"tx": receipt["transactionHash"].hex()})
+
+    def _reverted(self, action: str, exc: Exception) -> ContractReverted:
+        data = _revert_data(exc)
+        name, args = decode_revert(data)
+        if name == "UnknownRevert" and not data:
+            args = {"message": str(exc)}
+        return ContractReverted(action, name, args, data)
+
+    def _rpc(self, call: Callable[[], Any]) -> Any:
+        for attempt in range(self.retries):
+            try:
+                return call()
+            except (ConnectionError, OSError, TimeoutError) as exc:
+                if attempt == self.retries - 1:
+                    raise RpcUnavailable(
+                        f"JSON-RPC endpoint {getattr(self.w3.provider, 'endpoint_uri', '?')} does not answer: {exc}"
+                    ) from exc
+                time.sleep(self.retry_delay * (attempt + 1))
+        raise AssertionError("unreachable")
