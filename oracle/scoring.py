@@ -177,11 +177,13 @@ def score_round(
     ineligible += [m for m in corr if not (math.isfinite(corr[m]) and math.isfinite(mmc[m]))]
     result = compute_payouts(in_round, corr, mmc, params, ineligible=ineligible)
 
+    by_model = metric_frame.to_dict("index")
     rows = []
     for p in result.models:
         row: dict[str, object] = {"model": p.model, "valid": p.model in corr}
+        metrics_row = by_model.get(p.model, {})
         for col in metric_frame.columns:
-            row[col] = float(metric_frame.at[p.model, col]) if p.model in corr else math.nan
+            row[col] = float(metrics_row.get(col, math.nan))
         row.update(stake_at_risk=p.stake_at_risk, payout=p.payout, burn=p.burn)
         rows.append(row)
     columns = ["model", "valid", *metric_frame.columns, *AMOUNT_COLUMNS]

@@ -160,6 +160,31 @@ def _check_model(
     return values.reindex(live), []
 
 
+def _clean_numeric_columns(
+    frame: pd.DataFrame, models: list[str], n_live: int, n_absent: int, min_live_share: float
+) -> dict[str, int]:
+    """Models whose numeric column passes every rule, checked on one float matrix at once.
+
+    Returns model -> column position within ``frame[list(result)]``. Every other model goes
+    through ``_check_model``, which produces the detailed errors; this only skips that per-model
+    pandas work for the (usual) clean columns.
+    """
+    dtypes = frame.dtypes
+    numeric = [m for m in models if pd.api.types.is_numeric_dtype(dtypes[m]) and not pd.api.types.is_bool_dtype(dtypes[m])]
+    if not numeric:
+        return {}
+    values = frame[numeric].to_numpy(dtype=np.float64)
+    nan = np.isnan(values)
+    with np.errstate(invalid="ignore"):
+        bad_value = (np.isinf(values) | (values < 0) | (values > 1)).any(axis=0)
+    share = 1.0 - (nan.sum(axis=0) + n_absent) / n_live
+    # fmin/fmax skip NaN without warnings; an all-NaN column already fails the share rule.
+    constant = np.fmin.reduce(values, axis=0) == np.fmax.reduce(values, axis=0)
+    ok = ~bad_value & (share >= min_live_share) & ~constant & (nan.sum(axis=0) < len(values))
+    passing = [m for m, good in zip(numeric, ok) if good]
+    return {m: i for i, m in enumerate(passing)}
+
+
 def validate_predictions(
     table: pd.DataFrame,
     live_ids: Sequence[object],
@@ -207,16 +232,34 @@ def validate_predictions(
         raise TableError(errors + [PredictionError(None, "empty", (), "no row has a live id")])
     rows_absent = live.difference(frame.index, sort=False)
     staked = None if staked_models is None else {str(m) for m in staked_models}
-    good: dict[str, pd.Series] = {}
+    candidates: list[str] = []
     for model in names:
         if staked is not None and model not in staked:
             errors.append(PredictionError(model, "no_stake", (), "model has no entry in the round's stake table"))
+        else:
+            candidates.append(model)
+    clean = _clean_numeric_columns(frame, candidates, len(live), len(rows_absent), min_live_share)
+    good: dict[str, np.ndarray] = {}
+    for model in candidates:
+        if model in clean:
             continue
         values, model_errors = _check_model(model, frame[model], live, min_live_share, rows_absent)
         errors.extend(model_errors)
         if values is not None:
-            good[model] = values
-    matrix = pd.DataFrame(good, index=live, dtype=np.float64) if good else pd.DataFrame(index=live, dtype=np.float64)
+            good[model] = values.to_numpy()
+    kept = [m for m in candidates if m in clean or m in good]
+    # models x ids, C order: its transpose is the F-ordered block pandas stores without a copy.
+    out = np.full((len(kept), len(live)), np.nan)
+    rows = live.get_indexer(frame.index)
+    if clean:
+        block = frame[list(clean)].to_numpy(dtype=np.float64).T
+        for i, model in enumerate(kept):
+            if model in clean:
+                out[i, rows] = block[clean[model]]
+    for i, model in enumerate(kept):
+        if model in good:
+            out[i] = good[model]
+    matrix = pd.DataFrame(out.T, index=live, columns=kept, copy=False)
     matrix.index.name = id_column
     return ValidPredictions(matrix=matrix, errors=errors)
 
