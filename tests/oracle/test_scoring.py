@@ -8,12 +8,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from numerai_tools import scoring as nt
 
 from oracle.params import RoundParams
 from oracle.payouts import model_amount, payout_factor
 from oracle.scoring import load_table, score_round, scores_from_table
-from oracle.validation import TableError
+from oracle.validation import TableError, validate_predictions
 
 PARAMS = RoundParams(corr_weight=0.5, mmc_weight=2.0, clip=0.05, payout_threshold=10**27)
 rng = np.random.default_rng(99)
@@ -133,3 +135,55 @@ def test_score_round_is_deterministic() -> None:
     b = score_round(preds.sample(frac=1, random_state=1), targets.iloc[::-1], stakes, PARAMS)
     pd.testing.assert_frame_equal(a.scores, b.scores, check_exact=True)
     assert (a.total_payout, a.total_burn) == (b.total_payout, b.total_burn)
+
+
+def test_min_live_share_below_one_scores_partial_models_like_numerai_tools() -> None:
+    preds, targets, stakes = make_round(200, 4)
+    preds.loc[[3, 50, 77], "101"] = np.nan  # 98.5% coverage
+    params = RoundParams(corr_weight=0.5, mmc_weight=2.0, clip=0.05, payout_threshold=10**27, min_live_share=0.95)
+    result = score_round(preds, targets, stakes, params)
+    assert result.errors == []
+    s = result.scores.set_index("model")
+    p = preds.set_index("id").sort_index()
+    t = targets.set_index("id")["target"]
+    weights = pd.Series({m: float(v) for m, v in zip(stakes["model"], stakes["stake"])})
+    meta = nt.stake_weight(nt.gaussian(nt.tie_kept_rank(p)), weights)
+    own = p[["101"]].dropna()
+    assert abs(s.at["101", "corr"] - nt.numerai_corr(own, t)["101"]) <= 1e-9
+    assert abs(s.at["101", "mmc"] - nt.correlation_contribution(own, meta, t)["101"]) <= 1e-9
+    strict = score_round(preds, targets, stakes, PARAMS)
+    assert [(e.model, e.rule) for e in strict.errors] == [("101", "nan")]
+
+
+messy_cells = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from(["", "x", "0.5", "1e400", "-0", "NaN", " 0.3 "]),
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(
+    st.lists(st.lists(messy_cells, min_size=3, max_size=3), min_size=1, max_size=8),
+    st.sampled_from(["csv", "parquet"]),
+    st.booleans(),
+)
+def test_fuzzed_files_load_and_validate_with_documented_errors_only(
+    tmp_path: Path, rows: list[list[object]], kind: str, with_id: bool
+) -> None:
+    live = [f"r{i}" for i in range(len(rows))]
+    frame = pd.DataFrame(rows, columns=["id", "7", "8"]).astype(str)
+    frame["id"] = live if with_id else frame["id"]
+    path = tmp_path / f"p.{kind}"
+    if kind == "csv":
+        frame.to_csv(path, index=False)
+    else:
+        frame.to_parquet(path, index=False)
+    loaded = load_table(path)
+    try:
+        result = validate_predictions(loaded, live, staked_models=["7", "8"])
+    except TableError as exc:
+        assert exc.errors
+        return
+    assert set(result.matrix.columns) | result.rejected == {"7", "8"}
+    finite = result.matrix.to_numpy()
+    assert ((finite >= 0) & (finite <= 1)).all()
