@@ -132,6 +132,7 @@ def test_constant_column_gives_nan_corr_like_numerai_tools() -> None:
     assert np.isnan(ref) and np.isnan(got.corr[1])
 
 
+@pytest.mark.filterwarnings("ignore:invalid value encountered in divide:RuntimeWarning")  # numerai-tools' 0/0
 def test_constant_meta_model_gives_zero_mmc_by_decision() -> None:
     # Only a constant model is staked, so the meta model is exactly 0 everywhere.
     p = frame(np.column_stack([np.full(80, 0.3), rng.random(80), rng.random(80)]))
