@@ -57,9 +57,15 @@ contract Tournament is AccessControl, ReentrancyGuardTransient, EIP712, Pausable
 
     uint256 private constant BPS = 10_000;
 
-    /// @notice How many recent roots are kept for settlement. Leaves are cumulative, so the newest active root
-    /// settles everything an older one would; a proof against a root older than this gets {StaleRound}.
+    /// @notice Size of the ring of roots. It holds at most {MAX_PENDING_ROUNDS} pending roots ahead of the last
+    /// activated round and the last {SETTLEABLE_ROUNDS} active ones, never more: a proposal can then only overwrite
+    /// the root of a round that is already too old to settle against.
     uint32 public constant ROOT_HISTORY = 64;
+    /// @notice How far proposals may run ahead of the last activated round.
+    uint32 public constant MAX_PENDING_ROUNDS = 16;
+    /// @notice How many of the latest active rounds can be settled against. Leaves are cumulative, so the newest
+    /// active root settles everything an older one would; a proof against an older round gets {StaleRound}.
+    uint32 public constant SETTLEABLE_ROUNDS = ROOT_HISTORY - MAX_PENDING_ROUNDS;
 
     enum RoundStatus {
         None,
@@ -139,7 +145,7 @@ contract Tournament is AccessControl, ReentrancyGuardTransient, EIP712, Pausable
     mapping(uint256 modelId => Withdrawal) private _withdrawals;
     mapping(uint32 round => Round) private _rounds;
     // Roots live in a ring written at deployment, so a proposal rewrites a nonzero slot (5,000 gas) instead of
-    // initialising one (22,100). Round r's root is at r % ROOT_HISTORY while r is one of the last ROOT_HISTORY.
+    // initialising one (22,100). Round r's root is at r % ROOT_HISTORY (see ROOT_HISTORY for why that is safe).
     bytes32[ROOT_HISTORY] private _roots;
 
     // ---------------------------------------------------------------- events
@@ -568,11 +574,11 @@ contract Tournament is AccessControl, ReentrancyGuardTransient, EIP712, Pausable
     /// @notice A round's state.
     /// @param round The round.
     /// @return info The round's totals, status, schedule, bounds and stake snapshot.
-    /// @return root The round's proposed root while it is one of the last {ROOT_HISTORY} rounds, else zero
-    /// (every root stays in its RootProposed event).
+    /// @return root The round's latest proposed root while the round is pending, vetoed or one of the last
+    /// {SETTLEABLE_ROUNDS} active rounds, else zero (every root stays in its RootProposed event).
     function roundInfo(uint32 round) external view returns (Round memory info, bytes32 root) {
         info = _rounds[round];
-        bool held = info.status >= RoundStatus.Proposed && round + ROOT_HISTORY > _lastActivatedRound;
+        bool held = info.status >= RoundStatus.Proposed && round + SETTLEABLE_ROUNDS > _lastActivatedRound;
         root = held ? _roots[round % ROOT_HISTORY] : bytes32(0);
     }
 
@@ -685,9 +691,9 @@ contract Tournament is AccessControl, ReentrancyGuardTransient, EIP712, Pausable
         uint96 funded = _reserveFunded;
         if (cumulativePayout > funded) revert PayoutExceedsReserve(round, cumulativePayout, funded);
 
-        // The ring slot must not hold a root that is still pending: proposals run at most ROOT_HISTORY ahead.
+        // Bounded lookahead: the ring slot this overwrites belongs to a round no longer settleable (ROOT_HISTORY).
         uint32 lastActivated = _lastActivatedRound;
-        if (round > lastActivated + ROOT_HISTORY) revert TooManyPendingRounds(round, lastActivated);
+        if (round > lastActivated + MAX_PENDING_ROUNDS) revert TooManyPendingRounds(round, lastActivated);
         activatesAt = uint40(block.timestamp) + rd.challengePeriod;
         _roots[round % ROOT_HISTORY] = root;
         rd.cumulativePayout = cumulativePayout;
@@ -764,9 +770,9 @@ contract Tournament is AccessControl, ReentrancyGuardTransient, EIP712, Pausable
         // Roots activate strictly in order, so every round up to the last activated one is active.
         uint32 lastActivated = _lastActivatedRound;
         if (round == 0 || round > lastActivated) revert RootNotActive(round);
-        // The ring holds the last ROOT_HISTORY rounds' roots; pending ones can be at most that far ahead.
-        if (lastActivated >= ROOT_HISTORY && round <= lastActivated - ROOT_HISTORY) {
-            revert StaleRound(round, lastActivated - ROOT_HISTORY + 1);
+        // Older rounds' ring slots may already hold a newer proposal's root.
+        if (lastActivated >= SETTLEABLE_ROUNDS && round <= lastActivated - SETTLEABLE_ROUNDS) {
+            revert StaleRound(round, lastActivated - SETTLEABLE_ROUNDS + 1);
         }
         return _roots[round % ROOT_HISTORY];
     }
