@@ -10,6 +10,7 @@ import click
 
 import oracle
 from oracle.cli.output import Output
+from oracle.cli.participant import PARTICIPANT_COMMANDS
 from oracle.cli.round import round_group
 from oracle.cli.score import score
 from oracle.cli.simulate import simulate
@@ -31,6 +32,7 @@ COMMANDS: list[click.Command] = [
     score,
     round_group,
     simulate,
+    *PARTICIPANT_COMMANDS,
 ]
 
 for _command in COMMANDS:
