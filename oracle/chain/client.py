@@ -1,0 +1,325 @@
+"""Reading the tournament: events in bounded block ranges, round state, and the stake-at-risk replay.
+
+Everything the operator and the auditor decide is derived here from the chain alone, so two parties reading
+the same chain reach the same answer:
+
+* events come from ``eth_getLogs`` over the tournament's address in windows of at most ``chunk`` blocks (public
+  endpoints cap a call's range), decoded by their first topic and ordered by (block number, log index);
+* a round's model set is every ``ModelRegistered`` up to and including the round's ``RoundClosed`` log;
+* a model's stake at risk in round r is ``max(0, netDeposits + cumulativePayout(r-1) - cumulativeBurn(r-1) -
+  pendingWithdrawal)`` with the deposits and the pending withdrawal replayed from ``Staked``, ``Withdrawn`` and
+  ``WithdrawalRequested`` up to the same point.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Any, Iterable, Mapping, Sequence
+
+from eth_utils import event_abi_to_log_topic
+from hexbytes import HexBytes
+from web3 import Web3
+from web3.contract import Contract
+
+from oracle.chain.artifacts import abi
+from oracle.chain.deploy import Deployment
+from oracle.chain.tx import RpcUnavailable
+
+__all__ = [
+    "DEFAULT_CHUNK",
+    "ChainEvent",
+    "Proposal",
+    "RoundState",
+    "RoundStatus",
+    "TournamentClient",
+    "replay_stakes_at_risk",
+]
+
+#: Blocks per ``eth_getLogs`` call: small enough for hosted endpoints' range limits.
+DEFAULT_CHUNK = 2_000
+
+
+class RoundStatus(IntEnum):
+    """The contract's ``RoundStatus`` enum."""
+
+    NONE = 0
+    OPEN = 1
+    CLOSED = 2
+    PROPOSED = 3
+    VETOED = 4
+    ACTIVE = 5
+
+
+@dataclass(frozen=True)
+class ChainEvent:
+    """One decoded tournament event; ``position`` orders events as the chain applied them."""
+
+    name: str
+    args: Mapping[str, Any]
+    block: int
+    log_index: int
+    tx_hash: str
+
+    @property
+    def position(self) -> tuple[int, int]:
+        return (self.block, self.log_index)
+
+
+@dataclass(frozen=True)
+class RoundState:
+    """``roundInfo(r)``: totals, status, schedule, bounds and the stake snapshot of a round."""
+
+    round: int
+    cumulative_payout: int
+    cumulative_burn: int
+    activates_at: int
+    status: RoundStatus
+    closes_at: int
+    closed_at: int
+    net_deposits_at_close: int
+    payout_cap_bps: int
+    burn_cap_bps: int
+    challenge_period: int
+    root: str
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """A ``RootProposed`` event: what the oracle committed to for a round."""
+
+    round: int
+    root: str
+    cumulative_payout: int
+    cumulative_burn: int
+    total_stake_at_risk: int
+    manifest_hash: str
+    manifest_uri: str
+    activates_at: int
+    block: int
+    log_index: int
+    tx_hash: str
+
+    def position_key(self) -> tuple[int, int]:
+        """Where the proposal sits in the chain: (block, log index), unique per proposal."""
+        return (self.block, self.log_index)
+
+    @classmethod
+    def of(cls, event: ChainEvent) -> "Proposal":
+        a = event.args
+        return cls(
+            round=int(a["round"]), root=_hex32(a["root"]), cumulative_payout=int(a["cumulativePayout"]),
+            cumulative_burn=int(a["cumulativeBurn"]), total_stake_at_risk=int(a["totalStakeAtRisk"]),
+            manifest_hash=_hex32(a["manifestHash"]), manifest_uri=str(a["manifestURI"]),
+            activates_at=int(a["activatesAt"]), block=event.block, log_index=event.log_index, tx_hash=event.tx_hash,
+        )
+
+
+def _hex32(value: Any) -> str:
+    return "0x" + bytes(HexBytes(value)).hex()
+
+
+@dataclass
+class _ModelLedger:
+    """What the replay tracks per model."""
+
+    owner: str
+    net_deposits: int = 0
+    pending_withdrawal: int = 0
+
+
+def replay_stakes_at_risk(
+    events: Iterable[ChainEvent],
+    previous_cumulative: Mapping[int, tuple[int, int]],
+) -> tuple[dict[int, int], dict[int, str]]:
+    """(stake at risk per model id, owner per model id) from events already cut at the round's close.
+
+    ``previous_cumulative`` maps model id to (cumulative payout, cumulative burn) through the previous round:
+    results count towards the stake at risk whether or not a model has settled them on-chain."""
+    ledger: dict[int, _ModelLedger] = {}
+    for event in sorted(events, key=lambda e: e.position):
+        a = event.args
+        if event.name == "ModelRegistered":
+            ledger[int(a["modelId"])] = _ModelLedger(owner=Web3.to_checksum_address(a["owner"]))
+        elif event.name == "Staked":
+            ledger[int(a["modelId"])].net_deposits += int(a["amount"])
+        elif event.name == "Withdrawn":
+            entry = ledger[int(a["modelId"])]
+            entry.net_deposits -= int(a["amount"])
+            entry.pending_withdrawal = 0  # a withdrawal pays and clears the whole pending request
+        elif event.name == "WithdrawalRequested":
+            ledger[int(a["modelId"])].pending_withdrawal = int(a["pendingAmount"])
+    at_risk: dict[int, int] = {}
+    for model_id, entry in ledger.items():
+        payout, burn = previous_cumulative.get(model_id, (0, 0))
+        at_risk[model_id] = max(0, entry.net_deposits + int(payout) - int(burn) - entry.pending_withdrawal)
+    return dict(sorted(at_risk.items())), {m: ledger[m].owner for m in sorted(ledger)}
+
+
+@dataclass
+class TournamentClient:
+    """Read access to one deployed tournament over JSON-RPC."""
+
+    w3: Web3
+    deployment: Deployment
+    chunk: int = DEFAULT_CHUNK
+    _decoders: dict[bytes, tuple[str, Any]] = field(default_factory=dict, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.chunk < 1:
+            raise ValueError(f"chunk must be at least one block, got {self.chunk}")
+        self.tournament: Contract = self.deployment.tournament_contract(self.w3)
+        self.token: Contract = self.deployment.token_contract(self.w3)
+        for item in abi("Tournament"):
+            if item.get("type") == "event":
+                self._decoders[bytes(event_abi_to_log_topic(item))] = (item["name"], getattr(self.tournament.events, item["name"])())
+
+    # -------------------------------------------------------------- plain reads
+
+    def _rpc(self, what: str, call: Any) -> Any:
+        try:
+            return call()
+        except (ConnectionError, OSError, TimeoutError) as exc:
+            endpoint = getattr(self.w3.provider, "endpoint_uri", "?")
+            raise RpcUnavailable(f"JSON-RPC endpoint {endpoint} does not answer ({what}): {exc}") from exc
+
+    def block_number(self) -> int:
+        return int(self._rpc("eth_blockNumber", lambda: self.w3.eth.block_number))
+
+    def now(self) -> int:
+        """The latest block's timestamp: the clock the contract checks windows against."""
+        return int(self._rpc("latest block", lambda: self.w3.eth.get_block("latest"))["timestamp"])
+
+    def cursor(self) -> tuple[int, int]:
+        """(last closed round, last activated round)."""
+        closed, activated = self._rpc("roundCursor", self.tournament.functions.roundCursor().call)
+        return int(closed), int(activated)
+
+    def round_state(self, round: int, block: int | str = "latest") -> RoundState:
+        info, root = self._rpc(
+            f"roundInfo({round})", lambda: self.tournament.functions.roundInfo(round).call(block_identifier=block)
+        )
+        (payout, burn, activates_at, status, closes_at, closed_at, net_deposits, payout_cap, burn_cap, period) = info
+        return RoundState(
+            round=round, cumulative_payout=int(payout), cumulative_burn=int(burn), activates_at=int(activates_at),
+            status=RoundStatus(int(status)), closes_at=int(closes_at), closed_at=int(closed_at),
+            net_deposits_at_close=int(net_deposits), payout_cap_bps=int(payout_cap), burn_cap_bps=int(burn_cap),
+            challenge_period=int(period), root=_hex32(root),
+        )
+
+    def open_round(self) -> int | None:
+        """The round open for submissions right now, if any (at most one: round = last closed + 1)."""
+        last_closed, _ = self.cursor()
+        state = self.round_state(last_closed + 1)
+        return state.round if state.status is RoundStatus.OPEN else None
+
+    def model_count(self) -> int:
+        return int(self._rpc("modelCount", self.tournament.functions.modelCount().call))
+
+    def owner_of(self, model_id: int) -> str | None:
+        """The owner of a model, or None for an id never registered."""
+        model, _, _ = self._rpc(f"modelInfo({model_id})", self.tournament.functions.modelInfo(model_id).call)
+        owner = Web3.to_checksum_address(model[0])
+        return None if int(owner, 16) == 0 else owner
+
+    def settled_round(self, model_id: int) -> int:
+        """The round a model is settled through on-chain."""
+        _, settlement, _ = self._rpc(f"modelInfo({model_id})", self.tournament.functions.modelInfo(model_id).call)
+        return int(settlement[2])
+
+    def stake_of(self, model_id: int) -> int:
+        return int(self._rpc(f"stakeOf({model_id})", self.tournament.functions.stakeOf(model_id).call))
+
+    def reserve_funded(self) -> int:
+        return int(self._rpc("reserveFunded", self.tournament.functions.reserveFunded().call))
+
+    def chain_id(self) -> int:
+        return int(self._rpc("eth_chainId", lambda: self.w3.eth.chain_id))
+
+    def total_supply(self, block: int | str = "latest") -> int:
+        return int(self._rpc("totalSupply", lambda: self.token.functions.totalSupply().call(block_identifier=block)))
+
+    # -------------------------------------------------------------- events
+
+    def events(self, names: Sequence[str] | None = None, from_block: int | None = None,
+               to_block: int | None = None) -> list[ChainEvent]:
+        """Tournament events (only ``names`` when given), in chain order, read ``chunk`` blocks per call."""
+        start = self.deployment.block if from_block is None else from_block
+        end = self.block_number() if to_block is None else to_block
+        wanted = set(names) if names is not None else None
+        topics = None
+        if wanted is not None:
+            topics = [["0x" + t.hex() for t, (name, _) in self._decoders.items() if name in wanted]]
+            unknown = wanted - {name for name, _ in self._decoders.values()}
+            if unknown:
+                raise ValueError(f"the Tournament ABI has no event(s) {sorted(unknown)}")
+        out: list[ChainEvent] = []
+        for low in range(start, end + 1, self.chunk):
+            high = min(end, low + self.chunk - 1)
+            query: dict[str, Any] = {"address": self.tournament.address, "fromBlock": low, "toBlock": high}
+            if topics is not None:
+                query["topics"] = topics
+            for log in self._rpc(f"eth_getLogs {low}-{high}", lambda q=query: self.w3.eth.get_logs(q)):
+                decoded = self._decode(log)
+                if decoded is not None:
+                    out.append(decoded)
+        return sorted(out, key=lambda e: e.position)
+
+    def _decode(self, log: Any) -> ChainEvent | None:
+        if not log["topics"]:
+            return None
+        known = self._decoders.get(bytes(log["topics"][0]))
+        if known is None:
+            return None
+        name, event = known
+        data = event.process_log(log)
+        return ChainEvent(
+            name=name, args=dict(data["args"]), block=int(log["blockNumber"]), log_index=int(log["logIndex"]),
+            tx_hash=_hex32(log["transactionHash"]),
+        )
+
+    def round_events(self, name: str, round: int) -> list[ChainEvent]:
+        """Events ``name`` whose indexed ``round`` is ``round`` (filtered by topic on the node)."""
+        topic0 = next(t for t, (n, _) in self._decoders.items() if n == name)
+        topic1 = "0x" + round.to_bytes(32, "big").hex()
+        out = []
+        end = self.block_number()
+        for low in range(self.deployment.block, end + 1, self.chunk):
+            query = {"address": self.tournament.address, "fromBlock": low, "toBlock": min(end, low + self.chunk - 1),
+                     "topics": ["0x" + topic0.hex(), topic1]}
+            out += [e for e in map(self._decode, self._rpc(f"eth_getLogs {name}", lambda q=query: self.w3.eth.get_logs(q))) if e]
+        return sorted(out, key=lambda e: e.position)
+
+    def proposals(self, round: int) -> list[Proposal]:
+        """Every ``RootProposed`` of a round, oldest first (more than one only after vetoes)."""
+        return [Proposal.of(e) for e in self.round_events("RootProposed", round)]
+
+    def current_proposal(self, round: int) -> Proposal | None:
+        """The proposal standing for a round (pending or active), or None when there is none (or it was vetoed)."""
+        state = self.round_state(round)
+        if state.status not in (RoundStatus.PROPOSED, RoundStatus.ACTIVE):
+            return None
+        found = self.proposals(round)
+        return found[-1] if found else None
+
+    def close_event(self, round: int) -> ChainEvent | None:
+        found = self.round_events("RoundClosed", round)
+        return found[0] if found else None
+
+    def activation_event(self, round: int) -> ChainEvent | None:
+        found = self.round_events("RootActivated", round)
+        return found[0] if found else None
+
+    # -------------------------------------------------------------- the replay
+
+    def ledger_events_through_close(self, round: int) -> list[ChainEvent]:
+        """Registrations, stakes and withdrawals up to and including the round's ``RoundClosed`` log."""
+        close = self.close_event(round)
+        if close is None:
+            raise ValueError(f"round {round} is not closed on-chain: its stakes at risk are not fixed yet")
+        events = self.events(["ModelRegistered", "Staked", "Withdrawn", "WithdrawalRequested"], to_block=close.block)
+        return [e for e in events if e.position <= close.position]
+
+    def stakes_at_risk(self, round: int, previous_cumulative: Mapping[int, tuple[int, int]]) -> tuple[dict[int, int], dict[int, str]]:
+        """(stake at risk per model id, owner per model id) of every model registered before the round closed."""
+        return replay_stakes_at_risk(self.ledger_events_through_close(round), previous_cumulative)

@@ -1,0 +1,438 @@
+"""A whole tournament on a local Anvil chain: ``make demo`` (``python -m oracle.demo``).
+
+What runs, all for real (JSON-RPC, signed transactions, encrypted V3 keystores, files on disk):
+
+1. Anvil starts on a free port; the token and the tournament are deployed with the oracle, guardian and pauser
+   roles granted; the admin funds the reward reserve.
+2. A dozen participants get encrypted keystores in a temporary directory, ether and tokens; each registers a few
+   models and stakes on them (half with an EIP-2612 permit, half with approve + stake).
+3. Every round: the operator opens it; participants sign their prediction files (EIP-712) and deliver them to the
+   inbox, with a few bad ones mixed in (a submission signed by someone who does not own the model, a late one);
+   the window passes; the operator closes, scores from chain stakes and publishes the bundle, then proposes.
+4. In one round the oracle proposes a wrong root (one model's payout inflated): the auditor catches it and the
+   guardian vetoes it inside the challenge window; the operator re-proposes the correct bundle.
+5. Roots activate after their window; a keeper settles every model with one multiproof per round; one participant
+   requests a withdrawal and takes it once the rounds it was at risk in are settled.
+6. The end: a per-model table of stakes, payouts and burns, the auditor's verdict on every proposal, and the
+   conservation check (tokens held by the tournament == staked pool + reward reserve).
+
+Time on chain moves with ``evm_increaseTime``, so the whole run takes well under two minutes on two cores.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+from eth_account import Account
+from eth_account.messages import encode_typed_data
+from eth_account.signers.local import LocalAccount
+from rich.console import Console
+from web3.logs import DISCARD
+
+from oracle.chain.anvil import dev_private_keys, start_anvil
+from oracle.chain.client import RoundStatus, TournamentClient
+from oracle.chain.deploy import UNIT, DeployParams, Deployment, deploy
+from oracle.chain.tx import Sender
+from oracle.keystore import Keystore
+from oracle.operator import Operator, OperatorConfig, tree_leaves
+from oracle.params import RoundParams
+from oracle.artifacts import load_bundle
+from oracle.settlement import multiproof_for, settlement_tree, SettlementLeaf
+from oracle.simulation.data import TournamentSpec, World, write_live_round
+from oracle.submission import Inbox, sign_submission
+from oracle.verify import Verdict, verify_all, verify_round
+
+__all__ = ["DemoConfig", "DemoResult", "run_demo", "main", "RoundDataWorld", "model_predictions", "settle_round",
+           "permit_signature"]
+
+KEYSTORE_PASSWORD = "demo-password-not-for-real-funds"
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    """Size and shape of a demo tournament."""
+
+    participants: int = 12
+    models_per_participant: int = 3
+    rounds: int = 6
+    bad_round: int = 3
+    withdraw_round: int = 2
+    live_rows: int = 2_000
+    features: int = 20
+    stake: int = 1_000 * UNIT
+    reserve: int = 200_000 * UNIT
+    submission_window: int = 3_600
+    challenge_period: int = 3_600
+    scrypt_n: int = 2**12
+    seed: int = 7
+    params: RoundParams = field(default_factory=lambda: RoundParams(
+        corr_weight=1.0, mmc_weight=2.0, clip=0.05, payout_threshold=10**6 * UNIT))
+
+
+@dataclass
+class DemoResult:
+    """What a demo run produced (the test checks it)."""
+
+    rounds: int
+    vetoed_round: int | None
+    verdicts: list[Verdict]
+    models: pd.DataFrame
+    token_balance: int
+    staked_pool: int
+    reward_reserve: int
+    withdrawn: int
+    rejections: dict[int, list[str]]
+    seconds: float
+
+    @property
+    def conserved(self) -> bool:
+        return self.token_balance == self.staked_pool + self.reward_reserve
+
+
+# ------------------------------------------------------------------------------------------ data and models
+
+
+class RoundDataWorld:
+    """Round files for the operator (``live_<r>.parquet``, ``targets_<r>.parquet``) from the simulation's world."""
+
+    def __init__(self, directory: Path, rows: int, features: int, seed: int) -> None:
+        self.directory = directory
+        self.spec = TournamentSpec(seed=seed, n_features=features, n_factors=4, n_risky=2, n_stable=6,
+                                   n_interactions=4, history_eras=1, history_rows_per_era=10, live_rows=rows,
+                                   risky_std=0.1, stable_std=0.3, interaction_std=0.05)
+        self.world = World.of(self.spec)
+
+    def write(self, round: int) -> pd.DataFrame:
+        """Write the round's files; return the live features (what participants see)."""
+        live_path, _ = write_live_round(self.world, round, self.directory)
+        return pd.read_parquet(live_path)
+
+
+def model_predictions(live: pd.DataFrame, world: World, model_id: int, round: int, seed: int) -> bytes:
+    """A model's prediction file (CSV ``id,prediction``): a noisy mix of the stable features, skill by model.
+
+    Models differ in how much of the signal they see and how noisy they are; every fourth is a random spammer."""
+    rng = np.random.default_rng([seed, model_id, round])
+    x = (live[world.feature_columns].to_numpy(dtype=np.float64) - 0.5)
+    if model_id % 4 == 0:
+        values = rng.random(len(live))
+    else:
+        skill = 0.2 + 0.8 * ((model_id * 37) % 11) / 10
+        signal = x[:, world.stable] @ world.stable_coef
+        values = skill * signal / (signal.std() or 1.0) + rng.standard_normal(len(live))
+        values = (pd.Series(values).rank(pct=True)).to_numpy()
+    frame = pd.DataFrame({"id": live["id"].astype(str), "prediction": np.round(values, 6)})
+    buffer = io.StringIO()
+    frame.to_csv(buffer, index=False)
+    return buffer.getvalue().encode()
+
+
+def permit_signature(token: Any, owner: LocalAccount, spender: str, value: int, deadline: int, chain_id: int) -> tuple:
+    """EIP-2612 permit (v, r, s) for ``spender`` to take ``value`` of ``owner``'s tokens."""
+    typed = {
+        "types": {
+            "EIP712Domain": [{"name": "name", "type": "string"}, {"name": "version", "type": "string"},
+                             {"name": "chainId", "type": "uint256"}, {"name": "verifyingContract", "type": "address"}],
+            "Permit": [{"name": "owner", "type": "address"}, {"name": "spender", "type": "address"},
+                       {"name": "value", "type": "uint256"}, {"name": "nonce", "type": "uint256"},
+                       {"name": "deadline", "type": "uint256"}],
+        },
+        "primaryType": "Permit",
+        "domain": {"name": token.functions.name().call(), "version": "1", "chainId": chain_id,
+                   "verifyingContract": token.address},
+        "message": {"owner": owner.address, "spender": spender, "value": value,
+                    "nonce": token.functions.nonces(owner.address).call(), "deadline": deadline},
+    }
+    signed = owner.sign_message(encode_typed_data(full_message=typed))
+    return signed.v, signed.r.to_bytes(32, "big"), signed.s.to_bytes(32, "big")
+
+
+def settle_round(client: TournamentClient, keeper: Sender, round: int, chunk: int = 256) -> int:
+    """Settle every model of an active round with one multiproof per ``chunk`` contiguous ids; returns how many moved.
+
+    The tree comes from the round's standing proposal; models already settled through the round are left out."""
+    proposal = client.current_proposal(round)
+    if proposal is None or client.round_state(round).status is not RoundStatus.ACTIVE:
+        raise ValueError(f"round {round} has no active root to settle against")
+    leaves = tree_leaves(load_bundle(proposal.manifest_uri, proposal.manifest_hash).tree_dump())
+    tree = settlement_tree([SettlementLeaf(m, p, b) for m, (p, b) in sorted(leaves.items())])
+    due = [m for m in sorted(leaves) if client.settled_round(m) < round]
+    moved = 0
+    for start in range(0, len(due), chunk):
+        ids = due[start:start + chunk]
+        mp = multiproof_for(tree, ids)
+        fn = client.tournament.functions.settleBatch(round, [leaf.as_tuple() for leaf in mp.leaves], mp.proof, mp.proof_flags)
+        keeper.transact(fn, action=f"settle round {round} models {ids[0]}..{ids[-1]}")
+        moved += len(ids)
+    return moved
+
+
+# ------------------------------------------------------------------------------------------ the run
+
+
+@dataclass
+class _Player:
+    name: str
+    account: LocalAccount
+    sender: Sender
+    models: list[int]
+
+
+class _Demo:
+    def __init__(self, config: DemoConfig, workdir: Path, say: Callable[[str], None]) -> None:
+        self.config, self.workdir, self.say = config, workdir, say
+
+    # -- setup
+
+    def advance(self, seconds: int) -> None:
+        self.w3.provider.make_request("evm_increaseTime", [int(seconds)])
+        self.w3.provider.make_request("evm_mine", [])
+
+    def setup(self, anvil: Any) -> None:
+        c = self.config
+        self.w3 = anvil.web3()
+        admin, oracle, guardian, keeper = (Account.from_key(k) for k in dev_private_keys(4))
+        self.admin, self.oracle, self.guardian, self.keeper = (Sender(self.w3, a) for a in (admin, oracle, guardian, keeper))
+        self.deployment: Deployment = deploy(
+            self.admin, DeployParams(challenge_period=c.challenge_period),
+            oracle=oracle.address, guardian=guardian.address, pauser=admin.address)
+        self.deployment.save(self.workdir / "deployment.json")
+        self.client = TournamentClient(self.w3, self.deployment)
+        self.token, self.t = self.client.token, self.client.tournament
+        self.admin.transact(self.token.functions.approve(self.t.address, c.reserve), action="approve reserve")
+        self.admin.transact(self.t.functions.fundReserve(c.reserve), action="fund reserve")
+        self.say(f"deployed tournament {self.t.address} on {anvil.url}; reserve funded with {c.reserve // UNIT} STK")
+
+        keystore = Keystore(self.workdir / "keystores", scrypt_n=c.scrypt_n)
+        self.players: list[_Player] = []
+        chain_id = self.w3.eth.chain_id
+        for i in range(c.participants):
+            name = f"participant{i:02d}"
+            keystore.create(name, KEYSTORE_PASSWORD)
+            account = keystore.unlock(name, KEYSTORE_PASSWORD)
+            sender = Sender(self.w3, account)
+            self.admin.send_ether(account.address, 10**18)
+            self.admin.transact(self.token.functions.transfer(account.address, 10 * c.stake * c.models_per_participant),
+                                action=f"tokens for {name}")
+            models = []
+            for _ in range(c.models_per_participant):
+                receipt = sender.transact(self.t.functions.registerModel(), action=f"{name} registers a model")
+                models.append(int(self.t.events.ModelRegistered().process_receipt(receipt)[0]["args"]["modelId"]))
+            if i % 2 == 0:
+                for model_id in models:
+                    deadline = int(self.w3.eth.get_block("latest")["timestamp"]) + 3600
+                    v, r, s = permit_signature(self.token, account, self.t.address, c.stake, deadline, chain_id)
+                    sender.transact(self.t.functions.stakeWithPermit(model_id, c.stake, deadline, v, r, s),
+                                    action=f"{name} stakes on model {model_id} with a permit")
+            else:
+                sender.transact(self.token.functions.approve(self.t.address, c.stake * len(models)), action="approve")
+                for model_id in models:
+                    sender.transact(self.t.functions.stake(model_id, c.stake), action=f"{name} stakes on {model_id}")
+            self.players.append(_Player(name, account, sender, models))
+        self.say(f"{len(self.players)} participants with encrypted keystores in {keystore.directory}, "
+                 f"{sum(len(p.models) for p in self.players)} staked models")
+
+        self.data = RoundDataWorld(self.workdir / "round-data", c.live_rows, c.features, c.seed)
+        self.inbox = Inbox(self.workdir / "inbox")
+        self.operator = Operator(self.client, self.oracle, OperatorConfig(
+            store=str(self.workdir / "store"), inbox=str(self.workdir / "inbox"),
+            round_data=str(self.workdir / "round-data"), params=c.params, submission_window=c.submission_window,
+            max_rounds=c.rounds), hang_at=None)
+
+    # -- a round
+
+    def submit_all(self, round: int, live: pd.DataFrame) -> None:
+        """Every model signs and delivers; one submission in the bad round is signed by a non-owner."""
+        chain_id, closes_at = self.w3.eth.chain_id, self.client.round_state(round).closes_at
+        for i, player in enumerate(self.players):
+            for model_id in player.models:
+                data = model_predictions(live, self.data.world, model_id, round, self.config.seed)
+                sub = sign_submission(player.account, chain_id, self.t.address, round, model_id, data, closes_at,
+                                      file_name="predictions.csv")
+                self.inbox.put(sub, data)
+        if round == 1:
+            # An impostor signs for someone else's model. The inbox keeps one record per model, so it replaces
+            # the owner's: the operator must refuse it, and the model goes unscored this round.
+            impostor, victim = self.players[0], self.players[1]
+            data = model_predictions(live, self.data.world, 999, round, self.config.seed)
+            forged = sign_submission(impostor.account, chain_id, self.t.address, round, victim.models[0], data,
+                                     closes_at)
+            self.inbox.put(forged, data)
+
+    def late_submission(self, round: int) -> None:
+        """After the close, a participant re-delivers: recorded as late, the on-time file stays scored."""
+        player = self.players[-1]
+        data = model_predictions(self.lives[round], self.data.world, 1000, round, self.config.seed)
+        closes_at = self.client.round_state(round).closes_at
+        sub = sign_submission(player.account, self.w3.eth.chain_id, self.t.address, round, player.models[-1], data,
+                              closes_at)
+        self.inbox.put(sub, data)
+
+    def run(self) -> DemoResult:
+        """Drive the operator step by step; rounds overlap as in the real tournament (the next round opens as soon
+        as the previous one closes), so every chain-time jump moves every round one stage on."""
+        c = self.config
+        started = time.monotonic()
+        self.vetoed: int | None = None
+        self.withdrawn = 0
+        self.withdrawal_after: int | None = None
+        self.lives: dict[int, pd.DataFrame] = {}
+        self.report(self.operator.open_due())
+        self.opened(1)
+        while self.client.cursor()[1] < c.rounds:
+            self.advance(c.submission_window + 1)
+            closed = self.operator.close_due()
+            self.report(closed)
+            for action in closed:
+                if action.round == 2:
+                    self.late_submission(action.round)
+                if action.round == c.bad_round:
+                    self.bad_round(action.round)
+            self.report(self.operator.propose_due())
+            activated = self.operator.activate_due()
+            self.report(activated)
+            for action in activated:
+                moved = settle_round(self.client, self.keeper, action.round)
+                self.say(f"  keeper: settled {moved} models against round {action.round} with multiproofs")
+            self.maybe_withdraw()
+            opened = self.operator.open_due()
+            self.report(opened)
+            for action in opened:
+                self.opened(action.round)
+        verdicts = verify_all(self.client)
+        return DemoResult(
+            rounds=c.rounds, vetoed_round=self.vetoed, verdicts=verdicts, models=self.model_table(),
+            token_balance=self.token.functions.balanceOf(self.t.address).call(),
+            staked_pool=self.t.functions.stakedPool().call(), reward_reserve=self.t.functions.rewardReserve().call(),
+            withdrawn=self.withdrawn, rejections=self.rejections(), seconds=time.monotonic() - started,
+        )
+
+    def report(self, actions: list) -> None:
+        for action in actions:
+            detail = action.detail if len(action.detail) < 40 else action.detail[:20] + "…"
+            gas = f" ({action.gas:,} gas)" if action.gas else ""
+            self.say(f"  operator: {action.step} round {action.round} {detail}{gas}")
+
+    def opened(self, round: int) -> None:
+        """A round opened: publish its live data, every model submits, maybe a withdrawal request."""
+        self.say(f"round {round}")
+        self.lives[round] = self.data.write(round)
+        self.submit_all(round, self.lives[round])
+        if round == self.config.withdraw_round:
+            player, amount = self.players[2], self.config.stake // 2
+            player.sender.transact(self.t.functions.requestWithdrawal(player.models[0], amount), action="request withdrawal")
+            _, _, withdrawal = self.t.functions.modelInfo(player.models[0]).call()
+            self.withdrawal_after = int(withdrawal[1])
+            self.say(f"  {player.name} requests a withdrawal of {amount // UNIT} STK from model {player.models[0]}; "
+                     f"it stays at risk through round {self.withdrawal_after}")
+
+    def maybe_withdraw(self) -> None:
+        """Withdraw once the model is settled through every round the amount was at risk in."""
+        if self.withdrawal_after is None or self.withdrawn:
+            return
+        player = self.players[2]
+        if self.client.settled_round(player.models[0]) < self.withdrawal_after:
+            return
+        receipt = player.sender.transact(self.t.functions.withdraw(player.models[0]), action="withdraw")
+        self.withdrawn = int(self.t.events.Withdrawn().process_receipt(receipt, errors=DISCARD)[0]["args"]["amount"])
+        self.say(f"  {player.name} withdrew {self.withdrawn / UNIT:.4f} STK from model {player.models[0]}")
+
+    def bad_round(self, round: int) -> None:
+        """The oracle proposes an inflated payout; the auditor catches it; the guardian vetoes; honest re-proposal."""
+        self.report(self.operator.propose_due(through=round - 1))  # proposals go strictly in order
+        target = self.players[0].models[1]
+
+        def inflate(scores: pd.DataFrame) -> pd.DataFrame:
+            row = scores.index[scores["model"] == str(target)][0]
+            scores.at[row, "payout"] = int(scores.at[row, "payout"]) + 3 * UNIT
+            scores.at[row, "burn"] = 0
+            return scores
+
+        self.operator.resolve_and_propose(round, tamper=inflate)
+        verdict = verify_round(self.client, round)
+        self.say(f"  auditor: round {round} proposal {'OK' if verdict.ok else 'MISMATCH'}; models {verdict.models()}: "
+                 + "; ".join(f"{d.scope} {d.subject} {d.field}" for d in verdict.differences[:4]))
+        if verdict.ok:
+            raise RuntimeError("the auditor missed the inflated payout")
+        self.guardian.transact(self.t.functions.vetoRoot(round), action=f"veto round {round}")
+        self.say(f"  guardian: vetoed round {round} inside its challenge window")
+        self.vetoed = round
+
+    # -- reporting
+
+    def model_table(self) -> pd.DataFrame:
+        last = self.client.cursor()[1]
+        proposal = self.client.current_proposal(last)
+        leaves = tree_leaves(load_bundle(proposal.manifest_uri, proposal.manifest_hash).tree_dump()) if proposal else {}
+        rows = []
+        for player in self.players:
+            for model_id in player.models:
+                payout, burn = leaves.get(model_id, (0, 0))
+                rows.append({"model": model_id, "owner": player.name, "stake": self.client.stake_of(model_id),
+                             "payout": payout, "burn": burn})
+        return pd.DataFrame(rows)
+
+    def rejections(self) -> dict[int, list[str]]:
+        out: dict[int, list[str]] = {}
+        for round in range(1, self.config.rounds + 1):
+            proposal = self.client.current_proposal(round)
+            if proposal:
+                found = load_bundle(proposal.manifest_uri, proposal.manifest_hash).json("rejections.json")
+                out[round] = [f"model {r['model_id']}: {r['reason']}" for r in found]
+        return out
+
+
+def run_demo(config: DemoConfig = DemoConfig(), workdir: Path | None = None,
+             say: Callable[[str], None] = print) -> DemoResult:
+    """Run a whole tournament on a fresh Anvil and return the outcome."""
+    with tempfile.TemporaryDirectory(prefix="tourney-demo-") as tmp:
+        directory = Path(workdir or tmp)
+        directory.mkdir(parents=True, exist_ok=True)
+        with start_anvil(accounts=10) as anvil:
+            demo = _Demo(config, directory, say)
+            demo.setup(anvil)
+            return demo.run()
+
+
+def render(result: DemoResult, console: Console) -> None:
+    """The end-of-demo report: models, verdicts, conservation."""
+    from oracle.cli.output import make_table
+
+    rows = [(r.model, r.owner, f"{r.stake / UNIT:.4f}", f"{r.payout / UNIT:.4f}", f"{r.burn / UNIT:.4f}")
+            for r in result.models.itertuples()]
+    console.print(make_table("Models after the last round (STK)", ["model", "owner", "stake", "payout", "burn"], rows,
+                             numeric=["model", "stake", "payout", "burn"]))
+    verdict_rows = [(v.round, v.status, "OK" if v.ok else "MISMATCH", ", ".join(v.models()) or "-",
+                     v.proposal.root[:18] + "…") for v in result.verdicts]
+    console.print(make_table("Auditor verdicts (every proposal)", ["round", "status", "verdict", "models", "root"],
+                             verdict_rows, numeric=["round"]))
+    for round, reasons in result.rejections.items():
+        if reasons:
+            console.print(f"round {round} rejected submissions: {', '.join(reasons)}", highlight=False)
+    console.print(f"withdrawn: {result.withdrawn / UNIT:.4f} STK; vetoed round: {result.vetoed_round}", highlight=False)
+    console.print(f"tournament token balance {result.token_balance} == staked pool {result.staked_pool} + reward "
+                  f"reserve {result.reward_reserve}: {'yes' if result.conserved else 'NO'}", highlight=False)
+    console.print(f"{result.rounds} rounds in {result.seconds:.1f} s", highlight=False)
+
+
+def main() -> int:
+    console = Console(width=140)
+    started = time.monotonic()
+    result = run_demo(say=lambda line: console.print(line, highlight=False))
+    render(result, console)
+    standing_ok = all(v.ok for v in result.verdicts if v.standing)
+    caught = any(not v.ok and not v.standing for v in result.verdicts)
+    console.print(f"total {time.monotonic() - started:.1f} s", highlight=False)
+    return 0 if standing_ok and caught and result.conserved else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,497 @@
+"""The oracle operator: every round is a state machine driven by the chain and the artifact store.
+
+A round moves Open -> Closed -> Proposed -> Active (Vetoed -> Proposed again after a guardian veto). What to do
+next is always read back from the chain (``roundInfo``, events) and the artifact store, never from memory, so an
+operator killed at any point and started again picks up where the chain is:
+
+* **open**: no round open and the previous one closed -> ``openRound(now + window)``;
+* **close**: the open round's ``closesAt`` passed -> snapshot the inbox into the store, then ``closeRound``.
+  The snapshot is the set of on-time submissions: anything delivered later is rejected as late;
+* **resolve**: a closed (or vetoed) round whose targets are known -> check every snapshotted submission
+  (signature, signer owns the model, model registered before the close, signed for this chain/contract/round,
+  file hash), replay the stakes at risk from chain events, score with ``score_round``, write the bundle (the same
+  inputs give byte-identical files and the existing manifest is reused), then ``proposeRoot``;
+* **activate**: a proposed round whose challenge window passed, next in line -> ``activateRoot``.
+
+Before each transaction the operator waits out its own in-flight transactions and re-reads the round's status,
+so a transaction sent just before a crash is never sent again (the contract would refuse it anyway).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Mapping
+
+import fsspec
+import pandas as pd
+from web3 import Web3
+
+from oracle.artifacts import ArtifactStore, BundleError, _atomic_put, load_bundle, write_round_bundle
+from oracle.chain.client import Proposal, RoundState, RoundStatus, TournamentClient
+from oracle.chain.tx import ChainError, Sender
+from oracle.manifest import ChainRef, canonical_json
+from oracle.params import RoundParams
+from oracle.scoring import score_round
+from oracle.submission import Inbox, Submission, SubmissionError, verify_submission
+from oracle.validation import combine_model_files
+
+__all__ = [
+    "HANG_ENV",
+    "STEPS",
+    "Action",
+    "OperatorConfig",
+    "OperatorError",
+    "Operator",
+    "RoundData",
+    "load_round_data",
+    "previous_cumulative_of",
+    "tree_leaves",
+]
+
+#: Names of the points an operator can be told to stop at (tests kill it there): after each transaction, and
+#: after the bundle is written but before the proposal is sent.
+STEPS = ("opened", "closed", "bundled", "proposed", "activated")
+#: Environment variable naming a step in STEPS: the operator announces it on stderr and hangs there.
+HANG_ENV = "TOURNEY_OPERATOR_HANG_AT"
+
+SUBMISSIONS_FILE = "submissions.json"
+REJECTIONS_FILE = "rejections.json"
+
+
+class OperatorError(ChainError):
+    """The operator cannot go on with a round; the message says which round and why."""
+
+
+@dataclass(frozen=True)
+class OperatorConfig:
+    """Where the operator reads and writes, and how rounds are run.
+
+    ``params`` is the scoring template; each round gets a copy with ``round_number`` set. ``max_rounds`` stops the
+    operator from opening rounds past that number (None: no limit)."""
+
+    store: str
+    inbox: str
+    round_data: str
+    params: RoundParams
+    submission_window: int = 3600
+    max_rounds: int | None = None
+    inflight_timeout: float = 120.0
+
+    def __post_init__(self) -> None:
+        if self.submission_window < 1:
+            raise ValueError(f"submission_window must be at least 1 second, got {self.submission_window}")
+        if self.max_rounds is not None and self.max_rounds < 1:
+            raise ValueError(f"max_rounds must be at least 1, got {self.max_rounds}")
+
+
+@dataclass(frozen=True)
+class Action:
+    """One thing the operator did (or found already done)."""
+
+    step: str
+    round: int
+    detail: str = ""
+    tx: str | None = None
+    gas: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"step": self.step, "round": self.round, "detail": self.detail, "tx": self.tx, "gas": self.gas}
+
+
+# ------------------------------------------------------------------------------------------ round data
+
+
+@dataclass(frozen=True)
+class RoundData:
+    """A round's live ids and, once resolved, its targets (``id``, ``target``)."""
+
+    live_ids: list[str]
+    targets: pd.DataFrame | None
+
+
+def _candidates(base: str, kind: str, round: int) -> list[str]:
+    base = base.rstrip("/")
+    return [f"{base}/{kind}_{round:05d}.parquet", f"{base}/{kind}_{round}.parquet"]
+
+
+def _read_first(paths: list[str], columns: list[str] | None = None) -> pd.DataFrame | None:
+    for path in paths:
+        fs, inner = fsspec.core.url_to_fs(path)
+        if fs.exists(inner):
+            with fsspec.open(path, "rb") as handle:
+                return pd.read_parquet(io.BytesIO(handle.read()), columns=columns)
+    return None
+
+
+def load_round_data(base: str, round: int) -> RoundData | None:
+    """The live ids of ``round`` from ``live_<r>.parquet`` (None when absent) and its targets when published."""
+    live = _read_first(_candidates(base, "live", round), columns=["id"])
+    if live is None:
+        return None
+    targets = _read_first(_candidates(base, "targets", round))
+    if targets is not None:
+        missing = {"id", "target"} - set(targets.columns)
+        if missing:
+            raise OperatorError(f"round {round}: targets file under {base} lacks column(s) {sorted(missing)}")
+        targets = targets[["id", "target"]].assign(id=lambda t: t["id"].astype(str))
+        targets = targets.sort_values("id", kind="stable").reset_index(drop=True)
+    return RoundData(live_ids=sorted(str(i) for i in live["id"]), targets=targets)
+
+
+# ------------------------------------------------------------------------------------------ previous leaves
+
+
+def tree_leaves(dump: Mapping[str, Any]) -> dict[int, tuple[int, int]]:
+    """model id -> (cumulative payout, cumulative burn) from a settlement tree dump."""
+    out: dict[int, tuple[int, int]] = {}
+    for entry in dump.get("values") or []:
+        model_id, payout, burn = (int(v, 0) if isinstance(v, str) else int(v) for v in entry["value"])
+        out[model_id] = (payout, burn)
+    return out
+
+
+def previous_cumulative_of(client: TournamentClient, round: int) -> tuple[dict[int, tuple[int, int]], Proposal | None]:
+    """The leaves round ``round`` builds on: those of round r-1's standing proposal (pending or active).
+
+    Raises OperatorError when r-1 has no standing proposal (rounds are proposed strictly in order)."""
+    if round == 1:
+        return {}, None
+    proposal = client.current_proposal(round - 1)
+    if proposal is None:
+        raise OperatorError(f"round {round}: round {round - 1} has no standing proposal to build on")
+    try:
+        bundle = load_bundle(proposal.manifest_uri, expected_keccak=proposal.manifest_hash)
+    except BundleError as exc:
+        raise OperatorError(f"round {round}: the bundle of round {round - 1} does not load: {exc}") from exc
+    return tree_leaves(bundle.tree_dump()), proposal
+
+
+# ------------------------------------------------------------------------------------------ the operator
+
+
+def _read_prediction_file(name: str, data: bytes) -> pd.DataFrame:
+    """A prediction file (CSV or Parquet by extension): ``id`` plus one prediction column."""
+    if name.lower().endswith((".parquet", ".pq")):
+        return pd.read_parquet(io.BytesIO(data))
+    return pd.read_csv(io.BytesIO(data), dtype={"id": str})
+
+
+def _extension(name: str) -> str:
+    ext = name.rsplit(".", 1)[-1].lower() if "." in name else "bin"
+    return ext if ext.isalnum() and len(ext) <= 10 else "bin"
+
+
+def submission_file_name(model_id: int, file_name: str) -> str:
+    """The bundle's name for a model's signed prediction file (kept byte for byte, so its hash checks)."""
+    return f"submission-{model_id}.{_extension(file_name)}"
+
+
+@dataclass
+class Operator:
+    """Drives the rounds of one tournament with the oracle's key."""
+
+    client: TournamentClient
+    sender: Sender
+    config: OperatorConfig
+    log: Callable[[str], None] = field(default=lambda message: None)
+    hang_at: str | None = field(default_factory=lambda: os.environ.get(HANG_ENV) or None)
+
+    def __post_init__(self) -> None:
+        if self.hang_at is not None and self.hang_at not in STEPS:
+            raise ValueError(f"{HANG_ENV}={self.hang_at!r} is not a step; steps are {', '.join(STEPS)}")
+        self.store = ArtifactStore(self.config.store)
+        self.inbox = Inbox(self.config.inbox)
+        self.t = self.client.tournament
+
+    # -------------------------------------------------------------- driving
+
+    def step(self) -> list[Action]:
+        """Do every step that is due now, for every round; returns what was done."""
+        actions: list[Action] = []
+        actions += self.close_due()
+        actions += self.propose_due()
+        actions += self.activate_due()
+        actions += self.open_due()
+        return actions
+
+    def run(self, poll: float = 2.0, until_round: int | None = None, once: bool = False) -> list[Action]:
+        """Step until round ``until_round`` is active (or forever); ``once`` steps a single time."""
+        done: list[Action] = []
+        while True:
+            done += self.step()
+            if once:
+                return done
+            if until_round is not None and self.client.cursor()[1] >= until_round:
+                return done
+            time.sleep(poll)
+
+    def _reached(self, step: str, round: int) -> None:
+        """A named point of the state machine: tests make the operator hang here to kill it."""
+        if self.hang_at == step:
+            print(f"operator: hanging after {step} (round {round})", file=sys.stderr, flush=True)
+            while True:
+                time.sleep(3600)
+
+    def _transact(self, fn: Any, action: str) -> Any:
+        receipt = self.sender.transact(fn, action=action)
+        return receipt
+
+    def _wait_inflight(self) -> None:
+        """Wait until no transaction of ours is pending: one sent before a crash must land before we decide again."""
+        w3, address = self.sender.w3, self.sender.address
+        deadline = time.monotonic() + self.config.inflight_timeout
+        while w3.eth.get_transaction_count(address, "pending") > w3.eth.get_transaction_count(address, "latest"):
+            if time.monotonic() > deadline:
+                raise OperatorError(f"transactions of {address} still pending after {self.config.inflight_timeout:.0f}s")
+            time.sleep(0.5)
+
+    # -------------------------------------------------------------- open
+
+    def open_due(self) -> list[Action]:
+        """Open the next round when none is open (and the round limit allows)."""
+        self._wait_inflight()
+        last_closed, _ = self.client.cursor()
+        round = last_closed + 1
+        if self.config.max_rounds is not None and round > self.config.max_rounds:
+            return []
+        if self.client.round_state(round).status is not RoundStatus.NONE:
+            return []
+        closes_at = self.client.now() + self.config.submission_window
+        receipt = self._transact(self.t.functions.openRound(closes_at), f"open round {round}")
+        self.log(f"round {round}: opened, submissions until {closes_at}")
+        self._reached("opened", round)
+        return [Action("open", round, f"closes at {closes_at}", receipt["transactionHash"].hex(), receipt["gasUsed"])]
+
+    # -------------------------------------------------------------- close
+
+    def snapshot_path(self, round: int) -> str:
+        return f"{self.store.root.rstrip('/')}/snapshots/round-{round}.json"
+
+    def take_snapshot(self, round: int) -> dict[str, Any]:
+        """Copy the round's inbox (records and files) into the store: the on-time submissions of the round."""
+        collected = self.inbox.collect(round)
+        records = []
+        for sub, data in collected:
+            entry = self.store.put_object(submission_file_name(sub.model_id, sub.file_name), data)
+            records.append({"record": sub.to_json(), "object": self.store.object_uri(entry)})
+        snapshot = {"round": round, "taken_at": self.client.now(), "submissions": records,
+                    "problems": list(collected.problems)}
+        _atomic_put(self.store.fs, self.snapshot_path(round), canonical_json(snapshot))
+        return snapshot
+
+    def load_snapshot(self, round: int) -> dict[str, Any] | None:
+        path = self.snapshot_path(round)
+        if not self.store.fs.exists(path):
+            return None
+        return json.loads(self.store.fs.cat_file(path))
+
+    def close_due(self) -> list[Action]:
+        """Close the open round once its submission window passed (snapshot first: the close is the commit)."""
+        self._wait_inflight()
+        last_closed, _ = self.client.cursor()
+        round = last_closed + 1
+        state = self.client.round_state(round)
+        if state.status is not RoundStatus.OPEN or self.client.now() < state.closes_at:
+            return []
+        snapshot = self.take_snapshot(round)
+        # Anvil mines the close in a new block: that block's timestamp must be past closesAt, which it is since
+        # the latest block's already is.
+        receipt = self._transact(self.t.functions.closeRound(round), f"close round {round}")
+        self.log(f"round {round}: closed with {len(snapshot['submissions'])} submission(s)")
+        self._reached("closed", round)
+        return [Action("close", round, f"{len(snapshot['submissions'])} submissions",
+                       receipt["transactionHash"].hex(), receipt["gasUsed"])]
+
+    # -------------------------------------------------------------- resolve and propose
+
+    def propose_due(self, through: int | None = None) -> list[Action]:
+        """Resolve and propose every closed or vetoed round (up to ``through``), in order, whose targets are known."""
+        actions: list[Action] = []
+        last_closed, last_activated = self.client.cursor()
+        last = last_closed if through is None else min(through, last_closed)
+        for round in range(last_activated + 1, last + 1):
+            state = self.client.round_state(round)
+            if state.status in (RoundStatus.PROPOSED, RoundStatus.ACTIVE):
+                continue
+            data = load_round_data(self.config.round_data, round)
+            if data is None or data.targets is None:
+                break  # targets not resolved yet; later rounds build on this one
+            actions.append(self.resolve_and_propose(round))
+        return actions
+
+    def round_params(self, round: int) -> RoundParams:
+        return replace(self.config.params, round_number=round)
+
+    def check_submissions(self, round: int, snapshot: Mapping[str, Any], owners: Mapping[int, str],
+                          ) -> tuple[dict[int, tuple[Submission, bytes]], list[dict[str, Any]]]:
+        """(accepted submission per model id, rejections with reasons) for the snapshot and the late arrivals."""
+        chain_id = self.client.chain_id()
+        accepted: dict[int, tuple[Submission, bytes]] = {}
+        rejections: list[dict[str, Any]] = []
+        snapshotted: set[str] = set()
+        for i, item in enumerate(snapshot["submissions"]):
+            where = f"round {round} snapshot entry {i}"
+            try:
+                sub = Submission.from_json(item["record"], where)
+                with fsspec.open(item["object"], "rb") as handle:
+                    data = handle.read()
+            except (SubmissionError, OSError, KeyError) as exc:
+                rejections.append({"model_id": None, "reason": "unreadable", "detail": str(exc)})
+                continue
+            snapshotted.add(sub.signature)
+            reason, detail = self._judge(sub, data, round, owners, chain_id)
+            if reason is None:
+                accepted[sub.model_id] = (sub, data)
+            else:
+                rejections.append(_rejection(sub, reason, detail))
+        for problem in snapshot.get("problems", []):
+            rejections.append({"model_id": None, "reason": "corrupt_inbox_entry", "detail": problem})
+        # Whatever is in the inbox now but was not there at the close arrived late.
+        for sub, _ in self.inbox.collect(round):
+            if sub.signature not in snapshotted:
+                rejections.append(_rejection(sub, "late", "delivered after the round closed"))
+        return dict(sorted(accepted.items())), rejections
+
+    def _judge(self, sub: Submission, data: bytes, round: int, owners: Mapping[int, str], chain_id: int,
+               ) -> tuple[str | None, str]:
+        """Why a submission is refused (reason code and detail), or (None, "") when it is accepted."""
+        if sub.model_id not in owners:
+            return "unknown_model", f"model {sub.model_id} was not registered when round {round} closed"
+        problems = verify_submission(sub, data, owners[sub.model_id], chain_id=chain_id,
+                                     tournament=self.client.tournament.address, round=round)
+        if not problems:
+            return None, ""
+        text = "; ".join(problems)
+        if "bad signature" in text:
+            return "bad_signature", text
+        if "is not the model's owner" in text:
+            return "not_owner", text
+        if "expired" in text:
+            return "expired", text
+        return "invalid", text
+
+    def build_bundle(self, round: int, tamper: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
+                     ) -> tuple[str, str, Any, int]:
+        """Write the round's bundle; returns (manifest uri, manifest keccak, manifest, total stake at risk).
+
+        ``tamper`` rewrites the scores before they are written: only the demo and tests use it, to make the
+        oracle propose a wrong root that the auditor must catch."""
+        state = self.client.round_state(round)
+        if state.status not in (RoundStatus.CLOSED, RoundStatus.VETOED):
+            raise OperatorError(f"round {round} is {state.status.name.lower()}, not closed: nothing to resolve")
+        data = load_round_data(self.config.round_data, round)
+        if data is None or data.targets is None:
+            raise OperatorError(f"round {round}: no live ids or targets under {self.config.round_data}")
+        if sorted(data.targets["id"]) != data.live_ids:
+            raise OperatorError(f"round {round}: the targets file does not list exactly the live ids "
+                                f"({len(data.targets)} targets, {len(data.live_ids)} live ids)")
+        snapshot = self.load_snapshot(round)
+        if snapshot is None:
+            # The close always snapshots first; a missing one means the store was lost: take it now, honestly late.
+            self.log(f"round {round}: no inbox snapshot in the store, taking one now")
+            snapshot = self.take_snapshot(round)
+        previous, previous_proposal = previous_cumulative_of(self.client, round)
+        stakes, owners = self.client.stakes_at_risk(round, previous)
+        accepted, rejections = self.check_submissions(round, snapshot, owners)
+
+        frames: dict[str, pd.DataFrame] = {}
+        for model_id, (sub, blob) in accepted.items():
+            try:
+                frames[str(model_id)] = _read_prediction_file(sub.file_name, blob)
+            except Exception as exc:  # noqa: BLE001 - any parse failure is the participant's file, not ours
+                rejections.append(_rejection(sub, "unreadable_file", f"{sub.file_name}: {exc}"))
+        predictions, file_errors = combine_model_files(frames)
+        if len(predictions.columns) <= 1:
+            # No usable submission: an id-only table of the live ids scores every staked model 0/0.
+            predictions = pd.DataFrame({"id": data.live_ids})
+        for error in file_errors:
+            sub, _ = accepted[int(error.model)]
+            rejections.append(_rejection(sub, error.rule, error.message))
+        accepted = {m: v for m, v in accepted.items() if str(m) in predictions.columns}
+        predictions = predictions.sort_values("id", kind="stable").reset_index(drop=True)
+
+        params = self.round_params(round)
+        stake_map = {str(m): s for m, s in stakes.items()}
+        result = score_round(predictions, data.targets, stake_map, params)
+        scores = result.scores if tamper is None else tamper(result.scores.copy())
+        stakes_df = pd.DataFrame({"model": [str(m) for m in stakes], "model_id": list(stakes),
+                                  "stake_at_risk": list(stakes.values())})
+        extra = {name: blob for name, blob in _submission_files(accepted).items()}
+        extra[SUBMISSIONS_FILE] = canonical_json(
+            [{"model_id": m, "file": submission_file_name(m, s.file_name), "record": s.to_json()}
+             for m, (s, _) in accepted.items()])
+        extra[REJECTIONS_FILE] = canonical_json(sorted(rejections, key=_rejection_order))
+        manifest, uri, digest = write_round_bundle(
+            self.store, round, predictions=predictions, targets=data.targets, stakes=stakes_df, scores=scores,
+            params=params, previous_cumulative=previous,
+            chain=ChainRef(chain_id=self.client.chain_id(), contract=self.client.tournament.address),
+            previous=previous_proposal.manifest_uri if previous_proposal else None, extra_files=extra,
+        )
+        return uri, digest, manifest, sum(stakes.values())
+
+    def resolve_and_propose(self, round: int, tamper: Callable[[pd.DataFrame], pd.DataFrame] | None = None) -> Action:
+        """Build (or reuse) the round's bundle and propose its root, unless the chain already has a proposal."""
+        self._wait_inflight()
+        uri, digest, manifest, at_risk = self.build_bundle(round, tamper)
+        self.log(f"round {round}: bundle {uri}")
+        self._reached("bundled", round)
+        self._wait_inflight()
+        state = self.client.round_state(round)
+        if state.status in (RoundStatus.PROPOSED, RoundStatus.ACTIVE):
+            # Proposed by an earlier run (maybe the one that crashed): never post twice.
+            return Action("propose", round, "already proposed")
+        totals = manifest.totals
+        fn = self.t.functions.proposeRoot(
+            round, Web3.to_bytes(hexstr=manifest.root), totals.cumulative_payout, totals.cumulative_burn, at_risk,
+            Web3.to_bytes(hexstr=digest), uri,
+        )
+        receipt = self._transact(fn, f"propose round {round}")
+        self.log(f"round {round}: proposed root {manifest.root} (payout {totals.round_payout}, burn {totals.round_burn})")
+        self._reached("proposed", round)
+        return Action("propose", round, manifest.root, receipt["transactionHash"].hex(), receipt["gasUsed"])
+
+    # -------------------------------------------------------------- activate
+
+    def activate_due(self) -> list[Action]:
+        """Activate pending roots, in order, whose challenge windows passed."""
+        actions: list[Action] = []
+        self._wait_inflight()
+        last_closed, last_activated = self.client.cursor()
+        now = self.client.now()
+        for round in range(last_activated + 1, last_closed + 1):
+            state = self.client.round_state(round)
+            if state.status is not RoundStatus.PROPOSED or now < state.activates_at:
+                break
+            receipt = self._transact(self.t.functions.activateRoot(round), f"activate round {round}")
+            self.log(f"round {round}: root active")
+            self._reached("activated", round)
+            actions.append(Action("activate", round, "", receipt["transactionHash"].hex(), receipt["gasUsed"]))
+        return actions
+
+
+def _rejection(sub: Submission, reason: str, detail: str) -> dict[str, Any]:
+    # The whole signed record goes in, so an auditor can re-check that the refusal was deserved.
+    return {"model_id": sub.model_id, "reason": reason, "detail": detail, "signature": sub.signature,
+            "record": sub.to_json()}
+
+
+def _rejection_order(r: Mapping[str, Any]) -> tuple:
+    # Deterministic order, so the same inputs give a byte-identical rejections file.
+    return (r["model_id"] is None, r["model_id"] or 0, r["reason"], r.get("signature", ""), r["detail"])
+
+
+def _submission_files(accepted: Mapping[int, tuple[Submission, bytes]]) -> dict[str, bytes]:
+    return {submission_file_name(m, s.file_name): blob for m, (s, blob) in accepted.items()}
+
+
+def round_state_summary(state: RoundState) -> dict[str, Any]:
+    """A round's on-chain state as plain values (for the CLI)."""
+    return {"round": state.round, "status": state.status.name.lower(), "closes_at": state.closes_at,
+            "closed_at": state.closed_at, "activates_at": state.activates_at,
+            "cumulative_payout": state.cumulative_payout, "cumulative_burn": state.cumulative_burn,
+            "root": state.root}

@@ -1,0 +1,363 @@
+"""The auditor: re-derive every proposed root from the chain and the published bundle alone.
+
+For a ``RootProposed`` event the auditor loads the manifest at its URI (checking it against the posted
+``manifestHash``), then checks, naming the model and field of every difference:
+
+* **the bundle itself** (``oracle.recompute``): every file's hash, the scores, payouts and burns recomputed from the
+  bundle's predictions, targets, stakes and parameters, the cumulative leaves, the tree and the totals;
+* **the link to the previous round**: the bundle builds on the proposal of round r-1 the chain holds (not a vetoed
+  one), and its stakes at risk are replayed from chain events up to the close with those previous leaves;
+* **submissions**: every prediction column comes from a signed file in the bundle, signed by the model's owner for
+  this chain, contract and round, and equal to it value for value; refusals of "unknown model" and "not owner"
+  are re-checked against the chain;
+* **the proposal**: root, cumulative totals, total stake at risk equal the recomputation; the round's caps hold;
+* **activation** (for an active round): ``RootActivated`` moved exactly the round's increase, and the token supply
+  fell by exactly the burn in that transaction.
+
+A proposal verifies only when nothing differs.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+import pandas as pd
+from eth_utils import event_abi_to_log_topic
+from web3 import Web3
+
+from oracle.artifacts import BundleError, RoundBundle, load_bundle
+from oracle.chain.artifacts import abi
+from oracle.chain.client import Proposal, RoundStatus, TournamentClient
+from oracle.chain.tx import Sender
+from oracle.operator import REJECTIONS_FILE, SUBMISSIONS_FILE, tree_leaves
+from oracle.recompute import Difference, recompute_bundle
+from oracle.submission import Submission, SubmissionError, recover_signer, verify_submission
+
+__all__ = ["Verdict", "verify_proposal", "verify_round", "verify_all", "watch"]
+
+BPS = 10_000
+
+
+@dataclass
+class Verdict:
+    """What auditing one proposal found. ``standing`` is False for a proposal that was vetoed later."""
+
+    round: int
+    proposal: Proposal
+    status: str
+    standing: bool
+    differences: list[Difference] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.differences
+
+    def models(self) -> list[str]:
+        """Models (or leaves) with a difference: what a guardian would quote."""
+        return sorted({d.subject for d in self.differences if d.scope in ("model", "leaf", "stake", "submission")},
+                      key=lambda s: (not s.isdigit(), int(s) if s.isdigit() else 0, s))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "round": self.round, "ok": self.ok, "status": self.status, "standing": self.standing,
+            "root": self.proposal.root, "manifest_uri": self.proposal.manifest_uri,
+            "manifest_hash": self.proposal.manifest_hash, "models": self.models(),
+            "differences": [d.to_dict() for d in self.differences], "notes": list(self.notes),
+        }
+
+
+# ------------------------------------------------------------------------------------------ helpers
+
+
+def _previous_proposal(client: TournamentClient, proposal: Proposal) -> Proposal | None:
+    """The proposal of round r-1 this one built on: the latest one made before it (None for round 1)."""
+    if proposal.round == 1:
+        return None
+    earlier = [p for p in client.proposals(proposal.round - 1) if (p.block, p.log_index) < (proposal.block, proposal.log_index)]
+    return earlier[-1] if earlier else None
+
+
+def _read_file(name: str, data: bytes) -> pd.DataFrame:
+    if name.lower().endswith((".parquet", ".pq")):
+        return pd.read_parquet(io.BytesIO(data))
+    return pd.read_csv(io.BytesIO(data), dtype={"id": str})
+
+
+def _same_values(a: pd.Series, b: pd.Series) -> bool:
+    if len(a) != len(b) or list(a.index) != list(b.index):
+        return False
+    for x, y in zip(a.to_numpy(dtype=float), b.to_numpy(dtype=float)):
+        if not (x == y or (math.isnan(x) and math.isnan(y))):
+            return False
+    return True
+
+
+def check_submissions(bundle: RoundBundle, client: TournamentClient, owners: Mapping[int, str]) -> list[Difference]:
+    """Every prediction column is a signed file of its model's owner; refusals that can be re-checked were right."""
+    out: list[Difference] = []
+    round = bundle.round
+    chain_id, tournament = client.chain_id(), client.tournament.address
+    try:
+        entries = bundle.json(SUBMISSIONS_FILE)
+        predictions = bundle.predictions().set_index("id")
+    except (BundleError, KeyError) as exc:
+        return [Difference("submission", "bundle", "readable", True, f"error: {exc}")]
+    predictions.index = predictions.index.astype(str)
+    signed: set[str] = set()
+    for entry in entries:
+        model = str(entry.get("model_id"))
+        try:
+            sub = Submission.from_json(entry["record"], f"{SUBMISSIONS_FILE} model {model}")
+            data = bundle.raw(entry["file"])
+        except (SubmissionError, BundleError, KeyError) as exc:
+            out.append(Difference("submission", model, "readable", True, f"error: {exc}"))
+            continue
+        signed.add(str(sub.model_id))
+        owner = owners.get(sub.model_id)
+        if owner is None:
+            out.append(Difference("submission", model, "model", "registered before close", "unknown model"))
+            continue
+        for problem in verify_submission(sub, data, owner, chain_id=chain_id, tournament=tournament, round=round):
+            field_name = "signature" if "signature" in problem or "signer" in problem else "record"
+            out.append(Difference("submission", model, field_name, "valid", problem))
+        if str(sub.model_id) not in predictions.columns:
+            continue  # refused later by validation: listed in the rejections
+        try:
+            frame = _read_file(sub.file_name, data)
+            column = [c for c in frame.columns if c != "id"][0]
+            signed_values = pd.Series(frame[column].to_numpy(), index=frame["id"].astype(str)).sort_index()
+        except Exception as exc:  # noqa: BLE001 - an unreadable signed file should not have been scored
+            out.append(Difference("submission", model, "file", "readable", f"error: {exc}"))
+            continue
+        published = predictions[str(sub.model_id)].dropna().sort_index()
+        if not _same_values(published, signed_values.reindex(published.index)) or len(signed_values.dropna()) != len(published):
+            out.append(Difference("submission", model, "predictions", "as published", "differs from the signed file"))
+    for column in predictions.columns:
+        if column not in signed:
+            out.append(Difference("submission", column, "signature", "missing", "predictions without a signed file"))
+    try:
+        rejections = bundle.json(REJECTIONS_FILE)
+    except BundleError:
+        rejections = []
+    for rejection in rejections:
+        out += _recheck_rejection(rejection, owners, chain_id, tournament, round)
+    return out
+
+
+def _recheck_rejection(rejection: Mapping[str, Any], owners: Mapping[int, str], chain_id: int, tournament: str,
+                       round: int) -> list[Difference]:
+    """A refusal the chain can decide: an unknown model must be unknown, a non-owner must not be the owner."""
+    reason, record = rejection.get("reason"), rejection.get("record")
+    if record is None or reason not in ("unknown_model", "not_owner"):
+        return []
+    try:
+        sub = Submission.from_json(record)
+    except SubmissionError:
+        return []
+    model = str(sub.model_id)
+    if reason == "unknown_model" and sub.model_id in owners:
+        return [Difference("rejection", model, "unknown_model", "refused", "model was registered before the close")]
+    if reason == "not_owner":
+        try:
+            signer = recover_signer(sub)
+        except SubmissionError:
+            return []
+        owner = owners.get(sub.model_id)
+        right_domain = sub.chain_id == chain_id and sub.tournament == Web3.to_checksum_address(tournament) and sub.round == round
+        if owner is not None and signer == owner and right_domain:
+            return [Difference("rejection", model, "not_owner", "refused", f"signed by the owner {owner}")]
+    return []
+
+
+def check_stakes(bundle: RoundBundle, chain_stakes: Mapping[int, int]) -> list[Difference]:
+    """The bundle's stakes at risk equal the replay of chain events, model by model."""
+    try:
+        recorded = {int(i): int(s) for i, s in zip(bundle.stakes()["model_id"], bundle.stakes()["stake_at_risk"])}
+    except (BundleError, KeyError) as exc:
+        return [Difference("stake", "bundle", "readable", True, f"error: {exc}")]
+    out = []
+    for model_id in sorted(set(recorded) | set(chain_stakes)):
+        if model_id not in chain_stakes:
+            out.append(Difference("stake", str(model_id), "present", True, "not registered before the close"))
+        elif model_id not in recorded:
+            out.append(Difference("stake", str(model_id), "present", False, True))
+        elif recorded[model_id] != chain_stakes[model_id]:
+            out.append(Difference("stake", str(model_id), "stake_at_risk", recorded[model_id], chain_stakes[model_id]))
+    return out
+
+
+def check_proposal(proposal: Proposal, bundle: RoundBundle, recomputed_root: str | None,
+                   recomputed_totals: Mapping[str, int], chain_at_risk: int) -> list[Difference]:
+    """What the chain holds equals what the bundle recomputes to."""
+    out = []
+    if recomputed_root is not None and proposal.root != recomputed_root.lower():
+        out.append(Difference("proposal", "chain", "root", proposal.root, recomputed_root))
+    if bundle.manifest.root.lower() != proposal.root:
+        out.append(Difference("proposal", "manifest", "root", bundle.manifest.root, proposal.root))
+    if bundle.keccak256 != proposal.manifest_hash:
+        out.append(Difference("proposal", "chain", "manifestHash", proposal.manifest_hash, bundle.keccak256))
+    for name, value in (("cumulative_payout", proposal.cumulative_payout), ("cumulative_burn", proposal.cumulative_burn)):
+        if name in recomputed_totals and value != recomputed_totals[name]:
+            out.append(Difference("proposal", "chain", name, value, recomputed_totals[name]))
+    if proposal.total_stake_at_risk != chain_at_risk:
+        out.append(Difference("proposal", "chain", "total_stake_at_risk", proposal.total_stake_at_risk, chain_at_risk))
+    return out
+
+
+def check_bounds(client: TournamentClient, proposal: Proposal, previous: Proposal | None) -> list[Difference]:
+    """The round's increases fit its caps (the contract checks too; a second look costs nothing)."""
+    state = client.round_state(proposal.round)
+    prev_payout = previous.cumulative_payout if previous else 0
+    prev_burn = previous.cumulative_burn if previous else 0
+    out = []
+    payout_cap = proposal.total_stake_at_risk * state.payout_cap_bps // BPS
+    burn_cap = proposal.total_stake_at_risk * state.burn_cap_bps // BPS
+    if proposal.cumulative_payout - prev_payout > payout_cap:
+        out.append(Difference("bounds", "chain", "payout_cap", proposal.cumulative_payout - prev_payout, payout_cap))
+    if proposal.cumulative_burn - prev_burn > burn_cap:
+        out.append(Difference("bounds", "chain", "burn_cap", proposal.cumulative_burn - prev_burn, burn_cap))
+    if proposal.cumulative_payout < prev_payout or proposal.cumulative_burn < prev_burn:
+        out.append(Difference("bounds", "chain", "cumulative", "non-decreasing", "decreased"))
+    return out
+
+
+_TRANSFER_TOPIC = None
+
+
+def check_activation(client: TournamentClient, proposal: Proposal, previous: Proposal | None) -> list[Difference]:
+    """An active round moved exactly its increase, and the token supply fell by exactly its burn."""
+    global _TRANSFER_TOPIC
+    event = client.activation_event(proposal.round)
+    if event is None:
+        return [Difference("activation", "chain", "RootActivated", "present", "missing")]
+    paid, burned = int(event.args["paid"]), int(event.args["burned"])
+    want_paid = proposal.cumulative_payout - (previous.cumulative_payout if previous else 0)
+    want_burn = proposal.cumulative_burn - (previous.cumulative_burn if previous else 0)
+    out = []
+    if paid != want_paid:
+        out.append(Difference("activation", "chain", "paid", paid, want_paid))
+    if burned != want_burn:
+        out.append(Difference("activation", "chain", "burned", burned, want_burn))
+    if _TRANSFER_TOPIC is None:
+        item = next(i for i in abi("TournamentToken") if i.get("type") == "event" and i["name"] == "Transfer")
+        _TRANSFER_TOPIC = "0x" + bytes(event_abi_to_log_topic(item)).hex()
+    receipt = client.w3.eth.get_transaction_receipt(event.tx_hash)
+    zero = "0x" + "00" * 32
+    burned_in_tx = sum(
+        int.from_bytes(bytes(log["data"]), "big") for log in receipt["logs"]
+        if log["address"].lower() == client.token.address.lower() and log["topics"]
+        and "0x" + bytes(log["topics"][0]).hex() == _TRANSFER_TOPIC and "0x" + bytes(log["topics"][2]).hex() == zero
+    )
+    if burned_in_tx != want_burn:
+        out.append(Difference("activation", "token", "burned_in_tx", burned_in_tx, want_burn))
+    supply_drop = client.total_supply(event.block - 1) - client.total_supply(event.block)
+    if supply_drop != want_burn:
+        out.append(Difference("activation", "token", "total_supply_drop", supply_drop, want_burn))
+    return out
+
+
+# ------------------------------------------------------------------------------------------ verdicts
+
+
+def verify_proposal(client: TournamentClient, proposal: Proposal) -> Verdict:
+    """Audit one proposal from the chain and its manifest URI alone."""
+    state = client.round_state(proposal.round)
+    standing_proposal = client.current_proposal(proposal.round)
+    standing = standing_proposal is not None and standing_proposal.position_key() == proposal.position_key()
+    status = state.status.name.lower() if standing else "vetoed"
+    verdict = Verdict(proposal.round, proposal, status, standing)
+    try:
+        bundle = load_bundle(proposal.manifest_uri, expected_keccak=proposal.manifest_hash, verify=False)
+    except BundleError as exc:
+        verdict.differences.append(Difference("file", "manifest.json", "readable", proposal.manifest_uri, str(exc)))
+        return verdict
+    report = recompute_bundle(bundle)
+    verdict.differences += report.differences
+    verdict.notes += report.notes
+    if bundle.round != proposal.round:
+        verdict.differences.append(Difference("proposal", "manifest", "round", bundle.round, proposal.round))
+
+    previous = _previous_proposal(client, proposal)
+    previous_leaves: dict[int, tuple[int, int]] = {}
+    if proposal.round > 1:
+        link = bundle.manifest.previous
+        if previous is None:
+            verdict.differences.append(Difference("previous", str(proposal.round - 1), "proposal", "present", "missing"))
+        elif link is None or link.keccak256 != previous.manifest_hash:
+            verdict.differences.append(Difference("previous", str(proposal.round - 1), "manifestHash",
+                                                  link.keccak256 if link else None, previous.manifest_hash))
+        if previous is not None:
+            try:
+                previous_leaves = tree_leaves(load_bundle(previous.manifest_uri, previous.manifest_hash).tree_dump())
+            except BundleError as exc:
+                verdict.differences.append(Difference("previous", str(proposal.round - 1), "bundle", "loads", str(exc)))
+    elif bundle.manifest.previous is not None:
+        verdict.differences.append(Difference("previous", "0", "link", bundle.manifest.previous.uri, None))
+
+    chain_stakes, owners = client.stakes_at_risk(proposal.round, previous_leaves)
+    verdict.differences += check_stakes(bundle, chain_stakes)
+    verdict.differences += check_submissions(bundle, client, owners)
+    verdict.differences += check_proposal(proposal, bundle, report.root, report.totals, sum(chain_stakes.values()))
+    verdict.differences += check_bounds(client, proposal, previous)
+    if standing and state.status is RoundStatus.ACTIVE:
+        verdict.differences += check_activation(client, proposal, previous)
+    return verdict
+
+
+def verify_round(client: TournamentClient, round: int) -> Verdict:
+    """Audit the round's standing proposal (or, when it was vetoed, its latest one)."""
+    proposal = client.current_proposal(round)
+    if proposal is None:
+        found = client.proposals(round)
+        if not found:
+            raise ValueError(f"round {round} has no RootProposed event on this chain")
+        proposal = found[-1]
+    return verify_proposal(client, proposal)
+
+
+def verify_all(client: TournamentClient) -> list[Verdict]:
+    """Audit every proposal ever made, vetoed ones included, in chain order."""
+    proposals = [Proposal.of(e) for e in client.events(["RootProposed"])]
+    return [verify_proposal(client, p) for p in proposals]
+
+
+def watch(
+    client: TournamentClient,
+    guardian: Sender | None = None,
+    interval: float = 2.0,
+    stop: Callable[[], bool] = lambda: False,
+    on_verdict: Callable[[Verdict, str], None] = lambda verdict, action: None,
+) -> list[Verdict]:
+    """Follow new proposals; veto (with ``guardian``) every one that does not verify while its window is open.
+
+    Returns when ``stop()`` says so, or, without a guardian, at the first proposal that does not verify (the
+    caller exits non-zero). Returns every verdict reached."""
+    seen: set[tuple[int, int]] = set()
+    verdicts: list[Verdict] = []
+    while True:
+        for event in client.events(["RootProposed"]):
+            proposal = Proposal.of(event)
+            if proposal.position_key() in seen:
+                continue
+            seen.add(proposal.position_key())
+            verdict = verify_proposal(client, proposal)
+            verdicts.append(verdict)
+            action = "ok" if verdict.ok else "mismatch"
+            if not verdict.ok and verdict.standing and client.round_state(proposal.round).status is RoundStatus.PROPOSED:
+                if guardian is None:
+                    on_verdict(verdict, action)
+                    return verdicts
+                if client.now() < proposal.activates_at:
+                    guardian.transact(client.tournament.functions.vetoRoot(proposal.round), f"veto round {proposal.round}")
+                    action = "vetoed"
+                else:
+                    action = "too late to veto"
+            on_verdict(verdict, action)
+        if stop():
+            return verdicts
+        time.sleep(interval)
