@@ -279,6 +279,8 @@ def score_matrix(
     mean_all = float(t_all.mean())
     t_ids = t_all.reindex(ids).to_numpy(dtype=np.float64)
     in_u = ~np.isnan(t_ids)
+    if not in_u.any():
+        raise ValueError("no prediction id has a target: nothing can be scored")
     full_universe = bool(in_u.all())
     tg = _Targets.build(t_ids[in_u], mean_all)
 

@@ -211,3 +211,10 @@ def test_hypothesis_matches_numerai_tools(case: tuple[pd.DataFrame, pd.Series, p
     defined = ~np.isnan(ref_mmc)
     np.testing.assert_allclose(got.mmc[defined], ref_mmc[defined], rtol=0, atol=TOL)
     assert (got.mmc[~defined] == 0).all()
+
+
+def test_no_target_overlap_is_an_error() -> None:
+    p = frame(rng.random((10, 2)))
+    t = pd.Series(0.5, index=[f"other{i}" for i in range(10)], name="target")
+    with pytest.raises(ValueError, match="no prediction id has a target"):
+        score_matrix(p, t, pd.Series({"m0": 1}))
