@@ -30,6 +30,8 @@ Why not call numerai-tools per model: it ranks through pandas one column at a ti
 several ids x models copies (about 28 s and 2.3 GB at 5,000 x 5,000). Ranking here is one argsort
 per block of models; every average rank is a half-integer, so ``Phi^-1`` and ``pow15`` are looked
 up in a table of the 2n-1 possible values, computed with the very same float operations.
+``scipy.stats.rankdata(axis=1, method="average")`` gives the same ranks but took 2.3 s per
+1,000 x 5,000 block here (argsort: 0.2 s) and would still leave ``ndtri`` to run on every cell.
 """
 
 from __future__ import annotations
