@@ -25,6 +25,7 @@ import simulation_bench  # noqa: E402
 TARGETS = {
     "scoring_speedup": ">= 10",
     "scoring_max_abs_diff": "<= 1e-9",
+    "scoring_memory_ratio": "<= 0.5",
     "merkle_speedup_vs_js": ">= 10",
     "simulation_100r_50m_5000rows_s": "< 60",
 }
