@@ -437,6 +437,8 @@ class Operator:
     def resolve_and_propose(self, round: int, tamper: Callable[[pd.DataFrame], pd.DataFrame] | None = None) -> Action:
         """Build (or reuse) the round's bundle and propose its root, unless the chain already has a proposal."""
         self._wait_inflight()
+        if self.client.round_state(round).status in (RoundStatus.PROPOSED, RoundStatus.ACTIVE):
+            return Action("propose", round, "already proposed")
         uri, digest, manifest, at_risk = self.build_bundle(round, tamper)
         self.log(f"round {round}: bundle {uri}")
         self._reached("bundled", round)

@@ -11,9 +11,12 @@ import click
 import oracle
 from oracle.cli.output import Output
 from oracle.cli.participant import PARTICIPANT_COMMANDS
+from oracle.cli.operator import operator_group
 from oracle.cli.round import round_group
 from oracle.cli.score import score
+from oracle.cli.serve import serve
 from oracle.cli.simulate import simulate
+from oracle.cli.verify import verify_command
 
 __all__ = ["main", "COMMANDS"]
 
@@ -33,6 +36,9 @@ COMMANDS: list[click.Command] = [
     round_group,
     simulate,
     *PARTICIPANT_COMMANDS,
+    operator_group,
+    verify_command,
+    serve,
 ]
 
 for _command in COMMANDS:

@@ -1,0 +1,199 @@
+"""The operator's round state machine on a real Anvil: open, close, resolve (signatures, ownership, lateness, stakes
+at risk replayed from chain events), propose, activate; veto and corrected re-proposal; idempotent bundles."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from eth_account import Account
+
+from oracle.artifacts import list_manifests, load_bundle
+from oracle.chain.client import RoundStatus, TournamentClient
+from oracle.chain.deploy import UNIT
+from oracle.chain.tx import Sender
+from oracle.operator import Operator, OperatorConfig
+from oracle.params import RoundParams
+from oracle.submission import Inbox, sign_submission
+
+WINDOW = 600
+ROWS = 60
+PARAMS = RoundParams(corr_weight=1.0, mmc_weight=0.0, clip=0.05, payout_threshold=10**30)
+
+
+def write_round_data(directory: Path, round: int, rows: int = ROWS) -> list[str]:
+    """live_<r>.parquet and targets_<r>.parquet with ids and five-level targets; returns the ids."""
+    rng = np.random.default_rng(round)
+    ids = [f"r{round}id{i:04d}" for i in range(rows)]
+    directory.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame({"id": ids, "feature_0": rng.random(rows)}).to_parquet(directory / f"live_{round:05d}.parquet")
+    targets = rng.choice([0.0, 0.25, 0.5, 0.75, 1.0], size=rows)
+    pd.DataFrame({"id": ids, "target": targets}).to_parquet(directory / f"targets_{round:05d}.parquet")
+    return ids
+
+
+def prediction_file(ids: list[str], seed: int) -> bytes:
+    rng = np.random.default_rng(seed)
+    buffer = io.StringIO()
+    pd.DataFrame({"id": ids, "prediction": np.round(rng.random(len(ids)), 6)}).to_csv(buffer, index=False)
+    return buffer.getvalue().encode()
+
+
+def register(chain, account, stake: int) -> int:
+    sender = Sender(chain.w3, account)
+    receipt = sender.transact(chain.tournament.functions.registerModel())
+    model_id = int(chain.tournament.events.ModelRegistered().process_receipt(receipt)[0]["args"]["modelId"])
+    if stake:
+        sender.transact(chain.token.functions.approve(chain.tournament.address, stake))
+        sender.transact(chain.tournament.functions.stake(model_id, stake))
+    return model_id
+
+
+def submit(chain, inbox: Inbox, account, round: int, model_id: int, data: bytes) -> None:
+    closes_at = TournamentClient(chain.w3, chain.deployment).round_state(round).closes_at
+    inbox.put(sign_submission(account, chain.deployment.chain_id, chain.tournament.address, round, model_id, data,
+                              closes_at), data)
+
+
+def make_operator(chain, tmp_path: Path, max_rounds: int | None = None) -> Operator:
+    config = OperatorConfig(store=str(tmp_path / "store"), inbox=str(tmp_path / "inbox"),
+                            round_data=str(tmp_path / "data"), params=PARAMS, submission_window=WINDOW,
+                            max_rounds=max_rounds)
+    return Operator(TournamentClient(chain.w3, chain.deployment), chain.oracle, config, hang_at=None)
+
+
+def count(chain, event: str) -> int:
+    return len(TournamentClient(chain.w3, chain.deployment).events([event]))
+
+
+def test_round_resolves_with_rejections_and_chain_stakes(chain, participants, tmp_path: Path) -> None:
+    p0, p1, p2, p3 = (p.account for p in participants)
+    a = register(chain, p0, 1_000 * UNIT)
+    b = register(chain, p1, 2_000 * UNIT)
+    c = register(chain, p2, 500 * UNIT)
+    d = register(chain, p3, 800 * UNIT)
+    # b asks for 300 back before round 1 closes: that part is not at risk in round 1.
+    Sender(chain.w3, p1).transact(chain.tournament.functions.requestWithdrawal(b, 300 * UNIT))
+    op = make_operator(chain, tmp_path, max_rounds=1)
+    ids = write_round_data(tmp_path / "data", 1)
+    assert [x.step for x in op.step()] == ["open"]
+    inbox = Inbox(tmp_path / "inbox")
+    submit(chain, inbox, p0, 1, a, prediction_file(ids, 1))
+    submit(chain, inbox, p1, 1, b, prediction_file(ids, 2))
+    submit(chain, inbox, p3, 1, c, prediction_file(ids, 3))      # signed by someone who does not own c
+    submit(chain, inbox, p3, 1, 99, prediction_file(ids, 4))     # no such model
+    # Stake added while the round is open counts: it is in before the close.
+    Sender(chain.w3, p3).transact(chain.token.functions.approve(chain.tournament.address, 200 * UNIT))
+    Sender(chain.w3, p3).transact(chain.tournament.functions.stake(d, 200 * UNIT))
+    chain.advance(WINDOW + 1)
+    assert [x.step for x in op.close_due()] == ["close"]
+    # After the close: a late submission, a model registered too late, stake that no longer counts.
+    submit(chain, inbox, p3, 1, d, prediction_file(ids, 5))
+    late_model = register(chain, p2, 100 * UNIT)
+    Sender(chain.w3, p0).transact(chain.token.functions.approve(chain.tournament.address, 50 * UNIT))
+    Sender(chain.w3, p0).transact(chain.tournament.functions.stake(a, 50 * UNIT))
+
+    actions = op.step()
+    assert [x.step for x in actions] == ["propose"]
+    proposal = op.client.current_proposal(1)
+    bundle = load_bundle(proposal.manifest_uri, proposal.manifest_hash)
+    stakes = dict(zip(bundle.stakes()["model_id"], bundle.stakes()["stake_at_risk"]))
+    assert stakes == {a: 1_000 * UNIT, b: 1_700 * UNIT, c: 500 * UNIT, d: 1_000 * UNIT}
+    assert late_model not in stakes
+    assert proposal.total_stake_at_risk == 4_200 * UNIT
+    reasons = {(r["model_id"], r["reason"]) for r in bundle.json("rejections.json")}
+    assert reasons == {(c, "not_owner"), (99, "unknown_model"), (d, "late")}
+    assert sorted(c for c in bundle.predictions().columns if c != "id") == sorted([str(a), str(b)])
+    # Only the scored models move; the proposal commits to the bundle's totals.
+    scores = bundle.scores().set_index("model")
+    assert int(scores.loc[str(c), "payout"]) == int(scores.loc[str(c), "burn"]) == 0
+    assert proposal.cumulative_payout == bundle.manifest.totals.cumulative_payout
+    assert proposal.cumulative_burn == bundle.manifest.totals.cumulative_burn
+    assert proposal.manifest_hash == bundle.keccak256
+
+    chain.advance(chain.tournament.functions.roundInfo(1).call()[0][9] + 1)
+    assert [x.step for x in op.step()] == ["activate"]  # max_rounds=1: no round 2
+    assert op.client.round_state(1).status is RoundStatus.ACTIVE
+    assert op.step() == []
+
+
+def test_same_inputs_reuse_the_bundle_and_nothing_posts_twice(chain, participants, tmp_path: Path) -> None:
+    acct = participants[0].account
+    model = register(chain, acct, 1_000 * UNIT)
+    op = make_operator(chain, tmp_path, max_rounds=1)
+    ids = write_round_data(tmp_path / "data", 1)
+    op.step()
+    submit(chain, Inbox(tmp_path / "inbox"), acct, 1, model, prediction_file(ids, 9))
+    chain.advance(WINDOW + 1)
+    op.close_due()
+    first = op.build_bundle(1)[:2]
+    second = op.build_bundle(1)[:2]
+    assert first == second
+    nonce = chain.w3.eth.get_transaction_count(chain.oracle.address)
+    op.resolve_and_propose(1)
+    again = op.resolve_and_propose(1)
+    assert again.detail == "already proposed" and again.tx is None
+    assert chain.w3.eth.get_transaction_count(chain.oracle.address) == nonce + 1
+    assert len(list_manifests(tmp_path / "store", 1)) == 1
+
+
+def test_veto_then_corrected_reproposal(chain, participants, tmp_path: Path) -> None:
+    accounts = [p.account for p in participants[:2]]
+    models = [register(chain, acct, 1_000 * UNIT) for acct in accounts]
+    op = make_operator(chain, tmp_path, max_rounds=2)
+    ids = write_round_data(tmp_path / "data", 1)
+    op.step()
+    for i, (acct, model) in enumerate(zip(accounts, models)):
+        submit(chain, Inbox(tmp_path / "inbox"), acct, 1, model, prediction_file(ids, 20 + i))
+    chain.advance(WINDOW + 1)
+    op.close_due()
+
+    def inflate(scores: pd.DataFrame) -> pd.DataFrame:
+        scores.loc[scores["model"] == str(models[0]), "payout"] = 7 * UNIT
+        scores.loc[scores["model"] == str(models[0]), "burn"] = 0
+        return scores
+
+    bad = op.resolve_and_propose(1, tamper=inflate)
+    chain.guardian.transact(chain.tournament.functions.vetoRoot(1))
+    assert op.client.round_state(1).status is RoundStatus.VETOED
+    good = [x for x in op.step() if x.step == "propose"]
+    assert len(good) == 1 and good[0].detail != bad.detail
+    proposals = op.client.proposals(1)
+    assert len(proposals) == 2 and proposals[0].manifest_hash != proposals[1].manifest_hash
+    honest = load_bundle(proposals[1].manifest_uri, proposals[1].manifest_hash).scores().set_index("model")
+    assert int(honest.loc[str(models[0]), "payout"]) != 7 * UNIT
+    assert len(list_manifests(tmp_path / "store", 1)) == 2
+
+
+def test_round_waits_for_targets(chain, participants, tmp_path: Path) -> None:
+    op = make_operator(chain, tmp_path, max_rounds=1)
+    write_round_data(tmp_path / "data", 1)
+    (tmp_path / "data" / "targets_00001.parquet").unlink()
+    op.step()
+    chain.advance(WINDOW + 1)
+    assert [x.step for x in op.step()] == ["close"]
+    assert op.client.round_state(1).status is RoundStatus.CLOSED
+    assert count(chain, "RootProposed") == 0
+
+
+def test_operator_without_rpc_exits_nonzero_with_a_clear_error(tmp_path: Path, participants, deployed) -> None:
+    import subprocess
+    import sys
+
+    from oracle.chain.anvil import free_port
+    from oracle.keystore import Keystore
+
+    Keystore(tmp_path / "ks", scrypt_n=2**10).import_key("oracle", bytes(Account.create().key), "pw")
+    env = {"TOURNEY_RPC": f"http://127.0.0.1:{free_port()}", "TOURNEY_DEPLOYMENT": str(deployed.deployment_file),
+           "TOURNEY_KEYSTORE_DIR": str(tmp_path / "ks"), "TOURNEY_ACCOUNT": "oracle", "TOURNEY_PASSWORD": "pw",
+           "PATH": "/usr/bin:/bin"}
+    tourney = str(Path(sys.executable).parent / "tourney")
+    done = subprocess.run([tourney, "operator", "run", "--once", "--store", str(tmp_path / "s"),
+                           "--inbox", str(tmp_path / "i"), "--round-data", str(tmp_path / "d")],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert "does not answer" in done.stderr
+    assert "Traceback" not in done.stderr
