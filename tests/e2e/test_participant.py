@@ -3,7 +3,24 @@ settlement by a third party, status."""
 
 from __future__ import annotations
 
-from oracle.submission import sign_submission, submission_digest
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from eth_account import Account
+
+from oracle.artifacts import amounts_by_model_id, write_round_bundle
+from oracle.chain.deploy import UNIT
+from oracle.chain.tx import ContractReverted
+from oracle.cli import main
+from oracle.keystore import Keystore
+from oracle.params import RoundParams
+from oracle.participant import connect, settle_model
+from oracle.scoring import score_round
+from oracle.settlement import cumulative_leaves, settlement_tree, totals
+from oracle.submission import Inbox, predictions_hash, sign_submission, submission_digest, verify_submission
 
 
 def test_python_digest_equals_contract_submission_digest(chain, participants) -> None:
@@ -16,25 +33,6 @@ def test_python_digest_equals_contract_submission_digest(chain, participants) ->
 
 
 # ------------------------------------------------------------------------------------------------ helpers
-
-import json  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
-from click.testing import CliRunner  # noqa: E402
-from eth_account import Account  # noqa: E402
-
-from oracle.artifacts import amounts_by_model_id, write_round_bundle  # noqa: E402
-from oracle.chain.deploy import UNIT  # noqa: E402
-from oracle.chain.tx import ContractReverted  # noqa: E402
-from oracle.cli import main  # noqa: E402
-from oracle.keystore import Keystore  # noqa: E402
-from oracle.params import RoundParams  # noqa: E402
-from oracle.participant import connect, settle_model  # noqa: E402
-from oracle.scoring import score_round  # noqa: E402
-from oracle.settlement import cumulative_leaves, totals  # noqa: E402
-from oracle.submission import Inbox, predictions_hash, verify_submission  # noqa: E402
 
 IDS = [f"n{i}" for i in range(8)]
 TARGETS = [0.0, 0.25, 0.5, 0.75, 1.0, 0.25, 0.75, 0.5]
@@ -98,8 +96,6 @@ def resolve_round(chain, store: Path, round_: int, stake_at_risk: dict[int, int]
     _, uri, digest = write_round_bundle(store, round_, predictions=predictions, targets=targets, stakes=stakes,
                                         scores=scored.scores, params=PARAMS, previous_cumulative=previous,
                                         leaves=leaves)
-    from oracle.settlement import settlement_tree
-
     root = settlement_tree(leaves).root
     cum_payout, cum_burn = totals(leaves)
     chain.oracle.transact(chain.tournament.functions.proposeRoot(
@@ -307,8 +303,6 @@ def test_submit_resubmit_invalid_late_and_wrong_signer(chain, participants, tmp_
     assert Inbox(inbox_url).get(round_, model_id)[1] == second.read_bytes()  # the valid one is kept
 
     # Someone else's key over this model's file: the signature is genuine but not the owner's.
-    from oracle.submission import sign_submission
-
     forged = sign_submission(participants[1].account, chain.deployment.chain_id, chain.deployment.tournament,
                              round_, model_id, first.read_bytes(), closes_at)
     problems = verify_submission(forged, first.read_bytes(), p.address, chain.now())
