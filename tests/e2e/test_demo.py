@@ -1,0 +1,52 @@
+"""The demo end to end (smaller than ``make demo``): every standing proposal verifies, the bad root was caught and
+vetoed, the withdrawal paid, rejections recorded, and the tournament's tokens are exactly its pool and reserve."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from oracle.demo import DemoConfig, run_demo
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_small_demo_outcome(tmp_path: Path) -> None:
+    config = DemoConfig(participants=4, models_per_participant=2, rounds=5, bad_round=3, withdraw_round=2,
+                        live_rows=300, features=16)
+    lines: list[str] = []
+    result = run_demo(config, workdir=tmp_path, say=lines.append)
+
+    standing = [v for v in result.verdicts if v.standing]
+    assert [v.round for v in standing] == [1, 2, 3, 4, 5]
+    assert all(v.ok and v.status == "active" for v in standing), [d.describe() for v in standing for d in v.differences]
+    vetoed = [v for v in result.verdicts if not v.standing]
+    assert result.vetoed_round == 3 and [v.round for v in vetoed] == [3]
+    assert not vetoed[0].ok and vetoed[0].status == "vetoed"
+    assert vetoed[0].models(), "the auditor names the model whose payout was inflated"
+
+    assert result.conserved
+    assert result.token_balance == result.staked_pool + result.reward_reserve
+    # Half the stake was requested back in round 2; burns since may only have lowered it.
+    assert 0 < result.withdrawn <= config.stake // 2
+    assert len(result.models) == 8
+    # Every model is settled: its on-chain stake is deposits + payout - burn (the withdrawer's less what it took).
+    withdrawer_models = result.models[result.models["owner"] == "participant02"]["model"].tolist()
+    for row in result.models.itertuples():
+        expected = config.stake + row.payout - row.burn - (result.withdrawn if row.model == withdrawer_models[0] else 0)
+        assert row.stake == expected, row
+    assert any("not_owner" in r for r in result.rejections[1])
+    assert any("late" in r for r in result.rejections[2])
+    assert result.seconds < 120
+
+
+@pytest.mark.slow
+def test_make_demo_entry_point_runs(tmp_path: Path) -> None:
+    # The module entry point itself (what `make demo` runs), at full size: exit code 0 and the closing lines.
+    done = subprocess.run([sys.executable, "-m", "oracle.demo"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "Auditor verdicts" in done.stdout
+    assert "reserve" in done.stdout and ": yes" in done.stdout
