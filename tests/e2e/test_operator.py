@@ -197,3 +197,16 @@ def test_operator_without_rpc_exits_nonzero_with_a_clear_error(tmp_path: Path, p
     assert done.returncode == 1
     assert "does not answer" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_event_reads_in_small_windows_equal_one_read(chain, participants, tmp_path: Path) -> None:
+    # The same events whether the node is asked 2,000 blocks at a time or one block at a time.
+    for p in participants[:2]:
+        register(chain, p.account, 10 * UNIT)
+    wide = TournamentClient(chain.w3, chain.deployment).events()
+    narrow = TournamentClient(chain.w3, chain.deployment, chunk=1).events()
+    assert [(e.name, e.block, e.log_index) for e in narrow] == [(e.name, e.block, e.log_index) for e in wide]
+    names = [e.name for e in wide]
+    assert names.count("ModelRegistered") >= 2 and names.count("Staked") >= 2
+    with pytest.raises(ValueError, match="no event"):
+        TournamentClient(chain.w3, chain.deployment).events(["NoSuchEvent"])
