@@ -277,3 +277,90 @@ def encode_request(sub: Submission, data: bytes) -> dict[str, Any]:
 
 def new_accounts(n: int) -> list[LocalAccount]:
     return [Account.create() for _ in range(n)]
+
+
+# ------------------------------------------------------------------------------------------ the load scenario
+
+
+@dataclass
+class LoadScenario:
+    """A finished load run: the burst, and the round's bundle as proposed on-chain afterwards."""
+
+    burst: LoadResult
+    jobs: dict[int, tuple[LocalAccount, bytes]]
+    bundle_submissions: list[dict[str, Any]]
+    round: int
+    oracle: str
+    chain_id: int
+    tournament: str
+    participants: int
+    setup_seconds: float
+    resolve_seconds: float
+
+
+def run_load_scenario(workdir: Path, participants: int = 50, models_each: int = 10, live_ids: int = 100,
+                      threads: int = 50, budget: float = 300.0) -> LoadScenario:
+    """Own Anvil and deployment; ``participants`` x ``models_each`` models (one staked per participant) each
+    submit once, concurrently, to a service with the scheduler inside; then the round closes and resolves and
+    the proposed bundle is read back. ``budget`` bounds the whole run (a hung service fails instead of stalling)."""
+    from oracle.chain.anvil import dev_private_keys as _keys
+    from oracle.chain.anvil import start_anvil
+    from oracle.chain.client import RoundStatus, TournamentClient
+    from oracle.chain.deploy import UNIT, DeployParams
+    from oracle.chain.deploy import deploy as _deploy
+    from oracle.chain.tx import Sender
+    from oracle.artifacts import load_bundle
+
+    t0 = time.perf_counter()
+    deadline = time.monotonic() + budget
+    node = start_anvil(accounts=4)
+    service = None
+    try:
+        w3 = node.web3()
+        admin, oracle = (Account.from_key(k) for k in _keys(2))
+        deployment = _deploy(Sender(w3, admin), DeployParams(challenge_period=600), oracle=oracle.address,
+                             guardian=admin.address, pauser=admin.address)
+        deployment_file = deployment.save(workdir / "deployment.json")
+        token, tournament = deployment.token_contract(w3), deployment.tournament_contract(w3)
+        send_batch(w3, [(admin, token.functions.approve(tournament.address, 10**6 * UNIT), 0),
+                        (admin, tournament.functions.fundReserve(10**6 * UNIT), 0)])
+        accounts = new_accounts(participants)
+        fund_participants(w3, admin, deployment, accounts, tokens=1_000 * UNIT)
+        owners = register_models(w3, deployment, accounts, models_each)
+        firsts: dict[str, tuple[int, LocalAccount]] = {}
+        for model_id, account in sorted(owners.items()):
+            firsts.setdefault(account.address, (model_id, account))
+        stake_models(w3, deployment, {m: (a, 100 * UNIT) for m, a in firsts.values()})
+        (workdir / "rounds").mkdir(parents=True, exist_ok=True)
+        ids = write_live(workdir / "rounds", 1, live_ids)
+        service = start_service(node.url, deployment_file, oracle.key.hex(), workdir,
+                                extra_args=["--max-rounds", "1", "--window", "3600"])
+        client = TournamentClient(w3, deployment)
+        while client.round_state(1).status is not RoundStatus.OPEN:
+            if time.monotonic() > deadline:
+                raise TimeoutError("the service's scheduler did not open round 1")
+            time.sleep(0.2)
+        closes_at = client.round_state(1).closes_at
+        jobs = {m: (a, prediction_csv(ids, seed=m)) for m, a in owners.items()}
+        setup = time.perf_counter() - t0
+        burst = run_submissions(service.url, deployment.chain_id, deployment.tournament, oracle.address, 1,
+                                closes_at, jobs, threads=threads)
+        t1 = time.perf_counter()
+        w3.provider.make_request("evm_increaseTime", [closes_at - int(w3.eth.get_block("latest")["timestamp"]) + 1])
+        w3.provider.make_request("evm_mine", [])
+        write_targets(workdir / "rounds", 1, ids)
+        while client.round_state(1).status is not RoundStatus.PROPOSED:
+            if time.monotonic() > deadline or service.process.poll() is not None:
+                raise TimeoutError(f"round 1 was not proposed in time; service log:\n{service.log()[-3000:]}")
+            time.sleep(0.25)
+        proposal = client.current_proposal(1)
+        assert proposal is not None
+        bundle = load_bundle(proposal.manifest_uri, expected_keccak=proposal.manifest_hash)
+        return LoadScenario(burst=burst, jobs=jobs, bundle_submissions=bundle.json("submissions.json"), round=1,
+                            oracle=oracle.address, chain_id=deployment.chain_id, tournament=deployment.tournament,
+                            participants=participants, setup_seconds=setup,
+                            resolve_seconds=time.perf_counter() - t1)
+    finally:
+        if service is not None:
+            service.stop()
+        node.stop()
