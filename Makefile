@@ -8,6 +8,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 SLITHER_VENV := .venv-slither
+SCHEMATHESIS_VENV := .venv-schemathesis
 # The one place the Solidity compiler version is pinned is package.json (npm `solc`, i.e. solc-js).
 SOLC_VERSION := $(shell sed -n 's/.*"solc": *"\([0-9.]*\)".*/\1/p' package.json)
 SOLC_SHIM := .solc/solc-v$(SOLC_VERSION)
@@ -20,13 +21,14 @@ export PYTHONDONTWRITEBYTECODE := 1
 # Plain pytest must not load brownie's plugin: it would start a chain for tests that need none.
 PYTEST := $(BIN)/pytest -p no:pytest-brownie
 
-.PHONY: help setup compile chromium test test-python test-contracts lint demo bench-gas bench-oracle clean
+.PHONY: help setup compile chromium test test-python test-contracts lint demo bench-gas bench-oracle bench-service schemathesis-venv clean
 
 help:
 	@echo "make demo          run a whole tournament on a local Anvil chain"
 	@echo "make test          run every test (python, contracts on Anvil, slither)"
 	@echo "make bench-gas     gas figures -> bench/results/gas.json"
 	@echo "make bench-oracle  scoring / Merkle / simulation figures -> bench/results/oracle.json"
+	@echo "make bench-service HTTP submission load -> bench/results/service.json"
 
 setup: $(VENV)/.installed node_modules/.installed $(SOLC_SHIM)
 
@@ -49,7 +51,7 @@ compile: setup
 
 test: setup compile test-python test-contracts lint
 
-test-python: setup compile chromium
+test-python: setup compile chromium $(SCHEMATHESIS_VENV)/.installed
 	$(PYTEST) -q tests/oracle $(wildcard tests/e2e)
 
 # The simulation report is checked by rendering it in headless Chromium (Debian's package).
@@ -70,6 +72,15 @@ $(SLITHER_VENV)/.installed: constraints-slither.txt
 # does not work here: crytic-compile's brownie platform reads ASTs from build/contracts, and brownie writes no
 # artifact for some imported OpenZeppelin libraries (ECDSA), so it stops with "ECDSA.sol does not exist".
 # Test-only contracts (contracts/test) and OpenZeppelin are excluded; any medium or high finding fails the build.
+# schemathesis (the OpenAPI fuzzer the service test runs over HTTP) needs a newer hypothesis than eth-brownie pins.
+$(SCHEMATHESIS_VENV)/.installed: constraints-schemathesis.txt
+	test -x $(SCHEMATHESIS_VENV)/bin/python || $(PYTHON) -m venv $(SCHEMATHESIS_VENV)
+	$(SCHEMATHESIS_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SCHEMATHESIS_VENV)/bin/python -m pip install --quiet -r constraints-schemathesis.txt
+	touch $@
+
+schemathesis-venv: $(SCHEMATHESIS_VENV)/.installed
+
 lint: setup $(SLITHER_VENV)/.installed
 	$(SLITHER_VENV)/bin/slither $(CURDIR)/contracts --solc-standard-json --solc $(CURDIR)/$(SOLC_SHIM) \
 	  --solc-remaps "@openzeppelin/contracts=$(CURDIR)/node_modules/@openzeppelin/contracts" \
@@ -83,6 +94,9 @@ bench-gas: setup compile
 
 bench-oracle: setup
 	$(BIN)/python bench/oracle.py
+
+bench-service: setup compile
+	$(BIN)/python bench/service_bench.py
 
 clean:
 	rm -rf build reports .solc
