@@ -49,6 +49,7 @@ from oracle.params import RoundParams
 
 __all__ = [
     "ArtifactStore",
+    "atomic_put",
     "BundleError",
     "IntegrityProblem",
     "RoundBundle",
@@ -193,8 +194,11 @@ def _join(base: str, *parts: str) -> str:
     return "/".join([base.rstrip("/"), *parts])
 
 
-def _atomic_put(fs: fsspec.AbstractFileSystem, path: str, data: bytes) -> None:
-    """Write ``data`` at ``path`` so that no reader ever sees a partial file."""
+def atomic_put(fs: fsspec.AbstractFileSystem, path: str, data: bytes) -> None:
+    """Write ``data`` at ``path`` so that no reader ever sees a partial file.
+
+    Public because the inbox (oracle.submission) and the operator's snapshots (oracle.operator) need the same
+    guarantee as the artifact store: a crash mid-write must never leave a truncated record behind."""
     parent = path.rsplit("/", 1)[0]
     fs.makedirs(parent, exist_ok=True)
     if isinstance(fs, LocalFileSystem):
@@ -239,7 +243,7 @@ class ArtifactStore:
             existing = self.fs.cat_file(path)
             if entry.mismatch(existing) is None:
                 return entry
-        _atomic_put(self.fs, path, data)
+        atomic_put(self.fs, path, data)
         return entry
 
     # -- manifests ----------------------------------------------------------------------------
@@ -287,7 +291,7 @@ class ArtifactStore:
                 return uri, digest
         seq = existing[-1][0] + 1 if existing else 1
         uri = self.manifest_uri(manifest.round, seq, digest)
-        _atomic_put(self.fs, _join(self.root, "rounds", str(manifest.round), uri.rsplit("/", 1)[-1]), data)
+        atomic_put(self.fs, _join(self.root, "rounds", str(manifest.round), uri.rsplit("/", 1)[-1]), data)
         return uri, digest
 
 

@@ -31,7 +31,7 @@ import fsspec
 import pandas as pd
 from web3 import Web3
 
-from oracle.artifacts import ArtifactStore, BundleError, _atomic_put, load_bundle, write_round_bundle
+from oracle.artifacts import ArtifactStore, BundleError, atomic_put, load_bundle, write_round_bundle
 from oracle.chain.client import Proposal, RoundState, RoundStatus, TournamentClient
 from oracle.chain.tx import ChainError, Sender
 from oracle.manifest import ChainRef, canonical_json
@@ -281,7 +281,7 @@ class Operator:
             records.append({"record": sub.to_json(), "object": self.store.object_uri(entry)})
         snapshot = {"round": round, "taken_at": self.client.now(), "submissions": records,
                     "problems": list(collected.problems)}
-        _atomic_put(self.store.fs, self.snapshot_path(round), canonical_json(snapshot))
+        atomic_put(self.store.fs, self.snapshot_path(round), canonical_json(snapshot))
         return snapshot
 
     def load_snapshot(self, round: int) -> dict[str, Any] | None:

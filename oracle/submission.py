@@ -32,7 +32,7 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from web3 import Web3
 
-from oracle.artifacts import _atomic_put
+from oracle.artifacts import atomic_put
 
 __all__ = [
     "DOMAIN_NAME",
@@ -300,8 +300,8 @@ class Inbox:
         stored = sub if sub.received_at is not None else replace(sub, received_at=int(time.time()))
         object_path = self.object_path(stored)
         if not (self.fs.exists(object_path) and predictions_hash(self.fs.cat_file(object_path)) == actual):
-            _atomic_put(self.fs, object_path, bytes(data))
-        _atomic_put(self.fs, self.record_path(stored.round, stored.model_id), stored.to_bytes())
+            atomic_put(self.fs, object_path, bytes(data))
+        atomic_put(self.fs, self.record_path(stored.round, stored.model_id), stored.to_bytes())
         return stored
 
     def _load(self, record_path: str, round: int, model_id: int | None) -> tuple[Submission, bytes]:
