@@ -1,4 +1,9 @@
-"""Run the real service on a local chain: used by the end-to-end tests and ``bench/service_bench.py``.
+"""Run the real service on a local chain: a test-and-benchmark harness, not part of the service itself.
+
+Shared on purpose by two users: the end-to-end tests (``tests/e2e/test_service*.py``) and the benchmark
+``bench/service_bench.py``. It lives in the package rather than under ``tests/`` so that the benchmark can import it
+without importing test modules; nothing in the running service (``oracle.service.app``) imports it. Change it with
+both users in mind.
 
 Everything here is real: ``tourney serve`` as a subprocess (uvicorn on a free loopback port), Anvil over JSON-RPC,
 signed transactions, encrypted keystores. Helpers batch transactions (sign with explicit nonces, send, then wait
