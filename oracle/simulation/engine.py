@@ -34,10 +34,11 @@ from oracle.params import RoundParams
 from oracle.scoring import score_round
 from oracle.settlement import cumulative_leaves, settlement_tree, totals
 from oracle.simulation.data import TournamentSpec, World, read_parquet, write_history, write_live_round
-from oracle.simulation.participants import TOKEN, Participant, default_population, rank_submission
+from oracle.simulation.participants import TOKEN, Crowd, Participant, default_population, rank_submission
 
 __all__ = [
     "OffChainLedger",
+    "PREDICT_BLOCK",
     "PreparedTournament",
     "SettlementBackend",
     "SimulationResult",
@@ -105,7 +106,13 @@ class OffChainLedger:
         self._net_deposits[model_id] -= amount
 
     def stakes_at_risk(self) -> dict[int, int]:
-        return {m: b for m, b in self._balances.items() if b > 0}
+        """The chain's rule (``Tournament.closeRound`` + ``oracle.chain.client.replay_stakes_at_risk``):
+        every model known to the ledger is in the round, at max(0, deposits − withdrawals + Σpayout − Σburn
+        of all earlier rounds − pending withdrawal). Withdrawals here are paid at once, so nothing is
+        pending. A model whose stake fell to 0 stays in with 0 at risk, as on chain: dropping it would
+        make the scorer refuse its submission ("no_stake") and leave it out of the tree's model set.
+        """
+        return {m: max(0, b) for m, b in sorted(self._balances.items())}
 
     def settle_round(self, round_number: int, payouts: Mapping[int, int], burns: Mapping[int, int]) -> None:
         leaves = cumulative_leaves(self._cumulative, payouts, burns, self._balances.keys())
@@ -245,6 +252,20 @@ def riskiest_exposure(world: World, live_path: Path, predictions: pd.DataFrame) 
     return {int(m): sign * float(v) for m, v in zip(models, (x @ p) / len(x))}
 
 
+#: Rounds whose live rows are stacked into one prediction call: bounds memory (5,000 rows × 60
+#: float32 features × 25 rounds ≈ 30 MB) while keeping the per-call overhead negligible.
+PREDICT_BLOCK = 25
+
+
+def _resolved_rounds(prepared: "PreparedTournament", rounds: range) -> pd.DataFrame:
+    """Live eras of ``rounds`` with their targets joined: what a retraining participant adds to its history."""
+    frames = []
+    for r in rounds:
+        live = read_parquet(prepared.live_path(r))
+        frames.append(live.merge(prepared.targets(r), on="id", how="left", validate="one_to_one"))
+    return pd.concat(frames, ignore_index=True)
+
+
 def prepare(
     spec: TournamentSpec,
     rounds: int,
@@ -252,33 +273,54 @@ def prepare(
     participants: Sequence[Participant] | None = None,
     n_models: int = 16,
     progress: Progress | None = None,
+    retrain_every: int | None = None,
 ) -> PreparedTournament:
-    """Generate data, train, and write every round's submissions under ``directory``."""
+    """Generate data, train, and write every round's submissions under ``directory``.
+
+    ``retrain_every``: how often the participants retrain, in rounds. ``None`` (the default, and what
+    the economics tests assume) trains once on the history, as most Numerai participants do for long
+    stretches. ``k`` retrains before rounds 1, 1+k, 1+2k, … on the history plus every live era already
+    resolved (rounds before the retraining round, targets included), so models can learn a new regime.
+    Each family of models is fitted once per retraining (see ``participants.Crowd``) and the rounds
+    of a period are predicted in blocks of ``PREDICT_BLOCK`` rounds, one estimator call per block.
+    """
     if rounds < 1:
         raise ValueError("rounds must be >= 1")
+    if retrain_every is not None and retrain_every < 1:
+        raise ValueError("retrain_every must be >= 1 round, or None to train once")
     directory = Path(directory)
     world = World.of(spec)
     people = list(participants) if participants is not None else default_population(n_models, seed=spec.seed)
+    crowd = Crowd(people)
+    prepared = PreparedTournament(spec, people, rounds, directory)
     history_path = write_history(world, directory / "data" / "train.parquet")
-    history = read_parquet(history_path)
-    features = [c for c in history.columns if c.startswith("feature_")]
-    for i, person in enumerate(people):
-        person.train(history, features)
-        if progress:
-            progress("train", i + 1, len(people))
-    del history
     (directory / "submissions").mkdir(parents=True, exist_ok=True)
     for r in range(1, rounds + 1):
         write_live_round(world, r, directory / "data" / "live")
-        prepared = PreparedTournament(spec, people, rounds, directory)
-        live = read_parquet(prepared.live_path(r))
-        columns = {"id": live["id"].to_numpy()}
-        columns |= {str(p.model_id): p.predict(live).astype(np.float64) for p in people}
-        pq.write_table(pa.table(columns), prepared.predictions_path(r))
+    history = read_parquet(history_path)
+    features = [c for c in history.columns if c.startswith("feature_")]
+    period = retrain_every or rounds
+    starts = list(range(1, rounds + 1, period))
+    for i, start in enumerate(starts):
+        end = min(rounds, start + period - 1)
+        if i == 0:
+            crowd.train(history, features)
+        else:
+            crowd.train(pd.concat([history, _resolved_rounds(prepared, range(1, start))], ignore_index=True), features)
         if progress:
-            progress("predict", r, rounds)
+            progress("train", i + 1, len(starts))
+        for block in range(start, end + 1, PREDICT_BLOCK):
+            block_rounds = list(range(block, min(end, block + PREDICT_BLOCK - 1) + 1))
+            lives = [read_parquet(prepared.live_path(r)) for r in block_rounds]
+            for r, live, submissions in zip(block_rounds, lives, crowd.predict(lives, block_rounds)):
+                columns = {"id": live["id"].to_numpy()}
+                columns |= {str(p.model_id): submissions[p.model_id].astype(np.float64) for p in people}
+                pq.write_table(pa.table(columns), prepared.predictions_path(r))
+                if progress:
+                    progress("predict", r, rounds)
+    del history
     (directory / "spec.json").write_text(json.dumps(spec.to_dict(), indent=2))
-    return PreparedTournament(spec, people, rounds, directory)
+    return prepared
 
 
 @dataclass
