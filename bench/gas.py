@@ -23,7 +23,6 @@ import sys
 from pathlib import Path
 
 from eth_account import Account
-from eth_account.messages import encode_typed_data
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -31,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 from oracle.chain.anvil import start_anvil  # noqa: E402
 from oracle.chain.deploy import DeployParams, deploy  # noqa: E402
 from oracle.chain.tx import Sender  # noqa: E402
+from oracle.participant import permit_signature  # noqa: E402
 from oracle.settlement import SettlementLeaf, multiproof_for, proof_for, settlement_tree  # noqa: E402
 
 UNIT = 10**18
@@ -117,28 +117,6 @@ class Bench:
         return self.oracle.transact(fn)["gasUsed"]
 
 
-def permit_signature(token, owner, spender: str, value: int, nonce: int, deadline: int, chain_id: int) -> tuple:
-    typed = {
-        "types": {
-            "EIP712Domain": [
-                {"name": "name", "type": "string"}, {"name": "version", "type": "string"},
-                {"name": "chainId", "type": "uint256"}, {"name": "verifyingContract", "type": "address"},
-            ],
-            "Permit": [
-                {"name": "owner", "type": "address"}, {"name": "spender", "type": "address"},
-                {"name": "value", "type": "uint256"}, {"name": "nonce", "type": "uint256"},
-                {"name": "deadline", "type": "uint256"},
-            ],
-        },
-        "primaryType": "Permit",
-        "domain": {"name": token.functions.name().call(), "version": "1", "chainId": chain_id,
-                   "verifyingContract": token.address},
-        "message": {"owner": owner.address, "spender": spender, "value": value, "nonce": nonce, "deadline": deadline},
-    }
-    signed = Account.sign_message(encode_typed_data(full_message=typed), owner.key)
-    return signed.v, signed.r.to_bytes(32, "big"), signed.s.to_bytes(32, "big")
-
-
 def measure() -> dict[str, int]:
     gas: dict[str, int] = {}
 
@@ -178,7 +156,7 @@ def measure() -> dict[str, int]:
         model_id = b.t.functions.modelCount().call()
         deadline = b.now() + 3600
         nonce = b.token.functions.nonces(holder.address).call()
-        v, r, s = permit_signature(b.token, holder, b.t.address, 1_000 * UNIT, nonce, deadline, b.w3.eth.chain_id)
+        v, r, s = permit_signature(holder, b.token, b.t.address, 1_000 * UNIT, deadline, b.w3.eth.chain_id, nonce=nonce)
         receipt = local.transact(b.t.functions.stakeWithPermit(model_id, 1_000 * UNIT, deadline, v, r, s))
         assert b.token.functions.allowance(holder.address, b.t.address).call() == 0, "permit should be consumed"
         gas["stake_with_permit"] = receipt["gasUsed"]

@@ -25,33 +25,31 @@ import io
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
 from eth_account import Account
-from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
 from rich.console import Console
 from web3.logs import DISCARD
 
 from oracle.chain.anvil import dev_private_keys, start_anvil
-from oracle.chain.client import RoundStatus, TournamentClient
+from oracle.chain.client import TournamentClient
 from oracle.chain.deploy import UNIT, DeployParams, Deployment, deploy
 from oracle.chain.tx import Sender
 from oracle.keystore import Keystore
 from oracle.operator import Operator, OperatorConfig, tree_leaves
 from oracle.params import RoundParams
 from oracle.artifacts import load_bundle
-from oracle.settlement import multiproof_for, settlement_tree, SettlementLeaf
 from oracle.simulation.data import TournamentSpec, World, write_live_round
-from oracle.submission import Inbox, sign_submission
+from oracle.participant import Connection, permit_signature, settle_all
+from oracle.submission import Inbox, Submission, sign_submission
 from oracle.verify import Verdict, verify_all, verify_round
 
-__all__ = ["DemoConfig", "DemoResult", "run_demo", "main", "RoundDataWorld", "model_predictions", "settle_round",
-           "permit_signature"]
+__all__ = ["DemoConfig", "DemoResult", "run_demo", "main", "RoundDataWorld", "model_predictions"]
 
 KEYSTORE_PASSWORD = "demo-password-not-for-real-funds"
 
@@ -135,46 +133,6 @@ def model_predictions(live: pd.DataFrame, world: World, model_id: int, round: in
     return buffer.getvalue().encode()
 
 
-def permit_signature(token: Any, owner: LocalAccount, spender: str, value: int, deadline: int, chain_id: int) -> tuple:
-    """EIP-2612 permit (v, r, s) for ``spender`` to take ``value`` of ``owner``'s tokens."""
-    typed = {
-        "types": {
-            "EIP712Domain": [{"name": "name", "type": "string"}, {"name": "version", "type": "string"},
-                             {"name": "chainId", "type": "uint256"}, {"name": "verifyingContract", "type": "address"}],
-            "Permit": [{"name": "owner", "type": "address"}, {"name": "spender", "type": "address"},
-                       {"name": "value", "type": "uint256"}, {"name": "nonce", "type": "uint256"},
-                       {"name": "deadline", "type": "uint256"}],
-        },
-        "primaryType": "Permit",
-        "domain": {"name": token.functions.name().call(), "version": "1", "chainId": chain_id,
-                   "verifyingContract": token.address},
-        "message": {"owner": owner.address, "spender": spender, "value": value,
-                    "nonce": token.functions.nonces(owner.address).call(), "deadline": deadline},
-    }
-    signed = owner.sign_message(encode_typed_data(full_message=typed))
-    return signed.v, signed.r.to_bytes(32, "big"), signed.s.to_bytes(32, "big")
-
-
-def settle_round(client: TournamentClient, keeper: Sender, round: int, chunk: int = 256) -> int:
-    """Settle every model of an active round with one multiproof per ``chunk`` contiguous ids; returns how many moved.
-
-    The tree comes from the round's standing proposal; models already settled through the round are left out."""
-    proposal = client.current_proposal(round)
-    if proposal is None or client.round_state(round).status is not RoundStatus.ACTIVE:
-        raise ValueError(f"round {round} has no active root to settle against")
-    leaves = tree_leaves(load_bundle(proposal.manifest_uri, proposal.manifest_hash).tree_dump())
-    tree = settlement_tree([SettlementLeaf(m, p, b) for m, (p, b) in sorted(leaves.items())])
-    due = [m for m in sorted(leaves) if client.settled_round(m) < round]
-    moved = 0
-    for start in range(0, len(due), chunk):
-        ids = due[start:start + chunk]
-        mp = multiproof_for(tree, ids)
-        fn = client.tournament.functions.settleBatch(round, [leaf.as_tuple() for leaf in mp.leaves], mp.proof, mp.proof_flags)
-        keeper.transact(fn, action=f"settle round {round} models {ids[0]}..{ids[-1]}")
-        moved += len(ids)
-    return moved
-
-
 # ------------------------------------------------------------------------------------------ the run
 
 
@@ -201,11 +159,14 @@ class _Demo:
         self.w3 = anvil.web3()
         admin, oracle, guardian, keeper = (Account.from_key(k) for k in dev_private_keys(4))
         self.admin, self.oracle, self.guardian, self.keeper = (Sender(self.w3, a) for a in (admin, oracle, guardian, keeper))
+        self.keeper_account = keeper
         self.deployment: Deployment = deploy(
             self.admin, DeployParams(challenge_period=c.challenge_period),
             oracle=oracle.address, guardian=guardian.address, pauser=admin.address)
         self.deployment.save(self.workdir / "deployment.json")
         self.client = TournamentClient(self.w3, self.deployment)
+        # The keeper settles through the participants' code path (oracle.participant.settle_all), with its Sender.
+        self.keeper_conn = Connection(self.w3, self.deployment, self.keeper_account, _sender=self.keeper)
         self.token, self.t = self.client.token, self.client.tournament
         self.admin.transact(self.token.functions.approve(self.t.address, c.reserve), action="approve reserve")
         self.admin.transact(self.t.functions.fundReserve(c.reserve), action="fund reserve")
@@ -229,7 +190,7 @@ class _Demo:
             if i % 2 == 0:
                 for model_id in models:
                     deadline = int(self.w3.eth.get_block("latest")["timestamp"]) + 3600
-                    v, r, s = permit_signature(self.token, account, self.t.address, c.stake, deadline, chain_id)
+                    v, r, s = permit_signature(account, self.token, self.t.address, c.stake, deadline, chain_id)
                     sender.transact(self.t.functions.stakeWithPermit(model_id, c.stake, deadline, v, r, s),
                                     action=f"{name} stakes on model {model_id} with a permit")
             else:
@@ -257,7 +218,7 @@ class _Demo:
                 data = model_predictions(live, self.data.world, model_id, round, self.config.seed)
                 sub = sign_submission(player.account, chain_id, self.t.address, round, model_id, data, closes_at,
                                       file_name="predictions.csv")
-                self.inbox.put(sub, data)
+                self.deliver(sub, data)
         if round == 1:
             # An impostor signs for someone else's model. The inbox keeps one record per model, so it replaces
             # the owner's: the operator must refuse it, and the model goes unscored this round.
@@ -265,7 +226,7 @@ class _Demo:
             data = model_predictions(live, self.data.world, 999, round, self.config.seed)
             forged = sign_submission(impostor.account, chain_id, self.t.address, round, victim.models[0], data,
                                      closes_at)
-            self.inbox.put(forged, data)
+            self.deliver(forged, data)
 
     def late_submission(self, round: int) -> None:
         """After the close, a participant re-delivers: recorded as late, the on-time file stays scored."""
@@ -274,7 +235,12 @@ class _Demo:
         closes_at = self.client.round_state(round).closes_at
         sub = sign_submission(player.account, self.w3.eth.chain_id, self.t.address, round, player.models[-1], data,
                               closes_at)
-        self.inbox.put(sub, data)
+        self.deliver(sub, data)
+
+    def deliver(self, sub: Submission, data: bytes) -> None:
+        """Put a signed submission in the inbox stamped with the chain's clock, as ``tourney submit`` and the
+        service do: the operator's close snapshot judges ``received_at`` against ``closesAt`` on that clock."""
+        self.inbox.put(replace(sub, received_at=self.client.now()), data)
 
     def run(self) -> DemoResult:
         """Drive the operator step by step; rounds overlap as in the real tournament (the next round opens as soon
@@ -300,7 +266,7 @@ class _Demo:
             activated = self.operator.activate_due()
             self.report(activated)
             for action in activated:
-                moved = settle_round(self.client, self.keeper, action.round)
+                moved = len(settle_all(self.keeper_conn, action.round).settled)
                 self.say(f"  keeper: settled {moved} models against round {action.round} with multiproofs")
             self.maybe_withdraw()
             opened = self.operator.open_due()

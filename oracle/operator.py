@@ -5,8 +5,12 @@ next is always read back from the chain (``roundInfo``, events) and the artifact
 operator killed at any point and started again picks up where the chain is:
 
 * **open**: no round open and the previous one closed -> ``openRound(now + window)``;
-* **close**: the open round's ``closesAt`` passed -> snapshot the inbox into the store, then ``closeRound``.
-  The snapshot is the set of on-time submissions: anything delivered later is rejected as late;
+* **close**: the open round's ``closesAt`` passed -> ``closeRound``, then, once it is mined, snapshot the inbox
+  into the store. The snapshot keeps exactly the records stamped ``received_at < closesAt`` (chain time, as the
+  service and ``tourney submit --inbox`` stamp them): anything else is rejected as late. Snapshotting after the
+  close means a submission stored while the close was in flight (the service beside ``tourney operator run``)
+  is judged by its stamp, like its receipt, and not lost; and since the snapshot is a function of the inbox and
+  ``closesAt`` only, an operator killed between the close and the snapshot takes the same snapshot on resume;
 * **resolve**: a closed (or vetoed) round whose targets are known -> check every snapshotted submission
   (signature, signer owns the model, model registered before the close, signed for this chain/contract/round,
   file hash), replay the stakes at risk from chain events, score with ``score_round``, write the bundle (the same
@@ -272,14 +276,21 @@ class Operator:
     def snapshot_path(self, round: int) -> str:
         return f"{self.store.root.rstrip('/')}/snapshots/round-{round}.json"
 
-    def take_snapshot(self, round: int) -> dict[str, Any]:
-        """Copy the round's inbox (records and files) into the store: the on-time submissions of the round."""
+    def take_snapshot(self, round: int, closes_at: int) -> dict[str, Any]:
+        """Copy the round's on-time submissions (records stamped ``received_at < closes_at``, and their files) into
+        the store.
+
+        Deliberately a pure function of the inbox's content and ``closes_at`` (no "taken at" clock): re-taking it
+        after a crash gives the same snapshot, and the bundle built from it stays byte-identical. Records without a
+        stamp cannot show they were on time and are left out (reported late at resolve)."""
         collected = self.inbox.collect(round)
         records = []
         for sub, data in collected:
+            if sub.received_at is None or sub.received_at >= closes_at:
+                continue
             entry = self.store.put_object(submission_file_name(sub.model_id, sub.file_name), data)
             records.append({"record": sub.to_json(), "object": self.store.object_uri(entry)})
-        snapshot = {"round": round, "taken_at": self.client.now(), "submissions": records,
+        snapshot = {"round": round, "closes_at": closes_at, "submissions": records,
                     "problems": list(collected.problems)}
         atomic_put(self.store.fs, self.snapshot_path(round), canonical_json(snapshot))
         return snapshot
@@ -291,17 +302,27 @@ class Operator:
         return json.loads(self.store.fs.cat_file(path))
 
     def close_due(self) -> list[Action]:
-        """Close the open round once its submission window passed (snapshot first: the close is the commit)."""
+        """Close the open round once its submission window passed, then snapshot its on-time submissions.
+
+        Also takes the snapshot of the last closed round when it is missing: the operator died between the close
+        and the snapshot. The resumed snapshot is the one it would have taken (see :meth:`take_snapshot`)."""
         self._wait_inflight()
         last_closed, _ = self.client.cursor()
+        if last_closed and self.load_snapshot(last_closed) is None:
+            closed = self.client.round_state(last_closed)
+            if closed.status is RoundStatus.CLOSED:
+                snapshot = self.take_snapshot(last_closed, closed.closes_at)
+                self.log(f"round {last_closed}: snapshot taken on resume, {len(snapshot['submissions'])} submission(s)")
         round = last_closed + 1
         state = self.client.round_state(round)
         if state.status is not RoundStatus.OPEN or self.client.now() < state.closes_at:
             return []
-        snapshot = self.take_snapshot(round)
         # Anvil mines the close in a new block: that block's timestamp must be past closesAt, which it is since
         # the latest block's already is.
         receipt = self._transact(self.t.functions.closeRound(round), f"close round {round}")
+        # After the close is mined nothing new can be stamped before closesAt (the chain's clock has passed it),
+        # so the snapshot taken now is final.
+        snapshot = self.take_snapshot(round, state.closes_at)
         self.log(f"round {round}: closed with {len(snapshot['submissions'])} submission(s)")
         self._reached("closed", round)
         return [Action("close", round, f"{len(snapshot['submissions'])} submissions",
@@ -351,10 +372,12 @@ class Operator:
                 rejections.append(_rejection(sub, reason, detail))
         for problem in snapshot.get("problems", []):
             rejections.append({"model_id": None, "reason": "corrupt_inbox_entry", "detail": problem})
-        # Whatever is in the inbox now but was not there at the close arrived late.
+        # Whatever is in the inbox now but not in the snapshot was stamped at or after closesAt (or after the
+        # snapshot was taken): late.
+        closes_at = int(snapshot.get("closes_at") or self.client.round_state(round).closes_at)
         for sub, _ in self.inbox.collect(round):
             if sub.signature not in snapshotted:
-                rejections.append(_rejection(sub, "late", "delivered after the round closed"))
+                rejections.append(_rejection(sub, "late", _late_detail(sub, closes_at)))
         return dict(sorted(accepted.items())), rejections
 
     def _judge(self, sub: Submission, data: bytes, round: int, owners: Mapping[int, str], chain_id: int,
@@ -392,9 +415,10 @@ class Operator:
                                 f"({len(data.targets)} targets, {len(data.live_ids)} live ids)")
         snapshot = self.load_snapshot(round)
         if snapshot is None:
-            # The close always snapshots first; a missing one means the store was lost: take it now, honestly late.
-            self.log(f"round {round}: no inbox snapshot in the store, taking one now")
-            snapshot = self.take_snapshot(round)
+            # A crash between the close and the snapshot (or a lost store): the snapshot depends only on the inbox
+            # and closesAt, so taking it now gives the one the close would have taken.
+            self.log(f"round {round}: no inbox snapshot in the store, taking it now")
+            snapshot = self.take_snapshot(round, state.closes_at)
         previous, previous_proposal = previous_cumulative_of(self.client, round)
         stakes, owners = self.client.stakes_at_risk(round, previous)
         accepted, rejections = self.check_submissions(round, snapshot, owners)
@@ -480,6 +504,14 @@ def _rejection(sub: Submission, reason: str, detail: str) -> dict[str, Any]:
     # The whole signed record goes in, so an auditor can re-check that the refusal was deserved.
     return {"model_id": sub.model_id, "reason": reason, "detail": detail, "signature": sub.signature,
             "record": sub.to_json()}
+
+
+def _late_detail(sub: Submission, closes_at: int) -> str:
+    if sub.received_at is None:
+        return "no received_at stamp: cannot show it arrived before the round closed"
+    if sub.received_at >= closes_at:
+        return f"received at {sub.received_at}, at or after the round's closesAt {closes_at}"
+    return "delivered after the round's snapshot was taken"
 
 
 def _rejection_order(r: Mapping[str, Any]) -> tuple:

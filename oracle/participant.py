@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import io
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -27,9 +27,12 @@ from web3.logs import DISCARD
 from web3.types import TxReceipt
 
 from oracle.artifacts import BundleError, RoundBundle, load_bundle
+from oracle.chain.client import TournamentClient
 from oracle.chain.deploy import Deployment
 from oracle.chain.tx import ChainError, RpcUnavailable, Sender
 from oracle.merkle import StandardMerkleTree
+from oracle.service.client import HttpSubmitResult, ServiceError, submit_over_http
+from oracle.service.receipts import Receipt, latest_receipts, verify_receipt
 from oracle.settlement import SettlementProof, multiproof_for, proof_for
 from oracle.submission import Inbox, Submission, sign_submission
 from oracle.validation import PredictionError, TableError, combine_model_files, validate_predictions
@@ -55,8 +58,11 @@ __all__ = [
     "SubmitResult",
     "check_prediction_file",
     "submit_predictions",
+    "oracle_address",
+    "submit_to_service",
     "ModelStatus",
     "model_status",
+    "receipt_status",
 ]
 
 #: Blocks per eth_getLogs request: public endpoints cap ranges (often 10k), so scans go in bounded steps.
@@ -208,9 +214,13 @@ def register_model(conn: Connection) -> tuple[int, TxReceipt]:
 
 
 def permit_signature(account: LocalAccount, token: Contract, spender: str, value: int, deadline: int,
-                     chain_id: int) -> tuple[int, bytes, bytes]:
-    """(v, r, s) of an EIP-2612 permit for ``spender`` to take ``value`` of ``token`` from ``account``."""
-    nonce = token.functions.nonces(account.address).call()
+                     chain_id: int, nonce: int | None = None) -> tuple[int, bytes, bytes]:
+    """(v, r, s) of an EIP-2612 permit for ``spender`` to take ``value`` of ``token`` from ``account``.
+
+    The one implementation in the project (participants, the demo, the service harness and the gas bench use it).
+    ``nonce`` defaults to the token's current nonce for ``account``; pass one to sign ahead of pending permits."""
+    if nonce is None:
+        nonce = token.functions.nonces(account.address).call()
     message = {
         "types": {
             "EIP712Domain": [
@@ -462,10 +472,11 @@ def check_prediction_file(model_id: int, data: bytes, file_name: str, live_ids: 
     return [e for e in valid.errors if e.model is not None or e.rule != "unknown_ids"]
 
 
-def submit_predictions(conn: Connection, round: int, model_id: int, path: str | Path, inbox_url: str,
-                       live_ids: Sequence[str] | None = None, min_live_share: float = 1.0) -> SubmitResult:
-    """Validate, sign (deadline = the round's closesAt) and deliver a prediction file for an open round."""
-    path = Path(path)
+def _prepare_submission(conn: Connection, round: int, model_id: int, path: Path,
+                        live_ids: Sequence[str] | None, min_live_share: float) -> tuple[bytes, int]:
+    """(file bytes, the round's closesAt) once the file validates, the account owns the model and the round is open.
+
+    Shared by both delivery paths (inbox and service) so they refuse exactly the same things."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -481,12 +492,52 @@ def submit_predictions(conn: Connection, round: int, model_id: int, path: str | 
     now = max(conn.now(), int(time.time()))
     if now >= closes_at:
         raise ParticipantError(f"round {round} closed for submissions at {closes_at} (now {now}): too late")
+    return data, closes_at
+
+
+def submit_predictions(conn: Connection, round: int, model_id: int, path: str | Path, inbox_url: str,
+                       live_ids: Sequence[str] | None = None, min_live_share: float = 1.0) -> SubmitResult:
+    """Validate, sign (deadline = the round's closesAt) and deliver a prediction file to a directory inbox.
+
+    The record is stamped ``received_at`` = the chain's clock (latest block timestamp), the clock the service
+    stamps with and the one the operator's close snapshot judges against ``closesAt``; a wall-clock stamp would
+    drift from the chain (Anvil's evm_increaseTime, a lagging node) and put on-time files on the wrong side."""
+    path = Path(path)
+    data, closes_at = _prepare_submission(conn, round, model_id, path, live_ids, min_live_share)
     sub = sign_submission(conn.account, conn.chain_id, conn.deployment.tournament, int(round), int(model_id), data,
                           closes_at, file_name=path.name)
     inbox = Inbox(inbox_url)
     replaced = inbox.fs.exists(inbox.record_path(round, model_id))
-    stored = inbox.put(sub, data)
+    stored = inbox.put(replace(sub, received_at=conn.now()), data)
     return SubmitResult(stored, inbox.url, replaced)
+
+
+def oracle_address(conn: Connection) -> str:
+    """The tournament's oracle (the one ORACLE_ROLE holder), read from the chain: receipts must be signed by it."""
+    try:
+        return TournamentClient(conn.w3, conn.deployment).oracle_address()
+    except ValueError as exc:
+        raise ParticipantError(str(exc)) from None
+
+
+def submit_to_service(conn: Connection, round: int, model_id: int, path: str | Path, url: str,
+                      live_ids: Sequence[str] | None = None, min_live_share: float = 1.0,
+                      receipts_dir: str | Path | None = None) -> HttpSubmitResult:
+    """Validate, sign and deliver a prediction file to the operator service at ``url``; keep its checked receipt.
+
+    The receipt must be signed by the oracle address read from the chain (see :func:`oracle_address`); it is
+    saved under ``receipts_dir`` (default ``default_receipts_dir()``) before this returns."""
+    path = Path(path)
+    data, closes_at = _prepare_submission(conn, round, model_id, path, live_ids, min_live_share)
+    if conn.account is None:
+        raise ParticipantError("submitting signs: pass --account NAME (or set TOURNEY_ACCOUNT)")
+    try:
+        return submit_over_http(conn.account, url, conn.chain_id, conn.deployment.tournament, oracle_address(conn),
+                                int(round), int(model_id), data, closes_at, file_name=path.name,
+                                receipts_dir=receipts_dir)
+    except ServiceError as exc:
+        raise ParticipantError(f"delivering model {model_id} for round {round} to the service at {url} failed: "
+                               f"{exc}") from None
 
 
 # --------------------------------------------------------------------------------------------- status
@@ -505,6 +556,7 @@ class ModelStatus:
     pending_withdrawal: int
     withdrawal_after_round: int
     rounds: list[dict[str, Any]]
+    receipts: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -512,7 +564,7 @@ class ModelStatus:
             "settled_round": self.settled_round, "first_round": self.first_round,
             "pending_withdrawal": self.pending_withdrawal,
             "withdrawal_after_round": self.withdrawal_after_round if self.pending_withdrawal else None,
-            "rounds": self.rounds,
+            "rounds": self.rounds, "receipts": self.receipts,
         }
 
 
@@ -528,8 +580,50 @@ def _score_row(bundle: RoundBundle, model_id: int) -> dict[str, Any]:
             "burn": int(row["burn"]), "scored": True}
 
 
-def model_status(conn: Connection, model_id: int) -> ModelStatus:
-    """Stake, pending withdrawal, and per proposed round: score, payout/burn, settled or not, and the proof."""
+#: What :func:`receipt_status` says of a receipted submission against its round's published bundle.
+IN_BUNDLE, NOT_IN_BUNDLE, OTHER_HASH, NOT_PUBLISHED = "in bundle", "missing from bundle", "other hash", "not published"
+
+
+def receipt_status(conn: Connection, model_id: int, receipts: Iterable[Receipt],
+                   oracle: str | None = None) -> list[dict[str, Any]]:
+    """The model's latest receipt per round on this chain and contract, each marked against the round's bundle.
+
+    ``bundle`` is ``in bundle`` (the standing bundle carries the receipted file, same hash), ``other hash`` (it
+    carries another file of the model), ``missing from bundle`` (none), or ``not published`` (no standing proposal
+    yet). ``genuine`` says whether the receipt is signed by ``oracle`` (the chain's ORACLE_ROLE holder) for this
+    domain: a receipt that is not proves nothing."""
+    tournament = Web3.to_checksum_address(conn.deployment.tournament)
+    mine = [r for r in receipts
+            if r.chain_id == conn.chain_id and r.tournament == tournament and r.model_id == int(model_id)]
+    out: list[dict[str, Any]] = []
+    for receipt in sorted(latest_receipts(mine).values(), key=lambda r: r.round):
+        entry: dict[str, Any] = {
+            "round": receipt.round, "predictions_hash": receipt.predictions_hash,
+            "received_at": receipt.received_at, "operator": receipt.operator,
+            "genuine": None if oracle is None else not verify_receipt(receipt, oracle, chain_id=conn.chain_id,
+                                                                        tournament=tournament),
+            "bundle": NOT_PUBLISHED, "bundle_hash": None,
+        }
+        publication = round_publication(conn, receipt.round)
+        if publication is not None:
+            try:
+                bundle, _ = round_tree(publication)
+                held = {int(e["model_id"]): str(e["record"]["predictions_hash"]).lower()
+                        for e in bundle.json("submissions.json")}
+            except (ParticipantError, BundleError, KeyError, TypeError) as exc:
+                entry["error"] = str(exc)
+            else:
+                entry["bundle_hash"] = held.get(int(model_id))
+                entry["bundle"] = (NOT_IN_BUNDLE if entry["bundle_hash"] is None else
+                                   IN_BUNDLE if entry["bundle_hash"] == receipt.predictions_hash else OTHER_HASH)
+        out.append(entry)
+    return out
+
+
+def model_status(conn: Connection, model_id: int, receipts: Iterable[Receipt] = (),
+                 oracle: str | None = None) -> ModelStatus:
+    """Stake, pending withdrawal, per proposed round: score, payout/burn, settled or not, and the proof; and the
+    model's receipts (see :func:`receipt_status`) among ``receipts``."""
     model, settlement, withdrawal = _model_info(conn, model_id)
     last_closed, _ = conn.tournament.functions.roundCursor().call()
     rounds: list[dict[str, Any]] = []
@@ -556,6 +650,7 @@ def model_status(conn: Connection, model_id: int) -> ModelStatus:
             conn.tournament.functions.stakeOf(int(model_id)).call()),
         net_deposits=int(model[1]), settled_round=int(settlement[2]), first_round=int(settlement[3]),
         pending_withdrawal=int(withdrawal[0]), withdrawal_after_round=int(withdrawal[1]), rounds=rounds,
+        receipts=receipt_status(conn, model_id, receipts, oracle),
     )
 
 

@@ -13,6 +13,10 @@ For a ``RootProposed`` event the auditor loads the manifest at its URI (checking
 * **the proposal**: root, cumulative totals, total stake at risk equal the recomputation; the round's caps hold;
 * **activation** (for an active round): ``RootActivated`` moved exactly the round's increase, and the token supply
   fell by exactly the burn in that transaction.
+* **receipts** (when the caller holds some, e.g. ``tourney verify --receipts DIR``): every genuine operator receipt
+  of the round (signed by the chain's ORACLE_ROLE holder) is honoured by the bundle; a receipted file missing or
+  swapped is censorship and fails the round naming the model, while a receipt that is not genuine is only a
+  warning (a forged receipt accuses nobody).
 
 A proposal verifies only when nothing differs.
 """
@@ -23,7 +27,7 @@ import io
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import pandas as pd
 from eth_utils import event_abi_to_log_topic
@@ -35,9 +39,11 @@ from oracle.chain.client import Proposal, RoundStatus, TournamentClient
 from oracle.chain.tx import Sender
 from oracle.operator import REJECTIONS_FILE, SUBMISSIONS_FILE, tree_leaves
 from oracle.recompute import Difference, recompute_bundle
+from oracle.service.receipts import Receipt, check_receipts
 from oracle.submission import Submission, SubmissionError, recover_signer, verify_submission
 
-__all__ = ["Verdict", "verify_proposal", "verify_round", "verify_all", "watch"]
+__all__ = ["Verdict", "ReceiptEvidence", "check_receipt_evidence", "verify_proposal", "verify_round", "verify_all",
+           "watch"]
 
 BPS = 10_000
 
@@ -52,6 +58,8 @@ class Verdict:
     standing: bool
     differences: list[Difference] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: Reported but not failing: e.g. receipts that are not genuine (they prove nothing against the operator).
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -59,7 +67,7 @@ class Verdict:
 
     def models(self) -> list[str]:
         """Models (or leaves) with a difference: what a guardian would quote."""
-        return sorted({d.subject for d in self.differences if d.scope in ("model", "leaf", "stake", "submission")},
+        return sorted({d.subject for d in self.differences if d.scope in ("model", "leaf", "stake", "submission", "receipt")},
                       key=lambda s: (not s.isdigit(), int(s) if s.isdigit() else 0, s))
 
     def to_dict(self) -> dict[str, Any]:
@@ -68,6 +76,7 @@ class Verdict:
             "root": self.proposal.root, "manifest_uri": self.proposal.manifest_uri,
             "manifest_hash": self.proposal.manifest_hash, "models": self.models(),
             "differences": [d.to_dict() for d in self.differences], "notes": list(self.notes),
+            "warnings": list(self.warnings),
         }
 
 
@@ -261,11 +270,41 @@ def check_activation(client: TournamentClient, proposal: Proposal, previous: Pro
     return out
 
 
+@dataclass(frozen=True)
+class ReceiptEvidence:
+    """A participant's operator receipts and the address that must have signed them (the chain's oracle)."""
+
+    receipts: Sequence[Receipt]
+    operator: str
+
+
+def check_receipt_evidence(bundle: RoundBundle, evidence: ReceiptEvidence, chain_id: int, tournament: str,
+                           ) -> tuple[list[Difference], list[str]]:
+    """(differences, warnings) of the bundle against the round's receipts: ``missing`` and ``hash_mismatch`` are
+    censorship and differ (naming the model); ``invalid_receipt`` is a warning only."""
+    try:
+        entries = bundle.json(SUBMISSIONS_FILE)
+    except (BundleError, KeyError) as exc:
+        return [Difference("receipt", "bundle", SUBMISSIONS_FILE, "readable", f"error: {exc}")], []
+    problems = check_receipts(entries, evidence.receipts, round=bundle.round, operator=evidence.operator,
+                              chain_id=chain_id, tournament=tournament)
+    differences: list[Difference] = []
+    warnings: list[str] = []
+    for problem in problems:
+        if problem.kind == "invalid_receipt":
+            warnings.append(f"receipt not genuine, ignored: {problem.message}")
+        else:
+            differences.append(Difference("receipt", str(problem.model_id), problem.kind, "receipted",
+                                          problem.message))
+    return differences, warnings
+
+
 # ------------------------------------------------------------------------------------------ verdicts
 
 
-def verify_proposal(client: TournamentClient, proposal: Proposal) -> Verdict:
-    """Audit one proposal from the chain and its manifest URI alone."""
+def verify_proposal(client: TournamentClient, proposal: Proposal, receipts: ReceiptEvidence | None = None,
+                    ) -> Verdict:
+    """Audit one proposal from the chain and its manifest URI alone (and, given ``receipts``, against them)."""
     state = client.round_state(proposal.round)
     standing_proposal = client.current_proposal(proposal.round)
     standing = standing_proposal is not None and standing_proposal.position_key() == proposal.position_key()
@@ -306,10 +345,15 @@ def verify_proposal(client: TournamentClient, proposal: Proposal) -> Verdict:
     verdict.differences += check_bounds(client, proposal, previous)
     if standing and state.status is RoundStatus.ACTIVE:
         verdict.differences += check_activation(client, proposal, previous)
+    if receipts is not None:
+        differences, warnings = check_receipt_evidence(bundle, receipts, client.chain_id(),
+                                                       client.tournament.address)
+        verdict.differences += differences
+        verdict.warnings += warnings
     return verdict
 
 
-def verify_round(client: TournamentClient, round: int) -> Verdict:
+def verify_round(client: TournamentClient, round: int, receipts: ReceiptEvidence | None = None) -> Verdict:
     """Audit the round's standing proposal (or, when it was vetoed, its latest one)."""
     proposal = client.current_proposal(round)
     if proposal is None:
@@ -317,13 +361,13 @@ def verify_round(client: TournamentClient, round: int) -> Verdict:
         if not found:
             raise ValueError(f"round {round} has no RootProposed event on this chain")
         proposal = found[-1]
-    return verify_proposal(client, proposal)
+    return verify_proposal(client, proposal, receipts)
 
 
-def verify_all(client: TournamentClient) -> list[Verdict]:
+def verify_all(client: TournamentClient, receipts: ReceiptEvidence | None = None) -> list[Verdict]:
     """Audit every proposal ever made, vetoed ones included, in chain order."""
     proposals = [Proposal.of(e) for e in client.events(["RootProposed"])]
-    return [verify_proposal(client, p) for p in proposals]
+    return [verify_proposal(client, p, receipts) for p in proposals]
 
 
 def watch(
@@ -332,6 +376,7 @@ def watch(
     interval: float = 2.0,
     stop: Callable[[], bool] = lambda: False,
     on_verdict: Callable[[Verdict, str], None] = lambda verdict, action: None,
+    receipts: ReceiptEvidence | None = None,
 ) -> list[Verdict]:
     """Follow new proposals; veto (with ``guardian``) every one that does not verify while its window is open.
 
@@ -345,7 +390,7 @@ def watch(
             if proposal.position_key() in seen:
                 continue
             seen.add(proposal.position_key())
-            verdict = verify_proposal(client, proposal)
+            verdict = verify_proposal(client, proposal, receipts)
             verdicts.append(verdict)
             action = "ok" if verdict.ok else "mismatch"
             if not verdict.ok and verdict.standing and client.round_state(proposal.round).status is RoundStatus.PROPOSED:

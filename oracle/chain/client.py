@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any, Iterable, Mapping, Sequence
 
-from eth_utils import event_abi_to_log_topic
+from eth_utils import event_abi_to_log_topic, keccak
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract import Contract
@@ -309,6 +309,34 @@ class TournamentClient:
     def activation_event(self, round: int) -> ChainEvent | None:
         found = self.round_events("RootActivated", round)
         return found[0] if found else None
+
+    # -------------------------------------------------------------- roles
+
+    def role_holders(self, role: str) -> list[str]:
+        """Current holders of ``role`` (e.g. ``"ORACLE_ROLE"``), from the chain alone, in order of first grant.
+
+        The contract is plain AccessControl (not enumerable), so holders are replayed from ``RoleGranted`` and
+        ``RoleRevoked`` and then confirmed with ``hasRole``; the deployment file's ``roles`` only name extra
+        candidates to confirm (a grant made before the deployment's recorded block would not be in the scan)."""
+        role_id = keccak(text=role)
+        candidates: dict[str, None] = {}
+        for event in self.events(["RoleGranted", "RoleRevoked"]):
+            if bytes(event.args["role"]) == role_id:
+                candidates.setdefault(Web3.to_checksum_address(event.args["account"]), None)
+        for holder in self.deployment.roles.get(role, []):
+            candidates.setdefault(Web3.to_checksum_address(holder), None)
+        has_role = self.tournament.functions.hasRole
+        return [a for a in candidates if self._rpc(f"hasRole({role}, {a})", has_role(role_id, a).call)]
+
+    def oracle_address(self) -> str:
+        """The tournament's oracle: the one current ORACLE_ROLE holder, whose key must sign operator receipts.
+
+        Read from the chain, never from the service, so a service cannot vouch for its own receipts."""
+        holders = self.role_holders("ORACLE_ROLE")
+        if len(holders) != 1:
+            raise ValueError(f"the tournament {self.tournament.address} has {len(holders)} ORACLE_ROLE holder(s) "
+                             f"({', '.join(holders) or 'none'}): cannot tell which one signs receipts")
+        return holders[0]
 
     # -------------------------------------------------------------- the replay
 

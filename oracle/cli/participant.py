@@ -241,11 +241,32 @@ def settle_command(chain: ChainOptions, model_id: int | None, settle_everything:
 # ------------------------------------------------------------------------------------------------ submissions
 
 
+receipts_dir_option = click.option(
+    "--receipts-dir", envvar="TOURNEY_RECEIPTS_DIR", default=None, metavar="DIR",
+    help="Where operator receipts are kept [env TOURNEY_RECEIPTS_DIR, default ~/.tourney/receipts].")
+
+
+def _delivery(ctx: click.Context, to_url: str | None, inbox_url: str | None) -> tuple[str, str]:
+    """("service", URL) or ("inbox", URL): exactly one way of delivering must be chosen.
+
+    A TOURNEY_INBOX left in the environment does not clash with an explicit ``--to``: only what was typed on the
+    command line counts as a choice when both are present."""
+    if to_url and inbox_url and ctx.get_parameter_source("inbox_url") is click.core.ParameterSource.ENVIRONMENT:
+        inbox_url = None
+    if bool(to_url) == bool(inbox_url):
+        fail("pass exactly one of --to URL (the operator service, with a receipt) and --inbox URL (a directory "
+             "inbox)", code=2)
+    return ("service", to_url) if to_url else ("inbox", inbox_url)  # type: ignore[return-value]
+
+
 @click.command("submit")
 @click.option("--round", "round_", type=int, required=True, help="The open round.")
 @click.option("--model", "model_id", type=int, required=True, help="Model id.")
-@click.option("--inbox", "inbox_url", envvar="TOURNEY_INBOX", required=True, metavar="URL",
+@click.option("--to", "to_url", default=None, metavar="URL",
+              help="The operator service's base URL (HTTP); the signed receipt is checked and saved.")
+@click.option("--inbox", "inbox_url", envvar="TOURNEY_INBOX", default=None, metavar="URL",
               help="The operator's inbox (directory or fsspec URL) [env TOURNEY_INBOX].")
+@receipts_dir_option
 @click.option("--live-ids", type=click.Path(dir_okay=False), default=None,
               help="A table with the round's live ids (column 'id'); default: the file's own ids.")
 @click.option("--min-live-share", type=float, default=1.0, show_default=True,
@@ -254,17 +275,35 @@ def settle_command(chain: ChainOptions, model_id: int | None, settle_everything:
 @chain_options
 @json_option
 @handle_chain_errors
-def submit_command(chain: ChainOptions, round_: int, model_id: int, inbox_url: str, live_ids: str | None,
-                   min_live_share: float, predictions: str) -> None:
-    """Validate, sign (EIP-712, no gas) and deliver PREDICTIONS for a model in an open round."""
-    from oracle.participant import submit_predictions
+@click.pass_context
+def submit_command(ctx: click.Context, chain: ChainOptions, round_: int, model_id: int, to_url: str | None,
+                   inbox_url: str | None, receipts_dir: str | None, live_ids: str | None, min_live_share: float,
+                   predictions: str) -> None:
+    """Validate, sign (EIP-712, no gas) and deliver PREDICTIONS for a model in an open round.
+
+    Exactly one of --to (the operator service over HTTP: prints and keeps the operator's signed receipt) and
+    --inbox (a directory inbox)."""
+    from oracle.participant import submit_predictions, submit_to_service
     from oracle.scoring import load_table
 
+    how, where = _delivery(ctx, to_url, inbox_url)
     ids = None
     if live_ids:
         ids = [str(i) for i in load_table(live_ids)["id"]]
     conn = chain.connect()
-    result = submit_predictions(conn, round_, model_id, Path(predictions), inbox_url, ids, min_live_share)
+    if how == "service":
+        sent = submit_to_service(conn, round_, model_id, Path(predictions), where, ids, min_live_share,
+                                 receipts_dir)
+        sub, receipt = sent.submission, sent.receipt
+        data = {"round": sub.round, "model_id": sub.model_id, "predictions_hash": sub.predictions_hash,
+                "deadline": sub.deadline, "signer": sub.signer, "signature": sub.signature, "service": where,
+                "receipt": receipt.to_json(), "receipt_path": str(sent.saved_to) if sent.saved_to else None}
+        get_output().emit(data, lambda c: c.print(
+            f"submitted model {sub.model_id} for round {sub.round}: {sub.predictions_hash} (deadline "
+            f"{sub.deadline}) -> {where}\nreceipt: received at {receipt.received_at} (chain time), signed by the "
+            f"oracle {receipt.operator}: {receipt.signature}\nsaved to {sent.saved_to}", highlight=False))
+        return
+    result = submit_predictions(conn, round_, model_id, Path(predictions), where, ids, min_live_share)
     sub = result.submission
     data = {"round": sub.round, "model_id": sub.model_id, "predictions_hash": sub.predictions_hash,
             "deadline": sub.deadline, "signer": sub.signer, "signature": sub.signature, "inbox": result.inbox,
@@ -303,18 +342,30 @@ def _render_status(statuses: list[Any], decimals: int) -> Any:
             console.print(make_table(f"Model {s.model_id} rounds", ["round", "root", "corr", "mmc", "payout-burn",
                                                                     "settled", "proof"],
                                      round_rows, numeric=("round", "corr", "mmc", "payout-burn")))
+        for s in statuses:
+            if not s.receipts:
+                continue
+            receipt_rows = [(r["round"], r["predictions_hash"], r["received_at"],
+                             {True: "yes", False: "NO", None: "?"}[r["genuine"]], r.get("error") or r["bundle"])
+                            for r in s.receipts]
+            console.print(make_table(f"Model {s.model_id} receipts (latest per round)",
+                                     ["round", "predictions hash", "received at", "genuine", "bundle"],
+                                     receipt_rows, numeric=("round", "received at")))
 
     return render
 
 
 @click.command("status")
 @click.option("--model", "model_ids", type=int, multiple=True, help="Model id (repeatable; default: your models).")
+@receipts_dir_option
 @chain_options
 @json_option
 @handle_chain_errors
-def status_command(chain: ChainOptions, model_ids: tuple[int, ...]) -> None:
-    """Per model: settled stake, pending withdrawal, and per proposed round the score, payout/burn, settled, proof."""
-    from oracle.participant import _decimals, model_status, owned_models
+def status_command(chain: ChainOptions, model_ids: tuple[int, ...], receipts_dir: str | None) -> None:
+    """Per model: settled stake, pending withdrawal, per proposed round the score, payout/burn, settled, proof; and
+    the latest operator receipt per round, marked by whether the round's published bundle carries that file."""
+    from oracle.participant import ParticipantError, _decimals, model_status, oracle_address, owned_models
+    from oracle.service.receipts import default_receipts_dir, load_receipts
 
     conn = chain.connect(need_account=False)
     ids = list(model_ids)
@@ -322,9 +373,18 @@ def status_command(chain: ChainOptions, model_ids: tuple[int, ...]) -> None:
         if not chain.account:
             fail("pass --model M or --account NAME (to show your models)")
         ids = owned_models(conn, chain.keystore().address(chain.account))
-    statuses = [model_status(conn, m) for m in ids]
+    receipts, unreadable = load_receipts(receipts_dir or default_receipts_dir())
+    try:
+        oracle = oracle_address(conn) if receipts else None
+    except ParticipantError as exc:
+        oracle, unreadable = None, [*unreadable, f"cannot tell genuine receipts: {exc}"]
+    statuses = [model_status(conn, m, receipts, oracle) for m in ids]
     decimals = _decimals(conn)
-    get_output().emit({"models": [s.to_dict() for s in statuses]}, _render_status(statuses, decimals))
+    output = get_output()
+    for problem in unreadable:
+        output.note(f"warning: {problem}")
+    output.emit({"models": [s.to_dict() for s in statuses], "receipt_problems": unreadable},
+                _render_status(statuses, decimals))
 
 
 PARTICIPANT_COMMANDS: list[click.Command] = [

@@ -3,7 +3,9 @@
 ``--round R`` audits a round's standing proposal; ``--all`` every proposal ever made (vetoed ones are reported
 but only standing proposals decide the exit code); ``--watch`` follows new proposals and, with
 ``--guardian-account``, vetoes any that does not verify inside its challenge window (without it, exits 1 at the
-first one). Exit code 0 only when everything checked matches.
+first one). ``--receipts DIR`` also holds every verified round's bundle to the operator receipts under DIR
+(censorship names the model; receipts that are not genuine are warnings). Exit code 0 only when everything
+checked matches.
 """
 
 from __future__ import annotations
@@ -39,6 +41,22 @@ def _render(verdicts: list[Any]) -> Any:
     return render
 
 
+def _receipt_evidence(client: Any, receipts_dir: str) -> Any:
+    """The receipts under ``receipts_dir`` and the oracle address they must be signed by, read from the chain
+    (never from a service: the operator cannot vouch for its own receipts)."""
+    from oracle.service.receipts import load_receipts
+    from oracle.verify import ReceiptEvidence
+
+    receipts, unreadable = load_receipts(receipts_dir)
+    for problem in unreadable:
+        get_output().note(f"warning: {problem}")
+    try:
+        operator = client.oracle_address()
+    except ValueError as exc:
+        fail(f"cannot check receipts: {exc}")
+    return ReceiptEvidence(receipts, operator)
+
+
 @click.command("verify")
 @chain_options
 @click.option("--round", "round_", type=click.IntRange(min=1), default=None, help="Audit this round.")
@@ -49,10 +67,13 @@ def _render(verdicts: list[Any]) -> Any:
 @click.option("--interval", type=click.FloatRange(min=0.05), default=2.0, show_default=True,
               help="With --watch: seconds between polls.")
 @click.option("--timeout", type=click.FloatRange(min=0), default=None, help="With --watch: stop after this many seconds.")
+@click.option("--receipts", "receipts_dir", type=click.Path(file_okay=False, exists=True), default=None, metavar="DIR",
+              help="Also check that each verified round's bundle honours the operator receipts under DIR "
+                   "(as saved by `tourney submit --to`); a receipted file missing or swapped fails the round.")
 @json_option
 @handle_chain_errors
 def verify_command(chain: ChainOptions, round_: int | None, all_: bool, watch: bool, guardian_account: str | None,
-                   interval: float, timeout: float | None) -> None:
+                   interval: float, timeout: float | None, receipts_dir: str | None) -> None:
     """Re-derive proposed roots (signatures, stakes, scores, leaves, root, totals, bounds, burns) and compare."""
     from oracle.chain.client import TournamentClient
     from oracle.chain.tx import Sender
@@ -65,14 +86,15 @@ def verify_command(chain: ChainOptions, round_: int | None, all_: bool, watch: b
     output = get_output()
     conn = chain.connect(need_account=False)
     client = TournamentClient(conn.w3, conn.deployment)
+    evidence = _receipt_evidence(client, receipts_dir) if receipts_dir else None
     if round_:
         try:
-            verdicts = [verify_round(client, round_)]
+            verdicts = [verify_round(client, round_, evidence)]
         except ValueError as exc:
             fail(str(exc))
         failed = not verdicts[0].ok
     elif all_:
-        verdicts = verify_all(client)
+        verdicts = verify_all(client, evidence)
         failed = any(not v.ok for v in verdicts if v.standing)
     else:
         guardian = None
@@ -87,9 +109,13 @@ def verify_command(chain: ChainOptions, round_: int | None, all_: bool, watch: b
             output.note(f"round {verdict.round}: {'OK' if verdict.ok else 'MISMATCH'} -> {action}")
 
         verdicts = watch_proposals(client, guardian, interval=interval, on_verdict=note,
-                                   stop=lambda: deadline is not None and time.monotonic() > deadline)
+                                   stop=lambda: deadline is not None and time.monotonic() > deadline,
+                                   receipts=evidence)
         # Without a guardian the watch returns at the first bad standing proposal: that is a failure.
         failed = guardian is None and any(not v.ok and v.standing for v in verdicts)
+    for verdict in verdicts:
+        for warning in verdict.warnings:
+            output.note(f"warning: round {verdict.round}: {warning}")
     output.emit({"ok": not failed, "verdicts": [v.to_dict() for v in verdicts]}, _render(verdicts))
     if failed:
         raise click.exceptions.Exit(EXIT_FAILED)
