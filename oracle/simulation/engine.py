@@ -12,9 +12,11 @@ A simulation has two halves, so a parameter sweep can replay the second without 
 Back ends
 ---------
 A back end holds the money. :class:`OffChainLedger` keeps integer balances in memory and carries
-the cumulative settlement leaves with ``oracle.settlement`` exactly as the oracle does. An on-chain
-back end (the contracts on a local Anvil) implements the same :class:`SettlementBackend` protocol;
-given the same seed, both must end with identical balances.
+the cumulative settlement leaves with ``oracle.settlement`` exactly as the oracle does.
+``oracle.simulation.onchain.OnChainLedger`` (the contracts on a local Anvil) implements the same
+:class:`SettlementBackend` protocol; given the same seed, both end with identical balances, roots
+and totals (``tests/e2e/test_simulation_onchain.py``). Both follow the chain's stake-at-risk rule:
+every model in the round, at max(0, settled stake − pending withdrawal) at the close.
 """
 
 from __future__ import annotations
@@ -91,6 +93,8 @@ class OffChainLedger:
     _paid: int = 0
     _burned: int = 0
     roots: dict[int, str] = field(default_factory=dict)
+    #: With ``build_roots``: (Σ cumulative payout, Σ cumulative burn) of each round's tree, as proposed on chain.
+    round_totals: dict[int, tuple[int, int]] = field(default_factory=dict)
 
     def stake(self, model_id: int, amount: int) -> None:
         if amount <= 0:
@@ -128,6 +132,7 @@ class OffChainLedger:
                 raise AssertionError(f"round {round_number}: model {model_id} burned below zero")
         if self.build_roots:
             self.roots[round_number] = settlement_tree(leaves).root
+            self.round_totals[round_number] = (self._paid, self._burned)
 
     def balances(self) -> dict[int, int]:
         return dict(self._balances)
