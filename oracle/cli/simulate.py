@@ -13,6 +13,7 @@ from oracle.cli.output import get_output, json_option, make_table
 from oracle.params import RoundParams
 from oracle.simulation.data import TournamentSpec
 from oracle.simulation.engine import prepare, settle
+from oracle.simulation.onchain import OnChainLedger
 from oracle.simulation.participants import TOKEN
 from oracle.simulation.report import write_report
 from oracle.simulation.sweep import SweepGrid, outcome, run_sweep
@@ -47,6 +48,10 @@ def _weights(text: str) -> list[tuple[float, float]]:
 @click.option("--mmc-weight", type=float, default=2.0, show_default=True)
 @click.option("--clip", type=float, default=0.05, show_default=True)
 @click.option("--payout-threshold", type=int, default=10**9, show_default=True, help="In whole tokens.")
+@click.option("--retrain-every", type=click.IntRange(1), default=None,
+              help="Participants retrain every N rounds on history + resolved rounds (default: train once).")
+@click.option("--backend", type=click.Choice(["offchain", "onchain"]), default="offchain", show_default=True,
+              help="Where stakes live: the in-memory ledger, or the real contracts on a fresh local Anvil.")
 @click.option("--sweep", is_flag=True, help="Also replay the rounds over the grid below.")
 @click.option("--sweep-clips", default="0.02,0.05,0.1", show_default=True)
 @click.option("--sweep-weights", default="1:0,0.5:2,0:3", show_default=True, help="corr:mmc pairs.")
@@ -55,11 +60,15 @@ def _weights(text: str) -> list[tuple[float, float]]:
 def simulate(
     rounds: int, seed: int, out_dir: str, n_models: int, live_rows: int, n_features: int, history_eras: int,
     history_rows: int, regime_length: int, corr_weight: float, mmc_weight: float, clip: float,
-    payout_threshold: int, sweep: bool, sweep_clips: str, sweep_weights: str, sweep_thresholds: str,
+    payout_threshold: int, retrain_every: int | None, backend: str, sweep: bool, sweep_clips: str,
+    sweep_weights: str, sweep_thresholds: str,
 ) -> None:
-    """Run N rounds: participants train, predict, stake; rounds are scored and settled (off-chain).
+    """Run N rounds: participants train, predict, stake; rounds are scored and settled.
 
-    Writes DIR/data (Parquet), DIR/submissions, DIR/results and DIR/report.html.
+    With ``--backend onchain`` every round is settled through the contracts on a fresh local Anvil (each
+    participant kind stakes from its own account; roots proposed, activated and settled by multiproof);
+    the sweep, if asked for, replays off-chain. Writes DIR/data (Parquet), DIR/submissions, DIR/results
+    and DIR/report.html (and DIR/chain/ manifests with the on-chain back end).
     """
     output = get_output()
     spec = TournamentSpec(seed=seed, n_features=n_features, history_eras=history_eras,
@@ -75,9 +84,17 @@ def simulate(
                 tasks[stage] = bar.add_task(stage, total=total)
             bar.update(tasks[stage], completed=done)
 
-        prepared = prepare(spec, rounds, out, n_models=n_models, progress=progress)
+        prepared = prepare(spec, rounds, out, n_models=n_models, progress=progress, retrain_every=retrain_every)
         prepared.memoise = sweep
-        result = settle(prepared, params, progress=progress)
+        chain: dict[str, Any] = {}
+        if backend == "onchain":
+            owners = {p.model_id: p.kind for p in prepared.participants}
+            with OnChainLedger.start(owners, out / "chain", clip=clip) as ledger:
+                result = settle(prepared, params, backend=ledger, progress=progress)
+                chain = {"tournament": ledger.deployment.tournament, "gas": dict(ledger.gas),
+                         "roots": {str(r): c.root for r, c in sorted(ledger.rounds.items())}}
+        else:
+            result = settle(prepared, params, progress=progress)
         result.write(out / "results")
         table = None
         if sweep:
@@ -91,6 +108,8 @@ def simulate(
         "report": str(report),
         "rounds": rounds,
         "seed": seed,
+        "backend": backend,
+        "chain": chain,
         "effects": effects,
         "final_balances": {str(m): v for m, v in sorted(result.final_balances.items())},
         "sweep": table if table is not None else [],

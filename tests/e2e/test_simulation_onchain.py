@@ -9,15 +9,26 @@ deposits and withdrawals go through stakeWithPermit / requestWithdrawal / withdr
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
 import pytest
+from click.testing import CliRunner
 
 from oracle.chain.client import RoundStatus
+from oracle.cli import main
 from oracle.simulation.data import TournamentSpec
-from oracle.simulation.engine import OffChainLedger, PreparedTournament, SettlementBackend, SimulationResult, default_params, prepare, settle
+from oracle.simulation.engine import (
+    OffChainLedger,
+    PreparedTournament,
+    SettlementBackend,
+    SimulationResult,
+    default_params,
+    prepare,
+    settle,
+)
 from oracle.simulation.onchain import OnChainLedger
 from oracle.simulation.participants import TOKEN, TakeProfit, default_population
 
@@ -120,3 +131,20 @@ def test_a_model_at_zero_stake_stays_in_the_round_on_both_sides(tmp_path: Path) 
         on.settle_round(1, {1: TOKEN // 10}, {})
         off.settle_round(1, {1: TOKEN // 10}, {})
         assert on.balances() == off.balances() == {1: 5 * TOKEN + TOKEN // 10, 2: 0}
+
+
+def test_cli_backends_agree(tmp_path: Path) -> None:
+    """``tourney simulate --backend onchain`` runs the contracts and ends where ``--backend offchain`` does."""
+    args = ["--rounds", "2", "--seed", "4", "--models", "6", "--live-rows", "300", "--features", "48",
+            "--history-eras", "6", "--history-rows", "200"]
+    outputs = {}
+    for backend in ("offchain", "onchain"):
+        run = CliRunner().invoke(main, ["--json", "simulate", *args, "--backend", backend, "--out",
+                                        str(tmp_path / backend)], catch_exceptions=False)
+        assert run.exit_code == 0, run.output
+        outputs[backend] = json.loads(run.output)
+    assert outputs["onchain"]["final_balances"] == outputs["offchain"]["final_balances"]
+    chain = outputs["onchain"]["chain"]
+    assert sorted(chain["roots"]) == ["1", "2"] and chain["gas"]["settle"] > 0
+    assert outputs["offchain"]["chain"] == {}
+    assert len(list((tmp_path / "onchain" / "chain").glob("round-*.json"))) == 2
