@@ -14,7 +14,10 @@ also what a transaction sent next would see apart from the timestamp moving forw
 
 from __future__ import annotations
 
+import importlib
 import itertools
+import threading
+import time
 from dataclasses import dataclass, field
 
 import brownie
@@ -23,7 +26,9 @@ import pytest
 from brownie import ReentrantToken, Tournament, TournamentToken, accounts, chain, web3
 from eth_account import Account
 from eth_account.messages import encode_typed_data
+from brownie.network.transaction import Status, TransactionReceipt
 from eth_utils import keccak
+from web3.exceptions import TransactionNotFound
 
 from oracle.settlement import SettlementLeaf, multiproof_for, proof_for, settlement_tree, totals
 
@@ -46,6 +51,69 @@ DEFAULT_ADMIN_ROLE = b"\x00" * 32
 
 # RoundStatus enum, in declaration order.
 NONE, OPEN, CLOSED, PROPOSED, VETOED, ACTIVE = range(6)
+
+
+# ---------------------------------------------------------------- brownie/Anvil confirmation race
+#
+# Brownie decides a transaction was "dropped without known replacement" when the sender's nonce has moved past
+# it while its receipt is not found. Anvil's automine makes the new nonce visible a moment before the receipt,
+# so under load brownie sometimes gives up on a transaction that was mined. Before accepting "dropped", look
+# for the receipt again for a short while; a transaction that really vanished still ends up dropped.
+
+class _PatientEvent(threading.Event):
+    """The receipt's confirmation event; `set` is held back while the receipt is being re-checked."""
+
+    hold = False
+
+    def set(self):
+        if not self.hold:
+            super().set()
+
+
+class _ThreadingShim:
+    Event = _PatientEvent
+    Thread = threading.Thread
+
+
+_transaction_module = importlib.import_module("brownie.network.transaction")
+_transaction_module.threading = _ThreadingShim  # receipts now create _PatientEvent confirmation events
+_original_await_confirmation = TransactionReceipt._await_confirmation
+
+
+def _await_confirmation_patient(self, block_number=None, required_confs=1):
+    event = self._confirmed
+    event.hold = True  # the sending thread must not wake on a premature "dropped"
+    try:
+        for _ in range(30):
+            _original_await_confirmation(self, block_number, required_confs)
+            if self.status != -2:
+                return
+            time.sleep(0.1)
+            try:
+                receipt = web3.eth.get_transaction_receipt(self.txid)
+            except TransactionNotFound:
+                receipt = None
+            if receipt is None or receipt["blockHash"] is None:
+                continue
+            self.status = Status(-1)
+            block_number = receipt["blockNumber"]
+    finally:
+        event.hold = False
+        event.set()
+
+
+TransactionReceipt._await_confirmation = _await_confirmation_patient
+
+
+def plain(value):
+    """A brownie return value as plain Python (tuples of ints and strings), so `==` against literals works."""
+    if isinstance(value, (list, tuple)):
+        return tuple(plain(v) for v in value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return int(value)
+    if isinstance(value, str):
+        return str(value)
+    return value
 
 
 # ---------------------------------------------------------------- custom-error decoding
