@@ -34,7 +34,7 @@ from oracle.merkle import StandardMerkleTree
 from oracle.service.client import HttpSubmitResult, ServiceError, submit_over_http
 from oracle.service.receipts import Receipt, latest_receipts, verify_receipt
 from oracle.settlement import SettlementProof, multiproof_for, proof_for
-from oracle.submission import Inbox, Submission, sign_submission
+from oracle.submission import Inbox, Submission, eip712_document, sign_submission
 from oracle.validation import PredictionError, TableError, combine_model_files, validate_predictions
 
 __all__ = [
@@ -70,6 +70,12 @@ LOG_STEP = 5_000
 #: Leaves per settleBatch: 256 contiguous ids keep a batch well under a block and near the per-model gas floor.
 BATCH_SIZE = 256
 PERMIT_LIFETIME = 3600
+#: EIP-2612's Permit struct (the token's domain: its name, version "1").
+PERMIT_TYPES: dict[str, list[dict[str, str]]] = {"Permit": [
+    {"name": "owner", "type": "address"}, {"name": "spender", "type": "address"},
+    {"name": "value", "type": "uint256"}, {"name": "nonce", "type": "uint256"},
+    {"name": "deadline", "type": "uint256"},
+]}
 
 
 class ParticipantError(ChainError):
@@ -221,24 +227,10 @@ def permit_signature(account: LocalAccount, token: Contract, spender: str, value
     ``nonce`` defaults to the token's current nonce for ``account``; pass one to sign ahead of pending permits."""
     if nonce is None:
         nonce = token.functions.nonces(account.address).call()
-    message = {
-        "types": {
-            "EIP712Domain": [
-                {"name": "name", "type": "string"}, {"name": "version", "type": "string"},
-                {"name": "chainId", "type": "uint256"}, {"name": "verifyingContract", "type": "address"},
-            ],
-            "Permit": [
-                {"name": "owner", "type": "address"}, {"name": "spender", "type": "address"},
-                {"name": "value", "type": "uint256"}, {"name": "nonce", "type": "uint256"},
-                {"name": "deadline", "type": "uint256"},
-            ],
-        },
-        "primaryType": "Permit",
-        "domain": {"name": token.functions.name().call(), "version": "1", "chainId": chain_id,
-                   "verifyingContract": token.address},
-        "message": {"owner": account.address, "spender": Web3.to_checksum_address(spender), "value": value,
-                    "nonce": nonce, "deadline": deadline},
-    }
+    message = eip712_document(token.functions.name().call(), "1", chain_id, token.address, PERMIT_TYPES, "Permit", {
+        "owner": account.address, "spender": Web3.to_checksum_address(spender), "value": value, "nonce": nonce,
+        "deadline": deadline,
+    })
     signed = account.sign_message(encode_typed_data(full_message=message))
     return signed.v, signed.r.to_bytes(32, "big"), signed.s.to_bytes(32, "big")
 
@@ -288,22 +280,16 @@ class RoundPublication:
 
 def round_publication(conn: Connection, round: int) -> RoundPublication | None:
     """The round's current proposal, or None if it has none (never proposed, or vetoed and not re-proposed)."""
-    info, root = conn.tournament.functions.roundInfo(int(round)).call()
-    status = int(info[3])
-    if status not in (RoundStatus.PROPOSED, RoundStatus.ACTIVE):
+    # One reading of "the standing proposal" for participants, operator and auditor: the chain client's.
+    client = TournamentClient(conn.w3, conn.deployment)
+    proposal = client.current_proposal(int(round))
+    if proposal is None:
         return None
-    root_hex = "0x" + bytes(root).hex()
-    events = get_logs(conn, "RootProposed", argument_filters={"round": int(round)})
-    # A vetoed round is re-proposed with a new event; the live one is the last whose root is on chain.
-    matching = [e for e in events if "0x" + bytes(e["args"]["root"]).hex() == root_hex] or events[-1:]
-    if not matching:
-        raise ParticipantError(f"round {round} is {RoundStatus.NAMES[status]} but no RootProposed event was found")
-    args = matching[-1]["args"]
     return RoundPublication(
-        round=int(round), status=status, root="0x" + bytes(args["root"]).hex(),
-        cumulative_payout=int(args["cumulativePayout"]), cumulative_burn=int(args["cumulativeBurn"]),
-        total_stake_at_risk=int(args["totalStakeAtRisk"]), manifest_hash="0x" + bytes(args["manifestHash"]).hex(),
-        manifest_uri=str(args["manifestURI"]),
+        round=int(round), status=int(client.round_state(int(round)).status), root=proposal.root,
+        cumulative_payout=proposal.cumulative_payout, cumulative_burn=proposal.cumulative_burn,
+        total_stake_at_risk=proposal.total_stake_at_risk, manifest_hash=proposal.manifest_hash,
+        manifest_uri=proposal.manifest_uri,
     )
 
 

@@ -44,6 +44,9 @@ __all__ = [
     "Inbox",
     "predictions_hash",
     "typed_data",
+    "EIP712_DOMAIN_FIELDS",
+    "eip712_document",
+    "eip712_digest",
     "submission_digest",
     "sign_submission",
     "recover_signer",
@@ -149,29 +152,42 @@ class Submission:
         return cls.from_json(record, where)
 
 
+#: The EIP-712 domain fields every typed document of the project uses (submissions, receipts, token permits).
+EIP712_DOMAIN_FIELDS: list[dict[str, str]] = [
+    {"name": "name", "type": "string"},
+    {"name": "version", "type": "string"},
+    {"name": "chainId", "type": "uint256"},
+    {"name": "verifyingContract", "type": "address"},
+]
+
+
+def eip712_document(name: str, version: str, chain_id: int, contract: str, types: dict[str, list[dict[str, str]]],
+                    primary_type: str, message: dict[str, Any]) -> dict[str, Any]:
+    """A full EIP-712 typed-data document for a contract's domain (name, version, chainId, verifyingContract).
+
+    One builder for every signed document, so the domain can never be spelt differently in two places."""
+    return {
+        "types": {"EIP712Domain": EIP712_DOMAIN_FIELDS, **types},
+        "primaryType": primary_type,
+        "domain": {"name": name, "version": version, "chainId": int(chain_id),
+                   "verifyingContract": Web3.to_checksum_address(contract)},
+        "message": message,
+    }
+
+
+def eip712_digest(document: dict[str, Any]) -> str:
+    """The 32-byte EIP-712 digest of a typed-data document, 0x hex (what the signer signed and contracts hash)."""
+    message = encode_typed_data(full_message=document)
+    return "0x" + keccak(b"\x19" + message.version + message.header + message.body).hex()
+
+
 def typed_data(chain_id: int, tournament: str, round: int, model_id: int, predictions_hash: str,
                deadline: int) -> dict[str, Any]:
     """The full EIP-712 typed-data document of a submission (what wallets display and sign)."""
-    return {
-        "types": {
-            "EIP712Domain": [
-                {"name": "name", "type": "string"},
-                {"name": "version", "type": "string"},
-                {"name": "chainId", "type": "uint256"},
-                {"name": "verifyingContract", "type": "address"},
-            ],
-            **SUBMISSION_TYPES,
-        },
-        "primaryType": "Submission",
-        "domain": {
-            "name": DOMAIN_NAME, "version": DOMAIN_VERSION, "chainId": int(chain_id),
-            "verifyingContract": Web3.to_checksum_address(tournament),
-        },
-        "message": {
-            "round": int(round), "modelId": int(model_id),
-            "predictionsHash": bytes.fromhex(predictions_hash[2:]), "deadline": int(deadline),
-        },
-    }
+    return eip712_document(DOMAIN_NAME, DOMAIN_VERSION, chain_id, tournament, SUBMISSION_TYPES, "Submission", {
+        "round": int(round), "modelId": int(model_id),
+        "predictionsHash": bytes.fromhex(predictions_hash[2:]), "deadline": int(deadline),
+    })
 
 
 def _signable(sub: Submission):  # noqa: ANN202 - eth_account's SignableMessage
@@ -182,9 +198,7 @@ def _signable(sub: Submission):  # noqa: ANN202 - eth_account's SignableMessage
 def submission_digest(chain_id: int, tournament: str, round: int, model_id: int, predictions_hash: str,
                       deadline: int) -> str:
     """The EIP-712 digest, equal to the contract's ``submissionDigest(round, modelId, predictionsHash, deadline)``."""
-    message = encode_typed_data(full_message=typed_data(chain_id, tournament, round, model_id, predictions_hash,
-                                                        deadline))
-    return "0x" + keccak(b"\x19" + message.version + message.header + message.body).hex()
+    return eip712_digest(typed_data(chain_id, tournament, round, model_id, predictions_hash, deadline))
 
 
 def sign_submission(account: LocalAccount, chain_id: int, tournament: str, round: int, model_id: int,

@@ -27,10 +27,9 @@ from typing import Any, Iterable, Mapping
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
-from eth_utils import keccak
 from web3 import Web3
 
-from oracle.submission import Submission, SubmissionError
+from oracle.submission import Submission, SubmissionError, eip712_digest, eip712_document
 
 __all__ = [
     "RECEIPT_DOMAIN_NAME",
@@ -128,26 +127,12 @@ class Receipt:
 def receipt_typed_data(chain_id: int, tournament: str, round: int, model_id: int, predictions_hash: str,
                        received_at: int) -> dict[str, Any]:
     """The full EIP-712 document of a receipt (what the operator signs and anyone re-hashes)."""
-    return {
-        "types": {
-            "EIP712Domain": [
-                {"name": "name", "type": "string"},
-                {"name": "version", "type": "string"},
-                {"name": "chainId", "type": "uint256"},
-                {"name": "verifyingContract", "type": "address"},
-            ],
-            **RECEIPT_TYPES,
-        },
-        "primaryType": "Receipt",
-        "domain": {
-            "name": RECEIPT_DOMAIN_NAME, "version": RECEIPT_DOMAIN_VERSION, "chainId": int(chain_id),
-            "verifyingContract": Web3.to_checksum_address(tournament),
-        },
-        "message": {
-            "round": int(round), "modelId": int(model_id),
-            "predictionsHash": bytes.fromhex(predictions_hash[2:]), "receivedAt": int(received_at),
-        },
-    }
+    return eip712_document(RECEIPT_DOMAIN_NAME, RECEIPT_DOMAIN_VERSION, chain_id, tournament, RECEIPT_TYPES,
+                           "Receipt", {
+                               "round": int(round), "modelId": int(model_id),
+                               "predictionsHash": bytes.fromhex(predictions_hash[2:]),
+                               "receivedAt": int(received_at),
+                           })
 
 
 def _signable(r: Receipt):  # noqa: ANN202 - eth_account's SignableMessage
@@ -157,8 +142,8 @@ def _signable(r: Receipt):  # noqa: ANN202 - eth_account's SignableMessage
 
 def receipt_digest(receipt: Receipt) -> str:
     """The EIP-712 digest the operator signed (0x hex)."""
-    message = _signable(receipt)
-    return "0x" + keccak(b"\x19" + message.version + message.header + message.body).hex()
+    return eip712_digest(receipt_typed_data(receipt.chain_id, receipt.tournament, receipt.round, receipt.model_id,
+                                            receipt.predictions_hash, receipt.received_at))
 
 
 def sign_receipt(operator: LocalAccount, chain_id: int, tournament: str, round: int, model_id: int,
