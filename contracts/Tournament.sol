@@ -30,7 +30,8 @@ interface IBurnableToken is IERC20 {
 ///
 /// The oracle is bounded: a proposal may not pay more than the funded reserve nor more than a cap fraction of the
 /// stake at risk, may not burn more than a cap fraction of the stake at risk, and may not lower a cumulative value.
-/// Settlement never applies more than the active totals, nor takes a model's stake below zero.
+/// Settlement never applies more than the active totals, nor takes a model's stake below zero: should a wrong root
+/// be activated that burns more than a model holds, the reward reserve covers the excess.
 ///
 /// Leaves are OpenZeppelin "standard" Merkle tree leaves:
 /// `keccak256(bytes.concat(keccak256(abi.encode(modelId, cumulativePayout, cumulativeBurn))))`, ordered by model id.
@@ -125,7 +126,8 @@ contract Tournament is AccessControl, ReentrancyGuardTransient, EIP712, Pausable
 
     // Ledger slot: what stake, withdrawal, close and proposal read together.
     int96 private _totalNetDeposits;
-    uint96 private _reserveFunded; // every token ever added to the reward reserve; only grows
+    // Every token ever added to the reward reserve, less burn shortfalls it covered (see _coverShortfall).
+    uint96 private _reserveFunded;
     uint32 private _lastClosedRound;
 
     // Settlement slot: what activation and every settlement read and write together.
@@ -185,6 +187,9 @@ contract Tournament is AccessControl, ReentrancyGuardTransient, EIP712, Pausable
     event RootActivated(uint32 indexed round, uint256 paid, uint256 burned);
     /// @notice A model's stake caught up with an active root.
     event Settled(uint256 indexed modelId, uint32 indexed round, uint256 payoutDelta, uint256 burnDelta);
+    /// @notice An active root burned more than a model held: the model's stake went to zero and the reserve
+    /// covered the `shortfall` (already destroyed at activation), so no other stake pays for it.
+    event BurnShortfallCovered(uint256 indexed modelId, uint32 indexed round, uint256 shortfall);
     /// @notice A batch of models caught up with an active root: `settled` of them moved (the rest already had),
     /// by `paid` and `burned` in total. Per-model amounts are the batch's leaves (in the calldata and the round's
     /// published tree) minus each model's previous settlement; one event per batch keeps a batch cheap.
@@ -221,7 +226,7 @@ contract Tournament is AccessControl, ReentrancyGuardTransient, EIP712, Pausable
     error EmptyBatch();
     error AlreadySettled(uint256 modelId, uint32 settledRound);
     error ModelCumulativeDecreased(uint256 modelId);
-    error BurnExceedsStake(uint256 modelId);
+    error BurnExceedsStake(uint256 modelId, uint256 shortfall, uint256 reserveAvailable);
     error SettlementExceedsActiveTotals();
 
     // ---------------------------------------------------------------- construction and administration
@@ -443,6 +448,9 @@ contract Tournament is AccessControl, ReentrancyGuardTransient, EIP712, Pausable
         if (rd.status != RoundStatus.Proposed) revert UnexpectedRoundStatus(round, rd.status);
         if (block.timestamp < rd.activatesAt) revert ChallengeWindowOpen(round, rd.activatesAt);
 
+        // Checked at proposal too, but a covered burn shortfall may have shrunk the reserve since.
+        uint96 funded = _reserveFunded;
+        if (rd.cumulativePayout > funded) revert PayoutExceedsReserve(round, rd.cumulativePayout, funded);
         (uint96 prevPayout, uint96 prevBurn) = _previousTotals(round);
         uint96 paid = rd.cumulativePayout - prevPayout;
         uint96 burned = rd.cumulativeBurn - prevBurn;
@@ -518,7 +526,7 @@ contract Tournament is AccessControl, ReentrancyGuardTransient, EIP712, Pausable
         return _reserveFunded - p;
     }
 
-    /// @notice Every token ever added to the reward reserve.
+    /// @notice Every token ever added to the reward reserve, less burn shortfalls it covered.
     /// @return The total funded, in the token's smallest unit.
     function reserveFunded() external view returns (uint256) {
         return _reserveFunded;
@@ -745,14 +753,30 @@ contract Tournament is AccessControl, ReentrancyGuardTransient, EIP712, Pausable
         payoutDelta = cumulativePayout - s.payout;
         burnDelta = cumulativeBurn - s.burn;
         // A stake that only grows cannot go negative: read the deposits only when there is a new burn.
-        if (burnDelta != 0 && int256(_models[modelId].netDeposits) + int256(cumulativePayout) < int256(cumulativeBurn)) {
-            revert BurnExceedsStake(modelId);
+        if (burnDelta != 0) {
+            int256 stakeAfter = int256(_models[modelId].netDeposits) + int256(cumulativePayout) - int256(cumulativeBurn);
+            if (stakeAfter < 0) _coverShortfall(modelId, round, uint256(-stakeAfter));
         }
         slot.payout = cumulativePayout.toUint96();
         slot.burn = cumulativeBurn.toUint96();
         slot.round = round;
         if (emitEvent) emit Settled(modelId, round, payoutDelta, burnDelta);
         return (true, payoutDelta, burnDelta);
+    }
+
+    /// @dev Only a wrong root that was activated anyway (guardian and auditors asleep) burns more than a model holds.
+    /// The excess left the staked pool at activation; the reward reserve makes the pool whole, and the model ends at
+    /// zero instead of being frozen (its cumulative values could never settle otherwise). If the reserve cannot cover
+    /// it the settlement reverts until someone funds the reserve.
+    function _coverShortfall(uint256 modelId, uint32 round, uint256 shortfall) private {
+        (uint96 activePayout,) = _activeTotals();
+        uint256 available = _reserveFunded - activePayout;
+        if (shortfall > available) revert BurnExceedsStake(modelId, shortfall, available);
+        int96 delta = shortfall.toInt256().toInt96();
+        _models[modelId].netDeposits += delta;
+        _totalNetDeposits += delta;
+        _reserveFunded -= uint96(shortfall);
+        emit BurnShortfallCovered(modelId, round, shortfall);
     }
 
     /// @dev What settlements apply can never exceed what activation moved: a root whose leaves sum to more than

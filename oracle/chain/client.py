@@ -149,6 +149,10 @@ def replay_stakes_at_risk(
             entry.pending_withdrawal = 0  # a withdrawal pays and clears the whole pending request
         elif event.name == "WithdrawalRequested":
             ledger[int(a["modelId"])].pending_withdrawal = int(a["pendingAmount"])
+        elif event.name == "BurnShortfallCovered":
+            # The reserve covered what a wrong, activated root burned beyond the model's stake: on-chain this
+            # raises the model's net deposits so its stake ends at zero.
+            ledger[int(a["modelId"])].net_deposits += int(a["shortfall"])
     at_risk: dict[int, int] = {}
     for model_id, entry in ledger.items():
         payout, burn = previous_cumulative.get(model_id, (0, 0))
@@ -345,7 +349,10 @@ class TournamentClient:
         close = self.close_event(round)
         if close is None:
             raise ValueError(f"round {round} is not closed on-chain: its stakes at risk are not fixed yet")
-        events = self.events(["ModelRegistered", "Staked", "Withdrawn", "WithdrawalRequested"], to_block=close.block)
+        events = self.events(
+            ["ModelRegistered", "Staked", "Withdrawn", "WithdrawalRequested", "BurnShortfallCovered"],
+            to_block=close.block,
+        )
         return [e for e in events if e.position <= close.position]
 
     def stakes_at_risk(self, round: int, previous_cumulative: Mapping[int, tuple[int, int]]) -> tuple[dict[int, int], dict[int, str]]:

@@ -318,7 +318,7 @@ def actors():
                 alice=accounts[4], bob=accounts[5], carol=accounts[6], keeper=accounts[7])
 
 
-def deploy_env(actors) -> Env:
+def deploy_env(actors, reserve: int = RESERVE) -> Env:
     a = actors
     token = TournamentToken.deploy("Tournament Stake", "STK", SUPPLY, a["admin"], {"from": a["admin"]})
     t = Tournament.deploy(token, a["admin"], CHALLENGE, PAYOUT_CAP_BPS, BURN_CAP_BPS, {"from": a["admin"]})
@@ -326,7 +326,7 @@ def deploy_env(actors) -> Env:
     t.grantRole(GUARDIAN_ROLE, a["guardian"], {"from": a["admin"]})
     t.grantRole(PAUSER_ROLE, a["pauser"], {"from": a["admin"]})
     token.approve(t, 2**256 - 1, {"from": a["admin"]})
-    t.fundReserve(RESERVE, {"from": a["admin"]})
+    t.fundReserve(reserve, {"from": a["admin"]})
     for name in ("alice", "bob", "carol"):
         token.transfer(a[name], PARTICIPANT_FUNDS, {"from": a["admin"]})
         token.approve(t, 2**256 - 1, {"from": a[name]})

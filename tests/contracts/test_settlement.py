@@ -4,7 +4,8 @@ the bounds a settlement enforces, and the window of settleable rounds."""
 import pytest
 from brownie import chain
 
-from conftest import (MANIFEST_HASH, MANIFEST_URI, UNIT, assert_reverts_with, event, now, plain, travel)
+from conftest import (CHALLENGE, MANIFEST_HASH, MANIFEST_URI, UNIT, assert_reverts_with, deploy_env, event, now, plain,
+                      travel)
 from oracle.settlement import SettlementLeaf, settlement_tree
 
 
@@ -89,15 +90,64 @@ def test_a_model_cumulative_value_cannot_go_down(env, models):
 
 
 def test_a_burn_can_never_take_a_stake_below_zero(env):
+    """A wrong root that got activated burns 150 from a 100 stake: the model ends at zero, the reserve covers the
+    50 that activation already destroyed, and every other stake stays whole."""
     t = env.t
     small = env.register(env.alice, 100 * UNIT)
     big = env.register(env.bob, 10_000 * UNIT)
-    # 150 burned from a 100 stake: inside the round cap (5% of 10,100 = 505), but more than the model has.
+    # 160 burned in total: inside the round cap (5% of 10,100 = 505), but 150 of it from a model holding 100.
     r = env.full_round({small: (0, 150 * UNIT), big: (0, 10 * UNIT)}, at_risk=10_100 * UNIT)
-    assert_reverts_with("BurnExceedsStake", t.settle, *r.settle_args(small), {"from": env.keeper}, expect=(small,))
+    reserve_before = t.rewardReserve()
+    tx = t.settle(*r.settle_args(small), {"from": env.keeper})
+    assert dict(event(tx, "BurnShortfallCovered")) == {"modelId": small, "round": r.round, "shortfall": 50 * UNIT}
+    assert t.stakeOf(small) == 0
+    assert t.rewardReserve() == reserve_before - 50 * UNIT
     t.settle(*r.settle_args(big), {"from": env.keeper})
     assert t.stakeOf(big) == 9_990 * UNIT
+    # The pool holds exactly the two stakes, and the contract's balance still backs pool and reserve.
+    assert t.stakedPool() == 9_990 * UNIT
+    assert env.token.balanceOf(t) == t.stakedPool() + t.rewardReserve()
+    # The model is not frozen: it is settled through the round, and later rounds settle as usual.
+    assert plain(t.modelInfo(small)[1])[2] == r.round
+
+
+def test_an_uncoverable_burn_waits_for_the_reserve(actors):
+    """When the reserve cannot cover an over-burn, settlement reverts naming the shortfall; anyone funding the
+    reserve unblocks it."""
+    env = deploy_env(actors, reserve=10 * UNIT)
+    t = env.t
+    small = env.register(env.alice, 100 * UNIT)
+    big = env.register(env.bob, 10_000 * UNIT)
+    r = env.full_round({small: (0, 150 * UNIT), big: (0, 10 * UNIT)}, at_risk=10_100 * UNIT)
+    assert_reverts_with("BurnExceedsStake", t.settle, *r.settle_args(small), {"from": env.keeper},
+                        expect=(small, 50 * UNIT, 10 * UNIT))
     assert t.stakeOf(small) == 100 * UNIT
+    t.fundReserve(40 * UNIT, {"from": env.admin})
+    t.settle(*r.settle_args(small), {"from": env.keeper})
+    assert t.stakeOf(small) == 0
+    assert t.rewardReserve() == 0
+    assert env.token.balanceOf(t) == t.stakedPool() + t.rewardReserve()
+
+
+def test_activation_rechecks_the_reserve_after_a_covered_shortfall(actors):
+    """A covered shortfall shrinks the reserve; a pending payout proposed before it can no longer be activated
+    until the reserve is topped up again."""
+    env = deploy_env(actors, reserve=100 * UNIT)
+    t = env.t
+    small = env.register(env.alice, 100 * UNIT)
+    big = env.register(env.bob, 10_000 * UNIT)
+    bad = env.full_round({small: (0, 150 * UNIT), big: (0, 10 * UNIT)}, at_risk=10_100 * UNIT)
+    # Round 2 pays 80 (within the cap of 5% of its 9,940 at risk and the 100 funded), proposed before the cover.
+    r2 = env.open_and_close()
+    pending = env.propose(r2, env.leaves_for({big: (80 * UNIT, 0)}), 9_940 * UNIT)
+    t.settle(*bad.settle_args(small), {"from": env.keeper})  # the reserve covers 50: 50 left, 80 pending
+    travel(CHALLENGE + 1)
+    assert_reverts_with("PayoutExceedsReserve", t.activateRoot, r2, {"from": env.keeper},
+                        expect=(r2, 80 * UNIT, 50 * UNIT))
+    t.fundReserve(30 * UNIT, {"from": env.admin})
+    t.activateRoot(r2, {"from": env.keeper})
+    assert t.rewardReserve() == 0
+    assert pending.payout == 80 * UNIT
 
 
 def test_settlements_never_exceed_the_active_totals(env, models):
