@@ -93,7 +93,7 @@ bench-gas: setup compile
 	$(BIN)/python bench/gas.py
 
 bench-oracle: setup
-	$(BIN)/python bench/oracle.py
+	$(BIN)/python bench/off_chain.py
 
 bench-service: setup compile
 	$(BIN)/python bench/service_bench.py

@@ -1,7 +1,7 @@
 """Off-chain benchmarks: scoring vs numerai-tools, Merkle trees vs @openzeppelin/merkle-tree, and the simulation.
 
     make bench-oracle            # full sizes (several minutes)
-    python bench/oracle.py --quick
+    python bench/off_chain.py --quick
 
 Runs each benchmark's ``run()`` and writes the merged flat figures to ``bench/results/oracle.json``.
 """
