@@ -16,18 +16,22 @@ import os
 
 from brownie import accounts, network, web3
 from eth_account import Account
+from web3 import Web3
 
 from oracle.chain.deploy import DeployParams, deploy
 from oracle.chain.tx import Sender
 
 
 def main() -> None:
+    # A plain web3 on brownie's endpoint: brownie's own instance carries a gas-price middleware that rejects the
+    # EIP-1559 fee fields the oracle's Sender uses.
+    w3 = Web3(Web3.HTTPProvider(web3.provider.endpoint_uri))
     if network.show_active() in ("development", "anvil"):
-        deployer = Sender(web3, accounts[0].address)
+        deployer = Sender(w3, accounts[0].address)
         oracle, guardian, pauser = accounts[1].address, accounts[2].address, accounts[0].address
     else:
         key = accounts.load(os.environ["TOURNEY_DEPLOYER"]).private_key
-        deployer = Sender(web3, Account.from_key(key))
+        deployer = Sender(w3, Account.from_key(key))
         oracle, guardian, pauser = (os.environ.get(v) for v in ("TOURNEY_ORACLE", "TOURNEY_GUARDIAN", "TOURNEY_PAUSER"))
     deployment = deploy(
         deployer, DeployParams(), oracle=oracle, guardian=guardian, pauser=pauser, admin=os.environ.get("TOURNEY_ADMIN")
