@@ -115,32 +115,28 @@ class Sender:
 
         Raises :class:`ContractReverted` with the decoded custom error when the estimate or the transaction
         reverts, and :class:`RpcUnavailable` when the endpoint stays down through every retry."""
-        action = action or fn.fn_name
-        base: dict[str, Any] = {"from": self.address, "value": value}
-        try:
-            gas = self._rpc(lambda: fn.estimate_gas(base))
-        except (ContractCustomError, ContractLogicError) as exc:
-            raise self._reverted(action, exc) from None
-        tx = fn.build_transaction({**base, "gas": int(gas * self.gas_headroom), **self._fees()})
-        return self._send(tx, action)
+        return self._estimate_and_send(fn, {"from": self.address, "value": value}, action or fn.fn_name)
 
     def deploy(self, abi: list, bytecode: str, *args: Any, action: str = "deploy") -> TxReceipt:
         """Deploy a contract; the receipt's ``contractAddress`` is its address."""
-        factory = self.w3.eth.contract(abi=abi, bytecode=bytecode)
-        ctor = factory.constructor(*args)
-        base = {"from": self.address}
-        try:
-            gas = self._rpc(lambda: ctor.estimate_gas(base))
-        except (ContractCustomError, ContractLogicError) as exc:
-            raise self._reverted(action, exc) from None
-        tx = ctor.build_transaction({**base, "gas": int(gas * self.gas_headroom), **self._fees()})
-        return self._send(tx, action)
+        ctor = self.w3.eth.contract(abi=abi, bytecode=bytecode).constructor(*args)
+        return self._estimate_and_send(ctor, {"from": self.address}, action)
 
     def send_ether(self, to: str, wei: int) -> TxReceipt:
         tx = {"from": self.address, "to": Web3.to_checksum_address(to), "value": wei, "gas": 21_000, **self._fees()}
         return self._send(tx, "send ether")
 
     # -------------------------------------------------------------- internals
+
+    def _estimate_and_send(self, call: Any, base: dict[str, Any], action: str) -> TxReceipt:
+        """Estimate gas for a contract function or constructor (a revert is decoded here), add headroom, build,
+        sign once and send."""
+        try:
+            gas = self._rpc(lambda: call.estimate_gas(base))
+        except (ContractCustomError, ContractLogicError) as exc:
+            raise self._reverted(action, exc) from None
+        tx = call.build_transaction({**base, "gas": int(gas * self.gas_headroom), **self._fees()})
+        return self._send(tx, action)
 
     def _fees(self) -> dict[str, int]:
         block = self._rpc(lambda: self.w3.eth.get_block("latest"))
