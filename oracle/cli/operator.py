@@ -45,8 +45,8 @@ def operator_options(func: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(func)
     def wrapper(*args: Any, store: str, inbox: str, round_data: str, params_file: str | None, window: int,
                 max_rounds: int | None, **kwargs: Any) -> Any:
-        from oracle.operator import OperatorConfig
-        from oracle.params import ParamsError, RoundParams
+        from oracle.operator.rounds import OperatorConfig
+        from oracle.scoring.params import ParamsError, RoundParams
 
         try:
             params = RoundParams.from_json(params_file) if params_file else RoundParams.from_dict(DEFAULT_PARAMS)
@@ -66,8 +66,8 @@ def handle_operator_errors(func: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from oracle.artifacts import BundleError
-        from oracle.validation import TableError
+        from oracle.bundle.store import BundleError
+        from oracle.scoring.validation import TableError
 
         try:
             return func(*args, **kwargs)
@@ -79,7 +79,7 @@ def handle_operator_errors(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def _operator(chain: ChainOptions, config: Any) -> Any:
     from oracle.chain.client import TournamentClient
-    from oracle.operator import Operator
+    from oracle.operator.rounds import Operator
 
     conn = chain.connect(need_account=True)
     output = get_output()

@@ -7,9 +7,9 @@ from typing import Any
 import click
 from rich.console import Console
 
-from oracle.artifacts import BundleError, ArtifactStore, load_bundle
+from oracle.bundle.store import BundleError, ArtifactStore, load_bundle
 from oracle.cli.output import EXIT_FAILED, fail, get_output, json_option, make_table
-from oracle.recompute import FLOAT_TOLERANCE, RecomputeReport, recompute
+from oracle.auditor.recompute import FLOAT_TOLERANCE, RecomputeReport, recompute
 
 __all__ = ["round_group"]
 

@@ -9,11 +9,11 @@ import fsspec
 import pandas as pd
 from rich.console import Console
 
-from oracle.artifacts import parquet_bytes
+from oracle.bundle.store import parquet_bytes
 from oracle.cli.output import EXIT_FAILED, fail, get_output, json_option, make_table
-from oracle.params import ParamsError, RoundParams
-from oracle.scoring import RoundScores, load_table, score_round
-from oracle.validation import PredictionError, TableError
+from oracle.scoring.params import ParamsError, RoundParams
+from oracle.scoring.pipeline import RoundScores, load_table, score_round
+from oracle.scoring.validation import PredictionError, TableError
 
 __all__ = ["score", "stakes_for_scoring", "write_scores", "summary"]
 

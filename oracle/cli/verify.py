@@ -44,8 +44,8 @@ def _render(verdicts: list[Any]) -> Any:
 def _receipt_evidence(client: Any, receipts_dir: str) -> Any:
     """The receipts under ``receipts_dir`` and the oracle address they must be signed by, read from the chain
     (never from a service: the operator cannot vouch for its own receipts)."""
-    from oracle.service.receipts import load_receipts
-    from oracle.verify import ReceiptEvidence
+    from oracle.protocol.receipt import load_receipts
+    from oracle.auditor.verify import ReceiptEvidence
 
     receipts, unreadable = load_receipts(receipts_dir)
     for problem in unreadable:
@@ -77,7 +77,7 @@ def verify_command(chain: ChainOptions, round_: int | None, all_: bool, watch: b
     """Re-derive proposed roots (signatures, stakes, scores, leaves, root, totals, bounds, burns) and compare."""
     from oracle.chain.client import TournamentClient
     from oracle.chain.tx import Sender
-    from oracle.verify import verify_all, verify_round, watch as watch_proposals
+    from oracle.auditor.verify import verify_all, verify_round, watch as watch_proposals
 
     if sum(bool(x) for x in (round_, all_, watch)) != 1:
         fail("pass exactly one of --round R, --all, --watch", code=2)

@@ -29,7 +29,7 @@ from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from oracle.submission import Submission, SubmissionError, eip712_digest, eip712_document
+from oracle.protocol.submission import Submission, SubmissionError, eip712_digest, eip712_document
 
 __all__ = [
     "RECEIPT_DOMAIN_NAME",

@@ -18,8 +18,8 @@ import requests
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from oracle.service.receipts import Receipt, ReceiptError, default_receipts_dir, save_receipt, verify_receipt
-from oracle.submission import Submission, sign_submission
+from oracle.protocol.receipt import Receipt, ReceiptError, default_receipts_dir, save_receipt, verify_receipt
+from oracle.protocol.submission import Submission, sign_submission
 
 __all__ = ["ServiceError", "ServiceClient", "HttpSubmitResult", "submit_over_http"]
 

@@ -32,7 +32,7 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from web3 import Web3
 
-from oracle.artifacts import atomic_put
+from oracle.bundle.store import atomic_put
 
 __all__ = [
     "DOMAIN_NAME",
