@@ -34,6 +34,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from fsspec.implementations.local import LocalFileSystem
 
+from oracle.errors import TourneyError
 import oracle
 from oracle.bundle.manifest import (
     ChainRef,
@@ -87,7 +88,7 @@ _MANIFEST_NAME = re.compile(r"^manifest-(\d{6})-([0-9a-f]{64})\.json$")
 _DECIMAL = re.compile(r"^-?(0|[1-9][0-9]*)$")
 
 
-class BundleError(ValueError):
+class BundleError(TourneyError, ValueError):
     """A bundle is incomplete, corrupt or inconsistent; the message names the file and the problem."""
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import click
 from rich.console import Console
 
-from oracle.cli.context import ChainOptions, chain_options, handle_chain_errors, read_password
+from oracle.cli.context import ChainOptions, chain_options, read_password
 from oracle.cli.output import EXIT_FAILED, fail, get_output, json_option, make_table
 
 __all__ = ["verify_command"]
@@ -71,7 +71,6 @@ def _receipt_evidence(client: Any, receipts_dir: str) -> Any:
               help="Also check that each verified round's bundle honours the operator receipts under DIR "
                    "(as saved by `tourney submit --to`); a receipted file missing or swapped fails the round.")
 @json_option
-@handle_chain_errors
 def verify_command(chain: ChainOptions, round_: int | None, all_: bool, watch: bool, guardian_account: str | None,
                    interval: float, timeout: float | None, receipts_dir: str | None) -> None:
     """Re-derive proposed roots (signatures, stakes, scores, leaves, root, totals, bounds, burns) and compare."""

@@ -29,6 +29,7 @@ from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
+from oracle.errors import TourneyError
 from oracle.protocol.submission import Submission, SubmissionError, eip712_digest, eip712_document
 
 __all__ = [
@@ -66,7 +67,7 @@ _SIG_RE = re.compile(r"^0x[0-9a-fA-F]{130}$")
 _UINT256 = 2**256
 
 
-class ReceiptError(ValueError):
+class ReceiptError(TourneyError, ValueError):
     """A receipt is malformed; the message says which field and why."""
 
 

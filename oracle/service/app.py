@@ -49,6 +49,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from web3 import Web3
 
+from oracle.errors import TourneyError
 from oracle.bundle.store import BundleError, RoundBundle, load_bundle
 from oracle.chain.client import RoundStatus, TournamentClient
 from oracle.chain.deploy import Deployment
@@ -105,7 +106,7 @@ class ServiceConfig:
 # ------------------------------------------------------------------------------------------ API schema
 
 
-class ApiError(Exception):
+class ApiError(TourneyError):
     """A request the service refuses; becomes ``{"error": {"code", "message", ...}}`` with ``status``."""
 
     def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:

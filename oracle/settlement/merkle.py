@@ -28,6 +28,8 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 import eth_abi
 from eth_abi.grammar import ABIType, BasicType, TupleType, parse as parse_abi_type
 
+from oracle.errors import TourneyError
+
 try:
     # safe-pysha3 is a thin C binding: ~0.9 us per 64-byte hash, against ~6 us for pycryptodome's and
     # eth_hash's Python-level wrappers (measured); hashing dominates building a tree.
@@ -140,7 +142,7 @@ _DECIMAL = re.compile(r"^\s*[+-]?[0-9]+\s*$")
 _PREFIXED_INT = re.compile(r"^\s*0([xX][0-9a-fA-F]+|[oO][0-7]+|[bB][01]+)\s*$")
 
 
-class _EncodingError(ValueError):
+class _EncodingError(TourneyError, ValueError):
     """A value that does not fit its ABI type; the tree adds which leaf it was."""
 
 
