@@ -41,9 +41,10 @@ from oracle.chain.client import TournamentClient
 from oracle.chain.deploy import UNIT, DeployParams, Deployment, deploy
 from oracle.chain.tx import Sender
 from oracle.chain.keystore import Keystore
-from oracle.operator.rounds import Operator, OperatorConfig, tree_leaves
+from oracle.operator.rounds import Operator, OperatorConfig
+from oracle.settlement.leaves import leaves_of_dump
 from oracle.scoring.params import RoundParams
-from oracle.bundle.store import load_bundle
+from oracle.bundle.round_bundle import load_bundle
 from oracle.simulation.data import TournamentSpec, World, write_live_round
 from oracle.participant.actions import Connection, permit_signature, settle_all
 from oracle.protocol.submission import Inbox, Submission, sign_submission
@@ -337,7 +338,7 @@ class _Demo:
     def model_table(self) -> pd.DataFrame:
         last = self.client.cursor()[1]
         proposal = self.client.current_proposal(last)
-        leaves = tree_leaves(load_bundle(proposal.manifest_uri, proposal.manifest_hash).tree_dump()) if proposal else {}
+        leaves = leaves_of_dump(load_bundle(proposal.manifest_uri, proposal.manifest_hash).tree_dump()) if proposal else {}
         rows = []
         for player in self.players:
             for model_id in player.models:

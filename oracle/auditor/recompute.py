@@ -24,20 +24,20 @@ from typing import Any, Callable, Mapping
 
 import pandas as pd
 
-from oracle.bundle.store import (
+from oracle.bundle.store import BundleError
+from oracle.bundle.round_bundle import (
+    amounts_by_model_id,
+    load_bundle,
     PREVIOUS_CUMULATIVE,
+    resolve_previous_uri,
+    RoundBundle,
     SCORES,
     STAKES,
     TREE,
-    BundleError,
-    RoundBundle,
-    amounts_by_model_id,
-    load_bundle,
-    resolve_previous_uri,
 )
 from oracle.bundle.manifest import TOTAL_FIELDS
-from oracle.settlement.merkle import StandardMerkleTree
-from oracle.settlement.leaves import SettlementLeaf, cumulative_leaves, settlement_tree, totals
+from oracle.settlement.standard import StandardMerkleTree
+from oracle.settlement.leaves import SettlementLeaf, read_dump_leaves, round_leaves, settlement_tree, totals
 
 __all__ = ["Difference", "RecomputeReport", "recompute", "recompute_bundle", "FLOAT_TOLERANCE"]
 
@@ -161,16 +161,8 @@ def compare_scores(recorded: pd.DataFrame, recomputed: pd.DataFrame, tolerance: 
 
 def _dump_leaves(dump: Mapping[str, Any]) -> tuple[dict[int, tuple[int, int]], list[Difference]]:
     """(model id -> (cumulative payout, cumulative burn)) from a tree dump, plus unreadable entries."""
-    leaves: dict[int, tuple[int, int]] = {}
-    problems: list[Difference] = []
-    for i, entry in enumerate(dump.get("values") or []):
-        try:
-            model_id, payout, burn = (int(v) for v in entry["value"])
-        except (KeyError, TypeError, ValueError) as exc:
-            problems.append(Difference("tree", f"values[{i}]", "value", entry, f"unreadable: {exc}"))
-            continue
-        leaves[model_id] = (payout, burn)
-    return leaves, problems
+    leaves, unreadable = read_dump_leaves(dump)
+    return leaves, [Difference("tree", f"values[{i}]", "value", entry, why) for i, entry, why in unreadable]
 
 
 def compare_leaves(recorded: Mapping[int, tuple[int, int]], recomputed: list[SettlementLeaf]) -> list[Difference]:
@@ -235,7 +227,7 @@ def recompute_bundle(
     payouts, burns = amounts
     leaves = _guard(
         report, "leaves", "all",
-        lambda: cumulative_leaves(previous, payouts, burns, set(previous) | set(model_ids.values())),
+        lambda: round_leaves(previous, payouts, burns, model_ids.values()),
     )
     if leaves is None:
         return report

@@ -7,7 +7,8 @@ from typing import Any
 import click
 from rich.console import Console
 
-from oracle.bundle.store import ArtifactStore, load_bundle
+from oracle.bundle.store import ArtifactStore
+from oracle.bundle.round_bundle import load_bundle
 from oracle.cli.output import EXIT_FAILED, get_output, json_option, make_table
 from oracle.auditor.recompute import FLOAT_TOLERANCE, RecomputeReport, recompute
 

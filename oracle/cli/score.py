@@ -9,7 +9,7 @@ import fsspec
 import pandas as pd
 from rich.console import Console
 
-from oracle.bundle.store import parquet_bytes
+from oracle.bundle.parquet import parquet_bytes
 from oracle.cli.output import fail, get_output, json_option, make_table
 from oracle.scoring.params import ParamsError, RoundParams
 from oracle.scoring.pipeline import RoundScores, load_table, score_round

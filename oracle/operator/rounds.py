@@ -35,7 +35,8 @@ import fsspec
 import pandas as pd
 from web3 import Web3
 
-from oracle.bundle.store import ArtifactStore, BundleError, atomic_put, load_bundle, write_round_bundle
+from oracle.bundle.store import ArtifactStore, BundleError
+from oracle.bundle.round_bundle import load_bundle, REJECTIONS_FILE, SUBMISSIONS_FILE, write_round_bundle
 from oracle.chain.client import Proposal, RoundState, RoundStatus, TournamentClient
 from oracle.chain.tx import ChainError, Sender
 from oracle.bundle.manifest import ChainRef, canonical_json
@@ -43,6 +44,7 @@ from oracle.scoring.params import RoundParams
 from oracle.scoring.pipeline import score_round
 from oracle.protocol.submission import Inbox, Submission, SubmissionError, verify_submission
 from oracle.scoring.validation import combine_model_files
+from oracle.settlement.leaves import leaves_of_dump
 
 __all__ = [
     "HANG_ENV",
@@ -54,7 +56,6 @@ __all__ = [
     "RoundData",
     "load_round_data",
     "previous_cumulative_of",
-    "tree_leaves",
 ]
 
 #: Names of the points an operator can be told to stop at (tests kill it there): after each transaction, and
@@ -63,8 +64,6 @@ STEPS = ("opened", "closed", "bundled", "proposed", "activated")
 #: Environment variable naming a step in STEPS: the operator announces it on stderr and hangs there.
 HANG_ENV = "TOURNEY_OPERATOR_HANG_AT"
 
-SUBMISSIONS_FILE = "submissions.json"
-REJECTIONS_FILE = "rejections.json"
 
 
 class OperatorError(ChainError):
@@ -150,15 +149,6 @@ def load_round_data(base: str, round: int) -> RoundData | None:
 # ------------------------------------------------------------------------------------------ previous leaves
 
 
-def tree_leaves(dump: Mapping[str, Any]) -> dict[int, tuple[int, int]]:
-    """model id -> (cumulative payout, cumulative burn) from a settlement tree dump."""
-    out: dict[int, tuple[int, int]] = {}
-    for entry in dump.get("values") or []:
-        model_id, payout, burn = (int(v, 0) if isinstance(v, str) else int(v) for v in entry["value"])
-        out[model_id] = (payout, burn)
-    return out
-
-
 def previous_cumulative_of(client: TournamentClient, round: int) -> tuple[dict[int, tuple[int, int]], Proposal | None]:
     """The leaves round ``round`` builds on: those of round r-1's standing proposal (pending or active).
 
@@ -172,7 +162,7 @@ def previous_cumulative_of(client: TournamentClient, round: int) -> tuple[dict[i
         bundle = load_bundle(proposal.manifest_uri, expected_keccak=proposal.manifest_hash)
     except BundleError as exc:
         raise OperatorError(f"round {round}: the bundle of round {round - 1} does not load: {exc}") from exc
-    return tree_leaves(bundle.tree_dump()), proposal
+    return leaves_of_dump(bundle.tree_dump()), proposal
 
 
 # ------------------------------------------------------------------------------------------ the operator
@@ -273,8 +263,10 @@ class Operator:
 
     # -------------------------------------------------------------- close
 
-    def snapshot_path(self, round: int) -> str:
-        return f"{self.store.root.rstrip('/')}/snapshots/round-{round}.json"
+    @staticmethod
+    def snapshot_name(round: int) -> str:
+        """The store record holding a round's inbox snapshot."""
+        return f"snapshots/round-{round}.json"
 
     def take_snapshot(self, round: int, closes_at: int) -> dict[str, Any]:
         """Copy the round's on-time submissions (records stamped ``received_at < closes_at``, and their files) into
@@ -292,14 +284,12 @@ class Operator:
             records.append({"record": sub.to_json(), "object": self.store.object_uri(entry)})
         snapshot = {"round": round, "closes_at": closes_at, "submissions": records,
                     "problems": list(collected.problems)}
-        atomic_put(self.store.fs, self.snapshot_path(round), canonical_json(snapshot))
+        self.store.put_record(self.snapshot_name(round), canonical_json(snapshot))
         return snapshot
 
     def load_snapshot(self, round: int) -> dict[str, Any] | None:
-        path = self.snapshot_path(round)
-        if not self.store.fs.exists(path):
-            return None
-        return json.loads(self.store.fs.cat_file(path))
+        data = self.store.get_record(self.snapshot_name(round))
+        return None if data is None else json.loads(data)
 
     def close_due(self) -> list[Action]:
         """Close the open round once its submission window passed, then snapshot its on-time submissions.

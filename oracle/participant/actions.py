@@ -26,14 +26,15 @@ from web3.contract import Contract
 from web3.logs import DISCARD
 from web3.types import TxReceipt
 
-from oracle.bundle.store import BundleError, RoundBundle, load_bundle
+from oracle.bundle.store import BundleError
+from oracle.bundle.round_bundle import load_bundle, RoundBundle, SUBMISSIONS_FILE
 from oracle.chain.client import TournamentClient
 from oracle.chain.deploy import Deployment
 from oracle.chain.tx import ChainError, RpcUnavailable, Sender
-from oracle.settlement.merkle import StandardMerkleTree
+from oracle.settlement.standard import StandardMerkleTree
 from oracle.participant.service_client import HttpSubmitResult, ServiceError, submit_over_http
 from oracle.protocol.receipt import Receipt, latest_receipts, verify_receipt
-from oracle.settlement.leaves import SettlementProof, multiproof_for, proof_for
+from oracle.settlement.leaves import SettlementProof, multiproof_for, proof_for, tree_model_ids
 from oracle.protocol.submission import Inbox, Submission, eip712_document, sign_submission
 from oracle.scoring.validation import PredictionError, TableError, combine_model_files, validate_predictions
 
@@ -307,11 +308,6 @@ def round_tree(publication: RoundPublication) -> tuple[RoundBundle, StandardMerk
     return bundle, tree
 
 
-def _tree_ids(tree: StandardMerkleTree) -> list[int]:
-    return [int(str(tree.at(i)[0]), 0) if isinstance(tree.at(i)[0], str) else int(tree.at(i)[0])
-            for i in range(len(tree))]
-
-
 def _active_round(conn: Connection, round: int | None) -> int:
     last_closed, last_activated = conn.tournament.functions.roundCursor().call()
     if round is None:
@@ -379,7 +375,7 @@ def settle_all(conn: Connection, round: int | None = None, batch_size: int = BAT
     publication = round_publication(conn, round)
     assert publication is not None
     _, tree = round_tree(publication)
-    ids = _tree_ids(tree)
+    ids = tree_model_ids(tree)
     pending = [m for m in ids if int(conn.tournament.functions.modelInfo(m).call()[1][2]) < round]
     skipped = sorted(set(ids) - set(pending))
     gas, hashes = 0, []
@@ -595,7 +591,7 @@ def receipt_status(conn: Connection, model_id: int, receipts: Iterable[Receipt],
             try:
                 bundle, _ = round_tree(publication)
                 held = {int(e["model_id"]): str(e["record"]["predictions_hash"]).lower()
-                        for e in bundle.json("submissions.json")}
+                        for e in bundle.json(SUBMISSIONS_FILE)}
             except (ParticipantError, BundleError, KeyError, TypeError) as exc:
                 entry["error"] = str(exc)
             else:

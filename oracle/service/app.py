@@ -50,11 +50,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from web3 import Web3
 
 from oracle.errors import TourneyError
-from oracle.bundle.store import BundleError, RoundBundle, load_bundle
+from oracle.bundle.store import BundleError
+from oracle.bundle.round_bundle import load_bundle, RoundBundle
 from oracle.chain.client import RoundStatus, TournamentClient
 from oracle.chain.deploy import Deployment
 from oracle.chain.tx import ChainError
-from oracle.settlement.merkle import StandardMerkleTree
+from oracle.settlement.standard import StandardMerkleTree
 from oracle.scoring.params import RoundParams
 from oracle.service.metrics import CONTENT_TYPE, Metrics
 from oracle.service.ratelimit import RateLimiter

@@ -1,6 +1,8 @@
 """Layer 1, settlement: the Merkle tree the contracts verify, byte-identical to ``@openzeppelin/merkle-tree``.
 
-``merkle`` is the port of the npm library; ``leaves`` is the one rule for the cumulative settlement leaves.
+``encoding``, ``core`` and ``standard`` are the port of the npm library, split as it is (bytes and hashes, tree
+algorithms, the ``StandardMerkleTree`` class); ``leaves`` holds the one rule for the cumulative settlement leaves
+(which ids get a leaf, and with what) and the one parser of a settlement tree's dump.
 Imports nothing of ours except :mod:`oracle.errors`.
 
 The names below are the package's public face: the contract tests (``tests/contracts``, run by brownie) import
@@ -19,7 +21,9 @@ from oracle.settlement.leaves import (
     settlement_tree,
     totals,
 )
-from oracle.settlement.merkle import StandardMerkleTree, keccak256, leaf_hash, node_hash, process_proof
+from oracle.settlement.core import process_proof
+from oracle.settlement.encoding import keccak256, leaf_hash, node_hash
+from oracle.settlement.standard import StandardMerkleTree
 
 __all__ = [
     "AMOUNT_LIMIT",

@@ -19,7 +19,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
-from oracle.settlement.merkle import StandardMerkleTree
+from oracle.settlement.standard import StandardMerkleTree
 
 __all__ = [
     "AMOUNT_LIMIT",
@@ -27,7 +27,12 @@ __all__ = [
     "SettlementLeaf",
     "SettlementMultiProof",
     "SettlementProof",
+    "Previous",
     "cumulative_leaves",
+    "leaves_of_dump",
+    "read_dump_leaves",
+    "round_leaves",
+    "tree_model_ids",
     "multiproof_for",
     "proof_for",
     "settlement_tree",
@@ -145,6 +150,53 @@ def cumulative_leaves(
         _validated([leaf])  # range-checks the sums (uint96) with the model named
         leaves.append(leaf)
     return leaves
+
+
+def round_leaves(
+    previous: Mapping[int, tuple[int, int]],
+    payouts: Mapping[int, int],
+    burns: Mapping[int, int],
+    round_model_ids: Iterable[int],
+) -> list[SettlementLeaf]:
+    """The leaf rule, the one place it is stated: round r's tree has a leaf for every model that had one before
+    (``previous``, the leaves of round r-1) and every model registered when round r closed (``round_model_ids``),
+    each ``previous + this round`` (see :func:`cumulative_leaves`). A model keeps its leaf forever once it has
+    one, so the newest root settles every round before it."""
+    return cumulative_leaves(previous, payouts, burns, set(previous) | set(round_model_ids))
+
+
+#: model id -> (cumulative payout, cumulative burn): the leaves of a tree, as the next round builds on them.
+Previous = dict[int, tuple[int, int]]
+
+
+def read_dump_leaves(dump: Mapping[str, Any]) -> tuple[Previous, list[tuple[int, Any, str]]]:
+    """The one parser of a ``standard-v1`` settlement dump's values: (model id -> (cumulative payout, cumulative
+    burn), unreadable entries as (index, entry, why)). Values are ints, decimal or 0x-hex strings, as both
+    libraries write and read them."""
+    leaves: Previous = {}
+    problems: list[tuple[int, Any, str]] = []
+    for i, entry in enumerate(dump.get("values") or []):
+        try:
+            model_id, payout, burn = (_amount(v) for v in entry["value"])
+        except (KeyError, TypeError, ValueError) as exc:
+            problems.append((i, entry, f"unreadable: {exc}"))
+            continue
+        leaves[model_id] = (payout, burn)
+    return leaves, problems
+
+
+def leaves_of_dump(dump: Mapping[str, Any]) -> Previous:
+    """:func:`read_dump_leaves`, refusing a dump with any unreadable entry (ValueError naming the first)."""
+    leaves, problems = read_dump_leaves(dump)
+    if problems:
+        index, entry, why = problems[0]
+        raise ValueError(f"settlement tree values[{index}] {entry!r}: {why}")
+    return leaves
+
+
+def tree_model_ids(tree: StandardMerkleTree) -> list[int]:
+    """The model ids of a settlement tree's leaves, in leaf (ascending id) order."""
+    return [_amount(tree.at(i)[0]) for i in range(len(tree))]
 
 
 def totals(leaves: Iterable[SettlementLeaf]) -> tuple[int, int]:

@@ -314,7 +314,7 @@ def run_load_scenario(workdir: Path, participants: int = 50, models_each: int = 
     from oracle.chain.deploy import UNIT, DeployParams
     from oracle.chain.deploy import deploy as _deploy
     from oracle.chain.tx import Sender
-    from oracle.bundle.store import load_bundle
+    from oracle.bundle.round_bundle import load_bundle
 
     t0 = time.perf_counter()
     deadline = time.monotonic() + budget

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from oracle.bundle.store import list_manifests, load_bundle
+from oracle.bundle.store import list_manifests
+from oracle.bundle.round_bundle import load_bundle
 from oracle.chain.client import RoundStatus, TournamentClient
 from oracle.chain.deploy import UNIT
 from oracle.chain.keystore import Keystore

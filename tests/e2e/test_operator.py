@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 from eth_account import Account
 
-from oracle.bundle.store import list_manifests, load_bundle
+from oracle.bundle.store import list_manifests
+from oracle.bundle.round_bundle import load_bundle
 from oracle.chain.client import RoundStatus, TournamentClient
 from oracle.chain.deploy import UNIT
 from oracle.chain.tx import Sender

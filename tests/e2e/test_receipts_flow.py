@@ -16,7 +16,7 @@ from typing import Any, Iterator
 import pytest
 from eth_account import Account
 
-from oracle.bundle.store import atomic_put, load_bundle
+from oracle.bundle.round_bundle import load_bundle
 from oracle.chain.anvil import dev_private_keys
 from oracle.chain.client import RoundStatus, TournamentClient
 from oracle.chain.deploy import UNIT
@@ -70,7 +70,7 @@ def censor(op: Operator, round: int, keep: Any) -> None:
     snapshot = op.load_snapshot(round)
     snapshot["submissions"] = [keep(item) for item in snapshot["submissions"]]
     snapshot["submissions"] = [item for item in snapshot["submissions"] if item is not None]
-    atomic_put(op.store.fs, op.snapshot_path(round), canonical_json(snapshot))
+    op.store.put_record(op.snapshot_name(round), canonical_json(snapshot))
 
 
 def test_submit_to_service_then_status_and_verify_hold_the_bundle_to_its_receipts(
@@ -213,15 +213,15 @@ def test_close_snapshot_is_taken_after_the_close_and_judged_by_closes_at(chain: 
     assert [x.step for x in op.close_due()] == ["close"]
     assert stored_in_flight
 
-    snapshot_bytes = op.store.fs.cat_file(op.snapshot_path(1))
+    snapshot_bytes = op.store.get_record(op.snapshot_name(1))
     snapshotted = {item["record"]["signature"] for item in json.loads(snapshot_bytes)["submissions"]}
     assert snapshotted == {on_time, stored_in_flight[0]}
     assert late not in snapshotted
 
     # A crash between the close and the snapshot: the resumed operator takes the very same snapshot.
-    op.store.fs.rm(op.snapshot_path(1))
+    op.store.fs.rm(op.store.record_path(op.snapshot_name(1)))
     op.close_due()
-    assert op.store.fs.cat_file(op.snapshot_path(1)) == snapshot_bytes
+    assert op.store.get_record(op.snapshot_name(1)) == snapshot_bytes
 
     write_targets(tmp_path / "rounds", 1, ids)
     op.propose_due()

@@ -16,7 +16,7 @@ import requests
 from eth_account import Account
 from web3 import Web3
 
-from oracle.bundle.store import load_bundle
+from oracle.bundle.round_bundle import load_bundle
 from oracle.chain.anvil import dev_private_keys
 from oracle.chain.client import RoundStatus, TournamentClient
 from oracle.chain.deploy import UNIT

@@ -12,22 +12,18 @@ import pyarrow.parquet as pq
 import pytest
 from eth_utils import keccak
 
-from oracle.bundle.store import (
+from oracle.bundle.parquet import parquet_bytes, read_parquet_bytes
+from oracle.bundle.store import ArtifactStore, BundleError, list_manifests, list_rounds
+from oracle.bundle.round_bundle import (
+    latest_manifest,
+    load_bundle,
     PREDICTIONS,
     PREVIOUS_CUMULATIVE,
+    resolve_previous_uri,
     SCORES,
     STAKES,
     TARGETS,
     TREE,
-    ArtifactStore,
-    BundleError,
-    latest_manifest,
-    list_manifests,
-    list_rounds,
-    load_bundle,
-    parquet_bytes,
-    read_parquet_bytes,
-    resolve_previous_uri,
     write_round_bundle,
 )
 from oracle.bundle.manifest import ChainRef, Manifest
@@ -274,7 +270,7 @@ def test_another_process_writes_the_same_bytes(store: ArtifactStore, tmp_path: P
     _, _, digest = write_round_bundle(store, 5, **bundle_inputs())
     script = (
         "import sys; sys.path.insert(0, sys.argv[1]);"
-        "from test_artifacts import bundle_inputs; from oracle.bundle.store import write_round_bundle;"
+        "from test_artifacts import bundle_inputs; from oracle.bundle.round_bundle import write_round_bundle;"
         "print(write_round_bundle(sys.argv[2], 5, **bundle_inputs())[2])"
     )
     completed = subprocess.run(
@@ -283,3 +279,15 @@ def test_another_process_writes_the_same_bytes(store: ArtifactStore, tmp_path: P
     )
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.strip() == digest
+
+
+def test_records_are_written_and_read_through_the_store(tmp_path: Path) -> None:
+    store = ArtifactStore(tmp_path / "store")
+    assert store.get_record("snapshots/round-1.json") is None
+    store.put_record("snapshots/round-1.json", b"{}")
+    store.put_record("snapshots/round-1.json", b'{"round": 1}')
+    assert store.get_record("snapshots/round-1.json") == b'{"round": 1}'
+    assert (tmp_path / "store" / "snapshots" / "round-1.json").read_bytes() == b'{"round": 1}'
+    for bad in ("../outside.json", "/abs.json", "objects/x.json", "rounds/1/manifest.json", ""):
+        with pytest.raises(BundleError, match="not a record name"):
+            store.put_record(bad, b"x")

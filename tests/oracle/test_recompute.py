@@ -10,18 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from oracle.bundle.store import (
-    PREDICTIONS,
-    SCORES,
-    STAKES,
-    TARGETS,
-    TREE,
-    ArtifactStore,
-    BundleError,
-    load_bundle,
-    parquet_bytes,
-    write_round_bundle,
-)
+from oracle.bundle.parquet import parquet_bytes
+from oracle.bundle.store import ArtifactStore, BundleError
+from oracle.bundle.round_bundle import load_bundle, PREDICTIONS, SCORES, STAKES, TARGETS, TREE, write_round_bundle
 from oracle.bundle.manifest import Manifest, canonical_json
 from oracle.scoring.params import RoundParams
 from oracle.auditor.recompute import recompute

@@ -10,16 +10,20 @@ import eth_abi
 import pytest
 from eth_utils import keccak
 
-from oracle.settlement.merkle import StandardMerkleTree
+from oracle.settlement.standard import StandardMerkleTree
 from oracle.settlement.leaves import (
     AMOUNT_LIMIT,
     LEAF_ENCODING,
     SettlementLeaf,
     cumulative_leaves,
+    leaves_of_dump,
     multiproof_for,
     proof_for,
+    read_dump_leaves,
+    round_leaves,
     settlement_tree,
     totals,
+    tree_model_ids,
 )
 
 
@@ -164,3 +168,25 @@ def test_multiproof_for_rejects_empty_unknown_and_duplicates() -> None:
 
 def test_totals_of_nothing_is_zero() -> None:
     assert totals([]) == (0, 0)
+
+
+def test_the_leaf_rule_keeps_every_earlier_leaf_and_adds_the_round_models() -> None:
+    previous = {2: (5, 1), 7: (0, 3)}
+    leaves = round_leaves(previous, {3: 4}, {2: 2}, [2, 3])
+    assert [leaf.as_tuple() for leaf in leaves] == [(2, 5, 3), (3, 4, 0), (7, 0, 3)]
+    with pytest.raises(ValueError, match="not in model_ids"):
+        round_leaves(previous, {9: 1}, {}, [2])  # money for a model with no leaf would vanish from the totals
+
+
+def test_one_dump_parser_reads_what_both_libraries_write_and_names_bad_entries() -> None:
+    tree = settlement_tree(cumulative_leaves({}, {1: 10, 4: 2}, {4: 1}, [1, 4]))
+    dump = tree.dump()
+    assert leaves_of_dump(dump) == {1: (10, 0), 4: (2, 1)}
+    assert tree_model_ids(tree) == tree_model_ids(StandardMerkleTree.load(dump)) == [1, 4]
+    dump["values"][1]["value"] = ["0x4", "0x2", "1"]  # 0x-hex is what the JS encoder also accepts
+    assert leaves_of_dump(dump) == {1: (10, 0), 4: (2, 1)}
+    dump["values"].append({"value": ["five"], "treeIndex": 0})
+    leaves, problems = read_dump_leaves(dump)
+    assert leaves == {1: (10, 0), 4: (2, 1)} and [i for i, _, _ in problems] == [2]
+    with pytest.raises(ValueError, match=r"values\[2\]"):
+        leaves_of_dump(dump)
