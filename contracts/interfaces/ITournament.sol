@@ -76,7 +76,7 @@ interface ITournament {
     }
 
     /// @notice Everything the constructor needs, so that deployment stays one call.
-    /// @param token The stake token; its total supply must fit in int96.
+    /// @param token The stake token; its total supply must be below 2**94.
     /// @param admin Receives DEFAULT_ADMIN_ROLE (moves in two delayed steps; meant to be a multisig).
     /// @param oracle Receives ORACLE_ROLE at deployment (zero: nobody).
     /// @param guardian Receives GUARDIAN_ROLE at deployment (zero: nobody).
@@ -195,9 +195,10 @@ interface ITournament {
     /// by `paid` and `burned` in total. Per-model amounts are each leaf minus the model's previous cumulative values,
     /// except for models in a {SettlementClamped} event.
     event BatchSettled(uint32 indexed round, uint256 count, uint256 settled, uint256 paid, uint256 burned);
-    /// @notice A leaf claimed more than an honest leaf could: it applied `payout` of its `leafPayout` increase and
-    /// `burn` of its `leafBurn` increase. The leaf's cumulative values are recorded anyway and the difference folded
-    /// into the model's net deposits: `netDeposits += (leafBurn - burn) - (leafPayout - payout)`.
+    /// @notice A leaf claimed more than an honest leaf could (or more than the committed payouts): it applied
+    /// `payout` of its `leafPayout` increase and `burn` of its `leafBurn` increase. The leaf's cumulative values are
+    /// recorded anyway and the difference folded into the model's net deposits:
+    /// `netDeposits += (leafBurn - burn) - (leafPayout - payout)`. Increases are `max(0, leaf - recorded)`.
     event SettlementClamped(
         uint256 indexed modelId, uint32 indexed round, uint256 leafPayout, uint256 leafBurn, uint256 payout, uint256 burn
     );
@@ -225,7 +226,7 @@ interface ITournament {
 
     /// @notice A constructor parameter is out of range; `name` is its field name.
     error InvalidParameter(string name);
-    /// @notice The token's total supply does not fit in int96 (every ledger amount is int96/uint96).
+    /// @notice The token's total supply is above 2**94 - 1 (so that every ledger amount fits int96/uint96).
     error TokenSupplyTooLarge(uint256 supply);
     /// @notice Bounds outside the hard limits.
     error InvalidBounds(uint32 challengePeriod, uint16 payoutCapBps, uint16 burnCapBps);
@@ -294,6 +295,8 @@ interface ITournament {
     error ChallengeWindowOpen(uint32 round, uint40 activatesAt);
     /// @notice The challenge window has closed.
     error ChallengeWindowClosed(uint32 round, uint40 activatesAt);
+    /// @notice The round reached its lapse deadline unactivated: it can only lapse now.
+    error ActivationPastLapse(uint32 round, uint40 lapsesAt);
     /// @notice The round may lapse only from `lapsesAt`.
     error LapseNotDue(uint32 round, uint40 lapsesAt);
     /// @notice The round's root is not active.
@@ -304,8 +307,6 @@ interface ITournament {
     error EmptyBatch();
     /// @notice The model is already settled through `settledRound` >= the round given.
     error AlreadySettled(uint256 modelId, uint32 settledRound);
-    /// @notice A leaf's cumulative payout or burn is below what was already applied.
-    error ModelCumulativeDecreased(uint256 modelId, uint256 cumulativePayout, uint256 cumulativeBurn);
 
     // ================================================================ administration (admin, delayed)
 
@@ -412,7 +413,8 @@ interface ITournament {
 
     /// @notice Proposes a closed round's root. Only one round is pending at a time: the previous round must be
     /// resolved. Emits {RootProposed}. Requirements: ORACLE_ROLE; not paused; status Closed or Vetoed; nonzero root
-    /// and manifest hash; `payoutTotal <= freeReserve()`; the window ends no later than the round lapses.
+    /// and manifest hash; `payoutTotal <= freeReserve()`; the window ends before the round lapses
+    /// ({ProposalPastLapse}).
     /// @param payoutTotal The sum of the leaves' payout increases (committed from the reserve at activation).
     /// @param burnTotal The sum of the leaves' burn increases (informational; audited off-chain).
     function proposeRoot(
@@ -434,18 +436,20 @@ interface ITournament {
 
     /// @notice Activates the next round's proposal once its window has passed; commits its payout from the reserve
     /// and destroys settled burns. Never paused. Emits {RootActivated} (and {BurnsFlushed}).
-    /// Requirements: the next round to resolve; status Proposed; `now >= activatesAt`;
-    /// `payoutTotal <= freeReserve()` (else the round can only lapse).
+    /// Requirements: the next round to resolve; status Proposed; `activatesAt <= now < lapsesAt`;
+    /// `payoutTotal <= freeReserve()` (always true for a proposal that passed: the free reserve never shrinks
+    /// between a proposal and its activation).
     function activateRoot(uint32 round) external;
 
     /// @notice Resolves the next round with a zero result when it was not activated by its deadline. Never paused.
-    /// Emits {RoundLapsed}. Requirements: the next round to resolve; closed and not active; `now >= lapsesAt`.
+    /// Emits {RoundLapsed}. Requirements: the next round to resolve; Closed, Proposed or Vetoed; `now >= lapsesAt`.
     function lapseRound(uint32 round) external;
 
     /// @notice Applies a model's leaf of an active root, clamped to what an honest leaf could say.
     /// Never paused. Emits {Settled} (and {SettlementClamped} when clamped).
-    /// Requirements: `round` active and after the model's settled round; valid proof; cumulative values not lower
-    /// than the model's.
+    /// Requirements: `round` active and after the model's settled round; valid proof.
+    /// A cumulative value below the model's recorded one applies nothing for it and the recorded value stays (a
+    /// revert would freeze the model's exit behind a bad root); values saturate at 2**94 - 1.
     /// @return payout Applied payout (from the reserve to the stake).
     /// @return burn Applied burn (out of the stake).
     function settle(
