@@ -359,6 +359,11 @@ contract Tournament is TournamentBase, EIP712, ITournament {
     }
 
     /// @inheritdoc ITournament
+    function payoutLimit(uint32 round) external view returns (uint256) {
+        return Math.min(_freeReserve(), _payoutCap(round));
+    }
+
+    /// @inheritdoc ITournament
     function burnDue() external view returns (uint256) {
         return _burnDue;
     }
@@ -600,6 +605,7 @@ contract Tournament is TournamentBase, EIP712, ITournament {
         uint256 leafBurn;
         uint256 payout;
         uint256 burn;
+        uint256 discharge; // what the leaf may discharge of the committed payouts: at most its honest bound
     }
 
     function _context(uint32 round, bool inBatch) private view returns (Context memory ctx, bytes32 root) {
@@ -686,9 +692,9 @@ contract Tournament is TournamentBase, EIP712, ITournament {
         );
 
         ctx.reserve -= c.payout;
-        // Settled leaf increases discharge what activation committed, even the part clamped away (so a bad leaf
-        // cannot lock the reserve); payouts beyond the committed total were clamped above.
-        ctx.committed -= Math.min(ctx.committed, c.leafPayout);
+        // A settled leaf discharges what activation committed for it, up to its honest bound: a leaf claiming more
+        // (say, for a model with no stake) cannot erase other models' committed payouts. discharge >= payout.
+        ctx.committed -= Math.min(ctx.committed, c.discharge);
         if (c.payout != c.leafPayout || c.burn != c.leafBurn) {
             // Stake = netDeposits + payout - burn stays the real amount although the leaf's values are recorded.
             account.netDeposits =
@@ -721,7 +727,8 @@ contract Tournament is TournamentBase, EIP712, ITournament {
         c.burn = c.leafBurn;
         if (c.payout != 0 || c.burn != 0) {
             (uint256 maxPayout, uint256 minStake) = _honestBounds(h, pend, ctx.round, ctx.factors, v0);
-            c.payout = Math.min(c.payout, Math.min(maxPayout, ctx.committed));
+            c.discharge = Math.min(c.payout, maxPayout);
+            c.payout = Math.min(c.discharge, ctx.committed);
             // minStake <= v0: the bound never takes the stake below zero.
             c.burn = Math.min(c.burn, v0 + c.payout - minStake);
         }

@@ -189,6 +189,16 @@ abstract contract TournamentBase is AccessControlDefaultAdminRules, ReentrancyGu
         return _reserve - _committed; // activation and settlement keep committed <= reserve
     }
 
+    /// @dev The round's payout cap of the staked pool: sum of stakes plus committed payouts not yet settled, i.e.
+    /// the token balance less the reserve's free part and the burns due (stray donations only loosen it). Every
+    /// honest stake at risk is part of that pool, so an honest round's total always fits.
+    function _payoutCap(uint32 round) internal view returns (uint256) {
+        uint256 balance = _token.balanceOf(address(this));
+        uint256 held = _freeReserve() + _burnDue;
+        uint256 pool = balance > held ? balance - held : 0;
+        return (pool * _factors[round].payoutCapBps) / BPS;
+    }
+
     /// @dev Marks `amount` of the stake as at risk only from round `lastClosed + 1` because the model is not settled
     /// through `lastClosed`. At most one tranche is pending: an older one must be settled past first.
     /// Updates `p` in memory (the caller stores it) and returns the new flags.

@@ -226,6 +226,10 @@ contract TournamentExtension is TournamentBase {
         }
         uint256 free = _freeReserve();
         if (payoutTotal > free) revert ITournament.PayoutExceedsFreeReserve(round, payoutTotal, free);
+        // One round's payout cap of everything staked (settled stakes plus committed payouts not yet settled):
+        // what an honest round can pay at most, so a bad root cannot lock more of the reserve than that.
+        uint256 cap = _payoutCap(round);
+        if (payoutTotal > cap) revert ITournament.PayoutExceedsCap(round, payoutTotal, cap);
         uint40 activatesAt = uint40(block.timestamp) + s.challengePeriod;
         uint40 lapsesAt = s.closedAt + _lapsePeriod;
         if (activatesAt >= lapsesAt) revert ITournament.ProposalPastLapse(round, activatesAt, lapsesAt);

@@ -289,6 +289,8 @@ interface ITournament {
     error ZeroManifestHash();
     /// @notice A declared payout above the free reserve (see {freeReserve}).
     error PayoutExceedsFreeReserve(uint32 round, uint256 payoutTotal, uint256 freeReserve);
+    /// @notice A declared payout above the round's payout cap of the staked pool (see {payoutLimit}).
+    error PayoutExceedsCap(uint32 round, uint256 payoutTotal, uint256 cap);
     /// @notice The challenge window would end after the round lapses.
     error ProposalPastLapse(uint32 round, uint40 activatesAt, uint40 lapsesAt);
     /// @notice The challenge window is still open.
@@ -413,8 +415,8 @@ interface ITournament {
 
     /// @notice Proposes a closed round's root. Only one round is pending at a time: the previous round must be
     /// resolved. Emits {RootProposed}. Requirements: ORACLE_ROLE; not paused; status Closed or Vetoed; nonzero root
-    /// and manifest hash; `payoutTotal <= freeReserve()`; the window ends before the round lapses
-    /// ({ProposalPastLapse}).
+    /// and manifest hash; `payoutTotal <= payoutLimit(round)` (the free reserve, and the round's payout cap of the
+    /// staked pool); the window ends before the round lapses ({ProposalPastLapse}).
     /// @param payoutTotal The sum of the leaves' payout increases (committed from the reserve at activation).
     /// @param burnTotal The sum of the leaves' burn increases (informational; audited off-chain).
     function proposeRoot(
@@ -503,8 +505,12 @@ interface ITournament {
     /// @notice Payouts committed by activated rounds and not yet settled.
     function committedPayout() external view returns (uint256);
 
-    /// @notice `reserve() - committedPayout()`: what the next round may pay in total. The oracle scales to it.
+    /// @notice `reserve() - committedPayout()`: the part of the reserve no activated round has committed.
     function freeReserve() external view returns (uint256);
+
+    /// @notice The most a proposal of `round` may declare now: min(freeReserve(), payoutCap * pool), where pool is
+    /// every model's stake plus the committed payouts not yet settled. The oracle scales its payouts to it.
+    function payoutLimit(uint32 round) external view returns (uint256);
 
     /// @notice Settled burns held until the next activation or {flushBurns}.
     function burnDue() external view returns (uint256);

@@ -123,6 +123,7 @@ def test_round_length_and_close_spacing_are_bounded(env):
 
 def test_propose_records_the_root_and_its_window(env):
     t = env.t
+    env.register(env.alice, 1_000 * UNIT)  # a staked pool, so the round may pay something
     r = env.open_and_close()
     tx = propose(env, r, 10 * UNIT, 5 * UNIT)
     e = event(tx, "RootProposed")
@@ -146,6 +147,9 @@ def test_propose_reverts(env):
     assert_reverts_with("ResolutionOutOfOrder", t.proposeRoot, *args(round=r + 1), expect=(r + 1, r))
     assert_reverts_with("PayoutExceedsFreeReserve", t.proposeRoot, *args(payout=RESERVE + 1),
                         expect=(r, RESERVE + 1, RESERVE))
+    # Nothing is staked: no honest round can pay anything, and a proposal cannot commit the reserve.
+    assert t.payoutLimit(r) == 0
+    assert_reverts_with("PayoutExceedsCap", t.proposeRoot, *args(payout=1), expect=(r, 1, 0))
     assert_reverts_with("AccessControlUnauthorizedAccount", t.proposeRoot, *args(sender=env.guardian))
     t.proposeRoot(*args())
     assert_reverts_with("UnexpectedRoundStatus", t.proposeRoot, *args(), expect=(r, PROPOSED))
@@ -199,6 +203,7 @@ def test_the_guardian_vetoes_within_the_window_and_the_oracle_may_propose_again(
 
 def test_activation_waits_for_the_window_and_commits_the_payout(env):
     t = env.t
+    env.register(env.alice, 1_000 * UNIT)
     r = env.open_and_close()
     tx = propose(env, r, payout=30 * UNIT)
     activates_at = event(tx, "RootProposed")["activatesAt"]
