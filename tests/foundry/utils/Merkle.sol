@@ -60,54 +60,63 @@ library Merkle {
         pure
         returns (uint256[] memory order, bytes32[] memory siblings, bool[] memory flags)
     {
-        uint256 m = ks.length;
-        require(m != 0, "Merkle: empty multiproof");
-        // Leaf indices ascending = tree indices descending.
-        order = new uint256[](m);
-        for (uint256 a; a < m; ++a) {
+        require(ks.length != 0, "Merkle: empty multiproof");
+        order = _sorted(ks);
+        (siblings, flags) = _walk(tree, order);
+        bytes32[] memory hashes = new bytes32[](order.length);
+        for (uint256 a; a < order.length; ++a) {
+            hashes[a] = tree[tree.length - 1 - order[a]];
+        }
+        require(MerkleProof.multiProofVerify(siblings, flags, tree[0], hashes), "Merkle: bad multiproof");
+    }
+
+    function _sorted(uint256[] memory ks) private pure returns (uint256[] memory order) {
+        order = new uint256[](ks.length);
+        for (uint256 a; a < ks.length; ++a) {
             order[a] = ks[a];
         }
-        for (uint256 a = 1; a < m; ++a) {
+        for (uint256 a = 1; a < order.length; ++a) {
             for (uint256 b = a; b > 0 && order[b - 1] > order[b]; --b) {
                 (order[b - 1], order[b]) = (order[b], order[b - 1]);
             }
         }
-        // A queue of tree indices, worked from the front; parents are appended at the back.
-        uint256[] memory queue = new uint256[](2 * m + tree.length);
+        for (uint256 a = 1; a < order.length; ++a) {
+            require(order[a] != order[a - 1], "Merkle: duplicate leaf");
+        }
+    }
+
+    /// @dev Works a queue of tree indices from the leaves up: a node whose sibling is next in the queue is hashed
+    /// with it (flag true); otherwise its sibling comes from the proof (flag false).
+    function _walk(bytes32[] memory tree, uint256[] memory order)
+        private
+        pure
+        returns (bytes32[] memory siblings, bool[] memory flags)
+    {
+        uint256[] memory queue = new uint256[](2 * order.length + tree.length);
         uint256 head;
         uint256 tail;
-        for (uint256 a; a < m; ++a) {
-            require(a == 0 || order[a] != order[a - 1], "Merkle: duplicate leaf");
-            queue[tail++] = tree.length - 1 - order[a];
+        for (; tail < order.length; ++tail) {
+            queue[tail] = tree.length - 1 - order[tail];
         }
-        bytes32[] memory sib = new bytes32[](tree.length);
-        bool[] memory fl = new bool[](tree.length);
+        siblings = new bytes32[](tree.length);
+        flags = new bool[](tree.length);
         uint256 ns;
         uint256 nf;
         while (head < tail && queue[head] > 0) {
             uint256 j = queue[head++];
             uint256 s = j % 2 == 1 ? j + 1 : j - 1;
             if (head < tail && queue[head] == s) {
-                fl[nf++] = true;
+                flags[nf++] = true;
                 ++head;
             } else {
-                fl[nf++] = false;
-                sib[ns++] = tree[s];
+                flags[nf++] = false;
+                siblings[ns++] = tree[s];
             }
             queue[tail++] = (j - 1) / 2;
         }
-        siblings = new bytes32[](ns);
-        for (uint256 a; a < ns; ++a) {
-            siblings[a] = sib[a];
+        assembly ("memory-safe") {
+            mstore(siblings, ns)
+            mstore(flags, nf)
         }
-        flags = new bool[](nf);
-        for (uint256 a; a < nf; ++a) {
-            flags[a] = fl[a];
-        }
-        bytes32[] memory hashes = new bytes32[](m);
-        for (uint256 a; a < m; ++a) {
-            hashes[a] = tree[tree.length - 1 - order[a]];
-        }
-        require(MerkleProof.multiProofVerify(siblings, flags, tree[0], hashes), "Merkle: bad multiproof");
     }
 }
