@@ -30,7 +30,7 @@ from brownie.network.transaction import Status, TransactionReceipt
 from eth_utils import keccak
 from web3.exceptions import TransactionNotFound
 
-from oracle.settlement import SettlementLeaf, multiproof_for, proof_for, settlement_tree, totals
+from oracle.settlement import SettlementLeaf, multiproof_for, proof_for, settlement_tree
 
 UNIT = 10**18
 SUPPLY = 1_000_000_000 * UNIT

@@ -1,10 +1,9 @@
 """Participants: registering models, staking (plain and with permit), tranches, withdrawal requests (lower,
 cancel), withdrawals, the reserve, and the batched model-state view keepers read."""
 
-from brownie import chain
 
-from conftest import (LAPSE_PERIOD, MIN_STAKE, RESERVE, UNIT, assert_reverts_with, event, now, permit_signature,
-                      plain, travel)
+from conftest import (MIN_STAKE, RESERVE, UNIT, assert_reverts_with, event, now, permit_signature,
+                      plain)
 
 STATE_FIELDS = ("owner", "stake", "netDeposits", "cumulativePayout", "cumulativeBurn", "settledRound", "tranche",
                 "trancheFrom", "withdrawal", "withdrawalAfter")

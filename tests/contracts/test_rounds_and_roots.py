@@ -2,14 +2,13 @@
 re-proposals, activation inside [activatesAt, lapsesAt), lapsing, the bounded pause, delayed administration and
 the constructor's checks."""
 
-import pytest
 from brownie import Tournament, TournamentExtension, TournamentToken, chain
 
 from conftest import (ACTIVE, ADMIN_DELAY, BOUNDS, BURN_CAP_BPS, CHALLENGE, CLOSED, DEFAULT_ADMIN_ROLE, GUARDIAN_ROLE,
                       LAPSE_PERIOD, LAPSED, LIMITS, MANIFEST_HASH, MANIFEST_URI, MAX_BURN_CAP_BPS,
                       MAX_PAUSE, MAX_PAYOUT_CAP_BPS, MAX_ROUND_LENGTH, MIN_CHALLENGE_PERIOD, MIN_CLOSE_SPACING,
-                      MIN_ROUND_LENGTH, MIN_STAKE, OPEN, ORACLE_ROLE, PAUSE_COOLDOWN, PAUSER_ROLE, PAYOUT_CAP_BPS,
-                      PROPOSED, RESERVE, SUPPLY, UNIT, VETOED, ZERO_ADDRESS, assert_reverts_with, event, now, params,
+                      MIN_ROUND_LENGTH, OPEN, ORACLE_ROLE, PAUSE_COOLDOWN, PAUSER_ROLE, PAYOUT_CAP_BPS,
+                      PROPOSED, RESERVE, UNIT, VETOED, ZERO_ADDRESS, assert_reverts_with, event, now, params,
                       plain, travel)
 
 ROOT = "0x" + "11" * 32

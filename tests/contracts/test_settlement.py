@@ -4,13 +4,12 @@ the per-model bounds a settlement enforces (one round exactly, many rounds throu
 from fractions import Fraction
 
 import pytest
-from brownie import chain
 
 from bounds_reference import RoundCaps, honest_bounds, single_round_bounds
 from conftest import (BURN_CAP_BPS, MANIFEST_HASH, MANIFEST_URI, PAYOUT_CAP_BPS, RESERVE, UNIT, assert_reverts_with,
                       event, plain)
 from oracle.merkle import StandardMerkleTree
-from oracle.settlement import SettlementLeaf, settlement_tree
+from oracle.settlement import SettlementLeaf
 
 CAPS = RoundCaps(0, True, PAYOUT_CAP_BPS, BURN_CAP_BPS)
 
