@@ -15,17 +15,20 @@ SOLC_SHIM := .solc/solc-v$(SOLC_VERSION)
 
 export SOLCX_BINARY_PATH := $(CURDIR)/.solc
 export PATH := $(CURDIR)/node_modules/@foundry-rs/anvil-linux-amd64/bin:$(BIN):$(PATH)
+FORGE := $(CURDIR)/node_modules/@foundry-rs/forge-linux-amd64/bin/forge
 # Brownie and the tests would otherwise write caches into the home directory's defaults only.
 export PYTHONDONTWRITEBYTECODE := 1
 
 # Plain pytest must not load brownie's plugin: it would start a chain for tests that need none.
 PYTEST := $(BIN)/pytest -p no:pytest-brownie
 
-.PHONY: help setup compile chromium test test-python test-contracts lint demo bench-gas bench-oracle bench-service schemathesis-venv clean
+.PHONY: help setup compile chromium test test-python test-contracts test-foundry fuzz coverage lint demo bench-gas bench-oracle bench-service schemathesis-venv clean
 
 help:
 	@echo "make demo          run a whole tournament on a local Anvil chain"
-	@echo "make test          run every test (python, contracts on Anvil, slither)"
+	@echo "make test          run every test (python, contracts on Anvil, Foundry fuzz and invariants, slither)"
+	@echo "make fuzz          the long Foundry campaign: a million invariant calls, 10,000 runs per fuzz test"
+	@echo "make coverage      line and branch coverage of contracts/ by the Foundry suite"
 	@echo "make bench-gas     gas figures -> bench/results/gas.json"
 	@echo "make bench-oracle  scoring / Merkle / simulation figures -> bench/results/oracle.json"
 	@echo "make bench-service HTTP submission load -> bench/results/service.json"
@@ -49,7 +52,7 @@ $(SOLC_SHIM): tools/solc-shim node_modules/.installed
 compile: setup
 	$(BIN)/brownie compile
 
-test: setup compile test-python test-contracts lint
+test: setup compile test-python test-contracts test-foundry lint
 
 test-python: setup compile chromium $(SCHEMATHESIS_VENV)/.installed
 	$(PYTEST) -q tests/oracle $(wildcard tests/e2e)
@@ -60,6 +63,17 @@ chromium:
 
 test-contracts: setup
 	$(BIN)/brownie test tests/contracts
+
+# Foundry (forge from npm) compiles with solc-js through tools/forge-solc, offline; see foundry.toml.
+# The default profile is what `make test` runs (a fixed seed, over 100,000 invariant calls); `fuzz` is the long one.
+test-foundry: setup
+	$(FORGE) test
+
+fuzz: setup
+	FOUNDRY_PROFILE=fuzz $(FORGE) test
+
+coverage: setup
+	$(FORGE) coverage --report summary --no-match-coverage '^tests/'
 
 # Slither has pins of its own that clash with brownie's, so it lives in its own virtual environment.
 $(SLITHER_VENV)/.installed: constraints-slither.txt

@@ -1,0 +1,162 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {Strings} from "@openzeppelin/contracts/utils/Strings.sol";
+import {ITournament} from "../../contracts/interfaces/ITournament.sol";
+import {TournamentToken} from "../../contracts/TournamentToken.sol";
+import {vm, console} from "./utils/Vm.sol";
+import {Assertions} from "./utils/Assertions.sol";
+import {Fixture, ITournamentFull} from "./utils/Fixture.sol";
+import {TournamentHandler} from "./handlers/TournamentHandler.sol";
+
+/// @notice Properties 1-5 of the trust redesign, checked after every call of a campaign in which the oracle,
+/// guardian, pauser and admin misbehave as described in {TournamentHandler}.
+///
+/// Forge runs one campaign per `invariant_*` function, so all properties share one function: every call of the
+/// campaign is checked against all of them (the failure message names the property).
+contract TrustInvariantsTest is Assertions {
+    struct FuzzSelector {
+        address addr;
+        bytes4[] selectors;
+    }
+
+    TournamentToken token;
+    ITournamentFull t;
+    TournamentHandler handler;
+
+    function setUp() public {
+        vm.warp(1_700_000_000);
+        (token, t) = Fixture.deployAll(address(this));
+        handler = new TournamentHandler(t, token);
+        token.transfer(address(handler), 500_000_000e18);
+        handler.init();
+    }
+
+    function targetContracts() public view returns (address[] memory targets) {
+        targets = new address[](1);
+        targets[0] = address(handler);
+    }
+
+    /// @dev Every action but `init`, which setUp already made.
+    function excludeSelectors() public view returns (FuzzSelector[] memory excluded) {
+        excluded = new FuzzSelector[](1);
+        excluded[0].addr = address(handler);
+        excluded[0].selectors = new bytes4[](1);
+        excluded[0].selectors[0] = TournamentHandler.init.selector;
+    }
+
+    function invariant_trustProperties() public view {
+        if (handler.violated()) revert(string.concat("handler check failed: ", handler.violation()));
+        (uint256[] memory ids, int256[] memory lo, int256[] memory hi, bool[] memory atRisk, uint256[] memory tol, bool overdue) =
+            handler.ghostSummary();
+        _perModelBounds(ids, lo, hi, atRisk, tol);
+        _conservation();
+        _oneWindowOneCap();
+        _exitAndPause(overdue);
+        _adminDelayed();
+    }
+
+    /// Property 1: every model's stake lies between its worst and best honest outcome (ghost ledger, see the
+    /// handler); a model never at risk was neither paid nor burned.
+    function _perModelBounds(
+        uint256[] memory ids,
+        int256[] memory lo,
+        int256[] memory hi,
+        bool[] memory atRisk,
+        uint256[] memory tol
+    ) internal view {
+        for (uint256 i; i < ids.length; ++i) {
+            int256 stake = int256(t.stakeOf(ids[i]));
+            // Messages are built only on failure: string building would dominate the campaign's gas.
+            if (stake + int256(tol[i]) < lo[i]) _fail1("below its worst honest outcome", ids[i], stake, lo[i]);
+            if (stake > hi[i] + int256(tol[i])) _fail1("above its best honest outcome", ids[i], stake, hi[i]);
+            if (!atRisk[i] && stake != lo[i]) _fail1("paid or burned with nothing at risk", ids[i], stake, lo[i]);
+        }
+    }
+
+    function _fail1(string memory what, uint256 m, int256 stake, int256 ghostValue) internal pure {
+        revert(
+            string.concat(
+                "P1: model ", Strings.toString(m), " ", what, ": stake ", Strings.toStringSigned(stake), ", ghost ",
+                Strings.toStringSigned(ghostValue)
+            )
+        );
+    }
+
+    /// Property 2: per claim, the contract holds every model's stake plus the reserve plus burns not yet destroyed;
+    /// the views agree with each other.
+    function _conservation() internal view {
+        uint256 n = t.modelCount();
+        uint256 stakes;
+        ITournament.ModelState[] memory states = t.modelStates(1, n);
+        assertEq(states.length, n, "P2: modelStates length");
+        for (uint256 m = 1; m <= n; ++m) {
+            uint256 s = t.stakeOf(m);
+            ITournament.ModelState memory st = states[m - 1];
+            assertEq(st.stake, s, "P2: modelStates stake differs from stakeOf");
+            assertEq(
+                int256(s), st.netDeposits + int256(st.cumulativePayout) - int256(st.cumulativeBurn), "P2: stake != N + P - B"
+            );
+            stakes += s;
+        }
+        uint256 reserve = t.reserve();
+        uint256 committed = t.committedPayout();
+        assertEq(token.balanceOf(address(t)), stakes + reserve + t.burnDue(), "P2: balance != stakes + reserve + burns due");
+        assertLe(committed, reserve, "P2: committed payout above the reserve");
+        assertEq(t.freeReserve(), reserve - committed, "P2: freeReserve");
+    }
+
+    /// Property 3: at most one proposal pending, and only for the next round to resolve; every round's caps
+    /// within the hard limits.
+    function _oneWindowOneCap() internal view {
+        (uint32 lastClosed, uint32 lastResolved, uint32 lastActive) = t.roundCursor();
+        assertLe(lastResolved, lastClosed, "P3: resolved past closed");
+        assertLe(lastActive, lastResolved, "P3: active past resolved");
+        for (uint32 r = lastResolved + 2; r <= lastClosed + 1; ++r) {
+            ITournament.RoundStatus st = t.roundInfo(r).status;
+            assertTrue(
+                st != ITournament.RoundStatus.Proposed && st != ITournament.RoundStatus.Active,
+                "P3: a round beyond the next to resolve is proposed or active"
+            );
+        }
+        if (lastResolved < lastClosed || t.roundInfo(lastClosed + 1).status != ITournament.RoundStatus.None) {
+            ITournament.RoundInfo memory info = t.roundInfo(lastResolved + 1);
+            assertLe(info.payoutCapBps, Fixture.MAX_PAYOUT_CAP_BPS, "P3: payout cap above the hard limit");
+            assertLe(info.burnCapBps, Fixture.MAX_BURN_CAP_BPS, "P3: burn cap above the hard limit");
+            assertGe(info.challengePeriod, Fixture.MIN_CHALLENGE_PERIOD, "P3: challenge period below the hard limit");
+        }
+    }
+
+    /// Property 4 (the exits themselves are made by the handler at each deadline): no pending withdrawal is past
+    /// its deadline, and no pause outlasts MAX_PAUSE.
+    function _exitAndPause(bool overdue) internal view {
+        assertTrue(!overdue, "P4: a withdrawal outlived t + D");
+        if (t.paused()) {
+            (uint40 until,) = t.pauseState();
+            assertLe(until, handler.pausedAt() + Fixture.MAX_PAUSE, "P4: pause longer than MAX_PAUSE");
+            assertLt(block.timestamp, until, "P4: paused past its end");
+        }
+    }
+
+    /// Property 5: the executed bounds and granted roles are only those whose delay has passed.
+    function _adminDelayed() internal view {
+        ITournament.Bounds memory b = t.bounds();
+        (uint32 c, uint16 p, uint16 bu) = handler.expectedBounds();
+        assertTrue(b.challengePeriod == c && b.payoutCapBps == p && b.burnCapBps == bu, "P5: bounds changed outside executeBounds");
+        uint256 since = handler.newcomerOracleSince();
+        bool has = t.hasRole(t.ORACLE_ROLE(), address(0xBEEF));
+        assertTrue(has == (since != 0), "P5: role held without a delayed grant (or kept after revoke)");
+        assertEq(t.defaultAdminDelay(), Fixture.ADMIN_DELAY, "P5: admin delay changed");
+    }
+
+    /// @notice What the campaign did, for the closing report (`forge test -vv` prints it).
+    function afterInvariant() public view {
+        console.log("activated", handler.nActivated());
+        console.log("lapsed", handler.nLapsed());
+        console.log("vetoed", handler.nVetoed());
+        console.log("settled", handler.nSettled());
+        console.log("exits at deadline", handler.nExits());
+        console.log("withdrawals", handler.nWithdrawals());
+        console.log("adversarial proposals", handler.nAdversarialProposals());
+    }
+}
