@@ -22,6 +22,7 @@ from oracle.bundle.manifest import (
     ChainRef,
     Manifest,
     ManifestError,
+    PayoutLimit,
     PreviousLink,
     Totals,
     canonical_json,
@@ -143,6 +144,10 @@ class RoundBundle:
     def params(self) -> RoundParams:
         """The round's scoring parameters."""
         return RoundParams.from_dict(self.manifest.params)
+
+    def payout_limit(self) -> int | None:
+        """The limit the round's payouts were scaled to (None: none recorded, payouts unscaled)."""
+        return None if self.manifest.payout_limit is None else self.manifest.payout_limit.limit
 
     def stake_map(self) -> dict[str, int]:
         """Stake at risk per model name."""
@@ -331,6 +336,7 @@ def write_round_bundle(
     chain: ChainRef | None = None,
     previous: PreviousLink | str | None = None,
     extra_files: Mapping[str, bytes] | None = None,
+    payout_limit: PayoutLimit | None = None,
 ) -> tuple[Manifest, str, str]:
     """Write a round's bundle and commit its manifest; returns (manifest, manifest_uri, manifest_keccak).
 
@@ -338,7 +344,8 @@ def write_round_bundle(
     ``leaves`` are this round's cumulative settlement leaves; when omitted they are derived from
     ``previous_cumulative`` and the scores' payouts and burns. ``previous`` links the previous round's
     manifest (a PreviousLink, or its URI, which is read to take its hash). ``extra_files`` adds named
-    files (e.g. ``submissions.json``) to the bundle.
+    files (e.g. ``submissions.json``) to the bundle. ``payout_limit`` records the limit the scores' payouts were
+    scaled to (the scores must already be scaled: see ``oracle.scoring.payouts.scale_payouts``).
     """
     from oracle.settlement.leaves import round_leaves, settlement_tree, totals
 
@@ -389,6 +396,7 @@ def write_round_bundle(
         root=tree.root,
         versions=_versions(),
         previous=previous,
+        payout_limit=payout_limit,
     )
     uri, digest = store.commit_manifest(manifest)
     return manifest, uri, digest

@@ -4,8 +4,6 @@ import importlib.util
 import json
 from pathlib import Path
 
-import pytest
-
 from brownie import Tournament, TournamentToken, accounts, chain
 
 from oracle.chain.deploy import default_path
@@ -21,9 +19,6 @@ def run_deploy_script() -> None:
     module.main()
 
 
-# The Python side (oracle.chain.deploy, used by scripts/deploy.py) still calls the old constructor; it is adapted to
-# the Params constructor separately. strict: once it is, this marker must go.
-@pytest.mark.xfail(strict=True, reason="oracle.chain.deploy not yet adapted to Tournament(Params)")
 def test_the_deploy_script_deploys_grants_the_roles_and_records_the_addresses():
     path = default_path(chain.id)
     path.unlink(missing_ok=True)
