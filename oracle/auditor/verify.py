@@ -13,8 +13,8 @@ For a ``RootProposed`` event the auditor loads the manifest at its URI (checking
   are re-checked against the chain;
 * **the proposal**: root, declared payout and burn totals, the bundle's total stake at risk equal the
   recomputation; every model's payout and burn within the round's caps of its own stake at risk (the contract's
-  per-model bound); when the payouts were scaled to the payout limit, that limit is the chain's
-  ``payoutLimit(round)`` at the block the manifest names, read after the previous round resolved;
+  per-model bound); the payout limit the manifest records (and scales payouts to) is the free reserve the
+  events show once the previous round resolved;
 * **activation** (for an active round): ``RootActivated`` committed exactly the declared payout; a settlement the
   contract clamped for this round is reported as a warning (an honest leaf is never clamped).
 * **receipts** (when the caller holds some, e.g. ``tourney verify --receipts DIR``): every genuine operator receipt
@@ -243,32 +243,22 @@ def check_bounds(client: TournamentClient, proposal: Proposal, bundle: RoundBund
     return out
 
 
-def check_payout_limit(client: TournamentClient, proposal: Proposal, bundle: RoundBundle,
-                       unscaled_payout: int) -> list[Difference]:
-    """When the payouts were scaled to the manifest's payout limit, the limit is the chain's: ``payoutLimit(round)``
-    at the recorded block, which lies after the round closed, after the previous round resolved and no later than
-    the proposal. A limit that did not bind changes nothing and is not checked."""
+def check_payout_limit(client: TournamentClient, proposal: Proposal, bundle: RoundBundle) -> list[Difference]:
+    """The manifest's payout limit is the chain's: the free reserve from events at the block fixed by the round's
+    close and the previous round's resolution (``TournamentClient.round_payout_limit``). The scaling rule itself is
+    recomputed with the bundle (``oracle.auditor.recompute``)."""
     recorded = bundle.manifest.payout_limit
-    if recorded is None or unscaled_payout <= recorded.limit:
-        return []
-    out = []
-    floor = client.close_event(proposal.round)
-    floor_block = floor.block if floor else 0
-    if proposal.round > 1:
-        for name in ("RootActivated", "RoundLapsed"):
-            resolved = client.round_events(name, proposal.round - 1)
-            if resolved:
-                floor_block = max(floor_block, resolved[0].block)
-    if not floor_block <= recorded.block <= proposal.block:
-        out.append(Difference("payout_limit", "manifest", "block", recorded.block,
-                              f"between {floor_block} and {proposal.block}"))
-        return out
+    if recorded is None:
+        return []  # payouts unscaled: the contract refuses a total above the free reserve by itself
     try:
-        chain_limit = client.payout_limit(proposal.round, block=recorded.block)
-    except Exception as exc:  # noqa: BLE001 - a node without that block's state cannot vouch for the limit
-        return [Difference("payout_limit", "chain", "limit", recorded.limit, f"cannot be read: {exc}")]
-    if chain_limit != recorded.limit:
-        out.append(Difference("payout_limit", "chain", "limit", recorded.limit, chain_limit))
+        limit, block = client.round_payout_limit(proposal.round)
+    except ValueError as exc:
+        return [Difference("payout_limit", "chain", "limit", recorded.limit, f"cannot be derived: {exc}")]
+    out = []
+    if recorded.block != block:
+        out.append(Difference("payout_limit", "manifest", "block", recorded.block, block))
+    if recorded.limit != limit:
+        out.append(Difference("payout_limit", "manifest", "limit", recorded.limit, limit))
     return out
 
 
@@ -369,7 +359,7 @@ def verify_proposal(client: TournamentClient, proposal: Proposal, receipts: Rece
     verdict.differences += check_submissions(bundle, client, stakes.owners)
     verdict.differences += check_proposal(proposal, bundle, report.root, report.totals, stakes.total_at_risk)
     verdict.differences += check_bounds(client, proposal, bundle, stakes.at_risk)
-    verdict.differences += check_payout_limit(client, proposal, bundle, report.unscaled_payout)
+    verdict.differences += check_payout_limit(client, proposal, bundle)
     if standing and state.status is RoundStatus.ACTIVE:
         differences, warnings = check_activation(client, proposal)
         verdict.differences += differences

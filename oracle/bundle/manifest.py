@@ -25,9 +25,10 @@ Layout of a manifest (schema ``tourney-round-manifest/1``)::
 
 ``previous`` links the manifest of the round this one builds on: the last *active* round before it (a lapsed round
 has a zero result and no leaves). ``payout_limit`` records the rule that keeps the round's payouts within the
-tournament's free reserve (``payoutLimit(round)`` read at ``block``): when the payouts sum to more than ``limit``,
-each is scaled to ``floor(payout * limit / total)`` (``oracle.scoring.payouts.scale_payouts``). Auditors recompute
-the scaling from the recorded limit and check the limit against the chain at that block.
+tournament's free reserve (the reserve funded minus the payouts activated, from events up to ``block``: the later of
+the round's close and the previous round's resolution): when the payouts sum to more than ``limit``, each is scaled
+to ``floor(payout * limit / total)`` (``oracle.scoring.payouts.scale_payouts``). Auditors recompute the scaling
+from the recorded limit and the limit and block from the chain's events.
 """
 
 from __future__ import annotations

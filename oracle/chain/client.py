@@ -313,6 +313,32 @@ class TournamentClient:
         return int(self._rpc("freeReserve",
                              lambda: self.tournament.functions.freeReserve().call(block_identifier=block)))
 
+    def round_payout_limit(self, round: int) -> tuple[int, int]:
+        """(limit, block): the free reserve a round's payouts are scaled to, as the events show it at ``block``.
+
+        ``block`` is the later of the round's ``RoundClosed`` and the previous round's resolution (``RootActivated``
+        or ``RoundLapsed``): from then until the round's own activation the free reserve only grows (funding adds
+        to it, settlements leave it as is, and no other round can be activated in between), so a round declaring at
+        most ``limit`` is never refused for lack of reserve. ``limit`` is every ``ReserveFunded`` amount minus every
+        ``RootActivated.payoutTotal`` up to that block: the contract's ``freeReserve()`` then, except that a
+        settlement clamped below its committed payout (only a bad root causes one) frees more than the events
+        show, so the limit is never above the real free reserve. The round's cap of the staked pool (the other
+        half of ``payoutLimit``) never binds an honest round: its stakes at risk are all in the pool.
+
+        Deterministic from events alone: the operator and every auditor compute the same pair on any node."""
+        close = self.close_event(round)
+        if close is None:
+            raise ValueError(f"round {round} is not closed on-chain: its payout limit is not fixed yet")
+        block = close.block
+        if round > 1:
+            resolved = [e for name in ("RootActivated", "RoundLapsed") for e in self.round_events(name, round - 1)]
+            if not resolved:
+                raise ValueError(f"round {round - 1} is not resolved: round {round}'s payout limit is not fixed yet")
+            block = max(block, min(e.block for e in resolved))
+        funded = sum(int(e.args["amount"]) for e in self.events(["ReserveFunded"], to_block=block))
+        committed = sum(int(e.args["payoutTotal"]) for e in self.events(["RootActivated"], to_block=block))
+        return max(0, funded - committed), block
+
     def payout_limit(self, round: int, block: int | str = "latest") -> int:
         """``payoutLimit(round)``: the most a proposal of the round may declare (the free reserve, and the round's
         payout cap of the staked pool)."""

@@ -19,8 +19,8 @@ memory, so an operator killed at any point and started again picks up where the 
 * **resolve**: the next round to resolve is closed (or vetoed), its targets are known and a proposal made now
   could still be activated before the round lapses -> check every snapshotted submission (signature, signer owns
   the model, model registered before the close, signed for this chain/contract/round, file hash), replay the
-  stakes at risk from chain events, read the payout limit (``payoutLimit``: the free reserve and the round's cap of
-  the pool) and score with ``score_round`` (payouts scaled to the limit when they would exceed it), write the bundle
+  stakes at risk from chain events, compute the payout limit (the free reserve from events, once r-1 resolved)
+  and score with ``score_round`` (payouts scaled to the limit when they would exceed it), write the bundle
   (the same inputs give byte-identical files and the existing manifest is reused), then ``proposeRoot``.
 
 The leaves of round r build on those of the last active round before it: a lapsed round adds nothing and has no
@@ -283,8 +283,9 @@ class Operator:
                      ) -> tuple[str, str, Any, int]:
         """Write the round's bundle; returns (manifest uri, manifest keccak, manifest, total stake at risk).
 
-        The payouts are scaled to the round's payout limit (``payoutLimit(round)``, read at the current block and
-        recorded in the manifest) when they would exceed it: the proposal then always fits the free reserve.
+        The payouts are scaled to the round's payout limit (the free reserve once the previous round resolved:
+        ``TournamentClient.round_payout_limit``, recorded in the manifest) when they would exceed it: the proposal
+        then always fits the free reserve.
         ``tamper`` rewrites the scores before they are written: only the demo and tests use it, to make the
         oracle propose a wrong root that the auditor must catch."""
         state = self.client.round_state(round)
@@ -305,10 +306,8 @@ class Operator:
         previous, previous_proposal = previous_cumulative_of(self.client, round)
         round_stakes = self.client.round_stakes(round, previous)
         stakes, owners = round_stakes.at_risk, round_stakes.owners
-        # The limit as of now: round r-1 is resolved (nothing can commit more of the reserve before r's proposal),
-        # and auditors re-read it at this block.
-        limit_block = self.client.block_number()
-        limit = PayoutLimit(self.client.payout_limit(round, block=limit_block), limit_block)
+        # The free reserve once r-1 resolved and r closed, from events: auditors recompute it exactly.
+        limit = PayoutLimit(*self.client.round_payout_limit(round))
         accepted, rejections = check_submissions(self.client, self.inbox, round, snapshot, owners)
 
         frames: dict[str, pd.DataFrame] = {}

@@ -1,5 +1,6 @@
 """The demo end to end (smaller than ``make demo``): every standing proposal verifies, the bad root was caught and
-vetoed, the withdrawal paid, rejections recorded, and the tournament's tokens are exactly its pool and reserve."""
+vetoed, the withdrawal paid, rejections recorded, and the tournament is solvent per claim: every model's stake is
+real and the tokens held are exactly every stake plus the reserve plus the burns not yet destroyed."""
 
 from __future__ import annotations
 
@@ -28,8 +29,11 @@ def test_small_demo_outcome(tmp_path: Path) -> None:
     assert not vetoed[0].ok and vetoed[0].status == "vetoed"
     assert vetoed[0].models(), "the auditor names the model whose payout was inflated"
 
-    assert result.conserved
-    assert result.token_balance == result.staked_pool + result.reward_reserve
+    # Per claim: every model's stake is a real amount and the balance covers every stake, the reserve and the burns
+    # not yet destroyed, exactly (nothing else entered the contract).
+    assert result.conserved and result.claims_sound and result.solvent
+    assert result.token_balance == sum(result.stakes.values()) + result.reserve + result.burn_due
+    assert len(result.stakes) == 8 and all(stake > 0 for stake in result.stakes.values())
     # Half the stake was requested back in round 2; burns since may only have lowered it.
     assert 0 < result.withdrawn <= config.stake // 2
     assert len(result.models) == 8
@@ -49,4 +53,4 @@ def test_make_demo_entry_point_runs(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "oracle.demo"], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "Auditor verdicts" in done.stdout
-    assert "reserve" in done.stdout and ": yes" in done.stdout
+    assert "per claim" in done.stdout and "solvency" in done.stdout and ": NO" not in done.stdout

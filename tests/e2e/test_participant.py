@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from eth_account import Account
 
 from oracle.bundle.round_bundle import amounts_by_model_id, write_round_bundle
+from oracle.chain.client import ModelState
 from oracle.chain.deploy import UNIT
 from oracle.chain.tx import ContractReverted
 from oracle.cli import main
@@ -20,7 +21,7 @@ from oracle.scoring.params import RoundParams
 from oracle.chain.connection import connect
 from oracle.participant.settle import settle_model
 from oracle.scoring.pipeline import score_round
-from oracle.settlement.leaves import cumulative_leaves, settlement_tree, totals
+from oracle.settlement.leaves import cumulative_leaves, settlement_tree
 from oracle.protocol.inbox import Inbox
 from oracle.protocol.submission import predictions_hash, sign_submission, submission_digest, verify_submission
 
@@ -93,22 +94,20 @@ def resolve_round(chain, store: Path, round_: int, stake_at_risk: dict[int, int]
                                                              "stake": stakes["stake_at_risk"]}), PARAMS)
     ids = {str(m): m for m in stake_at_risk}
     payouts, burns = amounts_by_model_id(scored.scores, ids)
-    all_ids = range(1, chain.tournament.functions.modelCount().call() + 1)
-    leaves = cumulative_leaves(previous, payouts, burns, all_ids)
+    leaves = cumulative_leaves(previous, payouts, burns, set(previous) | set(stake_at_risk))
     _, uri, digest = write_round_bundle(store, round_, predictions=predictions, targets=targets, stakes=stakes,
                                         scores=scored.scores, params=PARAMS, previous_cumulative=previous,
                                         leaves=leaves)
     root = settlement_tree(leaves).root
-    cum_payout, cum_burn = totals(leaves)
     chain.oracle.transact(chain.tournament.functions.proposeRoot(
-        round_, root, cum_payout, cum_burn, sum(stake_at_risk.values()), digest, uri))
+        round_, root, sum(payouts.values()), sum(burns.values()), digest, uri))
     chain.advance(700)  # the deployment's challenge window is 600 s
     chain.keeper.transact(chain.tournament.functions.activateRoot(round_))
     return uri, payouts, burns
 
 
-def model_state(chain, model_id: int) -> tuple:
-    return chain.tournament.functions.modelInfo(model_id).call()
+def model_state(chain, model_id: int) -> ModelState:
+    return ModelState.of(model_id, chain.tournament.functions.modelState(model_id).call())
 
 
 # ------------------------------------------------------------------------------------------------ accounts
@@ -157,7 +156,7 @@ def test_register_and_stake_with_permit_in_one_transaction(chain, participants) 
     code, out, registered = run(env, "model", "register")
     assert code == 0, out
     model_id = int(registered["model_id"])
-    assert chain.tournament.functions.modelInfo(model_id).call()[0][0] == p.address
+    assert model_state(chain, model_id).owner == p.address
     nonce = chain.w3.eth.get_transaction_count(p.address)
     balance = chain.token.functions.balanceOf(p.address).call()
     code, out, staked = run(env, "stake", "--model", str(model_id), "12.5")
@@ -165,7 +164,7 @@ def test_register_and_stake_with_permit_in_one_transaction(chain, participants) 
     assert chain.w3.eth.get_transaction_count(p.address) == nonce + 1  # permit + stake: one transaction
     assert chain.token.functions.allowance(p.address, chain.tournament.address).call() == 0
     assert chain.token.functions.balanceOf(p.address).call() == balance - 125 * 10**17
-    assert chain.tournament.functions.modelInfo(model_id).call()[0][1] == 125 * 10**17
+    assert model_state(chain, model_id).net_deposits == 125 * 10**17
     code, out, listed = run(env, "model", "list")
     assert listed["models"] == [model_id]
     # Too many decimals, not a number, someone else's model: refused with the reason, nothing sent.
@@ -193,13 +192,21 @@ def test_withdrawal_waits_for_the_at_risk_round_then_settles_and_pays(chain, par
     assert code == 0, out
     assert int(requested["pending"]) == 40 * UNIT and requested["after_round"] == round_
 
-    # Before round 1 resolves: the CLI explains, and the contract itself refuses with UnsettledRounds.
+    # Before round 1 resolves: the CLI explains (and says by when it can be taken at the latest: the round's close
+    # plus D), and the contract itself refuses with RoundNotResolved.
+    lapses_at = chain.tournament.functions.roundInfo(round_).call()[4]
     code, out, data = run(env, "withdraw", "--model", str(model_id))
-    assert code == 1 and f"waits for round {round_}" in data["error"]
+    assert code == 1 and f"waits for round {round_} to be resolved" in data["error"]
+    assert f"by {lapses_at} at the latest" in data["error"]
     with pytest.raises(ContractReverted) as refused:
         chain.sender(p.account).transact(chain.tournament.functions.withdraw(model_id))
-    assert refused.value.error == "UnsettledRounds"
-    assert refused.value.args_by_name == {"modelId": model_id, "settledRound": 0, "requiredRound": round_}
+    assert refused.value.error == "RoundNotResolved"
+    assert refused.value.args_by_name == {"round": round_, "lapsesAt": lapses_at}
+    code, out, status = run(env, "status", "--model", str(model_id))
+    assert code == 0, out
+    [entry] = status["models"]
+    assert entry["exit"]["ready"] is False and entry["exit"]["deadline"] == lapses_at
+    assert entry["exit_bound"] == chain.tournament.functions.exitBound().call()
 
     good = [0.1, 0.3, 0.5, 0.7, 0.9, 0.2, 0.8, 0.6]  # close to the targets' order: a positive CORR
     _, payouts, burns = resolve_round(chain, tmp_path / "store", round_, {model_id: 100 * UNIT}, {model_id: good})
@@ -209,8 +216,9 @@ def test_withdrawal_waits_for_the_at_risk_round_then_settles_and_pays(chain, par
     assert code == 0, out
     assert int(paid["paid"]) == 40 * UNIT
     assert chain.token.functions.balanceOf(p.address).call() == balance + 40 * UNIT
-    (_, net), (cum_payout, cum_burn, settled_round, _), (pending, _) = model_state(chain, model_id)
-    assert (settled_round, cum_payout, cum_burn, pending) == (round_, payouts[model_id], 0, 0)
+    state = model_state(chain, model_id)
+    assert (state.settled_round, state.cumulative_payout, state.cumulative_burn, state.withdrawal) == (
+        round_, payouts[model_id], 0, 0)
     assert chain.tournament.functions.stakeOf(model_id).call() == 60 * UNIT + payouts[model_id]
 
 
@@ -245,7 +253,7 @@ def test_settle_by_a_third_party_single_and_batch(chain, participants, tmp_path:
     assert len(batch["transactions"]) == 1
     for m in models:
         assert chain.tournament.functions.stakeOf(m).call() == at_risk[m] + payouts[m] - burns[m]
-        assert model_state(chain, m)[1][2] == round_
+        assert model_state(chain, m).settled_round == round_
     code, out, again = run(keeper_env, "settle", "--all")
     assert code == 0 and again["settled"] == [] and again["transactions"] == []
 
