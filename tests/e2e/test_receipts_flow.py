@@ -7,6 +7,7 @@ submissions stamped before ``closesAt``."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from dataclasses import replace
@@ -41,8 +42,12 @@ PARAMS = RoundParams(corr_weight=1.0, mmc_weight=0.0, clip=0.05, payout_threshol
 
 
 def tourney(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([TOURNEY, *args], env={**env, "PATH": "/usr/bin:/bin"}, capture_output=True, text=True,
-                          timeout=180)
+    # PYTHONPATH passes through (a checkout other than the installed one runs its own package), and so does the
+    # OpenBLAS kernel choice: the scorer's dot products round differently under another kernel (a last-bit change
+    # in a score moves a payout by a few wei), so the auditor here runs with the operator's kernel.
+    inherited = {k: v for k, v in os.environ.items() if k == "PYTHONPATH" or k.startswith("OPENBLAS_")}
+    return subprocess.run([TOURNEY, *args], env={**env, "PATH": "/usr/bin:/bin", **inherited}, capture_output=True,
+                          text=True, timeout=180)
 
 
 def make_operator(chain: Any, workdir: Path) -> Operator:
