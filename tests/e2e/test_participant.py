@@ -323,3 +323,56 @@ def test_submit_resubmit_invalid_late_and_wrong_signer(chain, participants, tmp_
                           str(first))
     assert code == 1 and "too late" in late["error"]
     assert Inbox(inbox_url).get(round_, model_id)[1] == second.read_bytes()
+
+
+def test_unstake_lower_and_cancel_through_the_cli(chain, participants, tmp_path: Path) -> None:
+    p = participants[0]
+    env = as_env(chain, p)
+    model_id = register_and_stake(chain, p, 100)
+    code, out, requested = run(env, "unstake", "--model", str(model_id), "40")
+    assert code == 0 and int(requested["pending"]) == 40 * UNIT, out
+    # Before the next close, lowering is free: the released amount is at risk again from the next round.
+    code, out, lowered = run(env, "unstake", "--model", str(model_id), "--lower", "10")
+    assert code == 0, out
+    assert int(lowered["pending"]) == 10 * UNIT and lowered["at_risk_from"] == 1
+    assert model_state(chain, model_id).withdrawal == 10 * UNIT
+    for args, expected in ((("--lower", "10"), "does not lower"), (("--cancel", "5"), "--cancel takes no AMOUNT"),
+                           ((), "pass AMOUNT")):
+        code, out, data = run(env, "unstake", "--model", str(model_id), *args)
+        assert code != 0 and expected in out, (args, out)
+    # After a close the model's request stays at risk in that round; cancelling it then is allowed too, and the
+    # amount is at risk again from the round after.
+    round_, closes_at = open_round(chain)
+    close_round(chain, round_, closes_at)
+    code, out, cancelled = run(env, "unstake", "--model", str(model_id), "--cancel")
+    assert code == 0, out
+    assert int(cancelled["pending"]) == 0 and cancelled["at_risk_from"] == round_ + 1
+    state = model_state(chain, model_id)
+    assert state.withdrawal == 0
+    code, out, data = run(env, "unstake", "--model", str(model_id), "--cancel")
+    assert code == 1 and "no pending withdrawal" in data["error"]
+
+
+def test_a_second_top_up_settles_the_model_first(chain, participants, tmp_path: Path) -> None:
+    """Deposits after two closes the model is not settled through would need two tranches: the contract refuses
+    (TopUpPending) and ``tourney stake`` settles the model against the newest active root first."""
+    p = participants[0]
+    env = as_env(chain, p)
+    model_id = register_and_stake(chain, p, 100)
+    round1, closes_at = open_round(chain)
+    close_round(chain, round1, closes_at)
+    code, out, _ = run(env, "stake", "--model", str(model_id), "5")   # a tranche at risk from round 2
+    assert code == 0, out
+    good = [0.1, 0.3, 0.5, 0.7, 0.9, 0.2, 0.8, 0.6]
+    resolve_round(chain, tmp_path / "store", round1, {model_id: 100 * UNIT}, {model_id: good})
+    round2, closes_at = open_round(chain)
+    close_round(chain, round2, closes_at)
+    with pytest.raises(ContractReverted) as refused:
+        chain.sender(p.account).transact(chain.tournament.functions.stake(model_id, 1))
+    assert refused.value.error == "TopUpPending" and refused.value.args_by_name["settleThrough"] == round1
+    nonce = chain.w3.eth.get_transaction_count(p.address)
+    code, out, staked = run(env, "stake", "--model", str(model_id), "7")
+    assert code == 0, out
+    assert chain.w3.eth.get_transaction_count(p.address) == nonce + 2  # settle, then stake
+    state = model_state(chain, model_id)
+    assert state.settled_round == round1 and state.tranche == 7 * UNIT and state.tranche_from == round2 + 1
