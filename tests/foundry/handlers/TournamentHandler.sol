@@ -95,6 +95,8 @@ contract TournamentHandler is Assertions {
     uint256 public nExits;
     uint256 public nWithdrawals;
     uint256 public nAdversarialProposals;
+    uint256 public nProposals;
+    bytes4 public lastPlausibleProposalRevert;
 
     bool internal initialized;
 
@@ -123,16 +125,19 @@ contract TournamentHandler is Assertions {
 
     // ================================================================ participants
 
-    function register(uint256 ownerSeed) external {
-        if (models.length < MAX_MODELS) _register(ownerSeed);
-    }
-
+    /// @notice Stakes on (tops up) a model; one time in sixteen registers a new model instead (up to four).
     function stake(uint256 modelSeed, uint256 amount) external {
-        if (models.length == 0) return;
+        if (amount % 16 == 0 && models.length < MAX_MODELS) return _register(modelSeed);
         _stake(modelSeed, bound(amount, 1, MAX_DEPOSIT));
     }
 
-    function requestWithdrawal(uint256 modelSeed, uint256 amount) external {
+    /// @notice Requests a withdrawal (odd `mode`) or lowers/cancels the pending one (even `mode`).
+    function withdrawalRequest(uint256 mode, uint256 modelSeed, uint256 amount) external {
+        if (mode % 2 == 1) _requestWithdrawal(modelSeed, amount);
+        else _lowerWithdrawal(modelSeed, amount);
+    }
+
+    function _requestWithdrawal(uint256 modelSeed, uint256 amount) internal {
         uint256 m = _model(modelSeed);
         uint256 stakeNow = t.stakeOf(m);
         Ghost storage gh = ghost[m];
@@ -148,7 +153,7 @@ contract TournamentHandler is Assertions {
         _checkPending(m);
     }
 
-    function lowerWithdrawal(uint256 modelSeed, uint256 newPending) external {
+    function _lowerWithdrawal(uint256 modelSeed, uint256 newPending) internal {
         uint256 m = _model(modelSeed);
         Ghost storage gh = ghost[m];
         if (gh.pending == 0) return;
@@ -168,7 +173,9 @@ contract TournamentHandler is Assertions {
         _withdraw(m, false);
     }
 
-    function fundReserve(uint256 amount) external {
+    /// @notice Funds the reserve, or (one time in two) destroys the burns due.
+    function reserveOrBurns(uint256 amount) external {
+        if (amount % 2 == 0) return _flushBurns();
         amount = bound(amount, 1, 20_000e18);
         uint256 before = t.reserve();
         t.fundReserve(amount);
@@ -180,19 +187,27 @@ contract TournamentHandler is Assertions {
     /// @notice Whatever the round cycle needs next: open a round, close the open one, or propose the next to resolve.
     /// (Separate open/close/propose actions would leave most campaigns with few rounds.)
     function oracleStep(uint256 mode, uint256 seed) external {
-        (uint32 lastClosed, uint32 lastResolved,) = t.roundCursor();
-        ITournament.RoundInfo memory next = t.roundInfo(lastClosed + 1);
-        ITournament.RoundInfo memory toResolve = t.roundInfo(lastResolved + 1);
-        bool proposable = lastResolved < lastClosed
-            && (toResolve.status == ITournament.RoundStatus.Closed || toResolve.status == ITournament.RoundStatus.Vetoed);
-        if (proposable && mode % 3 != 0) return _propose(mode >> 2, seed);
-        if (next.status == ITournament.RoundStatus.None) return _openRound(seed);
-        if (block.timestamp >= next.closesAt) return _closeRound();
-        if (proposable) return _propose(mode >> 2, seed);
+        // As a live oracle does: close the open round when due and open the next, then propose what is pending.
+        (uint32 lastClosed,,) = t.roundCursor();
+        ITournament.RoundStatus nextStatus = t.roundInfo(lastClosed + 1).status;
+        if (nextStatus == ITournament.RoundStatus.None) {
+            _openRound(seed);
+        } else if (block.timestamp >= t.roundInfo(lastClosed + 1).closesAt) {
+            _closeRound();
+            if (mode & 1 == 0) _openRound(seed);
+        }
+        (uint32 closed, uint32 lastResolved,) = t.roundCursor();
+        ITournament.RoundStatus st = t.roundInfo(lastResolved + 1).status;
+        bool proposable = lastResolved < closed
+            && (st == ITournament.RoundStatus.Closed || st == ITournament.RoundStatus.Vetoed);
+        if (proposable && mode % 5 != 0) _propose(mode >> 3, seed);
     }
 
     function _openRound(uint256 lengthSeed) internal {
-        uint256 length = bound(lengthSeed, Fixture.MIN_ROUND_LENGTH - 10 minutes, Fixture.MAX_ROUND_LENGTH + 1 hours);
+        // Mostly short rounds (many per campaign); one in eight anywhere around the hard limits.
+        uint256 length = lengthSeed % 8 == 0
+            ? bound(lengthSeed >> 3, Fixture.MIN_ROUND_LENGTH - 10 minutes, Fixture.MAX_ROUND_LENGTH + 1 hours)
+            : Fixture.MIN_ROUND_LENGTH + (lengthSeed >> 3) % 3 hours;
         uint40 closesAt = uint40(block.timestamp + length);
         vm.prank(Fixture.ORACLE);
         try t.openRound(closesAt) returns (uint32 round) {
@@ -225,14 +240,14 @@ contract TournamentHandler is Assertions {
         } catch {}
     }
 
-    /// @param mode 0-1: a plausible (honest-shaped) proposal; 2-3: arbitrary leaves and totals.
+    /// @param mode 0-1 (mod 3): a plausible (honest-shaped) proposal; 2: arbitrary leaves and totals.
     function _propose(uint256 mode, uint256 seed) internal {
         (uint32 lastClosed, uint32 lastResolved,) = t.roundCursor();
         uint32 round = lastResolved + 1;
         if (round > lastClosed) return;
         ITournament.RoundInfo memory info = t.roundInfo(round);
         if (info.status != ITournament.RoundStatus.Closed && info.status != ITournament.RoundStatus.Vetoed) return;
-        bool adversarial = mode % 4 >= 2;
+        bool adversarial = mode % 3 == 2;
         (Merkle.Leaf[] memory leaves, uint256 payoutTotal) =
             adversarial ? _arbitraryLeaves(seed) : _plausibleLeaves(round, info, seed);
         bytes32 root = Merkle.root(Merkle.build(leaves));
@@ -248,8 +263,11 @@ contract TournamentHandler is Assertions {
             }
             proposedAt[round] = block.timestamp;
             if (adversarial) ++nAdversarialProposals;
+            ++nProposals;
             if (_omitsModelAtRisk(round, leaves)) _guardianVeto(round);
-        } catch {}
+        } catch (bytes memory reason) {
+            if (!adversarial) lastPlausibleProposalRevert = bytes4(reason);
+        }
     }
 
     // ================================================================ guardian, pauser, admin
@@ -275,17 +293,14 @@ contract TournamentHandler is Assertions {
         }
     }
 
-    /// @notice Schedules bounds (some outside the hard limits), or executes or cancels a scheduled change.
-    function adminBounds(uint256 action, uint32 challenge, uint16 payoutCap, uint16 burnCap) external {
-        if (action % 2 == 0) _scheduleBounds(challenge, payoutCap, burnCap);
-        else _executeBounds(action >> 1, action % 4 == 3);
-    }
-
-    /// @notice Role grants (0-3) and the admin transfer (4-6), see {_roleGrant} and {_adminTransfer}.
-    function adminRoles(uint256 action) external {
-        action %= 7;
-        if (action < 4) _roleGrant(action);
-        else _adminTransfer(action - 4);
+    /// @notice The admin: schedules bounds (some outside the hard limits), executes or cancels them, grants,
+    /// executes and revokes a role, moves the admin role, tries to change the delay. Early attempts must fail.
+    function admin(uint256 action, uint32 challenge, uint16 payoutCap, uint16 burnCap) external {
+        uint256 kind = action % 11;
+        if (kind < 2) _scheduleBounds(challenge, payoutCap, burnCap);
+        else if (kind < 4) _executeBounds(action >> 8, kind == 3 && (action >> 4) % 4 == 0);
+        else if (kind < 8) _roleGrant(kind - 4);
+        else _adminTransfer(kind - 8);
     }
 
     function _scheduleBounds(uint32 challenge, uint16 payoutCap, uint16 burnCap) internal {
@@ -389,9 +404,12 @@ contract TournamentHandler is Assertions {
     // ================================================================ anyone
 
     /// @notice Activates the next round to resolve, or lapses it (either may be refused; a due one must not be).
-    function resolve(bool lapse_) external {
+    /// Half of the time the oracle then takes its next step: rounds need several oracle steps each, and forge
+    /// picks actions uniformly.
+    function resolve(uint256 seed) external {
         (, uint32 lastResolved,) = t.roundCursor();
-        _tryResolve(lastResolved + 1, lapse_);
+        _tryResolve(lastResolved + 1, seed % 2 == 1);
+        if ((seed >> 1) % 2 == 1) this.oracleStep(seed >> 2, seed >> 8);
     }
 
     function settle(uint256 modelSeed, uint256 roundSeed) external {
@@ -436,7 +454,7 @@ contract TournamentHandler is Assertions {
         }
     }
 
-    function flushBurns() external {
+    function _flushBurns() internal {
         uint256 due = t.burnDue();
         uint256 supply = token.totalSupply();
         t.flushBurns();
@@ -446,7 +464,8 @@ contract TournamentHandler is Assertions {
     /// @notice Moves time forward. Every pending withdrawal whose deadline (request + exit bound) falls in the jump
     /// is completed exactly at its deadline, by its owner alone: that is property 4.
     function warp(uint256 secondsSeed) external {
-        uint256 to = block.timestamp + bound(secondsSeed, 1, 1 days);
+        // Mostly hours (rounds, challenge windows); one jump in sixteen of up to two days (lapses, pauses, delays).
+        uint256 to = block.timestamp + (secondsSeed % 16 == 0 ? bound(secondsSeed >> 4, 1, 2 days) : bound(secondsSeed >> 3, 1, 3 hours));
         while (!violated) {
             (uint256 m, uint256 deadline) = _nextDeadline();
             if (m == 0 || deadline > to) break;
@@ -454,6 +473,14 @@ contract TournamentHandler is Assertions {
             _exit(m);
         }
         vm.warp(to);
+        // A keeper activates due proposals soon after their window, half of the time.
+        if (secondsSeed & (1 << 200) != 0) {
+            (, uint32 lastResolved,) = t.roundCursor();
+            ITournament.RoundInfo memory info = t.roundInfo(lastResolved + 1);
+            if (info.status == ITournament.RoundStatus.Proposed && block.timestamp >= info.activatesAt) {
+                _tryResolve(lastResolved + 1, block.timestamp >= info.lapsesAt);
+            }
+        }
     }
 
     // ================================================================ views for the invariants
@@ -669,7 +696,7 @@ contract TournamentHandler is Assertions {
         for (uint256 i; i < models.length; ++i) {
             uint256 m = models[i];
             Snap memory s = snaps[round][m];
-            if (!s.taken || (s.stake == 0 && s.net <= 0)) continue;
+            if (!s.taken) continue;
             uint256 atRisk = s.stake > s.pending ? s.stake - s.pending : 0;
             uint256 r = uint256(keccak256(abi.encode(seed, i)));
             // Either a payout or a burn, a random fraction of the cap.
@@ -679,7 +706,8 @@ contract TournamentHandler is Assertions {
             payoutTotal += pay[n];
             ++n;
         }
-        uint256 free = t.freeReserve();
+        // Scaled to what the round may pay: the free reserve and one cap of the staked pool (payoutLimit).
+        uint256 free = t.payoutLimit(round);
         for (uint256 i; i < n; ++i) {
             if (payoutTotal > free) pay[i] = pay[i] * free / payoutTotal;
             leaves[i].cumulativePayout += pay[i];
