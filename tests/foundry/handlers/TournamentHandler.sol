@@ -38,6 +38,8 @@ contract TournamentHandler is Assertions {
     uint256 internal constant MAX_DEPOSIT = 50_000e18;
     address internal constant NEWCOMER = address(0xBEEF);
     address internal constant KEEPER = address(0x4EE9E7);
+    /// @dev The honest oracle leaves zero-stake models out of its trees, as the off-chain side does.
+    bool internal constant OMIT_ZERO_STAKE = true;
 
     ITournamentFull public immutable t;
     TournamentToken public immutable token;
@@ -696,7 +698,8 @@ contract TournamentHandler is Assertions {
         for (uint256 i; i < models.length; ++i) {
             uint256 m = models[i];
             Snap memory s = snaps[round][m];
-            if (!s.taken) continue;
+            // The off-chain rule: models with no stake at the close are left out of the tree.
+            if (!s.taken || (OMIT_ZERO_STAKE && s.stake == 0 && s.net <= 0)) continue;
             uint256 atRisk = s.stake > s.pending ? s.stake - s.pending : 0;
             uint256 r = uint256(keccak256(abi.encode(seed, i)));
             // Either a payout or a burn, a random fraction of the cap.
