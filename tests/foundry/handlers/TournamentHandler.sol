@@ -778,8 +778,8 @@ contract TournamentHandler is Assertions {
         return models[seed % models.length];
     }
 
-    /// @dev The slack the contract may take in the honest direction: a billionth of the best case plus 4 wei per
-    /// resolved round (its logarithms round; the ghost's ceilings round the other way).
+    /// @dev The slack the contract may take in the honest direction: it states 1e-12 relative plus 1 wei per
+    /// segment of a settlement (at most three); allowed here: 1e-11 of the best case plus 4 wei per resolved round.
     function _tolerance(uint256 m) internal view returns (uint256) {
         (, uint32 lastResolved,) = t.roundCursor();
         return _toleranceOf(ghost[m], lastResolved);
@@ -787,7 +787,7 @@ contract TournamentHandler is Assertions {
 
     function _toleranceOf(Ghost storage gh, uint32 lastResolved) internal view returns (uint256) {
         uint256 scale = gh.net > 0 ? uint256(gh.net) + gh.bestPay : gh.bestPay;
-        return scale / 1e9 + 4 * uint256(lastResolved) + 4;
+        return scale / 1e11 + 4 * uint256(lastResolved) + 4;
     }
 
     function _expectOneOf(bytes memory reason, bytes4 a, bytes4 b, string memory what) internal {
