@@ -331,15 +331,15 @@ contract TournamentHandler is Assertions {
         if (scheduledBounds.length == 0) return;
         ITournament.Bounds memory b = scheduledBounds[index % scheduledBounds.length];
         bytes32 id = t.boundsOperationId(b);
-        address admin = t.defaultAdmin();
+        address adminAccount = t.defaultAdmin();
         if (cancel) {
-            vm.prank(admin);
+            vm.prank(adminAccount);
             try t.cancelOperation(id) {
                 scheduledAt[id] = 0;
             } catch {}
             return;
         }
-        vm.prank(admin);
+        vm.prank(adminAccount);
         try t.executeBounds(b) {
             if (scheduledAt[id] == 0 || block.timestamp < scheduledAt[id] + Fixture.ADMIN_DELAY) {
                 _violate("executeBounds: executed before the admin delay");
@@ -353,8 +353,8 @@ contract TournamentHandler is Assertions {
     function _roleGrant(uint256 action) internal {
         bytes32 role = t.ORACLE_ROLE();
         bytes32 id = t.roleGrantOperationId(role, NEWCOMER);
-        address admin = t.defaultAdmin();
-        vm.prank(admin);
+        address adminAccount = t.defaultAdmin();
+        vm.prank(adminAccount);
         if (action == 0) {
             try t.grantRole(role, NEWCOMER) {
                 _violate("grantRole: a role granted without the delay");
@@ -381,10 +381,10 @@ contract TournamentHandler is Assertions {
 
     /// @param action 0: begin a transfer to the newcomer; 1: the newcomer accepts; 2: change the delay (must fail).
     function _adminTransfer(uint256 action) internal {
-        address admin = t.defaultAdmin();
+        address adminAccount = t.defaultAdmin();
         if (action == 0) {
-            if (admin == NEWCOMER) return;
-            vm.prank(admin);
+            if (adminAccount == NEWCOMER) return;
+            vm.prank(adminAccount);
             try t.beginDefaultAdminTransfer(NEWCOMER) {
                 adminTransferBegunAt = block.timestamp;
             } catch {}
@@ -396,7 +396,7 @@ contract TournamentHandler is Assertions {
                 }
             } catch {}
         } else {
-            vm.prank(admin);
+            vm.prank(adminAccount);
             try t.changeDefaultAdminDelay(1) {
                 _violate("changeDefaultAdminDelay: the admin delay changed");
             } catch {}
