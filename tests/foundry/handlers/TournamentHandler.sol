@@ -102,9 +102,13 @@ contract TournamentHandler is Assertions {
 
     bool internal initialized;
 
-    constructor(ITournamentFull t_, TournamentToken token_) {
+    /// @notice True for the honest campaign: every proposal is the exact honest tree and the guardian never vetoes.
+    bool public immutable honestOnly;
+
+    constructor(ITournamentFull t_, TournamentToken token_, bool honestOnly_) {
         t = t_;
         token = token_;
+        honestOnly = honestOnly_;
         expectedBounds = ITournament.Bounds(Fixture.CHALLENGE_PERIOD, Fixture.PAYOUT_CAP_BPS, Fixture.BURN_CAP_BPS);
     }
 
@@ -249,11 +253,11 @@ contract TournamentHandler is Assertions {
         if (round > lastClosed) return;
         ITournament.RoundInfo memory info = t.roundInfo(round);
         if (info.status != ITournament.RoundStatus.Closed && info.status != ITournament.RoundStatus.Vetoed) return;
-        bool adversarial = mode % 3 == 2;
+        bool adversarial = !honestOnly && mode % 3 == 2;
         (Merkle.Leaf[] memory leaves, uint256 payoutTotal) =
             adversarial ? _arbitraryLeaves(seed) : _plausibleLeaves(round, info, seed);
         bytes32 root = Merkle.root(Merkle.build(leaves));
-        bytes32 manifest = seed % 97 == 0 ? bytes32(0) : keccak256(abi.encode(round, seed));
+        bytes32 manifest = adversarial && seed % 7 == 0 ? bytes32(0) : keccak256(abi.encode(round, seed));
         uint256 free = t.freeReserve();
         vm.prank(Fixture.ORACLE);
         try t.proposeRoot(round, root, payoutTotal, 0, manifest, "ipfs://manifest") {
@@ -269,12 +273,18 @@ contract TournamentHandler is Assertions {
             if (_omitsModelAtRisk(round, leaves)) _guardianVeto(round);
         } catch (bytes memory reason) {
             if (!adversarial) lastPlausibleProposalRevert = bytes4(reason);
+            // Property 6: an honest proposal (scaled to payoutLimit) is refused only while paused or too late.
+            bytes4 why = bytes4(reason);
+            if (honestOnly && why != ITournament.EnforcedPause.selector && why != ITournament.ProposalPastLapse.selector) {
+                _violate(string.concat("proposeRoot: an honest proposal was refused ", _hex(reason)));
+            }
         }
     }
 
     // ================================================================ guardian, pauser, admin
 
     function veto(uint256 seed) external {
+        if (honestOnly) return;
         (, uint32 lastResolved,) = t.roundCursor();
         uint32 round = lastResolved + 1;
         if (seed % 4 != 0) return; // a guardian that vetoes now and then, not everything it may
@@ -491,27 +501,26 @@ contract TournamentHandler is Assertions {
         return models.length;
     }
 
+    struct GhostView {
+        int256 lo; // worst honest outcome
+        int256 hi; // best honest outcome
+        int256 net; // deposits minus withdrawals paid
+        uint256 tol; // slack allowed around [lo, hi]
+        bool everAtRisk;
+    }
+
     /// @notice Everything the invariants need from the ghost ledger in one call (the campaign's cost is mostly the
-    /// invariant's calls): per model its id, ghost bounds, whether it was ever at risk and the tolerance; and
-    /// whether some pending withdrawal is past its deadline.
-    function ghostSummary()
-        external
-        view
-        returns (uint256[] memory ids, int256[] memory lo, int256[] memory hi, bool[] memory atRisk, uint256[] memory tol, bool overdue)
-    {
+    /// invariant's calls): per model (ids 1..n) its bounds, net deposits, tolerance and whether it was ever at
+    /// risk; and whether some pending withdrawal is past its deadline.
+    function ghostSummary() external view returns (GhostView[] memory views, bool overdue) {
         uint256 n = models.length;
-        ids = models;
-        lo = new int256[](n);
-        hi = new int256[](n);
-        atRisk = new bool[](n);
-        tol = new uint256[](n);
+        views = new GhostView[](n);
         (, uint32 lastResolved,) = t.roundCursor();
         for (uint256 i; i < n; ++i) {
-            Ghost storage gh = ghost[ids[i]];
-            lo[i] = gh.net - int256(gh.worstBurn);
-            hi[i] = gh.net + int256(gh.bestPay);
-            atRisk[i] = gh.everAtRisk;
-            tol[i] = _toleranceOf(gh, lastResolved);
+            Ghost storage gh = ghost[models[i]];
+            views[i] = GhostView(
+                gh.net - int256(gh.worstBurn), gh.net + int256(gh.bestPay), gh.net, _toleranceOf(gh, lastResolved), gh.everAtRisk
+            );
             if (gh.pending != 0 && block.timestamp > gh.requestedAt + Fixture.LAPSE_PERIOD) overdue = true;
         }
     }
@@ -700,26 +709,37 @@ contract TournamentHandler is Assertions {
             Snap memory s = snaps[round][m];
             // The off-chain rule: models with no stake at the close are left out of the tree.
             if (!s.taken || (OMIT_ZERO_STAKE && s.stake == 0 && s.net <= 0)) continue;
-            uint256 atRisk = s.stake > s.pending ? s.stake - s.pending : 0;
+            uint256 atRisk = _atRisk(s, m);
             uint256 r = uint256(keccak256(abi.encode(seed, i)));
-            // Either a payout or a burn, a random fraction of the cap.
-            if (r % 2 == 0) pay[n] = atRisk * info.payoutCapBps / BPS * (r >> 8 & 0xff) / 255;
-            uint256 burnInc = r % 2 == 1 ? atRisk * info.burnCapBps / BPS * (r >> 16 & 0xff) / 255 : 0;
+            // A payout, a burn or (one time in three) both, each a random fraction of its cap.
+            if (r % 3 != 1) pay[n] = atRisk * info.payoutCapBps / BPS * (r >> 8 & 0xff) / 255;
+            uint256 burnInc = r % 3 != 0 ? atRisk * info.burnCapBps / BPS * (r >> 16 & 0xff) / 255 : 0;
             leaves[n] = Merkle.Leaf(m, activeP[m], activeB[m] + burnInc);
             payoutTotal += pay[n];
             ++n;
         }
         // Scaled to what the round may pay: the free reserve and one cap of the staked pool (payoutLimit).
         uint256 free = t.payoutLimit(round);
+        uint256 wanted = payoutTotal;
+        payoutTotal = 0;
         for (uint256 i; i < n; ++i) {
-            if (payoutTotal > free) pay[i] = pay[i] * free / payoutTotal;
+            if (wanted > free) pay[i] = pay[i] * free / wanted;
             leaves[i].cumulativePayout += pay[i];
+            payoutTotal += pay[i];
         }
-        if (payoutTotal > free) payoutTotal = free;
         if (n == 0) leaves[n++] = Merkle.Leaf(0, 0, 0); // an empty round still needs a root
         assembly ("memory-safe") {
             mstore(leaves, n)
         }
+    }
+
+    /// @dev The stake at risk an honest oracle computes for model `m` in the round of `s`: in the honest campaign
+    /// exactly R = max(0, N + P - B - W) from the net deposits and pending withdrawal at the close and the
+    /// cumulative values of the last active root; otherwise from the model's settled stake at the close.
+    function _atRisk(Snap memory s, uint256 m) internal view returns (uint256) {
+        int256 base = honestOnly ? s.net + int256(activeP[m]) - int256(activeB[m]) : int256(s.stake);
+        int256 r = base - int256(s.pending);
+        return r > 0 ? uint256(r) : 0;
     }
 
     /// @dev 1-4 leaves of anything: registered or ghost ids, repeated ids, values zero, lowered, inflated, huge.
