@@ -283,6 +283,19 @@ contract AdminTest is TournamentTest {
         t.pause();
     }
 
+    /// The rest of OpenZeppelin's admin-rules surface: ERC-165, owner() = defaultAdmin, role admins, no pending delay.
+    function test_adminRulesViews() public view {
+        (bool ok, bytes memory ret) = address(t).staticcall(
+            abi.encodeWithSignature("supportsInterface(bytes4)", type(IAccessControlDefaultAdminRules).interfaceId)
+        );
+        assertTrue(ok && abi.decode(ret, (bool)), "supports IAccessControlDefaultAdminRules");
+        (ok, ret) = address(t).staticcall(abi.encodeWithSignature("owner()"));
+        assertTrue(ok && abi.decode(ret, (address)) == Fixture.ADMIN, "owner() is the default admin");
+        assertEq(t.getRoleAdmin(t.ORACLE_ROLE()), bytes32(0), "roles are administered by the admin role");
+        (uint48 newDelay, uint48 schedule) = t.pendingDefaultAdminDelay();
+        assertEq(uint256(newDelay) + schedule, 0, "no delay change pending");
+    }
+
     function test_unpause_notPaused() public {
         vm.prank(Fixture.PAUSER);
         vm.expectRevert(ITournament.ExpectedPause.selector);
