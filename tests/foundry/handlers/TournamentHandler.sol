@@ -173,7 +173,10 @@ contract TournamentHandler is Assertions {
         _checkPending(m);
     }
 
+    /// @notice Withdraws early, when it already can. Only one try in three: most requests are left to the
+    /// deadline, where {warp} completes them (the worst case property 4 is about).
     function withdraw(uint256 modelSeed) external {
+        if ((modelSeed >> 8) % 3 != 0) return;
         uint256 m = _model(modelSeed);
         if (ghost[m].pending == 0) return;
         _withdraw(m, false);
