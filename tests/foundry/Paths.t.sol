@@ -142,6 +142,36 @@ contract PathsTest is TournamentTest {
         assertEq(t.stakeOf(a), honestEnd, "stake = the honest ledger");
     }
 
+    /// A model left unsettled for 300 rounds at the hard-limit caps (50% burn, 50% payout): the stored products
+    /// leave their binades by far (the burn product's exponent falls below -256, the payout product's rises past
+    /// 96), and the bounds stay sound: the worst case is nothing left, the best case saturates, and settling any
+    /// leaf neither reverts nor takes the stake below zero.
+    function test_settle_longSpanAtHardLimitCaps() public {
+        ITournament.Bounds memory wide =
+            ITournament.Bounds(Fixture.MIN_CHALLENGE_PERIOD, Fixture.MAX_PAYOUT_CAP_BPS, Fixture.MAX_BURN_CAP_BPS);
+        vm.prank(Fixture.ADMIN);
+        t.scheduleBounds(wide);
+        vm.warp(block.timestamp + Fixture.ADMIN_DELAY);
+        vm.prank(Fixture.ADMIN);
+        t.executeBounds(wide);
+        Merkle.Leaf[] memory leaves = _leaves2(a, 0, 0, b, 0, 0);
+        uint32 r;
+        for (uint256 i; i < 300; ++i) {
+            r = _round(leaves, 0); // honest zero results; the caps are what the products record
+        }
+        (uint256 maxPayout, uint256 minStake) = t.settlementBounds(a, r);
+        assertEq(minStake, 0, "worst case after 300 halvings: nothing");
+        assertGe(maxPayout, 2 ** 96, "best case saturates far above any supply");
+        (uint256 p, uint256 burned) = _settle(r, leaves, 0);
+        assertEq(p + burned, 0, "the honest zero leaf applies nothing");
+        assertEq(t.stakeOf(a), 100_000e18, "stake kept");
+        // A later root claiming the whole stake as burn for b, unsettled just as long: burns at most all of it.
+        uint32 r2 = _round(_leaves2(a, 0, 0, b, 0, 200_000e18), 0);
+        (, burned) = _settle(r2, _leaves2(a, 0, 0, b, 0, 200_000e18), 1);
+        assertEq(burned, 100_000e18, "everything, and no more, is the worst case");
+        assertEq(t.stakeOf(b), 0, "stake zero, not negative");
+    }
+
     // ---------------------------------------------------------------- statuses and errors
 
     function test_wrongStatuses() public {
