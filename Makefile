@@ -70,10 +70,13 @@ test-foundry: setup
 	$(FORGE) test
 
 fuzz: setup
-	FOUNDRY_PROFILE=fuzz $(FORGE) test
+	seed=$$(od -An -N8 -tx8 /dev/urandom | tr -d ' '); echo "fuzz seed 0x$$seed (FOUNDRY_PROFILE=fuzz forge test --fuzz-seed 0x$$seed reproduces)"; \
+	  FOUNDRY_PROFILE=fuzz $(FORGE) test --fuzz-seed 0x$$seed
 
+# Coverage builds without the optimizer; a shorter campaign (profile `coverage`) reaches the same lines.
 coverage: setup
-	$(FORGE) coverage --report summary --no-match-coverage '^tests/'
+	FOUNDRY_PROFILE=coverage $(FORGE) coverage --report summary --report lcov --report-file build/lcov.info \
+	  --no-match-coverage '^(tests|node_modules|contracts/test)/'
 
 # Slither has pins of its own that clash with brownie's, so it lives in its own virtual environment.
 $(SLITHER_VENV)/.installed: constraints-slither.txt

@@ -176,7 +176,7 @@ contract Tournament is TournamentBase, EIP712, ITournament {
         uint256 cumulativeBurn,
         bytes32[] calldata proof
     ) external nonReentrant returns (uint256 amount) {
-        if (_hot[modelId].round < round) _settleOne(round, modelId, cumulativePayout, cumulativeBurn, proof);
+        if (_loadHot(modelId).round < round) _settleOne(round, modelId, cumulativePayout, cumulativeBurn, proof);
         amount = _withdraw(modelId);
     }
 
@@ -216,7 +216,7 @@ contract Tournament is TournamentBase, EIP712, ITournament {
     // ================================================================ anyone
 
     /// @inheritdoc ITournament
-    function activateRoot(uint32 round) external nonReentrant {
+    function activateRoot(uint32 round) external {
         _requireNextToResolve(round);
         Schedule storage s = _schedules[round];
         (RoundStatus status, uint40 activatesAt, uint96 payoutTotal) = (s.status, s.activatesAt, s.payoutTotal);
@@ -231,7 +231,6 @@ contract Tournament is TournamentBase, EIP712, ITournament {
         _committed += payoutTotal;
         _resolve(round, true);
         emit RootActivated(round, payoutTotal);
-        _flushBurns();
     }
 
     /// @inheritdoc ITournament
@@ -253,6 +252,7 @@ contract Tournament is TournamentBase, EIP712, ITournament {
     /// @inheritdoc ITournament
     function settleBatch(uint32 round, Leaf[] calldata leaves, bytes32[] calldata proof, bool[] calldata proofFlags)
         external
+        nonReentrant
         returns (uint256 settled)
     {
         // An empty multiproof "proves" proof[0] against itself: reject it outright.
@@ -262,6 +262,9 @@ contract Tournament is TournamentBase, EIP712, ITournament {
         uint256 burned;
         (settled, paid, burned) = _applyBatch(ctx, leaves);
         emit BatchSettled(round, leaves.length, settled, paid, burned);
+        // One burn call per batch destroys its burns (and any left by single settlements): cheap per model. A single
+        // settlement leaves its burn due instead, which keeps it within its gas budget.
+        _flushBurns();
     }
 
     /// @inheritdoc ITournament
@@ -273,12 +276,12 @@ contract Tournament is TournamentBase, EIP712, ITournament {
 
     /// @inheritdoc ITournament
     function stakeOf(uint256 modelId) external view returns (uint256) {
-        return _stakeOf(_hot[modelId], _accounts[modelId].netDeposits);
+        return _stakeOf(_loadHot(modelId), _accounts[modelId].netDeposits);
     }
 
     /// @inheritdoc ITournament
     function modelState(uint256 modelId) public view returns (ModelState memory state) {
-        Hot memory h = _hot[modelId];
+        Hot memory h = _loadHot(modelId);
         Account memory acc = _accounts[modelId];
         state.owner = acc.owner;
         if (h.flags & REGISTERED == 0) return state;
@@ -310,7 +313,7 @@ contract Tournament is TournamentBase, EIP712, ITournament {
         returns (uint256 maxPayout, uint256 minStake)
     {
         (, Factors memory f) = _activeRound(round);
-        Hot memory h = _hot[modelId];
+        Hot memory h = _loadHot(modelId);
         if (h.flags & REGISTERED == 0) revert UnknownModel(modelId);
         uint256 v0 = _stakeOf(h, _accounts[modelId].netDeposits);
         if (round <= h.round) return (0, v0);
@@ -323,19 +326,16 @@ contract Tournament is TournamentBase, EIP712, ITournament {
         view
         returns (uint256 payout, uint256 burn)
     {
-        (Context memory ctx,) = _context(round, false);
-        Hot memory h = _hot[modelId];
+        (, Factors memory f) = _activeRound(round);
+        Hot memory h = _loadHot(modelId);
         if (h.flags & REGISTERED == 0) revert UnknownModel(modelId);
         if (round <= h.round) return (0, 0);
-        Claim memory c = _clamp(
-            h,
-            _stakeOf(h, _accounts[modelId].netDeposits),
-            _pendingOf(modelId, h.flags),
-            ctx,
-            Math.min(cumulativePayout, AMOUNT_CAP),
-            Math.min(cumulativeBurn, AMOUNT_CAP)
-        );
-        return (c.payout, c.burn);
+        payout = _increase(cumulativePayout, h.payout);
+        burn = _increase(cumulativeBurn, h.burn);
+        uint256 v0 = _stakeOf(h, _accounts[modelId].netDeposits);
+        (uint256 maxPayout, uint256 minStake) = _honestBounds(h, _pendingOf(modelId, h.flags), round, f, v0);
+        payout = Math.min(Math.min(payout, maxPayout), _committed);
+        burn = Math.min(burn, v0 + payout - minStake);
     }
 
     /// @inheritdoc ITournament
@@ -492,10 +492,19 @@ contract Tournament is TournamentBase, EIP712, ITournament {
     function leafHash(uint256 modelId, uint256 cumulativePayout, uint256 cumulativeBurn)
         public
         pure
-        returns (bytes32)
+        returns (bytes32 leaf)
     {
-        // Double hashing: a 64-byte inner node can never pass as a leaf (second-preimage resistance).
-        return keccak256(bytes.concat(keccak256(abi.encode(modelId, cumulativePayout, cumulativeBurn))));
+        // keccak256(bytes.concat(keccak256(abi.encode(modelId, cumulativePayout, cumulativeBurn)))), without
+        // allocating memory: it runs for every leaf of a batch. Double hashing: a 64-byte inner node can never pass
+        // as a leaf (second-preimage resistance).
+        assembly ("memory-safe") {
+            let ptr := mload(0x40) // free memory, used as scratch and left unallocated
+            mstore(ptr, modelId)
+            mstore(add(ptr, 0x20), cumulativePayout)
+            mstore(add(ptr, 0x40), cumulativeBurn)
+            mstore(0x00, keccak256(ptr, 0x60))
+            leaf := keccak256(0x00, 0x20)
+        }
     }
 
     /// @inheritdoc ITournament
@@ -526,7 +535,7 @@ contract Tournament is TournamentBase, EIP712, ITournament {
 
     function _stake(uint256 modelId, uint256 amount) private {
         _requireNotPaused();
-        Hot memory h = _hot[modelId];
+        Hot memory h = _loadHot(modelId);
         Account storage account = _accounts[modelId];
         Account memory acc = account;
         _requireOwner(modelId, acc.owner);
@@ -540,7 +549,10 @@ contract Tournament is TournamentBase, EIP712, ITournament {
             Pending memory p = _pendingOf(modelId, h.flags);
             uint8 flags = _addTranche(modelId, h, p, amount, lastClosed);
             _pending[modelId] = p;
-            if (flags != h.flags) _hot[modelId].flags = flags;
+            if (flags != h.flags) {
+                h.flags = flags;
+                _storeHot(modelId, h);
+            }
         }
         account.netDeposits = acc.netDeposits + amount.toInt256().toInt96();
         _token.safeTransferFrom(msg.sender, address(this), amount);
@@ -548,7 +560,7 @@ contract Tournament is TournamentBase, EIP712, ITournament {
     }
 
     function _withdraw(uint256 modelId) private returns (uint256 amount) {
-        Hot memory h = _hot[modelId];
+        Hot memory h = _loadHot(modelId);
         Account storage account = _accounts[modelId];
         Account memory acc = account;
         _requireOwner(modelId, acc.owner);
@@ -565,7 +577,8 @@ contract Tournament is TournamentBase, EIP712, ITournament {
         if (h.round < required) revert UnsettledRounds(modelId, h.round, required);
         uint256 available = _stakeOf(h, acc.netDeposits);
         amount = p.withdrawal < available ? p.withdrawal : available;
-        _hot[modelId].flags = h.flags & ~WITHDRAWAL;
+        h.flags &= ~WITHDRAWAL;
+        _storeHot(modelId, h);
         account.netDeposits = acc.netDeposits - int96(int256(amount));
         if (amount != 0) _token.safeTransfer(msg.sender, amount);
         emit Withdrawn(modelId, msg.sender, amount);
@@ -589,36 +602,27 @@ contract Tournament is TournamentBase, EIP712, ITournament {
 
     // ================================================================ internals: settlement
 
-    /// @dev What one settlement call works with: the active round, and the global amounts it moves, loaded once
-    /// per call (once per batch).
+    /// @dev What one settlement call works with: the active round, and the global amounts it moves. The ledger slot
+    /// is read only once a leaf pays something (a burn-only settlement never touches it), once per call.
     struct Context {
         uint32 round;
+        bool inBatch;
+        bool loaded; // reserve and committed hold the ledger slot's values
+        bool dirty; // ... and differ from it
         Factors factors;
         uint256 reserve;
         uint256 committed;
-        bool inBatch;
-    }
-
-    /// @dev A leaf's increases over the model's recorded values, and what of them is applied.
-    struct Claim {
-        uint256 leafPayout;
-        uint256 leafBurn;
-        uint256 payout;
-        uint256 burn;
-        uint256 discharge; // what the leaf may discharge of the committed payouts: at most its honest bound
     }
 
     function _context(uint32 round, bool inBatch) private view returns (Context memory ctx, bytes32 root) {
         ctx.round = round;
+        ctx.inBatch = inBatch;
         (root, ctx.factors) = _activeRound(round);
-        (ctx.reserve, ctx.committed, ctx.inBatch) = (_reserve, _committed, inBatch);
     }
 
-    function _storeContext(Context memory ctx, uint256 paid, uint256 burned) private {
-        if (paid != 0 || ctx.committed != _committed) {
-            (_reserve, _committed) = (uint96(ctx.reserve), uint96(ctx.committed));
-        }
-        if (burned != 0) _burnDue += uint96(burned);
+    function _storeContext(Context memory ctx, uint256 burned) private {
+        if (ctx.dirty) (_reserve, _committed) = (uint96(ctx.reserve), uint96(ctx.committed));
+        if (burned != 0) _burnDue += uint96(burned); // burned <= stakes held here, below AMOUNT_CAP
     }
 
     function _settleOne(
@@ -634,8 +638,8 @@ contract Tournament is TournamentBase, EIP712, ITournament {
         }
         bool applied;
         (applied, payout, burn) = _apply(ctx, modelId, cumulativePayout, cumulativeBurn);
-        if (!applied) revert AlreadySettled(modelId, _hot[modelId].round);
-        _storeContext(ctx, payout, burn);
+        if (!applied) revert AlreadySettled(modelId, _loadHot(modelId).round);
+        _storeContext(ctx, burn);
         emit Settled(modelId, round, payout, burn);
     }
 
@@ -667,71 +671,90 @@ contract Tournament is TournamentBase, EIP712, ITournament {
                 burned += b;
             }
         }
-        _storeContext(ctx, paid, burned);
+        _storeContext(ctx, burned);
     }
 
     /// @dev Moves a model up to a verified leaf of the context's active round, clamped to the honest bounds.
     /// Returns false (and changes nothing) when the model is already settled through the round, or (in a batch)
-    /// is unknown.
+    /// is unknown. Recorded values saturate at AMOUNT_CAP, and a value below the recorded one applies nothing.
     function _apply(Context memory ctx, uint256 modelId, uint256 cumulativePayout, uint256 cumulativeBurn)
         private
         returns (bool applied, uint256 payout, uint256 burn)
     {
-        Hot memory h = _hot[modelId];
+        Hot memory h = _loadHot(modelId);
         if (h.flags & REGISTERED == 0) {
             // A root may hold leaves for ids nobody registered: they settle nothing, and do not block a batch.
             if (ctx.inBatch) return (false, 0, 0);
             revert UnknownModel(modelId);
         }
         if (ctx.round <= h.round) return (false, 0, 0);
-        Account storage account = _accounts[modelId];
-        int96 net = account.netDeposits;
+        uint256 leafPayout = _increase(cumulativePayout, h.payout);
+        uint256 leafBurn = _increase(cumulativeBurn, h.burn);
         Pending memory pend = _pendingOf(modelId, h.flags);
-        Claim memory c = _clamp(
-            h, _stakeOf(h, net), pend, ctx, Math.min(cumulativePayout, AMOUNT_CAP), Math.min(cumulativeBurn, AMOUNT_CAP)
-        );
-
-        ctx.reserve -= c.payout;
-        // A settled leaf discharges what activation committed for it, up to its honest bound: a leaf claiming more
-        // (say, for a model with no stake) cannot erase other models' committed payouts. discharge >= payout.
-        ctx.committed -= Math.min(ctx.committed, c.discharge);
-        if (c.payout != c.leafPayout || c.burn != c.leafBurn) {
-            // Stake = netDeposits + payout - burn stays the real amount although the leaf's values are recorded.
-            account.netDeposits =
-                int96(int256(net) - int256(c.leafPayout - c.payout) + int256(c.leafBurn - c.burn));
-            emit SettlementClamped(modelId, ctx.round, c.leafPayout, c.leafBurn, c.payout, c.burn);
+        (payout, burn) = (leafPayout, leafBurn);
+        if (leafPayout != 0 || leafBurn != 0) {
+            (payout, burn) = _clamp(ctx, h, pend, modelId, leafPayout, leafBurn);
         }
         uint8 flags = h.flags;
         // A tranche at risk in every round after this one is part of the base from now on.
         if (flags & TRANCHE != 0 && pend.trancheFrom <= ctx.round + 1) flags &= ~TRANCHE;
-        _hot[modelId] = Hot({
-            payout: uint96(h.payout + c.leafPayout),
-            burn: uint96(h.burn + c.leafBurn),
-            round: ctx.round,
-            flags: flags
-        });
-        return (true, c.payout, c.burn);
+        unchecked {
+            // Both stay <= AMOUNT_CAP: the increases are measured against the saturated leaf values.
+            (h.payout, h.burn, h.round, h.flags) =
+                (h.payout + uint96(leafPayout), h.burn + uint96(leafBurn), ctx.round, flags);
+        }
+        _storeHot(modelId, h);
+        return (true, payout, burn);
     }
 
-    /// @dev What settling a model with stake `v0` to a leaf with (saturated) cumulative values `p`, `b` applies:
-    /// the leaf's increases over the recorded values (never negative: a lower value applies nothing and the recorded
-    /// one stays), clamped to the honest bounds and to the committed payouts.
-    function _clamp(Hot memory h, uint256 v0, Pending memory pend, Context memory ctx, uint256 p, uint256 b)
+    /// @dev max(0, min(value, AMOUNT_CAP) - recorded).
+    function _increase(uint256 value, uint96 recorded) private pure returns (uint256) {
+        if (value > AMOUNT_CAP) value = AMOUNT_CAP;
+        unchecked {
+            return value > recorded ? value - recorded : 0;
+        }
+    }
+
+    /// @dev Clamps a leaf's increases to the honest bounds and the committed payouts, moves the payout out of the
+    /// context's reserve and folds any clamped difference into the model's net deposits.
+    function _clamp(
+        Context memory ctx,
+        Hot memory h,
+        Pending memory pend,
+        uint256 modelId,
+        uint256 leafPayout,
+        uint256 leafBurn
+    ) private returns (uint256 payout, uint256 burn) {
+        int96 net = _accounts[modelId].netDeposits;
+        uint256 v0 = _stakeOf(h, net);
+        (uint256 maxPayout, uint256 minStake) = _honestBounds(h, pend, ctx.round, ctx.factors, v0);
+        if (leafPayout != 0) payout = _payFromCommitted(ctx, leafPayout, maxPayout);
+        // minStake <= v0: the bound never takes the stake below zero.
+        burn = Math.min(leafBurn, v0 + payout - minStake);
+        if (payout != leafPayout || burn != leafBurn) {
+            // Stake = netDeposits + payout - burn stays the real amount although the leaf's values are recorded.
+            _accounts[modelId].netDeposits =
+                int96(int256(net) - int256(leafPayout - payout) + int256(leafBurn - burn));
+            emit SettlementClamped(modelId, ctx.round, leafPayout, leafBurn, payout, burn);
+        }
+    }
+
+    /// @dev Pays a leaf's payout increase from the committed payouts, up to its honest bound. The leaf discharges
+    /// what activation committed for it up to that bound too: a leaf claiming more (say, for a model with no stake)
+    /// cannot erase other models' committed payouts. Loads the ledger slot into the context on first use.
+    function _payFromCommitted(Context memory ctx, uint256 leafPayout, uint256 maxPayout)
         private
         view
-        returns (Claim memory c)
+        returns (uint256 payout)
     {
-        c.leafPayout = p > h.payout ? p - h.payout : 0;
-        c.leafBurn = b > h.burn ? b - h.burn : 0;
-        c.payout = c.leafPayout;
-        c.burn = c.leafBurn;
-        if (c.payout != 0 || c.burn != 0) {
-            (uint256 maxPayout, uint256 minStake) = _honestBounds(h, pend, ctx.round, ctx.factors, v0);
-            c.discharge = Math.min(c.payout, maxPayout);
-            c.payout = Math.min(c.discharge, ctx.committed);
-            // minStake <= v0: the bound never takes the stake below zero.
-            c.burn = Math.min(c.burn, v0 + c.payout - minStake);
+        if (!ctx.loaded) (ctx.reserve, ctx.committed, ctx.loaded) = (_reserve, _committed, true);
+        uint256 discharge = Math.min(Math.min(leafPayout, maxPayout), ctx.committed);
+        payout = discharge;
+        unchecked {
+            ctx.committed -= discharge;
+            ctx.reserve -= payout; // payout <= committed <= reserve
         }
+        ctx.dirty = true;
     }
 
     /// @dev The honest bounds of a model settled through `h.round` with stake `v0`, against active round `round`:

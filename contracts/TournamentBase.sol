@@ -47,7 +47,8 @@ abstract contract TournamentBase is AccessControlDefaultAdminRules, ReentrancyGu
 
     // ================================================================ storage
 
-    /// @dev A model's settlement state: one slot, read and written by every settlement.
+    /// @dev A model's settlement state: one slot (packed by hand in _storeHot, so that a settlement writes it with
+    /// one SSTORE), read and written by every settlement.
     struct Hot {
         uint96 payout; // cumulative payout of the last leaf applied (saturating at AMOUNT_CAP)
         uint96 burn; // cumulative burn of the last leaf applied (saturating at AMOUNT_CAP)
@@ -107,7 +108,7 @@ abstract contract TournamentBase is AccessControlDefaultAdminRules, ReentrancyGu
 
     uint256 internal _modelCount;
 
-    mapping(uint256 modelId => Hot) internal _hot;
+    mapping(uint256 modelId => uint256 packedHot) private _hot;
     mapping(uint256 modelId => Account) internal _accounts;
     mapping(uint256 modelId => Pending) internal _pending;
     mapping(uint32 round => Schedule) internal _schedules;
@@ -175,6 +176,19 @@ abstract contract TournamentBase is AccessControlDefaultAdminRules, ReentrancyGu
     function _requireOwner(uint256 modelId, address owner) internal view {
         if (owner == address(0)) revert ITournament.UnknownModel(modelId);
         if (owner != msg.sender) revert ITournament.NotModelOwner(modelId, msg.sender);
+    }
+
+    function _loadHot(uint256 modelId) internal view returns (Hot memory h) {
+        uint256 word = _hot[modelId];
+        h.payout = uint96(word);
+        h.burn = uint96(word >> 96);
+        h.round = uint32(word >> 192);
+        h.flags = uint8(word >> 224);
+    }
+
+    function _storeHot(uint256 modelId, Hot memory h) internal {
+        _hot[modelId] =
+            uint256(h.payout) | (uint256(h.burn) << 96) | (uint256(h.round) << 192) | (uint256(h.flags) << 224);
     }
 
     function _stakeOf(Hot memory h, int96 netDeposits) internal pure returns (uint256) {

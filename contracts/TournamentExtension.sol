@@ -103,7 +103,7 @@ contract TournamentExtension is TournamentBase {
         modelId = ++_modelCount;
         uint32 lastClosed = _lastClosed;
         // Rounds already closed never include the model: it counts as settled through them.
-        _hot[modelId] = Hot({payout: 0, burn: 0, round: lastClosed, flags: REGISTERED});
+        _storeHot(modelId, Hot({payout: 0, burn: 0, round: lastClosed, flags: REGISTERED}));
         _accounts[modelId] = Account({owner: msg.sender, netDeposits: 0});
         // A nonzero placeholder (ignored while the flags are clear), so that tranches and withdrawals rewrite it.
         _pending[modelId] = Pending({tranche: 0, trancheFrom: 1, withdrawal: 0, withdrawalAfter: 0});
@@ -111,7 +111,7 @@ contract TournamentExtension is TournamentBase {
     }
 
     function requestWithdrawal(uint256 modelId, uint256 amount) external onlyDelegated {
-        Hot memory h = _hot[modelId];
+        Hot memory h = _loadHot(modelId);
         Account memory acc = _accounts[modelId];
         _requireOwner(modelId, acc.owner);
         if (amount == 0) revert ITournament.ZeroAmount();
@@ -131,12 +131,15 @@ contract TournamentExtension is TournamentBase {
         p.withdrawal = uint96(pending); // <= the stake, below AMOUNT_CAP
         p.withdrawalAfter = lastClosed;
         _pending[modelId] = p;
-        if (h.flags & WITHDRAWAL == 0) _hot[modelId].flags = h.flags | WITHDRAWAL;
+        if (h.flags & WITHDRAWAL == 0) {
+            h.flags |= WITHDRAWAL;
+            _storeHot(modelId, h);
+        }
         emit ITournament.WithdrawalRequested(modelId, amount, pending, lastClosed);
     }
 
     function lowerWithdrawal(uint256 modelId, uint256 pending) external onlyDelegated {
-        Hot memory h = _hot[modelId];
+        Hot memory h = _loadHot(modelId);
         _requireOwner(modelId, _accounts[modelId].owner);
         if (h.flags & WITHDRAWAL == 0) revert ITournament.NoPendingWithdrawal(modelId);
         Pending memory p = _pending[modelId];
@@ -156,7 +159,10 @@ contract TournamentExtension is TournamentBase {
         p.withdrawal = uint96(pending);
         if (pending == 0) flags &= ~WITHDRAWAL;
         _pending[modelId] = p;
-        if (flags != h.flags) _hot[modelId].flags = flags;
+        if (flags != h.flags) {
+            h.flags = flags;
+            _storeHot(modelId, h);
+        }
         emit ITournament.WithdrawalLowered(modelId, pending, lastClosed + 1);
     }
 

@@ -436,8 +436,8 @@ interface ITournament {
 
     // ================================================================ anyone
 
-    /// @notice Activates the next round's proposal once its window has passed; commits its payout from the reserve
-    /// and destroys settled burns. Never paused. Emits {RootActivated} (and {BurnsFlushed}).
+    /// @notice Activates the next round's proposal once its window has passed; commits its payout from the reserve.
+    /// Moves no tokens. Never paused. Emits {RootActivated}.
     /// Requirements: the next round to resolve; status Proposed; `activatesAt <= now < lapsesAt`;
     /// `payoutTotal <= freeReserve()` (always true for a proposal that passed: the free reserve never shrinks
     /// between a proposal and its activation).
@@ -463,13 +463,15 @@ interface ITournament {
     ) external returns (uint256 payout, uint256 burn);
 
     /// @notice Settles many models against one active root with an OpenZeppelin multiproof; models already settled
-    /// through `round` are skipped. Never paused. Emits {BatchSettled} (and {SettlementClamped} per clamped model).
+    /// through `round` are skipped. Never paused. Destroys the burns due (its own and any left by single
+    /// settlements) with one burn call. Emits {BatchSettled} (and {SettlementClamped} per clamped model,
+    /// {BurnsFlushed} when something burns).
     /// @return settled How many models moved.
     function settleBatch(uint32 round, Leaf[] calldata leaves, bytes32[] calldata proof, bool[] calldata proofFlags)
         external
         returns (uint256 settled);
 
-    /// @notice Destroys settled burns now (activation does it too). Emits {BurnsFlushed} if any.
+    /// @notice Destroys the burns single settlements left due (a batch does it too). Emits {BurnsFlushed} if any.
     function flushBurns() external;
 
     // ================================================================ views
@@ -512,7 +514,7 @@ interface ITournament {
     /// every model's stake plus the committed payouts not yet settled. The oracle scales its payouts to it.
     function payoutLimit(uint32 round) external view returns (uint256);
 
-    /// @notice Settled burns held until the next activation or {flushBurns}.
+    /// @notice Burns settled by single settlements and not yet destroyed (see {flushBurns}).
     function burnDue() external view returns (uint256);
 
     /// @notice A round's state.

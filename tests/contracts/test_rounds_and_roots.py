@@ -219,18 +219,18 @@ def test_activation_waits_for_the_window_and_commits_the_payout(env):
     assert_reverts_with("ResolutionOutOfOrder", t.activateRoot, r, {"from": env.keeper}, expect=(r, r + 1))
 
 
-def test_activation_flushes_the_burns_settlements_left(env):
+def test_burns_left_by_single_settlements_are_destroyed_by_a_batch_or_by_anyone(env):
     t = env.t
-    m = env.register(env.alice, 1_000 * UNIT)
-    r1 = env.full_round({m: (0, 40 * UNIT)})
-    env.settle(r1, m)
-    assert t.burnDue() == 40 * UNIT
+    a = env.register(env.alice, 1_000 * UNIT)
+    b = env.register(env.bob, 1_000 * UNIT)
+    r1 = env.full_round({a: (0, 40 * UNIT), b: (0, 10 * UNIT)})
+    env.settle(r1, a)
+    assert t.burnDue() == 40 * UNIT  # a single settlement leaves its burn due (within its gas budget)
     supply = env.token.totalSupply()
-    r2 = env.open_and_close()
-    propose(env, r2)
-    tx = env.activate(r2)
-    assert event(tx, "BurnsFlushed")["amount"] == 40 * UNIT
-    assert env.token.totalSupply() == supply - 40 * UNIT and t.burnDue() == 0
+    tx = t.settleBatch(*r1.batch_args([b]), {"from": env.keeper})
+    assert event(tx, "BurnsFlushed")["amount"] == 50 * UNIT  # the batch burns its own and what was due
+    assert env.token.totalSupply() == supply - 50 * UNIT and t.burnDue() == 0
+    assert "BurnsFlushed" not in t.flushBurns({"from": env.keeper}).events  # nothing left
 
 
 def test_an_unactivated_round_lapses_with_a_zero_result(env):

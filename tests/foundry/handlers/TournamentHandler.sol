@@ -38,6 +38,8 @@ contract TournamentHandler is Assertions {
     uint256 internal constant MAX_DEPOSIT = 50_000e18;
     address internal constant NEWCOMER = address(0xBEEF);
     address internal constant KEEPER = address(0x4EE9E7);
+    /// @dev The honest oracle leaves zero-stake models out of its trees, as the off-chain side does.
+    bool internal constant OMIT_ZERO_STAKE = true;
 
     ITournamentFull public immutable t;
     TournamentToken public immutable token;
@@ -95,12 +97,18 @@ contract TournamentHandler is Assertions {
     uint256 public nExits;
     uint256 public nWithdrawals;
     uint256 public nAdversarialProposals;
+    uint256 public nProposals;
+    bytes4 public lastPlausibleProposalRevert;
 
     bool internal initialized;
 
-    constructor(ITournamentFull t_, TournamentToken token_) {
+    /// @notice True for the honest campaign: every proposal is the exact honest tree and the guardian never vetoes.
+    bool public immutable honestOnly;
+
+    constructor(ITournamentFull t_, TournamentToken token_, bool honestOnly_) {
         t = t_;
         token = token_;
+        honestOnly = honestOnly_;
         expectedBounds = ITournament.Bounds(Fixture.CHALLENGE_PERIOD, Fixture.PAYOUT_CAP_BPS, Fixture.BURN_CAP_BPS);
     }
 
@@ -123,16 +131,19 @@ contract TournamentHandler is Assertions {
 
     // ================================================================ participants
 
-    function register(uint256 ownerSeed) external {
-        if (models.length < MAX_MODELS) _register(ownerSeed);
-    }
-
+    /// @notice Stakes on (tops up) a model; one time in sixteen registers a new model instead (up to four).
     function stake(uint256 modelSeed, uint256 amount) external {
-        if (models.length == 0) return;
+        if (amount % 16 == 0 && models.length < MAX_MODELS) return _register(modelSeed);
         _stake(modelSeed, bound(amount, 1, MAX_DEPOSIT));
     }
 
-    function requestWithdrawal(uint256 modelSeed, uint256 amount) external {
+    /// @notice Requests a withdrawal (odd `mode`) or lowers/cancels the pending one (even `mode`).
+    function withdrawalRequest(uint256 mode, uint256 modelSeed, uint256 amount) external {
+        if (mode % 2 == 1) _requestWithdrawal(modelSeed, amount);
+        else _lowerWithdrawal(modelSeed, amount);
+    }
+
+    function _requestWithdrawal(uint256 modelSeed, uint256 amount) internal {
         uint256 m = _model(modelSeed);
         uint256 stakeNow = t.stakeOf(m);
         Ghost storage gh = ghost[m];
@@ -148,7 +159,7 @@ contract TournamentHandler is Assertions {
         _checkPending(m);
     }
 
-    function lowerWithdrawal(uint256 modelSeed, uint256 newPending) external {
+    function _lowerWithdrawal(uint256 modelSeed, uint256 newPending) internal {
         uint256 m = _model(modelSeed);
         Ghost storage gh = ghost[m];
         if (gh.pending == 0) return;
@@ -162,13 +173,18 @@ contract TournamentHandler is Assertions {
         _checkPending(m);
     }
 
+    /// @notice Withdraws early, when it already can. Only one try in three: most requests are left to the
+    /// deadline, where {warp} completes them (the worst case property 4 is about).
     function withdraw(uint256 modelSeed) external {
+        if ((modelSeed >> 8) % 3 != 0) return;
         uint256 m = _model(modelSeed);
         if (ghost[m].pending == 0) return;
         _withdraw(m, false);
     }
 
-    function fundReserve(uint256 amount) external {
+    /// @notice Funds the reserve, or (one time in two) destroys the burns due.
+    function reserveOrBurns(uint256 amount) external {
+        if (amount % 2 == 0) return _flushBurns();
         amount = bound(amount, 1, 20_000e18);
         uint256 before = t.reserve();
         t.fundReserve(amount);
@@ -180,19 +196,27 @@ contract TournamentHandler is Assertions {
     /// @notice Whatever the round cycle needs next: open a round, close the open one, or propose the next to resolve.
     /// (Separate open/close/propose actions would leave most campaigns with few rounds.)
     function oracleStep(uint256 mode, uint256 seed) external {
-        (uint32 lastClosed, uint32 lastResolved,) = t.roundCursor();
-        ITournament.RoundInfo memory next = t.roundInfo(lastClosed + 1);
-        ITournament.RoundInfo memory toResolve = t.roundInfo(lastResolved + 1);
-        bool proposable = lastResolved < lastClosed
-            && (toResolve.status == ITournament.RoundStatus.Closed || toResolve.status == ITournament.RoundStatus.Vetoed);
-        if (proposable && mode % 3 != 0) return _propose(mode >> 2, seed);
-        if (next.status == ITournament.RoundStatus.None) return _openRound(seed);
-        if (block.timestamp >= next.closesAt) return _closeRound();
-        if (proposable) return _propose(mode >> 2, seed);
+        // As a live oracle does: close the open round when due and open the next, then propose what is pending.
+        (uint32 lastClosed,,) = t.roundCursor();
+        ITournament.RoundStatus nextStatus = t.roundInfo(lastClosed + 1).status;
+        if (nextStatus == ITournament.RoundStatus.None) {
+            _openRound(seed);
+        } else if (block.timestamp >= t.roundInfo(lastClosed + 1).closesAt) {
+            _closeRound();
+            if (mode & 1 == 0) _openRound(seed);
+        }
+        (uint32 closed, uint32 lastResolved,) = t.roundCursor();
+        ITournament.RoundStatus st = t.roundInfo(lastResolved + 1).status;
+        bool proposable = lastResolved < closed
+            && (st == ITournament.RoundStatus.Closed || st == ITournament.RoundStatus.Vetoed);
+        if (proposable && mode % 5 != 0) _propose(mode >> 3, seed);
     }
 
     function _openRound(uint256 lengthSeed) internal {
-        uint256 length = bound(lengthSeed, Fixture.MIN_ROUND_LENGTH - 10 minutes, Fixture.MAX_ROUND_LENGTH + 1 hours);
+        // Mostly short rounds (many per campaign); one in eight anywhere around the hard limits.
+        uint256 length = lengthSeed % 8 == 0
+            ? bound(lengthSeed >> 3, Fixture.MIN_ROUND_LENGTH - 10 minutes, Fixture.MAX_ROUND_LENGTH + 1 hours)
+            : Fixture.MIN_ROUND_LENGTH + (lengthSeed >> 3) % 3 hours;
         uint40 closesAt = uint40(block.timestamp + length);
         vm.prank(Fixture.ORACLE);
         try t.openRound(closesAt) returns (uint32 round) {
@@ -225,18 +249,18 @@ contract TournamentHandler is Assertions {
         } catch {}
     }
 
-    /// @param mode 0-1: a plausible (honest-shaped) proposal; 2-3: arbitrary leaves and totals.
+    /// @param mode 0-1 (mod 3): a plausible (honest-shaped) proposal; 2: arbitrary leaves and totals.
     function _propose(uint256 mode, uint256 seed) internal {
         (uint32 lastClosed, uint32 lastResolved,) = t.roundCursor();
         uint32 round = lastResolved + 1;
         if (round > lastClosed) return;
         ITournament.RoundInfo memory info = t.roundInfo(round);
         if (info.status != ITournament.RoundStatus.Closed && info.status != ITournament.RoundStatus.Vetoed) return;
-        bool adversarial = mode % 4 >= 2;
+        bool adversarial = !honestOnly && mode % 3 == 2;
         (Merkle.Leaf[] memory leaves, uint256 payoutTotal) =
             adversarial ? _arbitraryLeaves(seed) : _plausibleLeaves(round, info, seed);
         bytes32 root = Merkle.root(Merkle.build(leaves));
-        bytes32 manifest = seed % 97 == 0 ? bytes32(0) : keccak256(abi.encode(round, seed));
+        bytes32 manifest = adversarial && seed % 7 == 0 ? bytes32(0) : keccak256(abi.encode(round, seed));
         uint256 free = t.freeReserve();
         vm.prank(Fixture.ORACLE);
         try t.proposeRoot(round, root, payoutTotal, 0, manifest, "ipfs://manifest") {
@@ -248,13 +272,22 @@ contract TournamentHandler is Assertions {
             }
             proposedAt[round] = block.timestamp;
             if (adversarial) ++nAdversarialProposals;
+            ++nProposals;
             if (_omitsModelAtRisk(round, leaves)) _guardianVeto(round);
-        } catch {}
+        } catch (bytes memory reason) {
+            if (!adversarial) lastPlausibleProposalRevert = bytes4(reason);
+            // Property 6: an honest proposal (scaled to payoutLimit) is refused only while paused or too late.
+            bytes4 why = bytes4(reason);
+            if (honestOnly && why != ITournament.EnforcedPause.selector && why != ITournament.ProposalPastLapse.selector) {
+                _violate(string.concat("proposeRoot: an honest proposal was refused ", _hex(reason)));
+            }
+        }
     }
 
     // ================================================================ guardian, pauser, admin
 
     function veto(uint256 seed) external {
+        if (honestOnly) return;
         (, uint32 lastResolved,) = t.roundCursor();
         uint32 round = lastResolved + 1;
         if (seed % 4 != 0) return; // a guardian that vetoes now and then, not everything it may
@@ -275,17 +308,14 @@ contract TournamentHandler is Assertions {
         }
     }
 
-    /// @notice Schedules bounds (some outside the hard limits), or executes or cancels a scheduled change.
-    function adminBounds(uint256 action, uint32 challenge, uint16 payoutCap, uint16 burnCap) external {
-        if (action % 2 == 0) _scheduleBounds(challenge, payoutCap, burnCap);
-        else _executeBounds(action >> 1, action % 4 == 3);
-    }
-
-    /// @notice Role grants (0-3) and the admin transfer (4-6), see {_roleGrant} and {_adminTransfer}.
-    function adminRoles(uint256 action) external {
-        action %= 7;
-        if (action < 4) _roleGrant(action);
-        else _adminTransfer(action - 4);
+    /// @notice The admin: schedules bounds (some outside the hard limits), executes or cancels them, grants,
+    /// executes and revokes a role, moves the admin role, tries to change the delay. Early attempts must fail.
+    function admin(uint256 action, uint32 challenge, uint16 payoutCap, uint16 burnCap) external {
+        uint256 kind = action % 11;
+        if (kind < 2) _scheduleBounds(challenge, payoutCap, burnCap);
+        else if (kind < 4) _executeBounds(action >> 8, kind == 3 && (action >> 4) % 4 == 0);
+        else if (kind < 8) _roleGrant(kind - 4);
+        else _adminTransfer(kind - 8);
     }
 
     function _scheduleBounds(uint32 challenge, uint16 payoutCap, uint16 burnCap) internal {
@@ -314,15 +344,15 @@ contract TournamentHandler is Assertions {
         if (scheduledBounds.length == 0) return;
         ITournament.Bounds memory b = scheduledBounds[index % scheduledBounds.length];
         bytes32 id = t.boundsOperationId(b);
-        address admin = t.defaultAdmin();
+        address adminAccount = t.defaultAdmin();
         if (cancel) {
-            vm.prank(admin);
+            vm.prank(adminAccount);
             try t.cancelOperation(id) {
                 scheduledAt[id] = 0;
             } catch {}
             return;
         }
-        vm.prank(admin);
+        vm.prank(adminAccount);
         try t.executeBounds(b) {
             if (scheduledAt[id] == 0 || block.timestamp < scheduledAt[id] + Fixture.ADMIN_DELAY) {
                 _violate("executeBounds: executed before the admin delay");
@@ -336,8 +366,8 @@ contract TournamentHandler is Assertions {
     function _roleGrant(uint256 action) internal {
         bytes32 role = t.ORACLE_ROLE();
         bytes32 id = t.roleGrantOperationId(role, NEWCOMER);
-        address admin = t.defaultAdmin();
-        vm.prank(admin);
+        address adminAccount = t.defaultAdmin();
+        vm.prank(adminAccount);
         if (action == 0) {
             try t.grantRole(role, NEWCOMER) {
                 _violate("grantRole: a role granted without the delay");
@@ -364,10 +394,10 @@ contract TournamentHandler is Assertions {
 
     /// @param action 0: begin a transfer to the newcomer; 1: the newcomer accepts; 2: change the delay (must fail).
     function _adminTransfer(uint256 action) internal {
-        address admin = t.defaultAdmin();
+        address adminAccount = t.defaultAdmin();
         if (action == 0) {
-            if (admin == NEWCOMER) return;
-            vm.prank(admin);
+            if (adminAccount == NEWCOMER) return;
+            vm.prank(adminAccount);
             try t.beginDefaultAdminTransfer(NEWCOMER) {
                 adminTransferBegunAt = block.timestamp;
             } catch {}
@@ -379,7 +409,7 @@ contract TournamentHandler is Assertions {
                 }
             } catch {}
         } else {
-            vm.prank(admin);
+            vm.prank(adminAccount);
             try t.changeDefaultAdminDelay(1) {
                 _violate("changeDefaultAdminDelay: the admin delay changed");
             } catch {}
@@ -389,9 +419,12 @@ contract TournamentHandler is Assertions {
     // ================================================================ anyone
 
     /// @notice Activates the next round to resolve, or lapses it (either may be refused; a due one must not be).
-    function resolve(bool lapse_) external {
+    /// Half of the time the oracle then takes its next step: rounds need several oracle steps each, and forge
+    /// picks actions uniformly.
+    function resolve(uint256 seed) external {
         (, uint32 lastResolved,) = t.roundCursor();
-        _tryResolve(lastResolved + 1, lapse_);
+        _tryResolve(lastResolved + 1, seed % 2 == 1);
+        if ((seed >> 1) % 2 == 1) this.oracleStep(seed >> 2, seed >> 8);
     }
 
     function settle(uint256 modelSeed, uint256 roundSeed) external {
@@ -436,7 +469,7 @@ contract TournamentHandler is Assertions {
         }
     }
 
-    function flushBurns() external {
+    function _flushBurns() internal {
         uint256 due = t.burnDue();
         uint256 supply = token.totalSupply();
         t.flushBurns();
@@ -446,7 +479,8 @@ contract TournamentHandler is Assertions {
     /// @notice Moves time forward. Every pending withdrawal whose deadline (request + exit bound) falls in the jump
     /// is completed exactly at its deadline, by its owner alone: that is property 4.
     function warp(uint256 secondsSeed) external {
-        uint256 to = block.timestamp + bound(secondsSeed, 1, 1 days);
+        // Mostly hours (rounds, challenge windows); one jump in sixteen of up to two days (lapses, pauses, delays).
+        uint256 to = block.timestamp + (secondsSeed % 16 == 0 ? bound(secondsSeed >> 4, 1, 2 days) : bound(secondsSeed >> 3, 1, 3 hours));
         while (!violated) {
             (uint256 m, uint256 deadline) = _nextDeadline();
             if (m == 0 || deadline > to) break;
@@ -454,6 +488,14 @@ contract TournamentHandler is Assertions {
             _exit(m);
         }
         vm.warp(to);
+        // A keeper activates due proposals soon after their window, half of the time.
+        if (secondsSeed & (1 << 200) != 0) {
+            (, uint32 lastResolved,) = t.roundCursor();
+            ITournament.RoundInfo memory info = t.roundInfo(lastResolved + 1);
+            if (info.status == ITournament.RoundStatus.Proposed && block.timestamp >= info.activatesAt) {
+                _tryResolve(lastResolved + 1, block.timestamp >= info.lapsesAt);
+            }
+        }
     }
 
     // ================================================================ views for the invariants
@@ -462,27 +504,26 @@ contract TournamentHandler is Assertions {
         return models.length;
     }
 
+    struct GhostView {
+        int256 lo; // worst honest outcome
+        int256 hi; // best honest outcome
+        int256 net; // deposits minus withdrawals paid
+        uint256 tol; // slack allowed around [lo, hi]
+        bool everAtRisk;
+    }
+
     /// @notice Everything the invariants need from the ghost ledger in one call (the campaign's cost is mostly the
-    /// invariant's calls): per model its id, ghost bounds, whether it was ever at risk and the tolerance; and
-    /// whether some pending withdrawal is past its deadline.
-    function ghostSummary()
-        external
-        view
-        returns (uint256[] memory ids, int256[] memory lo, int256[] memory hi, bool[] memory atRisk, uint256[] memory tol, bool overdue)
-    {
+    /// invariant's calls): per model (ids 1..n) its bounds, net deposits, tolerance and whether it was ever at
+    /// risk; and whether some pending withdrawal is past its deadline.
+    function ghostSummary() external view returns (GhostView[] memory views, bool overdue) {
         uint256 n = models.length;
-        ids = models;
-        lo = new int256[](n);
-        hi = new int256[](n);
-        atRisk = new bool[](n);
-        tol = new uint256[](n);
+        views = new GhostView[](n);
         (, uint32 lastResolved,) = t.roundCursor();
         for (uint256 i; i < n; ++i) {
-            Ghost storage gh = ghost[ids[i]];
-            lo[i] = gh.net - int256(gh.worstBurn);
-            hi[i] = gh.net + int256(gh.bestPay);
-            atRisk[i] = gh.everAtRisk;
-            tol[i] = _toleranceOf(gh, lastResolved);
+            Ghost storage gh = ghost[models[i]];
+            views[i] = GhostView(
+                gh.net - int256(gh.worstBurn), gh.net + int256(gh.bestPay), gh.net, _toleranceOf(gh, lastResolved), gh.everAtRisk
+            );
             if (gh.pending != 0 && block.timestamp > gh.requestedAt + Fixture.LAPSE_PERIOD) overdue = true;
         }
     }
@@ -669,26 +710,39 @@ contract TournamentHandler is Assertions {
         for (uint256 i; i < models.length; ++i) {
             uint256 m = models[i];
             Snap memory s = snaps[round][m];
-            if (!s.taken || (s.stake == 0 && s.net <= 0)) continue;
-            uint256 atRisk = s.stake > s.pending ? s.stake - s.pending : 0;
+            // The off-chain rule: models with no stake at the close are left out of the tree.
+            if (!s.taken || (OMIT_ZERO_STAKE && s.stake == 0 && s.net <= 0)) continue;
+            uint256 atRisk = _atRisk(s, m);
             uint256 r = uint256(keccak256(abi.encode(seed, i)));
-            // Either a payout or a burn, a random fraction of the cap.
-            if (r % 2 == 0) pay[n] = atRisk * info.payoutCapBps / BPS * (r >> 8 & 0xff) / 255;
-            uint256 burnInc = r % 2 == 1 ? atRisk * info.burnCapBps / BPS * (r >> 16 & 0xff) / 255 : 0;
+            // A payout, a burn or (one time in three) both, each a random fraction of its cap.
+            if (r % 3 != 1) pay[n] = atRisk * info.payoutCapBps / BPS * (r >> 8 & 0xff) / 255;
+            uint256 burnInc = r % 3 != 0 ? atRisk * info.burnCapBps / BPS * (r >> 16 & 0xff) / 255 : 0;
             leaves[n] = Merkle.Leaf(m, activeP[m], activeB[m] + burnInc);
             payoutTotal += pay[n];
             ++n;
         }
-        uint256 free = t.freeReserve();
+        // Scaled to what the round may pay: the free reserve and one cap of the staked pool (payoutLimit).
+        uint256 free = t.payoutLimit(round);
+        uint256 wanted = payoutTotal;
+        payoutTotal = 0;
         for (uint256 i; i < n; ++i) {
-            if (payoutTotal > free) pay[i] = pay[i] * free / payoutTotal;
+            if (wanted > free) pay[i] = pay[i] * free / wanted;
             leaves[i].cumulativePayout += pay[i];
+            payoutTotal += pay[i];
         }
-        if (payoutTotal > free) payoutTotal = free;
         if (n == 0) leaves[n++] = Merkle.Leaf(0, 0, 0); // an empty round still needs a root
         assembly ("memory-safe") {
             mstore(leaves, n)
         }
+    }
+
+    /// @dev The stake at risk an honest oracle computes for model `m` in the round of `s`: in the honest campaign
+    /// exactly R = max(0, N + P - B - W) from the net deposits and pending withdrawal at the close and the
+    /// cumulative values of the last active root; otherwise from the model's settled stake at the close.
+    function _atRisk(Snap memory s, uint256 m) internal view returns (uint256) {
+        int256 base = honestOnly ? s.net + int256(activeP[m]) - int256(activeB[m]) : int256(s.stake);
+        int256 r = base - int256(s.pending);
+        return r > 0 ? uint256(r) : 0;
     }
 
     /// @dev 1-4 leaves of anything: registered or ghost ids, repeated ids, values zero, lowered, inflated, huge.
@@ -747,8 +801,8 @@ contract TournamentHandler is Assertions {
         return models[seed % models.length];
     }
 
-    /// @dev The slack the contract may take in the honest direction: a billionth of the best case plus 4 wei per
-    /// resolved round (its logarithms round; the ghost's ceilings round the other way).
+    /// @dev The slack the contract may take in the honest direction: it states 1e-12 relative plus 1 wei per
+    /// segment of a settlement (at most three); allowed here: 1e-11 of the best case plus 4 wei per resolved round.
     function _tolerance(uint256 m) internal view returns (uint256) {
         (, uint32 lastResolved,) = t.roundCursor();
         return _toleranceOf(ghost[m], lastResolved);
@@ -756,7 +810,7 @@ contract TournamentHandler is Assertions {
 
     function _toleranceOf(Ghost storage gh, uint32 lastResolved) internal view returns (uint256) {
         uint256 scale = gh.net > 0 ? uint256(gh.net) + gh.bestPay : gh.bestPay;
-        return scale / 1e9 + 4 * uint256(lastResolved) + 4;
+        return scale / 1e11 + 4 * uint256(lastResolved) + 4;
     }
 
     function _expectOneOf(bytes memory reason, bytes4 a, bytes4 b, string memory what) internal {

@@ -19,6 +19,8 @@ interface Vm {
     function sign(uint256 privateKey, bytes32 digest) external pure returns (uint8 v, bytes32 r, bytes32 s);
     function deployCode(string calldata artifactPath, bytes calldata constructorArgs) external returns (address);
     function toString(uint256) external pure returns (string memory);
+    function snapshotState() external returns (uint256 snapshotId);
+    function revertToState(uint256 snapshotId) external returns (bool success);
     function getBlockTimestamp() external view returns (uint256);
     function snapshotGasLastCall(string calldata name) external returns (uint256 gasUsed);
     function pauseGasMetering() external;
