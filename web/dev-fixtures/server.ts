@@ -20,7 +20,7 @@ import { privateKeyToAccount } from "viem/accounts";
 import { receiptTypedData, submissionTypedData } from "../src/chain/typed.ts";
 import {
   buildModels, CHAIN_ID, cumulative, fakeHash, LAST_ACTIVE, leaderboardRow, LIVE_IDS, OPERATOR, OPERATOR_KEY,
-  roundOut, ROUNDS, roundStatus, score6, ROLLING_WINDOW, LATEST_SCORED, schedule, stakeOf, TOKEN, TOURNAMENT,
+  roundOut, ROUNDS, roundStatus, ROLLING_WINDOW, LATEST_SCORED, schedule, stakeOf, TOKEN, TOURNAMENT,
   type FixtureModel,
 } from "./scenario.ts";
 
@@ -240,7 +240,7 @@ export function fixtureService() {
         const c = cumulative(model, round);
         rounds.push({ round, submitted, predictions_hash: hash, received_at: receivedAt,
           stake_at_risk: res?.stakeAtRisk.toString() ?? null, payout: res?.payout.toString() ?? null,
-          burn: res?.burn.toString() ?? null, corr: score6(res?.corr), mmc: score6(res?.mmc), status: roundStatus(round),
+          burn: res?.burn.toString() ?? null, corr: res?.corr ?? null, mmc: res?.mmc ?? null, status: roundStatus(round),
           cumulative_payout: res ? c.payout.toString() : null, cumulative_burn: res ? c.burn.toString() : null,
           receipt: await signed(receiptFor(round, id, hash, receivedAt)) });
       }

@@ -36,6 +36,10 @@ export function roundChart(spec: ChartSpec): HTMLElement {
     return box;
   }
   const digits = spec.digits ?? 4;
+  // Axis and grid colours follow the page's theme (light or dark) instead of uPlot's black.
+  const css = getComputedStyle(document.documentElement);
+  const ink = css.getPropertyValue("--muted").trim() || "#6b6f76";
+  const grid = { stroke: css.getPropertyValue("--line").trim() || "#e3e3df", width: 1 };
   const hasBars = spec.series.some((s) => s.bars);
   const align = { left: -1, centre: 0, right: 1 } as const;
   const barPaths = (where: "left" | "centre" | "right") =>
@@ -46,8 +50,10 @@ export function roundChart(spec: ChartSpec): HTMLElement {
     // Bars need half a round of room on either side, or the first and last are cut in half.
     scales: { x: { time: false, range: hasBars ? (_u, min, max) => [min - 0.6, max + 0.6] : undefined } },
     axes: [
-      { label: "round", values: (_u, ticks) => ticks.map((t) => (Number.isInteger(t) ? String(t) : "")) },
-      { label: spec.unit ?? "", size: 70, values: (_u, ticks) => ticks.map((t) => t.toFixed(digits > 2 ? 3 : 1)) },
+      { label: "round", stroke: ink, grid, ticks: grid,
+        values: (_u, ticks) => ticks.map((t) => (Number.isInteger(t) ? String(t) : "")) },
+      { label: spec.unit ?? "", size: 70, stroke: ink, grid, ticks: grid,
+        values: (_u, ticks) => ticks.map((t) => t.toFixed(digits > 2 ? 3 : 1)) },
     ],
     series: [
       { label: "round" },

@@ -40,6 +40,14 @@ export function replace(parent: Element, ...children: Child[]): void {
   append(parent, children);
 }
 
+/** `url` when it is safe to put in an href: relative, or http(s). A link from the service's data can then never
+ * run script (`javascript:`) or smuggle a document (`data:`). */
+export function safeHref(url: string): string | null {
+  const trimmed = url.trim();
+  if (/^https?:\/\//i.test(trimmed)) return trimmed;
+  return /^[a-z][a-z0-9+.-]*:/i.test(trimmed) || trimmed.startsWith("//") ? null : trimmed;
+}
+
 /** A link inside the app (hash routing). */
 export function link(route: string, ...children: Child[]): HTMLAnchorElement {
   return h("a", { href: `#${route}` }, ...children);

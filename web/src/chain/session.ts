@@ -3,10 +3,14 @@
  * explained before the wallet asks for a signature. */
 
 import {
-  createPublicClient, createWalletClient, custom, defineChain, getAddress, parseEventLogs, parseSignature,
-  type Abi, type AbiFunction, type Address, type EIP1193Provider, type Hex, type PublicClient,
-  type TransactionReceipt, type WalletClient,
+  createClient, custom, defineChain, getAddress, parseEventLogs, parseSignature,
+  type Abi, type AbiFunction, type Address, type Chain, type Client, type EIP1193Provider, type Hex,
+  type TransactionReceipt, type Transport,
 } from "viem";
+// Actions one by one rather than the public/wallet client decorators: the bundle then carries only these.
+import {
+  getBlock, readContract, signTypedData, simulateContract, waitForTransactionReceipt, writeContract,
+} from "viem/actions";
 import type { ContractInfo, Info } from "../app/api";
 import { describeError, type Units } from "./errors";
 import { permitTypedData, submissionTypedData } from "./typed";
@@ -35,8 +39,7 @@ export function abiFunction(abi: Abi, name: string): AbiFunction | undefined {
 }
 
 export class Session {
-  readonly public: PublicClient;
-  readonly wallet: WalletClient;
+  readonly client: Client<Transport, Chain>;
   readonly tournamentAbi: Abi;
   readonly tokenAbi: Abi;
   readonly errors: Abi;
@@ -52,8 +55,7 @@ export class Session {
       id: contract.chain_id, name: `chain ${contract.chain_id}`,
       nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 }, rpcUrls: { default: { http: [] } },
     });
-    this.public = createPublicClient({ chain, transport: custom(provider), pollingInterval: 1000 });
-    this.wallet = createWalletClient({ chain, account, transport: custom(provider) });
+    this.client = createClient({ chain, transport: custom(provider), pollingInterval: 1000 });
     this.tournamentAbi = contract.tournament.abi as Abi;
     this.tokenAbi = contract.token.abi as Abi;
     this.errors = errorAbi(this.tournamentAbi, this.tokenAbi);
@@ -77,11 +79,11 @@ export class Session {
   }
 
   async chainTime(): Promise<bigint> {
-    return (await this.public.getBlock({ blockTag: "latest" })).timestamp;
+    return (await getBlock(this.client, { blockTag: "latest" })).timestamp;
   }
 
   async tokenBalance(): Promise<bigint> {
-    return (await this.public.readContract({ address: this.token, abi: this.tokenAbi, functionName: "balanceOf",
+    return (await readContract(this.client, { address: this.token, abi: this.tokenAbi, functionName: "balanceOf",
       args: [this.account] })) as bigint;
   }
 
@@ -95,17 +97,17 @@ export class Session {
     let hash: Hex;
     try {
       status("Checking the transaction against the chain…");
-      const { request } = await this.public.simulateContract({ address: this.tournament, abi, functionName, args,
+      const { request } = await simulateContract(this.client, { address: this.tournament, abi, functionName, args,
         account: this.account });
       status("Confirm the transaction in your wallet…");
-      hash = await this.wallet.writeContract({ ...request, account: this.account, chain: this.wallet.chain });
+      hash = await writeContract(this.client, { ...request, account: this.account, chain: this.client.chain } as never);
     } catch (err) {
       throw new Error(this.explain(err));
     }
     status(`Sent ${hash}; waiting for it to be mined…`);
     let receipt: TransactionReceipt;
     try {
-      receipt = await this.public.waitForTransactionReceipt({ hash, pollingInterval: 1000, timeout: 300_000 });
+      receipt = await waitForTransactionReceipt(this.client, { hash, pollingInterval: 1000, timeout: 300_000 });
     } catch (err) {
       throw new Error(`Transaction ${hash} was sent but no receipt arrived: ${this.explain(err)}`);
     }
@@ -128,11 +130,11 @@ export class Session {
    * version "1" (OpenZeppelin's ERC20Permit default). */
   private async permitDomain(): Promise<{ name: string; version: string }> {
     if (abiFunction(this.tokenAbi, "eip712Domain")) {
-      const domain = (await this.public.readContract({ address: this.token, abi: this.tokenAbi,
+      const domain = (await readContract(this.client, { address: this.token, abi: this.tokenAbi,
         functionName: "eip712Domain" })) as readonly unknown[];
       return { name: String(domain[1]), version: String(domain[2]) };
     }
-    const name = (await this.public.readContract({ address: this.token, abi: this.tokenAbi, functionName: "name" }));
+    const name = await readContract(this.client, { address: this.token, abi: this.tokenAbi, functionName: "name" });
     return { name: String(name), version: "1" };
   }
 
@@ -144,13 +146,13 @@ export class Session {
       status("Reading the token's permit nonce…");
       const [domain, nonce, now] = await Promise.all([
         this.permitDomain(),
-        this.public.readContract({ address: this.token, abi: this.tokenAbi, functionName: "nonces",
+        readContract(this.client, { address: this.token, abi: this.tokenAbi, functionName: "nonces",
           args: [this.account] }) as Promise<bigint>,
         this.chainTime(),
       ]);
       deadline = now + 3600n;
       status("Sign the permit in your wallet (no transaction yet)…");
-      signature = await this.wallet.signTypedData({ account: this.account, ...permitTypedData({
+      signature = await signTypedData(this.client, { account: this.account, ...permitTypedData({
         name: domain.name, version: domain.version, chainId: this.contract.chain_id, token: this.token,
         owner: this.account, spender: this.tournament, value: amount, nonce, deadline }) });
     } catch (err) {
@@ -164,7 +166,7 @@ export class Session {
   /** Signs a prediction file's submission (EIP-712, eth_signTypedData_v4); the deadline is the round's close. */
   async signSubmission(args: { round: number; modelId: number; predictionsHash: Hex; deadline: number }): Promise<Hex> {
     try {
-      return await this.wallet.signTypedData({ account: this.account, ...submissionTypedData({
+      return await signTypedData(this.client, { account: this.account, ...submissionTypedData({
         chainId: this.info.chain_id, tournament: this.info.tournament, ...args }) });
     } catch (err) {
       throw new Error(this.explain(err));

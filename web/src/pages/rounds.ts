@@ -3,7 +3,7 @@
 
 import { api, type Info, type Proposal, type Round, type Rounds } from "../app/api";
 import { clock, countdown } from "../app/clock";
-import { copyButton, h, link, replace } from "../app/dom";
+import { copyButton, h, link, replace, safeHref } from "../app/dom";
 import { formatInteger, formatTime, shortHex } from "../app/format";
 import { amount, badge, errorBox, loading, notice } from "../app/ui";
 
@@ -19,7 +19,12 @@ export function render(root: HTMLElement): () => void {
       const [rounds, info] = await Promise.all([api.rounds(64), api.info()]);
       if (stopped) return;
       clock.sync(rounds.chain_time, rounds.block);
+      // Keep what the reader unfolded open across refreshes.
+      const unfolded = new Set([...root.querySelectorAll("details[open]")].map((d) => d.closest("[data-key]")?.getAttribute("data-key")));
       replace(root, ...page(rounds, info));
+      for (const key of unfolded) {
+        if (key) root.querySelector(`[data-key="${CSS.escape(key)}"] details`)?.setAttribute("open", "");
+      }
     } catch (err) {
       if (stopped) return;
       // A failed refresh keeps the rounds already shown and says so above them.
@@ -87,7 +92,7 @@ function roundCard(r: Round, info: Info): HTMLElement {
 function proposalItem(r: Round, p: Proposal, info: Info): HTMLElement {
   const state = p.state === "pending" && r.status === "proposed" ? "proposed" : p.state;
   const files = Object.entries(p.files);
-  return h("li", { class: "proposal", "data-seq": p.seq, "data-state": p.state },
+  return h("li", { class: "proposal", "data-seq": p.seq, "data-state": p.state, "data-key": `${r.round}:${p.seq}` },
     h("div", { class: "proposal-head" },
       h("strong", null, `Proposal ${p.seq + 1}`), " ", badge(state), " root ",
       h("code", { title: p.root }, shortHex(p.root, 10, 6)), h("span", { class: "muted" }, ` · proposed ${formatTime(p.proposed_at)}`),
@@ -99,7 +104,10 @@ function proposalItem(r: Round, p: Proposal, info: Info): HTMLElement {
       amount(p.totals.stake_at_risk, info.token), ` ${info.token.symbol}`),
     files.length
       ? h("div", { class: "files" }, "Bundle: ",
-          ...files.flatMap(([name, url], i) => [i ? " · " : "", h("a", { href: url, download: `${r.round}-${name}` }, name)]))
+          ...files.flatMap(([name, url], i) => {
+            const href = safeHref(url);
+            return [i ? " · " : "", href ? h("a", { href, download: `${r.round}-${name}` }, name) : name];
+          }))
       : h("div", { class: "files muted" }, "The bundle's files are not available from this service."));
 }
 

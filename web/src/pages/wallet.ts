@@ -9,7 +9,7 @@ import {
 import { clock, countdown } from "../app/clock";
 import { download, h, link, replace } from "../app/dom";
 import { formatInteger, formatTime, formatUnits, parseAmount, shortHex } from "../app/format";
-import { setParams, type Route } from "../app/router";
+import { parseRoute, setParams, type Route } from "../app/router";
 import { amount, errorBox, loading, notice, stat } from "../app/ui";
 import { humanize } from "../chain/errors";
 import { abiFunction, Session } from "../chain/session";
@@ -32,6 +32,13 @@ interface State {
   detail: Model | null;
   rounds: Round[];
   openRounds: Round[];
+}
+
+/** Sets one parameter of the page's URL, keeping the others (the chosen round, say). */
+function keepParam(name: string, value: string): void {
+  const params = parseRoute(location.hash).params;
+  params.set(name, value);
+  setParams(params);
 }
 
 /** Reads a file's bytes and base64 (chunked: a prediction file can be megabytes). */
@@ -137,9 +144,11 @@ export function render(root: HTMLElement, route: Route): () => void {
       if (!list.length) disconnect();
       else void useAccount(getAddress(list[0]!));
     };
-    const onChain = (chainHex: unknown) => {
+    const onChain = async (chainHex: unknown) => {
       state.chainId = Number(BigInt(chainHex as string));
-      if (state.session) void useAccount(state.session.account);
+      const accounts = (await wallet.provider.request({ method: "eth_accounts" } as never)) as string[];
+      if (accounts.length) await useAccount(getAddress(accounts[0]!));
+      else disconnect();
     };
     wallet.provider.on?.("accountsChanged", onAccounts as never);
     wallet.provider.on?.("chainChanged", onChain as never);
@@ -174,11 +183,17 @@ export function render(root: HTMLElement, route: Route): () => void {
   async function refresh(): Promise<void> {
     const session = state.session;
     if (!session) return;
-    const [balance, board] = await Promise.all([
+    const [balance, board, rounds] = await Promise.all([
       session.tokenBalance().catch(() => null),
       api.leaderboard(session.account).catch((err: unknown) => { sections.models.prepend(errorBox(err)); return null; }),
+      api.rounds(64).catch(() => null), // a round may have opened or been activated since the page loaded
     ]);
     state.balance = balance;
+    if (rounds) {
+      clock.sync(rounds.chain_time, rounds.block);
+      state.rounds = rounds.recent;
+      state.openRounds = rounds.open;
+    }
     if (board) {
       // Keep a model just registered even if the service has not seen its block yet.
       const known = new Set(board.models.map((m) => m.model_id));
@@ -254,7 +269,7 @@ export function render(root: HTMLElement, route: Route): () => void {
         scored_round: null, corr_rolling: null, mmc_rolling: null, rounds_scored: 0, cumulative_payout: null,
         cumulative_burn: null }];
       state.selected = modelId;
-      setParams(new URLSearchParams({ model: String(modelId) }));
+      keepParam("model", String(modelId));
       await refresh();
       sections.models.querySelector(".status")!.textContent =
         `Registered model ${modelId} in block ${receipt.blockNumber}.`;
@@ -269,7 +284,7 @@ export function render(root: HTMLElement, route: Route): () => void {
                 m.model_id === state.selected ? "Selected" : "Select");
               pick.addEventListener("click", async () => {
                 state.selected = m.model_id;
-                setParams(new URLSearchParams({ model: String(m.model_id) }));
+                keepParam("model", String(m.model_id));
                 state.detail = await api.model(m.model_id).catch(() => null);
                 drawAll();
               });
@@ -323,7 +338,8 @@ export function render(root: HTMLElement, route: Route): () => void {
 
     const settleStatus = h("p", { class: "muted status", id: "settle-status" });
     const settled = d?.settled_through;
-    const settleButton = h("button", { type: "button", disabled: !latestActive },
+    const upToDate = settled !== undefined && latestActive > 0 && settled >= latestActive;
+    const settleButton = h("button", { type: "button", disabled: !latestActive || upToDate },
       latestActive ? `Settle through round ${latestActive}` : "Settle");
     settleButton.addEventListener("click", () => run(settleButton, settleStatus, async () => {
       const say = (text: string) => (settleStatus.textContent = text);
@@ -353,9 +369,9 @@ export function render(root: HTMLElement, route: Route): () => void {
             + `once the model is settled through round ${w.after_round}.` : "Request a withdrawal first."),
           withdrawButton, withdrawStatus),
         h("div", { class: "form" }, h("h3", null, "Settle"),
-          h("p", { class: "muted small" }, latestActive
-            ? `Applies the results through active round ${latestActive} to the model's stake (anyone may do this).`
-            : "No round is active yet."),
+          h("p", { class: "muted small" }, !latestActive ? "No round is active yet."
+            : upToDate ? `Model ${id} is settled through round ${settled}, the newest active round: nothing to apply.`
+            : `Applies the results through active round ${latestActive} to the model's stake (anyone may do this).`),
           settleButton, settleStatus)));
   }
 
