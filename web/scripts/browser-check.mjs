@@ -139,6 +139,14 @@ async function leaderboard(browser, base) {
     await page.waitForFunction((o) => [...document.querySelectorAll("table.board tbody tr code")]
       .every((c) => c.getAttribute("title").startsWith(o)), owner.slice(0, 12));
     check((await page.locator("table.board tbody tr").count()) >= 1, "searching an owner prefix lists that owner's models");
+    await page.fill("input.search", "");
+    await page.waitForFunction(() => document.querySelector(".count")?.textContent?.endsWith("of 10,000"));
+    const first = page.locator("table.board tbody tr a code").first();
+    const address = (await first.getAttribute("title")).split(":")[0];
+    await first.click();
+    await page.waitForFunction((o) => document.querySelector("input.search")?.value === o, address);
+    const owners = await page.$$eval("table.board tbody tr code", (cs) => cs.map((c) => c.getAttribute("title").split(":")[0]));
+    check(owners.length >= 1 && owners.every((o) => o === address), `an owner's link lists that owner's ${owners.length} models`);
     await context.close();
   }
   timings.sort((a, b) => a - b);

@@ -16,18 +16,15 @@ type Cleanup = (() => void) | void;
 const main = document.getElementById("main")!;
 const chainStatus = document.getElementById("chain-status")!;
 let cleanup: Cleanup;
-let shown = "";
 
 const TITLES: Record<Route["page"], string> = {
   leaderboard: "Leaderboard", rounds: "Rounds", model: "Model", wallet: "Wallet", "not-found": "Not found",
 };
 
 async function show(): Promise<void> {
+  // Pages keep their own state in the query with history.replaceState, which fires no hashchange: every
+  // hashchange is a navigation (a link, back, forward) and renders the page afresh.
   const route = parseRoute(location.hash);
-  // Query-only changes (search, sort, page) are handled by the page itself.
-  const key = `${route.page}:${route.modelId ?? ""}`;
-  if (key === shown) return;
-  shown = key;
   if (typeof cleanup === "function") cleanup();
   cleanup = undefined;
   document.title = `${route.page === "model" ? `Model ${route.modelId}` : TITLES[route.page]} · Tournament`;

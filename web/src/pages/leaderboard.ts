@@ -25,7 +25,8 @@ function columns(board: Leaderboard): Column[] {
     { key: "model_id", label: "Model", title: "Model id", numeric: false,
       cell: (r) => link(`/model/${r.row.model_id}`, `#${r.row.model_id}`) },
     { key: "owner", label: "Owner", title: "The address that owns the model", numeric: false,
-      cell: (r) => h("code", { title: r.row.owner }, shortHex(r.row.owner)) },
+      cell: (r) => link(`/?q=${r.row.owner}`, h("code", { title: `${r.row.owner}: show this owner's models` },
+        shortHex(r.row.owner))) },
     { key: "stake", label: "Stake", title: "Settled stake on chain", numeric: true,
       cell: (r, info) => amount(r.row.stake, info.token) },
     { key: "corr", label: "CORR", title: `Latest CORR${latest}`, numeric: true, cell: (r) => score(r.row.corr) },
@@ -41,12 +42,26 @@ function columns(board: Leaderboard): Column[] {
   ];
 }
 
+/** The last leaderboard fetched, reused for a short while: following an owner link re-renders the page, and
+ * 10,000 rows need not travel again for that. */
+const REUSE_MS = 30_000;
+let cached: { at: number; board: Promise<Leaderboard> } | null = null;
+
+function fetchBoard(): Promise<Leaderboard> {
+  if (!cached || Date.now() - cached.at > REUSE_MS) {
+    const board = api.leaderboard();
+    cached = { at: Date.now(), board };
+    board.catch(() => { if (cached?.board === board) cached = null; });
+  }
+  return cached.board;
+}
+
 export async function render(root: HTMLElement, route: Route): Promise<void> {
   replace(root, h("h1", null, "Leaderboard"), loading("the leaderboard"));
   let board: Leaderboard;
   let info: Info;
   try {
-    [board, info] = await Promise.all([api.leaderboard(), api.info()]);
+    [board, info] = await Promise.all([fetchBoard(), api.info()]);
   } catch (err) {
     replace(root, h("h1", null, "Leaderboard"), errorBox(err, "The leaderboard could not be loaded."));
     return;

@@ -1,7 +1,7 @@
 /** Wallet: connect an injected wallet, register a model, stake with a permit, request / lower / cancel a
  * withdrawal, withdraw, settle; validate, sign and submit a prediction file and keep the operator's receipt. */
 
-import { getAddress, numberToHex, type Address, type Hex } from "viem";
+import { getAddress, numberToHex, type AbiFunction, type Address, type Hex } from "viem";
 import {
   api, ApiError, type ContractInfo, type Info, type LeaderboardRow, type Model, type Receipt, type Round,
   type Validation,
@@ -324,8 +324,11 @@ export function render(root: HTMLElement, route: Route): () => void {
         + "before now and can be taken once those are settled.";
     });
 
-    const extra = ["lowerWithdrawal", "cancelWithdrawal"].filter((name) => session.has(name))
-      .map((name) => abiForm(session, name, id));
+    // Lowering or cancelling a request exists only in some versions of the contract: offer what its ABI has.
+    const extra = session.tournamentAbi
+      .filter((item): item is AbiFunction => item.type === "function" && item.stateMutability !== "view"
+        && item.stateMutability !== "pure" && /^(lower|cancel|reduce|decrease)\w*Withdrawal$/.test(item.name))
+      .map((fn) => abiForm(session, fn.name, id));
 
     const withdrawStatus = h("p", { class: "muted status" });
     const withdrawButton = h("button", { type: "button", disabled: !w }, "Withdraw");
