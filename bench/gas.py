@@ -30,8 +30,8 @@ sys.path.insert(0, str(ROOT))
 from oracle.chain.anvil import start_anvil  # noqa: E402
 from oracle.chain.deploy import DeployParams, deploy  # noqa: E402
 from oracle.chain.tx import Sender  # noqa: E402
-from oracle.participant import permit_signature  # noqa: E402
-from oracle.settlement import SettlementLeaf, multiproof_for, proof_for, settlement_tree  # noqa: E402
+from oracle.participant.actions import permit_signature  # noqa: E402
+from oracle.settlement.leaves import SettlementLeaf, multiproof_for, proof_for, settlement_tree  # noqa: E402
 
 UNIT = 10**18
 CHALLENGE_PERIOD = 3600

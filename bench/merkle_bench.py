@@ -19,7 +19,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from oracle.settlement import LEAF_ENCODING, SettlementLeaf, settlement_tree  # noqa: E402
+from oracle.settlement.leaves import LEAF_ENCODING, SettlementLeaf, settlement_tree  # noqa: E402
 
 MERKLE_JS = REPO_ROOT / "tests" / "oracle" / "merkle_js.mjs"
 JS_PROOF_SAMPLE = 2_000

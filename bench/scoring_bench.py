@@ -1,4 +1,4 @@
-"""Scoring benchmark: oracle.metrics vs numerai-tools (5,000 models x 5,000 ids; quick: 1,000 x 1,000).
+"""Scoring benchmark: oracle.scoring.metrics vs numerai-tools (5,000 models x 5,000 ids; quick: 1,000 x 1,000).
 
 Each side runs in its own child process on identical seeded data, so peak RSS (``os.wait4`` rusage
 of that child: data plus scoring) is not polluted by the other. numerai-tools is run the way a
@@ -46,9 +46,9 @@ def _child(kind: str, n_ids: int, n_models: int, out: str) -> None:
     # Imports outside the timed region, for every kind alike.
     from numerai_tools import scoring as nt
 
-    from oracle.metrics import score_matrix
-    from oracle.params import RoundParams
-    from oracle.scoring import score_round
+    from oracle.scoring.metrics import score_matrix
+    from oracle.scoring.params import RoundParams
+    from oracle.scoring.pipeline import score_round
 
     start = time.perf_counter()
     if kind == "ours":

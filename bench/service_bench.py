@@ -19,8 +19,8 @@ from pathlib import Path
 # bench/oracle.py (the benchmark aggregator) would shadow the oracle package when run as a script from bench/.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
-from oracle.service.harness import run_load_scenario  # noqa: E402
-from oracle.service.receipts import check_receipts  # noqa: E402
+from oracle.testing.harness import run_load_scenario  # noqa: E402
+from oracle.protocol.receipt import check_receipts  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "service.json"
 

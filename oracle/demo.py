@@ -40,14 +40,14 @@ from oracle.chain.anvil import dev_private_keys, start_anvil
 from oracle.chain.client import TournamentClient
 from oracle.chain.deploy import UNIT, DeployParams, Deployment, deploy
 from oracle.chain.tx import Sender
-from oracle.keystore import Keystore
-from oracle.operator import Operator, OperatorConfig, tree_leaves
-from oracle.params import RoundParams
-from oracle.artifacts import load_bundle
+from oracle.chain.keystore import Keystore
+from oracle.operator.rounds import Operator, OperatorConfig, tree_leaves
+from oracle.scoring.params import RoundParams
+from oracle.bundle.store import load_bundle
 from oracle.simulation.data import TournamentSpec, World, write_live_round
-from oracle.participant import Connection, permit_signature, settle_all
-from oracle.submission import Inbox, Submission, sign_submission
-from oracle.verify import Verdict, verify_all, verify_round
+from oracle.participant.actions import Connection, permit_signature, settle_all
+from oracle.protocol.submission import Inbox, Submission, sign_submission
+from oracle.auditor.verify import Verdict, verify_all, verify_round
 
 __all__ = ["DemoConfig", "DemoResult", "run_demo", "main", "RoundDataWorld", "model_predictions"]
 
@@ -165,7 +165,7 @@ class _Demo:
             oracle=oracle.address, guardian=guardian.address, pauser=admin.address)
         self.deployment.save(self.workdir / "deployment.json")
         self.client = TournamentClient(self.w3, self.deployment)
-        # The keeper settles through the participants' code path (oracle.participant.settle_all), with its Sender.
+        # The keeper settles through the participants' code path (oracle.participant.actions.settle_all), with its Sender.
         self.keeper_conn = Connection(self.w3, self.deployment, self.keeper_account, _sender=self.keeper)
         self.token, self.t = self.client.token, self.client.tournament
         self.admin.transact(self.token.functions.approve(self.t.address, c.reserve), action="approve reserve")

@@ -21,12 +21,13 @@ from web3.contract.contract import ContractFunction
 from web3.exceptions import ContractCustomError, ContractLogicError, TimeExhausted, TransactionNotFound
 from web3.types import TxReceipt
 
+from oracle.errors import TourneyError
 from oracle.chain.artifacts import error_selectors
 
 CONTRACTS_WITH_ERRORS = ("Tournament", "TournamentToken")
 
 
-class ChainError(Exception):
+class ChainError(TourneyError):
     """Something went wrong talking to the chain; the message says what and what to do."""
 
 

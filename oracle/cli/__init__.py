@@ -9,7 +9,7 @@ from __future__ import annotations
 import click
 
 import oracle
-from oracle.cli.output import Output
+from oracle.cli.output import Output, fail_with
 from oracle.cli.participant import PARTICIPANT_COMMANDS
 from oracle.cli.operator import operator_group
 from oracle.cli.round import round_group
@@ -17,11 +17,23 @@ from oracle.cli.score import score
 from oracle.cli.serve import serve
 from oracle.cli.simulate import simulate
 from oracle.cli.verify import verify_command
+from oracle.errors import TourneyError
 
 __all__ = ["main", "COMMANDS"]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Tourney(click.Group):
+    """The command group, and the one place errors are reported: any :class:`TourneyError` (or missing file) raised
+    by a subcommand becomes one line ``error: <message>`` (``{"error": ...}`` with ``--json``) and exit code 1."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except (TourneyError, FileNotFoundError) as exc:
+            fail_with(exc)
+
+
+@click.group(cls=_Tourney, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--json", "json_mode", is_flag=True, help="Machine output: one JSON document on stdout.")
 @click.version_option(oracle.__version__, prog_name="tourney")
 @click.pass_context

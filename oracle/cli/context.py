@@ -2,9 +2,9 @@
 
 ``@chain_options`` adds ``--rpc`` (``TOURNEY_RPC``), ``--deployment`` (``TOURNEY_DEPLOYMENT``), ``--account``
 (``TOURNEY_ACCOUNT``) and ``--keystore-dir`` (``TOURNEY_KEYSTORE_DIR``) to a command and passes one
-:class:`ChainOptions` as the ``chain`` argument; ``chain.connect()`` returns an :class:`oracle.participant.Connection`
-(unlocking the account's keystore with ``TOURNEY_PASSWORD`` or a hidden prompt). ``@handle_chain_errors`` turns
-the project's errors into a clean ``error: ...`` and exit code 1 instead of a traceback.
+:class:`ChainOptions` as the ``chain`` argument; ``chain.connect()`` returns an :class:`oracle.participant.actions.Connection`
+(unlocking the account's keystore with ``TOURNEY_PASSWORD`` or a hidden prompt). Errors are reported by the
+``tourney`` group itself (one handler for every command).
 """
 
 from __future__ import annotations
@@ -15,10 +15,9 @@ from typing import Any, Callable
 
 import click
 
-from oracle.cli.output import fail
-from oracle.keystore import Keystore, KeystoreError, password_from_env
+from oracle.chain.keystore import Keystore, password_from_env
 
-__all__ = ["ChainOptions", "chain_options", "handle_chain_errors", "read_password"]
+__all__ = ["ChainOptions", "chain_options", "read_password"]
 
 
 def read_password(prompt: str, confirm: bool = False) -> str:
@@ -43,7 +42,7 @@ class ChainOptions:
 
     def connect(self, need_account: bool = True) -> Any:
         """Connect to the deployment; with ``need_account`` also unlock the signing account."""
-        from oracle.participant import ParticipantError, connect
+        from oracle.participant.actions import ParticipantError, connect
 
         if not self.rpc:
             raise ParticipantError("no JSON-RPC endpoint: pass --rpc URL or set TOURNEY_RPC")
@@ -82,23 +81,4 @@ def chain_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
     for option in reversed(_OPTIONS):
         wrapper = option(wrapper)
-    return wrapper
-
-
-def handle_chain_errors(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Report chain, keystore and participant errors as ``error: <message>`` with exit code 1."""
-    from oracle.chain.tx import ChainError
-    from oracle.submission import SubmissionError
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except (ChainError, KeystoreError, SubmissionError, FileNotFoundError) as exc:
-            details = {}
-            error = getattr(exc, "error", None)
-            if error is not None:
-                details = {"revert": error, "revert_args": getattr(exc, "args_by_name", {})}
-            fail(str(exc), details=details)
-
     return wrapper

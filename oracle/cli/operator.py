@@ -15,8 +15,8 @@ from typing import Any, Callable
 import click
 from rich.console import Console
 
-from oracle.cli.context import ChainOptions, chain_options, handle_chain_errors
-from oracle.cli.output import fail, get_output, json_option, make_table
+from oracle.cli.context import ChainOptions, chain_options
+from oracle.cli.output import get_output, json_option, make_table
 from oracle.cli.round import round_group
 
 __all__ = ["operator_group", "DEFAULT_PARAMS"]
@@ -45,8 +45,8 @@ def operator_options(func: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(func)
     def wrapper(*args: Any, store: str, inbox: str, round_data: str, params_file: str | None, window: int,
                 max_rounds: int | None, **kwargs: Any) -> Any:
-        from oracle.operator import OperatorConfig
-        from oracle.params import ParamsError, RoundParams
+        from oracle.operator.rounds import OperatorConfig
+        from oracle.scoring.params import ParamsError, RoundParams
 
         try:
             params = RoundParams.from_json(params_file) if params_file else RoundParams.from_dict(DEFAULT_PARAMS)
@@ -61,25 +61,9 @@ def operator_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def handle_operator_errors(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Bundle and data problems (bad round files, an unreadable previous bundle) as a clean error, exit 1."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from oracle.artifacts import BundleError
-        from oracle.validation import TableError
-
-        try:
-            return func(*args, **kwargs)
-        except (BundleError, TableError) as exc:
-            fail(str(exc))
-
-    return wrapper
-
-
 def _operator(chain: ChainOptions, config: Any) -> Any:
     from oracle.chain.client import TournamentClient
-    from oracle.operator import Operator
+    from oracle.operator.rounds import Operator
 
     conn = chain.connect(need_account=True)
     output = get_output()
@@ -111,8 +95,6 @@ def operator_group() -> None:
 @click.option("--until-round", type=click.IntRange(min=1), default=None, help="Exit once this round is active.")
 @click.option("--poll", type=click.FloatRange(min=0.05), default=2.0, show_default=True, help="Seconds between passes.")
 @json_option
-@handle_chain_errors
-@handle_operator_errors
 def run_command(chain: ChainOptions, config: Any, once: bool, until_round: int | None, poll: float) -> None:
     """Open, close, resolve, propose and activate rounds as they fall due (safe to kill and restart)."""
     operator = _operator(chain, config)
@@ -124,8 +106,6 @@ def run_command(chain: ChainOptions, config: Any, once: bool, until_round: int |
 @chain_options
 @operator_options
 @json_option
-@handle_chain_errors
-@handle_operator_errors
 def open_command(chain: ChainOptions, config: Any) -> None:
     """Open the next round (when none is open)."""
     _emit_actions(_operator(chain, config).open_due())
@@ -135,8 +115,6 @@ def open_command(chain: ChainOptions, config: Any) -> None:
 @chain_options
 @operator_options
 @json_option
-@handle_chain_errors
-@handle_operator_errors
 def close_command(chain: ChainOptions, config: Any) -> None:
     """Snapshot the inbox and close the open round, if its submission window has passed."""
     _emit_actions(_operator(chain, config).close_due())
@@ -148,8 +126,6 @@ def close_command(chain: ChainOptions, config: Any) -> None:
 @click.option("--round", "round_", type=click.IntRange(min=1), default=None,
               help="Resolve only this round (default: every closed round whose targets are known, in order).")
 @json_option
-@handle_chain_errors
-@handle_operator_errors
 def resolve_command(chain: ChainOptions, config: Any, round_: int | None) -> None:
     """Score closed rounds from chain stakes and signed submissions, publish their bundles, propose their roots."""
     operator = _operator(chain, config)
@@ -160,8 +136,6 @@ def resolve_command(chain: ChainOptions, config: Any, round_: int | None) -> Non
 @chain_options
 @operator_options
 @json_option
-@handle_chain_errors
-@handle_operator_errors
 def activate_command(chain: ChainOptions, config: Any) -> None:
     """Activate every pending root whose challenge window has passed, in order."""
     _emit_actions(_operator(chain, config).activate_due())

@@ -128,6 +128,22 @@ def fail(message: str, code: int = EXIT_FAILED, details: Mapping[str, Any] | Non
     raise click.exceptions.Exit(code)
 
 
+def fail_with(exc: BaseException) -> None:
+    """The one place an error becomes ``error: <message>`` (exit 1): every :class:`~oracle.errors.TourneyError`
+    and a missing file, caught by the ``tourney`` group. Structured parts go to the JSON document: a revert's
+    custom error and arguments, a table's broken rules."""
+    if isinstance(exc, FileNotFoundError):
+        fail(f"file not found: {exc.filename or exc}")
+    details: dict[str, Any] = {}
+    revert = getattr(exc, "error", None)
+    if isinstance(revert, str):
+        details = {"revert": revert, "revert_args": getattr(exc, "args_by_name", {})}
+    problems = getattr(exc, "errors", None)
+    if isinstance(problems, list):
+        details["errors"] = [e.to_dict() if hasattr(e, "to_dict") else str(e) for e in problems]
+    fail(" ".join(str(exc).split()), details=details)
+
+
 def _enable_json(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
     if value:
         output = ctx.find_object(Output)

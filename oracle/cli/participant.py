@@ -14,9 +14,9 @@ from typing import Any
 import click
 from rich.console import Console
 
-from oracle.cli.context import ChainOptions, chain_options, handle_chain_errors, read_password
+from oracle.cli.context import ChainOptions, chain_options, read_password
 from oracle.cli.output import fail, get_output, json_option, make_table
-from oracle.keystore import Keystore, KeystoreError, parse_private_key
+from oracle.chain.keystore import Keystore, KeystoreError, parse_private_key
 
 __all__ = ["PARTICIPANT_COMMANDS", "account_group", "model_group", "stake_command", "unstake_command",
            "withdraw_command", "settle_command", "submit_command", "status_command"]
@@ -27,7 +27,7 @@ def _tx(receipt: Any) -> str:
 
 
 def _amount(conn: Any, text: str) -> tuple[int, int]:
-    from oracle.participant import _decimals, parse_amount
+    from oracle.participant.actions import _decimals, parse_amount
 
     decimals = _decimals(conn)
     return parse_amount(text, decimals), decimals
@@ -53,7 +53,6 @@ def account_group() -> None:
 @click.argument("name")
 @keystore_dir_option
 @json_option
-@handle_chain_errors
 def account_create(name: str, keystore_dir: str | None) -> None:
     """Create a new random account NAME (password from TOURNEY_PASSWORD or a prompt)."""
     keystore = _keystore(keystore_dir)
@@ -70,7 +69,6 @@ def account_create(name: str, keystore_dir: str | None) -> None:
               help="Import this V3 keystore file (copied as is; its password is asked to check it).")
 @keystore_dir_option
 @json_option
-@handle_chain_errors
 def account_import(name: str, keystore_file: str | None, keystore_dir: str | None) -> None:
     """Import an account as NAME: a private key from stdin or a hidden prompt, or --keystore-file."""
     keystore = _keystore(keystore_dir)
@@ -90,7 +88,6 @@ def account_import(name: str, keystore_file: str | None, keystore_dir: str | Non
 @account_group.command("list")
 @keystore_dir_option
 @json_option
-@handle_chain_errors
 def account_list(keystore_dir: str | None) -> None:
     """List the accounts of the keystore directory (no password needed)."""
     keystore = _keystore(keystore_dir)
@@ -120,10 +117,9 @@ def model_group() -> None:
 @model_group.command("register")
 @chain_options
 @json_option
-@handle_chain_errors
 def model_register(chain: ChainOptions) -> None:
     """Register a new model owned by --account."""
-    from oracle.participant import register_model
+    from oracle.participant.actions import register_model
 
     conn = chain.connect()
     model_id, receipt = register_model(conn)
@@ -136,10 +132,9 @@ def model_register(chain: ChainOptions) -> None:
 @click.option("--owner", default=None, help="Owner address (default: --account's address).")
 @chain_options
 @json_option
-@handle_chain_errors
 def model_list(chain: ChainOptions, owner: str | None) -> None:
     """List the model ids registered to an owner."""
-    from oracle.participant import owned_models
+    from oracle.participant.actions import owned_models
 
     if owner is None:
         if not chain.account:
@@ -156,10 +151,9 @@ def model_list(chain: ChainOptions, owner: str | None) -> None:
 @click.argument("amount")
 @chain_options
 @json_option
-@handle_chain_errors
 def stake_command(chain: ChainOptions, model_id: int, amount: str) -> None:
     """Stake AMOUNT tokens on a model in one transaction (EIP-2612 permit, no approval); e.g. 12.5."""
-    from oracle.participant import format_amount, stake
+    from oracle.participant.actions import format_amount, stake
 
     conn = chain.connect()
     units, decimals = _amount(conn, amount)
@@ -177,10 +171,9 @@ def stake_command(chain: ChainOptions, model_id: int, amount: str) -> None:
 @click.argument("amount")
 @chain_options
 @json_option
-@handle_chain_errors
 def unstake_command(chain: ChainOptions, model_id: int, amount: str) -> None:
     """Request a withdrawal of AMOUNT tokens; it stays at risk in every round already closed."""
-    from oracle.participant import format_amount, request_withdrawal
+    from oracle.participant.actions import format_amount, request_withdrawal
 
     conn = chain.connect()
     units, decimals = _amount(conn, amount)
@@ -197,10 +190,9 @@ def unstake_command(chain: ChainOptions, model_id: int, amount: str) -> None:
 @click.option("--model", "model_id", type=int, required=True, help="Model id.")
 @chain_options
 @json_option
-@handle_chain_errors
 def withdraw_command(chain: ChainOptions, model_id: int) -> None:
     """Take a model's pending withdrawal (settling it first against the newest active root if needed)."""
-    from oracle.participant import _decimals, format_amount, withdraw
+    from oracle.participant.actions import _decimals, format_amount, withdraw
 
     conn = chain.connect()
     paid, receipt = withdraw(conn, model_id)
@@ -218,11 +210,10 @@ def withdraw_command(chain: ChainOptions, model_id: int) -> None:
 @click.option("--batch-size", type=click.IntRange(1, 2048), default=256, show_default=True)
 @chain_options
 @json_option
-@handle_chain_errors
 def settle_command(chain: ChainOptions, model_id: int | None, settle_everything: bool, round_: int | None,
                    batch_size: int) -> None:
     """Settle a model (--model M) or every model (--all) against an active root; anyone may do it."""
-    from oracle.participant import settle_all, settle_model
+    from oracle.participant.actions import settle_all, settle_model
 
     if (model_id is None) == (not settle_everything):
         fail("pass exactly one of --model M and --all")
@@ -274,7 +265,6 @@ def _delivery(ctx: click.Context, to_url: str | None, inbox_url: str | None) -> 
 @click.argument("predictions", type=click.Path(dir_okay=False))
 @chain_options
 @json_option
-@handle_chain_errors
 @click.pass_context
 def submit_command(ctx: click.Context, chain: ChainOptions, round_: int, model_id: int, to_url: str | None,
                    inbox_url: str | None, receipts_dir: str | None, live_ids: str | None, min_live_share: float,
@@ -283,8 +273,8 @@ def submit_command(ctx: click.Context, chain: ChainOptions, round_: int, model_i
 
     Exactly one of --to (the operator service over HTTP: prints and keeps the operator's signed receipt) and
     --inbox (a directory inbox)."""
-    from oracle.participant import submit_predictions, submit_to_service
-    from oracle.scoring import load_table
+    from oracle.participant.actions import submit_predictions, submit_to_service
+    from oracle.scoring.pipeline import load_table
 
     how, where = _delivery(ctx, to_url, inbox_url)
     ids = None
@@ -318,7 +308,7 @@ def submit_command(ctx: click.Context, chain: ChainOptions, round_: int, model_i
 
 
 def _render_status(statuses: list[Any], decimals: int) -> Any:
-    from oracle.participant import format_amount
+    from oracle.participant.actions import format_amount
 
     def render(console: Console) -> None:
         rows = []
@@ -360,12 +350,11 @@ def _render_status(statuses: list[Any], decimals: int) -> Any:
 @receipts_dir_option
 @chain_options
 @json_option
-@handle_chain_errors
 def status_command(chain: ChainOptions, model_ids: tuple[int, ...], receipts_dir: str | None) -> None:
     """Per model: settled stake, pending withdrawal, per proposed round the score, payout/burn, settled, proof; and
     the latest operator receipt per round, marked by whether the round's published bundle carries that file."""
-    from oracle.participant import ParticipantError, _decimals, model_status, oracle_address, owned_models
-    from oracle.service.receipts import default_receipts_dir, load_receipts
+    from oracle.participant.actions import ParticipantError, _decimals, model_status, oracle_address, owned_models
+    from oracle.protocol.receipt import default_receipts_dir, load_receipts
 
     conn = chain.connect(need_account=False)
     ids = list(model_ids)

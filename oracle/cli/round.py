@@ -7,9 +7,9 @@ from typing import Any
 import click
 from rich.console import Console
 
-from oracle.artifacts import BundleError, ArtifactStore, load_bundle
-from oracle.cli.output import EXIT_FAILED, fail, get_output, json_option, make_table
-from oracle.recompute import FLOAT_TOLERANCE, RecomputeReport, recompute
+from oracle.bundle.store import ArtifactStore, load_bundle
+from oracle.cli.output import EXIT_FAILED, get_output, json_option, make_table
+from oracle.auditor.recompute import FLOAT_TOLERANCE, RecomputeReport, recompute
 
 __all__ = ["round_group"]
 
@@ -53,10 +53,7 @@ def _render_report(report: RecomputeReport) -> Any:
 def recompute_command(manifest_url: str, expect_keccak: str | None, tolerance: float, no_previous: bool) -> None:
     """Re-derive a round from its bundle and report every difference; exit 0 only if all match."""
     output = get_output()
-    try:
-        report = recompute(manifest_url, expected_keccak=expect_keccak, tolerance=tolerance, check_previous=not no_previous)
-    except BundleError as exc:
-        fail(str(exc))
+    report = recompute(manifest_url, expected_keccak=expect_keccak, tolerance=tolerance, check_previous=not no_previous)
     output.emit(report.to_dict(), _render_report(report))
     if not report.ok:
         raise click.exceptions.Exit(EXIT_FAILED)
@@ -68,10 +65,7 @@ def recompute_command(manifest_url: str, expect_keccak: str | None, tolerance: f
 def show_command(manifest_url: str) -> None:
     """Verify a bundle's files against its manifest and print the manifest."""
     output = get_output()
-    try:
-        bundle = load_bundle(manifest_url)
-    except BundleError as exc:
-        fail(str(exc))
+    bundle = load_bundle(manifest_url)
     manifest = bundle.manifest
 
     def render(console: Console) -> None:

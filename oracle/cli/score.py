@@ -9,11 +9,11 @@ import fsspec
 import pandas as pd
 from rich.console import Console
 
-from oracle.artifacts import parquet_bytes
-from oracle.cli.output import EXIT_FAILED, fail, get_output, json_option, make_table
-from oracle.params import ParamsError, RoundParams
-from oracle.scoring import RoundScores, load_table, score_round
-from oracle.validation import PredictionError, TableError
+from oracle.bundle.store import parquet_bytes
+from oracle.cli.output import fail, get_output, json_option, make_table
+from oracle.scoring.params import ParamsError, RoundParams
+from oracle.scoring.pipeline import RoundScores, load_table, score_round
+from oracle.scoring.validation import PredictionError
 
 __all__ = ["score", "stakes_for_scoring", "write_scores", "summary"]
 
@@ -40,7 +40,7 @@ def write_scores(result: RoundScores, out: str) -> None:
 
 def error_dict(error: PredictionError) -> dict[str, Any]:
     """A validation error as JSON: model (None for the whole table), rule, example ids, message."""
-    return {"model": error.model, "rule": error.rule, "ids": list(error.ids), "message": error.message}
+    return error.to_dict()
 
 
 def summary(result: RoundScores, out: str) -> dict[str, Any]:
@@ -98,13 +98,7 @@ def score(predictions_path: str, targets_path: str, stakes_path: str, params_pat
         stakes = stakes_for_scoring(load_table(stakes_path))
         features = load_table(features_path) if features_path else None
         result = score_round(predictions, targets, stakes, params, features=features)
-    except TableError as exc:
-        fail(f"unusable table: {exc}", EXIT_FAILED, {"errors": [error_dict(e) for e in exc.errors]})
     except ParamsError as exc:
         fail(f"{params_path}: {exc}")
-    except FileNotFoundError as exc:
-        fail(f"file not found: {exc.filename or exc}")
-    except ValueError as exc:
-        fail(str(exc))
     write_scores(result, out)
     output.emit(summary(result, out), _render(result, out))

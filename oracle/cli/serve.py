@@ -20,7 +20,7 @@ from typing import Any
 
 import click
 
-from oracle.cli.context import ChainOptions, chain_options, handle_chain_errors
+from oracle.cli.context import ChainOptions, chain_options
 from oracle.cli.operator import operator_options
 
 __all__ = ["serve", "JsonLogFormatter", "configure_logging"]
@@ -72,7 +72,6 @@ def configure_logging(level: str = "info") -> None:
               show_default=True)
 @operator_options
 @chain_options
-@handle_chain_errors
 def serve(chain: ChainOptions, config: Any, host: str, port: int, state: str, no_scheduler: bool, poll: float,
           max_file_bytes: int, rate_burst: float, rate_per_second: float, log_level: str) -> None:
     """Serve the tournament over HTTP: rounds, results, signed submissions with operator-signed receipts."""

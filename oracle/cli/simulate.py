@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.progress import Progress as RichProgress
 
 from oracle.cli.output import get_output, json_option, make_table
-from oracle.params import RoundParams
+from oracle.scoring.params import RoundParams
 from oracle.simulation.data import TournamentSpec
 from oracle.simulation.engine import prepare, settle
 from oracle.simulation.onchain import OnChainLedger

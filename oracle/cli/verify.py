@@ -16,7 +16,7 @@ from typing import Any
 import click
 from rich.console import Console
 
-from oracle.cli.context import ChainOptions, chain_options, handle_chain_errors, read_password
+from oracle.cli.context import ChainOptions, chain_options, read_password
 from oracle.cli.output import EXIT_FAILED, fail, get_output, json_option, make_table
 
 __all__ = ["verify_command"]
@@ -44,8 +44,8 @@ def _render(verdicts: list[Any]) -> Any:
 def _receipt_evidence(client: Any, receipts_dir: str) -> Any:
     """The receipts under ``receipts_dir`` and the oracle address they must be signed by, read from the chain
     (never from a service: the operator cannot vouch for its own receipts)."""
-    from oracle.service.receipts import load_receipts
-    from oracle.verify import ReceiptEvidence
+    from oracle.protocol.receipt import load_receipts
+    from oracle.auditor.verify import ReceiptEvidence
 
     receipts, unreadable = load_receipts(receipts_dir)
     for problem in unreadable:
@@ -71,13 +71,12 @@ def _receipt_evidence(client: Any, receipts_dir: str) -> Any:
               help="Also check that each verified round's bundle honours the operator receipts under DIR "
                    "(as saved by `tourney submit --to`); a receipted file missing or swapped fails the round.")
 @json_option
-@handle_chain_errors
 def verify_command(chain: ChainOptions, round_: int | None, all_: bool, watch: bool, guardian_account: str | None,
                    interval: float, timeout: float | None, receipts_dir: str | None) -> None:
     """Re-derive proposed roots (signatures, stakes, scores, leaves, root, totals, bounds, burns) and compare."""
     from oracle.chain.client import TournamentClient
     from oracle.chain.tx import Sender
-    from oracle.verify import verify_all, verify_round, watch as watch_proposals
+    from oracle.auditor.verify import verify_all, verify_round, watch as watch_proposals
 
     if sum(bool(x) for x in (round_, all_, watch)) != 1:
         fail("pass exactly one of --round R, --all, --watch", code=2)

@@ -12,7 +12,7 @@ file passes the round's validation rules against its live ids. Then, under a per
 refuses a *duplicate* (the very record that is current: the original receipt is returned with the error, so a
 client whose response was lost can recover it) or a *replay* (a record the model already replaced: a signature
 carries no nonce, so without this anyone holding an old signed request could roll a model back to older
-predictions). Only then is the file stored through :class:`oracle.submission.Inbox` (file first, record last,
+predictions). Only then is the file stored through :class:`oracle.protocol.submission.Inbox` (file first, record last,
 each atomically renamed) and only after that is the receipt signed. A crash before the record is renamed leaves at
 most an unreferenced content-addressed file; the receipt is never issued for anything not durably stored.
 
@@ -49,18 +49,19 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from web3 import Web3
 
-from oracle.artifacts import BundleError, RoundBundle, load_bundle
+from oracle.errors import TourneyError
+from oracle.bundle.store import BundleError, RoundBundle, load_bundle
 from oracle.chain.client import RoundStatus, TournamentClient
 from oracle.chain.deploy import Deployment
 from oracle.chain.tx import ChainError
-from oracle.merkle import StandardMerkleTree
-from oracle.params import RoundParams
+from oracle.settlement.merkle import StandardMerkleTree
+from oracle.scoring.params import RoundParams
 from oracle.service.metrics import CONTENT_TYPE, Metrics
 from oracle.service.ratelimit import RateLimiter
-from oracle.service.receipts import (RECEIPT_DOMAIN_NAME, RECEIPT_DOMAIN_VERSION, Receipt, sign_receipt)
-from oracle.settlement import proof_for
-from oracle.submission import Inbox, Submission, SubmissionError, predictions_hash, recover_signer
-from oracle.validation import TableError, combine_model_files, validate_predictions
+from oracle.protocol.receipt import (RECEIPT_DOMAIN_NAME, RECEIPT_DOMAIN_VERSION, Receipt, sign_receipt)
+from oracle.settlement.leaves import proof_for
+from oracle.protocol.submission import Inbox, Submission, SubmissionError, predictions_hash, recover_signer
+from oracle.scoring.validation import TableError, combine_model_files, validate_predictions
 
 __all__ = ["ServiceConfig", "Service", "create_app", "ApiError", "LOGGER_NAME"]
 
@@ -105,7 +106,7 @@ class ServiceConfig:
 # ------------------------------------------------------------------------------------------ API schema
 
 
-class ApiError(Exception):
+class ApiError(TourneyError):
     """A request the service refuses; becomes ``{"error": {"code", "message", ...}}`` with ``status``."""
 
     def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
@@ -139,7 +140,7 @@ class ErrorBody(BaseModel):
 
 
 class SubmissionRecordIn(BaseModel):
-    """The signed EIP-712 submission as produced by ``oracle.submission.sign_submission``."""
+    """The signed EIP-712 submission as produced by ``oracle.protocol.submission.sign_submission``."""
 
     model_config = ConfigDict(extra="forbid")
     chain_id: int = Field(ge=0)
@@ -667,7 +668,7 @@ class Scheduler(threading.Thread):
 
     def __init__(self, service: Service) -> None:
         super().__init__(name="round-scheduler", daemon=True)
-        from oracle.operator import Operator, OperatorConfig  # the operator is optional for read-only use
+        from oracle.operator.rounds import Operator, OperatorConfig  # the operator is optional for read-only use
 
         config = service.config
         w3 = Web3(Web3.HTTPProvider(config.rpc, request_kwargs={"timeout": 60}))

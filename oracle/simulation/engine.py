@@ -31,10 +31,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from oracle.metrics import score_matrix
-from oracle.params import RoundParams
-from oracle.scoring import score_round
-from oracle.settlement import cumulative_leaves, settlement_tree, totals
+from oracle.scoring.metrics import score_matrix
+from oracle.scoring.params import RoundParams
+from oracle.scoring.pipeline import score_round
+from oracle.settlement.leaves import cumulative_leaves, settlement_tree, totals
 from oracle.simulation.data import TournamentSpec, World, read_parquet, write_history, write_live_round
 from oracle.simulation.participants import TOKEN, Crowd, Participant, default_population, rank_submission
 

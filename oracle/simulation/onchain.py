@@ -40,10 +40,10 @@ from oracle.chain.anvil import Anvil, dev_private_keys, start_anvil
 from oracle.chain.client import RoundStatus, TournamentClient
 from oracle.chain.deploy import UNIT, DeployParams, Deployment, deploy
 from oracle.chain.tx import Sender
-from oracle.participant import BATCH_SIZE, Connection, register_model, request_withdrawal
-from oracle.participant import stake as stake_with_permit
-from oracle.participant import withdraw as take_withdrawal
-from oracle.settlement import cumulative_leaves, multiproof_for, settlement_tree, totals
+from oracle.participant.actions import BATCH_SIZE, Connection, register_model, request_withdrawal
+from oracle.participant.actions import stake as stake_with_permit
+from oracle.participant.actions import withdraw as take_withdrawal
+from oracle.settlement.leaves import cumulative_leaves, multiproof_for, settlement_tree, totals
 
 __all__ = ["ChainRound", "OnChainLedger"]
 

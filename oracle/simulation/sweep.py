@@ -15,7 +15,7 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from oracle.params import RoundParams
+from oracle.scoring.params import RoundParams
 from oracle.simulation.engine import PreparedTournament, SimulationResult, settle
 from oracle.simulation.participants import TOKEN
 

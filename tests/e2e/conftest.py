@@ -25,7 +25,7 @@ from web3.contract import Contract
 from oracle.chain.anvil import Anvil, dev_private_keys, start_anvil
 from oracle.chain.deploy import UNIT, DeployParams, Deployment, deploy
 from oracle.chain.tx import Sender
-from oracle.keystore import Keystore
+from oracle.chain.keystore import Keystore
 
 #: Password of every test keystore (also exported as TOURNEY_PASSWORD by ``participant_env``).
 KEYSTORE_PASSWORD = "e2e-correct-horse"

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from oracle.artifacts import list_manifests, load_bundle
+from oracle.bundle.store import list_manifests, load_bundle
 from oracle.chain.client import RoundStatus, TournamentClient
 from oracle.chain.deploy import UNIT
-from oracle.keystore import Keystore
-from oracle.operator import HANG_ENV, STEPS
-from oracle.submission import Inbox
-from oracle.verify import verify_round
+from oracle.chain.keystore import Keystore
+from oracle.operator.rounds import HANG_ENV, STEPS
+from oracle.protocol.submission import Inbox
+from oracle.auditor.verify import verify_round
 
 from test_operator import WINDOW, prediction_file, register, submit, write_round_data  # noqa: E402
 

@@ -11,13 +11,13 @@ import pandas as pd
 import pytest
 from eth_account import Account
 
-from oracle.artifacts import list_manifests, load_bundle
+from oracle.bundle.store import list_manifests, load_bundle
 from oracle.chain.client import RoundStatus, TournamentClient
 from oracle.chain.deploy import UNIT
 from oracle.chain.tx import Sender
-from oracle.operator import Operator, OperatorConfig
-from oracle.params import RoundParams
-from oracle.submission import Inbox, sign_submission
+from oracle.operator.rounds import Operator, OperatorConfig
+from oracle.scoring.params import RoundParams
+from oracle.protocol.submission import Inbox, sign_submission
 
 WINDOW = 600
 ROWS = 60
@@ -184,7 +184,7 @@ def test_operator_without_rpc_exits_nonzero_with_a_clear_error(tmp_path: Path, p
     import sys
 
     from oracle.chain.anvil import free_port
-    from oracle.keystore import Keystore
+    from oracle.chain.keystore import Keystore
 
     Keystore(tmp_path / "ks", scrypt_n=2**10).import_key("oracle", bytes(Account.create().key), "pw")
     env = {"TOURNEY_RPC": f"http://127.0.0.1:{free_port()}", "TOURNEY_DEPLOYMENT": str(deployed.deployment_file),

@@ -11,16 +11,16 @@ import pytest
 from click.testing import CliRunner
 from eth_account import Account
 
-from oracle.artifacts import amounts_by_model_id, write_round_bundle
+from oracle.bundle.store import amounts_by_model_id, write_round_bundle
 from oracle.chain.deploy import UNIT
 from oracle.chain.tx import ContractReverted
 from oracle.cli import main
-from oracle.keystore import Keystore
-from oracle.params import RoundParams
-from oracle.participant import connect, settle_model
-from oracle.scoring import score_round
-from oracle.settlement import cumulative_leaves, settlement_tree, totals
-from oracle.submission import Inbox, predictions_hash, sign_submission, submission_digest, verify_submission
+from oracle.chain.keystore import Keystore
+from oracle.scoring.params import RoundParams
+from oracle.participant.actions import connect, settle_model
+from oracle.scoring.pipeline import score_round
+from oracle.settlement.leaves import cumulative_leaves, settlement_tree, totals
+from oracle.protocol.submission import Inbox, predictions_hash, sign_submission, submission_digest, verify_submission
 
 
 def test_python_digest_equals_contract_submission_digest(chain, participants) -> None:

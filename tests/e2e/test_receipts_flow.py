@@ -16,17 +16,17 @@ from typing import Any, Iterator
 import pytest
 from eth_account import Account
 
-from oracle.artifacts import atomic_put, load_bundle
+from oracle.bundle.store import atomic_put, load_bundle
 from oracle.chain.anvil import dev_private_keys
 from oracle.chain.client import RoundStatus, TournamentClient
 from oracle.chain.deploy import UNIT
-from oracle.manifest import canonical_json
-from oracle.operator import Operator, OperatorConfig, submission_file_name
-from oracle.params import RoundParams
-from oracle.participant import connect, register_model, stake
-from oracle.service.harness import ServiceProcess, prediction_csv, start_service, write_live, write_targets
-from oracle.service.receipts import load_receipts, save_receipt, sign_receipt
-from oracle.submission import Inbox, sign_submission
+from oracle.bundle.manifest import canonical_json
+from oracle.operator.rounds import Operator, OperatorConfig, submission_file_name
+from oracle.scoring.params import RoundParams
+from oracle.participant.actions import connect, register_model, stake
+from oracle.testing.harness import ServiceProcess, prediction_csv, start_service, write_live, write_targets
+from oracle.protocol.receipt import load_receipts, save_receipt, sign_receipt
+from oracle.protocol.submission import Inbox, sign_submission
 
 TOURNEY = str(Path(sys.executable).with_name("tourney"))
 WINDOW = 900

@@ -16,15 +16,15 @@ import requests
 from eth_account import Account
 from web3 import Web3
 
-from oracle.artifacts import load_bundle
+from oracle.bundle.store import load_bundle
 from oracle.chain.anvil import dev_private_keys
 from oracle.chain.client import RoundStatus, TournamentClient
 from oracle.chain.deploy import UNIT
-from oracle.service.client import ServiceClient, ServiceError, submit_over_http
-from oracle.service.harness import (ServiceProcess, encode_request, prediction_csv, register_models, run_submissions,
+from oracle.participant.service_client import ServiceClient, ServiceError, submit_over_http
+from oracle.testing.harness import (ServiceProcess, encode_request, prediction_csv, register_models, run_submissions,
                                     stake_models, start_service, write_live, write_targets)
-from oracle.service.receipts import Receipt, check_receipts, load_receipts, sign_receipt, verify_receipt
-from oracle.submission import Inbox, sign_submission
+from oracle.protocol.receipt import Receipt, check_receipts, load_receipts, sign_receipt, verify_receipt
+from oracle.protocol.submission import Inbox, sign_submission
 
 LIVE_IDS = 60
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from oracle.service.harness import run_load_scenario
-from oracle.service.receipts import check_receipts, verify_receipt
+from oracle.testing.harness import run_load_scenario
+from oracle.protocol.receipt import check_receipts, verify_receipt
 
 PARTICIPANTS = 50
 MODELS_EACH = 10

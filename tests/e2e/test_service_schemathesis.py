@@ -15,7 +15,7 @@ from typing import Any, Iterator
 import pytest
 
 from oracle.chain.anvil import dev_private_keys
-from oracle.service.harness import ServiceProcess, start_service, write_live
+from oracle.testing.harness import ServiceProcess, start_service, write_live
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCHEMATHESIS = REPO_ROOT / ".venv-schemathesis" / "bin" / "schemathesis"

@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 from eth_utils import keccak
 
-from oracle.artifacts import (
+from oracle.bundle.store import (
     PREDICTIONS,
     PREVIOUS_CUMULATIVE,
     SCORES,
@@ -30,9 +30,9 @@ from oracle.artifacts import (
     resolve_previous_uri,
     write_round_bundle,
 )
-from oracle.manifest import ChainRef, Manifest
-from oracle.params import RoundParams
-from oracle.settlement import SettlementLeaf, settlement_tree
+from oracle.bundle.manifest import ChainRef, Manifest
+from oracle.scoring.params import RoundParams
+from oracle.settlement.leaves import SettlementLeaf, settlement_tree
 
 E18 = 10**18
 
@@ -274,7 +274,7 @@ def test_another_process_writes_the_same_bytes(store: ArtifactStore, tmp_path: P
     _, _, digest = write_round_bundle(store, 5, **bundle_inputs())
     script = (
         "import sys; sys.path.insert(0, sys.argv[1]);"
-        "from test_artifacts import bundle_inputs; from oracle.artifacts import write_round_bundle;"
+        "from test_artifacts import bundle_inputs; from oracle.bundle.store import write_round_bundle;"
         "print(write_round_bundle(sys.argv[2], 5, **bundle_inputs())[2])"
     )
     completed = subprocess.run(

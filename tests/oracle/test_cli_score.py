@@ -15,10 +15,10 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from oracle.artifacts import STAKES, ArtifactStore, load_bundle, parquet_bytes, write_round_bundle
+from oracle.bundle.store import STAKES, ArtifactStore, load_bundle, parquet_bytes, write_round_bundle
 from oracle.cli import COMMANDS, main
-from oracle.params import RoundParams
-from oracle.scoring import score_round
+from oracle.scoring.params import RoundParams
+from oracle.scoring.pipeline import score_round
 
 E18 = 10**18
 MODELS = ["alice", "bob", "carol", "dave"]

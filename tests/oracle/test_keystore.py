@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from eth_account import Account
 
-from oracle.keystore import Keystore, KeystoreError, default_keystore_dir, parse_private_key
+from oracle.chain.keystore import Keystore, KeystoreError, default_keystore_dir, parse_private_key
 
 N = 2**10  # low scrypt cost: still a standard encrypted keystore
 KEY = "0x" + "42" * 32

@@ -8,7 +8,7 @@ import json
 import pytest
 from eth_utils import keccak
 
-from oracle.manifest import (
+from oracle.bundle.manifest import (
     SCHEMA_VERSION,
     ChainRef,
     FileEntry,

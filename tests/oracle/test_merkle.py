@@ -1,4 +1,4 @@
-"""oracle.merkle against the real @openzeppelin/merkle-tree (one node process for the whole module)."""
+"""oracle.settlement.merkle against the real @openzeppelin/merkle-tree (one node process for the whole module)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from eth_utils import keccak, to_checksum_address
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from oracle.merkle import MultiProof, StandardMerkleTree, process_multi_proof
+from oracle.settlement.merkle import MultiProof, StandardMerkleTree, process_multi_proof
 
 # ---------------------------------------------------------------------------------------------
 # value generation (Python-side forms) and the JSON forms the JS library is given
@@ -76,7 +76,7 @@ def random_value(abi_type: str, rng: random.Random) -> Any:
 
 def js_value(value: Any) -> Any:
     """The JSON the JS library is given: ints as decimal strings, bytes as 0x-hex (written independently
-    of oracle.merkle so that dump formatting is checked against the JS library, not against itself)."""
+    of oracle.settlement.merkle so that dump formatting is checked against the JS library, not against itself)."""
     if isinstance(value, bool) or isinstance(value, str):
         return value
     if isinstance(value, int):

@@ -1,4 +1,4 @@
-"""oracle.metrics against numerai-tools itself, on random and adversarial inputs."""
+"""oracle.scoring.metrics against numerai-tools itself, on random and adversarial inputs."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from numerai_tools import scoring as nt
 
-from oracle.metrics import score_matrix, tie_kept_gaussian
+from oracle.scoring.metrics import score_matrix, tie_kept_gaussian
 
 TOL = 1e-9
 

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from oracle.params import RoundParams
-from oracle.payouts import compute_payouts, model_amount, payout_factor, payout_score
+from oracle.scoring.params import RoundParams
+from oracle.scoring.payouts import compute_payouts, model_amount, payout_factor, payout_score
 
 PARAMS = RoundParams(corr_weight=0.5, mmc_weight=2.0, clip=0.05, payout_threshold=10**30)
 

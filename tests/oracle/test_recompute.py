@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from oracle.artifacts import (
+from oracle.bundle.store import (
     PREDICTIONS,
     SCORES,
     STAKES,
@@ -22,10 +22,10 @@ from oracle.artifacts import (
     parquet_bytes,
     write_round_bundle,
 )
-from oracle.manifest import Manifest, canonical_json
-from oracle.params import RoundParams
-from oracle.recompute import recompute
-from oracle.scoring import score_round
+from oracle.bundle.manifest import Manifest, canonical_json
+from oracle.scoring.params import RoundParams
+from oracle.auditor.recompute import recompute
+from oracle.scoring.pipeline import score_round
 
 E18 = 10**18
 MODELS = ["m1", "m2", "m3", "m4", "m5", "m6"]
@@ -151,7 +151,7 @@ def test_tampered_leaf_is_named(store: ArtifactStore, published: str):
 
 def test_tree_with_a_consistent_but_wrong_root_is_named(store: ArtifactStore, published: str):
     # A forged tree that is internally valid (rebuilt from altered leaves) still fails against the recomputation.
-    from oracle.settlement import SettlementLeaf, settlement_tree
+    from oracle.settlement.leaves import SettlementLeaf, settlement_tree
 
     dump = load_bundle(published).tree_dump()
     leaves = [SettlementLeaf(*(int(x) for x in v["value"])) for v in dump["values"]]

@@ -1,4 +1,4 @@
-"""oracle.settlement: leaf layout, validation, cumulative arithmetic, proofs the contracts accept."""
+"""oracle.settlement.leaves: leaf layout, validation, cumulative arithmetic, proofs the contracts accept."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import eth_abi
 import pytest
 from eth_utils import keccak
 
-from oracle.merkle import StandardMerkleTree
-from oracle.settlement import (
+from oracle.settlement.merkle import StandardMerkleTree
+from oracle.settlement.leaves import (
     AMOUNT_LIMIT,
     LEAF_ENCODING,
     SettlementLeaf,

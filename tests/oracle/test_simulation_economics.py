@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from oracle.params import RoundParams
+from oracle.scoring.params import RoundParams
 from oracle.simulation.data import TournamentSpec
 from oracle.simulation.engine import (
     OffChainLedger,

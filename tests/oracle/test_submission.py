@@ -10,7 +10,7 @@ import pytest
 from eth_account import Account
 from eth_utils import keccak
 
-from oracle.submission import (
+from oracle.protocol.submission import (
     Inbox,
     Submission,
     SubmissionError,

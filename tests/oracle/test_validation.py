@@ -8,8 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from oracle.params import ParamsError, RoundParams
-from oracle.validation import (
+from oracle.scoring.params import ParamsError, RoundParams
+from oracle.scoring.validation import (
     PredictionError,
     TableError,
     combine_model_files,

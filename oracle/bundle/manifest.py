@@ -33,6 +33,8 @@ from typing import Any, Mapping
 
 from eth_utils import keccak
 
+from oracle.errors import TourneyError
+
 SCHEMA_VERSION = "tourney-round-manifest/1"
 
 # Integers at or beyond this bound are not exactly representable as IEEE doubles (JavaScript numbers).
@@ -47,7 +49,7 @@ _DECIMAL = re.compile(r"^(0|[1-9][0-9]*)$")
 _FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*\.[A-Za-z0-9]+$")
 
 
-class ManifestError(ValueError):
+class ManifestError(TourneyError, ValueError):
     """A manifest is malformed; the message names the manifest and the offending key."""
 
 

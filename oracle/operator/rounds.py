@@ -35,14 +35,14 @@ import fsspec
 import pandas as pd
 from web3 import Web3
 
-from oracle.artifacts import ArtifactStore, BundleError, atomic_put, load_bundle, write_round_bundle
+from oracle.bundle.store import ArtifactStore, BundleError, atomic_put, load_bundle, write_round_bundle
 from oracle.chain.client import Proposal, RoundState, RoundStatus, TournamentClient
 from oracle.chain.tx import ChainError, Sender
-from oracle.manifest import ChainRef, canonical_json
-from oracle.params import RoundParams
-from oracle.scoring import score_round
-from oracle.submission import Inbox, Submission, SubmissionError, verify_submission
-from oracle.validation import combine_model_files
+from oracle.bundle.manifest import ChainRef, canonical_json
+from oracle.scoring.params import RoundParams
+from oracle.scoring.pipeline import score_round
+from oracle.protocol.submission import Inbox, Submission, SubmissionError, verify_submission
+from oracle.scoring.validation import combine_model_files
 
 __all__ = [
     "HANG_ENV",

@@ -26,16 +26,16 @@ from web3.contract import Contract
 from web3.logs import DISCARD
 from web3.types import TxReceipt
 
-from oracle.artifacts import BundleError, RoundBundle, load_bundle
+from oracle.bundle.store import BundleError, RoundBundle, load_bundle
 from oracle.chain.client import TournamentClient
 from oracle.chain.deploy import Deployment
 from oracle.chain.tx import ChainError, RpcUnavailable, Sender
-from oracle.merkle import StandardMerkleTree
-from oracle.service.client import HttpSubmitResult, ServiceError, submit_over_http
-from oracle.service.receipts import Receipt, latest_receipts, verify_receipt
-from oracle.settlement import SettlementProof, multiproof_for, proof_for
-from oracle.submission import Inbox, Submission, eip712_document, sign_submission
-from oracle.validation import PredictionError, TableError, combine_model_files, validate_predictions
+from oracle.settlement.merkle import StandardMerkleTree
+from oracle.participant.service_client import HttpSubmitResult, ServiceError, submit_over_http
+from oracle.protocol.receipt import Receipt, latest_receipts, verify_receipt
+from oracle.settlement.leaves import SettlementProof, multiproof_for, proof_for
+from oracle.protocol.submission import Inbox, Submission, eip712_document, sign_submission
+from oracle.scoring.validation import PredictionError, TableError, combine_model_files, validate_predictions
 
 __all__ = [
     "ParticipantError",
@@ -437,7 +437,7 @@ class SubmitResult:
 def check_prediction_file(model_id: int, data: bytes, file_name: str, live_ids: Sequence[str] | None = None,
                           min_live_share: float = 1.0) -> list[PredictionError]:
     """Validate one model's prediction file (``id`` + one prediction column, CSV or Parquet) with the scoring
-    rules (oracle.validation). Live ids default to the file's own ids. Returns every problem that would keep the
+    rules (oracle.scoring.validation). Live ids default to the file's own ids. Returns every problem that would keep the
     model from being scored; ``unknown_ids`` (rows ignored, not fatal) are not counted."""
     model = str(model_id)
     try:

@@ -24,10 +24,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+
+from oracle.errors import TourneyError
 
 __all__ = [
     "PredictionError",
@@ -61,8 +63,12 @@ class PredictionError:
         shown = f" (ids: {', '.join(self.ids)})" if self.ids else ""
         return f"{who}: [{self.rule}] {self.message}{shown}"
 
+    def to_dict(self) -> dict[str, Any]:
+        """As JSON: model (None for the whole table), rule, example ids, message."""
+        return {"model": self.model, "rule": self.rule, "ids": list(self.ids), "message": self.message}
 
-class TableError(ValueError):
+
+class TableError(TourneyError, ValueError):
     """A table cannot be used at all; ``errors`` says why, structured."""
 
     def __init__(self, errors: Sequence[PredictionError]):

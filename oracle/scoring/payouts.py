@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Collection, Mapping
 
-from oracle.params import RoundParams
+from oracle.scoring.params import RoundParams
 
 __all__ = ["ModelPayout", "PayoutResult", "payout_factor", "payout_score", "clip_fraction", "model_amount", "compute_payouts"]
 

@@ -11,10 +11,12 @@ from dataclasses import MISSING, dataclass, fields
 from os import PathLike
 from typing import Any, Mapping
 
+from oracle.errors import TourneyError
+
 __all__ = ["RoundParams", "ParamsError"]
 
 
-class ParamsError(ValueError):
+class ParamsError(TourneyError, ValueError):
     """A round's parameter set is malformed; the message names the key and the rule."""
 
 

@@ -32,7 +32,8 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from web3 import Web3
 
-from oracle.artifacts import atomic_put
+from oracle.errors import TourneyError
+from oracle.bundle.store import atomic_put
 
 __all__ = [
     "DOMAIN_NAME",
@@ -70,7 +71,7 @@ _EXT_RE = re.compile(r"^[A-Za-z0-9]{1,10}$")
 _UINT256 = 2**256
 
 
-class SubmissionError(ValueError):
+class SubmissionError(TourneyError, ValueError):
     """A submission record or an inbox entry is malformed; the message says which and why."""
 
 

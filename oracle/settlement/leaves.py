@@ -19,7 +19,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
-from oracle.merkle import StandardMerkleTree
+from oracle.settlement.merkle import StandardMerkleTree
 
 __all__ = [
     "AMOUNT_LIMIT",

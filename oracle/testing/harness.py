@@ -32,11 +32,11 @@ from web3 import Web3
 
 from oracle.chain.anvil import free_port
 from oracle.chain.deploy import Deployment
-from oracle.keystore import Keystore
-from oracle.participant import permit_signature
-from oracle.service.client import ServiceClient, ServiceError, check_receipt_matches
-from oracle.service.receipts import Receipt
-from oracle.submission import Submission, sign_submission
+from oracle.chain.keystore import Keystore
+from oracle.participant.actions import permit_signature
+from oracle.participant.service_client import ServiceClient, ServiceError, check_receipt_matches
+from oracle.protocol.receipt import Receipt
+from oracle.protocol.submission import Submission, sign_submission
 
 __all__ = ["ServiceProcess", "start_service", "write_live", "write_targets", "prediction_csv", "send_batch",
            "fund_participants", "register_models", "stake_models", "LoadResult", "run_submissions"]
@@ -314,7 +314,7 @@ def run_load_scenario(workdir: Path, participants: int = 50, models_each: int = 
     from oracle.chain.deploy import UNIT, DeployParams
     from oracle.chain.deploy import deploy as _deploy
     from oracle.chain.tx import Sender
-    from oracle.artifacts import load_bundle
+    from oracle.bundle.store import load_bundle
 
     t0 = time.perf_counter()
     deadline = time.monotonic() + budget

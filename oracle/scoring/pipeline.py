@@ -16,10 +16,10 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from oracle.metrics import score_matrix
-from oracle.params import RoundParams
-from oracle.payouts import compute_payouts
-from oracle.validation import (
+from oracle.scoring.metrics import score_matrix
+from oracle.scoring.params import RoundParams
+from oracle.scoring.payouts import compute_payouts
+from oracle.scoring.validation import (
     PredictionError,
     validate_predictions,
     validate_stakes,

@@ -29,7 +29,8 @@ from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from oracle.submission import Submission, SubmissionError, eip712_digest, eip712_document
+from oracle.errors import TourneyError
+from oracle.protocol.submission import Submission, SubmissionError, eip712_digest, eip712_document
 
 __all__ = [
     "RECEIPT_DOMAIN_NAME",
@@ -66,7 +67,7 @@ _SIG_RE = re.compile(r"^0x[0-9a-fA-F]{130}$")
 _UINT256 = 2**256
 
 
-class ReceiptError(ValueError):
+class ReceiptError(TourneyError, ValueError):
     """A receipt is malformed; the message says which field and why."""
 
 

@@ -18,13 +18,14 @@ import requests
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from oracle.service.receipts import Receipt, ReceiptError, default_receipts_dir, save_receipt, verify_receipt
-from oracle.submission import Submission, sign_submission
+from oracle.errors import TourneyError
+from oracle.protocol.receipt import Receipt, ReceiptError, default_receipts_dir, save_receipt, verify_receipt
+from oracle.protocol.submission import Submission, sign_submission
 
 __all__ = ["ServiceError", "ServiceClient", "HttpSubmitResult", "submit_over_http"]
 
 
-class ServiceError(Exception):
+class ServiceError(TourneyError):
     """The service refused a request or could not be reached; ``code`` is its error code (or a local one)."""
 
     def __init__(self, status: int, code: str, message: str, body: dict[str, Any] | None = None) -> None:

@@ -3,7 +3,7 @@
 For a ``RootProposed`` event the auditor loads the manifest at its URI (checking it against the posted
 ``manifestHash``), then checks, naming the model and field of every difference:
 
-* **the bundle itself** (``oracle.recompute``): every file's hash, the scores, payouts and burns recomputed from the
+* **the bundle itself** (``oracle.auditor.recompute``): every file's hash, the scores, payouts and burns recomputed from the
   bundle's predictions, targets, stakes and parameters, the cumulative leaves, the tree and the totals;
 * **the link to the previous round**: the bundle builds on the proposal of round r-1 the chain holds (not a vetoed
   one), and its stakes at risk are replayed from chain events up to the close with those previous leaves;
@@ -33,14 +33,14 @@ import pandas as pd
 from eth_utils import event_abi_to_log_topic
 from web3 import Web3
 
-from oracle.artifacts import BundleError, RoundBundle, load_bundle
+from oracle.bundle.store import BundleError, RoundBundle, load_bundle
 from oracle.chain.artifacts import abi
 from oracle.chain.client import Proposal, RoundStatus, TournamentClient
 from oracle.chain.tx import Sender
-from oracle.operator import REJECTIONS_FILE, SUBMISSIONS_FILE, tree_leaves
-from oracle.recompute import Difference, recompute_bundle
-from oracle.service.receipts import Receipt, check_receipts
-from oracle.submission import Submission, SubmissionError, recover_signer, verify_submission
+from oracle.operator.rounds import REJECTIONS_FILE, SUBMISSIONS_FILE, tree_leaves
+from oracle.auditor.recompute import Difference, recompute_bundle
+from oracle.protocol.receipt import Receipt, check_receipts
+from oracle.protocol.submission import Submission, SubmissionError, recover_signer, verify_submission
 
 __all__ = ["Verdict", "ReceiptEvidence", "check_receipt_evidence", "verify_proposal", "verify_round", "verify_all",
            "watch"]

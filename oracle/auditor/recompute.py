@@ -24,7 +24,7 @@ from typing import Any, Callable, Mapping
 
 import pandas as pd
 
-from oracle.artifacts import (
+from oracle.bundle.store import (
     PREVIOUS_CUMULATIVE,
     SCORES,
     STAKES,
@@ -35,9 +35,9 @@ from oracle.artifacts import (
     load_bundle,
     resolve_previous_uri,
 )
-from oracle.manifest import TOTAL_FIELDS
-from oracle.merkle import StandardMerkleTree
-from oracle.settlement import SettlementLeaf, cumulative_leaves, settlement_tree, totals
+from oracle.bundle.manifest import TOTAL_FIELDS
+from oracle.settlement.merkle import StandardMerkleTree
+from oracle.settlement.leaves import SettlementLeaf, cumulative_leaves, settlement_tree, totals
 
 __all__ = ["Difference", "RecomputeReport", "recompute", "recompute_bundle", "FLOAT_TOLERANCE"]
 
@@ -202,7 +202,7 @@ def _guard(report: RecomputeReport, scope: str, subject: str, step: Callable[[],
 
 
 def _score(bundle: RoundBundle) -> Any:
-    from oracle.scoring import score_round
+    from oracle.scoring.pipeline import score_round
 
     return score_round(bundle.predictions(), bundle.targets(), bundle.stake_map(), bundle.params())
 

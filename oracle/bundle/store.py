@@ -34,8 +34,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from fsspec.implementations.local import LocalFileSystem
 
+from oracle.errors import TourneyError
 import oracle
-from oracle.manifest import (
+from oracle.bundle.manifest import (
     ChainRef,
     FileEntry,
     Manifest,
@@ -45,7 +46,7 @@ from oracle.manifest import (
     canonical_json,
     keccak_hex,
 )
-from oracle.params import RoundParams
+from oracle.scoring.params import RoundParams
 
 __all__ = [
     "ArtifactStore",
@@ -87,7 +88,7 @@ _MANIFEST_NAME = re.compile(r"^manifest-(\d{6})-([0-9a-f]{64})\.json$")
 _DECIMAL = re.compile(r"^-?(0|[1-9][0-9]*)$")
 
 
-class BundleError(ValueError):
+class BundleError(TourneyError, ValueError):
     """A bundle is incomplete, corrupt or inconsistent; the message names the file and the problem."""
 
 
@@ -197,7 +198,7 @@ def _join(base: str, *parts: str) -> str:
 def atomic_put(fs: fsspec.AbstractFileSystem, path: str, data: bytes) -> None:
     """Write ``data`` at ``path`` so that no reader ever sees a partial file.
 
-    Public because the inbox (oracle.submission) and the operator's snapshots (oracle.operator) need the same
+    Public because the inbox (oracle.protocol.submission) and the operator's snapshots (oracle.operator.rounds) need the same
     guarantee as the artifact store: a crash mid-write must never leave a truncated record behind."""
     parent = path.rsplit("/", 1)[0]
     fs.makedirs(parent, exist_ok=True)
@@ -566,7 +567,7 @@ def write_round_bundle(
     manifest (a PreviousLink, or its URI, which is read to take its hash). ``extra_files`` adds named
     files (e.g. ``submissions.json``) to the bundle.
     """
-    from oracle.settlement import cumulative_leaves, settlement_tree, totals
+    from oracle.settlement.leaves import cumulative_leaves, settlement_tree, totals
 
     store = _as_store(store)
     if isinstance(round, bool) or not isinstance(round, int) or round < 0:

@@ -19,6 +19,8 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
+from oracle.errors import TourneyError
+
 __all__ = [
     "KEYSTORE_DIR_ENV",
     "PASSWORD_ENV",
@@ -35,7 +37,7 @@ PASSWORD_ENV = "TOURNEY_PASSWORD"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
-class KeystoreError(ValueError):
+class KeystoreError(TourneyError, ValueError):
     """A keystore operation failed; the message names the account or file and what is wrong."""
 
 
