@@ -109,7 +109,7 @@ export function fixtureService() {
     return { ...r, signature };
   }
 
-  /** The round's file rules, as the service states them (oracle/validation.py's rule names). */
+  /** The round's file rules, as the service states them (oracle/scoring/validation.py's rule names). */
   function problemsOf(text: string, model: string): { rows: number | null; problems: string[] } {
     const lines = text.split(/\r?\n/).filter((l) => l.trim() !== "");
     const who = `model ${model}`;

@@ -1,5 +1,5 @@
-// The app's EIP-712 documents must hash exactly like the oracle's: these vectors come from oracle/submission.py,
-// oracle/service/receipts.py and oracle/participant.py (permit_signature's document), computed in Python.
+// The app's EIP-712 documents must hash exactly like the oracle's: these vectors were computed in Python with
+// oracle/protocol/submission.py, oracle/protocol/receipt.py and oracle/participant/actions.py (permit_signature).
 import { hashTypedData, recoverTypedDataAddress } from "viem";
 import { describe, expect, it } from "vitest";
 import type { Receipt } from "../src/app/api";

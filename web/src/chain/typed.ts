@@ -1,5 +1,5 @@
-/** The EIP-712 documents the app signs or checks, identical to the oracle's (oracle/submission.py,
- * oracle/service/receipts.py, the token's EIP-2612 permit). Unit tests pin their digests to the Python ones. */
+/** The EIP-712 documents the app signs or checks, identical to the oracle's (oracle/protocol/submission.py,
+ * oracle/protocol/receipt.py, the token's EIP-2612 permit). Unit tests pin their digests to the Python ones. */
 
 import { getAddress, keccak256, recoverTypedDataAddress, type Address, type Hex } from "viem";
 import type { Receipt } from "../app/api";
