@@ -13,7 +13,11 @@ What runs, all for real (JSON-RPC, signed transactions, encrypted V3 keystores, 
    guardian vetoes it inside the challenge window; the operator re-proposes the correct bundle.
 5. Roots activate after their window; a keeper settles every model with one multiproof per round; one participant
    requests a withdrawal and takes it once the rounds it was at risk in are settled.
-6. The end: a per-model table of stakes, payouts and burns, the auditor's verdict on every proposal, and the
+6. One more participant is an AI-style agent: a scripted program that acts only as an MCP client of ``tourney mcp``
+   (oracle.mcp.agent), through the operator's HTTP service (run in this process): it downloads each round's live
+   data, trains, validates, submits (keeping the operator's receipts), stakes within its spending limit, and at the
+   end verifies, settles and takes everything back. Its tool calls are printed as they happen.
+7. The end: a per-model table of stakes, payouts and burns, the auditor's verdict on every proposal, and the
    conservation check (tokens held by the tournament == staked pool + reward reserve).
 
 Time on chain moves with ``evm_increaseTime``, so the whole run takes well under two minutes on two cores.
@@ -22,12 +26,15 @@ Time on chain moves with ``evm_increaseTime``, so the whole run takes well under
 from __future__ import annotations
 
 import io
+import os
 import sys
 import tempfile
+import threading
 import time
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -36,7 +43,7 @@ from eth_account.signers.local import LocalAccount
 from rich.console import Console
 from web3.logs import DISCARD
 
-from oracle.chain.anvil import dev_private_keys, start_anvil
+from oracle.chain.anvil import dev_private_keys, free_port, start_anvil
 from oracle.chain.client import TournamentClient
 from oracle.chain.deploy import UNIT, DeployParams, Deployment, deploy
 from oracle.chain.tx import Sender
@@ -47,12 +54,16 @@ from oracle.scoring.params import RoundParams
 from oracle.bundle.round_bundle import load_bundle
 from oracle.simulation.data import TournamentSpec, World, write_live_round
 from oracle.participant.actions import Connection, permit_signature, settle_all
+from oracle.service.app import ServiceConfig, create_app
 from oracle.protocol.submission import Inbox, Submission, sign_submission
 from oracle.auditor.verify import Verdict, verify_all, verify_round
+from oracle.mcp.agent import AgentConfig, AgentThread, Call, numeric_environment
 
-__all__ = ["DemoConfig", "DemoResult", "run_demo", "main", "RoundDataWorld", "model_predictions"]
+__all__ = ["DemoConfig", "DemoResult", "AgentOutcome", "AGENT_OWNER", "run_demo", "main", "RoundDataWorld", "model_predictions"]
 
 KEYSTORE_PASSWORD = "demo-password-not-for-real-funds"
+#: The owner shown for the scripted agent's model in the demo's table.
+AGENT_OWNER = "agent (MCP)"
 
 
 @dataclass(frozen=True)
@@ -72,6 +83,11 @@ class DemoConfig:
     challenge_period: int = 3_600
     scrypt_n: int = 2**12
     seed: int = 7
+    #: The scripted MCP agent: whether it takes part, its tokens and its server's spending limit (tokens).
+    agent: bool = True
+    agent_tokens: int = 500 * UNIT
+    agent_max_stake: str = "300"
+    agent_max_stake_per_call: str = "100"
     params: RoundParams = field(default_factory=lambda: RoundParams(
         corr_weight=1.0, mmc_weight=2.0, clip=0.05, payout_threshold=10**6 * UNIT))
 
@@ -90,10 +106,21 @@ class DemoResult:
     withdrawn: int
     rejections: dict[int, list[str]]
     seconds: float
+    agent: "AgentOutcome | None" = None
 
     @property
     def conserved(self) -> bool:
         return self.token_balance == self.staked_pool + self.reward_reserve
+
+
+@dataclass
+class AgentOutcome:
+    """What the scripted MCP agent did: its model, tokens staked and withdrawn (smallest units), its tool calls."""
+
+    model_id: int
+    staked: int
+    withdrawn: int
+    transcript: list[Call]
 
 
 # ------------------------------------------------------------------------------------------ data and models
@@ -148,6 +175,7 @@ class _Player:
 class _Demo:
     def __init__(self, config: DemoConfig, workdir: Path, say: Callable[[str], None]) -> None:
         self.config, self.workdir, self.say = config, workdir, say
+        self.agent: AgentThread | None = None
 
     # -- setup
 
@@ -155,7 +183,7 @@ class _Demo:
         self.w3.provider.make_request("evm_increaseTime", [int(seconds)])
         self.w3.provider.make_request("evm_mine", [])
 
-    def setup(self, anvil: Any) -> None:
+    def setup(self, anvil: Any, stack: ExitStack) -> None:
         c = self.config
         self.w3 = anvil.web3()
         admin, oracle, guardian, keeper = (Account.from_key(k) for k in dev_private_keys(4))
@@ -208,6 +236,35 @@ class _Demo:
             store=str(self.workdir / "store"), inbox=str(self.workdir / "inbox"),
             round_data=str(self.workdir / "round-data"), params=c.params, submission_window=c.submission_window,
             max_rounds=c.rounds), hang_at=None)
+        if c.agent:
+            self.start_agent(anvil, oracle, keystore, stack)
+
+    def start_agent(self, anvil: Any, oracle: LocalAccount, keystore: Keystore, stack: ExitStack) -> None:
+        """The operator's HTTP service (in this process, beside the operator: same inbox, store and round data) and
+        the scripted agent, whose ``tourney mcp`` signs with its own keystore account and talks to that service."""
+        c = self.config
+        (self.workdir / "round-data").mkdir(parents=True, exist_ok=True)
+        url = stack.enter_context(_service_thread(ServiceConfig(
+            rpc=anvil.url, deployment=self.deployment, operator=oracle, inbox=str(self.workdir / "inbox"),
+            store=str(self.workdir / "store"), round_data=str(self.workdir / "round-data"),
+            state=str(self.workdir / "service-state"), params=c.params, scheduler=False)))
+        entry = keystore.create("agent", KEYSTORE_PASSWORD)
+        self.admin.send_ether(entry.address, 10**18)
+        self.admin.transact(self.token.functions.transfer(entry.address, c.agent_tokens), action="tokens for the agent")
+        env = {"TOURNEY_RPC": anvil.url, "TOURNEY_DEPLOYMENT": str(self.workdir / "deployment.json"),
+               "TOURNEY_KEYSTORE_DIR": str(keystore.directory), "TOURNEY_PASSWORD": KEYSTORE_PASSWORD,
+               "TOURNEY_SERVICE": url, **numeric_environment()}
+        if os.environ.get("PYTHONPATH"):
+            env["PYTHONPATH"] = os.environ["PYTHONPATH"]  # a worktree's oracle package, as in this process
+        config = AgentConfig(
+            command=str(Path(sys.executable).with_name("tourney")),
+            args=("mcp", "--account", "agent", "--workdir", str(self.workdir / "agent"),
+                  "--max-stake", c.agent_max_stake, "--max-stake-per-call", c.agent_max_stake_per_call),
+            env=env, workdir=self.workdir / "agent")
+        self.agent = stack.enter_context(AgentThread(config, self.say))
+        model_id = self.agent.start()
+        self.say(f"agent: tourney mcp over stdio (service {url}), limit {c.agent_max_stake} STK per session and "
+                 f"{c.agent_max_stake_per_call} per call; plays model {model_id}")
 
     # -- a round
 
@@ -274,12 +331,20 @@ class _Demo:
             self.report(opened)
             for action in opened:
                 self.opened(action.round)
+        outcome = None
+        if self.agent is not None:
+            self.say("the agent exits")
+            withdrawn = self.agent.finish()
+            agent = self.agent.agent
+            outcome = AgentOutcome(int(agent.model_id), int(agent.staked * UNIT), int(withdrawn * UNIT),
+                                   list(agent.transcript))
         verdicts = verify_all(self.client)
         return DemoResult(
             rounds=c.rounds, vetoed_round=self.vetoed, verdicts=verdicts, models=self.model_table(),
             token_balance=self.token.functions.balanceOf(self.t.address).call(),
             staked_pool=self.t.functions.stakedPool().call(), reward_reserve=self.t.functions.rewardReserve().call(),
             withdrawn=self.withdrawn, rejections=self.rejections(), seconds=time.monotonic() - started,
+            agent=outcome,
         )
 
     def report(self, actions: list) -> None:
@@ -293,6 +358,8 @@ class _Demo:
         self.say(f"round {round}")
         self.lives[round] = self.data.write(round)
         self.submit_all(round, self.lives[round])
+        if self.agent is not None:
+            self.agent.play_round(round)
         if round == self.config.withdraw_round:
             player, amount = self.players[2], self.config.stake // 2
             player.sender.transact(self.t.functions.requestWithdrawal(player.models[0], amount), action="request withdrawal")
@@ -345,6 +412,11 @@ class _Demo:
                 payout, burn = leaves.get(model_id, (0, 0))
                 rows.append({"model": model_id, "owner": player.name, "stake": self.client.stake_of(model_id),
                              "payout": payout, "burn": burn})
+        if self.agent is not None and self.agent.agent.model_id is not None:
+            model_id = self.agent.agent.model_id
+            payout, burn = leaves.get(model_id, (0, 0))
+            rows.append({"model": model_id, "owner": AGENT_OWNER, "stake": self.client.stake_of(model_id),
+                         "payout": payout, "burn": burn})
         return pd.DataFrame(rows)
 
     def rejections(self) -> dict[int, list[str]]:
@@ -357,15 +429,38 @@ class _Demo:
         return out
 
 
+@contextmanager
+def _service_thread(config: ServiceConfig) -> Iterator[str]:
+    """The operator's HTTP service (``tourney serve --no-scheduler``'s app) on a free loopback port in a thread;
+    yields its URL."""
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(config), host="127.0.0.1", port=port, log_config=None,
+                                           access_log=False, log_level="warning"))
+    thread = threading.Thread(target=server.run, name="demo-service", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the demo's operator service did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
 def run_demo(config: DemoConfig = DemoConfig(), workdir: Path | None = None,
              say: Callable[[str], None] = print) -> DemoResult:
     """Run a whole tournament on a fresh Anvil and return the outcome."""
     with tempfile.TemporaryDirectory(prefix="tourney-demo-") as tmp:
         directory = Path(workdir or tmp)
         directory.mkdir(parents=True, exist_ok=True)
-        with start_anvil(accounts=10) as anvil:
+        with start_anvil(accounts=10) as anvil, ExitStack() as stack:
             demo = _Demo(config, directory, say)
-            demo.setup(anvil)
+            demo.setup(anvil, stack)
             return demo.run()
 
 
@@ -385,6 +480,12 @@ def render(result: DemoResult, console: Console) -> None:
         if reasons:
             console.print(f"round {round} rejected submissions: {', '.join(reasons)}", highlight=False)
     console.print(f"withdrawn: {result.withdrawn / UNIT:.4f} STK; vetoed round: {result.vetoed_round}", highlight=False)
+    if result.agent is not None:
+        refused = sum(1 for call in result.agent.transcript if not call.ok)
+        console.print(f"agent (MCP client of tourney mcp): model {result.agent.model_id}, staked "
+                      f"{result.agent.staked / UNIT:.4f} STK, withdrew {result.agent.withdrawn / UNIT:.4f} STK at exit; "
+                      f"{len(result.agent.transcript)} tool calls, {refused} refused with a structured error",
+                      highlight=False)
     console.print(f"tournament token balance {result.token_balance} == staked pool {result.staked_pool} + reward "
                   f"reserve {result.reward_reserve}: {'yes' if result.conserved else 'NO'}", highlight=False)
     console.print(f"{result.rounds} rounds in {result.seconds:.1f} s", highlight=False)
