@@ -29,12 +29,11 @@ import io
 import os
 import sys
 import tempfile
-import threading
 import time
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -43,7 +42,7 @@ from eth_account.signers.local import LocalAccount
 from rich.console import Console
 from web3.logs import DISCARD
 
-from oracle.chain.anvil import dev_private_keys, free_port, start_anvil
+from oracle.chain.anvil import dev_private_keys, start_anvil
 from oracle.chain.client import TournamentClient
 from oracle.chain.deploy import UNIT, DeployParams, Deployment, deploy
 from oracle.chain.tx import Sender
@@ -54,7 +53,8 @@ from oracle.scoring.params import RoundParams
 from oracle.bundle.round_bundle import load_bundle
 from oracle.simulation.data import TournamentSpec, World, write_live_round
 from oracle.participant.actions import Connection, permit_signature, settle_all
-from oracle.service.app import ServiceConfig, create_app
+from oracle.service.app import ServiceConfig
+from oracle.testing.harness import service_thread
 from oracle.protocol.submission import Inbox, Submission, sign_submission
 from oracle.auditor.verify import Verdict, verify_all, verify_round
 from oracle.mcp.agent import AgentConfig, AgentThread, Call, numeric_environment
@@ -244,7 +244,7 @@ class _Demo:
         the scripted agent, whose ``tourney mcp`` signs with its own keystore account and talks to that service."""
         c = self.config
         (self.workdir / "round-data").mkdir(parents=True, exist_ok=True)
-        url = stack.enter_context(_service_thread(ServiceConfig(
+        url = stack.enter_context(service_thread(ServiceConfig(
             rpc=anvil.url, deployment=self.deployment, operator=oracle, inbox=str(self.workdir / "inbox"),
             store=str(self.workdir / "store"), round_data=str(self.workdir / "round-data"),
             state=str(self.workdir / "service-state"), params=c.params, scheduler=False)))
@@ -427,29 +427,6 @@ class _Demo:
                 found = load_bundle(proposal.manifest_uri, proposal.manifest_hash).json("rejections.json")
                 out[round] = [f"model {r['model_id']}: {r['reason']}" for r in found]
         return out
-
-
-@contextmanager
-def _service_thread(config: ServiceConfig) -> Iterator[str]:
-    """The operator's HTTP service (``tourney serve --no-scheduler``'s app) on a free loopback port in a thread;
-    yields its URL."""
-    import uvicorn
-
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(config), host="127.0.0.1", port=port, log_config=None,
-                                           access_log=False, log_level="warning"))
-    thread = threading.Thread(target=server.run, name="demo-service", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the demo's operator service did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 def run_demo(config: DemoConfig = DemoConfig(), workdir: Path | None = None,
