@@ -67,8 +67,8 @@ CODES: dict[str, str] = {
     "refused": "the message says what is wrong and what would fix it",
     # -- passed through from the operator's service
     "duplicate": "this exact submission is already the current one; its receipt is in details.receipt",
-    "replayed": "this exact file was replaced by a later one and cannot be resubmitted byte for byte; write the "
-                "predictions again (any change, e.g. rounding) and submit that file",
+    "replayed": "the operator refused an old signature back and signing anew did not help; write the predictions "
+                "again (any change, e.g. rounding) and submit that file",
     "rate_limited": "wait details.retry_after seconds, then retry",
     "file_too_large": "the file is above the service's size limit; write fewer digits or use Parquet",
     "malformed_file": "the file is neither CSV nor Parquet with id + one prediction column; rewrite it",

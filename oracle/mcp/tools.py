@@ -41,8 +41,8 @@ from oracle.participant.actions import (Connection, ParticipantError, check_pred
                                         parse_amount, register_model as library_register_model,
                                         request_withdrawal as library_request_withdrawal, round_publication,
                                         round_tree, settle_all, settle_model, stake as library_stake,
-                                        submit_to_service, withdraw as library_withdraw)
-from oracle.participant.service_client import ServiceClient
+                                        withdraw as library_withdraw)
+from oracle.participant.service_client import ServiceClient, ServiceError, submit_over_http
 from oracle.protocol.receipt import Receipt, latest_receipts, load_receipts
 from oracle.protocol.submission import predictions_hash
 
@@ -51,6 +51,8 @@ __all__ = ["McpSettings", "ParticipantSession", "ToolSpec", "DEFAULT_WORKDIR"]
 DEFAULT_WORKDIR = Path("~/.tourney/mcp")
 #: How many recent rounds list_rounds shows.
 RECENT_ROUNDS = 8
+#: How many times submit_predictions signs a replaced file anew (one second earlier each time) before giving up.
+RESIGN_ATTEMPTS = 16
 
 RoundArg = Annotated[int, Field(ge=1, lt=2**32, description="A round number (list_rounds shows them).")]
 ModelArg = Annotated[int, Field(ge=1, lt=2**64, description="A model id (account_info lists yours).")]
@@ -132,6 +134,9 @@ class ParticipantSession:
         if settings.max_stake is not None:
             session_cap = parse_amount(settings.max_stake, decimals)
             per_call = parse_amount(settings.max_stake_per_call or settings.max_stake, decimals)
+            if per_call > session_cap:
+                raise ParticipantError(f"the per-call limit --max-stake-per-call {settings.max_stake_per_call} exceeds "
+                                       f"the session's --max-stake {settings.max_stake}")
             limit = SpendingLimit(session_cap, per_call)
         elif settings.max_stake_per_call is not None:
             raise ParticipantError("--max-stake-per-call needs --max-stake (the session's limit)")
@@ -401,7 +406,8 @@ class ParticipantSession:
     def submit_predictions(self, round: RoundArg, model_id: ModelArg, path: PathArg) -> SubmitOut:
         """Validate, sign (EIP-712, no gas) and deliver a prediction file to the operator's service; returns the
         operator's signed receipt, checked against the chain's oracle and kept. Submitting the same file again
-        returns the same receipt; another file before the deadline replaces it (with a new receipt)."""
+        returns the same receipt; another file before the deadline replaces it (with a new receipt), and so does
+        an earlier file sent again."""
         self._address()
         service = self._service()
         file = self._path(path)
@@ -428,8 +434,20 @@ class ParticipantSession:
             raise ToolFailure("invalid_predictions", f"{file.name} would not be scored: "
                               + "; ".join(str(p) for p in problems[:5]),
                               problems=[p.to_dict() for p in problems])
-        sent = submit_to_service(self.conn, int(round), int(model_id), file, service.url, live,
-                                 receipts_dir=self.workdir / "receipts")
+        oracle = oracle_address(self.conn)
+        # A file that was current earlier and then replaced is refused as "replayed" when its old signature comes
+        # back (a signature has no nonce). Its owner may still mean it: the deadline is the one free field of the
+        # signed record, so sign again a second earlier, which makes a new signature for the same file.
+        for attempt in range(RESIGN_ATTEMPTS + 1):
+            try:
+                sent = submit_over_http(self.conn.account, service.url, self.conn.chain_id,
+                                        self.conn.deployment.tournament, oracle, int(round), int(model_id), data,
+                                        state.closes_at - attempt, file_name=file.name,
+                                        receipts_dir=self.workdir / "receipts")
+                break
+            except ServiceError as exc:
+                if exc.code != "replayed" or attempt == RESIGN_ATTEMPTS:
+                    raise
         return self._submitted(round, model_id, file, digest, sent.submission.deadline, sent.receipt, sent.saved_to,
                                repeated=False)
 
