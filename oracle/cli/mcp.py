@@ -40,7 +40,7 @@ def mcp_command(chain: ChainOptions, service: str | None, workdir: str | None, m
     from oracle.mcp.policy import is_loopback
     from oracle.mcp.server import build_server
     from oracle.mcp.tools import McpSettings, ParticipantSession
-    from oracle.participant.actions import ParticipantError
+    from oracle.participant.models import ParticipantError
 
     if not chain.rpc:
         raise ParticipantError("no JSON-RPC endpoint: pass --rpc URL or set TOURNEY_RPC")

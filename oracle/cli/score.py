@@ -12,7 +12,8 @@ from rich.console import Console
 from oracle.bundle.parquet import parquet_bytes
 from oracle.cli.output import fail, get_output, json_option, make_table
 from oracle.scoring.params import ParamsError, RoundParams
-from oracle.scoring.pipeline import RoundScores, load_table, score_round
+from oracle.scoring.pipeline import RoundScores, score_round
+from oracle.scoring.tables import load_table
 from oracle.scoring.validation import PredictionError
 
 __all__ = ["score", "stakes_for_scoring", "write_scores", "summary"]

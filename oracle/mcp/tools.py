@@ -26,7 +26,9 @@ from web3 import Web3
 
 from oracle.auditor.verify import ReceiptEvidence, verify_round as audit_round
 from oracle.bundle.store import BundleError
-from oracle.chain.client import RoundStatus, TournamentClient
+from oracle.chain.client import ModelInfo, RoundStatus, TournamentClient
+from oracle.chain.connection import Connection, connect
+from oracle.chain.hashes import tx_hash
 from oracle.chain.keystore import Keystore
 from oracle.chain.tx import ContractReverted
 from oracle.mcp.errors import ToolFailure
@@ -36,14 +38,16 @@ from oracle.mcp.outputs import (AccountOut, DownloadOut, LimitsOut, ModelRound, 
                                 ReceiptView, RegisterOut, RoundsOut, RoundView, SettleOut, StakeOut, SubmitOut,
                                 ValidationOut, VerifyOut, WithdrawalRequestOut, WithdrawOut, Difference)
 from oracle.mcp.policy import check_chain
-from oracle.participant.actions import (Connection, ParticipantError, check_prediction_file, connect, format_amount,
-                                        model_status as library_model_status, oracle_address, owned_models,
-                                        parse_amount, register_model as library_register_model,
-                                        request_withdrawal as library_request_withdrawal, round_publication,
-                                        round_tree, settle_all, settle_model, stake as library_stake,
-                                        withdraw as library_withdraw)
+from oracle.participant.amounts import format_amount, parse_amount
+from oracle.participant.models import ParticipantError, owned_models, register_model as library_register_model
+from oracle.participant.receipts import load_receipts
 from oracle.participant.service_client import ServiceClient, ServiceError, submit_over_http
-from oracle.protocol.receipt import Receipt, latest_receipts, load_receipts
+from oracle.participant.settle import round_tree, settle_all, settle_model
+from oracle.participant.stake import (request_withdrawal as library_request_withdrawal, stake as library_stake,
+                                      withdraw as library_withdraw)
+from oracle.participant.status import model_status as library_model_status
+from oracle.participant.submit import check_prediction_file, oracle_address
+from oracle.protocol.receipt import Receipt, latest_receipts
 from oracle.protocol.submission import predictions_hash
 
 __all__ = ["McpSettings", "ParticipantSession", "ToolSpec", "DEFAULT_WORKDIR"]
@@ -96,10 +100,6 @@ class ToolSpec:
     idempotent: bool
     moves_value: bool = False
     signs: bool = False
-
-
-def _tx(receipt: Any) -> str:
-    return "0x" + bytes(receipt["transactionHash"]).hex()
 
 
 @dataclass
@@ -186,7 +186,7 @@ class ParticipantSession:
 
     @property
     def client(self) -> TournamentClient:
-        return TournamentClient(self.conn.w3, self.conn.deployment)
+        return self.conn.client
 
     def tokens(self, units: int) -> str:
         return format_amount(int(units), self.decimals)
@@ -202,21 +202,19 @@ class ParticipantSession:
                               "without --service")
         return ServiceClient(self.settings.service)
 
-    def _model(self, model_id: int) -> tuple[str, int, int, int, int, int]:
-        """(owner, net deposits, settled round, first round, pending withdrawal, its after-round), or unknown_model."""
-        model, settlement, withdrawal = self.conn.tournament.functions.modelInfo(int(model_id)).call()
-        if int(settlement[3]) == 0:
-            count = self.conn.tournament.functions.modelCount().call()
-            raise ToolFailure("unknown_model", f"model {model_id} is not registered (this tournament has {count} "
-                              "model(s))", model_id=model_id)
-        return (Web3.to_checksum_address(model[0]), int(model[1]), int(settlement[2]), int(settlement[3]),
-                int(withdrawal[0]), int(withdrawal[1]))
+    def _model(self, model_id: int) -> ModelInfo:
+        """The model's on-chain record, or unknown_model."""
+        info = self.client.model_info(int(model_id))
+        if not info.registered:
+            raise ToolFailure("unknown_model", f"model {model_id} is not registered (this tournament has "
+                              f"{self.client.model_count()} model(s))", model_id=model_id)
+        return info
 
-    def _own(self, model_id: int) -> tuple[str, int, int, int, int, int]:
+    def _own(self, model_id: int) -> ModelInfo:
         info = self._model(model_id)
-        if info[0] != self._address():
-            raise ToolFailure("not_owner", f"model {model_id} is owned by {info[0]}, not by this server's account "
-                              f"{self._address()}", model_id=model_id, owner=info[0])
+        if info.owner != self._address():
+            raise ToolFailure("not_owner", f"model {model_id} is owned by {info.owner}, not by this server's account "
+                              f"{self._address()}", model_id=model_id, owner=info.owner)
         return info
 
     def _round(self, round: int) -> Any:
@@ -297,7 +295,7 @@ class ParticipantSession:
             if state.status is RoundStatus.NONE:
                 continue
             left = max(0, state.closes_at - now) if state.status is RoundStatus.OPEN else 0
-            views.append(RoundView(round=round, status=state.status.name.lower(), closes_at=state.closes_at,
+            views.append(RoundView(round=round, status=state.status.label, closes_at=state.closes_at,
                                    seconds_left=left, closed_at=state.closed_at, activates_at=state.activates_at))
         open_round = next((v for v in views if v.status == "open"), None)
         return RoundsOut(chain_time=now, last_closed=last_closed, last_activated=last_activated,
@@ -323,12 +321,12 @@ class ParticipantSession:
         """Download a resolved round's targets (Parquet: `id`, `target`) from its published bundle, checked against
         the manifest hash and root on chain. Available once the round is proposed or active."""
         state = self._round(round)
-        publication = round_publication(self.conn, int(round))
-        if publication is None:
-            raise ToolFailure("not_published", f"round {round} is {state.status.name.lower()}: its results are not "
+        proposal = self.client.current_proposal(int(round))
+        if proposal is None:
+            raise ToolFailure("not_published", f"round {round} is {state.status.label}: its results are not "
                               "published yet", round=round)
         try:
-            bundle, _ = round_tree(publication)
+            bundle, _ = round_tree(proposal)
             targets = bundle.targets()
         except (ParticipantError, BundleError) as exc:
             raise ToolFailure("bundle_unavailable", str(exc), round=round) from None
@@ -416,7 +414,7 @@ class ParticipantSession:
         self._own(model_id)
         state = self._round(round)
         if state.status is not RoundStatus.OPEN:
-            raise ToolFailure("round_not_open", f"round {round} is {state.status.name.lower()}, not open for "
+            raise ToolFailure("round_not_open", f"round {round} is {state.status.label}, not open for "
                               "submissions", round=round)
         data = file.read_bytes()
         digest = predictions_hash(data)
@@ -463,7 +461,7 @@ class ParticipantSession:
         """Register a new model owned by this server's account (gas only, no stake). Each call registers another."""
         address = self._address()
         model_id, receipt = library_register_model(self.conn)
-        return RegisterOut(model_id=model_id, owner=address, tx=_tx(receipt))
+        return RegisterOut(model_id=model_id, owner=address, tx=tx_hash(receipt))
 
     def settle(self, model_id: Annotated[int | None, Field(ge=1, lt=2**64, description="Settle this model; omit "
                                                                                           "to settle every model.")] = None,
@@ -476,7 +474,7 @@ class ParticipantSession:
         if round is None and last_activated == 0:
             raise ToolFailure("not_active", "no round has an active root yet")
         if round is not None and self._round(round).status is not RoundStatus.ACTIVE:
-            raise ToolFailure("not_active", f"round {round} is {self._round(round).status.name.lower()}, not active "
+            raise ToolFailure("not_active", f"round {round} is {self._round(round).status.label}, not active "
                               f"(newest active round: {last_activated or 'none'})", round=round)
         if model_id is not None:
             self._model(model_id)
@@ -527,10 +525,10 @@ class ParticipantSession:
                 limit.commit(units)  # unknown outcome: count it (the transaction may still land)
                 raise
             limit.commit(units)
-            return {"model_id": int(model_id), "amount": self.tokens(units), "tx": _tx(receipt)}
+            return {"model_id": int(model_id), "amount": self.tokens(units), "tx": tx_hash(receipt)}
 
         result, repeated = self._idempotent("stake", request_id, {"model_id": int(model_id), "amount": str(units)}, send)
-        net = self._model(model_id)[1]
+        net = self._model(model_id).net_deposits
         return StakeOut(**result, net_deposits=self.tokens(net), request_id=request_id, repeated=repeated,
                         limits=self._limits())
 
@@ -540,8 +538,8 @@ class ParticipantSession:
         at risk in every round already closed; withdraw once the newest of them is active."""
 
         def send() -> dict[str, Any]:
-            _, _, _, _, pending, _ = self._own(model_id)
-            available = int(self.conn.tournament.functions.stakeOf(int(model_id)).call())
+            pending = self._own(model_id).pending_withdrawal
+            available = self.client.stake_of(int(model_id))
             units = available - pending if amount == "all" else self._amount(amount)
             if units <= 0:
                 raise ToolFailure("invalid_amount", f"model {model_id} has nothing left to request: settled stake "
@@ -552,7 +550,7 @@ class ParticipantSession:
                                   "include unsettled payouts)", available=self.tokens(available - pending))
             total, after_round, receipt = library_request_withdrawal(self.conn, int(model_id), units)
             return {"model_id": int(model_id), "requested": self.tokens(units), "pending": self.tokens(total),
-                    "after_round": after_round, "tx": _tx(receipt)}
+                    "after_round": after_round, "tx": tx_hash(receipt)}
 
         result, repeated = self._idempotent("request_withdrawal", request_id,
                                             {"model_id": int(model_id), "amount": amount}, send)
@@ -560,7 +558,8 @@ class ParticipantSession:
 
     def withdraw(self, model_id: ModelArg) -> WithdrawOut:
         """Take a model's pending withdrawal, settling the model first against the newest active root if needed."""
-        _, _, settled_round, _, pending, after_round = self._own(model_id)
+        info = self._own(model_id)
+        settled_round, pending, after_round = info.settled_round, info.pending_withdrawal, info.withdrawal_after_round
         if pending == 0:
             raise ToolFailure("nothing_pending", f"model {model_id} has no pending withdrawal", model_id=model_id)
         _, last_activated = self.client.cursor()
@@ -569,7 +568,7 @@ class ParticipantSession:
                               f"active (newest active: {last_activated or 'none'})", after_round=after_round,
                               last_activated=last_activated)
         paid, receipt = library_withdraw(self.conn, int(model_id))
-        return WithdrawOut(model_id=model_id, paid=self.tokens(paid), tx=_tx(receipt))
+        return WithdrawOut(model_id=model_id, paid=self.tokens(paid), tx=tx_hash(receipt))
 
     # ------------------------------------------------------------------------------------------------ resources
 
@@ -595,7 +594,7 @@ class ParticipantSession:
         wanted = int(round) if round is not None else None
         if wanted is not None:
             state = self._round(wanted)
-            document["round"] = {"round": wanted, "status": state.status.name.lower(), "closes_at": state.closes_at,
+            document["round"] = {"round": wanted, "status": state.status.label, "closes_at": state.closes_at,
                                  "closed_at": state.closed_at, "activates_at": state.activates_at,
                                  "payout_cap_bps": state.payout_cap_bps, "burn_cap_bps": state.burn_cap_bps,
                                  "challenge_period": state.challenge_period}
@@ -603,11 +602,11 @@ class ParticipantSession:
         candidates = [wanted] if wanted is not None else range(last_closed, max(0, last_closed - 17), -1)
         document["scoring"] = None
         for candidate in candidates:
-            publication = round_publication(self.conn, candidate)
-            if publication is None:
+            proposal = self.client.current_proposal(candidate)
+            if proposal is None:
                 continue
             try:
-                bundle, _ = round_tree(publication)
+                bundle, _ = round_tree(proposal)
             except ParticipantError:
                 continue
             params = bundle.params().to_dict()

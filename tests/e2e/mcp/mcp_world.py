@@ -34,7 +34,7 @@ from oracle.mcp.server import build_server
 from oracle.mcp.tools import McpSettings, ParticipantSession
 from oracle.operator.rounds import Operator, OperatorConfig
 from oracle.scoring.params import RoundParams
-from oracle.service.app import ServiceConfig
+from oracle.service.config import ServiceConfig
 from oracle.testing.harness import service_thread, write_live, write_targets
 
 TOURNEY = str(Path(sys.executable).with_name("tourney"))

@@ -94,8 +94,9 @@ def test_the_error_table_is_the_registry_and_covers_the_service() -> None:
     assert set(documented) == set(CODES)
     assert SERVICE_CODES <= set(CODES)
     # Every code the operator's service can answer with is known here (so passes through with its advice).
-    service_source = (Path(__file__).resolve().parents[3] / "oracle" / "service" / "app.py").read_text()
-    raised = set(re.findall(r'ApiError\(\s*\d+,\s*"([a-z_]+)"', service_source))
+    service = Path(__file__).resolve().parents[3] / "oracle" / "service"
+    source = "\n".join(path.read_text() for path in sorted(service.rglob("*.py")))
+    raised = set(re.findall(r'ApiError\(\s*\d+,\s*"([a-z_]+)"', source))
     assert raised and raised <= SERVICE_CODES, raised - SERVICE_CODES
 
 

@@ -25,7 +25,8 @@ from oracle.chain.anvil import dev_private_keys, free_port, start_anvil
 from oracle.chain.deploy import UNIT, DeployParams, deploy
 from oracle.chain.tx import Sender
 from oracle.cli import main as tourney
-from oracle.participant.actions import ParticipantError, connect, register_model
+from oracle.chain.connection import connect
+from oracle.participant.models import ParticipantError, register_model
 from oracle.mcp.policy import ChainNotAllowed
 from oracle.mcp.server import SKILLS_PATH, build_server
 from oracle.mcp.tools import McpSettings, ParticipantSession
