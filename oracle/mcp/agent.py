@@ -247,8 +247,8 @@ def _summary(tool: str, body: dict[str, Any]) -> str:
         return "ok" if body["ok"] else f"{len(body['problems'])} problem(s)"
     if tool == "submit_predictions":
         receipt = body["receipt"]
-        return (f"receipt {receipt['signature'][:12]}... for {body['predictions_hash'][:12]}..., received at "
-                f"{receipt['received_at']}{' (repeated)' if body['repeated'] else ''}")
+        return (f"receipt {receipt['signature'][:10]}..., received at {receipt['received_at']}"
+                f"{' (repeated)' if body['repeated'] else ''}")
     if tool == "stake":
         return f"staked {body['amount']}; {body['limits']['max_allowed_now']} more allowed this session"
     if tool == "model_status":
