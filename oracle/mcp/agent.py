@@ -92,6 +92,7 @@ class ScriptedAgent:
     _stack: AsyncExitStack | None = field(default=None, repr=False)
     _client: Client | None = field(default=None, repr=False)
     _training: dict[int, pd.DataFrame] = field(default_factory=dict, repr=False)
+    _live_paths: dict[int, Path] = field(default_factory=dict, repr=False)
     _budget_left: bool = True
 
     # ------------------------------------------------------------------------------------------------ session
@@ -154,6 +155,7 @@ class ScriptedAgent:
             raise AgentError(f"round {round} is not the open round ({opened})")
         await self._learn(rounds)
         _, live = await self.call("download_live", {"round": round})
+        self._live_paths[round] = Path(live["path"])
         path = self.predict(round, pd.read_parquet(live["path"]))
         _, checked = await self.call("validate_predictions", {"round": round, "model_id": self.model_id,
                                                                "path": path.name})
@@ -169,9 +171,9 @@ class ScriptedAgent:
         """Download the targets of every resolved round not yet in the training set."""
         for view in rounds["rounds"]:
             number = int(view["round"])
-            if view["status"] in ("proposed", "active") and number not in self._training and number in self.receipts:
+            if view["status"] in ("proposed", "active") and number not in self._training and number in self._live_paths:
                 _, targets = await self.call("download_targets", {"round": number})
-                live = pd.read_parquet(self.config.workdir / "data" / f"live_{number:05d}.parquet")
+                live = pd.read_parquet(self._live_paths[number])
                 self._training[number] = live.merge(pd.read_parquet(targets["path"]), on="id")
 
     def predict(self, round: int, live: pd.DataFrame) -> Path:

@@ -49,6 +49,8 @@ from oracle.participant.status import model_status as library_model_status
 from oracle.participant.submit import check_prediction_file, oracle_address
 from oracle.protocol.receipt import Receipt, latest_receipts
 from oracle.protocol.submission import predictions_hash
+from oracle.scoring.tables import read_prediction_file
+from oracle.scoring.validation import TableError
 
 __all__ = ["McpSettings", "ParticipantSession", "ToolSpec", "DEFAULT_WORKDIR"]
 
@@ -348,9 +350,8 @@ class ParticipantSession:
         data = file.read_bytes()
         problems = check_prediction_file(int(model_id), data, file.name, live)
         try:
-            frame = pd.read_parquet(file) if file.suffix.lower() == ".parquet" else pd.read_csv(file, dtype={"id": str})
-            rows = len(frame)
-        except Exception:  # noqa: BLE001 - unreadable files are reported as the 'unreadable' problem
+            rows = len(read_prediction_file(file.name, data))
+        except TableError:  # reported among the problems ('unreadable')
             rows = 0
         return ValidationOut(round=round, model_id=model_id, path=str(file), ok=not problems, rows=rows,
                              live_ids=len(live),

@@ -117,16 +117,18 @@ def test_validate_predictions_reports_every_rule_the_document_lists(world: World
     for rule, frame in files.items():
         frame.to_csv(world.workdir / f"{rule}.csv", index=False)
     (world.workdir / "unreadable.parquet").write_bytes(b"this is not parquet")
+    (world.workdir / "unknown_format.txt").write_text("id,prediction\n")
     documented = set()
     section = SKILLS_PATH.read_text().split("## The prediction file", 1)[1].split("\n## ", 1)[0]
     for line in section.splitlines():
         if line.startswith("| `"):
             documented.add(line.split("`")[1])
-    assert documented == set(files) | {"unreadable"}
+    others = {"unreadable": "unreadable.parquet", "unknown_format": "unknown_format.txt"}
+    assert documented == set(files) | set(others)
 
     with world.in_process() as server:
-        for name in [*files, "unreadable"]:
-            path = f"{name}.parquet" if name == "unreadable" else f"{name}.csv"
+        for name in [*files, *others]:
+            path = others.get(name, f"{name}.csv")
             checked = server.ok("validate_predictions", round=1, model_id=1, path=path)
             assert checked["ok"] is False and checked["live_ids"] == len(ids), checked
             assert name in [p["rule"] for p in checked["problems"]], (name, checked["problems"])
