@@ -25,8 +25,8 @@ from typing import Any, Callable, Mapping
 import pandas as pd
 
 from oracle.bundle.store import BundleError
+from oracle.bundle.write import amounts_by_model_id
 from oracle.bundle.round_bundle import (
-    amounts_by_model_id,
     load_bundle,
     PREVIOUS_CUMULATIVE,
     resolve_previous_uri,

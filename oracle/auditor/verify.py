@@ -24,9 +24,8 @@ A proposal verifies only when nothing differs.
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import pandas as pd
 from eth_utils import event_abi_to_log_topic
@@ -36,15 +35,13 @@ from oracle.bundle.store import BundleError
 from oracle.bundle.round_bundle import load_bundle, REJECTIONS_FILE, RoundBundle, SUBMISSIONS_FILE
 from oracle.chain.artifacts import abi
 from oracle.chain.client import Proposal, RoundStatus, TournamentClient
-from oracle.chain.tx import Sender
 from oracle.settlement.leaves import leaves_of_dump
 from oracle.auditor.recompute import Difference, recompute_bundle
 from oracle.scoring.tables import read_prediction_file
 from oracle.protocol.receipt import check_receipts, Receipt
 from oracle.protocol.submission import recover_signer, Submission, SubmissionError, verify_submission
 
-__all__ = ["Verdict", "ReceiptEvidence", "check_receipt_evidence", "verify_proposal", "verify_round", "verify_all",
-           "watch"]
+__all__ = ["Verdict", "ReceiptEvidence", "check_receipt_evidence", "verify_proposal", "verify_round", "verify_all"]
 
 BPS = 10_000
 
@@ -303,7 +300,7 @@ def verify_proposal(client: TournamentClient, proposal: Proposal, receipts: Rece
     state = client.round_state(proposal.round)
     standing_proposal = client.current_proposal(proposal.round)
     standing = standing_proposal is not None and standing_proposal.position_key() == proposal.position_key()
-    status = state.status.name.lower() if standing else "vetoed"
+    status = state.status.label if standing else "vetoed"
     verdict = Verdict(proposal.round, proposal, status, standing)
     try:
         bundle = load_bundle(proposal.manifest_uri, expected_keccak=proposal.manifest_hash, verify=False)
@@ -363,41 +360,3 @@ def verify_all(client: TournamentClient, receipts: ReceiptEvidence | None = None
     """Audit every proposal ever made, vetoed ones included, in chain order."""
     proposals = [Proposal.of(e) for e in client.events(["RootProposed"])]
     return [verify_proposal(client, p, receipts) for p in proposals]
-
-
-def watch(
-    client: TournamentClient,
-    guardian: Sender | None = None,
-    interval: float = 2.0,
-    stop: Callable[[], bool] = lambda: False,
-    on_verdict: Callable[[Verdict, str], None] = lambda verdict, action: None,
-    receipts: ReceiptEvidence | None = None,
-) -> list[Verdict]:
-    """Follow new proposals; veto (with ``guardian``) every one that does not verify while its window is open.
-
-    Returns when ``stop()`` says so, or, without a guardian, at the first proposal that does not verify (the
-    caller exits non-zero). Returns every verdict reached."""
-    seen: set[tuple[int, int]] = set()
-    verdicts: list[Verdict] = []
-    while True:
-        for event in client.events(["RootProposed"]):
-            proposal = Proposal.of(event)
-            if proposal.position_key() in seen:
-                continue
-            seen.add(proposal.position_key())
-            verdict = verify_proposal(client, proposal, receipts)
-            verdicts.append(verdict)
-            action = "ok" if verdict.ok else "mismatch"
-            if not verdict.ok and verdict.standing and client.round_state(proposal.round).status is RoundStatus.PROPOSED:
-                if guardian is None:
-                    on_verdict(verdict, action)
-                    return verdicts
-                if client.now() < proposal.activates_at:
-                    guardian.transact(client.tournament.functions.vetoRoot(proposal.round), f"veto round {proposal.round}")
-                    action = "vetoed"
-                else:
-                    action = "too late to veto"
-            on_verdict(verdict, action)
-        if stop():
-            return verdicts
-        time.sleep(interval)

@@ -39,7 +39,7 @@ def mcp_command(chain: ChainOptions, service: str | None, workdir: str | None, m
     from oracle.chain.keystore import password_from_env
     from oracle.mcp.policy import is_loopback
     from oracle.mcp.server import build_server
-    from oracle.mcp.tools import McpSettings, ParticipantSession
+    from oracle.mcp.session import McpSettings, ParticipantSession
     from oracle.participant.models import ParticipantError
 
     if not chain.rpc:

@@ -233,40 +233,49 @@ class ScriptedAgent:
         return self.withdrawn
 
 
+def _rounds_line(body: dict[str, Any]) -> str:
+    opened = body["open_round"]
+    head = f"open round {opened['round']}, {opened['seconds_left']} s left" if opened else "no open round"
+    return f"{head}; last closed {body['last_closed']}, last active {body['last_activated']}"
+
+
+def _receipt_line(body: dict[str, Any]) -> str:
+    receipt = body["receipt"]
+    return (f"receipt {receipt['signature'][:10]}..., received at {receipt['received_at']}"
+            f"{' (repeated)' if body['repeated'] else ''}")
+
+
+def _status_line(body: dict[str, Any]) -> str:
+    scored = [r for r in body["rounds"] if r["scored"]]
+    last = ""
+    if scored:
+        r = scored[-1]
+        last = f"; round {r['round']}: corr {r['corr']:.4f}, mmc {r['mmc']:.4f}, payout {r['payout']}, burn {r['burn']}"
+    return f"stake {body['stake']}, settled through {body['settled_round']}{last}"
+
+
+#: One short line per successful result, by tool.
+_SUMMARIES: dict[str, Callable[[dict[str, Any]], str]] = {
+    "list_rounds": _rounds_line,
+    "account_info": lambda b: f"{b['address']}, {b['token_balance']} {b['token_symbol']}, models {b['models']}",
+    "register_model": lambda b: f"model {b['model_id']}",
+    "download_live": lambda b: f"{b['rows']} rows, {len(b['columns'])} columns -> {Path(b['path']).name}",
+    "download_targets": lambda b: f"{b['rows']} rows, {len(b['columns'])} columns -> {Path(b['path']).name}",
+    "validate_predictions": lambda b: "ok" if b["ok"] else f"{len(b['problems'])} problem(s)",
+    "submit_predictions": _receipt_line,
+    "stake": lambda b: f"staked {b['amount']}; {b['limits']['max_allowed_now']} more allowed this session",
+    "model_status": _status_line,
+    "verify_round": lambda b: (f"round {b['round']} {'verifies' if b['ok'] else 'DIFFERS'} "
+                               f"({b['receipts_checked']} receipt(s))"),
+    "settle": lambda b: f"round {b['round']}: settled {b['settled']}, already {b['already_settled']}",
+    "request_withdrawal": lambda b: f"pending {b['pending']} after round {b['after_round']}",
+    "withdraw": lambda b: f"paid {b['paid']}",
+}
+
+
 def _summary(tool: str, body: dict[str, Any]) -> str:
     """One short line for a successful result."""
-    if tool == "list_rounds":
-        opened = body["open_round"]
-        return (f"open round {opened['round']}, {opened['seconds_left']} s left" if opened else "no open round") + \
-            f"; last closed {body['last_closed']}, last active {body['last_activated']}"
-    if tool == "account_info":
-        return f"{body['address']}, {body['token_balance']} {body['token_symbol']}, models {body['models']}"
-    if tool == "register_model":
-        return f"model {body['model_id']}"
-    if tool.startswith("download_"):
-        return f"{body['rows']} rows, {len(body['columns'])} columns -> {Path(body['path']).name}"
-    if tool == "validate_predictions":
-        return "ok" if body["ok"] else f"{len(body['problems'])} problem(s)"
-    if tool == "submit_predictions":
-        receipt = body["receipt"]
-        return (f"receipt {receipt['signature'][:10]}..., received at {receipt['received_at']}"
-                f"{' (repeated)' if body['repeated'] else ''}")
-    if tool == "stake":
-        return f"staked {body['amount']}; {body['limits']['max_allowed_now']} more allowed this session"
-    if tool == "model_status":
-        scored = [r for r in body["rounds"] if r["scored"]]
-        last = (f"; round {scored[-1]['round']}: corr {scored[-1]['corr']:.4f}, mmc {scored[-1]['mmc']:.4f}, "
-                f"payout {scored[-1]['payout']}, burn {scored[-1]['burn']}") if scored else ""
-        return f"stake {body['stake']}, settled through {body['settled_round']}{last}"
-    if tool == "verify_round":
-        return f"round {body['round']} {'verifies' if body['ok'] else 'DIFFERS'} ({body['receipts_checked']} receipt(s))"
-    if tool == "settle":
-        return f"round {body['round']}: settled {body['settled']}, already {body['already_settled']}"
-    if tool == "request_withdrawal":
-        return f"pending {body['pending']} after round {body['after_round']}"
-    if tool == "withdraw":
-        return f"paid {body['paid']}"
-    return json.dumps(body)[:120]
+    return _SUMMARIES.get(tool, lambda b: json.dumps(b)[:120])(body)
 
 
 class AgentThread:

@@ -32,7 +32,9 @@ from mcp_types import INTERNAL_ERROR, CallToolResult, TextContent, ToolAnnotatio
 
 import oracle
 from oracle.mcp.errors import ToolFailure, as_failure, error_document
-from oracle.mcp.tools import ParticipantSession, ToolSpec
+from oracle.mcp.reading import parameters
+from oracle.mcp.session import ParticipantSession
+from oracle.mcp.tools import ToolSpec, specs
 
 __all__ = ["SKILLS_PATH", "VALUE_TOOLS", "Guard", "build_server", "skills_text"]
 
@@ -134,16 +136,21 @@ class Guard:
         return result
 
 
-def _tool_function(spec: ToolSpec, lock: threading.Lock) -> Callable[..., CallToolResult]:
-    """The function the SDK registers for ``spec``: the method's signature (so its inputSchema), an outputSchema
+def _arguments(spec: ToolSpec) -> inspect.Signature:
+    """The tool's signature without its ``session``: the agent's arguments."""
+    signature = inspect.signature(spec.function, eval_str=True)
+    return signature.replace(parameters=list(signature.parameters.values())[1:])
+
+
+def _tool_function(spec: ToolSpec, session: ParticipantSession, lock: threading.Lock) -> Callable[..., CallToolResult]:
+    """The function the SDK registers for ``spec``: the tool's arguments (so its inputSchema), an outputSchema
     from the spec's model, and every outcome as a CallToolResult (errors structured, never raised)."""
-    method = spec.method
-    signature = inspect.signature(method, eval_str=True)
+    function = spec.function
 
     def run(**arguments: Any) -> CallToolResult:
         with lock:
             try:
-                out = method(**arguments)
+                out = function(session, **arguments)
             except Exception as exc:  # noqa: BLE001 - every failure becomes a structured tool error
                 return _result(as_failure(exc).document(), error=True)
         return _result(out.model_dump(mode="json"), error=False)
@@ -154,22 +161,22 @@ def _tool_function(spec: ToolSpec, lock: threading.Lock) -> Callable[..., CallTo
         notes.append("Signs with the server's account.")
     if spec.moves_value:
         notes.append("Moves tokens: refused above the server's spending limit.")
-    run.__doc__ = " ".join([inspect.getdoc(method) or "", *notes]).strip()
-    run.__signature__ = signature.replace(  # type: ignore[attr-defined]
+    run.__doc__ = " ".join([inspect.getdoc(function) or "", *notes]).strip()
+    run.__signature__ = _arguments(spec).replace(  # type: ignore[attr-defined]
         return_annotation=Annotated[CallToolResult, spec.output])
     return run
 
 
 def build_server(session: ParticipantSession) -> MCPServer:
     """The MCP server for one session: tools, resources, and the guard."""
-    specs = session.specs()
+    offered = specs(session)
     lock = threading.Lock()
-    arguments = {s.name: set(inspect.signature(s.method).parameters) for s in specs}
+    arguments = {s.name: set(_arguments(s).parameters) for s in offered}
     server = MCPServer("tourney", title="Staked prediction tournament (participant)", version=oracle.__version__,
                        instructions=INSTRUCTIONS, log_level="WARNING",
                        middleware=[Guard(session.secrets(), arguments)])
-    for spec in specs:
-        server.add_tool(_tool_function(spec, lock), name=spec.name, annotations=ToolAnnotations(
+    for spec in offered:
+        server.add_tool(_tool_function(spec, session, lock), name=spec.name, annotations=ToolAnnotations(
             title=spec.name.replace("_", " "), read_only_hint=spec.read_only, destructive_hint=spec.moves_value,
             idempotent_hint=spec.idempotent, open_world_hint=True))
 
@@ -190,7 +197,7 @@ def build_server(session: ParticipantSession) -> MCPServer:
                      description="Chain bounds (challenge period, payout and burn caps), root ring sizes, the "
                                  "round cursor, this server's limits and the newest published scoring parameters.")
     def params() -> str:
-        return locked(session.parameters)
+        return locked(lambda: parameters(session))
 
     @server.resource("tourney://rounds/{round}/params", name="round-params", title="One round's parameters",
                      mime_type="application/json",
@@ -199,6 +206,6 @@ def build_server(session: ParticipantSession) -> MCPServer:
     def round_params(round: str) -> str:
         if not round.isdigit() or int(round) < 1:
             raise ResourceError(json.dumps(error_document("unknown_round", f"{round!r} is not a round number")))
-        return locked(lambda: session.parameters(int(round)))
+        return locked(lambda: parameters(session, int(round)))
 
     return server

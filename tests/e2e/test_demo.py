@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from oracle.chain.deploy import UNIT
-from oracle.demo import AGENT_OWNER, DemoConfig, run_demo
+from oracle.demo import DemoConfig, run_demo
+from oracle.demo.agent import AGENT_OWNER
 
 REPO = Path(__file__).resolve().parents[2]
 

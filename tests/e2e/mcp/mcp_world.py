@@ -31,7 +31,7 @@ from oracle.chain.anvil import dev_private_keys
 from oracle.chain.client import TournamentClient
 from oracle.mcp.agent import numeric_environment
 from oracle.mcp.server import build_server
-from oracle.mcp.tools import McpSettings, ParticipantSession
+from oracle.mcp.session import McpSettings, ParticipantSession
 from oracle.operator.rounds import Operator, OperatorConfig
 from oracle.scoring.params import RoundParams
 from oracle.service.config import ServiceConfig

@@ -29,7 +29,7 @@ from oracle.chain.connection import connect
 from oracle.participant.models import ParticipantError, register_model
 from oracle.mcp.policy import ChainNotAllowed
 from oracle.mcp.server import SKILLS_PATH, build_server
-from oracle.mcp.tools import McpSettings, ParticipantSession
+from oracle.mcp.session import McpSettings, ParticipantSession
 
 from mcp_world import TOURNEY, McpClient, World
 

@@ -26,8 +26,6 @@ Time on chain moves with ``evm_increaseTime``, so the whole run takes well under
 from __future__ import annotations
 
 import io
-import os
-import sys
 import tempfile
 import time
 from contextlib import ExitStack
@@ -37,15 +35,14 @@ from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
-from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from rich.console import Console
 from web3.logs import DISCARD
 
-from oracle.chain.anvil import dev_private_keys, start_anvil
+from oracle.chain.anvil import start_anvil
 from oracle.chain.client import TournamentClient
-from oracle.chain.deploy import UNIT, DeployParams, Deployment, deploy
+from oracle.chain.deploy import UNIT
 from oracle.chain.tx import Sender
+from oracle.testing.local import local_tournament
 from oracle.chain.keystore import Keystore
 from oracle.operator.rounds import Operator
 from oracle.operator.config import OperatorConfig
@@ -58,16 +55,13 @@ from oracle.protocol.permit import permit_signature
 from oracle.participant.settle import settle_all
 from oracle.protocol.inbox import Inbox
 from oracle.protocol.submission import sign_submission, Submission
-from oracle.service.config import ServiceConfig
-from oracle.testing.harness import service_thread
 from oracle.auditor.verify import Verdict, verify_all, verify_round
-from oracle.mcp.agent import AgentConfig, AgentThread, Call, numeric_environment
+from oracle.demo.agent import AGENT_OWNER, AgentOutcome, DemoAgentSetup, finish_agent, start_agent
+from oracle.mcp.agent import AgentThread
 
-__all__ = ["DemoConfig", "DemoResult", "AgentOutcome", "AGENT_OWNER", "run_demo", "main", "RoundDataWorld", "model_predictions"]
+__all__ = ["DemoConfig", "DemoResult", "run_demo", "RoundDataWorld", "model_predictions"]
 
 KEYSTORE_PASSWORD = "demo-password-not-for-real-funds"
-#: The owner shown for the scripted agent's model in the demo's table.
-AGENT_OWNER = "agent (MCP)"
 
 
 @dataclass(frozen=True)
@@ -92,8 +86,7 @@ class DemoConfig:
     agent_tokens: int = 500 * UNIT
     agent_max_stake: str = "300"
     agent_max_stake_per_call: str = "100"
-    params: RoundParams = field(default_factory=lambda: RoundParams(
-        corr_weight=1.0, mmc_weight=2.0, clip=0.05, payout_threshold=10**6 * UNIT))
+    params: RoundParams = field(default_factory=RoundParams.numerai_default)
 
 
 @dataclass
@@ -115,16 +108,6 @@ class DemoResult:
     @property
     def conserved(self) -> bool:
         return self.token_balance == self.staked_pool + self.reward_reserve
-
-
-@dataclass
-class AgentOutcome:
-    """What the scripted MCP agent did: its model, tokens staked and withdrawn (smallest units), its tool calls."""
-
-    model_id: int
-    staked: int
-    withdrawn: int
-    transcript: list[Call]
 
 
 # ------------------------------------------------------------------------------------------ data and models
@@ -189,20 +172,15 @@ class _Demo:
 
     def setup(self, anvil: Any, stack: ExitStack) -> None:
         c = self.config
-        self.w3 = anvil.web3()
-        admin, oracle, guardian, keeper = (Account.from_key(k) for k in dev_private_keys(4))
-        self.admin, self.oracle, self.guardian, self.keeper = (Sender(self.w3, a) for a in (admin, oracle, guardian, keeper))
-        self.keeper_account = keeper
-        self.deployment: Deployment = deploy(
-            self.admin, DeployParams(challenge_period=c.challenge_period),
-            oracle=oracle.address, guardian=guardian.address, pauser=admin.address)
-        self.deployment.save(self.workdir / "deployment.json")
+        local = local_tournament(anvil, challenge_period=c.challenge_period, reserve=c.reserve,
+                                 save_to=self.workdir / "deployment.json")
+        self.w3, self.deployment = local.w3, local.deployment
+        self.admin, self.oracle, self.guardian, self.keeper = local.admin, local.oracle, local.guardian, local.keeper
+        self.keeper_account = local.keeper.account
         self.client = TournamentClient(self.w3, self.deployment)
         # The keeper settles through the participants' code path (oracle.participant.settle.settle_all), with its Sender.
         self.keeper_conn = Connection(self.w3, self.deployment, self.keeper_account, _sender=self.keeper)
         self.token, self.t = self.client.token, self.client.tournament
-        self.admin.transact(self.token.functions.approve(self.t.address, c.reserve), action="approve reserve")
-        self.admin.transact(self.t.functions.fundReserve(c.reserve), action="fund reserve")
         self.say(f"deployed tournament {self.t.address} on {anvil.url}; reserve funded with {c.reserve // UNIT} STK")
 
         keystore = Keystore(self.workdir / "keystores", scrypt_n=c.scrypt_n)
@@ -241,34 +219,11 @@ class _Demo:
             round_data=str(self.workdir / "round-data"), params=c.params, submission_window=c.submission_window,
             max_rounds=c.rounds), hang_at=None)
         if c.agent:
-            self.start_agent(anvil, oracle, keystore, stack)
-
-    def start_agent(self, anvil: Any, oracle: LocalAccount, keystore: Keystore, stack: ExitStack) -> None:
-        """The operator's HTTP service (in this process, beside the operator: same inbox, store and round data) and
-        the scripted agent, whose ``tourney mcp`` signs with its own keystore account and talks to that service."""
-        c = self.config
-        (self.workdir / "round-data").mkdir(parents=True, exist_ok=True)
-        url = stack.enter_context(service_thread(ServiceConfig(
-            rpc=anvil.url, deployment=self.deployment, operator=oracle, inbox=str(self.workdir / "inbox"),
-            store=str(self.workdir / "store"), round_data=str(self.workdir / "round-data"),
-            state=str(self.workdir / "service-state"), params=c.params, scheduler=False)))
-        entry = keystore.create("agent", KEYSTORE_PASSWORD)
-        self.admin.send_ether(entry.address, 10**18)
-        self.admin.transact(self.token.functions.transfer(entry.address, c.agent_tokens), action="tokens for the agent")
-        env = {"TOURNEY_RPC": anvil.url, "TOURNEY_DEPLOYMENT": str(self.workdir / "deployment.json"),
-               "TOURNEY_KEYSTORE_DIR": str(keystore.directory), "TOURNEY_PASSWORD": KEYSTORE_PASSWORD,
-               "TOURNEY_SERVICE": url, **numeric_environment()}
-        if os.environ.get("PYTHONPATH"):
-            env["PYTHONPATH"] = os.environ["PYTHONPATH"]  # a worktree's oracle package, as in this process
-        config = AgentConfig(
-            command=str(Path(sys.executable).with_name("tourney")),
-            args=("mcp", "--account", "agent", "--workdir", str(self.workdir / "agent"),
-                  "--max-stake", c.agent_max_stake, "--max-stake-per-call", c.agent_max_stake_per_call),
-            env=env, workdir=self.workdir / "agent")
-        self.agent = stack.enter_context(AgentThread(config, self.say))
-        model_id = self.agent.start()
-        self.say(f"agent: tourney mcp over stdio (service {url}), limit {c.agent_max_stake} STK per session and "
-                 f"{c.agent_max_stake_per_call} per call; plays model {model_id}")
+            self.agent = start_agent(DemoAgentSetup(
+                workdir=self.workdir, rpc=anvil.url, deployment=self.deployment, oracle=local.oracle.account,
+                keystore=keystore, password=KEYSTORE_PASSWORD, funder=self.admin, token=self.token,
+                tokens=c.agent_tokens, params=c.params, max_stake=c.agent_max_stake,
+                max_stake_per_call=c.agent_max_stake_per_call), stack, self.say)
 
     # -- a round
 
@@ -335,13 +290,7 @@ class _Demo:
             self.report(opened)
             for action in opened:
                 self.opened(action.round)
-        outcome = None
-        if self.agent is not None:
-            self.say("the agent exits")
-            withdrawn = self.agent.finish()
-            agent = self.agent.agent
-            outcome = AgentOutcome(int(agent.model_id), int(agent.staked * UNIT), int(withdrawn * UNIT),
-                                   list(agent.transcript))
+        outcome = None if self.agent is None else finish_agent(self.agent, self.say)
         verdicts = verify_all(self.client)
         return DemoResult(
             rounds=c.rounds, vetoed_round=self.vetoed, verdicts=verdicts, models=self.model_table(),
@@ -443,44 +392,3 @@ def run_demo(config: DemoConfig = DemoConfig(), workdir: Path | None = None,
             demo = _Demo(config, directory, say)
             demo.setup(anvil, stack)
             return demo.run()
-
-
-def render(result: DemoResult, console: Console) -> None:
-    """The end-of-demo report: models, verdicts, conservation."""
-    from oracle.cli.output import make_table
-
-    rows = [(r.model, r.owner, f"{r.stake / UNIT:.4f}", f"{r.payout / UNIT:.4f}", f"{r.burn / UNIT:.4f}")
-            for r in result.models.itertuples()]
-    console.print(make_table("Models after the last round (STK)", ["model", "owner", "stake", "payout", "burn"], rows,
-                             numeric=["model", "stake", "payout", "burn"]))
-    verdict_rows = [(v.round, v.status, "OK" if v.ok else "MISMATCH", ", ".join(v.models()) or "-",
-                     v.proposal.root[:18] + "…") for v in result.verdicts]
-    console.print(make_table("Auditor verdicts (every proposal)", ["round", "status", "verdict", "models", "root"],
-                             verdict_rows, numeric=["round"]))
-    for round, reasons in result.rejections.items():
-        if reasons:
-            console.print(f"round {round} rejected submissions: {', '.join(reasons)}", highlight=False)
-    console.print(f"withdrawn: {result.withdrawn / UNIT:.4f} STK; vetoed round: {result.vetoed_round}", highlight=False)
-    if result.agent is not None:
-        refused = sum(1 for call in result.agent.transcript if not call.ok)
-        console.print(f"agent (MCP client): model {result.agent.model_id} staked {result.agent.staked / UNIT:.4f} "
-                      f"STK, withdrew {result.agent.withdrawn / UNIT:.4f} STK at exit; {len(result.agent.transcript)} "
-                      f"tool calls, {refused} refused (structured error)", highlight=False)
-    console.print(f"tournament token balance {result.token_balance} == staked pool {result.staked_pool} + reward "
-                  f"reserve {result.reward_reserve}: {'yes' if result.conserved else 'NO'}", highlight=False)
-    console.print(f"{result.rounds} rounds in {result.seconds:.1f} s", highlight=False)
-
-
-def main() -> int:
-    console = Console(width=140)
-    started = time.monotonic()
-    result = run_demo(say=lambda line: console.print(line, highlight=False))
-    render(result, console)
-    standing_ok = all(v.ok for v in result.verdicts if v.standing)
-    caught = any(not v.ok and not v.standing for v in result.verdicts)
-    console.print(f"total {time.monotonic() - started:.1f} s", highlight=False)
-    return 0 if standing_ok and caught and result.conserved else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())
