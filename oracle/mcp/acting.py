@@ -51,7 +51,8 @@ def submit_predictions(session: ParticipantSession, round: RoundArg, model_id: M
                           "submissions", round=round)
     data = file.read_bytes()
     digest = predictions_hash(data)
-    key = (session.conn.chain_id, Web3.to_checksum_address(session.conn.deployment.tournament), int(round), int(model_id))
+    tournament = Web3.to_checksum_address(session.conn.deployment.tournament)
+    key = (session.conn.chain_id, tournament, int(round), int(model_id))
     held = latest_receipts(session.receipts()).get(key)
     if held is not None and held.predictions_hash == digest:
         return _submitted(round, model_id, file, digest, state.closes_at, held, None, repeated=True)
@@ -135,7 +136,8 @@ def _idempotent(session: ParticipantSession, tool: str, request_id: str | None, 
     return result, False
 
 
-def stake(session: ParticipantSession, model_id: ModelArg, amount: StakeAmount, request_id: RequestId = None) -> StakeOut:
+def stake(session: ParticipantSession, model_id: ModelArg, amount: StakeAmount,
+          request_id: RequestId = None) -> StakeOut:
     """Add tokens to one of your models' stake (one transaction, EIP-2612 permit). Within the server's spending
     limit only; the stake counts from the next round that closes."""
     units = session.amount(amount)
@@ -162,7 +164,8 @@ def stake(session: ParticipantSession, model_id: ModelArg, amount: StakeAmount, 
         limit.commit(units)
         return {"model_id": int(model_id), "amount": session.tokens(units), "tx": tx_hash(receipt)}
 
-    result, repeated = _idempotent(session, "stake", request_id, {"model_id": int(model_id), "amount": str(units)}, send)
+    arguments = {"model_id": int(model_id), "amount": str(units)}
+    result, repeated = _idempotent(session, "stake", request_id, arguments, send)
     net = session.model(model_id).net_deposits
     return StakeOut(**result, net_deposits=session.tokens(net), request_id=request_id, repeated=repeated,
                     limits=session.limits_out())
@@ -181,7 +184,8 @@ def request_withdrawal(session: ParticipantSession, model_id: ModelArg, amount: 
             raise ToolFailure("invalid_amount", f"model {model_id} has nothing left to request: settled stake "
                               f"{session.tokens(available)}, already pending {session.tokens(pending)}")
         if pending + units > available:
-            raise ToolFailure("invalid_amount", f"{session.tokens(units)} more would make {session.tokens(pending + units)}"
+            raise ToolFailure("invalid_amount", f"{session.tokens(units)} more would make "
+                              f"{session.tokens(pending + units)}"
                               f" pending, above the settled stake {session.tokens(available)} (settle first to "
                               "include unsettled payouts)", available=session.tokens(available - pending))
         total, after_round, receipt = library_request_withdrawal(session.conn, int(model_id), units)

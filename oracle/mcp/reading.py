@@ -59,7 +59,8 @@ def account_info(session: ParticipantSession) -> AccountOut:
         address=address, chain_id=session.conn.chain_id, chain=session.chain_kind,
         tournament=Web3.to_checksum_address(session.conn.deployment.tournament),
         token=Web3.to_checksum_address(session.conn.deployment.token), token_symbol=session.symbol,
-        token_balance=None if address is None else session.tokens(session.conn.token.functions.balanceOf(address).call()),
+        token_balance=None if address is None else session.tokens(
+            session.conn.token.functions.balanceOf(address).call()),
         ether_balance=None if address is None else format_amount(session.conn.w3.eth.get_balance(address), 18),
         models=[] if address is None else owned_models(session.conn, address),
         workdir=str(session.workdir), service=session.settings.service, limits=session.limits_out(),
@@ -123,7 +124,8 @@ def download_targets(session: ParticipantSession, round: RoundArg) -> DownloadOu
                        columns=list(map(str, targets.columns)), sha256=hashlib.sha256(data).hexdigest())
 
 
-def validate_predictions(session: ParticipantSession, round: RoundArg, model_id: ModelArg, path: PathArg) -> ValidationOut:
+def validate_predictions(session: ParticipantSession, round: RoundArg, model_id: ModelArg,
+                         path: PathArg) -> ValidationOut:
     """Check a prediction file against the round's live ids with the scoring rules, without sending it.
     `ok` false lists every problem with its rule code."""
     file = session.path_in_workdir(path)
