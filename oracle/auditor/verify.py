@@ -7,7 +7,7 @@ For a ``RootProposed`` event the auditor loads the manifest at its URI (checking
   bundle's predictions, targets, stakes and parameters, the cumulative leaves, the tree and the totals;
 * **the link to the previous round**: the bundle builds on the active proposal of the last active round before it
   (a lapsed round has a zero result and no leaves), and its stakes at risk are replayed from chain events up to
-  the close with those leaves (``oracle.chain.stake_replay``: tranches, lowered withdrawals, clamps included);
+  the close with those leaves (``oracle.chain.replay``: tranches, lowered withdrawals, clamps included);
 * **submissions**: every prediction column comes from a signed file in the bundle, signed by the model's owner for
   this chain, contract and round, and equal to it value for value; refusals of "unknown model" and "not owner"
   are re-checked against the chain;
@@ -28,9 +28,8 @@ A proposal verifies only when nothing differs.
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import pandas as pd
 from web3 import Web3
@@ -38,15 +37,13 @@ from web3 import Web3
 from oracle.bundle.store import BundleError
 from oracle.bundle.round_bundle import load_bundle, REJECTIONS_FILE, RoundBundle, SUBMISSIONS_FILE
 from oracle.chain.client import Proposal, RoundStatus, TournamentClient
-from oracle.chain.tx import Sender
 from oracle.settlement.leaves import leaves_of_dump
 from oracle.auditor.recompute import Difference, recompute_bundle
 from oracle.scoring.tables import read_prediction_file
 from oracle.protocol.receipt import check_receipts, Receipt
 from oracle.protocol.submission import recover_signer, Submission, SubmissionError, verify_submission
 
-__all__ = ["Verdict", "ReceiptEvidence", "check_receipt_evidence", "verify_proposal", "verify_round", "verify_all",
-           "watch"]
+__all__ = ["Verdict", "ReceiptEvidence", "check_receipt_evidence", "verify_proposal", "verify_round", "verify_all"]
 
 BPS = 10_000
 
@@ -387,41 +384,3 @@ def verify_all(client: TournamentClient, receipts: ReceiptEvidence | None = None
     """Audit every proposal ever made, vetoed ones included, in chain order."""
     proposals = [Proposal.of(e) for e in client.events(["RootProposed"])]
     return [verify_proposal(client, p, receipts) for p in proposals]
-
-
-def watch(
-    client: TournamentClient,
-    guardian: Sender | None = None,
-    interval: float = 2.0,
-    stop: Callable[[], bool] = lambda: False,
-    on_verdict: Callable[[Verdict, str], None] = lambda verdict, action: None,
-    receipts: ReceiptEvidence | None = None,
-) -> list[Verdict]:
-    """Follow new proposals; veto (with ``guardian``) every one that does not verify while its window is open.
-
-    Returns when ``stop()`` says so, or, without a guardian, at the first proposal that does not verify (the
-    caller exits non-zero). Returns every verdict reached."""
-    seen: set[tuple[int, int]] = set()
-    verdicts: list[Verdict] = []
-    while True:
-        for event in client.events(["RootProposed"]):
-            proposal = Proposal.of(event)
-            if proposal.position_key() in seen:
-                continue
-            seen.add(proposal.position_key())
-            verdict = verify_proposal(client, proposal, receipts)
-            verdicts.append(verdict)
-            action = "ok" if verdict.ok else "mismatch"
-            if not verdict.ok and verdict.standing and client.round_state(proposal.round).status is RoundStatus.PROPOSED:
-                if guardian is None:
-                    on_verdict(verdict, action)
-                    return verdicts
-                if client.now() < proposal.activates_at:
-                    guardian.transact(client.tournament.functions.vetoRoot(proposal.round), f"veto round {proposal.round}")
-                    action = "vetoed"
-                else:
-                    action = "too late to veto"
-            on_verdict(verdict, action)
-        if stop():
-            return verdicts
-        time.sleep(interval)

@@ -112,7 +112,7 @@ class OffChainLedger:
         self._net_deposits[model_id] -= amount
 
     def stakes_at_risk(self) -> dict[int, int]:
-        """The chain's rule (``oracle.chain.stake_replay``): a model is in the round when it has a leaf already
+        """The chain's rule (``oracle.chain.replay``): a model is in the round when it has a leaf already
         or a positive stake, at max(0, deposits − withdrawals + Σpayout − Σburn of all earlier rounds − pending
         withdrawal). Withdrawals here are paid at once, so nothing is pending. A model with a leaf whose stake
         fell to 0 stays in with 0 at risk (leaves are carried forever); one that never had a leaf and has no

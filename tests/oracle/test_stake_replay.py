@@ -4,7 +4,7 @@
 import pytest
 
 from oracle.chain.client import ChainEvent, replay_stakes_at_risk
-from oracle.chain.stake_replay import replay_ledger, round_stakes
+from oracle.chain.replay import replay_ledger, round_stakes
 
 OWNER = "0x" + "11" * 20
 UNIT = 10**18
