@@ -312,7 +312,9 @@ def _amounts_from_published(result: Any, recorded: pd.DataFrame, bundle: RoundBu
             corr[model] = float(published.at[model, "corr"])
             mmc[model] = float(published.at[model, "mmc"])
     ineligible = [m for m in stakes if m not in corr]
-    payouts = compute_payouts(stakes, corr, mmc, bundle.params(), ineligible=ineligible)
+    # The manifest's payout limit applies here too: the scaling rule is part of how amounts follow from scores.
+    payouts = compute_payouts(stakes, corr, mmc, bundle.params(), ineligible=ineligible,
+                              payout_limit=bundle.payout_limit())
     table = ours.copy()
     by_model = {p.model: p for p in payouts.models}
     table["payout"] = pd.Series([by_model[str(m)].payout for m in table["model"]], dtype=object, index=table.index)

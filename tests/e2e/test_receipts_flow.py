@@ -42,10 +42,8 @@ PARAMS = RoundParams(corr_weight=1.0, mmc_weight=0.0, clip=0.05, payout_threshol
 
 
 def tourney(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    # PYTHONPATH passes through (a checkout other than the installed one runs its own package), and so does the
-    # OpenBLAS kernel choice: the scorer's dot products round differently under another kernel (a last-bit change
-    # in a score moves a payout by a few wei), so the auditor here runs with the operator's kernel.
-    inherited = {k: v for k, v in os.environ.items() if k == "PYTHONPATH" or k.startswith("OPENBLAS_")}
+    # PYTHONPATH passes through: a checkout other than the installed one runs its own package.
+    inherited = {"PYTHONPATH": os.environ["PYTHONPATH"]} if "PYTHONPATH" in os.environ else {}
     return subprocess.run([TOURNEY, *args], env={**env, "PATH": "/usr/bin:/bin", **inherited}, capture_output=True,
                           text=True, timeout=180)
 
