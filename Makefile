@@ -92,10 +92,12 @@ $(SLITHER_VENV)/.installed: constraints-slither.txt
 	$(SLITHER_VENV)/bin/python -m pip install --quiet -r constraints-slither.txt
 	touch $@
 
-# Slither compiles contracts/ itself through the solc shim (standard JSON). `--compile-force-framework brownie`
-# does not work here: crytic-compile's brownie platform reads ASTs from build/contracts, and brownie writes no
-# artifact for some imported OpenZeppelin libraries (ECDSA), so it stops with "ECDSA.sol does not exist".
-# Test-only contracts (contracts/test) and OpenZeppelin are excluded; any medium or high finding fails the build.
+# Slither compiles through Foundry: with foundry.toml at the root, crytic-compile treats every path in the project
+# as a Foundry project (it runs `forge config` and `forge build --build-info`, skipping tests/foundry), so forge
+# must be on its PATH; forge compiles with solc-js through tools/forge-solc. (`--compile-force-framework brownie`
+# does not work: crytic-compile's brownie platform reads ASTs from build/contracts, and brownie writes no artifact
+# for some imported OpenZeppelin libraries.) Test-only contracts (contracts/test), the Foundry tests and
+# OpenZeppelin are excluded; any medium or high finding fails the build.
 # schemathesis (the OpenAPI fuzzer the service test runs over HTTP) needs a newer hypothesis than eth-brownie pins.
 $(SCHEMATHESIS_VENV)/.installed: constraints-schemathesis.txt
 	test -x $(SCHEMATHESIS_VENV)/bin/python || $(PYTHON) -m venv $(SCHEMATHESIS_VENV)
@@ -106,9 +108,8 @@ $(SCHEMATHESIS_VENV)/.installed: constraints-schemathesis.txt
 schemathesis-venv: $(SCHEMATHESIS_VENV)/.installed
 
 lint: setup $(SLITHER_VENV)/.installed
-	$(SLITHER_VENV)/bin/slither $(CURDIR)/contracts --solc-standard-json --solc $(CURDIR)/$(SOLC_SHIM) \
-	  --solc-remaps "@openzeppelin/contracts=$(CURDIR)/node_modules/@openzeppelin/contracts" \
-	  --filter-paths "node_modules|contracts/test" --fail-medium
+	PATH="$(dir $(FORGE)):$$PATH" $(SLITHER_VENV)/bin/slither $(CURDIR) \
+	  --filter-paths "node_modules|contracts/test|tests/" --fail-medium
 
 demo: setup compile
 	$(BIN)/python -m oracle.demo

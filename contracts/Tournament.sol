@@ -794,7 +794,7 @@ contract Tournament is TournamentBase, EIP712, ITournament {
     /// @dev The ends of the constant-offset segments of (h.round, round], in order, zero-padded: the offset changes
     /// after trancheFrom - 1 and after withdrawalAfter.
     function _segmentEnds(Hot memory h, Pending memory pend, uint32 round) private pure returns (uint32[3] memory ends) {
-        uint256 n;
+        uint256 n = 0;
         uint32 cut1 = h.flags & TRANCHE != 0 ? pend.trancheFrom - 1 : 0;
         uint32 cut2 = h.flags & WITHDRAWAL != 0 ? pend.withdrawalAfter : 0;
         if (cut1 > cut2) (cut1, cut2) = (cut2, cut1);

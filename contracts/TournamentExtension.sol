@@ -284,6 +284,8 @@ contract TournamentExtension is TournamentBase {
 
     function _consume(bytes32 id) private {
         uint48 readyAt = _operations[id];
+        // Zero is "not scheduled", not a time compared with block.timestamp: the strict equality is intended.
+        // slither-disable-next-line incorrect-equality
         if (readyAt == 0) revert ITournament.OperationNotScheduled(id);
         if (block.timestamp < readyAt) revert ITournament.OperationNotReady(id, readyAt);
         delete _operations[id];
