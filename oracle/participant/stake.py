@@ -53,7 +53,9 @@ def stake(conn: Connection, model_id: int, amount: int) -> TxReceipt:
         if amount < minimum:
             raise ParticipantError(f"model {model_id} has no stake: its first stake must be at least {minimum} "
                                    f"(smallest units), got {amount}")
-    blocked = _tranche_blocks(conn, state, conn.client.cursor().last_closed)
+    # A deposit onto a zero stake starts afresh on-chain (the model counts as settled through the last close), so
+    # an old tranche never blocks it.
+    blocked = None if state.stake == 0 else _tranche_blocks(conn, state, conn.client.cursor().last_closed)
     if blocked is not None:
         settle_through(conn, model_id, blocked, f"stake on model {model_id}")
     deadline = conn.now() + PERMIT_LIFETIME

@@ -376,3 +376,27 @@ def test_a_second_top_up_settles_the_model_first(chain, participants, tmp_path: 
     assert chain.w3.eth.get_transaction_count(p.address) == nonce + 2  # settle, then stake
     state = model_state(chain, model_id)
     assert state.settled_round == round1 and state.tranche == 7 * UNIT and state.tranche_from == round2 + 1
+
+
+def test_a_model_left_out_of_a_tree_stakes_and_leaves_at_once(chain, participants, tmp_path: Path) -> None:
+    """A model with no stake when round 1 closed has no leaf in its tree (L-8). It stakes afterwards, asks for
+    everything back before the next close, and the oracle goes silent: nothing of it was ever at risk, so the
+    withdrawal pays at once, through the CLI."""
+    env = as_env(chain, participants[1])
+    staked = register_and_stake(chain, participants[0], 100)
+    code, out, registered = run(env, "model", "register")
+    assert code == 0, out
+    late = int(registered["model_id"])
+    round1, closes_at = open_round(chain)
+    close_round(chain, round1, closes_at)
+    good = [0.1, 0.3, 0.5, 0.7, 0.9, 0.2, 0.8, 0.6]
+    resolve_round(chain, tmp_path / "store", round1, {staked: 100 * UNIT}, {staked: good})
+    for args in (("stake", "--model", str(late), "20"), ("unstake", "--model", str(late), "20")):
+        code, out, _ = run(env, *args)
+        assert code == 0, out
+    code, out, status = run(env, "status", "--model", str(late))
+    assert code == 0 and status["models"][0]["exit"]["ready"] is True, out
+    balance = chain.token.functions.balanceOf(participants[1].address).call()
+    code, out, paid = run(env, "withdraw", "--model", str(late))
+    assert code == 0 and int(paid["paid"]) == 20 * UNIT, out
+    assert chain.token.functions.balanceOf(participants[1].address).call() == balance + 20 * UNIT
