@@ -7,7 +7,8 @@ compares everything the operator published against the recomputation:
 
 * files: every file's size, SHA-256 and keccak-256; the manifest's own hash (against its name and,
   when given, the on-chain ``manifestHash``) and canonical form;
-* per model: corr, mmc (within a float tolerance), stake_at_risk, payout, burn (exact);
+* per model: corr, mmc (within a float tolerance), stake_at_risk, payout, burn (exact; payouts scaled to the
+  payout limit the manifest records, by the manifest's rule);
 * per leaf (model id): cumulative_payout, cumulative_burn in the published tree dump;
 * the tree dump's internal consistency and root; the manifest's root and totals;
 * optionally, the chain of bundles: the previous manifest's hash and its leaves against this
@@ -89,6 +90,8 @@ class RecomputeReport:
     prediction_errors: list[Any] = field(default_factory=list)
     differences: list[Difference] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: The recomputed payouts' sum before scaling to the manifest's payout limit.
+    unscaled_payout: int = 0
 
     @property
     def ok(self) -> bool:
@@ -206,7 +209,10 @@ def _guard(report: RecomputeReport, scope: str, subject: str, step: Callable[[],
 def _score(bundle: RoundBundle) -> Any:
     from oracle.scoring.pipeline import score_round
 
-    return score_round(bundle.predictions(), bundle.targets(), bundle.stake_map(), bundle.params())
+    # The payouts are scaled to the limit the manifest records (the chain's free reserve; verify checks the limit
+    # itself against the chain): the rule is recomputed here, not trusted.
+    return score_round(bundle.predictions(), bundle.targets(), bundle.stake_map(), bundle.params(),
+                       payout_limit=bundle.payout_limit())
 
 
 def recompute_bundle(
@@ -222,6 +228,7 @@ def recompute_bundle(
     if result is None:
         return report
     report.scores = result.scores
+    report.unscaled_payout = result.unscaled_payout
     report.prediction_errors = list(result.errors)
     recorded_scores = _guard(report, "file", SCORES, bundle.scores)
     # Amounts come from the PUBLISHED scores once they agree with ours within the tolerance: the last
@@ -305,7 +312,9 @@ def _amounts_from_published(result: Any, recorded: pd.DataFrame, bundle: RoundBu
             corr[model] = float(published.at[model, "corr"])
             mmc[model] = float(published.at[model, "mmc"])
     ineligible = [m for m in stakes if m not in corr]
-    payouts = compute_payouts(stakes, corr, mmc, bundle.params(), ineligible=ineligible)
+    # The manifest's payout limit applies here too: the scaling rule is part of how amounts follow from scores.
+    payouts = compute_payouts(stakes, corr, mmc, bundle.params(), ineligible=ineligible,
+                              payout_limit=bundle.payout_limit())
     table = ours.copy()
     by_model = {p.model: p for p in payouts.models}
     table["payout"] = pd.Series([by_model[str(m)].payout for m in table["model"]], dtype=object, index=table.index)

@@ -136,6 +136,10 @@ class RoundBundle:
         """The round's scoring parameters."""
         return RoundParams.from_dict(self.manifest.params)
 
+    def payout_limit(self) -> int | None:
+        """The limit the round's payouts were scaled to (None: none recorded, payouts unscaled)."""
+        return None if self.manifest.payout_limit is None else self.manifest.payout_limit.limit
+
     def stake_map(self) -> dict[str, int]:
         """Stake at risk per model name."""
         df = self.stakes()

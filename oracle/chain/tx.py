@@ -25,7 +25,7 @@ from oracle.errors import TourneyError
 from oracle.chain.artifacts import error_selectors
 from oracle.chain.hashes import hex_hash
 
-CONTRACTS_WITH_ERRORS = ("Tournament", "TournamentToken")
+CONTRACTS_WITH_ERRORS = ("Tournament", "TournamentExtension", "TournamentToken")
 
 
 class ChainError(TourneyError):

@@ -16,6 +16,7 @@ from rich.console import Console
 
 from oracle.cli.context import ChainOptions, chain_options, read_password
 from oracle.cli.output import fail, get_output, json_option, make_table
+from oracle.cli.status import receipts_dir_option, status_command
 from oracle.chain.hashes import tx_hash
 from oracle.chain.keystore import Keystore, KeystoreError, parse_private_key
 
@@ -156,7 +157,7 @@ def stake_command(chain: ChainOptions, model_id: int, amount: str) -> None:
     conn = chain.connect()
     units, decimals = _amount(conn, amount)
     receipt = stake(conn, model_id, units)
-    total = conn.tournament.functions.modelInfo(model_id).call()[0][1]
+    total = conn.client.model_state(model_id).net_deposits
     data = {"model_id": model_id, "amount": units, "amount_tokens": format_amount(units, decimals),
             "net_deposits": total, "tx": tx_hash(receipt), "gas": receipt["gasUsed"]}
     get_output().emit(data, lambda c: c.print(
@@ -166,23 +167,56 @@ def stake_command(chain: ChainOptions, model_id: int, amount: str) -> None:
 
 @click.command("unstake")
 @click.option("--model", "model_id", type=int, required=True, help="Model id.")
-@click.argument("amount")
+@click.option("--lower", "lower", is_flag=True,
+              help="Lower the pending withdrawal to AMOUNT instead of asking for more.")
+@click.option("--cancel", is_flag=True, help="Cancel the pending withdrawal (no AMOUNT).")
+@click.argument("amount", required=False)
 @chain_options
 @json_option
-def unstake_command(chain: ChainOptions, model_id: int, amount: str) -> None:
-    """Request a withdrawal of AMOUNT tokens; it stays at risk in every round already closed."""
-    from oracle.participant.amounts import format_amount
-    from oracle.participant.stake import request_withdrawal
+def unstake_command(chain: ChainOptions, model_id: int, amount: str | None, lower: bool, cancel: bool) -> None:
+    """Request a withdrawal of AMOUNT tokens (it stays at risk in every round already closed), lower a pending one
+    to AMOUNT (--lower) or cancel it (--cancel). Lowering before the next close is free; after it, the released
+    amount is at risk again from the next round, like a deposit."""
+    from oracle.participant.amounts import format_amount, token_decimals
+    from oracle.participant.stake import lower_withdrawal, request_withdrawal
 
+    if cancel and (lower or amount is not None):
+        fail("--cancel takes no AMOUNT and no --lower", code=2)
+    if not cancel and amount is None:
+        fail("pass AMOUNT (or --cancel)", code=2)
     conn = chain.connect()
+    if cancel or lower:
+        decimals = token_decimals(conn)
+        units = 0 if cancel else _lowered_amount(amount, decimals)
+        pending, at_risk_from, receipt = lower_withdrawal(conn, model_id, units)
+        data = {"model_id": model_id, "pending": pending, "at_risk_from": at_risk_from, "tx": tx_hash(receipt)}
+        what = "cancelled" if pending == 0 else f"lowered to {format_amount(pending, decimals)}"
+        get_output().emit(data, lambda c: c.print(
+            f"withdrawal on model {model_id} {what}; the released amount is at risk again from round {at_risk_from} "
+            f"(tx {tx_hash(receipt)})", highlight=False))
+        return
     units, decimals = _amount(conn, amount)
     pending, after_round, receipt = request_withdrawal(conn, model_id, units)
     data = {"model_id": model_id, "requested": units, "pending": pending, "after_round": after_round,
             "tx": tx_hash(receipt)}
-    waits = f"once round {after_round} is settled" if after_round else "now"
+    waits = f"once round {after_round} is resolved and settled" if after_round else "now"
     get_output().emit(data, lambda c: c.print(
         f"withdrawal of {format_amount(pending, decimals)} pending on model {model_id}; withdraw {waits} "
         f"(tx {tx_hash(receipt)})", highlight=False))
+
+
+def _lowered_amount(text: str | None, decimals: int) -> int:
+    """The new pending amount of ``--lower``: zero is allowed (it cancels), unlike a requested amount."""
+    from decimal import Decimal, InvalidOperation
+
+    from oracle.participant.amounts import parse_amount
+
+    try:
+        if text is not None and Decimal(text.strip().replace("_", "")) == 0:
+            return 0
+    except InvalidOperation:
+        pass
+    return parse_amount(text or "", decimals)
 
 
 @click.command("withdraw")
@@ -231,10 +265,6 @@ def settle_command(chain: ChainOptions, model_id: int | None, settle_everything:
 
 # ------------------------------------------------------------------------------------------------ submissions
 
-
-receipts_dir_option = click.option(
-    "--receipts-dir", envvar="TOURNEY_RECEIPTS_DIR", default=None, metavar="DIR",
-    help="Where operator receipts are kept [env TOURNEY_RECEIPTS_DIR, default ~/.tourney/receipts].")
 
 
 def _delivery(ctx: click.Context, to_url: str | None, inbox_url: str | None) -> tuple[str, str]:
@@ -302,81 +332,6 @@ def submit_command(ctx: click.Context, chain: ChainOptions, round_: int, model_i
     get_output().emit(data, lambda c: c.print(
         f"{verb} model {sub.model_id} for round {sub.round}: {sub.predictions_hash} (deadline {sub.deadline}) "
         f"-> {result.inbox}", highlight=False))
-
-
-# ------------------------------------------------------------------------------------------------ status
-
-
-def _render_status(statuses: list[Any], decimals: int) -> Any:
-    from oracle.participant.amounts import format_amount
-
-    def render(console: Console) -> None:
-        rows = []
-        for s in statuses:
-            pending = (f"{format_amount(s.pending_withdrawal, decimals)} after round {s.withdrawal_after_round}"
-                       if s.pending_withdrawal else "-")
-            rows.append((s.model_id, s.owner, format_amount(s.stake, decimals), pending, s.settled_round))
-        console.print(make_table("Models", ["model", "owner", "stake", "pending withdrawal", "settled through"],
-                                 rows, numeric=("model", "stake", "settled through")))
-        for s in statuses:
-            if not s.rounds:
-                continue
-            round_rows = []
-            for r in s.rounds:
-                change = r.get("payout", 0) - r.get("burn", 0) if "payout" in r else None
-                round_rows.append((
-                    r["round"], r["status"], r.get("corr"), r.get("mmc"),
-                    None if change is None else format_amount(change, decimals),
-                    "yes" if r["settled"] else "no", r.get("error") or f"{len(r.get('proof', []))} nodes",
-                ))
-            console.print(make_table(f"Model {s.model_id} rounds", ["round", "root", "corr", "mmc", "payout-burn",
-                                                                    "settled", "proof"],
-                                     round_rows, numeric=("round", "corr", "mmc", "payout-burn")))
-        for s in statuses:
-            if not s.receipts:
-                continue
-            receipt_rows = [(r["round"], r["predictions_hash"], r["received_at"],
-                             {True: "yes", False: "NO", None: "?"}[r["genuine"]], r.get("error") or r["bundle"])
-                            for r in s.receipts]
-            console.print(make_table(f"Model {s.model_id} receipts (latest per round)",
-                                     ["round", "predictions hash", "received at", "genuine", "bundle"],
-                                     receipt_rows, numeric=("round", "received at")))
-
-    return render
-
-
-@click.command("status")
-@click.option("--model", "model_ids", type=int, multiple=True, help="Model id (repeatable; default: your models).")
-@receipts_dir_option
-@chain_options
-@json_option
-def status_command(chain: ChainOptions, model_ids: tuple[int, ...], receipts_dir: str | None) -> None:
-    """Per model: settled stake, pending withdrawal, per proposed round the score, payout/burn, settled, proof; and
-    the latest operator receipt per round, marked by whether the round's published bundle carries that file."""
-    from oracle.participant.models import owned_models, ParticipantError
-    from oracle.participant.amounts import token_decimals
-    from oracle.participant.status import model_status
-    from oracle.participant.submit import oracle_address
-    from oracle.participant.receipts import default_receipts_dir, load_receipts
-
-    conn = chain.connect(need_account=False)
-    ids = list(model_ids)
-    if not ids:
-        if not chain.account:
-            fail("pass --model M or --account NAME (to show your models)")
-        ids = owned_models(conn, chain.keystore().address(chain.account))
-    receipts, unreadable = load_receipts(receipts_dir or default_receipts_dir())
-    try:
-        oracle = oracle_address(conn) if receipts else None
-    except ParticipantError as exc:
-        oracle, unreadable = None, [*unreadable, f"cannot tell genuine receipts: {exc}"]
-    statuses = [model_status(conn, m, receipts, oracle) for m in ids]
-    decimals = token_decimals(conn)
-    output = get_output()
-    for problem in unreadable:
-        output.note(f"warning: {problem}")
-    output.emit({"models": [s.to_dict() for s in statuses], "receipt_problems": unreadable},
-                _render_status(statuses, decimals))
 
 
 PARTICIPANT_COMMANDS: list[click.Command] = [

@@ -71,7 +71,7 @@ def list_rounds(session: ParticipantSession) -> RoundsOut:
     """The open round with its deadline (chain time) and the most recent rounds with their status."""
     client = session.client
     now = client.now()
-    last_closed, last_activated = client.cursor()
+    last_closed, _, last_activated = client.cursor()
     views = []
     for round in range(max(1, last_closed + 2 - RECENT_ROUNDS), last_closed + 2):
         state = client.round_state(round)
@@ -194,7 +194,7 @@ def parameters(session: ParticipantSession, round: int | None = None) -> dict[st
     t = session.conn.tournament.functions
     client = session.client
     challenge, payout_cap, burn_cap = t.bounds().call()
-    last_closed, last_activated = client.cursor()
+    last_closed, _, last_activated = client.cursor()
     document: dict[str, Any] = {
         "chain_id": session.conn.chain_id, "chain": session.chain_kind,
         "tournament": Web3.to_checksum_address(session.conn.deployment.tournament),

@@ -7,6 +7,7 @@ submissions stamped before ``closesAt``."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from dataclasses import replace
@@ -41,8 +42,10 @@ PARAMS = RoundParams(corr_weight=1.0, mmc_weight=0.0, clip=0.05, payout_threshol
 
 
 def tourney(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([TOURNEY, *args], env={**env, "PATH": "/usr/bin:/bin"}, capture_output=True, text=True,
-                          timeout=180)
+    # PYTHONPATH passes through: a checkout other than the installed one runs its own package.
+    inherited = {"PYTHONPATH": os.environ["PYTHONPATH"]} if "PYTHONPATH" in os.environ else {}
+    return subprocess.run([TOURNEY, *args], env={**env, "PATH": "/usr/bin:/bin", **inherited}, capture_output=True,
+                          text=True, timeout=180)
 
 
 def make_operator(chain: Any, workdir: Path) -> Operator:

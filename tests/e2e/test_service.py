@@ -386,7 +386,11 @@ def test_late_submission_then_scheduler_resolves_and_bundle_honours_receipts(wor
 
     scores = requests.get(f"{world.url}/rounds/{round}/scores", timeout=30).json()["scores"]
     assert {str(r.model_id) for r in receipts} <= {str(s["model"]) for s in scores}
-    proof = requests.get(f"{world.url}/rounds/{round}/models/{victim}/proof", timeout=30).json()
+    # The submitting models hold no stake: they are scored but have no leaf (L-8); a staked model has one.
+    unstaked = requests.get(f"{world.url}/rounds/{round}/models/{victim}/proof", timeout=30)
+    assert unstaked.status_code == 404 and unstaked.json()["error"]["code"] == "not_in_tree"
+    staked, _ = _model_of(world, 1, 0)
+    proof = requests.get(f"{world.url}/rounds/{round}/models/{staked}/proof", timeout=30).json()
     assert proof["root"] == world.client.round_state(round).root
     history = requests.get(f"{world.url}/models/{victim}", timeout=30).json()
     entry = next(h for h in history["rounds"] if h["round"] == round)

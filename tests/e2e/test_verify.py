@@ -44,11 +44,11 @@ def closed_round(chain, participants, tmp_path: Path):
     return op, models, load_bundle(uri)
 
 
-def propose(chain, uri: str, digest: str, manifest, at_risk: int | None = None) -> None:
+def propose(chain, uri: str, digest: str, manifest) -> None:
     totals = manifest.totals
     chain.oracle.transact(chain.tournament.functions.proposeRoot(
-        1, Web3.to_bytes(hexstr=manifest.root), totals.cumulative_payout, totals.cumulative_burn,
-        totals.stake_at_risk if at_risk is None else at_risk, Web3.to_bytes(hexstr=digest), uri))
+        1, Web3.to_bytes(hexstr=manifest.root), totals.round_payout, totals.round_burn,
+        Web3.to_bytes(hexstr=digest), uri))
 
 
 def republish(bundle, **changes):
@@ -57,7 +57,7 @@ def republish(bundle, **changes):
               if name.startswith("submission") or name == "rejections.json"}
     parts = dict(predictions=bundle.predictions(), targets=bundle.targets(), stakes=bundle.stakes(),
                  scores=bundle.scores(), params=bundle.params(), previous_cumulative=bundle.previous_cumulative(),
-                 chain=bundle.manifest.chain, extra_files=extras)
+                 chain=bundle.manifest.chain, extra_files=extras, payout_limit=bundle.manifest.payout_limit)
     parts.update(changes)
     store = str(Path(bundle.uri).parents[2])
     manifest, uri, digest = write_round_bundle(store, 1, **parts)
@@ -99,14 +99,15 @@ def test_understated_stake_is_named(chain, closed_round) -> None:
     stakes = bundle.stakes()
     stakes.loc[stakes["model_id"] == models[2], "stake_at_risk"] = STAKES[2] // 2
     stake_map = {str(m): int(s) for m, s in zip(stakes["model"], stakes["stake_at_risk"])}
-    scores = score_round(bundle.predictions(), bundle.targets(), stake_map, bundle.params()).scores
+    scores = score_round(bundle.predictions(), bundle.targets(), stake_map, bundle.params(),
+                         payout_limit=bundle.payout_limit()).scores
     manifest, uri, digest = republish(bundle, stakes=stakes, scores=scores)
     propose(chain, uri, digest, manifest)
     code, report = verify_cli(chain, "--round", "1")
     assert code == 1
     found = fields(report)
     assert ("stake", str(models[2]), "stake_at_risk") in found
-    assert ("proposal", "chain", "total_stake_at_risk") in found
+    assert ("proposal", "manifest", "total_stake_at_risk") in found
 
 
 def test_tampered_target_is_caught(chain, closed_round) -> None:
@@ -188,3 +189,17 @@ def test_watch_without_guardian_exits_nonzero_on_a_bad_root(chain, closed_round)
 def _swap(published):
     manifest, uri, digest = published
     return uri, digest, manifest
+
+
+def test_a_payout_above_the_models_cap_is_named(chain, closed_round) -> None:
+    # A consistent lie within the round's totals: model 0 paid 10% of its stake at risk, twice the round's cap. The
+    # contract would clamp the leaf at settlement; the auditor names it before activation.
+    _, models, bundle = closed_round
+    scores = bundle.scores()
+    scores.loc[scores["model"] == str(models[0]), "payout"] = STAKES[0] // 10
+    scores.loc[scores["model"] == str(models[0]), "burn"] = 0
+    propose(chain, *_swap(republish(bundle, scores=scores)))
+    code, report = verify_cli(chain, "--round", "1")
+    assert code == 1
+    assert ("model", str(models[0]), "payout_cap") in fields(report)
+    assert str(models[0]) in report["verdicts"][0]["models"]
