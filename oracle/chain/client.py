@@ -4,7 +4,9 @@ Everything the operator and the auditor decide is derived here from the chain al
 the same chain reach the same answer:
 
 * events come from ``eth_getLogs`` over the tournament's address in windows of at most ``chunk`` blocks (public
-  endpoints cap a call's range), decoded by their first topic and ordered by (block number, log index);
+  endpoints cap a call's range), decoded by their first topic and ordered by (block number, log index); a client
+  following an :class:`~oracle.chain.events.EventLog` (:meth:`~TournamentClient.follow`) reads them from it (kept
+  up to date incrementally by :meth:`~TournamentClient.sync_events`, never rescanned from the deployment block);
 * a round's model set is every ``ModelRegistered`` up to and including the round's ``RoundClosed`` log;
 * a model's stake at risk in round r is ``max(0, netDeposits + cumulativePayout(r-1) - cumulativeBurn(r-1) -
   pendingWithdrawal)`` with the deposits and the pending withdrawal replayed from ``Staked``, ``Withdrawn`` and
@@ -24,6 +26,7 @@ from web3.contract import Contract
 
 from oracle.chain.artifacts import abi
 from oracle.chain.deploy import Deployment
+from oracle.chain.events import DEFAULT_REORG_MARGIN, Anchor, EventLog
 from oracle.chain.tx import RpcUnavailable
 
 __all__ = [
@@ -192,7 +195,10 @@ class TournamentClient:
     w3: Web3
     deployment: Deployment
     chunk: int = DEFAULT_CHUNK
+    #: When set, every event read comes from this log (see :meth:`follow`) instead of ``eth_getLogs``.
+    event_log: EventLog | None = None
     _decoders: dict[bytes, tuple[str, Any]] = field(default_factory=dict, init=False, repr=False)
+    _decoded: dict[tuple[int, int, str], "ChainEvent | None"] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.chunk < 1:
@@ -276,12 +282,37 @@ class TournamentClient:
     def total_supply(self, block: int | str = "latest") -> int:
         return int(self._rpc("totalSupply", lambda: self.token.functions.totalSupply().call(block_identifier=block)))
 
+    def bounds(self) -> tuple[int, int, int]:
+        """The bounds the next round opens with: (challenge period, payout cap bps, burn cap bps)."""
+        period, payout_cap, burn_cap = self._rpc("bounds", self.tournament.functions.bounds().call)
+        return int(period), int(payout_cap), int(burn_cap)
+
     # -------------------------------------------------------------- events
+
+    def follow(self, path: str | None = None, reorg_margin: int = DEFAULT_REORG_MARGIN,
+               on_rescan: Any = lambda reason: None) -> EventLog:
+        """Read events from an :class:`EventLog` of the tournament from now on (``path``: its SQLite file, kept
+        across runs; None: in memory). Call :meth:`sync_events` to bring it up to date."""
+        self.event_log = EventLog(self.w3, self.tournament.address, self.deployment.block, path, chunk=self.chunk,
+                                  reorg_margin=reorg_margin, on_rescan=on_rescan)
+        self._decoded.clear()
+        return self.event_log
+
+    def sync_events(self) -> Anchor | None:
+        """Bring the followed event log up to the latest block (None when the client follows none)."""
+        return None if self.event_log is None else self.event_log.sync()
 
     def _scan(self, topics: list[Any] | None, from_block: int | None, to_block: int | None,
               what: str) -> list[ChainEvent]:
         """The one event scanner: ``eth_getLogs`` over the tournament in windows of ``chunk`` blocks, decoded, in
-        chain order."""
+        chain order; from the followed event log when there is one (synced first if it never was)."""
+        if self.event_log is not None:
+            if self.event_log.cursor is None:
+                self.event_log.sync()
+            topic0 = topics[0] if topics else None
+            topic1 = topics[1] if topics and len(topics) > 1 else None
+            found = [self._decode(log) for log in self.event_log.logs(topic0, topic1, from_block, to_block)]
+            return [e for e in found if e is not None]
         start = self.deployment.block if from_block is None else from_block
         end = self.block_number() if to_block is None else to_block
         out: list[ChainEvent] = []
@@ -318,15 +349,23 @@ class TournamentClient:
     def _decode(self, log: Any) -> ChainEvent | None:
         if not log["topics"]:
             return None
+        # Decoded once per log (a followed log is read many times per poll); keyed with the block hash so a log a
+        # reorg replaced is decoded afresh.
+        key = (int(log["blockNumber"]), int(log["logIndex"]), _hex32(log["blockHash"]))
+        if key in self._decoded:
+            return self._decoded[key]
         known = self._decoders.get(bytes(log["topics"][0]))
-        if known is None:
-            return None
-        name, event = known
-        data = event.process_log(log)
-        return ChainEvent(
-            name=name, args=dict(data["args"]), block=int(log["blockNumber"]), log_index=int(log["logIndex"]),
-            tx_hash=_hex32(log["transactionHash"]),
-        )
+        decoded = None
+        if known is not None:
+            name, event = known
+            data = event.process_log(log)
+            decoded = ChainEvent(
+                name=name, args=dict(data["args"]), block=int(log["blockNumber"]), log_index=int(log["logIndex"]),
+                tx_hash=_hex32(log["transactionHash"]),
+            )
+        if self.event_log is not None:
+            self._decoded[key] = decoded
+        return decoded
 
     def round_events(self, name: str, round: int) -> list[ChainEvent]:
         """Events ``name`` whose indexed ``round`` is ``round`` (filtered by topic on the node)."""
@@ -335,6 +374,19 @@ class TournamentClient:
     def proposals(self, round: int) -> list[Proposal]:
         """Every ``RootProposed`` of a round, oldest first (more than one only after vetoes)."""
         return [Proposal.of(e) for e in self.round_events("RootProposed", round)]
+
+    def pending_proposals(self) -> list[Proposal]:
+        """Proposals that no later event of their round resolved or replaced (no later ``RootProposed``,
+        ``RootVetoed``, ``RootActivated`` or ``RoundLapsed``), oldest first: what a guardian may still have to veto.
+
+        Read from events alone, so it answers for the block the events were read up to (with a followed event log:
+        its cursor), consistently with every other event the caller reads."""
+        known = {name for name, _ in self._decoders.values()}
+        names = [n for n in ("RootProposed", "RootVetoed", "RootActivated", "RoundLapsed") if n in known]
+        last: dict[int, ChainEvent] = {}
+        for event in self.events(names):
+            last[int(event.args["round"])] = event
+        return [Proposal.of(e) for e in sorted(last.values(), key=lambda e: e.position) if e.name == "RootProposed"]
 
     def standing_proposal(self, round: int) -> tuple[RoundState, Proposal | None]:
         """The round's state and the proposal standing for it (pending or active), or None when there is none
