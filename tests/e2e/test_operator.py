@@ -213,3 +213,31 @@ def test_event_reads_in_small_windows_equal_one_read(chain, participants, tmp_pa
     assert names.count("ModelRegistered") >= 2 and names.count("Staked") >= 2
     with pytest.raises(ValueError, match="no event"):
         TournamentClient(chain.w3, chain.deployment).events(["NoSuchEvent"])
+
+
+def test_operator_refuses_a_clip_above_the_rounds_caps(chain, participants, tmp_path: Path) -> None:
+    """L-6: the clip bounds each model's payout and burn; a clip above the round's on-chain caps contradicts them, so
+    the operator neither opens nor resolves such a round (it says which cap and what clip would fit)."""
+    from dataclasses import replace
+
+    from oracle.operator.config import OperatorError
+
+    _, payout_cap, burn_cap = TournamentClient(chain.w3, chain.deployment).bounds()
+    assert (payout_cap, burn_cap) == (500, 500)  # the test deployment's caps: 5%
+    wide = replace(PARAMS, clip=0.06)
+    op = make_operator(chain, tmp_path, max_rounds=1)
+    greedy = Operator(op.client, chain.oracle, replace(op.config, params=wide), hang_at=None)
+    with pytest.raises(OperatorError, match=r"round 1 \(not opened\): params.clip 0.06 \(600 bps\) exceeds the "
+                                            r"payout cap of 500 bps .* at most 0.05"):
+        greedy.open_due()
+    assert count(chain, "RoundOpened") == 0
+    # Opened with a clip that fits, resolved with one that does not: refused before any bundle is written.
+    register(chain, participants[0].account, 100 * UNIT)
+    write_round_data(tmp_path / "data", 1)
+    assert [a.step for a in op.open_due()] == ["open"]
+    chain.advance(WINDOW + 1)
+    op.close_due()
+    with pytest.raises(OperatorError, match=r"round 1 \(not resolved\): params.clip 0.06"):
+        greedy.propose_due()
+    assert list_manifests(tmp_path / "store", 1) == [] and count(chain, "RootProposed") == 0
+    assert [a.step for a in op.propose_due()] == ["propose"]
