@@ -19,32 +19,36 @@ For a ``RootProposed`` event the auditor loads the manifest at its URI (checking
   warning (a forged receipt accuses nobody).
 
 A proposal verifies only when nothing differs.
+
+The manifest URI and everything it leads to are untrusted (whoever holds the oracle key chose them): they are read
+through a bounded :class:`~oracle.bundle.fetch.Fetcher` (allow-listed places, size and time limits), and anything
+that goes wrong with them, including a crash of the checks themselves, becomes a difference rather than an
+exception. Only chain reads may raise (an RPC outage: the caller decides whether to retry). A zero ``manifestHash``
+commits to nothing and fails at once. Following proposals and vetoing is :mod:`oracle.auditor.watch`.
 """
 
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import pandas as pd
 from eth_utils import event_abi_to_log_topic
 from web3 import Web3
 
+from oracle.bundle.fetch import Fetcher, FetchPolicy
 from oracle.bundle.store import BundleError
 from oracle.bundle.round_bundle import load_bundle, REJECTIONS_FILE, RoundBundle, SUBMISSIONS_FILE
 from oracle.chain.artifacts import abi
-from oracle.chain.client import Proposal, RoundStatus, TournamentClient
-from oracle.chain.tx import Sender
+from oracle.chain.client import ChainEvent, Proposal, RoundState, RoundStatus, TournamentClient, replay_stakes_at_risk
 from oracle.settlement.leaves import leaves_of_dump
 from oracle.auditor.recompute import Difference, recompute_bundle
 from oracle.scoring.tables import read_prediction_file
 from oracle.protocol.receipt import check_receipts, Receipt
 from oracle.protocol.submission import recover_signer, Submission, SubmissionError, verify_submission
 
-__all__ = ["Verdict", "ReceiptEvidence", "check_receipt_evidence", "verify_proposal", "verify_round", "verify_all",
-           "watch"]
+__all__ = ["Verdict", "ReceiptEvidence", "check_receipt_evidence", "verify_proposal", "verify_round", "verify_all"]
 
 BPS = 10_000
 
@@ -66,6 +70,14 @@ class Verdict:
     def ok(self) -> bool:
         return not self.differences
 
+    def reason(self, limit: int = 3) -> str:
+        """Why the proposal does not verify, in one line (what a guardian's log says when it vetoes)."""
+        if self.ok:
+            return "verified"
+        shown = "; ".join(d.describe() for d in self.differences[:limit])
+        more = len(self.differences) - limit
+        return shown + (f" (and {more} more difference(s))" if more > 0 else "")
+
     def models(self) -> list[str]:
         """Models (or leaves) with a difference: what a guardian would quote."""
         return sorted({d.subject for d in self.differences if d.scope in ("model", "leaf", "stake", "submission", "receipt")},
@@ -77,7 +89,7 @@ class Verdict:
             "root": self.proposal.root, "manifest_uri": self.proposal.manifest_uri,
             "manifest_hash": self.proposal.manifest_hash, "models": self.models(),
             "differences": [d.to_dict() for d in self.differences], "notes": list(self.notes),
-            "warnings": list(self.warnings),
+            "warnings": list(self.warnings), "reason": self.reason(),
         }
 
 
@@ -101,11 +113,11 @@ def _same_values(a: pd.Series, b: pd.Series) -> bool:
     return True
 
 
-def check_submissions(bundle: RoundBundle, client: TournamentClient, owners: Mapping[int, str]) -> list[Difference]:
+def check_submissions(bundle: RoundBundle, chain_id: int, tournament: str, owners: Mapping[int, str],
+                      ) -> list[Difference]:
     """Every prediction column is a signed file of its model's owner; refusals that can be re-checked were right."""
     out: list[Difference] = []
     round = bundle.round
-    chain_id, tournament = client.chain_id(), client.tournament.address
     try:
         entries = bundle.json(SUBMISSIONS_FILE)
         predictions = bundle.predictions().set_index("id")
@@ -213,9 +225,8 @@ def check_proposal(proposal: Proposal, bundle: RoundBundle, recomputed_root: str
     return out
 
 
-def check_bounds(client: TournamentClient, proposal: Proposal, previous: Proposal | None) -> list[Difference]:
+def check_bounds(state: RoundState, proposal: Proposal, previous: Proposal | None) -> list[Difference]:
     """The round's increases fit its caps (the contract checks too; a second look costs nothing)."""
-    state = client.round_state(proposal.round)
     prev_payout = previous.cumulative_payout if previous else 0
     prev_burn = previous.cumulative_burn if previous else 0
     out = []
@@ -298,25 +309,53 @@ def check_receipt_evidence(bundle: RoundBundle, evidence: ReceiptEvidence, chain
 
 
 def verify_proposal(client: TournamentClient, proposal: Proposal, receipts: ReceiptEvidence | None = None,
-                    ) -> Verdict:
-    """Audit one proposal from the chain and its manifest URI alone (and, given ``receipts``, against them)."""
+                    policy: FetchPolicy | None = None, *, fetcher: Fetcher | None = None) -> Verdict:
+    """Audit one proposal from the chain and its manifest URI alone (and, given ``receipts``, against them).
+
+    The bundle is read through ``fetcher``, or a :class:`Fetcher` under ``policy``; with neither, nothing is allowed
+    and the verdict says the manifest could not be read. Chain reads come first and may raise; nothing read from the
+    bundle can (see the module docstring)."""
+    fetcher = fetcher or Fetcher(policy or FetchPolicy())
+    # The chain: trusted, and read before anything else, so that an RPC failure surfaces as an exception.
     state = client.round_state(proposal.round)
     standing_proposal = client.current_proposal(proposal.round)
     standing = standing_proposal is not None and standing_proposal.position_key() == proposal.position_key()
     status = state.status.name.lower() if standing else "vetoed"
+    previous = _previous_proposal(client, proposal)
+    chain_id, tournament = client.chain_id(), client.tournament.address
+    ledger = client.ledger_events_through_close(proposal.round)
     verdict = Verdict(proposal.round, proposal, status, standing)
+    verdict.differences += check_bounds(state, proposal, previous)
+    if standing and state.status is RoundStatus.ACTIVE:
+        verdict.differences += check_activation(client, proposal, previous)
+    if int(proposal.manifest_hash, 16) == 0:
+        verdict.differences.append(Difference("proposal", "chain", "manifestHash", proposal.manifest_hash,
+                                              "nonzero (a zero hash commits to no manifest)"))
+        return verdict
+    # The bundle: untrusted. Whatever goes wrong with it is a difference.
     try:
-        bundle = load_bundle(proposal.manifest_uri, expected_keccak=proposal.manifest_hash, verify=False)
+        _check_bundle(verdict, proposal, previous, fetcher, chain_id, tournament, ledger, receipts)
+    except Exception as exc:  # noqa: BLE001 - a hostile bundle must never crash the auditor: it fails the round
+        verdict.differences.append(Difference("verify", "bundle", "checked", "to completion",
+                                              f"error checking {proposal.manifest_uri}: {type(exc).__name__}: {exc}"))
+    return verdict
+
+
+def _check_bundle(verdict: Verdict, proposal: Proposal, previous: Proposal | None, fetcher: Fetcher, chain_id: int,
+                  tournament: str, ledger: Sequence[ChainEvent], receipts: ReceiptEvidence | None) -> None:
+    """Every check that reads the bundle, appended to ``verdict`` (pure but for the bounded reads)."""
+    try:
+        bundle = load_bundle(proposal.manifest_uri, expected_keccak=proposal.manifest_hash, verify=False,
+                             reader=fetcher)
     except BundleError as exc:
         verdict.differences.append(Difference("file", "manifest.json", "readable", proposal.manifest_uri, str(exc)))
-        return verdict
-    report = recompute_bundle(bundle)
+        return
+    report = recompute_bundle(bundle, reader=fetcher)
     verdict.differences += report.differences
     verdict.notes += report.notes
     if bundle.round != proposal.round:
         verdict.differences.append(Difference("proposal", "manifest", "round", bundle.round, proposal.round))
 
-    previous = _previous_proposal(client, proposal)
     previous_leaves: dict[int, tuple[int, int]] = {}
     if proposal.round > 1:
         link = bundle.manifest.previous
@@ -327,28 +366,25 @@ def verify_proposal(client: TournamentClient, proposal: Proposal, receipts: Rece
                                                   link.keccak256 if link else None, previous.manifest_hash))
         if previous is not None:
             try:
-                previous_leaves = leaves_of_dump(load_bundle(previous.manifest_uri, previous.manifest_hash).tree_dump())
+                before = load_bundle(previous.manifest_uri, previous.manifest_hash, reader=fetcher)
+                previous_leaves = leaves_of_dump(before.tree_dump())
             except BundleError as exc:
                 verdict.differences.append(Difference("previous", str(proposal.round - 1), "bundle", "loads", str(exc)))
     elif bundle.manifest.previous is not None:
         verdict.differences.append(Difference("previous", "0", "link", bundle.manifest.previous.uri, None))
 
-    chain_stakes, owners = client.stakes_at_risk(proposal.round, previous_leaves)
+    chain_stakes, owners = replay_stakes_at_risk(ledger, previous_leaves)
     verdict.differences += check_stakes(bundle, chain_stakes)
-    verdict.differences += check_submissions(bundle, client, owners)
+    verdict.differences += check_submissions(bundle, chain_id, tournament, owners)
     verdict.differences += check_proposal(proposal, bundle, report.root, report.totals, sum(chain_stakes.values()))
-    verdict.differences += check_bounds(client, proposal, previous)
-    if standing and state.status is RoundStatus.ACTIVE:
-        verdict.differences += check_activation(client, proposal, previous)
     if receipts is not None:
-        differences, warnings = check_receipt_evidence(bundle, receipts, client.chain_id(),
-                                                       client.tournament.address)
+        differences, warnings = check_receipt_evidence(bundle, receipts, chain_id, tournament)
         verdict.differences += differences
         verdict.warnings += warnings
-    return verdict
 
 
-def verify_round(client: TournamentClient, round: int, receipts: ReceiptEvidence | None = None) -> Verdict:
+def verify_round(client: TournamentClient, round: int, receipts: ReceiptEvidence | None = None,
+                 policy: FetchPolicy | None = None) -> Verdict:
     """Audit the round's standing proposal (or, when it was vetoed, its latest one)."""
     proposal = client.current_proposal(round)
     if proposal is None:
@@ -356,48 +392,11 @@ def verify_round(client: TournamentClient, round: int, receipts: ReceiptEvidence
         if not found:
             raise ValueError(f"round {round} has no RootProposed event on this chain")
         proposal = found[-1]
-    return verify_proposal(client, proposal, receipts)
+    return verify_proposal(client, proposal, receipts, policy)
 
 
-def verify_all(client: TournamentClient, receipts: ReceiptEvidence | None = None) -> list[Verdict]:
+def verify_all(client: TournamentClient, receipts: ReceiptEvidence | None = None,
+               policy: FetchPolicy | None = None) -> list[Verdict]:
     """Audit every proposal ever made, vetoed ones included, in chain order."""
     proposals = [Proposal.of(e) for e in client.events(["RootProposed"])]
-    return [verify_proposal(client, p, receipts) for p in proposals]
-
-
-def watch(
-    client: TournamentClient,
-    guardian: Sender | None = None,
-    interval: float = 2.0,
-    stop: Callable[[], bool] = lambda: False,
-    on_verdict: Callable[[Verdict, str], None] = lambda verdict, action: None,
-    receipts: ReceiptEvidence | None = None,
-) -> list[Verdict]:
-    """Follow new proposals; veto (with ``guardian``) every one that does not verify while its window is open.
-
-    Returns when ``stop()`` says so, or, without a guardian, at the first proposal that does not verify (the
-    caller exits non-zero). Returns every verdict reached."""
-    seen: set[tuple[int, int]] = set()
-    verdicts: list[Verdict] = []
-    while True:
-        for event in client.events(["RootProposed"]):
-            proposal = Proposal.of(event)
-            if proposal.position_key() in seen:
-                continue
-            seen.add(proposal.position_key())
-            verdict = verify_proposal(client, proposal, receipts)
-            verdicts.append(verdict)
-            action = "ok" if verdict.ok else "mismatch"
-            if not verdict.ok and verdict.standing and client.round_state(proposal.round).status is RoundStatus.PROPOSED:
-                if guardian is None:
-                    on_verdict(verdict, action)
-                    return verdicts
-                if client.now() < proposal.activates_at:
-                    guardian.transact(client.tournament.functions.vetoRoot(proposal.round), f"veto round {proposal.round}")
-                    action = "vetoed"
-                else:
-                    action = "too late to veto"
-            on_verdict(verdict, action)
-        if stop():
-            return verdicts
-        time.sleep(interval)
+    return [verify_proposal(client, p, receipts, policy) for p in proposals]
