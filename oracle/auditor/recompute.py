@@ -26,8 +26,8 @@ import pandas as pd
 
 from oracle.bundle.fetch import Reader
 from oracle.bundle.store import BundleError
+from oracle.bundle.write import amounts_by_model_id
 from oracle.bundle.round_bundle import (
-    amounts_by_model_id,
     load_bundle,
     PREVIOUS_CUMULATIVE,
     resolve_previous_uri,

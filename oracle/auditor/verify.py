@@ -20,11 +20,9 @@ For a ``RootProposed`` event the auditor loads the manifest at its URI (checking
 
 A proposal verifies only when nothing differs.
 
-The manifest URI and everything it leads to are untrusted (whoever holds the oracle key chose them): they are read
-through a bounded :class:`~oracle.bundle.fetch.Fetcher` (allow-listed places, size and time limits), and anything
-that goes wrong with them, including a crash of the checks themselves, becomes a difference rather than an
-exception. Only chain reads may raise (an RPC outage: the caller decides whether to retry). A zero ``manifestHash``
-commits to nothing and fails at once. Following proposals and vetoing is :mod:`oracle.auditor.watch`.
+The manifest URI and all it leads to are untrusted: read through a bounded :class:`~oracle.bundle.fetch.Fetcher`,
+anything that goes wrong with them (even a crash of the checks) is a difference, never an exception; only chain reads
+raise. A zero ``manifestHash`` fails at once. Following proposals and vetoing is :mod:`oracle.auditor.watch`.
 """
 
 from __future__ import annotations
@@ -41,7 +39,8 @@ from oracle.bundle.fetch import Fetcher, FetchPolicy
 from oracle.bundle.store import BundleError
 from oracle.bundle.round_bundle import load_bundle, REJECTIONS_FILE, RoundBundle, SUBMISSIONS_FILE
 from oracle.chain.artifacts import abi
-from oracle.chain.client import ChainEvent, Proposal, RoundState, RoundStatus, TournamentClient, replay_stakes_at_risk
+from oracle.chain.client import ChainEvent, Proposal, RoundState, RoundStatus, TournamentClient
+from oracle.chain.replay import replay_stakes_at_risk
 from oracle.settlement.leaves import leaves_of_dump
 from oracle.auditor.recompute import Difference, recompute_bundle
 from oracle.scoring.tables import read_prediction_file
@@ -72,10 +71,8 @@ class Verdict:
 
     def reason(self, limit: int = 3) -> str:
         """Why the proposal does not verify, in one line (what a guardian's log says when it vetoes)."""
-        if self.ok:
-            return "verified"
-        shown = "; ".join(d.describe() for d in self.differences[:limit])
         more = len(self.differences) - limit
+        shown = "; ".join(d.describe() for d in self.differences[:limit]) or "verified"
         return shown + (f" (and {more} more difference(s))" if more > 0 else "")
 
     def models(self) -> list[str]:
@@ -320,7 +317,7 @@ def verify_proposal(client: TournamentClient, proposal: Proposal, receipts: Rece
     state = client.round_state(proposal.round)
     standing_proposal = client.current_proposal(proposal.round)
     standing = standing_proposal is not None and standing_proposal.position_key() == proposal.position_key()
-    status = state.status.name.lower() if standing else "vetoed"
+    status = state.status.label if standing else "vetoed"
     previous = _previous_proposal(client, proposal)
     chain_id, tournament = client.chain_id(), client.tournament.address
     ledger = client.ledger_events_through_close(proposal.round)

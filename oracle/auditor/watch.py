@@ -32,7 +32,7 @@ from oracle.auditor.recompute import Difference
 from oracle.auditor.verify import ReceiptEvidence, Verdict, verify_proposal
 from oracle.bundle.fetch import Fetcher, FetchPolicy
 from oracle.bundle.store import atomic_put
-from oracle.chain.client import Proposal, TournamentClient
+from oracle.chain.client import ChainEvent, Proposal, TournamentClient
 from oracle.chain.events import DEFAULT_REORG_MARGIN
 from oracle.chain.tx import ContractReverted, Sender, is_rpc_outage
 
@@ -60,6 +60,18 @@ class WatchConfig:
             raise ValueError(f"interval and backoff must be positive and max_backoff >= backoff, got {self}")
         if self.veto_margin < 0:
             raise ValueError(f"veto_margin must be >= 0 seconds, got {self.veto_margin}")
+
+
+def pending_proposals(client: TournamentClient) -> list[Proposal]:
+    """Proposals that no later event of their round resolved or replaced (no later ``RootProposed``,
+    ``RootVetoed``, ``RootActivated`` or ``RoundLapsed``), oldest first: what a guardian may still have to veto.
+
+    From events alone, so it answers for the block the event log was synced to, like every other event read."""
+    names = [n for n in ("RootProposed", "RootVetoed", "RootActivated", "RoundLapsed") if client.has_event(n)]
+    last: dict[int, ChainEvent] = {}
+    for event in client.events(names):
+        last[int(event.args["round"])] = event
+    return [Proposal.of(e) for e in sorted(last.values(), key=lambda e: e.position) if e.name == "RootProposed"]
 
 
 def proposal_key(proposal: Proposal) -> str:
@@ -162,7 +174,7 @@ class Watcher:
             log = self.client.event_log
             assert log is not None and log.head_timestamp is not None
             self._clock = (log.head_timestamp, time.monotonic())
-            pending = self.client.pending_proposals()
+            pending = pending_proposals(self.client)
         except Exception as exc:  # noqa: BLE001 - classified just below
             if not is_rpc_outage(exc):
                 raise
@@ -233,7 +245,7 @@ class Watcher:
             try:
                 # The log may be a poll old: veto only what is still pending (vetoRoot names a round, not a root).
                 self.client.sync_events()
-                if proposal_key(proposal) not in {proposal_key(p) for p in self.client.pending_proposals()}:
+                if proposal_key(proposal) not in {proposal_key(p) for p in pending_proposals(self.client)}:
                     action = "resolved before the veto"
                 else:
                     self.guardian.transact(self.client.tournament.functions.vetoRoot(proposal.round),

@@ -4,9 +4,8 @@ Everything the operator and the auditor decide is derived here from the chain al
 the same chain reach the same answer:
 
 * events come from ``eth_getLogs`` over the tournament's address in windows of at most ``chunk`` blocks (public
-  endpoints cap a call's range), decoded by their first topic and ordered by (block number, log index); a client
-  following an :class:`~oracle.chain.events.EventLog` (:meth:`~TournamentClient.follow`) reads them from it (kept
-  up to date incrementally by :meth:`~TournamentClient.sync_events`, never rescanned from the deployment block);
+  endpoints cap a call's range), decoded by their first topic and ordered by (block number, log index), or from
+  an incremental :class:`~oracle.chain.events.EventLog` once the client :meth:`~TournamentClient.follow`-s one;
 * a round's model set is every ``ModelRegistered`` up to and including the round's ``RoundClosed`` log;
 * a model's stake at risk in round r is ``max(0, netDeposits + cumulativePayout(r-1) - cumulativeBurn(r-1) -
   pendingWithdrawal)`` with the deposits and the pending withdrawal replayed from ``Staked``, ``Withdrawn`` and
@@ -17,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from eth_utils import event_abi_to_log_topic, keccak
 from hexbytes import HexBytes
@@ -27,6 +26,7 @@ from web3.contract import Contract
 from oracle.chain.artifacts import abi
 from oracle.chain.deploy import Deployment
 from oracle.chain.events import DEFAULT_REORG_MARGIN, Anchor, EventLog
+from oracle.chain.replay import replay_stakes_at_risk
 from oracle.chain.tx import RpcUnavailable
 
 __all__ = [
@@ -37,7 +37,6 @@ __all__ = [
     "RoundState",
     "RoundStatus",
     "TournamentClient",
-    "replay_stakes_at_risk",
 ]
 
 #: Blocks per ``eth_getLogs`` call: small enough for hosted endpoints' range limits.
@@ -145,47 +144,6 @@ class ModelInfo:
 
 def _hex32(value: Any) -> str:
     return "0x" + bytes(HexBytes(value)).hex()
-
-
-@dataclass
-class _ModelLedger:
-    """What the replay tracks per model."""
-
-    owner: str
-    net_deposits: int = 0
-    pending_withdrawal: int = 0
-
-
-def replay_stakes_at_risk(
-    events: Iterable[ChainEvent],
-    previous_cumulative: Mapping[int, tuple[int, int]],
-) -> tuple[dict[int, int], dict[int, str]]:
-    """(stake at risk per model id, owner per model id) from events already cut at the round's close.
-
-    ``previous_cumulative`` maps model id to (cumulative payout, cumulative burn) through the previous round:
-    results count towards the stake at risk whether or not a model has settled them on-chain."""
-    ledger: dict[int, _ModelLedger] = {}
-    for event in sorted(events, key=lambda e: e.position):
-        a = event.args
-        if event.name == "ModelRegistered":
-            ledger[int(a["modelId"])] = _ModelLedger(owner=Web3.to_checksum_address(a["owner"]))
-        elif event.name == "Staked":
-            ledger[int(a["modelId"])].net_deposits += int(a["amount"])
-        elif event.name == "Withdrawn":
-            entry = ledger[int(a["modelId"])]
-            entry.net_deposits -= int(a["amount"])
-            entry.pending_withdrawal = 0  # a withdrawal pays and clears the whole pending request
-        elif event.name == "WithdrawalRequested":
-            ledger[int(a["modelId"])].pending_withdrawal = int(a["pendingAmount"])
-        elif event.name == "BurnShortfallCovered":
-            # The reserve covered what a wrong, activated root burned beyond the model's stake: on-chain this
-            # raises the model's net deposits so its stake ends at zero.
-            ledger[int(a["modelId"])].net_deposits += int(a["shortfall"])
-    at_risk: dict[int, int] = {}
-    for model_id, entry in ledger.items():
-        payout, burn = previous_cumulative.get(model_id, (0, 0))
-        at_risk[model_id] = max(0, entry.net_deposits + int(payout) - int(burn) - entry.pending_withdrawal)
-    return dict(sorted(at_risk.items())), {m: ledger[m].owner for m in sorted(ledger)}
 
 
 @dataclass
@@ -307,11 +265,7 @@ class TournamentClient:
         """The one event scanner: ``eth_getLogs`` over the tournament in windows of ``chunk`` blocks, decoded, in
         chain order; from the followed event log when there is one (synced first if it never was)."""
         if self.event_log is not None:
-            if self.event_log.cursor is None:
-                self.event_log.sync()
-            topic0 = topics[0] if topics else None
-            topic1 = topics[1] if topics and len(topics) > 1 else None
-            found = [self._decode(log) for log in self.event_log.logs(topic0, topic1, from_block, to_block)]
+            found = [self._decode(log) for log in self.event_log.query(topics, from_block, to_block)]
             return [e for e in found if e is not None]
         start = self.deployment.block if from_block is None else from_block
         end = self.block_number() if to_block is None else to_block
@@ -326,6 +280,9 @@ class TournamentClient:
                 if decoded is not None:
                     out.append(decoded)
         return sorted(out, key=lambda e: e.position)
+
+    def has_event(self, name: str) -> bool:
+        return any(known == name for known, _ in self._decoders.values())
 
     def _topic(self, name: str) -> str:
         for topic, (known, _) in self._decoders.items():
@@ -349,8 +306,7 @@ class TournamentClient:
     def _decode(self, log: Any) -> ChainEvent | None:
         if not log["topics"]:
             return None
-        # Decoded once per log (a followed log is read many times per poll); keyed with the block hash so a log a
-        # reorg replaced is decoded afresh.
+        # A followed log is read many times per poll: decode once (a log a reorg replaced has another block hash).
         key = (int(log["blockNumber"]), int(log["logIndex"]), _hex32(log["blockHash"]))
         if key in self._decoded:
             return self._decoded[key]
@@ -374,19 +330,6 @@ class TournamentClient:
     def proposals(self, round: int) -> list[Proposal]:
         """Every ``RootProposed`` of a round, oldest first (more than one only after vetoes)."""
         return [Proposal.of(e) for e in self.round_events("RootProposed", round)]
-
-    def pending_proposals(self) -> list[Proposal]:
-        """Proposals that no later event of their round resolved or replaced (no later ``RootProposed``,
-        ``RootVetoed``, ``RootActivated`` or ``RoundLapsed``), oldest first: what a guardian may still have to veto.
-
-        Read from events alone, so it answers for the block the events were read up to (with a followed event log:
-        its cursor), consistently with every other event the caller reads."""
-        known = {name for name, _ in self._decoders.values()}
-        names = [n for n in ("RootProposed", "RootVetoed", "RootActivated", "RoundLapsed") if n in known]
-        last: dict[int, ChainEvent] = {}
-        for event in self.events(names):
-            last[int(event.args["round"])] = event
-        return [Proposal.of(e) for e in sorted(last.values(), key=lambda e: e.position) if e.name == "RootProposed"]
 
     def standing_proposal(self, round: int) -> tuple[RoundState, Proposal | None]:
         """The round's state and the proposal standing for it (pending or active), or None when there is none

@@ -230,6 +230,16 @@ class EventLog:
             rows = self._db.execute(sql, params).fetchall()
         return [_as_web3_log(json.loads(raw)) for (raw,) in rows]
 
+    def query(self, topics: Sequence[Any] | None, from_block: int | None = None,
+              to_block: int | None = None) -> list[dict[str, Any]]:
+        """:meth:`logs` for an ``eth_getLogs``-style topic filter ([[first topics...], second topic]); a log never
+        synced is synced first."""
+        if self.cursor is None:
+            self.sync()
+        topic0 = topics[0] if topics else None
+        topic1 = topics[1] if topics and len(topics) > 1 else None
+        return self.logs(topic0, topic1, from_block, to_block)
+
     def count(self) -> int:
         with self._lock:
             return int(self._db.execute("SELECT COUNT(*) FROM logs").fetchone()[0])

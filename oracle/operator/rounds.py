@@ -34,7 +34,8 @@ import pandas as pd
 from web3 import Web3
 
 from oracle.bundle.store import ArtifactStore, BundleError
-from oracle.bundle.round_bundle import load_bundle, REJECTIONS_FILE, SUBMISSIONS_FILE, write_round_bundle
+from oracle.bundle.round_bundle import load_bundle, REJECTIONS_FILE, SUBMISSIONS_FILE
+from oracle.bundle.write import write_round_bundle
 from oracle.chain.client import Proposal, RoundStatus, TournamentClient
 from oracle.chain.hashes import tx_hash
 from oracle.chain.tx import Sender
@@ -42,8 +43,7 @@ from oracle.bundle.manifest import ChainRef, canonical_json
 from oracle.scoring.params import RoundParams
 from oracle.scoring.pipeline import score_round
 from oracle.protocol.inbox import Inbox
-from oracle.scoring.tables import read_prediction_file
-from oracle.scoring.validation import combine_model_files
+from oracle.scoring.tables import combine_model_files, read_prediction_file
 from oracle.settlement.leaves import leaves_of_dump
 from oracle.operator.caps import check_clip_fits_caps
 from oracle.operator.config import HANG_ENV, STEPS, Action, OperatorConfig, OperatorError

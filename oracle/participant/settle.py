@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
-from oracle.bundle.round_bundle import RoundBundle, load_bundle
+from oracle.bundle.round_bundle import load_bundle, RoundBundle
 from oracle.bundle.store import BundleError
 from oracle.chain.client import Proposal, RoundStatus
 from oracle.chain.connection import Connection

@@ -9,7 +9,7 @@ from typing import Any, Iterable
 
 from web3 import Web3
 
-from oracle.bundle.round_bundle import SUBMISSIONS_FILE, RoundBundle
+from oracle.bundle.round_bundle import RoundBundle, SUBMISSIONS_FILE
 from oracle.bundle.store import BundleError
 from oracle.chain.connection import Connection
 from oracle.participant.models import ParticipantError, model_info

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import io
 from os import PathLike
-from typing import Literal
+from typing import Literal, Mapping
 
 import pandas as pd
 
-from oracle.scoring.validation import PredictionError, TableError
+from oracle.scoring.validation import PredictionError, TableError, first_ids, id_strings
 
-__all__ = ["TEXT_COLUMNS", "load_table", "read_prediction_file", "read_table_bytes", "table_kind", "write_table"]
+__all__ = ["TEXT_COLUMNS", "combine_model_files", "load_table", "read_prediction_file", "read_table_bytes", "table_kind", "write_table"]
 
 TEXT_COLUMNS = ("id", "model", "stake", "stake_at_risk", "payout", "burn")
 
@@ -75,3 +75,30 @@ def write_table(table: pd.DataFrame, path_or_url: str | PathLike[str]) -> None:
             table.to_parquet(handle, index=False)
         else:
             handle.write(table.to_csv(index=False).encode())
+
+
+def combine_model_files(files: Mapping[str, pd.DataFrame], id_column: str = "id") -> tuple[pd.DataFrame, list[PredictionError]]:
+    """Merge per-model files (``id`` + one prediction column each) into one table.
+
+    A file with no id column, not exactly one prediction column, or duplicate ids drops that model.
+    """
+    errors: list[PredictionError] = []
+    columns: dict[str, pd.Series] = {}
+    for model, frame in files.items():
+        model = str(model)
+        if id_column not in frame.columns:
+            errors.append(PredictionError(model, "missing_id_column", (), f"file has no {id_column!r} column"))
+            continue
+        value_cols = [c for c in frame.columns if c != id_column]
+        if len(value_cols) != 1:
+            errors.append(PredictionError(model, "non_numeric", (), f"file must have exactly one prediction column, has {value_cols[:5]}"))
+            continue
+        ids = id_strings(frame[id_column])
+        dup = ids.duplicated(keep=False)
+        if dup.any():
+            errors.append(PredictionError(model, "duplicate_ids", first_ids(pd.unique(ids[dup])), "file repeats ids"))
+            continue
+        columns[model] = pd.Series(frame[value_cols[0]].to_numpy(), index=ids.to_numpy())
+    table = pd.DataFrame(columns)
+    table.index.name = id_column
+    return table.reset_index(), errors

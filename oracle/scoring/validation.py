@@ -38,7 +38,6 @@ __all__ = [
     "validate_predictions",
     "validate_targets",
     "validate_stakes",
-    "combine_model_files",
     "MAX_IDS_SHOWN",
     "MIN_TARGET_COVERAGE",
 ]
@@ -88,7 +87,7 @@ class ValidPredictions:
         return {e.model for e in self.errors if e.model is not None}
 
 
-def _first(ids: Iterable[object]) -> tuple[str, ...]:
+def first_ids(ids: Iterable[object]) -> tuple[str, ...]:
     out: list[str] = []
     for i in ids:
         out.append(str(i))
@@ -97,7 +96,7 @@ def _first(ids: Iterable[object]) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _id_strings(column: pd.Series) -> pd.Series:
+def id_strings(column: pd.Series) -> pd.Series:
     """Ids as strings; integer-valued floats print without '.0' so 7 and 7.0 are one id."""
     if pd.api.types.is_float_dtype(column) and column.notna().all() and (column % 1 == 0).all():
         column = column.astype(np.int64)
@@ -107,7 +106,7 @@ def _id_strings(column: pd.Series) -> pd.Series:
 def _numeric_column(model: str, column: pd.Series) -> tuple[pd.Series | None, PredictionError | None]:
     """Float64 view of a column, or a non_numeric error naming the offending ids."""
     if pd.api.types.is_bool_dtype(column):
-        return None, PredictionError(model, "non_numeric", _first(column.index), "column is boolean, not a number")
+        return None, PredictionError(model, "non_numeric", first_ids(column.index), "column is boolean, not a number")
     if pd.api.types.is_numeric_dtype(column):
         return column.astype(np.float64), None
     coerced = pd.to_numeric(column, errors="coerce")
@@ -116,7 +115,7 @@ def _numeric_column(model: str, column: pd.Series) -> tuple[pd.Series | None, Pr
     bad |= column.map(lambda v: isinstance(v, (bool, np.bool_)))
     if bad.any():
         return None, PredictionError(
-            model, "non_numeric", _first(column.index[bad]), f"{int(bad.sum())} cell(s) are not numbers"
+            model, "non_numeric", first_ids(column.index[bad]), f"{int(bad.sum())} cell(s) are not numbers"
         )
     return coerced.astype(np.float64), None
 
@@ -137,12 +136,12 @@ def _check_model(
     arr = values.to_numpy()
     inf = np.isinf(arr)
     if inf.any():
-        errors.append(PredictionError(model, "inf", _first(values.index[inf]), f"{int(inf.sum())} infinite value(s)"))
+        errors.append(PredictionError(model, "inf", first_ids(values.index[inf]), f"{int(inf.sum())} infinite value(s)"))
     with np.errstate(invalid="ignore"):
         out = np.isfinite(arr) & ((arr < 0) | (arr > 1))
     if out.any():
         errors.append(
-            PredictionError(model, "out_of_range", _first(values.index[out]), f"{int(out.sum())} value(s) outside [0, 1]")
+            PredictionError(model, "out_of_range", first_ids(values.index[out]), f"{int(out.sum())} value(s) outside [0, 1]")
         )
     nan_ids = values.index[np.isnan(arr)]
     unpredicted = len(nan_ids) + len(rows_absent)
@@ -153,14 +152,14 @@ def _check_model(
             PredictionError(
                 model,
                 rule,
-                _first(list(nan_ids) + list(rows_absent)),
+                first_ids(list(nan_ids) + list(rows_absent)),
                 f"predicts {share:.4%} of {len(live)} live ids ({len(nan_ids)} NaN, {len(rows_absent)} absent);"
                 f" at least {min_live_share:.4%} required",
             )
         )
     finite = arr[np.isfinite(arr)]
     if len(finite) and not errors and (finite == finite[0]).all():
-        errors.append(PredictionError(model, "constant", _first(values.index[:1]), "every prediction is equal"))
+        errors.append(PredictionError(model, "constant", first_ids(values.index[:1]), "every prediction is equal"))
     if errors:
         return None, errors
     return values.reindex(live), []
@@ -191,18 +190,10 @@ def _clean_numeric_columns(
     return {m: i for i, m in enumerate(passing)}
 
 
-def validate_predictions(
-    table: pd.DataFrame,
-    live_ids: Sequence[object],
-    min_live_share: float = 1.0,
-    staked_models: Iterable[str] | None = None,
-    id_column: str = "id",
-) -> ValidPredictions:
-    """Check a predictions table (``id_column`` + one column per model) against the live ids.
-
-    Returns the valid models' predictions reindexed to the live ids (in the order given) and every
-    problem found. Raises TableError when the table as a whole is unusable.
-    """
+def _table_shape(table: pd.DataFrame, live_ids: Sequence[object], id_column: str,
+                 ) -> tuple[list[str], pd.Index, pd.Series]:
+    """(model names, live ids, the table's ids as text) once the table as a whole is usable; TableError otherwise
+    (not a table, no id column, a model twice, duplicate or no live ids, an id twice)."""
     if not isinstance(table, pd.DataFrame):
         raise TableError([PredictionError(None, "empty", (), f"expected a DataFrame, got {type(table).__name__}")])
     if id_column not in table.columns:
@@ -215,15 +206,51 @@ def validate_predictions(
         raise TableError([PredictionError(None, "duplicate_models", (), f"model column(s) appear twice: {dup_models[:5]}")])
     live = pd.Index([str(i) for i in live_ids])
     if live.has_duplicates:
-        raise TableError([PredictionError(None, "duplicate_ids", _first(live[live.duplicated()]), "live id list has duplicates")])
+        raise TableError([PredictionError(None, "duplicate_ids", first_ids(live[live.duplicated()]), "live id list has duplicates")])
     if len(live) == 0:
         raise TableError([PredictionError(None, "empty", (), "the round has no live ids")])
-    ids = _id_strings(table[id_column])
+    ids = id_strings(table[id_column])
     dup = ids.duplicated(keep=False)
     if dup.any():
         raise TableError(
-            [PredictionError(None, "duplicate_ids", _first(pd.unique(ids[dup])), f"{int(ids[dup].nunique())} id(s) appear more than once")]
+            [PredictionError(None, "duplicate_ids", first_ids(pd.unique(ids[dup])), f"{int(ids[dup].nunique())} id(s) appear more than once")]
         )
+    return names, live, ids
+
+
+def _assemble(frame: pd.DataFrame, live: pd.Index, candidates: list[str], clean: Mapping[str, int],
+              good: Mapping[str, np.ndarray], id_column: str) -> pd.DataFrame:
+    """The valid models' predictions as one live-id-indexed matrix (models in ``candidates`` order)."""
+    kept = [m for m in candidates if m in clean or m in good]
+    # models x ids, C order: its transpose is the F-ordered block pandas stores without a copy.
+    out = np.full((len(kept), len(live)), np.nan)
+    rows = live.get_indexer(frame.index)
+    if clean:
+        block = frame[list(clean)].to_numpy(dtype=np.float64).T
+        for i, model in enumerate(kept):
+            if model in clean:
+                out[i, rows] = block[clean[model]]
+    for i, model in enumerate(kept):
+        if model in good:
+            out[i] = good[model]
+    matrix = pd.DataFrame(out.T, index=live, columns=kept, copy=False)
+    matrix.index.name = id_column
+    return matrix
+
+
+def validate_predictions(
+    table: pd.DataFrame,
+    live_ids: Sequence[object],
+    min_live_share: float = 1.0,
+    staked_models: Iterable[str] | None = None,
+    id_column: str = "id",
+) -> ValidPredictions:
+    """Check a predictions table (``id_column`` + one column per model) against the live ids.
+
+    Returns the valid models' predictions reindexed to the live ids (in the order given) and every
+    problem found. Raises TableError when the table as a whole is unusable.
+    """
+    names, live, ids = _table_shape(table, live_ids, id_column)
     frame = table.drop(columns=[id_column])
     frame.columns = names
     frame.index = pd.Index(ids.to_numpy(), name=id_column)
@@ -231,7 +258,7 @@ def validate_predictions(
     is_live = frame.index.isin(live)
     if not is_live.all():
         errors.append(
-            PredictionError(None, "unknown_ids", _first(frame.index[~is_live]), f"{int((~is_live).sum())} row(s) with ids not live this round were ignored")
+            PredictionError(None, "unknown_ids", first_ids(frame.index[~is_live]), f"{int((~is_live).sum())} row(s) with ids not live this round were ignored")
         )
         frame = frame[is_live]
     if len(frame) == 0:
@@ -253,48 +280,8 @@ def validate_predictions(
         errors.extend(model_errors)
         if values is not None:
             good[model] = values.to_numpy()
-    kept = [m for m in candidates if m in clean or m in good]
-    # models x ids, C order: its transpose is the F-ordered block pandas stores without a copy.
-    out = np.full((len(kept), len(live)), np.nan)
-    rows = live.get_indexer(frame.index)
-    if clean:
-        block = frame[list(clean)].to_numpy(dtype=np.float64).T
-        for i, model in enumerate(kept):
-            if model in clean:
-                out[i, rows] = block[clean[model]]
-    for i, model in enumerate(kept):
-        if model in good:
-            out[i] = good[model]
-    matrix = pd.DataFrame(out.T, index=live, columns=kept, copy=False)
-    matrix.index.name = id_column
+    matrix = _assemble(frame, live, candidates, clean, good, id_column)
     return ValidPredictions(matrix=matrix, errors=errors)
-
-
-def combine_model_files(files: Mapping[str, pd.DataFrame], id_column: str = "id") -> tuple[pd.DataFrame, list[PredictionError]]:
-    """Merge per-model files (``id`` + one prediction column each) into one table.
-
-    A file with no id column, not exactly one prediction column, or duplicate ids drops that model.
-    """
-    errors: list[PredictionError] = []
-    columns: dict[str, pd.Series] = {}
-    for model, frame in files.items():
-        model = str(model)
-        if id_column not in frame.columns:
-            errors.append(PredictionError(model, "missing_id_column", (), f"file has no {id_column!r} column"))
-            continue
-        value_cols = [c for c in frame.columns if c != id_column]
-        if len(value_cols) != 1:
-            errors.append(PredictionError(model, "non_numeric", (), f"file must have exactly one prediction column, has {value_cols[:5]}"))
-            continue
-        ids = _id_strings(frame[id_column])
-        dup = ids.duplicated(keep=False)
-        if dup.any():
-            errors.append(PredictionError(model, "duplicate_ids", _first(pd.unique(ids[dup])), "file repeats ids"))
-            continue
-        columns[model] = pd.Series(frame[value_cols[0]].to_numpy(), index=ids.to_numpy())
-    table = pd.DataFrame(columns)
-    table.index.name = id_column
-    return table.reset_index(), errors
 
 
 def validate_targets(
@@ -323,10 +310,10 @@ def validate_targets(
             raise TableError(
                 [PredictionError(None, "target_round_mismatch", (), f"targets are for round(s) {list(rounds)[:5]}, expected {round_number}")]
             )
-    ids = _id_strings(frame[id_column])
+    ids = id_strings(frame[id_column])
     dup = ids.duplicated(keep=False)
     if dup.any():
-        raise TableError([PredictionError(None, "target_duplicate_ids", _first(pd.unique(ids[dup])), "ids appear more than once")])
+        raise TableError([PredictionError(None, "target_duplicate_ids", first_ids(pd.unique(ids[dup])), "ids appear more than once")])
     values, error = _numeric_column("targets", pd.Series(frame[target_column].to_numpy(), index=ids.to_numpy()))
     if error is not None:
         raise TableError([PredictionError(None, "target_non_numeric", error.ids, error.message)])
@@ -334,25 +321,25 @@ def validate_targets(
     errors: list[PredictionError] = []
     inf = np.isinf(values.to_numpy())
     if inf.any():
-        errors.append(PredictionError(None, "target_nan", _first(values.index[inf]), "infinite targets are treated as unresolved"))
+        errors.append(PredictionError(None, "target_nan", first_ids(values.index[inf]), "infinite targets are treated as unresolved"))
         values = values.mask(np.isinf(values))
     if live_ids is not None:
         live = pd.Index([str(i) for i in live_ids])
         unknown = ~values.index.isin(live)
         if unknown.any():
             errors.append(
-                PredictionError(None, "target_unknown_ids", _first(values.index[unknown]), f"{int(unknown.sum())} target(s) for ids not live were ignored")
+                PredictionError(None, "target_unknown_ids", first_ids(values.index[unknown]), f"{int(unknown.sum())} target(s) for ids not live were ignored")
             )
             values = values[~unknown]
         covered = live.isin(values.index).mean() if len(live) else 0.0
         if covered < MIN_TARGET_COVERAGE:
             raise TableError(
-                [PredictionError(None, "target_ids_mismatch", _first(live[~live.isin(values.index)]), f"targets cover {covered:.2%} of live ids; is this the round's targets file?")]
+                [PredictionError(None, "target_ids_mismatch", first_ids(live[~live.isin(values.index)]), f"targets cover {covered:.2%} of live ids; is this the round's targets file?")]
             )
         values = values.reindex(live)
     nan = values.isna()
     if nan.any():
-        errors.append(PredictionError(None, "target_nan", _first(values.index[nan]), f"{int(nan.sum())} id(s) have no target and are not scored"))
+        errors.append(PredictionError(None, "target_nan", first_ids(values.index[nan]), f"{int(nan.sum())} id(s) have no target and are not scored"))
     if nan.all():
         raise TableError(errors + [PredictionError(None, "target_nan", (), "no id has a target")])
     values.name = target_column

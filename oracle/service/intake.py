@@ -40,8 +40,8 @@ import pandas as pd
 from oracle.protocol.inbox import Inbox
 from oracle.protocol.receipt import Receipt, sign_receipt
 from oracle.protocol.submission import Submission, SubmissionError, predictions_hash, recover_signer, replay_key
-from oracle.scoring.tables import read_prediction_file
-from oracle.scoring.validation import TableError, combine_model_files, validate_predictions
+from oracle.scoring.tables import combine_model_files, read_prediction_file
+from oracle.scoring.validation import TableError, validate_predictions
 from oracle.service.config import LOGGER_NAME
 from oracle.service.ratelimit import RateLimiter
 from oracle.service.schemas import ApiError, SubmissionIn, receipt_out

@@ -309,27 +309,20 @@ def run_load_scenario(workdir: Path, participants: int = 50, models_each: int = 
     """Own Anvil and deployment; ``participants`` x ``models_each`` models (one staked per participant) each
     submit once, concurrently, to a service with the scheduler inside; then the round closes and resolves and
     the proposed bundle is read back. ``budget`` bounds the whole run (a hung service fails instead of stalling)."""
-    from oracle.chain.anvil import dev_private_keys as _keys
+    from oracle.bundle.round_bundle import load_bundle
     from oracle.chain.anvil import start_anvil
     from oracle.chain.client import RoundStatus, TournamentClient
-    from oracle.chain.deploy import UNIT, DeployParams
-    from oracle.chain.deploy import deploy as _deploy
-    from oracle.chain.tx import Sender
-    from oracle.bundle.round_bundle import load_bundle
+    from oracle.chain.deploy import UNIT
+    from oracle.testing.local import local_tournament
 
     t0 = time.perf_counter()
     deadline = time.monotonic() + budget
     node = start_anvil(accounts=4)
     service = None
     try:
-        w3 = node.web3()
-        admin, oracle = (Account.from_key(k) for k in _keys(2))
-        deployment = _deploy(Sender(w3, admin), DeployParams(challenge_period=600), oracle=oracle.address,
-                             guardian=admin.address, pauser=admin.address)
-        deployment_file = deployment.save(workdir / "deployment.json")
-        token, tournament = deployment.token_contract(w3), deployment.tournament_contract(w3)
-        send_batch(w3, [(admin, token.functions.approve(tournament.address, 10**6 * UNIT), 0),
-                        (admin, tournament.functions.fundReserve(10**6 * UNIT), 0)])
+        local = local_tournament(node, reserve=10**6 * UNIT, save_to=workdir / "deployment.json")
+        w3, deployment, deployment_file = local.w3, local.deployment, local.deployment_file
+        admin, oracle = local.admin.account, local.oracle.account
         accounts = new_accounts(participants)
         fund_participants(w3, admin, deployment, accounts, tokens=1_000 * UNIT)
         owners = register_models(w3, deployment, accounts, models_each)

@@ -28,7 +28,8 @@ from web3 import Web3
 from oracle.auditor.watch import Watcher, WatchConfig
 from oracle.bundle.fetch import FetchPolicy
 from oracle.bundle.manifest import ChainRef
-from oracle.bundle.round_bundle import REJECTIONS_FILE, SUBMISSIONS_FILE, write_round_bundle
+from oracle.bundle.round_bundle import REJECTIONS_FILE, SUBMISSIONS_FILE
+from oracle.bundle.write import write_round_bundle
 from oracle.chain.client import RoundStatus, TournamentClient
 from oracle.chain.deploy import UNIT
 from oracle.chain.tx import Sender

@@ -13,7 +13,8 @@ import pytest
 from click.testing import CliRunner
 from web3 import Web3
 
-from oracle.bundle.round_bundle import load_bundle, write_round_bundle
+from oracle.bundle.round_bundle import load_bundle
+from oracle.bundle.write import write_round_bundle
 from oracle.chain.client import RoundStatus, TournamentClient
 from oracle.chain.deploy import UNIT
 from oracle.cli import main

@@ -12,7 +12,8 @@ import pytest
 
 from oracle.bundle.parquet import parquet_bytes
 from oracle.bundle.store import ArtifactStore, BundleError
-from oracle.bundle.round_bundle import load_bundle, PREDICTIONS, SCORES, STAKES, TARGETS, TREE, write_round_bundle
+from oracle.bundle.round_bundle import load_bundle, PREDICTIONS, SCORES, STAKES, TARGETS, TREE
+from oracle.bundle.write import write_round_bundle
 from oracle.bundle.manifest import Manifest, canonical_json
 from oracle.scoring.params import RoundParams
 from oracle.auditor.recompute import recompute

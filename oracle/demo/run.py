@@ -22,7 +22,6 @@ Time on chain moves with ``evm_increaseTime``, so the whole run takes well under
 from __future__ import annotations
 
 import io
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field, replace
@@ -31,15 +30,14 @@ from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
-from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from rich.console import Console
 from web3.logs import DISCARD
 
-from oracle.chain.anvil import dev_private_keys, start_anvil
+from oracle.chain.anvil import start_anvil
 from oracle.chain.client import TournamentClient
-from oracle.chain.deploy import UNIT, DeployParams, Deployment, deploy
+from oracle.chain.deploy import UNIT
 from oracle.chain.tx import Sender
+from oracle.testing.local import local_tournament
 from oracle.chain.keystore import Keystore
 from oracle.operator.rounds import Operator
 from oracle.operator.config import OperatorConfig
@@ -55,7 +53,7 @@ from oracle.protocol.submission import sign_submission, Submission
 from oracle.auditor.verify import Verdict, verify_all, verify_round
 from oracle.bundle.fetch import FetchPolicy
 
-__all__ = ["DemoConfig", "DemoResult", "run_demo", "main", "RoundDataWorld", "model_predictions"]
+__all__ = ["DemoConfig", "DemoResult", "run_demo", "RoundDataWorld", "model_predictions"]
 
 KEYSTORE_PASSWORD = "demo-password-not-for-real-funds"
 
@@ -77,8 +75,7 @@ class DemoConfig:
     challenge_period: int = 3_600
     scrypt_n: int = 2**12
     seed: int = 7
-    params: RoundParams = field(default_factory=lambda: RoundParams(
-        corr_weight=1.0, mmc_weight=2.0, clip=0.05, payout_threshold=10**6 * UNIT))
+    params: RoundParams = field(default_factory=RoundParams.numerai_default)
 
 
 @dataclass
@@ -162,20 +159,15 @@ class _Demo:
 
     def setup(self, anvil: Any) -> None:
         c = self.config
-        self.w3 = anvil.web3()
-        admin, oracle, guardian, keeper = (Account.from_key(k) for k in dev_private_keys(4))
-        self.admin, self.oracle, self.guardian, self.keeper = (Sender(self.w3, a) for a in (admin, oracle, guardian, keeper))
-        self.keeper_account = keeper
-        self.deployment: Deployment = deploy(
-            self.admin, DeployParams(challenge_period=c.challenge_period),
-            oracle=oracle.address, guardian=guardian.address, pauser=admin.address)
-        self.deployment.save(self.workdir / "deployment.json")
+        local = local_tournament(anvil, challenge_period=c.challenge_period, reserve=c.reserve,
+                                 save_to=self.workdir / "deployment.json")
+        self.w3, self.deployment = local.w3, local.deployment
+        self.admin, self.oracle, self.guardian, self.keeper = local.admin, local.oracle, local.guardian, local.keeper
+        self.keeper_account = local.keeper.account
         self.client = TournamentClient(self.w3, self.deployment)
         # The keeper settles through the participants' code path (oracle.participant.settle.settle_all), with its Sender.
         self.keeper_conn = Connection(self.w3, self.deployment, self.keeper_account, _sender=self.keeper)
         self.token, self.t = self.client.token, self.client.tournament
-        self.admin.transact(self.token.functions.approve(self.t.address, c.reserve), action="approve reserve")
-        self.admin.transact(self.t.functions.fundReserve(c.reserve), action="fund reserve")
         self.say(f"deployed tournament {self.t.address} on {anvil.url}; reserve funded with {c.reserve // UNIT} STK")
 
         keystore = Keystore(self.workdir / "keystores", scrypt_n=c.scrypt_n)
@@ -374,39 +366,3 @@ def run_demo(config: DemoConfig = DemoConfig(), workdir: Path | None = None,
             demo = _Demo(config, directory, say)
             demo.setup(anvil)
             return demo.run()
-
-
-def render(result: DemoResult, console: Console) -> None:
-    """The end-of-demo report: models, verdicts, conservation."""
-    from oracle.cli.output import make_table
-
-    rows = [(r.model, r.owner, f"{r.stake / UNIT:.4f}", f"{r.payout / UNIT:.4f}", f"{r.burn / UNIT:.4f}")
-            for r in result.models.itertuples()]
-    console.print(make_table("Models after the last round (STK)", ["model", "owner", "stake", "payout", "burn"], rows,
-                             numeric=["model", "stake", "payout", "burn"]))
-    verdict_rows = [(v.round, v.status, "OK" if v.ok else "MISMATCH", ", ".join(v.models()) or "-",
-                     v.proposal.root[:18] + "…") for v in result.verdicts]
-    console.print(make_table("Auditor verdicts (every proposal)", ["round", "status", "verdict", "models", "root"],
-                             verdict_rows, numeric=["round"]))
-    for round, reasons in result.rejections.items():
-        if reasons:
-            console.print(f"round {round} rejected submissions: {', '.join(reasons)}", highlight=False)
-    console.print(f"withdrawn: {result.withdrawn / UNIT:.4f} STK; vetoed round: {result.vetoed_round}", highlight=False)
-    console.print(f"tournament token balance {result.token_balance} == staked pool {result.staked_pool} + reward "
-                  f"reserve {result.reward_reserve}: {'yes' if result.conserved else 'NO'}", highlight=False)
-    console.print(f"{result.rounds} rounds in {result.seconds:.1f} s", highlight=False)
-
-
-def main() -> int:
-    console = Console(width=140)
-    started = time.monotonic()
-    result = run_demo(say=lambda line: console.print(line, highlight=False))
-    render(result, console)
-    standing_ok = all(v.ok for v in result.verdicts if v.standing)
-    caught = any(not v.ok and not v.standing for v in result.verdicts)
-    console.print(f"total {time.monotonic() - started:.1f} s", highlight=False)
-    return 0 if standing_ok and caught and result.conserved else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())
