@@ -18,7 +18,7 @@ Classes that stand for bad input also subclass ``ValueError``, so callers that c
     │   ├── RpcUnavailable              oracle.chain.tx             the JSON-RPC endpoint does not answer
     │   ├── ContractReverted            oracle.chain.tx             a call or transaction reverted (custom error)
     │   ├── ConnectionRefused           oracle.chain.connection     wrong chain, no contract, missing settings
-    │   ├── EventLogError               oracle.chain.events         an event log file of another deployment
+    │   ├── EventLogError               oracle.chain.event_log      an event log file of another deployment
     │   ├── ParticipantError            oracle.participant          a participant action cannot be done
     │   └── OperatorError               oracle.operator             the operator cannot go on with a round
     ├── ServiceError                    oracle.participant          the operator's service refused a request

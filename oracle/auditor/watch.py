@@ -2,7 +2,7 @@
 
 Each poll:
 
-1. brings the tournament's event log up to date (:class:`~oracle.chain.events.EventLog`: incremental from a cursor
+1. brings the tournament's event log up to date (:class:`~oracle.chain.event_log.EventLog`: incremental from a cursor
    persisted in ``<state>/events.sqlite``, with a reorg margin), so a poll costs the same after five rounds or five
    hundred;
 2. takes the *pending* proposals: those no later ``RootProposed``, ``RootVetoed``, ``RootActivated`` or
@@ -33,7 +33,7 @@ from oracle.auditor.verify import ReceiptEvidence, Verdict, verify_proposal
 from oracle.bundle.fetch import Fetcher, FetchPolicy
 from oracle.bundle.store import atomic_put
 from oracle.chain.client import ChainEvent, Proposal, TournamentClient
-from oracle.chain.events import DEFAULT_REORG_MARGIN
+from oracle.chain.event_log import DEFAULT_REORG_MARGIN
 from oracle.chain.tx import ContractReverted, Sender, is_rpc_outage
 
 __all__ = ["WatchConfig", "Watcher", "watch"]

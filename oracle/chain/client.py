@@ -5,7 +5,7 @@ the same chain reach the same answer:
 
 * events come from ``eth_getLogs`` over the tournament's address in windows of at most ``chunk`` blocks (public
   endpoints cap a call's range), decoded by their first topic and ordered by (block number, log index), or from
-  an incremental :class:`~oracle.chain.events.EventLog` once the client :meth:`~TournamentClient.follow`-s one;
+  an incremental :class:`~oracle.chain.event_log.EventLog` once the client :meth:`~TournamentClient.follow`-s one;
 * a round's model set is every ``ModelRegistered`` up to and including the round's ``RoundClosed`` log;
 * a model's stake at risk in round r is ``max(0, netDeposits + cumulativePayout(r-1) - cumulativeBurn(r-1) -
   pendingWithdrawal)`` with the deposits and the pending withdrawal replayed from ``Staked``, ``Withdrawn`` and
@@ -25,7 +25,7 @@ from web3.contract import Contract
 
 from oracle.chain.artifacts import abi
 from oracle.chain.deploy import Deployment
-from oracle.chain.events import DEFAULT_REORG_MARGIN, Anchor, EventLog
+from oracle.chain.event_log import DEFAULT_REORG_MARGIN, Anchor, EventLog
 from oracle.chain.replay import replay_stakes_at_risk
 from oracle.chain.tx import RpcUnavailable
 

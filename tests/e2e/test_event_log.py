@@ -10,7 +10,7 @@ import pytest
 from web3 import Web3
 
 from oracle.chain.client import TournamentClient
-from oracle.chain.events import EventLog, EventLogError
+from oracle.chain.event_log import EventLog, EventLogError
 from oracle.chain.tx import Sender
 from oracle.testing.rpc_proxy import start_rpc_proxy
 
