@@ -39,7 +39,6 @@ from oracle.scoring.pipeline import score_round
 from oracle.testing.hostile_http import HostileServer, start_hostile_server
 from oracle.testing.rpc_proxy import RpcProxy, start_rpc_proxy
 
-from conftest import CHALLENGE_PERIOD  # noqa: E402 - the test deployment's challenge period
 from test_operator import PARAMS, WINDOW, make_operator, prediction_file, register, submit, write_round_data  # noqa: E402
 
 FETCH_TIMEOUT = 1.5
@@ -112,6 +111,11 @@ def in_thread(work: Callable[[], Any], limit: float = 120) -> Any:
     if "error" in outcome:
         raise outcome["error"]
     return outcome.get("value")
+
+
+def challenge_period(chain) -> int:
+    """The deployment's challenge period (what every round opens with)."""
+    return TournamentClient(chain.w3, chain.deployment).bounds()[0]
 
 
 def status(chain, round: int) -> RoundStatus:
@@ -253,7 +257,7 @@ def test_a_proposal_still_unverified_near_the_end_of_its_window_is_vetoed(chain,
         time.sleep(0.05)
     assert sum("verifying round 1" in n for n in notes) >= 3 and actions == []
     assert status(chain, closed_round) is RoundStatus.PROPOSED
-    chain.advance(CHALLENGE_PERIOD - 100)  # 100 s of the window left: less than the margin
+    chain.advance(challenge_period(chain) - 100)  # 100 s of the window left: less than the margin
     thread.join(60)
     assert not thread.is_alive() and actions == ["vetoed"]
     reason = watcher.verdicts[0].reason()
@@ -299,7 +303,7 @@ def _write_history(chain, rounds: int, store: Path, quiet_model: int) -> None:
     w3, oracle = chain.w3, chain.oracle.account
     t = chain.tournament.functions
     nonce = w3.eth.get_transaction_count(oracle.address)
-    clock = chain.now()
+    clock, period = chain.now(), challenge_period(chain)
     for r in range(1, rounds + 1):
         if r == rounds:
             ids = write_round_data(store.parent / "data", r)
@@ -320,7 +324,7 @@ def _write_history(chain, rounds: int, store: Path, quiet_model: int) -> None:
         opened = clock + 1
         steps = [(opened, t.openRound(opened + 61)), (opened + 61, t.closeRound(r)),
                  (opened + 62, propose_call(chain, r, root, digest_bytes, uri)),
-                 (opened + 62 + CHALLENGE_PERIOD, t.activateRoot(r))]
+                 (opened + 62 + period, t.activateRoot(r))]
         for timestamp, fn in steps:
             w3.provider.make_request("evm_setNextBlockTimestamp", [timestamp])
             tx = fn.build_transaction({"from": oracle.address, "nonce": nonce, "gas": 400_000, "gasPrice": 10**9,
@@ -329,7 +333,7 @@ def _write_history(chain, rounds: int, store: Path, quiet_model: int) -> None:
             # Mined before the next timestamp is set (Anvil mines each transaction in its own block).
             assert w3.eth.wait_for_transaction_receipt(sent, poll_latency=0.01)["status"] == 1, (r, fn.fn_name)
             nonce += 1
-        clock = opened + 62 + CHALLENGE_PERIOD
+        clock = opened + 62 + period
     assert TournamentClient(w3, chain.deployment).round_state(rounds).status is RoundStatus.ACTIVE
 
 
