@@ -30,7 +30,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Mapping, Protocol
 from urllib.parse import urljoin, urlsplit
 
 from oracle.bundle.store import BundleError
@@ -82,6 +82,15 @@ class FetchPolicy:
                 raise ValueError(f"FetchPolicy.{name} must be a positive number of bytes, got {value!r}")
         if not self.timeout > 0:
             raise ValueError(f"FetchPolicy.timeout must be positive seconds, got {self.timeout!r}")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "FetchPolicy":
+        """The allow-list from ``TOURNEY_MANIFEST_ROOTS`` (paths separated by ``os.pathsep``) and
+        ``TOURNEY_MANIFEST_HOSTS`` (separated by spaces or commas), as ``tourney verify`` reads them."""
+        env = os.environ if environ is None else environ
+        roots = [r for r in env.get("TOURNEY_MANIFEST_ROOTS", "").split(os.pathsep) if r]
+        hosts = env.get("TOURNEY_MANIFEST_HOSTS", "").replace(",", " ").split()
+        return cls(roots=tuple(roots), hosts=tuple(hosts))
 
     def describe(self) -> str:
         """The allow-list in one line (quoted in refusals, so a misconfiguration is obvious)."""

@@ -44,7 +44,7 @@ from oracle.scoring.tables import combine_model_files, read_prediction_file
 from oracle.scoring.validation import TableError, validate_predictions
 from oracle.service.config import LOGGER_NAME
 from oracle.service.ratelimit import RateLimiter
-from oracle.service.schemas import ApiError, SubmissionIn, receipt_out
+from oracle.service.schemas import ApiError, SubmissionIn
 
 if TYPE_CHECKING:
     from oracle.service.state import Service
@@ -213,7 +213,7 @@ class Intake:
             receipt = self.receipt_for(current)
             raise ApiError(409, "duplicate", f"this exact signed submission of round {sub.round} model "
                            f"{sub.model_id} was already received at {current.received_at}; its receipt is attached",
-                           receipt=receipt_out(receipt))
+                           receipt=receipt.to_json())
         if self.state_fs.exists(self._superseded_path(sub)):
             raise ApiError(409, "replayed", f"this signed submission of round {sub.round} model {sub.model_id} was "
                            "already replaced by a newer one; a replayed request cannot roll predictions back. To "

@@ -153,3 +153,11 @@ def test_nothing_is_read_after_the_deadline(root: Path) -> None:
 def test_malformed_allow_list_entries_are_refused(entry: str) -> None:
     with pytest.raises(ValueError, match="allowed host"):
         FetchPolicy(hosts=(entry,))
+
+
+def test_the_allow_list_from_the_environment(root: Path) -> None:
+    policy = FetchPolicy.from_env({"TOURNEY_MANIFEST_ROOTS": f"{root}{os.pathsep}/srv/bundles",
+                                   "TOURNEY_MANIFEST_HOSTS": "bundles.example.org, 127.0.0.1:8080"})
+    assert policy.roots == (str(root), "/srv/bundles")
+    assert policy.hosts == (("bundles.example.org", None), ("127.0.0.1", 8080))
+    assert FetchPolicy.from_env({}) == FetchPolicy()
