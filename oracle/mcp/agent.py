@@ -26,6 +26,8 @@ from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
+
+from oracle.errors import TourneyError
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 from mcp import Client, StdioServerParameters
 
