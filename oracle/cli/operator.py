@@ -136,5 +136,14 @@ def resolve_command(chain: ChainOptions, config: Any, round_: int | None) -> Non
 @operator_options
 @json_option
 def activate_command(chain: ChainOptions, config: Any) -> None:
-    """Activate every pending root whose challenge window has passed, in order."""
+    """Activate the pending root (one at a time) once its challenge window has passed."""
     _emit_actions(_operator(chain, config).activate_due())
+
+
+@round_group.command("lapse")
+@chain_options
+@operator_options
+@json_option
+def lapse_command(chain: ChainOptions, config: Any) -> None:
+    """Lapse, in order, every round past its deadline unactivated (a zero result; anyone may do this)."""
+    _emit_actions(_operator(chain, config).lapse_due())

@@ -190,8 +190,16 @@ def verify_round(session: ParticipantSession, round: RoundArg) -> VerifyOut:
         warnings=list(verdict.warnings), receipts_checked=len(receipts))
 
 
+def _exit_limits(session: ParticipantSession) -> dict[str, Any]:
+    """The immutable limits a participant plans around: the exit bound D (a withdrawal requested at t can be taken
+    by t + D whatever any privileged key does), the smallest first stake, the longest pause."""
+    limits = session.client.hard_limits()
+    return {"exit_bound": limits.lapse_period, "min_stake": session.tokens(limits.min_stake),
+            "max_pause": limits.max_pause, "admin_delay": limits.admin_delay}
+
+
 def parameters(session: ParticipantSession, round: int | None = None) -> dict[str, Any]:
-    """The tournament's parameters: the chain's bounds and ring sizes, the round's caps and schedule, and the
+    """The tournament's parameters: the chain's bounds and exit limits, the round's caps and schedule, and the
     scoring parameters of the newest published round (or of ``round``)."""
     t = session.conn.tournament.functions
     client = session.client
@@ -204,8 +212,7 @@ def parameters(session: ParticipantSession, round: int | None = None) -> dict[st
                   "decimals": session.decimals},
         "bounds": {"challenge_period": int(challenge), "payout_cap_bps": int(payout_cap),
                    "burn_cap_bps": int(burn_cap)},
-        "roots": {"history": int(t.ROOT_HISTORY().call()), "max_pending_rounds": int(t.MAX_PENDING_ROUNDS().call()),
-                  "settleable_rounds": int(t.SETTLEABLE_ROUNDS().call())},
+        "exit": _exit_limits(session),
         "cursor": {"last_closed": last_closed, "last_activated": last_activated},
         "limits": session.limits_out().model_dump(),
     }
@@ -215,8 +222,9 @@ def parameters(session: ParticipantSession, round: int | None = None) -> dict[st
         document["round"] = {"round": wanted, "status": state.status.label, "closes_at": state.closes_at,
                              "closed_at": state.closed_at, "activates_at": state.activates_at,
                              "payout_cap_bps": state.payout_cap_bps, "burn_cap_bps": state.burn_cap_bps,
-                             "challenge_period": state.challenge_period}
-    # The newest published round is at most a few rounds behind the last closed one (16 may be pending).
+                             "challenge_period": state.challenge_period, "lapses_at": state.lapses_at}
+    # The newest published round is at most a few rounds behind the last closed one (one may be pending, and
+    # rounds after it wait or lapse).
     candidates = [wanted] if wanted is not None else range(last_closed, max(0, last_closed - 17), -1)
     document["scoring"] = None
     for candidate in candidates:

@@ -309,9 +309,8 @@ def test_payouts_are_scaled_to_the_free_reserve_and_the_auditor_recomputes_it(ch
     from oracle.chain.connection import Connection
     from oracle.scoring.pipeline import score_round
 
-    from conftest import CHALLENGE_PERIOD
-
-    deployment = deploy(chain.admin, DeployParams(challenge_period=CHALLENGE_PERIOD), oracle=chain.oracle.address,
+    challenge = int(chain.tournament.functions.bounds().call()[0])  # the session deployment's, reused here
+    deployment = deploy(chain.admin, DeployParams(challenge_period=challenge), oracle=chain.oracle.address,
                         guardian=chain.guardian.address, pauser=chain.admin.address)
     small = replace_field(chain, deployment=deployment)
     small.admin.transact(small.token.functions.approve(small.tournament.address, UNIT))
@@ -344,7 +343,7 @@ def test_payouts_are_scaled_to_the_free_reserve_and_the_auditor_recomputes_it(ch
     verdict = verify_round(client, 1, policy=FetchPolicy(roots=(str(tmp_path / "store"),)))
     assert verdict.ok, [d.describe() for d in verdict.differences]
 
-    small.advance(CHALLENGE_PERIOD + 1)
+    small.advance(challenge + 1)
     assert [x.step for x in op.step()] == ["activate"]
     keeper = Connection(small.w3, deployment, small.keeper.account, _sender=small.keeper)
     assert sorted(settle_all(keeper, 1).settled) == sorted(models)
