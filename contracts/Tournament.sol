@@ -541,11 +541,22 @@ contract Tournament is TournamentBase, EIP712, ITournament {
         _requireOwner(modelId, acc.owner);
         if (amount == 0) revert ZeroAmount();
         // L-8: a model's first stake (from zero) carries at least MIN_STAKE; zero-stake models stay out of trees.
-        if (_stakeOf(h, acc.netDeposits) == 0 && amount < _minStake) {
+        uint256 settledStake = _stakeOf(h, acc.netDeposits);
+        if (settledStake == 0 && amount < _minStake) {
             revert StakeBelowMinimum(modelId, amount, _minStake);
         }
         uint32 lastClosed = _lastClosed;
-        if (!_settledThrough(h.round, lastClosed)) {
+        if (settledStake == 0) {
+            // Nothing of the model is at risk in any round it is not settled through (every bound over that span is
+            // zero, whatever the leaf), and honest trees leave zero-stake models out: count it as settled through
+            // the last close, so its exit never waits for a leaf that does not exist. The deposit is then at risk
+            // from the next close, as a tranche would be; an old tranche (wholly withdrawn) is void.
+            if (h.round < lastClosed || h.flags & TRANCHE != 0) {
+                if (h.round < lastClosed) h.round = lastClosed;
+                h.flags &= ~TRANCHE;
+                _storeHot(modelId, h);
+            }
+        } else if (!_settledThrough(h.round, lastClosed)) {
             Pending memory p = _pendingOf(modelId, h.flags);
             uint8 flags = _addTranche(modelId, h, p, amount, lastClosed);
             _pending[modelId] = p;
@@ -573,9 +584,10 @@ contract Tournament is TournamentBase, EIP712, ITournament {
             uint40 closedAt = _schedules[next].closedAt;
             revert RoundNotResolved(next, closedAt == 0 ? 0 : closedAt + _lapsePeriod);
         }
-        uint32 required = _lastActiveAtOrBefore(afterRound);
-        if (h.round < required) revert UnsettledRounds(modelId, h.round, required);
         uint256 available = _stakeOf(h, acc.netDeposits);
+        // A model with no stake has nothing any leaf can change (its bounds are zero): nothing to wait for.
+        uint32 required = _lastActiveAtOrBefore(afterRound);
+        if (available != 0 && h.round < required) revert UnsettledRounds(modelId, h.round, required);
         amount = p.withdrawal < available ? p.withdrawal : available;
         h.flags &= ~WITHDRAWAL;
         _storeHot(modelId, h);

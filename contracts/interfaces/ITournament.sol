@@ -360,7 +360,9 @@ interface ITournament {
     function registerModel() external returns (uint256 modelId);
 
     /// @notice Adds `amount` (approved) from the caller to a model it owns; at risk from the next round to close.
-    /// Emits {Staked}. Requirements: caller owns the model; not paused; `amount >= MIN_STAKE` if the stake is zero;
+    /// A model whose stake is zero had nothing at risk in any round it is not settled through (honest trees leave it
+    /// out): it counts as settled through the last closed round from then on. Emits {Staked}.
+    /// Requirements: caller owns the model; not paused; `amount >= MIN_STAKE` if the stake is zero;
     /// no tranche from an earlier close still unsettled ({TopUpPending}).
     function stake(uint256 modelId, uint256 amount) external;
 
@@ -384,7 +386,7 @@ interface ITournament {
     /// @notice Pays the pending withdrawal (at most {stakeOf}) to the owner. Never paused.
     /// Emits {Withdrawn}. Requirements: caller owns the model; every round up to the request's round resolved
     /// ({RoundNotResolved}, at most LAPSE_PERIOD after the request); the model settled through the last active one
-    /// ({UnsettledRounds}).
+    /// ({UnsettledRounds}), unless its stake is zero (no leaf can change it; 0 is paid).
     /// @return amount Tokens paid.
     function withdraw(uint256 modelId) external returns (uint256 amount);
 

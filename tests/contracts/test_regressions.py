@@ -321,3 +321,48 @@ def test_L9_the_challenge_period_has_a_hard_floor(env):
     activates_at = event(env.t.proposeRoot(r, "0x" + "11" * 32, 0, 0, MANIFEST_HASH, MANIFEST_URI,
                                            {"from": env.oracle}), "RootProposed")["activatesAt"]
     assert activates_at - now() >= MIN_CHALLENGE_PERIOD - 1
+
+
+# ---------------------------------------------------------------- found by the Foundry campaign (Property 4)
+
+
+def test_P4_a_model_left_out_of_a_tree_for_having_no_stake_can_still_exit(env):
+    t = env.t
+    a = env.register(env.alice, 1_000 * K)
+    b = env.register(env.bob)  # no stake at the close of round 1: not in its tree
+    r1 = env.full_round({a: (0, 0)})
+    assert b not in {leaf.model_id for leaf in r1.leaves}  # zero-stake models are left out of trees
+    t.stake(b, 100 * K, {"from": env.bob})
+    # Nothing of b was at risk in round 1: it counts as settled through it; the deposit is at risk from round 2.
+    s = t.modelState(b)
+    assert (s["settledRound"], s["tranche"]) == (r1.round, 0)
+    t.requestWithdrawal(b, 100 * K, {"from": env.bob})
+    # The oracle falls silent: b needs no leaf of round 1 (there is none) to leave.
+    assert t.withdraw(b, {"from": env.bob}).return_value == 100 * K
+    assert t.stakeOf(b) == 0
+    env.solvent()
+
+
+def test_P4_staking_from_zero_escapes_no_burn_and_takes_no_omitted_result(env):
+    t = env.t
+    a = env.register(env.alice, 1_000 * K)
+    b = env.register(env.bob, 100 * K)
+    r1 = env.full_round({a: (0, 0), b: (0, 0)})
+    t.requestWithdrawal(b, 100 * K, {"from": env.bob})  # after round 1 closed: at risk in round 1 only
+    env.settle(r1, b)
+    assert t.withdraw(b, {"from": env.bob}).return_value == 100 * K
+    # Stolen oracle key: round 2 (b had no stake at its close) burns 50k of b and pays it 20k; b re-stakes while the
+    # root is pending. The leaf can never apply (b is settled through round 2), nor could it (b's bound is zero).
+    r2 = env.open_and_close()
+    bad = env.propose(r2, env.leaves_for({a: (0, 0), b: (20 * K, 50 * K)}), payout=20 * K, burn=50 * K,
+                      record=False)
+    t.stake(b, 100 * K, {"from": env.bob})
+    assert t.modelState(b)["settledRound"] == r2
+    env.activate(r2)
+    assert_reverts_with("AlreadySettled", t.settle, *bad.settle_args(b), {"from": env.keeper}, expect=(b, r2))
+    assert t.stakeOf(b) == 100 * K
+    # The new deposit is at risk from round 3: an honest 5% burn there applies in full (nothing escaped).
+    r3 = env.full_round({a: (0, 0), b: (0, 5 * K)})
+    assert settled(env.settle(r3, b)) == (0, 5 * K)
+    assert t.stakeOf(b) == 95 * K
+    env.solvent()
