@@ -4,7 +4,8 @@ Measures, in gas used per transaction:
 - ``round_<n>``: propose + activate of one round whose settlement tree has n leaves (steady state: the previous
   round is active, so the proposal reads real previous totals);
 - ``settle_single_100000``: one model settled with a depth-17 proof from a 100,000-leaf tree, in steady state
-  (the model was settled in an earlier round, as every model is after its first round);
+  (the model was settled in an earlier round, as every model is after its first round); ``_burned`` is the same
+  for a model whose result is a burn, and ``flush_burns`` the transaction that then destroys that burn;
 - ``settle_batch_256_per_model``: 256 contiguous models settled with one multiproof, divided by 256 (steady state);
   ``settle_batch_256_first_per_model`` is the same for models never settled before;
 - ``stake``, ``stake_with_permit``, ``request_withdrawal``, ``withdraw``;
@@ -13,9 +14,9 @@ Measures, in gas used per transaction:
 - ``exit``: the guaranteed exit: a withdrawal requested after a close whose round then lapses, taken with
   ``withdraw`` (the model settled through the last active round before it).
 
-Settlement burns are deferred: a settlement adds the model's burn to ``burnDue`` and the next activation (or
-``flushBurns``) destroys the sum with one ``burn`` call, so a round's propose + activate carries the burn of the
-settlements before it.
+Burns are deferred: a single settlement adds the model's burn to ``burnDue``; a batch settlement (or
+``flushBurns``) destroys everything due with one ``burn`` call, so batch figures include their burns and a single
+settlement's burn costs a share of the next batch (or one ``flushBurns``). Activation moves no tokens.
 
 Only the models the benchmark settles are registered on-chain; the other leaves of the 100,000-leaf tree are zero
 amounts for ids that are never settled. What a settlement costs depends on the proof's depth and on the settled
@@ -84,8 +85,8 @@ class Bench:
 
         Registered models alternate between a 1% payout and a 1% burn; the rest of the leaves carry zeros."""
         round_ = self.t.functions.roundCursor().call()[0] + 1
-        self.oracle.transact(self.t.functions.openRound(self.now() + 60))
-        self.sleep(61)
+        self.oracle.transact(self.t.functions.openRound(self.now() + 120))
+        self.sleep(121)
         self.oracle.transact(self.t.functions.closeRound(round_))
         leaves = []
         for model_id in range(1, n_leaves + 1):
@@ -147,6 +148,9 @@ def measure() -> dict[str, int]:
             b.settle_single(r1, tree1, model_id)
         gas["round_100000"], (r2, tree2) = b.run_round(100_000)
         gas["settle_single_100000"] = b.settle_single(r2, tree2, 1)
+        # A burned model (even id): the settlement leaves its burn due; flushBurns destroys it (a batch would too).
+        gas["settle_single_100000_burned"] = b.settle_single(r2, tree2, 2)
+        gas["flush_burns"] = b.participant.transact(b.t.functions.flushBurns())["gasUsed"]
         gas["settle_batch_256_per_model"] = b.settle_batch(r2, tree2, list(range(11, 267))) // 256
 
         # Withdrawal: request, then withdraw once the model is settled through the rounds it was at risk in.
@@ -156,8 +160,8 @@ def measure() -> dict[str, int]:
         # The guaranteed exit: round 3 closes, model 1 asks for more, the oracle never proposes round 3; once it is
         # LAPSE_PERIOD past its close anyone lapses it, and the withdrawal pays (model 1 is settled through round 2,
         # the last active round before the request).
-        b.oracle.transact(b.t.functions.openRound(b.now() + 60))
-        b.sleep(61)
+        b.oracle.transact(b.t.functions.openRound(b.now() + 120))
+        b.sleep(121)
         b.oracle.transact(b.t.functions.closeRound(3))
         b.participant.transact(b.t.functions.requestWithdrawal(1, 100 * UNIT))
         b.sleep(b.lapse_period)
@@ -186,7 +190,8 @@ def main() -> None:
     gas = measure()
     order = ["round_10", "round_1000", "round_100000", "settle_single_100000", "settle_batch_256_per_model",
              "stake", "stake_with_permit", "request_withdrawal", "withdraw",
-             "settle_single_100000_first", "settle_batch_256_first_per_model", "lapse", "exit"]
+             "settle_single_100000_first", "settle_batch_256_first_per_model", "settle_single_100000_burned",
+             "flush_burns", "lapse", "exit"]
     result = {k: gas[k] for k in order}
     out = ROOT / "bench" / "results" / "gas.json"
     out.parent.mkdir(parents=True, exist_ok=True)

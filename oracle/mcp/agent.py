@@ -31,8 +31,6 @@ from oracle.errors import TourneyError
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 from mcp import Client, StdioServerParameters
 
-from oracle.errors import TourneyError
-
 __all__ = ["AgentConfig", "AgentError", "ScriptedAgent", "AgentThread", "Call", "numeric_environment"]
 
 
