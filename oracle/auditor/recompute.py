@@ -25,6 +25,7 @@ from typing import Any, Callable, Mapping
 
 import pandas as pd
 
+from oracle.bundle.fetch import Reader
 from oracle.bundle.store import BundleError
 from oracle.bundle.write import amounts_by_model_id
 from oracle.bundle.round_bundle import (
@@ -216,9 +217,10 @@ def _score(bundle: RoundBundle) -> Any:
 
 
 def recompute_bundle(
-    bundle: RoundBundle, tolerance: float = FLOAT_TOLERANCE, check_previous: bool = True
+    bundle: RoundBundle, tolerance: float = FLOAT_TOLERANCE, check_previous: bool = True, reader: Reader | None = None,
 ) -> RecomputeReport:
-    """Recompute ``bundle`` (loaded with ``verify=False`` so integrity problems are reported too)."""
+    """Recompute ``bundle`` (loaded with ``verify=False`` so integrity problems are reported too). ``reader`` reads
+    the previous bundle the manifest links to (pass the same bounded reader the bundle came through)."""
     manifest = bundle.manifest
     report = RecomputeReport(bundle.uri, bundle.keccak256, bundle.round)
     for problem in bundle.problems:
@@ -288,7 +290,7 @@ def recompute_bundle(
             report.differences.append(Difference("total", "manifest", name, getattr(manifest.totals, name), report.totals[name]))
 
     if check_previous:
-        report.differences += _check_previous(bundle, previous)
+        report.differences += _check_previous(bundle, previous, reader)
     _note_versions(bundle, report)
     return report
 
@@ -322,14 +324,15 @@ def _amounts_from_published(result: Any, recorded: pd.DataFrame, bundle: RoundBu
     return table
 
 
-def _check_previous(bundle: RoundBundle, previous: Mapping[int, tuple[int, int]]) -> list[Difference]:
+def _check_previous(bundle: RoundBundle, previous: Mapping[int, tuple[int, int]], reader: Reader | None,
+                    ) -> list[Difference]:
     """The previous bundle exists, hashes to the linked hash, and its leaves are our starting point."""
     link = bundle.manifest.previous
     if link is None:
         return []
     uri = resolve_previous_uri(bundle)
     try:
-        before = load_bundle(uri, expected_keccak=link.keccak256)
+        before = load_bundle(uri, expected_keccak=link.keccak256, reader=reader)
         published, unreadable = _dump_leaves(before.tree_dump())
     except (BundleError, ValueError) as exc:
         return [Difference("previous", uri, "bundle", link.keccak256, f"cannot be verified: {exc}")]
@@ -360,10 +363,11 @@ def recompute(
     expected_keccak: str | None = None,
     tolerance: float = FLOAT_TOLERANCE,
     check_previous: bool = True,
+    reader: Reader | None = None,
 ) -> RecomputeReport:
     """Load the bundle at ``manifest_uri`` without failing on integrity problems and recompute it.
 
     Raises BundleError only when the manifest itself cannot be read or parsed.
     """
-    bundle = load_bundle(manifest_uri, expected_keccak=expected_keccak, verify=False)
-    return recompute_bundle(bundle, tolerance=tolerance, check_previous=check_previous)
+    bundle = load_bundle(manifest_uri, expected_keccak=expected_keccak, verify=False, reader=reader)
+    return recompute_bundle(bundle, tolerance=tolerance, check_previous=check_previous, reader=reader)

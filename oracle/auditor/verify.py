@@ -17,30 +17,37 @@ For a ``RootProposed`` event the auditor loads the manifest at its URI (checking
   events show once the previous round resolved;
 * **activation** (for an active round): ``RootActivated`` committed exactly the declared payout; a settlement the
   contract clamped for this round is reported as a warning (an honest leaf is never clamped).
-* **receipts** (when the caller holds some, e.g. ``tourney verify --receipts DIR``): every genuine operator receipt
-  of the round (signed by the chain's ORACLE_ROLE holder) is honoured by the bundle; a receipted file missing or
-  swapped is censorship and fails the round naming the model, while a receipt that is not genuine is only a
-  warning (a forged receipt accuses nobody).
+* **receipts** (when the caller holds some, e.g. ``tourney verify --receipts DIR``;
+  ``oracle.auditor.receipt_evidence``): every genuine operator receipt of the round is honoured by the bundle; a
+  receipted file missing or swapped is censorship and fails the round naming the model, while a receipt that is not
+  genuine is only a warning.
 
 A proposal verifies only when nothing differs.
+
+The manifest URI and all it leads to are untrusted: read through a bounded :class:`~oracle.bundle.fetch.Fetcher`,
+anything that goes wrong with them (even a crash of the checks) is a difference, never an exception; only an RPC
+outage raises (the caller retries). A zero ``manifestHash`` fails at once. Following proposals and vetoing is
+:mod:`oracle.auditor.watch`.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
 import pandas as pd
 from web3 import Web3
 
+from oracle.bundle.fetch import Fetcher, FetchPolicy
 from oracle.bundle.store import BundleError
 from oracle.bundle.round_bundle import load_bundle, REJECTIONS_FILE, RoundBundle, SUBMISSIONS_FILE
-from oracle.chain.client import Proposal, RoundStatus, TournamentClient
+from oracle.chain.client import Proposal, RoundState, RoundStatus, TournamentClient
+from oracle.chain.tx import is_rpc_outage
 from oracle.settlement.leaves import leaves_of_dump
 from oracle.auditor.recompute import Difference, recompute_bundle
+from oracle.auditor.receipt_evidence import check_receipt_evidence, ReceiptEvidence
 from oracle.scoring.tables import read_prediction_file
-from oracle.protocol.receipt import check_receipts, Receipt
 from oracle.protocol.submission import recover_signer, Submission, SubmissionError, verify_submission
 
 __all__ = ["Verdict", "ReceiptEvidence", "check_receipt_evidence", "verify_proposal", "verify_round", "verify_all"]
@@ -65,6 +72,12 @@ class Verdict:
     def ok(self) -> bool:
         return not self.differences
 
+    def reason(self, limit: int = 3) -> str:
+        """Why the proposal does not verify, in one line (what a guardian's log says when it vetoes)."""
+        more = len(self.differences) - limit
+        shown = "; ".join(d.describe() for d in self.differences[:limit]) or "verified"
+        return shown + (f" (and {more} more difference(s))" if more > 0 else "")
+
     def models(self) -> list[str]:
         """Models (or leaves) with a difference: what a guardian would quote."""
         return sorted({d.subject for d in self.differences if d.scope in ("model", "leaf", "stake", "submission", "receipt")},
@@ -76,7 +89,7 @@ class Verdict:
             "root": self.proposal.root, "manifest_uri": self.proposal.manifest_uri,
             "manifest_hash": self.proposal.manifest_hash, "models": self.models(),
             "differences": [d.to_dict() for d in self.differences], "notes": list(self.notes),
-            "warnings": list(self.warnings),
+            "warnings": list(self.warnings), "reason": self.reason(),
         }
 
 
@@ -275,41 +288,16 @@ def check_activation(client: TournamentClient, proposal: Proposal) -> tuple[list
     return out, warnings
 
 
-@dataclass(frozen=True)
-class ReceiptEvidence:
-    """A participant's operator receipts and the address that must have signed them (the chain's oracle)."""
-
-    receipts: Sequence[Receipt]
-    operator: str
-
-
-def check_receipt_evidence(bundle: RoundBundle, evidence: ReceiptEvidence, chain_id: int, tournament: str,
-                           ) -> tuple[list[Difference], list[str]]:
-    """(differences, warnings) of the bundle against the round's receipts: ``missing`` and ``hash_mismatch`` are
-    censorship and differ (naming the model); ``invalid_receipt`` is a warning only."""
-    try:
-        entries = bundle.json(SUBMISSIONS_FILE)
-    except (BundleError, KeyError) as exc:
-        return [Difference("receipt", "bundle", SUBMISSIONS_FILE, "readable", f"error: {exc}")], []
-    problems = check_receipts(entries, evidence.receipts, round=bundle.round, operator=evidence.operator,
-                              chain_id=chain_id, tournament=tournament)
-    differences: list[Difference] = []
-    warnings: list[str] = []
-    for problem in problems:
-        if problem.kind == "invalid_receipt":
-            warnings.append(f"receipt not genuine, ignored: {problem.message}")
-        else:
-            differences.append(Difference("receipt", str(problem.model_id), problem.kind, "receipted",
-                                          problem.message))
-    return differences, warnings
-
-
 # ------------------------------------------------------------------------------------------ verdicts
 
 
 def verify_proposal(client: TournamentClient, proposal: Proposal, receipts: ReceiptEvidence | None = None,
-                    ) -> Verdict:
-    """Audit one proposal from the chain and its manifest URI alone (and, given ``receipts``, against them)."""
+                    policy: FetchPolicy | None = None, *, fetcher: Fetcher | None = None) -> Verdict:
+    """Audit one proposal from the chain and its manifest URI alone (and, given ``receipts``, against them).
+
+    The bundle is read through ``fetcher``, or a :class:`Fetcher` under ``policy``; with neither, nothing is allowed
+    and the verdict says the manifest could not be read. An RPC outage raises; nothing read from the bundle can."""
+    fetcher = fetcher or Fetcher(policy or FetchPolicy())
     state = client.round_state(proposal.round)
     standing_proposal = client.current_proposal(proposal.round)
     standing = standing_proposal is not None and standing_proposal.position_key() == proposal.position_key()
@@ -323,12 +311,30 @@ def verify_proposal(client: TournamentClient, proposal: Proposal, receipts: Rece
         vetoed = index < len(client.round_events("RootVetoed", proposal.round))
         status = "vetoed" if vetoed or state.status is not RoundStatus.LAPSED else "lapsed"
     verdict = Verdict(proposal.round, proposal, status, standing)
+    if int(proposal.manifest_hash, 16) == 0:
+        verdict.differences.append(Difference("proposal", "chain", "manifestHash", proposal.manifest_hash,
+                                              "nonzero (a zero hash commits to no manifest)"))
+        return verdict
     try:
-        bundle = load_bundle(proposal.manifest_uri, expected_keccak=proposal.manifest_hash, verify=False)
+        _check(client, proposal, receipts, fetcher, verdict, state, standing)
+    except Exception as exc:  # noqa: BLE001 - an RPC outage is the caller's to retry; anything else fails the round
+        if is_rpc_outage(exc):
+            raise
+        verdict.differences.append(Difference("verify", "bundle", "checked", "to completion",
+                                              f"error checking {proposal.manifest_uri}: {type(exc).__name__}: {exc}"))
+    return verdict
+
+
+def _check(client: TournamentClient, proposal: Proposal, receipts: ReceiptEvidence | None, fetcher: Fetcher,
+           verdict: Verdict, state: RoundState, standing: bool) -> None:
+    """Every check that reads the bundle (and the chain facts it is compared with), appended to ``verdict``."""
+    try:
+        bundle = load_bundle(proposal.manifest_uri, expected_keccak=proposal.manifest_hash, verify=False,
+                             reader=fetcher)
     except BundleError as exc:
         verdict.differences.append(Difference("file", "manifest.json", "readable", proposal.manifest_uri, str(exc)))
-        return verdict
-    report = recompute_bundle(bundle)
+        return
+    report = recompute_bundle(bundle, reader=fetcher)
     verdict.differences += report.differences
     verdict.notes += report.notes
     if bundle.round != proposal.round:
@@ -347,7 +353,7 @@ def verify_proposal(client: TournamentClient, proposal: Proposal, receipts: Rece
             verdict.differences.append(Difference("previous", str(base_round), "manifestHash",
                                                   link.keccak256 if link else None, base.manifest_hash))
         try:
-            previous_leaves = leaves_of_dump(load_bundle(base.manifest_uri, base.manifest_hash).tree_dump())
+            previous_leaves = leaves_of_dump(load_bundle(base.manifest_uri, base.manifest_hash, reader=fetcher).tree_dump())
         except BundleError as exc:
             verdict.differences.append(Difference("previous", str(base_round), "bundle", "loads", str(exc)))
 
@@ -366,10 +372,10 @@ def verify_proposal(client: TournamentClient, proposal: Proposal, receipts: Rece
                                                        client.tournament.address)
         verdict.differences += differences
         verdict.warnings += warnings
-    return verdict
 
 
-def verify_round(client: TournamentClient, round: int, receipts: ReceiptEvidence | None = None) -> Verdict:
+def verify_round(client: TournamentClient, round: int, receipts: ReceiptEvidence | None = None,
+                 policy: FetchPolicy | None = None) -> Verdict:
     """Audit the round's standing proposal (or, when it was vetoed, its latest one)."""
     proposal = client.current_proposal(round)
     if proposal is None:
@@ -377,10 +383,12 @@ def verify_round(client: TournamentClient, round: int, receipts: ReceiptEvidence
         if not found:
             raise ValueError(f"round {round} has no RootProposed event on this chain")
         proposal = found[-1]
-    return verify_proposal(client, proposal, receipts)
+    return verify_proposal(client, proposal, receipts, policy)
 
 
-def verify_all(client: TournamentClient, receipts: ReceiptEvidence | None = None) -> list[Verdict]:
+def verify_all(client: TournamentClient, receipts: ReceiptEvidence | None = None,
+               policy: FetchPolicy | None = None) -> list[Verdict]:
     """Audit every proposal ever made, vetoed ones included, in chain order."""
     proposals = [Proposal.of(e) for e in client.events(["RootProposed"])]
-    return [verify_proposal(client, p, receipts) for p in proposals]
+    return [verify_proposal(client, p, receipts, policy) for p in proposals]
+

@@ -22,6 +22,7 @@ from oracle.bundle.manifest import (
     PreviousLink,
     keccak_hex,
 )
+from oracle.bundle.fetch import FetchError, FetchNotFound, Reader, TrustedReader
 from oracle.bundle.parquet import read_parquet_bytes
 from oracle.bundle.store import MANIFEST_NAME, ArtifactStore, BundleError, as_store, join_path
 from oracle.scoring.params import RoundParams
@@ -159,18 +160,21 @@ def _store_root_of(manifest_uri: str) -> str:
     return "/".join(parts[:-3]) or "/"
 
 
-def load_bundle(manifest_uri: str, expected_keccak: str | None = None, verify: bool = True) -> RoundBundle:
+def load_bundle(manifest_uri: str, expected_keccak: str | None = None, verify: bool = True,
+                reader: Reader | None = None) -> RoundBundle:
     """Load the bundle a manifest describes, checking every file's size, SHA-256 and keccak-256.
 
     With ``verify`` (the default) any problem raises a BundleError naming the file; with
     ``verify=False`` problems are collected in ``RoundBundle.problems`` (the auditor reports them all).
-    ``expected_keccak`` is the ``manifestHash`` from the chain, when known.
+    ``expected_keccak`` is the ``manifestHash`` from the chain, when known. ``reader`` reads the manifest and
+    its files: a :class:`~oracle.bundle.fetch.Fetcher` (bounded, allow-listed) for a URI taken from the chain;
+    by default a :class:`~oracle.bundle.fetch.TrustedReader` (any fsspec URL, no limits) for one's own store.
     """
     manifest_uri = str(manifest_uri)
+    reader = reader or TrustedReader()
     try:
-        with fsspec.open(manifest_uri, "rb") as handle:
-            data = handle.read()
-    except FileNotFoundError:
+        data = reader.read(manifest_uri)
+    except FetchNotFound:
         raise BundleError(f"{manifest_uri}: manifest not found") from None
     digest = keccak_hex(data)
     problems: list[IntegrityProblem] = []
@@ -185,15 +189,18 @@ def load_bundle(manifest_uri: str, expected_keccak: str | None = None, verify: b
         raise BundleError(str(exc)) from exc
     if manifest.to_bytes() != data:
         problems.append(IntegrityProblem("manifest.json", "not in canonical JSON form (its hash would not be reproducible)"))
-    store = ArtifactStore(_store_root_of(manifest_uri))
+    # The object URIs are computed, not opened through a filesystem: only ``reader`` touches anything.
+    root = _store_root_of(manifest_uri)
     files: dict[str, bytes] = {}
     for name, entry in manifest.files.items():
-        uri = store.object_uri(entry)
+        uri = join_path(root, "objects", f"{entry.sha256}.{entry.extension}")
         try:
-            with fsspec.open(uri, "rb") as handle:
-                blob = handle.read()
-        except FileNotFoundError:
+            blob = reader.read(uri, entry.size)
+        except FetchNotFound:
             problems.append(IntegrityProblem(name, f"object {uri} is missing"))
+            continue
+        except FetchError as exc:
+            problems.append(IntegrityProblem(name, f"object {uri} cannot be read: {exc}"))
             continue
         mismatch = entry.mismatch(blob)
         if mismatch:

@@ -4,7 +4,8 @@ Everything the operator and the auditor decide is derived here from the chain al
 the same chain reach the same answer:
 
 * events come from ``eth_getLogs`` over the tournament's address in windows of at most ``chunk`` blocks (public
-  endpoints cap a call's range), decoded by their first topic and ordered by (block number, log index);
+  endpoints cap a call's range), decoded by their first topic and ordered by (block number, log index), or from
+  an incremental :class:`~oracle.chain.event_log.EventLog` once the client :meth:`~TournamentClient.follow`-s one;
 * a round's model set and stakes at risk are replayed from the ledger events up to and including the round's
   ``RoundClosed`` log (:mod:`oracle.chain.replay` states the rule);
 * round status, schedule and caps come from ``roundInfo``; model states from ``modelState`` or, for many models,
@@ -23,6 +24,7 @@ from web3.contract import Contract
 
 from oracle.chain.artifacts import abi
 from oracle.chain.deploy import Deployment
+from oracle.chain.event_log import DEFAULT_REORG_MARGIN, Anchor, EventLog
 from oracle.chain.events import ChainEvent
 from oracle.chain.state import (
     Cursor,
@@ -65,7 +67,10 @@ class TournamentClient:
     w3: Web3
     deployment: Deployment
     chunk: int = DEFAULT_CHUNK
+    #: When set, every event read comes from this log (see :meth:`follow`) instead of ``eth_getLogs``.
+    event_log: EventLog | None = None
     _decoders: dict[bytes, tuple[str, Any]] = field(default_factory=dict, init=False, repr=False)
+    _decoded: dict[tuple[int, int, str], "ChainEvent | None"] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.chunk < 1:
@@ -234,12 +239,33 @@ class TournamentClient:
     def total_supply(self, block: int | str = "latest") -> int:
         return int(self._rpc("totalSupply", lambda: self.token.functions.totalSupply().call(block_identifier=block)))
 
+    def bounds(self) -> tuple[int, int, int]:
+        """The bounds the next round opens with: (challenge period, payout cap bps, burn cap bps)."""
+        period, payout_cap, burn_cap = self._rpc("bounds", self.tournament.functions.bounds().call)
+        return int(period), int(payout_cap), int(burn_cap)
+
     # -------------------------------------------------------------- events
+
+    def follow(self, path: str | None = None, reorg_margin: int = DEFAULT_REORG_MARGIN,
+               on_rescan: Any = lambda reason: None) -> EventLog:
+        """Read events from an :class:`EventLog` of the tournament from now on (``path``: its SQLite file, kept
+        across runs; None: in memory). Call :meth:`sync_events` to bring it up to date."""
+        self.event_log = EventLog(self.w3, self.tournament.address, self.deployment.block, path, chunk=self.chunk,
+                                  reorg_margin=reorg_margin, on_rescan=on_rescan)
+        self._decoded.clear()
+        return self.event_log
+
+    def sync_events(self) -> Anchor | None:
+        """Bring the followed event log up to the latest block (None when the client follows none)."""
+        return None if self.event_log is None else self.event_log.sync()
 
     def _scan(self, topics: list[Any] | None, from_block: int | None, to_block: int | None,
               what: str) -> list[ChainEvent]:
         """The one event scanner: ``eth_getLogs`` over the tournament in windows of ``chunk`` blocks, decoded, in
-        chain order."""
+        chain order; from the followed event log when there is one (synced first if it never was)."""
+        if self.event_log is not None:
+            found = [self._decode(log) for log in self.event_log.query(topics, from_block, to_block)]
+            return [e for e in found if e is not None]
         start = self.deployment.block if from_block is None else from_block
         end = self.block_number() if to_block is None else to_block
         out: list[ChainEvent] = []
@@ -253,6 +279,9 @@ class TournamentClient:
                 if decoded is not None:
                     out.append(decoded)
         return sorted(out, key=lambda e: e.position)
+
+    def has_event(self, name: str) -> bool:
+        return any(known == name for known, _ in self._decoders.values())
 
     def _topic(self, name: str) -> str:
         for topic, (known, _) in self._decoders.items():
@@ -276,15 +305,19 @@ class TournamentClient:
     def _decode(self, log: Any) -> ChainEvent | None:
         if not log["topics"]:
             return None
+        # A followed log is read many times per poll: decode once (a log a reorg replaced has another block hash).
+        key = (int(log["blockNumber"]), int(log["logIndex"]), hex32(log["blockHash"]))
+        if key in self._decoded:
+            return self._decoded[key]
         known = self._decoders.get(bytes(log["topics"][0]))
-        if known is None:
-            return None
-        name, event = known
-        data = event.process_log(log)
-        return ChainEvent(
-            name=name, args=dict(data["args"]), block=int(log["blockNumber"]), log_index=int(log["logIndex"]),
-            tx_hash=hex32(log["transactionHash"]),
-        )
+        decoded = None
+        if known is not None:
+            name, event = known
+            decoded = ChainEvent(name=name, args=dict(event.process_log(log)["args"]), block=int(log["blockNumber"]),
+                                 log_index=int(log["logIndex"]), tx_hash=hex32(log["transactionHash"]))
+        if self.event_log is not None:
+            self._decoded[key] = decoded
+        return decoded
 
     def round_events(self, name: str, round: int) -> list[ChainEvent]:
         """Events ``name`` whose indexed ``round`` is ``round`` (filtered by topic on the node)."""

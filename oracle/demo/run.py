@@ -55,6 +55,7 @@ from oracle.participant.stake import exit_status, request_withdrawal, withdraw
 from oracle.protocol.inbox import Inbox
 from oracle.protocol.submission import sign_submission, Submission
 from oracle.auditor.verify import Verdict, verify_all, verify_round
+from oracle.bundle.fetch import FetchPolicy
 from oracle.demo.data import RoundDataWorld, model_predictions
 from oracle.demo.agent import AGENT_OWNER, AgentOutcome, DemoAgentSetup, finish_agent, start_agent
 from oracle.mcp.agent import AgentThread
@@ -193,6 +194,8 @@ class _Demo:
 
         self.data = RoundDataWorld(self.workdir / "round-data", c.live_rows, c.features, c.seed)
         self.inbox = Inbox(self.workdir / "inbox")
+        # The auditor reads manifests only from where the demo's operator publishes them.
+        self.fetch_policy = FetchPolicy(roots=(str(self.workdir / "store"),))
         self.operator = Operator(self.client, self.oracle, OperatorConfig(
             store=str(self.workdir / "store"), inbox=str(self.workdir / "inbox"),
             round_data=str(self.workdir / "round-data"), params=c.params, submission_window=c.submission_window,
@@ -267,7 +270,7 @@ class _Demo:
             for action in opened:
                 self.opened(action.round)
         outcome = None if self.agent is None else finish_agent(self.agent, self.say)
-        verdicts = verify_all(self.client)
+        verdicts = verify_all(self.client, policy=self.fetch_policy)
         models = self.client.model_count()
         return DemoResult(
             rounds=c.rounds, vetoed_round=self.vetoed, verdicts=verdicts, models=self.model_table(),
@@ -335,7 +338,7 @@ class _Demo:
             return scores
 
         self.operator.resolve_and_propose(round, tamper=inflate)
-        verdict = verify_round(self.client, round)
+        verdict = verify_round(self.client, round, policy=self.fetch_policy)
         self.say(f"  auditor: round {round} proposal {'OK' if verdict.ok else 'MISMATCH'}; models {verdict.models()}: "
                  + "; ".join(f"{d.scope} {d.subject} {d.field}" for d in verdict.differences[:4]))
         if verdict.ok:

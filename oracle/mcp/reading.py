@@ -14,6 +14,7 @@ import pandas as pd
 from web3 import Web3
 
 from oracle.auditor.verify import ReceiptEvidence, verify_round as audit_round
+from oracle.bundle.fetch import FetchPolicy
 from oracle.bundle.store import BundleError
 from oracle.chain.client import RoundStatus
 from oracle.mcp.arguments import ModelArg, PathArg, RoundArg
@@ -173,7 +174,8 @@ def verify_round(session: ParticipantSession, round: RoundArg) -> VerifyOut:
     receipts = [r for r in session.receipts() if r.round == int(round)]
     evidence = ReceiptEvidence(receipts, oracle_address(session.conn)) if receipts else None
     try:
-        verdict = audit_round(client, int(round), evidence)
+        # Manifest URIs come from the chain: read only from the places TOURNEY_MANIFEST_ROOTS/HOSTS allow.
+        verdict = audit_round(client, int(round), evidence, FetchPolicy.from_env())
     except ValueError as exc:
         raise ToolFailure("not_published", str(exc), round=round) from None
 

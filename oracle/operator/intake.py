@@ -9,7 +9,7 @@ import fsspec
 
 from oracle.chain.client import TournamentClient
 from oracle.protocol.inbox import Inbox
-from oracle.protocol.submission import Submission, SubmissionError, verify_submission
+from oracle.protocol.submission import Submission, SubmissionError, replay_key, verify_submission
 
 __all__ = ["check_submissions", "judge", "late_detail", "rejection", "rejection_order", "submission_file_name",
            "submission_files"]
@@ -31,6 +31,7 @@ def check_submissions(client: TournamentClient, inbox: Inbox, round: int, snapsh
     chain_id = client.chain_id()
     accepted: dict[int, tuple[Submission, bytes]] = {}
     rejections: list[dict[str, Any]] = []
+    # Keyed on the signed content, not the signature bytes: a re-encoded copy of a snapshotted record is that record.
     snapshotted: set[str] = set()
     for i, item in enumerate(snapshot["submissions"]):
         where = f"round {round} snapshot entry {i}"
@@ -41,7 +42,7 @@ def check_submissions(client: TournamentClient, inbox: Inbox, round: int, snapsh
         except (SubmissionError, OSError, KeyError) as exc:
             rejections.append({"model_id": None, "reason": "unreadable", "detail": str(exc)})
             continue
-        snapshotted.add(sub.signature)
+        snapshotted.add(replay_key(sub))
         reason, detail = judge(sub, data, round, owners, chain_id, client.tournament.address)
         if reason is None:
             accepted[sub.model_id] = (sub, data)
@@ -53,7 +54,7 @@ def check_submissions(client: TournamentClient, inbox: Inbox, round: int, snapsh
     # snapshot was taken): late.
     closes_at = int(snapshot.get("closes_at") or client.round_state(round).closes_at)
     for sub, _ in inbox.collect(round):
-        if sub.signature not in snapshotted:
+        if replay_key(sub) not in snapshotted:
             rejections.append(rejection(sub, "late", late_detail(sub, closes_at)))
     return dict(sorted(accepted.items())), rejections
 

@@ -52,6 +52,7 @@ from oracle.scoring.pipeline import score_round
 from oracle.protocol.inbox import Inbox
 from oracle.scoring.tables import combine_model_files, read_prediction_file
 from oracle.settlement.leaves import leaves_of_dump
+from oracle.operator.caps import check_clip_fits_caps
 from oracle.operator.config import HANG_ENV, STEPS, Action, OperatorConfig, OperatorError
 from oracle.operator.intake import (
     check_submissions,
@@ -172,6 +173,9 @@ class Operator:
             return []
         if self.client.round_state(round).status is not RoundStatus.NONE:
             return []
+        # The round takes the contract's current caps when it opens: refuse before they are fixed for it.
+        _, payout_cap, burn_cap = self.client.bounds()
+        check_clip_fits_caps(self.round_params(round), payout_cap, burn_cap, f"round {round} (not opened)")
         closes_at = self.client.now() + self.config.submission_window
         receipt = self._transact(self.t.functions.openRound(closes_at), f"open round {round}")
         self.log(f"round {round}: opened, submissions until {closes_at}")
@@ -291,6 +295,8 @@ class Operator:
         state = self.client.round_state(round)
         if state.status not in (RoundStatus.CLOSED, RoundStatus.VETOED):
             raise OperatorError(f"round {round} is {state.status.name.lower()}, not closed: nothing to resolve")
+        check_clip_fits_caps(self.round_params(round), state.payout_cap_bps, state.burn_cap_bps,
+                             f"round {round} (not resolved)")
         data = load_round_data(self.config.round_data, round)
         if data is None or data.targets is None:
             raise OperatorError(f"round {round}: no live ids or targets under {self.config.round_data}")

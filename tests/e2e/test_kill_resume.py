@@ -23,6 +23,7 @@ from oracle.chain.keystore import Keystore
 from oracle.operator.config import HANG_ENV, STEPS
 from oracle.protocol.inbox import Inbox
 from oracle.auditor.verify import verify_round
+from oracle.bundle.fetch import FetchPolicy
 
 from test_operator import WINDOW, prediction_file, register, submit, write_round_data  # noqa: E402
 
@@ -115,5 +116,5 @@ def test_operator_killed_at_each_step_completes_the_round_once(step: str, chain,
     state = client.round_state(1)
     assert state.payout_total == proposal.payout_total == bundle.manifest.totals.round_payout
     assert proposal.burn_total == bundle.manifest.totals.round_burn
-    verdict = verify_round(client, 1)
+    verdict = verify_round(client, 1, policy=FetchPolicy(roots=(str(tmp_path / "store"),)))
     assert verdict.ok, [d.describe() for d in verdict.differences]

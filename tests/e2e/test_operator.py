@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 from eth_account import Account
 
+from oracle.bundle.fetch import FetchPolicy
 from oracle.bundle.store import list_manifests
 from oracle.bundle.round_bundle import load_bundle
 from oracle.chain.client import RoundStatus, TournamentClient
@@ -265,7 +266,7 @@ def test_one_pending_round_at_a_time_and_a_lapsed_round_adds_nothing(chain, part
     assert stakes3 == {m: 1_000 * UNIT + leaves1[m][0] - leaves1[m][1] for m in models}
     from oracle.auditor.verify import verify_round
 
-    verdict = verify_round(client, 3)
+    verdict = verify_round(client, 3, policy=FetchPolicy(roots=(str(tmp_path / "store"),)))
     assert verdict.ok, [d.describe() for d in verdict.differences]
 
 
@@ -339,7 +340,7 @@ def test_payouts_are_scaled_to_the_free_reserve_and_the_auditor_recomputes_it(ch
     assert unscaled.total_payout > 10 * UNIT  # far above the reserve before scaling
     assert sum(payouts) == proposal.payout_total <= UNIT
     assert payouts == [p * UNIT // unscaled.total_payout for p in (int(v) for v in unscaled.scores["payout"])]
-    verdict = verify_round(client, 1)
+    verdict = verify_round(client, 1, policy=FetchPolicy(roots=(str(tmp_path / "store"),)))
     assert verdict.ok, [d.describe() for d in verdict.differences]
 
     small.advance(challenge + 1)
@@ -366,3 +367,31 @@ def test_payouts_are_scaled_to_the_free_reserve_and_the_auditor_recomputes_it(ch
     assert tampered.keccak256 != bundle.keccak256
     found = {(d.scope, d.subject, d.field) for d in check_payout_limit(client, proposal, tampered)}
     assert found == {("payout_limit", "manifest", "limit")}
+
+
+def test_operator_refuses_a_clip_above_the_rounds_caps(chain, participants, tmp_path: Path) -> None:
+    """L-6: the clip bounds each model's payout and burn; a clip above the round's on-chain caps contradicts them, so
+    the operator neither opens nor resolves such a round (it says which cap and what clip would fit)."""
+    from dataclasses import replace
+
+    from oracle.operator.config import OperatorError
+
+    _, payout_cap, burn_cap = TournamentClient(chain.w3, chain.deployment).bounds()
+    assert (payout_cap, burn_cap) == (500, 500)  # the test deployment's caps: 5%
+    wide = replace(PARAMS, clip=0.06)
+    op = make_operator(chain, tmp_path, max_rounds=1)
+    greedy = Operator(op.client, chain.oracle, replace(op.config, params=wide), hang_at=None)
+    with pytest.raises(OperatorError, match=r"round 1 \(not opened\): params.clip 0.06 \(600 bps\) exceeds the "
+                                            r"payout cap of 500 bps .* at most 0.05"):
+        greedy.open_due()
+    assert count(chain, "RoundOpened") == 0
+    # Opened with a clip that fits, resolved with one that does not: refused before any bundle is written.
+    register(chain, participants[0].account, 100 * UNIT)
+    write_round_data(tmp_path / "data", 1)
+    assert [a.step for a in op.open_due()] == ["open"]
+    chain.advance(WINDOW + 1)
+    op.close_due()
+    with pytest.raises(OperatorError, match=r"round 1 \(not resolved\): params.clip 0.06"):
+        greedy.propose_due()
+    assert list_manifests(tmp_path / "store", 1) == [] and count(chain, "RootProposed") == 0
+    assert [a.step for a in op.propose_due()] == ["propose"]

@@ -91,7 +91,8 @@ def test_submit_to_service_then_status_and_verify_hold_the_bundle_to_its_receipt
     ids = write_live(tmp_path / "rounds", 1, LIVE)
     assert [x.step for x in op.open_due()] == ["open"]
     receipts_dir = tmp_path / "receipts"
-    env = {**participant_env, "TOURNEY_RECEIPTS_DIR": str(receipts_dir)}
+    env = {**participant_env, "TOURNEY_RECEIPTS_DIR": str(receipts_dir),
+           "TOURNEY_MANIFEST_ROOTS": str(tmp_path / "store")}
     files = {}
     for name, seed in (("a.csv", 1), ("b1.csv", 2), ("b2.csv", 3)):
         files[name] = tmp_path / name
