@@ -7,6 +7,7 @@ from web3.logs import DISCARD
 from web3.types import TxReceipt
 
 from oracle.chain.connection import Connection
+from oracle.chain.units import format_tokens
 from oracle.participant.models import ParticipantError, model_info, require_owner
 from oracle.participant.settle import leaf_proof
 from oracle.protocol.permit import permit_signature
@@ -21,7 +22,8 @@ def stake(conn: Connection, model_id: int, amount: int) -> TxReceipt:
     require_owner(conn, model_id)
     balance = conn.token.functions.balanceOf(conn.address).call()
     if amount > balance:
-        raise ParticipantError(f"stake {amount} exceeds your token balance {balance} (smallest units)")
+        raise ParticipantError(f"staking {format_tokens(amount)} needs more than the {format_tokens(balance)} "
+                               f"{conn.address} holds: get tokens first (`tourney token balance` shows them)")
     deadline = conn.now() + PERMIT_LIFETIME
     v, r, s = permit_signature(conn.account, conn.token, conn.tournament.address, amount, deadline, conn.chain_id)
     return conn.sender.transact(
