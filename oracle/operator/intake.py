@@ -10,8 +10,10 @@ import fsspec
 from oracle.chain.client import TournamentClient
 from oracle.protocol.inbox import Inbox
 from oracle.protocol.submission import Submission, SubmissionError, verify_submission
+from oracle.scoring.tables import check_model_file
+from oracle.scoring.validation import PredictionError
 
-__all__ = ["check_submissions", "judge", "late_detail", "rejection", "rejection_order", "submission_file_name",
+__all__ = ["check_submissions", "file_problems", "judge", "late_detail", "rejection", "rejection_order", "submission_file_name",
            "submission_files"]
 
 
@@ -56,6 +58,13 @@ def check_submissions(client: TournamentClient, inbox: Inbox, round: int, snapsh
         if sub.signature not in snapshotted:
             rejections.append(rejection(sub, "late", late_detail(sub, closes_at)))
     return dict(sorted(accepted.items())), rejections
+
+
+def file_problems(frames: Mapping[str, Any], live_ids: list[str],
+                  min_live_share: float) -> dict[str, list[PredictionError]]:
+    """Per model whose file breaks the round's rules (oracle.scoring.tables.check_model_file), every problem."""
+    found = {model: check_model_file(model, frame, live_ids, min_live_share) for model, frame in frames.items()}
+    return {model: problems for model, problems in found.items() if problems}
 
 
 def judge(sub: Submission, data: bytes, round: int, owners: Mapping[int, str], chain_id: int, tournament: str,

@@ -33,6 +33,7 @@ from typing import Any, Callable
 import pandas as pd
 from web3 import Web3
 
+from oracle.bundle.mirrors import add_alias, public_base
 from oracle.bundle.store import ArtifactStore, BundleError
 from oracle.bundle.round_bundle import load_bundle, REJECTIONS_FILE, SUBMISSIONS_FILE
 from oracle.bundle.write import write_round_bundle
@@ -48,12 +49,15 @@ from oracle.settlement.leaves import leaves_of_dump
 from oracle.operator.config import HANG_ENV, STEPS, Action, OperatorConfig, OperatorError
 from oracle.operator.intake import (
     check_submissions,
+    file_problems,
     rejection,
     rejection_order,
     submission_file_name,
     submission_files,
 )
 from oracle.operator.round_data import load_round_data
+from oracle.operator.schedule import live_missing, next_steps, no_models, publish_rules, targets_missing
+from oracle.chain.clock import format_time, stale_clock_warning
 
 __all__ = ["Operator", "previous_cumulative_of"]
 
@@ -91,14 +95,21 @@ class Operator:
         if self.hang_at is not None and self.hang_at not in STEPS:
             raise ValueError(f"{HANG_ENV}={self.hang_at!r} is not a step; steps are {', '.join(STEPS)}")
         self.store = ArtifactStore(self.config.store)
+        if self.config.public_url:
+            add_alias(self.config.public_url, self.store.url)  # our own public URIs are read from our store
         self.inbox = Inbox(self.config.inbox)
+        # The inbox exists from the start: a participant's client refuses a missing one (a mistyped path).
+        self.inbox.fs.makedirs(self.inbox.root, exist_ok=True)
         self.t = self.client.tournament
+        self._said: set[str] = set()  # waits already logged (each is said once, not on every pass)
+        self._clock_warned_at = 0.0
 
     # -------------------------------------------------------------- driving
 
     def step(self) -> list[Action]:
         """Do every step that is due now, for every round; returns what was done."""
         actions: list[Action] = []
+        self._check_clock()
         actions += self.close_due()
         actions += self.propose_due()
         actions += self.activate_due()
@@ -115,6 +126,28 @@ class Operator:
             if until_round is not None and self.client.cursor()[1] >= until_round:
                 return done
             time.sleep(poll)
+
+    def published_uri(self, uri: str) -> str:
+        """The manifest URI posted on-chain: under ``public_url`` when set (anyone can open it), else the store's."""
+        if not self.config.public_url or not uri.startswith(self.store.url.rstrip("/") + "/"):
+            return uri
+        return public_base(self.config.public_url) + uri[len(self.store.url.rstrip("/")):]
+
+    def next_steps(self) -> list[str]:
+        """What the operator waits for next and when (see oracle.operator.schedule.next_steps)."""
+        return next_steps(self.client, self.config)
+
+    def _say_once(self, message: str) -> None:
+        if message not in self._said:
+            self._said.add(message)
+            self.log(message)
+
+    def _check_clock(self) -> None:
+        """Warn (at most every five minutes) when the chain's clock stands still: nothing would ever fall due."""
+        warning = stale_clock_warning(self.client.now())
+        if warning and time.monotonic() - self._clock_warned_at > 300:
+            self._clock_warned_at = time.monotonic()
+            self.log(f"warning: {warning}")
 
     def _reached(self, step: str, round: int) -> None:
         """A named point of the state machine: tests make the operator hang here to kill it."""
@@ -138,20 +171,30 @@ class Operator:
 
     # -------------------------------------------------------------- open
 
-    def open_due(self) -> list[Action]:
-        """Open the next round when none is open (and the round limit allows)."""
+    def open_due(self, strict: bool = False) -> list[Action]:
+        """Open the next round when none is open (and the round limit allows) and its live data is published;
+        first publish its rules. Without live data the round stays unopened (``strict``: an OperatorError naming
+        the missing file; otherwise the operator says so once and waits)."""
         self._wait_inflight()
+        self._check_clock()  # a stale clock would also shorten the window, counted from the last block's time
         last_closed, _ = self.client.cursor()
         round = last_closed + 1
         if self.config.max_rounds is not None and round > self.config.max_rounds:
             return []
         if self.client.round_state(round).status is not RoundStatus.NONE:
             return []
+        missing = live_missing(self.config, round) or no_models(self.client, round)
+        if missing is not None:
+            if strict:
+                raise OperatorError(missing)
+            self._say_once(missing)
+            return []
+        publish_rules(self.store, self.config, round)
         closes_at = self.client.now() + self.config.submission_window
         receipt = self._transact(self.t.functions.openRound(closes_at), f"open round {round}")
-        self.log(f"round {round}: opened, submissions until {closes_at}")
+        self.log(f"round {round}: opened, submissions until {format_time(closes_at)}")
         self._reached("opened", round)
-        return [Action("open", round, f"closes at {closes_at}", tx_hash(receipt), receipt["gasUsed"])]
+        return [Action("open", round, f"closes {format_time(closes_at)}", tx_hash(receipt), receipt["gasUsed"])]
 
     # -------------------------------------------------------------- close
 
@@ -223,6 +266,8 @@ class Operator:
                 continue
             data = load_round_data(self.config.round_data, round)
             if data is None or data.targets is None:
+                self._say_once(targets_missing(self.config, round) or f"round {round}: its live data is missing "
+                               f"under {self.config.round_data}")
                 break  # targets not resolved yet; later rounds build on this one
             actions.append(self.resolve_and_propose(round))
         return actions
@@ -241,7 +286,9 @@ class Operator:
             raise OperatorError(f"round {round} is {state.status.name.lower()}, not closed: nothing to resolve")
         data = load_round_data(self.config.round_data, round)
         if data is None or data.targets is None:
-            raise OperatorError(f"round {round}: no live ids or targets under {self.config.round_data}")
+            raise OperatorError(targets_missing(self.config, round) or f"round {round}: its live data "
+                                f"(live_{round:05d}.parquet or live_{round}.parquet) is missing under "
+                                f"{self.config.round_data}")
         if sorted(data.targets["id"]) != data.live_ids:
             raise OperatorError(f"round {round}: the targets file does not list exactly the live ids "
                                 f"({len(data.targets)} targets, {len(data.live_ids)} live ids)")
@@ -261,6 +308,11 @@ class Operator:
                 frames[str(model_id)] = read_prediction_file(sub.file_name, blob)
             except Exception as exc:  # noqa: BLE001 - any parse failure is the participant's file, not ours
                 rejections.append(rejection(sub, "unreadable_file", f"{sub.file_name}: {exc}"))
+        # Each file alone against the live ids, as the service and the participant's client check it: the refusal
+        # names the rule the file broke (missing_ids, not the NaN it would become in the combined table).
+        for model, problems in file_problems(frames, data.live_ids, self.config.params.min_live_share).items():
+            rejections.append(rejection(accepted[int(model)][0], problems[0].rule, "; ".join(map(str, problems))))
+            del frames[model]
         predictions, file_errors = combine_model_files(frames)
         if len(predictions.columns) <= 1:
             # No usable submission: an id-only table of the live ids scores every staked model 0/0.
@@ -296,6 +348,7 @@ class Operator:
         if self.client.round_state(round).status in (RoundStatus.PROPOSED, RoundStatus.ACTIVE):
             return Action("propose", round, "already proposed")
         uri, digest, manifest, at_risk = self.build_bundle(round, tamper)
+        uri = self.published_uri(uri)
         self.log(f"round {round}: bundle {uri}")
         self._reached("bundled", round)
         self._wait_inflight()
