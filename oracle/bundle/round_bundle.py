@@ -22,6 +22,7 @@ from oracle.bundle.manifest import (
     PreviousLink,
     keccak_hex,
 )
+from oracle.bundle.mirrors import local_uri, mirror_uris
 from oracle.bundle.parquet import read_parquet_bytes
 from oracle.bundle.store import MANIFEST_NAME, ArtifactStore, BundleError, as_store, join_path
 from oracle.scoring.params import RoundParams
@@ -155,6 +156,20 @@ def _store_root_of(manifest_uri: str) -> str:
     return "/".join(parts[:-3]) or "/"
 
 
+def _read_manifest(manifest_uri: str) -> tuple[str, bytes]:
+    """(the URI it was read from, its bytes): ``manifest_uri`` itself, else the first bundle mirror that has it."""
+    tried = []
+    alias = local_uri(manifest_uri)
+    for uri in [*([alias] if alias else []), manifest_uri, *mirror_uris(manifest_uri)]:
+        try:
+            with fsspec.open(uri, "rb") as handle:
+                return uri, handle.read()
+        except (FileNotFoundError, OSError) as exc:
+            tried.append(f"{uri} ({type(exc).__name__})")
+    hint = "" if len(tried) > 1 else " (an auditor elsewhere reads it from the operator's service: --service URL)"
+    raise BundleError(f"{manifest_uri}: manifest not found; tried " + ", ".join(tried) + hint)
+
+
 def load_bundle(manifest_uri: str, expected_keccak: str | None = None, verify: bool = True) -> RoundBundle:
     """Load the bundle a manifest describes, checking every file's size, SHA-256 and keccak-256.
 
@@ -163,11 +178,7 @@ def load_bundle(manifest_uri: str, expected_keccak: str | None = None, verify: b
     ``expected_keccak`` is the ``manifestHash`` from the chain, when known.
     """
     manifest_uri = str(manifest_uri)
-    try:
-        with fsspec.open(manifest_uri, "rb") as handle:
-            data = handle.read()
-    except FileNotFoundError:
-        raise BundleError(f"{manifest_uri}: manifest not found") from None
+    read_from, data = _read_manifest(manifest_uri)  # the URI itself, or where a mirror or alias has it
     digest = keccak_hex(data)
     problems: list[IntegrityProblem] = []
     match = MANIFEST_NAME.match(manifest_uri.rsplit("/", 1)[-1])
@@ -181,7 +192,7 @@ def load_bundle(manifest_uri: str, expected_keccak: str | None = None, verify: b
         raise BundleError(str(exc)) from exc
     if manifest.to_bytes() != data:
         problems.append(IntegrityProblem("manifest.json", "not in canonical JSON form (its hash would not be reproducible)"))
-    store = ArtifactStore(_store_root_of(manifest_uri))
+    store = ArtifactStore(_store_root_of(read_from))
     files: dict[str, bytes] = {}
     for name, entry in manifest.files.items():
         uri = store.object_uri(entry)
@@ -206,8 +217,7 @@ def previous_link(manifest_uri: str, store: ArtifactStore | None = None) -> Prev
     When ``store`` is given and the manifest lives in it, the link is stored relative to the store
     root, so a store that is copied or moved elsewhere keeps valid links.
     """
-    with fsspec.open(str(manifest_uri), "rb") as handle:
-        data = handle.read()
+    _, data = _read_manifest(str(manifest_uri))
     manifest = Manifest.from_bytes(data, str(manifest_uri))
     uri = str(manifest_uri)
     if store is not None and uri.startswith(store.url.rstrip("/") + "/"):
