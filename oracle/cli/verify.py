@@ -70,10 +70,14 @@ def _receipt_evidence(client: Any, receipts_dir: str) -> Any:
 @click.option("--receipts", "receipts_dir", type=click.Path(file_okay=False, exists=True), default=None, metavar="DIR",
               help="Also check that each verified round's bundle honours the operator receipts under DIR "
                    "(as saved by `tourney submit --to`); a receipted file missing or swapped fails the round.")
+@click.option("--service", envvar="TOURNEY_SERVICE", default=None, metavar="URL",
+              help="The operator service: read bundles from it (by content address, checked against the on-chain "
+                   "hash) when their on-chain URI cannot be opened here [env TOURNEY_SERVICE].")
 @json_option
 def verify_command(chain: ChainOptions, round_: int | None, all_: bool, watch: bool, guardian_account: str | None,
-                   interval: float, timeout: float | None, receipts_dir: str | None) -> None:
+                   interval: float, timeout: float | None, receipts_dir: str | None, service: str | None) -> None:
     """Re-derive proposed roots (signatures, stakes, scores, leaves, root, totals, bounds, burns) and compare."""
+    from oracle.bundle.mirrors import add_mirror
     from oracle.chain.client import TournamentClient
     from oracle.chain.tx import Sender
     from oracle.auditor.verify import verify_all, verify_round
@@ -84,6 +88,8 @@ def verify_command(chain: ChainOptions, round_: int | None, all_: bool, watch: b
     if guardian_account and not watch:
         fail("--guardian-account only makes sense with --watch", code=2)
     output = get_output()
+    if service:
+        add_mirror(service)
     conn = chain.connect(need_account=False)
     client = TournamentClient(conn.w3, conn.deployment)
     evidence = _receipt_evidence(client, receipts_dir) if receipts_dir else None

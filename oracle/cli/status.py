@@ -1,0 +1,110 @@
+"""``tourney status``: a participant's models as the chain and the published bundles see them: stake, pending
+withdrawal, per proposed round the score (or why the model has none), payout/burn, settlement and proof, and the
+operator's receipts marked against each round's bundle. Amounts in tokens, times in UTC."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+from rich.console import Console
+
+from oracle.cli.context import ChainOptions, chain_options
+from oracle.cli.output import fail, get_output, json_option, make_table
+
+__all__ = ["receipts_dir_option", "status_command"]
+
+receipts_dir_option = click.option(
+    "--receipts-dir", envvar="TOURNEY_RECEIPTS_DIR", default=None, metavar="DIR",
+    help="Where operator receipts are kept [env TOURNEY_RECEIPTS_DIR, default ~/.tourney/receipts].")
+
+
+def _render_status(statuses: list[Any], decimals: int, symbol: str, now: int) -> Any:
+    from oracle.chain.clock import format_time
+    from oracle.chain.units import format_tokens
+
+    def tokens(units: int) -> str:
+        return format_tokens(units, decimals, symbol)
+
+    def render(console: Console) -> None:
+        rows = []
+        for s in statuses:
+            pending = (f"{tokens(s.pending_withdrawal)} after round {s.withdrawal_after_round}"
+                       if s.pending_withdrawal else "-")
+            rows.append((s.model_id, s.owner, tokens(s.stake), pending, s.settled_round))
+        console.print(make_table("Models", ["model", "owner", "stake", "pending withdrawal", "settled through"],
+                                 rows, numeric=("model", "stake", "settled through")))
+        for s in statuses:
+            if not s.rounds:
+                continue
+            round_rows = []
+            for r in s.rounds:
+                change = r.get("payout", 0) - r.get("burn", 0) if "payout" in r else None
+                note = r.get("why") or r.get("error") or f"proof of {len(r.get('proof', []))} nodes"
+                round_rows.append((
+                    r["round"], r["status"], r.get("corr"), r.get("mmc"),
+                    None if change is None else tokens(change), "yes" if r["settled"] else "no", note,
+                ))
+            console.print(make_table(f"Model {s.model_id} rounds", ["round", "root", "corr", "mmc", "payout-burn",
+                                                                    "settled", "note"],
+                                     round_rows, numeric=("round", "corr", "mmc", "payout-burn")))
+        for s in statuses:
+            if not s.receipts:
+                continue
+            receipt_rows = [(r["round"], r["predictions_hash"], format_time(r["received_at"], now),
+                             {True: "yes", False: "NO", None: "?"}[r["genuine"]], r.get("error") or r["bundle"])
+                            for r in s.receipts]
+            console.print(make_table(f"Model {s.model_id} receipts (latest per round)",
+                                     ["round", "predictions hash", "received at", "genuine", "bundle"],
+                                     receipt_rows, numeric=("round",)))
+
+    return render
+
+
+service_mirror_option = click.option(
+    "--service", "service", envvar="TOURNEY_SERVICE", default=None, metavar="URL",
+    help="The operator service: read round bundles from it when their on-chain URI cannot be opened here "
+         "(content-checked against the chain) [env TOURNEY_SERVICE].")
+
+
+@click.command("status")
+@click.option("--model", "model_ids", type=int, multiple=True, help="Model id (repeatable; default: your models).")
+@receipts_dir_option
+@service_mirror_option
+@chain_options
+@json_option
+def status_command(chain: ChainOptions, model_ids: tuple[int, ...], receipts_dir: str | None,
+                   service: str | None) -> None:
+    """Per model: settled stake, pending withdrawal, per proposed round the score (or why it has none),
+    payout/burn, settled, proof; and the latest operator receipt per round, marked by whether the round's published
+    bundle carries that file."""
+    from oracle.bundle.mirrors import add_mirror
+    from oracle.participant.models import owned_models, ParticipantError
+    from oracle.participant.amounts import token_decimals
+    from oracle.participant.status import model_status
+    from oracle.participant.submit import oracle_address
+    from oracle.participant.receipts import default_receipts_dir, load_receipts
+    from oracle.participant.tokens import token_symbol
+
+    if service:
+        add_mirror(service)
+    conn = chain.connect(need_account=False)
+    ids = list(model_ids)
+    if not ids:
+        if not chain.account:
+            fail("pass --model M or --account NAME (to show your models)")
+        ids = owned_models(conn, chain.keystore().address(chain.account))
+        if not ids:
+            fail(f"{chain.account} has no models: register one with `tourney model register`")
+    receipts, unreadable = load_receipts(receipts_dir or default_receipts_dir())
+    try:
+        oracle = oracle_address(conn) if receipts else None
+    except ParticipantError as exc:
+        oracle, unreadable = None, [*unreadable, f"cannot tell genuine receipts: {exc}"]
+    statuses = [model_status(conn, m, receipts, oracle) for m in ids]
+    decimals = token_decimals(conn)
+    output = get_output()
+    for problem in unreadable:
+        output.note(f"warning: {problem}")
+    output.emit({"models": [s.to_dict() for s in statuses], "receipt_problems": unreadable},
+                _render_status(statuses, decimals, token_symbol(conn), conn.now()))
