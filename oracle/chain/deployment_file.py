@@ -58,7 +58,8 @@ def check_writable(path: str | os.PathLike[str], force: bool = False) -> Path:
     """``path`` when a deployment may be written there: it does not exist yet, or ``force``."""
     path = Path(path)
     if path.is_dir():
-        raise DeploymentExists(f"{path} is a directory: name the deployment file, e.g. --out {path / DEFAULT_DEPLOYMENT_FILE}")
+        raise DeploymentExists(f"{path} is a directory: name the deployment file, e.g. --out "
+                               f"{path / DEFAULT_DEPLOYMENT_FILE}")
     if path.exists() and not force:
         raise DeploymentExists(
             f"{path} already records {_describe(path)}; refusing to replace it (every local chain is chain 31337, "

@@ -53,9 +53,11 @@ def _param_options() -> list[click.Option]:
         kind = _kind(f.name, str(f.type))
         default = getattr(defaults, f.name)
         shown = f"{default // 10**18:,}" if kind == "tokens" else default
-        options.append(click.Option([f"--{f.name.replace('_', '-')}", f.name], default=None, metavar=kind.upper().replace(" ", "_"),
+        unit = "" if kind == "text" else f", in {kind}"
+        options.append(click.Option([f"--{f.name.replace('_', '-')}", f.name], default=None,
+                                    metavar=kind.upper().replace(" ", "_"),
                                     type=str if kind in ("text", "tokens") else click.IntRange(min=0),
-                                    help=(f"DeployParams.{f.name}" + ("" if kind == "text" else f", in {kind}") + f" [default: {shown}].")))
+                                    help=f"DeployParams.{f.name}{unit} [default: {shown}]."))
     return options
 
 

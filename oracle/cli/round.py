@@ -131,7 +131,8 @@ def list_command(store_url: str | None) -> None:
             console.print(f"no round published in {store_url} yet", highlight=False)
             return
         columns = ["round", "seq", "keccak256", "uri"]
-        console.print(make_table(f"Manifests in {store_url}", columns, ([row[c] for c in columns] for row in rows), ["round", "seq"]))
+        console.print(make_table(f"Manifests in {store_url}", columns, ([row[c] for c in columns] for row in rows),
+                                 ["round", "seq"]))
 
     output.emit({"store": store_url, "manifests": rows}, render)
 
@@ -141,7 +142,8 @@ def _require_manifest_file(url: str) -> None:
     path = Path(url)
     if "://" in url or not path.is_dir():
         return
-    found = sorted(str(m) for m in path.glob("rounds/*/manifest-*.json")) or sorted(str(m) for m in path.glob("manifest-*.json"))
+    found = (sorted(str(m) for m in path.glob("rounds/*/manifest-*.json"))
+             or sorted(str(m) for m in path.glob("manifest-*.json")))
     hint = f"; e.g. {found[-1]}" if found else ("; `tourney round list STORE` lists a store's manifests")
     fail(f"{url} is a directory: pass a manifest file (<store>/rounds/<r>/manifest-<seq>-<keccak>.json){hint}")
 

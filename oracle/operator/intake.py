@@ -13,7 +13,8 @@ from oracle.protocol.submission import Submission, SubmissionError, verify_submi
 from oracle.scoring.tables import check_model_file
 from oracle.scoring.validation import PredictionError
 
-__all__ = ["check_submissions", "file_problems", "judge", "late_detail", "rejection", "rejection_order", "submission_file_name",
+__all__ = ["check_submissions", "file_problems", "judge", "late_detail",
+           "rejection", "rejection_order", "submission_file_name",
            "submission_files"]
 
 

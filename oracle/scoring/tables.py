@@ -18,8 +18,8 @@ import pandas as pd
 
 from oracle.scoring.validation import PredictionError, TableError, first_ids, id_strings, validate_predictions
 
-__all__ = ["TEXT_COLUMNS", "check_model_file", "combine_model_files", "load_table", "read_prediction_file", "read_table_bytes",
-           "table_kind", "write_table"]
+__all__ = ["TEXT_COLUMNS", "check_model_file", "combine_model_files", "load_table", "read_prediction_file",
+           "read_table_bytes", "table_kind", "write_table"]
 
 TEXT_COLUMNS = ("id", "model", "stake", "stake_at_risk", "payout", "burn")
 

@@ -72,7 +72,8 @@ def test_reverts_read_as_sentences_with_role_names_and_token_amounts() -> None:
     assert role_name(b"\0" * 32) == "DEFAULT_ADMIN_ROLE"
     over = ContractReverted("request withdrawal", "WithdrawalExceedsStake",
                             {"modelId": 4, "requested": 600 * UNIT, "available": 500 * UNIT})
-    assert "model 4 has 500 STK that can be withdrawn, less than the 600 STK asked: ask for at most 500 STK" in str(over)
+    assert ("model 4 has 500 STK that can be withdrawn, less than the 600 STK asked: ask for at most 500 STK"
+            in str(over))
     assert explain_revert("RoundNotDue", {"round": 2, "closesAt": 1_767_225_600}) == (
         "round 2 closes at 2026-01-01 00:00:00 UTC: it cannot be closed before that")
     # An error without a sentence still reads: its name and its arguments, formatted the same way.
