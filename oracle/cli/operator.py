@@ -124,7 +124,7 @@ def run_command(chain: ChainOptions, config: Any, once: bool, until_round: int |
 def open_command(chain: ChainOptions, config: Any) -> None:
     """Open the next round (when none is open and its live data is published)."""
     operator = _operator(chain, config)
-    _emit_actions(operator.open_due(strict=True), operator)
+    _emit_actions(operator.open_due(strict=True, wait_for_models=True), operator)
 
 
 @round_group.command("close")

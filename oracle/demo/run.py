@@ -114,12 +114,10 @@ class DemoResult:
 
 
 class RoundDataWorld:
-    """Round files for the operator (``live_<r>.parquet``, ``targets_<r>.parquet``) from the simulation's world."""
+    """The operator's round files from the simulation's world, at Numerai-like strength (good CORR ~0.01-0.04)."""
 
     def __init__(self, directory: Path, rows: int, features: int, seed: int) -> None:
         self.directory = directory
-        # Numerai-like strength: the stable signal explains little of the target, so good models' CORR is about
-        # 0.01-0.04 a round and payouts rarely reach the clip (with enough rows that MMC's sampling noise stays small).
         self.spec = TournamentSpec(seed=seed, n_features=features, n_factors=4, n_risky=2, n_stable=6,
                                    n_interactions=4, history_eras=1, history_rows_per_era=10, live_rows=rows,
                                    risky_std=0.1, stable_std=0.06, interaction_std=0.05)
@@ -270,6 +268,7 @@ class _Demo:
         self.withdrawn = 0
         self.withdrawal_after: int | None = None
         self.lives: dict[int, pd.DataFrame] = {}
+        self.publish_live()
         self.report(self.operator.open_due())
         self.opened(1)
         while self.client.cursor()[1] < c.rounds:
@@ -288,6 +287,7 @@ class _Demo:
                 moved = len(settle_all(self.keeper_conn, action.round).settled)
                 self.say(f"  keeper: settled {moved} models against round {action.round} with multiproofs")
             self.maybe_withdraw()
+            self.publish_live()
             opened = self.operator.open_due()
             self.report(opened)
             for action in opened:
@@ -308,10 +308,14 @@ class _Demo:
             gas = f" ({action.gas:,} gas)" if action.gas else ""
             self.say(f"  operator: {action.step} round {action.round} {detail}{gas}")
 
+    def publish_live(self) -> None:
+        """Publish the next round's live data: the operator opens a round only once it is there."""
+        if (round := self.client.cursor()[0] + 1) <= self.config.rounds and round not in self.lives:
+            self.lives[round] = self.data.write(round)
+
     def opened(self, round: int) -> None:
-        """A round opened: publish its live data, every model submits, maybe a withdrawal request."""
+        """A round opened: every model submits, maybe a withdrawal request."""
         self.say(f"round {round}")
-        self.lives[round] = self.data.write(round)
         self.submit_all(round, self.lives[round])
         if self.agent is not None:
             self.agent.play_round(round)

@@ -56,7 +56,8 @@ from oracle.operator.intake import (
     submission_files,
 )
 from oracle.operator.round_data import load_round_data
-from oracle.operator.schedule import live_missing, next_steps, no_models, publish_rules, targets_missing
+from oracle.operator.schedule import (live_missing, next_steps, no_models, publish_rules, stays_open,
+                                     targets_missing)
 from oracle.chain.clock import format_time, stale_clock_warning
 
 __all__ = ["Operator", "previous_cumulative_of"]
@@ -113,7 +114,7 @@ class Operator:
         actions += self.close_due()
         actions += self.propose_due()
         actions += self.activate_due()
-        actions += self.open_due()
+        actions += self.open_due(wait_for_models=True)
         return actions
 
     def run(self, poll: float = 2.0, until_round: int | None = None, once: bool = False) -> list[Action]:
@@ -171,10 +172,12 @@ class Operator:
 
     # -------------------------------------------------------------- open
 
-    def open_due(self, strict: bool = False) -> list[Action]:
+    def open_due(self, strict: bool = False, wait_for_models: bool = False) -> list[Action]:
         """Open the next round when none is open (and the round limit allows) and its live data is published;
         first publish its rules. Without live data the round stays unopened (``strict``: an OperatorError naming
-        the missing file; otherwise the operator says so once and waits)."""
+        the missing file; otherwise the operator says so once and waits). ``wait_for_models`` (the operator's own
+        loop, the service and ``tourney round open``): no round opens before the first model is registered, so the
+        first participants find round 1 with its whole window ahead."""
         self._wait_inflight()
         self._check_clock()  # a stale clock would also shorten the window, counted from the last block's time
         last_closed, _ = self.client.cursor()
@@ -183,7 +186,9 @@ class Operator:
             return []
         if self.client.round_state(round).status is not RoundStatus.NONE:
             return []
-        missing = live_missing(self.config, round) or no_models(self.client, round)
+        missing = live_missing(self.config, round)
+        if missing is None and wait_for_models:
+            missing = no_models(self.client, round)
         if missing is not None:
             if strict:
                 raise OperatorError(missing)
@@ -241,6 +246,11 @@ class Operator:
         round = last_closed + 1
         state = self.client.round_state(round)
         if state.status is not RoundStatus.OPEN or self.client.now() < state.closes_at:
+            return []
+        if self.client.model_count() == 0:
+            # Closed without a single model, the round would have no settlement tree: it could never be proposed,
+            # and every later round waits behind it. Past its deadline it takes no submission anyway.
+            self._say_once(stays_open(round))
             return []
         # Anvil mines the close in a new block: that block's timestamp must be past closesAt, which it is since
         # the latest block's already is.

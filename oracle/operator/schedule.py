@@ -24,7 +24,7 @@ from oracle.operator.round_data import live_path
 from oracle.protocol.rules import RoundRules, rules_record_name
 
 __all__ = ["live_missing", "next_steps", "no_models", "publish_rules", "round_data_missing",
-           "targets_missing"]
+           "stays_open", "targets_missing"]
 
 
 def _names(kind: str, round: int) -> str:
@@ -59,6 +59,11 @@ def no_models(client: TournamentClient, round: int) -> str | None:
         return None
     return (f"round {round} is not opened: no model is registered yet (a round needs at least one model to settle); "
             "it opens once a participant registers one")
+
+
+def stays_open(round: int) -> str:
+    return (f"round {round} is past its deadline but stays open: no model is registered yet (a round closed without "
+            "models could never settle); it closes once a participant registers one")
 
 
 def targets_missing(config: OperatorConfig, round: int) -> str | None:
@@ -107,7 +112,9 @@ def next_steps(client: TournamentClient, config: OperatorConfig) -> list[str]:
     round = last_closed + 1
     state = client.round_state(round)
     if state.status is RoundStatus.OPEN:
-        waits.append(f"round {round} is open; it closes {format_time(state.closes_at, now)}")
+        past = now >= state.closes_at and client.model_count() == 0
+        waits.append(stays_open(round) if past else
+                     f"round {round} is open; it closes {format_time(state.closes_at, now)}")
     elif config.max_rounds is not None and round > config.max_rounds:
         waits.append(f"no round after {config.max_rounds} (--max-rounds)")
     elif state.status is RoundStatus.NONE:

@@ -48,7 +48,7 @@ class Scheduler(threading.Thread):
             done += self.operator.close_due()
         done += self.operator.propose_due()
         done += self.operator.activate_due()
-        done += self.operator.open_due()
+        done += self.operator.open_due(wait_for_models=True)
         return [a.step for a in done]
 
     def run(self) -> None:

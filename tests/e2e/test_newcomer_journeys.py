@@ -200,9 +200,11 @@ def test_the_operator_warns_when_the_chains_clock_stands_still(chain, participan
                             round_data=str(tmp_path / "data"), params=PARAMS, submission_window=WINDOW)
     (tmp_path / "data").mkdir()
     operator = Operator(TournamentClient(chain.w3, chain.deployment), chain.oracle, config, log=said.append)
+    latest = chain.now()
+    # The wall clock as a chain with --block-time 1 would keep up with it, then minutes past its latest block.
+    monkeypatch.setattr(clock.time, "time", lambda: latest + 5.0)
     operator.step()
     assert not [m for m in said if "clock" in m]
-    latest = chain.now()
     monkeypatch.setattr(clock.time, "time", lambda: latest + 400.0)  # the wall clock moved on, the chain did not
     operator.step()
     [warning] = [m for m in said if "clock" in m]
