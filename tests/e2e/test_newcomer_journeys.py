@@ -12,7 +12,6 @@ from typing import Iterator
 
 import pytest
 from click.testing import CliRunner
-from eth_account import Account
 
 from oracle.bundle.round_bundle import load_bundle
 from oracle.chain.anvil import dev_private_keys, start_anvil
