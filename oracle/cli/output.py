@@ -90,7 +90,7 @@ def _cell(value: Any) -> str:
     if value is None:
         return "-"
     if isinstance(value, (float, np.floating)):
-        return "nan" if value != value else f"{float(value):.6f}"
+        return "nan" if value != value else f"{float(value):.6f}".replace("-0.000000", "0.000000")
     return str(value)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -169,9 +170,11 @@ def wait_command(chain: ChainOptions, round_: int, until: str, timeout: float | 
         reached, status, detail = round_progress(conn.client, round_, until)
         if reached:
             break
-        if detail != said:
+        # A new line when what it waits for changes, not on every tick of the countdown.
+        reason = re.sub(r" \((in|[^)]* ago)[^)]*\)", "", detail)
+        if reason != said:
             output.note(f"waiting: {detail}")
-            said = detail
+            said = reason
         stale = stale_clock_warning(conn.now())
         if stale and not warned:
             output.note(f"warning: {stale}")

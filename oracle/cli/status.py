@@ -31,16 +31,21 @@ def _render_status(statuses: list[Any], decimals: int, symbol: str, now: int) ->
         for s in statuses:
             pending = (f"{tokens(s.pending_withdrawal)} after round {s.withdrawal_after_round}"
                        if s.pending_withdrawal else "-")
-            rows.append((s.model_id, s.owner, tokens(s.stake), pending, s.settled_round))
-        console.print(make_table("Models", ["model", "owner", "stake", "pending withdrawal", "settled through"],
-                                 rows, numeric=("model", "stake", "settled through")))
+            # Results of active rounds not yet applied to the stake (settling applies them; withdraw settles first).
+            unsettled = sum(r.get("payout", 0) - r.get("burn", 0) for r in s.rounds
+                            if r["status"] == "active" and not r["settled"])
+            rows.append((s.model_id, s.owner, tokens(s.stake), tokens(unsettled) if unsettled else "-", pending,
+                         s.settled_round))
+        console.print(make_table("Models", ["model", "owner", "stake", "unsettled result", "pending withdrawal",
+                                            "settled through"],
+                                 rows, numeric=("model", "stake", "unsettled result", "settled through")))
         for s in statuses:
             if not s.rounds:
                 continue
             round_rows = []
             for r in s.rounds:
                 change = r.get("payout", 0) - r.get("burn", 0) if "payout" in r else None
-                note = r.get("why") or r.get("error") or f"proof of {len(r.get('proof', []))} nodes"
+                note = r.get("why") or r.get("error") or ("-" if r["settled"] else "`tourney settle` applies it")
                 round_rows.append((
                     r["round"], r["status"], r.get("corr"), r.get("mmc"),
                     None if change is None else tokens(change), "yes" if r["settled"] else "no", note,
