@@ -98,6 +98,29 @@ _SENTENCES: dict[str, _Sentence] = {
     "EnforcedPause": lambda a: (
         "the tournament is paused by its pauser" + (f" until {a['until']}" if "until" in a else "")
         + ": try again later"),
+    "StakeBelowMinimum": lambda a: (
+        f"model {a['modelId']} has no stake yet: its first stake must be at least {a['minimum']}, not "
+        f"{a['amount']}"),
+    "TopUpPending": lambda a: (
+        f"model {a['modelId']} already has a deposit waiting for its first round: settle it through round "
+        f"{a['settleThrough']} first (`tourney settle --model {a['modelId']}`)"),
+    "WithdrawalBoundaryPending": lambda a: (
+        f"model {a['modelId']} already has a withdrawal at risk in a round: settle it through round "
+        f"{a['settleThrough']} first, or take the pending withdrawal"),
+    "RoundNotResolved": lambda a: (
+        f"round {a['round']} is not resolved yet" + ("" if a["lapsesAt"] == "-" else
+                                                      f"; it will be by {a['lapsesAt']} at the latest")
+        + ": try again then"),
+    "CloseTimeOutOfRange": lambda a: (
+        f"the closing time {a['closesAt']} is outside what the contract allows ({a['earliest']} to {a['latest']}): "
+        "choose a --window within the deployment's round length limits"),
+    "ResolutionOutOfOrder": lambda a: f"rounds resolve in order: round {a['nextRound']} comes first",
+    "ProposalPastLapse": lambda a: (
+        f"round {a['round']}'s challenge window would end at {a['activatesAt']}, after the round lapses at "
+        f"{a['lapsesAt']}: too late to propose it"),
+    "ActivationPastLapse": lambda a: f"round {a['round']} reached its lapse deadline {a['lapsesAt']}: it can only lapse",
+    "LapseNotDue": lambda a: f"round {a['round']} can lapse only from {a['lapsesAt']}",
+    "PauseCoolingDown": lambda a: f"the last pause ended too recently: the next may start at {a['availableAt']}",
     "Error": lambda a: f"the contract says: {a.get('message', '')}",
     "Panic": lambda a: f"the contract hit an internal error (panic {a.get('code', '?')})",
 }

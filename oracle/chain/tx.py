@@ -27,7 +27,7 @@ from oracle.chain.hashes import hex_hash
 from oracle.chain.reverts import explain_revert
 from oracle.chain.units import format_tokens
 
-CONTRACTS_WITH_ERRORS = ("Tournament", "TournamentToken")
+CONTRACTS_WITH_ERRORS = ("Tournament", "TournamentExtension", "TournamentToken")
 
 
 class ChainError(TourneyError):
@@ -36,6 +36,22 @@ class ChainError(TourneyError):
 
 class RpcUnavailable(ChainError):
     """The JSON-RPC endpoint does not answer."""
+
+
+def is_rpc_outage(exc: BaseException) -> bool:
+    """True when ``exc`` means the JSON-RPC endpoint could not answer (worth retrying later), not that it answered.
+
+    Transport failures (refused or dropped connections, timeouts, HTTP errors such as 429 or 503) and the JSON-RPC
+    "limit exceeded" error (-32005, EIP-1474) are outages; a revert or any other answer is not."""
+    if isinstance(exc, (RpcUnavailable, ConnectionError, TimeoutError, OSError)):
+        return True
+    code = None
+    if exc.args and isinstance(exc.args[0], dict):
+        code = exc.args[0].get("code")
+    rpc_error = getattr(exc, "rpc_response", None)
+    if isinstance(rpc_error, dict) and isinstance(rpc_error.get("error"), dict):
+        code = rpc_error["error"].get("code", code)
+    return code == -32005
 
 
 class ContractReverted(ChainError):

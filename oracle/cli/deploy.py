@@ -57,7 +57,7 @@ def _param_options() -> list[click.Option]:
         options.append(click.Option([f"--{f.name.replace('_', '-')}", f.name], default=None,
                                     metavar=kind.upper().replace(" ", "_"),
                                     type=str if kind in ("text", "tokens") else click.IntRange(min=0),
-                                    help=f"DeployParams.{f.name}{unit} [default: {shown}]."))
+                                    help=f"DeployParams.{f.name}{unit} [local default: {shown}]."))
     return options
 
 
@@ -110,11 +110,13 @@ def deploy_command(rpc: str, account: str, keystore_dir: str | None, oracle: str
                    pauser: str | None, admin: str | None, out: str, force: bool, **params: Any) -> None:
     """Deploy the token and the tournament, grant the roles and record the deployment in --out.
 
-    On a local chain every role defaults to the deployer (fine for a trial). On any other chain name each role's
-    holder explicitly; see docs/operator-guide.md."""
+    On a local chain every role defaults to the deployer (fine for a trial) and the parameters to DeployParams'
+    local defaults. On any other chain name each role's holder explicitly (the admin a timelock or multisig); the
+    defaults are the public ones (a day's challenge period, D of 30 days, an admin delay longer than D), and
+    parameters that break the tournament's promises are refused. See docs/operator-guide.md."""
     from web3 import Web3
 
-    from oracle.chain.deploy import DeployParams, deploy
+    from oracle.chain.deploy import PUBLIC_NETWORK_PARAMS, DeployParams, check_public_network_safety, deploy
     from oracle.chain.deployment_file import LOCAL_CHAIN_IDS, check_rpc_url, check_writable, save_deployment
     from oracle.chain.keystore import Keystore
     from oracle.chain.tx import RpcUnavailable, Sender
@@ -122,32 +124,36 @@ def deploy_command(rpc: str, account: str, keystore_dir: str | None, oracle: str
 
     check_rpc_url(rpc)
     target = check_writable(out, force)
-    values: dict[str, Any] = {}
-    for f in dataclasses.fields(DeployParams):
-        given = params.get(f.name)
-        if given is not None:
-            values[f.name] = _tokens(given, f.name) if _kind(f.name, str(f.type)) == "tokens" else given
-    try:
-        deploy_params = DeployParams(**values)
-    except (TypeError, ValueError) as exc:
-        fail(f"deployment parameters refused: {exc}", code=2)
     w3 = Web3(Web3.HTTPProvider(rpc, request_kwargs={"timeout": 60}))
     try:
         chain_id = int(w3.eth.chain_id)
     except Exception as exc:  # noqa: BLE001 - any transport error means the endpoint is unusable
         raise RpcUnavailable(f"JSON-RPC endpoint {rpc} does not answer ({exc}): is the chain running? "
                              "(a local one: `anvil --block-time 1`)") from None
+    local = chain_id in LOCAL_CHAIN_IDS
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(DeployParams):
+        given = params.get(f.name)
+        if given is not None:
+            values[f.name] = _tokens(given, f.name) if _kind(f.name, str(f.type)) == "tokens" else given
+    try:
+        # A local chain takes the local defaults (short windows); any other the public ones (a day's challenge
+        # period, D of 30 days, an admin delay longer than D).
+        deploy_params = dataclasses.replace(DeployParams() if local else PUBLIC_NETWORK_PARAMS, **values)
+    except (TypeError, ValueError) as exc:
+        fail(f"deployment parameters refused: {exc}", code=2)
     keystore = Keystore(keystore_dir)
     address = keystore.address(account)
     holders = {role: _holder(value, keystore, address, role)
                for role, value in (("oracle", oracle), ("guardian", guardian), ("pauser", pauser), ("admin", admin))}
-    local = chain_id in LOCAL_CHAIN_IDS
     if not local:
         defaulted = [role for role, value in (("oracle", oracle), ("guardian", guardian), ("pauser", pauser),
                                               ("admin", admin)) if value is None]
         if defaulted:
             fail(f"chain {chain_id} is not a local chain: name each role's holder explicitly (missing: "
                  + ", ".join(f"--{r}" for r in defaulted) + "); see docs/operator-guide.md", code=2)
+    if not local:
+        check_public_network_safety(deploy_params, holders["admin"], address)
     if w3.eth.get_balance(address) == 0:
         fail(f"the deployer {account} ({address}) has no ether on chain {chain_id} to pay for gas: fund it first "
              "(on a local Anvil, import one of the accounts Anvil prints at start-up)")

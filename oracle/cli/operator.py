@@ -82,8 +82,10 @@ def _operator(chain: ChainOptions, config: Any) -> Any:
 
 def _emit_actions(actions: list[Any], operator: Any) -> None:
     """The actions done, and what the operator waits for next (so "nothing due" always says until when)."""
+    from oracle.operator.schedule import next_steps
+
     output = get_output()
-    waiting = operator.next_steps()
+    waiting = next_steps(operator.client, operator.config)
 
     def render(console: Console) -> None:
         if actions:
@@ -154,6 +156,16 @@ def resolve_command(chain: ChainOptions, config: Any, round_: int | None) -> Non
 @operator_options
 @json_option
 def activate_command(chain: ChainOptions, config: Any) -> None:
-    """Activate every pending root whose challenge window has passed, in order."""
+    """Activate the pending root (one at a time) once its challenge window has passed."""
     operator = _operator(chain, config)
     _emit_actions(operator.activate_due(), operator)
+
+
+@round_group.command("lapse")
+@chain_options
+@operator_options
+@json_option
+def lapse_command(chain: ChainOptions, config: Any) -> None:
+    """Lapse, in order, every round past its deadline unactivated (a zero result; anyone may do this)."""
+    operator = _operator(chain, config)
+    _emit_actions(operator.lapse_due(), operator)

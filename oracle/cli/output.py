@@ -43,7 +43,8 @@ _MAX_SAFE_INT = 2**53 - 1
 #: Keys whose integer values are token amounts (smallest units): always decimal strings in JSON, whatever their size,
 #: so a script never has to handle both a number and a string for the same field.
 AMOUNT_KEYS = frozenset({
-    "amount", "balance", "burn", "cumulative_burn", "cumulative_payout", "ether", "funded", "net_deposits", "paid",
+    "amount", "balance", "burn", "committed", "cumulative_burn", "cumulative_payout", "ether", "free", "funded",
+    "net_deposits", "paid",
     "payout", "pending", "pending_withdrawal", "requested", "reserve", "reserve_funded", "round_burn",
     "round_payout", "stake", "stake_at_risk", "tokens", "total_stake_at_risk", "payout_threshold",
 })

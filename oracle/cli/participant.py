@@ -157,7 +157,7 @@ def stake_command(chain: ChainOptions, model_id: int, amount: str) -> None:
     conn = chain.connect()
     units, decimals = _amount(conn, amount)
     receipt = stake(conn, model_id, units)
-    total = conn.tournament.functions.modelInfo(model_id).call()[0][1]
+    total = conn.client.model_state(model_id).net_deposits
     data = {"model_id": model_id, "amount": units, "amount_tokens": format_amount(units, decimals),
             "net_deposits": total, "tx": tx_hash(receipt), "gas": receipt["gasUsed"]}
     get_output().emit(data, lambda c: c.print(
@@ -167,23 +167,56 @@ def stake_command(chain: ChainOptions, model_id: int, amount: str) -> None:
 
 @click.command("unstake")
 @click.option("--model", "model_id", type=int, required=True, help="Model id.")
-@click.argument("amount")
+@click.option("--lower", "lower", is_flag=True,
+              help="Lower the pending withdrawal to AMOUNT instead of asking for more.")
+@click.option("--cancel", is_flag=True, help="Cancel the pending withdrawal (no AMOUNT).")
+@click.argument("amount", required=False)
 @chain_options
 @json_option
-def unstake_command(chain: ChainOptions, model_id: int, amount: str) -> None:
-    """Request a withdrawal of AMOUNT tokens; it stays at risk in every round already closed."""
-    from oracle.participant.amounts import format_amount
-    from oracle.participant.stake import request_withdrawal
+def unstake_command(chain: ChainOptions, model_id: int, amount: str | None, lower: bool, cancel: bool) -> None:
+    """Request a withdrawal of AMOUNT tokens (it stays at risk in every round already closed), lower a pending one
+    to AMOUNT (--lower) or cancel it (--cancel). Lowering before the next close is free; after it, the released
+    amount is at risk again from the next round, like a deposit."""
+    from oracle.participant.amounts import format_amount, token_decimals
+    from oracle.participant.stake import lower_withdrawal, request_withdrawal
 
+    if cancel and (lower or amount is not None):
+        fail("--cancel takes no AMOUNT and no --lower", code=2)
+    if not cancel and amount is None:
+        fail("pass AMOUNT (or --cancel)", code=2)
     conn = chain.connect()
+    if cancel or lower:
+        decimals = token_decimals(conn)
+        units = 0 if cancel else _lowered_amount(amount, decimals)
+        pending, at_risk_from, receipt = lower_withdrawal(conn, model_id, units)
+        data = {"model_id": model_id, "pending": pending, "at_risk_from": at_risk_from, "tx": tx_hash(receipt)}
+        what = "cancelled" if pending == 0 else f"lowered to {format_amount(pending, decimals)}"
+        get_output().emit(data, lambda c: c.print(
+            f"withdrawal on model {model_id} {what}; the released amount is at risk again from round {at_risk_from} "
+            f"(tx {tx_hash(receipt)})", highlight=False))
+        return
     units, decimals = _amount(conn, amount)
     pending, after_round, receipt = request_withdrawal(conn, model_id, units)
     data = {"model_id": model_id, "requested": units, "pending": pending, "after_round": after_round,
             "tx": tx_hash(receipt)}
-    waits = f"once round {after_round} is settled" if after_round else "now"
+    waits = f"once round {after_round} is resolved and settled" if after_round else "now"
     get_output().emit(data, lambda c: c.print(
         f"withdrawal of {format_amount(pending, decimals)} pending on model {model_id}; withdraw {waits} "
         f"(tx {tx_hash(receipt)})", highlight=False))
+
+
+def _lowered_amount(text: str | None, decimals: int) -> int:
+    """The new pending amount of ``--lower``: zero is allowed (it cancels), unlike a requested amount."""
+    from decimal import Decimal, InvalidOperation
+
+    from oracle.participant.amounts import parse_amount
+
+    try:
+        if text is not None and Decimal(text.strip().replace("_", "")) == 0:
+            return 0
+    except InvalidOperation:
+        pass
+    return parse_amount(text or "", decimals)
 
 
 @click.command("withdraw")
@@ -311,9 +344,6 @@ def submit_command(ctx: click.Context, chain: ChainOptions, round_: int, model_i
     get_output().emit(data, lambda c: c.print(
         f"{verb} model {sub.model_id} for round {sub.round}: {sub.predictions_hash} -> {result.inbox}\n"
         f"checked against {check.source}; the round closes {format_time(sub.deadline)}", highlight=False))
-
-
-# ------------------------------------------------------------------------------------------------ status
 
 
 PARTICIPANT_COMMANDS: list[click.Command] = [

@@ -1,6 +1,7 @@
-"""``tourney status``: a participant's models as the chain and the published bundles see them: stake, pending
-withdrawal, per proposed round the score (or why the model has none), payout/burn, settlement and proof, and the
-operator's receipts marked against each round's bundle. Amounts in tokens, times in UTC."""
+"""``tourney status``: a participant's models as the chain and the published bundles see them: stake, the result
+not yet settled into it, pending withdrawal and when it can be taken at the latest (the exit bound D), per closed
+round the score (or why the model has none), payout/burn and settlement, and the operator's receipts marked against
+each round's bundle. Amounts in tokens, times in UTC."""
 
 from __future__ import annotations
 
@@ -19,6 +20,37 @@ receipts_dir_option = click.option(
     help="Where operator receipts are kept [env TOURNEY_RECEIPTS_DIR, default ~/.tourney/receipts].")
 
 
+def _render_models(console: Console, statuses: list[Any], tokens: Any, now: int) -> None:
+    from oracle.chain.clock import format_duration, format_time
+
+    rows = []
+    for s in statuses:
+        pending = "-"
+        if s.exit:
+            e = s.exit
+            when = "now" if e["ready"] and not e["waiting_for"] else (
+                f"by {format_time(e['deadline'], now)} at the latest" if e["deadline"] else "now")
+            pending = f"{tokens(s.pending_withdrawal)} at risk through round {s.withdrawal_after_round}; takeable {when}"
+        # Results of active rounds not yet applied to the stake (settling applies them; withdraw settles first).
+        unsettled = sum(r.get("payout", 0) - r.get("burn", 0) for r in s.rounds
+                        if r["status"] == "active" and not r["settled"])
+        rows.append((s.model_id, s.owner, tokens(s.stake), tokens(unsettled) if unsettled else "-", pending,
+                     s.settled_round))
+    console.print(make_table("Models", ["model", "owner", "stake", "unsettled result", "pending withdrawal",
+                                        "settled through"],
+                             rows, numeric=("model", "stake", "unsettled result", "settled through")))
+    if statuses:
+        bound = statuses[0].exit_bound
+        console.print(f"exit bound D = {format_duration(bound)}: a withdrawal requested at t can be taken by t + D "
+                      "whatever the oracle, guardian, pauser or admin do", highlight=False)
+    for s in statuses:
+        if s.exit and s.exit["waiting_for"]:
+            console.print(f"model {s.model_id}: the withdrawal waits for {s.exit['waiting_for']}", highlight=False)
+        if s.tranche:
+            console.print(f"model {s.model_id}: {tokens(s.tranche)} deposited after a close is at risk from round "
+                          f"{s.tranche_from}", highlight=False)
+
+
 def _render_status(statuses: list[Any], decimals: int, symbol: str, now: int) -> Any:
     from oracle.chain.clock import format_time
     from oracle.chain.units import format_tokens
@@ -27,18 +59,7 @@ def _render_status(statuses: list[Any], decimals: int, symbol: str, now: int) ->
         return format_tokens(units, decimals, symbol)
 
     def render(console: Console) -> None:
-        rows = []
-        for s in statuses:
-            pending = (f"{tokens(s.pending_withdrawal)} after round {s.withdrawal_after_round}"
-                       if s.pending_withdrawal else "-")
-            # Results of active rounds not yet applied to the stake (settling applies them; withdraw settles first).
-            unsettled = sum(r.get("payout", 0) - r.get("burn", 0) for r in s.rounds
-                            if r["status"] == "active" and not r["settled"])
-            rows.append((s.model_id, s.owner, tokens(s.stake), tokens(unsettled) if unsettled else "-", pending,
-                         s.settled_round))
-        console.print(make_table("Models", ["model", "owner", "stake", "unsettled result", "pending withdrawal",
-                                            "settled through"],
-                                 rows, numeric=("model", "stake", "unsettled result", "settled through")))
+        _render_models(console, statuses, tokens, now)
         for s in statuses:
             if not s.rounds:
                 continue
@@ -80,9 +101,9 @@ service_mirror_option = click.option(
 @json_option
 def status_command(chain: ChainOptions, model_ids: tuple[int, ...], receipts_dir: str | None,
                    service: str | None) -> None:
-    """Per model: settled stake, pending withdrawal, per proposed round the score (or why it has none),
-    payout/burn, settled, proof; and the latest operator receipt per round, marked by whether the round's published
-    bundle carries that file."""
+    """Per model: settled stake, the result not yet settled, pending withdrawal and when it can be taken at the
+    latest (the exit bound), per closed round the score (or why it has none), payout/burn, settled; and the latest
+    operator receipt per round, marked by whether the round's published bundle carries that file."""
     from oracle.bundle.mirrors import add_mirror
     from oracle.participant.models import owned_models, ParticipantError
     from oracle.participant.amounts import token_decimals

@@ -116,8 +116,9 @@ def _render_reserve(state: Any, symbol: str, first: str | None = None) -> Any:
     def render(console: Console) -> None:
         if first:
             console.print(first, highlight=False)
-        console.print(f"reward reserve: {format_tokens(state.reserve, 18, symbol)} "
-                      f"(funded in total: {format_tokens(state.funded, 18, symbol)})", highlight=False)
+        console.print(f"reward reserve: {format_tokens(state.reserve, 18, symbol)} (committed to activated rounds: "
+                      f"{format_tokens(state.committed, 18, symbol)}; free: {format_tokens(state.free, 18, symbol)})",
+                      highlight=False)
 
     return render
 
@@ -131,7 +132,7 @@ def reserve_show(chain: ChainOptions) -> None:
 
     conn = chain.connect(need_account=False)
     state = reserve_state(conn)
-    get_output().emit({"reserve": state.reserve, "funded": state.funded},
+    get_output().emit({"reserve": state.reserve, "committed": state.committed, "free": state.free},
                       _render_reserve(state, token_symbol(conn)))
 
 
@@ -151,7 +152,7 @@ def reserve_fund(chain: ChainOptions, amount: str) -> None:
     receipts = fund_reserve(conn, units)
     state = reserve_state(conn)
     symbol = token_symbol(conn)
-    data = {"funded": units, "reserve": state.reserve, "reserve_funded": state.funded,
+    data = {"funded": units, "reserve": state.reserve, "committed": state.committed, "free": state.free,
             "transactions": [tx_hash(r) for r in receipts]}
     get_output().emit(data, _render_reserve(state, symbol, f"funded the reserve with {format_tokens(units, 18, symbol)}"
                                                            f" ({len(receipts)} transaction(s))"))

@@ -11,20 +11,24 @@ from __future__ import annotations
 
 import hashlib
 import io
-from dataclasses import replace
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable
 
 import fsspec
 import pandas as pd
 
+from oracle.bundle.mirrors import add_alias, public_base
 from oracle.bundle.store import ArtifactStore
 from oracle.chain.client import RoundStatus, TournamentClient
-from oracle.chain.clock import format_time
+from oracle.chain.clock import format_time, stale_clock_warning
 from oracle.operator.config import OperatorConfig, OperatorError
 from oracle.operator.round_data import live_path
+from oracle.protocol.inbox import Inbox
 from oracle.protocol.rules import RoundRules, rules_record_name
 
-__all__ = ["live_missing", "next_steps", "no_models", "publish_rules", "round_data_missing",
-           "stays_open", "targets_missing"]
+__all__ = ["Notices", "live_missing", "next_steps", "no_models", "open_blocker", "prepare_paths", "publish_rules",
+           "published_uri", "round_data_missing", "stays_open", "targets_missing"]
 
 
 def _names(kind: str, round: int) -> str:
@@ -120,3 +124,55 @@ def next_steps(client: TournamentClient, config: OperatorConfig) -> list[str]:
     elif state.status is RoundStatus.NONE:
         waits.append(live_missing(config, round) or no_models(client, round) or f"round {round} can open now")
     return waits
+
+
+def open_blocker(client: TournamentClient, config: OperatorConfig, round: int, wait_for_models: bool) -> str | None:
+    """Why ``round`` cannot open now (its live data, or with ``wait_for_models`` the first model), or None."""
+    missing = live_missing(config, round)
+    if missing is None and wait_for_models:
+        missing = no_models(client, round)
+    return missing
+
+
+def prepare_paths(config: OperatorConfig, store: ArtifactStore, inbox: Inbox) -> None:
+    """The inbox exists from the start (a participant's client refuses a missing one: a mistyped path); the
+    operator's own public manifest URIs are read from its store."""
+    inbox.fs.makedirs(inbox.root, exist_ok=True)
+    if config.public_url:
+        add_alias(config.public_url, store.url)
+
+
+def published_uri(config: OperatorConfig, store: ArtifactStore, uri: str) -> str:
+    """The manifest URI posted on-chain: under ``public_url`` when set (anyone can open it), else the store's."""
+    root = store.url.rstrip("/")
+    if not config.public_url or not uri.startswith(root + "/"):
+        return uri
+    return public_base(config.public_url) + uri[len(root):]
+
+
+@dataclass
+class Notices:
+    """What the operator says while it waits: each wait once (not on every pass), and a chain clock that stands
+    still at most every five minutes (nothing would ever fall due)."""
+
+    log: Callable[[str], None]
+    said: set[str] = field(default_factory=set)
+    clock_warned_at: float = float("-inf")
+
+    def wait(self, message: str | None) -> list[Any]:
+        """Say ``message`` once; nothing was done (the empty list of actions)."""
+        if message and message not in self.said:
+            self.said.add(message)
+            self.log(message)
+        return []
+
+    def refuse(self, message: str, strict: bool) -> list[Any]:
+        if strict:
+            raise OperatorError(message)
+        return self.wait(message)
+
+    def check_clock(self, client: TournamentClient) -> None:
+        warning = stale_clock_warning(client.now())
+        if warning and time.monotonic() - self.clock_warned_at > 300:
+            self.clock_warned_at = time.monotonic()
+            self.log(f"warning: {warning}")

@@ -30,10 +30,12 @@ class Balances:
 
 @dataclass(frozen=True)
 class ReserveState:
-    """The reward reserve: what payouts can still draw on, and everything ever funded into it."""
+    """The reward reserve: the tokens in it, the part activated rounds committed to payouts not yet settled, and the
+    free rest (what a new round's payouts can draw on)."""
 
     reserve: int
-    funded: int
+    committed: int
+    free: int
 
 
 def token_symbol(conn: Connection) -> str:
@@ -72,7 +74,7 @@ def send_ether(conn: Connection, to: str, wei: int) -> TxReceipt:
 
 def reserve_state(conn: Connection) -> ReserveState:
     t = conn.tournament.functions
-    return ReserveState(int(t.rewardReserve().call()), int(t.reserveFunded().call()))
+    return ReserveState(int(t.reserve().call()), int(t.committedPayout().call()), int(t.freeReserve().call()))
 
 
 def fund_reserve(conn: Connection, units: int) -> list[TxReceipt]:

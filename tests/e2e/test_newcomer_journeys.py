@@ -96,7 +96,7 @@ def test_a_fresh_account_learns_it_needs_gas_and_gets_it_from_the_cli(paid_chain
 
 
 def test_the_reserve_is_funded_in_one_command_approving_first(chain, keys: Keystore) -> None:
-    before = chain.tournament.functions.rewardReserve().call()
+    before = chain.tournament.functions.reserve().call()
     code, out, data = run(env_for(chain, keys, "admin"), "--json", "reserve", "fund", "1234.5")
     assert code == 0, out
     assert int(data["reserve"]) == before + 1_234_500_000_000_000_000_000 and len(data["transactions"]) == 2
@@ -298,9 +298,10 @@ def test_a_remote_auditor_recomputes_from_the_service_url_alone(chain, participa
     env = {"TOURNEY_RPC": chain.url, "TOURNEY_DEPLOYMENT": str(chain.deployment_file)}
     try:
         with service_thread(service_config) as url:
-            code, out, data = run(env, "--json", "verify", "--round", "1")
+            code, out, data = run(env, "--json", "verify", "--round", "1", "--allow-root", str(tmp_path))
             assert code == 1 and not data["ok"]
             assert "manifest not found" in out and "reads it from the operator's service: --service URL" in out
+            # --service both allows the service's host and reads the bundle from it.
             code, out, data = run(env, "--json", "verify", "--round", "1", "--service", url)
             assert code == 0 and data["ok"], out
             code, out, report = run(env, "--json", "round", "recompute", "--round", "1", "--service", url)
