@@ -13,7 +13,6 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-import fsspec
 import pandas as pd
 
 from oracle.bundle.manifest import (
@@ -23,6 +22,7 @@ from oracle.bundle.manifest import (
     keccak_hex,
 )
 from oracle.bundle.fetch import FetchError, FetchNotFound, Reader, TrustedReader
+from oracle.bundle.mirrors import local_uri, mirror_uris
 from oracle.bundle.parquet import read_parquet_bytes
 from oracle.bundle.store import MANIFEST_NAME, ArtifactStore, BundleError, as_store, join_path
 from oracle.scoring.params import RoundParams
@@ -160,6 +160,28 @@ def _store_root_of(manifest_uri: str) -> str:
     return "/".join(parts[:-3]) or "/"
 
 
+def _read_manifest(manifest_uri: str, reader: Reader) -> tuple[str, bytes]:
+    """(the URI it was read from, its bytes), read with ``reader``: an alias of one's own public URI in one's own
+    store first, then ``manifest_uri`` itself, then each bundle mirror (oracle.bundle.mirrors) that has it. The
+    content proves itself whatever the place (its keccak is on-chain)."""
+    alias = local_uri(manifest_uri)
+    candidates = [*([alias] if alias else []), manifest_uri, *mirror_uris(manifest_uri)]
+    tried: list[str] = []
+    for uri in candidates:
+        try:
+            return uri, reader.read(uri)
+        except FetchNotFound:
+            tried.append(f"{uri} (not found)")
+        except (FetchError, OSError) as exc:
+            if len(candidates) == 1:
+                raise
+            tried.append(f"{uri} ({exc})")
+    if len(candidates) == 1:
+        raise BundleError(f"{manifest_uri}: manifest not found (an auditor elsewhere reads it from the operator's "
+                          "service: --service URL)")
+    raise BundleError(f"{manifest_uri}: manifest not found; tried " + "; ".join(tried))
+
+
 def load_bundle(manifest_uri: str, expected_keccak: str | None = None, verify: bool = True,
                 reader: Reader | None = None) -> RoundBundle:
     """Load the bundle a manifest describes, checking every file's size, SHA-256 and keccak-256.
@@ -172,10 +194,7 @@ def load_bundle(manifest_uri: str, expected_keccak: str | None = None, verify: b
     """
     manifest_uri = str(manifest_uri)
     reader = reader or TrustedReader()
-    try:
-        data = reader.read(manifest_uri)
-    except FetchNotFound:
-        raise BundleError(f"{manifest_uri}: manifest not found") from None
+    read_from, data = _read_manifest(manifest_uri, reader)  # the URI itself, or where a mirror or alias has it
     digest = keccak_hex(data)
     problems: list[IntegrityProblem] = []
     match = MANIFEST_NAME.match(manifest_uri.rsplit("/", 1)[-1])
@@ -189,8 +208,9 @@ def load_bundle(manifest_uri: str, expected_keccak: str | None = None, verify: b
         raise BundleError(str(exc)) from exc
     if manifest.to_bytes() != data:
         problems.append(IntegrityProblem("manifest.json", "not in canonical JSON form (its hash would not be reproducible)"))
-    # The object URIs are computed, not opened through a filesystem: only ``reader`` touches anything.
-    root = _store_root_of(manifest_uri)
+    # The object URIs are computed, not opened through a filesystem: only ``reader`` touches anything. They sit
+    # beside the manifest where it was found.
+    root = _store_root_of(read_from)
     files: dict[str, bytes] = {}
     for name, entry in manifest.files.items():
         uri = join_path(root, "objects", f"{entry.sha256}.{entry.extension}")
@@ -217,8 +237,7 @@ def previous_link(manifest_uri: str, store: ArtifactStore | None = None) -> Prev
     When ``store`` is given and the manifest lives in it, the link is stored relative to the store
     root, so a store that is copied or moved elsewhere keeps valid links.
     """
-    with fsspec.open(str(manifest_uri), "rb") as handle:
-        data = handle.read()
+    _, data = _read_manifest(str(manifest_uri), TrustedReader())
     manifest = Manifest.from_bytes(data, str(manifest_uri))
     uri = str(manifest_uri)
     if store is not None and uri.startswith(store.url.rstrip("/") + "/"):

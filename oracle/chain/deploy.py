@@ -159,6 +159,8 @@ class Deployment:
     block: int
     admin: str
     roles: dict[str, list[str]] = field(default_factory=dict)
+    #: The JSON-RPC URL the deployment was made through: the default ``--rpc`` of every command that reads the file.
+    rpc: str | None = None
 
     def save(self, path: Path | None = None) -> Path:
         path = path or default_path(self.chain_id)

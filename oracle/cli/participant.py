@@ -21,7 +21,7 @@ from oracle.chain.hashes import tx_hash
 from oracle.chain.keystore import Keystore, KeystoreError, parse_private_key
 
 __all__ = ["PARTICIPANT_COMMANDS", "account_group", "model_group", "stake_command", "unstake_command",
-           "withdraw_command", "settle_command", "submit_command", "status_command"]
+           "withdraw_command", "settle_command", "submit_command"]
 
 
 def _amount(conn: Any, text: str) -> tuple[int, int]:
@@ -270,68 +270,80 @@ def settle_command(chain: ChainOptions, model_id: int | None, settle_everything:
 def _delivery(ctx: click.Context, to_url: str | None, inbox_url: str | None) -> tuple[str, str]:
     """("service", URL) or ("inbox", URL): exactly one way of delivering must be chosen.
 
-    A TOURNEY_INBOX left in the environment does not clash with an explicit ``--to``: only what was typed on the
-    command line counts as a choice when both are present."""
-    if to_url and inbox_url and ctx.get_parameter_source("inbox_url") is click.core.ParameterSource.ENVIRONMENT:
-        inbox_url = None
+    TOURNEY_SERVICE or TOURNEY_INBOX left in the environment do not clash with the other option typed on the command
+    line: only what was typed counts as a choice when both are present."""
+    from_env = click.core.ParameterSource.ENVIRONMENT
+    if to_url and inbox_url:
+        if ctx.get_parameter_source("inbox_url") is from_env and ctx.get_parameter_source("to_url") is not from_env:
+            inbox_url = None
+        elif ctx.get_parameter_source("to_url") is from_env and ctx.get_parameter_source("inbox_url") is not from_env:
+            to_url = None
     if bool(to_url) == bool(inbox_url):
         fail("pass exactly one of --to URL (the operator service, with a receipt) and --inbox URL (a directory "
              "inbox)", code=2)
     return ("service", to_url) if to_url else ("inbox", inbox_url)  # type: ignore[return-value]
 
 
+data_dir_option = click.option(
+    "--data-dir", envvar="TOURNEY_DATA_DIR", default="data", show_default=True, metavar="DIR",
+    help="Where `tourney data download` saved the round's live data and rules [env TOURNEY_DATA_DIR].")
+
+
 @click.command("submit")
 @click.option("--round", "round_", type=int, required=True, help="The open round.")
 @click.option("--model", "model_id", type=int, required=True, help="Model id.")
-@click.option("--to", "to_url", default=None, metavar="URL",
-              help="The operator service's base URL (HTTP); the signed receipt is checked and saved.")
+@click.option("--to", "to_url", envvar="TOURNEY_SERVICE", default=None, metavar="URL",
+              help="The operator service's base URL (HTTP); the signed receipt is checked and saved "
+                   "[env TOURNEY_SERVICE].")
 @click.option("--inbox", "inbox_url", envvar="TOURNEY_INBOX", default=None, metavar="URL",
-              help="The operator's inbox (directory or fsspec URL) [env TOURNEY_INBOX].")
+              help="The operator's inbox (an existing directory or fsspec URL) [env TOURNEY_INBOX].")
+@click.option("--create", "create_inbox", is_flag=True, help="With --inbox: create the inbox directory if missing.")
 @receipts_dir_option
-@click.option("--live-ids", type=click.Path(dir_okay=False), default=None,
-              help="A table with the round's live ids (column 'id'); default: the file's own ids.")
-@click.option("--min-live-share", type=float, default=1.0, show_default=True,
-              help="Share of live ids the file must predict (the round's scoring parameter).")
+@data_dir_option
 @click.argument("predictions", type=click.Path(dir_okay=False))
 @chain_options
 @json_option
 @click.pass_context
 def submit_command(ctx: click.Context, chain: ChainOptions, round_: int, model_id: int, to_url: str | None,
-                   inbox_url: str | None, receipts_dir: str | None, live_ids: str | None, min_live_share: float,
+                   inbox_url: str | None, create_inbox: bool, receipts_dir: str | None, data_dir: str,
                    predictions: str) -> None:
-    """Validate, sign (EIP-712, no gas) and deliver PREDICTIONS for a model in an open round.
+    """Check, sign (EIP-712, no gas) and deliver PREDICTIONS for a model in an open round.
 
-    Exactly one of --to (the operator service over HTTP: prints and keeps the operator's signed receipt) and
-    --inbox (a directory inbox)."""
+    The file is checked first against the round's own published rules and live ids (saved by `tourney data
+    download`, or read from the service): every live id predicted (the round's share), one prediction column in
+    [0, 1], .csv or .parquet. Nothing is signed or sent when it fails. Exactly one of --to (the operator service
+    over HTTP: prints and keeps the operator's signed receipt) and --inbox (a directory inbox)."""
+    from oracle.chain.clock import format_time
+    from oracle.participant.data import round_check
     from oracle.participant.submit import submit_predictions, submit_to_service
-    from oracle.scoring.tables import load_table
 
     how, where = _delivery(ctx, to_url, inbox_url)
-    ids = None
-    if live_ids:
-        ids = [str(i) for i in load_table(live_ids)["id"]]
+    check = round_check(round_, data_dir, where if how == "service" else None)
     conn = chain.connect()
     if how == "service":
-        sent = submit_to_service(conn, round_, model_id, Path(predictions), where, ids, min_live_share,
-                                 receipts_dir)
+        sent = submit_to_service(conn, round_, model_id, Path(predictions), where, check.live_ids,
+                                 check.min_live_share, receipts_dir)
         sub, receipt = sent.submission, sent.receipt
         data = {"round": sub.round, "model_id": sub.model_id, "predictions_hash": sub.predictions_hash,
                 "deadline": sub.deadline, "signer": sub.signer, "signature": sub.signature, "service": where,
+                "checked_against": check.source,
                 "receipt": receipt.to_json(), "receipt_path": str(sent.saved_to) if sent.saved_to else None}
         get_output().emit(data, lambda c: c.print(
-            f"submitted model {sub.model_id} for round {sub.round}: {sub.predictions_hash} (deadline "
-            f"{sub.deadline}) -> {where}\nreceipt: received at {receipt.received_at} (chain time), signed by the "
-            f"oracle {receipt.operator}: {receipt.signature}\nsaved to {sent.saved_to}", highlight=False))
+            f"submitted model {sub.model_id} for round {sub.round}: {sub.predictions_hash} -> {where}\n"
+            f"checked against {check.source}; the round closes {format_time(sub.deadline)}\n"
+            f"receipt: received at {format_time(receipt.received_at)} (chain time), signed by the oracle "
+            f"{receipt.operator}\nsaved to {sent.saved_to}", highlight=False))
         return
-    result = submit_predictions(conn, round_, model_id, Path(predictions), where, ids, min_live_share)
+    result = submit_predictions(conn, round_, model_id, Path(predictions), where, check.live_ids,
+                                check.min_live_share, create_inbox=create_inbox)
     sub = result.submission
     data = {"round": sub.round, "model_id": sub.model_id, "predictions_hash": sub.predictions_hash,
             "deadline": sub.deadline, "signer": sub.signer, "signature": sub.signature, "inbox": result.inbox,
-            "replaced": result.replaced}
+            "replaced": result.replaced, "checked_against": check.source}
     verb = "replaced the earlier submission of" if result.replaced else "submitted"
     get_output().emit(data, lambda c: c.print(
-        f"{verb} model {sub.model_id} for round {sub.round}: {sub.predictions_hash} (deadline {sub.deadline}) "
-        f"-> {result.inbox}", highlight=False))
+        f"{verb} model {sub.model_id} for round {sub.round}: {sub.predictions_hash} -> {result.inbox}\n"
+        f"checked against {check.source}; the round closes {format_time(sub.deadline)}", highlight=False))
 
 
 PARTICIPANT_COMMANDS: list[click.Command] = [

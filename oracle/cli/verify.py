@@ -65,6 +65,16 @@ def _receipt_evidence(client: Any, receipts_dir: str) -> Any:
     return ReceiptEvidence(receipts, operator)
 
 
+def _host_of(url: str) -> str:
+    """``host:port`` of a service URL (what --allow-host takes)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        fail(f"--service {url!r} is not an http(s) URL", code=2)
+    return parts.hostname + (f":{parts.port}" if parts.port else "")
+
+
 @click.command("verify")
 @chain_options
 @click.option("--round", "round_", type=click.IntRange(min=1), default=None, help="Audit this round.")
@@ -92,15 +102,19 @@ def _receipt_evidence(client: Any, receipts_dir: str) -> Any:
 @click.option("--receipts", "receipts_dir", type=click.Path(file_okay=False, exists=True), default=None, metavar="DIR",
               help="Also check that each verified round's bundle honours the operator receipts under DIR "
                    "(as saved by `tourney submit --to`); a receipted file missing or swapped fails the round.")
+@click.option("--service", envvar="TOURNEY_SERVICE", default=None, metavar="URL",
+              help="The operator service: read bundles from it (by content address, checked against the on-chain "
+                   "hash) when their on-chain URI cannot be opened here [env TOURNEY_SERVICE].")
 @json_option
 def verify_command(chain: ChainOptions, round_: int | None, all_: bool, watch: bool, guardian_account: str | None,
                    interval: float, timeout: float | None, allow_roots: tuple[str, ...], allow_hosts: tuple[str, ...],
                    max_file_bytes: int | None, fetch_timeout: float | None, state_dir: str | None, veto_margin: int,
-                   receipts_dir: str | None) -> None:
+                   receipts_dir: str | None, service: str | None) -> None:
     """Re-derive proposed roots (signatures, stakes, scores, leaves, root, totals, bounds, burns) and compare."""
     from oracle.auditor.verify import verify_all, verify_round
     from oracle.auditor.watch import Watcher, WatchConfig
     from oracle.bundle.fetch import FetchPolicy
+    from oracle.bundle.mirrors import add_mirror
     from oracle.chain.client import TournamentClient
     from oracle.chain.tx import Sender
 
@@ -111,6 +125,11 @@ def verify_command(chain: ChainOptions, round_: int | None, all_: bool, watch: b
     if state_dir and not watch:
         fail("--state only makes sense with --watch", code=2)
     hosts = tuple(h for entry in allow_hosts for h in entry.replace(",", " ").split())
+    if service:
+        # The service the user named is a place it allows: bundles are read from it when their on-chain URI
+        # cannot be opened here (the content is checked against the chain's hash either way).
+        add_mirror(service)
+        hosts = (*hosts, _host_of(service))
     if not allow_roots and not hosts:
         fail("tourney verify reads manifests only from places you allow: pass --allow-root DIR (where the bundles "
              "are, locally) and/or --allow-host HOST[:PORT], or set TOURNEY_MANIFEST_ROOTS / TOURNEY_MANIFEST_HOSTS",

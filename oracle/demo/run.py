@@ -74,7 +74,7 @@ class DemoConfig:
     rounds: int = 6
     bad_round: int = 3
     withdraw_round: int = 2
-    live_rows: int = 2_000
+    live_rows: int = 8_000
     features: int = 20
     stake: int = 1_000 * UNIT
     reserve: int = 200_000 * UNIT
@@ -251,6 +251,7 @@ class _Demo:
         self.withdrawn = 0
         self.withdrawal_after: int | None = None
         self.lives: dict[int, pd.DataFrame] = {}
+        self.publish_live()
         self.report(self.operator.open_due())
         self.opened(1)
         while self.client.cursor().last_resolved < c.rounds:
@@ -265,6 +266,7 @@ class _Demo:
                     self.bad_round(action.round)
             self.report(self.operator.propose_due())
             self.maybe_withdraw()
+            self.publish_live()
             opened = self.operator.open_due()
             self.report(opened)
             for action in opened:
@@ -296,10 +298,14 @@ class _Demo:
             gas = f" ({action.gas:,} gas)" if action.gas else ""
             self.say(f"  operator: {action.step} round {action.round} {detail}{gas}")
 
+    def publish_live(self) -> None:
+        """Publish the next round's live data: the operator opens a round only once it is there."""
+        if (round := self.client.cursor()[0] + 1) <= self.config.rounds and round not in self.lives:
+            self.lives[round] = self.data.write(round)
+
     def opened(self, round: int) -> None:
-        """A round opened: publish its live data, every model submits, maybe a withdrawal request."""
+        """A round opened: every model submits, maybe a withdrawal request."""
         self.say(f"round {round}")
-        self.lives[round] = self.data.write(round)
         self.submit_all(round, self.lives[round])
         if self.agent is not None:
             self.agent.play_round(round)

@@ -41,6 +41,7 @@ import pandas as pd
 from web3 import Web3
 
 from oracle.bundle.store import ArtifactStore, BundleError
+from oracle.chain.clock import format_time
 from oracle.bundle.round_bundle import load_bundle, REJECTIONS_FILE, SUBMISSIONS_FILE
 from oracle.bundle.write import write_round_bundle
 from oracle.chain.client import Proposal, RoundStatus, TournamentClient
@@ -50,18 +51,19 @@ from oracle.bundle.manifest import ChainRef, PayoutLimit, canonical_json
 from oracle.scoring.params import RoundParams
 from oracle.scoring.pipeline import score_round
 from oracle.protocol.inbox import Inbox
-from oracle.scoring.tables import combine_model_files, read_prediction_file
 from oracle.settlement.leaves import leaves_of_dump
 from oracle.operator.caps import check_clip_fits_caps
 from oracle.operator.config import HANG_ENV, STEPS, Action, OperatorConfig, OperatorError
 from oracle.operator.intake import (
     check_submissions,
-    rejection,
     rejection_order,
+    scored_predictions,
     submission_file_name,
     submission_files,
 )
 from oracle.operator.round_data import load_round_data
+from oracle.operator.schedule import (Notices, open_blocker, prepare_paths, publish_rules, published_uri, stays_open,
+                                     targets_missing)
 
 __all__ = ["Operator", "base_round_of", "previous_cumulative_of"]
 
@@ -115,6 +117,8 @@ class Operator:
             raise ValueError(f"{HANG_ENV}={self.hang_at!r} is not a step; steps are {', '.join(STEPS)}")
         self.store = ArtifactStore(self.config.store)
         self.inbox = Inbox(self.config.inbox)
+        prepare_paths(self.config, self.store, self.inbox)
+        self.notices = Notices(self.log)  # what it waits for, said once; a stale chain clock
         self.t = self.client.tournament
 
     # -------------------------------------------------------------- driving
@@ -125,11 +129,12 @@ class Operator:
         Resolution first (lapse, activate), then the proposal it unblocks: round r can be proposed in the same pass
         that activates r-1."""
         actions: list[Action] = []
+        self.notices.check_clock(self.client)
         actions += self.close_due()
         actions += self.lapse_due()
         actions += self.activate_due()
         actions += self.propose_due()
-        actions += self.open_due()
+        actions += self.open_due(wait_for_models=True)
         return actions
 
     def run(self, poll: float = 2.0, until_round: int | None = None, once: bool = False) -> list[Action]:
@@ -165,22 +170,29 @@ class Operator:
 
     # -------------------------------------------------------------- open
 
-    def open_due(self) -> list[Action]:
-        """Open the next round when none is open (and the round limit allows)."""
+    def open_due(self, strict: bool = False, wait_for_models: bool = False) -> list[Action]:
+        """Open the next round when none is open (and the round limit allows) and its live data is published, first
+        publishing its rules; otherwise say (once) which file is missing, or raise it (``strict``). With
+        ``wait_for_models`` (the operator's loop, the service, ``round open``) no round opens before a model exists."""
         self._wait_inflight()
+        self.notices.check_clock(self.client)  # a stale clock would shorten the window, counted from the last block
         round = self.client.cursor().last_closed + 1
         if self.config.max_rounds is not None and round > self.config.max_rounds:
             return []
         if self.client.round_state(round).status is not RoundStatus.NONE:
             return []
+        blocker = open_blocker(self.client, self.config, round, wait_for_models)
+        if blocker is not None:
+            return self.notices.refuse(blocker, strict)
         # The round takes the contract's current caps when it opens: refuse before they are fixed for it.
         _, payout_cap, burn_cap = self.client.bounds()
         check_clip_fits_caps(self.round_params(round), payout_cap, burn_cap, f"round {round} (not opened)")
+        publish_rules(self.store, self.config, round)
         closes_at = self.client.now() + self.config.submission_window
         receipt = self._transact(self.t.functions.openRound(closes_at), f"open round {round}")
-        self.log(f"round {round}: opened, submissions until {closes_at}")
+        self.log(f"round {round}: opened, submissions until {format_time(closes_at)}")
         self._reached("opened", round)
-        return [Action("open", round, f"closes at {closes_at}", tx_hash(receipt), receipt["gasUsed"])]
+        return [Action("open", round, f"closes {format_time(closes_at)}", tx_hash(receipt), receipt["gasUsed"])]
 
     # -------------------------------------------------------------- close
 
@@ -228,6 +240,8 @@ class Operator:
         state = self.client.round_state(round)
         if state.status is not RoundStatus.OPEN or self.client.now() < state.closes_at:
             return []
+        if self.client.model_count() == 0:  # closed without models, it could never settle: keep it open
+            return self.notices.wait(stays_open(round))
         # Anvil mines the close in a new block: that block's timestamp must be past closesAt, which it is since
         # the latest block's already is.
         receipt = self._transact(self.t.functions.closeRound(round), f"close round {round}")
@@ -276,8 +290,8 @@ class Operator:
                      f"at {state.lapses_at}); it will lapse with a zero result")
             return []
         data = load_round_data(self.config.round_data, round)
-        if data is None or data.targets is None:
-            return []  # targets not resolved yet; later rounds build on this one
+        if data is None or data.targets is None:  # targets not resolved yet; later rounds build on this one
+            return self.notices.wait(targets_missing(self.config, round))
         return [self.resolve_and_propose(round)]
 
     def round_params(self, round: int) -> RoundParams:
@@ -299,7 +313,7 @@ class Operator:
                              f"round {round} (not resolved)")
         data = load_round_data(self.config.round_data, round)
         if data is None or data.targets is None:
-            raise OperatorError(f"round {round}: no live ids or targets under {self.config.round_data}")
+            raise OperatorError(targets_missing(self.config, round) or f"round {round}: its live data is missing")
         if sorted(data.targets["id"]) != data.live_ids:
             raise OperatorError(f"round {round}: the targets file does not list exactly the live ids "
                                 f"({len(data.targets)} targets, {len(data.live_ids)} live ids)")
@@ -316,21 +330,8 @@ class Operator:
         limit = PayoutLimit(*self.client.round_payout_limit(round))
         accepted, rejections = check_submissions(self.client, self.inbox, round, snapshot, owners)
 
-        frames: dict[str, pd.DataFrame] = {}
-        for model_id, (sub, blob) in accepted.items():
-            try:
-                frames[str(model_id)] = read_prediction_file(sub.file_name, blob)
-            except Exception as exc:  # noqa: BLE001 - any parse failure is the participant's file, not ours
-                rejections.append(rejection(sub, "unreadable_file", f"{sub.file_name}: {exc}"))
-        predictions, file_errors = combine_model_files(frames)
-        if len(predictions.columns) <= 1:
-            # No usable submission: an id-only table of the live ids scores every staked model 0/0.
-            predictions = pd.DataFrame({"id": data.live_ids})
-        for error in file_errors:
-            sub, _ = accepted[int(error.model)]
-            rejections.append(rejection(sub, error.rule, error.message))
-        accepted = {m: v for m, v in accepted.items() if str(m) in predictions.columns}
-        predictions = predictions.sort_values("id", kind="stable").reset_index(drop=True)
+        predictions, accepted = scored_predictions(accepted, rejections, data.live_ids,
+                                                   self.config.params.min_live_share)
 
         params = self.round_params(round)
         stake_map = {str(m): s for m, s in stakes.items()}
@@ -360,6 +361,7 @@ class Operator:
         if self.client.round_state(round).status in (RoundStatus.PROPOSED, RoundStatus.ACTIVE):
             return Action("propose", round, "already proposed")
         uri, digest, manifest, _ = self.build_bundle(round, tamper)
+        uri = published_uri(self.config, self.store, uri)  # under --public-url: anyone can open it
         self.log(f"round {round}: bundle {uri}")
         self._reached("bundled", round)
         self._wait_inflight()

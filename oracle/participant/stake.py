@@ -19,6 +19,7 @@ from web3.types import TxReceipt
 
 from oracle.chain.client import ModelState
 from oracle.chain.connection import Connection
+from oracle.chain.units import format_tokens
 from oracle.participant.models import ParticipantError, model_info, require_owner
 from oracle.participant.settle import leaf_proof, settle_through, settled_through
 from oracle.protocol.permit import permit_signature
@@ -46,13 +47,14 @@ def stake(conn: Connection, model_id: int, amount: int) -> TxReceipt:
     require_owner(conn, model_id)
     balance = conn.token.functions.balanceOf(conn.address).call()
     if amount > balance:
-        raise ParticipantError(f"stake {amount} exceeds your token balance {balance} (smallest units)")
+        raise ParticipantError(f"staking {format_tokens(amount)} needs more than the {format_tokens(balance)} "
+                               f"{conn.address} holds: get tokens first (`tourney token balance` shows them)")
     state = model_info(conn, model_id)
     if state.stake == 0:
         minimum = int(conn.tournament.functions.MIN_STAKE().call())
         if amount < minimum:
-            raise ParticipantError(f"model {model_id} has no stake: its first stake must be at least {minimum} "
-                                   f"(smallest units), got {amount}")
+            raise ParticipantError(f"model {model_id} has no stake: its first stake must be at least "
+                                   f"{format_tokens(minimum)}, got {format_tokens(amount)}")
     # A deposit onto a zero stake starts afresh on-chain (the model counts as settled through the last close), so
     # an old tranche never blocks it.
     blocked = None if state.stake == 0 else _tranche_blocks(conn, state, conn.client.cursor().last_closed)

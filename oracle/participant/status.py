@@ -14,6 +14,7 @@ from oracle.bundle.store import BundleError
 from oracle.chain.client import RoundStatus
 from oracle.chain.connection import Connection
 from oracle.participant.models import ParticipantError, model_info
+from oracle.participant.reasons import unscored_reason
 from oracle.participant.settle import round_tree
 from oracle.participant.stake import exit_status
 from oracle.protocol.receipt import latest_receipts, Receipt, verify_receipt
@@ -126,6 +127,8 @@ def model_status(conn: Connection, model_id: int, receipts: Iterable[Receipt] = 
         try:
             bundle, tree = round_tree(proposal)
             entry.update(_score_row(bundle, model_id))
+            if entry.get("corr") is None or entry["corr"] != entry["corr"]:  # not scored: say why
+                entry["unscored"], entry["why"] = unscored_reason(bundle, model_id)
             found = proof_for(tree, int(model_id))
             entry.update(cumulative_payout=found.leaf.cumulative_payout,
                          cumulative_burn=found.leaf.cumulative_burn, proof=list(found.proof))

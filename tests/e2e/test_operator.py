@@ -178,6 +178,7 @@ def test_veto_then_corrected_reproposal(chain, participants, tmp_path: Path) -> 
 
 
 def test_round_waits_for_targets(chain, participants, tmp_path: Path) -> None:
+    register(chain, participants[0].account, 0)  # the operator opens no round before the first model
     op = make_operator(chain, tmp_path, max_rounds=1)
     write_round_data(tmp_path / "data", 1)
     (tmp_path / "data" / "targets_00001.parquet").unlink()

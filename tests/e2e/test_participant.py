@@ -286,9 +286,13 @@ def test_submit_resubmit_invalid_late_and_wrong_signer(chain, participants, tmp_
     model_id = register_and_stake(chain, p, 10)
     round_, closes_at = open_round(chain)
     inbox_url = str(tmp_path / "inbox")
+    # The round's live data where `tourney data download` puts it: submit checks every file against its ids.
+    env["TOURNEY_DATA_DIR"] = str(tmp_path / "data")
+    (tmp_path / "data").mkdir()
+    pd.DataFrame({"id": IDS}).to_parquet(tmp_path / "data" / f"live_{round_}.parquet")
     first = _write(tmp_path / "first.csv", [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8])
     code, out, sent = run(env, "submit", "--round", str(round_), "--model", str(model_id), "--inbox", inbox_url,
-                          str(first))
+                          "--create", str(first))
     assert code == 0, out
     assert sent["replaced"] is False and sent["deadline"] == closes_at
     sub, data = Inbox(inbox_url).get(round_, model_id)
