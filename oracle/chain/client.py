@@ -133,11 +133,31 @@ class ModelInfo:
     first_round: int
     pending_withdrawal: int
     withdrawal_after_round: int
+    #: Cumulative payout and burn already applied to the stake (the settlement slot).
+    settled_payout: int = 0
+    settled_burn: int = 0
 
     @property
     def registered(self) -> bool:
         # firstRound is nonzero for every registered model.
         return self.first_round != 0
+
+    @property
+    def stake(self) -> int:
+        """``stakeOf``: net deposits plus the settled payout minus the settled burn."""
+        return self.net_deposits + self.settled_payout - self.settled_burn
+
+    @classmethod
+    def of(cls, model_id: int, raw: Sequence[Any]) -> "ModelInfo":
+        """From ``modelInfo``'s return value: (owner, netDeposits), (payout, burn, round, firstRound),
+        (amount, afterRound)."""
+        model, settlement, withdrawal = raw
+        return cls(
+            model_id=int(model_id), owner=Web3.to_checksum_address(model[0]), net_deposits=int(model[1]),
+            settled_round=int(settlement[2]), first_round=int(settlement[3]), pending_withdrawal=int(withdrawal[0]),
+            withdrawal_after_round=int(withdrawal[1]), settled_payout=int(settlement[0]),
+            settled_burn=int(settlement[1]),
+        )
 
 
 def _hex32(value: Any) -> str:
@@ -206,13 +226,8 @@ class TournamentClient:
 
     def model_info(self, model_id: int) -> ModelInfo:
         """A model's on-chain record (all zero for an id never registered: see :attr:`ModelInfo.registered`)."""
-        model, settlement, withdrawal = self._rpc(
-            f"modelInfo({model_id})", self.tournament.functions.modelInfo(int(model_id)).call)
-        return ModelInfo(
-            model_id=int(model_id), owner=Web3.to_checksum_address(model[0]), net_deposits=int(model[1]),
-            settled_round=int(settlement[2]), first_round=int(settlement[3]), pending_withdrawal=int(withdrawal[0]),
-            withdrawal_after_round=int(withdrawal[1]),
-        )
+        return ModelInfo.of(model_id, self._rpc(
+            f"modelInfo({model_id})", self.tournament.functions.modelInfo(int(model_id)).call))
 
     def owner_of(self, model_id: int) -> str | None:
         """The owner of a model, or None for an id never registered."""
