@@ -1,0 +1,64 @@
+"""A round's proposals as the rounds page shows them: every ``RootProposed`` in order, whether a veto followed it
+or it is the active root, its totals, links to its bundle's files, and the auditor's verdict."""
+
+from __future__ import annotations
+
+from oracle.chain.client import Proposal, RoundState, RoundStatus
+from oracle.service.schemas import ApiError
+from oracle.service.web_schemas import ProposalOut
+from oracle.service.web_state import WebState
+
+__all__ = ["bundle_links", "proposals_out"]
+
+
+def bundle_links(manifest_hash: str, names: list[str]) -> dict[str, str]:
+    """Relative URLs of a bundle's manifest and files (served by the bundles routes)."""
+    base = f"bundles/{manifest_hash}"
+    return {"manifest.json": f"{base}/manifest.json", **{name: f"{base}/files/{name}" for name in sorted(names)}}
+
+
+def _totals(web: WebState, proposal: Proposal, previous: Proposal | None) -> tuple[dict[str, str], dict[str, str]]:
+    """(totals, file links): from the manifest when its bundle reads, else from the events alone (no links)."""
+    try:
+        bundle = web.service.bundle_of(proposal)
+    except ApiError:
+        payout = proposal.cumulative_payout - (previous.cumulative_payout if previous else 0)
+        burn = proposal.cumulative_burn - (previous.cumulative_burn if previous else 0)
+        return ({"round_payout": str(payout), "round_burn": str(burn),
+                 "cumulative_payout": str(proposal.cumulative_payout),
+                 "cumulative_burn": str(proposal.cumulative_burn),
+                 "stake_at_risk": str(proposal.total_stake_at_risk)}, {})
+    return bundle.manifest.totals.to_dict(), bundle_links(proposal.manifest_hash, list(bundle.manifest.files))
+
+
+def proposals_out(web: WebState, state: RoundState) -> list[ProposalOut]:
+    """Every proposal of the round, oldest first (the event history must be synced)."""
+    history = web.history
+    found = history.proposals(state.round)
+    if not found:
+        return []
+    vetoes = history.vetoes(state.round)
+    earlier = [p for p in history.proposals(state.round - 1)] if state.round > 1 else []
+    out = []
+    for seq, proposal in enumerate(found):
+        following = found[seq + 1] if seq + 1 < len(found) else None
+        veto = next((v for v in vetoes if v.position > proposal.position_key()
+                     and (following is None or v.position < following.position_key())), None)
+        if veto is not None:
+            status = "vetoed"
+        elif following is None and state.status is RoundStatus.ACTIVE:
+            status = "active"
+        else:
+            status = "pending"
+        # The previous round's proposal this one built on: the latest made before it.
+        previous = next((p for p in reversed(earlier) if p.position_key() < proposal.position_key()), None)
+        totals, files = _totals(web, proposal, previous)
+        verdict_status = "vetoed" if status == "vetoed" else state.status.label
+        out.append(ProposalOut(
+            seq=seq, root=proposal.root, manifest_hash=proposal.manifest_hash, manifest_uri=proposal.manifest_uri,
+            proposed_at=history.block_time(proposal.block), proposed_tx=proposal.tx_hash,
+            activates_at=proposal.activates_at, state=status,
+            vetoed_at=history.block_time(veto.block) if veto else None,
+            vetoed_by=str(veto.args["guardian"]) if veto else None, totals=totals, files=files,
+            verdict=web.auditor.verdict(proposal, verdict_status)))
+    return out
