@@ -3,18 +3,26 @@ or it is the active root, its totals, links to its bundle's files, and the audit
 
 from __future__ import annotations
 
+from oracle.bundle.round_bundle import REJECTIONS_FILE, STANDARD_FILES, SUBMISSIONS_FILE
 from oracle.chain.client import Proposal, RoundState, RoundStatus
 from oracle.service.schemas import ApiError
 from oracle.service.web_schemas import ProposalOut
 from oracle.service.web_state import WebState
 
-__all__ = ["bundle_links", "proposals_out"]
+__all__ = ["LINKED_FILES", "bundle_links", "proposals_out"]
+
+
+#: The files linked from the rounds page: the round's tables, tree and records. The signed prediction file of every
+#: model is in the bundle too (listed in the manifest and in submissions.json, served by the same route), but a link
+#: each would make the page, and GET /rounds, grow with the number of models.
+LINKED_FILES = (*STANDARD_FILES, SUBMISSIONS_FILE, REJECTIONS_FILE)
 
 
 def bundle_links(manifest_hash: str, names: list[str]) -> dict[str, str]:
-    """Relative URLs of a bundle's manifest and files (served by the bundles routes)."""
+    """Relative URLs of a bundle's manifest and of its :data:`LINKED_FILES` (served by the bundles routes)."""
     base = f"bundles/{manifest_hash}"
-    return {"manifest.json": f"{base}/manifest.json", **{name: f"{base}/files/{name}" for name in sorted(names)}}
+    return {"manifest.json": f"{base}/manifest.json",
+            **{name: f"{base}/files/{name}" for name in sorted(names) if name in LINKED_FILES}}
 
 
 def _totals(web: WebState, proposal: Proposal, previous: Proposal | None) -> tuple[dict[str, str], dict[str, str]]:

@@ -23,6 +23,7 @@ from oracle.participant.stake import stake
 from oracle.protocol.receipt import Receipt, verify_receipt
 from oracle.protocol.submission import sign_submission
 from oracle.service.app import create_app
+from oracle.service.proposals import LINKED_FILES
 from oracle.testing.driven import DrivenTournament, driven_tournament, inflate_payout
 from oracle.testing.harness import encode_request, prediction_csv
 
@@ -120,7 +121,10 @@ def test_bundle_files_are_the_published_bytes(world: World) -> None:
     assert "0x" + Web3.keccak(manifest.content).hex().removeprefix("0x") == proposal["manifest_hash"]
     assert manifest.headers["content-disposition"] == 'attachment; filename="1-manifest.json"'
     entries = manifest.json()["files"]
-    assert set(proposal["files"]) == set(entries) | {"manifest.json"}
+    signed = {name for name in entries if name not in LINKED_FILES}
+    assert set(proposal["files"]) == set(entries) - signed | {"manifest.json"} and len(signed) == 2  # two models
+    for name in signed:  # not linked (one per model), but served all the same
+        assert world.http.get(f"bundles/{proposal['manifest_hash']}/files/{name}").content.startswith(b"id,")
     scores = world.http.get(proposal["files"]["scores.parquet"])
     assert scores.headers["content-type"] == "application/vnd.apache.parquet"
     assert hashlib.sha256(scores.content).hexdigest() == entries["scores.parquet"]["sha256"].removeprefix("0x")
