@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 from typing import Any, Callable
 
 import requests
 from eth_account import Account
 
 from oracle.chain.anvil import dev_private_keys
+from oracle.chain.client import RoundStatus
 from oracle.chain.deploy import UNIT
 from oracle.service.config import HISTORY_ROUNDS, ServiceConfig
 from oracle.testing.harness import service_thread
@@ -44,6 +46,11 @@ def serve_demo(anvil: Any, demo: Any, say: Callable[[str], None], stop: threadin
         state=str(demo.workdir / "web-state"), params=demo.config.params, scheduler=True,
         submission_window=VISITOR_WINDOW, max_rounds=round)
     with service_thread(config) as url:
+        deadline = time.monotonic() + 60
+        while demo.client.round_state(round).status is not RoundStatus.OPEN:  # the scheduler's first step
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the service did not open round {round}")
+            time.sleep(0.2)
         say(f"the service opens round {round} for submissions from a browser wallet; chain {anvil.url} "
             f"(chain id {demo.deployment.chain_id})")
         for index, visitor in zip(VISITOR_ACCOUNTS, visitors):
