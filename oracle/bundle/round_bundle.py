@@ -42,6 +42,7 @@ __all__ = [
     "latest_manifest",
     "previous_link",
     "resolve_previous_uri",
+    "store_root_of",
 ]
 
 PREDICTIONS = "predictions.parquet"
@@ -153,6 +154,11 @@ def _store_root_of(manifest_uri: str) -> str:
     if len(parts) < 4 or parts[-3] != "rounds":
         raise BundleError(f"{manifest_uri}: not a store manifest path (expected <root>/rounds/<round>/<name>.json)")
     return "/".join(parts[:-3]) or "/"
+
+
+def store_root_of(manifest_uri: str) -> str:
+    """The root of the store a manifest at ``<root>/rounds/<round>/<name>.json`` lives in (its objects are there)."""
+    return _store_root_of(manifest_uri)
 
 
 def load_bundle(manifest_uri: str, expected_keccak: str | None = None, verify: bool = True) -> RoundBundle:

@@ -28,7 +28,7 @@ def bundle_links(manifest_hash: str, names: list[str]) -> dict[str, str]:
 def _totals(web: WebState, proposal: Proposal, previous: Proposal | None) -> tuple[dict[str, str], dict[str, str]]:
     """(totals, file links): from the manifest when its bundle reads, else from the events alone (no links)."""
     try:
-        bundle = web.service.bundle_of(proposal)
+        manifest = web.manifest(proposal)
     except ApiError:
         payout = proposal.cumulative_payout - (previous.cumulative_payout if previous else 0)
         burn = proposal.cumulative_burn - (previous.cumulative_burn if previous else 0)
@@ -36,7 +36,7 @@ def _totals(web: WebState, proposal: Proposal, previous: Proposal | None) -> tup
                  "cumulative_payout": str(proposal.cumulative_payout),
                  "cumulative_burn": str(proposal.cumulative_burn),
                  "stake_at_risk": str(proposal.total_stake_at_risk)}, {})
-    return bundle.manifest.totals.to_dict(), bundle_links(proposal.manifest_hash, list(bundle.manifest.files))
+    return manifest.totals.to_dict(), bundle_links(proposal.manifest_hash, list(manifest.files))
 
 
 def proposals_out(web: WebState, state: RoundState) -> list[ProposalOut]:

@@ -14,7 +14,7 @@ from web3 import Web3
 
 from oracle.bundle.round_bundle import load_bundle, RoundBundle
 from oracle.bundle.store import BundleError
-from oracle.chain.client import Proposal, RoundState, RoundStatus, TournamentClient
+from oracle.chain.client import RoundState, RoundStatus, TournamentClient
 from oracle.chain.tx import ChainError
 from oracle.operator.round_data import live_path
 from oracle.service.config import ServiceConfig
@@ -117,20 +117,15 @@ class Service:
         proposal = self.read_chain(f"read the proposal of round {round}", lambda: self.client.current_proposal(round))
         if proposal is None:
             raise ApiError(404, "no_proposal", f"round {round} has no standing proposal")
-        return self.bundle_of(proposal), state.status.label
-
-    def bundle_of(self, proposal: Proposal) -> RoundBundle:
-        """A proposal's bundle, every file checked against its manifest and the manifest against the on-chain hash
-        (cached by manifest hash: a bundle is content-addressed)."""
         cached = self._bundles.get(proposal.manifest_hash)
         if cached is None:
             try:
                 cached = load_bundle(proposal.manifest_uri, expected_keccak=proposal.manifest_hash)
             except (BundleError, OSError) as exc:
-                raise ApiError(503, "bundle_unavailable", f"round {proposal.round}: the published bundle "
+                raise ApiError(503, "bundle_unavailable", f"round {round}: the published bundle "
                                f"{proposal.manifest_uri} cannot be read ({exc})") from None
             self._bundles[proposal.manifest_hash] = cached
-        return cached
+        return cached, state.status.label
 
     # -------------------------------------------------------------- reads
 

@@ -1,20 +1,30 @@
 """What the web app's routes share beside the :class:`~oracle.service.state.Service`: the event history, the
-background auditor, the leaderboard's cache, the token's description, and what is derived from each published
-bundle (scores and tree leaves by model id), cached by manifest hash since a bundle never changes."""
+background auditor, the leaderboard's cache, the token's description, and each published bundle's manifest and
+results (scores and tree leaves by model id), cached by manifest hash since a bundle never changes. Only the files
+a route needs are read from a bundle, each checked against its manifest entry: a whole bundle holds every model's
+predictions, far more than the pages show."""
 
 from __future__ import annotations
 
+import json
 import math
 import threading
 from dataclasses import dataclass
 from typing import Any
 
+import fsspec
 from fastapi import Request
+
+from oracle.bundle.manifest import Manifest, ManifestError, keccak_hex
+from oracle.bundle.parquet import read_parquet_bytes
+from oracle.bundle.round_bundle import SCORES, TREE, store_root_of
+from oracle.bundle.store import ArtifactStore, BundleError
 
 from oracle.chain.client import Proposal, RoundState, RoundStatus
 from oracle.service.audit import Auditor
 from oracle.service.history import ChainHistory
 from oracle.service.ratelimit import RateLimiter
+from oracle.service.schemas import ApiError
 from oracle.service.state import Service
 from oracle.service.web_schemas import TokenOut
 from oracle.settlement.leaves import leaves_of_dump
@@ -55,6 +65,7 @@ class WebState:
         self.validate_limiter = RateLimiter(service.config.rate_capacity, service.config.rate_per_second)
         self._token: TokenOut | None = None
         self._results: dict[str, RoundScores] = {}
+        self._manifests: dict[str, Manifest] = {}
         self._lock = threading.Lock()
         from oracle.service.board import Board  # the board reads through this state
 
@@ -88,14 +99,57 @@ class WebState:
         found = self.history.proposals(state.round)
         return found[-1] if found else None
 
+    def manifest(self, proposal: Proposal) -> Manifest:
+        """A proposal's manifest, checked against the hash posted on chain (cached: content-addressed)."""
+        with self._lock:
+            cached = self._manifests.get(proposal.manifest_hash)
+        if cached is not None:
+            return cached
+        where = f"round {proposal.round}: the published manifest {proposal.manifest_uri}"
+        try:
+            with fsspec.open(proposal.manifest_uri, "rb") as handle:
+                data = handle.read()
+            if keccak_hex(data) != proposal.manifest_hash:
+                raise ManifestError(f"it hashes to {keccak_hex(data)}, not to the manifestHash on chain "
+                                    f"{proposal.manifest_hash}")
+            cached = Manifest.from_bytes(data, proposal.manifest_uri)
+        except (ManifestError, OSError) as exc:
+            raise ApiError(503, "bundle_unavailable", f"{where} cannot be used ({exc})") from None
+        with self._lock:
+            self._manifests[proposal.manifest_hash] = cached
+        return cached
+
+    def file(self, proposal: Proposal, name: str) -> bytes:
+        """One file of a proposal's bundle, checked against its manifest entry (only that file is read: a whole
+        bundle holds every model's predictions)."""
+        manifest = self.manifest(proposal)
+        entry = manifest.files[name]
+        try:
+            uri = ArtifactStore(store_root_of(proposal.manifest_uri)).object_uri(entry)
+            with fsspec.open(uri, "rb") as handle:
+                data = handle.read()
+        except (BundleError, OSError) as exc:
+            raise ApiError(503, "bundle_unavailable", f"round {proposal.round}: {name} of the published bundle "
+                           f"cannot be read ({exc})") from None
+        problem = entry.mismatch(data)
+        if problem:
+            raise ApiError(503, "bundle_unavailable", f"round {proposal.round}: {name} of the published bundle does "
+                           f"not match its manifest ({problem})")
+        return data
+
     def results(self, proposal: Proposal) -> RoundScores:
         """Scores, per-model result rows and cumulative leaves of a proposal's bundle (503 when unreadable)."""
         with self._lock:
             cached = self._results.get(proposal.manifest_hash)
         if cached is not None:
             return cached
-        bundle = self.service.bundle_of(proposal)
-        table = bundle.scores()
+        try:
+            table = read_parquet_bytes(self.file(proposal, SCORES), f"round {proposal.round} {SCORES}")
+            leaves = {int(k): (int(p), int(b)) for k, (p, b) in
+                      leaves_of_dump(json.loads(self.file(proposal, TREE))).items()}
+        except (KeyError, ValueError) as exc:
+            raise ApiError(503, "bundle_unavailable", f"round {proposal.round}: the published bundle's results "
+                           f"cannot be read ({exc})") from None
         scores: dict[int, tuple[float | None, float | None]] = {}
         rows: dict[int, dict[str, Any]] = {}
         for row in table.to_dict("records"):
@@ -107,7 +161,6 @@ class WebState:
             rows[model_id] = {"stake_at_risk": _amount(row.get("stake_at_risk")), "payout": _amount(row.get("payout")),
                               "burn": _amount(row.get("burn")), "corr": scores[model_id][0],
                               "mmc": scores[model_id][1]}
-        leaves = {int(k): (int(p), int(b)) for k, (p, b) in leaves_of_dump(bundle.tree_dump()).items()}
         cached = RoundScores(scores, rows, leaves)
         with self._lock:
             self._results[proposal.manifest_hash] = cached

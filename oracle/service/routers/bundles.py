@@ -10,7 +10,8 @@ import re
 from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
-from oracle.bundle.round_bundle import RoundBundle
+from oracle.bundle.manifest import keccak_hex
+from oracle.chain.client import Proposal
 from oracle.service.schemas import ApiError, error_responses
 from oracle.service.web_state import WebState, get_web
 
@@ -25,7 +26,7 @@ _CONTENT = {"content": {"application/json": {"schema": {"type": "string", "forma
                         "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}
 
 
-def _bundle(web: WebState, manifest_hash: str) -> RoundBundle:
+def _proposal(web: WebState, manifest_hash: str) -> Proposal:
     if not _HASH.match(manifest_hash):
         raise ApiError(404, "unknown_bundle", f"{manifest_hash!r} is not a manifest hash (0x and 64 lowercase hex "
                        "digits)")
@@ -34,7 +35,7 @@ def _bundle(web: WebState, manifest_hash: str) -> RoundBundle:
     if proposal is None:
         raise ApiError(404, "unknown_bundle", f"no root of this tournament was proposed with manifest hash "
                        f"{manifest_hash}")
-    return web.service.bundle_of(proposal)  # 503 bundle_unavailable when the store cannot be read
+    return proposal
 
 
 def _download(data: bytes, round: int, name: str) -> Response:
@@ -49,8 +50,13 @@ def _download(data: bytes, round: int, name: str) -> Response:
                        **error_responses(404, 503)})
 def manifest_file(manifest_hash: str, web: WebState = Depends(get_web)) -> Response:
     """A proposal's manifest exactly as hashed on chain."""
-    bundle = _bundle(web, manifest_hash)
-    return _download(bundle.manifest.to_bytes(), bundle.round, "manifest.json")
+    proposal = _proposal(web, manifest_hash)
+    manifest = web.manifest(proposal)
+    data = manifest.to_bytes()
+    if keccak_hex(data) != proposal.manifest_hash:  # stored in another form than canonical: not what was hashed
+        raise ApiError(503, "bundle_unavailable", f"round {proposal.round}: the published manifest is not in "
+                       "canonical form")
+    return _download(data, proposal.round, "manifest.json")
 
 
 @router.get("/bundles/{manifest_hash}/files/{name}", response_class=Response, tags=["web"],
@@ -58,8 +64,9 @@ def manifest_file(manifest_hash: str, web: WebState = Depends(get_web)) -> Respo
                        **error_responses(404, 503)})
 def bundle_file(manifest_hash: str, name: str, web: WebState = Depends(get_web)) -> Response:
     """A file the manifest lists, by its name there (``scores.parquet``, ``tree.json``, ...)."""
-    bundle = _bundle(web, manifest_hash)
-    if name not in bundle.manifest.files:
-        raise ApiError(404, "unknown_file", f"the bundle of round {bundle.round} has no file {name!r} (it has "
-                       f"{', '.join(sorted(bundle.manifest.files))})")
-    return _download(bundle.raw(name), bundle.round, name)
+    proposal = _proposal(web, manifest_hash)
+    manifest = web.manifest(proposal)
+    if name not in manifest.files:
+        raise ApiError(404, "unknown_file", f"the bundle of round {proposal.round} has no file {name!r} (its "
+                       "manifest.json lists every file)")
+    return _download(web.file(proposal, name), proposal.round, name)
