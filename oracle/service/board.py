@@ -83,7 +83,7 @@ class Board:
         count = service.read_chain("read the model count", lambda: int(
             client.tournament.functions.modelCount().call(block_identifier=block)))
         infos = service.read_chain(f"read {count} models", lambda: read_models(client, range(1, count + 1), block))
-        last_closed, _ = service.read_chain("read the round cursor", client.cursor)
+        last_closed = service.read_chain("read the round cursor", client.cursor)[0]
         standing, latest_active = [], None
         for state in self.web.round_states(last_closed, HISTORY_ROUNDS):
             proposal = self.web.standing(state)

@@ -70,7 +70,7 @@ class DrivenTournament:
 
     def open_round(self) -> int:
         """Publish the next round's live data and open it; returns the round."""
-        last_closed, _ = self.client.cursor()
+        last_closed = self.client.cursor()[0]
         round = last_closed + 1
         self.live[round] = write_live(self.workdir / "rounds", round, self.live_ids)
         opened = self.operator.open_due()

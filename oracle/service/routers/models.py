@@ -27,7 +27,7 @@ def model(model_id: int, service: Service = Depends(get_service), web: WebState 
     if not info.registered:
         raise ApiError(404, "unknown_model", f"model {model_id} is not registered on the tournament")
     web.sync()
-    last_closed, _ = service.read_chain("read the round cursor", service.client.cursor)
+    last_closed = service.read_chain("read the round cursor", service.client.cursor)[0]
     states = web.round_states(last_closed + 1, HISTORY_ROUNDS + 1)
     history = [_model_round(service, web, state, model_id) for state in reversed(states)]
     return ModelOut(model_id=model_id, owner=info.owner, stake=str(info.stake), first_round=info.first_round,
