@@ -53,27 +53,30 @@ BATCH = 500
 
 
 def _send(t: DrivenTournament, signed: list[bytes]) -> None:
-    """Raw transactions in JSON-RPC batches, each batch mined before the next is sent (Anvil mines a flood of
-    pending transactions slowly), and every receipt checked: the set-up must be exactly as planned."""
+    """Raw transactions in JSON-RPC batches with automine off, each batch mined into as few blocks as the gas limit
+    allows before the next is sent (one block per transaction would be ten thousand blocks), and every receipt
+    checked: the set-up must be exactly as planned."""
     provider = t.chain.w3.provider
-    for start in range(0, len(signed), BATCH):
-        answers = provider.make_batch_request([("eth_sendRawTransaction", ["0x" + raw.hex()])  # type: ignore[misc]
-                                               for raw in signed[start:start + BATCH]])
-        assert isinstance(answers, list) and all("result" in a for a in answers), str(answers)[:500]
-        hashes = [a["result"] for a in answers]
-        deadline = time.monotonic() + 300
-        while True:
-            receipts = provider.make_batch_request([("eth_getTransactionReceipt", [h])  # type: ignore[misc]
-                                                    for h in hashes])
-            assert isinstance(receipts, list), str(receipts)[:500]
-            mined = [r["result"] for r in receipts if r.get("result")]
-            assert all(int(r["status"], 16) == 1 for r in mined), "a set-up transaction reverted"
-            if len(mined) == len(hashes):
-                break
-            assert time.monotonic() < deadline, f"{len(hashes) - len(mined)} transactions were never mined"
-            # Anvil handles a batch's calls concurrently: a transaction that arrived before its predecessor in
-            # nonce order waits in the pool, and automine only mines on an arrival. Mine what is ready.
-            provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+    provider.make_request("evm_setAutomine", [False])  # type: ignore[arg-type]
+    try:
+        for start in range(0, len(signed), BATCH):
+            answers = provider.make_batch_request([("eth_sendRawTransaction", ["0x" + raw.hex()])  # type: ignore[misc]
+                                                   for raw in signed[start:start + BATCH]])
+            assert isinstance(answers, list) and all("result" in a for a in answers), str(answers)[:500]
+            hashes = [a["result"] for a in answers]
+            for _ in range(100):
+                provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+                receipts = provider.make_batch_request([("eth_getTransactionReceipt", [h])  # type: ignore[misc]
+                                                        for h in hashes])
+                assert isinstance(receipts, list), str(receipts)[:500]
+                mined = [r["result"] for r in receipts if r.get("result")]
+                assert all(int(r["status"], 16) == 1 for r in mined), "a set-up transaction reverted"
+                if len(mined) == len(hashes):
+                    break
+            else:
+                raise AssertionError(f"{len(hashes) - len(mined)} set-up transactions were never mined")
+    finally:
+        provider.make_request("evm_setAutomine", [True])  # type: ignore[arg-type]
 
 
 def _calls(t: DrivenTournament, calls: list[tuple[LocalAccount, str, bytes]], gas: int) -> list[bytes]:
