@@ -37,7 +37,6 @@ from eth_account.signers.local import LocalAccount  # noqa: E402
 from eth_utils import function_signature_to_4byte_selector  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
-from oracle.chain.batch import read_models  # noqa: E402
 from oracle.chain.deploy import UNIT  # noqa: E402
 from oracle.protocol.inbox import Inbox  # noqa: E402
 from oracle.protocol.submission import sign_submission  # noqa: E402
@@ -103,7 +102,7 @@ def build(t: DrivenTournament, models: int) -> dict[str, float]:
     register = function_signature_to_4byte_selector("registerModel()")
     owners = [accounts[i % PARTICIPANTS] for i in range(models)]
     _send(t, _calls(t, [(owner, tournament, register) for owner in owners], 300_000))
-    infos = read_models(t.client, range(1, models + 1), t.chain.w3.eth.block_number)
+    infos = list(t.client.model_states(range(1, models + 1)).values())
     by_address = {a.address: a for a in accounts}
     approve = function_signature_to_4byte_selector("approve(address,uint256)")
     stake = function_signature_to_4byte_selector("stake(uint256,uint256)")

@@ -22,7 +22,7 @@ from fastapi import FastAPI
 from oracle.service.config import LOGGER_NAME, ServiceConfig
 from oracle.service.middleware import BodyLimit, install_error_handlers
 from oracle.service.routers import bundles, contract, leaderboard, validate
-from oracle.service.routers import models, results, rounds, service as service_routes, submissions
+from oracle.service.routers import models, published, results, rounds, service as service_routes, submissions
 from oracle.service.scheduler import Scheduler
 from oracle.service.schemas import ApiError
 from oracle.service.state import Service
@@ -66,7 +66,9 @@ def create_app(config: ServiceConfig, start_scheduler: bool | None = None) -> Fa
     app.state.web = web
     app.add_middleware(BodyLimit, limit=config.max_body_bytes, metrics=service.metrics)
     install_error_handlers(app, service.metrics)
-    for module in (service_routes, rounds, results, models, submissions, contract, leaderboard, validate, bundles):
+    # published before bundles: /bundles/rounds/... and /bundles/objects/... are the store's, matched first
+    for module in (service_routes, rounds, results, models, submissions, published, contract, leaderboard, validate,
+                   bundles):
         app.include_router(module.router)
     mount_web(app, config.web_dir)  # after the API: its routes are matched first
     return app

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from oracle.auditor.verify import Verdict, verify_proposal
+from oracle.bundle.fetch import FetchPolicy
 from oracle.chain.client import Proposal, TournamentClient
 from oracle.service.config import LOGGER_NAME
 from oracle.service.web_schemas import MAX_DIFFERENCES, DifferenceOut, VerdictOut
@@ -49,9 +50,10 @@ class _Done:
 class Auditor(threading.Thread):
     """Checks queued proposals one at a time with its own chain client."""
 
-    def __init__(self, client: Callable[[], TournamentClient]) -> None:
+    def __init__(self, client: Callable[[], TournamentClient], policy: FetchPolicy) -> None:
         super().__init__(name="web-auditor", daemon=True)
         self._client = client
+        self._policy = policy
         self._queue: queue.Queue[tuple[_Key, Proposal, str]] = queue.Queue()
         self._queued: set[tuple[_Key, str]] = set()
         self._done: dict[_Key, _Done] = {}
@@ -78,7 +80,7 @@ class Auditor(threading.Thread):
             try:
                 client = self._client()
                 checked_at = client.now()
-                out = verdict_out(verify_proposal(client, proposal), checked_at)
+                out = verdict_out(verify_proposal(client, proposal, policy=self._policy), checked_at)
                 with self._lock:
                     self._done[key] = _Done(status, out)
             except Exception as exc:  # noqa: BLE001 - a failed check is retried when the proposal is asked for again

@@ -10,7 +10,8 @@ For each model, over the rounds with a standing (proposed or active) proposal am
   :data:`ROLLING_WINDOW` such rounds; ``rounds_scored`` counts those rounds;
 * ``cumulative_payout``, ``cumulative_burn``: its leaf in the newest active round's tree (final, settled or not).
 
-Stakes and withdrawals come from ``modelInfo`` of every model at the same block (JSON-RPC batches).
+Stakes and withdrawals come from the chain client's ``modelStates`` (one read per 100 models), every page at the
+same block.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from typing import TYPE_CHECKING, Any
 
 from web3 import Web3
 
-from oracle.chain.batch import read_models
 from oracle.chain.client import RoundStatus
 from oracle.service.config import HISTORY_ROUNDS
 
@@ -82,8 +82,9 @@ class Board:
         client = service.client
         count = service.read_chain("read the model count", lambda: int(
             client.tournament.functions.modelCount().call(block_identifier=block)))
-        infos = service.read_chain(f"read {count} models", lambda: read_models(client, range(1, count + 1), block))
-        last_closed = service.read_chain("read the round cursor", client.cursor)[0]
+        infos = service.read_chain(f"read {count} models", lambda: list(client.model_states(
+            range(1, count + 1), block=block).values()))
+        last_closed = service.read_chain("read the round cursor", client.cursor).last_closed
         standing, latest_active = [], None
         for state in self.web.round_states(last_closed, HISTORY_ROUNDS):
             proposal = self.web.standing(state)
@@ -112,7 +113,7 @@ class Board:
             leaf = latest_active[1].get(info.model_id) if latest_active else None
             rows.append({
                 "model_id": info.model_id, "owner": Web3.to_checksum_address(info.owner), "stake": str(info.stake),
-                "pending_withdrawal": str(info.pending_withdrawal),
+                "pending_withdrawal": str(info.withdrawal),
                 "corr": _round(latest[1]) if latest else None, "mmc": _round(latest[2]) if latest else None,
                 "scored_round": latest[0] if latest else None,
                 "corr_rolling": _round(_mean(corrs)), "mmc_rolling": _round(_mean(mmcs)), "rounds_scored": scored,

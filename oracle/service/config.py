@@ -39,6 +39,8 @@ class ServiceConfig:
     max_rounds: int | None = None
     #: The built web app served at ``/`` (None: ``TOURNEY_WEB_DIR`` or web/dist in the repository).
     web_dir: str | None = None
+    #: Where this service is reached (manifest URIs are posted under <public_url>/bundles); None: the store's URIs.
+    public_url: str | None = None
 
     def __post_init__(self) -> None:
         if self.max_file_bytes < 1 or self.max_body_bytes < self.max_file_bytes:

@@ -25,17 +25,13 @@ def bundle_links(manifest_hash: str, names: list[str]) -> dict[str, str]:
             **{name: f"{base}/files/{name}" for name in sorted(names) if name in LINKED_FILES}}
 
 
-def _totals(web: WebState, proposal: Proposal, previous: Proposal | None) -> tuple[dict[str, str], dict[str, str]]:
-    """(totals, file links): from the manifest when its bundle reads, else from the events alone (no links)."""
+def _totals(web: WebState, proposal: Proposal) -> tuple[dict[str, str], dict[str, str]]:
+    """(totals, file links): from the manifest when its bundle reads, else from the event alone (the round's payout
+    and burn; no links)."""
     try:
         manifest = web.manifest(proposal)
     except ApiError:
-        payout = proposal.cumulative_payout - (previous.cumulative_payout if previous else 0)
-        burn = proposal.cumulative_burn - (previous.cumulative_burn if previous else 0)
-        return ({"round_payout": str(payout), "round_burn": str(burn),
-                 "cumulative_payout": str(proposal.cumulative_payout),
-                 "cumulative_burn": str(proposal.cumulative_burn),
-                 "stake_at_risk": str(proposal.total_stake_at_risk)}, {})
+        return {"round_payout": str(proposal.payout_total), "round_burn": str(proposal.burn_total)}, {}
     return manifest.totals.to_dict(), bundle_links(proposal.manifest_hash, list(manifest.files))
 
 
@@ -46,7 +42,6 @@ def proposals_out(web: WebState, state: RoundState) -> list[ProposalOut]:
     if not found:
         return []
     vetoes = history.vetoes(state.round)
-    earlier = [p for p in history.proposals(state.round - 1)] if state.round > 1 else []
     out = []
     for seq, proposal in enumerate(found):
         following = found[seq + 1] if seq + 1 < len(found) else None
@@ -56,11 +51,11 @@ def proposals_out(web: WebState, state: RoundState) -> list[ProposalOut]:
             status = "vetoed"
         elif following is None and state.status is RoundStatus.ACTIVE:
             status = "active"
+        elif following is None and state.status is RoundStatus.LAPSED:
+            status = "lapsed"  # not activated by the round's close + D: its result is zero
         else:
             status = "pending"
-        # The previous round's proposal this one built on: the latest made before it.
-        previous = next((p for p in reversed(earlier) if p.position_key() < proposal.position_key()), None)
-        totals, files = _totals(web, proposal, previous)
+        totals, files = _totals(web, proposal)
         verdict_status = "vetoed" if status == "vetoed" else state.status.label
         out.append(ProposalOut(
             seq=seq, root=proposal.root, manifest_hash=proposal.manifest_hash, manifest_uri=proposal.manifest_uri,

@@ -62,7 +62,7 @@ class SubmissionIn(BaseModel):
 
 class RoundOut(BaseModel):
     round: int
-    status: Literal["none", "open", "closed", "proposed", "vetoed", "active"] = Field(
+    status: Literal["none", "open", "closed", "proposed", "vetoed", "active", "lapsed"] = Field(
         description="The contract's RoundStatus, lower case.")
     closes_at: int = Field(description="Submission deadline (chain time, unix seconds); 0 when not opened.")
     seconds_left: int = Field(description="Seconds until the deadline by the chain's clock (0 when past).")
@@ -148,7 +148,6 @@ class ModelOut(BaseModel):
     model_id: int
     owner: str
     stake: str
-    first_round: int | None = None
     settled_through: int | None = Field(default=None, description="The round the model is settled through.")
     settled_payout: str | None = Field(default=None, description="Cumulative payout already applied to stake.")
     settled_burn: str | None = Field(default=None, description="Cumulative burn already applied to stake.")

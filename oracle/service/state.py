@@ -134,11 +134,14 @@ class Service:
         if state is None:
             state = self.read_chain(f"read round {round}", lambda: self.client.round_state(round))
         left = max(0, state.closes_at - now) if state.status is RoundStatus.OPEN else 0
+        # A closed round lapses at its close + D unless a root is active by then (0 while open: no close yet).
+        lapses_at = state.lapses_at if state.status not in (RoundStatus.NONE, RoundStatus.OPEN) else None
         return RoundOut(round=round, status=state.status.label, closes_at=state.closes_at, seconds_left=left,
-                        closed_at=state.closed_at, activates_at=state.activates_at, root=state.root)
+                        closed_at=state.closed_at, activates_at=state.activates_at, root=state.root,
+                        lapses_at=lapses_at or None)
 
     def refresh_round_metrics(self) -> None:
-        last_closed, _ = self.read_chain("read the round cursor", self.client.cursor)
+        last_closed = self.read_chain("read the round cursor", self.client.cursor).last_closed
         for round in range(max(1, last_closed - 2), last_closed + 2):
             state = self.read_chain(f"read round {round}", lambda r=round: self.client.round_state(r))
             if state.status is not RoundStatus.NONE:

@@ -52,11 +52,11 @@ class ProposalOut(BaseModel):
     proposed_at: int
     proposed_tx: str | None
     activates_at: int
-    state: str = Field(description="pending, vetoed or active.")
+    state: str = Field(description="pending, vetoed, active or lapsed.")
     vetoed_at: int | None
     vetoed_by: str | None
     totals: dict[str, str] = Field(description="round_payout, round_burn, cumulative_payout, cumulative_burn, "
-                                               "stake_at_risk.")
+                                               "stake_at_risk (only the first two when the bundle is unreadable).")
     files: dict[str, str] = Field(description="A relative URL per file of the bundle, and manifest.json.")
     verdict: VerdictOut | None = Field(description="The auditor's result, null while not checked yet.")
 
@@ -65,8 +65,10 @@ class WithdrawalOut(BaseModel):
     amount: str
     after_round: int = Field(description="The last round the amount is at risk in.")
     requested_at: int | None = Field(description="Block time of the latest WithdrawalRequested.")
-    available_at_latest: int | None = Field(description="When it can be taken whatever any key does; null where "
-                                                        "the contract has no exit bound.")
+    available_at_latest: int | None = Field(description="When it can be taken at the latest whatever any key does: "
+                                                        "the close of round after_round plus the exit bound D.")
+    waiting_for: str | None = Field(default=None, description="What it waits for before it can be taken, in words "
+                                                              "(null: nothing).")
     withdrawable: bool = Field(description="withdraw would succeed now (settled through after_round).")
 
 

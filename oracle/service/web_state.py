@@ -12,13 +12,13 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-import fsspec
 from fastapi import Request
 
 from oracle.bundle.manifest import Manifest, ManifestError, keccak_hex
 from oracle.bundle.parquet import read_parquet_bytes
-from oracle.bundle.round_bundle import SCORES, TREE, store_root_of
-from oracle.bundle.store import ArtifactStore, BundleError
+from oracle.bundle.fetch import FetchPolicy, TrustedReader
+from oracle.bundle.round_bundle import SCORES, TREE, read_manifest, store_root_of
+from oracle.bundle.store import BundleError, join_path
 
 from oracle.chain.client import Proposal, RoundState, RoundStatus
 from oracle.service.audit import Auditor
@@ -29,7 +29,18 @@ from oracle.service.state import Service
 from oracle.service.web_schemas import TokenOut
 from oracle.settlement.leaves import leaves_of_dump
 
-__all__ = ["RoundScores", "WebState", "get_web"]
+__all__ = ["RoundScores", "WebState", "audit_policy", "get_web"]
+
+
+def audit_policy(store: str) -> FetchPolicy:
+    """What the background auditor may read, as ``tourney verify`` would: the allow-list of the environment
+    (``TOURNEY_MANIFEST_ROOTS``/``_HOSTS``) and this service's own store when it is a local directory (its public
+    manifest URIs are read there first, oracle.bundle.mirrors)."""
+    policy = FetchPolicy.from_env()
+    local = store.removeprefix("file://")
+    if "://" in local:
+        return policy
+    return FetchPolicy(roots=(*policy.roots, local), hosts=tuple(h if p is None else f"{h}:{p}" for h, p in policy.hosts))
 
 
 @dataclass(frozen=True)
@@ -60,12 +71,12 @@ class WebState:
     def __init__(self, service: Service) -> None:
         self.service = service
         self.history = ChainHistory(lambda: service.client, int(service.config.deployment.block))
-        self.auditor = Auditor(lambda: service.client)
+        self.auditor = Auditor(lambda: service.client, audit_policy(service.config.store))
         # Checking a file parses it: limited per client address like submissions are per signer.
         self.validate_limiter = RateLimiter(service.config.rate_capacity, service.config.rate_per_second)
         self._token: TokenOut | None = None
         self._results: dict[str, RoundScores] = {}
-        self._manifests: dict[str, Manifest] = {}
+        self._manifests: dict[str, tuple[str, Manifest]] = {}
         self._lock = threading.Lock()
         from oracle.service.board import Board  # the board reads through this state
 
@@ -101,19 +112,23 @@ class WebState:
 
     def manifest(self, proposal: Proposal) -> Manifest:
         """A proposal's manifest, checked against the hash posted on chain (cached: content-addressed)."""
+        return self._located(proposal)[1]
+
+    def _located(self, proposal: Proposal) -> tuple[str, Manifest]:
+        """(the store root its objects are under, the manifest): read as the auditor reads a bundle (the service's
+        own store for its public URIs, the URI, then the bundle mirrors; oracle.bundle.round_bundle)."""
         with self._lock:
             cached = self._manifests.get(proposal.manifest_hash)
         if cached is not None:
             return cached
         where = f"round {proposal.round}: the published manifest {proposal.manifest_uri}"
         try:
-            with fsspec.open(proposal.manifest_uri, "rb") as handle:
-                data = handle.read()
+            read_from, data = read_manifest(proposal.manifest_uri, TrustedReader())
             if keccak_hex(data) != proposal.manifest_hash:
                 raise ManifestError(f"it hashes to {keccak_hex(data)}, not to the manifestHash on chain "
                                     f"{proposal.manifest_hash}")
-            cached = Manifest.from_bytes(data, proposal.manifest_uri)
-        except (ManifestError, OSError) as exc:
+            cached = (store_root_of(read_from), Manifest.from_bytes(data, proposal.manifest_uri))
+        except (BundleError, ManifestError, OSError) as exc:
             raise ApiError(503, "bundle_unavailable", f"{where} cannot be used ({exc})") from None
         with self._lock:
             self._manifests[proposal.manifest_hash] = cached
@@ -122,12 +137,10 @@ class WebState:
     def file(self, proposal: Proposal, name: str) -> bytes:
         """One file of a proposal's bundle, checked against its manifest entry (only that file is read: a whole
         bundle holds every model's predictions)."""
-        manifest = self.manifest(proposal)
+        root, manifest = self._located(proposal)
         entry = manifest.files[name]
         try:
-            uri = ArtifactStore(store_root_of(proposal.manifest_uri)).object_uri(entry)
-            with fsspec.open(uri, "rb") as handle:
-                data = handle.read()
+            data = TrustedReader().read(join_path(root, "objects", f"{entry.sha256}.{entry.extension}"), entry.size)
         except (BundleError, OSError) as exc:
             raise ApiError(503, "bundle_unavailable", f"round {proposal.round}: {name} of the published bundle "
                            f"cannot be read ({exc})") from None

@@ -70,7 +70,7 @@ class DrivenTournament:
 
     def open_round(self) -> int:
         """Publish the next round's live data and open it; returns the round."""
-        last_closed = self.client.cursor()[0]
+        last_closed = self.client.cursor().last_closed
         round = last_closed + 1
         self.live[round] = write_live(self.workdir / "rounds", round, self.live_ids)
         opened = self.operator.open_due()
@@ -96,7 +96,7 @@ class DrivenTournament:
 
     def activate(self) -> list[int]:
         """Move the clock past every pending challenge window and activate those roots; returns the rounds."""
-        self.chain.advance(self.client.round_state(self.client.cursor()[0]).challenge_period + 1)
+        self.chain.advance(self.client.round_state(self.client.cursor().last_closed).challenge_period + 1)
         return [a.round for a in self.operator.activate_due()]
 
     def stop(self) -> None:

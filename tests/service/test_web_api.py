@@ -98,6 +98,8 @@ def test_rounds_show_every_proposal_with_its_verdict(world: World) -> None:
 
     rounds = _rounds_with_verdicts(world)
     assert rounds[3]["status"] == "open" and rounds[3]["proposals"] == [] and rounds[3]["lapses_at"] is None
+    for r in (1, 2):  # closed rounds lapse at their close + D unless a root is active by then
+        assert rounds[r]["lapses_at"] == world.t.client.round_state(r).lapses_at > rounds[r]["closed_at"]
     [active] = rounds[1]["proposals"]
     assert active["state"] == "active" and active["verdict"]["ok"] and active["verdict"]["status"] == "active"
     bad, good = rounds[2]["proposals"]
@@ -111,7 +113,7 @@ def test_rounds_show_every_proposal_with_its_verdict(world: World) -> None:
     assert [p["manifest_hash"] for p in (bad, good)] == [p.manifest_hash for p in chain]
     assert [p["proposed_tx"] for p in (bad, good)] == [p.tx_hash for p in chain]
     assert int(bad["totals"]["round_payout"]) == int(good["totals"]["round_payout"]) + 5 * UNIT
-    assert int(good["totals"]["cumulative_payout"]) == chain[1].cumulative_payout
+    assert int(good["totals"]["round_payout"]) == chain[1].payout_total
 
 
 def test_bundle_files_are_the_published_bytes(world: World) -> None:
@@ -157,18 +159,23 @@ def test_leaderboard_figures_come_from_the_chain_and_the_standing_bundles(world:
     for model_id, row in rows.items():
         info = world.t.client.model_info(model_id)
         assert (row["owner"], int(row["stake"]), int(row["pending_withdrawal"])) == (
-            world.owner.address, world.t.client.stake_of(model_id), info.pending_withdrawal)
+            world.owner.address, world.t.client.stake_of(model_id), info.withdrawal)
     assert int(second["pending_withdrawal"]) == 10 * UNIT
 
 
 def test_model_page_has_settlement_withdrawal_leaves_and_receipts(world: World) -> None:
     model = world.http.get(f"/models/{world.models[1]}").json()
-    assert (model["first_round"], model["settled_through"], model["settled_payout"]) == (1, 0, "0")
+    assert (model["settled_through"], model["settled_payout"]) == (0, "0")
     withdrawal = model["withdrawal"]
     request_block = world.t.client.events(["WithdrawalRequested"], indexed=world.models[1])[-1].block
+    # At risk through round 2 (proposed, not resolved): takeable by round 2's close + D whatever any key does.
+    round2 = world.t.client.round_state(2)
+    assert round2.lapses_at == round2.closed_at + world.t.client.exit_bound()
     assert withdrawal == {"amount": str(10 * UNIT), "after_round": 2, "withdrawable": False,
                           "requested_at": int(world.t.chain.w3.eth.get_block(request_block)["timestamp"]),
-                          "available_at_latest": None}
+                          "available_at_latest": round2.lapses_at,
+                          "waiting_for": f"round 2 to be resolved (activated, or lapsed at {round2.lapses_at} at "
+                                         "the latest)"}
     first = world.http.get(f"/models/{world.models[0]}").json()
     assert first["withdrawal"] is None
     by_round = {r["round"]: r for r in first["rounds"]}

@@ -78,6 +78,9 @@ def test_auditor_walk_through_a_vetoed_root(served: tuple[DrivenTournament, str,
     card.wait_for()
     assert card.get_attribute("data-status") == "proposed"
     assert "challenge window ends in" in card.inner_text()
+    # Unless a root is active by its close + D, the round lapses with a zero result: the card counts down to it.
+    assert rounds[2]["lapses_at"] == t.client.round_state(2).lapses_at
+    assert "lapses with a zero result in" in card.inner_text()
     bad, good = card.locator('li.proposal[data-seq="0"]'), card.locator('li.proposal[data-seq="1"]')
     assert bad.get_attribute("data-state") == "vetoed" and "vetoed" in bad.locator(".badge").inner_text()
     verdict = bad.locator(".verdict.bad").inner_text()

@@ -156,8 +156,11 @@ def test_participant_walk(served: tuple[DrivenTournament, str], wallet_page: Cal
     request_form.locator("input").fill("40")
     request_form.get_by_role("button", name="Request withdrawal").click()
     page.wait_for_selector("#actions .notice.ok:text('Requested 40 STK')")
-    assert "40 STK" in _stats(page, "#actions .stats")
-    assert t.client.model_info(model_id).pending_withdrawal == 40 * UNIT
+    stats = _stats(page, "#actions .stats")
+    # Its last round at risk is active: takeable now once settled, and by that round's close + D whatever happens.
+    assert "40 STK" in stats and "at the latest by" in stats, stats
+    assert f"waits for the model to be settled through round {second}" in stats, stats
+    assert t.client.model_state(model_id).withdrawal == 40 * UNIT
     page.get_by_role("button", name="Withdraw", exact=True).click()
     page.wait_for_selector("#actions .notice.error")
     refusal = page.locator("#actions .notice.error").inner_text()
@@ -170,7 +173,7 @@ def test_participant_walk(served: tuple[DrivenTournament, str], wallet_page: Cal
     page.get_by_role("button", name="Withdraw", exact=True).click()
     page.wait_for_selector(f"#withdraw-status:text('Withdrawn from model {model_id}')")
     assert token.balanceOf(account.address).call() == balance + 40 * UNIT
-    assert t.client.model_info(model_id).pending_withdrawal == 0
+    assert t.client.model_state(model_id).withdrawal == 0
     page.wait_for_function("() => /Pending withdrawal\\s*none/i.test(document.querySelector('#actions .stats').innerText)")
     page.screenshot(path=str(tmp_path / "wallet-withdrawn.png"), full_page=True)
     assert watch.problems == []

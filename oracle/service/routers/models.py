@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
-from oracle.chain.client import ModelInfo, RoundState
+from oracle.chain.client import ModelState, RoundState
+from oracle.chain.connection import Connection
+from oracle.participant.stake import exit_status
 from oracle.service.config import HISTORY_ROUNDS
 from oracle.service.routers.deps import get_service
 from oracle.service.schemas import ApiError, ModelOut, ModelRoundOut, error_responses
@@ -23,31 +25,38 @@ def model(model_id: int, service: Service = Depends(get_service), web: WebState 
     """A model's owner, settled stake, settlement state, pending withdrawal and per-round history (oldest first)."""
     if model_id < 1 or model_id >= 2**64:
         raise ApiError(404, "unknown_model", f"model {model_id} does not exist: model ids start at 1")
-    info: ModelInfo = service.read_chain(f"read model {model_id}", lambda: service.client.model_info(model_id))
+    info: ModelState = service.read_chain(f"read model {model_id}", lambda: service.client.model_state(model_id))
     if not info.registered:
         raise ApiError(404, "unknown_model", f"model {model_id} is not registered on the tournament")
     web.sync()
-    last_closed = service.read_chain("read the round cursor", service.client.cursor)[0]
+    last_closed = service.read_chain("read the round cursor", service.client.cursor).last_closed
     states = web.round_states(last_closed + 1, HISTORY_ROUNDS + 1)
     history = [_model_round(service, web, state, model_id) for state in reversed(states)]
-    return ModelOut(model_id=model_id, owner=info.owner, stake=str(info.stake), first_round=info.first_round,
-                    settled_through=info.settled_round, settled_payout=str(info.settled_payout),
-                    settled_burn=str(info.settled_burn), withdrawal=_withdrawal(service, web, info),
-                    rounds=[h for h in history if h])
+    return ModelOut(model_id=model_id, owner=info.owner, stake=str(info.stake), settled_through=info.settled_round,
+                    settled_payout=str(info.cumulative_payout), settled_burn=str(info.cumulative_burn),
+                    withdrawal=_withdrawal(service, web, info), rounds=[h for h in history if h])
 
 
-def _withdrawal(service: Service, web: WebState, info: ModelInfo) -> WithdrawalOut | None:
-    """The pending withdrawal; this contract has no exit bound, so no time by which it can be taken regardless."""
-    if info.pending_withdrawal == 0:
+def _withdrawal(service: Service, web: WebState, info: ModelState) -> WithdrawalOut | None:
+    """The pending withdrawal as ``tourney status`` sees it (oracle.participant.stake.exit_status): the time by
+    which it can be taken at the latest is the close of its last round at risk plus the exit bound D."""
+    if info.withdrawal == 0:
         return None
+    client = service.client
+    conn = Connection(w3=client.w3, deployment=service.config.deployment, _client=client)
+    status = service.read_chain(f"read model {info.model_id}'s exit", lambda: exit_status(conn, info))
+    assert status is not None  # a pending withdrawal has an exit status
     request = web.history.withdrawal_request(info.model_id)
-    paused = service.read_chain("read whether the tournament is paused",
-                                lambda: bool(service.client.tournament.functions.paused().call()))
-    return WithdrawalOut(amount=str(info.pending_withdrawal), after_round=info.withdrawal_after_round,
+    paused = service.read_chain("read whether the tournament is paused", service.client.paused)
+    return WithdrawalOut(amount=str(info.withdrawal), after_round=info.withdrawal_after,
                          requested_at=None if request is None else service.read_chain(
                              "read a block's time", lambda: web.history.block_time(request.block)),
-                         available_at_latest=None,
-                         withdrawable=not paused and info.settled_round >= info.withdrawal_after_round)
+                         available_at_latest=status.deadline,
+                         # ready but behind: the app's Settle button (or settleAndWithdraw) does what the CLI does
+                         waiting_for=(f"the model to be settled through round {status.after_round}"
+                                      if status.ready and status.waiting_for else status.waiting_for),
+                         # withdraw() alone needs the settlement done; settleAndWithdraw does both at once
+                         withdrawable=not paused and status.ready and status.waiting_for is None)
 
 
 def _model_round(service: Service, web: WebState, state: RoundState, model_id: int) -> ModelRoundOut | None:

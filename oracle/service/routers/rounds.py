@@ -25,7 +25,7 @@ def rounds(limit: int = Query(6, ge=1, le=HISTORY_ROUNDS, description="How many 
     """Open rounds with their deadlines, and the ``limit`` newest rounds (newest first) with every proposal and
     the auditor's verdict on it."""
     block, now = web.sync()
-    last_closed = service.read_chain("read the round cursor", service.client.cursor)[0]
+    last_closed = service.read_chain("read the round cursor", service.client.cursor).last_closed
     states = [s for s in web.round_states(last_closed + 1, limit + 1) if s.status is not RoundStatus.NONE][:limit]
     recent = []
     for state in states:
