@@ -35,7 +35,7 @@ from eth_account import Account
 from web3 import Web3
 
 from oracle.chain.deploy import PUBLIC_NETWORK_PARAMS, DeployParams, check_public_network_safety, default_path, deploy
-from oracle.chain.deployment_file import check_writable, save_deployment
+from oracle.chain.deployment_file import DeploymentExists, check_writable, save_deployment
 from oracle.chain.tx import Sender
 
 #: brownie networks that are throwaway local chains (besides any network brownie itself types "development").
@@ -57,8 +57,13 @@ def main() -> None:
     # EIP-1559 fee fields the oracle's Sender uses.
     endpoint = web3.provider.endpoint_uri
     w3 = Web3(Web3.HTTPProvider(endpoint))
-    target = check_writable(os.environ.get("TOURNEY_DEPLOYMENT") or default_path(w3.eth.chain_id),
-                            force=os.environ.get("TOURNEY_DEPLOY_FORCE") == "1")
+    try:
+        target = check_writable(os.environ.get("TOURNEY_DEPLOYMENT") or default_path(w3.eth.chain_id),
+                                force=os.environ.get("TOURNEY_DEPLOY_FORCE") == "1",
+                                hint="write this one elsewhere with TOURNEY_DEPLOYMENT=FILE, or set "
+                                     "TOURNEY_DEPLOY_FORCE=1 to replace it")
+    except DeploymentExists as exc:
+        raise SystemExit(f"nothing deployed: {exc}") from None
     if CONFIG.network_type == "development" or network.show_active() in LOCAL_NETWORKS:
         deployer = Sender(w3, accounts[0].address)
         params = params_from_env(DeployParams())

@@ -68,14 +68,24 @@ class Difference:
         return f"{self.scope} {self.subject}: {self.field} recorded {self.recorded!r}, recomputed {self.recomputed!r}"
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-able form (amounts stay ints; the CLI's JSON writer stringifies big ones)."""
+        """JSON-able form. Integers (amounts, counts) are decimal strings on both sides, as the bundle records them,
+        so a script never compares a string with a number for the same field; floats stay numbers."""
         return {
             "scope": self.scope,
             "subject": self.subject,
             "field": self.field,
-            "recorded": self.recorded,
-            "recomputed": self.recomputed,
+            "recorded": _integer_text(self.recorded),
+            "recomputed": _integer_text(self.recomputed),
         }
+
+
+def _integer_text(value: Any) -> Any:
+    """An int (not a bool) as its decimal string; anything else as it is."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if hasattr(value, "dtype") and getattr(value.dtype, "kind", "") in "iu":  # numpy integers
+        return str(int(value))
+    return value
 
 
 @dataclass

@@ -54,7 +54,11 @@ def _describe(path: Path) -> str:
     return f"the deployment of tournament {known.tournament} on chain {known.chain_id}{rpc}"
 
 
-def check_writable(path: str | os.PathLike[str], force: bool = False) -> Path:
+#: What ``tourney deploy`` users do about an existing file (the brownie script names its own variables).
+REPLACE_HINT = "write this one elsewhere with --out FILE, or pass --force to replace it"
+
+
+def check_writable(path: str | os.PathLike[str], force: bool = False, hint: str = REPLACE_HINT) -> Path:
     """``path`` when a deployment may be written there: it does not exist yet, or ``force``."""
     path = Path(path)
     if path.is_dir():
@@ -63,8 +67,7 @@ def check_writable(path: str | os.PathLike[str], force: bool = False) -> Path:
     if path.exists() and not force:
         raise DeploymentExists(
             f"{path} already records {_describe(path)}; refusing to replace it (every local chain is chain 31337, "
-            f"so it may belong to another chain): write this one elsewhere with --out FILE, or pass --force to "
-            "replace it")
+            f"so it may belong to another chain): {hint}")
     return path
 
 

@@ -34,6 +34,11 @@ class RoundStatus(IntEnum):
         return self.name.lower()
 
     @property
+    def phrase(self) -> str:
+        """The status in a sentence, "round 3 is {phrase}": ``not opened yet`` rather than the enum's ``none``."""
+        return "not opened yet" if self is RoundStatus.NONE else self.label
+
+    @property
     def resolved(self) -> bool:
         return self in (RoundStatus.ACTIVE, RoundStatus.LAPSED)
 

@@ -81,11 +81,15 @@ def _operator(chain: ChainOptions, config: Any) -> Any:
 
 
 def _emit_actions(actions: list[Any], operator: Any) -> None:
-    """The actions done, and what the operator waits for next (so "nothing due" always says until when)."""
+    """The actions done, and what the operator waits for next (so "nothing due" always says until when), with a
+    warning when the chain's clock stands still (then "nothing due" past a deadline is the chain's, not ours)."""
+    from oracle.chain.clock import stale_clock_warning
     from oracle.operator.schedule import next_steps
 
     output = get_output()
     waiting = next_steps(operator.client, operator.config)
+    clock_warning = stale_clock_warning(operator.client.now())
+    operator.notices.check_clock(operator.client)  # people: said once (open and run said it already)
 
     def render(console: Console) -> None:
         if actions:
@@ -97,7 +101,7 @@ def _emit_actions(actions: list[Any], operator: Any) -> None:
         for line in waiting:
             console.print(f"next: {line}", highlight=False)
 
-    output.emit({"actions": [a.to_dict() for a in actions], "next": waiting}, render)
+    output.emit({"actions": [a.to_dict() for a in actions], "next": waiting, "clock_warning": clock_warning}, render)
 
 
 @click.group("operator")

@@ -30,6 +30,7 @@ __all__ = [
     "make_table",
     "fail",
     "json_option",
+    "tokens_cell",
 ]
 
 EXIT_OK = 0
@@ -74,6 +75,18 @@ def jsonable(value: Any) -> Any:
     if hasattr(value, "to_dict"):
         return jsonable(value.to_dict())
     return str(value)
+
+
+def tokens_cell(units: Any) -> str:
+    """A token amount in smallest units (an int or its decimal string) as exact tokens for a table: ``1,000.5``.
+    Anything that is not an integer amount (a missing value, a float) is left to the table's own formatting."""
+    from oracle.chain.units import format_tokens
+
+    if isinstance(units, str) and units.lstrip("-").isdigit():
+        units = int(units)
+    if isinstance(units, (int, np.integer)) and not isinstance(units, (bool, np.bool_)):
+        return format_tokens(int(units), symbol="")
+    return _cell(units)
 
 
 def make_table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]], numeric: Iterable[str] = ()) -> Table:

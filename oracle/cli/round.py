@@ -13,7 +13,7 @@ from rich.console import Console
 from oracle.bundle.store import ArtifactStore
 from oracle.bundle.round_bundle import load_bundle
 from oracle.cli.context import ChainOptions, chain_options
-from oracle.cli.output import EXIT_FAILED, fail, get_output, json_option, make_table
+from oracle.cli.output import AMOUNT_KEYS, EXIT_FAILED, fail, get_output, json_option, make_table, tokens_cell
 from oracle.auditor.recompute import FLOAT_TOLERANCE, RecomputeReport, recompute
 
 __all__ = ["round_group"]
@@ -104,8 +104,12 @@ def show_command(manifest_url: str) -> None:
         console.print(f"round {manifest.round}  keccak {bundle.keccak256}  root {manifest.root}", highlight=False)
         rows = [(name, e.size, e.sha256, e.keccak256) for name, e in manifest.files.items()]
         console.print(make_table("Files (all verified)", ["file", "size", "sha256", "keccak256"], rows, numeric=["size"]))
-        console.print(make_table("Totals", ["total", "amount"], manifest.totals.to_dict().items(), numeric=["amount"]))
-        console.print(make_table("Parameters", ["parameter", "value"], manifest.params.items()))
+        # Amounts in tokens for people; --json keeps the manifest's exact smallest units.
+        totals = [(name, tokens_cell(units)) for name, units in manifest.totals.to_dict().items()]
+        console.print(make_table("Totals", ["total", "tokens"], totals, numeric=["tokens"]))
+        params = [(name, f"{tokens_cell(value)} tokens" if name in AMOUNT_KEYS else value)
+                  for name, value in manifest.params.items()]
+        console.print(make_table("Parameters", ["parameter", "value"], params))
 
     output.emit({"uri": bundle.uri, "keccak256": bundle.keccak256, "manifest": manifest.to_dict()}, render)
 

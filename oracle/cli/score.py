@@ -10,7 +10,7 @@ import pandas as pd
 from rich.console import Console
 
 from oracle.bundle.parquet import parquet_bytes
-from oracle.cli.output import fail, get_output, json_option, make_table
+from oracle.cli.output import AMOUNT_KEYS, fail, get_output, json_option, make_table, tokens_cell
 from oracle.scoring.params import ParamsError, RoundParams
 from oracle.scoring.pipeline import RoundScores, score_round
 from oracle.scoring.tables import load_table
@@ -65,10 +65,15 @@ def _render(result: RoundScores, out: str) -> Any:
     def render(console: Console) -> None:
         scores = result.scores
         numeric = [c for c in scores.columns if c not in ("model", "valid")]
-        console.print(make_table("Scores", list(scores.columns), scores.itertuples(index=False, name=None), numeric))
-        totals = [("payout", result.total_payout), ("burn", result.total_burn),
-                  ("stake at risk", result.total_stake_at_risk), ("payout factor", str(result.payout_factor))]
-        console.print(make_table("Totals", ["total", "amount"], totals, numeric=["amount"]))
+        # Amounts in tokens for people (the written file and --json keep the exact smallest units).
+        amounts = [i for i, c in enumerate(scores.columns) if c in AMOUNT_KEYS]
+        rows = ([tokens_cell(v) if i in amounts else v for i, v in enumerate(row)]
+                for row in scores.itertuples(index=False, name=None))
+        console.print(make_table("Scores (amounts in tokens)", list(scores.columns), rows, numeric))
+        totals = [("payout", tokens_cell(result.total_payout)), ("burn", tokens_cell(result.total_burn)),
+                  ("stake at risk", tokens_cell(result.total_stake_at_risk)),
+                  ("payout factor", str(result.payout_factor))]
+        console.print(make_table("Totals", ["total", "tokens"], totals, numeric=["tokens"]))
         if result.errors:
             rows = [(e.model or "(table)", e.rule, ", ".join(e.ids), e.message) for e in result.errors]
             console.print(make_table("Validation errors (these models were not scored)", ["model", "rule", "ids", "message"], rows))

@@ -12,6 +12,7 @@ import time
 from rich.console import Console
 
 from oracle.chain.deploy import UNIT
+from oracle.chain.units import format_tokens
 from oracle.demo.run import DemoResult, run_demo
 
 
@@ -39,9 +40,11 @@ def render(result: DemoResult, console: Console) -> None:
     staked = sum(result.stakes.values())
     console.print(f"per claim: every one of {len(result.stakes)} models' stakes is >= 0 and within the supply: "
                   f"{'yes' if result.claims_sound else 'NO'}", highlight=False)
-    console.print(f"solvency: tournament token balance {result.token_balance} >= sum of stakes {staked} + reserve "
-                  f"{result.reserve} + burns due {result.burn_due}: {'yes' if result.solvent else 'NO'} "
-                  f"(surplus {result.token_balance - staked - result.reserve - result.burn_due})", highlight=False)
+    # Exact to the smallest unit (the check is exact), in tokens as people read them.
+    console.print(f"solvency: tournament token balance {format_tokens(result.token_balance)} >= sum of stakes "
+                  f"{format_tokens(staked)} + reserve {format_tokens(result.reserve)} + burns due "
+                  f"{format_tokens(result.burn_due)}: {'yes' if result.solvent else 'NO'} (surplus "
+                  f"{format_tokens(result.token_balance - staked - result.reserve - result.burn_due)})", highlight=False)
     console.print(f"{result.rounds} rounds in {result.seconds:.1f} s", highlight=False)
 
 

@@ -39,6 +39,7 @@ from eth_account.signers.local import LocalAccount
 
 from oracle.chain.anvil import start_anvil
 from oracle.chain.client import TournamentClient
+from oracle.chain.clock import format_time
 from oracle.chain.deploy import UNIT
 from oracle.chain.tx import Sender
 from oracle.testing.local import local_tournament
@@ -314,8 +315,8 @@ class _Demo:
             _, self.withdrawal_after, _ = request_withdrawal(self.connection(player), player.models[0], amount)
             deadline = self.client.round_state(self.withdrawal_after).lapses_at
             self.say(f"  {player.name} requests a withdrawal of {amount // UNIT} STK from model {player.models[0]}; "
-                     f"it stays at risk through round {self.withdrawal_after} and can be taken by {deadline} "
-                     f"(chain time) at the latest")
+                     f"it stays at risk through round {self.withdrawal_after} and can be taken by "
+                     f"{format_time(deadline, self.client.now())} (chain time) at the latest")
 
     def connection(self, player: _Player) -> Connection:
         return Connection(self.w3, self.deployment, player.account, _sender=player.sender)

@@ -47,7 +47,7 @@ def submit_predictions(session: ParticipantSession, round: RoundArg, model_id: M
     session.own(model_id)
     state = session.round_state(round)
     if state.status is not RoundStatus.OPEN:
-        raise ToolFailure("round_not_open", f"round {round} is {state.status.label}, not open for "
+        raise ToolFailure("round_not_open", f"round {round} is {state.status.phrase}, not open for "
                           "submissions", round=round)
     data = file.read_bytes()
     digest = predictions_hash(data)

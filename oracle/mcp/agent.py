@@ -27,6 +27,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
+from oracle.chain.clock import format_time
 from oracle.errors import TourneyError
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 from mcp import Client, StdioServerParameters
@@ -243,7 +244,7 @@ def _rounds_line(body: dict[str, Any]) -> str:
 
 def _receipt_line(body: dict[str, Any]) -> str:
     receipt = body["receipt"]
-    return (f"receipt {receipt['signature'][:10]}..., received at {receipt['received_at']}"
+    return (f"receipt {receipt['signature'][:10]}..., received at {format_time(int(receipt['received_at']))}"
             f"{' (repeated)' if body['repeated'] else ''}")
 
 

@@ -109,7 +109,7 @@ def download_targets(session: ParticipantSession, round: RoundArg) -> DownloadOu
     state = session.round_state(round)
     proposal = session.client.current_proposal(int(round))
     if proposal is None:
-        raise ToolFailure("not_published", f"round {round} is {state.status.label}: its results are not "
+        raise ToolFailure("not_published", f"round {round} is {state.status.phrase}: its results are not "
                           "published yet", round=round)
     try:
         bundle, _ = round_tree(proposal)

@@ -9,6 +9,7 @@ import fsspec
 import pandas as pd
 
 from oracle.chain.client import TournamentClient
+from oracle.chain.clock import format_time
 from oracle.protocol.inbox import Inbox
 from oracle.protocol.submission import Submission, SubmissionError, replay_key, verify_submission
 from oracle.scoring.tables import check_model_file, combine_model_files, read_prediction_file
@@ -121,7 +122,9 @@ def late_detail(sub: Submission, closes_at: int) -> str:
     if sub.received_at is None:
         return "no received_at stamp: cannot show it arrived before the round closed"
     if sub.received_at >= closes_at:
-        return f"received at {sub.received_at}, at or after the round's closesAt {closes_at}"
+        # People read this in `tourney status`; the signed record beside it keeps the exact stamp.
+        return (f"received at {format_time(sub.received_at)}, at or after the round's close at "
+                f"{format_time(closes_at)} (chain time)")
     return "delivered after the round's snapshot was taken"
 
 

@@ -76,7 +76,7 @@ def base_round_of(client: TournamentClient, round: int) -> int:
         return 0
     before = client.round_state(round - 1)
     if not before.status.resolved:
-        raise OperatorError(f"round {round}: round {round - 1} is {before.status.label}, not resolved yet (active "
+        raise OperatorError(f"round {round}: round {round - 1} is {before.status.phrase}, not resolved yet (active "
                             f"or lapsed): round {round} builds on it and waits")
     return before.last_active_at_or_before
 

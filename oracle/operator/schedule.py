@@ -111,7 +111,7 @@ def next_steps(client: TournamentClient, config: OperatorConfig) -> list[str]:
                          " then it is activated")
             break
         if state.status in (RoundStatus.CLOSED, RoundStatus.VETOED):
-            waits.append(targets_missing(config, round) or f"round {round} is {state.status.label} and can resolve now")
+            waits.append(targets_missing(config, round) or f"round {round} is {state.status.phrase} and can resolve now")
             break
     round = last_closed + 1
     state = client.round_state(round)

@@ -48,7 +48,7 @@ def active_round(conn: Connection, round: int | None) -> int:
         return last_active
     status = conn.client.round_state(int(round)).status
     if status is not RoundStatus.ACTIVE:
-        raise ParticipantError(f"round {round} is {status.label}, not active: settle against an active round "
+        raise ParticipantError(f"round {round} is {status.phrase}, not active: settle against an active round "
                                f"(newest active: {last_active or 'none'})")
     return int(round)
 

@@ -85,7 +85,7 @@ def _not_open(conn: Connection, round: int, state: object) -> str:
     if status is RoundStatus.NONE:
         return (f"round {round} has not been opened yet ({elsewhere}; `tourney round wait {round} --until open` "
                 "waits for it)")
-    return f"round {round} is {status.label}: it takes no more submissions ({elsewhere})"
+    return f"round {round} is {status.phrase}: it takes no more submissions ({elsewhere})"
 
 
 def require_inbox(inbox_url: str, create: bool = False) -> Inbox:

@@ -112,7 +112,7 @@ class Service:
         """The standing proposal's bundle of a round and its on-chain status (cached by manifest hash)."""
         state = self.read_chain(f"read round {round}", lambda: self.client.round_state(round))
         if state.status not in (RoundStatus.PROPOSED, RoundStatus.ACTIVE):
-            raise ApiError(404, "no_proposal", f"round {round} is {state.status.label}: it has no proposed "
+            raise ApiError(404, "no_proposal", f"round {round} is {state.status.phrase}: it has no proposed "
                            "root yet, so there are no published results")
         proposal = self.read_chain(f"read the proposal of round {round}", lambda: self.client.current_proposal(round))
         if proposal is None:

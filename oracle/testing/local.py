@@ -88,7 +88,7 @@ def local_tournament(node: Anvil | None = None, *, params: DeployParams | None =
     """Deploy, grant the roles and fund the reserve (``reserve`` smallest units) on ``node`` (default: a new Anvil).
 
     ``params`` overrides the deployment parameters (``challenge_period`` is then taken from it); ``save_to`` writes
-    the deployment file (what ``tourney --deployment`` reads)."""
+    the deployment file (what the ``tourney`` commands' ``--deployment`` reads)."""
     node = node or start_anvil(accounts=10)
     w3 = node.web3()
     admin, oracle, guardian, keeper = (Sender(w3, Account.from_key(k)) for k in dev_private_keys(4))

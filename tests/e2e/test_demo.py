@@ -71,6 +71,11 @@ def test_small_demo_outcome(tmp_path: Path) -> None:
     assert any("not_owner" in r for r in result.rejections[1])
     assert any("late" in r for r in result.rejections[2])
     assert result.seconds < 120
+    # Times read as dates with how far off they are, never as raw Unix seconds.
+    [withdrawal] = [line for line in lines if "requests a withdrawal" in line]
+    when = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(in [^)]+\)"
+    assert re.search(rf"can be taken by {when} \(chain time\)", withdrawal), withdrawal
+    assert not [line for line in lines if re.search(r"(?<![\w.,])1[6-9]\d{8}(?![\w.,])", line)], "a raw timestamp"
 
     # make web-demo's service on the finished tournament: the app at /, every proposal with the auditor's verdict.
     assert "Staking tournament" in served["index"]
@@ -114,3 +119,8 @@ def test_make_demo_entry_point_runs(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "Auditor verdicts" in done.stdout
     assert "per claim" in done.stdout and "solvency" in done.stdout and ": NO" not in done.stdout
+    # Amounts in tokens, exact: e.g. "balance 234,069.252067037392837877 STK".
+    report = " ".join(done.stdout.split())  # rich wraps long lines
+    amount = r"[\d,]+(\.\d+)? STK"
+    assert re.search(rf"solvency: tournament token balance {amount} >= sum of stakes {amount} \+ reserve {amount} "
+                     rf"\+ burns due {amount}: yes", report), report[-800:]

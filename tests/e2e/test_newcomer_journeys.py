@@ -118,6 +118,12 @@ def test_deploy_by_rpc_url_records_the_url_and_the_parameters(chain, keys: Keyst
     assert recorded["rpc"] == chain.url and recorded["tournament"] == data["tournament"]
     tournament = chain.w3.eth.contract(address=recorded["tournament"], abi=chain.tournament.abi)
     assert tournament.functions.bounds().call()[0] == 123
+    # Every role is the deployer's on a local chain, as `tourney deploy --help` says, in the file and on-chain.
+    deployer = keys.address("admin")
+    assert recorded["admin"] == deployer
+    assert recorded["roles"] == {role: [deployer] for role in ("ORACLE_ROLE", "GUARDIAN_ROLE", "PAUSER_ROLE")}
+    for role in ("ORACLE_ROLE", "GUARDIAN_ROLE", "PAUSER_ROLE", "DEFAULT_ADMIN_ROLE"):
+        assert tournament.functions.hasRole(getattr(tournament.functions, role)().call(), deployer).call(), role
     assert chain.w3.eth.contract(address=recorded["token"], abi=chain.token.abi).functions.symbol().call() == "TRY"
     # The file now names its chain: the commands need neither --rpc nor anything else to reach it.
     code, out, _ = run({**env, "TOURNEY_DEPLOYMENT": str(out_file)}, "reserve", "show")
@@ -213,6 +219,54 @@ def test_the_operator_warns_when_the_chains_clock_stands_still(chain, participan
 # ------------------------------------------------------------------------------------------------ participant
 
 
+def test_a_participant_meets_the_frozen_clock_with_its_reason_and_fix(chain, participants, tmp_path: Path,
+                                                                      monkeypatch) -> None:
+    """On a chain that mines only on transactions the round's deadline passes by the wall clock while the chain
+    still says open: ``submit`` refuses as too late and ``round wait`` warns, both naming the cause and the fix."""
+    import time as wall
+
+    p = participants[0]
+    model = register(chain, p.account, 10 * UNIT)
+    operator = Operator(TournamentClient(chain.w3, chain.deployment), chain.oracle, OperatorConfig(
+        store=str(tmp_path / "store"), inbox=str(tmp_path / "inbox"), round_data=str(tmp_path / "data"),
+        params=PARAMS, submission_window=WINDOW))
+    ids = write_round_data(tmp_path / "data", 1)
+    assert [a.step for a in operator.open_due()] == ["open"]
+    closes_at = operator.client.round_state(1).closes_at
+    data_dir = tmp_path / "mine"
+    data_dir.mkdir()
+    (data_dir / "live_1.parquet").write_bytes((tmp_path / "data" / "live_00001.parquet").read_bytes())
+    (tmp_path / "p.csv").write_bytes(prediction_file(ids, 1))
+    env = {"TOURNEY_RPC": chain.url, "TOURNEY_DEPLOYMENT": str(chain.deployment_file),
+           "TOURNEY_KEYSTORE_DIR": str(p.keystore_dir), "TOURNEY_PASSWORD": p.password, "TOURNEY_ACCOUNT": p.name}
+    assert chain.now() < closes_at
+    # The wall clock 400 s past the deadline; no block has been mined since the round opened.
+    monkeypatch.setattr(wall, "time", lambda: closes_at + 400.0)
+    code, out, _ = run(env, "submit", "--round", "1", "--model", str(model), "--inbox", str(tmp_path / "inbox"),
+                       "--data-dir", str(data_dir), str(tmp_path / "p.csv"))
+    assert code == 1 and "round 1 closed for submissions at" in out and "too late (by the wall clock;" in out, out
+    assert "its clock stands still between transactions" in out and "`anvil --block-time 1`" in out
+    assert not list((tmp_path / "inbox").glob("**/*.json"))  # nothing was delivered
+
+    code, out, _ = run(env, "round", "wait", "1", "--until", "closed", "--timeout", "0", "--poll", "0.1")
+    assert code == 1 and "round 1 is not closed after 0 s" in out, out
+    assert "warning: the chain's latest block is" in out and "`anvil --block-time 1`" in out
+
+    # The operator's `round close` past the deadline: nothing is due by the chain, and it says why.
+    oracle_keys = Keystore(tmp_path / "oracle-keys", scrypt_n=TEST_SCRYPT_N)
+    oracle_keys.import_key("oracle", bytes.fromhex(dev_private_keys(2)[1].removeprefix("0x")), KEYSTORE_PASSWORD)
+    operator_env = env_for(chain, oracle_keys, "oracle")
+    code, out, _ = run(operator_env, "round", "close", *operator_args(tmp_path))
+    assert code == 0 and "nothing due now" in out and "next: round 1 is open; it closes" in out, out
+    assert "warning: the chain's latest block is" in out and "`anvil --block-time 1`" in out
+    code, out, data = run(operator_env, "--json", "round", "close", *operator_args(tmp_path))
+    assert code == 0 and data["actions"] == [] and "`anvil --block-time 1`" in data["clock_warning"], out
+    monkeypatch.undo()
+    chain.w3.provider.make_request("evm_mine", [])  # a fresh block, as a chain with --block-time 1 keeps
+    code, out, data = run(operator_env, "--json", "round", "close", *operator_args(tmp_path))
+    assert data["clock_warning"] is None  # the wall clock back with the chain's
+
+
 def test_a_round_not_opened_yet_is_named_with_the_open_one(chain, participants, tmp_path: Path) -> None:
     p = participants[0]
     model = register(chain, p.account, 10 * UNIT)
@@ -233,6 +287,8 @@ def test_a_round_not_opened_yet_is_named_with_the_open_one(chain, participants, 
     assert code == 1 and "round 2 has not been opened yet (round 1 is the open one; `tourney round wait 2 --until " \
                          "open` waits for it)" in out
     assert " is none" not in out
+    code, out, _ = run(env, "settle", "--model", str(model), "--round", "2")
+    assert code == 1 and "round 2 is not opened yet, not active: settle against an active round" in out, out
 
 
 def test_status_says_why_a_model_was_not_scored(chain, participants, tmp_path: Path) -> None:
@@ -308,3 +364,82 @@ def test_a_remote_auditor_recomputes_from_the_service_url_alone(chain, participa
             assert code == 0 and report["root"] == proposal.root, out
     finally:
         _added.clear()  # the mirror was added for this process
+
+
+def test_data_download_reports_progress_and_refuses_what_the_rules_do_not_name(chain, participants,
+                                                                                tmp_path: Path) -> None:
+    """``tourney data download``: a round not opened yet says what to wait for; the live data arrives with its
+    progress (bytes so far of the announced total) and the round's rules; a live file that is not the one the
+    rules name is refused and nothing is saved."""
+    from oracle.participant.data import download_round
+    from oracle.service.config import ServiceConfig
+    from oracle.testing.harness import service_thread
+
+    register(chain, participants[0].account, 10 * UNIT)
+    config = OperatorConfig(store=str(tmp_path / "store"), inbox=str(tmp_path / "inbox"),
+                            round_data=str(tmp_path / "data"), params=PARAMS, submission_window=WINDOW)
+    operator = Operator(TournamentClient(chain.w3, chain.deployment), chain.oracle, config)
+    ids = write_round_data(tmp_path / "data", 1, rows=20_000)  # several chunks of the stream
+    assert [a.step for a in operator.open_due()] == ["open"]
+    service_config = ServiceConfig(rpc=chain.url, deployment=chain.deployment, operator=chain.oracle.account,
+                                   inbox=str(tmp_path / "inbox"), store=str(tmp_path / "store"),
+                                   round_data=str(tmp_path / "data"), state=str(tmp_path / "state"), params=PARAMS,
+                                   scheduler=False)
+    mine = tmp_path / "mine"
+    with service_thread(service_config) as url:
+        code, out, _ = run({}, "data", "download", "--round", "2", "--from", url, "--data-dir", str(mine))
+        assert code == 1 and f"round 2 has no live data at {url} yet: it has not been opened" in out
+        assert "`tourney round wait 2 --until open`" in out and not mine.exists()
+
+        seen: list[tuple[int, int | None]] = []
+        done = download_round(url, 1, mine, on_progress=lambda received, total: seen.append((received, total)))
+        published = (tmp_path / "data" / "live_00001.parquet").read_bytes()
+        size = len(published)
+        assert done.rows == len(ids) and done.live.read_bytes() == published
+        assert len(seen) > 1 and seen[-1] == (size, size)
+        assert [r for r, _ in seen] == sorted({r for r, _ in seen})  # strictly growing
+        assert json.loads(done.rules.read_text())["live"]["ids"] == len(ids)
+
+        # The operator's live file replaced after the round opened: not what the published rules name.
+        write_round_data(tmp_path / "data", 1, rows=50)
+        other = tmp_path / "other"
+        code, out, _ = run({}, "data", "download", "--round", "1", "--from", url, "--data-dir", str(other))
+        assert code == 1 and "round 1's live data (sha256 " in out and "is not the file its rules name" in out
+        assert "nothing saved: ask the operator" in out and not list(other.glob("*"))
+
+
+def test_every_route_docs_http_api_documents_is_served(chain, tmp_path: Path) -> None:
+    """docs/http-api.md cannot rot: each ``METHOD /path`` it documents is in the running service's OpenAPI."""
+    import requests
+
+    from oracle.service.config import ServiceConfig
+    from oracle.testing.harness import service_thread
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "http-api.md").read_text()
+    documented = {(method, re.split(r"[?\[]", path)[0])  # the path without its query ("/rounds?limit=N")
+                  for method, path in re.findall(r"`(GET|POST) (/[^` ]*)`", text)}
+    assert len(documented) >= 15, documented
+    (tmp_path / "data").mkdir()
+    config = ServiceConfig(rpc=chain.url, deployment=chain.deployment, operator=chain.oracle.account,
+                           inbox=str(tmp_path / "inbox"), store=str(tmp_path / "store"),
+                           round_data=str(tmp_path / "data"), state=str(tmp_path / "state"), params=PARAMS,
+                           scheduler=False)
+    with service_thread(config) as url:
+        spec = requests.get(f"{url}/openapi.json", timeout=30).json()
+        # The documented error body, for a round not opened yet in words (not the enum's "none").
+        answer = requests.get(f"{url}/rounds/1/scores", timeout=30)
+        assert answer.status_code == 404 and answer.json()["error"]["code"] == "no_proposal"
+        assert answer.json()["error"]["message"].startswith("round 1 is not opened yet: it has no proposed root")
+    # A documented path matches a served one segment by segment, a placeholder matching anything (the docs may
+    # name it differently, or write a file name's pattern such as manifest-<seq>-<keccak>.json).
+    served = {(method.upper(), path) for path, methods in spec["paths"].items() for method in methods}
+    served.add(("GET", "/openapi.json"))  # FastAPI's own, not in the description it serves
+
+    def matches(method: str, path: str) -> bool:
+        def same(doc: str, route: str) -> bool:
+            return doc == route or any(c in doc + route for c in "{<")
+        return any(m == method and len(p.split("/")) == len(path.split("/"))
+                   and all(same(d, r) for d, r in zip(path.split("/"), p.split("/"))) for m, p in served)
+
+    missing = sorted(f"{m} {p}" for m, p in documented if not matches(m, p))
+    assert not missing, f"docs/http-api.md documents routes the service does not serve: {missing}"

@@ -20,6 +20,7 @@ from eth_account import Account
 from oracle.bundle.round_bundle import load_bundle
 from oracle.chain.anvil import dev_private_keys
 from oracle.chain.client import RoundStatus, TournamentClient
+from oracle.chain.clock import format_time
 from oracle.chain.deploy import UNIT
 from oracle.bundle.manifest import canonical_json
 from oracle.operator.rounds import Operator
@@ -240,7 +241,8 @@ def test_close_snapshot_is_taken_after_the_close_and_judged_by_closes_at(chain: 
     assert sorted(e["model_id"] for e in bundle.json("submissions.json")) == sorted([a, c])
     [rejection] = bundle.json("rejections.json")
     assert (rejection["model_id"], rejection["reason"]) == (b, "late")
-    assert f"received at {closes_at}" in rejection["detail"]
+    assert rejection["detail"] == (f"received at {format_time(closes_at)}, at or after the round's close at "
+                                   f"{format_time(closes_at)} (chain time)")
 
 
 def test_submit_to_an_unreachable_service_fails_cleanly(chain: Any, participants: list[Any],

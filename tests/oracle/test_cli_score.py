@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import subprocess
 import sys
 import uuid
@@ -77,6 +78,9 @@ def test_score_writes_parquet_and_prints_a_table(round_files, tmp_path: Path):
     for model in MODELS:
         assert model in result.output
     assert "Totals" in result.output
+    # People read tokens (the file and --json keep smallest units): 1,000 + 2,000 + 3,000 + 4,000 at risk.
+    assert "10,000" in result.output and str(10_000 * E18) not in result.output
+    assert "4,000" in result.output and str(4000 * E18) not in result.output
     written = pd.read_parquet(out)
     expected = expected_scores()
     assert list(written["model"]) == list(expected["model"])
@@ -193,13 +197,17 @@ def test_round_recompute_show_and_list(tmp_path: Path):
     report = json.loads(bad.stdout)
     assert report["ok"] is False
     assert {"scope": "model", "subject": "carol", "field": "stake_at_risk",
-            "recorded": str(3000 * E18), "recomputed": 1} in report["differences"]
+            "recorded": str(3000 * E18), "recomputed": "1"} in report["differences"]  # both sides strings
     human = CliRunner().invoke(main, ["round", "recompute", bad_uri])
     assert human.exit_code == 1 and "MISMATCH" in human.output and "carol" in human.output
 
     shown = CliRunner().invoke(main, ["--json", "round", "show", uri])
     assert shown.exit_code == 0
     assert json.loads(shown.stdout)["manifest"]["round"] == 9
+    assert json.loads(shown.stdout)["manifest"]["totals"]["stake_at_risk"] == str(10_000 * E18)  # exact in JSON
+    human = " ".join(CliRunner().invoke(main, ["round", "show", uri]).output.split())
+    assert re.search(r"stake_at_risk\W+10,000\W", human) and "100,000 tokens" in human  # totals, payout_threshold
+    assert str(10_000 * E18) not in human and str(100_000 * E18) not in human
     listed = json.loads(CliRunner().invoke(main, ["--json", "round", "list", str(tmp_path / "store")]).stdout)
     assert [(m["round"], m["seq"]) for m in listed["manifests"]] == [(9, 1), (9, 2)]
     missing = CliRunner().invoke(main, ["round", "recompute", str(tmp_path / "store/rounds/9/none.json")])
