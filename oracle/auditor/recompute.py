@@ -216,7 +216,7 @@ def _score(bundle: RoundBundle) -> Any:
                        payout_limit=bundle.payout_limit())
 
 
-def recompute_bundle(
+def recompute_bundle(  # noqa: C901 - one check after another into one report, in the order a reader follows
     bundle: RoundBundle, tolerance: float = FLOAT_TOLERANCE, check_previous: bool = True, reader: Reader | None = None,
 ) -> RecomputeReport:
     """Recompute ``bundle`` (loaded with ``verify=False`` so integrity problems are reported too). ``reader`` reads

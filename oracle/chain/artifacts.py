@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ def build_dir() -> Path:
     return Path(os.environ.get("TOURNEY_BUILD_DIR", REPO_ROOT / "build" / "contracts"))
 
 
-@lru_cache(maxsize=None)
+@cache
 def artifact(name: str) -> dict[str, Any]:
     """The build artifact of contract ``name`` (abi, bytecode, ...)."""
     path = build_dir() / f"{name}.json"
@@ -43,7 +43,7 @@ def _abi_type(param: dict[str, Any]) -> str:
     return param["type"]
 
 
-@lru_cache(maxsize=None)
+@cache
 def error_selectors(*names: str) -> dict[bytes, tuple[str, list[str], list[str]]]:
     """Custom-error selector -> (error name, argument names, argument ABI types), over the given contracts."""
     table: dict[bytes, tuple[str, list[str], list[str]]] = {}

@@ -36,7 +36,7 @@ from oracle.chain.state import (
     RoundStatus,
     hex32,
 )
-from oracle.chain.replay import LEDGER_EVENTS, RoundStakes, replay_stakes_at_risk, round_stakes
+from oracle.chain.replay import LEDGER_EVENTS, RoundStakes, round_stakes
 from oracle.chain.tx import RpcUnavailable
 
 __all__ = [

@@ -9,7 +9,7 @@ never fall due. :func:`stale_clock_warning` says so, and what to do.
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 __all__ = ["STALE_AFTER", "format_duration", "format_time", "stale_clock_warning"]
 
@@ -33,7 +33,7 @@ def format_time(timestamp: int, now: int | None = None) -> str:
     (the chain's clock when given; nothing relative otherwise). Zero means "not set": ``-``."""
     if not timestamp:
         return "-"
-    text = datetime.fromtimestamp(int(timestamp), tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    text = datetime.fromtimestamp(int(timestamp), tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     if now is None:
         return text
     delta = int(timestamp) - int(now)

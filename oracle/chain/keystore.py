@@ -87,7 +87,7 @@ def _check_name(name: str) -> str:
 
 
 def _keystore_address(document: Any, where: str) -> str:
-    if not isinstance(document, dict) or "crypto" not in document and "Crypto" not in document:
+    if not isinstance(document, dict) or ("crypto" not in document and "Crypto" not in document):
         raise KeystoreError(f"{where}: not a V3 keystore (no 'crypto' section)")
     if document.get("version") != 3:
         raise KeystoreError(f"{where}: keystore version {document.get('version')!r}, only version 3 is supported")

@@ -192,8 +192,8 @@ def unstake_command(chain: ChainOptions, model_id: int, amount: str | None, lowe
         data = {"model_id": model_id, "pending": pending, "at_risk_from": at_risk_from, "tx": tx_hash(receipt)}
         what = "cancelled" if pending == 0 else f"lowered to {format_amount(pending, decimals)}"
         get_output().emit(data, lambda c: c.print(
-            f"withdrawal on model {model_id} {what}; the released amount is at risk again from round {at_risk_from} "
-            f"(tx {tx_hash(receipt)})", highlight=False))
+            f"withdrawal on model {model_id} {what}; the released amount is at risk again "
+            f"from round {at_risk_from} (tx {tx_hash(receipt)})", highlight=False))
         return
     units, decimals = _amount(conn, amount)
     pending, after_round, receipt = request_withdrawal(conn, model_id, units)

@@ -158,7 +158,8 @@ class _Demo:
         self.admin, self.oracle, self.guardian, self.keeper = local.admin, local.oracle, local.guardian, local.keeper
         self.keeper_account = local.keeper.account
         self.client = TournamentClient(self.w3, self.deployment)
-        # The keeper settles through the participants' code path (oracle.participant.settle.settle_all), with its Sender.
+        # The keeper settles through the participants' code path (oracle.participant.settle.settle_all), with its
+        # Sender.
         self.keeper_conn = Connection(self.w3, self.deployment, self.keeper_account, _sender=self.keeper)
         self.token, self.t = self.client.token, self.client.tournament
         self.say(f"deployed tournament {self.t.address} on {anvil.url}; reserve funded with {c.reserve // UNIT} STK")
@@ -212,7 +213,7 @@ class _Demo:
     def submit_all(self, round: int, live: pd.DataFrame) -> None:
         """Every model signs and delivers; one submission in the bad round is signed by a non-owner."""
         chain_id, closes_at = self.w3.eth.chain_id, self.client.round_state(round).closes_at
-        for i, player in enumerate(self.players):
+        for _i, player in enumerate(self.players):
             for model_id in player.models:
                 data = model_predictions(live, self.data.world, model_id, round, self.config.seed)
                 sub = sign_submission(player.account, chain_id, self.t.address, round, model_id, data, closes_at,

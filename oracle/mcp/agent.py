@@ -228,7 +228,7 @@ class ScriptedAgent:
                 self.say(f"  agent: round {verdict['round']} does not verify; a human should look at "
                          f"{[d['subject'] + ' ' + d['field'] for d in verdict['differences'][:4]]}")
         await self.call("settle", {"model_id": self.model_id})
-        _, requested = await self.call("request_withdrawal", {"model_id": self.model_id, "amount": "all",
+        _, _requested = await self.call("request_withdrawal", {"model_id": self.model_id, "amount": "all",
                                                               "request_id": f"exit-model-{self.model_id}"})
         _, paid = await self.call("withdraw", {"model_id": self.model_id})
         self.withdrawn = Decimal(paid["paid"])

@@ -341,7 +341,7 @@ class Operator:
         scores = result.scores if tamper is None else tamper(result.scores.copy())
         stakes_df = pd.DataFrame({"model": [str(m) for m in stakes], "model_id": list(stakes),
                                   "stake_at_risk": list(stakes.values())})
-        extra = {name: blob for name, blob in submission_files(accepted).items()}
+        extra = dict(submission_files(accepted))
         extra[SUBMISSIONS_FILE] = canonical_json(
             [{"model_id": m, "file": submission_file_name(m, s.file_name), "record": s.to_json()}
              for m, (s, _) in accepted.items()])

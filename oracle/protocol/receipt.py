@@ -130,7 +130,7 @@ def receipt_typed_data(chain_id: int, tournament: str, round: int, model_id: int
                            })
 
 
-def _signable(r: Receipt):  # noqa: ANN202 - eth_account's SignableMessage
+def _signable(r: Receipt):  # eth_account's SignableMessage
     return encode_typed_data(full_message=receipt_typed_data(
         r.chain_id, r.tournament, r.round, r.model_id, r.predictions_hash, r.received_at))
 

@@ -235,7 +235,7 @@ def _parse_encoding(leaf_encoding: tuple[str, ...]) -> list[ABIType]:
         try:
             abi = parse_abi_type(_BARE_INT.sub(r"\g<1>256", type_str))
             abi.validate()
-        except Exception as exc:  # eth_abi raises several parse/validation error types
+        except Exception as exc:  # noqa: BLE001 - eth_abi raises several parse/validation error types
             raise ValueError(f"leaf encoding[{i}] {type_str!r} is not a valid ABI type: {exc}") from None
         parsed.append(abi)
     return parsed
@@ -305,7 +305,7 @@ def encoder_for(leaf_encoding: tuple[str, ...]) -> Callable[[LeafValue], bytes]:
             normalised = [_normalise(abi, v) for abi, v in zip(parsed, value)]
             try:
                 return eth_abi.encode(type_strs, normalised)
-            except Exception as exc:  # e.g. a str that is not valid UTF-8 (lone surrogates)
+            except Exception as exc:  # noqa: BLE001 - e.g. a str that is not valid UTF-8 (lone surrogates)
                 raise EncodingError(f"cannot ABI-encode {value!r} as {type_strs}: {exc}") from None
 
         encoder = encode_general

@@ -308,7 +308,7 @@ def _hash_leaves(values: list[Any], encode: Callable[[LeafValue], bytes]) -> lis
     append = hashes.append
     i = 0
     try:
-        for i, value in enumerate(values):
+        for _i, value in enumerate(values):
             append(keccak(keccak(encode(value)).digest()).digest())
     except EncodingError as exc:
         raise ValueError(f"values[{i}] does not match leaf encoding: {exc}") from None

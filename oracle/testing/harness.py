@@ -99,7 +99,7 @@ class ServiceProcess:
     def restart(self) -> "ServiceProcess":
         """Start the same command again (same port, directories and key) and wait until it answers."""
         self.stop()
-        handle = open(self.log_path, "ab")
+        handle = open(self.log_path, "ab")  # noqa: SIM115 - the child process writes to it until stop()
         process = subprocess.Popen(self.args, env=self.env, stdout=handle, stderr=handle)
         again = ServiceProcess(process, self.port, self.log_path, self.args, self.env)
         again.wait_ready()
@@ -126,7 +126,7 @@ def start_service(rpc: str, deployment_file: Path, oracle_key: str, workdir: Pat
            "TOURNEY_KEYSTORE_DIR": str(workdir / "keystores"), "TOURNEY_ACCOUNT": "oracle",
            "TOURNEY_PASSWORD": "service-test"}
     log_path = workdir / "service.log"
-    handle = open(log_path, "ab")
+    handle = open(log_path, "ab")  # noqa: SIM115 - the child process writes to it until stop()
     process = subprocess.Popen(args, env=env, stdout=handle, stderr=handle)
     service = ServiceProcess(process, port, log_path, args, env)
     service.wait_ready()

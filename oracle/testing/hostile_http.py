@@ -74,7 +74,7 @@ def start_hostile_server() -> HostileServer:
             except OSError:
                 pass  # the client gave up, as it should
 
-        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        def do_GET(self) -> None:  # http.server's naming
             parts = urlsplit(self.path)
             hostile.hits.append(parts.path)
             if parts.path.startswith("/ok/") and parts.path[4:] in hostile.files:

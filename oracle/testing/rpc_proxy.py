@@ -68,7 +68,7 @@ def start_rpc_proxy(upstream: str) -> RpcProxy:
         def log_message(self, *args: Any) -> None:  # quiet
             pass
 
-        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        def do_POST(self) -> None:  # http.server's naming
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             calls = json.loads(body)
             calls = calls if isinstance(calls, list) else [calls]
