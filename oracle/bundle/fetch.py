@@ -128,7 +128,8 @@ class TrustedReader:
 
         try:
             with fsspec.open(uri, "rb") as handle:
-                return handle.read()
+                result: bytes = handle.read()
+                return result
         except FileNotFoundError:
             raise FetchNotFound(f"{uri}: not found") from None
 

@@ -24,15 +24,17 @@ def artifact(name: str) -> dict[str, Any]:
     path = build_dir() / f"{name}.json"
     if not path.exists():
         raise FileNotFoundError(f"no build artifact {path}: compile the contracts first (`make compile`)")
-    return json.loads(path.read_text())
+    document: dict[str, Any] = json.loads(path.read_text())
+    return document
 
 
 def abi(name: str) -> list[dict[str, Any]]:
-    return artifact(name)["abi"]
+    entries: list[dict[str, Any]] = artifact(name)["abi"]
+    return entries
 
 
 def bytecode(name: str) -> str:
-    code = artifact(name)["bytecode"]
+    code: str = artifact(name)["bytecode"]
     return code if code.startswith("0x") else "0x" + code
 
 
@@ -40,7 +42,7 @@ def _abi_type(param: dict[str, Any]) -> str:
     if param["type"].startswith("tuple"):
         inner = ",".join(_abi_type(c) for c in param["components"])
         return f"({inner}){param['type'][5:]}"
-    return param["type"]
+    return str(param["type"])
 
 
 @cache

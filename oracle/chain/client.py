@@ -15,12 +15,14 @@ the same chain reach the same answer:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, Sequence, cast
 
 from eth_utils import event_abi_to_log_topic, keccak
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract import Contract
+from eth_typing import ABIEvent
+from web3.types import BlockIdentifier
 
 from oracle.chain.artifacts import abi
 from oracle.chain.deploy import Deployment
@@ -36,7 +38,7 @@ from oracle.chain.state import (
     RoundStatus,
     hex32,
 )
-from oracle.chain.replay import LEDGER_EVENTS, RoundStakes, round_stakes
+from oracle.chain.replay import LEDGER_EVENTS, RoundStakes, replay_stakes_at_risk, round_stakes
 from oracle.chain.tx import RpcUnavailable
 
 __all__ = [
@@ -52,6 +54,7 @@ __all__ = [
     "RoundState",
     "RoundStatus",
     "TournamentClient",
+    "replay_stakes_at_risk",
 ]
 
 #: Blocks per ``eth_getLogs`` call: small enough for hosted endpoints' range limits.
@@ -79,7 +82,7 @@ class TournamentClient:
         self.token: Contract = self.deployment.token_contract(self.w3)
         for item in abi("Tournament"):
             if item.get("type") == "event":
-                self._decoders[bytes(event_abi_to_log_topic(item))] = (item["name"], getattr(self.tournament.events, item["name"])())
+                self._decoders[bytes(event_abi_to_log_topic(cast(ABIEvent, item)))] = (item["name"], getattr(self.tournament.events, item["name"])())
 
     # -------------------------------------------------------------- plain reads
 
@@ -102,7 +105,7 @@ class TournamentClient:
         closed, resolved, active = self._rpc("roundCursor", self.tournament.functions.roundCursor().call)
         return Cursor(int(closed), int(resolved), int(active))
 
-    def round_state(self, round: int, block: int | str = "latest") -> RoundState:
+    def round_state(self, round: int, block: BlockIdentifier = "latest") -> RoundState:
         info = self._rpc(
             f"roundInfo({round})", lambda: self.tournament.functions.roundInfo(round).call(block_identifier=block)
         )
@@ -127,7 +130,7 @@ class TournamentClient:
     def model_count(self) -> int:
         return int(self._rpc("modelCount", self.tournament.functions.modelCount().call))
 
-    def model_state(self, model_id: int, block: int | str = "latest") -> ModelState:
+    def model_state(self, model_id: int, block: BlockIdentifier = "latest") -> ModelState:
         """A model's on-chain state (zero owner for an id never registered: see :attr:`ModelState.registered`)."""
         raw = self._rpc(f"modelState({model_id})",
                         lambda: self.tournament.functions.modelState(int(model_id)).call(block_identifier=block))
@@ -174,7 +177,7 @@ class TournamentClient:
         """The reward reserve (committed or free)."""
         return int(self._rpc("reserve", self.tournament.functions.reserve().call))
 
-    def free_reserve(self, block: int | str = "latest") -> int:
+    def free_reserve(self, block: BlockIdentifier = "latest") -> int:
         """The part of the reserve no activated round has committed: what the oracle scales its payouts to."""
         return int(self._rpc("freeReserve",
                              lambda: self.tournament.functions.freeReserve().call(block_identifier=block)))
@@ -205,7 +208,7 @@ class TournamentClient:
         committed = sum(int(e.args["payoutTotal"]) for e in self.events(["RootActivated"], to_block=block))
         return max(0, funded - committed), block
 
-    def payout_limit(self, round: int, block: int | str = "latest") -> int:
+    def payout_limit(self, round: int, block: BlockIdentifier = "latest") -> int:
         """``payoutLimit(round)``: the most a proposal of the round may declare (the free reserve, and the round's
         payout cap of the staked pool)."""
         return int(self._rpc(f"payoutLimit({round})",
@@ -236,7 +239,7 @@ class TournamentClient:
     def chain_id(self) -> int:
         return int(self._rpc("eth_chainId", lambda: self.w3.eth.chain_id))
 
-    def total_supply(self, block: int | str = "latest") -> int:
+    def total_supply(self, block: BlockIdentifier = "latest") -> int:
         return int(self._rpc("totalSupply", lambda: self.token.functions.totalSupply().call(block_identifier=block)))
 
     def bounds(self) -> tuple[int, int, int]:

@@ -20,7 +20,7 @@ STALE_AFTER = 30
 def format_duration(seconds: int | float) -> str:
     """``75`` -> ``1 min 15 s``; ``7200`` -> ``2 h``; ``90000`` -> ``1 d 1 h`` (two largest units, rounded down)."""
     seconds = int(abs(seconds))
-    parts = []
+    parts: list[str] = []
     for unit, size in (("d", 86_400), ("h", 3_600), ("min", 60), ("s", 1)):
         if seconds >= size or (unit == "s" and not parts):
             parts.append(f"{seconds // size} {unit}")

@@ -30,7 +30,8 @@ except ImportError:  # pragma: no cover - only on machines without safe-pysha3
 
 def keccak256(data: bytes) -> bytes:
     """keccak256(data) as 32 raw bytes."""
-    return keccak_ctor(data).digest()
+    result: bytes = keccak_ctor(data).digest()
+    return result
 
 
 LeafValue = Sequence[Any]

@@ -181,7 +181,8 @@ class StandardMerkleTree:
 
     def tree_index(self, index: int) -> int:
         """Position in the flat node array of the leaf for input ``index``."""
-        return self._tree_index[self._check_index(index)]
+        result: int = self._tree_index[self._check_index(index)]
+        return result
 
     # -- proofs --------------------------------------------------------------------------------
 
@@ -287,7 +288,8 @@ class StandardMerkleTree:
     def _check_index(self, index: Any) -> int:
         if not _is_index(index) or not 0 <= index < len(self._values):
             raise ValueError(f"Index out of bounds: {index!r} (tree has {len(self._values)} values)")
-        return index
+        result: int = index
+        return result
 
     def _value_index(self, index_or_value: Any) -> int:
         if _is_index(index_or_value):
