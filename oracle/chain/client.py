@@ -15,13 +15,12 @@ the same chain reach the same answer:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence, cast
+from typing import Any, Mapping, Sequence
 
 from eth_utils import event_abi_to_log_topic, keccak
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract import Contract
-from eth_typing import ABIEvent
 from web3.types import BlockIdentifier
 
 from oracle.chain.artifacts import abi
@@ -38,7 +37,7 @@ from oracle.chain.state import (
     RoundStatus,
     hex32,
 )
-from oracle.chain.replay import LEDGER_EVENTS, RoundStakes, replay_stakes_at_risk, round_stakes
+from oracle.chain.replay import LEDGER_EVENTS, RoundStakes, round_stakes
 from oracle.chain.tx import RpcUnavailable
 
 __all__ = [
@@ -54,7 +53,6 @@ __all__ = [
     "RoundState",
     "RoundStatus",
     "TournamentClient",
-    "replay_stakes_at_risk",
 ]
 
 #: Blocks per ``eth_getLogs`` call: small enough for hosted endpoints' range limits.
@@ -82,7 +80,7 @@ class TournamentClient:
         self.token: Contract = self.deployment.token_contract(self.w3)
         for item in abi("Tournament"):
             if item.get("type") == "event":
-                self._decoders[bytes(event_abi_to_log_topic(cast(ABIEvent, item)))] = (item["name"], getattr(self.tournament.events, item["name"])())
+                self._decoders[bytes(event_abi_to_log_topic(item))] = (item["name"], getattr(self.tournament.events, item["name"])())  # type: ignore[arg-type]  # JSON ABI, not the TypedDict
 
     # -------------------------------------------------------------- plain reads
 

@@ -3,7 +3,8 @@
 
 import pytest
 
-from oracle.chain.client import ChainEvent, replay_stakes_at_risk
+from oracle.chain.client import ChainEvent
+from oracle.chain.replay import replay_stakes_at_risk
 from oracle.chain.replay import replay_ledger, round_stakes
 
 OWNER = "0x" + "11" * 20
