@@ -22,13 +22,14 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from functools import partial
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Literal, Sequence
 
 from hexbytes import HexBytes
 from web3 import Web3
-from web3.types import BlockIdentifier, FilterParams
+from web3.types import FilterParams
 
 from oracle.chain.tx import ChainError, RpcUnavailable
 
@@ -140,7 +141,7 @@ class EventLog:
             endpoint = getattr(self.w3.provider, "endpoint_uri", "?")
             raise RpcUnavailable(f"JSON-RPC endpoint {endpoint} does not answer ({what}): {exc}") from exc
 
-    def _block(self, number: BlockIdentifier) -> Any:
+    def _block(self, number: int | Literal["latest"]) -> Any:
         from web3.exceptions import BlockNotFound
 
         try:
@@ -170,7 +171,7 @@ class EventLog:
         for low in range(start, head_ref.number + 1, self.chunk):
             high = min(head_ref.number, low + self.chunk - 1)
             query: FilterParams = {"address": self.address, "fromBlock": low, "toBlock": high}
-            logs += self._rpc(f"eth_getLogs {low}-{high}", lambda q=query: self.w3.eth.get_logs(q))
+            logs += self._rpc(f"eth_getLogs {low}-{high}", partial(self.w3.eth.get_logs, query))
         new_anchor_number = max(self.start_block, head_ref.number - self.reorg_margin)
         if new_anchor_number == head_ref.number:
             new_anchor = head_ref
