@@ -19,7 +19,7 @@ def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 
-def _labels(pairs: Iterable[tuple[str, str]]) -> str:
+def _labels(pairs: Iterable[tuple[str, object]]) -> str:
     text = ",".join(f'{k}="{_escape(str(v))}"' for k, v in pairs)
     return "{" + text + "}" if text else ""
 

@@ -36,7 +36,7 @@ class HostileServer:
     @property
     def host(self) -> str:
         """``host:port``, as an allow-list entry names it."""
-        host, port = self.server.server_address[:2]
+        host, port = self.server.socket.getsockname()[:2]  # server_address, typed to allow AF_UNIX bytes
         return f"{host}:{port}"
 
     def url(self, path: str) -> str:

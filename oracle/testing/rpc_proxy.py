@@ -32,7 +32,7 @@ class RpcProxy:
 
     @property
     def url(self) -> str:
-        host, port = self.server.server_address[:2]
+        host, port = self.server.socket.getsockname()[:2]  # server_address, typed to allow AF_UNIX bytes
         return f"http://{host}:{port}"
 
     def total(self) -> int:
