@@ -30,6 +30,7 @@ import pandas as pd
 from oracle.errors import TourneyError
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 from mcp import Client, StdioServerParameters
+from mcp.types import TextResourceContents
 
 __all__ = ["AgentConfig", "AgentError", "ScriptedAgent", "AgentThread", "Call", "numeric_environment"]
 
@@ -137,7 +138,8 @@ class ScriptedAgent:
         """Read the skills document, learn who the server signs as, and register a model if there is none."""
         assert self._client is not None
         skills = await self._client.read_resource("tourney://skills")
-        text = skills.contents[0].text if skills.contents else ""
+        first = skills.contents[0] if skills.contents else None
+        text = first.text if isinstance(first, TextResourceContents) else ""  # a blob describes nothing
         if "submit_predictions" not in text:
             raise AgentError("the skills resource does not describe submit_predictions")
         self.say(f"  agent: read tourney://skills ({len(text.splitlines())} lines)")
