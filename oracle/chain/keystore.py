@@ -18,6 +18,7 @@ from typing import Any
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from eth_typing import ChecksumAddress
 from web3 import Web3
 
 from oracle.errors import TourneyError
@@ -87,7 +88,7 @@ def _check_name(name: str) -> str:
     return name
 
 
-def _keystore_address(document: Any, where: str) -> str:
+def _keystore_address(document: Any, where: str) -> ChecksumAddress:
     if not isinstance(document, dict) or ("crypto" not in document and "Crypto" not in document):
         raise KeystoreError(f"{where}: not a V3 keystore (no 'crypto' section)")
     if document.get("version") != 3:
@@ -203,7 +204,7 @@ class Keystore:
                 found.append(f"{path}: {exc}")
         return found
 
-    def address(self, name: str) -> str:
+    def address(self, name: str) -> ChecksumAddress:
         """The address of ``name`` without unlocking it."""
         return _keystore_address(self._read(name), str(self.path(name)))
 

@@ -130,6 +130,13 @@ class Sender:
     def address(self) -> ChecksumAddress:
         return Web3.to_checksum_address(self.account) if isinstance(self.account, str) else self.account.address
 
+    @property
+    def local_account(self) -> LocalAccount:
+        """The local key this sender signs with; an error for an account the node holds unlocked."""
+        if isinstance(self.account, str):
+            raise ChainError(f"{self.account} is an account the node holds unlocked, not a local key")
+        return self.account
+
     def call(self, fn: ContractFunction, action: str | None = None) -> Any:
         """Read-only call with custom errors decoded."""
         try:

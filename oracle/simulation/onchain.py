@@ -33,8 +33,10 @@ from typing import Mapping
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from eth_typing import HexStr
 from eth_utils import keccak
 from web3 import Web3
+from web3.types import RPCEndpoint
 
 from oracle.chain.anvil import Anvil, dev_private_keys, start_anvil
 from oracle.chain.client import RoundStatus, TournamentClient
@@ -179,8 +181,8 @@ class OnChainLedger:
         return Connection(self.w3, self.deployment, self.owners[model_id])
 
     def _advance(self, seconds: int) -> None:
-        self.w3.provider.make_request("evm_increaseTime", [int(seconds)])
-        self.w3.provider.make_request("evm_mine", [])
+        self.w3.provider.make_request(RPCEndpoint("evm_increaseTime"), [int(seconds)])
+        self.w3.provider.make_request(RPCEndpoint("evm_mine"), [])
 
     def _gas(self, step: str, receipt: Mapping) -> None:
         self.gas[step] = self.gas.get(step, 0) + int(receipt["gasUsed"])
@@ -232,7 +234,7 @@ class OnChainLedger:
         uri, digest = self._write_manifest(round_number, tree.root, leaves, at_risk, (cumulative_payout, cumulative_burn))
         t = self.client.tournament.functions
         self._gas("propose", self.oracle.transact(
-            t.proposeRoot(round_number, Web3.to_bytes(hexstr=tree.root), sum(payouts.values()),
+            t.proposeRoot(round_number, Web3.to_bytes(hexstr=HexStr(tree.root)), sum(payouts.values()),
                           sum(burns.values()), digest, uri),
             action=f"propose round {round_number}"))
         self._advance(self.challenge_period + 1)
