@@ -23,15 +23,18 @@ export PYTHONDONTWRITEBYTECODE := 1
 PYTEST := $(BIN)/pytest -p no:pytest-brownie
 
 .PHONY: help setup compile chromium gates fmt-check test test-python test-contracts test-foundry fuzz coverage lint demo bench-gas bench-oracle bench-service schemathesis-venv clean
+.PHONY: web test-web web-demo bench-web
 
 help:
 	@echo "make demo          run a whole tournament on a local Anvil chain"
 	@echo "make test          run every test (python, contracts on Anvil, Foundry fuzz and invariants, slither)"
+	@echo "make web-demo      run the demo tournament, then serve it with the web app until interrupted"
 	@echo "make fuzz          the long Foundry campaign: a million invariant calls, 10,000 runs per fuzz test"
 	@echo "make coverage      line and branch coverage of contracts/ by the Foundry suite"
 	@echo "make bench-gas     gas figures -> bench/results/gas.json"
 	@echo "make bench-oracle  scoring / Merkle / simulation figures -> bench/results/oracle.json"
 	@echo "make bench-service HTTP submission load -> bench/results/service.json"
+	@echo "make bench-web     the leaderboard's first render with 10,000 models, the app's asset sizes -> bench/results/web.json"
 
 setup: $(VENV)/.installed node_modules/.installed $(SOLC_SHIM)
 
@@ -52,7 +55,7 @@ $(SOLC_SHIM): tools/solc-shim node_modules/.installed
 compile: setup
 	$(BIN)/brownie compile
 
-test: setup compile gates test-python test-contracts test-foundry lint
+test: setup compile web gates test-python test-web test-contracts test-foundry lint
 
 # The architecture's gates: the layer rule (import-linter contracts in pyproject.toml), no module over 400 lines
 # without a '# size:' comment saying why, ruff's lint and mypy's types (settings in pyproject.toml), then fmt-check.
@@ -70,8 +73,25 @@ fmt-check: setup
 	$(BIN)/ruff format --check $(PY_LINTED)
 	$(BIN)/ruff check --select I001,E501 $(PY_LINTED)
 
-test-python: setup compile chromium $(SCHEMATHESIS_VENV)/.installed
-	$(PYTEST) -q tests/oracle tests/service $(wildcard tests/e2e)
+test-python: setup compile chromium web $(SCHEMATHESIS_VENV)/.installed
+	$(PYTEST) -q tests/oracle tests/service $(wildcard tests/e2e) $(wildcard tests/web)
+
+# The web app (web/): installed from web/package-lock.json, built into web/dist, which `tourney serve` serves at /.
+WEB_SOURCES := $(shell find web/src web/index.html web/vite.config.ts web/tsconfig.json -type f 2>/dev/null)
+
+web/node_modules/.installed: web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+web/dist/.built: web/node_modules/.installed $(WEB_SOURCES)
+	cd web && npm run build
+	touch $@
+
+web: web/dist/.built
+
+# The app's unit tests (vitest: formats, sorting, clock, routing, revert phrasing, EIP-712 digests).
+test-web: web/node_modules/.installed
+	cd web && npm test
 
 # The simulation report is checked by rendering it in headless Chromium (Debian's package).
 chromium:
@@ -120,8 +140,12 @@ lint: setup $(SLITHER_VENV)/.installed
 	PATH="$(dir $(FORGE)):$$PATH" $(SLITHER_VENV)/bin/slither $(CURDIR) \
 	  --filter-paths "node_modules|contracts/test|tests/" --fail-medium
 
-demo: setup compile
+demo: setup compile web
 	$(BIN)/python -m oracle.demo
+
+# The demo tournament, then its service with the web app on a free port until Ctrl-C.
+web-demo: setup compile web
+	$(BIN)/python -m oracle.demo --serve
 
 bench-gas: setup compile
 	$(BIN)/python bench/gas.py
@@ -132,5 +156,8 @@ bench-oracle: setup
 bench-service: setup compile
 	$(BIN)/python bench/service_bench.py
 
+bench-web: setup compile web chromium
+	$(BIN)/python bench/web_bench.py
+
 clean:
-	rm -rf build reports .solc
+	rm -rf build reports .solc web/dist

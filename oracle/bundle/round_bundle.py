@@ -42,7 +42,9 @@ __all__ = [
     "load_bundle",
     "latest_manifest",
     "previous_link",
+    "read_manifest",
     "resolve_previous_uri",
+    "store_root_of",
 ]
 
 PREDICTIONS = "predictions.parquet"
@@ -161,6 +163,11 @@ def _store_root_of(manifest_uri: str) -> str:
     return "/".join(parts[:-3]) or "/"
 
 
+def store_root_of(manifest_uri: str) -> str:
+    """The root of the store a manifest at ``<root>/rounds/<round>/<name>.json`` lives in (its objects are there)."""
+    return _store_root_of(manifest_uri)
+
+
 def _read_manifest(manifest_uri: str, reader: Reader) -> tuple[str, bytes]:
     """(the URI it was read from, its bytes), read with ``reader``: an alias of one's own public URI in one's own
     store first, then ``manifest_uri`` itself, then each bundle mirror (oracle.bundle.mirrors) that has it. The
@@ -181,6 +188,12 @@ def _read_manifest(manifest_uri: str, reader: Reader) -> tuple[str, bytes]:
         raise BundleError(f"{manifest_uri}: manifest not found (an auditor elsewhere reads it from the operator's "
                           "service: --service URL)")
     raise BundleError(f"{manifest_uri}: manifest not found; tried " + "; ".join(tried))
+
+
+def read_manifest(manifest_uri: str, reader: Reader) -> tuple[str, bytes]:
+    """(the URI it was read from, its bytes): the manifest read as :func:`load_bundle` reads it (alias, the URI,
+    then mirrors); its objects are under :func:`store_root_of` of the URI it was read from."""
+    return _read_manifest(manifest_uri, reader)
 
 
 def load_bundle(manifest_uri: str, expected_keccak: str | None = None, verify: bool = True,

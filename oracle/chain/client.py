@@ -139,9 +139,9 @@ class TournamentClient:
         return self.model_state(model_id)
 
     def model_states(self, model_ids: Sequence[int] | None = None, page: int = MODEL_STATES_PAGE,
-                     ) -> dict[int, ModelState]:
-        """States of many models with ``modelStates``, one call per ``page`` contiguous ids: every registered
-        model when ``model_ids`` is None, else the given ids (unknown ids are left out)."""
+                     block: int | str = "latest") -> dict[int, ModelState]:
+        """States of many models with ``modelStates``, one call per ``page`` contiguous ids, all at ``block``: every
+        registered model when ``model_ids`` is None, else the given ids (unknown ids are left out)."""
         if model_ids is None:
             wanted = list(range(1, self.model_count() + 1))
         else:
@@ -152,7 +152,8 @@ class TournamentClient:
             first = wanted[i]
             # One call covers the ids in [first, first + page): contiguous ids cost one read per page.
             raw = self._rpc(f"modelStates({first}, {page})",
-                            lambda f=first: self.tournament.functions.modelStates(f, page).call())
+                            lambda f=first: self.tournament.functions.modelStates(f, page).call(
+                                block_identifier=block))
             for offset, item in enumerate(raw):
                 out[first + offset] = ModelState.of(first + offset, item)
             while i < len(wanted) and wanted[i] < first + page:

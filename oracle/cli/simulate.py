@@ -83,9 +83,10 @@ def simulate(
     claims of the mechanism are measured on every seed and judged across seeds (95% intervals).
 
     With ``--backend onchain`` every round is settled through the contracts on a fresh local Anvil (each
-    participant kind stakes from its own account; roots proposed, activated and settled by multiproof);
-    the sweep, if asked for, replays off-chain. Writes DIR/report.html and, per seed, data (Parquet),
-    submissions and results (and chain/ manifests with the on-chain back end).
+    participant kind stakes from its own account; roots proposed with each round's full bundle, activated
+    and settled by multiproof) and every round is audited as ``tourney verify --all`` does; the sweep, if asked
+    for, replays off-chain. Writes DIR/report.html and, per seed, data (Parquet), submissions and results
+    (and chain/, the round bundles, with the on-chain back end).
     """
     from oracle.scoring.params import RoundParams
     from oracle.simulation.claims import judge_all, seed_measures
@@ -127,8 +128,12 @@ def simulate(
                 owners = {p.model_id: p.kind for p in prepared.participants}
                 with OnChainLedger.start(owners, out / "chain", clip=clip) as ledger:
                     result = settle(prepared, params, backend=ledger, progress=progress)
+                    # Every round's published bundle audited against the chain before the chain goes away.
+                    verdicts = ledger.audit()
                     chain = {"tournament": ledger.deployment.tournament, "gas": dict(ledger.gas),
-                             "roots": {str(r): c.root for r, c in sorted(ledger.rounds.items())}}
+                             "roots": {str(r): c.root for r, c in sorted(ledger.rounds.items())},
+                             "verified": {"proposals": len(verdicts), "ok": sum(v.ok for v in verdicts),
+                                          "failed": [v.to_dict() for v in verdicts if not v.ok]}}
             else:
                 result = settle(prepared, params, progress=progress)
             result.write(out / "results")
@@ -173,6 +178,9 @@ def simulate(
                                  numeric=["estimate", "seeds"]))
         for c in claims:
             console.print(f"[bold]{c.name}[/]: {c.sentence()}", highlight=False)
+        if chain:
+            audited = chain["verified"]
+            console.print(f"audit: {audited['ok']} of {audited['proposals']} proposals verified from their bundles")
         console.print(f"report: {report}")
 
     output.emit(data, render)

@@ -1,9 +1,12 @@
 """``python -m oracle.demo`` (``make demo``): run the demo tournament and print its report; exit 0 only when every
-standing proposal verified, the bad one was caught, and the tournament is solvent per claim."""
+standing proposal verified, the bad one was caught, and the tournament is solvent per claim. With ``--serve`` (``make
+web-demo``) the chain and files are then kept and served with the web app until interrupted (oracle.demo.serve)."""
 
 from __future__ import annotations
 
+import argparse
 import sys
+import threading
 import time
 
 from rich.console import Console
@@ -42,15 +45,32 @@ def render(result: DemoResult, console: Console) -> None:
     console.print(f"{result.rounds} rounds in {result.seconds:.1f} s", highlight=False)
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m oracle.demo", description="A whole tournament on a local Anvil.")
+    parser.add_argument("--serve", action="store_true", help="then keep the chain and serve the tournament with the "
+                        "web app until interrupted (make web-demo)")
+    args = parser.parse_args(argv)
     console = Console(width=140)
     started = time.monotonic()
-    result = run_demo(say=lambda line: console.print(line, highlight=False))
-    render(result, console)
-    standing_ok = all(v.ok for v in result.verdicts if v.standing)
-    caught = any(not v.ok and not v.standing for v in result.verdicts)
-    console.print(f"total {time.monotonic() - started:.1f} s", highlight=False)
-    return 0 if standing_ok and caught and result.conserved else 1
+    verdict: list[bool] = []
+    say = lambda line: console.print(line, highlight=False)  # noqa: E731
+
+    def report(anvil: object, demo: object, result: DemoResult) -> None:
+        render(result, console)
+        standing_ok = all(v.ok for v in result.verdicts if v.standing)
+        caught = any(not v.ok and not v.standing for v in result.verdicts)
+        verdict.append(standing_ok and caught and result.conserved)
+        console.print(f"total {time.monotonic() - started:.1f} s", highlight=False)
+        if args.serve:
+            from oracle.demo.serve import serve_demo
+
+            serve_demo(anvil, demo, say, threading.Event())
+
+    try:
+        run_demo(say=say, then=report)
+    except KeyboardInterrupt:
+        console.print("stopped", highlight=False)
+    return 0 if verdict and verdict[0] else 1
 
 
 if __name__ == "__main__":

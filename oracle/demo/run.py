@@ -384,13 +384,17 @@ class _Demo:
         return out
 
 
-def run_demo(config: DemoConfig = DemoConfig(), workdir: Path | None = None,
-             say: Callable[[str], None] = print) -> DemoResult:
-    """Run a whole tournament on a fresh Anvil and return the outcome."""
+def run_demo(config: DemoConfig = DemoConfig(), workdir: Path | None = None, say: Callable[[str], None] = print,
+             then: Callable[[Any, Any, DemoResult], None] | None = None) -> DemoResult:
+    """Run a whole tournament on a fresh Anvil and return the outcome; ``then(anvil, demo, result)`` runs while the
+    chain and the files still exist (``make web-demo`` serves them from there, see oracle.demo.serve)."""
     with tempfile.TemporaryDirectory(prefix="tourney-demo-") as tmp:
         directory = Path(workdir or tmp)
         directory.mkdir(parents=True, exist_ok=True)
         with start_anvil(accounts=10) as anvil, ExitStack() as stack:
             demo = _Demo(config, directory, say)
             demo.setup(anvil, stack)
-            return demo.run()
+            result = demo.run()
+            if then is not None:
+                then(anvil, demo, result)
+            return result

@@ -85,6 +85,9 @@ CODES: dict[str, str] = {
     "not_in_tree": "the model has no leaf in this round (registered after it closed); use a later round",
     "no_rules": "the round's rules are published when it opens; call list_rounds and use the open round",
     "not_found": "the service has no such file or path; tell the human",
+    "unknown_bundle": "no root of this tournament was proposed with that manifest hash; take hashes from list_rounds",
+    "unknown_file": "the bundle has no file of that name; its manifest.json lists every file",
+    "bad_address": "give an address as 0x and 40 hex digits",
 }
 
 #: The error codes of the operator's service (oracle.service.app) that may reach an agent through a tool.
@@ -93,6 +96,8 @@ SERVICE_CODES = frozenset({
     "hash_mismatch", "invalid_predictions", "invalid_submission", "late", "malformed_file", "no_live_data",
     "no_proposal", "not_in_tree", "not_owner", "rate_limited", "replayed", "round_not_open", "storage_unavailable",
     "unknown_model", "unknown_round", "wrong_chain", "wrong_contract", "wrong_round", "no_rules", "not_found",
+    # the web app's routes (bundle downloads, the leaderboard by owner)
+    "unknown_bundle", "unknown_file", "bad_address",
 })
 
 

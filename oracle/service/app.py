@@ -6,7 +6,9 @@ against the model's on-chain owner (the pipeline is :mod:`oracle.service.intake`
 
 The parts: ``config`` (settings), ``schemas`` (bodies and the error body), ``middleware`` (body limit, metrics,
 error handlers), ``state`` (the shared :class:`Service`), ``intake`` (the submission pipeline), ``scheduler``
-(the operator's rounds on a timer) and ``routers`` (one module per resource).
+(the operator's rounds on a timer) and ``routers`` (one module per resource). The web app's side: ``web_state``
+(event history, background auditor, leaderboard cache), ``board``, ``proposals``, ``webapp`` (the built app at
+``/``).
 """
 
 from __future__ import annotations
@@ -19,10 +21,13 @@ from fastapi import FastAPI
 
 from oracle.service.config import LOGGER_NAME, ServiceConfig
 from oracle.service.middleware import BodyLimit, install_error_handlers
+from oracle.service.routers import bundles, contract, leaderboard, validate
 from oracle.service.routers import models, published, results, rounds, service as service_routes, submissions
 from oracle.service.scheduler import Scheduler
 from oracle.service.schemas import ApiError
 from oracle.service.state import Service
+from oracle.service.web_state import WebState
+from oracle.service.webapp import mount_web
 
 __all__ = ["ApiError", "LOGGER_NAME", "Service", "ServiceConfig", "create_app"]
 
@@ -32,10 +37,12 @@ log = logging.getLogger(LOGGER_NAME)
 def create_app(config: ServiceConfig, start_scheduler: bool | None = None) -> FastAPI:
     """The FastAPI application. The scheduler thread starts with the app (lifespan) when ``config.scheduler``."""
     service = Service(config)
+    web = WebState(service)
     run_scheduler = config.scheduler if start_scheduler is None else start_scheduler
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        web.start()
         if run_scheduler:
             service.scheduler = Scheduler(service)
             service.scheduler.start()
@@ -49,14 +56,19 @@ def create_app(config: ServiceConfig, start_scheduler: bool | None = None) -> Fa
             if service.scheduler is not None:
                 service.scheduler.stop_event.set()
                 service.scheduler.join(timeout=30)
+            web.stop()
 
     app = FastAPI(title="Tournament operator service", version="1",
                   description="Read rounds and results; deliver EIP-712 signed submissions and get operator-signed "
                               "receipts. No passwords: the signature is the authentication.",
                   lifespan=lifespan)
     app.state.service = service
+    app.state.web = web
     app.add_middleware(BodyLimit, limit=config.max_body_bytes, metrics=service.metrics)
     install_error_handlers(app, service.metrics)
-    for module in (service_routes, rounds, results, models, submissions, published):
+    # published before bundles: /bundles/rounds/... and /bundles/objects/... are the store's, matched first
+    for module in (service_routes, rounds, results, models, submissions, published, contract, leaderboard, validate,
+                   bundles):
         app.include_router(module.router)
+    mount_web(app, config.web_dir)  # after the API: its routes are matched first
     return app

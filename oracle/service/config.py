@@ -37,6 +37,8 @@ class ServiceConfig:
     scheduler_poll: float = 2.0
     submission_window: int = 3600
     max_rounds: int | None = None
+    #: The built web app served at ``/`` (None: ``TOURNEY_WEB_DIR`` or web/dist in the repository).
+    web_dir: str | None = None
     #: Where this service is reached (manifest URIs are posted under <public_url>/bundles); None: the store's URIs.
     public_url: str | None = None
 

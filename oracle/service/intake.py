@@ -187,13 +187,11 @@ class Intake:
         with self.gate.submitting(), self._slot_lock(round, sub.model_id):
             return self._store(sub, data, closes_at)
 
-    def _validate_file(self, sub: Submission, data: bytes, live: pd.Index) -> None:
-        where = f"round {sub.round} model {sub.model_id}"
-        try:
-            frame = read_prediction_file(sub.file_name, data)
-        except TableError as exc:
-            raise ApiError(400, "malformed_file", f"{where}: {exc}") from None
-        model = str(sub.model_id)
+    def file_problems(self, file_name: str, data: bytes, live: pd.Index, model: str) -> tuple[int, list[str]]:
+        """(rows, every validation rule the file of ``model`` breaks) against the round's live ids: the checks a
+        submission's file gets (``POST /rounds/{round}/validate`` runs them alone). Raises TableError when the file
+        is not a readable table."""
+        frame = read_prediction_file(file_name, data)
         table, errors = combine_model_files({model: frame})
         problems = [str(e) for e in errors]
         if not problems:
@@ -202,6 +200,14 @@ class Intake:
                 problems = [str(e) for e in result.errors]
             except TableError as exc:
                 problems = [str(e) for e in exc.errors]
+        return len(frame), problems
+
+    def _validate_file(self, sub: Submission, data: bytes, live: pd.Index) -> None:
+        where = f"round {sub.round} model {sub.model_id}"
+        try:
+            _, problems = self.file_problems(sub.file_name, data, live, str(sub.model_id))
+        except TableError as exc:
+            raise ApiError(400, "malformed_file", f"{where}: {exc}") from None
         if problems:
             raise ApiError(422, "invalid_predictions", f"{where}: the predictions break the round's validation "
                            f"rules: {'; '.join(problems)[:500]}", problems=problems[:20])

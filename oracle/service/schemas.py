@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from oracle.chain.client import RoundStatus
 from oracle.errors import TourneyError
 from oracle.protocol.receipt import Receipt
+from oracle.service.web_schemas import ProposalOut, TokenOut, WithdrawalOut
 
 __all__ = ["ApiError", "ErrorBody", "ErrorDetail", "HealthOut", "InfoOut", "ManifestOut", "ModelOut", "ModelRoundOut",
            "ProofOut", "RoundOut", "RoundsOut", "ScoresOut", "SubmissionIn", "SubmissionRecordIn",
@@ -68,6 +69,10 @@ class RoundOut(BaseModel):
     closed_at: int
     activates_at: int
     root: str
+    lapses_at: int | None = Field(default=None, description="When the round lapses with a zero result unless a root "
+                                  "is active by then; null for open rounds and where the contract has no lapse.")
+    proposals: list[ProposalOut] = Field(default_factory=list, description="Every RootProposed of the round, "
+                                         "oldest first, with the auditor's verdict (GET /rounds only).")
 
 
 class RoundsOut(BaseModel):
@@ -85,6 +90,7 @@ class InfoOut(BaseModel):
     max_body_bytes: int
     max_file_bytes: int
     rate_limit: dict[str, float]
+    token: TokenOut | None = Field(default=None, description="The stake token: how every amount is shown.")
 
 
 class HealthOut(BaseModel):
@@ -131,12 +137,21 @@ class ModelRoundOut(BaseModel):
     burn: str | None
     corr: float | None
     mmc: float | None
+    status: str | None = Field(default=None, description="The round's status (results of a proposed round may "
+                               "still be vetoed).")
+    cumulative_payout: str | None = Field(default=None, description="The model's leaf in the round's tree.")
+    cumulative_burn: str | None = None
+    receipt: Receipt | None = Field(default=None, description="The operator's receipt of the current submission.")
 
 
 class ModelOut(BaseModel):
     model_id: int
     owner: str
     stake: str
+    settled_through: int | None = Field(default=None, description="The round the model is settled through.")
+    settled_payout: str | None = Field(default=None, description="Cumulative payout already applied to stake.")
+    settled_burn: str | None = Field(default=None, description="Cumulative burn already applied to stake.")
+    withdrawal: WithdrawalOut | None = None
     rounds: list[ModelRoundOut]
 
 

@@ -14,7 +14,7 @@ from web3 import Web3
 
 from oracle.bundle.round_bundle import load_bundle, RoundBundle
 from oracle.bundle.store import BundleError
-from oracle.chain.client import RoundStatus, TournamentClient
+from oracle.chain.client import RoundState, RoundStatus, TournamentClient
 from oracle.chain.tx import ChainError
 from oracle.operator.round_data import live_path
 from oracle.service.config import ServiceConfig
@@ -129,11 +129,16 @@ class Service:
 
     # -------------------------------------------------------------- reads
 
-    def round_out(self, round: int, now: int) -> RoundOut:
-        state = self.read_chain(f"read round {round}", lambda: self.client.round_state(round))
+    def round_out(self, round: int, now: int, state: RoundState | None = None) -> RoundOut:
+        """A round's state as the API shows it (``state``: already read at the caller's block)."""
+        if state is None:
+            state = self.read_chain(f"read round {round}", lambda: self.client.round_state(round))
         left = max(0, state.closes_at - now) if state.status is RoundStatus.OPEN else 0
+        # A closed round lapses at its close + D unless a root is active by then (0 while open: no close yet).
+        lapses_at = state.lapses_at if state.status not in (RoundStatus.NONE, RoundStatus.OPEN) else None
         return RoundOut(round=round, status=state.status.label, closes_at=state.closes_at, seconds_left=left,
-                        closed_at=state.closed_at, activates_at=state.activates_at, root=state.root)
+                        closed_at=state.closed_at, activates_at=state.activates_at, root=state.root,
+                        lapses_at=lapses_at or None)
 
     def refresh_round_metrics(self) -> None:
         last_closed = self.read_chain("read the round cursor", self.client.cursor).last_closed

@@ -1,4 +1,4 @@
-# size: one idea, the multi-round loop and the SimulationResult it fills (449 lines); the result's accessors are read
+# size: one idea, the multi-round loop and the SimulationResult it fills (464 lines); the result's accessors are read
 # by the claims, the sweep and the report together, and splitting them from the loop would only scatter the state.
 """Multi-round tournament simulation through the real scoring and settlement code.
 
@@ -18,7 +18,9 @@ the cumulative settlement leaves with ``oracle.settlement`` exactly as the oracl
 ``oracle.simulation.onchain.OnChainLedger`` (the contracts on a local Anvil) implements the same
 :class:`SettlementBackend` protocol; given the same seed, both end with identical balances, roots
 and totals (``tests/e2e/test_simulation_onchain.py``). Both follow the chain's stake-at-risk rule:
-every model in the round, at max(0, settled stake − pending withdrawal) at the close.
+every model in the round, at max(0, settled stake − pending withdrawal) at the close. The engine hands
+each round's :class:`RoundEvidence` (predictions, targets, parameters, scores) to ``settle_round``; the
+on-chain back end publishes it as the round's full bundle, so ``tourney verify --all`` audits every round.
 """
 
 from __future__ import annotations
@@ -39,11 +41,13 @@ from oracle.scoring.pipeline import score_round
 from oracle.settlement.leaves import cumulative_leaves, settlement_tree, totals
 from oracle.simulation.data import TournamentSpec, World, read_parquet, write_history, write_live_round
 from oracle.simulation.participants import TOKEN, Crowd, Participant, default_population, rank_submission
+from oracle.simulation.publish import RoundEvidence
 
 __all__ = [
     "OffChainLedger",
     "PREDICT_BLOCK",
     "PreparedTournament",
+    "RoundEvidence",
     "SettlementBackend",
     "SimulationResult",
     "default_params",
@@ -72,8 +76,10 @@ class SettlementBackend(Protocol):
     def stakes_at_risk(self) -> dict[int, int]:
         """Close the current round: each model's amount at risk in it."""
 
-    def settle_round(self, round_number: int, payouts: Mapping[int, int], burns: Mapping[int, int]) -> None:
-        """Apply the round's per-model payouts and burns (each ≥ 0, at most one nonzero per model)."""
+    def settle_round(self, round_number: int, payouts: Mapping[int, int], burns: Mapping[int, int],
+                     evidence: RoundEvidence | None = None) -> None:
+        """Apply the round's per-model payouts and burns (each ≥ 0, at most one nonzero per model). ``evidence``
+        is what they were computed from (the engine always passes it): a back end that publishes rounds writes it."""
 
     def balances(self) -> dict[int, int]:
         """Each model's stake after everything settled so far."""
@@ -123,7 +129,8 @@ class OffChainLedger:
         self._in_round = {m for m, b in self._balances.items() if b > 0 or m in self._cumulative}
         return {m: max(0, b) for m, b in sorted(self._balances.items()) if m in self._in_round}
 
-    def settle_round(self, round_number: int, payouts: Mapping[int, int], burns: Mapping[int, int]) -> None:
+    def settle_round(self, round_number: int, payouts: Mapping[int, int], burns: Mapping[int, int],
+                     evidence: RoundEvidence | None = None) -> None:
         ids = set(self._balances) if self._in_round is None else set(self._cumulative) | self._in_round
         leaves = cumulative_leaves(self._cumulative, payouts, burns, ids)
         for leaf in leaves:
@@ -215,6 +222,8 @@ class ScoredRound:
     payouts: dict[int, int]
     burns: dict[int, int]
     meta_model: pd.Series
+    #: ``RoundScores.scores``: what a round bundle publishes.
+    table: pd.DataFrame
 
 
 def score(predictions: pd.DataFrame, targets: pd.DataFrame, at_risk: Mapping[int, int], params: RoundParams) -> ScoredRound:
@@ -232,7 +241,7 @@ def score(predictions: pd.DataFrame, targets: pd.DataFrame, at_risk: Mapping[int
     pick = lambda col: dict(zip(ids, table[col]))  # noqa: E731
     payouts = {m: int(v) for m, v in pick("payout").items() if int(v) > 0}
     burns = {m: int(v) for m, v in pick("burn").items() if int(v) > 0}
-    return ScoredRound(pick("corr"), pick("mmc"), payouts, burns, result.meta_model)
+    return ScoredRound(pick("corr"), pick("mmc"), payouts, burns, result.meta_model, table)
 
 
 def meta_corr(meta_model: pd.Series, targets: pd.DataFrame) -> float:
@@ -396,7 +405,7 @@ def settle(
         targets = prepared.targets(r)
         round_params = params_of(r)
         scored = score(predictions, targets, at_risk, round_params)
-        ledger.settle_round(r, scored.payouts, scored.burns)
+        ledger.settle_round(r, scored.payouts, scored.burns, RoundEvidence(predictions, targets, round_params, scored.table))
         after = ledger.balances()
         exposure = prepared.exposure(r)
         similarity = meta_similarity(predictions, scored.meta_model)

@@ -12,22 +12,24 @@
 * ``stakes_at_risk`` opens the round (if needed), moves the chain's clock past its window with
   ``evm_increaseTime``, closes it, and replays the stakes at risk from the chain's events with
   ``TournamentClient.stakes_at_risk`` — the operator's and the auditor's rule, not a copy of it;
-* ``settle_round`` builds the round's cumulative leaves and settlement tree with ``oracle.settlement``,
-  writes a content-addressed JSON manifest of them, proposes the root with the round's payout and burn
-  totals, moves the clock past the challenge window, activates the root, and settles every model with
-  ``settleBatch`` multiproofs (256 contiguous ids per transaction);
+* ``settle_round`` publishes the round's full bundle with the operator's code (``oracle.simulation.publish``:
+  predictions signed by each model's owner, targets, stakes at risk, scores, parameters, the cumulative
+  settlement tree, linked to the previous round's manifest) in the artifact store under the ledger's
+  directory, checks that its root is the tree of the amounts being settled, proposes that root with the
+  manifest's URI and keccak and the round's payout and burn totals, moves the clock past the challenge window,
+  activates the root, and settles every model with ``settleBatch`` multiproofs (256 contiguous ids per
+  transaction);
 * ``balances`` reads ``stakeOf`` for every model from the chain.
 
-The manifest is deliberately small (leaves, totals, stakes at risk): the ``SettlementBackend`` protocol
-hands a back end only the round's amounts, not the predictions and scores a full round bundle
-(``oracle.artifacts.write_round_bundle``) holds.
+The directory also gets ``deployment.json`` (with the chain's RPC URL), so while the ledger is open
+``tourney verify --all --deployment DIR/deployment.json --allow-root DIR`` audits every simulated round as it
+would a real one; :meth:`OnChainLedger.audit` does the same through the auditor's API.
 """
 
 from __future__ import annotations
 
-import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Mapping
 
@@ -38,6 +40,10 @@ from eth_utils import keccak
 from web3 import Web3
 from web3.types import RPCEndpoint
 
+from oracle.auditor.verify import Verdict, verify_all
+from oracle.bundle.fetch import FetchPolicy
+from oracle.bundle.manifest import ChainRef, Manifest
+from oracle.bundle.store import ArtifactStore
 from oracle.chain.anvil import Anvil, dev_private_keys, start_anvil
 from oracle.chain.client import RoundStatus, TournamentClient
 from oracle.chain.deploy import UNIT, DeployParams, Deployment, deploy
@@ -49,6 +55,7 @@ from oracle.participant.stake import request_withdrawal
 from oracle.participant.stake import stake as stake_with_permit
 from oracle.participant.stake import withdraw as take_withdrawal
 from oracle.settlement.leaves import cumulative_leaves, multiproof_for, settlement_tree, totals
+from oracle.simulation.publish import RoundEvidence, publish_round, signed_submissions
 
 __all__ = ["ChainRound", "OnChainLedger"]
 
@@ -106,13 +113,15 @@ class OnChainLedger:
     oracle: Sender
     keeper: Sender
     owners: dict[int, LocalAccount]
-    manifest_dir: Path
+    #: The artifact store's root: ``objects/`` and ``rounds/<r>/manifest-*.json``, and ``deployment.json``.
+    directory: Path
     challenge_period: int
     anvil: Anvil | None = None
     rounds: dict[int, ChainRound] = field(default_factory=dict)
     gas: dict[str, int] = field(default_factory=dict)
     _cumulative: dict[int, tuple[int, int]] = field(default_factory=dict)
     _at_risk: dict[int, dict[int, int]] = field(default_factory=dict)
+    _last_manifest: str | None = None
 
     # ---------------------------------------------------------------- setup
 
@@ -130,7 +139,8 @@ class OnChainLedger:
 
         ``owners`` maps each model id to its owner's name; ids must be exactly 1..n (the contract numbers
         models consecutively from 1, and the simulation's ids must be the chain's). ``clip`` sets the
-        contract's per-round payout and burn caps (see :func:`_cap_bps`). Manifests go under ``directory``.
+        contract's per-round payout and burn caps (see :func:`_cap_bps`). Bundles and ``deployment.json`` go
+        under ``directory``.
         """
         ids = sorted(owners)
         if ids != list(range(1, len(ids) + 1)):
@@ -141,6 +151,9 @@ class OnChainLedger:
             admin, oracle, guardian, keeper = (Sender(w3, Account.from_key(k)) for k in dev_private_keys(4))
             deployment = deploy(admin, _deploy_params(clip, challenge_period),
                                 oracle=oracle.address, guardian=guardian.address, pauser=admin.address)
+            deployment = replace(deployment, rpc=anvil.url)
+            directory = Path(directory).resolve()
+            deployment.save(directory / "deployment.json")
             token, tournament = deployment.token_contract(w3), deployment.tournament_contract(w3)
             admin.transact(token.functions.approve(tournament.address, reserve), action="approve reserve")
             admin.transact(tournament.functions.fundReserve(reserve), action="fund reserve")
@@ -150,7 +163,7 @@ class OnChainLedger:
                 admin.send_ether(account.address, OWNER_ETHER)
                 admin.transact(token.functions.transfer(account.address, owner_tokens), action=f"tokens for {name}")
             ledger = cls(w3, deployment, admin, oracle, keeper, {m: accounts[owners[m]] for m in ids},
-                         Path(directory), challenge_period, anvil)
+                         directory, challenge_period, anvil)
             for model_id in ids:
                 registered, _ = register_model(ledger._conn(model_id))
                 if registered != model_id:
@@ -222,21 +235,31 @@ class OnChainLedger:
         self._at_risk[round] = at_risk
         return dict(at_risk)
 
-    def settle_round(self, round_number: int, payouts: Mapping[int, int], burns: Mapping[int, int]) -> None:
-        """Propose the round's root, activate it after the challenge window, settle every model."""
+    def settle_round(self, round_number: int, payouts: Mapping[int, int], burns: Mapping[int, int],
+                     evidence: RoundEvidence | None = None) -> None:
+        """Publish the round's bundle, propose its root, activate it after the challenge window, settle every model."""
         at_risk = self._at_risk.get(round_number)
         if at_risk is None:
             raise RuntimeError(f"round {round_number} was not closed through this ledger (stakes_at_risk first)")
+        if evidence is None:
+            raise ValueError(f"round {round_number}: the on-chain back end publishes every round's full bundle and "
+                             "needs what the amounts were computed from (RoundEvidence: predictions, targets, "
+                             "params, scores)")
         leaves = cumulative_leaves(self._cumulative, payouts, burns, set(at_risk) | set(self._cumulative))
         tree = settlement_tree(leaves)
         cumulative_payout, cumulative_burn = totals(leaves)
         total_at_risk = sum(at_risk.values())
-        uri, digest = self._write_manifest(round_number, tree.root, leaves, at_risk, (cumulative_payout, cumulative_burn))
+        manifest, uri, digest = self._publish(round_number, evidence, at_risk)
+        if manifest.root.lower() != tree.root.lower() or (manifest.totals.round_payout, manifest.totals.round_burn) != (
+                sum(payouts.values()), sum(burns.values())):
+            raise RuntimeError(f"round {round_number}: the published scores do not give the amounts being settled "
+                               f"(bundle root {manifest.root}, tree of the amounts {tree.root})")
         t = self.client.tournament.functions
         self._gas("propose", self.oracle.transact(
             t.proposeRoot(round_number, Web3.to_bytes(hexstr=HexStr(tree.root)), sum(payouts.values()),
-                          sum(burns.values()), digest, uri),
+                          sum(burns.values()), Web3.to_bytes(hexstr=HexStr(digest)), uri),
             action=f"propose round {round_number}"))
+        self._last_manifest = uri
         self._advance(self.challenge_period + 1)
         # Activation is permissionless: a keeper does it, as anyone could.
         self._gas("activate", self.keeper.transact(t.activateRoot(round_number), action=f"activate round {round_number}"))
@@ -261,23 +284,31 @@ class OnChainLedger:
 
     # ---------------------------------------------------------------- extras
 
-    def _write_manifest(self, round_number: int, root: str, leaves: list, at_risk: Mapping[int, int],
-                        cumulative: tuple[int, int]) -> tuple[str, bytes]:
-        """Write the round's leaves as canonical JSON named by its keccak; returns (file URI, keccak)."""
-        body = {
-            "round": round_number,
-            "root": root,
-            "cumulative_payout": str(cumulative[0]),
-            "cumulative_burn": str(cumulative[1]),
-            "stakes_at_risk": {str(m): str(v) for m, v in sorted(at_risk.items())},
-            "leaves": [[leaf.model_id, str(leaf.cumulative_payout), str(leaf.cumulative_burn)] for leaf in leaves],
-        }
-        data = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
-        digest = keccak(data)
-        self.manifest_dir.mkdir(parents=True, exist_ok=True)
-        path = self.manifest_dir / f"round-{round_number:05d}-{digest.hex()}.json"
-        path.write_bytes(data)
-        return path.resolve().as_uri(), digest
+    def _publish(self, round_number: int, evidence: RoundEvidence, at_risk: Mapping[int, int],
+                 ) -> tuple[Manifest, str, str]:
+        """Write the round's full bundle (signed submissions included) to the store; (manifest, URI, keccak)."""
+        client = self.client
+        closes_at = client.round_state(round_number).closes_at
+        chain_id, tournament = client.chain_id(), client.tournament.address
+        # Every simulated participant delivers its file as the round opens (the window is SUBMISSION_WINDOW long).
+        submissions = signed_submissions(evidence.predictions, self.owners, chain_id=chain_id, tournament=tournament,
+                                         round=round_number, closes_at=closes_at,
+                                         received_at=closes_at - SUBMISSION_WINDOW)
+        return publish_round(ArtifactStore(str(self.directory)), round_number, evidence, at_risk, self._cumulative,
+                             self._last_manifest, ChainRef(chain_id=chain_id, contract=tournament), submissions)
+
+    @property
+    def deployment_file(self) -> Path:
+        """``deployment.json`` of this chain (with its RPC URL): what ``tourney verify --deployment`` reads."""
+        return self.directory / "deployment.json"
+
+    def audit(self) -> list[Verdict]:
+        """Every proposal on this chain audited from its published bundle and the chain alone, as
+        ``tourney verify --all --allow-root DIR`` does (manifests read only from this ledger's directory)."""
+        client = self.client
+        client.follow()
+        client.sync_events()
+        return verify_all(client, policy=FetchPolicy(roots=(str(self.directory),)))
 
     def conserved(self) -> bool:
         """Per-claim solvency: every model's stake is a real amount (within the supply) and the tokens the

@@ -1,19 +1,26 @@
 """The demo end to end (smaller than ``make demo``): every standing proposal verifies, the bad root was caught and
 vetoed, the withdrawal paid, rejections recorded, the scripted MCP agent played every round within its spending
 limit and exited with its stake and results, and the tournament is solvent per claim: every model's stake is real
-and the tokens held are exactly every stake plus the reserve plus the burns not yet destroyed."""
+and the tokens held are exactly every stake plus the reserve plus the burns not yet destroyed; then ``make
+web-demo``'s service on the finished tournament (the app, the verdicts, the leaderboard)."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
+import requests
 
 from oracle.chain.deploy import UNIT
 from oracle.demo import DemoConfig, run_demo
 from oracle.demo.agent import AGENT_OWNER
+from oracle.demo.serve import serve_demo
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -22,7 +29,9 @@ def test_small_demo_outcome(tmp_path: Path) -> None:
     config = DemoConfig(participants=4, models_per_participant=2, rounds=5, bad_round=3, withdraw_round=2,
                         live_rows=300, features=16)
     lines: list[str] = []
-    result = run_demo(config, workdir=tmp_path, say=lines.append)
+    served: dict[str, object] = {}
+    result = run_demo(config, workdir=tmp_path, say=lines.append,
+                      then=lambda anvil, demo, result: served.update(_look_at_the_served_demo(anvil, demo, lines)))
 
     standing = [v for v in result.verdicts if v.standing]
     assert [v.round for v in standing] == [1, 2, 3, 4, 5]
@@ -62,6 +71,40 @@ def test_small_demo_outcome(tmp_path: Path) -> None:
     assert any("not_owner" in r for r in result.rejections[1])
     assert any("late" in r for r in result.rejections[2])
     assert result.seconds < 120
+
+    # make web-demo's service on the finished tournament: the app at /, every proposal with the auditor's verdict.
+    assert "Staking tournament" in served["index"]
+    rounds = served["rounds"]
+    assert [r["round"] for r in rounds["open"]] == [config.rounds + 1]
+    bad, good = next(r for r in rounds["recent"] if r["round"] == 3)["proposals"]
+    assert (bad["state"], bad["verdict"]["ok"], good["state"], good["verdict"]["ok"]) == ("vetoed", False, "active", True)
+    assert bad["verdict"]["models"] == vetoed[0].models()
+    assert len(served["leaderboard"]["models"]) == 9
+
+
+def _look_at_the_served_demo(anvil: Any, demo: Any, lines: list[str]) -> dict[str, Any]:
+    """serve_demo in a thread: wait for its 'serving at' line, read the app and the API, stop it."""
+    stop = threading.Event()
+    thread = threading.Thread(target=serve_demo, args=(anvil, demo, lines.append, stop), daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not any(line.startswith("serving at ") for line in lines):
+            assert thread.is_alive() and time.monotonic() < deadline, lines[-5:]
+            time.sleep(0.1)
+        url = next(line for line in lines if line.startswith("serving at ")).removeprefix("serving at ")
+        assert re.fullmatch(r"http://127\.0\.0\.1:\d+", url), url
+        while True:  # the service's auditor checks every proposal in the background
+            rounds = requests.get(f"{url}/rounds?limit=64", timeout=30).json()
+            if all(p["verdict"] for r in rounds["recent"] for p in r["proposals"]):
+                break
+            assert time.monotonic() < deadline + 120, "no verdict on every proposal in time"
+            time.sleep(0.5)
+        return {"index": requests.get(f"{url}/", timeout=30).text, "rounds": rounds,
+                "leaderboard": requests.get(f"{url}/leaderboard", timeout=60).json()}
+    finally:
+        stop.set()
+        thread.join(timeout=30)
 
 
 @pytest.mark.slow

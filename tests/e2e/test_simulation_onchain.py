@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
@@ -23,6 +24,7 @@ from oracle.simulation.data import TournamentSpec
 from oracle.simulation.engine import (
     OffChainLedger,
     PreparedTournament,
+    RoundEvidence,
     SettlementBackend,
     SimulationResult,
     default_params,
@@ -117,6 +119,30 @@ def test_same_balances_roots_and_totals(offchain: tuple[OffChainLedger, Simulati
     assert on.conserved()
 
 
+def hand_evidence(at_risk: dict[int, int], payouts: dict[int, int], burns: dict[int, int]) -> RoundEvidence:
+    """A round's evidence for amounts chosen by hand: a scores table that states them (the bundle is published and
+    the chain settles it; it would not recompute, which is not what this test is about)."""
+    ids = [f"row{i}" for i in range(4)]
+    models = sorted(at_risk)
+    predictions = pd.DataFrame({"id": ids, **{str(m): [0.2, 0.4, 0.6, 0.8] for m in models}})
+    targets = pd.DataFrame({"id": ids, "target": [0.0, 0.25, 0.75, 1.0]})
+    scores = pd.DataFrame({"model": [str(m) for m in models], "corr": 0.0, "mmc": 0.0,
+                           "stake_at_risk": pd.Series([at_risk[m] for m in models], dtype=object),
+                           "payout": pd.Series([payouts.get(m, 0) for m in models], dtype=object),
+                           "burn": pd.Series([burns.get(m, 0) for m in models], dtype=object)})
+    return RoundEvidence(predictions, targets, default_params(), scores)
+
+
+def test_the_chain_back_end_refuses_a_round_without_its_evidence(tmp_path: Path) -> None:
+    """Every round settled on chain publishes its full bundle: without the evidence there is nothing to publish."""
+    with OnChainLedger.start({1: "a"}, tmp_path) as on:
+        on.stake(1, 5 * TOKEN)
+        on.stakes_at_risk()
+        with pytest.raises(ValueError, match="round 1: the on-chain back end publishes"):
+            on.settle_round(1, {1: TOKEN // 10}, {})
+        assert on.client.round_state(1).status is RoundStatus.CLOSED
+
+
 def test_a_model_at_zero_stake_stays_out_of_the_round_on_both_sides(tmp_path: Path) -> None:
     """A model whose stake is 0 at the close and which never had a leaf is left out of the round and its tree
     (L-8), on chain as in the off-chain ledger; once it has a leaf it keeps it, at 0 at risk if its stake is 0."""
@@ -129,7 +155,7 @@ def test_a_model_at_zero_stake_stays_out_of_the_round_on_both_sides(tmp_path: Pa
         on.stake(2, 3 * TOKEN)
         on.withdraw(2, 3 * TOKEN)
         assert on.stakes_at_risk() == off.stakes_at_risk() == {1: 5 * TOKEN}
-        on.settle_round(1, {1: TOKEN // 10}, {})
+        on.settle_round(1, {1: TOKEN // 10}, {}, hand_evidence({1: 5 * TOKEN}, {1: TOKEN // 10}, {}))
         off.settle_round(1, {1: TOKEN // 10}, {})
         assert on.rounds[1].root.lower() == off.roots[1].lower()
         assert on.balances() == off.balances() == {1: 5 * TOKEN + TOKEN // 10, 2: 0}
@@ -139,7 +165,7 @@ def test_a_model_at_zero_stake_stays_out_of_the_round_on_both_sides(tmp_path: Pa
         on.stake(2, 2 * TOKEN)
         off.stake(2, 2 * TOKEN)
         assert on.stakes_at_risk() == off.stakes_at_risk() == {1: 0, 2: 2 * TOKEN}
-        on.settle_round(2, {}, {2: TOKEN // 20})
+        on.settle_round(2, {}, {2: TOKEN // 20}, hand_evidence({1: 0, 2: 2 * TOKEN}, {}, {2: TOKEN // 20}))
         off.settle_round(2, {}, {2: TOKEN // 20})
         assert on.rounds[2].root.lower() == off.roots[2].lower()
         assert on.balances() == off.balances() == {1: 0, 2: 2 * TOKEN - TOKEN // 20}
@@ -160,4 +186,8 @@ def test_cli_backends_agree(tmp_path: Path) -> None:
     chain = outputs["onchain"]["chain"]
     assert sorted(chain["roots"]) == ["1", "2"] and chain["gas"]["settle"] > 0
     assert outputs["offchain"]["chain"] == {}
-    assert len(list((tmp_path / "onchain" / "chain").glob("round-*.json"))) == 2
+    # Each round's full bundle is in the store under chain/, and the command audited both against the chain.
+    store = tmp_path / "onchain" / "chain"
+    assert sorted(p.name for p in (store / "rounds").iterdir()) == ["1", "2"]
+    assert len(list((store / "rounds" / "2").glob("manifest-*.json"))) == 1
+    assert chain["verified"] == {"proposals": 2, "ok": 2, "failed": []}

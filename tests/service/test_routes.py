@@ -19,6 +19,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from fastapi.testclient import TestClient
+from web3 import Web3
 
 from oracle.chain.client import TournamentClient
 from oracle.chain.connection import Connection
@@ -191,6 +192,33 @@ def test_result_routes_after_the_proposal(world: World) -> None:
     late = world.call("POST", "/rounds/1/submissions", "/rounds/{round}/submissions",
                       json=world.signed(world.unstaked, prediction_csv(world.live, seed=2)))
     assert late.status_code == 409 and late.json()["error"]["code"] in ("late", "expired")
+
+
+def test_web_app_routes(world: World) -> None:
+    """The routes the web app adds (web/API.md), on round 1 as proposed above; tests/service/test_web_api.py and
+    tests/web walk them through vetoes, activations and withdrawals."""
+    proposal = world.operator.client.current_proposal(1)
+    assert proposal is not None
+    contract = world.call("GET", "/contract", "/contract").json()
+    assert contract["tournament"]["address"] == world.chain.deployment.tournament
+    assert {i["name"] for i in contract["tournament"]["abi"] if i["type"] == "function"} >= {"registerModel",
+                                                                                            "stakeWithPermit"}
+    board = world.call("GET", "/leaderboard", "/leaderboard").json()
+    assert [m["model_id"] for m in board["models"]] == [world.staked, world.unstaked] and board["latest_round"] == 1
+    mine = world.call("GET", f"/leaderboard?owner={world.owner.address.lower()}", "/leaderboard").json()
+    assert len(mine["models"]) == 2
+    bad = world.call("GET", "/leaderboard?owner=nobody", "/leaderboard")
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "bad_address"
+    raw = world.call("GET", f"/bundles/{proposal.manifest_hash}/manifest.json", "/bundles/{manifest_hash}/manifest.json")
+    assert raw.status_code == 200 and "0x" + Web3.keccak(raw.content).hex().removeprefix("0x") == proposal.manifest_hash
+    tree = world.call("GET", f"/bundles/{proposal.manifest_hash}/files/tree.json",
+                      "/bundles/{manifest_hash}/files/{name}")
+    assert tree.status_code == 200 and tree.json()["format"] == "standard-v1"
+    unknown = world.call("GET", f"/bundles/0x{'ab' * 32}/files/tree.json", "/bundles/{manifest_hash}/files/{name}")
+    assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "unknown_bundle"
+    closed = world.call("POST", "/rounds/1/validate", "/rounds/{round}/validate",
+                        json={"file": base64.b64encode(prediction_csv(world.live, seed=3)).decode()})
+    assert closed.status_code == 409 and closed.json()["error"]["code"] == "round_not_open"
 
 
 def test_published_routes_deployment_rules_and_bundles_by_content_address(world: World) -> None:

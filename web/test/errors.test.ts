@@ -8,7 +8,7 @@ const TOURNAMENT = parseAbi([
   "error WithdrawalExceedsStake(uint256 modelId, uint256 requested, uint256 available)",
   "error UnsettledRounds(uint256 modelId, uint32 settledRound, uint32 requiredRound)",
   "error NotModelOwner(uint256 modelId, address caller)",
-  "error TopUpPending(uint256 modelId, uint32 settleThrough, uint256 pendingAmount)",
+  "error PayoutExceedsFreeReserve(uint32 round, uint256 payoutTotal, uint256 freeReserve)",
   "error ZeroAmount()",
   "function withdraw(uint256 modelId)",
 ]);
@@ -37,9 +37,9 @@ describe("describeRevertData", () => {
   });
 
   it("names an error it has no sentence for, with its arguments, still without hex", () => {
-    const data = encodeErrorResult({ abi: TOURNAMENT, errorName: "TopUpPending", args: [9n, 6, token(3n)] });
+    const data = encodeErrorResult({ abi: TOURNAMENT, errorName: "PayoutExceedsFreeReserve", args: [6, token(3n), token(9n)] });
     expect(describeRevertData(data, ABI, UNITS)).toBe(
-      "The contract refused: Top up pending (modelId 9, settleThrough 6, pendingAmount 3 STK).");
+      "The contract refused: Payout exceeds free reserve (round 6, payoutTotal 3 STK, freeReserve 9 STK).");
   });
 
   it("returns null for data no ABI error matches", () => {

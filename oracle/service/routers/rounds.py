@@ -3,28 +3,37 @@
 from __future__ import annotations
 
 import fsspec
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
 from oracle.chain.client import RoundStatus
+from oracle.service.config import HISTORY_ROUNDS
+from oracle.service.proposals import proposals_out
 from oracle.service.routers.deps import check_round, get_service
 from oracle.service.schemas import ApiError, RoundOut, RoundsOut, error_responses
 from oracle.service.state import Service
+from oracle.service.web_state import WebState, get_web
 
 __all__ = ["router"]
 
 router = APIRouter()
 
 
-@router.get("/rounds", response_model=RoundsOut, responses=error_responses(503), tags=["rounds"])
-def rounds(service: Service = Depends(get_service)) -> RoundsOut:
-    """Open rounds with their deadlines, and the most recent rounds."""
-    block, now = service.chain_clock()
+@router.get("/rounds", response_model=RoundsOut, responses=error_responses(422, 503), tags=["rounds"])
+def rounds(limit: int = Query(6, ge=1, le=HISTORY_ROUNDS, description="How many of the newest rounds to list."),
+           service: Service = Depends(get_service), web: WebState = Depends(get_web)) -> RoundsOut:
+    """Open rounds with their deadlines, and the ``limit`` newest rounds (newest first) with every proposal and
+    the auditor's verdict on it."""
+    block, now = web.sync()
     last_closed = service.read_chain("read the round cursor", service.client.cursor).last_closed
-    recent = [service.round_out(r, now) for r in range(max(1, last_closed - 4), last_closed + 2)]
-    recent = [r for r in recent if r.status != "none"]
-    for r in recent:
-        service.metrics.set_round(r.round, int(RoundStatus[r.status.upper()]), r.status == "open")
+    states = [s for s in web.round_states(last_closed + 1, limit + 1) if s.status is not RoundStatus.NONE][:limit]
+    recent = []
+    for state in states:
+        out = service.round_out(state.round, now, state)
+        out.proposals = service.read_chain(f"read the proposals of round {state.round}",
+                                           lambda s=state: proposals_out(web, s))
+        recent.append(out)
+        service.metrics.set_round(state.round, int(state.status), state.status is RoundStatus.OPEN)
     return RoundsOut(chain_time=now, block=block, open=[r for r in recent if r.status == "open"], recent=recent)
 
 

@@ -12,6 +12,7 @@ from oracle.service.metrics import CONTENT_TYPE
 from oracle.service.routers.deps import get_service
 from oracle.service.schemas import ApiError, HealthOut, InfoOut, error_responses
 from oracle.service.state import Service
+from oracle.service.web_state import WebState, get_web
 
 __all__ = ["router"]
 
@@ -28,14 +29,16 @@ def health(service: Service = Depends(get_service)) -> HealthOut:
                      scheduler_last_error=None if sched is None else sched.last_error)
 
 
-@router.get("/info", response_model=InfoOut, tags=["service"])
-def info(service: Service = Depends(get_service)) -> InfoOut:
-    """The tournament, the receipt signer and the limits (what a client needs to check receipts offline)."""
+@router.get("/info", response_model=InfoOut, responses=error_responses(503), tags=["service"])
+def info(service: Service = Depends(get_service), web: WebState = Depends(get_web)) -> InfoOut:
+    """The tournament, the receipt signer, the limits (what a client needs to check receipts offline) and the stake
+    token (how amounts are shown)."""
     return InfoOut(chain_id=service.chain_id, tournament=service.tournament, operator=service.config.operator.address,
                    receipt_domain={"name": RECEIPT_DOMAIN_NAME, "version": RECEIPT_DOMAIN_VERSION,
                                    "chainId": service.chain_id, "verifyingContract": service.tournament},
                    max_body_bytes=service.config.max_body_bytes, max_file_bytes=service.config.max_file_bytes,
-                   rate_limit={"burst": service.config.rate_capacity, "per_second": service.config.rate_per_second})
+                   rate_limit={"burst": service.config.rate_capacity, "per_second": service.config.rate_per_second},
+                   token=web.token())
 
 
 @router.get("/metrics", response_class=PlainTextResponse, tags=["service"],

@@ -141,6 +141,7 @@ export interface Withdrawal {
   after_round: number;
   requested_at: number | null;
   available_at_latest: number | null;
+  waiting_for?: string | null;
   withdrawable: boolean;
 }
 
@@ -148,7 +149,6 @@ export interface Model {
   model_id: number;
   owner: Hex;
   stake: Amount;
-  first_round?: number;
   settled_through?: number;
   settled_payout?: Amount;
   settled_burn?: Amount;

@@ -13,8 +13,11 @@ export function amount(value: string | bigint | null | undefined, token: TokenIn
 }
 
 export function score(value: number | null | undefined): HTMLSpanElement {
-  const cls = value === null || value === undefined ? "num muted" : value > 0 ? "num pos" : value < 0 ? "num neg" : "num";
-  return h("span", { class: cls }, formatScore(value));
+  const text = formatScore(value);
+  // The colour follows the figure shown: a score that rounds to zero is neither gain nor loss.
+  const shown = value === null || value === undefined ? null : Number(text.replace("−", "-"));
+  const cls = shown === null ? "num muted" : shown > 0 ? "num pos" : shown < 0 ? "num neg" : "num";
+  return h("span", { class: cls }, text);
 }
 
 const STATUS_WORDS: Record<string, string> = {

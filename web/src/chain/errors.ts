@@ -25,6 +25,16 @@ const PHRASES: Record<string, Phrase> = {
   NoPendingWithdrawal: (a) => `Model ${a.modelId} has no pending withdrawal: request one first.`,
   UnsettledRounds: (a) => `Model ${a.modelId} is settled through round ${a.settledRound}, but this withdrawal waits `
     + `for round ${a.requiredRound}: settle the model through round ${a.requiredRound} first.`,
+  RoundNotResolved: (a) => `Round ${a.round} is not resolved yet: it is activated after its challenge window, or `
+    + `lapses with a zero result at ${formatTime(Number(a.lapsesAt))} at the latest; the withdrawal can be taken then.`,
+  TopUpPending: (a) => `Model ${a.modelId} has a deposit waiting for a round to resolve: settle the model through `
+    + `round ${a.settleThrough} first.`,
+  WithdrawalBoundaryPending: (a) => `Model ${a.modelId}'s earlier withdrawal request waits for round `
+    + `${a.settleThrough}: settle the model through it first.`,
+  StakeBelowMinimum: (a, f) => `Model ${a.modelId} would hold ${f(a.amount)}, below the minimum stake of `
+    + `${f(a.minimum)}.`,
+  WithdrawalNotLowered: (a, f) => `Model ${a.modelId}'s pending withdrawal is ${f(a.pending)}: lowering it needs `
+    + `an amount below that, not ${f(a.requested)}.`,
   RootNotActive: (a) => `Round ${a.round} has no active root yet: settle against an active round.`,
   StaleRound: (a) => `Round ${a.round} is too old to settle against (the oldest that still settles is round `
     + `${a.oldestSettleable}): use the newest active round.`,
@@ -37,7 +47,8 @@ const PHRASES: Record<string, Phrase> = {
     + `${f(a.shortfall)}, but it has ${f(a.reserveAvailable)}: settlement waits until the reserve is funded.`,
   SettlementExceedsActiveTotals: () => "Settling would apply more than the activated rounds moved, so the contract "
     + "refused it.",
-  EnforcedPause: () => "The tournament is paused: staking and withdrawals are stopped for now.",
+  EnforcedPause: (a) => "The tournament is paused: staking and withdrawals are stopped"
+    + (a.until ? ` until ${formatTime(Number(a.until))} at the latest.` : " for now."),
   ERC20InsufficientBalance: (a, f) => `Your token balance is ${f(a.balance)}, less than the ${f(a.needed)} needed.`,
   ERC20InsufficientAllowance: (a, f) => `The tournament may take ${f(a.allowance)} of your tokens but needs `
     + `${f(a.needed)}: the permit was not applied (expired or already used). Sign a new one.`,

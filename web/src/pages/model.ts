@@ -76,7 +76,8 @@ function withdrawalStat(model: Model, t: TokenInfo): HTMLElement {
           countdown(w.available_at_latest, "now"), ")")
       : h("div", null, `once settled through round ${w.after_round}`);
   return stat("Pending withdrawal", amount(w.amount, t), ` ${t.symbol}`,
-    h("div", { class: "muted small" }, `at risk through round ${w.after_round}`), when);
+    h("div", { class: "muted small" }, `at risk through round ${w.after_round}`), when,
+    !w.withdrawable && w.waiting_for ? h("div", { class: "muted small" }, `waits for ${w.waiting_for}`) : null);
 }
 
 function roundsTable(model: Model, info: Info): HTMLElement {

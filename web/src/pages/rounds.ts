@@ -8,17 +8,21 @@ import { formatInteger, formatTime, shortHex } from "../app/format";
 import { amount, badge, errorBox, loading, notice } from "../app/ui";
 
 const REFRESH_MS = 30_000;
+/** While the service's auditor has yet to check a proposal, look again sooner. */
+const AWAITING_VERDICT_MS = 5_000;
 
 export function render(root: HTMLElement): () => void {
   replace(root, h("h1", null, "Rounds"), loading("the rounds"));
   let stopped = false;
   let timer: number | undefined;
+  let awaiting = false;
 
   async function refresh(first: boolean): Promise<void> {
     try {
       const [rounds, info] = await Promise.all([api.rounds(64), api.info()]);
       if (stopped) return;
       clock.sync(rounds.chain_time, rounds.block);
+      awaiting = rounds.recent.some((r) => (r.proposals ?? []).some((p) => p.verdict === null));
       // Keep what the reader unfolded open across refreshes.
       const unfolded = new Set([...root.querySelectorAll("details[open]")].map((d) => d.closest("[data-key]")?.getAttribute("data-key")));
       replace(root, ...page(rounds, info));
@@ -31,7 +35,7 @@ export function render(root: HTMLElement): () => void {
       if (first) replace(root, h("h1", null, "Rounds"), errorBox(err, "The rounds could not be loaded."));
       else root.prepend(errorBox(err, "Refreshing failed; the figures below may be out of date."));
     }
-    if (!stopped) timer = window.setTimeout(() => void refresh(false), REFRESH_MS);
+    if (!stopped) timer = window.setTimeout(() => void refresh(false), awaiting ? AWAITING_VERDICT_MS : REFRESH_MS);
   }
   void refresh(true);
   return () => {
@@ -113,7 +117,7 @@ function proposalItem(r: Round, p: Proposal, info: Info): HTMLElement {
 
 function verdictLine(p: Proposal): HTMLElement {
   const v = p.verdict;
-  if (!v) return h("div", { class: "verdict unknown" }, "Not audited yet.");
+  if (!v) return h("div", { class: "verdict unknown" }, "Not audited yet: the service's auditor is checking it.");
   if (v.ok) {
     return h("div", { class: "verdict ok" }, "✓ Verified: the auditor recomputed this root from the bundle and the chain",
       h("span", { class: "muted" }, ` (${formatTime(v.checked_at)})`), ".");

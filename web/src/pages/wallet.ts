@@ -361,7 +361,8 @@ export function render(root: HTMLElement, route: Route): () => void {
           w ? h("div", { class: "muted small" }, `at risk through round ${w.after_round}`) : null,
           w?.withdrawable ? h("div", { class: "pos small" }, "can be withdrawn now")
             : w?.available_at_latest ? h("div", { class: "small" }, "at the latest by ", formatTime(w.available_at_latest),
-                " (in ", countdown(w.available_at_latest, "now"), ")") : null),
+                " (in ", countdown(w.available_at_latest, "now"), ")") : null,
+          w && !w.withdrawable && w.waiting_for ? h("div", { class: "muted small" }, `waits for ${w.waiting_for}`) : null),
         stat("Settled through", settled !== undefined ? `round ${settled}` : "—")),
       h("div", { class: "forms" },
         stakeForm,
@@ -411,9 +412,10 @@ export function render(root: HTMLElement, route: Route): () => void {
   function abiForm(session: Session, name: string, id: number): HTMLElement {
     const fn = abiFunction(session.tournamentAbi, name)!;
     const t = state.info.token;
-    const inputs = fn.inputs.map((input) => /model/i.test(input.name ?? "") ? null
-      : h("input", { type: "text", inputmode: "decimal", placeholder: `${humanize(input.name ?? "amount")} (${t.symbol})`,
-          "aria-label": humanize(input.name ?? "amount") }));
+    // The model id is the input named so, or the first one where the ABI leaves inputs unnamed.
+    const inputs = fn.inputs.map((input, i) => /model/i.test(input.name ?? "") || (!input.name && i === 0) ? null
+      : h("input", { type: "text", inputmode: "decimal", placeholder: `${humanize(input.name || "amount")} (${t.symbol})`,
+          "aria-label": humanize(input.name || "amount") }));
     const status = h("p", { class: "muted status" });
     const button = h("button", { type: "submit" }, humanize(name));
     const form = h("form", { class: "form" }, h("h3", null, humanize(name)),
@@ -424,7 +426,7 @@ export function render(root: HTMLElement, route: Route): () => void {
       for (const [i, field] of inputs.entries()) {
         if (!field) { args.push(BigInt(id)); continue; }
         const parsed = parseAmount(field.value, t.decimals);
-        if ("error" in parsed) { replace(status, errorBox(new Error(`${humanize(fn.inputs[i]!.name ?? "")}: ${parsed.error}`))); return; }
+        if ("error" in parsed) { replace(status, errorBox(new Error(`${humanize(fn.inputs[i]!.name || "amount")}: ${parsed.error}`))); return; }
         args.push(parsed.value);
       }
       run(button, status, async () => {
