@@ -8,8 +8,7 @@ the same chain reach the same answer:
   an incremental :class:`~oracle.chain.event_log.EventLog` once the client :meth:`~TournamentClient.follow`-s one;
 * a round's model set and stakes at risk are replayed from the ledger events up to and including the round's
   ``RoundClosed`` log (:mod:`oracle.chain.replay` states the rule);
-* round status, schedule and caps come from ``roundInfo``; model states from ``modelState`` or, for many models,
-  ``modelStates`` (one call per :data:`MODEL_STATES_PAGE` models).
+* round status, schedule and caps from ``roundInfo``; model states from ``modelState`` or ``modelStates`` (paged).
 """
 
 from __future__ import annotations
@@ -139,7 +138,7 @@ class TournamentClient:
         return self.model_state(model_id)
 
     def model_states(self, model_ids: Sequence[int] | None = None, page: int = MODEL_STATES_PAGE,
-                     block: int | str = "latest") -> dict[int, ModelState]:
+                     block: BlockIdentifier = "latest") -> dict[int, ModelState]:
         """States of many models with ``modelStates``, one call per ``page`` contiguous ids, all at ``block``: every
         registered model when ``model_ids`` is None, else the given ids (unknown ids are left out)."""
         if model_ids is None:
