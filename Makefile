@@ -22,7 +22,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 # Plain pytest must not load brownie's plugin: it would start a chain for tests that need none.
 PYTEST := $(BIN)/pytest -p no:pytest-brownie
 
-.PHONY: help setup compile chromium gates test test-python test-contracts test-foundry fuzz coverage lint demo bench-gas bench-oracle bench-service schemathesis-venv clean
+.PHONY: help setup compile chromium gates fmt-check test test-python test-contracts test-foundry fuzz coverage lint demo bench-gas bench-oracle bench-service schemathesis-venv clean
 .PHONY: web test-web web-demo bench-web
 
 help:
@@ -57,11 +57,21 @@ compile: setup
 
 test: setup compile web gates test-python test-web test-contracts test-foundry lint
 
-# The architecture's gates: the layer rule (import-linter contracts in pyproject.toml) and no module over 400 lines
-# without a '# size:' comment saying why.
+# The architecture's gates: the layer rule (import-linter contracts in pyproject.toml), no module over 400 lines
+# without a '# size:' comment saying why, ruff's lint and mypy's types (settings in pyproject.toml), then fmt-check.
 gates: setup
 	$(BIN)/lint-imports
 	$(BIN)/python tools/module_sizes.py $(filter-out oracle/__pycache__/,$(wildcard oracle/*/)) $(wildcard oracle/*.py)
+	$(BIN)/ruff check --ignore I001,E501 $(PY_LINTED)
+	$(BIN)/mypy
+	$(MAKE) --no-print-directory fmt-check
+
+# Layout: the formatter's check, the import order and the 120-column limit (ruff's settings in pyproject.toml).
+# `ruff check --select I --fix $(PY_LINTED) && ruff format $(PY_LINTED)` makes it pass.
+PY_LINTED := oracle tests bench scripts
+fmt-check: setup
+	$(BIN)/ruff format --check $(PY_LINTED)
+	$(BIN)/ruff check --select I001,E501 $(PY_LINTED)
 
 test-python: setup compile chromium web $(SCHEMATHESIS_VENV)/.installed
 	$(PYTEST) -q tests/oracle tests/service $(wildcard tests/e2e) $(wildcard tests/web)

@@ -141,7 +141,7 @@ def first_render(url: str, models: int, loads: int) -> dict[str, Any]:
                 context = browser.new_context(viewport={"width": 1280, "height": 900})
                 page = context.new_page()
                 errors: list[str] = []
-                page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+                page.on("console", lambda m, errors=errors: errors.append(m.text) if m.type == "error" else None)
                 page.goto(f"{url}/#/")
                 page.wait_for_function("() => performance.getEntriesByName('leaderboard-rendered').length > 0",
                                        timeout=120_000)

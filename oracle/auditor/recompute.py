@@ -226,7 +226,7 @@ def _score(bundle: RoundBundle) -> Any:
                        payout_limit=bundle.payout_limit())
 
 
-def recompute_bundle(
+def recompute_bundle(  # noqa: C901 - one check after another into one report, in the order a reader follows
     bundle: RoundBundle, tolerance: float = FLOAT_TOLERANCE, check_previous: bool = True, reader: Reader | None = None,
 ) -> RecomputeReport:
     """Recompute ``bundle`` (loaded with ``verify=False`` so integrity problems are reported too). ``reader`` reads
@@ -337,10 +337,9 @@ def _amounts_from_published(result: Any, recorded: pd.DataFrame, bundle: RoundBu
 def _check_previous(bundle: RoundBundle, previous: Mapping[int, tuple[int, int]], reader: Reader | None,
                     ) -> list[Difference]:
     """The previous bundle exists, hashes to the linked hash, and its leaves are our starting point."""
-    link = bundle.manifest.previous
-    if link is None:
+    link, uri = bundle.manifest.previous, resolve_previous_uri(bundle)
+    if link is None or uri is None:  # both or neither: the URI is the link's
         return []
-    uri = resolve_previous_uri(bundle)
     try:
         before = load_bundle(uri, expected_keccak=link.keccak256, reader=reader)
         published, unreadable = _dump_leaves(before.tree_dump())

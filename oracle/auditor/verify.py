@@ -3,8 +3,8 @@
 For a ``RootProposed`` event the auditor loads the manifest at its URI (checking it against the posted
 ``manifestHash``), then checks, naming the model and field of every difference:
 
-* **the bundle itself** (``oracle.auditor.recompute``): every file's hash, the scores, payouts and burns recomputed from the
-  bundle's predictions, targets, stakes and parameters, the cumulative leaves, the tree and the totals;
+* **the bundle itself** (``oracle.auditor.recompute``): every file's hash, the scores, payouts and burns recomputed
+  from the bundle's predictions, targets, stakes and parameters, the cumulative leaves, the tree and the totals;
 * **the link to the previous round**: the bundle builds on the active proposal of the last active round before it
   (a lapsed round has a zero result and no leaves), and its stakes at risk are replayed from chain events up to
   the close with those leaves (``oracle.chain.replay``: tranches, lowered withdrawals, clamps included);
@@ -149,7 +149,7 @@ def check_submissions(bundle: RoundBundle, client: TournamentClient, owners: Map
             continue  # refused later by validation: listed in the rejections
         try:
             frame = read_prediction_file(sub.file_name, data)
-            column = [c for c in frame.columns if c != "id"][0]
+            column = next(c for c in frame.columns if c != "id")
             signed_values = pd.Series(frame[column].to_numpy(), index=frame["id"].astype(str)).sort_index()
         except Exception as exc:  # noqa: BLE001 - an unreadable signed file should not have been scored
             out.append(Difference("submission", model, "file", "readable", f"error: {exc}"))
@@ -317,7 +317,7 @@ def verify_proposal(client: TournamentClient, proposal: Proposal, receipts: Rece
         return verdict
     try:
         _check(client, proposal, receipts, fetcher, verdict, state, standing)
-    except Exception as exc:  # noqa: BLE001 - an RPC outage is the caller's to retry; anything else fails the round
+    except Exception as exc:  # an RPC outage is the caller's to retry; anything else fails the round
         if is_rpc_outage(exc):
             raise
         verdict.differences.append(Difference("verify", "bundle", "checked", "to completion",

@@ -175,7 +175,7 @@ class Watcher:
             assert log is not None and log.head_timestamp is not None
             self._clock = (log.head_timestamp, time.monotonic())
             pending = pending_proposals(self.client)
-        except Exception as exc:  # noqa: BLE001 - classified just below
+        except Exception as exc:  # classified just below
             if not is_rpc_outage(exc):
                 raise
             self._outages += 1
@@ -253,7 +253,7 @@ class Watcher:
                     action = "vetoed"
             except ContractReverted as exc:
                 action = f"veto refused: {exc}"
-            except Exception as exc:  # noqa: BLE001 - classified just below
+            except Exception as exc:  # classified just below
                 if not is_rpc_outage(exc):
                     raise
                 self._outages += 1

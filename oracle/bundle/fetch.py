@@ -66,16 +66,19 @@ class FetchPolicy:
     allows nothing, so a caller that forgot to configure it refuses every URI instead of reading anything."""
 
     roots: tuple[str, ...] = ()
-    hosts: tuple[str, ...] = ()
+    hosts: tuple[str, ...] = field(default=(), compare=False)
     max_manifest_bytes: int = 16 << 20
     max_file_bytes: int = 1 << 30
     max_total_bytes: int = 4 << 30
     timeout: float = 120.0
+    # ``hosts`` parsed: (host name, port or None for the scheme's default), what URLs are checked against (and what
+    # two policies are compared by, so ``Example.com`` and ``example.com`` allow the same).
+    host_ports: tuple[tuple[str, int | None], ...] = field(init=False, repr=False, default=())
 
     def __post_init__(self) -> None:
         roots = tuple(os.path.realpath(os.fspath(Path(r).expanduser())) for r in self.roots)
         object.__setattr__(self, "roots", roots)
-        object.__setattr__(self, "hosts", tuple(_host_entry(h) for h in self.hosts))
+        object.__setattr__(self, "host_ports", tuple(_host_entry(h) for h in self.hosts))
         for name in ("max_manifest_bytes", "max_file_bytes", "max_total_bytes"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -95,7 +98,7 @@ class FetchPolicy:
     def describe(self) -> str:
         """The allow-list in one line (quoted in refusals, so a misconfiguration is obvious)."""
         roots = ", ".join(self.roots) or "none"
-        hosts = ", ".join(f"{h}:{p}" for h, p in self.hosts) or "none"
+        hosts = ", ".join(f"{h}:{p}" for h, p in self.host_ports) or "none"
         return f"allowed roots: {roots}; allowed hosts: {hosts}"
 
 
@@ -128,7 +131,8 @@ class TrustedReader:
 
         try:
             with fsspec.open(uri, "rb") as handle:
-                return handle.read()
+                result: bytes = handle.read()
+                return result
         except FileNotFoundError:
             raise FetchNotFound(f"{uri}: not found") from None
 
@@ -234,7 +238,7 @@ class Fetcher:
         except ValueError:
             raise FetchError(f"{url}: invalid port") from None
         host = (parts.hostname or "").lower()
-        for allowed, allowed_port in self.policy.hosts:
+        for allowed, allowed_port in self.policy.host_ports:
             if host == allowed and port == (allowed_port or _DEFAULT_PORTS[scheme]):
                 return
         raise FetchError(f"{url}: host {host}:{port} is not an allowed host ({self.policy.describe()})")

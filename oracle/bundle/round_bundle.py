@@ -125,7 +125,8 @@ class RoundBundle:
 
     def tree_dump(self) -> dict[str, Any]:
         """The settlement tree in OpenZeppelin ``standard-v1`` dump form."""
-        return self.json(TREE)
+        result: dict[str, Any] = self.json(TREE)
+        return result
 
     def previous_cumulative(self) -> dict[int, tuple[int, int]]:
         """Cumulative (payout, burn) per model id before this round."""

@@ -44,7 +44,7 @@ class Anvil:
     """A running Anvil process on loopback; use as a context manager or call :meth:`stop`."""
 
     port: int
-    process: subprocess.Popen
+    process: subprocess.Popen[bytes]
     accounts: int
     extra_args: list[str] = field(default_factory=list)
 

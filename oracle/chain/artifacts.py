@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -18,21 +18,23 @@ def build_dir() -> Path:
     return Path(os.environ.get("TOURNEY_BUILD_DIR", REPO_ROOT / "build" / "contracts"))
 
 
-@lru_cache(maxsize=None)
+@cache
 def artifact(name: str) -> dict[str, Any]:
     """The build artifact of contract ``name`` (abi, bytecode, ...)."""
     path = build_dir() / f"{name}.json"
     if not path.exists():
         raise FileNotFoundError(f"no build artifact {path}: compile the contracts first (`make compile`)")
-    return json.loads(path.read_text())
+    document: dict[str, Any] = json.loads(path.read_text())
+    return document
 
 
 def abi(name: str) -> list[dict[str, Any]]:
-    return artifact(name)["abi"]
+    entries: list[dict[str, Any]] = artifact(name)["abi"]
+    return entries
 
 
 def bytecode(name: str) -> str:
-    code = artifact(name)["bytecode"]
+    code: str = artifact(name)["bytecode"]
     return code if code.startswith("0x") else "0x" + code
 
 
@@ -40,10 +42,10 @@ def _abi_type(param: dict[str, Any]) -> str:
     if param["type"].startswith("tuple"):
         inner = ",".join(_abi_type(c) for c in param["components"])
         return f"({inner}){param['type'][5:]}"
-    return param["type"]
+    return str(param["type"])
 
 
-@lru_cache(maxsize=None)
+@cache
 def error_selectors(*names: str) -> dict[bytes, tuple[str, list[str], list[str]]]:
     """Custom-error selector -> (error name, argument names, argument ABI types), over the given contracts."""
     table: dict[bytes, tuple[str, list[str], list[str]]] = {}

@@ -8,8 +8,7 @@ the same chain reach the same answer:
   an incremental :class:`~oracle.chain.event_log.EventLog` once the client :meth:`~TournamentClient.follow`-s one;
 * a round's model set and stakes at risk are replayed from the ledger events up to and including the round's
   ``RoundClosed`` log (:mod:`oracle.chain.replay` states the rule);
-* round status, schedule and caps come from ``roundInfo``; model states from ``modelState`` or, for many models,
-  ``modelStates`` (one call per :data:`MODEL_STATES_PAGE` models).
+* round status, schedule and caps from ``roundInfo``; model states from ``modelState`` or ``modelStates`` (paged).
 """
 
 from __future__ import annotations
@@ -21,6 +20,7 @@ from eth_utils import event_abi_to_log_topic, keccak
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract import Contract
+from web3.types import BlockIdentifier
 
 from oracle.chain.artifacts import abi
 from oracle.chain.deploy import Deployment
@@ -36,7 +36,7 @@ from oracle.chain.state import (
     RoundStatus,
     hex32,
 )
-from oracle.chain.replay import LEDGER_EVENTS, RoundStakes, replay_stakes_at_risk, round_stakes
+from oracle.chain.replay import LEDGER_EVENTS, RoundStakes, round_stakes
 from oracle.chain.tx import RpcUnavailable
 
 __all__ = [
@@ -79,7 +79,7 @@ class TournamentClient:
         self.token: Contract = self.deployment.token_contract(self.w3)
         for item in abi("Tournament"):
             if item.get("type") == "event":
-                self._decoders[bytes(event_abi_to_log_topic(item))] = (item["name"], getattr(self.tournament.events, item["name"])())
+                self._decoders[bytes(event_abi_to_log_topic(item))] = (item["name"], getattr(self.tournament.events, item["name"])())  # type: ignore[arg-type]  # JSON ABI, not the TypedDict
 
     # -------------------------------------------------------------- plain reads
 
@@ -102,7 +102,7 @@ class TournamentClient:
         closed, resolved, active = self._rpc("roundCursor", self.tournament.functions.roundCursor().call)
         return Cursor(int(closed), int(resolved), int(active))
 
-    def round_state(self, round: int, block: int | str = "latest") -> RoundState:
+    def round_state(self, round: int, block: BlockIdentifier = "latest") -> RoundState:
         info = self._rpc(
             f"roundInfo({round})", lambda: self.tournament.functions.roundInfo(round).call(block_identifier=block)
         )
@@ -127,7 +127,7 @@ class TournamentClient:
     def model_count(self) -> int:
         return int(self._rpc("modelCount", self.tournament.functions.modelCount().call))
 
-    def model_state(self, model_id: int, block: int | str = "latest") -> ModelState:
+    def model_state(self, model_id: int, block: BlockIdentifier = "latest") -> ModelState:
         """A model's on-chain state (zero owner for an id never registered: see :attr:`ModelState.registered`)."""
         raw = self._rpc(f"modelState({model_id})",
                         lambda: self.tournament.functions.modelState(int(model_id)).call(block_identifier=block))
@@ -138,7 +138,7 @@ class TournamentClient:
         return self.model_state(model_id)
 
     def model_states(self, model_ids: Sequence[int] | None = None, page: int = MODEL_STATES_PAGE,
-                     block: int | str = "latest") -> dict[int, ModelState]:
+                     block: BlockIdentifier = "latest") -> dict[int, ModelState]:
         """States of many models with ``modelStates``, one call per ``page`` contiguous ids, all at ``block``: every
         registered model when ``model_ids`` is None, else the given ids (unknown ids are left out)."""
         if model_ids is None:
@@ -175,7 +175,7 @@ class TournamentClient:
         """The reward reserve (committed or free)."""
         return int(self._rpc("reserve", self.tournament.functions.reserve().call))
 
-    def free_reserve(self, block: int | str = "latest") -> int:
+    def free_reserve(self, block: BlockIdentifier = "latest") -> int:
         """The part of the reserve no activated round has committed: what the oracle scales its payouts to."""
         return int(self._rpc("freeReserve",
                              lambda: self.tournament.functions.freeReserve().call(block_identifier=block)))
@@ -206,7 +206,7 @@ class TournamentClient:
         committed = sum(int(e.args["payoutTotal"]) for e in self.events(["RootActivated"], to_block=block))
         return max(0, funded - committed), block
 
-    def payout_limit(self, round: int, block: int | str = "latest") -> int:
+    def payout_limit(self, round: int, block: BlockIdentifier = "latest") -> int:
         """``payoutLimit(round)``: the most a proposal of the round may declare (the free reserve, and the round's
         payout cap of the staked pool)."""
         return int(self._rpc(f"payoutLimit({round})",
@@ -237,7 +237,7 @@ class TournamentClient:
     def chain_id(self) -> int:
         return int(self._rpc("eth_chainId", lambda: self.w3.eth.chain_id))
 
-    def total_supply(self, block: int | str = "latest") -> int:
+    def total_supply(self, block: BlockIdentifier = "latest") -> int:
         return int(self._rpc("totalSupply", lambda: self.token.functions.totalSupply().call(block_identifier=block)))
 
     def bounds(self) -> tuple[int, int, int]:

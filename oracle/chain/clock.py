@@ -9,7 +9,7 @@ never fall due. :func:`stale_clock_warning` says so, and what to do.
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 __all__ = ["STALE_AFTER", "format_duration", "format_time", "stale_clock_warning"]
 
@@ -20,7 +20,7 @@ STALE_AFTER = 30
 def format_duration(seconds: int | float) -> str:
     """``75`` -> ``1 min 15 s``; ``7200`` -> ``2 h``; ``90000`` -> ``1 d 1 h`` (two largest units, rounded down)."""
     seconds = int(abs(seconds))
-    parts = []
+    parts: list[str] = []
     for unit, size in (("d", 86_400), ("h", 3_600), ("min", 60), ("s", 1)):
         if seconds >= size or (unit == "s" and not parts):
             parts.append(f"{seconds // size} {unit}")
@@ -33,7 +33,7 @@ def format_time(timestamp: int, now: int | None = None) -> str:
     (the chain's clock when given; nothing relative otherwise). Zero means "not set": ``-``."""
     if not timestamp:
         return "-"
-    text = datetime.fromtimestamp(int(timestamp), tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    text = datetime.fromtimestamp(int(timestamp), tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     if now is None:
         return text
     delta = int(timestamp) - int(now)

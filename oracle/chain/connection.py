@@ -55,11 +55,17 @@ class Connection:
     @property
     def sender(self) -> Sender:
         """The account's transaction sender; an error when the connection is read-only."""
+        signer = self.signer
+        if self._sender is None:
+            self._sender = Sender(self.w3, signer)
+        return self._sender
+
+    @property
+    def signer(self) -> LocalAccount:
+        """The signing account; an error when the connection is read-only."""
         if self.account is None:
             raise ConnectionRefused("this action sends a transaction: pass --account NAME (or set TOURNEY_ACCOUNT)")
-        if self._sender is None:
-            self._sender = Sender(self.w3, self.account)
-        return self._sender
+        return self.account
 
     @property
     def address(self) -> str:

@@ -22,6 +22,7 @@ from typing import Any
 
 from web3 import Web3
 from web3.contract import Contract
+from web3.types import TxReceipt
 
 from oracle.chain.artifacts import REPO_ROOT, abi, bytecode
 from oracle.chain.tx import ChainError, Sender
@@ -184,6 +185,14 @@ class Deployment:
         return w3.eth.contract(address=Web3.to_checksum_address(self.tournament), abi=abi("Tournament"))
 
 
+def _deployed(receipt: TxReceipt, what: str) -> str:
+    """The address a deployment receipt created (a receipt without one is not a deployment's)."""
+    address = receipt["contractAddress"]
+    if address is None:
+        raise ChainError(f"deploying {what}: the receipt names no contract address")
+    return str(address)
+
+
 def default_path(chain_id: int) -> Path:
     return REPO_ROOT / "deployments" / f"{chain_id}.json"
 
@@ -205,7 +214,7 @@ def deploy(
         abi("TournamentToken"), bytecode("TournamentToken"),
         params.token_name, params.token_symbol, params.token_supply, deployer.address, action="deploy token",
     )
-    token = token_receipt["contractAddress"]
+    token = _deployed(token_receipt, "the token")
     final_admin = Web3.to_checksum_address(admin or deployer.address)
     holders = {"ORACLE_ROLE": oracle, "GUARDIAN_ROLE": guardian, "PAUSER_ROLE": pauser}
     constructor_params = (
@@ -214,9 +223,9 @@ def deploy(
     )
     receipt = deployer.deploy(abi("Tournament"), bytecode("Tournament"), constructor_params,
                               action="deploy tournament")
-    roles = {name: [Web3.to_checksum_address(h)] for name, h in holders.items() if h}
+    roles: dict[str, list[str]] = {name: [Web3.to_checksum_address(h)] for name, h in holders.items() if h}
     return Deployment(
-        chain_id=w3.eth.chain_id, token=token, tournament=receipt["contractAddress"],
+        chain_id=w3.eth.chain_id, token=token, tournament=_deployed(receipt, "the tournament"),
         block=int(token_receipt["blockNumber"]), admin=final_admin, roles=roles,
     )
 

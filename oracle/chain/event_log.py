@@ -22,12 +22,14 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from functools import partial
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Literal, Sequence
 
 from hexbytes import HexBytes
 from web3 import Web3
+from web3.types import FilterParams
 
 from oracle.chain.tx import ChainError, RpcUnavailable
 
@@ -139,7 +141,7 @@ class EventLog:
             endpoint = getattr(self.w3.provider, "endpoint_uri", "?")
             raise RpcUnavailable(f"JSON-RPC endpoint {endpoint} does not answer ({what}): {exc}") from exc
 
-    def _block(self, number: int | str) -> Any:
+    def _block(self, number: int | Literal["latest"]) -> Any:
         from web3.exceptions import BlockNotFound
 
         try:
@@ -168,8 +170,8 @@ class EventLog:
         logs: list[Any] = []
         for low in range(start, head_ref.number + 1, self.chunk):
             high = min(head_ref.number, low + self.chunk - 1)
-            query = {"address": self.address, "fromBlock": low, "toBlock": high}
-            logs += self._rpc(f"eth_getLogs {low}-{high}", lambda q=query: self.w3.eth.get_logs(q))
+            query: FilterParams = {"address": self.address, "fromBlock": low, "toBlock": high}
+            logs += self._rpc(f"eth_getLogs {low}-{high}", partial(self.w3.eth.get_logs, query))
         new_anchor_number = max(self.start_block, head_ref.number - self.reorg_margin)
         if new_anchor_number == head_ref.number:
             new_anchor = head_ref
@@ -197,7 +199,7 @@ class EventLog:
     @staticmethod
     def _row(log: Any) -> tuple[int, int, str | None, str | None, str]:
         topics = [_hex(t) for t in log["topics"]]
-        raw = {
+        raw: dict[str, Any] = {
             "address": Web3.to_checksum_address(log["address"]), "topics": topics, "data": _hex(log["data"]),
             "blockNumber": int(log["blockNumber"]), "blockHash": _hex(log["blockHash"]),
             "transactionHash": _hex(log["transactionHash"]), "transactionIndex": int(log["transactionIndex"]),

@@ -7,6 +7,7 @@ leave the process unencrypted and are never taken as command-line arguments: the
 
 from __future__ import annotations
 
+import builtins
 import json
 import os
 import re
@@ -17,6 +18,7 @@ from typing import Any
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from eth_typing import ChecksumAddress
 from web3 import Web3
 
 from oracle.errors import TourneyError
@@ -86,8 +88,8 @@ def _check_name(name: str) -> str:
     return name
 
 
-def _keystore_address(document: Any, where: str) -> str:
-    if not isinstance(document, dict) or "crypto" not in document and "Crypto" not in document:
+def _keystore_address(document: Any, where: str) -> ChecksumAddress:
+    if not isinstance(document, dict) or ("crypto" not in document and "Crypto" not in document):
         raise KeystoreError(f"{where}: not a V3 keystore (no 'crypto' section)")
     if document.get("version") != 3:
         raise KeystoreError(f"{where}: keystore version {document.get('version')!r}, only version 3 is supported")
@@ -183,14 +185,15 @@ class Keystore:
         """Every readable account, by name. Unreadable files are skipped (see :meth:`problems`)."""
         return [entry for entry in self._scan() if isinstance(entry, KeystoreEntry)]
 
-    def problems(self) -> list[str]:
+    # `list` is a method here, so the class body spells the builtin `builtins.list`.
+    def problems(self) -> builtins.list[str]:
         """Why each ``*.json`` in the directory that is not a usable keystore was skipped."""
         return [entry for entry in self._scan() if isinstance(entry, str)]
 
-    def _scan(self) -> list[KeystoreEntry | str]:
+    def _scan(self) -> builtins.list[KeystoreEntry | str]:
         if not self.directory.is_dir():
             return []
-        found: list[KeystoreEntry | str] = []
+        found: builtins.list[KeystoreEntry | str] = []
         for path in sorted(self.directory.glob("*.json")):
             name = path.stem
             if not _NAME_RE.match(name):
@@ -201,14 +204,15 @@ class Keystore:
                 found.append(f"{path}: {exc}")
         return found
 
-    def address(self, name: str) -> str:
+    def address(self, name: str) -> ChecksumAddress:
         """The address of ``name`` without unlocking it."""
         return _keystore_address(self._read(name), str(self.path(name)))
 
     def _read(self, name: str) -> dict[str, Any]:
         path = self.path(name)
         try:
-            return json.loads(path.read_text())
+            document: dict[str, Any] = json.loads(path.read_text())
+            return document
         except FileNotFoundError:
             known = ", ".join(e.name for e in self.list()) or "none"
             raise KeystoreError(f"no account {name!r} in {self.directory} (known: {known})") from None
@@ -229,7 +233,7 @@ class Keystore:
         document = self._read(name)
         path = str(self.path(name))
         address = _keystore_address(document, path)
-        account = Account.from_key(self._decrypt(document, password, path))
+        account: LocalAccount = Account.from_key(self._decrypt(document, password, path))
         if account.address != address:
             raise KeystoreError(f"{path}: the decrypted key belongs to {account.address}, not {address}")
         return account

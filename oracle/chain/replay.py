@@ -84,9 +84,7 @@ def replay_ledger(events: Iterable[ChainEvent]) -> dict[int, ModelLedger]:
                              "before it registered: the events are incomplete")
         if name == "Staked":
             entry.net_deposits += int(a["amount"])
-        elif name == "WithdrawalRequested":
-            entry.pending_withdrawal = int(a["pending"])
-        elif name == "WithdrawalLowered":
+        elif name in ("WithdrawalRequested", "WithdrawalLowered"):
             entry.pending_withdrawal = int(a["pending"])
         elif name == "Withdrawn":
             entry.net_deposits -= int(a["amount"])

@@ -5,14 +5,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any, NamedTuple, Sequence
+from typing import Any, Literal, NamedTuple, Sequence
 
 from hexbytes import HexBytes
 from web3 import Web3
 
 from oracle.chain.events import ChainEvent
 
-__all__ = ["Cursor", "HardLimits", "ModelInfo", "ModelState", "Proposal", "RoundState", "RoundStatus", "hex32"]
+__all__ = ["Cursor", "HardLimits", "ModelInfo", "ModelState", "Proposal", "RoundLabel", "RoundState", "RoundStatus",
+           "hex32"]
+
+#: A round's status as the API, the MCP tools and the CLI spell it (:attr:`RoundStatus.label`).
+RoundLabel = Literal["none", "open", "closed", "proposed", "vetoed", "active", "lapsed"]
 
 
 class RoundStatus(IntEnum):
@@ -29,9 +33,9 @@ class RoundStatus(IntEnum):
     LAPSED = 6
 
     @property
-    def label(self) -> str:
+    def label(self) -> RoundLabel:
         """The status as the API and the CLI spell it: ``open``, ``proposed``, ..."""
-        return self.name.lower()
+        return _LABELS[self]
 
     @property
     def phrase(self) -> str:
@@ -41,6 +45,11 @@ class RoundStatus(IntEnum):
     @property
     def resolved(self) -> bool:
         return self in (RoundStatus.ACTIVE, RoundStatus.LAPSED)
+
+
+# Indexed by the enum's value; the assertion keeps it the lower-cased member names.
+_LABELS: tuple[RoundLabel, ...] = ("none", "open", "closed", "proposed", "vetoed", "active", "lapsed")
+assert list(_LABELS) == [s.name.lower() for s in RoundStatus]
 
 
 class Cursor(NamedTuple):

@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Literal, TypeVar
 
 from eth_abi import decode as abi_decode
 from eth_account.signers.local import LocalAccount
+from eth_typing import ChecksumAddress
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract.contract import ContractFunction
 from web3.exceptions import ContractCustomError, ContractLogicError, TimeExhausted, TransactionNotFound, Web3RPCError
-from web3.types import TxReceipt
+from web3.types import TxParams, TxReceipt, Wei
 
 from oracle.errors import TourneyError
 from oracle.chain.artifacts import error_selectors
@@ -105,6 +106,12 @@ def _revert_data(exc: Exception) -> str | None:
     return None
 
 
+_T = TypeVar("_T")
+
+# What a failed transaction is replayed with (as a call) to recover its revert reason.
+_REPLAYED: tuple[Literal["from", "to", "data", "value"], ...] = ("from", "to", "data", "value")
+
+
 @dataclass
 class Sender:
     """Sends transactions from one account.
@@ -120,8 +127,15 @@ class Sender:
     retry_delay: float = 0.5
 
     @property
-    def address(self) -> str:
-        return self.account if isinstance(self.account, str) else self.account.address
+    def address(self) -> ChecksumAddress:
+        return Web3.to_checksum_address(self.account) if isinstance(self.account, str) else self.account.address
+
+    @property
+    def local_account(self) -> LocalAccount:
+        """The local key this sender signs with; an error for an account the node holds unlocked."""
+        if isinstance(self.account, str):
+            raise ChainError(f"{self.account} is an account the node holds unlocked, not a local key")
+        return self.account
 
     def call(self, fn: ContractFunction, action: str | None = None) -> Any:
         """Read-only call with custom errors decoded."""
@@ -135,20 +149,21 @@ class Sender:
 
         Raises :class:`ContractReverted` with the decoded custom error when the estimate or the transaction
         reverts, and :class:`RpcUnavailable` when the endpoint stays down through every retry."""
-        return self._estimate_and_send(fn, {"from": self.address, "value": value}, action or fn.fn_name)
+        return self._estimate_and_send(fn, {"from": self.address, "value": Wei(value)}, action or fn.fn_name)
 
-    def deploy(self, abi: list, bytecode: str, *args: Any, action: str = "deploy") -> TxReceipt:
+    def deploy(self, abi: list[dict[str, Any]], bytecode: str, *args: Any, action: str = "deploy") -> TxReceipt:
         """Deploy a contract; the receipt's ``contractAddress`` is its address."""
         ctor = self.w3.eth.contract(abi=abi, bytecode=bytecode).constructor(*args)
         return self._estimate_and_send(ctor, {"from": self.address}, action)
 
     def send_ether(self, to: str, wei: int) -> TxReceipt:
-        tx = {"from": self.address, "to": Web3.to_checksum_address(to), "value": wei, "gas": 21_000, **self._fees()}
+        tx: TxParams = {"from": self.address, "to": Web3.to_checksum_address(to), "value": Wei(wei), "gas": 21_000,
+                        **self._fees()}
         return self._send(tx, "send ether")
 
     # -------------------------------------------------------------- internals
 
-    def _estimate_and_send(self, call: Any, base: dict[str, Any], action: str) -> TxReceipt:
+    def _estimate_and_send(self, call: Any, base: TxParams, action: str) -> TxReceipt:
         """Estimate gas for a contract function or constructor (a revert is decoded here), add headroom, build,
         sign once and send."""
         try:
@@ -159,22 +174,23 @@ class Sender:
             if "insufficient funds" in str(exc).lower():
                 raise ChainError(self._no_gas_money()) from None
             raise
-        tx = call.build_transaction({**base, "gas": int(gas * self.gas_headroom), **self._fees()})
+        tx: TxParams = call.build_transaction({**base, "gas": int(gas * self.gas_headroom), **self._fees()})
         return self._send(tx, action)
 
-    def _fees(self) -> dict[str, int]:
+    def _fees(self) -> TxParams:
         block = self._rpc(lambda: self.w3.eth.get_block("latest"))
         base_fee = int(block.get("baseFeePerGas", 0) or 0)
         tip = 1 if base_fee else 0
-        return {"maxFeePerGas": 2 * base_fee + tip, "maxPriorityFeePerGas": tip}
+        return {"maxFeePerGas": Wei(2 * base_fee + tip), "maxPriorityFeePerGas": Wei(tip)}
 
-    def _send(self, tx: dict[str, Any], action: str) -> TxReceipt:
+    def _send(self, tx: TxParams, action: str) -> TxReceipt:
         if isinstance(self.account, str):
             tx_hash = self._rpc(lambda: self.w3.eth.send_transaction(tx))  # unlocked dev account
         else:
             tx["nonce"] = self._rpc(lambda: self.w3.eth.get_transaction_count(self.address, "pending"))
             tx["chainId"] = self._rpc(lambda: self.w3.eth.chain_id)
-            signed = self.account.sign_transaction(tx)
+            # eth_account types what it signs as a plain dict of str keys; web3's TxParams (a TypedDict) is that.
+            signed = self.account.sign_transaction(tx)  # type: ignore[arg-type]
             tx_hash = signed.hash
             self._broadcast(signed.raw_transaction, tx_hash)
         receipt = self._wait(tx_hash, action)
@@ -182,7 +198,7 @@ class Sender:
             raise self._explain_failed(tx, receipt, action)
         return receipt
 
-    def _broadcast(self, raw: bytes, tx_hash: bytes) -> None:
+    def _broadcast(self, raw: bytes, tx_hash: HexBytes) -> None:
         for attempt in range(self.retries):
             try:
                 self.w3.eth.send_raw_transaction(raw)
@@ -206,7 +222,7 @@ class Sender:
                 "operator (or any funded account) to send some, e.g. `tourney token transfer --to "
                 f"{self.address} --eth 1`")
 
-    def _wait(self, tx_hash: bytes, action: str) -> TxReceipt:
+    def _wait(self, tx_hash: HexBytes, action: str) -> TxReceipt:
         deadline = time.monotonic() + self.receipt_timeout
         while True:
             try:
@@ -221,8 +237,11 @@ class Sender:
                     "it may still be mined: look it up before sending again"
                 )
 
-    def _explain_failed(self, tx: dict[str, Any], receipt: TxReceipt, action: str) -> ContractReverted:
-        call = {k: tx[k] for k in ("from", "to", "data", "value") if k in tx}
+    def _explain_failed(self, tx: TxParams, receipt: TxReceipt, action: str) -> ContractReverted:
+        call: TxParams = {}
+        for key in _REPLAYED:
+            if key in tx:
+                call[key] = tx[key]
         try:
             self.w3.eth.call(call, receipt["blockNumber"] - 1)
         except (ContractCustomError, ContractLogicError) as exc:
@@ -238,7 +257,7 @@ class Sender:
             args = {"message": str(exc)}
         return ContractReverted(action, name, args, data)
 
-    def _rpc(self, call: Callable[[], Any]) -> Any:
+    def _rpc(self, call: Callable[[], _T]) -> _T:
         for attempt in range(self.retries):
             try:
                 return call()

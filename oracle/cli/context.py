@@ -2,9 +2,9 @@
 
 ``@chain_options`` adds ``--rpc`` (``TOURNEY_RPC``), ``--deployment`` (``TOURNEY_DEPLOYMENT``), ``--account``
 (``TOURNEY_ACCOUNT``) and ``--keystore-dir`` (``TOURNEY_KEYSTORE_DIR``) to a command and passes one
-:class:`ChainOptions` as the ``chain`` argument; ``chain.connect()`` returns an :class:`oracle.chain.connection.Connection`
-(unlocking the account's keystore with ``TOURNEY_PASSWORD`` or a hidden prompt). Errors are reported by the
-``tourney`` group itself (one handler for every command).
+:class:`ChainOptions` as the ``chain`` argument; ``chain.connect()`` returns an
+:class:`oracle.chain.connection.Connection` (unlocking the account's keystore with ``TOURNEY_PASSWORD`` or a hidden
+prompt). Errors are reported by the ``tourney`` group itself (one handler for every command).
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ import json
 import math
 import sys
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, NoReturn, Sequence
 
 import click
 import numpy as np
@@ -144,7 +144,7 @@ def get_output(ctx: click.Context | None = None) -> Output:
     return Output()
 
 
-def fail(message: str, code: int = EXIT_FAILED, details: Mapping[str, Any] | None = None) -> None:
+def fail(message: str, code: int = EXIT_FAILED, details: Mapping[str, Any] | None = None) -> NoReturn:
     """Report a command-level failure (as ``{"error": ...}`` in JSON mode) and exit with ``code``."""
     out = get_output()
     if out.json_mode:
@@ -154,7 +154,7 @@ def fail(message: str, code: int = EXIT_FAILED, details: Mapping[str, Any] | Non
     raise click.exceptions.Exit(code)
 
 
-def fail_with(exc: BaseException) -> None:
+def fail_with(exc: BaseException) -> NoReturn:
     """The one place an error becomes ``error: <message>`` (exit 1): every :class:`~oracle.errors.TourneyError`
     and a missing file, caught by the ``tourney`` group. Structured parts go to the JSON document: a revert's
     custom error and arguments, a table's broken rules."""

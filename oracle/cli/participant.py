@@ -192,9 +192,10 @@ def unstake_command(chain: ChainOptions, model_id: int, amount: str | None, lowe
         data = {"model_id": model_id, "pending": pending, "at_risk_from": at_risk_from, "tx": tx_hash(receipt)}
         what = "cancelled" if pending == 0 else f"lowered to {format_amount(pending, decimals)}"
         get_output().emit(data, lambda c: c.print(
-            f"withdrawal on model {model_id} {what}; the released amount is at risk again from round {at_risk_from} "
-            f"(tx {tx_hash(receipt)})", highlight=False))
+            f"withdrawal on model {model_id} {what}; the released amount is at risk again "
+            f"from round {at_risk_from} (tx {tx_hash(receipt)})", highlight=False))
         return
+    assert amount is not None  # not --cancel, so AMOUNT was required above
     units, decimals = _amount(conn, amount)
     pending, after_round, receipt = request_withdrawal(conn, model_id, units)
     data = {"model_id": model_id, "requested": units, "pending": pending, "after_round": after_round,
@@ -255,6 +256,7 @@ def settle_command(chain: ChainOptions, model_id: int | None, settle_everything:
     if settle_everything:
         result = settle_all(conn, round_, batch_size)
     else:
+        assert model_id is not None  # not --all, so --model was required above
         result = settle_model(conn, model_id, round_)
     data = {"round": result.round, "settled": result.settled, "already_settled": result.skipped,
             "gas": result.gas_used, "transactions": result.transactions}

@@ -42,8 +42,8 @@ def _render_report(report: RecomputeReport) -> Any:
             console.print("[bold green]OK[/]: every published value matches its recomputation")
             return
         # Full precision: a difference in the 12th digit must not print as two equal numbers.
-        rows = [(d.scope, d.subject, d.field, _exact(d.recorded), _exact(d.recomputed)) for d in report.differences]
-        console.print(make_table(f"{len(rows)} difference(s)", ["scope", "subject", "field", "recorded", "recomputed"], rows))
+        diffs = [(d.scope, d.subject, d.field, _exact(d.recorded), _exact(d.recomputed)) for d in report.differences]
+        console.print(make_table(f"{len(diffs)} difference(s)", ["scope", "subject", "field", "recorded", "recomputed"], diffs))
         console.print("[bold red]MISMATCH[/]")
 
     return render

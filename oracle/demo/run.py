@@ -36,6 +36,7 @@ from typing import Any, Callable
 
 import pandas as pd
 from eth_account.signers.local import LocalAccount
+from web3.types import RPCEndpoint
 
 from oracle.chain.anvil import start_anvil
 from oracle.chain.client import TournamentClient
@@ -148,8 +149,8 @@ class _Demo:
     # -- setup
 
     def advance(self, seconds: int) -> None:
-        self.w3.provider.make_request("evm_increaseTime", [int(seconds)])
-        self.w3.provider.make_request("evm_mine", [])
+        self.w3.provider.make_request(RPCEndpoint("evm_increaseTime"), [int(seconds)])
+        self.w3.provider.make_request(RPCEndpoint("evm_mine"), [])
 
     def setup(self, anvil: Any, stack: ExitStack) -> None:
         c = self.config
@@ -157,9 +158,10 @@ class _Demo:
                                  save_to=self.workdir / "deployment.json")
         self.w3, self.deployment = local.w3, local.deployment
         self.admin, self.oracle, self.guardian, self.keeper = local.admin, local.oracle, local.guardian, local.keeper
-        self.keeper_account = local.keeper.account
+        self.keeper_account = local.keeper.local_account
         self.client = TournamentClient(self.w3, self.deployment)
-        # The keeper settles through the participants' code path (oracle.participant.settle.settle_all), with its Sender.
+        # The keeper settles through the participants' code path (oracle.participant.settle.settle_all), with its
+        # Sender.
         self.keeper_conn = Connection(self.w3, self.deployment, self.keeper_account, _sender=self.keeper)
         self.token, self.t = self.client.token, self.client.tournament
         self.say(f"deployed tournament {self.t.address} on {anvil.url}; reserve funded with {c.reserve // UNIT} STK")
@@ -203,7 +205,7 @@ class _Demo:
             max_rounds=c.rounds), hang_at=None)
         if c.agent:
             self.agent = start_agent(DemoAgentSetup(
-                workdir=self.workdir, rpc=anvil.url, deployment=self.deployment, oracle=local.oracle.account,
+                workdir=self.workdir, rpc=anvil.url, deployment=self.deployment, oracle=local.oracle.local_account,
                 keystore=keystore, password=KEYSTORE_PASSWORD, funder=self.admin, token=self.token,
                 tokens=c.agent_tokens, params=c.params, max_stake=c.agent_max_stake,
                 max_stake_per_call=c.agent_max_stake_per_call), stack, self.say)
@@ -213,7 +215,7 @@ class _Demo:
     def submit_all(self, round: int, live: pd.DataFrame) -> None:
         """Every model signs and delivers; one submission in the bad round is signed by a non-owner."""
         chain_id, closes_at = self.w3.eth.chain_id, self.client.round_state(round).closes_at
-        for i, player in enumerate(self.players):
+        for _i, player in enumerate(self.players):
             for model_id in player.models:
                 data = model_predictions(live, self.data.world, model_id, round, self.config.seed)
                 sub = sign_submission(player.account, chain_id, self.t.address, round, model_id, data, closes_at,

@@ -39,7 +39,7 @@ def submit_predictions(session: ParticipantSession, round: RoundArg, model_id: M
     operator's signed receipt, checked against the chain's oracle and kept. Submitting the same file again
     returns the same receipt; another file before the deadline replaces it (with a new receipt), and so does
     an earlier file sent again."""
-    session.address()
+    account = session.signer()
     service = session.service_client()
     file = session.path_in_workdir(path)
     if not file.is_file():
@@ -72,7 +72,7 @@ def submit_predictions(session: ParticipantSession, round: RoundArg, model_id: M
     # signed record, so sign again a second earlier, which makes a new signature for the same file.
     for attempt in range(RESIGN_ATTEMPTS + 1):
         try:
-            sent = submit_over_http(session.conn.account, service.url, session.conn.chain_id,
+            sent = submit_over_http(account, service.url, session.conn.chain_id,
                                     session.conn.deployment.tournament, oracle, int(round), int(model_id), data,
                                     state.closes_at - attempt, file_name=file.name,
                                     receipts_dir=session.workdir / "receipts")

@@ -31,6 +31,7 @@ from oracle.chain.clock import format_time
 from oracle.errors import TourneyError
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 from mcp import Client, StdioServerParameters
+from mcp.types import TextResourceContents
 
 __all__ = ["AgentConfig", "AgentError", "ScriptedAgent", "AgentThread", "Call", "numeric_environment"]
 
@@ -138,7 +139,8 @@ class ScriptedAgent:
         """Read the skills document, learn who the server signs as, and register a model if there is none."""
         assert self._client is not None
         skills = await self._client.read_resource("tourney://skills")
-        text = skills.contents[0].text if skills.contents else ""
+        first = skills.contents[0] if skills.contents else None
+        text = first.text if isinstance(first, TextResourceContents) else ""  # a blob describes nothing
         if "submit_predictions" not in text:
             raise AgentError("the skills resource does not describe submit_predictions")
         self.say(f"  agent: read tourney://skills ({len(text.splitlines())} lines)")
@@ -229,7 +231,7 @@ class ScriptedAgent:
                 self.say(f"  agent: round {verdict['round']} does not verify; a human should look at "
                          f"{[d['subject'] + ' ' + d['field'] for d in verdict['differences'][:4]]}")
         await self.call("settle", {"model_id": self.model_id})
-        _, requested = await self.call("request_withdrawal", {"model_id": self.model_id, "amount": "all",
+        _, _requested = await self.call("request_withdrawal", {"model_id": self.model_id, "amount": "all",
                                                               "request_id": f"exit-model-{self.model_id}"})
         _, paid = await self.call("withdraw", {"model_id": self.model_id})
         self.withdrawn = Decimal(paid["paid"])

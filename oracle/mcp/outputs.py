@@ -10,13 +10,15 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from oracle.chain.state import RoundLabel
+
 __all__ = [
     "RoundView", "RoundsOut", "LimitsOut", "AccountOut", "DownloadOut", "Problem", "ValidationOut", "ReceiptView",
     "SubmitOut", "RegisterOut", "StakeOut", "WithdrawalRequestOut", "WithdrawOut", "SettleOut", "ModelRound",
     "ReceiptCheck", "ModelStatusOut", "Difference", "VerifyOut",
 ]
 
-Status = Literal["none", "open", "closed", "proposed", "vetoed", "active"]
+Status = RoundLabel
 Tokens = str
 
 

@@ -8,7 +8,7 @@ must be named with ``--allow-chain ID``: an agent's mistakes then cost test toke
 from __future__ import annotations
 
 import ipaddress
-from typing import Iterable
+from typing import Iterable, Literal
 from urllib.parse import urlsplit
 
 from oracle.errors import TourneyError
@@ -34,7 +34,7 @@ def is_loopback(url: str) -> bool:
         return False
 
 
-def check_chain(rpc: str, chain_id: int, allowed: Iterable[int] = ()) -> str:
+def check_chain(rpc: str, chain_id: int, allowed: Iterable[int] = ()) -> Literal["local", "allowed"]:
     """``"local"`` or ``"allowed"``; raise :class:`ChainNotAllowed` for any other chain."""
     if is_loopback(rpc) and int(chain_id) in LOCAL_CHAIN_IDS:
         return "local"

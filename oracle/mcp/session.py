@@ -11,6 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
+
+from eth_account.signers.local import LocalAccount
 
 from oracle.chain.client import ModelInfo, RoundState, RoundStatus, TournamentClient
 from oracle.chain.connection import Connection, connect
@@ -52,7 +55,7 @@ class ParticipantSession:
 
     settings: McpSettings
     conn: Connection
-    chain_kind: str
+    chain_kind: Literal["local", "allowed"]
     workdir: Path
     limit: SpendingLimit | None
     decimals: int
@@ -114,9 +117,13 @@ class ParticipantSession:
 
     def address(self) -> str:
         """The signing account's address, or no_account."""
+        return self.signer().address
+
+    def signer(self) -> LocalAccount:
+        """The signing account, or no_account."""
         if self.conn.account is None:
             raise ToolFailure("no_account", "this tool signs, and the server was started without --account")
-        return self.conn.account.address
+        return self.conn.account
 
     def service_client(self) -> ServiceClient:
         """A client of the operator's service, or no_service."""

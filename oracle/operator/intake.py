@@ -84,6 +84,7 @@ def scored_predictions(accepted: Mapping[int, tuple[Submission, bytes]], rejecti
         # No usable submission: an id-only table of the live ids scores every staked model 0/0.
         predictions = pd.DataFrame({"id": live_ids})
     for error in file_errors:
+        assert error.model is not None  # combine_model_files names the model of every per-file error
         sub, _ = accepted[int(error.model)]
         rejections.append(rejection(sub, error.rule, error.message))
     kept = {m: v for m, v in accepted.items() if str(m) in predictions.columns}

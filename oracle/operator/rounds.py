@@ -38,6 +38,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 import pandas as pd
+from eth_typing import HexStr
 from web3 import Web3
 
 from oracle.bundle.store import ArtifactStore, BundleError
@@ -341,7 +342,7 @@ class Operator:
         scores = result.scores if tamper is None else tamper(result.scores.copy())
         stakes_df = pd.DataFrame({"model": [str(m) for m in stakes], "model_id": list(stakes),
                                   "stake_at_risk": list(stakes.values())})
-        extra = {name: blob for name, blob in submission_files(accepted).items()}
+        extra = dict(submission_files(accepted))
         extra[SUBMISSIONS_FILE] = canonical_json(
             [{"model_id": m, "file": submission_file_name(m, s.file_name), "record": s.to_json()}
              for m, (s, _) in accepted.items()])
@@ -371,8 +372,8 @@ class Operator:
             return Action("propose", round, "already proposed")
         totals = manifest.totals
         fn = self.t.functions.proposeRoot(
-            round, Web3.to_bytes(hexstr=manifest.root), totals.round_payout, totals.round_burn,
-            Web3.to_bytes(hexstr=digest), uri,
+            round, Web3.to_bytes(hexstr=HexStr(manifest.root)), totals.round_payout, totals.round_burn,
+            Web3.to_bytes(hexstr=HexStr(digest)), uri,
         )
         receipt = self._transact(fn, f"propose round {round}")
         self.log(f"round {round}: proposed root {manifest.root} (payout {totals.round_payout}, burn {totals.round_burn})")

@@ -61,7 +61,7 @@ def stake(conn: Connection, model_id: int, amount: int) -> TxReceipt:
     if blocked is not None:
         settle_through(conn, model_id, blocked, f"stake on model {model_id}")
     deadline = conn.now() + PERMIT_LIFETIME
-    v, r, s = permit_signature(conn.account, conn.token, conn.tournament.address, amount, deadline, conn.chain_id)
+    v, r, s = permit_signature(conn.signer, conn.token, conn.tournament.address, amount, deadline, conn.chain_id)
     return conn.sender.transact(
         conn.tournament.functions.stakeWithPermit(int(model_id), int(amount), deadline, v, r, s),
         action=f"stake on model {model_id}",

@@ -112,7 +112,7 @@ def submit_predictions(conn: Connection, round: int, model_id: int, path: str | 
     path = Path(path)
     inbox = require_inbox(inbox_url, create_inbox)
     data, closes_at = _prepare_submission(conn, round, model_id, path, live_ids, min_live_share)
-    sub = sign_submission(conn.account, conn.chain_id, conn.deployment.tournament, int(round), int(model_id), data,
+    sub = sign_submission(conn.signer, conn.chain_id, conn.deployment.tournament, int(round), int(model_id), data,
                           closes_at, file_name=path.name)
     replaced = inbox.fs.exists(inbox.record_path(round, model_id))
     stored = inbox.put(replace(sub, received_at=conn.now()), data)

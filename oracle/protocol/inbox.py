@@ -30,7 +30,7 @@ _RECORD_RE = re.compile(r"^model-(\d+)\.json$")
 _EXT_RE = re.compile(r"^[A-Za-z0-9]{1,10}$")
 
 
-class Collected(list):
+class Collected(list[tuple[Submission, bytes]]):
     """The valid (Submission, file bytes) pairs of a round, with ``problems`` naming every entry skipped."""
 
     def __init__(self, items: list[tuple[Submission, bytes]] | None = None, problems: list[str] | None = None):

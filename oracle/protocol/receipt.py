@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Iterable, Mapping
 
 from eth_account import Account
-from eth_account.messages import encode_typed_data
+from eth_account.messages import SignableMessage, encode_typed_data
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
@@ -130,7 +130,7 @@ def receipt_typed_data(chain_id: int, tournament: str, round: int, model_id: int
                            })
 
 
-def _signable(r: Receipt):  # noqa: ANN202 - eth_account's SignableMessage
+def _signable(r: Receipt) -> SignableMessage:
     return encode_typed_data(full_message=receipt_typed_data(
         r.chain_id, r.tournament, r.round, r.model_id, r.predictions_hash, r.received_at))
 

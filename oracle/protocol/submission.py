@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from eth_account import Account
-from eth_account.messages import encode_typed_data
+from eth_account.messages import SignableMessage, encode_typed_data
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from web3 import Web3
@@ -148,7 +148,7 @@ def typed_data(chain_id: int, tournament: str, round: int, model_id: int, predic
         "predictionsHash": bytes.fromhex(predictions_hash[2:]), "deadline": int(deadline),
     })
 
-def _signable(sub: Submission):  # noqa: ANN202 - eth_account's SignableMessage
+def _signable(sub: Submission) -> SignableMessage:
     return encode_typed_data(full_message=typed_data(
         sub.chain_id, sub.tournament, sub.round, sub.model_id, sub.predictions_hash, sub.deadline))
 

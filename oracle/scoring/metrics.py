@@ -76,13 +76,15 @@ class Metrics:
 
 def _pow15(x: np.ndarray) -> np.ndarray:
     """sign(x)*|x|**1.5, written exactly as numerai-tools' ``power`` so tables match bit for bit."""
-    return np.sign(x) * np.abs(x) ** 1.5
+    result: np.ndarray = np.sign(x) * np.abs(x) ** 1.5
+    return result
 
 
 def _gauss_table(n: int) -> np.ndarray:
     """``Phi^-1((r - 0.5)/n)`` for every possible average rank r = 1, 1.5, ..., n (index 2r-2)."""
     avg_rank = np.arange(2 * n - 1, dtype=np.float64) * 0.5 + 1.0
-    return ndtri((avg_rank - 0.5) / n)
+    result: np.ndarray = ndtri((avg_rank - 0.5) / n)
+    return result
 
 
 def _codes_from_differs(differs: np.ndarray) -> np.ndarray:
@@ -156,7 +158,8 @@ def _corr_sorted(q_sorted: np.ndarray, y_sorted: np.ndarray, y_norm: float) -> n
     qc = q_sorted - q_sorted.mean(axis=1, keepdims=True)
     num = np.einsum("ij,ij->i", qc, y_sorted)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return num / (np.sqrt(np.einsum("ij,ij->i", qc, qc)) * y_norm)
+        result: np.ndarray = num / (np.sqrt(np.einsum("ij,ij->i", qc, qc)) * y_norm)
+        return result
 
 
 class _UniverseRanks:
@@ -218,7 +221,8 @@ class _UniverseRanks:
         for row in range(start, stop):
             if row in self.tied:
                 out[row - start] = self.sorted_g(row) @ ordered_v[row - start]
-        return out
+        result: np.ndarray = out
+        return result
 
     def g_rows(self, start: int, stop: int) -> np.ndarray:
         """Gaussianized rows ``start..stop`` scattered back to id order."""
@@ -230,7 +234,8 @@ class _UniverseRanks:
 
 def _gaussian_over(values: np.ndarray) -> np.ndarray:
     """Gaussianized tie-kept ranks of one vector over exactly its own entries."""
-    return tie_kept_gaussian(values)[0]
+    result: np.ndarray = tie_kept_gaussian(values)[0]
+    return result
 
 
 def _meta_model_acc(
@@ -247,7 +252,8 @@ def _meta_model_acc(
     acc = np.zeros(n_ids)
     for model, weight in zip(weights.index, weights.to_numpy(dtype=np.float64)):
         accumulate(acc, str(model), float(weight))
-    return acc / weights.sum()
+    result: np.ndarray = acc / weights.sum()
+    return result
 
 
 def score_matrix(
@@ -382,7 +388,8 @@ def _rows(values_t: np.ndarray, cols: np.ndarray) -> np.ndarray:
     """Rows ``cols`` of the models x ids matrix; a view when they are consecutive (no copy)."""
     if len(cols) and cols[-1] - cols[0] + 1 == len(cols):
         return values_t[cols[0] : cols[-1] + 1]
-    return values_t[cols]
+    result: np.ndarray = values_t[cols]
+    return result
 
 
 def _score_partial(x: np.ndarray, t_ids: np.ndarray, mean_all: float, meta: np.ndarray) -> tuple[float, float]:

@@ -39,7 +39,7 @@ def _read(kind: str, handle: object, name: str) -> pd.DataFrame:
     try:
         if kind == "parquet":
             return pd.read_parquet(handle)
-        return pd.read_csv(handle, dtype={c: str for c in TEXT_COLUMNS})
+        return pd.read_csv(handle, dtype=dict.fromkeys(TEXT_COLUMNS, str))
     except Exception as exc:  # noqa: BLE001 - pandas/pyarrow raise many types for a file that is not a table
         shown = "Parquet" if kind == "parquet" else "CSV"
         raise TableError([PredictionError(None, "unreadable", (), f"{name} is not a readable {shown} file "

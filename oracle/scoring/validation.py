@@ -384,7 +384,7 @@ def validate_stakes(
     counts = pd.Series(keys).value_counts() if keys else pd.Series(dtype=int)
     errors: list[PredictionError] = []
     out: dict[str, int] = {}
-    for (model, raw), key in zip(pairs, keys):
+    for (_model, raw), key in zip(pairs, keys):
         if counts[key] > 1:
             if not any(e.model == key and e.rule == "stake_duplicate" for e in errors):
                 errors.append(PredictionError(key, "stake_duplicate", (), f"model has {int(counts[key])} stake rows"))

@@ -19,7 +19,7 @@ def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 
-def _labels(pairs: Iterable[tuple[str, str]]) -> str:
+def _labels(pairs: Iterable[tuple[str, object]]) -> str:
     text = ",".join(f'{k}="{_escape(str(v))}"' for k, v in pairs)
     return "{" + text + "}" if text else ""
 
@@ -89,8 +89,8 @@ class Metrics:
                       "# TYPE tourney_http_requests_total counter"]
             lines += [f"tourney_http_requests_total{_labels([('method', m), ('route', r), ('status', s)])} {n}"
                       for (m, r, s), n in sorted(self.requests.items())]
-            lines += ["# HELP tourney_round_status On-chain status of recent rounds "
-                      "(1 open, 2 closed, 3 proposed, 4 vetoed, 5 active).",
+            lines += [("# HELP tourney_round_status On-chain status of recent rounds "
+                       "(1 open, 2 closed, 3 proposed, 4 vetoed, 5 active)."),
                       "# TYPE tourney_round_status gauge"]
             lines += [f"tourney_round_status{_labels([('round', r)])} {s}" for r, s in sorted(self.round_status.items())]
             lines += ["# HELP tourney_open_round The round open for submissions (0: none).",

@@ -66,7 +66,8 @@ class BodyLimit:
                     nonlocal replayed
                     if not replayed:
                         replayed = True
-                        return {"type": "http.request", "body": body, "more_body": False}
+                        # B023: the while's else runs once, after the loop, so `body` is bound for good.
+                        return {"type": "http.request", "body": body, "more_body": False}  # noqa: B023
                     return await receive()
 
                 await self.app(scope, replay, send_counting)

@@ -3,7 +3,7 @@ answered as :class:`oracle.protocol.receipt.Receipt` itself (one model of a rece
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -168,4 +168,4 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 # The API's status names are the contract's enum, spelt as RoundStatus.label: keep the Literal above in step.
-assert [s.label for s in RoundStatus] == list(RoundOut.model_fields["status"].annotation.__args__)
+assert [s.label for s in RoundStatus] == list(get_args(RoundOut.model_fields["status"].annotation))

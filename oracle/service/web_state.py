@@ -40,7 +40,7 @@ def audit_policy(store: str) -> FetchPolicy:
     local = store.removeprefix("file://")
     if "://" in local:
         return policy
-    return FetchPolicy(roots=(*policy.roots, local), hosts=tuple(h if p is None else f"{h}:{p}" for h, p in policy.hosts))
+    return FetchPolicy(roots=(*policy.roots, local), hosts=policy.hosts)
 
 
 @dataclass(frozen=True)

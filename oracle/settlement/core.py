@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 from collections import deque
+from itertools import pairwise
 from typing import Any, Sequence
 
 from oracle.settlement.encoding import keccak_ctor, node_from_hex, node_hash
@@ -62,7 +63,7 @@ def multi_proof(tree: Sequence[bytes], tree_indices: Sequence[int]) -> tuple[lis
     ``proof = [root]``.
     """
     indices = sorted(tree_indices, reverse=True)
-    for a, b in zip(indices, indices[1:]):
+    for a, b in pairwise(indices):
         if a == b:
             raise ValueError(f"Cannot prove duplicated index (tree position {a} requested twice)")
     queue = deque(indices)

@@ -13,7 +13,7 @@ import re
 from typing import Any, Callable, Sequence
 
 import eth_abi
-from eth_abi.grammar import ABIType, BasicType, TupleType, parse as parse_abi_type
+from eth_abi.grammar import BasicType, TupleType, parse as parse_abi_type
 
 from oracle.errors import TourneyError
 
@@ -30,10 +30,20 @@ except ImportError:  # pragma: no cover - only on machines without safe-pysha3
 
 def keccak256(data: bytes) -> bytes:
     """keccak256(data) as 32 raw bytes."""
-    return keccak_ctor(data).digest()
+    result: bytes = keccak_ctor(data).digest()
+    return result
 
 
 LeafValue = Sequence[Any]
+
+# What eth_abi's parser yields: its ABIType base class declares neither ``base`` nor ``components``.
+AbiType = BasicType | TupleType
+
+
+def _type_str(abi: AbiType) -> str:
+    """The canonical type string of a parsed ABI type (``uint256``, ``(address,bool)[]``)."""
+    name: str = abi.to_type_str()  # type: ignore[no-untyped-call]  # eth_abi leaves to_type_str unannotated
+    return name
 
 __all__ = [
     "EncodingError",
@@ -139,7 +149,7 @@ def _static_word_encoder(basic: BasicType) -> Callable[[Any], bytes] | None:
     """A value -> 32-byte word encoder for a static elementary type, or None if the type is not one."""
     if basic.arrlist:
         return None
-    name, base, sub = basic.to_type_str(), basic.base, basic.sub
+    name, base, sub = _type_str(basic), basic.base, basic.sub
     if base in ("uint", "int"):
         bits = int(sub) if sub else 256
         low, high, span = _int_range(base, bits)
@@ -184,9 +194,9 @@ def _static_word_encoder(basic: BasicType) -> Callable[[Any], bytes] | None:
     return None
 
 
-def _normalise(abi: ABIType, value: Any) -> Any:
+def _normalise(abi: AbiType, value: Any) -> Any:
     """Convert a value to the Python form eth_abi encodes, validating it against ``abi``."""
-    name = abi.to_type_str()
+    name = _type_str(abi)
     if abi.arrlist:
         if not isinstance(value, (list, tuple)):
             raise EncodingError(f"{name} expects a list, got {value!r}")
@@ -224,18 +234,18 @@ _BARE_INT = re.compile(r"\b(u?int)(?![0-9A-Za-z_])")
 _ENCODER_CACHE: dict[tuple[str, ...], Callable[[LeafValue], bytes]] = {}
 
 
-def _parse_encoding(leaf_encoding: tuple[str, ...]) -> list[ABIType]:
+def _parse_encoding(leaf_encoding: tuple[str, ...]) -> list[AbiType]:
     """The ABI types of a leaf encoding, validated (a bare ``uint``/``int`` is the 256-bit type, as in abi-utils)."""
     if not leaf_encoding:
         raise ValueError("leaf encoding must list at least one ABI type")
-    parsed: list[ABIType] = []
+    parsed: list[AbiType] = []
     for i, type_str in enumerate(leaf_encoding):
         if not isinstance(type_str, str):
             raise ValueError(f"leaf encoding[{i}] must be an ABI type string, got {type_str!r}")
         try:
             abi = parse_abi_type(_BARE_INT.sub(r"\g<1>256", type_str))
             abi.validate()
-        except Exception as exc:  # eth_abi raises several parse/validation error types
+        except Exception as exc:  # noqa: BLE001 - eth_abi raises several parse/validation error types
             raise ValueError(f"leaf encoding[{i}] {type_str!r} is not a valid ABI type: {exc}") from None
         parsed.append(abi)
     return parsed
@@ -298,14 +308,14 @@ def encoder_for(leaf_encoding: tuple[str, ...]) -> Callable[[LeafValue], bytes]:
 
             encoder = encode_static
     else:
-        type_strs = [abi.to_type_str() for abi in parsed]
+        type_strs = [_type_str(abi) for abi in parsed]
 
         def encode_general(value: LeafValue) -> bytes:
             check_arity(value)
             normalised = [_normalise(abi, v) for abi, v in zip(parsed, value)]
             try:
                 return eth_abi.encode(type_strs, normalised)
-            except Exception as exc:  # e.g. a str that is not valid UTF-8 (lone surrogates)
+            except Exception as exc:  # noqa: BLE001 - e.g. a str that is not valid UTF-8 (lone surrogates)
                 raise EncodingError(f"cannot ABI-encode {value!r} as {type_strs}: {exc}") from None
 
         encoder = encode_general

@@ -63,7 +63,7 @@ class StandardMerkleTree:
 
     __slots__ = ("_tree", "_values", "_tree_index", "_leaf_encoding", "_encode", "_lookup")
 
-    def __init__(self, tree: list[bytes], values: list[Any], tree_index: array, leaf_encoding: Sequence[str]):
+    def __init__(self, tree: list[bytes], values: list[Any], tree_index: array[int], leaf_encoding: Sequence[str]):
         """Internal: use :meth:`of` or :meth:`load`. ``tree`` holds raw 32-byte nodes."""
         self._tree = tree
         self._values = values
@@ -181,7 +181,8 @@ class StandardMerkleTree:
 
     def tree_index(self, index: int) -> int:
         """Position in the flat node array of the leaf for input ``index``."""
-        return self._tree_index[self._check_index(index)]
+        result: int = self._tree_index[self._check_index(index)]
+        return result
 
     # -- proofs --------------------------------------------------------------------------------
 
@@ -222,7 +223,10 @@ class StandardMerkleTree:
 
     def verify_proof(self, index_or_value: int | LeafValue, proof: Sequence[str]) -> bool:
         """Whether ``proof`` proves the value (or the value at an input index) against this root."""
-        value = self._values[self._check_index(index_or_value)] if _is_index(index_or_value) else index_or_value
+        # Any: a bool is an int to the type checker but a (refused) value here, so the other branch is not narrowed.
+        value: Any = index_or_value
+        if _is_index(index_or_value):
+            value = self._values[self._check_index(index_or_value)]
         return process_proof(self._hash(value), proof) == self._tree[0]
 
     def verify_multi_proof_self(self, multiproof: MultiProof | Mapping[str, Any]) -> bool:
@@ -254,7 +258,8 @@ class StandardMerkleTree:
 
     def render(self) -> str:
         """ASCII drawing of the tree (as the JS ``render``), for debugging small trees."""
-        lines, stack = [], [(0, [])]
+        lines: list[str] = []
+        stack: list[tuple[int, list[int]]] = [(0, [])]
         while stack:
             i, path = stack.pop()
             prefix = "".join("│  " if p else "   " for p in path[:-1]) + ("├─ " if path[-1:] == [1] else "└─ " if path else "")
@@ -287,7 +292,8 @@ class StandardMerkleTree:
     def _check_index(self, index: Any) -> int:
         if not _is_index(index) or not 0 <= index < len(self._values):
             raise ValueError(f"Index out of bounds: {index!r} (tree has {len(self._values)} values)")
-        return index
+        result: int = index
+        return result
 
     def _value_index(self, index_or_value: Any) -> int:
         if _is_index(index_or_value):
@@ -308,7 +314,7 @@ def _hash_leaves(values: list[Any], encode: Callable[[LeafValue], bytes]) -> lis
     append = hashes.append
     i = 0
     try:
-        for i, value in enumerate(values):
+        for _i, value in enumerate(values):
             append(keccak(keccak(encode(value)).digest()).digest())
     except EncodingError as exc:
         raise ValueError(f"values[{i}] does not match leaf encoding: {exc}") from None

@@ -57,7 +57,7 @@ def leaderboard_rounds(rounds: pd.DataFrame, top_share: float = DEFAULT_TOP_SHAR
     Returns round, model_id, pool, prize (Python ints): the pool of a round is the sum of that round's
     staking payouts, and every model in the round is ranked.
     """
-    out = []
+    out: list[dict[str, int]] = []
     for r, part in rounds.groupby("round", sort=True):
         pool = sum(int(v) for v in part["payout"])
         scores = dict(zip((int(m) for m in part["model_id"]), (float(s) for s in part["score"])))

@@ -111,8 +111,8 @@ def _returns(rows: pd.DataFrame) -> pd.DataFrame:
 def _spam_measures(rows: pd.DataFrame, top_share: float) -> dict[str, float]:
     spam = rows[rows["kind"] == "spam"]
     if spam.empty:
-        return {k: math.nan for k in ("spam_staking_net_pct", "spam_staking_tokens", "spam_leaderboard_share_pct",
-                                      "spam_leaderboard_tokens", "spam_worst_drawdown_per_token")}
+        return dict.fromkeys(("spam_staking_net_pct", "spam_staking_tokens", "spam_leaderboard_share_pct",
+                              "spam_leaderboard_tokens", "spam_worst_drawdown_per_token"), math.nan)
     model_rounds = len(spam)
     net = _tokens(spam["payout"]) - _tokens(spam["burn"])
     at_risk = _tokens(spam["stake_at_risk"])
@@ -155,7 +155,7 @@ def _neutral_measures(rows: pd.DataFrame) -> dict[str, float]:
     keys = ("neutral_vol_diff_pct", "neutral_drawdown_diff_pct", "neutral_mean_diff_pct",
             "neutral_corr_vol_diff", "neutral_mmc_vol_diff")
     if not pairs:
-        return {k: math.nan for k in keys}
+        return dict.fromkeys(keys, math.nan)
 
     def wealth_drawdown(ret: pd.Series) -> float:
         # Drawdown of compounded wealth Π(1 + r) from 1, as a fraction of its running peak.

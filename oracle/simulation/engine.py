@@ -194,10 +194,10 @@ class PreparedTournament:
 
     def predictions(self, round_number: int) -> pd.DataFrame:
         """id + one column per model (named by its decimal model id), values in (0, 1]."""
-        return self._get("predictions", round_number, lambda: read_parquet(self.predictions_path(round_number)))  # type: ignore[return-value]
+        return self._get("predictions", round_number, lambda: read_parquet(self.predictions_path(round_number)))
 
     def targets(self, round_number: int) -> pd.DataFrame:
-        return self._get("targets", round_number, lambda: read_parquet(self.targets_path(round_number)))  # type: ignore[return-value]
+        return self._get("targets", round_number, lambda: read_parquet(self.targets_path(round_number)))
 
     def exposure(self, round_number: int) -> dict[int, float]:
         """Each model's signed exposure to the riskiest feature in this round (see riskiest_exposure)."""

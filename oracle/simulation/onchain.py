@@ -35,8 +35,10 @@ from typing import Mapping
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from eth_typing import HexStr
 from eth_utils import keccak
 from web3 import Web3
+from web3.types import RPCEndpoint
 
 from oracle.auditor.verify import Verdict, verify_all
 from oracle.bundle.fetch import FetchPolicy
@@ -192,8 +194,8 @@ class OnChainLedger:
         return Connection(self.w3, self.deployment, self.owners[model_id])
 
     def _advance(self, seconds: int) -> None:
-        self.w3.provider.make_request("evm_increaseTime", [int(seconds)])
-        self.w3.provider.make_request("evm_mine", [])
+        self.w3.provider.make_request(RPCEndpoint("evm_increaseTime"), [int(seconds)])
+        self.w3.provider.make_request(RPCEndpoint("evm_mine"), [])
 
     def _gas(self, step: str, receipt: Mapping) -> None:
         self.gas[step] = self.gas.get(step, 0) + int(receipt["gasUsed"])
@@ -254,8 +256,8 @@ class OnChainLedger:
                                f"(bundle root {manifest.root}, tree of the amounts {tree.root})")
         t = self.client.tournament.functions
         self._gas("propose", self.oracle.transact(
-            t.proposeRoot(round_number, Web3.to_bytes(hexstr=tree.root), sum(payouts.values()),
-                          sum(burns.values()), Web3.to_bytes(hexstr=digest), uri),
+            t.proposeRoot(round_number, Web3.to_bytes(hexstr=HexStr(tree.root)), sum(payouts.values()),
+                          sum(burns.values()), Web3.to_bytes(hexstr=HexStr(digest)), uri),
             action=f"propose round {round_number}"))
         self._last_manifest = uri
         self._advance(self.challenge_period + 1)

@@ -161,7 +161,7 @@ class Family:
         rng = np.random.default_rng([self.seed, self.family])
         chosen = list(features)
         if self.feature_share < 1.0:
-            keep = max(1, int(round(self.feature_share * len(chosen))))
+            keep = max(1, round(self.feature_share * len(chosen)))
             chosen = sorted(rng.choice(chosen, size=keep, replace=False).tolist())
         self.features = chosen
         x = history[chosen].to_numpy(np.float32)
@@ -297,7 +297,7 @@ def default_population(
         raise ValueError(f"need at least {len(KINDS)} models, one per kind")
     if not spam_stakes or min(spam_stakes) <= 0:
         raise ValueError(f"spam_stakes must be positive amounts, got {list(spam_stakes)}")
-    n_real = max(len(KINDS) - 1, int(round(n_models * (1.0 - spam_share))))
+    n_real = max(len(KINDS) - 1, round(n_models * (1.0 - spam_share)))
     real_kinds = KINDS[:-1]
     people: list[Participant] = []
     for i in range(n_real):

@@ -17,14 +17,14 @@ from typing import Sequence
 import matplotlib
 
 matplotlib.use("Agg")  # headless: never open a display, whatever the environment says
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-from oracle.simulation.claims import MEASURES, ClaimResult  # noqa: E402
-from oracle.simulation.engine import SimulationResult  # noqa: E402
-from oracle.simulation.participants import KINDS, TOKEN  # noqa: E402
-from oracle.simulation.seeds import SeedRun  # noqa: E402
+from oracle.simulation.claims import MEASURES, ClaimResult
+from oracle.simulation.engine import SimulationResult
+from oracle.simulation.participants import KINDS, TOKEN
+from oracle.simulation.seeds import SeedRun
 
 __all__ = ["FIGURE_IDS", "claim_figure_ids", "render_report", "write_report"]
 

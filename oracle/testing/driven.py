@@ -114,7 +114,7 @@ def driven_tournament(workdir: Path, *, challenge_period: int = 600, submission_
     operator = Operator(TournamentClient(chain.w3, chain.deployment), chain.oracle, OperatorConfig(
         store=str(workdir / "store"), inbox=str(workdir / "inbox"), round_data=str(workdir / "rounds"),
         params=params, submission_window=submission_window))
-    config = ServiceConfig(rpc=chain.url, deployment=chain.deployment, operator=chain.oracle.account,
+    config = ServiceConfig(rpc=chain.url, deployment=chain.deployment, operator=chain.oracle.local_account,
                            inbox=str(workdir / "inbox"), store=str(workdir / "store"),
                            round_data=str(workdir / "rounds"), state=str(workdir / "state"), params=params,
                            scheduler=False, web_dir=web_dir)

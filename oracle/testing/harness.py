@@ -31,6 +31,7 @@ import requests
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
+from web3.types import RPCEndpoint
 
 from oracle.chain.anvil import free_port
 from oracle.chain.deploy import Deployment
@@ -99,7 +100,7 @@ class ServiceProcess:
     def restart(self) -> "ServiceProcess":
         """Start the same command again (same port, directories and key) and wait until it answers."""
         self.stop()
-        handle = open(self.log_path, "ab")
+        handle = open(self.log_path, "ab")  # noqa: SIM115 - the child process writes to it until stop()
         process = subprocess.Popen(self.args, env=self.env, stdout=handle, stderr=handle)
         again = ServiceProcess(process, self.port, self.log_path, self.args, self.env)
         again.wait_ready()
@@ -126,7 +127,7 @@ def start_service(rpc: str, deployment_file: Path, oracle_key: str, workdir: Pat
            "TOURNEY_KEYSTORE_DIR": str(workdir / "keystores"), "TOURNEY_ACCOUNT": "oracle",
            "TOURNEY_PASSWORD": "service-test"}
     log_path = workdir / "service.log"
-    handle = open(log_path, "ab")
+    handle = open(log_path, "ab")  # noqa: SIM115 - the child process writes to it until stop()
     process = subprocess.Popen(args, env=env, stdout=handle, stderr=handle)
     service = ServiceProcess(process, port, log_path, args, env)
     service.wait_ready()
@@ -202,7 +203,7 @@ def send_batch(w3: Web3, txs: Iterable[tuple[LocalAccount, Any, int]], gas: int 
         if nonce is None:
             nonce = w3.eth.get_transaction_count(account.address, "pending")
         nonces[account.address] = nonce + 1
-        base = {"from": account.address, "nonce": nonce, "gas": gas, "gasPrice": 10**9, "chainId": chain_id,
+        base: dict[str, Any] = {"from": account.address, "nonce": nonce, "gas": gas, "gasPrice": 10**9, "chainId": chain_id,
                 "value": value}
         tx = call.build_transaction(base) if not isinstance(call, str) else {**base, "to": call, "gas": 21_000}
         hashes.append(w3.eth.send_raw_transaction(account.sign_transaction(tx).raw_transaction))
@@ -351,7 +352,8 @@ def run_load_scenario(workdir: Path, participants: int = 50, models_each: int = 
     try:
         local = local_tournament(node, reserve=10**6 * UNIT, save_to=workdir / "deployment.json")
         w3, deployment, deployment_file = local.w3, local.deployment, local.deployment_file
-        admin, oracle = local.admin.account, local.oracle.account
+        assert deployment_file is not None  # save_to was given
+        admin, oracle = local.admin.local_account, local.oracle.local_account
         accounts = new_accounts(participants)
         fund_participants(w3, admin, deployment, accounts, tokens=1_000 * UNIT)
         owners = register_models(w3, deployment, accounts, models_each)
@@ -374,8 +376,9 @@ def run_load_scenario(workdir: Path, participants: int = 50, models_each: int = 
         burst = run_submissions(service.url, deployment.chain_id, deployment.tournament, oracle.address, 1,
                                 closes_at, jobs, threads=threads)
         t1 = time.perf_counter()
-        w3.provider.make_request("evm_increaseTime", [closes_at - int(w3.eth.get_block("latest")["timestamp"]) + 1])
-        w3.provider.make_request("evm_mine", [])
+        w3.provider.make_request(RPCEndpoint("evm_increaseTime"),
+                                 [closes_at - int(w3.eth.get_block("latest")["timestamp"]) + 1])
+        w3.provider.make_request(RPCEndpoint("evm_mine"), [])
         write_targets(workdir / "rounds", 1, ids)
         while client.round_state(1).status is not RoundStatus.PROPOSED:
             if time.monotonic() > deadline or service.process.poll() is not None:

@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from eth_account import Account
+from eth_account.signers.local import LocalAccount
 from web3 import Web3
 from web3.contract import Contract
+from web3.types import RPCEndpoint
 
 from oracle.chain.anvil import Anvil, dev_private_keys, start_anvil
 from oracle.chain.deploy import UNIT, DeployParams, Deployment, deploy
@@ -50,8 +52,8 @@ class LocalTournament:
     def token(self) -> Contract:
         return self.deployment.token_contract(self.w3)
 
-    def sender(self, account: object) -> Sender:
-        return Sender(self.w3, account)  # type: ignore[arg-type]
+    def sender(self, account: LocalAccount | str) -> Sender:
+        return Sender(self.w3, account)
 
     def now(self) -> int:
         """Timestamp of the latest block (the chain's clock, not the wall clock)."""
@@ -59,15 +61,15 @@ class LocalTournament:
 
     def advance(self, seconds: int) -> int:
         """Move the chain's clock forward and mine a block; returns the new block timestamp."""
-        self.w3.provider.make_request("evm_increaseTime", [int(seconds)])  # type: ignore[arg-type]
-        self.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+        self.w3.provider.make_request(RPCEndpoint("evm_increaseTime"), [int(seconds)])
+        self.w3.provider.make_request(RPCEndpoint("evm_mine"), [])
         return self.now()
 
     def snapshot(self) -> str:
-        return str(self.w3.provider.make_request("evm_snapshot", [])["result"])  # type: ignore[arg-type]
+        return str(self.w3.provider.make_request(RPCEndpoint("evm_snapshot"), [])["result"])
 
     def revert(self, snapshot_id: str) -> None:
-        result = self.w3.provider.make_request("evm_revert", [snapshot_id])  # type: ignore[arg-type]
+        result = self.w3.provider.make_request(RPCEndpoint("evm_revert"), [snapshot_id])
         assert result.get("result") is True, f"evm_revert({snapshot_id}) failed: {result}"
 
     def fund(self, address: str, tokens: int, ether: int = 10**18) -> None:

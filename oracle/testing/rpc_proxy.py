@@ -32,7 +32,7 @@ class RpcProxy:
 
     @property
     def url(self) -> str:
-        host, port = self.server.server_address[:2]
+        host, port = self.server.socket.getsockname()[:2]  # server_address, typed to allow AF_UNIX bytes
         return f"http://{host}:{port}"
 
     def total(self) -> int:
@@ -68,7 +68,7 @@ def start_rpc_proxy(upstream: str) -> RpcProxy:
         def log_message(self, *args: Any) -> None:  # quiet
             pass
 
-        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        def do_POST(self) -> None:  # http.server's naming
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             calls = json.loads(body)
             calls = calls if isinstance(calls, list) else [calls]

@@ -20,7 +20,6 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-import brownie
 import eth_abi
 import pytest
 from brownie import ReentrantToken, Tournament, TournamentExtension, TournamentToken, accounts, chain, web3

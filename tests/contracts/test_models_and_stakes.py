@@ -84,7 +84,7 @@ def test_stake_reverts(env):
 
 
 def test_stake_without_allowance_fails_in_the_token(env, local_holder):
-    holder, acct = local_holder
+    _holder, acct = local_holder
     m = env.register(acct)
     assert_reverts_with("ERC20InsufficientAllowance", env.t.stake, m, MIN_STAKE, {"from": acct},
                         expect=(env.t.address, 0, MIN_STAKE))

@@ -139,8 +139,10 @@ def test_propose_reverts(env):
     assert_reverts_with("UnexpectedRoundStatus", t.proposeRoot, 1, ROOT, 0, 0, MANIFEST_HASH, MANIFEST_URI,
                         {"from": env.oracle}, expect=(1, 0))
     r = env.open_and_close()
-    args = lambda **kw: (kw.get("round", r), kw.get("root", ROOT), kw.get("payout", 0), 0,
-                         kw.get("manifest", MANIFEST_HASH), MANIFEST_URI, {"from": kw.get("sender", env.oracle)})
+    def args(**kw):
+        return (kw.get("round", r), kw.get("root", ROOT), kw.get("payout", 0), 0,
+                kw.get("manifest", MANIFEST_HASH), MANIFEST_URI, {"from": kw.get("sender", env.oracle)})
+
     assert_reverts_with("ZeroRoot", t.proposeRoot, *args(root="0x" + "00" * 32))
     assert_reverts_with("ZeroManifestHash", t.proposeRoot, *args(manifest="0x" + "00" * 32))
     assert_reverts_with("ResolutionOutOfOrder", t.proposeRoot, *args(round=r + 1), expect=(r + 1, r))

@@ -126,7 +126,7 @@ def test_the_burn_bound_is_on_the_round_result_not_on_each_side(env, models):
 
 def test_many_unsettled_rounds_settle_within_the_compounded_bounds(env, models):
     t = env.t
-    a, b, c = models
+    a, b, _c = models
     rounds = []
     # Five rounds: a is paid the cap every round, b burned the cap every round (compounding), c gets nothing.
     pa, ba = 1_000 * UNIT, 1_000 * UNIT
@@ -151,7 +151,7 @@ def test_many_unsettled_rounds_settle_within_the_compounded_bounds(env, models):
 
 def test_a_leaf_over_the_compounded_bound_settles_to_it(env, models):
     t = env.t
-    a, b, _ = models
+    _a, b, _ = models
     env.full_round({}, model_ids=models)
     env.full_round({})
     r = env.full_round({b: (0, 900 * UNIT)})  # three rounds at 5%: b can lose at most 1 - 0.95^3

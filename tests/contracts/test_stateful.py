@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from hypothesis.strategies import SearchStrategy
 
 from conftest import (BURN_CAP_BPS, BPS, CHALLENGE, LAPSE_PERIOD, MANIFEST_HASH, MANIFEST_URI, MAX_PAUSE,
-                      MIN_ROUND_LENGTH, MIN_STAKE, PAUSE_COOLDOWN, PAYOUT_CAP_BPS, UNIT, assert_reverts_with,
+                      MIN_ROUND_LENGTH, PAUSE_COOLDOWN, PAYOUT_CAP_BPS, UNIT, assert_reverts_with,
                       deploy_tournament, event, now, plain)
 from oracle.merkle import StandardMerkleTree
 from oracle.settlement import LEAF_ENCODING, multiproof_for, proof_for
@@ -64,9 +64,9 @@ class Tournament_rules:
     def setup(self):
         reached("example")
         self.net = {m: (0 if m == SYBIL else 1_000 * UNIT) for m in self.owners}
-        self.rec = {m: (0, 0, 0) for m in self.owners}  # recorded cumulative payout, burn; settled through
-        self.tranche = {m: None for m in self.owners}  # (amount, first round at risk)
-        self.wd = {m: None for m in self.owners}  # (amount, last round at risk, requested at)
+        self.rec = dict.fromkeys(self.owners, (0, 0, 0))  # recorded cumulative payout, burn; settled through
+        self.tranche = dict.fromkeys(self.owners)  # (amount, first round at risk)
+        self.wd = dict.fromkeys(self.owners)  # (amount, last round at risk, requested at)
         self.rounds = {}
         self.last_closed = self.last_resolved = 0
         self.reserve, self.committed, self.burn_due, self.flushed = RESERVE, 0, 0, 0
@@ -91,7 +91,7 @@ class Tournament_rules:
     def leaves_through(self, j):
         """Cumulative leaf values after round j (the last active round at or before it)."""
         a = self.last_active_at_or_before(j)
-        return dict(self.rounds[a]["leaves"]) if a else {m: (0, 0) for m in self.owners}
+        return dict(self.rounds[a]["leaves"]) if a else dict.fromkeys(self.owners, (0, 0))
 
     def paused(self):
         return now() < self.paused_until

@@ -1,7 +1,6 @@
 """TournamentToken: fixed supply, burnable, EIP-2612 permit (the supply limit the tournament needs is tested in
 test_rounds_and_roots)."""
 
-import brownie
 from brownie import TournamentToken, chain
 
 from conftest import SUPPLY, UNIT, assert_reverts_with, now, permit_signature

@@ -115,7 +115,7 @@ def _look_at_the_served_demo(anvil: Any, demo: Any, lines: list[str]) -> dict[st
 @pytest.mark.slow
 def test_make_demo_entry_point_runs(tmp_path: Path) -> None:
     # The module entry point itself (what `make demo` runs), at full size: exit code 0 and the closing lines.
-    done = subprocess.run([sys.executable, "-m", "oracle.demo"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    done = subprocess.run([sys.executable, "-m", "oracle.demo"], cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "Auditor verdicts" in done.stdout
     assert "per claim" in done.stdout and "solvency" in done.stdout and ": NO" not in done.stdout

@@ -124,7 +124,7 @@ class Terminal:
             try:
                 line = self.lines.get(timeout=max(0.1, deadline - time.monotonic()))
             except queue.Empty:
-                raise AssertionError(f"block still running after {timeout:.0f} s; output so far:\n{''.join(out)}")
+                raise AssertionError(f"block still running after {timeout:.0f} s; output so far:\n{''.join(out)}") from None
             if line is None:
                 raise AssertionError(f"the terminal exited (a command failed); output:\n{''.join(out)}")
             if line.startswith(marker):
@@ -217,8 +217,8 @@ def bad_file(example: str, good: pd.DataFrame) -> bytes:
 def test_the_guides_run_as_written(tmp_path: Path) -> None:
     blocks, setup = doc_blocks()
     scheduled = {(u, n) for u, n in SCHEDULE if u != "test"}
-    assert set(blocks) == scheduled, f"blocks not in the schedule: {set(blocks) - scheduled}; scheduled but not " \
-                                     f"in the docs: {scheduled - set(blocks)}"
+    assert set(blocks) == scheduled, (f"blocks not in the schedule: {set(blocks) - scheduled}; scheduled but not "
+                                      f"in the docs: {scheduled - set(blocks)}")
     assert setup and all(".venv/bin" in s and "node_modules/.bin" in s for s in setup)
 
     ports = {"8545": free_port(), "8000": free_port()}

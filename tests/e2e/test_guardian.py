@@ -39,7 +39,7 @@ from oracle.scoring.pipeline import score_round
 from oracle.testing.hostile_http import HostileServer, start_hostile_server
 from oracle.testing.rpc_proxy import RpcProxy, start_rpc_proxy
 
-from test_operator import PARAMS, WINDOW, make_operator, prediction_file, register, submit, write_round_data  # noqa: E402
+from test_operator import PARAMS, WINDOW, make_operator, prediction_file, register, submit, write_round_data
 
 FETCH_TIMEOUT = 1.5
 

@@ -25,7 +25,7 @@ from oracle.protocol.inbox import Inbox
 from oracle.scoring.params import RoundParams
 from oracle.testing.local import LocalTournament, local_tournament
 
-from test_operator import WINDOW, prediction_file, register, submit, write_round_data  # noqa: E402
+from test_operator import WINDOW, prediction_file, register, submit, write_round_data
 
 KEYSTORE_PASSWORD = "newcomer-test"
 TEST_SCRYPT_N = 2**10
@@ -284,8 +284,8 @@ def test_a_round_not_opened_yet_is_named_with_the_open_one(chain, participants, 
            "TOURNEY_KEYSTORE_DIR": str(p.keystore_dir), "TOURNEY_PASSWORD": p.password, "TOURNEY_ACCOUNT": p.name}
     code, out, _ = run(env, "submit", "--round", "2", "--model", str(model), "--inbox", str(tmp_path / "inbox"),
                        "--data-dir", str(data_dir), str(tmp_path / "p.csv"))
-    assert code == 1 and "round 2 has not been opened yet (round 1 is the open one; `tourney round wait 2 --until " \
-                         "open` waits for it)" in out
+    assert code == 1 and ("round 2 has not been opened yet (round 1 is the open one; `tourney round wait 2 --until "
+                          "open` waits for it)") in out
     assert " is none" not in out
     code, out, _ = run(env, "settle", "--model", str(model), "--round", "2")
     assert code == 1 and "round 2 is not opened yet, not active: settle against an active round" in out, out

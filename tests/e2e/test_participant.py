@@ -142,7 +142,7 @@ def test_account_create_import_list_through_the_cli(tmp_path: Path) -> None:
 def test_wrong_password_is_refused_before_any_transaction(chain, participants) -> None:
     env = {**as_env(chain, participants[0]), "TOURNEY_PASSWORD": "not-the-password"}
     before = chain.tournament.functions.modelCount().call()
-    code, out, data = run(env, "model", "register")
+    code, _out, data = run(env, "model", "register")
     assert code == 1 and "wrong password" in data["error"]
     assert chain.tournament.functions.modelCount().call() == before
 
@@ -159,7 +159,7 @@ def test_register_and_stake_with_permit_in_one_transaction(chain, participants) 
     assert model_state(chain, model_id).owner == p.address
     nonce = chain.w3.eth.get_transaction_count(p.address)
     balance = chain.token.functions.balanceOf(p.address).call()
-    code, out, staked = run(env, "stake", "--model", str(model_id), "12.5")
+    code, out, _staked = run(env, "stake", "--model", str(model_id), "12.5")
     assert code == 0, out
     assert chain.w3.eth.get_transaction_count(p.address) == nonce + 1  # permit + stake: one transaction
     assert chain.token.functions.allowance(p.address, chain.tournament.address).call() == 0
@@ -375,7 +375,7 @@ def test_a_second_top_up_settles_the_model_first(chain, participants, tmp_path: 
         chain.sender(p.account).transact(chain.tournament.functions.stake(model_id, 1))
     assert refused.value.error == "TopUpPending" and refused.value.args_by_name["settleThrough"] == round1
     nonce = chain.w3.eth.get_transaction_count(p.address)
-    code, out, staked = run(env, "stake", "--model", str(model_id), "7")
+    code, out, _staked = run(env, "stake", "--model", str(model_id), "7")
     assert code == 0, out
     assert chain.w3.eth.get_transaction_count(p.address) == nonce + 2  # settle, then stake
     state = model_state(chain, model_id)

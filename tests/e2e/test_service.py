@@ -16,7 +16,6 @@ import pandas as pd
 import pytest
 import requests
 from eth_account import Account
-from web3 import Web3
 
 from oracle.bundle.round_bundle import load_bundle
 from oracle.chain.anvil import dev_private_keys
@@ -152,7 +151,7 @@ def _reencoded(sub: Any) -> list[Any]:
 
 def test_receipt_resubmission_duplicate_and_replay(world: World, tmp_path: Path) -> None:
     model_id, account = _model_of(world, 0)
-    round, closes_at = world.open_round()
+    round, _closes_at = world.open_round()
     first_file = prediction_csv(world.live[round], seed=1)
     first = _submit(world, model_id, account, first_file, tmp_path)
     assert verify_receipt(first.receipt, world.oracle, chain_id=world.chain.deployment.chain_id,

@@ -46,7 +46,7 @@ def test_no_server_errors_and_every_response_matches_the_schema(service: Service
         [str(SCHEMATHESIS), "run", f"{service.url}/openapi.json", "--checks", CHECKS, "--max-examples", "25",
          "--generation-deterministic", "--report", "junit", "--report-junit-path", str(report),
          "--suppress-health-check", "all", "--no-color"],
-        capture_output=True, text=True, timeout=600, cwd=tmp_path,
+        capture_output=True, text=True, timeout=600, cwd=tmp_path, check=False,
     )
     output = run.stdout + run.stderr
     assert run.returncode == 0, f"schemathesis found problems:\n{output[-6000:]}\nservice log:\n{service.log()[-2000:]}"

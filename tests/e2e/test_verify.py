@@ -8,7 +8,6 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-import pandas as pd
 import pytest
 from click.testing import CliRunner
 from web3 import Web3
@@ -19,12 +18,12 @@ from oracle.chain.client import RoundStatus, TournamentClient
 from oracle.chain.deploy import UNIT
 from oracle.cli import main
 from oracle.scoring.pipeline import score_round
-from oracle.settlement.leaves import SettlementLeaf, cumulative_leaves
+from oracle.settlement.leaves import cumulative_leaves
 from oracle.protocol.inbox import Inbox
 from oracle.auditor.watch import watch
 from oracle.bundle.fetch import FetchPolicy
 
-from test_operator import WINDOW, make_operator, prediction_file, register, submit, write_round_data  # noqa: E402
+from test_operator import WINDOW, make_operator, prediction_file, register, submit, write_round_data
 
 STAKES = [1_000 * UNIT, 2_000 * UNIT, 1_500 * UNIT]
 
@@ -82,7 +81,7 @@ def fields(report: dict) -> set[tuple[str, str, str]]:
 
 
 def test_honest_proposal_verifies(chain, closed_round) -> None:
-    op, _, bundle = closed_round
+    _op, _, bundle = closed_round
     propose(chain, bundle.uri, bundle.keccak256, bundle.manifest)
     code, report = verify_cli(chain, bundle, "--round", "1")
     assert code == 0, report

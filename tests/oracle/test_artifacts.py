@@ -130,7 +130,7 @@ def test_parquet_is_deterministic_and_carries_no_varying_metadata(tmp_path: Path
 
 
 def test_same_inputs_give_byte_identical_bundles_in_any_store(store: ArtifactStore, memory_url: str):
-    m1, uri1, k1 = write_round_bundle(store, 5, **bundle_inputs())
+    m1, _uri1, k1 = write_round_bundle(store, 5, **bundle_inputs())
     m2, uri2, k2 = write_round_bundle(memory_url, 5, **bundle_inputs())
     assert k1 == k2 and m1 == m2
     assert uri2 == f"{memory_url}/rounds/5/manifest-000001-{k1[2:]}.json"
@@ -146,7 +146,7 @@ def test_rewriting_a_round_is_idempotent(store: ArtifactStore, tmp_path: Path):
     _, uri_again, digest_again = write_round_bundle(store, 5, **bundle_inputs())
     assert (uri_again, digest_again) == (uri, digest)
     assert sorted(p.relative_to(tmp_path) for p in (tmp_path / "store").rglob("*")) == files_before
-    assert not [p for p in (tmp_path / "store").rglob(".tmp-*")]  # no temp files left behind
+    assert not list((tmp_path / "store").rglob(".tmp-*"))  # no temp files left behind
     assert list_manifests(store, 5) == [(1, digest, uri)]
 
 
@@ -190,7 +190,7 @@ def test_tampered_object_is_named(store: ArtifactStore):
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 1
     path.write_bytes(bytes(data))
-    with pytest.raises(BundleError, match="scores.parquet: object .* does not match the manifest: sha256"):
+    with pytest.raises(BundleError, match=r"scores.parquet: object .* does not match the manifest: sha256"):
         load_bundle(uri)
     lenient = load_bundle(uri, verify=False)
     assert [p.file for p in lenient.problems] == [SCORES]
@@ -200,7 +200,7 @@ def test_tampered_object_is_named(store: ArtifactStore):
 def test_missing_object_is_named(store: ArtifactStore):
     manifest, uri, _ = write_round_bundle(store, 5, **bundle_inputs())
     Path(store.object_uri(manifest.files[TARGETS])).unlink()
-    with pytest.raises(BundleError, match="targets.parquet: object .* is missing"):
+    with pytest.raises(BundleError, match=r"targets.parquet: object .* is missing"):
         load_bundle(uri)
 
 
@@ -209,7 +209,7 @@ def test_tampered_manifest_is_caught(store: ArtifactStore):
     d = json.loads(Path(uri).read_bytes())
     d["totals"]["round_payout"] = "1"
     Path(uri).write_bytes(Manifest.from_dict(d).to_bytes())
-    with pytest.raises(BundleError, match="manifest.json: content hashes to 0x[0-9a-f]{64} but its name claims"):
+    with pytest.raises(BundleError, match=r"manifest.json: content hashes to 0x[0-9a-f]{64} but its name claims"):
         load_bundle(uri)
     with pytest.raises(BundleError, match=f"expected {digest}"):
         load_bundle(uri, expected_keccak=digest)
@@ -238,7 +238,7 @@ def test_extra_files_are_part_of_the_bundle(store: ArtifactStore):
     manifest, uri, _ = write_round_bundle(store, 5, extra_files=extra, **bundle_inputs())
     assert "submissions.json" in manifest.files
     assert load_bundle(uri).json("submissions.json") == [{"model": "alpha"}]
-    with pytest.raises(BundleError, match="'tree.json' clashes"):
+    with pytest.raises(BundleError, match=r"'tree.json' clashes"):
         write_round_bundle(store, 5, extra_files={TREE: b"{}"}, **bundle_inputs())
 
 
@@ -250,7 +250,7 @@ def test_bad_inputs_are_named(store: ArtifactStore):
     with pytest.raises(BundleError, match=r"models \[.beta.\] have a payout or burn but no row in stakes"):
         write_round_bundle(store, 5, **{**inputs, "stakes": stakes})
     scores = inputs["scores"].assign(payout=[1.5, 0, 0])
-    with pytest.raises(BundleError, match="scores.parquet: column 'payout' row 0: 1.5 is not a whole number"):
+    with pytest.raises(BundleError, match=r"scores.parquet: column 'payout' row 0: 1.5 is not a whole number"):
         write_round_bundle(store, 5, **{**inputs, "scores": scores})
     stakes = inputs["stakes"].assign(stake_at_risk=[100 * E18, 200 * E18, 51 * E18])
     with pytest.raises(BundleError, match=r"stake_at_risk disagrees with the stakes table for beta \(scores 5\d+, stakes 51\d+\)"):

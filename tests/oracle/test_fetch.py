@@ -159,5 +159,5 @@ def test_the_allow_list_from_the_environment(root: Path) -> None:
     policy = FetchPolicy.from_env({"TOURNEY_MANIFEST_ROOTS": f"{root}{os.pathsep}/srv/bundles",
                                    "TOURNEY_MANIFEST_HOSTS": "bundles.example.org, 127.0.0.1:8080"})
     assert policy.roots == (str(root), "/srv/bundles")
-    assert policy.hosts == (("bundles.example.org", None), ("127.0.0.1", 8080))
+    assert policy.host_ports == (("bundles.example.org", None), ("127.0.0.1", 8080))
     assert FetchPolicy.from_env({}) == FetchPolicy()

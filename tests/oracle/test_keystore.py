@@ -56,7 +56,7 @@ def test_refusals_name_the_problem(tmp_path: Path) -> None:
         ks.create("alice", "pw")
     with pytest.raises(KeystoreError, match="wrong password"):
         ks.unlock("alice", "not-it")
-    with pytest.raises(KeystoreError, match="no account 'zed'.*known: alice"):
+    with pytest.raises(KeystoreError, match=r"no account 'zed'.*known: alice"):
         ks.unlock("zed", "pw")
     with pytest.raises(KeystoreError, match="account name"):
         ks.create("../escape", "pw")

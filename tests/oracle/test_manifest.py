@@ -148,7 +148,7 @@ def test_malformed_manifests_are_named(mutate, fragment):
 
 
 def test_not_json_is_a_clear_error():
-    with pytest.raises(ManifestError, match="where.json: not valid JSON"):
+    with pytest.raises(ManifestError, match=r"where.json: not valid JSON"):
         Manifest.from_bytes(b"{not json", "where.json")
 
 

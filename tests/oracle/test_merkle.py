@@ -78,7 +78,7 @@ def random_value(abi_type: str, rng: random.Random) -> Any:
 def js_value(value: Any) -> Any:
     """The JSON the JS library is given: ints as decimal strings, bytes as 0x-hex (written independently
     of oracle.settlement.standard so that dump formatting is checked against the JS library, not against itself)."""
-    if isinstance(value, bool) or isinstance(value, str):
+    if isinstance(value, (bool, str)):
         return value
     if isinstance(value, int):
         return str(value)

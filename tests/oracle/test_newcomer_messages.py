@@ -89,7 +89,7 @@ def test_a_chain_whose_clock_stands_still_is_named_with_the_fix() -> None:
     assert warning is not None and "5 min" in warning and "anvil --block-time 1" in warning
 
 
-# ------------------------------------------------------------------------------------------------ deployment file, RPC URL
+# ---------------------------------------------------------------------------------------- deployment file, RPC URL
 
 
 def test_an_rpc_url_without_its_scheme_says_how_to_write_it() -> None:
@@ -192,7 +192,7 @@ def test_rules_round_trip_and_a_broken_document_says_where() -> None:
     rules = RoundRules(round=3, params=RoundParams.numerai_default(), live_file="live_00003.parquet",
                        live_sha256="ab" * 32, live_ids=2000)
     assert RoundRules.from_bytes(rules.to_bytes()) == rules
-    with pytest.raises(RulesError, match="rules_3.json: schema is None"):
+    with pytest.raises(RulesError, match=r"rules_3.json: schema is None"):
         RoundRules.from_bytes(b'{"round": 3}', "rules_3.json")
 
 
@@ -243,7 +243,7 @@ def test_the_operators_default_weights_are_the_simulations() -> None:
     params = RoundParams.numerai_default()
     assert (params.corr_weight, params.mmc_weight, params.clip) == (
         defaults["corr_weight"], defaults["mmc_weight"], defaults["clip"])
-    code, out = invoke("operator", "run", "--help")
+    _code, out = invoke("operator", "run", "--help")
     assert "0.5*CORR + 2*MMC" in out
 
 

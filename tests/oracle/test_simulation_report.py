@@ -29,7 +29,9 @@ TINY_ARGS = ["--models", "6", "--live-rows", "300", "--features", "48", "--histo
 # the first moment, then on load writes what rendered into an attribute that --dump-dom prints.
 PROBE = """<script>
 window.__errors = [];
-window.addEventListener('error', e => { window.__errors.push(String(e.message || (e.target && e.target.tagName) || e.type)); }, true);
+window.addEventListener('error', e => {
+  window.__errors.push(String(e.message || (e.target && e.target.tagName) || e.type));
+}, true);
 window.addEventListener('load', () => {
   const imgs = Array.from(document.images);
   document.body.setAttribute('data-probe', JSON.stringify({
@@ -53,7 +55,7 @@ def probe(report: Path) -> dict[str, object]:
             [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
              "--disable-background-networking", "--disable-component-update", "--disable-sync",
              f"--user-data-dir={profile}/user", "--virtual-time-budget=10000", "--dump-dom", probed.as_uri()],
-            capture_output=True, text=True, timeout=120,
+            capture_output=True, text=True, timeout=120, check=False,
         )
     match = re.search(r'data-probe="([^"]*)"', completed.stdout)
     assert match, f"probe did not run; chromium exit {completed.returncode}: {completed.stderr[-2000:]}"

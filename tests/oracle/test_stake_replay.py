@@ -3,7 +3,8 @@
 
 import pytest
 
-from oracle.chain.client import ChainEvent, replay_stakes_at_risk
+from oracle.chain.client import ChainEvent
+from oracle.chain.replay import replay_stakes_at_risk
 from oracle.chain.replay import replay_ledger, round_stakes
 
 OWNER = "0x" + "11" * 20
@@ -87,5 +88,5 @@ def test_leaves_of_unregistered_ids_are_not_stakes():
 
 
 def test_events_for_a_model_never_registered_are_refused():
-    with pytest.raises(ValueError, match="model 3.*no ModelRegistered"):
+    with pytest.raises(ValueError, match=r"model 3.*no ModelRegistered"):
         replay_ledger([staked(3, 1, 10)])

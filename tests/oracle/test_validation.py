@@ -157,7 +157,7 @@ def test_targets_rules() -> None:
     t = pd.DataFrame({"id": LIVE + ["stranger"], "target": [0.5] * 19 + [np.nan, 0.25]})
     values, errors = validate_targets(t, LIVE)
     assert {e.rule for e in errors} == {"target_nan", "target_unknown_ids"}
-    assert [e for e in errors if e.rule == "target_nan"][0].ids == ("id19",)
+    assert next(e for e in errors if e.rule == "target_nan").ids == ("id19",)
     assert list(values.index) == LIVE and np.isnan(values["id19"])
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter, Depends
 from fastapi.responses import PlainTextResponse, Response
 
@@ -22,7 +24,7 @@ def health(service: Service = Depends(get_service)) -> HealthOut:
     """Liveness: the chain answers, and whether the round scheduler runs in this process."""
     block, now = service.chain_clock()
     sched = service.scheduler
-    state = "off" if sched is None else ("running" if sched.is_alive() else "stopped")
+    state: Literal["running", "off", "stopped"] = "off" if sched is None else ("running" if sched.is_alive() else "stopped")
     return HealthOut(status="ok", chain_id=service.chain_id, block=block, chain_time=now, scheduler=state,
                      scheduler_last_error=None if sched is None else sched.last_error)
 

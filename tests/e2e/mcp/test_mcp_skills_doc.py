@@ -92,7 +92,7 @@ def test_the_error_table_is_the_registry_and_covers_the_service() -> None:
     documented = table_codes(text, "## Every error code")
     assert len(documented) == len(set(documented)), "a code is listed twice"
     assert set(documented) == set(CODES)
-    assert SERVICE_CODES <= set(CODES)
+    assert set(CODES) >= SERVICE_CODES
     # Every code the operator's service can answer with is known here (so passes through with its advice).
     service = Path(__file__).resolve().parents[3] / "oracle" / "service"
     source = "\n".join(path.read_text() for path in sorted(service.rglob("*.py")))
@@ -114,7 +114,7 @@ def test_every_command_and_call_in_the_skills_document_runs_as_written(world: Wo
         if argv[0] == "mcp":
             server_args = argv
             continue
-        done = subprocess.run([TOURNEY, *argv], env=env, capture_output=True, text=True, timeout=120)
+        done = subprocess.run([TOURNEY, *argv], env=env, capture_output=True, text=True, timeout=120, check=False)
         assert done.returncode == 0, f"{line}: {done.stdout}{done.stderr}"
     assert server_args is not None, "the document starts no server"
     config = [payload for kind, payload in events if kind == "json" and "mcpServers" in payload]
