@@ -75,8 +75,8 @@ def _render(result: RoundScores, out: str) -> Any:
                   ("payout factor", str(result.payout_factor))]
         console.print(make_table("Totals", ["total", "tokens"], totals, numeric=["tokens"]))
         if result.errors:
-            rows = [(e.model or "(table)", e.rule, ", ".join(e.ids), e.message) for e in result.errors]
-            console.print(make_table("Validation errors (these models were not scored)", ["model", "rule", "ids", "message"], rows))
+            problems = [(e.model or "(table)", e.rule, ", ".join(e.ids), e.message) for e in result.errors]
+            console.print(make_table("Validation errors (these models were not scored)", ["model", "rule", "ids", "message"], problems))
         console.print(f"scores written to {out}", highlight=False)
 
     return render
