@@ -10,16 +10,17 @@ files), ``TOURNEY_PARAMS`` (scoring parameters JSON), plus the shared connection
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import click
-from rich.console import Console
 
 from oracle.cli.context import ChainOptions, chain_options
 from oracle.cli.output import get_output, json_option, make_table
-from oracle.cli.round import round_group
 
-__all__ = ["operator_group", "DEFAULT_PARAMS"]
+if TYPE_CHECKING:
+    from rich.console import Console
+
+__all__ = ["operator_group", "DEFAULT_PARAMS", "open_command", "close_command", "resolve_command", "activate_command"]
 
 #: Scoring parameters when no ``--params`` file is given: Numerai's 2024 weights and 5% clip.
 DEFAULT_PARAMS = {"corr_weight": 1.0, "mmc_weight": 2.0, "clip": 0.05, "payout_threshold": str(10**6 * 10**18)}
@@ -102,7 +103,7 @@ def run_command(chain: ChainOptions, config: Any, once: bool, until_round: int |
     _emit_actions(actions)
 
 
-@round_group.command("open")
+@click.command("open")
 @chain_options
 @operator_options
 @json_option
@@ -111,7 +112,7 @@ def open_command(chain: ChainOptions, config: Any) -> None:
     _emit_actions(_operator(chain, config).open_due())
 
 
-@round_group.command("close")
+@click.command("close")
 @chain_options
 @operator_options
 @json_option
@@ -120,7 +121,7 @@ def close_command(chain: ChainOptions, config: Any) -> None:
     _emit_actions(_operator(chain, config).close_due())
 
 
-@round_group.command("resolve")
+@click.command("resolve")
 @chain_options
 @operator_options
 @click.option("--round", "round_", type=click.IntRange(min=1), default=None,
@@ -132,7 +133,7 @@ def resolve_command(chain: ChainOptions, config: Any, round_: int | None) -> Non
     _emit_actions([operator.resolve_and_propose(round_)] if round_ else operator.propose_due())
 
 
-@round_group.command("activate")
+@click.command("activate")
 @chain_options
 @operator_options
 @json_option

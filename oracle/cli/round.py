@@ -1,16 +1,19 @@
-"""``tourney round``: inspect and audit published round bundles."""
+"""``tourney round``: inspect and audit published round bundles; the operator's round steps (``open``, ``close``,
+``resolve``, ``activate``, defined in :mod:`oracle.cli.operator`) sit in the same group."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
 
-from oracle.bundle.store import ArtifactStore
-from oracle.bundle.round_bundle import load_bundle
+from oracle.cli.operator import activate_command, close_command, open_command, resolve_command
 from oracle.cli.output import EXIT_FAILED, get_output, json_option, make_table
-from oracle.auditor.recompute import FLOAT_TOLERANCE, RecomputeReport, recompute
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from oracle.auditor.recompute import RecomputeReport
 
 __all__ = ["round_group"]
 
@@ -48,11 +51,16 @@ def _render_report(report: RecomputeReport) -> Any:
 @round_group.command("recompute")
 @click.argument("manifest_url")
 @click.option("--expect-keccak", default=None, help="The manifestHash posted on-chain (0x...), to check the manifest against.")
-@click.option("--tolerance", type=float, default=FLOAT_TOLERANCE, show_default=True, help="Tolerance for corr and mmc.")
+@click.option("--tolerance", type=float, default=None,
+              help="Tolerance for corr and mmc [default: 1e-9].")
 @click.option("--no-previous", is_flag=True, help="Do not follow the link to the previous round's bundle.")
 @json_option
-def recompute_command(manifest_url: str, expect_keccak: str | None, tolerance: float, no_previous: bool) -> None:
+def recompute_command(manifest_url: str, expect_keccak: str | None, tolerance: float | None, no_previous: bool) -> None:
     """Re-derive a round from its bundle and report every difference; exit 0 only if all match."""
+    from oracle.auditor.recompute import FLOAT_TOLERANCE, recompute
+
+    if tolerance is None:
+        tolerance = FLOAT_TOLERANCE
     output = get_output()
     report = recompute(manifest_url, expected_keccak=expect_keccak, tolerance=tolerance, check_previous=not no_previous)
     output.emit(report.to_dict(), _render_report(report))
@@ -65,6 +73,8 @@ def recompute_command(manifest_url: str, expect_keccak: str | None, tolerance: f
 @json_option
 def show_command(manifest_url: str) -> None:
     """Verify a bundle's files against its manifest and print the manifest."""
+    from oracle.bundle.round_bundle import load_bundle
+
     output = get_output()
     bundle = load_bundle(manifest_url)
     manifest = bundle.manifest
@@ -84,6 +94,8 @@ def show_command(manifest_url: str) -> None:
 @json_option
 def list_command(store_url: str) -> None:
     """List the rounds and manifests in an artifact store."""
+    from oracle.bundle.store import ArtifactStore
+
     output = get_output()
     store = ArtifactStore(store_url)
     rows = [
@@ -97,3 +109,7 @@ def list_command(store_url: str) -> None:
         console.print(make_table(f"Manifests in {store_url}", columns, ([row[c] for c in columns] for row in rows), ["round", "seq"]))
 
     output.emit({"store": store_url, "manifests": rows}, render)
+
+
+for _step in (open_command, close_command, resolve_command, activate_command):
+    round_group.add_command(_step)

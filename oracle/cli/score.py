@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import fsspec
-import pandas as pd
-from rich.console import Console
 
-from oracle.bundle.parquet import parquet_bytes
 from oracle.cli.output import fail, get_output, json_option, make_table
-from oracle.scoring.params import ParamsError, RoundParams
-from oracle.scoring.pipeline import RoundScores, load_table, score_round
-from oracle.scoring.validation import PredictionError
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from rich.console import Console
+
+    from oracle.scoring.pipeline import RoundScores
+    from oracle.scoring.validation import PredictionError
 
 __all__ = ["score", "stakes_for_scoring", "write_scores", "summary"]
 
@@ -27,6 +27,10 @@ def stakes_for_scoring(table: pd.DataFrame) -> pd.DataFrame:
 
 def write_scores(result: RoundScores, out: str) -> None:
     """Write the scores (amounts as decimal strings) as Parquet (deterministic bytes) or CSV."""
+    import fsspec
+
+    from oracle.bundle.parquet import parquet_bytes
+
     name = out.split("?", 1)[0].lower()
     if name.endswith((".parquet", ".pq")):
         data = parquet_bytes(result.scores, out)
@@ -90,6 +94,9 @@ def score(predictions_path: str, targets_path: str, stakes_path: str, params_pat
     Invalid models are listed with the rule they broke and are not scored; the rest are. Exits
     non-zero only when a whole table is unusable.
     """
+    from oracle.scoring.params import ParamsError, RoundParams
+    from oracle.scoring.pipeline import load_table, score_round
+
     output = get_output()
     try:
         params = RoundParams.from_json(params_path)

@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from rich.progress import Progress as RichProgress
 
 from oracle.cli.output import get_output, json_option, make_table
-from oracle.scoring.params import RoundParams
-from oracle.simulation.data import TournamentSpec
-from oracle.simulation.engine import prepare, settle
-from oracle.simulation.onchain import OnChainLedger
-from oracle.simulation.participants import TOKEN
-from oracle.simulation.report import write_report
-from oracle.simulation.sweep import SweepGrid, outcome, run_sweep
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 __all__ = ["simulate"]
 
@@ -70,6 +64,16 @@ def simulate(
     the sweep, if asked for, replays off-chain. Writes DIR/data (Parquet), DIR/submissions, DIR/results
     and DIR/report.html (and DIR/chain/ manifests with the on-chain back end).
     """
+    from rich.progress import Progress as RichProgress
+
+    from oracle.scoring.params import RoundParams
+    from oracle.simulation.data import TournamentSpec
+    from oracle.simulation.engine import prepare, settle
+    from oracle.simulation.onchain import OnChainLedger
+    from oracle.simulation.participants import TOKEN
+    from oracle.simulation.report import write_report
+    from oracle.simulation.sweep import SweepGrid, outcome, run_sweep
+
     output = get_output()
     spec = TournamentSpec(seed=seed, n_features=n_features, history_eras=history_eras,
                           history_rows_per_era=history_rows, live_rows=live_rows, regime_length=regime_length)

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from oracle.bundle.parquet import parquet_bytes
 from oracle.bundle.store import ArtifactStore
 from oracle.bundle.round_bundle import load_bundle, STAKES, write_round_bundle
-from oracle.cli import COMMANDS, main
+from oracle.cli import main
 from oracle.scoring.params import RoundParams
 from oracle.scoring.pipeline import score_round
 
@@ -60,13 +60,6 @@ def score_args(files: dict[str, str], out: str) -> list[str]:
 def expected_scores() -> pd.DataFrame:
     predictions, targets, stakes = tables()
     return score_round(predictions, targets, stakes, PARAMS).scores
-
-
-def test_registered_commands_are_a_plain_list():
-    names = [c.name for c in COMMANDS]
-    assert names[:2] == ["score", "round"]
-    assert len(names) == len(set(names)), "a command is registered twice"
-    assert set(main.commands) == set(names)
 
 
 def test_score_writes_parquet_and_prints_a_table(round_files, tmp_path: Path):
