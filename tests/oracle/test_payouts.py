@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from decimal import ROUND_DOWN, Decimal, localcontext
 from fractions import Fraction
 
@@ -121,3 +122,18 @@ def test_amounts_match_independent_decimal_rule_and_totals_are_exact(
         assert type(p.payout) is int and type(p.burn) is int
     assert r.total_payout == sum(p.payout for p in r.models)
     assert r.total_burn == sum(p.burn for p in r.models)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 10**30), st.floats(allow_nan=False, allow_infinity=False),
+       st.fractions(min_value=0, max_value=1, max_denominator=10**30),
+       st.sampled_from([0.05, 0.25, 1.0, 1e-9, 0.1, 0.3]))
+def test_integer_rule_is_the_rational_rule(stake: int, score: float, factor: Fraction, clip: float) -> None:
+    """The integer arithmetic equals the rational formula it replaces, clip edges included."""
+    bound = Fraction(repr(clip))
+    expected = math.trunc(stake * max(-bound, min(bound, Fraction(score) * factor)))
+    assert model_amount(stake, score, factor, clip) == expected
+    at_edge = float(bound / factor) if factor else 0.0  # a score right at the clip, after the factor
+    edge = math.trunc(stake * max(-bound, min(bound, Fraction(at_edge) * factor)))
+    assert model_amount(stake, at_edge, factor, clip) == edge
+    assert model_amount(stake, -at_edge, factor, clip) == -edge
