@@ -24,11 +24,11 @@ A proposal verifies only when nothing differs.
 from __future__ import annotations
 
 import io
-import math
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 from eth_utils import event_abi_to_log_topic
 from web3 import Web3
@@ -99,12 +99,11 @@ def _read_file(name: str, data: bytes) -> pd.DataFrame:
 
 
 def _same_values(a: pd.Series, b: pd.Series) -> bool:
-    if len(a) != len(b) or list(a.index) != list(b.index):
+    """Same ids in the same order and the same numbers (NaN equal to NaN), compared as arrays: walking a string
+    index element by element cost seconds per thousand models."""
+    if len(a) != len(b) or not a.index.equals(b.index):
         return False
-    for x, y in zip(a.to_numpy(dtype=float), b.to_numpy(dtype=float)):
-        if not (x == y or (math.isnan(x) and math.isnan(y))):
-            return False
-    return True
+    return bool(np.array_equal(a.to_numpy(dtype=float), b.to_numpy(dtype=float), equal_nan=True))
 
 
 def check_submissions(bundle: RoundBundle, client: TournamentClient, owners: Mapping[int, str]) -> list[Difference]:
