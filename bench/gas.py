@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 from oracle.chain.anvil import start_anvil  # noqa: E402
 from oracle.chain.deploy import DeployParams, deploy  # noqa: E402
 from oracle.chain.tx import Sender  # noqa: E402
-from oracle.participant.actions import permit_signature  # noqa: E402
+from oracle.protocol.permit import permit_signature  # noqa: E402
 from oracle.settlement.leaves import SettlementLeaf, multiproof_for, proof_for, settlement_tree  # noqa: E402
 
 UNIT = 10**18

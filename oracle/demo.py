@@ -41,13 +41,17 @@ from oracle.chain.client import TournamentClient
 from oracle.chain.deploy import UNIT, DeployParams, Deployment, deploy
 from oracle.chain.tx import Sender
 from oracle.chain.keystore import Keystore
-from oracle.operator.rounds import Operator, OperatorConfig
+from oracle.operator.rounds import Operator
+from oracle.operator.config import OperatorConfig
 from oracle.settlement.leaves import leaves_of_dump
 from oracle.scoring.params import RoundParams
 from oracle.bundle.round_bundle import load_bundle
 from oracle.simulation.data import TournamentSpec, World, write_live_round
-from oracle.participant.actions import Connection, permit_signature, settle_all
-from oracle.protocol.submission import Inbox, Submission, sign_submission
+from oracle.chain.connection import Connection
+from oracle.protocol.permit import permit_signature
+from oracle.participant.settle import settle_all
+from oracle.protocol.inbox import Inbox
+from oracle.protocol.submission import sign_submission, Submission
 from oracle.auditor.verify import Verdict, verify_all, verify_round
 
 __all__ = ["DemoConfig", "DemoResult", "run_demo", "main", "RoundDataWorld", "model_predictions"]
@@ -166,7 +170,7 @@ class _Demo:
             oracle=oracle.address, guardian=guardian.address, pauser=admin.address)
         self.deployment.save(self.workdir / "deployment.json")
         self.client = TournamentClient(self.w3, self.deployment)
-        # The keeper settles through the participants' code path (oracle.participant.actions.settle_all), with its Sender.
+        # The keeper settles through the participants' code path (oracle.participant.settle.settle_all), with its Sender.
         self.keeper_conn = Connection(self.w3, self.deployment, self.keeper_account, _sender=self.keeper)
         self.token, self.t = self.client.token, self.client.tournament
         self.admin.transact(self.token.functions.approve(self.t.address, c.reserve), action="approve reserve")

@@ -23,7 +23,6 @@ A proposal verifies only when nothing differs.
 
 from __future__ import annotations
 
-import io
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
@@ -40,8 +39,9 @@ from oracle.chain.client import Proposal, RoundStatus, TournamentClient
 from oracle.chain.tx import Sender
 from oracle.settlement.leaves import leaves_of_dump
 from oracle.auditor.recompute import Difference, recompute_bundle
-from oracle.protocol.receipt import Receipt, check_receipts
-from oracle.protocol.submission import Submission, SubmissionError, recover_signer, verify_submission
+from oracle.scoring.tables import read_prediction_file
+from oracle.protocol.receipt import check_receipts, Receipt
+from oracle.protocol.submission import recover_signer, Submission, SubmissionError, verify_submission
 
 __all__ = ["Verdict", "ReceiptEvidence", "check_receipt_evidence", "verify_proposal", "verify_round", "verify_all",
            "watch"]
@@ -92,12 +92,6 @@ def _previous_proposal(client: TournamentClient, proposal: Proposal) -> Proposal
     return earlier[-1] if earlier else None
 
 
-def _read_file(name: str, data: bytes) -> pd.DataFrame:
-    if name.lower().endswith((".parquet", ".pq")):
-        return pd.read_parquet(io.BytesIO(data))
-    return pd.read_csv(io.BytesIO(data), dtype={"id": str})
-
-
 def _same_values(a: pd.Series, b: pd.Series) -> bool:
     """Same ids in the same order and the same numbers (NaN equal to NaN), compared as arrays: walking a string
     index element by element cost seconds per thousand models."""
@@ -132,12 +126,12 @@ def check_submissions(bundle: RoundBundle, client: TournamentClient, owners: Map
             out.append(Difference("submission", model, "model", "registered before close", "unknown model"))
             continue
         for problem in verify_submission(sub, data, owner, chain_id=chain_id, tournament=tournament, round=round):
-            field_name = "signature" if "signature" in problem or "signer" in problem else "record"
+            field_name = "signature" if problem.code in ("bad_signature", "not_owner") else "record"
             out.append(Difference("submission", model, field_name, "valid", problem))
         if str(sub.model_id) not in predictions.columns:
             continue  # refused later by validation: listed in the rejections
         try:
-            frame = _read_file(sub.file_name, data)
+            frame = read_prediction_file(sub.file_name, data)
             column = [c for c in frame.columns if c != "id"][0]
             signed_values = pd.Series(frame[column].to_numpy(), index=frame["id"].astype(str)).sort_index()
         except Exception as exc:  # noqa: BLE001 - an unreadable signed file should not have been scored

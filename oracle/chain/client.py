@@ -29,6 +29,7 @@ from oracle.chain.tx import RpcUnavailable
 __all__ = [
     "DEFAULT_CHUNK",
     "ChainEvent",
+    "ModelInfo",
     "Proposal",
     "RoundState",
     "RoundStatus",
@@ -41,7 +42,8 @@ DEFAULT_CHUNK = 2_000
 
 
 class RoundStatus(IntEnum):
-    """The contract's ``RoundStatus`` enum."""
+    """The contract's ``RoundStatus`` enum: the one model of a round's status (the service, CLI and participant
+    print :attr:`label`)."""
 
     NONE = 0
     OPEN = 1
@@ -49,6 +51,11 @@ class RoundStatus(IntEnum):
     PROPOSED = 3
     VETOED = 4
     ACTIVE = 5
+
+    @property
+    def label(self) -> str:
+        """The status as the API and the CLI spell it: ``open``, ``proposed``, ..."""
+        return self.name.lower()
 
 
 @dataclass(frozen=True)
@@ -113,6 +120,24 @@ class Proposal:
             manifest_hash=_hex32(a["manifestHash"]), manifest_uri=str(a["manifestURI"]),
             activates_at=int(a["activatesAt"]), block=event.block, log_index=event.log_index, tx_hash=event.tx_hash,
         )
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """``modelInfo(id)``: owner and net deposits, settlement progress, pending withdrawal."""
+
+    model_id: int
+    owner: str
+    net_deposits: int
+    settled_round: int
+    first_round: int
+    pending_withdrawal: int
+    withdrawal_after_round: int
+
+    @property
+    def registered(self) -> bool:
+        # firstRound is nonzero for every registered model.
+        return self.first_round != 0
 
 
 def _hex32(value: Any) -> str:
@@ -220,16 +245,24 @@ class TournamentClient:
     def model_count(self) -> int:
         return int(self._rpc("modelCount", self.tournament.functions.modelCount().call))
 
+    def model_info(self, model_id: int) -> ModelInfo:
+        """A model's on-chain record (all zero for an id never registered: see :attr:`ModelInfo.registered`)."""
+        model, settlement, withdrawal = self._rpc(
+            f"modelInfo({model_id})", self.tournament.functions.modelInfo(int(model_id)).call)
+        return ModelInfo(
+            model_id=int(model_id), owner=Web3.to_checksum_address(model[0]), net_deposits=int(model[1]),
+            settled_round=int(settlement[2]), first_round=int(settlement[3]), pending_withdrawal=int(withdrawal[0]),
+            withdrawal_after_round=int(withdrawal[1]),
+        )
+
     def owner_of(self, model_id: int) -> str | None:
         """The owner of a model, or None for an id never registered."""
-        model, _, _ = self._rpc(f"modelInfo({model_id})", self.tournament.functions.modelInfo(model_id).call)
-        owner = Web3.to_checksum_address(model[0])
+        owner = self.model_info(model_id).owner
         return None if int(owner, 16) == 0 else owner
 
     def settled_round(self, model_id: int) -> int:
         """The round a model is settled through on-chain."""
-        _, settlement, _ = self._rpc(f"modelInfo({model_id})", self.tournament.functions.modelInfo(model_id).call)
-        return int(settlement[2])
+        return self.model_info(model_id).settled_round
 
     def stake_of(self, model_id: int) -> int:
         return int(self._rpc(f"stakeOf({model_id})", self.tournament.functions.stakeOf(model_id).call))
@@ -245,29 +278,42 @@ class TournamentClient:
 
     # -------------------------------------------------------------- events
 
-    def events(self, names: Sequence[str] | None = None, from_block: int | None = None,
-               to_block: int | None = None) -> list[ChainEvent]:
-        """Tournament events (only ``names`` when given), in chain order, read ``chunk`` blocks per call."""
+    def _scan(self, topics: list[Any] | None, from_block: int | None, to_block: int | None,
+              what: str) -> list[ChainEvent]:
+        """The one event scanner: ``eth_getLogs`` over the tournament in windows of ``chunk`` blocks, decoded, in
+        chain order."""
         start = self.deployment.block if from_block is None else from_block
         end = self.block_number() if to_block is None else to_block
-        wanted = set(names) if names is not None else None
-        topics = None
-        if wanted is not None:
-            topics = [["0x" + t.hex() for t, (name, _) in self._decoders.items() if name in wanted]]
-            unknown = wanted - {name for name, _ in self._decoders.values()}
-            if unknown:
-                raise ValueError(f"the Tournament ABI has no event(s) {sorted(unknown)}")
         out: list[ChainEvent] = []
         for low in range(start, end + 1, self.chunk):
             high = min(end, low + self.chunk - 1)
             query: dict[str, Any] = {"address": self.tournament.address, "fromBlock": low, "toBlock": high}
             if topics is not None:
                 query["topics"] = topics
-            for log in self._rpc(f"eth_getLogs {low}-{high}", lambda q=query: self.w3.eth.get_logs(q)):
+            for log in self._rpc(f"eth_getLogs {what} {low}-{high}", lambda q=query: self.w3.eth.get_logs(q)):
                 decoded = self._decode(log)
                 if decoded is not None:
                     out.append(decoded)
         return sorted(out, key=lambda e: e.position)
+
+    def _topic(self, name: str) -> str:
+        for topic, (known, _) in self._decoders.items():
+            if known == name:
+                return "0x" + topic.hex()
+        raise ValueError(f"the Tournament ABI has no event {name!r}")
+
+    def events(self, names: Sequence[str] | None = None, from_block: int | None = None,
+               to_block: int | None = None, indexed: Any = None) -> list[ChainEvent]:
+        """Tournament events (only ``names`` when given), in chain order. ``indexed`` filters on the events' first
+        indexed argument (an int such as a round or model id, or an address) on the node."""
+        topics: list[Any] | None = None
+        if names is not None:
+            topics = [[self._topic(name) for name in names]]
+        if indexed is not None:
+            word = (bytes(HexBytes(Web3.to_checksum_address(indexed))).rjust(32, b"\0") if isinstance(indexed, str)
+                    else int(indexed).to_bytes(32, "big"))
+            topics = (topics or [None]) + ["0x" + word.hex()]
+        return self._scan(topics, from_block, to_block, ",".join(names or ["all"]))
 
     def _decode(self, log: Any) -> ChainEvent | None:
         if not log["topics"]:
@@ -284,27 +330,25 @@ class TournamentClient:
 
     def round_events(self, name: str, round: int) -> list[ChainEvent]:
         """Events ``name`` whose indexed ``round`` is ``round`` (filtered by topic on the node)."""
-        topic0 = next(t for t, (n, _) in self._decoders.items() if n == name)
-        topic1 = "0x" + round.to_bytes(32, "big").hex()
-        out = []
-        end = self.block_number()
-        for low in range(self.deployment.block, end + 1, self.chunk):
-            query = {"address": self.tournament.address, "fromBlock": low, "toBlock": min(end, low + self.chunk - 1),
-                     "topics": ["0x" + topic0.hex(), topic1]}
-            out += [e for e in map(self._decode, self._rpc(f"eth_getLogs {name}", lambda q=query: self.w3.eth.get_logs(q))) if e]
-        return sorted(out, key=lambda e: e.position)
+        return self.events([name], indexed=int(round))
 
     def proposals(self, round: int) -> list[Proposal]:
         """Every ``RootProposed`` of a round, oldest first (more than one only after vetoes)."""
         return [Proposal.of(e) for e in self.round_events("RootProposed", round)]
 
-    def current_proposal(self, round: int) -> Proposal | None:
-        """The proposal standing for a round (pending or active), or None when there is none (or it was vetoed)."""
+    def standing_proposal(self, round: int) -> tuple[RoundState, Proposal | None]:
+        """The round's state and the proposal standing for it (pending or active), or None when there is none
+        (never proposed, or vetoed and not proposed again): the one reading of "the round's proposal" for
+        participants, operator, auditor and service."""
         state = self.round_state(round)
         if state.status not in (RoundStatus.PROPOSED, RoundStatus.ACTIVE):
-            return None
+            return state, None
         found = self.proposals(round)
-        return found[-1] if found else None
+        return state, (found[-1] if found else None)
+
+    def current_proposal(self, round: int) -> Proposal | None:
+        """The proposal standing for a round (see :meth:`standing_proposal`)."""
+        return self.standing_proposal(round)[1]
 
     def close_event(self, round: int) -> ChainEvent | None:
         found = self.round_events("RoundClosed", round)

@@ -23,6 +23,7 @@ from web3.types import TxReceipt
 
 from oracle.errors import TourneyError
 from oracle.chain.artifacts import error_selectors
+from oracle.chain.hashes import hex_hash
 
 CONTRACTS_WITH_ERRORS = ("Tournament", "TournamentToken")
 
@@ -186,7 +187,7 @@ class Sender:
                 time.sleep(self.retry_delay)
             if time.monotonic() > deadline:
                 raise ChainError(
-                    f"{action}: no receipt for {HexBytes(tx_hash).hex()} after {self.receipt_timeout:.0f}s; "
+                    f"{action}: no receipt for {hex_hash(tx_hash)} after {self.receipt_timeout:.0f}s; "
                     "it may still be mined: look it up before sending again"
                 )
 
@@ -198,7 +199,7 @@ class Sender:
             return self._reverted(action, exc)
         except Exception:  # noqa: BLE001 - the replay is best effort; the receipt already says it failed
             pass
-        return ContractReverted(action, "TransactionFailed", {"tx": receipt["transactionHash"].hex()})
+        return ContractReverted(action, "TransactionFailed", {"tx": hex_hash(receipt["transactionHash"])})
 
     def _reverted(self, action: str, exc: Exception) -> ContractReverted:
         data = _revert_data(exc)

@@ -2,7 +2,7 @@
 
 ``@chain_options`` adds ``--rpc`` (``TOURNEY_RPC``), ``--deployment`` (``TOURNEY_DEPLOYMENT``), ``--account``
 (``TOURNEY_ACCOUNT``) and ``--keystore-dir`` (``TOURNEY_KEYSTORE_DIR``) to a command and passes one
-:class:`ChainOptions` as the ``chain`` argument; ``chain.connect()`` returns an :class:`oracle.participant.actions.Connection`
+:class:`ChainOptions` as the ``chain`` argument; ``chain.connect()`` returns an :class:`oracle.chain.connection.Connection`
 (unlocking the account's keystore with ``TOURNEY_PASSWORD`` or a hidden prompt). Errors are reported by the
 ``tourney`` group itself (one handler for every command).
 """
@@ -47,17 +47,17 @@ class ChainOptions:
 
     def connect(self, need_account: bool = True) -> Any:
         """Connect to the deployment; with ``need_account`` also unlock the signing account."""
-        from oracle.participant.actions import ParticipantError, connect
+        from oracle.chain.connection import ConnectionRefused, connect
 
         if not self.rpc:
-            raise ParticipantError("no JSON-RPC endpoint: pass --rpc URL or set TOURNEY_RPC")
+            raise ConnectionRefused("no JSON-RPC endpoint: pass --rpc URL or set TOURNEY_RPC")
         if not self.deployment:
-            raise ParticipantError("no deployment file: pass --deployment FILE or set TOURNEY_DEPLOYMENT")
+            raise ConnectionRefused("no deployment file: pass --deployment FILE or set TOURNEY_DEPLOYMENT")
         account = None
         if need_account:
             if not self.account:
-                raise ParticipantError("this command signs: pass --account NAME or set TOURNEY_ACCOUNT "
-                                       "(see `tourney account list`)")
+                raise ConnectionRefused("this command signs: pass --account NAME or set TOURNEY_ACCOUNT "
+                                        "(see `tourney account list`)")
             keystore = self.keystore()
             address = keystore.address(self.account)  # fails fast, before prompting, on an unknown name
             account = keystore.unlock(self.account, read_password(f"Password for {self.account} ({address})"))

@@ -46,7 +46,7 @@ def operator_options(func: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(func)
     def wrapper(*args: Any, store: str, inbox: str, round_data: str, params_file: str | None, window: int,
                 max_rounds: int | None, **kwargs: Any) -> Any:
-        from oracle.operator.rounds import OperatorConfig
+        from oracle.operator.config import OperatorConfig
         from oracle.scoring.params import ParamsError, RoundParams
 
         try:

@@ -15,6 +15,7 @@ import click
 
 from oracle.cli.context import ChainOptions, chain_options, read_password
 from oracle.cli.output import fail, get_output, json_option, make_table
+from oracle.chain.hashes import tx_hash
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -25,14 +26,10 @@ __all__ = ["PARTICIPANT_COMMANDS", "account_group", "model_group", "stake_comman
            "withdraw_command", "settle_command", "submit_command", "status_command"]
 
 
-def _tx(receipt: Any) -> str:
-    return "0x" + bytes(receipt["transactionHash"]).hex()
-
-
 def _amount(conn: Any, text: str) -> tuple[int, int]:
-    from oracle.participant.actions import _decimals, parse_amount
+    from oracle.participant.amounts import parse_amount, token_decimals
 
-    decimals = _decimals(conn)
+    decimals = token_decimals(conn)
     return parse_amount(text, decimals), decimals
 
 
@@ -128,12 +125,12 @@ def model_group() -> None:
 @json_option
 def model_register(chain: ChainOptions) -> None:
     """Register a new model owned by --account."""
-    from oracle.participant.actions import register_model
+    from oracle.participant.models import register_model
 
     conn = chain.connect()
     model_id, receipt = register_model(conn)
-    get_output().emit({"model_id": model_id, "owner": conn.address, "tx": _tx(receipt), "gas": receipt["gasUsed"]},
-                      lambda c: c.print(f"registered model {model_id} for {conn.address} (tx {_tx(receipt)})",
+    get_output().emit({"model_id": model_id, "owner": conn.address, "tx": tx_hash(receipt), "gas": receipt["gasUsed"]},
+                      lambda c: c.print(f"registered model {model_id} for {conn.address} (tx {tx_hash(receipt)})",
                                         highlight=False))
 
 
@@ -143,7 +140,7 @@ def model_register(chain: ChainOptions) -> None:
 @json_option
 def model_list(chain: ChainOptions, owner: str | None) -> None:
     """List the model ids registered to an owner."""
-    from oracle.participant.actions import owned_models
+    from oracle.participant.models import owned_models
 
     if owner is None:
         if not chain.account:
@@ -162,17 +159,18 @@ def model_list(chain: ChainOptions, owner: str | None) -> None:
 @json_option
 def stake_command(chain: ChainOptions, model_id: int, amount: str) -> None:
     """Stake AMOUNT tokens on a model in one transaction (EIP-2612 permit, no approval); e.g. 12.5."""
-    from oracle.participant.actions import format_amount, stake
+    from oracle.participant.amounts import format_amount
+    from oracle.participant.stake import stake
 
     conn = chain.connect()
     units, decimals = _amount(conn, amount)
     receipt = stake(conn, model_id, units)
     total = conn.tournament.functions.modelInfo(model_id).call()[0][1]
     data = {"model_id": model_id, "amount": units, "amount_tokens": format_amount(units, decimals),
-            "net_deposits": total, "tx": _tx(receipt), "gas": receipt["gasUsed"]}
+            "net_deposits": total, "tx": tx_hash(receipt), "gas": receipt["gasUsed"]}
     get_output().emit(data, lambda c: c.print(
         f"staked {format_amount(units, decimals)} on model {model_id}; it counts from the next round that closes "
-        f"(tx {_tx(receipt)})", highlight=False))
+        f"(tx {tx_hash(receipt)})", highlight=False))
 
 
 @click.command("unstake")
@@ -182,17 +180,18 @@ def stake_command(chain: ChainOptions, model_id: int, amount: str) -> None:
 @json_option
 def unstake_command(chain: ChainOptions, model_id: int, amount: str) -> None:
     """Request a withdrawal of AMOUNT tokens; it stays at risk in every round already closed."""
-    from oracle.participant.actions import format_amount, request_withdrawal
+    from oracle.participant.amounts import format_amount
+    from oracle.participant.stake import request_withdrawal
 
     conn = chain.connect()
     units, decimals = _amount(conn, amount)
     pending, after_round, receipt = request_withdrawal(conn, model_id, units)
     data = {"model_id": model_id, "requested": units, "pending": pending, "after_round": after_round,
-            "tx": _tx(receipt)}
+            "tx": tx_hash(receipt)}
     waits = f"once round {after_round} is settled" if after_round else "now"
     get_output().emit(data, lambda c: c.print(
         f"withdrawal of {format_amount(pending, decimals)} pending on model {model_id}; withdraw {waits} "
-        f"(tx {_tx(receipt)})", highlight=False))
+        f"(tx {tx_hash(receipt)})", highlight=False))
 
 
 @click.command("withdraw")
@@ -201,15 +200,16 @@ def unstake_command(chain: ChainOptions, model_id: int, amount: str) -> None:
 @json_option
 def withdraw_command(chain: ChainOptions, model_id: int) -> None:
     """Take a model's pending withdrawal (settling it first against the newest active root if needed)."""
-    from oracle.participant.actions import _decimals, format_amount, withdraw
+    from oracle.participant.amounts import format_amount, token_decimals
+    from oracle.participant.stake import withdraw
 
     conn = chain.connect()
     paid, receipt = withdraw(conn, model_id)
-    decimals = _decimals(conn)
-    data = {"model_id": model_id, "paid": paid, "paid_tokens": format_amount(paid, decimals), "tx": _tx(receipt),
+    decimals = token_decimals(conn)
+    data = {"model_id": model_id, "paid": paid, "paid_tokens": format_amount(paid, decimals), "tx": tx_hash(receipt),
             "gas": receipt["gasUsed"]}
     get_output().emit(data, lambda c: c.print(
-        f"withdrew {format_amount(paid, decimals)} from model {model_id} (tx {_tx(receipt)})", highlight=False))
+        f"withdrew {format_amount(paid, decimals)} from model {model_id} (tx {tx_hash(receipt)})", highlight=False))
 
 
 @click.command("settle")
@@ -222,7 +222,7 @@ def withdraw_command(chain: ChainOptions, model_id: int) -> None:
 def settle_command(chain: ChainOptions, model_id: int | None, settle_everything: bool, round_: int | None,
                    batch_size: int) -> None:
     """Settle a model (--model M) or every model (--all) against an active root; anyone may do it."""
-    from oracle.participant.actions import settle_all, settle_model
+    from oracle.participant.settle import settle_all, settle_model
 
     if (model_id is None) == (not settle_everything):
         fail("pass exactly one of --model M and --all")
@@ -282,8 +282,8 @@ def submit_command(ctx: click.Context, chain: ChainOptions, round_: int, model_i
 
     Exactly one of --to (the operator service over HTTP: prints and keeps the operator's signed receipt) and
     --inbox (a directory inbox)."""
-    from oracle.participant.actions import submit_predictions, submit_to_service
-    from oracle.scoring.pipeline import load_table
+    from oracle.participant.submit import submit_predictions, submit_to_service
+    from oracle.scoring.tables import load_table
 
     how, where = _delivery(ctx, to_url, inbox_url)
     ids = None
@@ -317,7 +317,7 @@ def submit_command(ctx: click.Context, chain: ChainOptions, round_: int, model_i
 
 
 def _render_status(statuses: list[Any], decimals: int) -> Any:
-    from oracle.participant.actions import format_amount
+    from oracle.participant.amounts import format_amount
 
     def render(console: Console) -> None:
         rows = []
@@ -362,8 +362,11 @@ def _render_status(statuses: list[Any], decimals: int) -> Any:
 def status_command(chain: ChainOptions, model_ids: tuple[int, ...], receipts_dir: str | None) -> None:
     """Per model: settled stake, pending withdrawal, per proposed round the score, payout/burn, settled, proof; and
     the latest operator receipt per round, marked by whether the round's published bundle carries that file."""
-    from oracle.participant.actions import ParticipantError, _decimals, model_status, oracle_address, owned_models
-    from oracle.protocol.receipt import default_receipts_dir, load_receipts
+    from oracle.participant.models import owned_models, ParticipantError
+    from oracle.participant.amounts import token_decimals
+    from oracle.participant.status import model_status
+    from oracle.participant.submit import oracle_address
+    from oracle.participant.receipts import default_receipts_dir, load_receipts
 
     conn = chain.connect(need_account=False)
     ids = list(model_ids)
@@ -377,7 +380,7 @@ def status_command(chain: ChainOptions, model_ids: tuple[int, ...], receipts_dir
     except ParticipantError as exc:
         oracle, unreadable = None, [*unreadable, f"cannot tell genuine receipts: {exc}"]
     statuses = [model_status(conn, m, receipts, oracle) for m in ids]
-    decimals = _decimals(conn)
+    decimals = token_decimals(conn)
     output = get_output()
     for problem in unreadable:
         output.note(f"warning: {problem}")

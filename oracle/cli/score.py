@@ -143,8 +143,8 @@ def score(predictions_path: str, targets_path: str, stakes_path: str, params_pat
     non-zero only when a whole table is unusable. Every row goes to --out (and to --json).
     """
     from oracle.scoring.params import ParamsError, RoundParams
-    from oracle.scoring.pipeline import load_table, score_round
-    from oracle.scoring.tables import read_predictions
+    from oracle.scoring.pipeline import score_round
+    from oracle.scoring.tables import load_table, read_predictions
 
     _check_out(out)
     output = get_output()

@@ -46,7 +46,7 @@ def _render(verdicts: list[Any]) -> Any:
 def _receipt_evidence(client: Any, receipts_dir: str) -> Any:
     """The receipts under ``receipts_dir`` and the oracle address they must be signed by, read from the chain
     (never from a service: the operator cannot vouch for its own receipts)."""
-    from oracle.protocol.receipt import load_receipts
+    from oracle.participant.receipts import load_receipts
     from oracle.auditor.verify import ReceiptEvidence
 
     receipts, unreadable = load_receipts(receipts_dir)

@@ -23,130 +23,39 @@ so a transaction sent just before a crash is never sent again (the contract woul
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import sys
 import time
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Mapping
+from typing import Any, Callable
 
-import fsspec
 import pandas as pd
 from web3 import Web3
 
 from oracle.bundle.store import ArtifactStore, BundleError
 from oracle.bundle.round_bundle import load_bundle, REJECTIONS_FILE, SUBMISSIONS_FILE, write_round_bundle
-from oracle.chain.client import Proposal, RoundState, RoundStatus, TournamentClient
-from oracle.chain.tx import ChainError, Sender
+from oracle.chain.client import Proposal, RoundStatus, TournamentClient
+from oracle.chain.hashes import tx_hash
+from oracle.chain.tx import Sender
 from oracle.bundle.manifest import ChainRef, canonical_json
 from oracle.scoring.params import RoundParams
 from oracle.scoring.pipeline import score_round
-from oracle.protocol.submission import Inbox, Submission, SubmissionError, verify_submission
+from oracle.protocol.inbox import Inbox
+from oracle.scoring.tables import read_prediction_file
 from oracle.scoring.validation import combine_model_files
 from oracle.settlement.leaves import leaves_of_dump
+from oracle.operator.config import HANG_ENV, STEPS, Action, OperatorConfig, OperatorError
+from oracle.operator.intake import (
+    check_submissions,
+    rejection,
+    rejection_order,
+    submission_file_name,
+    submission_files,
+)
+from oracle.operator.round_data import load_round_data
 
-__all__ = [
-    "HANG_ENV",
-    "STEPS",
-    "Action",
-    "OperatorConfig",
-    "OperatorError",
-    "Operator",
-    "RoundData",
-    "load_round_data",
-    "previous_cumulative_of",
-]
-
-#: Names of the points an operator can be told to stop at (tests kill it there): after each transaction, and
-#: after the bundle is written but before the proposal is sent.
-STEPS = ("opened", "closed", "bundled", "proposed", "activated")
-#: Environment variable naming a step in STEPS: the operator announces it on stderr and hangs there.
-HANG_ENV = "TOURNEY_OPERATOR_HANG_AT"
-
-
-
-class OperatorError(ChainError):
-    """The operator cannot go on with a round; the message says which round and why."""
-
-
-@dataclass(frozen=True)
-class OperatorConfig:
-    """Where the operator reads and writes, and how rounds are run.
-
-    ``params`` is the scoring template; each round gets a copy with ``round_number`` set. ``max_rounds`` stops the
-    operator from opening rounds past that number (None: no limit)."""
-
-    store: str
-    inbox: str
-    round_data: str
-    params: RoundParams
-    submission_window: int = 3600
-    max_rounds: int | None = None
-    inflight_timeout: float = 120.0
-
-    def __post_init__(self) -> None:
-        if self.submission_window < 1:
-            raise ValueError(f"submission_window must be at least 1 second, got {self.submission_window}")
-        if self.max_rounds is not None and self.max_rounds < 1:
-            raise ValueError(f"max_rounds must be at least 1, got {self.max_rounds}")
-
-
-@dataclass(frozen=True)
-class Action:
-    """One thing the operator did (or found already done)."""
-
-    step: str
-    round: int
-    detail: str = ""
-    tx: str | None = None
-    gas: int | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"step": self.step, "round": self.round, "detail": self.detail, "tx": self.tx, "gas": self.gas}
-
-
-# ------------------------------------------------------------------------------------------ round data
-
-
-@dataclass(frozen=True)
-class RoundData:
-    """A round's live ids and, once resolved, its targets (``id``, ``target``)."""
-
-    live_ids: list[str]
-    targets: pd.DataFrame | None
-
-
-def _candidates(base: str, kind: str, round: int) -> list[str]:
-    base = base.rstrip("/")
-    return [f"{base}/{kind}_{round:05d}.parquet", f"{base}/{kind}_{round}.parquet"]
-
-
-def _read_first(paths: list[str], columns: list[str] | None = None) -> pd.DataFrame | None:
-    for path in paths:
-        fs, inner = fsspec.core.url_to_fs(path)
-        if fs.exists(inner):
-            with fsspec.open(path, "rb") as handle:
-                return pd.read_parquet(io.BytesIO(handle.read()), columns=columns)
-    return None
-
-
-def load_round_data(base: str, round: int) -> RoundData | None:
-    """The live ids of ``round`` from ``live_<r>.parquet`` (None when absent) and its targets when published."""
-    live = _read_first(_candidates(base, "live", round), columns=["id"])
-    if live is None:
-        return None
-    targets = _read_first(_candidates(base, "targets", round))
-    if targets is not None:
-        missing = {"id", "target"} - set(targets.columns)
-        if missing:
-            raise OperatorError(f"round {round}: targets file under {base} lacks column(s) {sorted(missing)}")
-        targets = targets[["id", "target"]].assign(id=lambda t: t["id"].astype(str))
-        targets = targets.sort_values("id", kind="stable").reset_index(drop=True)
-    return RoundData(live_ids=sorted(str(i) for i in live["id"]), targets=targets)
-
-
-# ------------------------------------------------------------------------------------------ previous leaves
+__all__ = ["Operator", "previous_cumulative_of"]
 
 
 def previous_cumulative_of(client: TournamentClient, round: int) -> tuple[dict[int, tuple[int, int]], Proposal | None]:
@@ -166,23 +75,6 @@ def previous_cumulative_of(client: TournamentClient, round: int) -> tuple[dict[i
 
 
 # ------------------------------------------------------------------------------------------ the operator
-
-
-def _read_prediction_file(name: str, data: bytes) -> pd.DataFrame:
-    """A prediction file (CSV or Parquet by extension): ``id`` plus one prediction column."""
-    if name.lower().endswith((".parquet", ".pq")):
-        return pd.read_parquet(io.BytesIO(data))
-    return pd.read_csv(io.BytesIO(data), dtype={"id": str})
-
-
-def _extension(name: str) -> str:
-    ext = name.rsplit(".", 1)[-1].lower() if "." in name else "bin"
-    return ext if ext.isalnum() and len(ext) <= 10 else "bin"
-
-
-def submission_file_name(model_id: int, file_name: str) -> str:
-    """The bundle's name for a model's signed prediction file (kept byte for byte, so its hash checks)."""
-    return f"submission-{model_id}.{_extension(file_name)}"
 
 
 @dataclass
@@ -259,7 +151,7 @@ class Operator:
         receipt = self._transact(self.t.functions.openRound(closes_at), f"open round {round}")
         self.log(f"round {round}: opened, submissions until {closes_at}")
         self._reached("opened", round)
-        return [Action("open", round, f"closes at {closes_at}", receipt["transactionHash"].hex(), receipt["gasUsed"])]
+        return [Action("open", round, f"closes at {closes_at}", tx_hash(receipt), receipt["gasUsed"])]
 
     # -------------------------------------------------------------- close
 
@@ -316,7 +208,7 @@ class Operator:
         self.log(f"round {round}: closed with {len(snapshot['submissions'])} submission(s)")
         self._reached("closed", round)
         return [Action("close", round, f"{len(snapshot['submissions'])} submissions",
-                       receipt["transactionHash"].hex(), receipt["gasUsed"])]
+                       tx_hash(receipt), receipt["gasUsed"])]
 
     # -------------------------------------------------------------- resolve and propose
 
@@ -337,56 +229,6 @@ class Operator:
 
     def round_params(self, round: int) -> RoundParams:
         return replace(self.config.params, round_number=round)
-
-    def check_submissions(self, round: int, snapshot: Mapping[str, Any], owners: Mapping[int, str],
-                          ) -> tuple[dict[int, tuple[Submission, bytes]], list[dict[str, Any]]]:
-        """(accepted submission per model id, rejections with reasons) for the snapshot and the late arrivals."""
-        chain_id = self.client.chain_id()
-        accepted: dict[int, tuple[Submission, bytes]] = {}
-        rejections: list[dict[str, Any]] = []
-        snapshotted: set[str] = set()
-        for i, item in enumerate(snapshot["submissions"]):
-            where = f"round {round} snapshot entry {i}"
-            try:
-                sub = Submission.from_json(item["record"], where)
-                with fsspec.open(item["object"], "rb") as handle:
-                    data = handle.read()
-            except (SubmissionError, OSError, KeyError) as exc:
-                rejections.append({"model_id": None, "reason": "unreadable", "detail": str(exc)})
-                continue
-            snapshotted.add(sub.signature)
-            reason, detail = self._judge(sub, data, round, owners, chain_id)
-            if reason is None:
-                accepted[sub.model_id] = (sub, data)
-            else:
-                rejections.append(_rejection(sub, reason, detail))
-        for problem in snapshot.get("problems", []):
-            rejections.append({"model_id": None, "reason": "corrupt_inbox_entry", "detail": problem})
-        # Whatever is in the inbox now but not in the snapshot was stamped at or after closesAt (or after the
-        # snapshot was taken): late.
-        closes_at = int(snapshot.get("closes_at") or self.client.round_state(round).closes_at)
-        for sub, _ in self.inbox.collect(round):
-            if sub.signature not in snapshotted:
-                rejections.append(_rejection(sub, "late", _late_detail(sub, closes_at)))
-        return dict(sorted(accepted.items())), rejections
-
-    def _judge(self, sub: Submission, data: bytes, round: int, owners: Mapping[int, str], chain_id: int,
-               ) -> tuple[str | None, str]:
-        """Why a submission is refused (reason code and detail), or (None, "") when it is accepted."""
-        if sub.model_id not in owners:
-            return "unknown_model", f"model {sub.model_id} was not registered when round {round} closed"
-        problems = verify_submission(sub, data, owners[sub.model_id], chain_id=chain_id,
-                                     tournament=self.client.tournament.address, round=round)
-        if not problems:
-            return None, ""
-        text = "; ".join(problems)
-        if "bad signature" in text:
-            return "bad_signature", text
-        if "is not the model's owner" in text:
-            return "not_owner", text
-        if "expired" in text:
-            return "expired", text
-        return "invalid", text
 
     def build_bundle(self, round: int, tamper: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
                      ) -> tuple[str, str, Any, int]:
@@ -411,21 +253,21 @@ class Operator:
             snapshot = self.take_snapshot(round, state.closes_at)
         previous, previous_proposal = previous_cumulative_of(self.client, round)
         stakes, owners = self.client.stakes_at_risk(round, previous)
-        accepted, rejections = self.check_submissions(round, snapshot, owners)
+        accepted, rejections = check_submissions(self.client, self.inbox, round, snapshot, owners)
 
         frames: dict[str, pd.DataFrame] = {}
         for model_id, (sub, blob) in accepted.items():
             try:
-                frames[str(model_id)] = _read_prediction_file(sub.file_name, blob)
+                frames[str(model_id)] = read_prediction_file(sub.file_name, blob)
             except Exception as exc:  # noqa: BLE001 - any parse failure is the participant's file, not ours
-                rejections.append(_rejection(sub, "unreadable_file", f"{sub.file_name}: {exc}"))
+                rejections.append(rejection(sub, "unreadable_file", f"{sub.file_name}: {exc}"))
         predictions, file_errors = combine_model_files(frames)
         if len(predictions.columns) <= 1:
             # No usable submission: an id-only table of the live ids scores every staked model 0/0.
             predictions = pd.DataFrame({"id": data.live_ids})
         for error in file_errors:
             sub, _ = accepted[int(error.model)]
-            rejections.append(_rejection(sub, error.rule, error.message))
+            rejections.append(rejection(sub, error.rule, error.message))
         accepted = {m: v for m, v in accepted.items() if str(m) in predictions.columns}
         predictions = predictions.sort_values("id", kind="stable").reset_index(drop=True)
 
@@ -435,11 +277,11 @@ class Operator:
         scores = result.scores if tamper is None else tamper(result.scores.copy())
         stakes_df = pd.DataFrame({"model": [str(m) for m in stakes], "model_id": list(stakes),
                                   "stake_at_risk": list(stakes.values())})
-        extra = {name: blob for name, blob in _submission_files(accepted).items()}
+        extra = {name: blob for name, blob in submission_files(accepted).items()}
         extra[SUBMISSIONS_FILE] = canonical_json(
             [{"model_id": m, "file": submission_file_name(m, s.file_name), "record": s.to_json()}
              for m, (s, _) in accepted.items()])
-        extra[REJECTIONS_FILE] = canonical_json(sorted(rejections, key=_rejection_order))
+        extra[REJECTIONS_FILE] = canonical_json(sorted(rejections, key=rejection_order))
         manifest, uri, digest = write_round_bundle(
             self.store, round, predictions=predictions, targets=data.targets, stakes=stakes_df, scores=scores,
             params=params, previous_cumulative=previous,
@@ -469,7 +311,7 @@ class Operator:
         receipt = self._transact(fn, f"propose round {round}")
         self.log(f"round {round}: proposed root {manifest.root} (payout {totals.round_payout}, burn {totals.round_burn})")
         self._reached("proposed", round)
-        return Action("propose", round, manifest.root, receipt["transactionHash"].hex(), receipt["gasUsed"])
+        return Action("propose", round, manifest.root, tx_hash(receipt), receipt["gasUsed"])
 
     # -------------------------------------------------------------- activate
 
@@ -486,36 +328,5 @@ class Operator:
             receipt = self._transact(self.t.functions.activateRoot(round), f"activate round {round}")
             self.log(f"round {round}: root active")
             self._reached("activated", round)
-            actions.append(Action("activate", round, "", receipt["transactionHash"].hex(), receipt["gasUsed"]))
+            actions.append(Action("activate", round, "", tx_hash(receipt), receipt["gasUsed"]))
         return actions
-
-
-def _rejection(sub: Submission, reason: str, detail: str) -> dict[str, Any]:
-    # The whole signed record goes in, so an auditor can re-check that the refusal was deserved.
-    return {"model_id": sub.model_id, "reason": reason, "detail": detail, "signature": sub.signature,
-            "record": sub.to_json()}
-
-
-def _late_detail(sub: Submission, closes_at: int) -> str:
-    if sub.received_at is None:
-        return "no received_at stamp: cannot show it arrived before the round closed"
-    if sub.received_at >= closes_at:
-        return f"received at {sub.received_at}, at or after the round's closesAt {closes_at}"
-    return "delivered after the round's snapshot was taken"
-
-
-def _rejection_order(r: Mapping[str, Any]) -> tuple:
-    # Deterministic order, so the same inputs give a byte-identical rejections file.
-    return (r["model_id"] is None, r["model_id"] or 0, r["reason"], r.get("signature", ""), r["detail"])
-
-
-def _submission_files(accepted: Mapping[int, tuple[Submission, bytes]]) -> dict[str, bytes]:
-    return {submission_file_name(m, s.file_name): blob for m, (s, blob) in accepted.items()}
-
-
-def round_state_summary(state: RoundState) -> dict[str, Any]:
-    """A round's on-chain state as plain values (for the CLI)."""
-    return {"round": state.round, "status": state.status.name.lower(), "closes_at": state.closes_at,
-            "closed_at": state.closed_at, "activates_at": state.activates_at,
-            "cumulative_payout": state.cumulative_payout, "cumulative_burn": state.cumulative_burn,
-            "root": state.root}

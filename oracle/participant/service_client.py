@@ -19,8 +19,9 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 from oracle.errors import TourneyError
-from oracle.protocol.receipt import Receipt, ReceiptError, default_receipts_dir, save_receipt, verify_receipt
-from oracle.protocol.submission import Submission, sign_submission
+from oracle.protocol.receipt import Receipt, ReceiptError, verify_receipt
+from oracle.participant.receipts import default_receipts_dir, save_receipt
+from oracle.protocol.submission import sign_submission, Submission
 
 __all__ = ["ServiceError", "ServiceClient", "HttpSubmitResult", "submit_over_http"]
 

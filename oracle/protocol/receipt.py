@@ -18,10 +18,8 @@ receipt can never be mistaken for, or replayed as, a participant's signed submis
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from eth_account import Account
@@ -30,13 +28,13 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 from oracle.errors import TourneyError
-from oracle.protocol.submission import Submission, SubmissionError, eip712_digest, eip712_document
+from oracle.protocol.eip712 import eip712_digest, eip712_document
+from oracle.protocol.submission import Submission
 
 __all__ = [
     "RECEIPT_DOMAIN_NAME",
     "RECEIPT_DOMAIN_VERSION",
     "RECEIPT_TYPES",
-    "RECEIPTS_DIR_ENV",
     "ReceiptError",
     "Receipt",
     "ReceiptProblem",
@@ -44,9 +42,6 @@ __all__ = [
     "receipt_digest",
     "sign_receipt",
     "verify_receipt",
-    "default_receipts_dir",
-    "save_receipt",
-    "load_receipts",
     "latest_receipts",
     "check_receipts",
 ]
@@ -61,7 +56,6 @@ RECEIPT_TYPES: dict[str, list[dict[str, str]]] = {
         {"name": "receivedAt", "type": "uint256"},
     ]
 }
-RECEIPTS_DIR_ENV = "TOURNEY_RECEIPTS_DIR"
 _HASH_RE = re.compile(r"^0x[0-9a-f]{64}$")
 _SIG_RE = re.compile(r"^0x[0-9a-fA-F]{130}$")
 _UINT256 = 2**256
@@ -180,45 +174,6 @@ def verify_receipt(receipt: Receipt, operator: str | None = None, *, chain_id: i
     if tournament is not None and Web3.to_checksum_address(tournament) != receipt.tournament:
         problems.append(f"{where}: issued for contract {receipt.tournament}, expected {Web3.to_checksum_address(tournament)}")
     return problems
-
-
-# ------------------------------------------------------------------------------------------ participant storage
-
-
-def default_receipts_dir() -> Path:
-    """``$TOURNEY_RECEIPTS_DIR`` or ``~/.tourney/receipts`` (next to the keystores)."""
-    configured = os.environ.get(RECEIPTS_DIR_ENV)
-    return Path(configured).expanduser() if configured else Path.home() / ".tourney" / "receipts"
-
-
-def save_receipt(directory: str | os.PathLike[str], receipt: Receipt) -> Path:
-    """Keep a receipt under ``<dir>/<chain>-<tournament>/round-<r>/model-<m>-<receivedAt>.json``.
-
-    Every receipt is kept (a later one does not delete an earlier): the history is the participant's evidence.
-    Written to a temporary name and renamed, so a crash never leaves half a receipt."""
-    folder = (Path(directory).expanduser() / f"{receipt.chain_id}-{receipt.tournament.lower()}"
-              / f"round-{receipt.round}")
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"model-{receipt.model_id}-{receipt.received_at}-{receipt.predictions_hash[2:10]}.json"
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(receipt.to_bytes())
-    os.replace(tmp, path)
-    return path
-
-
-def load_receipts(directory: str | os.PathLike[str]) -> tuple[list[Receipt], list[str]]:
-    """Every receipt under ``directory`` (recursively), and a problem line per file that is not one."""
-    receipts: list[Receipt] = []
-    problems: list[str] = []
-    root = Path(directory).expanduser()
-    if not root.exists():
-        return receipts, problems
-    for path in sorted(root.rglob("*.json")):
-        try:
-            receipts.append(Receipt.from_json(json.loads(path.read_text()), str(path)))
-        except (ReceiptError, ValueError, OSError) as exc:
-            problems.append(f"{path}: not a receipt ({exc})")
-    return receipts, problems
 
 
 def latest_receipts(receipts: Iterable[Receipt]) -> dict[tuple[int, str, int, int], Receipt]:

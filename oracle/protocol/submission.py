@@ -5,27 +5,16 @@ The typed data is exactly what ``Tournament.submissionDigest`` hashes (domain na
 chain id and the tournament address; type ``Submission(uint256 round,uint256 modelId,bytes32 predictionsHash,
 uint256 deadline)``), so anyone can check a signature against the contract itself. The oracle never holds the key:
 it cannot invent or alter predictions, and auditors re-check every signature from the published bundle.
-
-Inbox layout (``<root>`` is a directory or any fsspec URL)::
-
-    <root>/objects/<keccak of the file, no 0x>.<ext>   prediction files, named by content (never rewritten)
-    <root>/round-<r>/model-<id>.json                   the current submission record of a model in a round
-
-The file goes first, the record last (each written atomically where the filesystem can rename), so a record
-always points at a complete file. A re-submission replaces the record; the older file stays (content-addressed,
-harmless) but is no longer referenced.
+The inbox that stores them is :mod:`oracle.protocol.inbox`.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import time
-from dataclasses import asdict, dataclass, replace
-from typing import Any, Iterator
+from dataclasses import asdict, dataclass
+from typing import Any
 
-import fsspec
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
@@ -33,21 +22,17 @@ from eth_utils import keccak
 from web3 import Web3
 
 from oracle.errors import TourneyError
-from oracle.bundle.store import atomic_put
+from oracle.protocol.eip712 import eip712_digest, eip712_document
 
 __all__ = [
     "DOMAIN_NAME",
     "DOMAIN_VERSION",
     "SUBMISSION_TYPES",
     "SubmissionError",
+    "SubmissionProblem",
     "Submission",
-    "Collected",
-    "Inbox",
     "predictions_hash",
     "typed_data",
-    "EIP712_DOMAIN_FIELDS",
-    "eip712_document",
-    "eip712_digest",
     "submission_digest",
     "sign_submission",
     "recover_signer",
@@ -55,7 +40,9 @@ __all__ = [
 ]
 
 DOMAIN_NAME = "Tournament"
+
 DOMAIN_VERSION = "1"
+
 SUBMISSION_TYPES: dict[str, list[dict[str, str]]] = {
     "Submission": [
         {"name": "round", "type": "uint256"},
@@ -64,23 +51,22 @@ SUBMISSION_TYPES: dict[str, list[dict[str, str]]] = {
         {"name": "deadline", "type": "uint256"},
     ]
 }
+
 _HASH_RE = re.compile(r"^0x[0-9a-f]{64}$")
+
 _SIG_RE = re.compile(r"^0x[0-9a-fA-F]{130}$")
-_RECORD_RE = re.compile(r"^model-(\d+)\.json$")
-_EXT_RE = re.compile(r"^[A-Za-z0-9]{1,10}$")
+
 _UINT256 = 2**256
 
 
 class SubmissionError(TourneyError, ValueError):
     """A submission record or an inbox entry is malformed; the message says which and why."""
 
-
 def predictions_hash(data: bytes) -> str:
     """keccak-256 of the exact bytes of a prediction file, as 0x-prefixed lowercase hex (the signed bytes32)."""
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise TypeError(f"predictions_hash wants the file's bytes, got {type(data).__name__}")
     return "0x" + keccak(bytes(data)).hex()
-
 
 @dataclass(frozen=True)
 class Submission:
@@ -152,36 +138,6 @@ class Submission:
             raise SubmissionError(f"{where}: not valid JSON ({exc})") from None
         return cls.from_json(record, where)
 
-
-#: The EIP-712 domain fields every typed document of the project uses (submissions, receipts, token permits).
-EIP712_DOMAIN_FIELDS: list[dict[str, str]] = [
-    {"name": "name", "type": "string"},
-    {"name": "version", "type": "string"},
-    {"name": "chainId", "type": "uint256"},
-    {"name": "verifyingContract", "type": "address"},
-]
-
-
-def eip712_document(name: str, version: str, chain_id: int, contract: str, types: dict[str, list[dict[str, str]]],
-                    primary_type: str, message: dict[str, Any]) -> dict[str, Any]:
-    """A full EIP-712 typed-data document for a contract's domain (name, version, chainId, verifyingContract).
-
-    One builder for every signed document, so the domain can never be spelt differently in two places."""
-    return {
-        "types": {"EIP712Domain": EIP712_DOMAIN_FIELDS, **types},
-        "primaryType": primary_type,
-        "domain": {"name": name, "version": version, "chainId": int(chain_id),
-                   "verifyingContract": Web3.to_checksum_address(contract)},
-        "message": message,
-    }
-
-
-def eip712_digest(document: dict[str, Any]) -> str:
-    """The 32-byte EIP-712 digest of a typed-data document, 0x hex (what the signer signed and contracts hash)."""
-    message = encode_typed_data(full_message=document)
-    return "0x" + keccak(b"\x19" + message.version + message.header + message.body).hex()
-
-
 def typed_data(chain_id: int, tournament: str, round: int, model_id: int, predictions_hash: str,
                deadline: int) -> dict[str, Any]:
     """The full EIP-712 typed-data document of a submission (what wallets display and sign)."""
@@ -190,17 +146,14 @@ def typed_data(chain_id: int, tournament: str, round: int, model_id: int, predic
         "predictionsHash": bytes.fromhex(predictions_hash[2:]), "deadline": int(deadline),
     })
 
-
 def _signable(sub: Submission):  # noqa: ANN202 - eth_account's SignableMessage
     return encode_typed_data(full_message=typed_data(
         sub.chain_id, sub.tournament, sub.round, sub.model_id, sub.predictions_hash, sub.deadline))
-
 
 def submission_digest(chain_id: int, tournament: str, round: int, model_id: int, predictions_hash: str,
                       deadline: int) -> str:
     """The EIP-712 digest, equal to the contract's ``submissionDigest(round, modelId, predictionsHash, deadline)``."""
     return eip712_digest(typed_data(chain_id, tournament, round, model_id, predictions_hash, deadline))
-
 
 def sign_submission(account: LocalAccount, chain_id: int, tournament: str, round: int, model_id: int,
                     data: bytes, deadline: int, file_name: str = "predictions.csv") -> Submission:
@@ -214,7 +167,6 @@ def sign_submission(account: LocalAccount, chain_id: int, tournament: str, round
         signature="0x" + bytes(signed.signature).hex(), file_name=file_name,
     )
 
-
 def recover_signer(sub: Submission) -> str:
     """The address whose key produced ``sub.signature`` over ``sub``'s signed fields (checksummed).
 
@@ -223,6 +175,18 @@ def recover_signer(sub: Submission) -> str:
         return Web3.to_checksum_address(Account.recover_message(_signable(sub), signature=sub.signature))
     except Exception as exc:  # noqa: BLE001 - eth_account raises several types for malformed signatures
         raise SubmissionError(f"round {sub.round} model {sub.model_id}: unrecoverable signature ({exc})") from None
+
+class SubmissionProblem(str):
+    """One reason a submission is refused: the message (this string) and a stable ``code``, the same codes the
+    service answers with and the operator records in a bundle's rejections: ``bad_signature``, ``not_owner``,
+    ``hash_mismatch``, ``wrong_chain``, ``wrong_contract``, ``wrong_round``, ``expired``."""
+
+    code: str
+
+    def __new__(cls, code: str, message: str) -> "SubmissionProblem":
+        problem = super().__new__(cls, message)
+        problem.code = code
+        return problem
 
 
 def verify_submission(
@@ -234,134 +198,38 @@ def verify_submission(
     chain_id: int | None = None,
     tournament: str | None = None,
     round: int | None = None,
-) -> list[str]:
+) -> list[SubmissionProblem]:
     """Every reason ``sub`` is not an acceptable submission of ``data`` by ``owner``; empty means valid.
 
     ``now`` is the time to judge the deadline by (the operator passes when it received the file); when None,
     ``sub.received_at`` is used if set, else the deadline is not checked. ``chain_id``/``tournament``/``round``,
     when given, must match what was signed (a signature for another chain, contract or round is refused)."""
     where = f"round {sub.round} model {sub.model_id}"
-    problems: list[str] = []
+    problems: list[SubmissionProblem] = []
+
+    def refuse(code: str, message: str) -> None:
+        problems.append(SubmissionProblem(code, f"{where}: {message}"))
+
     try:
         signer = recover_signer(sub)
     except SubmissionError as exc:
-        problems.append(f"{where}: bad signature: {exc}")
+        refuse("bad_signature", f"bad signature: {exc}")
     else:
         if signer != sub.signer:
-            problems.append(f"{where}: bad signature: it was made by {signer}, the record claims {sub.signer}")
+            refuse("bad_signature", f"bad signature: it was made by {signer}, the record claims {sub.signer}")
         if not Web3.is_address(owner) or signer != Web3.to_checksum_address(owner):
-            problems.append(f"{where}: signer {signer} is not the model's owner {owner}")
+            refuse("not_owner", f"signer {signer} is not the model's owner {owner}")
     actual = predictions_hash(data)
     if actual != sub.predictions_hash:
-        problems.append(f"{where}: file hash {actual} does not match the signed predictions hash "
-                        f"{sub.predictions_hash}")
+        refuse("hash_mismatch", f"file hash {actual} does not match the signed predictions hash {sub.predictions_hash}")
     if chain_id is not None and int(chain_id) != sub.chain_id:
-        problems.append(f"{where}: signed for chain {sub.chain_id}, expected chain {chain_id}")
+        refuse("wrong_chain", f"signed for chain {sub.chain_id}, expected chain {chain_id}")
     if tournament is not None and Web3.to_checksum_address(tournament) != sub.tournament:
-        problems.append(f"{where}: signed for contract {sub.tournament}, expected {Web3.to_checksum_address(tournament)}")
+        refuse("wrong_contract", f"signed for contract {sub.tournament}, expected {Web3.to_checksum_address(tournament)}")
     if round is not None and int(round) != sub.round:
-        problems.append(f"{where}: signed for round {sub.round}, expected round {round}")
+        refuse("wrong_round", f"signed for round {sub.round}, expected round {round}")
     when = now if now is not None else sub.received_at
     if when is not None and when >= sub.deadline:
         # The round closes when block.timestamp >= closesAt, and the deadline is closesAt.
-        problems.append(f"{where}: deadline {sub.deadline} expired (at {when})")
+        refuse("expired", f"deadline {sub.deadline} expired (at {when})")
     return problems
-
-
-# ---------------------------------------------------------------------------------------------------- inbox
-
-
-class Collected(list):
-    """The valid (Submission, file bytes) pairs of a round, with ``problems`` naming every entry skipped."""
-
-    def __init__(self, items: list[tuple[Submission, bytes]] | None = None, problems: list[str] | None = None):
-        super().__init__(items or [])
-        self.problems: list[str] = problems or []
-
-
-def _extension(file_name: str) -> str:
-    ext = file_name.rsplit(".", 1)[-1] if "." in file_name else "bin"
-    return ext.lower() if _EXT_RE.match(ext) else "bin"
-
-
-class Inbox:
-    """Where participants deliver signed submissions and the operator collects them (a directory or fsspec URL)."""
-
-    def __init__(self, url: str | os.PathLike[str]):
-        self.url = str(url).rstrip("/") or "/"
-        self.fs, self.root = fsspec.core.url_to_fs(self.url)
-
-    def __repr__(self) -> str:
-        return f"Inbox({self.url!r})"
-
-    def _path(self, *parts: str) -> str:
-        return "/".join([self.root.rstrip("/"), *parts])
-
-    def object_path(self, sub: Submission) -> str:
-        return self._path("objects", f"{sub.predictions_hash[2:]}.{_extension(sub.file_name)}")
-
-    def record_path(self, round: int, model_id: int) -> str:
-        return self._path(f"round-{int(round)}", f"model-{int(model_id)}.json")
-
-    def put(self, sub: Submission, data: bytes) -> Submission:
-        """Deliver ``sub`` and its file; replaces any earlier record of the same (round, model).
-
-        Refuses a file whose hash is not the signed one (nothing is written then). Returns the stored record,
-        with ``received_at`` set to now when the caller left it empty."""
-        actual = predictions_hash(data)
-        if actual != sub.predictions_hash:
-            raise SubmissionError(f"round {sub.round} model {sub.model_id}: file hash {actual} is not the signed "
-                                  f"predictions hash {sub.predictions_hash}; nothing delivered")
-        stored = sub if sub.received_at is not None else replace(sub, received_at=int(time.time()))
-        object_path = self.object_path(stored)
-        if not (self.fs.exists(object_path) and predictions_hash(self.fs.cat_file(object_path)) == actual):
-            atomic_put(self.fs, object_path, bytes(data))
-        atomic_put(self.fs, self.record_path(stored.round, stored.model_id), stored.to_bytes())
-        return stored
-
-    def _load(self, record_path: str, round: int, model_id: int | None) -> tuple[Submission, bytes]:
-        where = f"{self.url}: {record_path.rsplit('/', 2)[-2]}/{record_path.rsplit('/', 1)[-1]}"
-        sub = Submission.from_bytes(self.fs.cat_file(record_path), where)
-        if sub.round != round or (model_id is not None and sub.model_id != model_id):
-            raise SubmissionError(f"{where}: record is for round {sub.round} model {sub.model_id}, "
-                                  "not what its name says")
-        object_path = self.object_path(sub)
-        try:
-            data = self.fs.cat_file(object_path)
-        except FileNotFoundError:
-            raise SubmissionError(f"{where}: prediction file {object_path} is missing") from None
-        if predictions_hash(data) != sub.predictions_hash:
-            raise SubmissionError(f"{where}: prediction file {object_path} does not hash to the signed hash")
-        return sub, data
-
-    def get(self, round: int, model_id: int) -> tuple[Submission, bytes] | None:
-        """The current submission of ``model_id`` in ``round`` (None when there is none).
-
-        Raises :class:`SubmissionError` when the entry exists but is corrupt."""
-        path = self.record_path(round, model_id)
-        if not self.fs.exists(path):
-            return None
-        return self._load(path, int(round), int(model_id))
-
-    def _record_names(self, round: int) -> Iterator[tuple[int, str]]:
-        try:
-            paths = self.fs.ls(self._path(f"round-{int(round)}"), detail=False)
-        except FileNotFoundError:
-            return
-        for path in sorted(paths):
-            match = _RECORD_RE.match(path.rstrip("/").rsplit("/", 1)[-1])
-            if match:  # temp files and stray names are not records
-                yield int(match.group(1)), path
-
-    def collect(self, round: int) -> Collected:
-        """Every intact submission of ``round``, ordered by model id; corrupt entries land in ``.problems``.
-
-        Only checks that each record parses and points at its file; signatures and ownership are the caller's
-        (``verify_submission``), since they need the chain."""
-        found = Collected()
-        for model_id, path in sorted(self._record_names(round)):
-            try:
-                found.append(self._load(path, int(round), model_id))
-            except (SubmissionError, OSError) as exc:
-                found.problems.append(str(exc))
-        return found

@@ -19,7 +19,8 @@ import pandas as pd
 from oracle.scoring.metrics import score_rows
 from oracle.scoring.params import RoundParams
 from oracle.scoring.payouts import compute_payouts
-from oracle.scoring.tables import PredictionTable
+from oracle.scoring.matrix import PredictionTable
+from oracle.scoring.tables import write_table
 from oracle.scoring.validation import (
     PredictionError,
     validate_predictions,
@@ -27,7 +28,7 @@ from oracle.scoring.validation import (
     validate_targets,
 )
 
-__all__ = ["RoundScores", "score_round", "load_table", "AMOUNT_COLUMNS"]
+__all__ = ["RoundScores", "score_round", "scores_from_table", "AMOUNT_COLUMNS"]
 
 AMOUNT_COLUMNS = ("stake_at_risk", "payout", "burn")
 
@@ -62,14 +63,7 @@ class RoundScores:
 
     def save(self, path: str | PathLike[str]) -> None:
         """Write ``to_table()`` as Parquet or CSV (by extension) to a path or fsspec URL."""
-        import fsspec
-
-        table = self.to_table()
-        with fsspec.open(str(path), "wb") as handle:
-            if _kind(str(path)) == "parquet":
-                table.to_parquet(handle, index=False)
-            else:
-                handle.write(table.to_csv(index=False).encode())
+        write_table(self.to_table(), path)
 
 
 def scores_from_table(table: pd.DataFrame) -> pd.DataFrame:
@@ -80,34 +74,6 @@ def scores_from_table(table: pd.DataFrame) -> pd.DataFrame:
         if col in out.columns:
             out[col] = pd.Series([int(v) for v in out[col]], index=out.index, dtype=object)
     return out
-
-
-def _kind(path: str) -> str:
-    name = path.split("?", 1)[0].lower()
-    for ext in (".parquet", ".pq"):
-        if name.endswith(ext):
-            return "parquet"
-    for ext in (".csv", ".csv.gz"):
-        if name.endswith(ext):
-            return "csv"
-    raise ValueError(f"{path}: unknown table format; use .parquet or .csv")
-
-
-def load_table(path_or_url: str | PathLike[str]) -> pd.DataFrame:
-    """Read a Parquet or CSV table (chosen by extension) from a path or any fsspec URL.
-
-    CSV columns named id/model/stake/payout/burn/stake_at_risk are read as text, so ids keep leading
-    zeros and token amounts beyond int64 stay exact (the validators parse them).
-    """
-    import fsspec
-
-    path = str(path_or_url)
-    kind = _kind(path)
-    with fsspec.open(path, "rb", compression="infer") as handle:
-        if kind == "parquet":
-            return pd.read_parquet(handle)
-        text_cols = {c: str for c in ("id", "model", "stake", *AMOUNT_COLUMNS)}
-        return pd.read_csv(handle, dtype=text_cols)
 
 
 def _model_order(models: list[str]) -> list[str]:

@@ -1,74 +1,87 @@
-"""Prediction tables as the scoring kernel wants them: one float64 matrix with a row per model and a column per id.
+"""The one reader (and writer) of prediction, target, stake and score tables: CSV or Parquet, chosen by the
+file name's extension (``.csv``, ``.csv.gz``, ``.parquet``, ``.pq``); any other extension is refused with the
+name in the message, never guessed.
 
-A predictions file is an ``id`` column plus one column per model. The kernel ranks each model's predictions, so it
-wants them contiguous, models x ids. Reading a Parquet file with pyarrow straight into that matrix (each column's
-values copied once into its row) costs a fraction of building a pandas frame, transposing and copying it again, and
-holds the values once. Columns that are not plain numbers (text, booleans, decimals) are kept as pandas Series, so
-validation can name what is wrong with them exactly as it does for any frame.
+CSV columns named id/model/stake/stake_at_risk/payout/burn are read as text, so ids keep leading zeros and token
+amounts beyond int64 stay exact (the validators parse them).
 
-What makes a table *valid* is :mod:`oracle.scoring.validation`'s business; this module only reads.
+A round's predictions table (one column per model, the one big table) is read with :func:`read_predictions` straight
+into the kernel's matrix (:class:`oracle.scoring.matrix.PredictionTable`): Parquet with pyarrow, a batch of columns at
+a time, never as a pandas frame.
 """
 
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass, field
 from os import PathLike
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["PredictionTable", "read_predictions", "predictions_from_parquet"]
+from oracle.scoring.matrix import PredictionTable
+from oracle.scoring.validation import PredictionError, TableError
+
+__all__ = ["TEXT_COLUMNS", "READ_BATCH", "load_table", "read_prediction_file", "read_table_bytes", "table_kind",
+           "write_table", "read_predictions", "predictions_from_parquet"]
+
+TEXT_COLUMNS = ("id", "model", "stake", "stake_at_risk", "payout", "burn")
 
 
-@dataclass
-class PredictionTable:
-    """An id column and model columns, the numeric ones as rows of one float64 matrix.
-
-    columns: every column name in file order (the id column included), as strings.
-    raw_ids: the id column as read (None when the table has none); validation turns it into text.
-    models: the model columns (every column but the id column), in file order.
-    values: ``(len(row_of), len(raw_ids))`` float64, C order: row ``row_of[m]`` holds numeric model m (ints and
-        floats; NaN where a cell is missing).
-    other: every model column that is not numeric (text, booleans, decimals), as a pandas Series.
-    """
-
-    columns: list[str]
-    raw_ids: pd.Series | None
-    models: list[str]
-    values: np.ndarray
-    row_of: dict[str, int] = field(default_factory=dict)
-    other: dict[str, pd.Series] = field(default_factory=dict)
-
-    @property
-    def n_rows(self) -> int:
-        return 0 if self.raw_ids is None else len(self.raw_ids)
-
-    def column(self, model: str) -> pd.Series:
-        """One model's column (positional index), numeric or not."""
-        if model in self.row_of:
-            return pd.Series(self.values[self.row_of[model]], copy=False)
-        return self.other[model].reset_index(drop=True)
-
-    @classmethod
-    def from_frame(cls, frame: pd.DataFrame, id_column: str = "id") -> "PredictionTable":
-        """From a pandas frame (``id_column`` + one column per model); numeric columns are copied into the matrix."""
-        columns = [str(c) for c in frame.columns]
-        raw_ids = frame[id_column].reset_index(drop=True) if id_column in frame.columns else None
-        models = [str(c) for c in frame.columns if c != id_column]
-        numeric = [i for i, c in enumerate(frame.columns) if c != id_column and _is_number_dtype(frame.dtypes.iloc[i])]
-        values = np.empty((len(numeric), len(frame)), dtype=np.float64)
-        for row, position in enumerate(numeric):
-            values[row] = frame.iloc[:, position].to_numpy(dtype=np.float64, na_value=np.nan)
-        row_of = {str(frame.columns[p]): row for row, p in enumerate(numeric)}
-        other = {str(frame.columns[i]): frame.iloc[:, i].reset_index(drop=True)
-                 for i, c in enumerate(frame.columns) if c != id_column and str(c) not in row_of}
-        return cls(columns=columns, raw_ids=raw_ids, models=models, values=values, row_of=row_of, other=other)
+def table_kind(name: str) -> Literal["csv", "parquet"]:
+    """``parquet`` or ``csv`` from a file name or URL (query strings ignored); TableError for anything else."""
+    lowered = str(name).split("?", 1)[0].lower()
+    if lowered.endswith((".parquet", ".pq")):
+        return "parquet"
+    if lowered.endswith((".csv", ".csv.gz")):
+        return "csv"
+    raise TableError([PredictionError(None, "unknown_format", (),
+                                      f"{name}: unknown table format; use .csv, .parquet or .pq")])
 
 
-def _is_number_dtype(dtype: Any) -> bool:
-    return pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
+def _read(kind: str, handle: object, name: str) -> pd.DataFrame:
+    try:
+        if kind == "parquet":
+            return pd.read_parquet(handle)
+        return pd.read_csv(handle, dtype={c: str for c in TEXT_COLUMNS})
+    except Exception as exc:  # noqa: BLE001 - pandas/pyarrow raise many types for a file that is not a table
+        shown = "Parquet" if kind == "parquet" else "CSV"
+        raise TableError([PredictionError(None, "unreadable", (), f"{name} is not a readable {shown} file "
+                                          f"({type(exc).__name__}: {str(exc)[:200]})")]) from None
+
+
+def read_table_bytes(name: str, data: bytes) -> pd.DataFrame:
+    """A table from its bytes, the format chosen by ``name``."""
+    return _read(table_kind(name), io.BytesIO(data), name)
+
+
+def read_prediction_file(name: str, data: bytes) -> pd.DataFrame:
+    """A model's prediction file (``id`` plus one prediction column), as the participant, the service, the operator
+    and the auditor all read it."""
+    return read_table_bytes(name, data)
+
+
+def load_table(path_or_url: str | PathLike[str]) -> pd.DataFrame:
+    """A table from a path or any fsspec URL (compressed CSV by extension too)."""
+    import fsspec
+
+    path = str(path_or_url)
+    kind = table_kind(path)
+    with fsspec.open(path, "rb", compression="infer") as handle:
+        return _read(kind, handle, path)
+
+
+def write_table(table: pd.DataFrame, path_or_url: str | PathLike[str]) -> None:
+    """Write ``table`` as Parquet or CSV (by extension) to a path or fsspec URL."""
+    import fsspec
+
+    path = str(path_or_url)
+    kind = table_kind(path)
+    with fsspec.open(path, "wb") as handle:
+        if kind == "parquet":
+            table.to_parquet(handle, index=False)
+        else:
+            handle.write(table.to_csv(index=False).encode())
 
 
 #: Columns decoded per Parquet read: the Arrow buffers of one batch are all that is held beside the matrix.
@@ -86,7 +99,11 @@ def predictions_from_parquet(source: Any, id_column: str = "id", batch: int = RE
 
     if isinstance(source, (bytes, bytearray, memoryview)):
         source = io.BytesIO(bytes(source))
-    parquet = pq.ParquetFile(source)
+    try:
+        parquet = pq.ParquetFile(source)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise TableError([PredictionError(None, "unreadable", (), f"not a readable Parquet file "
+                                          f"({type(exc).__name__}: {str(exc)[:200]})")]) from None
     schema = parquet.schema_arrow
     names = [str(n) for n in schema.names]
     models = [n for n in names if n != id_column]
@@ -123,16 +140,13 @@ def _fill_row(row: np.ndarray, column: Any, pa: Any) -> None:
 
 
 def read_predictions(path_or_url: str | PathLike[str], id_column: str = "id") -> PredictionTable:
-    """Read a predictions file (Parquet or CSV by extension) from a path or any fsspec URL.
-
-    CSV ids are read as text, so ids keep leading zeros."""
+    """A round's predictions table (``id`` + one column per model) from a path or any fsspec URL, as the scoring
+    matrix: Parquet straight through pyarrow, CSV (ids as text) through pandas."""
     import fsspec
 
     path = str(path_or_url)
-    name = path.split("?", 1)[0].lower()
-    if not name.endswith((".parquet", ".pq", ".csv", ".csv.gz")):
-        raise ValueError(f"{path}: unknown table format; use .parquet or .csv")
+    kind = table_kind(path)
     with fsspec.open(path, "rb", compression="infer") as handle:
-        if name.endswith((".parquet", ".pq")):
+        if kind == "parquet":
             return predictions_from_parquet(handle, id_column)
-        return PredictionTable.from_frame(pd.read_csv(handle, dtype={id_column: str}), id_column)
+        return PredictionTable.from_frame(_read(kind, handle, path), id_column)

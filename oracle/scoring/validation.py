@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from oracle.errors import TourneyError
-from oracle.scoring.tables import PredictionTable
+from oracle.scoring.matrix import PredictionTable
 
 __all__ = [
     "PredictionError",

@@ -40,9 +40,12 @@ from oracle.chain.anvil import Anvil, dev_private_keys, start_anvil
 from oracle.chain.client import RoundStatus, TournamentClient
 from oracle.chain.deploy import UNIT, DeployParams, Deployment, deploy
 from oracle.chain.tx import Sender
-from oracle.participant.actions import BATCH_SIZE, Connection, register_model, request_withdrawal
-from oracle.participant.actions import stake as stake_with_permit
-from oracle.participant.actions import withdraw as take_withdrawal
+from oracle.participant.settle import BATCH_SIZE
+from oracle.chain.connection import Connection
+from oracle.participant.models import register_model
+from oracle.participant.stake import request_withdrawal
+from oracle.participant.stake import stake as stake_with_permit
+from oracle.participant.stake import withdraw as take_withdrawal
 from oracle.settlement.leaves import cumulative_leaves, multiproof_for, settlement_tree, totals
 
 __all__ = ["ChainRound", "OnChainLedger"]

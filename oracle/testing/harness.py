@@ -32,11 +32,12 @@ from web3 import Web3
 
 from oracle.chain.anvil import free_port
 from oracle.chain.deploy import Deployment
+from oracle.chain.hashes import tx_hash
 from oracle.chain.keystore import Keystore
-from oracle.participant.actions import permit_signature
+from oracle.protocol.permit import permit_signature
 from oracle.participant.service_client import ServiceClient, ServiceError, check_receipt_matches
 from oracle.protocol.receipt import Receipt
-from oracle.protocol.submission import Submission, sign_submission
+from oracle.protocol.submission import sign_submission, Submission
 
 __all__ = ["ServiceProcess", "start_service", "write_live", "write_targets", "prediction_csv", "send_batch",
            "fund_participants", "register_models", "stake_models", "LoadResult", "run_submissions"]
@@ -177,7 +178,7 @@ def send_batch(w3: Web3, txs: Iterable[tuple[LocalAccount, Any, int]], gas: int 
         tx = call.build_transaction(base) if not isinstance(call, str) else {**base, "to": call, "gas": 21_000}
         hashes.append(w3.eth.send_raw_transaction(account.sign_transaction(tx).raw_transaction))
     receipts = [w3.eth.wait_for_transaction_receipt(h, timeout=120) for h in hashes]
-    failed = [r["transactionHash"].hex() for r in receipts if r["status"] != 1]
+    failed = [tx_hash(r) for r in receipts if r["status"] != 1]
     if failed:
         raise RuntimeError(f"{len(failed)} setup transaction(s) reverted, e.g. {failed[:3]}")
     return receipts

@@ -20,8 +20,8 @@ from oracle.bundle.round_bundle import load_bundle
 from oracle.chain.client import RoundStatus, TournamentClient
 from oracle.chain.deploy import UNIT
 from oracle.chain.keystore import Keystore
-from oracle.operator.rounds import HANG_ENV, STEPS
-from oracle.protocol.submission import Inbox
+from oracle.operator.config import HANG_ENV, STEPS
+from oracle.protocol.inbox import Inbox
 from oracle.auditor.verify import verify_round
 
 from test_operator import WINDOW, prediction_file, register, submit, write_round_data  # noqa: E402

@@ -16,9 +16,11 @@ from oracle.bundle.round_bundle import load_bundle
 from oracle.chain.client import RoundStatus, TournamentClient
 from oracle.chain.deploy import UNIT
 from oracle.chain.tx import Sender
-from oracle.operator.rounds import Operator, OperatorConfig
+from oracle.operator.rounds import Operator
+from oracle.operator.config import OperatorConfig
 from oracle.scoring.params import RoundParams
-from oracle.protocol.submission import Inbox, sign_submission
+from oracle.protocol.inbox import Inbox
+from oracle.protocol.submission import sign_submission
 
 WINDOW = 600
 ROWS = 60

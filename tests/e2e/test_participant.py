@@ -17,10 +17,12 @@ from oracle.chain.tx import ContractReverted
 from oracle.cli import main
 from oracle.chain.keystore import Keystore
 from oracle.scoring.params import RoundParams
-from oracle.participant.actions import connect, settle_model
+from oracle.chain.connection import connect
+from oracle.participant.settle import settle_model
 from oracle.scoring.pipeline import score_round
 from oracle.settlement.leaves import cumulative_leaves, settlement_tree, totals
-from oracle.protocol.submission import Inbox, predictions_hash, sign_submission, submission_digest, verify_submission
+from oracle.protocol.inbox import Inbox
+from oracle.protocol.submission import predictions_hash, sign_submission, submission_digest, verify_submission
 
 
 def test_python_digest_equals_contract_submission_digest(chain, participants) -> None:

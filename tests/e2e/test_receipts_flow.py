@@ -21,12 +21,18 @@ from oracle.chain.anvil import dev_private_keys
 from oracle.chain.client import RoundStatus, TournamentClient
 from oracle.chain.deploy import UNIT
 from oracle.bundle.manifest import canonical_json
-from oracle.operator.rounds import Operator, OperatorConfig, submission_file_name
+from oracle.operator.rounds import Operator
+from oracle.operator.config import OperatorConfig
+from oracle.operator.intake import submission_file_name
 from oracle.scoring.params import RoundParams
-from oracle.participant.actions import connect, register_model, stake
+from oracle.chain.connection import connect
+from oracle.participant.models import register_model
+from oracle.participant.stake import stake
 from oracle.testing.harness import ServiceProcess, prediction_csv, start_service, write_live, write_targets
-from oracle.protocol.receipt import load_receipts, save_receipt, sign_receipt
-from oracle.protocol.submission import Inbox, sign_submission
+from oracle.participant.receipts import load_receipts, save_receipt
+from oracle.protocol.receipt import sign_receipt
+from oracle.protocol.inbox import Inbox
+from oracle.protocol.submission import sign_submission
 
 TOURNEY = str(Path(sys.executable).with_name("tourney"))
 WINDOW = 900

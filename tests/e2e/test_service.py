@@ -23,8 +23,10 @@ from oracle.chain.deploy import UNIT
 from oracle.participant.service_client import ServiceClient, ServiceError, submit_over_http
 from oracle.testing.harness import (ServiceProcess, encode_request, prediction_csv, register_models, run_submissions,
                                     stake_models, start_service, write_live, write_targets)
-from oracle.protocol.receipt import Receipt, check_receipts, load_receipts, sign_receipt, verify_receipt
-from oracle.protocol.submission import Inbox, sign_submission
+from oracle.protocol.receipt import check_receipts, Receipt, sign_receipt, verify_receipt
+from oracle.participant.receipts import load_receipts
+from oracle.protocol.inbox import Inbox
+from oracle.protocol.submission import sign_submission
 
 LIVE_IDS = 60
 

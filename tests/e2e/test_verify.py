@@ -19,7 +19,7 @@ from oracle.chain.deploy import UNIT
 from oracle.cli import main
 from oracle.scoring.pipeline import score_round
 from oracle.settlement.leaves import SettlementLeaf, cumulative_leaves
-from oracle.protocol.submission import Inbox
+from oracle.protocol.inbox import Inbox
 from oracle.auditor.verify import watch
 
 from test_operator import WINDOW, make_operator, prediction_file, register, submit, write_round_data  # noqa: E402

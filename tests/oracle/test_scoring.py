@@ -14,7 +14,8 @@ from numerai_tools import scoring as nt
 
 from oracle.scoring.params import RoundParams
 from oracle.scoring.payouts import model_amount, payout_factor
-from oracle.scoring.pipeline import load_table, score_round, scores_from_table
+from oracle.scoring.pipeline import score_round, scores_from_table
+from oracle.scoring.tables import load_table
 from oracle.scoring.validation import TableError, validate_predictions
 
 PARAMS = RoundParams(corr_weight=0.5, mmc_weight=2.0, clip=0.05, payout_threshold=10**27)

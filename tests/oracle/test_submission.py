@@ -10,13 +10,13 @@ import pytest
 from eth_account import Account
 from eth_utils import keccak
 
+from oracle.protocol.inbox import Inbox
 from oracle.protocol.submission import (
-    Inbox,
-    Submission,
-    SubmissionError,
     predictions_hash,
     recover_signer,
     sign_submission,
+    Submission,
+    SubmissionError,
     verify_submission,
 )
 
@@ -139,3 +139,13 @@ def test_inbox_on_an_fsspec_memory_url() -> None:
     inbox.put(_signed(model_id=7), FILE)
     sub, data = inbox.get(4, 7)
     assert data == FILE and verify_submission(sub, data, OWNER.address) == []
+
+
+def test_every_problem_carries_a_stable_code() -> None:
+    sub = _signed(account=OTHER)
+    problems = verify_submission(sub, FILE + b"x", OWNER.address, now=DEADLINE,
+                                 chain_id=1, tournament="0x" + "cd" * 20, round=5)
+    assert sorted(p.code for p in problems) == sorted(
+        ["not_owner", "hash_mismatch", "wrong_chain", "wrong_contract", "wrong_round", "expired"])
+    forged = replace(_signed(), model_id=10)
+    assert "bad_signature" in {p.code for p in verify_submission(forged, FILE, OWNER.address)}

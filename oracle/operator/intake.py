@@ -1,0 +1,96 @@
+"""Judging a round's snapshotted submissions: which are accepted, and why each other one is refused (a reason
+code and the whole signed record, so an auditor can re-check every refusal)."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import fsspec
+
+from oracle.chain.client import TournamentClient
+from oracle.protocol.inbox import Inbox
+from oracle.protocol.submission import Submission, SubmissionError, verify_submission
+
+__all__ = ["check_submissions", "judge", "late_detail", "rejection", "rejection_order", "submission_file_name",
+           "submission_files"]
+
+
+def _extension(name: str) -> str:
+    ext = name.rsplit(".", 1)[-1].lower() if "." in name else "bin"
+    return ext if ext.isalnum() and len(ext) <= 10 else "bin"
+
+
+def submission_file_name(model_id: int, file_name: str) -> str:
+    """The bundle's name for a model's signed prediction file (kept byte for byte, so its hash checks)."""
+    return f"submission-{model_id}.{_extension(file_name)}"
+
+
+def check_submissions(client: TournamentClient, inbox: Inbox, round: int, snapshot: Mapping[str, Any],
+                      owners: Mapping[int, str]) -> tuple[dict[int, tuple[Submission, bytes]], list[dict[str, Any]]]:
+    """(accepted submission per model id, rejections with reasons) for the snapshot and the late arrivals."""
+    chain_id = client.chain_id()
+    accepted: dict[int, tuple[Submission, bytes]] = {}
+    rejections: list[dict[str, Any]] = []
+    snapshotted: set[str] = set()
+    for i, item in enumerate(snapshot["submissions"]):
+        where = f"round {round} snapshot entry {i}"
+        try:
+            sub = Submission.from_json(item["record"], where)
+            with fsspec.open(item["object"], "rb") as handle:
+                data = handle.read()
+        except (SubmissionError, OSError, KeyError) as exc:
+            rejections.append({"model_id": None, "reason": "unreadable", "detail": str(exc)})
+            continue
+        snapshotted.add(sub.signature)
+        reason, detail = judge(sub, data, round, owners, chain_id, client.tournament.address)
+        if reason is None:
+            accepted[sub.model_id] = (sub, data)
+        else:
+            rejections.append(rejection(sub, reason, detail))
+    for problem in snapshot.get("problems", []):
+        rejections.append({"model_id": None, "reason": "corrupt_inbox_entry", "detail": problem})
+    # Whatever is in the inbox now but not in the snapshot was stamped at or after closesAt (or after the
+    # snapshot was taken): late.
+    closes_at = int(snapshot.get("closes_at") or client.round_state(round).closes_at)
+    for sub, _ in inbox.collect(round):
+        if sub.signature not in snapshotted:
+            rejections.append(rejection(sub, "late", late_detail(sub, closes_at)))
+    return dict(sorted(accepted.items())), rejections
+
+
+def judge(sub: Submission, data: bytes, round: int, owners: Mapping[int, str], chain_id: int, tournament: str,
+          ) -> tuple[str | None, str]:
+    """Why a submission is refused (reason code and detail), or (None, "") when it is accepted."""
+    if sub.model_id not in owners:
+        return "unknown_model", f"model {sub.model_id} was not registered when round {round} closed"
+    problems = verify_submission(sub, data, owners[sub.model_id], chain_id=chain_id,
+                                 tournament=tournament, round=round)
+    if not problems:
+        return None, ""
+    codes = {problem.code for problem in problems}
+    # One reason per refusal, the most telling first; anything else (hash, chain, contract, round) is "invalid".
+    reason = next((code for code in ("bad_signature", "not_owner", "expired") if code in codes), "invalid")
+    return reason, "; ".join(problems)
+
+
+def rejection(sub: Submission, reason: str, detail: str) -> dict[str, Any]:
+    # The whole signed record goes in, so an auditor can re-check that the refusal was deserved.
+    return {"model_id": sub.model_id, "reason": reason, "detail": detail, "signature": sub.signature,
+            "record": sub.to_json()}
+
+
+def late_detail(sub: Submission, closes_at: int) -> str:
+    if sub.received_at is None:
+        return "no received_at stamp: cannot show it arrived before the round closed"
+    if sub.received_at >= closes_at:
+        return f"received at {sub.received_at}, at or after the round's closesAt {closes_at}"
+    return "delivered after the round's snapshot was taken"
+
+
+def rejection_order(r: Mapping[str, Any]) -> tuple:
+    # Deterministic order, so the same inputs give a byte-identical rejections file.
+    return (r["model_id"] is None, r["model_id"] or 0, r["reason"], r.get("signature", ""), r["detail"])
+
+
+def submission_files(accepted: Mapping[int, tuple[Submission, bytes]]) -> dict[str, bytes]:
+    return {submission_file_name(m, s.file_name): blob for m, (s, blob) in accepted.items()}

@@ -1,0 +1,126 @@
+"""A model's status as its owner (or anyone) sees it: stake and pending withdrawal, per proposed round the score,
+payout and burn, whether it is settled and the proof to settle it, and the owner's receipts marked against each
+round's published bundle."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from web3 import Web3
+
+from oracle.bundle.round_bundle import SUBMISSIONS_FILE, RoundBundle
+from oracle.bundle.store import BundleError
+from oracle.chain.connection import Connection
+from oracle.participant.models import ParticipantError, model_info
+from oracle.participant.settle import round_tree
+from oracle.protocol.receipt import latest_receipts, Receipt, verify_receipt
+from oracle.settlement.leaves import proof_for
+
+__all__ = ["IN_BUNDLE", "NOT_IN_BUNDLE", "NOT_PUBLISHED", "OTHER_HASH", "ModelStatus", "model_status", "receipt_status"]
+
+
+@dataclass(frozen=True)
+class ModelStatus:
+    """One model's state on chain and in every proposed round that includes it."""
+
+    model_id: int
+    owner: str
+    stake: int
+    net_deposits: int
+    settled_round: int
+    first_round: int
+    pending_withdrawal: int
+    withdrawal_after_round: int
+    rounds: list[dict[str, Any]]
+    receipts: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model_id": self.model_id, "owner": self.owner, "stake": self.stake, "net_deposits": self.net_deposits,
+            "settled_round": self.settled_round, "first_round": self.first_round,
+            "pending_withdrawal": self.pending_withdrawal,
+            "withdrawal_after_round": self.withdrawal_after_round if self.pending_withdrawal else None,
+            "rounds": self.rounds, "receipts": self.receipts,
+        }
+
+def _score_row(bundle: RoundBundle, model_id: int) -> dict[str, Any]:
+    names = {mid: name for name, mid in bundle.model_ids().items()}
+    scores = bundle.scores()
+    name = names.get(int(model_id))
+    rows = scores[scores["model"].astype(str) == name] if name is not None else scores.iloc[0:0]
+    if rows.empty:
+        return {"corr": None, "mmc": None, "payout": 0, "burn": 0, "scored": False}
+    row = rows.iloc[0]
+    return {"corr": float(row["corr"]), "mmc": float(row["mmc"]), "payout": int(row["payout"]),
+            "burn": int(row["burn"]), "scored": True}
+
+#: What :func:`receipt_status` says of a receipted submission against its round's published bundle.
+IN_BUNDLE, NOT_IN_BUNDLE, OTHER_HASH, NOT_PUBLISHED = "in bundle", "missing from bundle", "other hash", "not published"
+
+def receipt_status(conn: Connection, model_id: int, receipts: Iterable[Receipt],
+                   oracle: str | None = None) -> list[dict[str, Any]]:
+    """The model's latest receipt per round on this chain and contract, each marked against the round's bundle.
+
+    ``bundle`` is ``in bundle`` (the standing bundle carries the receipted file, same hash), ``other hash`` (it
+    carries another file of the model), ``missing from bundle`` (none), or ``not published`` (no standing proposal
+    yet). ``genuine`` says whether the receipt is signed by ``oracle`` (the chain's ORACLE_ROLE holder) for this
+    domain: a receipt that is not proves nothing."""
+    tournament = Web3.to_checksum_address(conn.deployment.tournament)
+    mine = [r for r in receipts
+            if r.chain_id == conn.chain_id and r.tournament == tournament and r.model_id == int(model_id)]
+    out: list[dict[str, Any]] = []
+    for receipt in sorted(latest_receipts(mine).values(), key=lambda r: r.round):
+        entry: dict[str, Any] = {
+            "round": receipt.round, "predictions_hash": receipt.predictions_hash,
+            "received_at": receipt.received_at, "operator": receipt.operator,
+            "genuine": None if oracle is None else not verify_receipt(receipt, oracle, chain_id=conn.chain_id,
+                                                                        tournament=tournament),
+            "bundle": NOT_PUBLISHED, "bundle_hash": None,
+        }
+        proposal = conn.client.current_proposal(receipt.round)
+        if proposal is not None:
+            try:
+                bundle, _ = round_tree(proposal)
+                held = {int(e["model_id"]): str(e["record"]["predictions_hash"]).lower()
+                        for e in bundle.json(SUBMISSIONS_FILE)}
+            except (ParticipantError, BundleError, KeyError, TypeError) as exc:
+                entry["error"] = str(exc)
+            else:
+                entry["bundle_hash"] = held.get(int(model_id))
+                entry["bundle"] = (NOT_IN_BUNDLE if entry["bundle_hash"] is None else
+                                   IN_BUNDLE if entry["bundle_hash"] == receipt.predictions_hash else OTHER_HASH)
+        out.append(entry)
+    return out
+
+def model_status(conn: Connection, model_id: int, receipts: Iterable[Receipt] = (),
+                 oracle: str | None = None) -> ModelStatus:
+    """Stake, pending withdrawal, per proposed round: score, payout/burn, settled or not, and the proof; and the
+    model's receipts (see :func:`receipt_status`) among ``receipts``."""
+    info = model_info(conn, model_id)
+    last_closed, _ = conn.client.cursor()
+    rounds: list[dict[str, Any]] = []
+    for round in range(info.first_round, last_closed + 1):
+        state, proposal = conn.client.standing_proposal(round)
+        if proposal is None:
+            continue
+        entry: dict[str, Any] = {"round": round, "status": state.status.label,
+                                 "manifest_uri": proposal.manifest_uri, "root": proposal.root,
+                                 "settled": info.settled_round >= round}
+        try:
+            bundle, tree = round_tree(proposal)
+            entry.update(_score_row(bundle, model_id))
+            found = proof_for(tree, int(model_id))
+            entry.update(cumulative_payout=found.leaf.cumulative_payout,
+                         cumulative_burn=found.leaf.cumulative_burn, proof=list(found.proof))
+        except ParticipantError as exc:
+            entry["error"] = str(exc)
+        except ValueError:
+            entry["error"] = f"model {model_id} has no leaf in round {round}'s tree"
+        rounds.append(entry)
+    return ModelStatus(
+        model_id=int(model_id), owner=info.owner, stake=conn.client.stake_of(int(model_id)),
+        net_deposits=info.net_deposits, settled_round=info.settled_round, first_round=info.first_round,
+        pending_withdrawal=info.pending_withdrawal, withdrawal_after_round=info.withdrawal_after_round, rounds=rounds,
+        receipts=receipt_status(conn, model_id, receipts, oracle),
+    )

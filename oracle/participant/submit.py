@@ -1,0 +1,114 @@
+"""Delivering predictions: validate the file with the scoring rules, sign it (EIP-712, deadline = the round's
+``closesAt``) and deliver it to a directory inbox or to the operator's service (which answers with a receipt,
+checked against the chain's oracle and kept)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Sequence
+
+from oracle.chain.client import RoundStatus
+from oracle.chain.connection import Connection
+from oracle.participant.models import ParticipantError, require_owner
+from oracle.participant.service_client import HttpSubmitResult, ServiceError, submit_over_http
+from oracle.protocol.inbox import Inbox
+from oracle.protocol.submission import sign_submission, Submission
+from oracle.scoring.tables import read_prediction_file
+from oracle.scoring.validation import PredictionError, TableError, combine_model_files, validate_predictions
+
+__all__ = ["SubmitResult", "check_prediction_file", "oracle_address", "submit_predictions", "submit_to_service"]
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    """A delivered submission and where it went."""
+
+    submission: Submission
+    inbox: str
+    replaced: bool
+
+def check_prediction_file(model_id: int, data: bytes, file_name: str, live_ids: Sequence[str] | None = None,
+                          min_live_share: float = 1.0) -> list[PredictionError]:
+    """Validate one model's prediction file (``id`` + one prediction column, CSV or Parquet) with the scoring
+    rules (oracle.scoring.validation). Live ids default to the file's own ids. Returns every problem that would keep the
+    model from being scored; ``unknown_ids`` (rows ignored, not fatal) are not counted."""
+    model = str(model_id)
+    try:
+        frame = read_prediction_file(file_name, data)
+    except TableError as exc:
+        return list(exc.errors)
+    table, errors = combine_model_files({model: frame})
+    if errors:
+        return errors
+    ids = live_ids if live_ids is not None else [str(i) for i in table["id"]]
+    try:
+        valid = validate_predictions(table, ids, min_live_share=min_live_share)
+    except TableError as exc:
+        return list(exc.errors)
+    return [e for e in valid.errors if e.model is not None or e.rule != "unknown_ids"]
+
+def _prepare_submission(conn: Connection, round: int, model_id: int, path: Path,
+                        live_ids: Sequence[str] | None, min_live_share: float) -> tuple[bytes, int]:
+    """(file bytes, the round's closesAt) once the file validates, the account owns the model and the round is open.
+
+    Shared by both delivery paths (inbox and service) so they refuse exactly the same things."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ParticipantError(f"no prediction file {path}") from None
+    problems = check_prediction_file(model_id, data, path.name, live_ids, min_live_share)
+    if problems:
+        raise ParticipantError(f"{path} refused for model {model_id}: " + "; ".join(str(p) for p in problems))
+    require_owner(conn, model_id)
+    state = conn.client.round_state(int(round))
+    closes_at = state.closes_at
+    if state.status is not RoundStatus.OPEN:
+        raise ParticipantError(f"round {round} is {state.status.label}, not open for submissions")
+    now = max(conn.now(), int(time.time()))
+    if now >= closes_at:
+        raise ParticipantError(f"round {round} closed for submissions at {closes_at} (now {now}): too late")
+    return data, closes_at
+
+def submit_predictions(conn: Connection, round: int, model_id: int, path: str | Path, inbox_url: str,
+                       live_ids: Sequence[str] | None = None, min_live_share: float = 1.0) -> SubmitResult:
+    """Validate, sign (deadline = the round's closesAt) and deliver a prediction file to a directory inbox.
+
+    The record is stamped ``received_at`` = the chain's clock (latest block timestamp), the clock the service
+    stamps with and the one the operator's close snapshot judges against ``closesAt``; a wall-clock stamp would
+    drift from the chain (Anvil's evm_increaseTime, a lagging node) and put on-time files on the wrong side."""
+    path = Path(path)
+    data, closes_at = _prepare_submission(conn, round, model_id, path, live_ids, min_live_share)
+    sub = sign_submission(conn.account, conn.chain_id, conn.deployment.tournament, int(round), int(model_id), data,
+                          closes_at, file_name=path.name)
+    inbox = Inbox(inbox_url)
+    replaced = inbox.fs.exists(inbox.record_path(round, model_id))
+    stored = inbox.put(replace(sub, received_at=conn.now()), data)
+    return SubmitResult(stored, inbox.url, replaced)
+
+def oracle_address(conn: Connection) -> str:
+    """The tournament's oracle (the one ORACLE_ROLE holder), read from the chain: receipts must be signed by it."""
+    try:
+        return conn.client.oracle_address()
+    except ValueError as exc:
+        raise ParticipantError(str(exc)) from None
+
+def submit_to_service(conn: Connection, round: int, model_id: int, path: str | Path, url: str,
+                      live_ids: Sequence[str] | None = None, min_live_share: float = 1.0,
+                      receipts_dir: str | Path | None = None) -> HttpSubmitResult:
+    """Validate, sign and deliver a prediction file to the operator service at ``url``; keep its checked receipt.
+
+    The receipt must be signed by the oracle address read from the chain (see :func:`oracle_address`); it is
+    saved under ``receipts_dir`` (default ``default_receipts_dir()``) before this returns."""
+    path = Path(path)
+    data, closes_at = _prepare_submission(conn, round, model_id, path, live_ids, min_live_share)
+    if conn.account is None:
+        raise ParticipantError("submitting signs: pass --account NAME (or set TOURNEY_ACCOUNT)")
+    try:
+        return submit_over_http(conn.account, url, conn.chain_id, conn.deployment.tournament, oracle_address(conn),
+                                int(round), int(model_id), data, closes_at, file_name=path.name,
+                                receipts_dir=receipts_dir)
+    except ServiceError as exc:
+        raise ParticipantError(f"delivering model {model_id} for round {round} to the service at {url} failed: "
+                               f"{exc}") from None

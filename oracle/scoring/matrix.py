@@ -1,0 +1,70 @@
+"""Prediction tables as the scoring kernel wants them: one float64 matrix with a row per model and a column per id.
+
+A predictions table is an ``id`` column plus one column per model. The kernel ranks each model's predictions, so it
+wants them contiguous, models x ids. :mod:`oracle.scoring.tables` reads Parquet files straight into this form with
+pyarrow (each column's values copied once into its row), which costs a fraction of building a pandas frame,
+transposing and copying it again, and holds the values once. Columns that are not plain numbers (text, booleans,
+decimals) are kept as pandas Series, so validation can name what is wrong with them exactly as for any frame.
+
+What makes a table *valid* is :mod:`oracle.scoring.validation`'s business; this module only holds one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["PredictionTable", "is_number_dtype"]
+
+
+@dataclass
+class PredictionTable:
+    """An id column and model columns, the numeric ones as rows of one float64 matrix.
+
+    columns: every column name in file order (the id column included), as strings.
+    raw_ids: the id column as read (None when the table has none); validation turns it into text.
+    models: the model columns (every column but the id column), in file order.
+    values: ``(len(row_of), len(raw_ids))`` float64, C order: row ``row_of[m]`` holds numeric model m (ints and
+        floats; NaN where a cell is missing).
+    other: every model column that is not numeric (text, booleans, decimals), as a pandas Series.
+    """
+
+    columns: list[str]
+    raw_ids: pd.Series | None
+    models: list[str]
+    values: np.ndarray
+    row_of: dict[str, int] = field(default_factory=dict)
+    other: dict[str, pd.Series] = field(default_factory=dict)
+
+    @property
+    def n_rows(self) -> int:
+        return 0 if self.raw_ids is None else len(self.raw_ids)
+
+    def column(self, model: str) -> pd.Series:
+        """One model's column (positional index), numeric or not."""
+        if model in self.row_of:
+            return pd.Series(self.values[self.row_of[model]], copy=False)
+        return self.other[model].reset_index(drop=True)
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame, id_column: str = "id") -> "PredictionTable":
+        """From a pandas frame (``id_column`` + one column per model); numeric columns are copied into the matrix."""
+        columns = [str(c) for c in frame.columns]
+        raw_ids = frame[id_column].reset_index(drop=True) if id_column in frame.columns else None
+        models = [str(c) for c in frame.columns if c != id_column]
+        numeric = [i for i, c in enumerate(frame.columns) if c != id_column and is_number_dtype(frame.dtypes.iloc[i])]
+        values = np.empty((len(numeric), len(frame)), dtype=np.float64)
+        for row, position in enumerate(numeric):
+            values[row] = frame.iloc[:, position].to_numpy(dtype=np.float64, na_value=np.nan)
+        row_of = {str(frame.columns[p]): row for row, p in enumerate(numeric)}
+        other = {str(frame.columns[i]): frame.iloc[:, i].reset_index(drop=True)
+                 for i, c in enumerate(frame.columns) if c != id_column and str(c) not in row_of}
+        return cls(columns=columns, raw_ids=raw_ids, models=models, values=values, row_of=row_of, other=other)
+
+
+def is_number_dtype(dtype: Any) -> bool:
+    """Integers and floats go into the matrix; booleans are not predictions."""
+    return pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)

@@ -1,0 +1,44 @@
+"""The service's settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from eth_account.signers.local import LocalAccount
+
+from oracle.chain.deploy import Deployment
+from oracle.scoring.params import RoundParams
+
+__all__ = ["HISTORY_ROUNDS", "LOGGER_NAME", "ServiceConfig"]
+
+LOGGER_NAME = "tourney.service"
+#: History endpoints look back at most this many rounds (the contract keeps 64 roots).
+HISTORY_ROUNDS = 64
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    """Everything the service needs. ``operator`` signs receipts (and, with the scheduler, the round
+    transactions); ``state`` holds the superseded-signature log (any fsspec URL; a directory by default)."""
+
+    rpc: str
+    deployment: Deployment
+    operator: LocalAccount
+    inbox: str
+    store: str
+    round_data: str
+    state: str
+    params: RoundParams
+    max_body_bytes: int = 16 * 2**20
+    max_file_bytes: int = 8 * 2**20
+    rate_capacity: float = 60.0
+    rate_per_second: float = 1.0
+    scheduler: bool = True
+    scheduler_poll: float = 2.0
+    submission_window: int = 3600
+    max_rounds: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.max_file_bytes < 1 or self.max_body_bytes < self.max_file_bytes:
+            raise ValueError(f"need 1 <= max_file_bytes <= max_body_bytes, got {self.max_file_bytes}, "
+                             f"{self.max_body_bytes}")
