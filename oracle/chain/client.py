@@ -17,7 +17,10 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any, Iterable, Mapping, Sequence
 
-from eth_utils import event_abi_to_log_topic, keccak
+from eth_abi import decode as abi_decode
+from eth_abi import encode as abi_encode
+from eth_utils import event_abi_to_log_topic, function_abi_to_4byte_selector, keccak
+from eth_utils.abi import get_abi_input_types, get_abi_output_types
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract import Contract
@@ -140,6 +143,15 @@ class ModelInfo:
         return self.first_round != 0
 
 
+def _model_info(model_id: int, model: Any, settlement: Any, withdrawal: Any) -> ModelInfo:
+    """``modelInfo``'s three structs (Model, Settlement, Withdrawal) as a :class:`ModelInfo`."""
+    return ModelInfo(
+        model_id=model_id, owner=Web3.to_checksum_address(model[0]), net_deposits=int(model[1]),
+        settled_round=int(settlement[2]), first_round=int(settlement[3]), pending_withdrawal=int(withdrawal[0]),
+        withdrawal_after_round=int(withdrawal[1]),
+    )
+
+
 def _hex32(value: Any) -> str:
     return "0x" + bytes(HexBytes(value)).hex()
 
@@ -193,6 +205,9 @@ class TournamentClient:
     deployment: Deployment
     chunk: int = DEFAULT_CHUNK
     _decoders: dict[bytes, tuple[str, Any]] = field(default_factory=dict, init=False, repr=False)
+    #: Whether Multicall3 answers on this chain (None: not looked yet).
+    _multicall: bool | None = field(default=None, init=False, repr=False)
+    _codecs: dict[str, tuple[bytes, list[str], list[str]]] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.chunk < 1:
@@ -249,11 +264,45 @@ class TournamentClient:
         """A model's on-chain record (all zero for an id never registered: see :attr:`ModelInfo.registered`)."""
         model, settlement, withdrawal = self._rpc(
             f"modelInfo({model_id})", self.tournament.functions.modelInfo(int(model_id)).call)
-        return ModelInfo(
-            model_id=int(model_id), owner=Web3.to_checksum_address(model[0]), net_deposits=int(model[1]),
-            settled_round=int(settlement[2]), first_round=int(settlement[3]), pending_withdrawal=int(withdrawal[0]),
-            withdrawal_after_round=int(withdrawal[1]),
-        )
+        return _model_info(int(model_id), model, settlement, withdrawal)
+
+    def model_infos(self, model_ids: Iterable[int]) -> dict[int, ModelInfo]:
+        """:meth:`model_info` of many models, read :data:`~oracle.chain.multicall.MAX_CALLS` per ``eth_call``
+        through Multicall3 when the chain has it (else one call each): a keeper settling every model of a large
+        round reads their state in a few calls."""
+        from oracle.chain.multicall import MAX_CALLS, aggregate3, has_multicall
+
+        ids = [int(m) for m in model_ids]
+        if self._multicall is None and ids:
+            self._multicall = bool(self._rpc("eth_getCode Multicall3", lambda: has_multicall(self.w3)))
+        # Calldata and results are coded here with eth_abi: web3's per-call encoding costs milliseconds a model.
+        selector, inputs, outputs = self._function_codec("modelInfo")
+        address = self.tournament.address
+        out: dict[int, ModelInfo] = {}
+        if not self._multicall:
+            for m in ids:
+                call = {"to": address, "data": "0x" + (selector + abi_encode(inputs, [m])).hex()}
+                raw = self._rpc(f"modelInfo({m})", lambda c=call: self.w3.eth.call(c))
+                out[m] = _model_info(m, *abi_decode(outputs, bytes(raw)))
+            return out
+        for start in range(0, len(ids), MAX_CALLS):
+            chunk = ids[start : start + MAX_CALLS]
+            calls = [(address, selector + abi_encode(inputs, [m])) for m in chunk]
+            results = self._rpc(f"modelInfo of {len(chunk)} models (Multicall3)", lambda c=calls: aggregate3(self.w3, c))
+            for model_id, (ok, data) in zip(chunk, results):
+                if not ok:
+                    raise RpcUnavailable(f"modelInfo({model_id}) failed inside Multicall3's aggregate3 at "
+                                         f"{self.tournament.address}")
+                out[model_id] = _model_info(model_id, *abi_decode(outputs, data))
+        return out
+
+    def _function_codec(self, name: str) -> tuple[bytes, list[str], list[str]]:
+        """(selector, input types, output types) of a tournament function, from its ABI."""
+        if name not in self._codecs:
+            item = next(i for i in abi("Tournament") if i.get("type") == "function" and i["name"] == name)
+            self._codecs[name] = (function_abi_to_4byte_selector(item), get_abi_input_types(item),
+                                  get_abi_output_types(item))
+        return self._codecs[name]
 
     def owner_of(self, model_id: int) -> str | None:
         """The owner of a model, or None for an id never registered."""

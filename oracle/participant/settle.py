@@ -104,7 +104,9 @@ def settle_all(conn: Connection, round: int | None = None, batch_size: int = BAT
     round = active_round(conn, round)
     tree = _active_tree(conn, round)
     ids = tree_model_ids(tree)
-    pending = [m for m in ids if conn.client.settled_round(m) < round]
+    # One batched read of every model's progress (Multicall3 when the chain has it), not one call per model.
+    progress = conn.client.model_infos(ids)
+    pending = [m for m in ids if progress[m].settled_round < round]
     skipped = sorted(set(ids) - set(pending))
     gas, hashes = 0, []
     for chunk in _chunks(pending, batch_size):

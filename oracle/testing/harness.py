@@ -28,6 +28,7 @@ import pandas as pd
 import requests
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from eth_utils import event_abi_to_log_topic
 from web3 import Web3
 
 from oracle.chain.anvil import free_port
@@ -39,7 +40,7 @@ from oracle.participant.service_client import ServiceClient, ServiceError, check
 from oracle.protocol.receipt import Receipt
 from oracle.protocol.submission import sign_submission, Submission
 
-__all__ = ["ServiceProcess", "start_service", "write_live", "write_targets", "prediction_csv", "send_batch",
+__all__ = ["ServiceProcess", "start_service", "write_live", "write_targets", "prediction_csv", "send_batch", "send_many",
            "fund_participants", "register_models", "stake_models", "LoadResult", "run_submissions"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -184,6 +185,58 @@ def send_batch(w3: Web3, txs: Iterable[tuple[LocalAccount, Any, int]], gas: int 
     return receipts
 
 
+#: Transactions per JSON-RPC batch request in :func:`send_many`.
+RPC_BATCH = 250
+
+
+def rpc_batch(w3: Web3, calls: Sequence[tuple[str, list[Any]]]) -> list[Any]:
+    """The results of ``(method, params)`` calls sent as one JSON-RPC batch request to ``w3``'s HTTP endpoint, in
+    order (raw JSON values); raises on any error."""
+    payload = [{"jsonrpc": "2.0", "id": i, "method": m, "params": p} for i, (m, p) in enumerate(calls)]
+    answer = requests.post(str(w3.provider.endpoint_uri), json=payload, timeout=600).json()
+    by_id = {item["id"]: item for item in answer}
+    errors = [item["error"] for item in answer if "error" in item]
+    if errors:
+        raise RuntimeError(f"{len(errors)} of {len(calls)} batched JSON-RPC calls failed, e.g. {errors[:2]}")
+    return [by_id[i]["result"] for i in range(len(calls))]
+
+
+def send_many(w3: Web3, txs: Iterable[tuple[LocalAccount, Any, int]], gas: int = 400_000) -> list[dict[str, Any]]:
+    """:func:`send_batch` for thousands of transactions on Anvil: every transaction is signed first (explicit
+    nonces), sent in JSON-RPC batches of :data:`RPC_BATCH` with automatic mining off, then mined block after block
+    (``evm_mine``, as many per block as the gas limit takes) and the receipts fetched in batches, as raw JSON
+    (hex strings). Each sender's transactions are mined in list order (nonces); raises if any reverted."""
+    nonces: dict[str, int] = {}
+    chain_id = w3.eth.chain_id
+    raws: list[bytes] = []
+    for account, call, value in txs:
+        nonce = nonces.get(account.address)
+        if nonce is None:
+            nonce = w3.eth.get_transaction_count(account.address, "pending")
+        nonces[account.address] = nonce + 1
+        base = {"from": account.address, "nonce": nonce, "gas": gas, "gasPrice": 10**9, "chainId": chain_id,
+                "value": value}
+        tx = call.build_transaction(base) if not isinstance(call, str) else {**base, "to": call, "gas": 21_000}
+        raws.append(account.sign_transaction(tx).raw_transaction)
+    hashes: list[str] = []
+    w3.provider.make_request("evm_setAutomine", [False])
+    try:
+        for start in range(0, len(raws), RPC_BATCH):
+            hashes += rpc_batch(w3, [("eth_sendRawTransaction", ["0x" + bytes(raw).hex()])
+                                     for raw in raws[start : start + RPC_BATCH]])
+        while int(w3.provider.make_request("txpool_status", [])["result"]["pending"], 16):
+            w3.provider.make_request("evm_mine", [])
+    finally:
+        w3.provider.make_request("evm_setAutomine", [True])
+    receipts: list[dict[str, Any]] = []
+    for start in range(0, len(hashes), RPC_BATCH):
+        receipts += rpc_batch(w3, [("eth_getTransactionReceipt", [h]) for h in hashes[start : start + RPC_BATCH]])
+    failed = [r["transactionHash"] for r in receipts if int(r["status"], 16) != 1]
+    if failed:
+        raise RuntimeError(f"{len(failed)} setup transaction(s) reverted, e.g. {failed[:3]}")
+    return receipts
+
+
 def fund_participants(w3: Web3, funder: LocalAccount, deployment: Deployment, accounts: Sequence[LocalAccount],
                       ether: int = 10**18, tokens: int = 0) -> None:
     token = deployment.token_contract(w3)
@@ -193,14 +246,24 @@ def fund_participants(w3: Web3, funder: LocalAccount, deployment: Deployment, ac
     send_batch(w3, txs)
 
 
-def register_models(w3: Web3, deployment: Deployment, accounts: Sequence[LocalAccount], per_account: int
-                    ) -> dict[int, LocalAccount]:
-    """Register ``per_account`` models for each account; returns model id -> owner account (from the events)."""
+def register_models(w3: Web3, deployment: Deployment, accounts: Sequence[LocalAccount], per_account: int,
+                    bulk: bool = False) -> dict[int, LocalAccount]:
+    """Register ``per_account`` models for each account; returns model id -> owner account (from the events).
+    ``bulk`` sends through :func:`send_many` (Anvil only; many models)."""
     tournament = deployment.tournament_contract(w3)
-    receipts = send_batch(w3, [(a, tournament.functions.registerModel(), 0) for a in accounts
-                               for _ in range(per_account)])
+    calls = [(a, tournament.functions.registerModel(), 0) for a in accounts for _ in range(per_account)]
     by_address = {a.address: a for a in accounts}
     owners: dict[int, LocalAccount] = {}
+    if bulk:
+        # Raw receipts: ModelRegistered(uint256 indexed modelId, address indexed owner, uint32 firstRound).
+        topic = "0x" + bytes(event_abi_to_log_topic(tournament.events.ModelRegistered().abi)).hex()
+        for receipt in send_many(w3, calls):
+            for log in receipt["logs"]:
+                if log["topics"][0] == topic:
+                    owner = Web3.to_checksum_address("0x" + log["topics"][2][-40:])
+                    owners[int(log["topics"][1], 16)] = by_address[owner]
+        return owners
+    receipts = send_batch(w3, calls)
     for receipt in receipts:
         for event in tournament.events.ModelRegistered().process_receipt(receipt):
             owners[int(event["args"]["modelId"])] = by_address[Web3.to_checksum_address(event["args"]["owner"])]

@@ -1,0 +1,84 @@
+"""A keeper's ``settle --all`` reads every model's progress in batches (Multicall3's aggregate3, here the BatchReader
+placed at its address), not one call per model: bounded reads, counted on the wire, with the same answers."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from oracle.bundle.round_bundle import write_round_bundle
+from oracle.chain.connection import connect
+from oracle.chain.multicall import MAX_CALLS, MULTICALL3, has_multicall, install_batch_reader
+from oracle.participant.settle import settle_all
+from oracle.scoring.params import RoundParams
+from oracle.scoring.pipeline import score_round
+from oracle.settlement.leaves import cumulative_leaves, settlement_tree, totals
+from oracle.testing.harness import register_models
+from oracle.testing.rpc_counter import RpcCounter
+
+MODELS = 400
+PARAMS = RoundParams(corr_weight=1.0, mmc_weight=0.0, clip=0.05, payout_threshold=10**30)
+
+
+def activated_round(chain, store: Path, model_ids: list[int]) -> int:
+    """Round 1 closed, a bundle whose tree has a leaf for every model published, its root proposed and activated."""
+    closes_at = chain.now() + 100
+    chain.oracle.transact(chain.tournament.functions.openRound(closes_at))
+    chain.advance(101)
+    chain.oracle.transact(chain.tournament.functions.closeRound(1))
+    ids = [f"n{i}" for i in range(8)]
+    predictions = pd.DataFrame({"id": ids, str(model_ids[0]): [0.1, 0.3, 0.5, 0.7, 0.9, 0.2, 0.8, 0.6]})
+    targets = pd.DataFrame({"id": ids, "target": [0.0, 0.25, 0.5, 0.75, 1.0, 0.25, 0.75, 0.5]})
+    stakes = pd.DataFrame({"model": [str(m) for m in model_ids], "model_id": model_ids, "stake_at_risk": 0})
+    scores = score_round(predictions, targets, stakes.rename(columns={"stake_at_risk": "stake"}), PARAMS).scores
+    leaves = cumulative_leaves({}, {}, {}, model_ids)
+    _, uri, digest = write_round_bundle(store, 1, predictions=predictions, targets=targets, stakes=stakes,
+                                        scores=scores, params=PARAMS, previous_cumulative={}, leaves=leaves)
+    payout, burn = totals(leaves)
+    chain.oracle.transact(chain.tournament.functions.proposeRoot(
+        1, settlement_tree(leaves).root, payout, burn, 0, digest, uri))
+    chain.advance(700)
+    chain.keeper.transact(chain.tournament.functions.activateRoot(1))
+    return 1
+
+
+def test_settle_all_reads_model_states_in_batches(chain, participants, tmp_path: Path) -> None:
+    owners = register_models(chain.w3, chain.deployment, [p.account for p in participants],
+                             MODELS // len(participants), bulk=True)
+    model_ids = sorted(owners)
+    assert len(model_ids) == MODELS
+    round_ = activated_round(chain, tmp_path / "store", model_ids)
+
+    with RpcCounter(chain.url) as rpc:
+        # Without Multicall3 on the chain: one read per model, as before (a sample of them).
+        sample = model_ids[::20]
+        plain = connect(rpc.url, chain.deployment_file)
+        assert not has_multicall(plain.w3)
+        rpc.reset()
+        one_by_one = plain.client.model_infos(sample)
+        assert rpc.total("eth_call") == len(sample) and rpc.total("eth_chainId") == 0  # the chain id is cached
+
+        install_batch_reader(chain.w3)
+        assert has_multicall(chain.w3) and len(chain.w3.eth.get_code(MULTICALL3)) > 0
+        keeper = connect(rpc.url, chain.deployment_file, chain.keeper.account)
+        rpc.reset()
+        batched = keeper.client.model_infos(model_ids)
+        assert rpc.total("eth_call") == math.ceil(MODELS / MAX_CALLS)
+        assert {m: batched[m] for m in sample} == one_by_one  # the same answers
+        assert len(batched) == MODELS and all(info.registered for info in batched.values())
+
+        keeper = connect(rpc.url, chain.deployment_file, chain.keeper.account)
+        rpc.reset()
+        result = settle_all(keeper, batch_size=128)
+        assert result.round == round_ and result.settled == model_ids and result.skipped == []
+        assert len(result.transactions) == math.ceil(MODELS / 128)
+        # The cursor, the round's status and the model states: at most one read per 100 models all told.
+        assert rpc.total("eth_call") <= MODELS / 100, rpc.snapshot()
+    keeper = connect(chain.url, chain.deployment_file, chain.keeper.account)
+    after = keeper.client.model_infos(model_ids)
+    assert {m: info.settled_round for m, info in after.items()} == {m: round_ for m in model_ids}
+    assert after[model_ids[7]] == keeper.client.model_info(model_ids[7])
+    again = settle_all(keeper)
+    assert again.settled == [] and again.skipped == model_ids and again.transactions == []
