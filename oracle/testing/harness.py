@@ -202,8 +202,8 @@ def rpc_batch(w3: Web3, calls: Sequence[tuple[str, list[Any]]]) -> list[Any]:
 
 
 def send_many(w3: Web3, txs: Iterable[tuple[LocalAccount, Any, int]], gas: int = 400_000) -> list[dict[str, Any]]:
-    """:func:`send_batch` for thousands of transactions on Anvil: every transaction is signed first (explicit
-    nonces), sent in JSON-RPC batches of :data:`RPC_BATCH` with automatic mining off, then mined block after block
+    """:func:`send_batch` for thousands of transactions on Anvil (a call may also be a ``(to, calldata)`` pair
+    encoded by the caller): every transaction is signed first (explicit nonces), sent in JSON-RPC batches of :data:`RPC_BATCH` with automatic mining off, then mined block after block
     (``evm_mine``, as many per block as the gas limit takes) and the receipts fetched in batches, as raw JSON
     (hex strings). Each sender's transactions are mined in list order (nonces); raises if any reverted."""
     nonces: dict[str, int] = {}
@@ -216,7 +216,12 @@ def send_many(w3: Web3, txs: Iterable[tuple[LocalAccount, Any, int]], gas: int =
         nonces[account.address] = nonce + 1
         base = {"from": account.address, "nonce": nonce, "gas": gas, "gasPrice": 10**9, "chainId": chain_id,
                 "value": value}
-        tx = call.build_transaction(base) if not isinstance(call, str) else {**base, "to": call, "gas": 21_000}
+        if isinstance(call, str):
+            tx = {**base, "to": call, "gas": 21_000}
+        elif isinstance(call, tuple):  # (to, calldata) already encoded: web3 encodes at milliseconds a call
+            tx = {**base, "to": call[0], "data": call[1]}
+        else:
+            tx = call.build_transaction(base)
         raws.append(account.sign_transaction(tx).raw_transaction)
     hashes: list[str] = []
     w3.provider.make_request("evm_setAutomine", [False])
