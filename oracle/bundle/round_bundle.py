@@ -29,6 +29,7 @@ from oracle.bundle.manifest import (
 )
 from oracle.bundle.parquet import amount_text, parquet_bytes, read_parquet_bytes
 from oracle.bundle.store import MANIFEST_NAME, ArtifactStore, BundleError, as_store, join_path
+from oracle.scoring.matrix import PredictionTable
 from oracle.scoring.params import RoundParams
 
 __all__ = [
@@ -321,7 +322,7 @@ def write_round_bundle(
     store: ArtifactStore | str | os.PathLike[str],
     round: int,
     *,
-    predictions: pd.DataFrame,
+    predictions: pd.DataFrame | PredictionTable,
     targets: pd.DataFrame,
     stakes: pd.DataFrame,
     scores: pd.DataFrame,
@@ -334,7 +335,9 @@ def write_round_bundle(
 ) -> tuple[Manifest, str, str]:
     """Write a round's bundle and commit its manifest; returns (manifest, manifest_uri, manifest_keccak).
 
-    ``stakes`` has columns model, model_id, stake_at_risk; ``scores`` is ``RoundScores.scores``.
+    ``predictions`` is a frame or the scoring matrix (:class:`~oracle.scoring.matrix.PredictionTable`, written
+    without a frame, to the same bytes). ``stakes`` has columns model, model_id, stake_at_risk; ``scores`` is
+    ``RoundScores.scores``.
     ``leaves`` are this round's cumulative settlement leaves; when omitted they are derived from
     ``previous_cumulative`` and the scores' payouts and burns. ``previous`` links the previous round's
     manifest (a PreviousLink, or its URI, which is read to take its hash). ``extra_files`` adds named
@@ -373,7 +376,8 @@ def write_round_bundle(
     if isinstance(previous, str):
         previous = previous_link(previous, store)
     # Objects first, manifest last: the manifest is the commit point.
-    entries = {name: store.put_object(name, data) for name, data in sorted(files.items())}
+    names = sorted(files)
+    entries = dict(zip(names, store.put_objects([(name, files[name]) for name in names])))
     manifest = Manifest(
         round=round,
         chain=chain,

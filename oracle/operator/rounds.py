@@ -42,8 +42,8 @@ from oracle.bundle.manifest import ChainRef, canonical_json
 from oracle.scoring.params import RoundParams
 from oracle.scoring.pipeline import score_round
 from oracle.protocol.inbox import Inbox
-from oracle.scoring.tables import read_prediction_file
-from oracle.scoring.validation import combine_model_files
+from oracle.scoring.matrix import PredictionTable
+from oracle.scoring.tables import combine_prediction_files
 from oracle.settlement.leaves import leaves_of_dump
 from oracle.operator.config import HANG_ENV, STEPS, Action, OperatorConfig, OperatorError
 from oracle.operator.intake import (
@@ -168,12 +168,12 @@ class Operator:
         after a crash gives the same snapshot, and the bundle built from it stays byte-identical. Records without a
         stamp cannot show they were on time and are left out (reported late at resolve)."""
         collected = self.inbox.collect(round)
-        records = []
-        for sub, data in collected:
-            if sub.received_at is None or sub.received_at >= closes_at:
-                continue
-            entry = self.store.put_object(submission_file_name(sub.model_id, sub.file_name), data)
-            records.append({"record": sub.to_json(), "object": self.store.object_uri(entry)})
+        on_time = [(sub, data) for sub, data in collected
+                   if sub.received_at is not None and sub.received_at < closes_at]
+        entries = self.store.put_objects([(submission_file_name(sub.model_id, sub.file_name), data)
+                                          for sub, data in on_time])
+        records = [{"record": sub.to_json(), "object": self.store.object_uri(entry)}
+                   for (sub, _), entry in zip(on_time, entries)]
         snapshot = {"round": round, "closes_at": closes_at, "submissions": records,
                     "problems": list(collected.problems)}
         self.store.put_record(self.snapshot_name(round), canonical_json(snapshot))
@@ -255,21 +255,20 @@ class Operator:
         stakes, owners = self.client.stakes_at_risk(round, previous)
         accepted, rejections = check_submissions(self.client, self.inbox, round, snapshot, owners)
 
-        frames: dict[str, pd.DataFrame] = {}
-        for model_id, (sub, blob) in accepted.items():
-            try:
-                frames[str(model_id)] = read_prediction_file(sub.file_name, blob)
-            except Exception as exc:  # noqa: BLE001 - any parse failure is the participant's file, not ours
-                rejections.append(rejection(sub, "unreadable_file", f"{sub.file_name}: {exc}"))
-        predictions, file_errors = combine_model_files(frames)
-        if len(predictions.columns) <= 1:
+        # Every file straight into the scoring matrix (ids sorted), by the one reader of prediction files.
+        predictions, file_errors = combine_prediction_files(
+            {str(m): (sub.file_name, blob) for m, (sub, blob) in accepted.items()})
+        if not predictions.models:
             # No usable submission: an id-only table of the live ids scores every staked model 0/0.
-            predictions = pd.DataFrame({"id": data.live_ids})
+            predictions = PredictionTable.from_frame(pd.DataFrame({"id": data.live_ids}))
         for error in file_errors:
             sub, _ = accepted[int(error.model)]
-            rejections.append(rejection(sub, error.rule, error.message))
-        accepted = {m: v for m, v in accepted.items() if str(m) in predictions.columns}
-        predictions = predictions.sort_values("id", kind="stable").reset_index(drop=True)
+            if error.rule == "unreadable":  # the participant's file, not ours
+                rejections.append(rejection(sub, "unreadable_file", f"{sub.file_name}: {error.message}"))
+            else:
+                rejections.append(rejection(sub, error.rule, error.message))
+        kept = set(predictions.models)
+        accepted = {m: v for m, v in accepted.items() if str(m) in kept}
 
         params = self.round_params(round)
         stake_map = {str(m): s for m, s in stakes.items()}

@@ -30,6 +30,7 @@ class PredictionTable:
     values: ``(len(row_of), len(raw_ids))`` float64, C order: row ``row_of[m]`` holds numeric model m (ints and
         floats; NaN where a cell is missing).
     other: every model column that is not numeric (text, booleans, decimals), as a pandas Series.
+    integer: the numeric models whose column was of integers.
     """
 
     columns: list[str]
@@ -38,6 +39,8 @@ class PredictionTable:
     values: np.ndarray
     row_of: dict[str, int] = field(default_factory=dict)
     other: dict[str, pd.Series] = field(default_factory=dict)
+    #: Numeric models whose column held integers (no gaps): written back as integers (see oracle.bundle.parquet).
+    integer: set[str] = field(default_factory=set)
 
     @property
     def n_rows(self) -> int:
@@ -62,7 +65,9 @@ class PredictionTable:
         row_of = {str(frame.columns[p]): row for row, p in enumerate(numeric)}
         other = {str(frame.columns[i]): frame.iloc[:, i].reset_index(drop=True)
                  for i, c in enumerate(frame.columns) if c != id_column and str(c) not in row_of}
-        return cls(columns=columns, raw_ids=raw_ids, models=models, values=values, row_of=row_of, other=other)
+        integer = {str(frame.columns[p]) for p in numeric if pd.api.types.is_integer_dtype(frame.dtypes.iloc[p])}
+        return cls(columns=columns, raw_ids=raw_ids, models=models, values=values, row_of=row_of, other=other,
+                   integer=integer)
 
 
 def is_number_dtype(dtype: Any) -> bool:

@@ -5,9 +5,11 @@ name in the message, never guessed.
 CSV columns named id/model/stake/stake_at_risk/payout/burn are read as text, so ids keep leading zeros and token
 amounts beyond int64 stay exact (the validators parse them).
 
-A round's predictions table (one column per model, the one big table) is read with :func:`read_predictions` straight
-into the kernel's matrix (:class:`oracle.scoring.matrix.PredictionTable`): Parquet with pyarrow, a batch of columns at
-a time, never as a pandas frame.
+A model's prediction file is parsed by pyarrow (CSV: ids as text, pandas' missing-value texts), whoever reads it: the
+participant's check, the service's intake, the operator and the auditor see the same numbers. A round's thousands of
+prediction files go straight into the kernel's matrix (:class:`oracle.scoring.matrix.PredictionTable`) with
+:func:`combine_prediction_files`, and a round's predictions table (one column per model, the one big table) is read
+with :func:`read_predictions`, a batch of Parquet columns at a time: never as a pandas frame.
 """
 
 from __future__ import annotations
@@ -22,10 +24,13 @@ import pandas as pd
 from oracle.scoring.matrix import PredictionTable
 from oracle.scoring.validation import PredictionError, TableError
 
-__all__ = ["TEXT_COLUMNS", "READ_BATCH", "load_table", "read_prediction_file", "read_table_bytes", "table_kind",
-           "write_table", "read_predictions", "predictions_from_parquet"]
+__all__ = ["TEXT_COLUMNS", "NA_TEXTS", "READ_BATCH", "load_table", "read_prediction_file", "read_table_bytes",
+           "table_kind", "write_table", "read_predictions", "predictions_from_parquet", "combine_prediction_files"]
 
 TEXT_COLUMNS = ("id", "model", "stake", "stake_at_risk", "payout", "burn")
+#: Cell texts read as missing: pandas' defaults, so a prediction file means what it meant when pandas parsed it.
+NA_TEXTS = ("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "<NA>", "N/A",
+            "NA", "NULL", "NaN", "None", "n/a", "nan", "null")
 
 
 def table_kind(name: str) -> Literal["csv", "parquet"]:
@@ -55,10 +60,31 @@ def read_table_bytes(name: str, data: bytes) -> pd.DataFrame:
     return _read(table_kind(name), io.BytesIO(data), name)
 
 
+def _arrow_prediction_file(name: str, data: bytes) -> Any:
+    """A prediction file as an Arrow table (the one parser of prediction files): Parquet, or CSV with the text
+    columns (ids) as strings and :data:`NA_TEXTS` as missing; TableError ``unreadable`` when it is neither."""
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+    import pyarrow.parquet as pq
+
+    kind = table_kind(name)
+    try:
+        if kind == "parquet":
+            return pq.read_table(io.BytesIO(data))
+        return pa_csv.read_csv(
+            io.BytesIO(data), read_options=pa_csv.ReadOptions(use_threads=False),
+            convert_options=pa_csv.ConvertOptions(column_types={c: pa.string() for c in TEXT_COLUMNS},
+                                                  null_values=list(NA_TEXTS), strings_can_be_null=True))
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        shown = "Parquet" if kind == "parquet" else "CSV"
+        raise TableError([PredictionError(None, "unreadable", (), f"{name} is not a readable {shown} file "
+                                          f"({type(exc).__name__}: {str(exc)[:200]})")]) from None
+
+
 def read_prediction_file(name: str, data: bytes) -> pd.DataFrame:
     """A model's prediction file (``id`` plus one prediction column), as the participant, the service, the operator
     and the auditor all read it."""
-    return read_table_bytes(name, data)
+    return _arrow_prediction_file(name, data).to_pandas()
 
 
 def load_table(path_or_url: str | PathLike[str]) -> pd.DataFrame:
@@ -120,7 +146,9 @@ def predictions_from_parquet(source: Any, id_column: str = "id", batch: int = RE
         del columns  # its buffers are reused by the next batch
     row_of = {name: row for row, name in enumerate(numeric)}
     other = {n: parquet.read(columns=[n]).column(0).to_pandas() for n in models if n not in row_of}
-    return PredictionTable(columns=names, raw_ids=raw_ids, models=models, values=values, row_of=row_of, other=other)
+    integer = {n for n in numeric if pa.types.is_integer(schema.field(n).type) and not np.isnan(values[row_of[n]]).any()}
+    return PredictionTable(columns=names, raw_ids=raw_ids, models=models, values=values, row_of=row_of, other=other,
+                           integer=integer)
 
 
 def _is_arrow_number(arrow_type: Any, pa: Any) -> bool:
@@ -150,3 +178,86 @@ def read_predictions(path_or_url: str | PathLike[str], id_column: str = "id") ->
         if kind == "parquet":
             return predictions_from_parquet(handle, id_column)
         return PredictionTable.from_frame(_read(kind, handle, path), id_column)
+
+
+def _id_texts(ids: Any) -> np.ndarray:
+    """A file's id column (Arrow) as text, as validation spells ids (integer-valued floats without '.0')."""
+    import pyarrow as pa
+
+    if pa.types.is_string(ids.type) or pa.types.is_large_string(ids.type):
+        if not ids.null_count:
+            return ids.to_numpy(zero_copy_only=False)
+    from oracle.scoring.validation import _id_strings
+
+    return _id_strings(ids.to_pandas()).to_numpy()
+
+
+def combine_prediction_files(files: dict[str, tuple[str, bytes]], id_column: str = "id",
+                             ) -> tuple[PredictionTable, list[PredictionError]]:
+    """Each model's prediction file (``model -> (file name, bytes)``) read and laid into one table: the sorted union
+    of the files' ids, a matrix row per model whose predictions are numbers (NaN where its file lacks an id), the
+    other models' columns as pandas Series. The rules of
+    :func:`~oracle.scoring.validation.combine_model_files`: a file that cannot be read (``unreadable``), has no id
+    column, not exactly one prediction column, or repeats ids drops that model with an error."""
+    import pyarrow as pa
+
+    errors: list[PredictionError] = []
+    read: dict[str, tuple[np.ndarray, Any]] = {}
+    for model, (name, data) in files.items():
+        model = str(model)
+        try:
+            table = _arrow_prediction_file(name, data)
+        except TableError as exc:
+            errors.append(PredictionError(model, "unreadable", (), exc.errors[0].message))
+            continue
+        names = [str(c) for c in table.column_names]
+        if id_column not in names:
+            errors.append(PredictionError(model, "missing_id_column", (), f"file has no {id_column!r} column"))
+            continue
+        values = [c for c in names if c != id_column]
+        if len(values) != 1:
+            errors.append(PredictionError(model, "non_numeric", (),
+                                          f"file must have exactly one prediction column, has {values[:5]}"))
+            continue
+        read[model] = (_id_texts(table.column(names.index(id_column))), table.column(names.index(values[0])))
+    # Files usually share one id list: each distinct list is checked for duplicates and mapped onto the union once.
+    groups: list[np.ndarray] = []
+    by_hash: dict[int, list[int]] = {}
+    group_of: dict[str, int] = {}
+    unique: list[bool] = []
+    for model, (ids, column) in list(read.items()):
+        key = hash(tuple(ids.tolist()))
+        group = next((g for g in by_hash.get(key, []) if np.array_equal(groups[g], ids)), None)
+        if group is None:
+            group = len(groups)
+            groups.append(ids)
+            by_hash.setdefault(key, []).append(group)
+            unique.append(len(pd.unique(ids)) == len(ids))
+        if not unique[group]:
+            series = pd.Series(ids)
+            errors.append(PredictionError(model, "duplicate_ids",
+                                          tuple(str(i) for i in pd.unique(series[series.duplicated(keep=False)])[:5]),
+                                          "file repeats ids"))
+            del read[model]
+            continue
+        group_of[model] = group
+    used = sorted(set(group_of.values()))
+    union = pd.Index(sorted(set().union(*(groups[g] for g in used)))) if used else pd.Index([], dtype=object)
+    positions = {g: union.get_indexer(groups[g]) for g in used}
+    numeric = [m for m, (_, column) in read.items()
+               if pa.types.is_integer(column.type) or pa.types.is_floating(column.type)]
+    matrix = np.full((len(numeric), len(union)), np.nan)
+    integer = set()
+    for row, model in enumerate(numeric):
+        column = read[model][1]
+        matrix[row, positions[group_of[model]]] = column.to_numpy(zero_copy_only=False)
+        if pa.types.is_integer(column.type) and not column.null_count and len(groups[group_of[model]]) == len(union):
+            integer.add(model)  # an integer column that fills every id stays integer, as a frame would keep it
+    other = {}
+    for model, (ids, column) in read.items():
+        if model not in numeric:
+            series = pd.Series(column.to_pandas().to_numpy(), index=ids)
+            other[model] = (series if series.index.equals(union) else series.reindex(union)).reset_index(drop=True)
+    raw_ids = pd.Series(union.to_numpy(), name=id_column)
+    return PredictionTable(columns=[id_column, *read], raw_ids=raw_ids, models=list(read), values=matrix,
+                           row_of={m: r for r, m in enumerate(numeric)}, other=other, integer=integer), errors

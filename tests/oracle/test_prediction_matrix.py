@@ -111,3 +111,67 @@ def test_read_predictions_by_extension(tmp_path) -> None:
     np.testing.assert_array_equal(from_csv.values, from_parquet.values)
     with pytest.raises(ValueError, match="unknown table format"):
         read_predictions(tmp_path / "p.xlsx")
+
+
+def _csv(ids: list[str], values: list[object], header: str = "id,prediction") -> bytes:
+    return (header + "\n" + "".join(f"{i},{v}\n" for i, v in zip(ids, values))).encode()
+
+
+def test_combined_files_equal_the_frame_route() -> None:
+    """combine_prediction_files gives the table, errors and validation result that reading each file into a frame
+    and combine_model_files give, for clean files and every kind of broken one."""
+    from oracle.scoring.tables import combine_prediction_files, read_prediction_file
+    from oracle.scoring.validation import combine_model_files
+
+    live = [f"id{i:03d}" for i in range(40)]
+    values = {m: list(rng.random(40).round(4)) for m in "abcdefghijk"}
+    shuffled = rng.permutation(40)
+    parquet = io.BytesIO()
+    pd.DataFrame({"id": live, "p": values["k"]}).to_parquet(parquet, index=False)
+    files = {
+        "1": ("a.csv", _csv(live, values["a"])),
+        "2": ("b.csv", _csv([live[i] for i in shuffled], [values["b"][i] for i in shuffled])),  # another order
+        "3": ("c.csv", _csv(live[:-3], values["c"][:-3])),                                        # missing ids
+        "4": ("d.csv", _csv(live + ["stranger"], values["d"] + [0.5])),                           # an unknown id
+        "5": ("e.csv", _csv(live, values["e"][:5] + ["NA"] + values["e"][6:])),                   # a missing cell
+        "6": ("f.csv", _csv(live, values["f"][:7] + ["abc"] + values["f"][8:])),                  # text
+        "7": ("g.csv", _csv(live, ["True", "False"] * 20)),                                       # booleans
+        "8": ("h.csv", _csv(live[:2] + live[:38], values["h"])),                                  # repeated ids
+        "9": ("i.csv", _csv(live, values["i"], header="id,p,q")),                                 # two columns
+        "10": ("j.csv", b"\x00\x01not a table"),                                                  # unreadable
+        "11": ("k.parquet", parquet.getvalue()),
+        "12": ("l.csv", _csv(live, [f" {v}" for v in values["a"]])),                              # spaced numbers
+    }
+    table, errors = combine_prediction_files(files)
+    frames, expected_errors = {}, []
+    for model, (name, data) in files.items():
+        try:
+            frames[model] = read_prediction_file(name, data)
+        except TableError as exc:
+            expected_errors.append(exc.errors[0].__class__(model, "unreadable", (), exc.errors[0].message))
+    merged, combine_errors = combine_model_files(frames)
+    merged = merged.sort_values("id", kind="stable").reset_index(drop=True)
+    assert sorted(map(str, errors)) == sorted(map(str, expected_errors + combine_errors))
+    assert list(table.raw_ids) == list(merged["id"]) and table.models == [c for c in merged.columns if c != "id"]
+    from oracle.bundle.parquet import parquet_bytes
+
+    assert parquet_bytes(table, "predictions") == parquet_bytes(merged, "predictions")  # the bundle's file
+    for shares in (1.0, 0.9):
+        mine = validate_predictions(table, live, min_live_share=shares)
+        theirs = validate_predictions(merged, live, min_live_share=shares)
+        assert mine.errors == theirs.errors and mine.models == theirs.models
+        np.testing.assert_array_equal(mine.values, theirs.values)
+
+
+def test_parquet_bytes_of_the_matrix_equal_those_of_the_frame() -> None:
+    """The bundle's predictions file written from the matrix is byte for byte the one written from the frame."""
+    from oracle.bundle.parquet import parquet_bytes
+
+    frame = messy_frame()
+    frame.loc[[2, 5], "m1"] = np.nan
+    table = PredictionTable.from_frame(frame)
+    assert parquet_bytes(table, "predictions") == parquet_bytes(frame, "predictions")
+    back = predictions_from_parquet(parquet_bytes(frame, "predictions"))
+    assert back.integer == {"c"} and parquet_bytes(back, "p") == parquet_bytes(frame, "p")
+    reordered = frame[["m0", "id", "m2", "d"]]
+    assert parquet_bytes(PredictionTable.from_frame(reordered), "p") == parquet_bytes(reordered, "p")
