@@ -52,7 +52,7 @@ def check_submissions(client: TournamentClient, inbox: Inbox, round: int, snapsh
     # Whatever is in the inbox now but not in the snapshot was stamped at or after closesAt (or after the
     # snapshot was taken): late.
     closes_at = int(snapshot.get("closes_at") or client.round_state(round).closes_at)
-    for sub, _ in inbox.collect(round):
+    for sub in inbox.records(round):  # records only: the files of late arrivals need not be read
         if sub.signature not in snapshotted:
             rejections.append(rejection(sub, "late", late_detail(sub, closes_at)))
     return dict(sorted(accepted.items())), rejections

@@ -110,6 +110,20 @@ class Inbox:
             if match:  # temp files and stray names are not records
                 yield int(match.group(1)), path
 
+    def records(self, round: int) -> list[Submission]:
+        """The submission records of ``round`` whose file is there, ordered by model id, without reading the files:
+        what a record says (who, which hash, when) is all some callers need (the operator's late arrivals)."""
+        found = []
+        for model_id, path in sorted(self._record_names(round)):
+            where = f"{self.url}: {path.rsplit('/', 2)[-2]}/{path.rsplit('/', 1)[-1]}"
+            try:
+                sub = Submission.from_bytes(self.fs.cat_file(path), where)
+            except (SubmissionError, OSError):
+                continue  # corrupt entries are collect()'s to report
+            if sub.round == round and sub.model_id == model_id and self.fs.exists(self.object_path(sub)):
+                found.append(sub)
+        return found
+
     def collect(self, round: int) -> Collected:
         """Every intact submission of ``round``, ordered by model id; corrupt entries land in ``.problems``.
 
