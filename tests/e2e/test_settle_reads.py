@@ -82,3 +82,22 @@ def test_settle_all_reads_model_states_in_batches(chain, participants, tmp_path:
     assert after[model_ids[7]] == keeper.client.model_info(model_ids[7])
     again = settle_all(keeper)
     assert again.settled == [] and again.skipped == model_ids and again.transactions == []
+
+
+def test_events_decode_as_web3_decodes_them(chain, participants, tmp_path: Path) -> None:
+    """The client's own event decoder (eth_abi, for speed) gives web3's answer for every event a round emits."""
+    owners = register_models(chain.w3, chain.deployment, [p.account for p in participants[:2]], 3, bulk=True)
+    activated_round(chain, tmp_path / "store", sorted(owners))
+    keeper = connect(chain.url, chain.deployment_file, chain.keeper.account)
+    settle_all(keeper)
+    client = keeper.client
+    logs = chain.w3.eth.get_logs({"address": chain.tournament.address, "fromBlock": chain.deployment.block})
+    names = set()
+    for log in logs:
+        event = client._decode(log)
+        assert event is not None
+        expected = getattr(chain.tournament.events, event.name)().process_log(log)["args"]
+        assert event.args == dict(expected), event.name
+        names.add(event.name)
+    assert {"ModelRegistered", "RoundOpened", "RoundClosed", "RootProposed", "RootActivated", "BatchSettled",
+            "RoleGranted"} <= names
