@@ -22,6 +22,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 PYTEST := $(BIN)/pytest -p no:pytest-brownie
 
 .PHONY: help setup compile chromium test test-python test-contracts lint demo bench-gas bench-oracle bench-service schemathesis-venv clean
+.PHONY: bench-scale
 
 help:
 	@echo "make demo          run a whole tournament on a local Anvil chain"
@@ -29,6 +30,7 @@ help:
 	@echo "make bench-gas     gas figures -> bench/results/gas.json"
 	@echo "make bench-oracle  scoring / Merkle / simulation figures -> bench/results/oracle.json"
 	@echo "make bench-service HTTP submission load -> bench/results/service.json"
+	@echo "make bench-scale   a 1,000- and a 10,000-model round end to end -> bench/results/scale.json"
 
 setup: $(VENV)/.installed node_modules/.installed $(SOLC_SHIM)
 
@@ -97,6 +99,10 @@ bench-oracle: setup
 
 bench-service: setup compile
 	$(BIN)/python bench/service_bench.py
+
+# Long (the 10,000-model round takes a while on 2 cores): `python bench/scale.py --models 1000` for one size.
+bench-scale: setup compile
+	$(BIN)/python bench/scale.py
 
 clean:
 	rm -rf build reports .solc
