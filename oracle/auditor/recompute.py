@@ -196,7 +196,7 @@ def _guard(report: RecomputeReport, scope: str, subject: str, step: Callable[[],
 def _score(bundle: RoundBundle) -> Any:
     from oracle.scoring.pipeline import score_round
 
-    return score_round(bundle.predictions(), bundle.targets(), bundle.stake_map(), bundle.params())
+    return score_round(bundle.prediction_table(), bundle.targets(), bundle.stake_map(), bundle.params())
 
 
 def recompute_bundle(

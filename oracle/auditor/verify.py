@@ -39,7 +39,8 @@ from oracle.chain.client import Proposal, RoundStatus, TournamentClient
 from oracle.chain.tx import Sender
 from oracle.settlement.leaves import leaves_of_dump
 from oracle.auditor.recompute import Difference, recompute_bundle
-from oracle.scoring.tables import read_prediction_file
+from oracle.scoring.matrix import PredictionTable
+from oracle.scoring.tables import combine_prediction_files
 from oracle.protocol.receipt import check_receipts, Receipt
 from oracle.protocol.submission import recover_signer, Submission, SubmissionError, verify_submission
 
@@ -107,11 +108,12 @@ def check_submissions(bundle: RoundBundle, client: TournamentClient, owners: Map
     chain_id, tournament = client.chain_id(), client.tournament.address
     try:
         entries = bundle.json(SUBMISSIONS_FILE)
-        predictions = bundle.predictions().set_index("id")
+        published = bundle.prediction_table()
     except (BundleError, KeyError) as exc:
         return [Difference("submission", "bundle", "readable", True, f"error: {exc}")]
-    predictions.index = predictions.index.astype(str)
+    published_models = set(published.models)
     signed: set[str] = set()
+    files: dict[str, tuple[str, bytes]] = {}
     for entry in entries:
         model = str(entry.get("model_id"))
         try:
@@ -128,19 +130,10 @@ def check_submissions(bundle: RoundBundle, client: TournamentClient, owners: Map
         for problem in verify_submission(sub, data, owner, chain_id=chain_id, tournament=tournament, round=round):
             field_name = "signature" if problem.code in ("bad_signature", "not_owner") else "record"
             out.append(Difference("submission", model, field_name, "valid", problem))
-        if str(sub.model_id) not in predictions.columns:
-            continue  # refused later by validation: listed in the rejections
-        try:
-            frame = read_prediction_file(sub.file_name, data)
-            column = [c for c in frame.columns if c != "id"][0]
-            signed_values = pd.Series(frame[column].to_numpy(), index=frame["id"].astype(str)).sort_index()
-        except Exception as exc:  # noqa: BLE001 - an unreadable signed file should not have been scored
-            out.append(Difference("submission", model, "file", "readable", f"error: {exc}"))
-            continue
-        published = predictions[str(sub.model_id)].dropna().sort_index()
-        if not _same_values(published, signed_values.reindex(published.index)) or len(signed_values.dropna()) != len(published):
-            out.append(Difference("submission", model, "predictions", "as published", "differs from the signed file"))
-    for column in predictions.columns:
+        if str(sub.model_id) in published_models:  # else refused later by validation: listed in the rejections
+            files[str(sub.model_id)] = (sub.file_name, data)
+    out += _compare_published(published, files)
+    for column in published.models:
         if column not in signed:
             out.append(Difference("submission", column, "signature", "missing", "predictions without a signed file"))
     try:
@@ -150,6 +143,48 @@ def check_submissions(bundle: RoundBundle, client: TournamentClient, owners: Map
     for rejection in rejections:
         out += _recheck_rejection(rejection, owners, chain_id, tournament, round)
     return out
+
+
+def _compare_published(published: PredictionTable, files: Mapping[str, tuple[str, bytes]]) -> list[Difference]:
+    """Each model's published predictions are its signed file's, id for id and value for value (NaN and absent
+    alike). The signed files are read into one matrix, by the one reader of prediction files, and compared with the
+    published matrix row against row."""
+    signed, errors = combine_prediction_files(dict(files))
+    out = [Difference("submission", e.model or "bundle", "file", "readable", f"error: {e}") for e in errors]
+    published_ids = pd.Index(published.raw_ids.astype(str).to_numpy())
+    signed_ids = pd.Index(signed.raw_ids.astype(str).to_numpy())
+    # Where each signed id sits among the published ids (-1: published without that id).
+    position = published_ids.get_indexer(signed_ids)
+    outside = position < 0
+    differs = "differs from the signed file"
+    for model in signed.models:
+        if model in published.row_of and model in signed.row_of:
+            mine = signed.values[signed.row_of[model]]
+            if not np.isnan(mine[outside]).all():
+                same = False
+            else:
+                laid = np.full(len(published_ids), np.nan)
+                laid[position[~outside]] = mine[~outside]
+                same = bool(np.array_equal(laid, published.values[published.row_of[model]], equal_nan=True))
+        else:  # a column that is not all numbers (refused by validation, published as sent): cell by cell
+            theirs, mine = _by_id(published.column(model), published_ids), _by_id(signed.column(model), signed_ids)
+            same = len(mine) == len(theirs) and _same_cells(theirs, mine.reindex(theirs.index))
+        if not same:
+            out.append(Difference("submission", model, "predictions", "as published", differs))
+    return out
+
+
+def _same_cells(a: pd.Series, b: pd.Series) -> bool:
+    """:func:`_same_values`, or for cells that are not numbers, the same text in every cell."""
+    try:
+        return _same_values(a, b)
+    except (TypeError, ValueError):
+        return a.index.equals(b.index) and a.astype(str).tolist() == b.astype(str).tolist()
+
+
+def _by_id(column: pd.Series, ids: pd.Index) -> pd.Series:
+    """A column's non-missing values by id, in id order."""
+    return column.set_axis(ids).dropna().sort_index()
 
 
 def _recheck_rejection(rejection: Mapping[str, Any], owners: Mapping[int, str], chain_id: int, tournament: str,

@@ -117,6 +117,17 @@ class RoundBundle:
         """The round's predictions: an id column plus one column per model."""
         return self.table(PREDICTIONS)
 
+    def prediction_table(self) -> PredictionTable:
+        """The round's predictions as the scoring matrix, read straight from the Parquet file (no frame: the bundle's
+        biggest table, one column per model)."""
+        from oracle.scoring.tables import predictions_from_parquet
+        from oracle.scoring.validation import TableError
+
+        try:
+            return predictions_from_parquet(self.raw(PREDICTIONS))
+        except TableError as exc:
+            raise BundleError(f"{self.uri}: {PREDICTIONS}: {exc}") from exc
+
     def targets(self) -> pd.DataFrame:
         """The round's resolved targets."""
         return self.table(TARGETS)
