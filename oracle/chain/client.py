@@ -299,9 +299,11 @@ class TournamentClient:
 
     def model_info(self, model_id: int) -> ModelInfo:
         """A model's on-chain record (all zero for an id never registered: see :attr:`ModelInfo.registered`)."""
-        model, settlement, withdrawal = self._rpc(
-            f"modelInfo({model_id})", self.tournament.functions.modelInfo(int(model_id)).call)
-        return _model_info(int(model_id), model, settlement, withdrawal)
+        model_id = int(model_id)
+        selector, inputs, outputs = self._function_codec("modelInfo")
+        call = {"to": self.tournament.address, "data": "0x" + (selector + abi_encode(inputs, [model_id])).hex()}
+        raw = self._rpc(f"modelInfo({model_id})", lambda: self.w3.eth.call(call))
+        return _model_info(model_id, *abi_decode(outputs, bytes(raw)))
 
     def model_infos(self, model_ids: Iterable[int]) -> dict[int, ModelInfo]:
         """:meth:`model_info` of many models, read :data:`~oracle.chain.multicall.MAX_CALLS` per ``eth_call``
@@ -312,16 +314,12 @@ class TournamentClient:
         ids = [int(m) for m in model_ids]
         if self._multicall is None and ids:
             self._multicall = bool(self._rpc("eth_getCode Multicall3", lambda: has_multicall(self.w3)))
+        if not self._multicall:
+            return {m: self.model_info(m) for m in ids}
         # Calldata and results are coded here with eth_abi: web3's per-call encoding costs milliseconds a model.
         selector, inputs, outputs = self._function_codec("modelInfo")
         address = self.tournament.address
         out: dict[int, ModelInfo] = {}
-        if not self._multicall:
-            for m in ids:
-                call = {"to": address, "data": "0x" + (selector + abi_encode(inputs, [m])).hex()}
-                raw = self._rpc(f"modelInfo({m})", lambda c=call: self.w3.eth.call(c))
-                out[m] = _model_info(m, *abi_decode(outputs, bytes(raw)))
-            return out
         for start in range(0, len(ids), MAX_CALLS):
             chunk = ids[start : start + MAX_CALLS]
             calls = [(address, selector + abi_encode(inputs, [m])) for m in chunk]

@@ -202,7 +202,12 @@ def combine_prediction_files(files: dict[str, tuple[str, bytes]], id_column: str
     import pyarrow as pa
 
     errors: list[PredictionError] = []
-    read: dict[str, tuple[np.ndarray, Any]] = {}
+    # Files usually share one id list: each distinct list is kept once, checked for duplicates once and mapped onto
+    # the union once; per file only its list's number and its prediction column are kept.
+    groups: list[np.ndarray] = []
+    by_hash: dict[int, list[int]] = {}
+    unique: list[bool] = []
+    read: dict[str, tuple[int, Any]] = {}
     for model, (name, data) in files.items():
         model = str(model)
         try:
@@ -219,13 +224,7 @@ def combine_prediction_files(files: dict[str, tuple[str, bytes]], id_column: str
             errors.append(PredictionError(model, "non_numeric", (),
                                           f"file must have exactly one prediction column, has {values[:5]}"))
             continue
-        read[model] = (_id_texts(table.column(names.index(id_column))), table.column(names.index(values[0])))
-    # Files usually share one id list: each distinct list is checked for duplicates and mapped onto the union once.
-    groups: list[np.ndarray] = []
-    by_hash: dict[int, list[int]] = {}
-    group_of: dict[str, int] = {}
-    unique: list[bool] = []
-    for model, (ids, column) in list(read.items()):
+        ids = _id_texts(table.column(names.index(id_column)))
         key = hash(tuple(ids.tolist()))
         group = next((g for g in by_hash.get(key, []) if np.array_equal(groups[g], ids)), None)
         if group is None:
@@ -238,25 +237,32 @@ def combine_prediction_files(files: dict[str, tuple[str, bytes]], id_column: str
             errors.append(PredictionError(model, "duplicate_ids",
                                           tuple(str(i) for i in pd.unique(series[series.duplicated(keep=False)])[:5]),
                                           "file repeats ids"))
-            del read[model]
             continue
-        group_of[model] = group
-    used = sorted(set(group_of.values()))
+        column = table.column(names.index(values[0]))
+        if pa.types.is_integer(column.type) or pa.types.is_floating(column.type):
+            # Numbers as a float64 array now (the Arrow table goes); integers noted, to be written back as such.
+            keep: Any = (column.to_numpy(zero_copy_only=False).astype(np.float64, copy=False),
+                         pa.types.is_integer(column.type) and not column.null_count)
+        else:
+            keep = column.to_pandas().to_numpy()
+        read[model] = (group, keep)
+    used = sorted({group for group, _ in read.values()})
     union = pd.Index(sorted(set().union(*(groups[g] for g in used)))) if used else pd.Index([], dtype=object)
     positions = {g: union.get_indexer(groups[g]) for g in used}
-    numeric = [m for m, (_, column) in read.items()
-               if pa.types.is_integer(column.type) or pa.types.is_floating(column.type)]
+    numeric = [m for m, (_, keep) in read.items() if isinstance(keep, tuple)]
     matrix = np.full((len(numeric), len(union)), np.nan)
     integer = set()
     for row, model in enumerate(numeric):
-        column = read[model][1]
-        matrix[row, positions[group_of[model]]] = column.to_numpy(zero_copy_only=False)
-        if pa.types.is_integer(column.type) and not column.null_count and len(groups[group_of[model]]) == len(union):
+        group, (values, whole_integers) = read[model]
+        matrix[row, positions[group]] = values
+        read[model] = (group, None)  # the row is in the matrix: its own copy goes
+        if whole_integers and len(groups[group]) == len(union):
             integer.add(model)  # an integer column that fills every id stays integer, as a frame would keep it
     other = {}
-    for model, (ids, column) in read.items():
-        if model not in numeric:
-            series = pd.Series(column.to_pandas().to_numpy(), index=ids)
+    in_matrix = set(numeric)
+    for model, (group, cells) in read.items():
+        if model not in in_matrix:
+            series = pd.Series(cells, index=groups[group])
             other[model] = (series if series.index.equals(union) else series.reindex(union)).reset_index(drop=True)
     raw_ids = pd.Series(union.to_numpy(), name=id_column)
     return PredictionTable(columns=[id_column, *read], raw_ids=raw_ids, models=list(read), values=matrix,
