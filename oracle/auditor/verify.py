@@ -33,7 +33,7 @@ from eth_utils import event_abi_to_log_topic
 from web3 import Web3
 
 from oracle.bundle.store import BundleError
-from oracle.bundle.round_bundle import load_bundle, REJECTIONS_FILE, RoundBundle, SUBMISSIONS_FILE
+from oracle.bundle.round_bundle import load_bundle, REJECTIONS_FILE, RoundBundle, SUBMISSIONS_FILE, TREE
 from oracle.chain.artifacts import abi
 from oracle.chain.client import Proposal, RoundStatus, TournamentClient
 from oracle.chain.tx import Sender
@@ -361,7 +361,8 @@ def verify_proposal(client: TournamentClient, proposal: Proposal, receipts: Rece
                                                   link.keccak256 if link else None, previous.manifest_hash))
         if previous is not None:
             try:
-                previous_leaves = leaves_of_dump(load_bundle(previous.manifest_uri, previous.manifest_hash).tree_dump())
+                previous_leaves = leaves_of_dump(
+                    load_bundle(previous.manifest_uri, previous.manifest_hash, only=[TREE]).tree_dump())
             except BundleError as exc:
                 verdict.differences.append(Difference("previous", str(proposal.round - 1), "bundle", "loads", str(exc)))
     elif bundle.manifest.previous is not None:

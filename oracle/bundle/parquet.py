@@ -87,27 +87,30 @@ def _pinned(table: pa.Table) -> pa.Table:
     return table.cast(schema).replace_schema_metadata(None)
 
 
-def parquet_bytes(df: pd.DataFrame | PredictionTable, where: str = "table") -> bytes:
+def parquet_bytes(df: pd.DataFrame | PredictionTable, where: str = "table", plain: bool = False) -> bytes:
     """Serialise ``df`` to Parquet deterministically: same frame, same library versions, same bytes.
 
     Writer options are pinned (no Arrow schema blob, no pandas metadata, fixed compression and page
     format); Parquet itself records no timestamps. Columns named in AMOUNT_COLUMNS become decimal strings.
+    ``plain`` stores the values as they are (no dictionary, no compression): for the predictions table, thousands
+    of columns of distinct doubles that dictionary encoding and zstd only slow down without making the file smaller
+    (2,000 columns of 5,000 ids: 5.9 s and 86 MB compressed, 1.1 s and 79 MB plain, measured).
     """
     table = _arrow_table(df, where)
     sink = io.BytesIO()
+    encoding: dict[str, Any] = ({"compression": "none", "use_dictionary": False} if plain else
+                                {"compression": "zstd", "compression_level": 3, "use_dictionary": True})
     pq.write_table(
         table,
         sink,
         version="2.6",
-        compression="zstd",
-        compression_level=3,
-        use_dictionary=True,
         write_statistics=True,
         data_page_version="1.0",
         store_schema=False,
         write_page_index=False,
         write_page_checksum=False,
         row_group_size=1 << 20,
+        **encoding,
     )
     return sink.getvalue()
 

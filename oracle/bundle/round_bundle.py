@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -59,6 +60,8 @@ SCORES = "scores.parquet"
 TREE = "tree.json"
 PREVIOUS_CUMULATIVE = "previous_cumulative.parquet"
 STANDARD_FILES = (PREDICTIONS, TARGETS, STAKES, SCORES, TREE, PREVIOUS_CUMULATIVE)
+#: Files of a bundle read and hash-checked at once (reading and hashing leave the GIL).
+LOAD_THREADS = 4
 #: The signed submissions a bundle scored (each with its record, so an auditor re-checks every signature).
 SUBMISSIONS_FILE = "submissions.json"
 #: The submissions the operator refused, each with a reason code and the whole signed record.
@@ -175,12 +178,15 @@ def _store_root_of(manifest_uri: str) -> str:
     return "/".join(parts[:-3]) or "/"
 
 
-def load_bundle(manifest_uri: str, expected_keccak: str | None = None, verify: bool = True) -> RoundBundle:
+def load_bundle(manifest_uri: str, expected_keccak: str | None = None, verify: bool = True,
+                only: Iterable[str] | None = None) -> RoundBundle:
     """Load the bundle a manifest describes, checking every file's size, SHA-256 and keccak-256.
 
     With ``verify`` (the default) any problem raises a BundleError naming the file; with
     ``verify=False`` problems are collected in ``RoundBundle.problems`` (the auditor reports them all).
-    ``expected_keccak`` is the ``manifestHash`` from the chain, when known.
+    ``expected_keccak`` is the ``manifestHash`` from the chain, when known. ``only`` loads just the named files
+    (each still checked against the manifest, the manifest against its hash): a keeper settling a round needs its
+    tree, not the thousands of prediction files beside it.
     """
     manifest_uri = str(manifest_uri)
     try:
@@ -202,19 +208,29 @@ def load_bundle(manifest_uri: str, expected_keccak: str | None = None, verify: b
     if manifest.to_bytes() != data:
         problems.append(IntegrityProblem("manifest.json", "not in canonical JSON form (its hash would not be reproducible)"))
     store = ArtifactStore(_store_root_of(manifest_uri))
-    files: dict[str, bytes] = {}
-    for name, entry in manifest.files.items():
+
+    def fetch(item: tuple[str, Any]) -> tuple[str, bytes | None, IntegrityProblem | None]:
+        name, entry = item
         uri = store.object_uri(entry)
         try:
             with fsspec.open(uri, "rb") as handle:
                 blob = handle.read()
         except FileNotFoundError:
-            problems.append(IntegrityProblem(name, f"object {uri} is missing"))
-            continue
+            return name, None, IntegrityProblem(name, f"object {uri} is missing")
         mismatch = entry.mismatch(blob)
-        if mismatch:
-            problems.append(IntegrityProblem(name, f"object {uri} does not match the manifest: {mismatch}"))
-        files[name] = blob
+        problem = IntegrityProblem(name, f"object {uri} does not match the manifest: {mismatch}") if mismatch else None
+        return name, blob, problem
+
+    files: dict[str, bytes] = {}
+    # A round's thousands of files are read and hashed a few at a time: hashing and reading leave the GIL.
+    with ThreadPoolExecutor(LOAD_THREADS) as pool:
+        wanted = None if only is None else set(only)
+        chosen = [(name, entry) for name, entry in manifest.files.items() if wanted is None or name in wanted]
+        for name, blob, problem in pool.map(fetch, chosen):
+            if problem is not None:
+                problems.append(problem)
+            if blob is not None:
+                files[name] = blob
     if verify and problems:
         raise BundleError(f"{manifest_uri}: bundle failed verification:\n  " + "\n  ".join(map(str, problems)))
     return RoundBundle(manifest=manifest, uri=manifest_uri, keccak256=digest, files=files, problems=problems)
@@ -372,7 +388,7 @@ def write_round_bundle(
     cumulative_payout, cumulative_burn = totals(leaves)
 
     files: dict[str, bytes] = {
-        PREDICTIONS: parquet_bytes(predictions, PREDICTIONS),
+        PREDICTIONS: parquet_bytes(predictions, PREDICTIONS, plain=True),
         TARGETS: parquet_bytes(targets, TARGETS),
         STAKES: parquet_bytes(stakes_df, STAKES),
         SCORES: parquet_bytes(scores_df, SCORES),

@@ -34,7 +34,7 @@ import pandas as pd
 from web3 import Web3
 
 from oracle.bundle.store import ArtifactStore, BundleError
-from oracle.bundle.round_bundle import load_bundle, REJECTIONS_FILE, SUBMISSIONS_FILE, write_round_bundle
+from oracle.bundle.round_bundle import load_bundle, REJECTIONS_FILE, SUBMISSIONS_FILE, TREE, write_round_bundle
 from oracle.chain.client import Proposal, RoundStatus, TournamentClient
 from oracle.chain.hashes import tx_hash
 from oracle.chain.tx import Sender
@@ -68,7 +68,7 @@ def previous_cumulative_of(client: TournamentClient, round: int) -> tuple[dict[i
     if proposal is None:
         raise OperatorError(f"round {round}: round {round - 1} has no standing proposal to build on")
     try:
-        bundle = load_bundle(proposal.manifest_uri, expected_keccak=proposal.manifest_hash)
+        bundle = load_bundle(proposal.manifest_uri, expected_keccak=proposal.manifest_hash, only=[TREE])
     except BundleError as exc:
         raise OperatorError(f"round {round}: the bundle of round {round - 1} does not load: {exc}") from exc
     return leaves_of_dump(bundle.tree_dump()), proposal

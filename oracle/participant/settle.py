@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
-from oracle.bundle.round_bundle import RoundBundle, load_bundle
+from oracle.bundle.round_bundle import TREE, RoundBundle, load_bundle
 from oracle.bundle.store import BundleError
 from oracle.chain.client import Proposal, RoundStatus
 from oracle.chain.connection import Connection
@@ -22,11 +22,12 @@ BATCH_SIZE = 256
 
 
 
-def round_tree(proposal: Proposal) -> tuple[RoundBundle, StandardMerkleTree]:
+def round_tree(proposal: Proposal, files: Iterable[str] = ()) -> tuple[RoundBundle, StandardMerkleTree]:
     """Load the round's bundle (checked against the on-chain manifest hash) and its settlement tree (checked
-    against the on-chain root)."""
+    against the on-chain root). Only the tree and the named ``files`` are read: a round's thousands of
+    prediction files are not needed to settle it."""
     try:
-        bundle = load_bundle(proposal.manifest_uri, expected_keccak=proposal.manifest_hash)
+        bundle = load_bundle(proposal.manifest_uri, expected_keccak=proposal.manifest_hash, only=[TREE, *files])
     except BundleError as exc:
         raise ParticipantError(f"round {proposal.round}: cannot use the published bundle: {exc}") from None
     tree = StandardMerkleTree.load(bundle.tree_dump())

@@ -9,7 +9,7 @@ from typing import Any, Iterable
 
 from web3 import Web3
 
-from oracle.bundle.round_bundle import SUBMISSIONS_FILE, RoundBundle
+from oracle.bundle.round_bundle import SCORES, STAKES, SUBMISSIONS_FILE, RoundBundle
 from oracle.bundle.store import BundleError
 from oracle.chain.connection import Connection
 from oracle.participant.models import ParticipantError, model_info
@@ -81,7 +81,7 @@ def receipt_status(conn: Connection, model_id: int, receipts: Iterable[Receipt],
         proposal = conn.client.current_proposal(receipt.round)
         if proposal is not None:
             try:
-                bundle, _ = round_tree(proposal)
+                bundle, _ = round_tree(proposal, [SUBMISSIONS_FILE])
                 held = {int(e["model_id"]): str(e["record"]["predictions_hash"]).lower()
                         for e in bundle.json(SUBMISSIONS_FILE)}
             except (ParticipantError, BundleError, KeyError, TypeError) as exc:
@@ -108,7 +108,7 @@ def model_status(conn: Connection, model_id: int, receipts: Iterable[Receipt] = 
                                  "manifest_uri": proposal.manifest_uri, "root": proposal.root,
                                  "settled": info.settled_round >= round}
         try:
-            bundle, tree = round_tree(proposal)
+            bundle, tree = round_tree(proposal, [STAKES, SCORES])
             entry.update(_score_row(bundle, model_id))
             found = proof_for(tree, int(model_id))
             entry.update(cumulative_payout=found.leaf.cumulative_payout,

@@ -15,8 +15,9 @@ with :func:`read_predictions`, a batch of Parquet columns at a time: never as a 
 from __future__ import annotations
 
 import io
+from concurrent.futures import ThreadPoolExecutor
 from os import PathLike
-from typing import Any, Literal
+from typing import Any, Iterator, Literal, Mapping
 
 import numpy as np
 import pandas as pd
@@ -180,19 +181,40 @@ def read_predictions(path_or_url: str | PathLike[str], id_column: str = "id") ->
         return PredictionTable.from_frame(_read(kind, handle, path), id_column)
 
 
-def _id_texts(ids: Any) -> np.ndarray:
-    """A file's id column (Arrow) as text, as validation spells ids (integer-valued floats without '.0')."""
+def _id_texts(ids: Any) -> Any:
+    """A file's id column as an Arrow string array, spelt as validation spells ids (integer-valued floats without
+    '.0'); text ids (every CSV file's) are taken as they are, without a copy."""
     import pyarrow as pa
 
-    if pa.types.is_string(ids.type) or pa.types.is_large_string(ids.type):
-        if not ids.null_count:
-            return ids.to_numpy(zero_copy_only=False)
+    ids = ids.combine_chunks()
+    if (pa.types.is_string(ids.type) or pa.types.is_large_string(ids.type)) and not ids.null_count:
+        return ids.cast(pa.string())
     from oracle.scoring.validation import _id_strings
 
-    return _id_strings(ids.to_pandas()).to_numpy()
+    return pa.array(_id_strings(ids.to_pandas()).tolist(), type=pa.string())
 
 
-def combine_prediction_files(files: dict[str, tuple[str, bytes]], id_column: str = "id",
+#: Prediction files parsed at once (pyarrow parses without the GIL): a small batch keeps few Arrow tables alive.
+PARSE_BATCH = 64
+
+
+def _parsed(files: Mapping[str, tuple[str, bytes]], threads: int) -> Iterator[tuple[str, Any]]:
+    """(model, Arrow table or the TableError that reading it raised) for every file, in order, ``threads`` files
+    parsed at a time."""
+    def parse(item: tuple[str, tuple[str, bytes]]) -> Any:
+        try:
+            return _arrow_prediction_file(*item[1])
+        except TableError as exc:
+            return exc
+
+    items = list(files.items())
+    with ThreadPoolExecutor(max(1, threads)) as pool:
+        for start in range(0, len(items), PARSE_BATCH):
+            batch = items[start : start + PARSE_BATCH]
+            yield from zip((str(model) for model, _ in batch), pool.map(parse, batch))
+
+
+def combine_prediction_files(files: Mapping[str, tuple[str, bytes]], id_column: str = "id", threads: int = 2,
                              ) -> tuple[PredictionTable, list[PredictionError]]:
     """Each model's prediction file (``model -> (file name, bytes)``) read and laid into one table: the sorted union
     of the files' ids, a matrix row per model whose predictions are numbers (NaN where its file lacks an id), the
@@ -200,20 +222,18 @@ def combine_prediction_files(files: dict[str, tuple[str, bytes]], id_column: str
     :func:`~oracle.scoring.validation.combine_model_files`: a file that cannot be read (``unreadable``), has no id
     column, not exactly one prediction column, or repeats ids drops that model with an error."""
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     errors: list[PredictionError] = []
-    # Files usually share one id list: each distinct list is kept once, checked for duplicates once and mapped onto
-    # the union once; per file only its list's number and its prediction column are kept.
-    groups: list[np.ndarray] = []
-    by_hash: dict[int, list[int]] = {}
+    # Files usually share one id list: each distinct list is kept once (found by its bytes), checked for duplicates
+    # once and mapped onto the union once; per file only its list's number and its prediction column are kept.
+    groups: list[Any] = []
+    by_key: dict[tuple[int, int], list[int]] = {}
     unique: list[bool] = []
     read: dict[str, tuple[int, Any]] = {}
-    for model, (name, data) in files.items():
-        model = str(model)
-        try:
-            table = _arrow_prediction_file(name, data)
-        except TableError as exc:
-            errors.append(PredictionError(model, "unreadable", (), exc.errors[0].message))
+    for model, table in _parsed(files, threads):
+        if isinstance(table, TableError):
+            errors.append(PredictionError(model, "unreadable", (), table.errors[0].message))
             continue
         names = [str(c) for c in table.column_names]
         if id_column not in names:
@@ -225,15 +245,15 @@ def combine_prediction_files(files: dict[str, tuple[str, bytes]], id_column: str
                                           f"file must have exactly one prediction column, has {values[:5]}"))
             continue
         ids = _id_texts(table.column(names.index(id_column)))
-        key = hash(tuple(ids.tolist()))
-        group = next((g for g in by_hash.get(key, []) if np.array_equal(groups[g], ids)), None)
+        key = (len(ids), hash(ids.buffers()[2].to_pybytes() if len(ids) else b""))
+        group = next((g for g in by_key.get(key, []) if groups[g].equals(ids)), None)
         if group is None:
             group = len(groups)
             groups.append(ids)
-            by_hash.setdefault(key, []).append(group)
-            unique.append(len(pd.unique(ids)) == len(ids))
+            by_key.setdefault(key, []).append(group)
+            unique.append(len(pc.unique(ids)) == len(ids))
         if not unique[group]:
-            series = pd.Series(ids)
+            series = pd.Series(ids.to_numpy(zero_copy_only=False))
             errors.append(PredictionError(model, "duplicate_ids",
                                           tuple(str(i) for i in pd.unique(series[series.duplicated(keep=False)])[:5]),
                                           "file repeats ids"))
@@ -247,8 +267,9 @@ def combine_prediction_files(files: dict[str, tuple[str, bytes]], id_column: str
             keep = column.to_pandas().to_numpy()
         read[model] = (group, keep)
     used = sorted({group for group, _ in read.values()})
-    union = pd.Index(sorted(set().union(*(groups[g] for g in used)))) if used else pd.Index([], dtype=object)
-    positions = {g: union.get_indexer(groups[g]) for g in used}
+    texts = {g: groups[g].to_numpy(zero_copy_only=False) for g in used}
+    union = pd.Index(sorted(set().union(*texts.values()))) if used else pd.Index([], dtype=object)
+    positions = {g: union.get_indexer(texts[g]) for g in used}
     numeric = [m for m, (_, keep) in read.items() if isinstance(keep, tuple)]
     matrix = np.full((len(numeric), len(union)), np.nan)
     integer = set()
@@ -256,13 +277,13 @@ def combine_prediction_files(files: dict[str, tuple[str, bytes]], id_column: str
         group, (values, whole_integers) = read[model]
         matrix[row, positions[group]] = values
         read[model] = (group, None)  # the row is in the matrix: its own copy goes
-        if whole_integers and len(groups[group]) == len(union):
+        if whole_integers and len(texts[group]) == len(union):
             integer.add(model)  # an integer column that fills every id stays integer, as a frame would keep it
     other = {}
     in_matrix = set(numeric)
     for model, (group, cells) in read.items():
         if model not in in_matrix:
-            series = pd.Series(cells, index=groups[group])
+            series = pd.Series(cells, index=texts[group])
             other[model] = (series if series.index.equals(union) else series.reindex(union)).reset_index(drop=True)
     raw_ids = pd.Series(union.to_numpy(), name=id_column)
     return PredictionTable(columns=[id_column, *read], raw_ids=raw_ids, models=list(read), values=matrix,
