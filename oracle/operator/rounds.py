@@ -167,15 +167,18 @@ class Operator:
         Deliberately a pure function of the inbox's content and ``closes_at`` (no "taken at" clock): re-taking it
         after a crash gives the same snapshot, and the bundle built from it stays byte-identical. Records without a
         stamp cannot show they were on time and are left out (reported late at resolve)."""
-        collected = self.inbox.collect(round)
-        on_time = [(sub, data) for sub, data in collected
-                   if sub.received_at is not None and sub.received_at < closes_at]
-        entries = self.store.put_objects([(submission_file_name(sub.model_id, sub.file_name), data)
-                                          for sub, data in on_time])
-        records = [{"record": sub.to_json(), "object": self.store.object_uri(entry)}
-                   for (sub, _), entry in zip(on_time, entries)]
-        snapshot = {"round": round, "closes_at": closes_at, "submissions": records,
-                    "problems": list(collected.problems)}
+        records: list[dict[str, Any]] = []
+        problems: list[str] = []
+        # A batch of files at a time (read, hash-checked and stored several at once): never all of them in memory.
+        for batch in self.inbox.collect_batches(round):
+            problems += batch.problems
+            on_time = [(sub, data) for sub, data in batch
+                       if sub.received_at is not None and sub.received_at < closes_at]
+            entries = self.store.put_objects([(submission_file_name(sub.model_id, sub.file_name), data)
+                                              for sub, data in on_time])
+            records += [{"record": sub.to_json(), "object": self.store.object_uri(entry)}
+                        for (sub, _), entry in zip(on_time, entries)]
+        snapshot = {"round": round, "closes_at": closes_at, "submissions": records, "problems": problems}
         self.store.put_record(self.snapshot_name(round), canonical_json(snapshot))
         return snapshot
 

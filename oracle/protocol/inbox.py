@@ -130,9 +130,29 @@ class Inbox:
         Only checks that each record parses and points at its file; signatures and ownership are the caller's
         (``verify_submission``), since they need the chain."""
         found = Collected()
-        for model_id, path in sorted(self._record_names(round)):
-            try:
-                found.append(self._load(path, int(round), model_id))
-            except (SubmissionError, OSError) as exc:
-                found.problems.append(str(exc))
+        for batch in self.collect_batches(round):
+            found.extend(batch)
+            found.problems.extend(batch.problems)
         return found
+
+    def collect_batches(self, round: int, size: int = 256, threads: int = 4) -> Iterator[Collected]:
+        """:meth:`collect` a batch of ``size`` entries at a time, each batch read and hash-checked by ``threads``
+        threads (reading and hashing leave the GIL): a round's thousands of files, never all in memory at once."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        def load(item: tuple[int, str]) -> tuple[Submission, bytes] | str:
+            try:
+                return self._load(item[1], int(round), item[0])
+            except (SubmissionError, OSError) as exc:
+                return str(exc)
+
+        names = sorted(self._record_names(round))
+        with ThreadPoolExecutor(max(1, threads)) as pool:
+            for start in range(0, len(names), size):
+                batch = Collected()
+                for outcome in pool.map(load, names[start : start + size]):
+                    if isinstance(outcome, str):
+                        batch.problems.append(outcome)
+                    else:
+                        batch.append(outcome)
+                yield batch
