@@ -3,6 +3,7 @@ code and the whole signed record, so an auditor can re-check every refusal)."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Mapping
 
 import fsspec
@@ -10,6 +11,9 @@ import fsspec
 from oracle.chain.client import TournamentClient
 from oracle.protocol.inbox import Inbox
 from oracle.protocol.submission import Submission, SubmissionError, verify_submission
+
+#: Submissions read and judged at once.
+JUDGE_THREADS = 4
 
 __all__ = ["check_submissions", "judge", "late_detail", "rejection", "rejection_order", "submission_file_name",
            "submission_files"]
@@ -28,25 +32,32 @@ def submission_file_name(model_id: int, file_name: str) -> str:
 def check_submissions(client: TournamentClient, inbox: Inbox, round: int, snapshot: Mapping[str, Any],
                       owners: Mapping[int, str]) -> tuple[dict[int, tuple[Submission, bytes]], list[dict[str, Any]]]:
     """(accepted submission per model id, rejections with reasons) for the snapshot and the late arrivals."""
-    chain_id = client.chain_id()
+    chain_id, tournament = client.chain_id(), client.tournament.address
     accepted: dict[int, tuple[Submission, bytes]] = {}
     rejections: list[dict[str, Any]] = []
     snapshotted: set[str] = set()
-    for i, item in enumerate(snapshot["submissions"]):
-        where = f"round {round} snapshot entry {i}"
+
+    def read_and_judge(numbered: tuple[int, Mapping[str, Any]]) -> tuple[Any, ...]:
+        i, item = numbered
         try:
-            sub = Submission.from_json(item["record"], where)
+            sub = Submission.from_json(item["record"], f"round {round} snapshot entry {i}")
             with fsspec.open(item["object"], "rb") as handle:
                 data = handle.read()
         except (SubmissionError, OSError, KeyError) as exc:
-            rejections.append({"model_id": None, "reason": "unreadable", "detail": str(exc)})
-            continue
-        snapshotted.add(sub.signature)
-        reason, detail = judge(sub, data, round, owners, chain_id, client.tournament.address)
-        if reason is None:
-            accepted[sub.model_id] = (sub, data)
-        else:
-            rejections.append(rejection(sub, reason, detail))
+            return None, None, "unreadable", str(exc)
+        return (sub, data, *judge(sub, data, round, owners, chain_id, tournament))
+
+    # Several at a time, in order: reading, hashing the file and recovering the signature leave the GIL.
+    with ThreadPoolExecutor(JUDGE_THREADS) as pool:
+        for sub, data, reason, detail in pool.map(read_and_judge, enumerate(snapshot["submissions"])):
+            if sub is None:
+                rejections.append({"model_id": None, "reason": reason, "detail": detail})
+                continue
+            snapshotted.add(sub.signature)
+            if reason is None:
+                accepted[sub.model_id] = (sub, data)
+            else:
+                rejections.append(rejection(sub, reason, detail))
     for problem in snapshot.get("problems", []):
         rejections.append({"model_id": None, "reason": "corrupt_inbox_entry", "detail": problem})
     # Whatever is in the inbox now but not in the snapshot was stamped at or after closesAt (or after the

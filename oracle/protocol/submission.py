@@ -198,12 +198,15 @@ def verify_submission(
     chain_id: int | None = None,
     tournament: str | None = None,
     round: int | None = None,
+    data_hash: str | None = None,
 ) -> list[SubmissionProblem]:
     """Every reason ``sub`` is not an acceptable submission of ``data`` by ``owner``; empty means valid.
 
     ``now`` is the time to judge the deadline by (the operator passes when it received the file); when None,
     ``sub.received_at`` is used if set, else the deadline is not checked. ``chain_id``/``tournament``/``round``,
-    when given, must match what was signed (a signature for another chain, contract or round is refused)."""
+    when given, must match what was signed (a signature for another chain, contract or round is refused).
+    ``data_hash`` is ``predictions_hash(data)`` when the caller has just computed it over these very bytes (the
+    auditor's bundle load checks every file's keccak): a file is not hashed twice."""
     where = f"round {sub.round} model {sub.model_id}"
     problems: list[SubmissionProblem] = []
 
@@ -219,7 +222,7 @@ def verify_submission(
             refuse("bad_signature", f"bad signature: it was made by {signer}, the record claims {sub.signer}")
         if not Web3.is_address(owner) or signer != Web3.to_checksum_address(owner):
             refuse("not_owner", f"signer {signer} is not the model's owner {owner}")
-    actual = predictions_hash(data)
+    actual = data_hash.lower() if data_hash is not None else predictions_hash(data)
     if actual != sub.predictions_hash:
         refuse("hash_mismatch", f"file hash {actual} does not match the signed predictions hash {sub.predictions_hash}")
     if chain_id is not None and int(chain_id) != sub.chain_id:
