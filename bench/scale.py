@@ -165,8 +165,9 @@ class Phase:
 class Bench:
     """One size: its chain, deployment, participants and working directory."""
 
-    def __init__(self, n_models: int, n_ids: int, workdir: Path, profile: bool = False) -> None:
-        self.n, self.n_ids, self.dir, self.profile = n_models, n_ids, workdir, profile
+    def __init__(self, n_models: int, n_ids: int, workdir: Path, profile: bool = False, wrap: str | None = None
+                 ) -> None:
+        self.n, self.n_ids, self.dir, self.profile, self.wrap = n_models, n_ids, workdir, profile, wrap
         self.phases: list[Phase] = []
         self.anvil = start_anvil(accounts=4, gas_limit=30_000_000)
         self.w3 = self.anvil.web3()
@@ -209,6 +210,8 @@ class Bench:
         tourney = [str(TOURNEY)]
         if self.profile:
             tourney = [sys.executable, "-m", "cProfile", "-o", str(self.dir / f"{name}.prof"), str(TOURNEY)]
+        if self.wrap:
+            tourney = [*self.wrap.replace("{out}", str(self.dir / f"{name}.samples")).split(), str(TOURNEY)]
         before, first = self.rpc.snapshot(), self.block() + 1
         with open(self.dir / f"{name}.out", "wb") as out, open(self.dir / f"{name}.err", "wb") as err:
             code = subprocess.call([sys.executable, "-c", LAUNCHER, str(report), *tourney, "--json", *args],
@@ -359,12 +362,14 @@ def main() -> None:
     parser.add_argument("--ids", type=int, default=5_000)
     parser.add_argument("--keep", type=Path, default=None, help="Keep the working files under this directory.")
     parser.add_argument("--profile", action="store_true", help="Run every command under cProfile (<phase>.prof).")
+    parser.add_argument("--wrap", default=None, metavar="CMD",
+                        help="Run every command as CMD TOURNEY ARGS, '{out}' in CMD naming <phase>.samples (a profiler).")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "scale.json")
     args = parser.parse_args()
     runs = []
     for n in args.models:
         workdir = Path(tempfile.mkdtemp(prefix=f"scale-{n}-", dir=args.keep))
-        bench = Bench(n, args.ids, workdir, profile=args.profile)
+        bench = Bench(n, args.ids, workdir, profile=args.profile, wrap=args.wrap)
         try:
             runs.append(bench.run())
         finally:
