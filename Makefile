@@ -21,7 +21,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 # Plain pytest must not load brownie's plugin: it would start a chain for tests that need none.
 PYTEST := $(BIN)/pytest -p no:pytest-brownie
 
-.PHONY: help setup compile chromium test test-python test-contracts lint demo bench-gas bench-oracle bench-service schemathesis-venv clean
+.PHONY: help setup compile chromium gates test test-python test-contracts lint demo bench-gas bench-oracle bench-service schemathesis-venv clean
 .PHONY: bench-scale
 
 help:
@@ -51,10 +51,16 @@ $(SOLC_SHIM): tools/solc-shim node_modules/.installed
 compile: setup
 	$(BIN)/brownie compile
 
-test: setup compile test-python test-contracts lint
+test: setup compile gates test-python test-contracts lint
+
+# The architecture's gates: the layer rule (import-linter contracts in pyproject.toml) and no module over 400 lines
+# without a '# size:' comment saying why.
+gates: setup
+	$(BIN)/lint-imports
+	$(BIN)/python tools/module_sizes.py $(filter-out oracle/__pycache__/,$(wildcard oracle/*/)) $(wildcard oracle/*.py)
 
 test-python: setup compile chromium $(SCHEMATHESIS_VENV)/.installed
-	$(PYTEST) -q tests/oracle $(wildcard tests/e2e)
+	$(PYTEST) -q tests/oracle tests/service $(wildcard tests/e2e)
 
 # The simulation report is checked by rendering it in headless Chromium (Debian's package).
 chromium:

@@ -27,11 +27,11 @@ from eth_account import Account
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from oracle.chain.anvil import start_anvil  # noqa: E402
-from oracle.chain.deploy import DeployParams, deploy  # noqa: E402
+from oracle.chain.deploy import DeployParams  # noqa: E402
 from oracle.chain.tx import Sender  # noqa: E402
 from oracle.protocol.permit import permit_signature  # noqa: E402
 from oracle.settlement.leaves import SettlementLeaf, multiproof_for, proof_for, settlement_tree  # noqa: E402
+from oracle.testing.local import local_tournament  # noqa: E402
 
 UNIT = 10**18
 CHALLENGE_PERIOD = 3600
@@ -42,16 +42,13 @@ class Bench:
     """One deployment on a fresh Anvil: a token, a tournament, the models it registered, and its rounds' leaves."""
 
     def __init__(self, n_registered: int) -> None:
-        self.anvil = start_anvil()
-        self.w3 = self.anvil.web3()
-        admin, oracle, participant = self.w3.eth.accounts[:3]
-        self.admin, self.oracle, self.participant = Sender(self.w3, admin), Sender(self.w3, oracle), Sender(self.w3, participant)
-        params = DeployParams(token_supply=10**9 * UNIT, challenge_period=CHALLENGE_PERIOD)
-        d = deploy(self.admin, params, oracle=oracle)
-        self.token, self.t = d.token_contract(self.w3), d.tournament_contract(self.w3)
-        self.admin.transact(self.token.functions.approve(self.t.address, 10**8 * UNIT))
-        self.admin.transact(self.t.functions.fundReserve(10**6 * UNIT))
-        self.admin.transact(self.token.functions.transfer(participant, 10**7 * UNIT))
+        local = local_tournament(params=DeployParams(token_supply=10**9 * UNIT, challenge_period=CHALLENGE_PERIOD),
+                                 reserve=10**6 * UNIT)
+        self.anvil, self.w3 = local.node, local.w3
+        # The keeper (a third party with ether) is the participant here.
+        self.admin, self.oracle, self.participant = local.admin, local.oracle, local.keeper
+        self.token, self.t = local.token, local.tournament
+        self.admin.transact(self.token.functions.transfer(self.participant.address, 10**7 * UNIT))
         self.participant.transact(self.token.functions.approve(self.t.address, 2**256 - 1))
         self.gas: dict[str, int] = {}
         self.cumulative: dict[int, tuple[int, int]] = {}

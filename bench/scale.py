@@ -60,7 +60,8 @@ from oracle.chain.tx import Sender  # noqa: E402
 from oracle.participant.service_client import ServiceClient, ServiceError, check_receipt_matches  # noqa: E402
 from oracle.protocol.permit import permit_signature  # noqa: E402
 from oracle.protocol.submission import sign_submission  # noqa: E402
-from oracle.testing.harness import send_many, start_service, write_live, write_targets  # noqa: E402
+from oracle.testing.bulk import send_many  # noqa: E402
+from oracle.testing.harness import start_service, write_live, write_targets  # noqa: E402
 from oracle.testing.rpc_counter import RpcCounter  # noqa: E402
 
 MODELS_PER_PARTICIPANT = 10

@@ -79,7 +79,7 @@ def _child(kind: str, n_ids: int, n_models: int, out: str) -> None:
         start = time.perf_counter()
         result = score_round(
             table, targets.reset_index(), stake_table,
-            RoundParams(corr_weight=0.5, mmc_weight=2.0, clip=0.05, payout_threshold=10**27),
+            RoundParams.numerai_default(payout_threshold=10**27),
         )
         s = result.scores.set_index("model").loc[list(preds.columns)]
         corr, mmc = s["corr"].to_numpy(dtype=float), s["mmc"].to_numpy(dtype=float)

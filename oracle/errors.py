@@ -19,7 +19,10 @@ Classes that stand for bad input also subclass ``ValueError``, so callers that c
     │   ├── ParticipantError            oracle.participant          a participant action cannot be done
     │   └── OperatorError               oracle.operator             the operator cannot go on with a round
     ├── ServiceError                    oracle.participant          the operator's service refused a request
-    └── ApiError                        oracle.service              a request the service refuses (HTTP status)
+    ├── ApiError                        oracle.service              a request the service refuses (HTTP status)
+    ├── ToolFailure                     oracle.mcp.errors           an MCP tool refuses (code, message, what next)
+    ├── ChainNotAllowed                 oracle.mcp.policy           tourney mcp was pointed at a chain not allowed
+    └── AgentError (RuntimeError)       oracle.mcp.agent            the scripted agent met an answer it cannot handle
 
 The command line catches :class:`TourneyError` in one place (``oracle.cli``) and prints its message on one line.
 """

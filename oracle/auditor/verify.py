@@ -23,34 +23,23 @@ A proposal verifies only when nothing differs.
 
 from __future__ import annotations
 
-import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
-import numpy as np
-import pandas as pd
 from eth_utils import event_abi_to_log_topic
-from web3 import Web3
 
 from oracle.bundle.store import BundleError
-from oracle.bundle.round_bundle import load_bundle, REJECTIONS_FILE, RoundBundle, SUBMISSIONS_FILE, TREE
+from oracle.bundle.round_bundle import load_bundle, RoundBundle, SUBMISSIONS_FILE, TREE
 from oracle.chain.artifacts import abi
 from oracle.chain.client import Proposal, RoundStatus, TournamentClient
-from oracle.chain.tx import Sender
 from oracle.settlement.leaves import leaves_of_dump
 from oracle.auditor.recompute import Difference, recompute_bundle
-from oracle.scoring.matrix import PredictionTable
-from oracle.scoring.tables import combine_prediction_files
+from oracle.auditor.submissions import check_submissions
 from oracle.protocol.receipt import check_receipts, Receipt
-from oracle.protocol.submission import recover_signer, Submission, SubmissionError, verify_submission
 
-__all__ = ["Verdict", "ReceiptEvidence", "check_receipt_evidence", "verify_proposal", "verify_round", "verify_all",
-           "watch"]
+__all__ = ["Verdict", "ReceiptEvidence", "check_receipt_evidence", "verify_proposal", "verify_round", "verify_all"]
 
 BPS = 10_000
-#: Submissions whose signature and file are checked at once.
-CHECK_THREADS = 4
 
 
 @dataclass
@@ -94,138 +83,6 @@ def _previous_proposal(client: TournamentClient, proposal: Proposal) -> Proposal
         return None
     earlier = [p for p in client.proposals(proposal.round - 1) if (p.block, p.log_index) < (proposal.block, proposal.log_index)]
     return earlier[-1] if earlier else None
-
-
-def _same_values(a: pd.Series, b: pd.Series) -> bool:
-    """Same ids in the same order and the same numbers (NaN equal to NaN), compared as arrays: walking a string
-    index element by element cost seconds per thousand models."""
-    if len(a) != len(b) or not a.index.equals(b.index):
-        return False
-    return bool(np.array_equal(a.to_numpy(dtype=float), b.to_numpy(dtype=float), equal_nan=True))
-
-
-def check_submissions(bundle: RoundBundle, client: TournamentClient, owners: Mapping[int, str]) -> list[Difference]:
-    """Every prediction column is a signed file of its model's owner; refusals that can be re-checked were right."""
-    out: list[Difference] = []
-    round = bundle.round
-    chain_id, tournament = client.chain_id(), client.tournament.address
-    try:
-        entries = bundle.json(SUBMISSIONS_FILE)
-        published = bundle.prediction_table()
-    except (BundleError, KeyError) as exc:
-        return [Difference("submission", "bundle", "readable", True, f"error: {exc}")]
-    published_models = set(published.models)
-    # Files the bundle load found intact: their keccak is the manifest's, already checked against their bytes.
-    damaged = {problem.file for problem in bundle.problems}
-    known_hash = {name: entry.keccak256 for name, entry in bundle.manifest.files.items() if name not in damaged}
-    signed: set[str] = set()
-    files: dict[str, tuple[str, bytes]] = {}
-
-    def check(entry: Mapping[str, Any]) -> tuple[Any, bytes, list[Difference]]:
-        model = str(entry.get("model_id"))
-        try:
-            sub = Submission.from_json(entry["record"], f"{SUBMISSIONS_FILE} model {model}")
-            data = bundle.raw(entry["file"])
-        except (SubmissionError, BundleError, KeyError) as exc:
-            return None, b"", [Difference("submission", model, "readable", True, f"error: {exc}")]
-        owner = owners.get(sub.model_id)
-        if owner is None:
-            return sub, data, [Difference("submission", model, "model", "registered before close", "unknown model")]
-        found = []
-        for problem in verify_submission(sub, data, owner, chain_id=chain_id, tournament=tournament, round=round,
-                                         data_hash=known_hash.get(entry["file"])):
-            field_name = "signature" if problem.code in ("bad_signature", "not_owner") else "record"
-            found.append(Difference("submission", model, field_name, "valid", problem))
-        return sub, data, found
-
-    # Several at a time, in order: recovering signatures and hashing leave the GIL.
-    with ThreadPoolExecutor(CHECK_THREADS) as pool:
-        for sub, data, found in pool.map(check, entries):
-            out += found
-            if sub is None:
-                continue
-            signed.add(str(sub.model_id))
-            if sub.model_id in owners and str(sub.model_id) in published_models:
-                # (else refused later by validation: listed in the rejections)
-                files[str(sub.model_id)] = (sub.file_name, data)
-    out += _compare_published(published, files)
-    for column in published.models:
-        if column not in signed:
-            out.append(Difference("submission", column, "signature", "missing", "predictions without a signed file"))
-    try:
-        rejections = bundle.json(REJECTIONS_FILE)
-    except BundleError:
-        rejections = []
-    for rejection in rejections:
-        out += _recheck_rejection(rejection, owners, chain_id, tournament, round)
-    return out
-
-
-def _compare_published(published: PredictionTable, files: Mapping[str, tuple[str, bytes]]) -> list[Difference]:
-    """Each model's published predictions are its signed file's, id for id and value for value (NaN and absent
-    alike). The signed files are read into one matrix, by the one reader of prediction files, and compared with the
-    published matrix row against row."""
-    signed, errors = combine_prediction_files(dict(files))
-    out = [Difference("submission", e.model or "bundle", "file", "readable", f"error: {e}") for e in errors]
-    published_ids = pd.Index(published.raw_ids.astype(str).to_numpy())
-    signed_ids = pd.Index(signed.raw_ids.astype(str).to_numpy())
-    # Where each signed id sits among the published ids (-1: published without that id).
-    position = published_ids.get_indexer(signed_ids)
-    outside = position < 0
-    differs = "differs from the signed file"
-    for model in signed.models:
-        if model in published.row_of and model in signed.row_of:
-            mine = signed.values[signed.row_of[model]]
-            if not np.isnan(mine[outside]).all():
-                same = False
-            else:
-                laid = np.full(len(published_ids), np.nan)
-                laid[position[~outside]] = mine[~outside]
-                same = bool(np.array_equal(laid, published.values[published.row_of[model]], equal_nan=True))
-        else:  # a column that is not all numbers (refused by validation, published as sent): cell by cell
-            theirs, mine = _by_id(published.column(model), published_ids), _by_id(signed.column(model), signed_ids)
-            same = len(mine) == len(theirs) and _same_cells(theirs, mine.reindex(theirs.index))
-        if not same:
-            out.append(Difference("submission", model, "predictions", "as published", differs))
-    return out
-
-
-def _same_cells(a: pd.Series, b: pd.Series) -> bool:
-    """:func:`_same_values`, or for cells that are not numbers, the same text in every cell."""
-    try:
-        return _same_values(a, b)
-    except (TypeError, ValueError):
-        return a.index.equals(b.index) and a.astype(str).tolist() == b.astype(str).tolist()
-
-
-def _by_id(column: pd.Series, ids: pd.Index) -> pd.Series:
-    """A column's non-missing values by id, in id order."""
-    return column.set_axis(ids).dropna().sort_index()
-
-
-def _recheck_rejection(rejection: Mapping[str, Any], owners: Mapping[int, str], chain_id: int, tournament: str,
-                       round: int) -> list[Difference]:
-    """A refusal the chain can decide: an unknown model must be unknown, a non-owner must not be the owner."""
-    reason, record = rejection.get("reason"), rejection.get("record")
-    if record is None or reason not in ("unknown_model", "not_owner"):
-        return []
-    try:
-        sub = Submission.from_json(record)
-    except SubmissionError:
-        return []
-    model = str(sub.model_id)
-    if reason == "unknown_model" and sub.model_id in owners:
-        return [Difference("rejection", model, "unknown_model", "refused", "model was registered before the close")]
-    if reason == "not_owner":
-        try:
-            signer = recover_signer(sub)
-        except SubmissionError:
-            return []
-        owner = owners.get(sub.model_id)
-        right_domain = sub.chain_id == chain_id and sub.tournament == Web3.to_checksum_address(tournament) and sub.round == round
-        if owner is not None and signer == owner and right_domain:
-            return [Difference("rejection", model, "not_owner", "refused", f"signed by the owner {owner}")]
-    return []
 
 
 def check_stakes(bundle: RoundBundle, chain_stakes: Mapping[int, int]) -> list[Difference]:
@@ -353,7 +210,7 @@ def verify_proposal(client: TournamentClient, proposal: Proposal, receipts: Rece
     state = client.round_state(proposal.round)
     standing_proposal = client.current_proposal(proposal.round)
     standing = standing_proposal is not None and standing_proposal.position_key() == proposal.position_key()
-    status = state.status.name.lower() if standing else "vetoed"
+    status = state.status.label if standing else "vetoed"
     verdict = Verdict(proposal.round, proposal, status, standing)
     try:
         bundle = load_bundle(proposal.manifest_uri, expected_keccak=proposal.manifest_hash, verify=False)
@@ -414,41 +271,3 @@ def verify_all(client: TournamentClient, receipts: ReceiptEvidence | None = None
     """Audit every proposal ever made, vetoed ones included, in chain order."""
     proposals = [Proposal.of(e) for e in client.events(["RootProposed"])]
     return [verify_proposal(client, p, receipts) for p in proposals]
-
-
-def watch(
-    client: TournamentClient,
-    guardian: Sender | None = None,
-    interval: float = 2.0,
-    stop: Callable[[], bool] = lambda: False,
-    on_verdict: Callable[[Verdict, str], None] = lambda verdict, action: None,
-    receipts: ReceiptEvidence | None = None,
-) -> list[Verdict]:
-    """Follow new proposals; veto (with ``guardian``) every one that does not verify while its window is open.
-
-    Returns when ``stop()`` says so, or, without a guardian, at the first proposal that does not verify (the
-    caller exits non-zero). Returns every verdict reached."""
-    seen: set[tuple[int, int]] = set()
-    verdicts: list[Verdict] = []
-    while True:
-        for event in client.events(["RootProposed"]):
-            proposal = Proposal.of(event)
-            if proposal.position_key() in seen:
-                continue
-            seen.add(proposal.position_key())
-            verdict = verify_proposal(client, proposal, receipts)
-            verdicts.append(verdict)
-            action = "ok" if verdict.ok else "mismatch"
-            if not verdict.ok and verdict.standing and client.round_state(proposal.round).status is RoundStatus.PROPOSED:
-                if guardian is None:
-                    on_verdict(verdict, action)
-                    return verdicts
-                if client.now() < proposal.activates_at:
-                    guardian.transact(client.tournament.functions.vetoRoot(proposal.round), f"veto round {proposal.round}")
-                    action = "vetoed"
-                else:
-                    action = "too late to veto"
-            on_verdict(verdict, action)
-        if stop():
-            return verdicts
-        time.sleep(interval)

@@ -17,16 +17,15 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any, Iterable, Mapping, Sequence
 
-from eth_abi import decode as abi_decode
-from eth_abi import encode as abi_encode
-from eth_utils import event_abi_to_log_topic, function_abi_to_4byte_selector, keccak
-from eth_utils.abi import get_abi_input_types, get_abi_output_types
+from eth_utils import event_abi_to_log_topic, keccak
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract import Contract
 
 from oracle.chain.artifacts import abi
+from oracle.chain.codec import EventCodec, FunctionCodec
 from oracle.chain.deploy import Deployment
+from oracle.chain.replay import replay_stakes_at_risk
 from oracle.chain.tx import RpcUnavailable
 
 __all__ = [
@@ -37,7 +36,6 @@ __all__ = [
     "RoundState",
     "RoundStatus",
     "TournamentClient",
-    "replay_stakes_at_risk",
 ]
 
 #: Blocks per ``eth_getLogs`` call: small enough for hosted endpoints' range limits.
@@ -143,41 +141,6 @@ class ModelInfo:
         return self.first_round != 0
 
 
-@dataclass(frozen=True)
-class _EventCodec:
-    """One event's decoder: indexed arguments from the topics, the others from the data, coded with eth_abi (what
-    web3's ``process_log`` returns: ints, checksummed addresses, bytes, strings) at a fraction of its cost, which
-    counted in seconds for a round's thousands of registrations and stakes. The tournament's events have no
-    tuple arguments and no indexed dynamic ones (their topic would be a hash)."""
-
-    topics: tuple[tuple[str, str], ...]
-    data_names: tuple[str, ...]
-    data_types: tuple[str, ...]
-
-    @classmethod
-    def of(cls, item: Mapping[str, Any]) -> "_EventCodec":
-        inputs = item["inputs"]
-        for i in inputs:
-            if i["type"].startswith("tuple") or (i["indexed"] and i["type"] in ("string", "bytes")):
-                raise ValueError(f"event {item['name']}: argument {i['name']} ({i['type']}) needs web3's decoder")
-        return cls(tuple((i["name"], i["type"]) for i in inputs if i["indexed"]),
-                   tuple(i["name"] for i in inputs if not i["indexed"]),
-                   tuple(i["type"] for i in inputs if not i["indexed"]))
-
-    def decode(self, topics: Sequence[Any], data: Any, checksums: dict[str, str]) -> dict[str, Any]:
-        args: dict[str, Any] = {}
-        for (name, kind), topic in zip(self.topics, topics[1:]):
-            args[name] = abi_decode([kind], bytes(HexBytes(topic)))[0]
-        args.update(zip(self.data_names, abi_decode(list(self.data_types), bytes(HexBytes(data)))))
-        for name, kind in (*self.topics, *zip(self.data_names, self.data_types)):
-            if kind == "address":
-                value = args[name]
-                if value not in checksums:
-                    checksums[value] = Web3.to_checksum_address(value)
-                args[name] = checksums[value]
-        return args
-
-
 def _model_info(model_id: int, model: Any, settlement: Any, withdrawal: Any) -> ModelInfo:
     """``modelInfo``'s three structs (Model, Settlement, Withdrawal) as a :class:`ModelInfo`."""
     return ModelInfo(
@@ -192,47 +155,6 @@ def _hex32(value: Any) -> str:
 
 
 @dataclass
-class _ModelLedger:
-    """What the replay tracks per model."""
-
-    owner: str
-    net_deposits: int = 0
-    pending_withdrawal: int = 0
-
-
-def replay_stakes_at_risk(
-    events: Iterable[ChainEvent],
-    previous_cumulative: Mapping[int, tuple[int, int]],
-) -> tuple[dict[int, int], dict[int, str]]:
-    """(stake at risk per model id, owner per model id) from events already cut at the round's close.
-
-    ``previous_cumulative`` maps model id to (cumulative payout, cumulative burn) through the previous round:
-    results count towards the stake at risk whether or not a model has settled them on-chain."""
-    ledger: dict[int, _ModelLedger] = {}
-    for event in sorted(events, key=lambda e: e.position):
-        a = event.args
-        if event.name == "ModelRegistered":
-            ledger[int(a["modelId"])] = _ModelLedger(owner=Web3.to_checksum_address(a["owner"]))
-        elif event.name == "Staked":
-            ledger[int(a["modelId"])].net_deposits += int(a["amount"])
-        elif event.name == "Withdrawn":
-            entry = ledger[int(a["modelId"])]
-            entry.net_deposits -= int(a["amount"])
-            entry.pending_withdrawal = 0  # a withdrawal pays and clears the whole pending request
-        elif event.name == "WithdrawalRequested":
-            ledger[int(a["modelId"])].pending_withdrawal = int(a["pendingAmount"])
-        elif event.name == "BurnShortfallCovered":
-            # The reserve covered what a wrong, activated root burned beyond the model's stake: on-chain this
-            # raises the model's net deposits so its stake ends at zero.
-            ledger[int(a["modelId"])].net_deposits += int(a["shortfall"])
-    at_risk: dict[int, int] = {}
-    for model_id, entry in ledger.items():
-        payout, burn = previous_cumulative.get(model_id, (0, 0))
-        at_risk[model_id] = max(0, entry.net_deposits + int(payout) - int(burn) - entry.pending_withdrawal)
-    return dict(sorted(at_risk.items())), {m: ledger[m].owner for m in sorted(ledger)}
-
-
-@dataclass
 class TournamentClient:
     """Read access to one deployed tournament over JSON-RPC."""
 
@@ -242,7 +164,6 @@ class TournamentClient:
     _decoders: dict[bytes, tuple[str, Any]] = field(default_factory=dict, init=False, repr=False)
     #: Whether Multicall3 answers on this chain (None: not looked yet).
     _multicall: bool | None = field(default=None, init=False, repr=False)
-    _codecs: dict[str, tuple[bytes, list[str], list[str]]] = field(default_factory=dict, init=False, repr=False)
     #: Checksummed spelling of the addresses seen in events (thousands of models, far fewer owners).
     _checksums: dict[str, str] = field(default_factory=dict, init=False, repr=False)
 
@@ -253,7 +174,8 @@ class TournamentClient:
         self.token: Contract = self.deployment.token_contract(self.w3)
         for item in abi("Tournament"):
             if item.get("type") == "event":
-                self._decoders[bytes(event_abi_to_log_topic(item))] = (item["name"], _EventCodec.of(item))
+                self._decoders[bytes(event_abi_to_log_topic(item))] = (item["name"], EventCodec.of(item))
+        self._model_info_call = FunctionCodec.of(abi("Tournament"), "modelInfo")
 
     # -------------------------------------------------------------- plain reads
 
@@ -300,10 +222,9 @@ class TournamentClient:
     def model_info(self, model_id: int) -> ModelInfo:
         """A model's on-chain record (all zero for an id never registered: see :attr:`ModelInfo.registered`)."""
         model_id = int(model_id)
-        selector, inputs, outputs = self._function_codec("modelInfo")
-        call = {"to": self.tournament.address, "data": "0x" + (selector + abi_encode(inputs, [model_id])).hex()}
+        call = {"to": self.tournament.address, "data": "0x" + self._model_info_call.calldata(model_id).hex()}
         raw = self._rpc(f"modelInfo({model_id})", lambda: self.w3.eth.call(call))
-        return _model_info(model_id, *abi_decode(outputs, bytes(raw)))
+        return _model_info(model_id, *self._model_info_call.decode(bytes(raw)))
 
     def model_infos(self, model_ids: Iterable[int]) -> dict[int, ModelInfo]:
         """:meth:`model_info` of many models, read :data:`~oracle.chain.multicall.MAX_CALLS` per ``eth_call``
@@ -316,28 +237,18 @@ class TournamentClient:
             self._multicall = bool(self._rpc("eth_getCode Multicall3", lambda: has_multicall(self.w3)))
         if not self._multicall:
             return {m: self.model_info(m) for m in ids}
-        # Calldata and results are coded here with eth_abi: web3's per-call encoding costs milliseconds a model.
-        selector, inputs, outputs = self._function_codec("modelInfo")
-        address = self.tournament.address
+        address, codec = self.tournament.address, self._model_info_call
         out: dict[int, ModelInfo] = {}
         for start in range(0, len(ids), MAX_CALLS):
             chunk = ids[start : start + MAX_CALLS]
-            calls = [(address, selector + abi_encode(inputs, [m])) for m in chunk]
+            calls = [(address, codec.calldata(m)) for m in chunk]
             results = self._rpc(f"modelInfo of {len(chunk)} models (Multicall3)", lambda c=calls: aggregate3(self.w3, c))
             for model_id, (ok, data) in zip(chunk, results):
                 if not ok:
                     raise RpcUnavailable(f"modelInfo({model_id}) failed inside Multicall3's aggregate3 at "
                                          f"{self.tournament.address}")
-                out[model_id] = _model_info(model_id, *abi_decode(outputs, data))
+                out[model_id] = _model_info(model_id, *codec.decode(data))
         return out
-
-    def _function_codec(self, name: str) -> tuple[bytes, list[str], list[str]]:
-        """(selector, input types, output types) of a tournament function, from its ABI."""
-        if name not in self._codecs:
-            item = next(i for i in abi("Tournament") if i.get("type") == "function" and i["name"] == name)
-            self._codecs[name] = (function_abi_to_4byte_selector(item), get_abi_input_types(item),
-                                  get_abi_output_types(item))
-        return self._codecs[name]
 
     def owner_of(self, model_id: int) -> str | None:
         """The owner of a model, or None for an id never registered."""

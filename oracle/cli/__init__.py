@@ -37,6 +37,7 @@ COMMANDS: dict[str, str] = {
     "operator": "oracle.cli.operator:operator_group",
     "verify": "oracle.cli.verify:verify_command",
     "serve": "oracle.cli.serve:serve",
+    "mcp": "oracle.cli.mcp:mcp_command",
 }
 
 

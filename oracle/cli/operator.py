@@ -20,10 +20,9 @@ from oracle.cli.output import get_output, json_option, make_table
 if TYPE_CHECKING:
     from rich.console import Console
 
-__all__ = ["operator_group", "DEFAULT_PARAMS", "open_command", "close_command", "resolve_command", "activate_command"]
+__all__ = ["operator_group", "open_command", "close_command", "resolve_command", "activate_command"]
 
 #: Scoring parameters when no ``--params`` file is given: Numerai's 2024 weights and 5% clip.
-DEFAULT_PARAMS = {"corr_weight": 1.0, "mmc_weight": 2.0, "clip": 0.05, "payout_threshold": str(10**6 * 10**18)}
 
 
 def operator_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -50,7 +49,7 @@ def operator_options(func: Callable[..., Any]) -> Callable[..., Any]:
         from oracle.scoring.params import ParamsError, RoundParams
 
         try:
-            params = RoundParams.from_json(params_file) if params_file else RoundParams.from_dict(DEFAULT_PARAMS)
+            params = RoundParams.from_json(params_file) if params_file else RoundParams.numerai_default()
         except (ParamsError, FileNotFoundError) as exc:
             raise click.BadParameter(str(exc), param_hint="--params") from None
         config = OperatorConfig(store=store, inbox=inbox, round_data=round_data, params=params,

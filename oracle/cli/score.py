@@ -144,7 +144,8 @@ def score(predictions_path: str, targets_path: str, stakes_path: str, params_pat
     """
     from oracle.scoring.params import ParamsError, RoundParams
     from oracle.scoring.pipeline import score_round
-    from oracle.scoring.tables import load_table, read_predictions
+    from oracle.scoring.prediction_files import read_predictions
+    from oracle.scoring.tables import load_table
 
     _check_out(out)
     output = get_output()

@@ -78,7 +78,8 @@ def verify_command(chain: ChainOptions, round_: int | None, all_: bool, watch: b
     """Re-derive proposed roots (signatures, stakes, scores, leaves, root, totals, bounds, burns) and compare."""
     from oracle.chain.client import TournamentClient
     from oracle.chain.tx import Sender
-    from oracle.auditor.verify import verify_all, verify_round, watch as watch_proposals
+    from oracle.auditor.verify import verify_all, verify_round
+    from oracle.auditor.watch import watch as watch_proposals
 
     if sum(bool(x) for x in (round_, all_, watch)) != 1:
         fail("pass exactly one of --round R, --all, --watch", code=2)

@@ -34,7 +34,8 @@ import pandas as pd
 from web3 import Web3
 
 from oracle.bundle.store import ArtifactStore, BundleError
-from oracle.bundle.round_bundle import load_bundle, REJECTIONS_FILE, SUBMISSIONS_FILE, TREE, write_round_bundle
+from oracle.bundle.round_bundle import load_bundle, REJECTIONS_FILE, SUBMISSIONS_FILE, TREE
+from oracle.bundle.write import write_round_bundle
 from oracle.chain.client import Proposal, RoundStatus, TournamentClient
 from oracle.chain.hashes import tx_hash
 from oracle.chain.tx import Sender
@@ -43,7 +44,7 @@ from oracle.scoring.params import RoundParams
 from oracle.scoring.pipeline import score_round
 from oracle.protocol.inbox import Inbox
 from oracle.scoring.matrix import PredictionTable
-from oracle.scoring.tables import combine_prediction_files
+from oracle.scoring.prediction_files import combine_prediction_files
 from oracle.settlement.leaves import leaves_of_dump
 from oracle.operator.config import HANG_ENV, STEPS, Action, OperatorConfig, OperatorError
 from oracle.operator.intake import (

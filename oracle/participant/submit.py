@@ -15,8 +15,8 @@ from oracle.participant.models import ParticipantError, require_owner
 from oracle.participant.service_client import HttpSubmitResult, ServiceError, submit_over_http
 from oracle.protocol.inbox import Inbox
 from oracle.protocol.submission import sign_submission, Submission
-from oracle.scoring.tables import read_prediction_file
-from oracle.scoring.validation import PredictionError, TableError, combine_model_files, validate_predictions
+from oracle.scoring.tables import combine_model_files, read_prediction_file
+from oracle.scoring.validation import PredictionError, TableError, validate_predictions
 
 __all__ = ["SubmitResult", "check_prediction_file", "oracle_address", "submit_predictions", "submit_to_service"]
 

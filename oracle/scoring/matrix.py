@@ -12,12 +12,12 @@ What makes a table *valid* is :mod:`oracle.scoring.validation`'s business; this 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["PredictionTable", "is_number_dtype"]
+__all__ = ["PredictionTable", "is_number_dtype", "layout"]
 
 
 @dataclass
@@ -73,3 +73,26 @@ class PredictionTable:
 def is_number_dtype(dtype: Any) -> bool:
     """Integers and floats go into the matrix; booleans are not predictions."""
     return pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
+
+
+def layout(table: PredictionTable, kept: list[str], good: Mapping[str, np.ndarray], keep: np.ndarray | None,
+            file_ids: pd.Index, live: pd.Index) -> np.ndarray:
+    """The ``kept`` models' values laid on the ``live`` ids, models x ids: from the table's matrix (its rows
+    ``file_ids``, restricted to the positions ``keep`` when given) or from ``good`` (a model's values already laid
+    out). When the file's rows are exactly the live ids in order and every kept model is a numeric row of the
+    matrix, that is (a row selection of) the table's own matrix: no copy at all."""
+    rows = [table.row_of[m] for m in kept if m not in good]
+    same_ids = keep is None and file_ids.equals(live)
+    if same_ids and not good:
+        if rows == list(range(len(table.values))):
+            return table.values
+        return table.values[rows]
+    out = np.full((len(kept), len(live)), np.nan)
+    positions = live.get_indexer(file_ids)
+    for i, model in enumerate(kept):
+        if model in good:
+            out[i] = good[model]
+        else:
+            source = table.values[table.row_of[model]]
+            out[i, positions] = source if keep is None else source[keep]
+    return out

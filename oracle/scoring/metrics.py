@@ -1,3 +1,5 @@
+# size: one idea (the vectorised metrics, 441 lines); the rank, meta-model and feature passes share private
+# block-wise state (rank codes, gaussian tables, universe ranks), and splitting them would export those internals.
 """Vectorised tournament metrics, numerically equal to numerai-tools 0.7.2.
 
 Definitions (all from ``numerai_tools.scoring``; n is the number of ids a quantity runs over):

@@ -42,6 +42,12 @@ class RoundParams:
     min_live_share: float = 1.0
     round_number: int | None = None
 
+    @classmethod
+    def numerai_default(cls, payout_threshold: int = 10**6 * 10**18) -> "RoundParams":
+        """Numerai's payout rule since 2024, the project's one default: ``0.5*CORR + 2*MMC``, clipped at 5% of the
+        stake at risk per round; paid in full up to ``payout_threshold`` (smallest units) of total stake at risk."""
+        return cls(corr_weight=0.5, mmc_weight=2.0, clip=0.05, payout_threshold=payout_threshold)
+
     def __post_init__(self) -> None:
         for name in ("corr_weight", "mmc_weight", "clip", "min_live_share"):
             value = getattr(self, name)

@@ -21,12 +21,7 @@ from oracle.scoring.params import RoundParams
 from oracle.scoring.payouts import compute_payouts
 from oracle.scoring.matrix import PredictionTable
 from oracle.scoring.tables import write_table
-from oracle.scoring.validation import (
-    PredictionError,
-    validate_predictions,
-    validate_stakes,
-    validate_targets,
-)
+from oracle.scoring.validation import PredictionError, validate_predictions, validate_stakes, validate_targets
 
 __all__ = ["RoundScores", "score_round", "scores_from_table", "AMOUNT_COLUMNS"]
 

@@ -7,26 +7,21 @@ amounts beyond int64 stay exact (the validators parse them).
 
 A model's prediction file is parsed by pyarrow (CSV: ids as text, pandas' missing-value texts), whoever reads it: the
 participant's check, the service's intake, the operator and the auditor see the same numbers. A round's thousands of
-prediction files go straight into the kernel's matrix (:class:`oracle.scoring.matrix.PredictionTable`) with
-:func:`combine_prediction_files`, and a round's predictions table (one column per model, the one big table) is read
-with :func:`read_predictions`, a batch of Parquet columns at a time: never as a pandas frame.
+them go straight into the scoring matrix through :mod:`oracle.scoring.prediction_files`.
 """
 
 from __future__ import annotations
 
 import io
-from concurrent.futures import ThreadPoolExecutor
 from os import PathLike
-from typing import Any, Iterator, Literal, Mapping
+from typing import Any, Literal, Mapping
 
-import numpy as np
 import pandas as pd
 
-from oracle.scoring.matrix import PredictionTable
-from oracle.scoring.validation import PredictionError, TableError
+from oracle.scoring.validation import PredictionError, TableError, first_ids, id_strings
 
-__all__ = ["TEXT_COLUMNS", "NA_TEXTS", "READ_BATCH", "load_table", "read_prediction_file", "read_table_bytes",
-           "table_kind", "write_table", "read_predictions", "predictions_from_parquet", "combine_prediction_files"]
+__all__ = ["TEXT_COLUMNS", "NA_TEXTS", "arrow_prediction_file", "combine_model_files", "load_table",
+           "read_prediction_file", "read_table_bytes", "table_kind", "write_table"]
 
 TEXT_COLUMNS = ("id", "model", "stake", "stake_at_risk", "payout", "burn")
 #: Cell texts read as missing: pandas' defaults, so a prediction file means what it meant when pandas parsed it.
@@ -61,7 +56,7 @@ def read_table_bytes(name: str, data: bytes) -> pd.DataFrame:
     return _read(table_kind(name), io.BytesIO(data), name)
 
 
-def _arrow_prediction_file(name: str, data: bytes) -> Any:
+def arrow_prediction_file(name: str, data: bytes) -> Any:
     """A prediction file as an Arrow table (the one parser of prediction files): Parquet, or CSV with the text
     columns (ids) as strings and :data:`NA_TEXTS` as missing; TableError ``unreadable`` when it is neither."""
     import pyarrow as pa
@@ -85,7 +80,7 @@ def _arrow_prediction_file(name: str, data: bytes) -> Any:
 def read_prediction_file(name: str, data: bytes) -> pd.DataFrame:
     """A model's prediction file (``id`` plus one prediction column), as the participant, the service, the operator
     and the auditor all read it."""
-    return _arrow_prediction_file(name, data).to_pandas()
+    return arrow_prediction_file(name, data).to_pandas()
 
 
 def load_table(path_or_url: str | PathLike[str]) -> pd.DataFrame:
@@ -111,180 +106,28 @@ def write_table(table: pd.DataFrame, path_or_url: str | PathLike[str]) -> None:
             handle.write(table.to_csv(index=False).encode())
 
 
-#: Columns decoded per Parquet read: the Arrow buffers of one batch are all that is held beside the matrix.
-READ_BATCH = 256
+def combine_model_files(files: Mapping[str, pd.DataFrame], id_column: str = "id") -> tuple[pd.DataFrame, list[PredictionError]]:
+    """Merge per-model files (``id`` + one prediction column each) into one table.
 
-
-def predictions_from_parquet(source: Any, id_column: str = "id", batch: int = READ_BATCH) -> PredictionTable:
-    """Read a Parquet predictions file (a path, a binary file object or bytes) into a :class:`PredictionTable`.
-
-    Integer and floating columns go straight into the matrix (nulls become NaN), ``batch`` columns per read, so
-    the Arrow copy of the file never exists whole; every other column is converted to pandas as
-    ``pandas.read_parquet`` would."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        source = io.BytesIO(bytes(source))
-    try:
-        parquet = pq.ParquetFile(source)
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise TableError([PredictionError(None, "unreadable", (), f"not a readable Parquet file "
-                                          f"({type(exc).__name__}: {str(exc)[:200]})")]) from None
-    schema = parquet.schema_arrow
-    names = [str(n) for n in schema.names]
-    models = [n for n in names if n != id_column]
-    raw_ids = parquet.read(columns=[id_column]).column(0).to_pandas() if id_column in names else None
-    if len(set(names)) != len(names):
-        # Validation refuses duplicate columns before it reads any value; a name cannot pick one of them.
-        return PredictionTable(columns=names, raw_ids=raw_ids, models=models, values=np.empty((0, 0)))
-    numeric = [n for n in models if _is_arrow_number(schema.field(n).type, pa)]
-    values = np.empty((len(numeric), parquet.metadata.num_rows), dtype=np.float64)
-    for start in range(0, len(numeric), batch):
-        columns = parquet.read(columns=numeric[start : start + batch])
-        for offset, column in enumerate(columns.columns):
-            _fill_row(values[start + offset], column, pa)
-        del columns  # its buffers are reused by the next batch
-    row_of = {name: row for row, name in enumerate(numeric)}
-    other = {n: parquet.read(columns=[n]).column(0).to_pandas() for n in models if n not in row_of}
-    integer = {n for n in numeric if pa.types.is_integer(schema.field(n).type) and not np.isnan(values[row_of[n]]).any()}
-    return PredictionTable(columns=names, raw_ids=raw_ids, models=models, values=values, row_of=row_of, other=other,
-                           integer=integer)
-
-
-def _is_arrow_number(arrow_type: Any, pa: Any) -> bool:
-    return pa.types.is_integer(arrow_type) or pa.types.is_floating(arrow_type)
-
-
-def _fill_row(row: np.ndarray, column: Any, pa: Any) -> None:
-    """Copy one Arrow column into ``row`` as float64, nulls as NaN, chunk by chunk (no intermediate array)."""
-    start = 0
-    for chunk in column.chunks:
-        if not pa.types.is_float64(chunk.type):
-            chunk = chunk.cast(pa.float64())
-        if chunk.null_count:
-            chunk = chunk.fill_null(np.nan)
-        row[start : start + len(chunk)] = chunk.to_numpy(zero_copy_only=False)
-        start += len(chunk)
-
-
-def read_predictions(path_or_url: str | PathLike[str], id_column: str = "id") -> PredictionTable:
-    """A round's predictions table (``id`` + one column per model) from a path or any fsspec URL, as the scoring
-    matrix: Parquet straight through pyarrow, CSV (ids as text) through pandas."""
-    import fsspec
-
-    path = str(path_or_url)
-    kind = table_kind(path)
-    with fsspec.open(path, "rb", compression="infer") as handle:
-        if kind == "parquet":
-            return predictions_from_parquet(handle, id_column)
-        return PredictionTable.from_frame(_read(kind, handle, path), id_column)
-
-
-def _id_texts(ids: Any) -> Any:
-    """A file's id column as an Arrow string array, spelt as validation spells ids (integer-valued floats without
-    '.0'); text ids (every CSV file's) are taken as they are, without a copy."""
-    import pyarrow as pa
-
-    ids = ids.combine_chunks()
-    if (pa.types.is_string(ids.type) or pa.types.is_large_string(ids.type)) and not ids.null_count:
-        return ids.cast(pa.string())
-    from oracle.scoring.validation import _id_strings
-
-    return pa.array(_id_strings(ids.to_pandas()).tolist(), type=pa.string())
-
-
-#: Prediction files parsed at once (pyarrow parses without the GIL): a small batch keeps few Arrow tables alive.
-PARSE_BATCH = 64
-
-
-def _parsed(files: Mapping[str, tuple[str, bytes]], threads: int) -> Iterator[tuple[str, Any]]:
-    """(model, Arrow table or the TableError that reading it raised) for every file, in order, ``threads`` files
-    parsed at a time."""
-    def parse(item: tuple[str, tuple[str, bytes]]) -> Any:
-        try:
-            return _arrow_prediction_file(*item[1])
-        except TableError as exc:
-            return exc
-
-    items = list(files.items())
-    with ThreadPoolExecutor(max(1, threads)) as pool:
-        for start in range(0, len(items), PARSE_BATCH):
-            batch = items[start : start + PARSE_BATCH]
-            yield from zip((str(model) for model, _ in batch), pool.map(parse, batch))
-
-
-def combine_prediction_files(files: Mapping[str, tuple[str, bytes]], id_column: str = "id", threads: int = 2,
-                             ) -> tuple[PredictionTable, list[PredictionError]]:
-    """Each model's prediction file (``model -> (file name, bytes)``) read and laid into one table: the sorted union
-    of the files' ids, a matrix row per model whose predictions are numbers (NaN where its file lacks an id), the
-    other models' columns as pandas Series. The rules of
-    :func:`~oracle.scoring.validation.combine_model_files`: a file that cannot be read (``unreadable``), has no id
-    column, not exactly one prediction column, or repeats ids drops that model with an error."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
+    A file with no id column, not exactly one prediction column, or duplicate ids drops that model.
+    """
     errors: list[PredictionError] = []
-    # Files usually share one id list: each distinct list is kept once (found by its bytes), checked for duplicates
-    # once and mapped onto the union once; per file only its list's number and its prediction column are kept.
-    groups: list[Any] = []
-    by_key: dict[tuple[int, int], list[int]] = {}
-    unique: list[bool] = []
-    read: dict[str, tuple[int, Any]] = {}
-    for model, table in _parsed(files, threads):
-        if isinstance(table, TableError):
-            errors.append(PredictionError(model, "unreadable", (), table.errors[0].message))
-            continue
-        names = [str(c) for c in table.column_names]
-        if id_column not in names:
+    columns: dict[str, pd.Series] = {}
+    for model, frame in files.items():
+        model = str(model)
+        if id_column not in frame.columns:
             errors.append(PredictionError(model, "missing_id_column", (), f"file has no {id_column!r} column"))
             continue
-        values = [c for c in names if c != id_column]
-        if len(values) != 1:
-            errors.append(PredictionError(model, "non_numeric", (),
-                                          f"file must have exactly one prediction column, has {values[:5]}"))
+        value_cols = [c for c in frame.columns if c != id_column]
+        if len(value_cols) != 1:
+            errors.append(PredictionError(model, "non_numeric", (), f"file must have exactly one prediction column, has {value_cols[:5]}"))
             continue
-        ids = _id_texts(table.column(names.index(id_column)))
-        key = (len(ids), hash(ids.buffers()[2].to_pybytes() if len(ids) else b""))
-        group = next((g for g in by_key.get(key, []) if groups[g].equals(ids)), None)
-        if group is None:
-            group = len(groups)
-            groups.append(ids)
-            by_key.setdefault(key, []).append(group)
-            unique.append(len(pc.unique(ids)) == len(ids))
-        if not unique[group]:
-            series = pd.Series(ids.to_numpy(zero_copy_only=False))
-            errors.append(PredictionError(model, "duplicate_ids",
-                                          tuple(str(i) for i in pd.unique(series[series.duplicated(keep=False)])[:5]),
-                                          "file repeats ids"))
+        ids = id_strings(frame[id_column])
+        dup = ids.duplicated(keep=False)
+        if dup.any():
+            errors.append(PredictionError(model, "duplicate_ids", first_ids(pd.unique(ids[dup])), "file repeats ids"))
             continue
-        column = table.column(names.index(values[0]))
-        if pa.types.is_integer(column.type) or pa.types.is_floating(column.type):
-            # Numbers as a float64 array now (the Arrow table goes); integers noted, to be written back as such.
-            keep: Any = (column.to_numpy(zero_copy_only=False).astype(np.float64, copy=False),
-                         pa.types.is_integer(column.type) and not column.null_count)
-        else:
-            keep = column.to_pandas().to_numpy()
-        read[model] = (group, keep)
-    used = sorted({group for group, _ in read.values()})
-    texts = {g: groups[g].to_numpy(zero_copy_only=False) for g in used}
-    union = pd.Index(sorted(set().union(*texts.values()))) if used else pd.Index([], dtype=object)
-    positions = {g: union.get_indexer(texts[g]) for g in used}
-    numeric = [m for m, (_, keep) in read.items() if isinstance(keep, tuple)]
-    matrix = np.full((len(numeric), len(union)), np.nan)
-    integer = set()
-    for row, model in enumerate(numeric):
-        group, (values, whole_integers) = read[model]
-        matrix[row, positions[group]] = values
-        read[model] = (group, None)  # the row is in the matrix: its own copy goes
-        if whole_integers and len(texts[group]) == len(union):
-            integer.add(model)  # an integer column that fills every id stays integer, as a frame would keep it
-    other = {}
-    in_matrix = set(numeric)
-    for model, (group, cells) in read.items():
-        if model not in in_matrix:
-            series = pd.Series(cells, index=texts[group])
-            other[model] = (series if series.index.equals(union) else series.reindex(union)).reset_index(drop=True)
-    raw_ids = pd.Series(union.to_numpy(), name=id_column)
-    return PredictionTable(columns=[id_column, *read], raw_ids=raw_ids, models=list(read), values=matrix,
-                           row_of={m: r for r, m in enumerate(numeric)}, other=other, integer=integer), errors
+        columns[model] = pd.Series(frame[value_cols[0]].to_numpy(), index=ids.to_numpy())
+    table = pd.DataFrame(columns)
+    table.index.name = id_column
+    return table.reset_index(), errors

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from oracle.errors import TourneyError
-from oracle.scoring.matrix import PredictionTable
+from oracle.scoring.matrix import PredictionTable, layout
 
 __all__ = [
     "PredictionError",
@@ -39,7 +39,6 @@ __all__ = [
     "validate_predictions",
     "validate_targets",
     "validate_stakes",
-    "combine_model_files",
     "MAX_IDS_SHOWN",
     "MIN_TARGET_COVERAGE",
 ]
@@ -99,7 +98,7 @@ class ValidPredictions:
         return {e.model for e in self.errors if e.model is not None}
 
 
-def _first(ids: Iterable[object]) -> tuple[str, ...]:
+def first_ids(ids: Iterable[object]) -> tuple[str, ...]:
     out: list[str] = []
     for i in ids:
         out.append(str(i))
@@ -108,7 +107,7 @@ def _first(ids: Iterable[object]) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _id_strings(column: pd.Series) -> pd.Series:
+def id_strings(column: pd.Series) -> pd.Series:
     """Ids as strings; integer-valued floats print without '.0' so 7 and 7.0 are one id."""
     if pd.api.types.is_float_dtype(column) and column.notna().all() and (column % 1 == 0).all():
         column = column.astype(np.int64)
@@ -118,7 +117,7 @@ def _id_strings(column: pd.Series) -> pd.Series:
 def _numeric_column(model: str, column: pd.Series) -> tuple[pd.Series | None, PredictionError | None]:
     """Float64 view of a column, or a non_numeric error naming the offending ids."""
     if pd.api.types.is_bool_dtype(column):
-        return None, PredictionError(model, "non_numeric", _first(column.index), "column is boolean, not a number")
+        return None, PredictionError(model, "non_numeric", first_ids(column.index), "column is boolean, not a number")
     if pd.api.types.is_numeric_dtype(column):
         return column.astype(np.float64), None
     coerced = pd.to_numeric(column, errors="coerce")
@@ -127,7 +126,7 @@ def _numeric_column(model: str, column: pd.Series) -> tuple[pd.Series | None, Pr
     bad |= column.map(lambda v: isinstance(v, (bool, np.bool_)))
     if bad.any():
         return None, PredictionError(
-            model, "non_numeric", _first(column.index[bad]), f"{int(bad.sum())} cell(s) are not numbers"
+            model, "non_numeric", first_ids(column.index[bad]), f"{int(bad.sum())} cell(s) are not numbers"
         )
     return coerced.astype(np.float64), None
 
@@ -148,12 +147,12 @@ def _check_model(
     arr = values.to_numpy()
     inf = np.isinf(arr)
     if inf.any():
-        errors.append(PredictionError(model, "inf", _first(values.index[inf]), f"{int(inf.sum())} infinite value(s)"))
+        errors.append(PredictionError(model, "inf", first_ids(values.index[inf]), f"{int(inf.sum())} infinite value(s)"))
     with np.errstate(invalid="ignore"):
         out = np.isfinite(arr) & ((arr < 0) | (arr > 1))
     if out.any():
         errors.append(
-            PredictionError(model, "out_of_range", _first(values.index[out]), f"{int(out.sum())} value(s) outside [0, 1]")
+            PredictionError(model, "out_of_range", first_ids(values.index[out]), f"{int(out.sum())} value(s) outside [0, 1]")
         )
     nan_ids = values.index[np.isnan(arr)]
     unpredicted = len(nan_ids) + len(rows_absent)
@@ -164,14 +163,14 @@ def _check_model(
             PredictionError(
                 model,
                 rule,
-                _first(list(nan_ids) + list(rows_absent)),
+                first_ids(list(nan_ids) + list(rows_absent)),
                 f"predicts {share:.4%} of {len(live)} live ids ({len(nan_ids)} NaN, {len(rows_absent)} absent);"
                 f" at least {min_live_share:.4%} required",
             )
         )
     finite = arr[np.isfinite(arr)]
     if len(finite) and not errors and (finite == finite[0]).all():
-        errors.append(PredictionError(model, "constant", _first(values.index[:1]), "every prediction is equal"))
+        errors.append(PredictionError(model, "constant", first_ids(values.index[:1]), "every prediction is equal"))
     if errors:
         return None, errors
     return values.reindex(live), []
@@ -229,14 +228,14 @@ def validate_predictions(
         raise TableError([PredictionError(None, "duplicate_models", (), f"model column(s) appear twice: {dup_models[:5]}")])
     live = pd.Index([str(i) for i in live_ids])
     if live.has_duplicates:
-        raise TableError([PredictionError(None, "duplicate_ids", _first(live[live.duplicated()]), "live id list has duplicates")])
+        raise TableError([PredictionError(None, "duplicate_ids", first_ids(live[live.duplicated()]), "live id list has duplicates")])
     if len(live) == 0:
         raise TableError([PredictionError(None, "empty", (), "the round has no live ids")])
-    ids = _id_strings(table.raw_ids)
+    ids = id_strings(table.raw_ids)
     dup = ids.duplicated(keep=False)
     if dup.any():
         raise TableError(
-            [PredictionError(None, "duplicate_ids", _first(pd.unique(ids[dup])), f"{int(ids[dup].nunique())} id(s) appear more than once")]
+            [PredictionError(None, "duplicate_ids", first_ids(pd.unique(ids[dup])), f"{int(ids[dup].nunique())} id(s) appear more than once")]
         )
     file_ids = pd.Index(ids.to_numpy(), name=id_column)
     errors: list[PredictionError] = []
@@ -244,7 +243,7 @@ def validate_predictions(
     keep: np.ndarray | None = None
     if not is_live.all():
         errors.append(
-            PredictionError(None, "unknown_ids", _first(file_ids[~is_live]), f"{int((~is_live).sum())} row(s) with ids not live this round were ignored")
+            PredictionError(None, "unknown_ids", first_ids(file_ids[~is_live]), f"{int((~is_live).sum())} row(s) with ids not live this round were ignored")
         )
         keep = np.flatnonzero(is_live)
         file_ids = file_ids[keep]
@@ -274,56 +273,8 @@ def validate_predictions(
         if values is not None:
             good[model] = values.to_numpy()
     kept = [m for m in candidates if m in clean or m in good]
-    return ValidPredictions(values=_layout(table, kept, good, keep, file_ids, live), models=kept, ids=live,
+    return ValidPredictions(values=layout(table, kept, good, keep, file_ids, live), models=kept, ids=live,
                             errors=errors)
-
-
-def _layout(table: PredictionTable, kept: list[str], good: Mapping[str, np.ndarray], keep: np.ndarray | None,
-            file_ids: pd.Index, live: pd.Index) -> np.ndarray:
-    """The kept models' values, models x live ids. When the file's rows are exactly the live ids in order and every
-    kept model is a clean numeric row, that is (a row selection of) the table's own matrix: no copy at all."""
-    rows = [table.row_of[m] for m in kept if m not in good]
-    same_ids = keep is None and file_ids.equals(live)
-    if same_ids and not good:
-        if rows == list(range(len(table.values))):
-            return table.values
-        return table.values[rows]
-    out = np.full((len(kept), len(live)), np.nan)
-    positions = live.get_indexer(file_ids)
-    for i, model in enumerate(kept):
-        if model in good:
-            out[i] = good[model]
-        else:
-            source = table.values[table.row_of[model]]
-            out[i, positions] = source if keep is None else source[keep]
-    return out
-
-
-def combine_model_files(files: Mapping[str, pd.DataFrame], id_column: str = "id") -> tuple[pd.DataFrame, list[PredictionError]]:
-    """Merge per-model files (``id`` + one prediction column each) into one table.
-
-    A file with no id column, not exactly one prediction column, or duplicate ids drops that model.
-    """
-    errors: list[PredictionError] = []
-    columns: dict[str, pd.Series] = {}
-    for model, frame in files.items():
-        model = str(model)
-        if id_column not in frame.columns:
-            errors.append(PredictionError(model, "missing_id_column", (), f"file has no {id_column!r} column"))
-            continue
-        value_cols = [c for c in frame.columns if c != id_column]
-        if len(value_cols) != 1:
-            errors.append(PredictionError(model, "non_numeric", (), f"file must have exactly one prediction column, has {value_cols[:5]}"))
-            continue
-        ids = _id_strings(frame[id_column])
-        dup = ids.duplicated(keep=False)
-        if dup.any():
-            errors.append(PredictionError(model, "duplicate_ids", _first(pd.unique(ids[dup])), "file repeats ids"))
-            continue
-        columns[model] = pd.Series(frame[value_cols[0]].to_numpy(), index=ids.to_numpy())
-    table = pd.DataFrame(columns)
-    table.index.name = id_column
-    return table.reset_index(), errors
 
 
 def validate_targets(
@@ -352,10 +303,10 @@ def validate_targets(
             raise TableError(
                 [PredictionError(None, "target_round_mismatch", (), f"targets are for round(s) {list(rounds)[:5]}, expected {round_number}")]
             )
-    ids = _id_strings(frame[id_column])
+    ids = id_strings(frame[id_column])
     dup = ids.duplicated(keep=False)
     if dup.any():
-        raise TableError([PredictionError(None, "target_duplicate_ids", _first(pd.unique(ids[dup])), "ids appear more than once")])
+        raise TableError([PredictionError(None, "target_duplicate_ids", first_ids(pd.unique(ids[dup])), "ids appear more than once")])
     values, error = _numeric_column("targets", pd.Series(frame[target_column].to_numpy(), index=ids.to_numpy()))
     if error is not None:
         raise TableError([PredictionError(None, "target_non_numeric", error.ids, error.message)])
@@ -363,25 +314,25 @@ def validate_targets(
     errors: list[PredictionError] = []
     inf = np.isinf(values.to_numpy())
     if inf.any():
-        errors.append(PredictionError(None, "target_nan", _first(values.index[inf]), "infinite targets are treated as unresolved"))
+        errors.append(PredictionError(None, "target_nan", first_ids(values.index[inf]), "infinite targets are treated as unresolved"))
         values = values.mask(np.isinf(values))
     if live_ids is not None:
         live = pd.Index([str(i) for i in live_ids])
         unknown = ~values.index.isin(live)
         if unknown.any():
             errors.append(
-                PredictionError(None, "target_unknown_ids", _first(values.index[unknown]), f"{int(unknown.sum())} target(s) for ids not live were ignored")
+                PredictionError(None, "target_unknown_ids", first_ids(values.index[unknown]), f"{int(unknown.sum())} target(s) for ids not live were ignored")
             )
             values = values[~unknown]
         covered = live.isin(values.index).mean() if len(live) else 0.0
         if covered < MIN_TARGET_COVERAGE:
             raise TableError(
-                [PredictionError(None, "target_ids_mismatch", _first(live[~live.isin(values.index)]), f"targets cover {covered:.2%} of live ids; is this the round's targets file?")]
+                [PredictionError(None, "target_ids_mismatch", first_ids(live[~live.isin(values.index)]), f"targets cover {covered:.2%} of live ids; is this the round's targets file?")]
             )
         values = values.reindex(live)
     nan = values.isna()
     if nan.any():
-        errors.append(PredictionError(None, "target_nan", _first(values.index[nan]), f"{int(nan.sum())} id(s) have no target and are not scored"))
+        errors.append(PredictionError(None, "target_nan", first_ids(values.index[nan]), f"{int(nan.sum())} id(s) have no target and are not scored"))
     if nan.all():
         raise TableError(errors + [PredictionError(None, "target_nan", (), "no id has a target")])
     values.name = target_column

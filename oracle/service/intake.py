@@ -38,11 +38,11 @@ from web3 import Web3
 from oracle.protocol.inbox import Inbox
 from oracle.protocol.receipt import Receipt, sign_receipt
 from oracle.protocol.submission import Submission, SubmissionError, predictions_hash, recover_signer
-from oracle.scoring.tables import read_prediction_file
-from oracle.scoring.validation import TableError, combine_model_files, validate_predictions
+from oracle.scoring.tables import combine_model_files, read_prediction_file
+from oracle.scoring.validation import TableError, validate_predictions
 from oracle.service.config import LOGGER_NAME
 from oracle.service.ratelimit import RateLimiter
-from oracle.service.schemas import ApiError, SubmissionIn, receipt_out
+from oracle.service.schemas import ApiError, SubmissionIn
 
 if TYPE_CHECKING:
     from oracle.service.state import Service
@@ -211,7 +211,7 @@ class Intake:
             receipt = self.receipt_for(current)
             raise ApiError(409, "duplicate", f"this exact signed submission of round {sub.round} model "
                            f"{sub.model_id} was already received at {current.received_at}; its receipt is attached",
-                           receipt=receipt_out(receipt))
+                           receipt=receipt.to_json())
         if self.state_fs.exists(self._superseded_path(sub.round, sub.model_id, sub.signature)):
             raise ApiError(409, "replayed", f"this signed submission of round {sub.round} model {sub.model_id} was "
                            "already replaced by a newer one; a replayed request cannot roll predictions back. To "

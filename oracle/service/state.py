@@ -12,7 +12,7 @@ import fsspec
 import pandas as pd
 from web3 import Web3
 
-from oracle.bundle.round_bundle import RoundBundle, load_bundle
+from oracle.bundle.round_bundle import load_bundle, RoundBundle
 from oracle.bundle.store import BundleError
 from oracle.chain.client import RoundStatus, TournamentClient
 from oracle.chain.tx import ChainError

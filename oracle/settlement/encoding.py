@@ -224,11 +224,8 @@ _BARE_INT = re.compile(r"\b(u?int)(?![0-9A-Za-z_])")
 _ENCODER_CACHE: dict[tuple[str, ...], Callable[[LeafValue], bytes]] = {}
 
 
-def encoder_for(leaf_encoding: tuple[str, ...]) -> Callable[[LeafValue], bytes]:
-    """``abi.encode(leaf_encoding, value)`` as a function of the value, validated."""
-    cached = _ENCODER_CACHE.get(leaf_encoding)
-    if cached is not None:
-        return cached
+def _parse_encoding(leaf_encoding: tuple[str, ...]) -> list[ABIType]:
+    """The ABI types of a leaf encoding, validated (a bare ``uint``/``int`` is the 256-bit type, as in abi-utils)."""
     if not leaf_encoding:
         raise ValueError("leaf encoding must list at least one ABI type")
     parsed: list[ABIType] = []
@@ -241,6 +238,43 @@ def encoder_for(leaf_encoding: tuple[str, ...]) -> Callable[[LeafValue], bytes]:
         except Exception as exc:  # eth_abi raises several parse/validation error types
             raise ValueError(f"leaf encoding[{i}] {type_str!r} is not a valid ABI type: {exc}") from None
         parsed.append(abi)
+    return parsed
+
+
+def _uint_encoder(arity: int, static_words: list[Callable[[Any], bytes]],
+                  check_arity: Callable[[Any], None]) -> Callable[[LeafValue], bytes]:
+    """The encoder of an all-``uint256`` leaf: plain non-negative ints are written directly, anything else goes
+    through the validating per-word encoders (which convert or explain)."""
+
+    def encode_uints(value: LeafValue) -> bytes:
+        if arity == 3 and type(value) in _SEQUENCES and len(value) == 3:
+            # the settlement leaf: unrolled, ~2x faster than the general loop below
+            a, b, c = value
+            if type(a) is int and type(b) is int and type(c) is int and a >= 0 and b >= 0 and c >= 0:
+                try:
+                    return a.to_bytes(32, "big") + b.to_bytes(32, "big") + c.to_bytes(32, "big")
+                except OverflowError:
+                    pass
+        check_arity(value)
+        try:
+            # type(n) is int, not isinstance: bools are ints in Python but abi-utils rejects them
+            chunks = [n.to_bytes(32, "big") for n in value if type(n) is int]
+            if len(chunks) == arity:
+                return b"".join(chunks)
+        except OverflowError:
+            pass
+        # not all plain non-negative ints below 2**256: the validating path converts or explains
+        return b"".join([w(v) for w, v in zip(static_words, value)])
+
+    return encode_uints
+
+
+def encoder_for(leaf_encoding: tuple[str, ...]) -> Callable[[LeafValue], bytes]:
+    """``abi.encode(leaf_encoding, value)`` as a function of the value, validated."""
+    cached = _ENCODER_CACHE.get(leaf_encoding)
+    if cached is not None:
+        return cached
+    parsed = _parse_encoding(leaf_encoding)
     arity = len(parsed)
     words = [_static_word_encoder(abi) if isinstance(abi, BasicType) else None for abi in parsed]
 
@@ -255,28 +289,7 @@ def encoder_for(leaf_encoding: tuple[str, ...]) -> Callable[[LeafValue], bytes]:
         # which is what makes a 100k-leaf tree build in well under a second.
         static_words: list[Callable[[Any], bytes]] = [w for w in words if w is not None]
         if all(t in ("uint256", "uint") for t in leaf_encoding):
-
-            def encode_uints(value: LeafValue) -> bytes:
-                if arity == 3 and type(value) in _SEQUENCES and len(value) == 3:
-                    # the settlement leaf: unrolled, ~2x faster than the general loop below
-                    a, b, c = value
-                    if type(a) is int and type(b) is int and type(c) is int and a >= 0 and b >= 0 and c >= 0:
-                        try:
-                            return a.to_bytes(32, "big") + b.to_bytes(32, "big") + c.to_bytes(32, "big")
-                        except OverflowError:
-                            pass
-                check_arity(value)
-                try:
-                    # type(n) is int, not isinstance: bools are ints in Python but abi-utils rejects them
-                    chunks = [n.to_bytes(32, "big") for n in value if type(n) is int]
-                    if len(chunks) == arity:
-                        return b"".join(chunks)
-                except OverflowError:
-                    pass
-                # not all plain non-negative ints below 2**256: the validating path converts or explains
-                return b"".join([w(v) for w, v in zip(static_words, value)])
-
-            encoder = encode_uints
+            encoder = _uint_encoder(arity, static_words, check_arity)
         else:
 
             def encode_static(value: LeafValue) -> bytes:

@@ -1,9 +1,9 @@
 """Run the real service on a local chain: a test-and-benchmark harness, not part of the service itself.
 
-Shared on purpose by two users: the end-to-end tests (``tests/e2e/test_service*.py``) and the benchmark
-``bench/service_bench.py``. It lives in the package rather than under ``tests/`` so that the benchmark can import it
-without importing test modules; nothing in the running service (``oracle.service.app``) imports it. Change it with
-both users in mind.
+Shared on purpose by its users: the end-to-end tests (``tests/e2e/test_service*.py``, ``tests/e2e/mcp``), the
+benchmark ``bench/service_bench.py`` and the demo (``service_thread``). It lives in the package rather than under
+``tests/`` so that the benchmark can import it without importing test modules; nothing in the running service
+(``oracle.service.app``) imports it. Change it with every user in mind.
 
 Everything here is real: ``tourney serve`` as a subprocess (uvicorn on a free loopback port), Anvil over JSON-RPC,
 signed transactions, encrypted keystores. Helpers batch transactions (sign with explicit nonces, send, then wait
@@ -17,18 +17,19 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
 import requests
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from eth_utils import event_abi_to_log_topic
 from web3 import Web3
 
 from oracle.chain.anvil import free_port
@@ -40,7 +41,8 @@ from oracle.participant.service_client import ServiceClient, ServiceError, check
 from oracle.protocol.receipt import Receipt
 from oracle.protocol.submission import sign_submission, Submission
 
-__all__ = ["ServiceProcess", "start_service", "write_live", "write_targets", "prediction_csv", "send_batch", "send_many",
+__all__ = ["ServiceProcess", "start_service", "service_thread", "write_live", "write_targets", "prediction_csv",
+           "send_batch",
            "fund_participants", "register_models", "stake_models", "LoadResult", "run_submissions"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -132,6 +134,33 @@ def start_service(rpc: str, deployment_file: Path, oracle_key: str, workdir: Pat
     return service
 
 
+@contextmanager
+def service_thread(config: Any) -> Iterator[str]:
+    """The service's app (a ``oracle.service.app.ServiceConfig``) under uvicorn on a free loopback port, in a thread
+    of this process; yields its URL and stops it on exit. Starts in a fraction of a second where ``tourney serve``
+    takes seconds of imports: for the demo and for tests that need a service but not its process boundary."""
+    import uvicorn
+
+    from oracle.service.app import create_app
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(config), host="127.0.0.1", port=port, log_config=None,
+                                           access_log=False, log_level="warning"))
+    thread = threading.Thread(target=server.run, name=f"service-{port}", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            server.should_exit = True
+            raise RuntimeError(f"the service did not start on port {port}")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+
+
 # ------------------------------------------------------------------------------------------ round data
 
 
@@ -185,63 +214,6 @@ def send_batch(w3: Web3, txs: Iterable[tuple[LocalAccount, Any, int]], gas: int 
     return receipts
 
 
-#: Transactions per JSON-RPC batch request in :func:`send_many`.
-RPC_BATCH = 250
-
-
-def rpc_batch(w3: Web3, calls: Sequence[tuple[str, list[Any]]]) -> list[Any]:
-    """The results of ``(method, params)`` calls sent as one JSON-RPC batch request to ``w3``'s HTTP endpoint, in
-    order (raw JSON values); raises on any error."""
-    payload = [{"jsonrpc": "2.0", "id": i, "method": m, "params": p} for i, (m, p) in enumerate(calls)]
-    answer = requests.post(str(w3.provider.endpoint_uri), json=payload, timeout=600).json()
-    by_id = {item["id"]: item for item in answer}
-    errors = [item["error"] for item in answer if "error" in item]
-    if errors:
-        raise RuntimeError(f"{len(errors)} of {len(calls)} batched JSON-RPC calls failed, e.g. {errors[:2]}")
-    return [by_id[i]["result"] for i in range(len(calls))]
-
-
-def send_many(w3: Web3, txs: Iterable[tuple[LocalAccount, Any, int]], gas: int = 400_000) -> list[dict[str, Any]]:
-    """:func:`send_batch` for thousands of transactions on Anvil (a call may also be a ``(to, calldata)`` pair
-    encoded by the caller): every transaction is signed first (explicit nonces), sent in JSON-RPC batches of :data:`RPC_BATCH` with automatic mining off, then mined block after block
-    (``evm_mine``, as many per block as the gas limit takes) and the receipts fetched in batches, as raw JSON
-    (hex strings). Each sender's transactions are mined in list order (nonces); raises if any reverted."""
-    nonces: dict[str, int] = {}
-    chain_id = w3.eth.chain_id
-    raws: list[bytes] = []
-    for account, call, value in txs:
-        nonce = nonces.get(account.address)
-        if nonce is None:
-            nonce = w3.eth.get_transaction_count(account.address, "pending")
-        nonces[account.address] = nonce + 1
-        base = {"from": account.address, "nonce": nonce, "gas": gas, "gasPrice": 10**9, "chainId": chain_id,
-                "value": value}
-        if isinstance(call, str):
-            tx = {**base, "to": call, "gas": 21_000}
-        elif isinstance(call, tuple):  # (to, calldata) already encoded: web3 encodes at milliseconds a call
-            tx = {**base, "to": call[0], "data": call[1]}
-        else:
-            tx = call.build_transaction(base)
-        raws.append(account.sign_transaction(tx).raw_transaction)
-    hashes: list[str] = []
-    w3.provider.make_request("evm_setAutomine", [False])
-    try:
-        for start in range(0, len(raws), RPC_BATCH):
-            hashes += rpc_batch(w3, [("eth_sendRawTransaction", ["0x" + bytes(raw).hex()])
-                                     for raw in raws[start : start + RPC_BATCH]])
-        while int(w3.provider.make_request("txpool_status", [])["result"]["pending"], 16):
-            w3.provider.make_request("evm_mine", [])
-    finally:
-        w3.provider.make_request("evm_setAutomine", [True])
-    receipts: list[dict[str, Any]] = []
-    for start in range(0, len(hashes), RPC_BATCH):
-        receipts += rpc_batch(w3, [("eth_getTransactionReceipt", [h]) for h in hashes[start : start + RPC_BATCH]])
-    failed = [r["transactionHash"] for r in receipts if int(r["status"], 16) != 1]
-    if failed:
-        raise RuntimeError(f"{len(failed)} setup transaction(s) reverted, e.g. {failed[:3]}")
-    return receipts
-
-
 def fund_participants(w3: Web3, funder: LocalAccount, deployment: Deployment, accounts: Sequence[LocalAccount],
                       ether: int = 10**18, tokens: int = 0) -> None:
     token = deployment.token_contract(w3)
@@ -251,24 +223,14 @@ def fund_participants(w3: Web3, funder: LocalAccount, deployment: Deployment, ac
     send_batch(w3, txs)
 
 
-def register_models(w3: Web3, deployment: Deployment, accounts: Sequence[LocalAccount], per_account: int,
-                    bulk: bool = False) -> dict[int, LocalAccount]:
-    """Register ``per_account`` models for each account; returns model id -> owner account (from the events).
-    ``bulk`` sends through :func:`send_many` (Anvil only; many models)."""
+def register_models(w3: Web3, deployment: Deployment, accounts: Sequence[LocalAccount], per_account: int
+                    ) -> dict[int, LocalAccount]:
+    """Register ``per_account`` models for each account; returns model id -> owner account (from the events)."""
     tournament = deployment.tournament_contract(w3)
-    calls = [(a, tournament.functions.registerModel(), 0) for a in accounts for _ in range(per_account)]
+    receipts = send_batch(w3, [(a, tournament.functions.registerModel(), 0) for a in accounts
+                               for _ in range(per_account)])
     by_address = {a.address: a for a in accounts}
     owners: dict[int, LocalAccount] = {}
-    if bulk:
-        # Raw receipts: ModelRegistered(uint256 indexed modelId, address indexed owner, uint32 firstRound).
-        topic = "0x" + bytes(event_abi_to_log_topic(tournament.events.ModelRegistered().abi)).hex()
-        for receipt in send_many(w3, calls):
-            for log in receipt["logs"]:
-                if log["topics"][0] == topic:
-                    owner = Web3.to_checksum_address("0x" + log["topics"][2][-40:])
-                    owners[int(log["topics"][1], 16)] = by_address[owner]
-        return owners
-    receipts = send_batch(w3, calls)
     for receipt in receipts:
         for event in tournament.events.ModelRegistered().process_receipt(receipt):
             owners[int(event["args"]["modelId"])] = by_address[Web3.to_checksum_address(event["args"]["owner"])]
@@ -377,27 +339,20 @@ def run_load_scenario(workdir: Path, participants: int = 50, models_each: int = 
     """Own Anvil and deployment; ``participants`` x ``models_each`` models (one staked per participant) each
     submit once, concurrently, to a service with the scheduler inside; then the round closes and resolves and
     the proposed bundle is read back. ``budget`` bounds the whole run (a hung service fails instead of stalling)."""
-    from oracle.chain.anvil import dev_private_keys as _keys
+    from oracle.bundle.round_bundle import load_bundle
     from oracle.chain.anvil import start_anvil
     from oracle.chain.client import RoundStatus, TournamentClient
-    from oracle.chain.deploy import UNIT, DeployParams
-    from oracle.chain.deploy import deploy as _deploy
-    from oracle.chain.tx import Sender
-    from oracle.bundle.round_bundle import load_bundle
+    from oracle.chain.deploy import UNIT
+    from oracle.testing.local import local_tournament
 
     t0 = time.perf_counter()
     deadline = time.monotonic() + budget
     node = start_anvil(accounts=4)
     service = None
     try:
-        w3 = node.web3()
-        admin, oracle = (Account.from_key(k) for k in _keys(2))
-        deployment = _deploy(Sender(w3, admin), DeployParams(challenge_period=600), oracle=oracle.address,
-                             guardian=admin.address, pauser=admin.address)
-        deployment_file = deployment.save(workdir / "deployment.json")
-        token, tournament = deployment.token_contract(w3), deployment.tournament_contract(w3)
-        send_batch(w3, [(admin, token.functions.approve(tournament.address, 10**6 * UNIT), 0),
-                        (admin, tournament.functions.fundReserve(10**6 * UNIT), 0)])
+        local = local_tournament(node, reserve=10**6 * UNIT, save_to=workdir / "deployment.json")
+        w3, deployment, deployment_file = local.w3, local.deployment, local.deployment_file
+        admin, oracle = local.admin.account, local.oracle.account
         accounts = new_accounts(participants)
         fund_participants(w3, admin, deployment, accounts, tokens=1_000 * UNIT)
         owners = register_models(w3, deployment, accounts, models_each)

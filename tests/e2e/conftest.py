@@ -19,13 +19,11 @@ from typing import Iterator
 import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from web3 import Web3
-from web3.contract import Contract
 
 from oracle.chain.anvil import Anvil, dev_private_keys, start_anvil
-from oracle.chain.deploy import UNIT, DeployParams, Deployment, deploy
-from oracle.chain.tx import Sender
+from oracle.chain.deploy import UNIT
 from oracle.chain.keystore import Keystore
+from oracle.testing.local import LocalTournament, local_tournament
 
 #: Password of every test keystore (also exported as TOURNEY_PASSWORD by ``participant_env``).
 KEYSTORE_PASSWORD = "e2e-correct-horse"
@@ -55,50 +53,8 @@ class Participant:
         return self.account.address
 
 
-@dataclass
-class Chain:
-    """The running chain: web3, the deployment, senders by role, and time/snapshot helpers."""
-
-    node: Anvil
-    w3: Web3
-    deployment: Deployment
-    deployment_file: Path
-    admin: Sender
-    oracle: Sender
-    guardian: Sender
-    keeper: Sender
-
-    @property
-    def url(self) -> str:
-        return self.node.url
-
-    @property
-    def tournament(self) -> Contract:
-        return self.deployment.tournament_contract(self.w3)
-
-    @property
-    def token(self) -> Contract:
-        return self.deployment.token_contract(self.w3)
-
-    def sender(self, account: LocalAccount) -> Sender:
-        return Sender(self.w3, account)
-
-    def now(self) -> int:
-        """Timestamp of the latest block (the chain's clock, not the wall clock)."""
-        return int(self.w3.eth.get_block("latest")["timestamp"])
-
-    def advance(self, seconds: int) -> int:
-        """Move the chain's clock forward and mine a block; returns the new block timestamp."""
-        self.w3.provider.make_request("evm_increaseTime", [int(seconds)])
-        self.w3.provider.make_request("evm_mine", [])
-        return self.now()
-
-    def snapshot(self) -> str:
-        return self.w3.provider.make_request("evm_snapshot", [])["result"]
-
-    def revert(self, snapshot_id: str) -> None:
-        result = self.w3.provider.make_request("evm_revert", [snapshot_id])
-        assert result.get("result") is True, f"evm_revert({snapshot_id}) failed: {result}"
+#: The chain the tests run on: oracle.testing.local's tournament (node, web3, deployment, senders by role).
+Chain = LocalTournament
 
 
 @pytest.fixture(scope="session")
@@ -119,17 +75,8 @@ def dev_accounts() -> list[LocalAccount]:
 @pytest.fixture(scope="session")
 def deployed(anvil: Anvil, dev_accounts: list[LocalAccount], tmp_path_factory: pytest.TempPathFactory) -> Chain:
     """Token + tournament deployed, roles granted, reward reserve funded; the deployment saved to a JSON file."""
-    w3 = anvil.web3()
-    admin, oracle, guardian, keeper = (Sender(w3, a) for a in dev_accounts)
-    deployment = deploy(
-        admin, DeployParams(challenge_period=CHALLENGE_PERIOD),
-        oracle=oracle.address, guardian=guardian.address, pauser=admin.address,
-    )
-    token, tournament = deployment.token_contract(w3), deployment.tournament_contract(w3)
-    admin.transact(token.functions.approve(tournament.address, RESERVE), action="approve reserve")
-    admin.transact(tournament.functions.fundReserve(RESERVE), action="fund reserve")
-    path = deployment.save(tmp_path_factory.mktemp("deployment") / "deployment.json")
-    return Chain(anvil, w3, deployment, path, admin, oracle, guardian, keeper)
+    return local_tournament(anvil, challenge_period=CHALLENGE_PERIOD, reserve=RESERVE,
+                            save_to=tmp_path_factory.mktemp("deployment") / "deployment.json")
 
 
 @pytest.fixture(scope="session")

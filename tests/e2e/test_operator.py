@@ -3,6 +3,8 @@ at risk replayed from chain events), propose, activate; veto and corrected re-pr
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import io
 from pathlib import Path
 
@@ -56,9 +58,12 @@ def register(chain, account, stake: int) -> int:
 
 
 def submit(chain, inbox: Inbox, account, round: int, model_id: int, data: bytes) -> None:
+    """Deliver as ``tourney submit --inbox`` does: stamped with the chain's clock, which the close snapshot judges
+    against closesAt (a wall-clock stamp would turn late once the session has run longer than the window)."""
     closes_at = TournamentClient(chain.w3, chain.deployment).round_state(round).closes_at
-    inbox.put(sign_submission(account, chain.deployment.chain_id, chain.tournament.address, round, model_id, data,
-                              closes_at), data)
+    sub = sign_submission(account, chain.deployment.chain_id, chain.tournament.address, round, model_id, data,
+                          closes_at)
+    inbox.put(replace(sub, received_at=chain.now()), data)
 
 
 def make_operator(chain, tmp_path: Path, max_rounds: int | None = None) -> Operator:

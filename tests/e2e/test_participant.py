@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 from eth_account import Account
 
-from oracle.bundle.round_bundle import amounts_by_model_id, write_round_bundle
+from oracle.bundle.write import amounts_by_model_id, write_round_bundle
 from oracle.chain.deploy import UNIT
 from oracle.chain.tx import ContractReverted
 from oracle.cli import main

@@ -15,7 +15,7 @@ from oracle.participant.settle import settle_all
 from oracle.scoring.params import RoundParams
 from oracle.scoring.pipeline import score_round
 from oracle.settlement.leaves import cumulative_leaves, settlement_tree, totals
-from oracle.testing.harness import register_models
+from oracle.testing.bulk import register_models_bulk
 from oracle.testing.rpc_counter import RpcCounter
 
 MODELS = 400
@@ -45,8 +45,8 @@ def activated_round(chain, store: Path, model_ids: list[int]) -> int:
 
 
 def test_settle_all_reads_model_states_in_batches(chain, participants, tmp_path: Path) -> None:
-    owners = register_models(chain.w3, chain.deployment, [p.account for p in participants],
-                             MODELS // len(participants), bulk=True)
+    owners = register_models_bulk(chain.w3, chain.deployment, [p.account for p in participants],
+                                  MODELS // len(participants))
     model_ids = sorted(owners)
     assert len(model_ids) == MODELS
     round_ = activated_round(chain, tmp_path / "store", model_ids)
@@ -86,7 +86,7 @@ def test_settle_all_reads_model_states_in_batches(chain, participants, tmp_path:
 
 def test_events_decode_as_web3_decodes_them(chain, participants, tmp_path: Path) -> None:
     """The client's own event decoder (eth_abi, for speed) gives web3's answer for every event a round emits."""
-    owners = register_models(chain.w3, chain.deployment, [p.account for p in participants[:2]], 3, bulk=True)
+    owners = register_models_bulk(chain.w3, chain.deployment, [p.account for p in participants[:2]], 3)
     activated_round(chain, tmp_path / "store", sorted(owners))
     keeper = connect(chain.url, chain.deployment_file, chain.keeper.account)
     settle_all(keeper)

@@ -13,14 +13,15 @@ import pytest
 from click.testing import CliRunner
 from web3 import Web3
 
-from oracle.bundle.round_bundle import load_bundle, write_round_bundle
+from oracle.bundle.round_bundle import load_bundle
+from oracle.bundle.write import write_round_bundle
 from oracle.chain.client import RoundStatus, TournamentClient
 from oracle.chain.deploy import UNIT
 from oracle.cli import main
 from oracle.scoring.pipeline import score_round
 from oracle.settlement.leaves import SettlementLeaf, cumulative_leaves
 from oracle.protocol.inbox import Inbox
-from oracle.auditor.verify import watch
+from oracle.auditor.watch import watch
 
 from test_operator import WINDOW, make_operator, prediction_file, register, submit, write_round_data  # noqa: E402
 

@@ -24,8 +24,8 @@ from oracle.bundle.round_bundle import (
     STAKES,
     TARGETS,
     TREE,
-    write_round_bundle,
 )
+from oracle.bundle.write import write_round_bundle
 from oracle.bundle.manifest import ChainRef, Manifest
 from oracle.scoring.params import RoundParams
 from oracle.settlement.leaves import SettlementLeaf, settlement_tree
@@ -282,7 +282,7 @@ def test_another_process_writes_the_same_bytes(store: ArtifactStore, tmp_path: P
     _, _, digest = write_round_bundle(store, 5, **bundle_inputs())
     script = (
         "import sys; sys.path.insert(0, sys.argv[1]);"
-        "from test_artifacts import bundle_inputs; from oracle.bundle.round_bundle import write_round_bundle;"
+        "from test_artifacts import bundle_inputs; from oracle.bundle.write import write_round_bundle;"
         "print(write_round_bundle(sys.argv[2], 5, **bundle_inputs())[2])"
     )
     completed = subprocess.run(

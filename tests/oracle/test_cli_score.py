@@ -17,7 +17,8 @@ from click.testing import CliRunner
 
 from oracle.bundle.parquet import parquet_bytes
 from oracle.bundle.store import ArtifactStore
-from oracle.bundle.round_bundle import load_bundle, STAKES, write_round_bundle
+from oracle.bundle.round_bundle import load_bundle, STAKES
+from oracle.bundle.write import write_round_bundle
 from oracle.cli import main
 from oracle.scoring.params import RoundParams
 from oracle.scoring.pipeline import score_round

@@ -17,7 +17,7 @@ from oracle.errors import TourneyError
 def _project_exceptions() -> list[type[BaseException]]:
     found: dict[str, type[BaseException]] = {}
     for info in pkgutil.walk_packages(oracle.__path__, "oracle."):
-        if info.name == "oracle.demo" or info.name.startswith("oracle.simulation"):
+        if info.name.startswith(("oracle.demo", "oracle.simulation")):
             continue  # the demo and the simulation define no errors and import heavy optional parts
         module = importlib.import_module(info.name)
         for _, cls in inspect.getmembers(module, inspect.isclass):

@@ -12,7 +12,7 @@ import pytest
 from oracle.scoring.params import RoundParams
 from oracle.scoring.pipeline import score_round
 from oracle.scoring.matrix import PredictionTable
-from oracle.scoring.tables import predictions_from_parquet, read_predictions
+from oracle.scoring.prediction_files import predictions_from_parquet, read_predictions
 from oracle.scoring.validation import TableError, validate_predictions
 
 PARAMS = RoundParams(corr_weight=0.5, mmc_weight=2.0, clip=0.05, payout_threshold=10**24)
@@ -120,8 +120,8 @@ def _csv(ids: list[str], values: list[object], header: str = "id,prediction") ->
 def test_combined_files_equal_the_frame_route() -> None:
     """combine_prediction_files gives the table, errors and validation result that reading each file into a frame
     and combine_model_files give, for clean files and every kind of broken one."""
-    from oracle.scoring.tables import combine_prediction_files, read_prediction_file
-    from oracle.scoring.validation import combine_model_files
+    from oracle.scoring.prediction_files import combine_prediction_files
+    from oracle.scoring.tables import combine_model_files, read_prediction_file
 
     live = [f"id{i:03d}" for i in range(40)]
     values = {m: list(rng.random(40).round(4)) for m in "abcdefghijk"}

@@ -1,6 +1,7 @@
 """The stake-at-risk replay over ledger events (pure: no chain)."""
 
-from oracle.chain.client import ChainEvent, replay_stakes_at_risk
+from oracle.chain.client import ChainEvent
+from oracle.chain.replay import replay_stakes_at_risk
 
 OWNER = "0x" + "11" * 20
 UNIT = 10**18

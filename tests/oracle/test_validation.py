@@ -12,11 +12,11 @@ from oracle.scoring.params import ParamsError, RoundParams
 from oracle.scoring.validation import (
     PredictionError,
     TableError,
-    combine_model_files,
     validate_predictions,
     validate_stakes,
     validate_targets,
 )
+from oracle.scoring.tables import combine_model_files
 
 LIVE = [f"id{i}" for i in range(20)]
 rng = np.random.default_rng(7)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from oracle.auditor.verify import _compare_published
-from oracle.scoring.tables import combine_prediction_files
+from oracle.auditor.submissions import _compare_published
+from oracle.scoring.prediction_files import combine_prediction_files
 
 IDS = [f"id{i:02d}" for i in range(12)]
 rng = np.random.default_rng(4)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from oracle.service.routers.deps import check_round, get_service
-from oracle.service.schemas import ErrorBody, ReceiptOut, SubmissionIn, error_responses, receipt_out
+from oracle.protocol.receipt import Receipt
+from oracle.service.schemas import ErrorBody, SubmissionIn, error_responses
 from oracle.service.state import Service
 
 __all__ = ["router"]
@@ -13,18 +14,18 @@ __all__ = ["router"]
 router = APIRouter()
 
 
-@router.post("/rounds/{round}/submissions", response_model=ReceiptOut, status_code=201,
+@router.post("/rounds/{round}/submissions", response_model=Receipt, status_code=201,
               responses=error_responses(400, 404, 409, 413, 422, 429, 503) | {401: {"model": ErrorBody,
                                                                              "description": "Bad signature"},
                                                                        403: {"model": ErrorBody,
                                                                              "description": "Signer does not own "
                                                                                             "the model"}},
               tags=["submissions"])
-def submit(round: int, body: SubmissionIn, service: Service = Depends(get_service)) -> ReceiptOut:
+def submit(round: int, body: SubmissionIn, service: Service = Depends(get_service)) -> Receipt:
     """Deliver a signed submission; the answer is the operator's signed receipt.
 
     Re-submitting before the deadline replaces the earlier file and gets a new receipt. Re-sending the
     current request is a ``duplicate`` (409, the original receipt attached); re-sending a replaced one is
     ``replayed`` (409). Nothing is stored unless a receipt is returned."""
     check_round(round)
-    return receipt_out(service.intake.submit(round, body))
+    return service.intake.submit(round, body)

@@ -13,7 +13,11 @@ What runs, all for real (JSON-RPC, signed transactions, encrypted V3 keystores, 
    guardian vetoes it inside the challenge window; the operator re-proposes the correct bundle.
 5. Roots activate after their window; a keeper settles every model with one multiproof per round; one participant
    requests a withdrawal and takes it once the rounds it was at risk in are settled.
-6. The end: a per-model table of stakes, payouts and burns, the auditor's verdict on every proposal, and the
+6. One more participant is an AI-style agent: a scripted program that acts only as an MCP client of ``tourney mcp``
+   (oracle.mcp.agent), through the operator's HTTP service (run in this process): it downloads each round's live
+   data, trains, validates, submits (keeping the operator's receipts), stakes within its spending limit, and at the
+   end verifies, settles and takes everything back. Its tool calls are printed as they happen.
+7. The end: a per-model table of stakes, payouts and burns, the auditor's verdict on every proposal, and the
    conservation check (tokens held by the tournament == staked pool + reward reserve).
 
 Time on chain moves with ``evm_increaseTime``, so the whole run takes well under two minutes on two cores.
@@ -22,24 +26,23 @@ Time on chain moves with ``evm_increaseTime``, so the whole run takes well under
 from __future__ import annotations
 
 import io
-import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
-from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from rich.console import Console
 from web3.logs import DISCARD
 
-from oracle.chain.anvil import dev_private_keys, start_anvil
+from oracle.chain.anvil import start_anvil
 from oracle.chain.client import TournamentClient
-from oracle.chain.deploy import UNIT, DeployParams, Deployment, deploy
+from oracle.chain.deploy import UNIT
 from oracle.chain.tx import Sender
+from oracle.testing.local import local_tournament
 from oracle.chain.keystore import Keystore
 from oracle.operator.rounds import Operator
 from oracle.operator.config import OperatorConfig
@@ -53,8 +56,10 @@ from oracle.participant.settle import settle_all
 from oracle.protocol.inbox import Inbox
 from oracle.protocol.submission import sign_submission, Submission
 from oracle.auditor.verify import Verdict, verify_all, verify_round
+from oracle.demo.agent import AGENT_OWNER, AgentOutcome, DemoAgentSetup, finish_agent, start_agent
+from oracle.mcp.agent import AgentThread
 
-__all__ = ["DemoConfig", "DemoResult", "run_demo", "main", "RoundDataWorld", "model_predictions"]
+__all__ = ["DemoConfig", "DemoResult", "run_demo", "RoundDataWorld", "model_predictions"]
 
 KEYSTORE_PASSWORD = "demo-password-not-for-real-funds"
 
@@ -76,8 +81,12 @@ class DemoConfig:
     challenge_period: int = 3_600
     scrypt_n: int = 2**12
     seed: int = 7
-    params: RoundParams = field(default_factory=lambda: RoundParams(
-        corr_weight=1.0, mmc_weight=2.0, clip=0.05, payout_threshold=10**6 * UNIT))
+    #: The scripted MCP agent: whether it takes part, its tokens and its server's spending limit (tokens).
+    agent: bool = True
+    agent_tokens: int = 500 * UNIT
+    agent_max_stake: str = "300"
+    agent_max_stake_per_call: str = "100"
+    params: RoundParams = field(default_factory=RoundParams.numerai_default)
 
 
 @dataclass
@@ -94,6 +103,7 @@ class DemoResult:
     withdrawn: int
     rejections: dict[int, list[str]]
     seconds: float
+    agent: "AgentOutcome | None" = None
 
     @property
     def conserved(self) -> bool:
@@ -152,6 +162,7 @@ class _Player:
 class _Demo:
     def __init__(self, config: DemoConfig, workdir: Path, say: Callable[[str], None]) -> None:
         self.config, self.workdir, self.say = config, workdir, say
+        self.agent: AgentThread | None = None
 
     # -- setup
 
@@ -159,22 +170,17 @@ class _Demo:
         self.w3.provider.make_request("evm_increaseTime", [int(seconds)])
         self.w3.provider.make_request("evm_mine", [])
 
-    def setup(self, anvil: Any) -> None:
+    def setup(self, anvil: Any, stack: ExitStack) -> None:
         c = self.config
-        self.w3 = anvil.web3()
-        admin, oracle, guardian, keeper = (Account.from_key(k) for k in dev_private_keys(4))
-        self.admin, self.oracle, self.guardian, self.keeper = (Sender(self.w3, a) for a in (admin, oracle, guardian, keeper))
-        self.keeper_account = keeper
-        self.deployment: Deployment = deploy(
-            self.admin, DeployParams(challenge_period=c.challenge_period),
-            oracle=oracle.address, guardian=guardian.address, pauser=admin.address)
-        self.deployment.save(self.workdir / "deployment.json")
+        local = local_tournament(anvil, challenge_period=c.challenge_period, reserve=c.reserve,
+                                 save_to=self.workdir / "deployment.json")
+        self.w3, self.deployment = local.w3, local.deployment
+        self.admin, self.oracle, self.guardian, self.keeper = local.admin, local.oracle, local.guardian, local.keeper
+        self.keeper_account = local.keeper.account
         self.client = TournamentClient(self.w3, self.deployment)
         # The keeper settles through the participants' code path (oracle.participant.settle.settle_all), with its Sender.
         self.keeper_conn = Connection(self.w3, self.deployment, self.keeper_account, _sender=self.keeper)
         self.token, self.t = self.client.token, self.client.tournament
-        self.admin.transact(self.token.functions.approve(self.t.address, c.reserve), action="approve reserve")
-        self.admin.transact(self.t.functions.fundReserve(c.reserve), action="fund reserve")
         self.say(f"deployed tournament {self.t.address} on {anvil.url}; reserve funded with {c.reserve // UNIT} STK")
 
         keystore = Keystore(self.workdir / "keystores", scrypt_n=c.scrypt_n)
@@ -212,6 +218,12 @@ class _Demo:
             store=str(self.workdir / "store"), inbox=str(self.workdir / "inbox"),
             round_data=str(self.workdir / "round-data"), params=c.params, submission_window=c.submission_window,
             max_rounds=c.rounds), hang_at=None)
+        if c.agent:
+            self.agent = start_agent(DemoAgentSetup(
+                workdir=self.workdir, rpc=anvil.url, deployment=self.deployment, oracle=local.oracle.account,
+                keystore=keystore, password=KEYSTORE_PASSWORD, funder=self.admin, token=self.token,
+                tokens=c.agent_tokens, params=c.params, max_stake=c.agent_max_stake,
+                max_stake_per_call=c.agent_max_stake_per_call), stack, self.say)
 
     # -- a round
 
@@ -278,12 +290,14 @@ class _Demo:
             self.report(opened)
             for action in opened:
                 self.opened(action.round)
+        outcome = None if self.agent is None else finish_agent(self.agent, self.say)
         verdicts = verify_all(self.client)
         return DemoResult(
             rounds=c.rounds, vetoed_round=self.vetoed, verdicts=verdicts, models=self.model_table(),
             token_balance=self.token.functions.balanceOf(self.t.address).call(),
             staked_pool=self.t.functions.stakedPool().call(), reward_reserve=self.t.functions.rewardReserve().call(),
             withdrawn=self.withdrawn, rejections=self.rejections(), seconds=time.monotonic() - started,
+            agent=outcome,
         )
 
     def report(self, actions: list) -> None:
@@ -297,6 +311,8 @@ class _Demo:
         self.say(f"round {round}")
         self.lives[round] = self.data.write(round)
         self.submit_all(round, self.lives[round])
+        if self.agent is not None:
+            self.agent.play_round(round)
         if round == self.config.withdraw_round:
             player, amount = self.players[2], self.config.stake // 2
             player.sender.transact(self.t.functions.requestWithdrawal(player.models[0], amount), action="request withdrawal")
@@ -349,6 +365,11 @@ class _Demo:
                 payout, burn = leaves.get(model_id, (0, 0))
                 rows.append({"model": model_id, "owner": player.name, "stake": self.client.stake_of(model_id),
                              "payout": payout, "burn": burn})
+        if self.agent is not None and self.agent.agent.model_id is not None:
+            model_id = self.agent.agent.model_id
+            payout, burn = leaves.get(model_id, (0, 0))
+            rows.append({"model": model_id, "owner": AGENT_OWNER, "stake": self.client.stake_of(model_id),
+                         "payout": payout, "burn": burn})
         return pd.DataFrame(rows)
 
     def rejections(self) -> dict[int, list[str]]:
@@ -367,43 +388,7 @@ def run_demo(config: DemoConfig = DemoConfig(), workdir: Path | None = None,
     with tempfile.TemporaryDirectory(prefix="tourney-demo-") as tmp:
         directory = Path(workdir or tmp)
         directory.mkdir(parents=True, exist_ok=True)
-        with start_anvil(accounts=10) as anvil:
+        with start_anvil(accounts=10) as anvil, ExitStack() as stack:
             demo = _Demo(config, directory, say)
-            demo.setup(anvil)
+            demo.setup(anvil, stack)
             return demo.run()
-
-
-def render(result: DemoResult, console: Console) -> None:
-    """The end-of-demo report: models, verdicts, conservation."""
-    from oracle.cli.output import make_table
-
-    rows = [(r.model, r.owner, f"{r.stake / UNIT:.4f}", f"{r.payout / UNIT:.4f}", f"{r.burn / UNIT:.4f}")
-            for r in result.models.itertuples()]
-    console.print(make_table("Models after the last round (STK)", ["model", "owner", "stake", "payout", "burn"], rows,
-                             numeric=["model", "stake", "payout", "burn"]))
-    verdict_rows = [(v.round, v.status, "OK" if v.ok else "MISMATCH", ", ".join(v.models()) or "-",
-                     v.proposal.root[:18] + "…") for v in result.verdicts]
-    console.print(make_table("Auditor verdicts (every proposal)", ["round", "status", "verdict", "models", "root"],
-                             verdict_rows, numeric=["round"]))
-    for round, reasons in result.rejections.items():
-        if reasons:
-            console.print(f"round {round} rejected submissions: {', '.join(reasons)}", highlight=False)
-    console.print(f"withdrawn: {result.withdrawn / UNIT:.4f} STK; vetoed round: {result.vetoed_round}", highlight=False)
-    console.print(f"tournament token balance {result.token_balance} == staked pool {result.staked_pool} + reward "
-                  f"reserve {result.reward_reserve}: {'yes' if result.conserved else 'NO'}", highlight=False)
-    console.print(f"{result.rounds} rounds in {result.seconds:.1f} s", highlight=False)
-
-
-def main() -> int:
-    console = Console(width=140)
-    started = time.monotonic()
-    result = run_demo(say=lambda line: console.print(line, highlight=False))
-    render(result, console)
-    standing_ok = all(v.ok for v in result.verdicts if v.standing)
-    caught = any(not v.ok and not v.standing for v in result.verdicts)
-    console.print(f"total {time.monotonic() - started:.1f} s", highlight=False)
-    return 0 if standing_ok and caught and result.conserved else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,53 @@
+"""``python -m oracle.demo`` (``make demo``): run the demo tournament and print its report; exit 0 only when every
+standing proposal verified, the bad one was caught, and the tokens are conserved."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from rich.console import Console
+
+from oracle.chain.deploy import UNIT
+from oracle.demo.run import DemoResult, run_demo
+
+
+def render(result: DemoResult, console: Console) -> None:
+    """The end-of-demo report: models, verdicts, conservation."""
+    from oracle.cli.output import make_table
+
+    rows = [(r.model, r.owner, f"{r.stake / UNIT:.4f}", f"{r.payout / UNIT:.4f}", f"{r.burn / UNIT:.4f}")
+            for r in result.models.itertuples()]
+    console.print(make_table("Models after the last round (STK)", ["model", "owner", "stake", "payout", "burn"], rows,
+                             numeric=["model", "stake", "payout", "burn"]))
+    verdict_rows = [(v.round, v.status, "OK" if v.ok else "MISMATCH", ", ".join(v.models()) or "-",
+                     v.proposal.root[:18] + "…") for v in result.verdicts]
+    console.print(make_table("Auditor verdicts (every proposal)", ["round", "status", "verdict", "models", "root"],
+                             verdict_rows, numeric=["round"]))
+    for round, reasons in result.rejections.items():
+        if reasons:
+            console.print(f"round {round} rejected submissions: {', '.join(reasons)}", highlight=False)
+    console.print(f"withdrawn: {result.withdrawn / UNIT:.4f} STK; vetoed round: {result.vetoed_round}", highlight=False)
+    if result.agent is not None:
+        refused = sum(1 for call in result.agent.transcript if not call.ok)
+        console.print(f"agent (MCP client): model {result.agent.model_id} staked {result.agent.staked / UNIT:.4f} "
+                      f"STK, withdrew {result.agent.withdrawn / UNIT:.4f} STK at exit; {len(result.agent.transcript)} "
+                      f"tool calls, {refused} refused (structured error)", highlight=False)
+    console.print(f"tournament token balance {result.token_balance} == staked pool {result.staked_pool} + reward "
+                  f"reserve {result.reward_reserve}: {'yes' if result.conserved else 'NO'}", highlight=False)
+    console.print(f"{result.rounds} rounds in {result.seconds:.1f} s", highlight=False)
+
+
+def main() -> int:
+    console = Console(width=140)
+    started = time.monotonic()
+    result = run_demo(say=lambda line: console.print(line, highlight=False))
+    render(result, console)
+    standing_ok = all(v.ok for v in result.verdicts if v.standing)
+    caught = any(not v.ok and not v.standing for v in result.verdicts)
+    console.print(f"total {time.monotonic() - started:.1f} s", highlight=False)
+    return 0 if standing_ok and caught and result.conserved else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
