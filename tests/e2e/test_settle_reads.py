@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from oracle.bundle.round_bundle import write_round_bundle
+from oracle.bundle.write import write_round_bundle
 from oracle.chain.connection import connect
 from oracle.chain.multicall import MAX_CALLS, MULTICALL3, has_multicall, install_batch_reader
 from oracle.participant.settle import settle_all
