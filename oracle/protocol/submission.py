@@ -13,11 +13,12 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from typing import Any
 
-from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
+from eth_keys import KeyAPI
 from eth_utils import keccak
 from web3 import Web3
 
@@ -150,10 +151,32 @@ def _signable(sub: Submission):  # noqa: ANN202 - eth_account's SignableMessage
     return encode_typed_data(full_message=typed_data(
         sub.chain_id, sub.tournament, sub.round, sub.model_id, sub.predictions_hash, sub.deadline))
 
+
+#: keccak of the Submission type string, EIP-712's typeHash.
+_TYPE_HASH = keccak(text="Submission(uint256 round,uint256 modelId,bytes32 predictionsHash,uint256 deadline)")
+
+
+@lru_cache(maxsize=64)
+def _domain_separator(chain_id: int, tournament: str) -> bytes:
+    """The domain's hashStruct, by the library (once per chain and contract)."""
+    return encode_typed_data(full_message=typed_data(chain_id, tournament, 0, 0, "0x" + "00" * 32, 0)).header
+
+
+def _digest(sub: Submission) -> bytes:
+    """``keccak256(0x19 0x01 || domainSeparator || keccak256(typeHash || round || modelId || predictionsHash ||
+    deadline))``: every field of the struct is a static 32-byte word, so hashStruct is their concatenation. The
+    library's digest, a few microseconds instead of a fraction of a millisecond (tests hold them equal, and the
+    contract's ``submissionDigest`` to it); the operator and the auditor recover thousands of signatures a round."""
+    struct = keccak(_TYPE_HASH + sub.round.to_bytes(32, "big") + sub.model_id.to_bytes(32, "big")
+                    + bytes.fromhex(sub.predictions_hash[2:]) + sub.deadline.to_bytes(32, "big"))
+    return keccak(b"\x19\x01" + _domain_separator(sub.chain_id, sub.tournament) + struct)
+
+
 def submission_digest(chain_id: int, tournament: str, round: int, model_id: int, predictions_hash: str,
                       deadline: int) -> str:
     """The EIP-712 digest, equal to the contract's ``submissionDigest(round, modelId, predictionsHash, deadline)``."""
     return eip712_digest(typed_data(chain_id, tournament, round, model_id, predictions_hash, deadline))
+
 
 def sign_submission(account: LocalAccount, chain_id: int, tournament: str, round: int, model_id: int,
                     data: bytes, deadline: int, file_name: str = "predictions.csv") -> Submission:
@@ -172,8 +195,11 @@ def recover_signer(sub: Submission) -> str:
 
     Raises :class:`SubmissionError` when the signature cannot be recovered at all (bad v, s out of range)."""
     try:
-        return Web3.to_checksum_address(Account.recover_message(_signable(sub), signature=sub.signature))
-    except Exception as exc:  # noqa: BLE001 - eth_account raises several types for malformed signatures
+        signature = bytes.fromhex(sub.signature[2:])
+        v = signature[64] - 27 if signature[64] >= 27 else signature[64]  # Ethereum's 27/28, eth_keys' 0/1
+        key = KeyAPI.Signature(signature[:64] + bytes([v])).recover_public_key_from_msg_hash(_digest(sub))
+        return key.to_checksum_address()
+    except Exception as exc:  # noqa: BLE001 - eth_keys raises several types for malformed signatures
         raise SubmissionError(f"round {sub.round} model {sub.model_id}: unrecoverable signature ({exc})") from None
 
 class SubmissionProblem(str):
