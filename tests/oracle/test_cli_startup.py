@@ -18,7 +18,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 #: Libraries that take from a tenth of a second to seconds to import, and that no help text needs.
 HEAVY = ("numpy", "pandas", "pyarrow", "scipy", "sklearn", "numerai_tools", "matplotlib", "web3", "eth_account",
-         "eth_keys", "eth_abi", "fastapi", "uvicorn", "starlette", "fsspec", "rich")
+         "eth_keys", "eth_abi", "fastapi", "uvicorn", "starlette", "fsspec", "rich", "hexbytes")
 
 
 def _run(script: str) -> dict:
