@@ -52,7 +52,7 @@ from oracle.operator.intake import (
     rejection,
     rejection_order,
     submission_file_name,
-    submission_files,
+    stored_submission_files,
 )
 from oracle.operator.round_data import load_round_data
 
@@ -175,8 +175,9 @@ class Operator:
             problems += batch.problems
             on_time = [(sub, data) for sub, data in batch
                        if sub.received_at is not None and sub.received_at < closes_at]
-            entries = self.store.put_objects([(submission_file_name(sub.model_id, sub.file_name), data)
-                                              for sub, data in on_time])
+            # collect() checked each file's keccak against its record: it is not computed again.
+            entries = self.store.put_objects([(submission_file_name(sub.model_id, sub.file_name), data,
+                                               sub.predictions_hash) for sub, data in on_time])
             records += [{"record": sub.to_json(), "object": self.store.object_uri(entry)}
                         for (sub, _), entry in zip(on_time, entries)]
         snapshot = {"round": round, "closes_at": closes_at, "submissions": records, "problems": problems}
@@ -280,7 +281,7 @@ class Operator:
         scores = result.scores if tamper is None else tamper(result.scores.copy())
         stakes_df = pd.DataFrame({"model": [str(m) for m in stakes], "model_id": list(stakes),
                                   "stake_at_risk": list(stakes.values())})
-        extra = {name: blob for name, blob in submission_files(accepted).items()}
+        stored, extra = stored_submission_files(self.store, snapshot, accepted)
         extra[SUBMISSIONS_FILE] = canonical_json(
             [{"model_id": m, "file": submission_file_name(m, s.file_name), "record": s.to_json()}
              for m, (s, _) in accepted.items()])
@@ -290,6 +291,7 @@ class Operator:
             params=params, previous_cumulative=previous,
             chain=ChainRef(chain_id=self.client.chain_id(), contract=self.client.tournament.address),
             previous=previous_proposal.manifest_uri if previous_proposal else None, extra_files=extra,
+            stored_files=stored,
         )
         return uri, digest, manifest, sum(stakes.values())
 
