@@ -86,7 +86,8 @@ if pid == 0:
     os.execvp(argv[0], argv)
 _, status, usage = os.wait4(pid, 0)
 code = os.waitstatus_to_exitcode(status)
-json.dump({"wall_s": time.monotonic() - start, "peak_rss_mb": usage.ru_maxrss / 1024, "exit": code}, open(out, "w"))
+json.dump({"wall_s": time.monotonic() - start, "peak_rss_mb": usage.ru_maxrss / 1024, "exit": code,
+           "cpu_s": usage.ru_utime + usage.ru_stime, "load_1min": os.getloadavg()[0]}, open(out, "w"))
 sys.exit(code)
 """
 
@@ -154,13 +155,19 @@ class Phase:
     gas: int = 0
     blocks: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    #: CPU seconds of the process (user + system) and the machine's 1-minute load when it ended: the machine is
+    #: shared, and wall time on 2 busy cores says as much about the neighbours as about the command.
+    cpu_s: float | None = None
+    load: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         rpc_total = sum(self.rpc.values())
         top = dict(sorted(self.rpc.items(), key=lambda kv: -kv[1])[:8])
-        return {"wall_s": round(self.wall_s, 2), "peak_rss_mb": None if self.peak_rss_mb is None else round(
-            self.peak_rss_mb, 1), "rpc_requests": rpc_total, "rpc_by_method": top, "transactions": self.transactions,
-            "gas": self.gas, "blocks": self.blocks, **self.extra}
+        return {"wall_s": round(self.wall_s, 2), "cpu_s": None if self.cpu_s is None else round(self.cpu_s, 2),
+                "load_1min": None if self.load is None else round(self.load, 2),
+                "peak_rss_mb": None if self.peak_rss_mb is None else round(self.peak_rss_mb, 1),
+                "rpc_requests": rpc_total, "rpc_by_method": top, "transactions": self.transactions, "gas": self.gas,
+                "blocks": self.blocks, **self.extra}
 
 
 class Bench:
@@ -224,10 +231,11 @@ class Bench:
         last = self.block()
         txs, gas = self.chain_work(first, last)
         rpc = self.rpc.snapshot() - before
-        phase = Phase(name, measured["wall_s"], measured["peak_rss_mb"], dict(rpc), txs, gas, max(0, last - first + 1))
+        phase = Phase(name, measured["wall_s"], measured["peak_rss_mb"], dict(rpc), txs, gas, max(0, last - first + 1),
+                      cpu_s=measured["cpu_s"], load=measured["load_1min"])
         self.phases.append(phase)
-        print(f"  {name:<10} {phase.wall_s:8.1f} s  {phase.peak_rss_mb:8.0f} MB  {sum(rpc.values()):6d} RPC  "
-              f"{txs:5d} tx  {gas:>12,} gas", flush=True)
+        print(f"  {name:<10} {phase.wall_s:8.1f} s  {phase.cpu_s:7.1f} cpu-s  {phase.peak_rss_mb:8.0f} MB  "
+              f"{sum(rpc.values()):6d} RPC  {txs:5d} tx  {gas:>12,} gas  (load {phase.load:.1f})", flush=True)
         try:
             output = json.loads((self.dir / f"{name}.out").read_text())
         except ValueError:
@@ -348,7 +356,9 @@ class Bench:
             "models": self.n,
             "live_ids": self.n_ids,
             "close_to_proposal_s": round(close.wall_s + resolve.wall_s, 2),
+            "close_to_proposal_cpu_s": round(close.cpu_s + resolve.cpu_s, 2),
             "verify_s": round(verify.wall_s, 2),
+            "verify_cpu_s": round(verify.cpu_s, 2),
             "settle_all_gas_per_model": round(settle.gas / self.n),
             "settle_all_rpc_reads_per_100_models": round(100 * reads / self.n, 3),
             "settle_all_transactions": len(settled["transactions"]),
