@@ -55,7 +55,6 @@ from oracle.chain.artifacts import abi  # noqa: E402
 from oracle.chain.connection import connect  # noqa: E402
 from oracle.chain.deploy import UNIT, DeployParams, deploy  # noqa: E402
 from oracle.chain.keystore import Keystore  # noqa: E402
-from oracle.chain.multicall import install_batch_reader  # noqa: E402
 from oracle.chain.tx import Sender  # noqa: E402
 from oracle.participant.service_client import ServiceClient, ServiceError, check_receipt_matches  # noqa: E402
 from oracle.protocol.permit import permit_signature  # noqa: E402
@@ -135,11 +134,12 @@ class Setup:
         admin.transact(self.token.functions.approve(self.tournament.address, amount), action="approve reserve")
         admin.transact(self.tournament.functions.fundReserve(amount), action="fund reserve")
 
-    def conservation(self) -> tuple[int, int]:
-        """(the tournament's token balance, staked pool + reward reserve): equal when nothing leaked."""
+    def conservation(self, client: Any) -> tuple[int, int]:
+        """(the tournament's token balance, every model's stake + the reward reserve + the burns not yet destroyed):
+        equal when nothing leaked (per-claim solvency)."""
         balance = self.token.functions.balanceOf(self.tournament.address).call()
-        return int(balance), int(self.tournament.functions.stakedPool().call()) + int(
-            self.tournament.functions.rewardReserve().call())
+        stakes = sum(state.stake for state in client.model_states().values())
+        return int(balance), stakes + client.reserve() + client.burn_due()
 
 
 # ------------------------------------------------------------------------------------------ measuring
@@ -250,7 +250,6 @@ class Bench:
         self.deployment = deploy(admin, DeployParams(challenge_period=CHALLENGE_PERIOD, token_supply=10**9 * UNIT),
                                  oracle=self.oracle.address, guardian=self.guardian.address, pauser=self.admin.address)
         self.deployment_file = self.deployment.save(self.dir / "deployment.json")
-        install_batch_reader(self.w3)  # Multicall3's address answers, as on public chains
         setup = Setup(self.w3, self.deployment)
         setup.fund_reserve(admin, 10**6 * UNIT)
         n_participants = -(-self.n // MODELS_PER_PARTICIPANT)
@@ -342,8 +341,8 @@ class Bench:
         verify, verdict = self.command("verify", ["verify", "--round", "1"])
         settle, settled = self.command("settle", ["settle", "--all"], account="keeper")
         client = connect(self.anvil.url, self.deployment_file).client
-        progress = client.model_infos(self.owners)
-        balance, accounted = self.setup.conservation()
+        progress = client.model_states(self.owners)
+        balance, accounted = self.setup.conservation(client)
         checks = {
             "verify_ok": bool(verdict and verdict.get("ok")),
             "models_settled": sum(1 for info in progress.values() if info.settled_round == 1),

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Iterable
 
-import fsspec
 import pandas as pd
 
 from oracle.bundle.manifest import (
@@ -23,6 +22,8 @@ from oracle.bundle.manifest import (
     PreviousLink,
     keccak_hex,
 )
+from oracle.bundle.fetch import FetchError, FetchNotFound, Reader, TrustedReader
+from oracle.bundle.mirrors import local_uri, mirror_uris
 from oracle.bundle.parquet import read_parquet_bytes
 from oracle.bundle.store import MANIFEST_NAME, ArtifactStore, BundleError, as_store, join_path
 from oracle.scoring.params import RoundParams
@@ -153,6 +154,10 @@ class RoundBundle:
         """The round's scoring parameters."""
         return RoundParams.from_dict(self.manifest.params)
 
+    def payout_limit(self) -> int | None:
+        """The limit the round's payouts were scaled to (None: none recorded, payouts unscaled)."""
+        return None if self.manifest.payout_limit is None else self.manifest.payout_limit.limit
+
     def stake_map(self) -> dict[str, int]:
         """Stake at risk per model name."""
         df = self.stakes()
@@ -172,22 +177,43 @@ def _store_root_of(manifest_uri: str) -> str:
     return "/".join(parts[:-3]) or "/"
 
 
+def _read_manifest(manifest_uri: str, reader: Reader) -> tuple[str, bytes]:
+    """(the URI it was read from, its bytes), read with ``reader``: an alias of one's own public URI in one's own
+    store first, then ``manifest_uri`` itself, then each bundle mirror (oracle.bundle.mirrors) that has it. The
+    content proves itself whatever the place (its keccak is on-chain)."""
+    alias = local_uri(manifest_uri)
+    candidates = [*([alias] if alias else []), manifest_uri, *mirror_uris(manifest_uri)]
+    tried: list[str] = []
+    for uri in candidates:
+        try:
+            return uri, reader.read(uri)
+        except FetchNotFound:
+            tried.append(f"{uri} (not found)")
+        except (FetchError, OSError) as exc:
+            if len(candidates) == 1:
+                raise
+            tried.append(f"{uri} ({exc})")
+    if len(candidates) == 1:
+        raise BundleError(f"{manifest_uri}: manifest not found (an auditor elsewhere reads it from the operator's "
+                          "service: --service URL)")
+    raise BundleError(f"{manifest_uri}: manifest not found; tried " + "; ".join(tried))
+
+
 def load_bundle(manifest_uri: str, expected_keccak: str | None = None, verify: bool = True,
-                only: Iterable[str] | None = None) -> RoundBundle:
+                reader: Reader | None = None, only: Iterable[str] | None = None) -> RoundBundle:
     """Load the bundle a manifest describes, checking every file's size, SHA-256 and keccak-256.
 
     With ``verify`` (the default) any problem raises a BundleError naming the file; with
     ``verify=False`` problems are collected in ``RoundBundle.problems`` (the auditor reports them all).
-    ``expected_keccak`` is the ``manifestHash`` from the chain, when known. ``only`` loads just the named files
-    (each still checked against the manifest, the manifest against its hash): a keeper settling a round needs its
-    tree, not the thousands of prediction files beside it.
+    ``expected_keccak`` is the ``manifestHash`` from the chain, when known. ``reader`` reads the manifest and
+    its files: a :class:`~oracle.bundle.fetch.Fetcher` (bounded, allow-listed) for a URI taken from the chain;
+    by default a :class:`~oracle.bundle.fetch.TrustedReader` (any fsspec URL, no limits) for one's own store.
+    ``only`` loads just the named files (each still checked against the manifest, the manifest against its hash):
+    a keeper settling a round needs its tree, not the thousands of prediction files beside it.
     """
     manifest_uri = str(manifest_uri)
-    try:
-        with fsspec.open(manifest_uri, "rb") as handle:
-            data = handle.read()
-    except FileNotFoundError:
-        raise BundleError(f"{manifest_uri}: manifest not found") from None
+    reader = reader or TrustedReader()
+    read_from, data = _read_manifest(manifest_uri, reader)  # the URI itself, or where a mirror or alias has it
     digest = keccak_hex(data)
     problems: list[IntegrityProblem] = []
     match = MANIFEST_NAME.match(manifest_uri.rsplit("/", 1)[-1])
@@ -201,16 +227,19 @@ def load_bundle(manifest_uri: str, expected_keccak: str | None = None, verify: b
         raise BundleError(str(exc)) from exc
     if manifest.to_bytes() != data:
         problems.append(IntegrityProblem("manifest.json", "not in canonical JSON form (its hash would not be reproducible)"))
-    store = ArtifactStore(_store_root_of(manifest_uri))
+    # The object URIs are computed, not opened through a filesystem: only ``reader`` touches anything. They sit
+    # beside the manifest where it was found.
+    root = _store_root_of(read_from)
 
     def fetch(item: tuple[str, Any]) -> tuple[str, bytes | None, IntegrityProblem | None]:
         name, entry = item
-        uri = store.object_uri(entry)
+        uri = join_path(root, "objects", f"{entry.sha256}.{entry.extension}")
         try:
-            with fsspec.open(uri, "rb") as handle:
-                blob = handle.read()
-        except FileNotFoundError:
+            blob = reader.read(uri, entry.size)
+        except FetchNotFound:
             return name, None, IntegrityProblem(name, f"object {uri} is missing")
+        except FetchError as exc:
+            return name, None, IntegrityProblem(name, f"object {uri} cannot be read: {exc}")
         mismatch = entry.mismatch(blob)
         problem = IntegrityProblem(name, f"object {uri} does not match the manifest: {mismatch}") if mismatch else None
         return name, blob, problem
@@ -236,8 +265,7 @@ def previous_link(manifest_uri: str, store: ArtifactStore | None = None) -> Prev
     When ``store`` is given and the manifest lives in it, the link is stored relative to the store
     root, so a store that is copied or moved elsewhere keeps valid links.
     """
-    with fsspec.open(str(manifest_uri), "rb") as handle:
-        data = handle.read()
+    _, data = _read_manifest(str(manifest_uri), TrustedReader())
     manifest = Manifest.from_bytes(data, str(manifest_uri))
     uri = str(manifest_uri)
     if store is not None and uri.startswith(store.url.rstrip("/") + "/"):

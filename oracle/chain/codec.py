@@ -72,3 +72,24 @@ class EventCodec:
                     checksums[value] = Web3.to_checksum_address(value)
                 args[name] = checksums[value]
         return args
+
+
+def event_decoders(items: Sequence[Mapping[str, Any]], contract: Any) -> dict[bytes, tuple[str, Any]]:
+    """Per event topic: (event name, a function of a raw log giving its arguments), eth_abi's :class:`EventCodec`
+    where it applies, else web3's ``process_log`` on ``contract``'s event. One table of checksummed addresses is
+    shared by all of them."""
+    from eth_utils import event_abi_to_log_topic
+
+    checksums: dict[str, str] = {}
+    out: dict[bytes, tuple[str, Any]] = {}
+    for item in items:
+        if item.get("type") != "event":
+            continue
+        try:
+            codec = EventCodec.of(item)
+            decode = lambda log, c=codec: c.decode(log["topics"], log["data"], checksums)  # noqa: E731
+        except ValueError:
+            event = getattr(contract.events, item["name"])()
+            decode = lambda log, e=event: dict(e.process_log(log)["args"])  # noqa: E731
+        out[bytes(event_abi_to_log_topic(item))] = (item["name"], decode)
+    return out

@@ -38,6 +38,10 @@ COMMANDS: dict[str, str] = {
     "verify": "oracle.cli.verify:verify_command",
     "serve": "oracle.cli.serve:serve",
     "mcp": "oracle.cli.mcp:mcp_command",
+    "deploy": "oracle.cli.deploy:deploy_command",
+    "token": "oracle.cli.token:token_group",
+    "reserve": "oracle.cli.token:reserve_group",
+    "data": "oracle.cli.data:data_group",
 }
 
 

@@ -44,14 +44,30 @@ EXIT_FAILED = 1
 _MAX_SAFE_INT = 2**53 - 1
 
 
+#: Keys whose integer values are token amounts (smallest units): always decimal strings in JSON, whatever their size,
+#: so a script never has to handle both a number and a string for the same field.
+AMOUNT_KEYS = frozenset({
+    "amount", "balance", "burn", "committed", "cumulative_burn", "cumulative_payout", "ether", "free", "funded",
+    "net_deposits", "paid",
+    "payout", "pending", "pending_withdrawal", "requested", "reserve", "reserve_funded", "round_burn",
+    "round_payout", "stake", "stake_at_risk", "tokens", "total_stake_at_risk", "payout_threshold",
+})
+
+
 def _loaded(name: str) -> Any:
     """An already imported module, or None: a value cannot be a numpy or pandas object unless the library is
     loaded, so type checks need not import it."""
     return sys.modules.get(name)
 
 
+def _is_int(value: Any, np: Any) -> bool:
+    return (isinstance(value, int) or (np is not None and isinstance(value, np.integer))) and not (
+        isinstance(value, bool) or (np is not None and isinstance(value, np.bool_)))
+
+
 def jsonable(value: Any) -> Any:
-    """Convert a result to plain JSON values: big ints as decimal strings, NaN as null, frames as records."""
+    """Convert a result to plain JSON values: token amounts (see AMOUNT_KEYS) and other ints beyond 2**53 as decimal
+    strings, NaN as null, frames as records."""
     np, pd = _loaded("numpy"), _loaded("pandas")
     if isinstance(value, bool) or (np is not None and isinstance(value, np.bool_)):
         return bool(value)
@@ -66,7 +82,8 @@ def jsonable(value: Any) -> Any:
     if pd is not None and isinstance(value, pd.DataFrame):
         return [jsonable(dict(zip(value.columns, row))) for row in value.itertuples(index=False, name=None)]
     if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in value.items()}
+        return {str(k): (str(int(v)) if k in AMOUNT_KEYS and _is_int(v, np) else jsonable(v))
+                for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)) or (
             np is not None and isinstance(value, np.ndarray)) or (pd is not None and isinstance(value, pd.Series)):
         return [jsonable(v) for v in value]
@@ -93,7 +110,7 @@ def _cell(value: Any) -> str:
         return "-"
     np = _loaded("numpy")
     if isinstance(value, float) or (np is not None and isinstance(value, np.floating)):
-        return "nan" if value != value else f"{float(value):.6f}"
+        return "nan" if value != value else f"{float(value):.6f}".replace("-0.000000", "0.000000")
     return str(value)
 
 
@@ -161,7 +178,7 @@ def fail(message: str, code: int = EXIT_FAILED, details: Mapping[str, Any] | Non
     else:
         from rich.markup import escape
 
-        out.err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+        out.err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise click.exceptions.Exit(code)
 
 

@@ -53,8 +53,9 @@ def _counts(result: RoundScores) -> dict[str, int]:
         "models": len(scores),
         "scored": int(scores["valid"].sum()),
         "not_scored": int((~scores["valid"].astype(bool)).sum()),
-        "paid": sum(1 for v in scores["payout"] if v > 0),
-        "burned": sum(1 for v in scores["burn"] if v > 0),
+        # Counts of models, named so that no key reads as a token amount (see oracle.cli.output.AMOUNT_KEYS).
+        "with_payout": sum(1 for v in scores["payout"] if v > 0),
+        "with_burn": sum(1 for v in scores["burn"] if v > 0),
     }
 
 
@@ -105,7 +106,7 @@ def _render(result: RoundScores, out: str, params: Any, every_row: bool, top: in
                   ("stake at risk", result.total_stake_at_risk), ("payout factor", str(result.payout_factor))]
         console.print(make_table("Totals", ["total", "amount"], totals, numeric=["amount"]))
         labels = {"models": "in the round", "scored": "scored", "not_scored": "not scored (errors below)",
-                  "paid": "paid", "burned": "burned"}
+                  "with_payout": "paid", "with_burn": "burned"}
         console.print(make_table("Models", ["", "count"], ((labels[k], v) for k, v in counts.items()),
                                  numeric=["count"]))
         if result.errors:

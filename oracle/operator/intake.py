@@ -7,18 +7,23 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Mapping
 
 import fsspec
+import pandas as pd
 
 from oracle.bundle.manifest import FileEntry
 from oracle.bundle.store import ArtifactStore
 from oracle.chain.client import TournamentClient
 from oracle.protocol.inbox import Inbox
-from oracle.protocol.submission import Submission, SubmissionError, verify_submission
+from oracle.protocol.submission import Submission, SubmissionError, replay_key, verify_submission
+from oracle.scoring.matrix import PredictionTable
+from oracle.scoring.prediction_files import combine_prediction_files
+from oracle.scoring.tables import check_model_file, read_prediction_file
+from oracle.scoring.validation import PredictionError, TableError, validate_predictions
 
 #: Submissions read and judged at once.
 JUDGE_THREADS = 4
 
-__all__ = ["check_submissions", "judge", "late_detail", "rejection", "rejection_order", "stored_submission_files",
-           "submission_file_name"]
+__all__ = ["check_submissions", "file_problems", "judge", "late_detail", "rejection", "rejection_order",
+           "scored_predictions", "stored_submission_files", "submission_file_name"]
 
 
 def _extension(name: str) -> str:
@@ -37,6 +42,7 @@ def check_submissions(client: TournamentClient, inbox: Inbox, round: int, snapsh
     chain_id, tournament = client.chain_id(), client.tournament.address
     accepted: dict[int, tuple[Submission, bytes]] = {}
     rejections: list[dict[str, Any]] = []
+    # Keyed on the signed content, not the signature bytes: a re-encoded copy of a snapshotted record is that record.
     snapshotted: set[str] = set()
 
     def read_and_judge(numbered: tuple[int, Mapping[str, Any]]) -> tuple[Any, ...]:
@@ -55,7 +61,7 @@ def check_submissions(client: TournamentClient, inbox: Inbox, round: int, snapsh
             if sub is None:
                 rejections.append({"model_id": None, "reason": reason, "detail": detail})
                 continue
-            snapshotted.add(sub.signature)
+            snapshotted.add(replay_key(sub))
             if reason is None:
                 accepted[sub.model_id] = (sub, data)
             else:
@@ -65,10 +71,70 @@ def check_submissions(client: TournamentClient, inbox: Inbox, round: int, snapsh
     # Whatever is in the inbox now but not in the snapshot was stamped at or after closesAt (or after the
     # snapshot was taken): late.
     closes_at = int(snapshot.get("closes_at") or client.round_state(round).closes_at)
-    for sub in inbox.records(round, known=snapshotted):  # records only: late arrivals' files need not be read
-        if sub.signature not in snapshotted:
+    for sub in inbox.records(round):  # records only: late arrivals' files need not be read
+        if replay_key(sub) not in snapshotted:
             rejections.append(rejection(sub, "late", late_detail(sub, closes_at)))
     return dict(sorted(accepted.items())), rejections
+
+
+def scored_predictions(accepted: Mapping[int, tuple[Submission, bytes]], rejections: list[dict[str, Any]],
+                       live_ids: list[str], min_live_share: float,
+                       ) -> tuple[PredictionTable, dict[int, tuple[Submission, bytes]]]:
+    """(the predictions of every accepted file that is fit to score, ids sorted, read straight into the scoring
+    matrix; the accepted submissions it holds). Each file is judged alone against the live ids, as the service and
+    the participant's client check it, so a refusal (appended to ``rejections``) names the rule the file broke
+    (``missing_ids``, not the NaN it would become in the combined table): a file whose ids are exactly the live ids
+    by the combined table's validation (the same per-model rules), any other by
+    :func:`oracle.scoring.tables.check_model_file` on the file itself."""
+    files = {str(m): (sub.file_name, blob) for m, (sub, blob) in accepted.items()}
+    ids_of: dict[str, Any] = {}
+    predictions, file_errors = combine_prediction_files(files, ids_of=ids_of)
+    for error in file_errors:
+        sub, _ = accepted[int(error.model)]
+        if error.rule == "unreadable":  # the participant's file, not ours
+            rejections.append(rejection(sub, "unreadable_file", f"{sub.file_name}: {error.message}"))
+        else:
+            rejections.append(rejection(sub, error.rule, error.message))
+    live = pd.Index([str(i) for i in live_ids])
+    exact: dict[int, bool] = {}  # by id list (files share a handful of them)
+    problems: dict[str, list[PredictionError]] = {}
+    for model in predictions.models:
+        ids = ids_of[model]
+        if id(ids) not in exact:
+            exact[id(ids)] = len(ids) == len(live) and bool(live.isin(ids).all()) and not live.has_duplicates
+        if not exact[id(ids)]:
+            found = check_model_file(model, read_prediction_file(*files[model]), live_ids, min_live_share)
+            if found:
+                problems[model] = found
+    if predictions.models:
+        try:
+            checked = validate_predictions(predictions, live_ids, min_live_share=min_live_share).errors
+        except TableError as exc:
+            checked = exc.errors
+        for error in checked:
+            if error.model is not None and error.model not in problems and exact.get(id(ids_of[error.model])):
+                problems.setdefault(error.model, []).append(error)
+    for model, found in problems.items():
+        rejections.append(rejection(accepted[int(model)][0], found[0].rule, "; ".join(map(str, found))))
+    if problems:
+        kept_ids = {id(ids_of[m]): ids_of[m] for m in predictions.models if m not in problems}
+        if len(kept_ids) == len({id(ids_of[m]) for m in predictions.models}):
+            predictions = predictions.without(set(problems))  # the same ids: the refused rows go
+        else:  # a refused file brought ids no other file has: the table is laid out again without it
+            predictions, _ = combine_prediction_files({m: f for m, f in files.items() if m in ids_of
+                                                       and m not in problems})
+    if not predictions.models:
+        # No usable submission: an id-only table of the live ids scores every staked model 0/0.
+        predictions = PredictionTable.from_frame(pd.DataFrame({"id": sorted(map(str, live_ids))}))
+    kept = {m: v for m, v in accepted.items() if str(m) in set(predictions.models)}
+    return predictions, kept
+
+
+def file_problems(frames: Mapping[str, Any], live_ids: list[str],
+                  min_live_share: float) -> dict[str, list[PredictionError]]:
+    """Per model whose file breaks the round's rules (oracle.scoring.tables.check_model_file), every problem."""
+    found = {model: check_model_file(model, frame, live_ids, min_live_share) for model, frame in frames.items()}
+    return {model: problems for model, problems in found.items() if problems}
 
 
 def judge(sub: Submission, data: bytes, round: int, owners: Mapping[int, str], chain_id: int, tournament: str,

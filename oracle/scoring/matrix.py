@@ -52,6 +52,15 @@ class PredictionTable:
             return pd.Series(self.values[self.row_of[model]], copy=False)
         return self.other[model].reset_index(drop=True)
 
+    def without(self, dropped: set[str]) -> "PredictionTable":
+        """The same table without the ``dropped`` models (their rows and columns; the ids stay)."""
+        kept = [m for m in self.models if m not in dropped]
+        numeric = [m for m in kept if m in self.row_of]
+        return PredictionTable(
+            columns=[c for c in self.columns if c not in dropped], raw_ids=self.raw_ids, models=kept,
+            values=self.values[[self.row_of[m] for m in numeric]], row_of={m: r for r, m in enumerate(numeric)},
+            other={m: s for m, s in self.other.items() if m not in dropped}, integer=self.integer - dropped)
+
     @classmethod
     def from_frame(cls, frame: pd.DataFrame, id_column: str = "id") -> "PredictionTable":
         """From a pandas frame (``id_column`` + one column per model); numeric columns are copied into the matrix."""

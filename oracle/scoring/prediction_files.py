@@ -123,12 +123,13 @@ def _parsed(files: Mapping[str, tuple[str, bytes]], threads: int) -> Iterator[tu
 
 
 def combine_prediction_files(files: Mapping[str, tuple[str, bytes]], id_column: str = "id", threads: int = 2,
-                             ) -> tuple[PredictionTable, list[PredictionError]]:
+                             ids_of: dict[str, Any] | None = None) -> tuple[PredictionTable, list[PredictionError]]:
     """Each model's prediction file (``model -> (file name, bytes)``) read and laid into one table: the sorted union
     of the files' ids, a matrix row per model whose predictions are numbers (NaN where its file lacks an id), the
     other models' columns as pandas Series. The rules of
     :func:`~oracle.scoring.tables.combine_model_files`: a file that cannot be read (``unreadable``), has no id
-    column, not exactly one prediction column, or repeats ids drops that model with an error."""
+    column, not exactly one prediction column, or repeats ids drops that model with an error. ``ids_of``, when
+    given, receives each kept model's own ids (as text, one array shared by the files with the same id list)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -176,6 +177,8 @@ def combine_prediction_files(files: Mapping[str, tuple[str, bytes]], id_column: 
         read[model] = (group, keep)
     used = sorted({group for group, _ in read.values()})
     texts = {g: groups[g].to_numpy(zero_copy_only=False) for g in used}
+    if ids_of is not None:
+        ids_of.update({model: texts[group] for model, (group, _) in read.items()})
     union = pd.Index(sorted(set().union(*texts.values()))) if used else pd.Index([], dtype=object)
     positions = {g: union.get_indexer(texts[g]) for g in used}
     numeric = [m for m, (_, keep) in read.items() if isinstance(keep, tuple)]

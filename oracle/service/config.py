@@ -37,6 +37,8 @@ class ServiceConfig:
     scheduler_poll: float = 2.0
     submission_window: int = 3600
     max_rounds: int | None = None
+    #: Where this service is reached (manifest URIs are posted under <public_url>/bundles); None: the store's URIs.
+    public_url: str | None = None
 
     def __post_init__(self) -> None:
         if self.max_file_bytes < 1 or self.max_body_bytes < self.max_file_bytes:

@@ -12,9 +12,12 @@ holding an old signed request could roll a model back to older predictions). Onl
 receipt signed. A crash before the record is renamed leaves at most an unreferenced content-addressed file; the
 receipt is never issued for anything not durably stored.
 
-Replays are recognised by the signatures a model has superseded, kept under ``<state>/superseded/``; the current
-record's signature is written there *before* the new record replaces it, so a crash in between errs on the side
-of refusing the old request again (it is still current, hence answered as a duplicate).
+Duplicates and replays are recognised by :func:`~oracle.protocol.submission.replay_key` (the EIP-712 digest of the
+signed content), never by the signature bytes: a signature has several encodings (and non-canonical ones are refused
+anyway), so an old request re-encoded is still that old request. The keys a model has superseded are kept under
+``<state>/superseded/``; the current record's key is written there *before* the new record replaces it, so a crash
+in between errs on the side of refusing the old request again (it is still current, hence answered as a
+duplicate).
 
 Closing a round races with late submissions: the scheduler (when it runs in this process) takes the inbox snapshot
 under an exclusive :class:`CloseGate` that every submission holds shared while it checks the clock and stores, so
@@ -33,11 +36,10 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 import fsspec
 import pandas as pd
-from web3 import Web3
 
 from oracle.protocol.inbox import Inbox
 from oracle.protocol.receipt import Receipt, sign_receipt
-from oracle.protocol.submission import Submission, SubmissionError, predictions_hash, recover_signer
+from oracle.protocol.submission import Submission, SubmissionError, predictions_hash, recover_signer, replay_key
 from oracle.scoring.tables import combine_model_files, read_prediction_file
 from oracle.scoring.validation import TableError, validate_predictions
 from oracle.service.config import LOGGER_NAME
@@ -111,9 +113,9 @@ class Intake:
         with self._slot_guard:
             return self._slot_locks.setdefault((round, model_id), threading.Lock())
 
-    def _superseded_path(self, round: int, model_id: int, signature: str) -> str:
-        tag = Web3.keccak(hexstr=signature).hex().removeprefix("0x")
-        return f"{self.state_root.rstrip('/')}/superseded/round-{round}/model-{model_id}/{tag}"
+    def _superseded_path(self, sub: Submission) -> str:
+        tag = replay_key(sub).removeprefix("0x")
+        return f"{self.state_root.rstrip('/')}/superseded/round-{sub.round}/model-{sub.model_id}/{tag}"
 
     def receipt_for(self, sub: Submission) -> Receipt:
         assert sub.received_at is not None
@@ -207,12 +209,12 @@ class Intake:
     def _store(self, sub: Submission, data: bytes, closes_at: int) -> Receipt:
         """The commit: duplicate/replay refusal, clock check, inbox write, then the receipt."""
         current = self.current(sub.round, sub.model_id)
-        if current is not None and current.signature == sub.signature:
+        if current is not None and replay_key(current) == replay_key(sub):
             receipt = self.receipt_for(current)
             raise ApiError(409, "duplicate", f"this exact signed submission of round {sub.round} model "
                            f"{sub.model_id} was already received at {current.received_at}; its receipt is attached",
                            receipt=receipt.to_json())
-        if self.state_fs.exists(self._superseded_path(sub.round, sub.model_id, sub.signature)):
+        if self.state_fs.exists(self._superseded_path(sub)):
             raise ApiError(409, "replayed", f"this signed submission of round {sub.round} model {sub.model_id} was "
                            "already replaced by a newer one; a replayed request cannot roll predictions back. To "
                            "send these predictions again, sign them anew (e.g. with another deadline)")
@@ -229,10 +231,10 @@ class Intake:
             raise ApiError(409, "late", f"round {sub.round} model {sub.model_id} was replaced at {received_at - 1}; "
                            f"another replacement would be stamped at or after the deadline {closes_at}")
         if current is not None:
-            path = self._superseded_path(sub.round, sub.model_id, current.signature)
+            path = self._superseded_path(current)
             self.state_fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
             with self.state_fs.open(path, "wb") as handle:
-                handle.write(current.signature.encode())
+                handle.write(replay_key(current).encode())
         try:
             stored = self.inbox.put(replace(sub, received_at=received_at), data)
         except (SubmissionError, OSError) as exc:

@@ -35,7 +35,7 @@ class Scheduler(threading.Thread):
             TournamentClient(w3, config.deployment), Sender(w3, config.operator),
             OperatorConfig(store=config.store, inbox=config.inbox, round_data=config.round_data,
                            params=config.params, submission_window=config.submission_window,
-                           max_rounds=config.max_rounds),
+                           max_rounds=config.max_rounds, public_url=config.public_url),
             log=lambda message: log.info(message, extra={"fields": {"event": "scheduler", "detail": message}}),
         )
         self.stop_event = threading.Event()
@@ -48,7 +48,7 @@ class Scheduler(threading.Thread):
             done += self.operator.close_due()
         done += self.operator.propose_due()
         done += self.operator.activate_due()
-        done += self.operator.open_due()
+        done += self.operator.open_due(wait_for_models=True)
         return [a.step for a in done]
 
     def run(self) -> None:

@@ -94,6 +94,8 @@ class OffChainLedger:
     _cumulative: dict[int, tuple[int, int]] = field(default_factory=dict)
     _paid: int = 0
     _burned: int = 0
+    #: The models of the round being settled (set by :meth:`stakes_at_risk`).
+    _in_round: set[int] | None = None
     roots: dict[int, str] = field(default_factory=dict)
     #: With ``build_roots``: (Σ cumulative payout, Σ cumulative burn) of each round's tree, as proposed on chain.
     round_totals: dict[int, tuple[int, int]] = field(default_factory=dict)
@@ -112,16 +114,18 @@ class OffChainLedger:
         self._net_deposits[model_id] -= amount
 
     def stakes_at_risk(self) -> dict[int, int]:
-        """The chain's rule (``Tournament.closeRound`` + ``oracle.chain.client.replay_stakes_at_risk``):
-        every model known to the ledger is in the round, at max(0, deposits − withdrawals + Σpayout − Σburn
-        of all earlier rounds − pending withdrawal). Withdrawals here are paid at once, so nothing is
-        pending. A model whose stake fell to 0 stays in with 0 at risk, as on chain: dropping it would
-        make the scorer refuse its submission ("no_stake") and leave it out of the tree's model set.
+        """The chain's rule (``oracle.chain.replay``): a model is in the round when it has a leaf already
+        or a positive stake, at max(0, deposits − withdrawals + Σpayout − Σburn of all earlier rounds − pending
+        withdrawal). Withdrawals here are paid at once, so nothing is pending. A model with a leaf whose stake
+        fell to 0 stays in with 0 at risk (leaves are carried forever); one that never had a leaf and has no
+        stake stays out of the tree, as on chain (L-8).
         """
-        return {m: max(0, b) for m, b in sorted(self._balances.items())}
+        self._in_round = {m for m, b in self._balances.items() if b > 0 or m in self._cumulative}
+        return {m: max(0, b) for m, b in sorted(self._balances.items()) if m in self._in_round}
 
     def settle_round(self, round_number: int, payouts: Mapping[int, int], burns: Mapping[int, int]) -> None:
-        leaves = cumulative_leaves(self._cumulative, payouts, burns, self._balances.keys())
+        ids = set(self._balances) if self._in_round is None else set(self._cumulative) | self._in_round
+        leaves = cumulative_leaves(self._cumulative, payouts, burns, ids)
         for leaf in leaves:
             self._cumulative[leaf.model_id] = (leaf.cumulative_payout, leaf.cumulative_burn)
         self._paid += sum(payouts.values())

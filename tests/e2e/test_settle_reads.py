@@ -1,5 +1,5 @@
-"""A keeper's ``settle --all`` reads every model's progress in batches (Multicall3's aggregate3, here the BatchReader
-placed at its address), not one call per model: bounded reads, counted on the wire, with the same answers."""
+"""A keeper's ``settle --all`` reads every model's progress in batches (the contract's ``modelStates`` view), not one
+call per model: bounded reads, counted on the wire, with the same answers."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ import pandas as pd
 
 from oracle.bundle.write import write_round_bundle
 from oracle.chain.connection import connect
-from oracle.chain.multicall import MAX_CALLS, MULTICALL3, has_multicall, install_batch_reader
-from oracle.participant.settle import settle_all
+from oracle.participant.settle import READ_PAGE, settle_all
 from oracle.scoring.params import RoundParams
 from oracle.scoring.pipeline import score_round
 from oracle.settlement.leaves import cumulative_leaves, settlement_tree, totals
@@ -24,9 +23,9 @@ PARAMS = RoundParams(corr_weight=1.0, mmc_weight=0.0, clip=0.05, payout_threshol
 
 def activated_round(chain, store: Path, model_ids: list[int]) -> int:
     """Round 1 closed, a bundle whose tree has a leaf for every model published, its root proposed and activated."""
-    closes_at = chain.now() + 100
+    closes_at = chain.now() + 1000
     chain.oracle.transact(chain.tournament.functions.openRound(closes_at))
-    chain.advance(101)
+    chain.advance(1001)
     chain.oracle.transact(chain.tournament.functions.closeRound(1))
     ids = [f"n{i}" for i in range(8)]
     predictions = pd.DataFrame({"id": ids, str(model_ids[0]): [0.1, 0.3, 0.5, 0.7, 0.9, 0.2, 0.8, 0.6]})
@@ -38,7 +37,7 @@ def activated_round(chain, store: Path, model_ids: list[int]) -> int:
                                         scores=scores, params=PARAMS, previous_cumulative={}, leaves=leaves)
     payout, burn = totals(leaves)
     chain.oracle.transact(chain.tournament.functions.proposeRoot(
-        1, settlement_tree(leaves).root, payout, burn, 0, digest, uri))
+        1, settlement_tree(leaves).root, payout, burn, digest, uri))
     chain.advance(700)
     chain.keeper.transact(chain.tournament.functions.activateRoot(1))
     return 1
@@ -52,22 +51,17 @@ def test_settle_all_reads_model_states_in_batches(chain, participants, tmp_path:
     round_ = activated_round(chain, tmp_path / "store", model_ids)
 
     with RpcCounter(chain.url) as rpc:
-        # Without Multicall3 on the chain: one read per model, as before (a sample of them).
+        # One read per model (a sample of them), then all of them a page at a time.
         sample = model_ids[::20]
-        plain = connect(rpc.url, chain.deployment_file)
-        assert not has_multicall(plain.w3)
-        rpc.reset()
-        one_by_one = plain.client.model_infos(sample)
-        assert rpc.total("eth_call") == len(sample) and rpc.total("eth_chainId") == 0  # the chain id is cached
-
-        install_batch_reader(chain.w3)
-        assert has_multicall(chain.w3) and len(chain.w3.eth.get_code(MULTICALL3)) > 0
         keeper = connect(rpc.url, chain.deployment_file, chain.keeper.account)
         rpc.reset()
-        batched = keeper.client.model_infos(model_ids)
-        assert rpc.total("eth_call") == math.ceil(MODELS / MAX_CALLS)
+        one_by_one = {m: keeper.client.model_state(m) for m in sample}
+        assert rpc.total("eth_call") == len(sample) and rpc.total("eth_chainId") == 0  # the chain id is cached
+        rpc.reset()
+        batched = keeper.client.model_states(model_ids, page=READ_PAGE)
+        assert rpc.total("eth_call") == math.ceil(MODELS / READ_PAGE)
         assert {m: batched[m] for m in sample} == one_by_one  # the same answers
-        assert len(batched) == MODELS and all(info.registered for info in batched.values())
+        assert len(batched) == MODELS and all(state.registered for state in batched.values())
 
         keeper = connect(rpc.url, chain.deployment_file, chain.keeper.account)
         rpc.reset()
@@ -77,9 +71,9 @@ def test_settle_all_reads_model_states_in_batches(chain, participants, tmp_path:
         # The cursor, the round's status and the model states: at most one read per 100 models all told.
         assert rpc.total("eth_call") <= MODELS / 100, rpc.snapshot()
     keeper = connect(chain.url, chain.deployment_file, chain.keeper.account)
-    after = keeper.client.model_infos(model_ids)
-    assert {m: info.settled_round for m, info in after.items()} == {m: round_ for m in model_ids}
-    assert after[model_ids[7]] == keeper.client.model_info(model_ids[7])
+    after = keeper.client.model_states(model_ids)
+    assert {m: state.settled_round for m, state in after.items()} == {m: round_ for m in model_ids}
+    assert after[model_ids[7]] == keeper.client.model_state(model_ids[7])
     again = settle_all(keeper)
     assert again.settled == [] and again.skipped == model_ids and again.transactions == []
 

@@ -235,8 +235,8 @@ def test_summary_by_default_every_row_with_all(tmp_path: Path):
     full = json.loads(CliRunner().invoke(main, ["--json", *args]).output)
     assert len(full["models"]) == 30 and full["counts"] == {
         "models": 30, "scored": 29, "not_scored": 1,
-        "paid": sum(int(m["payout"]) > 0 for m in full["models"]),
-        "burned": sum(int(m["burn"]) > 0 for m in full["models"])}
+        "with_payout": sum(int(m["payout"]) > 0 for m in full["models"]),
+        "with_burn": sum(int(m["burn"]) > 0 for m in full["models"])}
     by_score = sorted((m for m in full["models"] if m["valid"]),
                       key=lambda m: -(PARAMS.corr_weight * m["corr"] + PARAMS.mmc_weight * m["mmc"]))
     best, worst = [m["model"] for m in by_score[:3]], [m["model"] for m in by_score[-3:]]

@@ -70,8 +70,9 @@ def test_help_and_version_of_every_command_import_nothing_heavy() -> None:
     assert found["failures"] == []
     assert found["heavy"] == []
     # Every command was reached, nested ones included (the operator's steps live in the round group).
-    for path in ("score", "round recompute", "round open", "round activate", "operator run", "account create",
-                 "settle", "verify", "serve", "simulate"):
+    for path in ("score", "round recompute", "round open", "round activate", "round lapse", "round wait",
+                 "operator run", "account create", "settle", "verify", "serve", "simulate", "mcp", "deploy",
+                 "token balance", "token transfer", "reserve fund", "reserve show", "data download", "data generate"):
         assert path in found["seen"]
     assert found["version"].startswith("tourney, version ")
 
