@@ -338,7 +338,7 @@ class Bench:
         state = connect(self.anvil.url, self.deployment_file).client.round_state(1)
         self.advance_past(state.activates_at)
         self.command("activate", ["round", "activate"])
-        verify, verdict = self.command("verify", ["verify", "--round", "1"])
+        verify, verdict = self.command("verify", ["verify", "--round", "1", "--allow-root", str(self.dir / "store")])
         settle, settled = self.command("settle", ["settle", "--all"], account="keeper")
         client = connect(self.anvil.url, self.deployment_file).client
         progress = client.model_states(self.owners)
