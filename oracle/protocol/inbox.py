@@ -12,12 +12,11 @@ harmless) but is no longer referenced.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import time
 from dataclasses import replace
-from typing import Collection, Iterator
+from typing import Iterator
 
 import fsspec
 
@@ -111,19 +110,15 @@ class Inbox:
             if match:  # temp files and stray names are not records
                 yield int(match.group(1)), path
 
-    def records(self, round: int, known: Collection[str] = frozenset()) -> list[Submission]:
+    def records(self, round: int) -> list[Submission]:
         """The submission records of ``round`` whose file is there, ordered by model id, without reading the files:
-        what a record says (who, which hash, when) is all some callers need (the operator's late arrivals). Records
-        whose signature is in ``known`` (the snapshot's, at resolve) are skipped unparsed."""
+        what a record says (who, which hash, when) is all some callers need (the operator's late arrivals)."""
         found = []
         for model_id, path in sorted(self._record_names(round)):
             where = f"{self.url}: {path.rsplit('/', 2)[-2]}/{path.rsplit('/', 1)[-1]}"
             try:
-                raw = self.fs.cat_file(path)
-                if known and json.loads(raw).get("signature") in known:
-                    continue
-                sub = Submission.from_bytes(raw, where)
-            except (SubmissionError, OSError, ValueError, AttributeError):
+                sub = Submission.from_bytes(self.fs.cat_file(path), where)
+            except (SubmissionError, OSError):
                 continue  # corrupt entries are collect()'s to report
             if sub.round == round and sub.model_id == model_id and self.fs.exists(self.object_path(sub)):
                 found.append(sub)
