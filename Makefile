@@ -23,7 +23,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 PYTEST := $(BIN)/pytest -p no:pytest-brownie
 
 .PHONY: help setup compile chromium gates fmt-check test test-python test-contracts test-foundry fuzz coverage lint demo bench-gas bench-oracle bench-service schemathesis-venv clean
-.PHONY: web test-web web-demo bench-web
+.PHONY: web test-web web-demo bench-web bench-scale
 
 help:
 	@echo "make demo          run a whole tournament on a local Anvil chain"
@@ -35,6 +35,7 @@ help:
 	@echo "make bench-oracle  scoring / Merkle / simulation figures -> bench/results/oracle.json"
 	@echo "make bench-service HTTP submission load -> bench/results/service.json"
 	@echo "make bench-web     the leaderboard's first render with 10,000 models, the app's asset sizes -> bench/results/web.json"
+	@echo "make bench-scale   a 1,000- and a 10,000-model round end to end -> bench/results/scale.json"
 
 setup: $(VENV)/.installed node_modules/.installed $(SOLC_SHIM)
 
@@ -158,6 +159,10 @@ bench-service: setup compile
 
 bench-web: setup compile web chromium
 	$(BIN)/python bench/web_bench.py
+
+# Long (the 10,000-model round takes a while on 2 cores): `python bench/scale.py --models 1000` for one size.
+bench-scale: setup compile
+	$(BIN)/python bench/scale.py
 
 clean:
 	rm -rf build reports .solc web/dist

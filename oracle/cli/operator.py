@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import functools
 import os
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import click
-from rich.console import Console
 
 from oracle.cli.context import ChainOptions, chain_options
 from oracle.cli.output import get_output, json_option, make_table
-from oracle.cli.round import round_group
 
-__all__ = ["operator_group"]
+if TYPE_CHECKING:
+    from rich.console import Console
+
+__all__ = ["operator_group", "open_command", "close_command", "resolve_command", "activate_command"]
 
 #: Scoring parameters when no ``--params`` file is given: Numerai's 2024 weights and 5% clip.
 
@@ -123,7 +124,7 @@ def run_command(chain: ChainOptions, config: Any, once: bool, until_round: int |
     _emit_actions(actions, operator)
 
 
-@round_group.command("open")
+@click.command("open")
 @chain_options
 @operator_options
 @json_option
@@ -133,7 +134,7 @@ def open_command(chain: ChainOptions, config: Any) -> None:
     _emit_actions(operator.open_due(strict=True, wait_for_models=True), operator)
 
 
-@round_group.command("close")
+@click.command("close")
 @chain_options
 @operator_options
 @json_option
@@ -143,7 +144,7 @@ def close_command(chain: ChainOptions, config: Any) -> None:
     _emit_actions(operator.close_due(), operator)
 
 
-@round_group.command("resolve")
+@click.command("resolve")
 @chain_options
 @operator_options
 @click.option("--round", "round_", type=click.IntRange(min=1), default=None,
@@ -155,7 +156,7 @@ def resolve_command(chain: ChainOptions, config: Any, round_: int | None) -> Non
     _emit_actions([operator.resolve_and_propose(round_)] if round_ else operator.propose_due(), operator)
 
 
-@round_group.command("activate")
+@click.command("activate")
 @chain_options
 @operator_options
 @json_option
@@ -165,7 +166,7 @@ def activate_command(chain: ChainOptions, config: Any) -> None:
     _emit_actions(operator.activate_due(), operator)
 
 
-@round_group.command("lapse")
+@click.command("lapse")
 @chain_options
 @operator_options
 @json_option
