@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, NoReturn, Sequence
@@ -100,7 +101,8 @@ def tokens_cell(units: Any) -> str:
 
     if isinstance(units, str) and units.lstrip("-").isdigit():
         units = int(units)
-    if isinstance(units, (int, np.integer)) and not isinstance(units, (bool, np.bool_)):
+    # numbers.Integral takes numpy's integers without importing numpy at start-up (numpy's bool is not Integral).
+    if isinstance(units, numbers.Integral) and not isinstance(units, bool):
         return format_tokens(int(units), symbol="")
     return _cell(units)
 

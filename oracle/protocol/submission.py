@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from functools import lru_cache
 from typing import Any
 
-from eth_account.messages import encode_typed_data
+from eth_account.messages import SignableMessage, encode_typed_data
 from eth_account.signers.local import LocalAccount
 from eth_keys import KeyAPI
 from eth_utils import keccak
@@ -148,6 +148,12 @@ def typed_data(chain_id: int, tournament: str, round: int, model_id: int, predic
         "round": int(round), "modelId": int(model_id),
         "predictionsHash": bytes.fromhex(predictions_hash[2:]), "deadline": int(deadline),
     })
+
+def _signable(sub: Submission) -> SignableMessage:
+    """The library's EIP-712 message of ``sub`` (what :func:`_digest` is held equal to, in the tests)."""
+    return encode_typed_data(full_message=typed_data(
+        sub.chain_id, sub.tournament, sub.round, sub.model_id, sub.predictions_hash, sub.deadline))
+
 
 #: keccak of the Submission type string, EIP-712's typeHash.
 _TYPE_HASH = keccak(text="Submission(uint256 round,uint256 modelId,bytes32 predictionsHash,uint256 deadline)")
