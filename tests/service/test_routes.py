@@ -76,13 +76,16 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         rounds_dir.mkdir()
         live = write_live(rounds_dir, 1, LIVE_IDS)
         params = RoundParams.numerai_default()
-        operator = Operator(TournamentClient(chain.w3, chain.deployment), chain.oracle, OperatorConfig(
-            store=str(work / "store"), inbox=str(work / "inbox"), round_data=str(rounds_dir), params=params))
         config = ServiceConfig(rpc=chain.url, deployment=chain.deployment, operator=chain.oracle.account,
                                inbox=str(work / "inbox"), store=str(work / "store"), round_data=str(rounds_dir),
                                state=str(work / "state"), params=params, scheduler=False, max_file_bytes=20_000)
+        app = create_app(config)
+        # The operator snapshots rounds from the service's database, as the service's own scheduler does.
+        operator = Operator(TournamentClient(chain.w3, chain.deployment), chain.oracle, OperatorConfig(
+            store=str(work / "store"), inbox=str(work / "inbox"), round_data=str(rounds_dir), params=params),
+            submissions=app.state.service.submissions_source())
         assert [a.step for a in operator.open_due()] == ["open"]
-        with TestClient(create_app(config)) as http:
+        with TestClient(app) as http:
             yield World(chain, http, operator, owner, staked, unstaked, live, rounds_dir)
     finally:
         chain.stop()
@@ -163,6 +166,7 @@ def test_model_route_before_results(world: World) -> None:
 def test_result_routes_after_the_proposal(world: World) -> None:
     closes_at = world.operator.client.round_state(1).closes_at
     world.chain.advance(closes_at - world.chain.now() + 1)
+    world.http.app.state.service.chain.refresh()  # the service's view of the chain catches up with the jump
     assert [a.step for a in world.operator.close_due()] == ["close"]
     write_targets(world.rounds_dir, 1, world.live)
     assert [a.step for a in world.operator.propose_due()] == ["propose"]
