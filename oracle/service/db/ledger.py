@@ -78,6 +78,7 @@ class Ledger:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._known_rounds: set[int] = set()  # rounds whose gate row exists (it is never deleted)
 
     # -------------------------------------------------------------- the submission transaction
 
@@ -98,18 +99,22 @@ class Ledger:
     def _commit(self, conn: Connection, sub: Submission, key: str, object_path: str, closes_at: int,
                 clock: Callable[[], int], sign: Callable[[Submission], str]) -> Stored:
         where = f"round {sub.round} model {sub.model_id}"
-        conn.execute(self.db.insert(rounds).values(round=sub.round, closed=False).on_conflict_do_nothing())
+        if sub.round not in self._known_rounds:
+            conn.execute(self.db.insert(rounds).values(round=sub.round, closed=False).on_conflict_do_nothing())
         closed = conn.execute(select(rounds.c.closed).where(rounds.c.round == sub.round)
                               .with_for_update(read=True)).scalar_one()
-        current = self._current(conn, sub.round, sub.model_id)
+        self._known_rounds.add(sub.round)
+        # One query for both the model's current submission and any earlier one under this replay key.
+        slot = and_(submissions.c.round == sub.round, submissions.c.model_id == sub.model_id)
+        newest = select(func.max(submissions.c.seq)).where(slot).scalar_subquery()
+        rows = conn.execute(select(submissions).where(slot, (submissions.c.seq == newest)
+                                                      | (submissions.c.replay_key == key))).all()
+        current = max(rows, key=lambda r: r.seq, default=None)
         if current is not None and current.replay_key == key:
             stored = _stored(current)
             raise Refusal("duplicate", f"this exact signed submission of {where} was already received at "
                           f"{stored.sub.received_at}; its receipt is attached", stored)
-        seen = conn.execute(select(submissions.c.seq).where(and_(
-            submissions.c.round == sub.round, submissions.c.model_id == sub.model_id,
-            submissions.c.replay_key == key))).first()
-        if seen is not None:
+        if any(r.replay_key == key for r in rows):
             raise Refusal("replayed", f"this signed submission of {where} was already replaced by a newer one; a "
                           "replayed request cannot roll predictions back. To send these predictions again, sign "
                           "them anew (e.g. with another deadline)")
