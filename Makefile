@@ -21,7 +21,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 # Plain pytest must not load brownie's plugin: it would start a chain for tests that need none.
 PYTEST := $(BIN)/pytest -p no:pytest-brownie
 
-.PHONY: help setup compile chromium gates test test-python test-contracts lint demo bench-gas bench-oracle bench-service schemathesis-venv clean
+.PHONY: help setup compile chromium postgresql gates test test-python test-contracts lint demo bench-gas bench-oracle bench-service schemathesis-venv clean
 
 help:
 	@echo "make demo          run a whole tournament on a local Anvil chain"
@@ -58,12 +58,16 @@ gates: setup
 	$(BIN)/lint-imports
 	$(BIN)/python tools/module_sizes.py $(filter-out oracle/simulation/ oracle/__pycache__/,$(wildcard oracle/*/)) $(wildcard oracle/*.py)
 
-test-python: setup compile chromium $(SCHEMATHESIS_VENV)/.installed
+test-python: setup compile chromium postgresql $(SCHEMATHESIS_VENV)/.installed
 	$(PYTEST) -q tests/oracle tests/service $(wildcard tests/e2e)
 
 # The simulation report is checked by rendering it in headless Chromium (Debian's package).
 chromium:
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+# The service's tests (and its benchmark) start their own PostgreSQL server from Debian's binaries.
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
 
 test-contracts: setup
 	$(BIN)/brownie test tests/contracts
@@ -102,7 +106,7 @@ bench-gas: setup compile
 bench-oracle: setup
 	$(BIN)/python bench/off_chain.py
 
-bench-service: setup compile
+bench-service: setup compile postgresql
 	$(BIN)/python bench/service_bench.py
 
 clean:
