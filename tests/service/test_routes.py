@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import base64
 import io
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -24,6 +24,7 @@ from oracle.operator.config import OperatorConfig
 from oracle.operator.rounds import Operator
 from oracle.participant.models import register_model
 from oracle.participant.stake import stake
+from oracle.protocol.inbox import Inbox
 from oracle.protocol.receipt import Receipt, verify_receipt
 from oracle.protocol.submission import sign_submission
 from oracle.scoring.params import RoundParams
@@ -163,15 +164,32 @@ def test_model_route_before_results(world: World) -> None:
         assert refused.status_code == 404 and refused.json()["error"]["code"] == "unknown_model"
 
 
-def test_result_routes_after_the_proposal(world: World) -> None:
+def _bundle_hash(world: World, store: Path, inbox: str = "unused", submissions: Any = None) -> str:
+    """The manifest hash of round 1's bundle built into a fresh store from ``submissions`` or the ``inbox``."""
+    config = replace(world.operator.config, store=str(store), inbox=inbox)
+    operator = Operator(world.operator.client, world.chain.oracle, config, submissions=submissions)
+    return operator.build_bundle(1)[1]
+
+
+def test_result_routes_after_the_proposal(world: World, tmp_path: Path) -> None:
     closes_at = world.operator.client.round_state(1).closes_at
     world.chain.advance(closes_at - world.chain.now() + 1)
     world.http.app.state.service.chain.refresh()  # the service's view of the chain catches up with the jump
     assert [a.step for a in world.operator.close_due()] == ["close"]
     write_targets(world.rounds_dir, 1, world.live)
+    # The snapshot comes from the database; the same submissions delivered to a plain inbox (as before the
+    # database) give a byte-identical bundle, hence the same manifest hash on-chain.
+    from_db = _bundle_hash(world, tmp_path / "a", submissions=world.http.app.state.service.submissions_source())
+    inbox = Inbox(tmp_path / "inbox")
+    delivered = world.http.app.state.service.submissions_source().current(1)
+    assert [sub.model_id for sub, _ in delivered] == [world.staked]
+    for sub, data in delivered:
+        inbox.put(sub, data)
+    from_inbox = _bundle_hash(world, tmp_path / "b", inbox=str(tmp_path / "inbox"))
     assert [a.step for a in world.operator.propose_due()] == ["propose"]
     proposal = world.operator.client.current_proposal(1)
     assert proposal is not None
+    assert from_db == from_inbox == proposal.manifest_hash
 
     manifest = world.call("GET", "/rounds/1/manifest", "/rounds/{round}/manifest").json()
     assert manifest["manifest_hash"] == proposal.manifest_hash and manifest["status"] == "proposed"
