@@ -138,11 +138,21 @@ def _as_int(value: Any) -> int | None:
         return None
 
 
-def compare_scores(recorded: pd.DataFrame, recomputed: pd.DataFrame, tolerance: float = FLOAT_TOLERANCE) -> list[Difference]:
-    """Per-model differences between published and recomputed score tables (keyed by ``model``)."""
+def compare_scores(
+    recorded: pd.DataFrame,
+    recomputed: pd.DataFrame,
+    tolerance: float = FLOAT_TOLERANCE,
+    amounts: pd.DataFrame | None = None,
+) -> list[Difference]:
+    """Per-model differences between published and recomputed score tables (keyed by ``model``).
+
+    Floats are compared with ``recomputed`` within ``tolerance``; amounts exactly with ``amounts``
+    (default ``recomputed``): the auditor derives them from the published floats, see recompute_bundle.
+    """
     out: list[Difference] = []
     rec = {str(row["model"]): row for row in recorded.to_dict("records")}
     new = {str(row["model"]): row for row in recomputed.to_dict("records")}
+    exact = new if amounts is None else {str(row["model"]): row for row in amounts.to_dict("records")}
     for model in sorted(set(rec) | set(new)):
         if model not in new:
             out.append(Difference("model", model, "present", True, False))
@@ -154,8 +164,8 @@ def compare_scores(recorded: pd.DataFrame, recomputed: pd.DataFrame, tolerance: 
             if name in new[model] and not _floats_equal(rec[model].get(name, math.nan), new[model][name], tolerance):
                 out.append(Difference("model", model, name, rec[model].get(name), float(new[model][name])))
         for name in AMOUNT_FIELDS:
-            if name in new[model] and _as_int(rec[model].get(name)) != int(new[model][name]):
-                out.append(Difference("model", model, name, rec[model].get(name), int(new[model][name])))
+            if name in exact[model] and _as_int(rec[model].get(name)) != int(exact[model][name]):
+                out.append(Difference("model", model, name, rec[model].get(name), int(exact[model][name])))
     return out
 
 
@@ -214,14 +224,24 @@ def recompute_bundle(
     report.scores = result.scores
     report.prediction_errors = list(result.errors)
     recorded_scores = _guard(report, "file", SCORES, bundle.scores)
+    # Amounts come from the PUBLISHED scores once they agree with ours within the tolerance: the last
+    # bits of a float score depend on the BLAS kernel (an auditor on another CPU gets other bits), and
+    # one bit can move a truncated amount by a wei. A published score further off is a difference.
+    amount_scores = result.scores
     if recorded_scores is not None:
-        report.differences += compare_scores(recorded_scores, result.scores, tolerance)
+        floats_off = [d for d in compare_scores(recorded_scores, result.scores, tolerance) if d.field not in AMOUNT_FIELDS]
+        if not floats_off:
+            derived = _guard(report, "file", SCORES, lambda: _amounts_from_published(result, recorded_scores, bundle))
+            if derived is None:
+                return report
+            amount_scores = derived
+        report.differences += compare_scores(recorded_scores, result.scores, tolerance, amounts=amount_scores)
 
     model_ids = _guard(report, "file", STAKES, bundle.model_ids)
     previous = _guard(report, "file", PREVIOUS_CUMULATIVE, bundle.previous_cumulative)
     if model_ids is None or previous is None:
         return report
-    amounts = _guard(report, "file", STAKES, lambda: amounts_by_model_id(result.scores, model_ids))
+    amounts = _guard(report, "file", STAKES, lambda: amounts_by_model_id(amount_scores, model_ids))
     if amounts is None:
         return report
     payouts, burns = amounts
@@ -264,6 +284,33 @@ def recompute_bundle(
         report.differences += _check_previous(bundle, previous)
     _note_versions(bundle, report)
     return report
+
+
+def _amounts_from_published(result: Any, recorded: pd.DataFrame, bundle: RoundBundle) -> pd.DataFrame:
+    """Our scores table with payout and burn recomputed from the published CORR and MMC (exact rationals).
+
+    Only models we also found valid and finite are paid: a model we judged invalid stays at 0/0
+    whatever the published table says.
+    """
+    from oracle.scoring.payouts import compute_payouts
+
+    ours = result.scores
+    published = recorded.set_index(recorded["model"].astype(str))
+    stakes = {str(m): int(s) for m, s in zip(ours["model"], ours["stake_at_risk"])}
+    corr: dict[str, float] = {}
+    mmc: dict[str, float] = {}
+    for model, valid, c, m in zip(ours["model"], ours["valid"], ours["corr"], ours["mmc"]):
+        model = str(model)
+        if valid and math.isfinite(c) and math.isfinite(m) and model in published.index:
+            corr[model] = float(published.at[model, "corr"])
+            mmc[model] = float(published.at[model, "mmc"])
+    ineligible = [m for m in stakes if m not in corr]
+    payouts = compute_payouts(stakes, corr, mmc, bundle.params(), ineligible=ineligible)
+    table = ours.copy()
+    by_model = {p.model: p for p in payouts.models}
+    table["payout"] = pd.Series([by_model[str(m)].payout for m in table["model"]], dtype=object, index=table.index)
+    table["burn"] = pd.Series([by_model[str(m)].burn for m in table["model"]], dtype=object, index=table.index)
+    return table
 
 
 def _check_previous(bundle: RoundBundle, previous: Mapping[int, tuple[int, int]]) -> list[Difference]:

@@ -10,6 +10,7 @@ import click
 
 import oracle
 from oracle.cli.output import Output, fail_with
+from oracle.cli.mcp import mcp_command
 from oracle.cli.participant import PARTICIPANT_COMMANDS
 from oracle.cli.operator import operator_group
 from oracle.cli.round import round_group
@@ -51,6 +52,7 @@ COMMANDS: list[click.Command] = [
     operator_group,
     verify_command,
     serve,
+    mcp_command,
 ]
 
 for _command in COMMANDS:

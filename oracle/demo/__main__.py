@@ -28,6 +28,11 @@ def render(result: DemoResult, console: Console) -> None:
         if reasons:
             console.print(f"round {round} rejected submissions: {', '.join(reasons)}", highlight=False)
     console.print(f"withdrawn: {result.withdrawn / UNIT:.4f} STK; vetoed round: {result.vetoed_round}", highlight=False)
+    if result.agent is not None:
+        refused = sum(1 for call in result.agent.transcript if not call.ok)
+        console.print(f"agent (MCP client): model {result.agent.model_id} staked {result.agent.staked / UNIT:.4f} "
+                      f"STK, withdrew {result.agent.withdrawn / UNIT:.4f} STK at exit; {len(result.agent.transcript)} "
+                      f"tool calls, {refused} refused (structured error)", highlight=False)
     console.print(f"tournament token balance {result.token_balance} == staked pool {result.staked_pool} + reward "
                   f"reserve {result.reward_reserve}: {'yes' if result.conserved else 'NO'}", highlight=False)
     console.print(f"{result.rounds} rounds in {result.seconds:.1f} s", highlight=False)

@@ -13,7 +13,11 @@ What runs, all for real (JSON-RPC, signed transactions, encrypted V3 keystores, 
    guardian vetoes it inside the challenge window; the operator re-proposes the correct bundle.
 5. Roots activate after their window; a keeper settles every model with one multiproof per round; one participant
    requests a withdrawal and takes it once the rounds it was at risk in are settled.
-6. The end: a per-model table of stakes, payouts and burns, the auditor's verdict on every proposal, and the
+6. One more participant is an AI-style agent: a scripted program that acts only as an MCP client of ``tourney mcp``
+   (oracle.mcp.agent), through the operator's HTTP service (run in this process): it downloads each round's live
+   data, trains, validates, submits (keeping the operator's receipts), stakes within its spending limit, and at the
+   end verifies, settles and takes everything back. Its tool calls are printed as they happen.
+7. The end: a per-model table of stakes, payouts and burns, the auditor's verdict on every proposal, and the
    conservation check (tokens held by the tournament == staked pool + reward reserve).
 
 Time on chain moves with ``evm_increaseTime``, so the whole run takes well under two minutes on two cores.
@@ -24,6 +28,7 @@ from __future__ import annotations
 import io
 import tempfile
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
@@ -51,6 +56,8 @@ from oracle.participant.settle import settle_all
 from oracle.protocol.inbox import Inbox
 from oracle.protocol.submission import sign_submission, Submission
 from oracle.auditor.verify import Verdict, verify_all, verify_round
+from oracle.demo.agent import AGENT_OWNER, AgentOutcome, DemoAgentSetup, InboxAndService, finish_agent, start_agent
+from oracle.mcp.agent import AgentThread
 
 __all__ = ["DemoConfig", "DemoResult", "run_demo", "RoundDataWorld", "model_predictions"]
 
@@ -74,6 +81,11 @@ class DemoConfig:
     challenge_period: int = 3_600
     scrypt_n: int = 2**12
     seed: int = 7
+    #: The scripted MCP agent: whether it takes part, its tokens and its server's spending limit (tokens).
+    agent: bool = True
+    agent_tokens: int = 500 * UNIT
+    agent_max_stake: str = "300"
+    agent_max_stake_per_call: str = "100"
     params: RoundParams = field(default_factory=RoundParams.numerai_default)
 
 
@@ -91,6 +103,7 @@ class DemoResult:
     withdrawn: int
     rejections: dict[int, list[str]]
     seconds: float
+    agent: "AgentOutcome | None" = None
 
     @property
     def conserved(self) -> bool:
@@ -149,6 +162,7 @@ class _Player:
 class _Demo:
     def __init__(self, config: DemoConfig, workdir: Path, say: Callable[[str], None]) -> None:
         self.config, self.workdir, self.say = config, workdir, say
+        self.agent: AgentThread | None = None
 
     # -- setup
 
@@ -156,7 +170,7 @@ class _Demo:
         self.w3.provider.make_request("evm_increaseTime", [int(seconds)])
         self.w3.provider.make_request("evm_mine", [])
 
-    def setup(self, anvil: Any) -> None:
+    def setup(self, anvil: Any, stack: ExitStack) -> None:
         c = self.config
         local = local_tournament(anvil, challenge_period=c.challenge_period, reserve=c.reserve,
                                  save_to=self.workdir / "deployment.json")
@@ -203,7 +217,14 @@ class _Demo:
         self.operator = Operator(self.client, self.oracle, OperatorConfig(
             store=str(self.workdir / "store"), inbox=str(self.workdir / "inbox"),
             round_data=str(self.workdir / "round-data"), params=c.params, submission_window=c.submission_window,
-            max_rounds=c.rounds), hang_at=None)
+            max_rounds=c.rounds), hang_at=None,
+            submissions=InboxAndService(str(self.workdir / "inbox"), self.workdir / "service-state") if c.agent else None)
+        if c.agent:
+            self.agent = start_agent(DemoAgentSetup(
+                workdir=self.workdir, rpc=anvil.url, deployment=self.deployment, oracle=local.oracle.account,
+                keystore=keystore, password=KEYSTORE_PASSWORD, funder=self.admin, token=self.token,
+                tokens=c.agent_tokens, params=c.params, max_stake=c.agent_max_stake,
+                max_stake_per_call=c.agent_max_stake_per_call), stack, self.say)
 
     # -- a round
 
@@ -270,12 +291,14 @@ class _Demo:
             self.report(opened)
             for action in opened:
                 self.opened(action.round)
+        outcome = None if self.agent is None else finish_agent(self.agent, self.say)
         verdicts = verify_all(self.client)
         return DemoResult(
             rounds=c.rounds, vetoed_round=self.vetoed, verdicts=verdicts, models=self.model_table(),
             token_balance=self.token.functions.balanceOf(self.t.address).call(),
             staked_pool=self.t.functions.stakedPool().call(), reward_reserve=self.t.functions.rewardReserve().call(),
             withdrawn=self.withdrawn, rejections=self.rejections(), seconds=time.monotonic() - started,
+            agent=outcome,
         )
 
     def report(self, actions: list) -> None:
@@ -289,6 +312,8 @@ class _Demo:
         self.say(f"round {round}")
         self.lives[round] = self.data.write(round)
         self.submit_all(round, self.lives[round])
+        if self.agent is not None:
+            self.agent.play_round(round)
         if round == self.config.withdraw_round:
             player, amount = self.players[2], self.config.stake // 2
             player.sender.transact(self.t.functions.requestWithdrawal(player.models[0], amount), action="request withdrawal")
@@ -341,6 +366,11 @@ class _Demo:
                 payout, burn = leaves.get(model_id, (0, 0))
                 rows.append({"model": model_id, "owner": player.name, "stake": self.client.stake_of(model_id),
                              "payout": payout, "burn": burn})
+        if self.agent is not None and self.agent.agent.model_id is not None:
+            model_id = self.agent.agent.model_id
+            payout, burn = leaves.get(model_id, (0, 0))
+            rows.append({"model": model_id, "owner": AGENT_OWNER, "stake": self.client.stake_of(model_id),
+                         "payout": payout, "burn": burn})
         return pd.DataFrame(rows)
 
     def rejections(self) -> dict[int, list[str]]:
@@ -359,7 +389,7 @@ def run_demo(config: DemoConfig = DemoConfig(), workdir: Path | None = None,
     with tempfile.TemporaryDirectory(prefix="tourney-demo-") as tmp:
         directory = Path(workdir or tmp)
         directory.mkdir(parents=True, exist_ok=True)
-        with start_anvil(accounts=10) as anvil:
+        with start_anvil(accounts=10) as anvil, ExitStack() as stack:
             demo = _Demo(config, directory, say)
-            demo.setup(anvil)
+            demo.setup(anvil, stack)
             return demo.run()

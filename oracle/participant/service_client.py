@@ -42,20 +42,28 @@ class ServiceClient:
         self.timeout = timeout
         self.session = requests.Session()
 
-    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+    def _request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """The response of a request that succeeded; a refusal becomes a ServiceError with the service's code."""
         try:
             response = self.session.request(method, f"{self.url}{path}", timeout=self.timeout, **kwargs)
         except requests.RequestException as exc:
             raise ServiceError(0, "unreachable", f"the service at {self.url} does not answer ({exc})") from None
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
         if response.status_code >= 400:
+            try:
+                body = response.json()
+            except ValueError:
+                body = None
             error = (body or {}).get("error", {}) if isinstance(body, dict) else {}
             raise ServiceError(response.status_code, error.get("code", "http_error"),
                                error.get("message", response.text[:300]), error)
-        return body
+        return response
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self._request(method, path, **kwargs)
+        try:
+            return response.json()
+        except ValueError:
+            return None
 
     def info(self) -> dict[str, Any]:
         return self._call("GET", "/info")
@@ -65,6 +73,10 @@ class ServiceClient:
 
     def round(self, round: int) -> dict[str, Any]:
         return self._call("GET", f"/rounds/{int(round)}")
+
+    def live(self, round: int) -> bytes:
+        """The round's live data as the operator published it (Parquet bytes: id, era, features)."""
+        return self._request("GET", f"/rounds/{int(round)}/live").content
 
     def post_submission(self, sub: Submission, data: bytes) -> Receipt:
         """POST a signed submission; returns the receipt as the service sent it (not yet checked)."""

@@ -35,7 +35,7 @@ from oracle.service.config import LOGGER_NAME
 from oracle.service.db.ledger import Ledger, Refusal, Stored
 from oracle.service.prediction_check import prediction_problems
 from oracle.service.ratelimit import RateLimiter
-from oracle.service.schemas import ApiError, SubmissionIn, receipt_out
+from oracle.service.schemas import ApiError, SubmissionIn
 
 if TYPE_CHECKING:
     from oracle.service.state import Service
@@ -155,7 +155,7 @@ class Intake:
             stored = self.ledger.commit(sub, path, closes_at, clock, self._sign)
         except Refusal as refusal:
             status = 503 if refusal.code == "busy" else 409
-            extra = {} if refusal.stored is None else {"receipt": receipt_out(self.receipt_of(refusal.stored))}
+            extra = {} if refusal.stored is None else {"receipt": self.receipt_of(refusal.stored).to_json()}
             raise ApiError(status, refusal.code, refusal.message, **extra) from None
         except SQLAlchemyError as exc:
             raise ApiError(503, "database_unavailable", f"the service's database did not take the submission "

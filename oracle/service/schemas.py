@@ -1,4 +1,5 @@
-"""The HTTP API's shapes: request and response bodies, and the one error body every refusal uses."""
+"""The HTTP API's shapes: request and response bodies, and the one error body every refusal uses. A receipt is
+answered as :class:`oracle.protocol.receipt.Receipt` itself (one model of a receipt, not a copy of its fields)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from oracle.errors import TourneyError
 from oracle.protocol.receipt import Receipt
 
 __all__ = ["ApiError", "ComponentOut", "ErrorBody", "ErrorDetail", "HealthOut", "InfoOut", "ManifestOut", "ModelOut", "ModelRoundOut",
-           "ProofOut", "ReceiptOut", "RoundOut", "RoundsOut", "ScoresOut", "SubmissionIn", "SubmissionRecordIn",
-           "error_responses", "receipt_out"]
+           "ProofOut", "RoundOut", "RoundsOut", "ScoresOut", "SubmissionIn", "SubmissionRecordIn",
+           "error_responses"]
 
 
 class ApiError(TourneyError):
@@ -23,23 +24,10 @@ class ApiError(TourneyError):
         self.status, self.code, self.message, self.extra = status, code, message, extra
 
 
-class ReceiptOut(BaseModel):
-    """An operator-signed receipt (EIP-712, domain "Tournament Receipt" v1 of the tournament)."""
-
-    chain_id: int
-    tournament: str
-    round: int
-    model_id: int
-    predictions_hash: str
-    received_at: int
-    operator: str
-    signature: str
-
-
 class ErrorDetail(BaseModel):
     code: str = Field(description="Stable machine-readable reason, e.g. bad_signature, late, replayed.")
     message: str = Field(description="What is wrong and what to do about it.")
-    receipt: ReceiptOut | None = Field(default=None, description="For a duplicate: the receipt already issued.")
+    receipt: Receipt | None = Field(default=None, description="For a duplicate: the receipt already issued.")
     retry_after: float | None = Field(default=None, description="For rate_limited: seconds to wait.")
     problems: list[str] | None = Field(default=None, description="For invalid_predictions: every rule broken.")
 
@@ -172,10 +160,6 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {s: _ERRORS[s] for s in statuses}
-
-
-def receipt_out(receipt: Receipt) -> ReceiptOut:
-    return ReceiptOut(**receipt.to_json())
 
 
 # The API's status names are the contract's enum, spelt as RoundStatus.label: keep the Literal above in step.

@@ -1,9 +1,9 @@
 """Run the real service on a local chain: a test-and-benchmark harness, not part of the service itself.
 
-Shared on purpose by two users: the end-to-end tests (``tests/e2e/test_service*.py``) and the benchmark
-``bench/service_bench.py``. It lives in the package rather than under ``tests/`` so that the benchmark can import it
-without importing test modules; nothing in the running service (``oracle.service.app``) imports it. Change it with
-both users in mind.
+Shared on purpose by its users: the end-to-end tests (``tests/e2e/test_service*.py``, ``tests/e2e/mcp``), the
+benchmark ``bench/service_bench.py`` and the demo (``service_thread``). It lives in the package rather than under
+``tests/`` so that the benchmark can import it without importing test modules; nothing in the running service
+(``oracle.service.app``) imports it. Change it with every user in mind.
 
 Everything here is real: ``tourney serve`` as a subprocess (uvicorn on a free loopback port), Anvil over JSON-RPC,
 signed transactions, encrypted keystores. Helpers batch transactions (sign with explicit nonces, send, then wait
@@ -17,11 +17,13 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -39,7 +41,7 @@ from oracle.participant.service_client import ServiceClient, ServiceError, check
 from oracle.protocol.receipt import Receipt
 from oracle.protocol.submission import sign_submission, Submission
 
-__all__ = ["ServiceProcess", "start_service", "service_submissions", "write_live", "write_targets", "prediction_csv", "send_batch",
+__all__ = ["ServiceProcess", "start_service", "service_submissions", "service_thread", "write_live", "write_targets", "prediction_csv", "send_batch",
            "fund_participants", "register_models", "stake_models", "LoadResult", "run_submissions"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -155,6 +157,33 @@ def service_submissions(workdir: Path, db: str | None = None) -> Any:
 
     return LedgerInbox(Ledger(Database(db or default_url(str(workdir / "state")), pool_size=2)),
                        Inbox(workdir / "inbox"))
+
+
+@contextmanager
+def service_thread(config: Any) -> Iterator[str]:
+    """The service's app (a ``oracle.service.app.ServiceConfig``) under uvicorn on a free loopback port, in a thread
+    of this process; yields its URL and stops it on exit. Starts in a fraction of a second where ``tourney serve``
+    takes seconds of imports: for the demo and for tests that need a service but not its process boundary."""
+    import uvicorn
+
+    from oracle.service.app import create_app
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(config), host="127.0.0.1", port=port, log_config=None,
+                                           access_log=False, log_level="warning"))
+    thread = threading.Thread(target=server.run, name=f"service-{port}", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            server.should_exit = True
+            raise RuntimeError(f"the service did not start on port {port}")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
 
 
 # ------------------------------------------------------------------------------------------ round data

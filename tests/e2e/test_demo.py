@@ -1,5 +1,6 @@
 """The demo end to end (smaller than ``make demo``): every standing proposal verifies, the bad root was caught and
-vetoed, the withdrawal paid, rejections recorded, and the tournament's tokens are exactly its pool and reserve."""
+vetoed, the withdrawal paid, rejections recorded, the scripted MCP agent played every round within its spending
+limit and exited with its stake and results, and the tournament's tokens are exactly its pool and reserve."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from oracle.chain.deploy import UNIT
 from oracle.demo import DemoConfig, run_demo
+from oracle.demo.agent import AGENT_OWNER
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -32,12 +35,25 @@ def test_small_demo_outcome(tmp_path: Path) -> None:
     assert result.token_balance == result.staked_pool + result.reward_reserve
     # Half the stake was requested back in round 2; burns since may only have lowered it.
     assert 0 < result.withdrawn <= config.stake // 2
-    assert len(result.models) == 8
+    assert len(result.models) == 9
     # Every model is settled: its on-chain stake is deposits + payout - burn (the withdrawer's less what it took).
     withdrawer_models = result.models[result.models["owner"] == "participant02"]["model"].tolist()
-    for row in result.models.itertuples():
+    for row in result.models[result.models["owner"] != AGENT_OWNER].itertuples():
         expected = config.stake + row.payout - row.burn - (result.withdrawn if row.model == withdrawer_models[0] else 0)
         assert row.stake == expected, row
+    # The scripted MCP agent played every round, staked within its limit and took everything back at the end.
+    agent = result.agent
+    assert agent is not None
+    row = result.models[result.models["owner"] == AGENT_OWNER].iloc[0]
+    assert row.model == agent.model_id and row.stake == 0
+    assert agent.staked == 300 * UNIT  # the session limit: 150 refused, then 100 in each of three rounds
+    assert agent.withdrawn == agent.staked + row.payout - row.burn > 0
+    submitted = [c.arguments["round"] for c in agent.transcript if c.tool == "submit_predictions" and c.ok]
+    assert submitted == [1, 2, 3, 4, 5]
+    refused = [c for c in agent.transcript if not c.ok]
+    assert [(c.tool, c.result["code"], c.result["details"]["max_allowed"]) for c in refused] == [
+        ("stake", "spending_limit", "100")]
+    assert [c.result["ok"] for c in agent.transcript if c.tool == "verify_round"] == [True]
     assert any("not_owner" in r for r in result.rejections[1])
     assert any("late" in r for r in result.rejections[2])
     assert result.seconds < 120

@@ -220,3 +220,40 @@ def test_unreadable_manifest_is_a_clear_error(tmp_path: Path):
         recompute(str(bad))
     with pytest.raises(BundleError, match="manifest not found"):
         recompute(str(tmp_path / "rounds" / "1" / "nope.json"))
+
+
+def _scores_from_other_kernel(scores: pd.DataFrame, relative: float) -> pd.DataFrame:
+    """The scores table an operator on another BLAS kernel would publish: floats off by ``relative``,
+    amounts derived from those floats exactly as the operator does."""
+    from oracle.scoring.payouts import compute_payouts
+
+    other = scores.copy()
+    other["corr"] = other["corr"] * (1 + relative)
+    other["mmc"] = other["mmc"] * (1 - relative)
+    stakes = {str(m): int(s) for m, s in zip(other["model"], other["stake_at_risk"])}
+    paid = compute_payouts(stakes, dict(zip(other["model"], other["corr"])), dict(zip(other["model"], other["mmc"])), PARAMS)
+    other["payout"] = pd.Series([p.payout for p in paid.models], dtype=object)
+    other["burn"] = pd.Series([p.burn for p in paid.models], dtype=object)
+    return other
+
+
+def test_last_bit_float_differences_do_not_fail_an_honest_round(store: ArtifactStore):
+    # A different CPU kernel moves the last bits of CORR/MMC; with stakes of 1e20 wei that moves the
+    # truncated amounts. The auditor checks the floats within tolerance, then derives amounts from the
+    # published floats, so it reaches the operator's exact root.
+    inputs = round_inputs()
+    inputs["scores"] = _scores_from_other_kernel(inputs["scores"], 1e-13)
+    assert list(inputs["scores"]["payout"]) != list(round_inputs()["scores"]["payout"])  # the amounts really moved
+    _, uri, _ = write_round_bundle(store, 1, **inputs)
+    report = recompute(uri)
+    assert report.ok, [d.describe() for d in report.differences]
+    assert report.root == load_bundle(uri).manifest.root
+
+
+def test_a_score_beyond_the_tolerance_is_still_named(store: ArtifactStore):
+    inputs = round_inputs()
+    inputs["scores"] = _scores_from_other_kernel(inputs["scores"], 1e-6)
+    _, uri, _ = write_round_bundle(store, 1, **inputs)
+    report = recompute(uri)
+    assert not report.ok
+    assert found(report, "model", "corr") == set(MODELS)

@@ -7,7 +7,8 @@ import asyncio
 from fastapi import APIRouter, Depends
 
 from oracle.service.routers.deps import check_round, get_service
-from oracle.service.schemas import ErrorBody, ReceiptOut, SubmissionIn, error_responses, receipt_out
+from oracle.protocol.receipt import Receipt
+from oracle.service.schemas import ErrorBody, SubmissionIn, error_responses
 from oracle.service.state import Service
 
 __all__ = ["router"]
@@ -15,14 +16,14 @@ __all__ = ["router"]
 router = APIRouter()
 
 
-@router.post("/rounds/{round}/submissions", response_model=ReceiptOut, status_code=201,
+@router.post("/rounds/{round}/submissions", response_model=Receipt, status_code=201,
               responses=error_responses(400, 404, 409, 413, 422, 429, 503) | {401: {"model": ErrorBody,
                                                                              "description": "Bad signature"},
                                                                        403: {"model": ErrorBody,
                                                                              "description": "Signer does not own "
                                                                                             "the model"}},
               tags=["submissions"])
-async def submit(round: int, body: SubmissionIn, service: Service = Depends(get_service)) -> ReceiptOut:
+async def submit(round: int, body: SubmissionIn, service: Service = Depends(get_service)) -> Receipt:
     """Deliver a signed submission; the answer is the operator's signed receipt.
 
     Re-submitting before the deadline replaces the earlier file and gets a new receipt. Re-sending the
@@ -31,4 +32,4 @@ async def submit(round: int, body: SubmissionIn, service: Service = Depends(get_
     check_round(round)
     # The checks hash, parse and sign, and the receipt waits on the database: all of it off the event loop.
     receipt = await asyncio.get_running_loop().run_in_executor(service.executor, service.intake.submit, round, body)
-    return receipt_out(receipt)
+    return receipt
