@@ -31,9 +31,10 @@ from sqlalchemy import Connection, and_, func, select
 from sqlalchemy.exc import IntegrityError
 
 from oracle.errors import TourneyError
-from oracle.protocol.submission import Submission, submission_digest
+from oracle.protocol.submission import Submission
 from oracle.service.db.engine import Database
 from oracle.service.db.schema import rejections, rounds, submissions
+from oracle.service.digests import submission_digest_fast
 
 __all__ = ["Ledger", "Refusal", "Stored", "replay_key"]
 
@@ -45,8 +46,8 @@ def replay_key(sub: Submission) -> str:
     """What one signed request is receiptable once under: the EIP-712 digest of the signed content (chain,
     contract, round, model, file hash, deadline). Keyed on the content rather than the signature bytes, so a
     second signature over the same content (a malleated ``s``) is the same request. The one place to change it."""
-    return submission_digest(sub.chain_id, sub.tournament, sub.round, sub.model_id, sub.predictions_hash,
-                             sub.deadline)
+    return submission_digest_fast(sub.chain_id, sub.tournament, sub.round, sub.model_id, sub.predictions_hash,
+                                  sub.deadline)
 
 
 class Refusal(TourneyError):
