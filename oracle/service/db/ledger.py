@@ -17,7 +17,8 @@ One submission's transaction (:meth:`Ledger.commit`):
 
 Two workers racing for the same model both compute the same ``seq`` (or insert the same replay key): the unique
 constraints let one commit and make the other fail, and the loser runs its transaction again, where it sees the
-winner's row. Nothing is receipted unless its row is committed; the prediction file is stored (content-addressed)
+winner's row. (On PostgreSQL the submissions of one model also take turns on an advisory lock, so such races are
+rare; SQLite runs one write transaction at a time anyway.) Nothing is receipted unless its row is committed; the prediction file is stored (content-addressed)
 before the transaction, so a committed row always points at a complete file.
 """
 
@@ -27,7 +28,7 @@ import time
 from dataclasses import dataclass, replace
 from typing import Callable
 
-from sqlalchemy import Connection, and_, func, select
+from sqlalchemy import Connection, and_, func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from oracle.errors import TourneyError
@@ -39,7 +40,7 @@ from oracle.service.digests import submission_digest_fast
 __all__ = ["Ledger", "Refusal", "Stored", "replay_key"]
 
 #: Transactions a submission may lose to concurrent ones for the same model before it gives up (503).
-ATTEMPTS = 8
+ATTEMPTS = 16
 
 
 def replay_key(sub: Submission) -> str:
@@ -88,6 +89,11 @@ class Ledger:
         """Receipt ``sub`` (its file already at ``object_path``); raises :class:`Refusal` (see the module
         docstring). ``clock()`` is the chain's time; ``sign(stamped)`` returns the receipt's signature."""
         key = replay_key(sub)
+        if sub.round not in self._known_rounds:
+            # The gate row, committed on its own (a refused submission's rollback must not take it away).
+            with self.db.transaction() as conn:
+                conn.execute(self.db.insert(rounds).values(round=sub.round, closed=False).on_conflict_do_nothing())
+            self._known_rounds.add(sub.round)
         for _ in range(ATTEMPTS):
             try:
                 with self.db.transaction() as conn:
@@ -100,11 +106,13 @@ class Ledger:
     def _commit(self, conn: Connection, sub: Submission, key: str, object_path: str, closes_at: int,
                 clock: Callable[[], int], sign: Callable[[Submission], str]) -> Stored:
         where = f"round {sub.round} model {sub.model_id}"
-        if sub.round not in self._known_rounds:
-            conn.execute(self.db.insert(rounds).values(round=sub.round, closed=False).on_conflict_do_nothing())
         closed = conn.execute(select(rounds.c.closed).where(rounds.c.round == sub.round)
                               .with_for_update(read=True)).scalar_one()
-        self._known_rounds.add(sub.round)
+        if self.db.backend == "postgresql":
+            # Submissions for one model take turns (others go on in parallel); the unique constraints stay the
+            # guarantee, this only spares the losers of a race their retries.
+            conn.execute(text("SELECT pg_advisory_xact_lock(:a, :b)"),
+                         {"a": sub.round % 2**31, "b": sub.model_id % 2**31})
         # One query for both the model's current submission and any earlier one under this replay key.
         slot = and_(submissions.c.round == sub.round, submissions.c.model_id == sub.model_id)
         newest = select(func.max(submissions.c.seq)).where(slot).scalar_subquery()
