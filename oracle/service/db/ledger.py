@@ -28,7 +28,7 @@ import time
 from dataclasses import dataclass, replace
 from typing import Callable
 
-from sqlalchemy import Connection, and_, func, select, text
+from sqlalchemy import Connection, and_, bindparam, func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from oracle.errors import TourneyError
@@ -41,6 +41,16 @@ __all__ = ["Ledger", "Refusal", "Stored", "replay_key"]
 
 #: Transactions a submission may lose to concurrent ones for the same model before it gives up (503).
 ATTEMPTS = 16
+
+
+# The statements of the submission transaction, built once (building them per call costs more than running them).
+_GATE = select(rounds.c.closed).where(rounds.c.round == bindparam("round")).with_for_update(read=True)
+_IN_SLOT = and_(submissions.c.round == bindparam("round"), submissions.c.model_id == bindparam("model_id"))
+_SLOT = select(submissions).where(_IN_SLOT, (submissions.c.seq == select(func.max(submissions.c.seq))
+                                             .where(_IN_SLOT).scalar_subquery())
+                                  | (submissions.c.replay_key == bindparam("key")))
+_INSERT = submissions.insert()
+_TURN = text("SELECT pg_advisory_xact_lock(:a, :b)")
 
 
 def replay_key(sub: Submission) -> str:
@@ -106,18 +116,14 @@ class Ledger:
     def _commit(self, conn: Connection, sub: Submission, key: str, object_path: str, closes_at: int,
                 clock: Callable[[], int], sign: Callable[[Submission], str]) -> Stored:
         where = f"round {sub.round} model {sub.model_id}"
-        closed = conn.execute(select(rounds.c.closed).where(rounds.c.round == sub.round)
-                              .with_for_update(read=True)).scalar_one()
+        closed = conn.execute(_GATE, {"round": sub.round}).scalar_one()
         if self.db.backend == "postgresql":
             # Submissions for one model take turns (others go on in parallel); the unique constraints stay the
             # guarantee, this only spares the losers of a race their retries.
-            conn.execute(text("SELECT pg_advisory_xact_lock(:a, :b)"),
+            conn.execute(_TURN,
                          {"a": sub.round % 2**31, "b": sub.model_id % 2**31})
         # One query for both the model's current submission and any earlier one under this replay key.
-        slot = and_(submissions.c.round == sub.round, submissions.c.model_id == sub.model_id)
-        newest = select(func.max(submissions.c.seq)).where(slot).scalar_subquery()
-        rows = conn.execute(select(submissions).where(slot, (submissions.c.seq == newest)
-                                                      | (submissions.c.replay_key == key))).all()
+        rows = conn.execute(_SLOT, {"round": sub.round, "model_id": sub.model_id, "key": key}).all()
         current = max(rows, key=lambda r: r.seq, default=None)
         if current is not None and current.replay_key == key:
             stored = _stored(current)
@@ -143,10 +149,11 @@ class Ledger:
         stamped = replace(sub, received_at=received_at)
         signature = sign(stamped)
         seq = 1 if current is None else int(current.seq) + 1
-        conn.execute(submissions.insert().values(
-            round=sub.round, model_id=sub.model_id, seq=seq, replay_key=key, predictions_hash=sub.predictions_hash,
-            received_at=received_at, record=stamped.to_bytes().decode(), object_path=object_path,
-            receipt_signature=signature, created=time.time()))
+        conn.execute(_INSERT, {
+            "round": sub.round, "model_id": sub.model_id, "seq": seq, "replay_key": key,
+            "predictions_hash": sub.predictions_hash, "received_at": received_at,
+            "record": stamped.to_bytes().decode(), "object_path": object_path, "receipt_signature": signature,
+            "created": time.time()})
         return Stored(stamped, seq, object_path, signature)
 
     @staticmethod
