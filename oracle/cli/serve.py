@@ -68,7 +68,7 @@ def configure_logging(level: str = "info") -> None:
                    "--state) [env TOURNEY_SERVICE_DB].")
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Worker processes serving the port (share the database).")
-@click.option("--intake-threads", type=click.IntRange(1, 256), default=16, show_default=True,
+@click.option("--intake-threads", type=click.IntRange(1, 256), default=8, show_default=True,
               help="Submissions checked at once per worker.")
 @click.option("--chain-poll", type=click.FloatRange(min=0.05), default=0.25, show_default=True,
               help="Seconds between reads of the latest block and new events.")

@@ -41,7 +41,7 @@ class ServiceConfig:
     submission_window: int = 3600
     max_rounds: int | None = None
     db: str | None = None
-    intake_threads: int = 16
+    intake_threads: int = 8
     chain_poll: float = 0.25
 
     @property

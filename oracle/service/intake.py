@@ -28,11 +28,12 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from oracle.bundle.store import atomic_put
 from oracle.protocol.inbox import Inbox
-from oracle.protocol.receipt import Receipt, sign_receipt
+from oracle.protocol.receipt import Receipt
 from oracle.protocol.submission import Submission, SubmissionError, predictions_hash, recover_signer
 from oracle.scoring.validation import TableError
 from oracle.service.config import LOGGER_NAME
 from oracle.service.db.ledger import Ledger, Refusal, Stored
+from oracle.service.digests import receipt_signature
 from oracle.service.prediction_check import prediction_problems
 from oracle.service.ratelimit import RateLimiter
 from oracle.service.schemas import ApiError, SubmissionIn
@@ -68,8 +69,8 @@ class Intake:
 
     def _sign(self, sub: Submission) -> str:
         assert sub.received_at is not None
-        return sign_receipt(self.service.config.operator, self.service.chain_id, self.service.tournament, sub.round,
-                            sub.model_id, sub.predictions_hash, sub.received_at).signature
+        return receipt_signature(self.service.config.operator, self.service.chain_id, self.service.tournament,
+                                 sub.round, sub.model_id, sub.predictions_hash, sub.received_at)
 
     def reject(self, error: ApiError, round: int, model_id: int, signer: str | None, record: str | None) -> ApiError:
         self.service.metrics.submission_rejected(error.code)

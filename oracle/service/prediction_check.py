@@ -12,6 +12,7 @@ ever accept what the full check accepts.
 
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -65,9 +66,12 @@ def _clean(table: pa.Table, live: LiveIds, min_live_share: float) -> bool:
         return False
     if table.num_rows / len(live) < min_live_share:
         return False
-    if pc.count_distinct(ids).as_py() != table.num_rows:
+    # Each id's position among the live ids: a missing position is an id that is not live, a repeated one a
+    # duplicate id (cheaper than counting distinct strings).
+    positions = pc.index_in(ids, options=live.lookup)
+    if positions.null_count:
         return False
-    if not pc.all(pc.is_in(ids, options=live.lookup)).as_py():
+    if np.bincount(positions.to_numpy(), minlength=len(live)).max() > 1:
         return False
     floats = pc.cast(values, pa.float64())
     if pc.any(pc.is_nan(floats)).as_py():

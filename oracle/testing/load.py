@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
 import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
@@ -160,6 +161,21 @@ def bundle_check(bundle_submissions: list[dict[str, Any]], receipts: list[Receip
                                                    chain_id=chain_id, tournament=tournament))}
 
 
+def _cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) of a process and its children (the workers), so far."""
+    import psutil
+
+    total = 0.0
+    root = psutil.Process(pid)
+    for process in [root, *root.children(recursive=True)]:
+        try:
+            times = process.cpu_times()
+            total += times.user + times.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
 def run_paced_scenario(workdir: Path, db_url: str, workers: int, participants: int, models_each: int,
                        live_ids: int, rate: float, seconds: float, plans: dict[str, LoadPlan],
                        budget: float = 1800.0) -> dict[str, Any]:
@@ -201,7 +217,8 @@ def run_paced_scenario(workdir: Path, db_url: str, workers: int, participants: i
         service = start_service(node.url, workdir / "deployment.json", local.oracle.account.key.hex(), workdir,
                                 extra_args=["--max-rounds", "1", "--window", "3600", "--db", db_url,
                                             "--workers", str(workers), "--rate-burst", "60",
-                                            "--rate-per-second", "10", "--log-level", "warning"])
+                                            "--rate-per-second", "10", "--log-level", "warning",
+                                            "--poll", "2"])
         client = TournamentClient(w3, deployment)
         while client.round_state(1).status is not RoundStatus.OPEN:
             if time.monotonic() > deadline:
@@ -209,7 +226,10 @@ def run_paced_scenario(workdir: Path, db_url: str, workers: int, participants: i
             time.sleep(0.2)
         closes_at = client.round_state(1).closes_at
         setup = time.perf_counter() - t0
+        cpu_before = _cpu_seconds(service.process.pid), time.process_time()
         burst = run_paced(service.url, plan, 1, rate)
+        server_cpu = _cpu_seconds(service.process.pid) - cpu_before[0]
+        client_cpu = time.process_time() - cpu_before[1]
         t1 = time.perf_counter()
         w3.provider.make_request("evm_increaseTime", [closes_at - int(w3.eth.get_block("latest")["timestamp"]) + 1])
         w3.provider.make_request("evm_mine", [])
@@ -234,6 +254,10 @@ def run_paced_scenario(workdir: Path, db_url: str, workers: int, participants: i
             "throughput_per_second": round(len(burst.receipts) / burst.elapsed, 1) if burst.elapsed else 0.0,
             "latency_ms": {q: round(burst.percentile(p) * 1000, 1) for q, p in
                            (("p50", 50), ("p90", 90), ("p99", 99), ("max", 100))},
+            # CPU per submission: what the figures would be on an idle machine does not depend on other load.
+            "server_cpu_ms_per_submission": round(server_cpu * 1000 / max(1, burst.offered), 2),
+            "client_cpu_ms_per_submission": round(client_cpu * 1000 / max(1, burst.offered), 2),
+            "load_average_1min": round(os.getloadavg()[0], 1),
             "close_resolve_propose_seconds": round(resolve, 2), "setup_seconds": round(setup, 2),
         }
     finally:

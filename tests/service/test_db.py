@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import threading
+from collections import Counter
 from pathlib import Path
 from typing import Iterator
 
@@ -110,7 +111,7 @@ def test_concurrent_writers_for_one_model_get_distinct_sequences(db: Database) -
     for t in threads:
         t.join()
     receipted = ledgers[0].receipted(1)
-    assert outcomes.count("receipt") == len(subs) == len(receipted)
+    assert outcomes.count("receipt") == len(subs) == len(receipted), Counter(outcomes)
     assert sorted(s.seq for s in receipted) == list(range(1, len(subs) + 1))
     stamps = [s.sub.received_at for s in sorted(receipted, key=lambda s: s.seq)]
     assert stamps == sorted(set(stamps))

@@ -13,7 +13,8 @@ commit on disk, use PostgreSQL (default ``synchronous_commit``: each commit is f
 from __future__ import annotations
 
 import os
-from contextlib import contextmanager
+import threading
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -68,10 +69,14 @@ class Database:
                                         connect_args={"timeout": 60, "check_same_thread": False})
             event.listen(self.engine, "connect", _sqlite_connect)
             event.listen(self.engine, "begin", _sqlite_begin)
+            # One writer at a time per process: threads queue here in order instead of in SQLite's busy handler,
+            # which sleeps up to 100 ms between tries however soon the lock is free.
+            self._turn: Any = threading.Lock()
         elif self.backend == "postgresql":
             if parsed.drivername == "postgresql":
                 parsed = parsed.set(drivername="postgresql+psycopg")
             self.engine = create_engine(parsed, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+            self._turn = nullcontext()
         else:
             raise DatabaseError(f"database URL {parsed.render_as_string(hide_password=True)}: unsupported backend "
                                 f"{self.backend!r}; use sqlite or postgresql")
@@ -88,7 +93,7 @@ class Database:
     def transaction(self) -> Iterator[Connection]:
         """A connection in a transaction, committed on leaving; errors are counted, then re-raised."""
         try:
-            with self.engine.begin() as conn:
+            with self._turn, self.engine.begin() as conn:
                 yield conn
         except SQLAlchemyError as exc:
             self.on_error(type(getattr(exc, "orig", None) or exc).__name__)
