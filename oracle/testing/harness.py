@@ -41,7 +41,7 @@ from oracle.participant.service_client import ServiceClient, ServiceError, check
 from oracle.protocol.receipt import Receipt
 from oracle.protocol.submission import sign_submission, Submission
 
-__all__ = ["ServiceProcess", "start_service", "service_submissions", "service_thread", "write_live", "write_targets", "prediction_csv", "send_batch",
+__all__ = ["ServiceProcess", "start_service", "service_thread", "write_live", "write_targets", "prediction_csv", "send_batch",
            "fund_participants", "register_models", "stake_models", "LoadResult", "run_submissions"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -78,19 +78,6 @@ class ServiceProcess:
             time.sleep(0.1)
         self.kill()
         raise TimeoutError(f"tourney serve did not answer on {self.url} within {timeout:.0f}s: {self.log()[-2000:]}")
-
-    def wait_view(self, block: int, timeout: float = 30.0) -> None:
-        """Wait until the service's chain view has seen ``block`` (after a test moved the chain's clock)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                seen = requests.get(f"{self.url}/health", timeout=5).json().get("view_block")
-                if seen is not None and seen >= block:
-                    return
-            except (requests.RequestException, ValueError):
-                pass
-            time.sleep(0.05)
-        raise TimeoutError(f"the service's chain view did not reach block {block} within {timeout:.0f}s")
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
@@ -144,19 +131,6 @@ def start_service(rpc: str, deployment_file: Path, oracle_key: str, workdir: Pat
     service = ServiceProcess(process, port, log_path, args, env)
     service.wait_ready()
     return service
-
-
-def service_submissions(workdir: Path, db: str | None = None) -> Any:
-    """What a service started by :func:`start_service` in ``workdir`` has receipted (its database, default the
-    SQLite file in ``workdir/state``), with ``get``/``current``/``collect`` like the inbox (``collect`` closes the
-    round's gate, as the operator's snapshot does)."""
-    from oracle.protocol.inbox import Inbox
-    from oracle.service.db.engine import Database, default_url
-    from oracle.service.db.ledger import Ledger
-    from oracle.service.db.source import LedgerInbox
-
-    return LedgerInbox(Ledger(Database(db or default_url(str(workdir / "state")), pool_size=2)),
-                       Inbox(workdir / "inbox"))
 
 
 @contextmanager

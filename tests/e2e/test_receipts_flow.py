@@ -29,8 +29,8 @@ from oracle.scoring.params import RoundParams
 from oracle.chain.connection import connect
 from oracle.participant.models import register_model
 from oracle.participant.stake import stake
-from oracle.testing.harness import (ServiceProcess, prediction_csv, service_submissions, start_service, write_live,
-                                    write_targets)
+from oracle.testing.harness import ServiceProcess, prediction_csv, start_service, write_live, write_targets
+from oracle.testing.service_state import service_submissions
 from oracle.participant.receipts import load_receipts, save_receipt
 from oracle.protocol.receipt import sign_receipt
 from oracle.protocol.inbox import Inbox

@@ -22,8 +22,8 @@ from oracle.chain.client import RoundStatus, TournamentClient
 from oracle.chain.deploy import UNIT
 from oracle.participant.service_client import ServiceClient, ServiceError, submit_over_http
 from oracle.testing.harness import (ServiceProcess, encode_request, prediction_csv, register_models, run_submissions,
-                                    service_submissions,
                                     stake_models, start_service, write_live, write_targets)
+from oracle.testing.service_state import service_submissions, wait_view
 from oracle.protocol.receipt import check_receipts, Receipt, sign_receipt, verify_receipt
 from oracle.participant.receipts import load_receipts
 from oracle.protocol.submission import sign_submission
@@ -358,7 +358,7 @@ def test_late_submission_then_scheduler_resolves_and_bundle_honours_receipts(wor
     late = sign_submission(late_owner, world.chain.deployment.chain_id, world.chain.deployment.tournament, round,
                            late_model, prediction_csv(world.live[round], seed=30), closes_at)
     world.chain.advance(closes_at - world.chain.now() + 1)
-    world.service.wait_view(world.chain.w3.eth.block_number)  # the service judges by its view of the chain
+    wait_view(world.url, world.chain.w3.eth.block_number)  # the service judges by its view of the chain
     response = world.post(round, encode_request(late, prediction_csv(world.live[round], seed=30)))
     assert response.status_code == 409 and response.json()["error"]["code"] == "late"
     assert world.inbox.get(round, late_model) is None

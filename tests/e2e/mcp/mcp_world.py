@@ -35,7 +35,8 @@ from oracle.mcp.session import McpSettings, ParticipantSession
 from oracle.operator.rounds import Operator, OperatorConfig
 from oracle.scoring.params import RoundParams
 from oracle.service.config import ServiceConfig
-from oracle.testing.harness import service_submissions, service_thread, write_live, write_targets
+from oracle.testing.harness import service_thread, write_live, write_targets
+from oracle.testing.service_state import service_submissions
 
 TOURNEY = str(Path(sys.executable).with_name("tourney"))
 WINDOW = 900
