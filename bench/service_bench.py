@@ -32,6 +32,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backends", default="sqlite,postgres")
     parser.add_argument("--workers", default="1,2")
+    parser.add_argument("--only", default=None, help="just these runs, e.g. sqlite:2,postgres:1")
     parser.add_argument("--participants", type=int, default=200)
     parser.add_argument("--models-each", type=int, default=5)
     parser.add_argument("--rate", type=float, default=320.0, help="offered submissions per second, in total")
@@ -41,20 +42,22 @@ def main() -> None:
     args = parser.parse_args()
     runs = []
     plans: dict = {}
-    for backend in args.backends.split(","):
-        for workers in [int(w) for w in args.workers.split(",")]:
-            with tempfile.TemporaryDirectory(prefix="service-bench-") as tmp:
-                server = start_postgres(fast=False) if backend == "postgres" else None
-                try:
-                    url = server.url if server else f"sqlite:///{tmp}/state/service.db"
-                    run = run_paced_scenario(Path(tmp), url, workers, args.participants, args.models_each,
-                                             args.live_ids, args.rate, args.seconds, plans)
-                finally:
-                    if server is not None:
-                        server.stop()
-            run = {"backend": backend, "workers": workers, **run}
-            print(json.dumps(run), flush=True)
-            runs.append(run)
+    pairs = [(b, int(w)) for b in args.backends.split(",") for w in args.workers.split(",")]
+    if args.only:
+        pairs = [(p.split(":")[0], int(p.split(":")[1])) for p in args.only.split(",")]
+    for backend, workers in pairs:
+        with tempfile.TemporaryDirectory(prefix="service-bench-") as tmp:
+            server = start_postgres(fast=False) if backend == "postgres" else None
+            try:
+                url = server.url if server else f"sqlite:///{tmp}/state/service.db"
+                run = run_paced_scenario(Path(tmp), url, workers, args.participants, args.models_each,
+                                         args.live_ids, args.rate, args.seconds, plans)
+            finally:
+                if server is not None:
+                    server.stop()
+        run = {"backend": backend, "workers": workers, **run}
+        print(json.dumps(run), flush=True)
+        runs.append(run)
     result = {
         "runs": runs,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},

@@ -31,6 +31,7 @@ from oracle.protocol.submission import sign_submission
 from oracle.testing.harness import (encode_request, prediction_csv, register_models, stake_models, start_service,
                                     write_live, write_targets)
 from oracle.testing.postgres import Postgres, start_postgres
+from oracle.testing.service_state import service_submissions
 
 MODELS_EACH = 4
 LIVE = 50
@@ -174,3 +175,43 @@ def test_two_workers_one_database_duplicates_replays_and_a_killed_worker(
         assert '"status": 500' not in service.log() and "Traceback" not in service.log()
     finally:
         service.stop()
+
+
+def test_sigterm_drains_the_submissions_in_flight(chain: Any, participants: list[Any], tmp_path: Path) -> None:
+    """SIGTERM mid-burst: the worker stops taking connections but finishes what it took, so every submission it
+    committed was also answered (a receipt delivered for each row in the database, none committed unanswered)."""
+    owners = register_models(chain.w3, chain.deployment, [p.account for p in participants], MODELS_EACH)
+    (tmp_path / "rounds").mkdir()
+    ids = write_live(tmp_path / "rounds", 1, LIVE)
+    service = start_service(chain.url, chain.deployment_file, dev_private_keys(2)[1], tmp_path,
+                            extra_args=["--max-rounds", "1", "--window", "3600", "--rate-burst", "1000"])
+    try:
+        client = TournamentClient(chain.w3, chain.deployment)
+        deadline_at = time.monotonic() + 60
+        while client.round_state(1).status is not RoundStatus.OPEN:
+            assert time.monotonic() < deadline_at, f"round 1 not opened:\n{service.log()[-3000:]}"
+            time.sleep(0.2)
+        bodies = [body for m, items in _requests_for(chain, owners, ids, client.round_state(1).closes_at).items()
+                  for tag, body in items if tag == "A"][:40]
+        answered: list[tuple[int, dict]] = []
+        lock = threading.Lock()
+        stopping = threading.Event()
+
+        def one(body: dict) -> None:
+            answer = _post(service.url, body)
+            with lock:
+                if answer is not None:
+                    answered.append(answer)
+                if len(answered) >= 5 and not stopping.is_set():
+                    stopping.set()
+                    service.process.terminate()  # SIGTERM: the graceful path
+
+        with ThreadPoolExecutor(16) as pool:
+            list(pool.map(one, bodies))
+        assert service.process.wait(timeout=60) == 0, service.log()[-3000:]
+    finally:
+        service.stop()
+    receipts = {Receipt.from_json(body).model_id for status, body in answered if status == 201}
+    committed = {s.sub.model_id for s in service_submissions(tmp_path).ledger.receipted(1)}
+    assert committed and committed == receipts, (sorted(committed - receipts), sorted(receipts - committed))
+    assert all(status in (201, 409) for status, _ in answered)
