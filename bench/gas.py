@@ -4,10 +4,19 @@ Measures, in gas used per transaction:
 - ``round_<n>``: propose + activate of one round whose settlement tree has n leaves (steady state: the previous
   round is active, so the proposal reads real previous totals);
 - ``settle_single_100000``: one model settled with a depth-17 proof from a 100,000-leaf tree, in steady state
-  (the model was settled in an earlier round, as every model is after its first round);
+  (the model was settled in an earlier round, as every model is after its first round); ``_burned`` is the same
+  for a model whose result is a burn, and ``flush_burns`` the transaction that then destroys that burn;
 - ``settle_batch_256_per_model``: 256 contiguous models settled with one multiproof, divided by 256 (steady state);
   ``settle_batch_256_first_per_model`` is the same for models never settled before;
-- ``stake``, ``stake_with_permit``, ``request_withdrawal``, ``withdraw``.
+- ``stake``, ``stake_with_permit``, ``request_withdrawal``, ``withdraw``;
+- ``lapse``: ``lapseRound`` of a closed round the oracle never proposed (anyone may call it once the round is
+  ``LAPSE_PERIOD`` past its close);
+- ``exit``: the guaranteed exit: a withdrawal requested after a close whose round then lapses, taken with
+  ``withdraw`` (the model settled through the last active round before it).
+
+Burns are deferred: a single settlement adds the model's burn to ``burnDue``; a batch settlement (or
+``flushBurns``) destroys everything due with one ``burn`` call, so batch figures include their burns and a single
+settlement's burn costs a share of the next batch (or one ``flushBurns``). Activation moves no tokens.
 
 Only the models the benchmark settles are registered on-chain; the other leaves of the 100,000-leaf tree are zero
 amounts for ids that are never settled. What a settlement costs depends on the proof's depth and on the settled
@@ -35,15 +44,17 @@ from oracle.testing.local import local_tournament  # noqa: E402
 
 UNIT = 10**18
 CHALLENGE_PERIOD = 3600
-TARGETS = {"round": 120_000, "settle_single_100000": 55_000, "settle_batch_256_per_model": 12_000}
+TARGETS = {"round": 120_000, "settle_single_100000": 60_000, "settle_batch_256_per_model": 12_000,
+           "stake": 90_000, "stake_with_permit": 90_000, "request_withdrawal": 90_000}
 
 
 class Bench:
     """One deployment on a fresh Anvil: a token, a tournament, the models it registered, and its rounds' leaves."""
 
     def __init__(self, n_registered: int) -> None:
-        local = local_tournament(params=DeployParams(token_supply=10**9 * UNIT, challenge_period=CHALLENGE_PERIOD),
-                                 reserve=10**6 * UNIT)
+        params = DeployParams(token_supply=10**9 * UNIT, challenge_period=CHALLENGE_PERIOD)
+        self.lapse_period = params.lapse_period
+        local = local_tournament(params=params, reserve=10**6 * UNIT)
         self.anvil, self.w3 = local.node, local.w3
         # The keeper (a third party with ether) is the participant here.
         self.admin, self.oracle, self.participant = local.admin, local.oracle, local.keeper
@@ -73,10 +84,9 @@ class Bench:
         """Open, close, propose and activate a round with n_leaves leaves; return (propose+activate gas, tree).
 
         Registered models alternate between a 1% payout and a 1% burn; the rest of the leaves carry zeros."""
-        last_closed, _ = self.t.functions.roundCursor().call()
-        round_ = last_closed + 1
-        self.oracle.transact(self.t.functions.openRound(self.now() + 60))
-        self.sleep(61)
+        round_ = self.t.functions.roundCursor().call()[0] + 1
+        self.oracle.transact(self.t.functions.openRound(self.now() + 120))
+        self.sleep(121)
         self.oracle.transact(self.t.functions.closeRound(round_))
         leaves = []
         for model_id in range(1, n_leaves + 1):
@@ -89,11 +99,11 @@ class Bench:
                 self.cumulative[model_id] = (payout, burn)
             leaves.append(SettlementLeaf(model_id, payout, burn))
         tree = settlement_tree(leaves)
-        total_payout = sum(leaf.cumulative_payout for leaf in leaves)
-        total_burn = sum(leaf.cumulative_burn for leaf in leaves)
-        at_risk = self.t.functions.stakedPool().call()
+        # The round's increases: 10 tokens per registered model, paid to the odd ids and burned from the even ones.
+        total_payout = 10 * UNIT * ((self.n_registered + 1) // 2)
+        total_burn = 10 * UNIT * (self.n_registered // 2)
         propose = self.oracle.transact(self.t.functions.proposeRoot(
-            round_, tree.root, total_payout, total_burn, at_risk, b"\xab" * 32, "file:///bench/rounds/manifest.json",
+            round_, tree.root, total_payout, total_burn, b"\xab" * 32, "file:///bench/rounds/manifest.json",
         ))
         self.sleep(CHALLENGE_PERIOD + 1)
         activate = self.oracle.transact(self.t.functions.activateRoot(round_))
@@ -138,11 +148,25 @@ def measure() -> dict[str, int]:
             b.settle_single(r1, tree1, model_id)
         gas["round_100000"], (r2, tree2) = b.run_round(100_000)
         gas["settle_single_100000"] = b.settle_single(r2, tree2, 1)
+        # A burned model (even id): the settlement leaves its burn due; flushBurns destroys it (a batch would too).
+        gas["settle_single_100000_burned"] = b.settle_single(r2, tree2, 2)
+        gas["flush_burns"] = b.participant.transact(b.t.functions.flushBurns())["gasUsed"]
         gas["settle_batch_256_per_model"] = b.settle_batch(r2, tree2, list(range(11, 267))) // 256
 
         # Withdrawal: request, then withdraw once the model is settled through the rounds it was at risk in.
         gas["request_withdrawal"] = b.participant.transact(b.t.functions.requestWithdrawal(1, 100 * UNIT))["gasUsed"]
         gas["withdraw"] = b.participant.transact(b.t.functions.withdraw(1))["gasUsed"]
+
+        # The guaranteed exit: round 3 closes, model 1 asks for more, the oracle never proposes round 3; once it is
+        # LAPSE_PERIOD past its close anyone lapses it, and the withdrawal pays (model 1 is settled through round 2,
+        # the last active round before the request).
+        b.oracle.transact(b.t.functions.openRound(b.now() + 120))
+        b.sleep(121)
+        b.oracle.transact(b.t.functions.closeRound(3))
+        b.participant.transact(b.t.functions.requestWithdrawal(1, 100 * UNIT))
+        b.sleep(b.lapse_period)
+        gas["lapse"] = b.participant.transact(b.t.functions.lapseRound(3))["gasUsed"]
+        gas["exit"] = b.participant.transact(b.t.functions.withdraw(1))["gasUsed"]
 
         # stakeWithPermit from a fresh holder with no allowance, signing locally.
         holder = Account.create()
@@ -166,7 +190,8 @@ def main() -> None:
     gas = measure()
     order = ["round_10", "round_1000", "round_100000", "settle_single_100000", "settle_batch_256_per_model",
              "stake", "stake_with_permit", "request_withdrawal", "withdraw",
-             "settle_single_100000_first", "settle_batch_256_first_per_model"]
+             "settle_single_100000_first", "settle_batch_256_first_per_model", "settle_single_100000_burned",
+             "flush_burns", "lapse", "exit"]
     result = {k: gas[k] for k in order}
     out = ROOT / "bench" / "results" / "gas.json"
     out.parent.mkdir(parents=True, exist_ok=True)

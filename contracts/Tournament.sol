@@ -1,615 +1,513 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
-import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
-import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {AccessControlDefaultAdminRules} from
+    "@openzeppelin/contracts/access/extensions/AccessControlDefaultAdminRules.sol";
 import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
-import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
-import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 
-/// @notice The part of the stake token the tournament needs beyond ERC-20: burning its own balance.
-interface IBurnableToken is IERC20 {
-    /// @notice Destroys `value` tokens of the caller, lowering the total supply.
-    function burn(uint256 value) external;
-}
+import {IBurnableToken} from "./interfaces/IBurnableToken.sol";
+import {ITournament} from "./interfaces/ITournament.sol";
+import {TournamentBase} from "./TournamentBase.sol";
+import {TournamentExtension} from "./TournamentExtension.sol";
 
 /// @title Tournament
-/// @notice Stakes, rounds and Merkle-rooted settlement of a staked prediction tournament.
+/// @notice Stakes, rounds and Merkle-rooted settlement of a staked prediction tournament in which no single
+/// privileged key can take more than one round's cap of a model's own stake, nor hold an exit for longer than
+/// LAPSE_PERIOD. See {ITournament} for the rules; the threat model is docs/threat-model.md.
 ///
-/// Participants register models and stake on them. Every round the oracle opens a submission window and closes it;
-/// the stake each model has at close is at risk in that round. When the round's targets are known the oracle scores
-/// it off-chain and proposes one Merkle root whose leaves are every model's cumulative payout and cumulative burn over
-/// all rounds so far. After a challenge window in which the guardian may veto it, anyone activates the root: the
-/// round's total burn is destroyed and its total payout moves from the reward reserve into the staked pool, in
-/// aggregate. Per-model balances follow lazily: anyone may settle a model (or a contiguous batch, with one multiproof)
-/// against an active root.
+/// How the per-model bound stays O(1) at settlement: when a round resolves it stores the cumulative products, over
+/// every active round so far, of (1 - burnCap) and (1 + payoutCap), as binary floating-point numbers (a 64-bit
+/// mantissa and an exponent). The worst (best) an honest leaf can do to an amount at risk over the rounds (x, y]
+/// is that amount times the ratio of the two products at y and x: no underflow however many rounds. A model's
+/// unsettled span is cut in at most three segments (its pending tranche starts, its withdrawal stops being at risk)
+/// and each segment applies one ratio. A span with a single active round uses the round's caps exactly.
 ///
-/// The oracle is bounded: a proposal may not pay more than the funded reserve nor more than a cap fraction of the
-/// stake at risk, may not burn more than a cap fraction of the stake at risk, and may not lower a cumulative value.
-/// Settlement never applies more than the active totals, nor takes a model's stake below zero: should a wrong root
-/// be activated that burns more than a model holds, the reward reserve covers the excess.
-///
-/// Leaves are OpenZeppelin "standard" Merkle tree leaves:
-/// `keccak256(bytes.concat(keccak256(abi.encode(modelId, cumulativePayout, cumulativeBurn))))`, ordered by model id.
-///
-/// Amounts are stored as uint96: the token's fixed supply must fit (checked in the constructor), so no sum of
-/// amounts held here can overflow.
-/// @dev Storage layout matters for gas: Pausable is the last base so its flag shares the ledger slot declared first
-/// below, which staking, withdrawals and proposals read anyway.
-contract Tournament is AccessControl, ReentrancyGuardTransient, EIP712, Pausable {
+/// @dev The less frequent functions run in {TournamentExtension} (deployed by the constructor, immutable) with
+/// DELEGATECALL on this contract's storage: together they exceed the EIP-170 code size limit. Both inherit
+/// {TournamentBase} first, which holds all storage, so their layouts are identical.
+contract Tournament is TournamentBase, EIP712, ITournament {
     using SafeERC20 for IBurnableToken;
     using SafeCast for uint256;
     using SafeCast for int256;
 
-    /// @notice May open and close rounds and propose roots.
-    bytes32 public constant ORACLE_ROLE = keccak256("ORACLE_ROLE");
-    /// @notice May veto a pending root during its challenge window.
-    bytes32 public constant GUARDIAN_ROLE = keccak256("GUARDIAN_ROLE");
-    /// @notice May pause and unpause staking, withdrawals and proposals.
-    bytes32 public constant PAUSER_ROLE = keccak256("PAUSER_ROLE");
-
-    /// @notice EIP-712 type of a participant's signed submission of a prediction file for a round.
+    /// @inheritdoc ITournament
+    bytes32 public constant ORACLE_ROLE = ORACLE;
+    /// @inheritdoc ITournament
+    bytes32 public constant GUARDIAN_ROLE = GUARDIAN;
+    /// @inheritdoc ITournament
+    bytes32 public constant PAUSER_ROLE = PAUSER;
+    /// @inheritdoc ITournament
     bytes32 public constant SUBMISSION_TYPEHASH =
         keccak256("Submission(uint256 round,uint256 modelId,bytes32 predictionsHash,uint256 deadline)");
 
-    uint256 private constant BPS = 10_000;
+    /// @dev Relative slack of the multi-round bounds, in the honest leaf's favour (1e-12). The stored products
+    /// carry at most 2^-63 relative error per round, so the slack covers over four million active rounds.
+    uint256 private constant SLACK = 1e12;
 
-    /// @notice Size of the ring of roots. It holds at most {MAX_PENDING_ROUNDS} pending roots ahead of the last
-    /// activated round and the last {SETTLEABLE_ROUNDS} active ones, never more: a proposal can then only overwrite
-    /// the root of a round that is already too old to settle against.
-    uint32 public constant ROOT_HISTORY = 64;
-    /// @notice How far proposals may run ahead of the last activated round.
-    uint32 public constant MAX_PENDING_ROUNDS = 16;
-    /// @notice How many of the latest active rounds can be settled against. Leaves are cumulative, so the newest
-    /// active root settles everything an older one would; a proof against an older round gets {StaleRound}.
-    uint32 public constant SETTLEABLE_ROUNDS = ROOT_HISTORY - MAX_PENDING_ROUNDS;
+    /// @notice The contract that runs the less frequent functions on this contract's storage.
+    address public immutable extension;
 
-    enum RoundStatus {
-        None,
-        Open,
-        Closed,
-        Proposed,
-        Vetoed,
-        Active
+    // ================================================================ construction
+
+    /// @notice Deploys the tournament (and its extension) in one call; see {ITournament.Params} for the checks.
+    constructor(Params memory p) TournamentBase(p, p.admin) EIP712("Tournament", "1") {
+        _checkBounds(p.bounds);
+        _setBounds(p.bounds);
+        if (p.oracle != address(0)) _grantRole(ORACLE, p.oracle);
+        if (p.guardian != address(0)) _grantRole(GUARDIAN, p.guardian);
+        if (p.pauser != address(0)) _grantRole(PAUSER, p.pauser);
+        // Round 0: resolved, not active, products 1.
+        _factors[0] = Factors({
+            payoutCapBps: 0,
+            burnCapBps: 0,
+            prevActive: 0,
+            active: false,
+            burnMant: ONE,
+            burnExp: 0,
+            payMant: ONE,
+            payExp: 0
+        });
+        extension = address(new TournamentExtension(p));
     }
 
-    /// @dev One storage slot: the owner never changes and the net deposits change on stake and withdrawal.
-    struct Model {
-        address owner;
-        // Deposits minus withdrawals. Negative once a model has withdrawn more than it deposited (its winnings).
-        int96 netDeposits;
+    // ================================================================ administration (admin, delayed)
+
+    /// @inheritdoc ITournament
+    function scheduleBounds(Bounds calldata) external returns (bytes32) {
+        _delegate();
     }
 
-    /// @dev One storage slot, written by every settlement. Nonzero from registration (firstRound >= 1), so a
-    /// settlement always rewrites a nonzero slot (5,000 gas) instead of initialising one (22,100 gas).
-    struct Settlement {
-        uint96 payout; // cumulative payout applied to the model's stake
-        uint96 burn; // cumulative burn applied to the model's stake
-        uint32 round; // the round whose root the model was last settled against; every earlier round is included
-        uint32 firstRound; // the first round whose tree includes the model
+    /// @inheritdoc ITournament
+    function executeBounds(Bounds calldata) external {
+        _delegate();
     }
 
-    struct Withdrawal {
-        uint96 amount;
-        // The last round closed before the request: the amount was at risk in it and every round before it.
-        uint32 afterRound;
+    /// @inheritdoc ITournament
+    function scheduleRoleGrant(bytes32, address) external returns (bytes32) {
+        _delegate();
     }
 
-    struct Round {
-        // slot 0: what a proposal commits to. The status shares the slot, so proposing rewrites a nonzero slot.
-        uint96 cumulativePayout;
-        uint96 cumulativeBurn;
-        uint40 activatesAt;
-        RoundStatus status;
-        // slot 1: the schedule, the bounds in force for the round (fixed when it opens) and the stake snapshot.
-        uint40 closesAt;
-        uint40 closedAt;
-        int96 netDepositsAtClose;
-        uint16 payoutCapBps;
-        uint16 burnCapBps;
-        uint32 challengePeriod;
+    /// @inheritdoc ITournament
+    function executeRoleGrant(bytes32, address) external {
+        _delegate();
     }
 
-    /// @notice One leaf of a settlement tree.
-    struct Leaf {
-        uint256 modelId;
-        uint256 cumulativePayout;
-        uint256 cumulativeBurn;
+    /// @inheritdoc ITournament
+    function cancelOperation(bytes32) external {
+        _delegate();
     }
 
-    /// @notice The stake token.
-    IBurnableToken public immutable token;
-
-    // Ledger slot: what stake, withdrawal, close and proposal read together.
-    int96 private _totalNetDeposits;
-    // Every token ever added to the reward reserve, less burn shortfalls it covered (see _coverShortfall).
-    uint96 private _reserveFunded;
-    uint32 private _lastClosedRound;
-
-    // Settlement slot: what activation and every settlement read and write together.
-    uint96 private _unsettledPayout; // activated payouts not yet applied to a model
-    uint96 private _unsettledBurn; // activated burns not yet applied to a model
-    uint32 private _lastActivatedRound;
-
-    // Bounds for rounds opened from now on (each round keeps its own copy).
-    uint32 private _challengePeriod;
-    uint16 private _payoutCapBps;
-    uint16 private _burnCapBps;
-
-    uint256 private _modelCount;
-
-    mapping(uint256 modelId => Model) private _models;
-    mapping(uint256 modelId => Settlement) private _settlements;
-    mapping(uint256 modelId => Withdrawal) private _withdrawals;
-    mapping(uint32 round => Round) private _rounds;
-    // Roots live in a ring written at deployment, so a proposal rewrites a nonzero slot (5,000 gas) instead of
-    // initialising one (22,100). Round r's root is at r % ROOT_HISTORY (see ROOT_HISTORY for why that is safe).
-    bytes32[ROOT_HISTORY] private _roots;
-
-    // ---------------------------------------------------------------- events
-
-    /// @notice A model was registered to `owner`.
-    event ModelRegistered(uint256 indexed modelId, address indexed owner, uint32 firstRound);
-    /// @notice `amount` was added to a model's stake.
-    event Staked(uint256 indexed modelId, address indexed owner, uint256 amount);
-    /// @notice A withdrawal of up to `amount` was requested; it stays at risk in every round up to `afterRound`.
-    event WithdrawalRequested(uint256 indexed modelId, uint256 amount, uint256 pendingAmount, uint32 afterRound);
-    /// @notice A pending withdrawal was paid to the model's owner.
-    event Withdrawn(uint256 indexed modelId, address indexed owner, uint256 amount);
-    /// @notice `amount` was added to the reward reserve.
-    event ReserveFunded(address indexed funder, uint256 amount);
-    /// @notice The bounds for rounds opened from now on changed.
-    event BoundsSet(uint32 challengePeriod, uint16 payoutCapBps, uint16 burnCapBps);
-    /// @notice A round opened for submissions until `closesAt`.
-    event RoundOpened(
-        uint32 indexed round, uint40 closesAt, uint32 challengePeriod, uint16 payoutCapBps, uint16 burnCapBps
-    );
-    /// @notice A round closed; the stake every model had at this point is at risk in it.
-    event RoundClosed(uint32 indexed round, int256 netDeposits, uint256 stakedPool);
-    /// @notice The oracle proposed the result root of a round.
-    event RootProposed(
-        uint32 indexed round,
-        bytes32 root,
-        uint256 cumulativePayout,
-        uint256 cumulativeBurn,
-        uint256 totalStakeAtRisk,
-        bytes32 manifestHash,
-        string manifestURI,
-        uint40 activatesAt
-    );
-    /// @notice The guardian vetoed a pending root (directly, or because an earlier round's root was vetoed).
-    event RootVetoed(uint32 indexed round, address indexed guardian);
-    /// @notice A root became active: `burned` tokens were destroyed and `paid` moved from the reserve to the stakes.
-    event RootActivated(uint32 indexed round, uint256 paid, uint256 burned);
-    /// @notice A model's stake caught up with an active root.
-    event Settled(uint256 indexed modelId, uint32 indexed round, uint256 payoutDelta, uint256 burnDelta);
-    /// @notice An active root burned more than a model held: the model's stake went to zero and the reserve
-    /// covered the `shortfall` (already destroyed at activation), so no other stake pays for it.
-    event BurnShortfallCovered(uint256 indexed modelId, uint32 indexed round, uint256 shortfall);
-    /// @notice A batch of models caught up with an active root: `settled` of them moved (the rest already had),
-    /// by `paid` and `burned` in total. Per-model amounts are the batch's leaves (in the calldata and the round's
-    /// published tree) minus each model's previous settlement; one event per batch keeps a batch cheap.
-    event BatchSettled(uint32 indexed round, uint256 count, uint256 settled, uint256 paid, uint256 burned);
-
-    // ---------------------------------------------------------------- errors
-
-    error TokenSupplyTooLarge(uint256 supply);
-    error InvalidBounds(uint32 challengePeriod, uint16 payoutCapBps, uint16 burnCapBps);
-    error UnknownModel(uint256 modelId);
-    error NotModelOwner(uint256 modelId, address caller);
-    error ZeroAmount();
-    error WithdrawalExceedsStake(uint256 modelId, uint256 requested, uint256 available);
-    error NoPendingWithdrawal(uint256 modelId);
-    error UnsettledRounds(uint256 modelId, uint32 settledRound, uint32 requiredRound);
-    error RoundAlreadyOpen(uint32 round);
-    error CloseTimeNotInFuture(uint40 closesAt);
-    error UnexpectedRoundStatus(uint32 round, RoundStatus status);
-    error RoundNotDue(uint32 round, uint40 closesAt);
-    error ZeroRoot();
-    error PreviousRoundNotProposed(uint32 round);
-    error CumulativeDecreased(uint32 round);
-    error StakeAtRiskTooHigh(uint32 round, uint256 claimed, int256 bound);
-    error PayoutCapExceeded(uint32 round, uint256 increase, uint256 cap);
-    error BurnCapExceeded(uint32 round, uint256 increase, uint256 cap);
-    error PayoutExceedsReserve(uint32 round, uint256 cumulativePayout, uint256 reserveFunded);
-    error ChallengeWindowOpen(uint32 round, uint40 activatesAt);
-    error ChallengeWindowClosed(uint32 round, uint40 activatesAt);
-    error ActivationOutOfOrder(uint32 round, uint32 nextRound);
-    error RootNotActive(uint32 round);
-    error StaleRound(uint32 round, uint32 oldestSettleable);
-    error TooManyPendingRounds(uint32 round, uint32 lastActivated);
-    error InvalidProof();
-    error EmptyBatch();
-    error AlreadySettled(uint256 modelId, uint32 settledRound);
-    error ModelCumulativeDecreased(uint256 modelId);
-    error BurnExceedsStake(uint256 modelId, uint256 shortfall, uint256 reserveAvailable);
-    error SettlementExceedsActiveTotals();
-
-    // ---------------------------------------------------------------- construction and administration
-
-    /// @notice Deploys the tournament for `token_`, with `admin` holding the admin role (meant to be a timelock).
-    /// @param token_ The stake token; its fixed supply must fit in uint96.
-    /// @param admin Receives DEFAULT_ADMIN_ROLE and grants the other roles.
-    /// @param challengePeriod Seconds a proposed root waits, open to veto, before it can be activated.
-    /// @param payoutCapBps Cap on a round's payout increase, in basis points of its total stake at risk.
-    /// @param burnCapBps Cap on a round's burn increase, in basis points of its total stake at risk.
-    constructor(IBurnableToken token_, address admin, uint32 challengePeriod, uint16 payoutCapBps, uint16 burnCapBps)
-        EIP712("Tournament", "1")
-    {
-        uint256 supply = token_.totalSupply();
-        if (supply > type(uint96).max) revert TokenSupplyTooLarge(supply);
-        token = token_;
-        _grantRole(DEFAULT_ADMIN_ROLE, admin);
-        _setBounds(challengePeriod, payoutCapBps, burnCapBps);
-        // Placeholder roots: never active (no round <= 0 activates) and with no known preimage.
-        for (uint256 i; i < ROOT_HISTORY; ++i) {
-            _roots[i] = keccak256(abi.encode("Tournament.unusedRoot", i));
-        }
+    /// @notice Roles are granted only through {scheduleRoleGrant} and {executeRoleGrant} (the admin role through
+    /// the two-step transfer); revoking stays instant.
+    function grantRole(bytes32 role, address account) public override {
+        if (role == DEFAULT_ADMIN_ROLE) super.grantRole(role, account); // reverts: the admin moves in two steps
+        revert RoleGrantNeedsSchedule(role, account);
     }
 
-    /// @notice Sets the bounds for rounds opened from now on; open and earlier rounds keep theirs.
-    /// @param challengePeriod Seconds between a proposal and its earliest activation (nonzero).
-    /// @param payoutCapBps Cap on a round's payout increase in basis points of its stake at risk (at most 10,000).
-    /// @param burnCapBps Cap on a round's burn increase in basis points of its stake at risk (at most 10,000).
-    function setBounds(uint32 challengePeriod, uint16 payoutCapBps, uint16 burnCapBps)
-        external
-        onlyRole(DEFAULT_ADMIN_ROLE)
-    {
-        _setBounds(challengePeriod, payoutCapBps, burnCapBps);
+    /// @notice The admin delay is a hard limit.
+    function changeDefaultAdminDelay(uint48) public pure override {
+        revert AdminDelayImmutable();
     }
 
-    /// @notice Stops staking, withdrawal requests, withdrawals and root proposals. Never moves funds.
-    function pause() external onlyRole(PAUSER_ROLE) {
-        _pause();
+    /// @notice The admin delay is a hard limit.
+    function rollbackDefaultAdminDelay() public pure override {
+        revert AdminDelayImmutable();
     }
 
-    /// @notice Resumes what {pause} stopped.
-    function unpause() external onlyRole(PAUSER_ROLE) {
-        _unpause();
+    // ================================================================ pause (pauser)
+
+    /// @inheritdoc ITournament
+    function pause() external {
+        _delegate();
     }
 
-    // ---------------------------------------------------------------- participants
-
-    /// @notice Registers a new model owned by the caller.
-    /// @return modelId The new model's id (ids are consecutive from 1).
-    function registerModel() external returns (uint256 modelId) {
-        modelId = ++_modelCount;
-        uint32 lastClosed = _lastClosedRound;
-        _models[modelId] = Model({owner: msg.sender, netDeposits: 0});
-        // Rounds already closed never include the model: it counts as settled through them.
-        _settlements[modelId] = Settlement({payout: 0, burn: 0, round: lastClosed, firstRound: lastClosed + 1});
-        emit ModelRegistered(modelId, msg.sender, lastClosed + 1);
+    /// @inheritdoc ITournament
+    function unpause() external {
+        _delegate();
     }
 
-    /// @notice Adds `amount` tokens from the caller to the stake of a model the caller owns.
-    /// The stake counts from the next round that closes.
-    /// @param modelId The model to stake on.
-    /// @param amount Tokens (smallest unit), previously approved to this contract.
-    function stake(uint256 modelId, uint256 amount) external nonReentrant whenNotPaused {
+    // ================================================================ participants
+
+    /// @inheritdoc ITournament
+    function registerModel() external returns (uint256) {
+        _delegate();
+    }
+
+    /// @inheritdoc ITournament
+    function stake(uint256 modelId, uint256 amount) external nonReentrant {
         _stake(modelId, amount);
     }
 
-    /// @notice {stake} with an EIP-2612 permit, so approval and stake take one transaction.
-    /// @dev The permit is allowed to fail (someone may have front-run it): the transfer then needs an allowance.
-    /// @param modelId The model to stake on.
-    /// @param amount Tokens (smallest unit).
-    /// @param deadline Permit deadline.
-    /// @param v Permit signature v.
-    /// @param r Permit signature r.
-    /// @param s Permit signature s.
+    /// @inheritdoc ITournament
     function stakeWithPermit(uint256 modelId, uint256 amount, uint256 deadline, uint8 v, bytes32 r, bytes32 s)
         external
         nonReentrant
-        whenNotPaused
     {
-        try IERC20Permit(address(token)).permit(msg.sender, address(this), amount, deadline, v, r, s) {} catch {}
+        // Someone may have front-run the permit: the transfer then needs the allowance it already set.
+        try IERC20Permit(address(_token)).permit(msg.sender, address(this), amount, deadline, v, r, s) {} catch {}
         _stake(modelId, amount);
     }
 
-    /// @notice Requests a withdrawal of up to `amount` from a model the caller owns. The amount stays at risk in
-    /// every round closed before this request and can be withdrawn once the model is settled through them.
-    /// A second request adds to the first and moves the whole pending amount behind the latest closed round.
-    /// @param modelId The model.
-    /// @param amount Tokens to withdraw; with what is already pending, at most the model's settled stake.
-    function requestWithdrawal(uint256 modelId, uint256 amount) external whenNotPaused {
-        _requireOwner(modelId);
-        if (amount == 0) revert ZeroAmount();
-        Withdrawal storage w = _withdrawals[modelId];
-        uint256 pending = w.amount + amount;
-        uint256 available = stakeOf(modelId);
-        if (pending > available) revert WithdrawalExceedsStake(modelId, pending, available);
-        uint32 afterRound = _lastClosedRound;
-        w.amount = pending.toUint96();
-        w.afterRound = afterRound;
-        emit WithdrawalRequested(modelId, amount, pending, afterRound);
+    /// @inheritdoc ITournament
+    function requestWithdrawal(uint256, uint256) external {
+        _delegate();
     }
 
-    /// @notice Pays a model's pending withdrawal to its owner (the caller). Every round the amount was at risk in
-    /// must be settled for the model first; if burns since the request left less stake, that is what is paid.
-    /// @param modelId The model.
-    /// @return amount Tokens paid.
-    function withdraw(uint256 modelId) external nonReentrant whenNotPaused returns (uint256 amount) {
+    /// @inheritdoc ITournament
+    function lowerWithdrawal(uint256, uint256) external {
+        _delegate();
+    }
+
+    /// @inheritdoc ITournament
+    function withdraw(uint256 modelId) external nonReentrant returns (uint256 amount) {
         amount = _withdraw(modelId);
     }
 
-    /// @notice Settles a model against an active root, then pays its pending withdrawal (see {settle}, {withdraw}).
-    /// @param round An active round.
-    /// @param modelId The model.
-    /// @param cumulativePayout The model's leaf: cumulative payout through `round`.
-    /// @param cumulativeBurn The model's leaf: cumulative burn through `round`.
-    /// @param proof The leaf's Merkle proof.
-    /// @return amount Tokens paid.
+    /// @inheritdoc ITournament
     function settleAndWithdraw(
         uint32 round,
         uint256 modelId,
         uint256 cumulativePayout,
         uint256 cumulativeBurn,
         bytes32[] calldata proof
-    ) external nonReentrant whenNotPaused returns (uint256 amount) {
-        if (_settlements[modelId].round < round) {
-            _settleOne(round, modelId, cumulativePayout, cumulativeBurn, proof);
-        }
+    ) external nonReentrant returns (uint256 amount) {
+        if (_loadHot(modelId).round < round) _settleOne(round, modelId, cumulativePayout, cumulativeBurn, proof);
         amount = _withdraw(modelId);
     }
 
-    /// @notice Adds `amount` tokens from the caller to the reward reserve that pays out winning models.
-    /// @param amount Tokens (smallest unit), previously approved to this contract.
+    /// @inheritdoc ITournament
     function fundReserve(uint256 amount) external nonReentrant {
         if (amount == 0) revert ZeroAmount();
-        _reserveFunded = (uint256(_reserveFunded) + amount).toUint96();
-        token.safeTransferFrom(msg.sender, address(this), amount);
+        // Cannot pass AMOUNT_CAP: the reserve is part of what this contract holds, at most the supply.
+        _reserve += amount.toUint96();
+        _token.safeTransferFrom(msg.sender, address(this), amount);
         emit ReserveFunded(msg.sender, amount);
     }
 
-    // ---------------------------------------------------------------- oracle: rounds and roots
+    // ================================================================ oracle
 
-    /// @notice Opens the next round for submissions until `closesAt`, with the bounds currently set.
-    /// @param closesAt Unix time after which the round may be closed; submissions must arrive before it.
-    /// @return round The new round's number (consecutive from 1).
-    function openRound(uint40 closesAt) external onlyRole(ORACLE_ROLE) returns (uint32 round) {
-        round = _lastClosedRound + 1;
-        Round storage rd = _rounds[round];
-        if (rd.status != RoundStatus.None) revert RoundAlreadyOpen(round);
-        if (closesAt <= block.timestamp) revert CloseTimeNotInFuture(closesAt);
-        (uint32 period, uint16 payoutCap, uint16 burnCap) = (_challengePeriod, _payoutCapBps, _burnCapBps);
-        rd.status = RoundStatus.Open;
-        rd.closesAt = closesAt;
-        rd.challengePeriod = period;
-        rd.payoutCapBps = payoutCap;
-        rd.burnCapBps = burnCap;
-        emit RoundOpened(round, closesAt, period, payoutCap, burnCap);
+    /// @inheritdoc ITournament
+    function openRound(uint40) external returns (uint32) {
+        _delegate();
     }
 
-    /// @notice Closes a round whose submission window has passed; every model's stake at this point is at risk.
-    /// @param round The open round.
-    function closeRound(uint32 round) external onlyRole(ORACLE_ROLE) {
-        Round storage rd = _rounds[round];
-        if (rd.status != RoundStatus.Open) revert UnexpectedRoundStatus(round, rd.status);
-        if (block.timestamp < rd.closesAt) revert RoundNotDue(round, rd.closesAt);
-        int96 netDeposits = _totalNetDeposits;
-        rd.status = RoundStatus.Closed;
-        rd.closedAt = uint40(block.timestamp);
-        rd.netDepositsAtClose = netDeposits;
-        _lastClosedRound = round;
-        emit RoundClosed(round, netDeposits, stakedPool());
+    /// @inheritdoc ITournament
+    function closeRound(uint32) external {
+        _delegate();
     }
 
-    /// @notice Proposes a closed round's result root. It can be activated after the round's challenge period
-    /// unless the guardian vetoes it. Rounds are proposed strictly in order; several may be pending at once.
-    /// @param round A closed round (or one whose previous proposal was vetoed).
-    /// @param root Root of the settlement tree: every model's cumulative payout and burn through `round`.
-    /// @param cumulativePayout Sum of the tree's cumulative payouts.
-    /// @param cumulativeBurn Sum of the tree's cumulative burns.
-    /// @param totalStakeAtRisk Sum of the models' stakes at risk in the round (the base of the caps).
-    /// @param manifestHash keccak-256 of the round's manifest (the artifacts that reproduce the root).
-    /// @param manifestURI Where the manifest is published.
-    function proposeRoot(
-        uint32 round,
-        bytes32 root,
-        uint96 cumulativePayout,
-        uint96 cumulativeBurn,
-        uint96 totalStakeAtRisk,
-        bytes32 manifestHash,
-        string calldata manifestURI
-    ) external onlyRole(ORACLE_ROLE) whenNotPaused {
-        if (root == bytes32(0)) revert ZeroRoot();
-        uint40 activatesAt = _acceptProposal(round, root, cumulativePayout, cumulativeBurn, totalStakeAtRisk);
-        emit RootProposed(
-            round, root, cumulativePayout, cumulativeBurn, totalStakeAtRisk, manifestHash, manifestURI, activatesAt
-        );
+    /// @inheritdoc ITournament
+    function proposeRoot(uint32, bytes32, uint256, uint256, bytes32, string calldata) external {
+        _delegate();
     }
 
-    /// @notice Vetoes a pending root during its challenge window, and every later pending root (they build on it).
-    /// The oracle may then propose the round again.
-    /// @param round A round whose root is pending.
-    function vetoRoot(uint32 round) external onlyRole(GUARDIAN_ROLE) {
-        Round storage rd = _rounds[round];
-        if (rd.status != RoundStatus.Proposed) revert UnexpectedRoundStatus(round, rd.status);
-        if (block.timestamp >= rd.activatesAt) revert ChallengeWindowClosed(round, rd.activatesAt);
-        // Later pending rounds exist only while this one is pending, and their number is bounded by the rounds
-        // the oracle proposed during one challenge window.
-        for (uint32 r = round; _rounds[r].status == RoundStatus.Proposed; ++r) {
-            _rounds[r].status = RoundStatus.Vetoed;
-            emit RootVetoed(r, msg.sender);
-        }
+    // ================================================================ guardian
+
+    /// @inheritdoc ITournament
+    function vetoRoot(uint32) external {
+        _delegate();
     }
 
-    /// @notice Activates the next pending root once its challenge window has passed. Anyone may call it.
-    /// Burns the round's burn increase and moves its payout increase from the reserve to the staked pool.
-    /// @param round The round after the last active one.
-    function activateRoot(uint32 round) external nonReentrant {
-        uint32 next = _lastActivatedRound + 1;
-        if (round != next) revert ActivationOutOfOrder(round, next);
-        Round storage rd = _rounds[round];
-        if (rd.status != RoundStatus.Proposed) revert UnexpectedRoundStatus(round, rd.status);
-        if (block.timestamp < rd.activatesAt) revert ChallengeWindowOpen(round, rd.activatesAt);
+    // ================================================================ anyone
 
-        // Checked at proposal too, but a covered burn shortfall may have shrunk the reserve since.
-        uint96 funded = _reserveFunded;
-        if (rd.cumulativePayout > funded) revert PayoutExceedsReserve(round, rd.cumulativePayout, funded);
-        (uint96 prevPayout, uint96 prevBurn) = _previousTotals(round);
-        uint96 paid = rd.cumulativePayout - prevPayout;
-        uint96 burned = rd.cumulativeBurn - prevBurn;
-        rd.status = RoundStatus.Active;
-        _lastActivatedRound = round;
-        _unsettledPayout += paid;
-        _unsettledBurn += burned;
-        emit RootActivated(round, paid, burned);
-        if (burned != 0) token.burn(burned);
+    /// @inheritdoc ITournament
+    function activateRoot(uint32 round) external {
+        _requireNextToResolve(round);
+        Schedule storage s = _schedules[round];
+        (RoundStatus status, uint40 activatesAt, uint96 payoutTotal) = (s.status, s.activatesAt, s.payoutTotal);
+        if (status != RoundStatus.Proposed) revert UnexpectedRoundStatus(round, status);
+        if (block.timestamp < activatesAt) revert ChallengeWindowOpen(round, activatesAt);
+        uint40 lapsesAt = s.closedAt + _lapsePeriod;
+        if (block.timestamp >= lapsesAt) revert ActivationPastLapse(round, lapsesAt);
+        // Checked at proposal too; the free reserve cannot shrink in between, so this never halts an honest oracle.
+        uint256 free = _freeReserve();
+        if (payoutTotal > free) revert PayoutExceedsFreeReserve(round, payoutTotal, free);
+        s.status = RoundStatus.Active;
+        _committed += payoutTotal;
+        _resolve(round, true);
+        emit RootActivated(round, payoutTotal);
     }
 
-    // ---------------------------------------------------------------- settlement (permissionless)
+    /// @inheritdoc ITournament
+    function lapseRound(uint32) external {
+        _delegate();
+    }
 
-    /// @notice Applies to a model's stake what an active root says it is owed since its last settlement.
-    /// @param round An active round; any active round at or after the model's last settlement will do.
-    /// @param modelId The model.
-    /// @param cumulativePayout The model's leaf: cumulative payout through `round`.
-    /// @param cumulativeBurn The model's leaf: cumulative burn through `round`.
-    /// @param proof The leaf's Merkle proof.
+    /// @inheritdoc ITournament
     function settle(
         uint32 round,
         uint256 modelId,
         uint256 cumulativePayout,
         uint256 cumulativeBurn,
         bytes32[] calldata proof
-    ) external {
-        _settleOne(round, modelId, cumulativePayout, cumulativeBurn, proof);
+    ) external returns (uint256 payout, uint256 burn) {
+        (payout, burn) = _settleOne(round, modelId, cumulativePayout, cumulativeBurn, proof);
     }
 
-    /// @notice Settles many models against one active root with one OpenZeppelin multiproof. Models already
-    /// settled through `round` are skipped, not reverted on.
-    /// @param round An active round.
-    /// @param leaves The leaves, in the order the multiproof lists them (ascending model id for a settlement tree).
-    /// @param proof The multiproof's sibling hashes.
-    /// @param proofFlags The multiproof's flags.
-    /// @return settled How many models were settled (the rest were already settled through `round`).
+    /// @inheritdoc ITournament
     function settleBatch(uint32 round, Leaf[] calldata leaves, bytes32[] calldata proof, bool[] calldata proofFlags)
         external
+        nonReentrant
         returns (uint256 settled)
     {
         // An empty multiproof "proves" proof[0] against itself: reject it outright.
         if (leaves.length == 0) revert EmptyBatch();
-        _verifyBatch(round, leaves, proof, proofFlags);
+        Context memory ctx = _verifyBatch(round, leaves, proof, proofFlags);
         uint256 paid;
         uint256 burned;
-        (settled, paid, burned) = _applyBatch(round, leaves);
-        _consumeUnsettled(paid, burned);
+        (settled, paid, burned) = _applyBatch(ctx, leaves);
         emit BatchSettled(round, leaves.length, settled, paid, burned);
+        // One burn call per batch destroys its burns (and any left by single settlements): cheap per model. A single
+        // settlement leaves its burn due instead, which keeps it within its gas budget.
+        _flushBurns();
     }
 
-    // ---------------------------------------------------------------- views
-
-    /// @notice A model's settled stake: net deposits plus settled payouts minus settled burns.
-    /// Unsettled results of active roots are not included until the model is settled.
-    /// @param modelId The model.
-    /// @return The stake in the token's smallest unit.
-    function stakeOf(uint256 modelId) public view returns (uint256) {
-        Settlement memory s = _settlements[modelId];
-        return uint256(int256(_models[modelId].netDeposits) + int256(uint256(s.payout)) - int256(uint256(s.burn)));
+    /// @inheritdoc ITournament
+    function flushBurns() external nonReentrant {
+        _flushBurns();
     }
 
-    /// @notice Tokens owned by stakers in aggregate, including results of active roots not yet settled per model.
-    /// @return The staked pool in the token's smallest unit.
-    function stakedPool() public view returns (uint256) {
-        (uint96 p, uint96 b) = _activeTotals();
-        return uint256(int256(_totalNetDeposits) + int256(uint256(p)) - int256(uint256(b)));
+    // ================================================================ views
+
+    /// @inheritdoc ITournament
+    function stakeOf(uint256 modelId) external view returns (uint256) {
+        return _stakeOf(_loadHot(modelId), _accounts[modelId].netDeposits);
     }
 
-    /// @notice Tokens left in the reward reserve after every active root's payouts.
-    /// @return The reserve in the token's smallest unit.
-    function rewardReserve() external view returns (uint256) {
-        (uint96 p,) = _activeTotals();
-        return _reserveFunded - p;
+    /// @inheritdoc ITournament
+    function modelState(uint256 modelId) public view returns (ModelState memory state) {
+        Hot memory h = _loadHot(modelId);
+        Account memory acc = _accounts[modelId];
+        state.owner = acc.owner;
+        if (h.flags & REGISTERED == 0) return state;
+        state.stake = _stakeOf(h, acc.netDeposits);
+        state.netDeposits = acc.netDeposits;
+        state.cumulativePayout = h.payout;
+        state.cumulativeBurn = h.burn;
+        state.settledRound = h.round;
+        Pending memory p = _pending[modelId];
+        if (h.flags & TRANCHE != 0) (state.tranche, state.trancheFrom) = (p.tranche, p.trancheFrom);
+        if (h.flags & WITHDRAWAL != 0) (state.withdrawal, state.withdrawalAfter) = (p.withdrawal, p.withdrawalAfter);
     }
 
-    /// @notice Every token ever added to the reward reserve, less burn shortfalls it covered.
-    /// @return The total funded, in the token's smallest unit.
-    function reserveFunded() external view returns (uint256) {
-        return _reserveFunded;
+    /// @inheritdoc ITournament
+    function modelStates(uint256 fromId, uint256 count) external view returns (ModelState[] memory states) {
+        uint256 last = _modelCount;
+        if (fromId == 0) fromId = 1;
+        uint256 n = fromId > last ? 0 : Math.min(count, last - fromId + 1);
+        states = new ModelState[](n);
+        for (uint256 i; i < n; ++i) {
+            states[i] = modelState(fromId + i);
+        }
     }
 
-    /// @notice Deposits minus withdrawals over all models.
-    /// @return The net deposits in the token's smallest unit.
-    function totalNetDeposits() external view returns (int256) {
-        return _totalNetDeposits;
+    /// @inheritdoc ITournament
+    function settlementBounds(uint256 modelId, uint32 round)
+        external
+        view
+        returns (uint256 maxPayout, uint256 minStake)
+    {
+        (, Factors memory f) = _activeRound(round);
+        Hot memory h = _loadHot(modelId);
+        if (h.flags & REGISTERED == 0) revert UnknownModel(modelId);
+        uint256 v0 = _stakeOf(h, _accounts[modelId].netDeposits);
+        if (round <= h.round) return (0, v0);
+        return _honestBounds(h, _pendingOf(modelId, h.flags), round, f, v0);
     }
 
-    /// @notice Activated payouts and burns that are not yet applied to any model.
-    /// @return payout Unsettled payouts.
-    /// @return burn Unsettled burns.
-    function unsettledTotals() external view returns (uint256 payout, uint256 burn) {
-        return (_unsettledPayout, _unsettledBurn);
+    /// @inheritdoc ITournament
+    function previewSettlement(uint32 round, uint256 modelId, uint256 cumulativePayout, uint256 cumulativeBurn)
+        external
+        view
+        returns (uint256 payout, uint256 burn)
+    {
+        (, Factors memory f) = _activeRound(round);
+        Hot memory h = _loadHot(modelId);
+        if (h.flags & REGISTERED == 0) revert UnknownModel(modelId);
+        if (round <= h.round) return (0, 0);
+        payout = _increase(cumulativePayout, h.payout);
+        burn = _increase(cumulativeBurn, h.burn);
+        uint256 v0 = _stakeOf(h, _accounts[modelId].netDeposits);
+        (uint256 maxPayout, uint256 minStake) = _honestBounds(h, _pendingOf(modelId, h.flags), round, f, v0);
+        payout = Math.min(Math.min(payout, maxPayout), _committed);
+        burn = Math.min(burn, v0 + payout - minStake);
     }
 
-    /// @notice The last closed and the last activated round (0 for none).
-    /// @return lastClosed The last closed round.
-    /// @return lastActivated The last round whose root is active.
-    function roundCursor() external view returns (uint32 lastClosed, uint32 lastActivated) {
-        return (_lastClosedRound, _lastActivatedRound);
-    }
-
-    /// @notice The bounds rounds opened from now on will get.
-    /// @return challengePeriod Seconds between proposal and earliest activation.
-    /// @return payoutCapBps Payout cap in basis points of the stake at risk.
-    /// @return burnCapBps Burn cap in basis points of the stake at risk.
-    function bounds() external view returns (uint32 challengePeriod, uint16 payoutCapBps, uint16 burnCapBps) {
-        return (_challengePeriod, _payoutCapBps, _burnCapBps);
-    }
-
-    /// @notice Number of models registered (ids run from 1 to this).
-    /// @return The model count.
+    /// @inheritdoc ITournament
     function modelCount() external view returns (uint256) {
         return _modelCount;
     }
 
-    /// @notice A model's owner, net deposits, settlement state and pending withdrawal.
-    /// @param modelId The model.
-    /// @return model Owner and net deposits.
-    /// @return settlement Cumulative payout and burn applied, the round settled through, the first round.
-    /// @return withdrawal Pending amount and the last round it is at risk in.
-    function modelInfo(uint256 modelId)
-        external
-        view
-        returns (Model memory model, Settlement memory settlement, Withdrawal memory withdrawal)
-    {
-        return (_models[modelId], _settlements[modelId], _withdrawals[modelId]);
+    /// @inheritdoc ITournament
+    function reserve() external view returns (uint256) {
+        return _reserve;
     }
 
-    /// @notice A round's state.
-    /// @param round The round.
-    /// @return info The round's totals, status, schedule, bounds and stake snapshot.
-    /// @return root The round's latest proposed root while the round is pending, vetoed or one of the last
-    /// {SETTLEABLE_ROUNDS} active rounds, else zero (every root stays in its RootProposed event).
-    function roundInfo(uint32 round) external view returns (Round memory info, bytes32 root) {
-        info = _rounds[round];
-        bool held = info.status >= RoundStatus.Proposed && round + SETTLEABLE_ROUNDS > _lastActivatedRound;
-        root = held ? _roots[round % ROOT_HISTORY] : bytes32(0);
+    /// @inheritdoc ITournament
+    function committedPayout() external view returns (uint256) {
+        return _committed;
     }
 
-    /// @notice The settlement-tree leaf of a model: OpenZeppelin's double-hashed standard leaf.
-    /// @param modelId The model.
-    /// @param cumulativePayout Cumulative payout.
-    /// @param cumulativeBurn Cumulative burn.
-    /// @return The leaf hash.
+    /// @inheritdoc ITournament
+    function freeReserve() external view returns (uint256) {
+        return _freeReserve();
+    }
+
+    /// @inheritdoc ITournament
+    function payoutLimit(uint32 round) external view returns (uint256) {
+        return Math.min(_freeReserve(), _payoutCap(round));
+    }
+
+    /// @inheritdoc ITournament
+    function burnDue() external view returns (uint256) {
+        return _burnDue;
+    }
+
+    /// @inheritdoc ITournament
+    function roundInfo(uint32 round) external view returns (RoundInfo memory info) {
+        Schedule memory s = _schedules[round];
+        Factors memory f = _factors[round];
+        info.status = s.status;
+        info.closesAt = s.closesAt;
+        info.closedAt = s.closedAt;
+        info.activatesAt = s.activatesAt;
+        info.lapsesAt = s.closedAt == 0 ? 0 : s.closedAt + _lapsePeriod;
+        info.challengePeriod = s.challengePeriod;
+        info.payoutCapBps = f.payoutCapBps;
+        info.burnCapBps = f.burnCapBps;
+        info.payoutTotal = s.payoutTotal;
+        if (s.status >= RoundStatus.Proposed && s.activatesAt != 0) info.root = _roots[round];
+        if (s.status == RoundStatus.Active) info.lastActiveAtOrBefore = round;
+        else if (s.status == RoundStatus.Lapsed) info.lastActiveAtOrBefore = f.prevActive;
+    }
+
+    /// @inheritdoc ITournament
+    function roundCursor() external view returns (uint32 lastClosed, uint32 lastResolved, uint32 lastActive) {
+        (lastClosed, lastResolved) = (_lastClosed, _lastResolved);
+        lastActive = _lastActiveAtOrBefore(lastResolved);
+    }
+
+    /// @inheritdoc ITournament
+    function bounds() external view returns (Bounds memory) {
+        return Bounds(_challengePeriod, _payoutCapBps, _burnCapBps);
+    }
+
+    /// @inheritdoc ITournament
+    function exitBound() external view returns (uint256) {
+        return _lapsePeriod;
+    }
+
+    /// @inheritdoc ITournament
+    function paused() public view returns (bool) {
+        return block.timestamp < _pausedUntil;
+    }
+
+    /// @inheritdoc ITournament
+    function pauseState() external view returns (uint40 pausedUntil, uint40 pausableFrom) {
+        pausedUntil = _pausedUntil;
+        pausableFrom = pausedUntil == 0 ? 0 : pausedUntil + _pauseCooldown;
+    }
+
+    /// @inheritdoc ITournament
+    function operationReadyAt(bytes32 id) external view returns (uint48) {
+        return _operations[id];
+    }
+
+    /// @inheritdoc ITournament
+    function boundsOperationId(Bounds calldata newBounds) public pure returns (bytes32) {
+        return keccak256(abi.encode("Tournament.bounds", newBounds));
+    }
+
+    /// @inheritdoc ITournament
+    function roleGrantOperationId(bytes32 role, address account) public pure returns (bytes32) {
+        return keccak256(abi.encode("Tournament.grantRole", role, account));
+    }
+
+    /// @inheritdoc ITournament
+    function token() external view returns (IBurnableToken) {
+        return _token;
+    }
+
+    /// @inheritdoc ITournament
+    function MIN_STAKE() external view returns (uint256) {
+        return _minStake;
+    }
+
+    /// @inheritdoc ITournament
+    function MIN_ROUND_LENGTH() external view returns (uint32) {
+        return _minRoundLength;
+    }
+
+    /// @inheritdoc ITournament
+    function MAX_ROUND_LENGTH() external view returns (uint32) {
+        return _maxRoundLength;
+    }
+
+    /// @inheritdoc ITournament
+    function MIN_CLOSE_SPACING() external view returns (uint32) {
+        return _minCloseSpacing;
+    }
+
+    /// @inheritdoc ITournament
+    function MIN_CHALLENGE_PERIOD() external view returns (uint32) {
+        return _minChallengePeriod;
+    }
+
+    /// @inheritdoc ITournament
+    function MAX_PAYOUT_CAP_BPS() external view returns (uint16) {
+        return _maxPayoutCapBps;
+    }
+
+    /// @inheritdoc ITournament
+    function MAX_BURN_CAP_BPS() external view returns (uint16) {
+        return _maxBurnCapBps;
+    }
+
+    /// @inheritdoc ITournament
+    function LAPSE_PERIOD() external view returns (uint32) {
+        return _lapsePeriod;
+    }
+
+    /// @inheritdoc ITournament
+    function MAX_PAUSE() external view returns (uint32) {
+        return _maxPause;
+    }
+
+    /// @inheritdoc ITournament
+    function PAUSE_COOLDOWN() external view returns (uint32) {
+        return _pauseCooldown;
+    }
+
+    /// @inheritdoc ITournament
+    function ADMIN_DELAY() external view returns (uint48) {
+        return _adminDelay;
+    }
+
+    /// @inheritdoc ITournament
     function leafHash(uint256 modelId, uint256 cumulativePayout, uint256 cumulativeBurn)
         public
         pure
-        returns (bytes32)
+        returns (bytes32 leaf)
     {
-        // Double hashing: a 64-byte inner node can never pass as a leaf (second-preimage resistance).
-        return keccak256(bytes.concat(keccak256(abi.encode(modelId, cumulativePayout, cumulativeBurn))));
+        // keccak256(bytes.concat(keccak256(abi.encode(modelId, cumulativePayout, cumulativeBurn)))), without
+        // allocating memory: it runs for every leaf of a batch. Double hashing: a 64-byte inner node can never pass
+        // as a leaf (second-preimage resistance).
+        assembly ("memory-safe") {
+            let ptr := mload(0x40) // free memory, used as scratch and left unallocated
+            mstore(ptr, modelId)
+            mstore(add(ptr, 0x20), cumulativePayout)
+            mstore(add(ptr, 0x40), cumulativeBurn)
+            mstore(0x00, keccak256(ptr, 0x60))
+            leaf := keccak256(0x00, 0x20)
+        }
     }
 
-    /// @notice The EIP-712 digest a participant signs to submit a prediction file (domain: this chain and contract).
-    /// @param round The round.
-    /// @param modelId The model.
-    /// @param predictionsHash keccak-256 of the prediction file.
-    /// @param deadline Time after which the signature must not be accepted.
-    /// @return The digest.
+    /// @inheritdoc ITournament
     function submissionDigest(uint256 round, uint256 modelId, bytes32 predictionsHash, uint256 deadline)
         external
         view
@@ -618,48 +516,125 @@ contract Tournament is AccessControl, ReentrancyGuardTransient, EIP712, Pausable
         return _hashTypedDataV4(keccak256(abi.encode(SUBMISSION_TYPEHASH, round, modelId, predictionsHash, deadline)));
     }
 
-    // ---------------------------------------------------------------- internals
+    // ================================================================ internals: delegation
 
-    function _setBounds(uint32 challengePeriod, uint16 payoutCapBps, uint16 burnCapBps) private {
-        if (challengePeriod == 0 || payoutCapBps > BPS || burnCapBps > BPS) {
-            revert InvalidBounds(challengePeriod, payoutCapBps, burnCapBps);
+    /// @dev Runs the calldata on the extension with this contract's storage and returns (or reverts with) its result.
+    /// The target is immutable and deployed by the constructor: this is not a proxy and nothing can change it.
+    function _delegate() private {
+        address target = extension;
+        assembly {
+            calldatacopy(0, 0, calldatasize())
+            let ok := delegatecall(gas(), target, 0, calldatasize(), 0, 0)
+            returndatacopy(0, 0, returndatasize())
+            if iszero(ok) { revert(0, returndatasize()) }
+            return(0, returndatasize())
         }
-        _challengePeriod = challengePeriod;
-        _payoutCapBps = payoutCapBps;
-        _burnCapBps = burnCapBps;
-        emit BoundsSet(challengePeriod, payoutCapBps, burnCapBps);
     }
 
-    function _requireOwner(uint256 modelId) private view {
-        address owner = _models[modelId].owner;
-        if (owner == address(0)) revert UnknownModel(modelId);
-        if (owner != msg.sender) revert NotModelOwner(modelId, msg.sender);
-    }
+    // ================================================================ internals: models
 
     function _stake(uint256 modelId, uint256 amount) private {
-        _requireOwner(modelId);
+        _requireNotPaused();
+        Hot memory h = _loadHot(modelId);
+        Account storage account = _accounts[modelId];
+        Account memory acc = account;
+        _requireOwner(modelId, acc.owner);
         if (amount == 0) revert ZeroAmount();
-        int96 delta = amount.toInt256().toInt96();
-        _models[modelId].netDeposits += delta;
-        _totalNetDeposits += delta;
-        token.safeTransferFrom(msg.sender, address(this), amount);
-        emit Staked(modelId, msg.sender, amount);
+        // L-8: a model's first stake (from zero) carries at least MIN_STAKE; zero-stake models stay out of trees.
+        uint256 settledStake = _stakeOf(h, acc.netDeposits);
+        if (settledStake == 0 && amount < _minStake) {
+            revert StakeBelowMinimum(modelId, amount, _minStake);
+        }
+        uint32 lastClosed = _lastClosed;
+        if (settledStake == 0) {
+            // Nothing of the model is at risk in any round it is not settled through (every bound over that span is
+            // zero, whatever the leaf), and honest trees leave zero-stake models out: count it as settled through
+            // the last close, so its exit never waits for a leaf that does not exist. The deposit is then at risk
+            // from the next close, as a tranche would be; an old tranche (wholly withdrawn) is void.
+            if (h.round < lastClosed || h.flags & TRANCHE != 0) {
+                if (h.round < lastClosed) h.round = lastClosed;
+                h.flags &= ~TRANCHE;
+                _storeHot(modelId, h);
+            }
+        } else if (!_settledThrough(h.round, lastClosed)) {
+            Pending memory p = _pendingOf(modelId, h.flags);
+            uint8 flags = _addTranche(modelId, h, p, amount, lastClosed);
+            _pending[modelId] = p;
+            if (flags != h.flags) {
+                h.flags = flags;
+                _storeHot(modelId, h);
+            }
+        }
+        account.netDeposits = acc.netDeposits + amount.toInt256().toInt96();
+        _token.safeTransferFrom(msg.sender, address(this), amount);
+        emit Staked(modelId, msg.sender, amount, lastClosed + 1);
     }
 
     function _withdraw(uint256 modelId) private returns (uint256 amount) {
-        _requireOwner(modelId);
-        Withdrawal memory w = _withdrawals[modelId];
-        if (w.amount == 0) revert NoPendingWithdrawal(modelId);
-        uint32 settledRound = _settlements[modelId].round;
-        if (settledRound < w.afterRound) revert UnsettledRounds(modelId, settledRound, w.afterRound);
-        uint256 available = stakeOf(modelId);
-        amount = w.amount < available ? w.amount : available;
-        delete _withdrawals[modelId];
-        int96 delta = amount.toInt256().toInt96();
-        _models[modelId].netDeposits -= delta;
-        _totalNetDeposits -= delta;
-        if (amount != 0) token.safeTransfer(msg.sender, amount);
+        Hot memory h = _loadHot(modelId);
+        Account storage account = _accounts[modelId];
+        Account memory acc = account;
+        _requireOwner(modelId, acc.owner);
+        if (h.flags & WITHDRAWAL == 0) revert NoPendingWithdrawal(modelId);
+        Pending memory p = _pending[modelId];
+        uint32 afterRound = p.withdrawalAfter;
+        uint32 lastResolved = _lastResolved;
+        if (afterRound > lastResolved) {
+            uint32 next = lastResolved + 1;
+            uint40 closedAt = _schedules[next].closedAt;
+            revert RoundNotResolved(next, closedAt == 0 ? 0 : closedAt + _lapsePeriod);
+        }
+        uint256 available = _stakeOf(h, acc.netDeposits);
+        // A model with no stake has nothing any leaf can change (its bounds are zero): nothing to wait for.
+        uint32 required = _lastActiveAtOrBefore(afterRound);
+        if (available != 0 && h.round < required) revert UnsettledRounds(modelId, h.round, required);
+        amount = p.withdrawal < available ? p.withdrawal : available;
+        h.flags &= ~WITHDRAWAL;
+        _storeHot(modelId, h);
+        account.netDeposits = acc.netDeposits - int96(int256(amount));
+        if (amount != 0) _token.safeTransfer(msg.sender, amount);
         emit Withdrawn(modelId, msg.sender, amount);
+    }
+
+    // ================================================================ internals: rounds
+
+    function _activeRound(uint32 round) private view returns (bytes32 root, Factors memory f) {
+        f = _factors[round];
+        if (!f.active) revert RootNotActive(round);
+        root = _roots[round];
+    }
+
+    function _flushBurns() private {
+        uint256 amount = _burnDue;
+        if (amount == 0) return;
+        _burnDue = 0;
+        emit BurnsFlushed(amount);
+        _token.burn(amount);
+    }
+
+    // ================================================================ internals: settlement
+
+    /// @dev What one settlement call works with: the active round, and the global amounts it moves. The ledger slot
+    /// is read only once a leaf pays something (a burn-only settlement never touches it), once per call.
+    struct Context {
+        uint32 round;
+        bool inBatch;
+        bool loaded; // reserve and committed hold the ledger slot's values
+        bool dirty; // ... and differ from it
+        Factors factors;
+        uint256 reserve;
+        uint256 committed;
+    }
+
+    function _context(uint32 round, bool inBatch) private view returns (Context memory ctx, bytes32 root) {
+        ctx.round = round;
+        ctx.inBatch = inBatch;
+        (root, ctx.factors) = _activeRound(round);
+    }
+
+    function _storeContext(Context memory ctx, uint256 burned) private {
+        if (ctx.dirty) (_reserve, _committed) = (uint96(ctx.reserve), uint96(ctx.committed));
+        if (burned != 0) _burnDue += uint96(burned); // burned <= stakes held here, below AMOUNT_CAP
     }
 
     function _settleOne(
@@ -668,53 +643,25 @@ contract Tournament is AccessControl, ReentrancyGuardTransient, EIP712, Pausable
         uint256 cumulativePayout,
         uint256 cumulativeBurn,
         bytes32[] calldata proof
-    ) private {
-        bytes32 root = _activeRoot(round);
+    ) private returns (uint256 payout, uint256 burn) {
+        (Context memory ctx, bytes32 root) = _context(round, false);
         if (!MerkleProof.verifyCalldata(proof, root, leafHash(modelId, cumulativePayout, cumulativeBurn))) {
             revert InvalidProof();
         }
-        (bool applied, uint256 dp, uint256 db) = _apply(round, modelId, cumulativePayout, cumulativeBurn, true);
-        if (!applied) revert AlreadySettled(modelId, _settlements[modelId].round);
-        _consumeUnsettled(dp, db);
-    }
-
-    /// @dev Checks a proposal against the round's state and bounds, and records it.
-    function _acceptProposal(
-        uint32 round,
-        bytes32 root,
-        uint96 cumulativePayout,
-        uint96 cumulativeBurn,
-        uint96 totalStakeAtRisk
-    ) private returns (uint40 activatesAt) {
-        Round storage rd = _rounds[round];
-        RoundStatus status = rd.status;
-        if (status != RoundStatus.Closed && status != RoundStatus.Vetoed) revert UnexpectedRoundStatus(round, status);
-
-        (uint96 prevPayout, uint96 prevBurn) = _previousTotals(round);
-        if (cumulativePayout < prevPayout || cumulativeBurn < prevBurn) revert CumulativeDecreased(round);
-        int256 atRiskBound = int256(rd.netDepositsAtClose) + int256(uint256(prevPayout)) - int256(uint256(prevBurn));
-        _checkBounds(rd, round, cumulativePayout - prevPayout, cumulativeBurn - prevBurn, totalStakeAtRisk, atRiskBound);
-        // Sum of all payouts ever proposed vs all tokens ever funded: this round's increase fits the reserve left
-        // after every earlier round (active or pending) is paid.
-        uint96 funded = _reserveFunded;
-        if (cumulativePayout > funded) revert PayoutExceedsReserve(round, cumulativePayout, funded);
-
-        // Bounded lookahead: the ring slot this overwrites belongs to a round no longer settleable (ROOT_HISTORY).
-        uint32 lastActivated = _lastActivatedRound;
-        if (round > lastActivated + MAX_PENDING_ROUNDS) revert TooManyPendingRounds(round, lastActivated);
-        activatesAt = uint40(block.timestamp) + rd.challengePeriod;
-        _roots[round % ROOT_HISTORY] = root;
-        rd.cumulativePayout = cumulativePayout;
-        rd.cumulativeBurn = cumulativeBurn;
-        rd.activatesAt = activatesAt;
-        rd.status = RoundStatus.Proposed;
+        bool applied;
+        (applied, payout, burn) = _apply(ctx, modelId, cumulativePayout, cumulativeBurn);
+        if (!applied) revert AlreadySettled(modelId, _loadHot(modelId).round);
+        _storeContext(ctx, burn);
+        emit Settled(modelId, round, payout, burn);
     }
 
     function _verifyBatch(uint32 round, Leaf[] calldata leaves, bytes32[] calldata proof, bool[] calldata flags)
         private
         view
+        returns (Context memory ctx)
     {
-        bytes32 root = _activeRoot(round);
+        bytes32 root;
+        (ctx, root) = _context(round, true);
         bytes32[] memory hashes = new bytes32[](leaves.length);
         for (uint256 i; i < leaves.length; ++i) {
             Leaf calldata l = leaves[i];
@@ -723,112 +670,214 @@ contract Tournament is AccessControl, ReentrancyGuardTransient, EIP712, Pausable
         if (!MerkleProof.multiProofVerifyCalldata(proof, flags, root, hashes)) revert InvalidProof();
     }
 
-    function _applyBatch(uint32 round, Leaf[] calldata leaves)
+    function _applyBatch(Context memory ctx, Leaf[] calldata leaves)
         private
         returns (uint256 settled, uint256 paid, uint256 burned)
     {
         for (uint256 i; i < leaves.length; ++i) {
             Leaf calldata l = leaves[i];
-            (bool applied, uint256 dp, uint256 db) =
-                _apply(round, l.modelId, l.cumulativePayout, l.cumulativeBurn, false);
+            (bool applied, uint256 p, uint256 b) = _apply(ctx, l.modelId, l.cumulativePayout, l.cumulativeBurn);
             if (applied) {
                 ++settled;
-                paid += dp;
-                burned += db;
+                paid += p;
+                burned += b;
             }
         }
+        _storeContext(ctx, burned);
     }
 
-    /// @dev Moves a model's settlement up to a verified leaf. Returns false (and changes nothing) when the model
-    /// is already settled through `round`: cumulative leaves make an older round's leaf redundant.
-    function _apply(uint32 round, uint256 modelId, uint256 cumulativePayout, uint256 cumulativeBurn, bool emitEvent)
+    /// @dev Moves a model up to a verified leaf of the context's active round, clamped to the honest bounds.
+    /// Returns false (and changes nothing) when the model is already settled through the round, or (in a batch)
+    /// is unknown. Recorded values saturate at AMOUNT_CAP, and a value below the recorded one applies nothing.
+    function _apply(Context memory ctx, uint256 modelId, uint256 cumulativePayout, uint256 cumulativeBurn)
         private
-        returns (bool applied, uint256 payoutDelta, uint256 burnDelta)
+        returns (bool applied, uint256 payout, uint256 burn)
     {
-        Settlement storage slot = _settlements[modelId];
-        Settlement memory s = slot;
-        if (s.firstRound == 0) revert UnknownModel(modelId);
-        if (round <= s.round) return (false, 0, 0);
-        if (cumulativePayout < s.payout || cumulativeBurn < s.burn) revert ModelCumulativeDecreased(modelId);
-        payoutDelta = cumulativePayout - s.payout;
-        burnDelta = cumulativeBurn - s.burn;
-        // A stake that only grows cannot go negative: read the deposits only when there is a new burn.
-        if (burnDelta != 0) {
-            int256 stakeAfter = int256(_models[modelId].netDeposits) + int256(cumulativePayout) - int256(cumulativeBurn);
-            if (stakeAfter < 0) _coverShortfall(modelId, round, uint256(-stakeAfter));
+        Hot memory h = _loadHot(modelId);
+        if (h.flags & REGISTERED == 0) {
+            // A root may hold leaves for ids nobody registered: they settle nothing, and do not block a batch.
+            if (ctx.inBatch) return (false, 0, 0);
+            revert UnknownModel(modelId);
         }
-        slot.payout = cumulativePayout.toUint96();
-        slot.burn = cumulativeBurn.toUint96();
-        slot.round = round;
-        if (emitEvent) emit Settled(modelId, round, payoutDelta, burnDelta);
-        return (true, payoutDelta, burnDelta);
-    }
-
-    /// @dev Only a wrong root that was activated anyway (guardian and auditors asleep) burns more than a model holds.
-    /// The excess left the staked pool at activation; the reward reserve makes the pool whole, and the model ends at
-    /// zero instead of being frozen (its cumulative values could never settle otherwise). If the reserve cannot cover
-    /// it the settlement reverts until someone funds the reserve.
-    function _coverShortfall(uint256 modelId, uint32 round, uint256 shortfall) private {
-        (uint96 activePayout,) = _activeTotals();
-        uint256 available = _reserveFunded - activePayout;
-        if (shortfall > available) revert BurnExceedsStake(modelId, shortfall, available);
-        int96 delta = shortfall.toInt256().toInt96();
-        _models[modelId].netDeposits += delta;
-        _totalNetDeposits += delta;
-        _reserveFunded -= uint96(shortfall);
-        emit BurnShortfallCovered(modelId, round, shortfall);
-    }
-
-    /// @dev What settlements apply can never exceed what activation moved: a root whose leaves sum to more than
-    /// its declared totals cannot drain other models' stakes.
-    function _consumeUnsettled(uint256 paid, uint256 burned) private {
-        (uint96 p, uint96 b) = (_unsettledPayout, _unsettledBurn);
-        if (paid > p || burned > b) revert SettlementExceedsActiveTotals();
+        if (ctx.round <= h.round) return (false, 0, 0);
+        uint256 leafPayout = _increase(cumulativePayout, h.payout);
+        uint256 leafBurn = _increase(cumulativeBurn, h.burn);
+        Pending memory pend = _pendingOf(modelId, h.flags);
+        (payout, burn) = (leafPayout, leafBurn);
+        if (leafPayout != 0 || leafBurn != 0) {
+            (payout, burn) = _clamp(ctx, h, pend, modelId, leafPayout, leafBurn);
+        }
+        uint8 flags = h.flags;
+        // A tranche at risk in every round after this one is part of the base from now on.
+        if (flags & TRANCHE != 0 && pend.trancheFrom <= ctx.round + 1) flags &= ~TRANCHE;
         unchecked {
-            _unsettledPayout = p - uint96(paid);
-            _unsettledBurn = b - uint96(burned);
+            // Both stay <= AMOUNT_CAP: the increases are measured against the saturated leaf values.
+            (h.payout, h.burn, h.round, h.flags) =
+                (h.payout + uint96(leafPayout), h.burn + uint96(leafBurn), ctx.round, flags);
+        }
+        _storeHot(modelId, h);
+        return (true, payout, burn);
+    }
+
+    /// @dev max(0, min(value, AMOUNT_CAP) - recorded).
+    function _increase(uint256 value, uint96 recorded) private pure returns (uint256) {
+        if (value > AMOUNT_CAP) value = AMOUNT_CAP;
+        unchecked {
+            return value > recorded ? value - recorded : 0;
         }
     }
 
-    function _activeRoot(uint32 round) private view returns (bytes32) {
-        // Roots activate strictly in order, so every round up to the last activated one is active.
-        uint32 lastActivated = _lastActivatedRound;
-        if (round == 0 || round > lastActivated) revert RootNotActive(round);
-        // Older rounds' ring slots may already hold a newer proposal's root.
-        if (lastActivated >= SETTLEABLE_ROUNDS && round <= lastActivated - SETTLEABLE_ROUNDS) {
-            revert StaleRound(round, lastActivated - SETTLEABLE_ROUNDS + 1);
+    /// @dev Clamps a leaf's increases to the honest bounds and the committed payouts, moves the payout out of the
+    /// context's reserve and folds any clamped difference into the model's net deposits.
+    function _clamp(
+        Context memory ctx,
+        Hot memory h,
+        Pending memory pend,
+        uint256 modelId,
+        uint256 leafPayout,
+        uint256 leafBurn
+    ) private returns (uint256 payout, uint256 burn) {
+        int96 net = _accounts[modelId].netDeposits;
+        uint256 v0 = _stakeOf(h, net);
+        (uint256 maxPayout, uint256 minStake) = _honestBounds(h, pend, ctx.round, ctx.factors, v0);
+        if (leafPayout != 0) payout = _payFromCommitted(ctx, leafPayout, maxPayout);
+        // minStake <= v0: the bound never takes the stake below zero.
+        burn = Math.min(leafBurn, v0 + payout - minStake);
+        if (payout != leafPayout || burn != leafBurn) {
+            // Stake = netDeposits + payout - burn stays the real amount although the leaf's values are recorded.
+            _accounts[modelId].netDeposits =
+                int96(int256(net) - int256(leafPayout - payout) + int256(leafBurn - burn));
+            emit SettlementClamped(modelId, ctx.round, leafPayout, leafBurn, payout, burn);
         }
-        return _roots[round % ROOT_HISTORY];
     }
 
-    function _activeTotals() private view returns (uint96 payout, uint96 burn) {
-        Round storage rd = _rounds[_lastActivatedRound];
-        return (rd.cumulativePayout, rd.cumulativeBurn);
-    }
-
-    function _previousTotals(uint32 round) private view returns (uint96 payout, uint96 burn) {
-        if (round == 1) return (0, 0);
-        Round storage prev = _rounds[round - 1];
-        if (prev.status != RoundStatus.Proposed && prev.status != RoundStatus.Active) {
-            revert PreviousRoundNotProposed(round - 1);
+    /// @dev Pays a leaf's payout increase from the committed payouts, up to its honest bound. The leaf discharges
+    /// what activation committed for it up to that bound too: a leaf claiming more (say, for a model with no stake)
+    /// cannot erase other models' committed payouts. Loads the ledger slot into the context on first use.
+    function _payFromCommitted(Context memory ctx, uint256 leafPayout, uint256 maxPayout)
+        private
+        view
+        returns (uint256 payout)
+    {
+        if (!ctx.loaded) (ctx.reserve, ctx.committed, ctx.loaded) = (_reserve, _committed, true);
+        uint256 discharge = Math.min(Math.min(leafPayout, maxPayout), ctx.committed);
+        payout = discharge;
+        unchecked {
+            ctx.committed -= discharge;
+            ctx.reserve -= payout; // payout <= committed <= reserve
         }
-        return (prev.cumulativePayout, prev.cumulativeBurn);
+        ctx.dirty = true;
     }
 
-    /// @dev The caps are fractions of the stake at risk, and the stake at risk the oracle claims cannot exceed
-    /// `bound`, what the models had at close: net deposits then, plus every earlier round's net result.
-    function _checkBounds(
-        Round storage rd,
-        uint32 round,
-        uint256 payoutIncrease,
-        uint256 burnIncrease,
-        uint256 totalStakeAtRisk,
-        int256 bound
-    ) private view {
-        if (int256(totalStakeAtRisk) > bound) revert StakeAtRiskTooHigh(round, totalStakeAtRisk, bound);
-        uint256 payoutCap = (totalStakeAtRisk * rd.payoutCapBps) / BPS;
-        if (payoutIncrease > payoutCap) revert PayoutCapExceeded(round, payoutIncrease, payoutCap);
-        uint256 burnCap = (totalStakeAtRisk * rd.burnCapBps) / BPS;
-        if (burnIncrease > burnCap) revert BurnCapExceeded(round, burnIncrease, burnCap);
+    /// @dev The honest bounds of a model settled through `h.round` with stake `v0`, against active round `round`:
+    /// the most an honest leaf can pay (`maxPayout`) and the least stake it can leave (`minStake`).
+    ///
+    /// In round j the amount at risk is max(0, V_j - O_j) where V_j is the stake before round j and the offset
+    /// O_j = tranche (if j < trancheFrom) + withdrawal (if j > withdrawalAfter). An honest result is in
+    /// [-burnCap_j, +payoutCap_j] times that amount. Worst case: V_{j+1} = O_j + (1 - burnCap_j)(V_j - O_j);
+    /// best case: V_{j+1} = O_j + (1 + payoutCap_j)(V_j - O_j), whose total gain bounds the sum of honest payouts.
+    /// Both maps are increasing in V_j, so bounding each segment's end bounds the next. Offsets only change after
+    /// trancheFrom - 1 and withdrawalAfter, so the span (h.round, round] is at most three segments of constant
+    /// offset, and each segment multiplies by a ratio of stored products.
+    function _honestBounds(Hot memory h, Pending memory pend, uint32 round, Factors memory f, uint256 v0)
+        private
+        view
+        returns (uint256 maxPayout, uint256 minStake)
+    {
+        if (f.prevActive <= h.round) {
+            // Only `round` itself is active in the span: its caps apply exactly (floors, as the oracle truncates).
+            uint256 x = _atRisk(v0, _offset(h.flags, pend, round));
+            return ((x * f.payoutCapBps) / BPS, v0 - (x * f.burnCapBps) / BPS);
+        }
+        uint32[3] memory ends = _segmentEnds(h, pend, round);
+        Factors memory from = _factors[h.round];
+        uint256 lo = v0;
+        uint256 hi = v0;
+        for (uint256 i; i < 3 && ends[i] != 0; ++i) {
+            Factors memory to = ends[i] == round ? f : _factors[ends[i]];
+            uint256 o = _offset(h.flags, pend, ends[i]);
+            lo = _worstSegment(lo, o, from, to);
+            hi = _bestSegment(hi, o, from, to);
+            from = to;
+        }
+        return (hi - v0, lo);
+    }
+
+    /// @dev The ends of the constant-offset segments of (h.round, round], in order, zero-padded: the offset changes
+    /// after trancheFrom - 1 and after withdrawalAfter.
+    function _segmentEnds(Hot memory h, Pending memory pend, uint32 round) private pure returns (uint32[3] memory ends) {
+        uint256 n = 0;
+        uint32 cut1 = h.flags & TRANCHE != 0 ? pend.trancheFrom - 1 : 0;
+        uint32 cut2 = h.flags & WITHDRAWAL != 0 ? pend.withdrawalAfter : 0;
+        if (cut1 > cut2) (cut1, cut2) = (cut2, cut1);
+        if (cut1 > h.round && cut1 < round) ends[n++] = cut1;
+        if (cut2 > h.round && cut2 < round && cut2 != cut1) ends[n++] = cut2;
+        ends[n] = round;
+    }
+
+    /// @dev Worst case over a segment: every active round burns its cap of the amount at risk.
+    function _worstSegment(uint256 v, uint256 offset, Factors memory from, Factors memory to)
+        private
+        pure
+        returns (uint256)
+    {
+        uint256 x = _atRisk(v, offset);
+        return v - x + _ratioDown(x, from.burnMant, from.burnExp, to.burnMant, to.burnExp);
+    }
+
+    /// @dev Best case over a segment: every active round pays its cap of the amount at risk.
+    function _bestSegment(uint256 v, uint256 offset, Factors memory from, Factors memory to)
+        private
+        pure
+        returns (uint256)
+    {
+        uint256 x = _atRisk(v, offset);
+        return v - x + _ratioUp(x, from.payMant, from.payExp, to.payMant, to.payExp);
+    }
+
+    function _offset(uint8 flags, Pending memory pend, uint32 round) private pure returns (uint256 o) {
+        if (flags & TRANCHE != 0 && round < pend.trancheFrom) o += pend.tranche;
+        if (flags & WITHDRAWAL != 0 && round > pend.withdrawalAfter) o += pend.withdrawal;
+    }
+
+    function _atRisk(uint256 v, uint256 offset) private pure returns (uint256) {
+        return v > offset ? v - offset : 0;
+    }
+
+    // ================================================================ internals: products
+
+    function _exponentGap(int24 eFrom, int24 eTo) private pure returns (int256) {
+        unchecked {
+            return int256(int24(eTo - eFrom));
+        }
+    }
+
+    /// @dev A lower bound of x * (mTo 2^eTo) / (mFrom 2^eFrom) for a ratio <= 1 (burn products only shrink):
+    /// rounded down, then lowered by the relative slack and 1 wei.
+    function _ratioDown(uint256 x, uint64 mFrom, int24 eFrom, uint64 mTo, int24 eTo) private pure returns (uint256) {
+        if (x == 0) return 0;
+        uint256 t = Math.mulDiv(x, mTo, mFrom);
+        int256 gap = _exponentGap(eFrom, eTo);
+        if (gap < 0) t = gap <= -256 ? 0 : t >> uint256(-gap);
+        else t = t << uint256(gap); // only gap 0 happens; t <= 2x, no overflow
+        t = Math.min(t, x);
+        uint256 slack = t / SLACK + 1;
+        return t > slack ? t - slack : 0;
+    }
+
+    /// @dev An upper bound of x * (mTo 2^eTo) / (mFrom 2^eFrom) for a ratio >= 1 (payout products only grow):
+    /// rounded up, then raised by the relative slack and 1 wei; saturates far above any supply.
+    function _ratioUp(uint256 x, uint64 mFrom, int24 eFrom, uint64 mTo, int24 eTo) private pure returns (uint256) {
+        if (x == 0) return 0;
+        uint256 t = Math.mulDiv(x, mTo, mFrom, Math.Rounding.Ceil);
+        int256 gap = _exponentGap(eFrom, eTo);
+        if (gap > 0) {
+            if (gap >= 96) return type(uint128).max; // x < 2^95, t < 2^96: beyond this, no bound worth keeping
+            t <<= uint256(gap);
+        } else if (gap < 0) {
+            t = gap <= -256 ? 1 : (t >> uint256(-gap)) + 1;
+        }
+        t = Math.max(t, x);
+        return t + t / SLACK + 1;
     }
 }

@@ -7,7 +7,8 @@ compares everything the operator published against the recomputation:
 
 * files: every file's size, SHA-256 and keccak-256; the manifest's own hash (against its name and,
   when given, the on-chain ``manifestHash``) and canonical form;
-* per model: corr, mmc (within a float tolerance), stake_at_risk, payout, burn (exact);
+* per model: corr, mmc (within a float tolerance), stake_at_risk, payout, burn (exact; payouts scaled to the
+  payout limit the manifest records, by the manifest's rule);
 * per leaf (model id): cumulative_payout, cumulative_burn in the published tree dump;
 * the tree dump's internal consistency and root; the manifest's root and totals;
 * optionally, the chain of bundles: the previous manifest's hash and its leaves against this
@@ -24,6 +25,7 @@ from typing import Any, Callable, Mapping
 
 import pandas as pd
 
+from oracle.bundle.fetch import Reader
 from oracle.bundle.store import BundleError
 from oracle.bundle.write import amounts_by_model_id
 from oracle.bundle.round_bundle import (
@@ -89,6 +91,8 @@ class RecomputeReport:
     prediction_errors: list[Any] = field(default_factory=list)
     differences: list[Difference] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: The recomputed payouts' sum before scaling to the manifest's payout limit.
+    unscaled_payout: int = 0
 
     @property
     def ok(self) -> bool:
@@ -206,13 +210,17 @@ def _guard(report: RecomputeReport, scope: str, subject: str, step: Callable[[],
 def _score(bundle: RoundBundle) -> Any:
     from oracle.scoring.pipeline import score_round
 
-    return score_round(bundle.predictions(), bundle.targets(), bundle.stake_map(), bundle.params())
+    # The payouts are scaled to the limit the manifest records (the chain's free reserve; verify checks the limit
+    # itself against the chain): the rule is recomputed here, not trusted.
+    return score_round(bundle.predictions(), bundle.targets(), bundle.stake_map(), bundle.params(),
+                       payout_limit=bundle.payout_limit())
 
 
 def recompute_bundle(
-    bundle: RoundBundle, tolerance: float = FLOAT_TOLERANCE, check_previous: bool = True
+    bundle: RoundBundle, tolerance: float = FLOAT_TOLERANCE, check_previous: bool = True, reader: Reader | None = None,
 ) -> RecomputeReport:
-    """Recompute ``bundle`` (loaded with ``verify=False`` so integrity problems are reported too)."""
+    """Recompute ``bundle`` (loaded with ``verify=False`` so integrity problems are reported too). ``reader`` reads
+    the previous bundle the manifest links to (pass the same bounded reader the bundle came through)."""
     manifest = bundle.manifest
     report = RecomputeReport(bundle.uri, bundle.keccak256, bundle.round)
     for problem in bundle.problems:
@@ -222,6 +230,7 @@ def recompute_bundle(
     if result is None:
         return report
     report.scores = result.scores
+    report.unscaled_payout = result.unscaled_payout
     report.prediction_errors = list(result.errors)
     recorded_scores = _guard(report, "file", SCORES, bundle.scores)
     # Amounts come from the PUBLISHED scores once they agree with ours within the tolerance: the last
@@ -281,7 +290,7 @@ def recompute_bundle(
             report.differences.append(Difference("total", "manifest", name, getattr(manifest.totals, name), report.totals[name]))
 
     if check_previous:
-        report.differences += _check_previous(bundle, previous)
+        report.differences += _check_previous(bundle, previous, reader)
     _note_versions(bundle, report)
     return report
 
@@ -305,7 +314,9 @@ def _amounts_from_published(result: Any, recorded: pd.DataFrame, bundle: RoundBu
             corr[model] = float(published.at[model, "corr"])
             mmc[model] = float(published.at[model, "mmc"])
     ineligible = [m for m in stakes if m not in corr]
-    payouts = compute_payouts(stakes, corr, mmc, bundle.params(), ineligible=ineligible)
+    # The manifest's payout limit applies here too: the scaling rule is part of how amounts follow from scores.
+    payouts = compute_payouts(stakes, corr, mmc, bundle.params(), ineligible=ineligible,
+                              payout_limit=bundle.payout_limit())
     table = ours.copy()
     by_model = {p.model: p for p in payouts.models}
     table["payout"] = pd.Series([by_model[str(m)].payout for m in table["model"]], dtype=object, index=table.index)
@@ -313,14 +324,15 @@ def _amounts_from_published(result: Any, recorded: pd.DataFrame, bundle: RoundBu
     return table
 
 
-def _check_previous(bundle: RoundBundle, previous: Mapping[int, tuple[int, int]]) -> list[Difference]:
+def _check_previous(bundle: RoundBundle, previous: Mapping[int, tuple[int, int]], reader: Reader | None,
+                    ) -> list[Difference]:
     """The previous bundle exists, hashes to the linked hash, and its leaves are our starting point."""
     link = bundle.manifest.previous
     if link is None:
         return []
     uri = resolve_previous_uri(bundle)
     try:
-        before = load_bundle(uri, expected_keccak=link.keccak256)
+        before = load_bundle(uri, expected_keccak=link.keccak256, reader=reader)
         published, unreadable = _dump_leaves(before.tree_dump())
     except (BundleError, ValueError) as exc:
         return [Difference("previous", uri, "bundle", link.keccak256, f"cannot be verified: {exc}")]
@@ -351,10 +363,11 @@ def recompute(
     expected_keccak: str | None = None,
     tolerance: float = FLOAT_TOLERANCE,
     check_previous: bool = True,
+    reader: Reader | None = None,
 ) -> RecomputeReport:
     """Load the bundle at ``manifest_uri`` without failing on integrity problems and recompute it.
 
     Raises BundleError only when the manifest itself cannot be read or parsed.
     """
-    bundle = load_bundle(manifest_uri, expected_keccak=expected_keccak, verify=False)
-    return recompute_bundle(bundle, tolerance=tolerance, check_previous=check_previous)
+    bundle = load_bundle(manifest_uri, expected_keccak=expected_keccak, verify=False, reader=reader)
+    return recompute_bundle(bundle, tolerance=tolerance, check_previous=check_previous, reader=reader)

@@ -5,40 +5,49 @@ For a ``RootProposed`` event the auditor loads the manifest at its URI (checking
 
 * **the bundle itself** (``oracle.auditor.recompute``): every file's hash, the scores, payouts and burns recomputed from the
   bundle's predictions, targets, stakes and parameters, the cumulative leaves, the tree and the totals;
-* **the link to the previous round**: the bundle builds on the proposal of round r-1 the chain holds (not a vetoed
-  one), and its stakes at risk are replayed from chain events up to the close with those previous leaves;
+* **the link to the previous round**: the bundle builds on the active proposal of the last active round before it
+  (a lapsed round has a zero result and no leaves), and its stakes at risk are replayed from chain events up to
+  the close with those leaves (``oracle.chain.replay``: tranches, lowered withdrawals, clamps included);
 * **submissions**: every prediction column comes from a signed file in the bundle, signed by the model's owner for
   this chain, contract and round, and equal to it value for value; refusals of "unknown model" and "not owner"
   are re-checked against the chain;
-* **the proposal**: root, cumulative totals, total stake at risk equal the recomputation; the round's caps hold;
-* **activation** (for an active round): ``RootActivated`` moved exactly the round's increase, and the token supply
-  fell by exactly the burn in that transaction.
-* **receipts** (when the caller holds some, e.g. ``tourney verify --receipts DIR``): every genuine operator receipt
-  of the round (signed by the chain's ORACLE_ROLE holder) is honoured by the bundle; a receipted file missing or
-  swapped is censorship and fails the round naming the model, while a receipt that is not genuine is only a
-  warning (a forged receipt accuses nobody).
+* **the proposal**: root, declared payout and burn totals, the bundle's total stake at risk equal the
+  recomputation; every model's payout and burn within the round's caps of its own stake at risk (the contract's
+  per-model bound); the payout limit the manifest records (and scales payouts to) is the free reserve the
+  events show once the previous round resolved;
+* **activation** (for an active round): ``RootActivated`` committed exactly the declared payout; a settlement the
+  contract clamped for this round is reported as a warning (an honest leaf is never clamped).
+* **receipts** (when the caller holds some, e.g. ``tourney verify --receipts DIR``;
+  ``oracle.auditor.receipt_evidence``): every genuine operator receipt of the round is honoured by the bundle; a
+  receipted file missing or swapped is censorship and fails the round naming the model, while a receipt that is not
+  genuine is only a warning.
 
 A proposal verifies only when nothing differs.
+
+The manifest URI and all it leads to are untrusted: read through a bounded :class:`~oracle.bundle.fetch.Fetcher`,
+anything that goes wrong with them (even a crash of the checks) is a difference, never an exception; only an RPC
+outage raises (the caller retries). A zero ``manifestHash`` fails at once. Following proposals and vetoing is
+:mod:`oracle.auditor.watch`.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
 import pandas as pd
-from eth_utils import event_abi_to_log_topic
 from web3 import Web3
 
+from oracle.bundle.fetch import Fetcher, FetchPolicy
 from oracle.bundle.store import BundleError
 from oracle.bundle.round_bundle import load_bundle, REJECTIONS_FILE, RoundBundle, SUBMISSIONS_FILE
-from oracle.chain.artifacts import abi
-from oracle.chain.client import Proposal, RoundStatus, TournamentClient
+from oracle.chain.client import Proposal, RoundState, RoundStatus, TournamentClient
+from oracle.chain.tx import is_rpc_outage
 from oracle.settlement.leaves import leaves_of_dump
 from oracle.auditor.recompute import Difference, recompute_bundle
+from oracle.auditor.receipt_evidence import check_receipt_evidence, ReceiptEvidence
 from oracle.scoring.tables import read_prediction_file
-from oracle.protocol.receipt import check_receipts, Receipt
 from oracle.protocol.submission import recover_signer, Submission, SubmissionError, verify_submission
 
 __all__ = ["Verdict", "ReceiptEvidence", "check_receipt_evidence", "verify_proposal", "verify_round", "verify_all"]
@@ -63,6 +72,12 @@ class Verdict:
     def ok(self) -> bool:
         return not self.differences
 
+    def reason(self, limit: int = 3) -> str:
+        """Why the proposal does not verify, in one line (what a guardian's log says when it vetoes)."""
+        more = len(self.differences) - limit
+        shown = "; ".join(d.describe() for d in self.differences[:limit]) or "verified"
+        return shown + (f" (and {more} more difference(s))" if more > 0 else "")
+
     def models(self) -> list[str]:
         """Models (or leaves) with a difference: what a guardian would quote."""
         return sorted({d.subject for d in self.differences if d.scope in ("model", "leaf", "stake", "submission", "receipt")},
@@ -74,19 +89,23 @@ class Verdict:
             "root": self.proposal.root, "manifest_uri": self.proposal.manifest_uri,
             "manifest_hash": self.proposal.manifest_hash, "models": self.models(),
             "differences": [d.to_dict() for d in self.differences], "notes": list(self.notes),
-            "warnings": list(self.warnings),
+            "warnings": list(self.warnings), "reason": self.reason(),
         }
 
 
 # ------------------------------------------------------------------------------------------ helpers
 
 
-def _previous_proposal(client: TournamentClient, proposal: Proposal) -> Proposal | None:
-    """The proposal of round r-1 this one built on: the latest one made before it (None for round 1)."""
+def _base_proposal(client: TournamentClient, proposal: Proposal) -> tuple[int, Proposal | None]:
+    """(the last active round before the proposal's round, its active proposal): what the proposal builds on;
+    (0, None) when no earlier round is active."""
     if proposal.round == 1:
-        return None
-    earlier = [p for p in client.proposals(proposal.round - 1) if (p.block, p.log_index) < (proposal.block, proposal.log_index)]
-    return earlier[-1] if earlier else None
+        return 0, None
+    before = client.round_state(proposal.round - 1)
+    base = before.last_active_at_or_before if before.status.resolved else 0
+    if base == 0:
+        return 0, None
+    return base, client.current_proposal(base)
 
 
 def _same_values(a: pd.Series, b: pd.Series) -> bool:
@@ -202,150 +221,161 @@ def check_proposal(proposal: Proposal, bundle: RoundBundle, recomputed_root: str
         out.append(Difference("proposal", "manifest", "root", bundle.manifest.root, proposal.root))
     if bundle.keccak256 != proposal.manifest_hash:
         out.append(Difference("proposal", "chain", "manifestHash", proposal.manifest_hash, bundle.keccak256))
-    for name, value in (("cumulative_payout", proposal.cumulative_payout), ("cumulative_burn", proposal.cumulative_burn)):
+    for name, value in (("round_payout", proposal.payout_total), ("round_burn", proposal.burn_total)):
         if name in recomputed_totals and value != recomputed_totals[name]:
             out.append(Difference("proposal", "chain", name, value, recomputed_totals[name]))
-    if proposal.total_stake_at_risk != chain_at_risk:
-        out.append(Difference("proposal", "chain", "total_stake_at_risk", proposal.total_stake_at_risk, chain_at_risk))
+    if bundle.manifest.totals.stake_at_risk != chain_at_risk:
+        out.append(Difference("proposal", "manifest", "total_stake_at_risk", bundle.manifest.totals.stake_at_risk,
+                              chain_at_risk))
     return out
 
 
-def check_bounds(client: TournamentClient, proposal: Proposal, previous: Proposal | None) -> list[Difference]:
-    """The round's increases fit its caps (the contract checks too; a second look costs nothing)."""
+def check_bounds(client: TournamentClient, proposal: Proposal, bundle: RoundBundle,
+                 chain_stakes: Mapping[int, int]) -> list[Difference]:
+    """Every model's payout and burn are within the round's caps (fixed when it opened) of its own stake at risk,
+    as replayed from the chain: the contract's per-model bound for one round, floors included. A model with
+    nothing at risk moves nothing."""
     state = client.round_state(proposal.round)
-    prev_payout = previous.cumulative_payout if previous else 0
-    prev_burn = previous.cumulative_burn if previous else 0
+    try:
+        scores = bundle.scores()
+        ids = bundle.model_ids()
+    except (BundleError, KeyError) as exc:
+        return [Difference("bounds", "bundle", "readable", True, f"error: {exc}")]
     out = []
-    payout_cap = proposal.total_stake_at_risk * state.payout_cap_bps // BPS
-    burn_cap = proposal.total_stake_at_risk * state.burn_cap_bps // BPS
-    if proposal.cumulative_payout - prev_payout > payout_cap:
-        out.append(Difference("bounds", "chain", "payout_cap", proposal.cumulative_payout - prev_payout, payout_cap))
-    if proposal.cumulative_burn - prev_burn > burn_cap:
-        out.append(Difference("bounds", "chain", "burn_cap", proposal.cumulative_burn - prev_burn, burn_cap))
-    if proposal.cumulative_payout < prev_payout or proposal.cumulative_burn < prev_burn:
-        out.append(Difference("bounds", "chain", "cumulative", "non-decreasing", "decreased"))
+    for model, payout, burn in zip(scores["model"], scores["payout"], scores["burn"]):
+        model_id = ids.get(str(model))
+        at_risk = chain_stakes.get(model_id, 0) if model_id is not None else 0
+        for name, amount, cap_bps in (("payout_cap", int(payout), state.payout_cap_bps),
+                                      ("burn_cap", int(burn), state.burn_cap_bps)):
+            cap = at_risk * cap_bps // BPS
+            if amount > cap:
+                out.append(Difference("model", str(model), name, amount, cap))
     return out
 
 
-_TRANSFER_TOPIC = None
+def check_payout_limit(client: TournamentClient, proposal: Proposal, bundle: RoundBundle) -> list[Difference]:
+    """The manifest's payout limit is the chain's: the free reserve from events at the block fixed by the round's
+    close and the previous round's resolution (``TournamentClient.round_payout_limit``). The scaling rule itself is
+    recomputed with the bundle (``oracle.auditor.recompute``)."""
+    recorded = bundle.manifest.payout_limit
+    if recorded is None:
+        return []  # payouts unscaled: the contract refuses a total above the free reserve by itself
+    try:
+        limit, block = client.round_payout_limit(proposal.round)
+    except ValueError as exc:
+        return [Difference("payout_limit", "chain", "limit", recorded.limit, f"cannot be derived: {exc}")]
+    out = []
+    if recorded.block != block:
+        out.append(Difference("payout_limit", "manifest", "block", recorded.block, block))
+    if recorded.limit != limit:
+        out.append(Difference("payout_limit", "manifest", "limit", recorded.limit, limit))
+    return out
 
 
-def check_activation(client: TournamentClient, proposal: Proposal, previous: Proposal | None) -> list[Difference]:
-    """An active round moved exactly its increase, and the token supply fell by exactly its burn."""
-    global _TRANSFER_TOPIC
+def check_activation(client: TournamentClient, proposal: Proposal) -> tuple[list[Difference], list[str]]:
+    """An active round committed exactly its declared payout; settlements the contract clamped are warnings."""
     event = client.activation_event(proposal.round)
     if event is None:
-        return [Difference("activation", "chain", "RootActivated", "present", "missing")]
-    paid, burned = int(event.args["paid"]), int(event.args["burned"])
-    want_paid = proposal.cumulative_payout - (previous.cumulative_payout if previous else 0)
-    want_burn = proposal.cumulative_burn - (previous.cumulative_burn if previous else 0)
+        return [Difference("activation", "chain", "RootActivated", "present", "missing")], []
     out = []
-    if paid != want_paid:
-        out.append(Difference("activation", "chain", "paid", paid, want_paid))
-    if burned != want_burn:
-        out.append(Difference("activation", "chain", "burned", burned, want_burn))
-    if _TRANSFER_TOPIC is None:
-        item = next(i for i in abi("TournamentToken") if i.get("type") == "event" and i["name"] == "Transfer")
-        _TRANSFER_TOPIC = "0x" + bytes(event_abi_to_log_topic(item)).hex()
-    receipt = client.w3.eth.get_transaction_receipt(event.tx_hash)
-    zero = "0x" + "00" * 32
-    burned_in_tx = sum(
-        int.from_bytes(bytes(log["data"]), "big") for log in receipt["logs"]
-        if log["address"].lower() == client.token.address.lower() and log["topics"]
-        and "0x" + bytes(log["topics"][0]).hex() == _TRANSFER_TOPIC and "0x" + bytes(log["topics"][2]).hex() == zero
-    )
-    if burned_in_tx != want_burn:
-        out.append(Difference("activation", "token", "burned_in_tx", burned_in_tx, want_burn))
-    supply_drop = client.total_supply(event.block - 1) - client.total_supply(event.block)
-    if supply_drop != want_burn:
-        out.append(Difference("activation", "token", "total_supply_drop", supply_drop, want_burn))
-    return out
-
-
-@dataclass(frozen=True)
-class ReceiptEvidence:
-    """A participant's operator receipts and the address that must have signed them (the chain's oracle)."""
-
-    receipts: Sequence[Receipt]
-    operator: str
-
-
-def check_receipt_evidence(bundle: RoundBundle, evidence: ReceiptEvidence, chain_id: int, tournament: str,
-                           ) -> tuple[list[Difference], list[str]]:
-    """(differences, warnings) of the bundle against the round's receipts: ``missing`` and ``hash_mismatch`` are
-    censorship and differ (naming the model); ``invalid_receipt`` is a warning only."""
-    try:
-        entries = bundle.json(SUBMISSIONS_FILE)
-    except (BundleError, KeyError) as exc:
-        return [Difference("receipt", "bundle", SUBMISSIONS_FILE, "readable", f"error: {exc}")], []
-    problems = check_receipts(entries, evidence.receipts, round=bundle.round, operator=evidence.operator,
-                              chain_id=chain_id, tournament=tournament)
-    differences: list[Difference] = []
-    warnings: list[str] = []
-    for problem in problems:
-        if problem.kind == "invalid_receipt":
-            warnings.append(f"receipt not genuine, ignored: {problem.message}")
-        else:
-            differences.append(Difference("receipt", str(problem.model_id), problem.kind, "receipted",
-                                          problem.message))
-    return differences, warnings
+    committed = int(event.args["payoutTotal"])
+    if committed != proposal.payout_total:
+        out.append(Difference("activation", "chain", "payoutTotal", committed, proposal.payout_total))
+    warnings = [f"model {int(e.args['modelId'])}: the contract clamped its settlement of round {proposal.round} "
+                f"(leaf payout {int(e.args['leafPayout'])}, applied {int(e.args['payout'])}; leaf burn "
+                f"{int(e.args['leafBurn'])}, applied {int(e.args['burn'])})"
+                for e in client.events(["SettlementClamped"]) if int(e.args["round"]) == proposal.round]
+    return out, warnings
 
 
 # ------------------------------------------------------------------------------------------ verdicts
 
 
 def verify_proposal(client: TournamentClient, proposal: Proposal, receipts: ReceiptEvidence | None = None,
-                    ) -> Verdict:
-    """Audit one proposal from the chain and its manifest URI alone (and, given ``receipts``, against them)."""
+                    policy: FetchPolicy | None = None, *, fetcher: Fetcher | None = None) -> Verdict:
+    """Audit one proposal from the chain and its manifest URI alone (and, given ``receipts``, against them).
+
+    The bundle is read through ``fetcher``, or a :class:`Fetcher` under ``policy``; with neither, nothing is allowed
+    and the verdict says the manifest could not be read. An RPC outage raises; nothing read from the bundle can."""
+    fetcher = fetcher or Fetcher(policy or FetchPolicy())
     state = client.round_state(proposal.round)
     standing_proposal = client.current_proposal(proposal.round)
     standing = standing_proposal is not None and standing_proposal.position_key() == proposal.position_key()
-    status = state.status.label if standing else "vetoed"
+    if standing:
+        status = state.status.label
+    else:
+        # Vetoed, or the last proposal of a round that lapsed unvetoed. Only the standing proposal can be vetoed and
+        # a round is proposed again only after a veto, so the i-th proposal was vetoed iff there are more than i.
+        keys = [p.position_key() for p in client.proposals(proposal.round)]
+        index = keys.index(proposal.position_key()) if proposal.position_key() in keys else 0
+        vetoed = index < len(client.round_events("RootVetoed", proposal.round))
+        status = "vetoed" if vetoed or state.status is not RoundStatus.LAPSED else "lapsed"
     verdict = Verdict(proposal.round, proposal, status, standing)
+    if int(proposal.manifest_hash, 16) == 0:
+        verdict.differences.append(Difference("proposal", "chain", "manifestHash", proposal.manifest_hash,
+                                              "nonzero (a zero hash commits to no manifest)"))
+        return verdict
     try:
-        bundle = load_bundle(proposal.manifest_uri, expected_keccak=proposal.manifest_hash, verify=False)
+        _check(client, proposal, receipts, fetcher, verdict, state, standing)
+    except Exception as exc:  # noqa: BLE001 - an RPC outage is the caller's to retry; anything else fails the round
+        if is_rpc_outage(exc):
+            raise
+        verdict.differences.append(Difference("verify", "bundle", "checked", "to completion",
+                                              f"error checking {proposal.manifest_uri}: {type(exc).__name__}: {exc}"))
+    return verdict
+
+
+def _check(client: TournamentClient, proposal: Proposal, receipts: ReceiptEvidence | None, fetcher: Fetcher,
+           verdict: Verdict, state: RoundState, standing: bool) -> None:
+    """Every check that reads the bundle (and the chain facts it is compared with), appended to ``verdict``."""
+    try:
+        bundle = load_bundle(proposal.manifest_uri, expected_keccak=proposal.manifest_hash, verify=False,
+                             reader=fetcher)
     except BundleError as exc:
         verdict.differences.append(Difference("file", "manifest.json", "readable", proposal.manifest_uri, str(exc)))
-        return verdict
-    report = recompute_bundle(bundle)
+        return
+    report = recompute_bundle(bundle, reader=fetcher)
     verdict.differences += report.differences
     verdict.notes += report.notes
     if bundle.round != proposal.round:
         verdict.differences.append(Difference("proposal", "manifest", "round", bundle.round, proposal.round))
 
-    previous = _previous_proposal(client, proposal)
+    base_round, base = _base_proposal(client, proposal)
     previous_leaves: dict[int, tuple[int, int]] = {}
-    if proposal.round > 1:
-        link = bundle.manifest.previous
-        if previous is None:
-            verdict.differences.append(Difference("previous", str(proposal.round - 1), "proposal", "present", "missing"))
-        elif link is None or link.keccak256 != previous.manifest_hash:
-            verdict.differences.append(Difference("previous", str(proposal.round - 1), "manifestHash",
-                                                  link.keccak256 if link else None, previous.manifest_hash))
-        if previous is not None:
-            try:
-                previous_leaves = leaves_of_dump(load_bundle(previous.manifest_uri, previous.manifest_hash).tree_dump())
-            except BundleError as exc:
-                verdict.differences.append(Difference("previous", str(proposal.round - 1), "bundle", "loads", str(exc)))
-    elif bundle.manifest.previous is not None:
-        verdict.differences.append(Difference("previous", "0", "link", bundle.manifest.previous.uri, None))
+    link = bundle.manifest.previous
+    if base_round == 0:
+        if link is not None:
+            verdict.differences.append(Difference("previous", "0", "link", link.uri, None))
+    elif base is None:
+        verdict.differences.append(Difference("previous", str(base_round), "proposal", "present", "missing"))
+    else:
+        if link is None or link.keccak256 != base.manifest_hash:
+            verdict.differences.append(Difference("previous", str(base_round), "manifestHash",
+                                                  link.keccak256 if link else None, base.manifest_hash))
+        try:
+            previous_leaves = leaves_of_dump(load_bundle(base.manifest_uri, base.manifest_hash, reader=fetcher).tree_dump())
+        except BundleError as exc:
+            verdict.differences.append(Difference("previous", str(base_round), "bundle", "loads", str(exc)))
 
-    chain_stakes, owners = client.stakes_at_risk(proposal.round, previous_leaves)
-    verdict.differences += check_stakes(bundle, chain_stakes)
-    verdict.differences += check_submissions(bundle, client, owners)
-    verdict.differences += check_proposal(proposal, bundle, report.root, report.totals, sum(chain_stakes.values()))
-    verdict.differences += check_bounds(client, proposal, previous)
+    stakes = client.round_stakes(proposal.round, previous_leaves)
+    verdict.differences += check_stakes(bundle, stakes.at_risk)
+    verdict.differences += check_submissions(bundle, client, stakes.owners)
+    verdict.differences += check_proposal(proposal, bundle, report.root, report.totals, stakes.total_at_risk)
+    verdict.differences += check_bounds(client, proposal, bundle, stakes.at_risk)
+    verdict.differences += check_payout_limit(client, proposal, bundle)
     if standing and state.status is RoundStatus.ACTIVE:
-        verdict.differences += check_activation(client, proposal, previous)
+        differences, warnings = check_activation(client, proposal)
+        verdict.differences += differences
+        verdict.warnings += warnings
     if receipts is not None:
         differences, warnings = check_receipt_evidence(bundle, receipts, client.chain_id(),
                                                        client.tournament.address)
         verdict.differences += differences
         verdict.warnings += warnings
-    return verdict
 
 
-def verify_round(client: TournamentClient, round: int, receipts: ReceiptEvidence | None = None) -> Verdict:
+def verify_round(client: TournamentClient, round: int, receipts: ReceiptEvidence | None = None,
+                 policy: FetchPolicy | None = None) -> Verdict:
     """Audit the round's standing proposal (or, when it was vetoed, its latest one)."""
     proposal = client.current_proposal(round)
     if proposal is None:
@@ -353,10 +383,12 @@ def verify_round(client: TournamentClient, round: int, receipts: ReceiptEvidence
         if not found:
             raise ValueError(f"round {round} has no RootProposed event on this chain")
         proposal = found[-1]
-    return verify_proposal(client, proposal, receipts)
+    return verify_proposal(client, proposal, receipts, policy)
 
 
-def verify_all(client: TournamentClient, receipts: ReceiptEvidence | None = None) -> list[Verdict]:
+def verify_all(client: TournamentClient, receipts: ReceiptEvidence | None = None,
+               policy: FetchPolicy | None = None) -> list[Verdict]:
     """Audit every proposal ever made, vetoed ones included, in chain order."""
     proposals = [Proposal.of(e) for e in client.events(["RootProposed"])]
-    return [verify_proposal(client, p, receipts) for p in proposals]
+    return [verify_proposal(client, p, receipts, policy) for p in proposals]
+

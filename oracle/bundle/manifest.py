@@ -19,8 +19,16 @@ Layout of a manifest (schema ``tourney-round-manifest/1``)::
                  "cumulative_burn": "..", "stake_at_risk": ".."},
       "root": "0x<64 hex>",
       "versions": {"oracle": "0.1.0", "numerai_tools": "0.7.2"},
-      "previous": {"round": 41, "uri": "...", "keccak256": "0x..."} | null
+      "previous": {"round": 41, "uri": "...", "keccak256": "0x..."} | null,
+      "payout_limit": {"rule": "pro-rata-floor", "limit": "..", "block": 123}      (optional)
     }
+
+``previous`` links the manifest of the round this one builds on: the last *active* round before it (a lapsed round
+has a zero result and no leaves). ``payout_limit`` records the rule that keeps the round's payouts within the
+tournament's free reserve (the reserve funded minus the payouts activated, from events up to ``block``: the later of
+the round's close and the previous round's resolution): when the payouts sum to more than ``limit``, each is scaled
+to ``floor(payout * limit / total)`` (``oracle.scoring.payouts.scale_payouts``). Auditors recompute the scaling
+from the recorded limit and the limit and block from the chain's events.
 """
 
 from __future__ import annotations
@@ -170,6 +178,23 @@ class PreviousLink:
         return {"round": self.round, "uri": self.uri, "keccak256": self.keccak256}
 
 
+#: The one payout-scaling rule: ``floor(payout * limit / total)`` when the payouts sum to more than the limit.
+PAYOUT_LIMIT_RULE = "pro-rata-floor"
+
+
+@dataclass(frozen=True)
+class PayoutLimit:
+    """The round's payout limit (the chain's ``payoutLimit(round)`` at ``block``) and the rule applied to it."""
+
+    limit: int
+    block: int
+    rule: str = PAYOUT_LIMIT_RULE
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form: the limit as a decimal string."""
+        return {"rule": self.rule, "limit": str(self.limit), "block": self.block}
+
+
 @dataclass(frozen=True)
 class Totals:
     """Token amounts (smallest unit) that the oracle posts on-chain with the root."""
@@ -197,6 +222,7 @@ class Manifest:
     versions: Mapping[str, str]
     chain: ChainRef | None = None
     previous: PreviousLink | None = None
+    payout_limit: PayoutLimit | None = None
     schema: str = SCHEMA_VERSION
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -217,6 +243,8 @@ class Manifest:
             versions=dict(self.versions),
             previous=self.previous.to_dict() if self.previous else None,
         )
+        if self.payout_limit is not None:
+            d["payout_limit"] = self.payout_limit.to_dict()
         return d
 
     def to_bytes(self) -> bytes:
@@ -241,9 +269,11 @@ class Manifest:
     def from_dict(cls, d: Any, where: str = "manifest") -> Manifest:
         """Build from the JSON form, validating every key."""
         _validate_manifest_dict(d, where)
-        known = {"schema", "round", "chain", "files", "params", "totals", "root", "versions", "previous"}
+        known = {"schema", "round", "chain", "files", "params", "totals", "root", "versions", "previous",
+                 "payout_limit"}
         chain = d["chain"]
         previous = d["previous"]
+        limit = d.get("payout_limit")
         return cls(
             schema=d["schema"],
             round=d["round"],
@@ -256,6 +286,7 @@ class Manifest:
             root=d["root"],
             versions=d["versions"],
             previous=PreviousLink(previous["round"], previous["uri"], previous["keccak256"]) if previous else None,
+            payout_limit=PayoutLimit(int(limit["limit"]), limit["block"], limit["rule"]) if limit else None,
             extra={k: v for k, v in d.items() if k not in known},
         )
 
@@ -327,4 +358,10 @@ def _validate_manifest_dict(d: Any, where: str) -> None:
         _require_pattern(previous.get("keccak256"), _HEX32, where, "previous.keccak256", "0x + 64 lowercase hex")
         if previous["round"] >= d["round"]:
             raise _fail(where, "previous.round", f"{previous['round']} must be below round {d['round']}")
+    if d.get("payout_limit") is not None:
+        limit = _require_mapping(d["payout_limit"], where, "payout_limit")
+        if limit.get("rule") != PAYOUT_LIMIT_RULE:
+            raise _fail(where, "payout_limit.rule", f"must be {PAYOUT_LIMIT_RULE!r}, got {limit.get('rule')!r}")
+        _require_pattern(limit.get("limit"), _DECIMAL, where, "payout_limit.limit", "a non-negative decimal string")
+        _require_small_int(limit.get("block"), where, "payout_limit.block")
     _check_json_safe(d, where)

@@ -11,7 +11,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import pandas as pd
 
 import oracle
-from oracle.bundle.manifest import ChainRef, Manifest, PreviousLink, Totals, canonical_json
+from oracle.bundle.manifest import ChainRef, Manifest, PayoutLimit, PreviousLink, Totals, canonical_json
 from oracle.bundle.parquet import amount_text, parquet_bytes
 from oracle.bundle.round_bundle import (
     PREDICTIONS,
@@ -123,6 +123,7 @@ def write_round_bundle(
     chain: ChainRef | None = None,
     previous: PreviousLink | str | None = None,
     extra_files: Mapping[str, bytes] | None = None,
+    payout_limit: PayoutLimit | None = None,
 ) -> tuple[Manifest, str, str]:
     """Write a round's bundle and commit its manifest; returns (manifest, manifest_uri, manifest_keccak).
 
@@ -130,7 +131,8 @@ def write_round_bundle(
     ``leaves`` are this round's cumulative settlement leaves; when omitted they are derived from
     ``previous_cumulative`` and the scores' payouts and burns. ``previous`` links the previous round's
     manifest (a PreviousLink, or its URI, which is read to take its hash). ``extra_files`` adds named
-    files (e.g. ``submissions.json``) to the bundle.
+    files (e.g. ``submissions.json``) to the bundle. ``payout_limit`` records the limit the scores' payouts were
+    scaled to (the scores must already be scaled: see ``oracle.scoring.payouts.scale_payouts``).
     """
     from oracle.settlement.leaves import round_leaves, settlement_tree, totals
 
@@ -181,6 +183,7 @@ def write_round_bundle(
         root=tree.root,
         versions=_versions(),
         previous=previous,
+        payout_limit=payout_limit,
     )
     uri, digest = store.commit_manifest(manifest)
     return manifest, uri, digest

@@ -1,20 +1,20 @@
-"""Reading the tournament: events in bounded block ranges, round state, and the stake-at-risk replay.
+"""Reading the tournament: events in bounded block ranges, round and model state, and the stake-at-risk replay.
 
 Everything the operator and the auditor decide is derived here from the chain alone, so two parties reading
 the same chain reach the same answer:
 
 * events come from ``eth_getLogs`` over the tournament's address in windows of at most ``chunk`` blocks (public
-  endpoints cap a call's range), decoded by their first topic and ordered by (block number, log index);
-* a round's model set is every ``ModelRegistered`` up to and including the round's ``RoundClosed`` log;
-* a model's stake at risk in round r is ``max(0, netDeposits + cumulativePayout(r-1) - cumulativeBurn(r-1) -
-  pendingWithdrawal)`` with the deposits and the pending withdrawal replayed from ``Staked``, ``Withdrawn`` and
-  ``WithdrawalRequested`` up to the same point.
+  endpoints cap a call's range), decoded by their first topic and ordered by (block number, log index), or from
+  an incremental :class:`~oracle.chain.event_log.EventLog` once the client :meth:`~TournamentClient.follow`-s one;
+* a round's model set and stakes at risk are replayed from the ledger events up to and including the round's
+  ``RoundClosed`` log (:mod:`oracle.chain.replay` states the rule);
+* round status, schedule and caps come from ``roundInfo``; model states from ``modelState`` or, for many models,
+  ``modelStates`` (one call per :data:`MODEL_STATES_PAGE` models).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import IntEnum
 from typing import Any, Mapping, Sequence
 
 from eth_utils import event_abi_to_log_topic, keccak
@@ -24,14 +24,31 @@ from web3.contract import Contract
 
 from oracle.chain.artifacts import abi
 from oracle.chain.deploy import Deployment
-from oracle.chain.replay import replay_stakes_at_risk
+from oracle.chain.event_log import DEFAULT_REORG_MARGIN, Anchor, EventLog
+from oracle.chain.events import ChainEvent
+from oracle.chain.state import (
+    Cursor,
+    HardLimits,
+    ModelInfo,
+    ModelState,
+    Proposal,
+    RoundState,
+    RoundStatus,
+    hex32,
+)
+from oracle.chain.replay import LEDGER_EVENTS, RoundStakes, replay_stakes_at_risk, round_stakes
 from oracle.chain.tx import RpcUnavailable
 
 __all__ = [
     "DEFAULT_CHUNK",
+    "MODEL_STATES_PAGE",
     "ChainEvent",
+    "Cursor",
+    "HardLimits",
     "ModelInfo",
+    "ModelState",
     "Proposal",
+    "RoundStakes",
     "RoundState",
     "RoundStatus",
     "TournamentClient",
@@ -39,109 +56,8 @@ __all__ = [
 
 #: Blocks per ``eth_getLogs`` call: small enough for hosted endpoints' range limits.
 DEFAULT_CHUNK = 2_000
-
-
-class RoundStatus(IntEnum):
-    """The contract's ``RoundStatus`` enum: the one model of a round's status (the service, CLI and participant
-    print :attr:`label`)."""
-
-    NONE = 0
-    OPEN = 1
-    CLOSED = 2
-    PROPOSED = 3
-    VETOED = 4
-    ACTIVE = 5
-
-    @property
-    def label(self) -> str:
-        """The status as the API and the CLI spell it: ``open``, ``proposed``, ..."""
-        return self.name.lower()
-
-
-@dataclass(frozen=True)
-class ChainEvent:
-    """One decoded tournament event; ``position`` orders events as the chain applied them."""
-
-    name: str
-    args: Mapping[str, Any]
-    block: int
-    log_index: int
-    tx_hash: str
-
-    @property
-    def position(self) -> tuple[int, int]:
-        return (self.block, self.log_index)
-
-
-@dataclass(frozen=True)
-class RoundState:
-    """``roundInfo(r)``: totals, status, schedule, bounds and the stake snapshot of a round."""
-
-    round: int
-    cumulative_payout: int
-    cumulative_burn: int
-    activates_at: int
-    status: RoundStatus
-    closes_at: int
-    closed_at: int
-    net_deposits_at_close: int
-    payout_cap_bps: int
-    burn_cap_bps: int
-    challenge_period: int
-    root: str
-
-
-@dataclass(frozen=True)
-class Proposal:
-    """A ``RootProposed`` event: what the oracle committed to for a round."""
-
-    round: int
-    root: str
-    cumulative_payout: int
-    cumulative_burn: int
-    total_stake_at_risk: int
-    manifest_hash: str
-    manifest_uri: str
-    activates_at: int
-    block: int
-    log_index: int
-    tx_hash: str
-
-    def position_key(self) -> tuple[int, int]:
-        """Where the proposal sits in the chain: (block, log index), unique per proposal."""
-        return (self.block, self.log_index)
-
-    @classmethod
-    def of(cls, event: ChainEvent) -> "Proposal":
-        a = event.args
-        return cls(
-            round=int(a["round"]), root=_hex32(a["root"]), cumulative_payout=int(a["cumulativePayout"]),
-            cumulative_burn=int(a["cumulativeBurn"]), total_stake_at_risk=int(a["totalStakeAtRisk"]),
-            manifest_hash=_hex32(a["manifestHash"]), manifest_uri=str(a["manifestURI"]),
-            activates_at=int(a["activatesAt"]), block=event.block, log_index=event.log_index, tx_hash=event.tx_hash,
-        )
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    """``modelInfo(id)``: owner and net deposits, settlement progress, pending withdrawal."""
-
-    model_id: int
-    owner: str
-    net_deposits: int
-    settled_round: int
-    first_round: int
-    pending_withdrawal: int
-    withdrawal_after_round: int
-
-    @property
-    def registered(self) -> bool:
-        # firstRound is nonzero for every registered model.
-        return self.first_round != 0
-
-
-def _hex32(value: Any) -> str:
-    return "0x" + bytes(HexBytes(value)).hex()
+#: Models per ``modelStates`` call: one RPC read per 100 models.
+MODEL_STATES_PAGE = 100
 
 
 @dataclass
@@ -151,7 +67,10 @@ class TournamentClient:
     w3: Web3
     deployment: Deployment
     chunk: int = DEFAULT_CHUNK
+    #: When set, every event read comes from this log (see :meth:`follow`) instead of ``eth_getLogs``.
+    event_log: EventLog | None = None
     _decoders: dict[bytes, tuple[str, Any]] = field(default_factory=dict, init=False, repr=False)
+    _decoded: dict[tuple[int, int, str], "ChainEvent | None"] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.chunk < 1:
@@ -178,56 +97,141 @@ class TournamentClient:
         """The latest block's timestamp: the clock the contract checks windows against."""
         return int(self._rpc("latest block", lambda: self.w3.eth.get_block("latest"))["timestamp"])
 
-    def cursor(self) -> tuple[int, int]:
-        """(last closed round, last activated round)."""
-        closed, activated = self._rpc("roundCursor", self.tournament.functions.roundCursor().call)
-        return int(closed), int(activated)
+    def cursor(self) -> Cursor:
+        """(last closed, last resolved, last active) round."""
+        closed, resolved, active = self._rpc("roundCursor", self.tournament.functions.roundCursor().call)
+        return Cursor(int(closed), int(resolved), int(active))
 
     def round_state(self, round: int, block: int | str = "latest") -> RoundState:
-        info, root = self._rpc(
+        info = self._rpc(
             f"roundInfo({round})", lambda: self.tournament.functions.roundInfo(round).call(block_identifier=block)
         )
-        (payout, burn, activates_at, status, closes_at, closed_at, net_deposits, payout_cap, burn_cap, period) = info
+        (status, closes_at, closed_at, activates_at, lapses_at, period, payout_cap, burn_cap, payout_total, root,
+         last_active) = info
         return RoundState(
-            round=round, cumulative_payout=int(payout), cumulative_burn=int(burn), activates_at=int(activates_at),
-            status=RoundStatus(int(status)), closes_at=int(closes_at), closed_at=int(closed_at),
-            net_deposits_at_close=int(net_deposits), payout_cap_bps=int(payout_cap), burn_cap_bps=int(burn_cap),
-            challenge_period=int(period), root=_hex32(root),
+            round=round, status=RoundStatus(int(status)), closes_at=int(closes_at), closed_at=int(closed_at),
+            activates_at=int(activates_at), lapses_at=int(lapses_at), challenge_period=int(period),
+            payout_cap_bps=int(payout_cap), burn_cap_bps=int(burn_cap), payout_total=int(payout_total),
+            root=hex32(root), last_active_at_or_before=int(last_active),
         )
 
     def open_round(self) -> int | None:
         """The round open for submissions right now, if any (at most one: round = last closed + 1)."""
-        last_closed, _ = self.cursor()
-        state = self.round_state(last_closed + 1)
+        state = self.round_state(self.cursor().last_closed + 1)
         return state.round if state.status is RoundStatus.OPEN else None
+
+    def next_to_resolve(self) -> int:
+        """The round that resolves next (rounds resolve strictly in order): last resolved + 1."""
+        return self.cursor().last_resolved + 1
 
     def model_count(self) -> int:
         return int(self._rpc("modelCount", self.tournament.functions.modelCount().call))
 
-    def model_info(self, model_id: int) -> ModelInfo:
-        """A model's on-chain record (all zero for an id never registered: see :attr:`ModelInfo.registered`)."""
-        model, settlement, withdrawal = self._rpc(
-            f"modelInfo({model_id})", self.tournament.functions.modelInfo(int(model_id)).call)
-        return ModelInfo(
-            model_id=int(model_id), owner=Web3.to_checksum_address(model[0]), net_deposits=int(model[1]),
-            settled_round=int(settlement[2]), first_round=int(settlement[3]), pending_withdrawal=int(withdrawal[0]),
-            withdrawal_after_round=int(withdrawal[1]),
-        )
+    def model_state(self, model_id: int, block: int | str = "latest") -> ModelState:
+        """A model's on-chain state (zero owner for an id never registered: see :attr:`ModelState.registered`)."""
+        raw = self._rpc(f"modelState({model_id})",
+                        lambda: self.tournament.functions.modelState(int(model_id)).call(block_identifier=block))
+        return ModelState.of(model_id, raw)
+
+    def model_info(self, model_id: int) -> ModelState:
+        """:meth:`model_state` (the name the participant code uses)."""
+        return self.model_state(model_id)
+
+    def model_states(self, model_ids: Sequence[int] | None = None, page: int = MODEL_STATES_PAGE,
+                     ) -> dict[int, ModelState]:
+        """States of many models with ``modelStates``, one call per ``page`` contiguous ids: every registered
+        model when ``model_ids`` is None, else the given ids (unknown ids are left out)."""
+        if model_ids is None:
+            wanted = list(range(1, self.model_count() + 1))
+        else:
+            wanted = sorted({int(m) for m in model_ids if int(m) > 0})
+        out: dict[int, ModelState] = {}
+        i = 0
+        while i < len(wanted):
+            first = wanted[i]
+            # One call covers the ids in [first, first + page): contiguous ids cost one read per page.
+            raw = self._rpc(f"modelStates({first}, {page})",
+                            lambda f=first: self.tournament.functions.modelStates(f, page).call())
+            for offset, item in enumerate(raw):
+                out[first + offset] = ModelState.of(first + offset, item)
+            while i < len(wanted) and wanted[i] < first + page:
+                i += 1
+        return {m: out[m] for m in wanted if m in out}
 
     def owner_of(self, model_id: int) -> str | None:
         """The owner of a model, or None for an id never registered."""
-        owner = self.model_info(model_id).owner
-        return None if int(owner, 16) == 0 else owner
+        state = self.model_state(model_id)
+        return state.owner if state.registered else None
 
     def settled_round(self, model_id: int) -> int:
         """The round a model is settled through on-chain."""
-        return self.model_info(model_id).settled_round
+        return self.model_state(model_id).settled_round
 
     def stake_of(self, model_id: int) -> int:
         return int(self._rpc(f"stakeOf({model_id})", self.tournament.functions.stakeOf(model_id).call))
 
-    def reserve_funded(self) -> int:
-        return int(self._rpc("reserveFunded", self.tournament.functions.reserveFunded().call))
+    def reserve(self) -> int:
+        """The reward reserve (committed or free)."""
+        return int(self._rpc("reserve", self.tournament.functions.reserve().call))
+
+    def free_reserve(self, block: int | str = "latest") -> int:
+        """The part of the reserve no activated round has committed: what the oracle scales its payouts to."""
+        return int(self._rpc("freeReserve",
+                             lambda: self.tournament.functions.freeReserve().call(block_identifier=block)))
+
+    def round_payout_limit(self, round: int) -> tuple[int, int]:
+        """(limit, block): the free reserve a round's payouts are scaled to, as the events show it at ``block``.
+
+        ``block`` is the later of the round's ``RoundClosed`` and the previous round's resolution (``RootActivated``
+        or ``RoundLapsed``): from then until the round's own activation the free reserve only grows (funding adds
+        to it, settlements leave it as is, and no other round can be activated in between), so a round declaring at
+        most ``limit`` is never refused for lack of reserve. ``limit`` is every ``ReserveFunded`` amount minus every
+        ``RootActivated.payoutTotal`` up to that block: the contract's ``freeReserve()`` then, except that a
+        settlement clamped below its committed payout (only a bad root causes one) frees more than the events
+        show, so the limit is never above the real free reserve. The round's cap of the staked pool (the other
+        half of ``payoutLimit``) never binds an honest round: its stakes at risk are all in the pool.
+
+        Deterministic from events alone: the operator and every auditor compute the same pair on any node."""
+        close = self.close_event(round)
+        if close is None:
+            raise ValueError(f"round {round} is not closed on-chain: its payout limit is not fixed yet")
+        block = close.block
+        if round > 1:
+            resolved = [e for name in ("RootActivated", "RoundLapsed") for e in self.round_events(name, round - 1)]
+            if not resolved:
+                raise ValueError(f"round {round - 1} is not resolved: round {round}'s payout limit is not fixed yet")
+            block = max(block, min(e.block for e in resolved))
+        funded = sum(int(e.args["amount"]) for e in self.events(["ReserveFunded"], to_block=block))
+        committed = sum(int(e.args["payoutTotal"]) for e in self.events(["RootActivated"], to_block=block))
+        return max(0, funded - committed), block
+
+    def payout_limit(self, round: int, block: int | str = "latest") -> int:
+        """``payoutLimit(round)``: the most a proposal of the round may declare (the free reserve, and the round's
+        payout cap of the staked pool)."""
+        return int(self._rpc(f"payoutLimit({round})",
+                             lambda: self.tournament.functions.payoutLimit(round).call(block_identifier=block)))
+
+    def committed_payout(self) -> int:
+        return int(self._rpc("committedPayout", self.tournament.functions.committedPayout().call))
+
+    def burn_due(self) -> int:
+        return int(self._rpc("burnDue", self.tournament.functions.burnDue().call))
+
+    def exit_bound(self) -> int:
+        """D in seconds: a withdrawal requested at t can be completed by t + D whatever any key does."""
+        return int(self._rpc("exitBound", self.tournament.functions.exitBound().call))
+
+    def hard_limits(self) -> HardLimits:
+        """The immutable limits, one call each (read rarely: at start-up or for ``status``)."""
+        f = self.tournament.functions
+        names = ("MIN_STAKE", "MIN_ROUND_LENGTH", "MAX_ROUND_LENGTH", "MIN_CLOSE_SPACING", "MIN_CHALLENGE_PERIOD",
+                 "MAX_PAYOUT_CAP_BPS", "MAX_BURN_CAP_BPS", "LAPSE_PERIOD", "MAX_PAUSE", "PAUSE_COOLDOWN",
+                 "ADMIN_DELAY")
+        values = [int(self._rpc(name, getattr(f, name)().call)) for name in names]
+        return HardLimits(*values)
+
+    def paused(self) -> bool:
+        return bool(self._rpc("paused", self.tournament.functions.paused().call))
 
     def chain_id(self) -> int:
         return int(self._rpc("eth_chainId", lambda: self.w3.eth.chain_id))
@@ -235,12 +239,33 @@ class TournamentClient:
     def total_supply(self, block: int | str = "latest") -> int:
         return int(self._rpc("totalSupply", lambda: self.token.functions.totalSupply().call(block_identifier=block)))
 
+    def bounds(self) -> tuple[int, int, int]:
+        """The bounds the next round opens with: (challenge period, payout cap bps, burn cap bps)."""
+        period, payout_cap, burn_cap = self._rpc("bounds", self.tournament.functions.bounds().call)
+        return int(period), int(payout_cap), int(burn_cap)
+
     # -------------------------------------------------------------- events
+
+    def follow(self, path: str | None = None, reorg_margin: int = DEFAULT_REORG_MARGIN,
+               on_rescan: Any = lambda reason: None) -> EventLog:
+        """Read events from an :class:`EventLog` of the tournament from now on (``path``: its SQLite file, kept
+        across runs; None: in memory). Call :meth:`sync_events` to bring it up to date."""
+        self.event_log = EventLog(self.w3, self.tournament.address, self.deployment.block, path, chunk=self.chunk,
+                                  reorg_margin=reorg_margin, on_rescan=on_rescan)
+        self._decoded.clear()
+        return self.event_log
+
+    def sync_events(self) -> Anchor | None:
+        """Bring the followed event log up to the latest block (None when the client follows none)."""
+        return None if self.event_log is None else self.event_log.sync()
 
     def _scan(self, topics: list[Any] | None, from_block: int | None, to_block: int | None,
               what: str) -> list[ChainEvent]:
         """The one event scanner: ``eth_getLogs`` over the tournament in windows of ``chunk`` blocks, decoded, in
-        chain order."""
+        chain order; from the followed event log when there is one (synced first if it never was)."""
+        if self.event_log is not None:
+            found = [self._decode(log) for log in self.event_log.query(topics, from_block, to_block)]
+            return [e for e in found if e is not None]
         start = self.deployment.block if from_block is None else from_block
         end = self.block_number() if to_block is None else to_block
         out: list[ChainEvent] = []
@@ -254,6 +279,9 @@ class TournamentClient:
                 if decoded is not None:
                     out.append(decoded)
         return sorted(out, key=lambda e: e.position)
+
+    def has_event(self, name: str) -> bool:
+        return any(known == name for known, _ in self._decoders.values())
 
     def _topic(self, name: str) -> str:
         for topic, (known, _) in self._decoders.items():
@@ -277,15 +305,19 @@ class TournamentClient:
     def _decode(self, log: Any) -> ChainEvent | None:
         if not log["topics"]:
             return None
+        # A followed log is read many times per poll: decode once (a log a reorg replaced has another block hash).
+        key = (int(log["blockNumber"]), int(log["logIndex"]), hex32(log["blockHash"]))
+        if key in self._decoded:
+            return self._decoded[key]
         known = self._decoders.get(bytes(log["topics"][0]))
-        if known is None:
-            return None
-        name, event = known
-        data = event.process_log(log)
-        return ChainEvent(
-            name=name, args=dict(data["args"]), block=int(log["blockNumber"]), log_index=int(log["logIndex"]),
-            tx_hash=_hex32(log["transactionHash"]),
-        )
+        decoded = None
+        if known is not None:
+            name, event = known
+            decoded = ChainEvent(name=name, args=dict(event.process_log(log)["args"]), block=int(log["blockNumber"]),
+                                 log_index=int(log["logIndex"]), tx_hash=hex32(log["transactionHash"]))
+        if self.event_log is not None:
+            self._decoded[key] = decoded
+        return decoded
 
     def round_events(self, name: str, round: int) -> list[ChainEvent]:
         """Events ``name`` whose indexed ``round`` is ``round`` (filtered by topic on the node)."""
@@ -348,16 +380,20 @@ class TournamentClient:
     # -------------------------------------------------------------- the replay
 
     def ledger_events_through_close(self, round: int) -> list[ChainEvent]:
-        """Registrations, stakes and withdrawals up to and including the round's ``RoundClosed`` log."""
+        """The ledger events (:data:`LEDGER_EVENTS`) up to and including the round's ``RoundClosed`` log."""
         close = self.close_event(round)
         if close is None:
             raise ValueError(f"round {round} is not closed on-chain: its stakes at risk are not fixed yet")
-        events = self.events(
-            ["ModelRegistered", "Staked", "Withdrawn", "WithdrawalRequested", "BurnShortfallCovered"],
-            to_block=close.block,
-        )
+        events = self.events(list(LEDGER_EVENTS), to_block=close.block)
         return [e for e in events if e.position <= close.position]
 
-    def stakes_at_risk(self, round: int, previous_cumulative: Mapping[int, tuple[int, int]]) -> tuple[dict[int, int], dict[int, str]]:
-        """(stake at risk per model id, owner per model id) of every model registered before the round closed."""
-        return replay_stakes_at_risk(self.ledger_events_through_close(round), previous_cumulative)
+    def round_stakes(self, round: int, previous_cumulative: Mapping[int, tuple[int, int]]) -> RoundStakes:
+        """The round's stakes (at risk, at the close, owners), replayed from the chain: see
+        :mod:`oracle.chain.replay`."""
+        return round_stakes(self.ledger_events_through_close(round), previous_cumulative)
+
+    def stakes_at_risk(self, round: int, previous_cumulative: Mapping[int, tuple[int, int]]
+                       ) -> tuple[dict[int, int], dict[int, str]]:
+        """(stake at risk per model with a leaf in the round, owner per model registered before the close)."""
+        stakes = self.round_stakes(round, previous_cumulative)
+        return stakes.at_risk, stakes.owners

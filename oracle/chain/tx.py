@@ -18,14 +18,16 @@ from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract.contract import ContractFunction
-from web3.exceptions import ContractCustomError, ContractLogicError, TimeExhausted, TransactionNotFound
+from web3.exceptions import ContractCustomError, ContractLogicError, TimeExhausted, TransactionNotFound, Web3RPCError
 from web3.types import TxReceipt
 
 from oracle.errors import TourneyError
 from oracle.chain.artifacts import error_selectors
 from oracle.chain.hashes import hex_hash
+from oracle.chain.reverts import explain_revert
+from oracle.chain.units import format_tokens
 
-CONTRACTS_WITH_ERRORS = ("Tournament", "TournamentToken")
+CONTRACTS_WITH_ERRORS = ("Tournament", "TournamentExtension", "TournamentToken")
 
 
 class ChainError(TourneyError):
@@ -36,6 +38,22 @@ class RpcUnavailable(ChainError):
     """The JSON-RPC endpoint does not answer."""
 
 
+def is_rpc_outage(exc: BaseException) -> bool:
+    """True when ``exc`` means the JSON-RPC endpoint could not answer (worth retrying later), not that it answered.
+
+    Transport failures (refused or dropped connections, timeouts, HTTP errors such as 429 or 503) and the JSON-RPC
+    "limit exceeded" error (-32005, EIP-1474) are outages; a revert or any other answer is not."""
+    if isinstance(exc, (RpcUnavailable, ConnectionError, TimeoutError, OSError)):
+        return True
+    code = None
+    if exc.args and isinstance(exc.args[0], dict):
+        code = exc.args[0].get("code")
+    rpc_error = getattr(exc, "rpc_response", None)
+    if isinstance(rpc_error, dict) and isinstance(rpc_error.get("error"), dict):
+        code = rpc_error["error"].get("code", code)
+    return code == -32005
+
+
 class ContractReverted(ChainError):
     """A call or transaction reverted; ``error`` is the contract's custom error name when it has one."""
 
@@ -44,8 +62,8 @@ class ContractReverted(ChainError):
         self.error = error
         self.args_by_name = args
         self.raw = raw
-        detail = ", ".join(f"{k}={v}" for k, v in args.items())
-        super().__init__(f"{action} reverted: {error}({detail})")
+        # The sentence names roles, writes amounts in tokens and times in UTC; the raw name stays for scripts.
+        super().__init__(f"{action} refused by the contract: {explain_revert(error, args)} [{error}]")
 
 
 def decode_revert(data: str | bytes | None) -> tuple[str, dict[str, Any]]:
@@ -137,6 +155,10 @@ class Sender:
             gas = self._rpc(lambda: call.estimate_gas(base))
         except (ContractCustomError, ContractLogicError) as exc:
             raise self._reverted(action, exc) from None
+        except Web3RPCError as exc:
+            if "insufficient funds" in str(exc).lower():
+                raise ChainError(self._no_gas_money()) from None
+            raise
         tx = call.build_transaction({**base, "gas": int(gas * self.gas_headroom), **self._fees()})
         return self._send(tx, action)
 
@@ -169,12 +191,20 @@ class Sender:
                 if attempt == self.retries - 1:
                     raise RpcUnavailable(f"JSON-RPC endpoint unreachable while sending: {exc}") from exc
                 time.sleep(self.retry_delay * (attempt + 1))
-            except ValueError as exc:
+            except (ValueError, Web3RPCError) as exc:
                 # The same signed bytes reached the node on an earlier attempt: wait for that transaction.
                 text = str(exc).lower()
                 if "already known" in text or "nonce too low" in text or "already imported" in text:
                     return
+                if "insufficient funds" in text:
+                    raise ChainError(self._no_gas_money()) from None
                 raise ChainError(f"node refused the transaction {HexBytes(tx_hash).hex()}: {exc}") from exc
+
+    def _no_gas_money(self) -> str:
+        held = self._rpc(lambda: self.w3.eth.get_balance(self.address))
+        return (f"{self.address} has {format_tokens(held, 18, 'ETH')}, not enough ether to pay for the gas: ask the "
+                "operator (or any funded account) to send some, e.g. `tourney token transfer --to "
+                f"{self.address} --eth 1`")
 
     def _wait(self, tx_hash: bytes, action: str) -> TxReceipt:
         deadline = time.monotonic() + self.receipt_timeout

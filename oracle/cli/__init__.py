@@ -10,6 +10,8 @@ import click
 
 import oracle
 from oracle.cli.output import Output, fail_with
+from oracle.cli.data import data_group
+from oracle.cli.deploy import deploy_command
 from oracle.cli.mcp import mcp_command
 from oracle.cli.participant import PARTICIPANT_COMMANDS
 from oracle.cli.operator import operator_group
@@ -17,6 +19,7 @@ from oracle.cli.round import round_group
 from oracle.cli.score import score
 from oracle.cli.serve import serve
 from oracle.cli.simulate import simulate
+from oracle.cli.token import reserve_group, token_group
 from oracle.cli.verify import verify_command
 from oracle.errors import TourneyError
 
@@ -53,6 +56,10 @@ COMMANDS: list[click.Command] = [
     verify_command,
     serve,
     mcp_command,
+    deploy_command,
+    token_group,
+    reserve_group,
+    data_group,
 ]
 
 for _command in COMMANDS:

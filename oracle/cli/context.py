@@ -44,10 +44,13 @@ class ChainOptions:
         """Connect to the deployment; with ``need_account`` also unlock the signing account."""
         from oracle.chain.connection import ConnectionRefused, connect
 
-        if not self.rpc:
-            raise ConnectionRefused("no JSON-RPC endpoint: pass --rpc URL or set TOURNEY_RPC")
-        if not self.deployment:
-            raise ConnectionRefused("no deployment file: pass --deployment FILE or set TOURNEY_DEPLOYMENT")
+        deployment, rpc = self.resolved()
+        if not deployment:
+            raise ConnectionRefused("no deployment file: pass --deployment FILE or set TOURNEY_DEPLOYMENT (the file "
+                                    "`tourney deploy` writes; ./deployment.json is used when it exists)")
+        if not rpc:
+            raise ConnectionRefused(f"no JSON-RPC endpoint: {deployment} records none; pass --rpc URL or set "
+                                    "TOURNEY_RPC")
         account = None
         if need_account:
             if not self.account:
@@ -56,14 +59,28 @@ class ChainOptions:
             keystore = self.keystore()
             address = keystore.address(self.account)  # fails fast, before prompting, on an unknown name
             account = keystore.unlock(self.account, read_password(f"Password for {self.account} ({address})"))
-        return connect(self.rpc, self.deployment, account)
+        return connect(rpc, deployment, account)
+
+    def resolved(self) -> tuple[str | None, str | None]:
+        """(deployment file, RPC URL): ``--deployment`` or ./deployment.json; ``--rpc`` or the URL the deployment
+        file records. The URL is checked to be one (``127.0.0.1:8545`` without its scheme is refused, saying so)."""
+        from oracle.chain.deploy import Deployment
+        from oracle.chain.deployment_file import check_rpc_url, default_deployment_file
+
+        deployment = self.deployment or (str(default_deployment_file() or "") or None)
+        rpc = self.rpc
+        if not rpc and deployment:
+            rpc = Deployment.load(deployment).rpc
+        return deployment, (check_rpc_url(rpc, "--rpc" if self.rpc else f"the RPC URL in {deployment}")
+                            if rpc else None)
 
 
 _OPTIONS = (
     click.option("--rpc", envvar="TOURNEY_RPC", default=None, metavar="URL",
-                 help="JSON-RPC endpoint [env TOURNEY_RPC]."),
+                 help="JSON-RPC endpoint [env TOURNEY_RPC; default: the URL the deployment file records]."),
     click.option("--deployment", envvar="TOURNEY_DEPLOYMENT", default=None, metavar="FILE",
-                 help="Deployment JSON (oracle.chain.deploy.Deployment.save) [env TOURNEY_DEPLOYMENT]."),
+                 help="Deployment file written by `tourney deploy` [env TOURNEY_DEPLOYMENT; default "
+                      "./deployment.json]."),
     click.option("--account", envvar="TOURNEY_ACCOUNT", default=None, metavar="NAME",
                  help="Keystore account that signs [env TOURNEY_ACCOUNT]."),
     click.option("--keystore-dir", envvar="TOURNEY_KEYSTORE_DIR", default=None, metavar="DIR",

@@ -42,14 +42,15 @@ def mcp_command(chain: ChainOptions, service: str | None, workdir: str | None, m
     from oracle.mcp.session import McpSettings, ParticipantSession
     from oracle.participant.models import ParticipantError
 
-    if not chain.rpc:
-        raise ParticipantError("no JSON-RPC endpoint: pass --rpc URL or set TOURNEY_RPC")
-    if not chain.deployment:
+    deployment, rpc = chain.resolved()
+    if not deployment:
         raise ParticipantError("no deployment file: pass --deployment FILE or set TOURNEY_DEPLOYMENT")
+    if not rpc:
+        raise ParticipantError("no JSON-RPC endpoint: pass --rpc URL or set TOURNEY_RPC")
     if transport == "http" and not is_loopback(f"http://{host}"):
         raise click.BadParameter(f"{host} is not a loopback address: the HTTP transport has no authentication, "
                                  "so it only listens on this machine", param_hint="--host")
-    settings = McpSettings(rpc=chain.rpc, deployment=chain.deployment, account=chain.account,
+    settings = McpSettings(rpc=rpc, deployment=deployment, account=chain.account,
                            keystore_dir=chain.keystore_dir, service=service, workdir=workdir, max_stake=max_stake,
                            max_stake_per_call=max_stake_per_call, allow_chains=allow_chains)
     session = ParticipantSession.open(settings, password_from_env() if chain.account else None)

@@ -10,6 +10,7 @@ files), ``TOURNEY_PARAMS`` (scoring parameters JSON), plus the shared connection
 from __future__ import annotations
 
 import functools
+import os
 from typing import Any, Callable
 
 import click
@@ -34,16 +35,20 @@ def operator_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--round-data", envvar="TOURNEY_ROUND_DATA", required=True, metavar="URL",
                      help="Directory with live_<r>.parquet and targets_<r>.parquet [env TOURNEY_ROUND_DATA]."),
         click.option("--params", "params_file", envvar="TOURNEY_PARAMS", default=None, metavar="FILE",
-                     help="Scoring parameters JSON (RoundParams) [env TOURNEY_PARAMS; default corr 1, mmc 2, clip 5%]."),
+                     help="Scoring parameters JSON (RoundParams; docs/data-formats.md) [env TOURNEY_PARAMS; default: "
+                          "0.5*CORR + 2*MMC, clip 5%, paid in full up to 1,000,000 tokens at risk]."),
         click.option("--window", type=click.IntRange(min=1), default=3600, show_default=True,
                      help="Submission window of a new round, in seconds of chain time."),
         click.option("--max-rounds", type=click.IntRange(min=1), default=None,
                      help="Open no round numbered above this."),
+        click.option("--public-url", envvar="TOURNEY_PUBLIC_URL", default=None, metavar="URL",
+                     help="The service URL that serves the store: manifest URIs are posted under <URL>/bundles so "
+                          "anyone can open them [env TOURNEY_PUBLIC_URL; `serve` defaults to its own address]."),
     )
 
     @functools.wraps(func)
     def wrapper(*args: Any, store: str, inbox: str, round_data: str, params_file: str | None, window: int,
-                max_rounds: int | None, **kwargs: Any) -> Any:
+                max_rounds: int | None, public_url: str | None, **kwargs: Any) -> Any:
         from oracle.operator.config import OperatorConfig
         from oracle.scoring.params import ParamsError, RoundParams
 
@@ -51,13 +56,19 @@ def operator_options(func: Callable[..., Any]) -> Callable[..., Any]:
             params = RoundParams.from_json(params_file) if params_file else RoundParams.numerai_default()
         except (ParamsError, FileNotFoundError) as exc:
             raise click.BadParameter(str(exc), param_hint="--params") from None
+        # Local paths are made absolute: a URI posted on-chain must not depend on the operator's working directory.
+        store, inbox, round_data = (_absolute(url) for url in (store, inbox, round_data))
         config = OperatorConfig(store=store, inbox=inbox, round_data=round_data, params=params,
-                                submission_window=window, max_rounds=max_rounds)
+                                submission_window=window, max_rounds=max_rounds, public_url=public_url)
         return func(*args, config=config, **kwargs)
 
     for option in reversed(options):
         wrapper = option(wrapper)
     return wrapper
+
+
+def _absolute(url: str) -> str:
+    return url if "://" in url else os.path.abspath(os.path.expanduser(url))
 
 
 def _operator(chain: ChainOptions, config: Any, db: str | None = None) -> Any:
@@ -81,17 +92,24 @@ def _operator(chain: ChainOptions, config: Any, db: str | None = None) -> Any:
                     submissions=submissions)
 
 
-def _emit_actions(actions: list[Any]) -> None:
+def _emit_actions(actions: list[Any], operator: Any) -> None:
+    """The actions done, and what the operator waits for next (so "nothing due" always says until when)."""
+    from oracle.operator.schedule import next_steps
+
     output = get_output()
+    waiting = next_steps(operator.client, operator.config)
 
     def render(console: Console) -> None:
-        if not actions:
-            console.print("nothing due")
-            return
-        rows = [(a.round, a.step, a.detail, a.tx or "-", a.gas or "-") for a in actions]
-        console.print(make_table("Operator actions", ["round", "step", "detail", "tx", "gas"], rows, ["round", "gas"]))
+        if actions:
+            rows = [(a.round, a.step, a.detail, a.tx or "-", a.gas or "-") for a in actions]
+            console.print(make_table("Operator actions", ["round", "step", "detail", "tx", "gas"], rows,
+                                     ["round", "gas"]))
+        else:
+            console.print("nothing due now", highlight=False)
+        for line in waiting:
+            console.print(f"next: {line}", highlight=False)
 
-    output.emit({"actions": [a.to_dict() for a in actions]}, render)
+    output.emit({"actions": [a.to_dict() for a in actions], "next": waiting}, render)
 
 
 @click.group("operator")
@@ -114,7 +132,7 @@ def run_command(chain: ChainOptions, config: Any, once: bool, until_round: int |
     """Open, close, resolve, propose and activate rounds as they fall due (safe to kill and restart)."""
     operator = _operator(chain, config, db)
     actions = operator.run(poll=poll, until_round=until_round, once=once)
-    _emit_actions(actions)
+    _emit_actions(actions, operator)
 
 
 @round_group.command("open")
@@ -122,8 +140,9 @@ def run_command(chain: ChainOptions, config: Any, once: bool, until_round: int |
 @operator_options
 @json_option
 def open_command(chain: ChainOptions, config: Any) -> None:
-    """Open the next round (when none is open)."""
-    _emit_actions(_operator(chain, config).open_due())
+    """Open the next round (when none is open and its live data is published)."""
+    operator = _operator(chain, config)
+    _emit_actions(operator.open_due(strict=True, wait_for_models=True), operator)
 
 
 @round_group.command("close")
@@ -132,7 +151,8 @@ def open_command(chain: ChainOptions, config: Any) -> None:
 @json_option
 def close_command(chain: ChainOptions, config: Any) -> None:
     """Snapshot the inbox and close the open round, if its submission window has passed."""
-    _emit_actions(_operator(chain, config).close_due())
+    operator = _operator(chain, config)
+    _emit_actions(operator.close_due(), operator)
 
 
 @round_group.command("resolve")
@@ -144,7 +164,7 @@ def close_command(chain: ChainOptions, config: Any) -> None:
 def resolve_command(chain: ChainOptions, config: Any, round_: int | None) -> None:
     """Score closed rounds from chain stakes and signed submissions, publish their bundles, propose their roots."""
     operator = _operator(chain, config)
-    _emit_actions([operator.resolve_and_propose(round_)] if round_ else operator.propose_due())
+    _emit_actions([operator.resolve_and_propose(round_)] if round_ else operator.propose_due(), operator)
 
 
 @round_group.command("activate")
@@ -152,5 +172,16 @@ def resolve_command(chain: ChainOptions, config: Any, round_: int | None) -> Non
 @operator_options
 @json_option
 def activate_command(chain: ChainOptions, config: Any) -> None:
-    """Activate every pending root whose challenge window has passed, in order."""
-    _emit_actions(_operator(chain, config).activate_due())
+    """Activate the pending root (one at a time) once its challenge window has passed."""
+    operator = _operator(chain, config)
+    _emit_actions(operator.activate_due(), operator)
+
+
+@round_group.command("lapse")
+@chain_options
+@operator_options
+@json_option
+def lapse_command(chain: ChainOptions, config: Any) -> None:
+    """Lapse, in order, every round past its deadline unactivated (a zero result; anyone may do this)."""
+    operator = _operator(chain, config)
+    _emit_actions(operator.lapse_due(), operator)

@@ -40,8 +40,19 @@ EXIT_FAILED = 1
 _MAX_SAFE_INT = 2**53 - 1
 
 
+#: Keys whose integer values are token amounts (smallest units): always decimal strings in JSON, whatever their size,
+#: so a script never has to handle both a number and a string for the same field.
+AMOUNT_KEYS = frozenset({
+    "amount", "balance", "burn", "committed", "cumulative_burn", "cumulative_payout", "ether", "free", "funded",
+    "net_deposits", "paid",
+    "payout", "pending", "pending_withdrawal", "requested", "reserve", "reserve_funded", "round_burn",
+    "round_payout", "stake", "stake_at_risk", "tokens", "total_stake_at_risk", "payout_threshold",
+})
+
+
 def jsonable(value: Any) -> Any:
-    """Convert a result to plain JSON values: big ints as decimal strings, NaN as null, frames as records."""
+    """Convert a result to plain JSON values: token amounts (see AMOUNT_KEYS) and other ints beyond 2**53 as decimal
+    strings, NaN as null, frames as records."""
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
     if isinstance(value, (int, np.integer)):
@@ -55,7 +66,9 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, pd.DataFrame):
         return [jsonable(dict(zip(value.columns, row))) for row in value.itertuples(index=False, name=None)]
     if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in value.items()}
+        return {str(k): (str(int(v)) if k in AMOUNT_KEYS and isinstance(v, (int, np.integer))
+                         and not isinstance(v, (bool, np.bool_)) else jsonable(v))
+                for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset, np.ndarray, pd.Series)):
         return [jsonable(v) for v in value]
     if hasattr(value, "to_dict"):
@@ -78,7 +91,7 @@ def _cell(value: Any) -> str:
     if value is None:
         return "-"
     if isinstance(value, (float, np.floating)):
-        return "nan" if value != value else f"{float(value):.6f}"
+        return "nan" if value != value else f"{float(value):.6f}".replace("-0.000000", "0.000000")
     return str(value)
 
 
@@ -124,7 +137,7 @@ def fail(message: str, code: int = EXIT_FAILED, details: Mapping[str, Any] | Non
     if out.json_mode:
         click.echo(json.dumps(jsonable({"error": message, **(details or {})}), indent=2, sort_keys=True))
     else:
-        out.err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+        out.err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise click.exceptions.Exit(code)
 
 

@@ -16,11 +16,12 @@ from rich.console import Console
 
 from oracle.cli.context import ChainOptions, chain_options, read_password
 from oracle.cli.output import fail, get_output, json_option, make_table
+from oracle.cli.status import receipts_dir_option, status_command
 from oracle.chain.hashes import tx_hash
 from oracle.chain.keystore import Keystore, KeystoreError, parse_private_key
 
 __all__ = ["PARTICIPANT_COMMANDS", "account_group", "model_group", "stake_command", "unstake_command",
-           "withdraw_command", "settle_command", "submit_command", "status_command"]
+           "withdraw_command", "settle_command", "submit_command"]
 
 
 def _amount(conn: Any, text: str) -> tuple[int, int]:
@@ -156,7 +157,7 @@ def stake_command(chain: ChainOptions, model_id: int, amount: str) -> None:
     conn = chain.connect()
     units, decimals = _amount(conn, amount)
     receipt = stake(conn, model_id, units)
-    total = conn.tournament.functions.modelInfo(model_id).call()[0][1]
+    total = conn.client.model_state(model_id).net_deposits
     data = {"model_id": model_id, "amount": units, "amount_tokens": format_amount(units, decimals),
             "net_deposits": total, "tx": tx_hash(receipt), "gas": receipt["gasUsed"]}
     get_output().emit(data, lambda c: c.print(
@@ -166,23 +167,56 @@ def stake_command(chain: ChainOptions, model_id: int, amount: str) -> None:
 
 @click.command("unstake")
 @click.option("--model", "model_id", type=int, required=True, help="Model id.")
-@click.argument("amount")
+@click.option("--lower", "lower", is_flag=True,
+              help="Lower the pending withdrawal to AMOUNT instead of asking for more.")
+@click.option("--cancel", is_flag=True, help="Cancel the pending withdrawal (no AMOUNT).")
+@click.argument("amount", required=False)
 @chain_options
 @json_option
-def unstake_command(chain: ChainOptions, model_id: int, amount: str) -> None:
-    """Request a withdrawal of AMOUNT tokens; it stays at risk in every round already closed."""
-    from oracle.participant.amounts import format_amount
-    from oracle.participant.stake import request_withdrawal
+def unstake_command(chain: ChainOptions, model_id: int, amount: str | None, lower: bool, cancel: bool) -> None:
+    """Request a withdrawal of AMOUNT tokens (it stays at risk in every round already closed), lower a pending one
+    to AMOUNT (--lower) or cancel it (--cancel). Lowering before the next close is free; after it, the released
+    amount is at risk again from the next round, like a deposit."""
+    from oracle.participant.amounts import format_amount, token_decimals
+    from oracle.participant.stake import lower_withdrawal, request_withdrawal
 
+    if cancel and (lower or amount is not None):
+        fail("--cancel takes no AMOUNT and no --lower", code=2)
+    if not cancel and amount is None:
+        fail("pass AMOUNT (or --cancel)", code=2)
     conn = chain.connect()
+    if cancel or lower:
+        decimals = token_decimals(conn)
+        units = 0 if cancel else _lowered_amount(amount, decimals)
+        pending, at_risk_from, receipt = lower_withdrawal(conn, model_id, units)
+        data = {"model_id": model_id, "pending": pending, "at_risk_from": at_risk_from, "tx": tx_hash(receipt)}
+        what = "cancelled" if pending == 0 else f"lowered to {format_amount(pending, decimals)}"
+        get_output().emit(data, lambda c: c.print(
+            f"withdrawal on model {model_id} {what}; the released amount is at risk again from round {at_risk_from} "
+            f"(tx {tx_hash(receipt)})", highlight=False))
+        return
     units, decimals = _amount(conn, amount)
     pending, after_round, receipt = request_withdrawal(conn, model_id, units)
     data = {"model_id": model_id, "requested": units, "pending": pending, "after_round": after_round,
             "tx": tx_hash(receipt)}
-    waits = f"once round {after_round} is settled" if after_round else "now"
+    waits = f"once round {after_round} is resolved and settled" if after_round else "now"
     get_output().emit(data, lambda c: c.print(
         f"withdrawal of {format_amount(pending, decimals)} pending on model {model_id}; withdraw {waits} "
         f"(tx {tx_hash(receipt)})", highlight=False))
+
+
+def _lowered_amount(text: str | None, decimals: int) -> int:
+    """The new pending amount of ``--lower``: zero is allowed (it cancels), unlike a requested amount."""
+    from decimal import Decimal, InvalidOperation
+
+    from oracle.participant.amounts import parse_amount
+
+    try:
+        if text is not None and Decimal(text.strip().replace("_", "")) == 0:
+            return 0
+    except InvalidOperation:
+        pass
+    return parse_amount(text or "", decimals)
 
 
 @click.command("withdraw")
@@ -232,151 +266,84 @@ def settle_command(chain: ChainOptions, model_id: int | None, settle_everything:
 # ------------------------------------------------------------------------------------------------ submissions
 
 
-receipts_dir_option = click.option(
-    "--receipts-dir", envvar="TOURNEY_RECEIPTS_DIR", default=None, metavar="DIR",
-    help="Where operator receipts are kept [env TOURNEY_RECEIPTS_DIR, default ~/.tourney/receipts].")
-
 
 def _delivery(ctx: click.Context, to_url: str | None, inbox_url: str | None) -> tuple[str, str]:
     """("service", URL) or ("inbox", URL): exactly one way of delivering must be chosen.
 
-    A TOURNEY_INBOX left in the environment does not clash with an explicit ``--to``: only what was typed on the
-    command line counts as a choice when both are present."""
-    if to_url and inbox_url and ctx.get_parameter_source("inbox_url") is click.core.ParameterSource.ENVIRONMENT:
-        inbox_url = None
+    TOURNEY_SERVICE or TOURNEY_INBOX left in the environment do not clash with the other option typed on the command
+    line: only what was typed counts as a choice when both are present."""
+    from_env = click.core.ParameterSource.ENVIRONMENT
+    if to_url and inbox_url:
+        if ctx.get_parameter_source("inbox_url") is from_env and ctx.get_parameter_source("to_url") is not from_env:
+            inbox_url = None
+        elif ctx.get_parameter_source("to_url") is from_env and ctx.get_parameter_source("inbox_url") is not from_env:
+            to_url = None
     if bool(to_url) == bool(inbox_url):
         fail("pass exactly one of --to URL (the operator service, with a receipt) and --inbox URL (a directory "
              "inbox)", code=2)
     return ("service", to_url) if to_url else ("inbox", inbox_url)  # type: ignore[return-value]
 
 
+data_dir_option = click.option(
+    "--data-dir", envvar="TOURNEY_DATA_DIR", default="data", show_default=True, metavar="DIR",
+    help="Where `tourney data download` saved the round's live data and rules [env TOURNEY_DATA_DIR].")
+
+
 @click.command("submit")
 @click.option("--round", "round_", type=int, required=True, help="The open round.")
 @click.option("--model", "model_id", type=int, required=True, help="Model id.")
-@click.option("--to", "to_url", default=None, metavar="URL",
-              help="The operator service's base URL (HTTP); the signed receipt is checked and saved.")
+@click.option("--to", "to_url", envvar="TOURNEY_SERVICE", default=None, metavar="URL",
+              help="The operator service's base URL (HTTP); the signed receipt is checked and saved "
+                   "[env TOURNEY_SERVICE].")
 @click.option("--inbox", "inbox_url", envvar="TOURNEY_INBOX", default=None, metavar="URL",
-              help="The operator's inbox (directory or fsspec URL) [env TOURNEY_INBOX].")
+              help="The operator's inbox (an existing directory or fsspec URL) [env TOURNEY_INBOX].")
+@click.option("--create", "create_inbox", is_flag=True, help="With --inbox: create the inbox directory if missing.")
 @receipts_dir_option
-@click.option("--live-ids", type=click.Path(dir_okay=False), default=None,
-              help="A table with the round's live ids (column 'id'); default: the file's own ids.")
-@click.option("--min-live-share", type=float, default=1.0, show_default=True,
-              help="Share of live ids the file must predict (the round's scoring parameter).")
+@data_dir_option
 @click.argument("predictions", type=click.Path(dir_okay=False))
 @chain_options
 @json_option
 @click.pass_context
 def submit_command(ctx: click.Context, chain: ChainOptions, round_: int, model_id: int, to_url: str | None,
-                   inbox_url: str | None, receipts_dir: str | None, live_ids: str | None, min_live_share: float,
+                   inbox_url: str | None, create_inbox: bool, receipts_dir: str | None, data_dir: str,
                    predictions: str) -> None:
-    """Validate, sign (EIP-712, no gas) and deliver PREDICTIONS for a model in an open round.
+    """Check, sign (EIP-712, no gas) and deliver PREDICTIONS for a model in an open round.
 
-    Exactly one of --to (the operator service over HTTP: prints and keeps the operator's signed receipt) and
-    --inbox (a directory inbox)."""
+    The file is checked first against the round's own published rules and live ids (saved by `tourney data
+    download`, or read from the service): every live id predicted (the round's share), one prediction column in
+    [0, 1], .csv or .parquet. Nothing is signed or sent when it fails. Exactly one of --to (the operator service
+    over HTTP: prints and keeps the operator's signed receipt) and --inbox (a directory inbox)."""
+    from oracle.chain.clock import format_time
+    from oracle.participant.data import round_check
     from oracle.participant.submit import submit_predictions, submit_to_service
-    from oracle.scoring.tables import load_table
 
     how, where = _delivery(ctx, to_url, inbox_url)
-    ids = None
-    if live_ids:
-        ids = [str(i) for i in load_table(live_ids)["id"]]
+    check = round_check(round_, data_dir, where if how == "service" else None)
     conn = chain.connect()
     if how == "service":
-        sent = submit_to_service(conn, round_, model_id, Path(predictions), where, ids, min_live_share,
-                                 receipts_dir)
+        sent = submit_to_service(conn, round_, model_id, Path(predictions), where, check.live_ids,
+                                 check.min_live_share, receipts_dir)
         sub, receipt = sent.submission, sent.receipt
         data = {"round": sub.round, "model_id": sub.model_id, "predictions_hash": sub.predictions_hash,
                 "deadline": sub.deadline, "signer": sub.signer, "signature": sub.signature, "service": where,
+                "checked_against": check.source,
                 "receipt": receipt.to_json(), "receipt_path": str(sent.saved_to) if sent.saved_to else None}
         get_output().emit(data, lambda c: c.print(
-            f"submitted model {sub.model_id} for round {sub.round}: {sub.predictions_hash} (deadline "
-            f"{sub.deadline}) -> {where}\nreceipt: received at {receipt.received_at} (chain time), signed by the "
-            f"oracle {receipt.operator}: {receipt.signature}\nsaved to {sent.saved_to}", highlight=False))
+            f"submitted model {sub.model_id} for round {sub.round}: {sub.predictions_hash} -> {where}\n"
+            f"checked against {check.source}; the round closes {format_time(sub.deadline)}\n"
+            f"receipt: received at {format_time(receipt.received_at)} (chain time), signed by the oracle "
+            f"{receipt.operator}\nsaved to {sent.saved_to}", highlight=False))
         return
-    result = submit_predictions(conn, round_, model_id, Path(predictions), where, ids, min_live_share)
+    result = submit_predictions(conn, round_, model_id, Path(predictions), where, check.live_ids,
+                                check.min_live_share, create_inbox=create_inbox)
     sub = result.submission
     data = {"round": sub.round, "model_id": sub.model_id, "predictions_hash": sub.predictions_hash,
             "deadline": sub.deadline, "signer": sub.signer, "signature": sub.signature, "inbox": result.inbox,
-            "replaced": result.replaced}
+            "replaced": result.replaced, "checked_against": check.source}
     verb = "replaced the earlier submission of" if result.replaced else "submitted"
     get_output().emit(data, lambda c: c.print(
-        f"{verb} model {sub.model_id} for round {sub.round}: {sub.predictions_hash} (deadline {sub.deadline}) "
-        f"-> {result.inbox}", highlight=False))
-
-
-# ------------------------------------------------------------------------------------------------ status
-
-
-def _render_status(statuses: list[Any], decimals: int) -> Any:
-    from oracle.participant.amounts import format_amount
-
-    def render(console: Console) -> None:
-        rows = []
-        for s in statuses:
-            pending = (f"{format_amount(s.pending_withdrawal, decimals)} after round {s.withdrawal_after_round}"
-                       if s.pending_withdrawal else "-")
-            rows.append((s.model_id, s.owner, format_amount(s.stake, decimals), pending, s.settled_round))
-        console.print(make_table("Models", ["model", "owner", "stake", "pending withdrawal", "settled through"],
-                                 rows, numeric=("model", "stake", "settled through")))
-        for s in statuses:
-            if not s.rounds:
-                continue
-            round_rows = []
-            for r in s.rounds:
-                change = r.get("payout", 0) - r.get("burn", 0) if "payout" in r else None
-                round_rows.append((
-                    r["round"], r["status"], r.get("corr"), r.get("mmc"),
-                    None if change is None else format_amount(change, decimals),
-                    "yes" if r["settled"] else "no", r.get("error") or f"{len(r.get('proof', []))} nodes",
-                ))
-            console.print(make_table(f"Model {s.model_id} rounds", ["round", "root", "corr", "mmc", "payout-burn",
-                                                                    "settled", "proof"],
-                                     round_rows, numeric=("round", "corr", "mmc", "payout-burn")))
-        for s in statuses:
-            if not s.receipts:
-                continue
-            receipt_rows = [(r["round"], r["predictions_hash"], r["received_at"],
-                             {True: "yes", False: "NO", None: "?"}[r["genuine"]], r.get("error") or r["bundle"])
-                            for r in s.receipts]
-            console.print(make_table(f"Model {s.model_id} receipts (latest per round)",
-                                     ["round", "predictions hash", "received at", "genuine", "bundle"],
-                                     receipt_rows, numeric=("round", "received at")))
-
-    return render
-
-
-@click.command("status")
-@click.option("--model", "model_ids", type=int, multiple=True, help="Model id (repeatable; default: your models).")
-@receipts_dir_option
-@chain_options
-@json_option
-def status_command(chain: ChainOptions, model_ids: tuple[int, ...], receipts_dir: str | None) -> None:
-    """Per model: settled stake, pending withdrawal, per proposed round the score, payout/burn, settled, proof; and
-    the latest operator receipt per round, marked by whether the round's published bundle carries that file."""
-    from oracle.participant.models import owned_models, ParticipantError
-    from oracle.participant.amounts import token_decimals
-    from oracle.participant.status import model_status
-    from oracle.participant.submit import oracle_address
-    from oracle.participant.receipts import default_receipts_dir, load_receipts
-
-    conn = chain.connect(need_account=False)
-    ids = list(model_ids)
-    if not ids:
-        if not chain.account:
-            fail("pass --model M or --account NAME (to show your models)")
-        ids = owned_models(conn, chain.keystore().address(chain.account))
-    receipts, unreadable = load_receipts(receipts_dir or default_receipts_dir())
-    try:
-        oracle = oracle_address(conn) if receipts else None
-    except ParticipantError as exc:
-        oracle, unreadable = None, [*unreadable, f"cannot tell genuine receipts: {exc}"]
-    statuses = [model_status(conn, m, receipts, oracle) for m in ids]
-    decimals = token_decimals(conn)
-    output = get_output()
-    for problem in unreadable:
-        output.note(f"warning: {problem}")
-    output.emit({"models": [s.to_dict() for s in statuses], "receipt_problems": unreadable},
-                _render_status(statuses, decimals))
+        f"{verb} model {sub.model_id} for round {sub.round}: {sub.predictions_hash} -> {result.inbox}\n"
+        f"checked against {check.source}; the round closes {format_time(sub.deadline)}", highlight=False))
 
 
 PARTICIPANT_COMMANDS: list[click.Command] = [

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import time
+from pathlib import Path
 from typing import Any
 
 import click
@@ -9,7 +12,8 @@ from rich.console import Console
 
 from oracle.bundle.store import ArtifactStore
 from oracle.bundle.round_bundle import load_bundle
-from oracle.cli.output import EXIT_FAILED, get_output, json_option, make_table
+from oracle.cli.context import ChainOptions, chain_options
+from oracle.cli.output import EXIT_FAILED, fail, get_output, json_option, make_table
 from oracle.auditor.recompute import FLOAT_TOLERANCE, RecomputeReport, recompute
 
 __all__ = ["round_group"]
@@ -17,7 +21,7 @@ __all__ = ["round_group"]
 
 @click.group("round")
 def round_group() -> None:
-    """Round bundles: list, show, recompute."""
+    """Rounds: open, close, resolve, activate (operator); wait; list, show, recompute (anyone)."""
 
 
 def _exact(value: Any) -> str:
@@ -46,18 +50,44 @@ def _render_report(report: RecomputeReport) -> Any:
 
 
 @round_group.command("recompute")
-@click.argument("manifest_url")
+@click.argument("manifest_url", required=False)
+@click.option("--round", "round_", type=click.IntRange(min=1), default=None,
+              help="With --service: recompute this round's standing proposal, read from the service.")
+@click.option("--service", envvar="TOURNEY_SERVICE", default=None, metavar="URL",
+              help="The operator service: read the bundle from it (by content address) when the manifest URI cannot "
+                   "be opened here [env TOURNEY_SERVICE].")
 @click.option("--expect-keccak", default=None, help="The manifestHash posted on-chain (0x...), to check the manifest against.")
 @click.option("--tolerance", type=float, default=FLOAT_TOLERANCE, show_default=True, help="Tolerance for corr and mmc.")
 @click.option("--no-previous", is_flag=True, help="Do not follow the link to the previous round's bundle.")
 @json_option
-def recompute_command(manifest_url: str, expect_keccak: str | None, tolerance: float, no_previous: bool) -> None:
-    """Re-derive a round from its bundle and report every difference; exit 0 only if all match."""
+def recompute_command(manifest_url: str | None, round_: int | None, service: str | None, expect_keccak: str | None,
+                      tolerance: float, no_previous: bool) -> None:
+    """Re-derive a round from its bundle and report every difference; exit 0 only if all match.
+
+    Give the manifest's URL, or --round R with --service URL (the service names the round's standing manifest and
+    serves its files; --expect-keccak, or `tourney verify`, ties it to the chain)."""
+    from oracle.bundle.mirrors import add_mirror
+
     output = get_output()
+    if service:
+        add_mirror(service)
+    if manifest_url is None:
+        if round_ is None or not service:
+            fail("give the manifest's URL, or --round R with --service URL", code=2)
+        manifest_url, published_keccak = _standing_manifest(service, round_)
+        expect_keccak = expect_keccak or published_keccak
     report = recompute(manifest_url, expected_keccak=expect_keccak, tolerance=tolerance, check_previous=not no_previous)
     output.emit(report.to_dict(), _render_report(report))
     if not report.ok:
         raise click.exceptions.Exit(EXIT_FAILED)
+
+
+def _standing_manifest(service: str, round: int) -> tuple[str, str]:
+    """(manifest URI, keccak) of a round's standing proposal, as the service reports it."""
+    from oracle.participant.service_client import ServiceClient
+
+    found = ServiceClient(service)._call("GET", f"/rounds/{int(round)}/manifest")
+    return str(found["manifest_uri"]), str(found["manifest_hash"])
 
 
 @round_group.command("show")
@@ -66,6 +96,7 @@ def recompute_command(manifest_url: str, expect_keccak: str | None, tolerance: f
 def show_command(manifest_url: str) -> None:
     """Verify a bundle's files against its manifest and print the manifest."""
     output = get_output()
+    _require_manifest_file(manifest_url)
     bundle = load_bundle(manifest_url)
     manifest = bundle.manifest
 
@@ -80,12 +111,16 @@ def show_command(manifest_url: str) -> None:
 
 
 @round_group.command("list")
-@click.argument("store_url")
+@click.argument("store_url", envvar="TOURNEY_STORE", required=False)
 @json_option
-def list_command(store_url: str) -> None:
-    """List the rounds and manifests in an artifact store."""
+def list_command(store_url: str | None) -> None:
+    """List the rounds and manifests in an artifact store (STORE_URL, default $TOURNEY_STORE)."""
     output = get_output()
+    if not store_url:
+        fail("name the artifact store: tourney round list STORE (or set TOURNEY_STORE)", code=2)
     store = ArtifactStore(store_url)
+    if not store.fs.exists(store.root):
+        fail(f"artifact store {store_url} does not exist: check the path (the operator's --store)")
     rows = [
         {"round": r, "seq": seq, "keccak256": digest, "uri": uri}
         for r in store.list_rounds()
@@ -93,7 +128,59 @@ def list_command(store_url: str) -> None:
     ]
 
     def render(console: Console) -> None:
+        if not rows:
+            console.print(f"no round published in {store_url} yet", highlight=False)
+            return
         columns = ["round", "seq", "keccak256", "uri"]
-        console.print(make_table(f"Manifests in {store_url}", columns, ([row[c] for c in columns] for row in rows), ["round", "seq"]))
+        console.print(make_table(f"Manifests in {store_url}", columns, ([row[c] for c in columns] for row in rows),
+                                 ["round", "seq"]))
 
     output.emit({"store": store_url, "manifests": rows}, render)
+
+
+def _require_manifest_file(url: str) -> None:
+    """A local directory is not a manifest: say what to pass instead (the store's manifests, newest last)."""
+    path = Path(url)
+    if "://" in url or not path.is_dir():
+        return
+    found = (sorted(str(m) for m in path.glob("rounds/*/manifest-*.json"))
+             or sorted(str(m) for m in path.glob("manifest-*.json")))
+    hint = f"; e.g. {found[-1]}" if found else ("; `tourney round list STORE` lists a store's manifests")
+    fail(f"{url} is a directory: pass a manifest file (<store>/rounds/<r>/manifest-<seq>-<keccak>.json){hint}")
+
+
+@round_group.command("wait")
+@click.argument("round_", metavar="ROUND", type=click.IntRange(min=1))
+@click.option("--until", "until", type=click.Choice(["open", "closed", "proposed", "active"]), default="active",
+              show_default=True, help="Wait until the round is at least this far.")
+@click.option("--timeout", type=click.FloatRange(min=0), default=None, help="Give up after this many seconds (exit 1).")
+@click.option("--poll", type=click.FloatRange(min=0.1), default=2.0, show_default=True, help="Seconds between reads.")
+@chain_options
+@json_option
+def wait_command(chain: ChainOptions, round_: int, until: str, timeout: float | None, poll: float) -> None:
+    """Wait until ROUND is open, closed, proposed or active (by the chain), saying what it waits for."""
+    from oracle.chain.clock import stale_clock_warning
+    from oracle.participant.waiting import round_progress
+
+    output = get_output()
+    conn = chain.connect(need_account=False)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    said = warned = None
+    while True:
+        reached, status, detail = round_progress(conn.client, round_, until)
+        if reached:
+            break
+        # A new line when what it waits for changes, not on every tick of the countdown.
+        reason = re.sub(r" \((in|[^)]* ago)[^)]*\)", "", detail)
+        if reason != said:
+            output.note(f"waiting: {detail}")
+            said = reason
+        stale = stale_clock_warning(conn.now())
+        if stale and not warned:
+            output.note(f"warning: {stale}")
+            warned = True
+        if deadline is not None and time.monotonic() > deadline:
+            fail(f"round {round_} is not {until} after {timeout:.0f} s: {detail}")
+        time.sleep(poll)
+    output.emit({"round": round_, "status": status, "until": until},
+                lambda c: c.print(f"round {round_} is {status}", highlight=False))

@@ -19,7 +19,6 @@ import json
 import logging
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import click
@@ -98,14 +97,14 @@ def serve(chain: ChainOptions, config: Any, host: str, port: int, state: str, db
 
     configure_logging(log_level)
     conn = chain.connect(need_account=True)
-    if not Path(str(chain.deployment)).exists():
-        raise click.BadParameter(f"no deployment file {chain.deployment}", param_hint="--deployment")
+    deployment_file, rpc = chain.resolved()
     service_config = ServiceConfig(
-        rpc=str(chain.rpc), deployment=Deployment.load(str(chain.deployment)), operator=conn.account,
+        rpc=str(rpc), deployment=Deployment.load(str(deployment_file)), operator=conn.account,
         inbox=config.inbox, store=config.store, round_data=config.round_data, state=state, params=config.params,
         max_file_bytes=max_file_bytes, max_body_bytes=max_file_bytes * 4 // 3 + 64 * 1024,
         rate_capacity=rate_burst, rate_per_second=rate_per_second, scheduler=not no_scheduler,
         scheduler_poll=poll, submission_window=config.submission_window, max_rounds=config.max_rounds,
+        public_url=config.public_url or f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}",
         db=db, intake_threads=intake_threads, chain_poll=chain_poll,
     )
     # Migrate once before any worker starts: a bad URL or an unreachable server fails here, in one line.

@@ -1,7 +1,8 @@
-"""``tourney simulate``: a synthetic tournament through the real scoring and settlement code."""
+"""``tourney simulate``: synthetic tournaments through the real scoring and settlement code, over many seeds."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -10,15 +11,11 @@ from rich.console import Console
 from rich.progress import Progress as RichProgress
 
 from oracle.cli.output import get_output, json_option, make_table
-from oracle.scoring.params import RoundParams
-from oracle.simulation.data import TournamentSpec
-from oracle.simulation.engine import prepare, settle
-from oracle.simulation.onchain import OnChainLedger
-from oracle.simulation.participants import TOKEN
-from oracle.simulation.report import write_report
-from oracle.simulation.sweep import SweepGrid, outcome, run_sweep
 
 __all__ = ["simulate"]
+
+# The simulation's modules (pandas, pyarrow, scikit-learn, matplotlib) are imported inside the command:
+# importing them here would slow every other ``tourney`` command's start-up.
 
 
 def _floats(text: str) -> list[float]:
@@ -34,10 +31,27 @@ def _weights(text: str) -> list[tuple[float, float]]:
     return pairs
 
 
+def _seed_list(seed: int | None, seeds: str | None) -> list[int]:
+    from oracle.simulation.seeds import parse_seeds
+
+    if seed is not None and seeds is not None:
+        raise click.UsageError("give --seed N or --seeds A-B, not both")
+    if seeds is None:
+        return [0 if seed is None else seed]
+    try:
+        return parse_seeds(seeds)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--seeds") from exc
+
+
 @click.command("simulate")
 @click.option("--rounds", type=click.IntRange(1), default=30, show_default=True, help="Live rounds to run.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the data and of every participant.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True, help="Directory for data, results and report.html.")
+@click.option("--seed", type=click.IntRange(0), default=None, help="One seed of the data and every participant [0].")
+@click.option("--seeds", "seeds_text", default=None,
+              help="Several seeds, e.g. 0-19 or 1,5,7 or 0-3,8: each a whole tournament; claims are judged across them.")
+@click.option("--jobs", type=click.IntRange(1), default=None, help="Seeds run at once, one process each [one per core].")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True,
+              help="Directory for data, results and report.html (one seed-NNNN/ per seed when several).")
 @click.option("--models", "n_models", type=click.IntRange(5), default=16, show_default=True, help="Models (about half are spammers).")
 @click.option("--live-rows", type=click.IntRange(10), default=2000, show_default=True, help="Rows per live era.")
 @click.option("--features", "n_features", type=click.IntRange(40), default=60, show_default=True, help="Obfuscated features.")
@@ -48,34 +62,53 @@ def _weights(text: str) -> list[tuple[float, float]]:
 @click.option("--mmc-weight", type=float, default=2.0, show_default=True)
 @click.option("--clip", type=float, default=0.05, show_default=True)
 @click.option("--payout-threshold", type=int, default=10**9, show_default=True, help="In whole tokens.")
+@click.option("--prize-top-share", type=click.FloatRange(0.0, 1.0, min_open=True), default=0.1, show_default=True,
+              help="No-stake baseline: share of the models that win each round's prize.")
 @click.option("--retrain-every", type=click.IntRange(1), default=None,
               help="Participants retrain every N rounds on history + resolved rounds (default: train once).")
 @click.option("--backend", type=click.Choice(["offchain", "onchain"]), default="offchain", show_default=True,
-              help="Where stakes live: the in-memory ledger, or the real contracts on a fresh local Anvil.")
-@click.option("--sweep", is_flag=True, help="Also replay the rounds over the grid below.")
+              help="Where stakes live: the in-memory ledger, or the real contracts on a fresh local Anvil (one seed).")
+@click.option("--sweep", is_flag=True, help="Also replay the rounds over the grid below (one seed).")
 @click.option("--sweep-clips", default="0.02,0.05,0.1", show_default=True)
 @click.option("--sweep-weights", default="1:0,0.5:2,0:3", show_default=True, help="corr:mmc pairs.")
 @click.option("--sweep-thresholds", default="1000000000", show_default=True, help="Payout thresholds in whole tokens.")
 @json_option
 def simulate(
-    rounds: int, seed: int, out_dir: str, n_models: int, live_rows: int, n_features: int, history_eras: int,
-    history_rows: int, regime_length: int, corr_weight: float, mmc_weight: float, clip: float,
-    payout_threshold: int, retrain_every: int | None, backend: str, sweep: bool, sweep_clips: str,
-    sweep_weights: str, sweep_thresholds: str,
+    rounds: int, seed: int | None, seeds_text: str | None, jobs: int | None, out_dir: str, n_models: int,
+    live_rows: int, n_features: int, history_eras: int, history_rows: int, regime_length: int, corr_weight: float,
+    mmc_weight: float, clip: float, payout_threshold: int, prize_top_share: float, retrain_every: int | None,
+    backend: str, sweep: bool, sweep_clips: str, sweep_weights: str, sweep_thresholds: str,
 ) -> None:
-    """Run N rounds: participants train, predict, stake; rounds are scored and settled.
+    """Run N rounds per seed: participants train, predict, stake; rounds are scored and settled; the four
+    claims of the mechanism are measured on every seed and judged across seeds (95% intervals).
 
     With ``--backend onchain`` every round is settled through the contracts on a fresh local Anvil (each
     participant kind stakes from its own account; roots proposed, activated and settled by multiproof);
-    the sweep, if asked for, replays off-chain. Writes DIR/data (Parquet), DIR/submissions, DIR/results
-    and DIR/report.html (and DIR/chain/ manifests with the on-chain back end).
+    the sweep, if asked for, replays off-chain. Writes DIR/report.html and, per seed, data (Parquet),
+    submissions and results (and chain/ manifests with the on-chain back end).
     """
+    from oracle.scoring.params import RoundParams
+    from oracle.simulation.claims import judge_all, seed_measures
+    from oracle.simulation.onchain import OnChainLedger
+    from oracle.simulation.participants import TOKEN
+    from oracle.simulation.report import write_report
+    from oracle.simulation.seeds import SeedConfig, SeedRun, run_seeds
+    from oracle.simulation.engine import prepare, settle
+    from oracle.simulation.sweep import SweepGrid, run_sweep
+
     output = get_output()
-    spec = TournamentSpec(seed=seed, n_features=n_features, history_eras=history_eras,
-                          history_rows_per_era=history_rows, live_rows=live_rows, regime_length=regime_length)
+    seeds = _seed_list(seed, seeds_text)
+    if len(seeds) > 1 and (backend == "onchain" or sweep):
+        raise click.UsageError("--backend onchain and --sweep run one seed; give --seed N")
     params = RoundParams(corr_weight=corr_weight, mmc_weight=mmc_weight, clip=clip,
                          payout_threshold=payout_threshold * TOKEN)
+    config = SeedConfig(rounds=rounds, n_models=n_models, live_rows=live_rows, n_features=n_features,
+                        history_eras=history_eras, history_rows=history_rows, regime_length=regime_length,
+                        params=params, retrain_every=retrain_every, top_share=prize_top_share)
     out = Path(out_dir)
+    started = time.perf_counter()
+    chain: dict[str, Any] = {}
+    table = None
     with RichProgress(console=output.err_console, disable=output.json_mode, transient=True) as bar:
         tasks: dict[str, Any] = {}
 
@@ -84,40 +117,62 @@ def simulate(
                 tasks[stage] = bar.add_task(stage, total=total)
             bar.update(tasks[stage], completed=done)
 
-        prepared = prepare(spec, rounds, out, n_models=n_models, progress=progress, retrain_every=retrain_every)
-        prepared.memoise = sweep
-        chain: dict[str, Any] = {}
-        if backend == "onchain":
-            owners = {p.model_id: p.kind for p in prepared.participants}
-            with OnChainLedger.start(owners, out / "chain", clip=clip) as ledger:
-                result = settle(prepared, params, backend=ledger, progress=progress)
-                chain = {"tournament": ledger.deployment.tournament, "gas": dict(ledger.gas),
-                         "roots": {str(r): c.root for r, c in sorted(ledger.rounds.items())}}
+        if len(seeds) == 1:
+            # One seed runs here, so it can settle on the chain and be swept.
+            begun = time.perf_counter()
+            prepared = prepare(config.spec(seeds[0]), rounds, out, n_models=n_models, progress=progress,
+                               retrain_every=retrain_every)
+            prepared.memoise = sweep
+            if backend == "onchain":
+                owners = {p.model_id: p.kind for p in prepared.participants}
+                with OnChainLedger.start(owners, out / "chain", clip=clip) as ledger:
+                    result = settle(prepared, params, backend=ledger, progress=progress)
+                    chain = {"tournament": ledger.deployment.tournament, "gas": dict(ledger.gas),
+                             "roots": {str(r): c.root for r, c in sorted(ledger.rounds.items())}}
+            else:
+                result = settle(prepared, params, progress=progress)
+            result.write(out / "results")
+            runs = [SeedRun(seeds[0], out, result, seed_measures(result, prize_top_share),
+                            time.perf_counter() - begun, prepared)]
+            if sweep:
+                grid = SweepGrid(_floats(sweep_clips), _weights(sweep_weights),
+                                 [int(t) * TOKEN for t in _floats(sweep_thresholds)])
+                table = run_sweep(prepared, grid, progress=progress, top_share=prize_top_share)
+                table.to_csv(out / "results" / "sweep.csv", index=False)
         else:
-            result = settle(prepared, params, progress=progress)
-        result.write(out / "results")
-        table = None
-        if sweep:
-            grid = SweepGrid(_floats(sweep_clips), _weights(sweep_weights),
-                             [int(t) * TOKEN for t in _floats(sweep_thresholds)])
-            table = run_sweep(prepared, grid, progress=progress)
-            table.to_csv(out / "results" / "sweep.csv", index=False)
-    report = write_report(result, out, table)
-    effects = outcome(result)
-    data = {
-        "report": str(report),
+            runs = run_seeds(config, seeds, out, jobs=jobs, progress=progress)
+    claims = judge_all({r.seed: r.measures for r in runs}, prize_top_share)
+    report = write_report(runs, claims, out, config.describe(), table)
+    data: dict[str, Any] = {
+        "claims": [c.to_dict() for c in claims],
+        "seeds": seeds,
         "rounds": rounds,
-        "seed": seed,
+        "config": {"models": n_models, "live_rows": live_rows, "features": n_features, "history_eras": history_eras,
+                   "history_rows": history_rows, "regime_length": regime_length, "retrain_every": retrain_every,
+                   "prize_top_share": prize_top_share, "params": params.to_dict()},
+        "report": str(report),
         "backend": backend,
+        "seconds": round(time.perf_counter() - started, 3),
+        "per_seed": [{"seed": r.seed, "directory": str(r.directory), "seconds": round(r.seconds, 3),
+                      "measures": r.measures,
+                      "final_balances": {str(m): v for m, v in sorted(r.result.final_balances.items())}}
+                     for r in runs],
         "chain": chain,
-        "effects": effects,
-        "final_balances": {str(m): v for m, v in sorted(result.final_balances.items())},
         "sweep": table if table is not None else [],
     }
+    if len(runs) == 1:
+        data["seed"] = runs[0].seed
+        data["final_balances"] = data["per_seed"][0]["final_balances"]
 
     def render(console: Console) -> None:
-        rows = [(k, f"{v:.6g}") for k, v in effects.items()]
-        console.print(make_table(f"simulation: {rounds} rounds, seed {seed}", ["measure", "value"], rows, numeric=["value"]))
+        rows = [(c.name, c.verdict(), f"{c.primary.estimate:+.4g}",
+                 "—" if c.holds is None else f"[{c.primary.ci_low:+.4g}, {c.primary.ci_high:+.4g}]", c.primary.seeds)
+                for c in claims]
+        title = f"simulation: {rounds} rounds, seeds {seeds_text or seeds[0]}"
+        console.print(make_table(title, ["claim", "verdict", "estimate", "95% CI", "seeds"], rows,
+                                 numeric=["estimate", "seeds"]))
+        for c in claims:
+            console.print(f"[bold]{c.name}[/]: {c.sentence()}", highlight=False)
         console.print(f"report: {report}")
 
     output.emit(data, render)

@@ -1,5 +1,5 @@
 """``python -m oracle.demo`` (``make demo``): run the demo tournament and print its report; exit 0 only when every
-standing proposal verified, the bad one was caught, and the tokens are conserved."""
+standing proposal verified, the bad one was caught, and the tournament is solvent per claim."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from oracle.demo.run import DemoResult, run_demo
 
 
 def render(result: DemoResult, console: Console) -> None:
-    """The end-of-demo report: models, verdicts, conservation."""
+    """The end-of-demo report: models, verdicts, per-claim solvency."""
     from oracle.cli.output import make_table
 
     rows = [(r.model, r.owner, f"{r.stake / UNIT:.4f}", f"{r.payout / UNIT:.4f}", f"{r.burn / UNIT:.4f}")
@@ -33,8 +33,12 @@ def render(result: DemoResult, console: Console) -> None:
         console.print(f"agent (MCP client): model {result.agent.model_id} staked {result.agent.staked / UNIT:.4f} "
                       f"STK, withdrew {result.agent.withdrawn / UNIT:.4f} STK at exit; {len(result.agent.transcript)} "
                       f"tool calls, {refused} refused (structured error)", highlight=False)
-    console.print(f"tournament token balance {result.token_balance} == staked pool {result.staked_pool} + reward "
-                  f"reserve {result.reward_reserve}: {'yes' if result.conserved else 'NO'}", highlight=False)
+    staked = sum(result.stakes.values())
+    console.print(f"per claim: every one of {len(result.stakes)} models' stakes is >= 0 and within the supply: "
+                  f"{'yes' if result.claims_sound else 'NO'}", highlight=False)
+    console.print(f"solvency: tournament token balance {result.token_balance} >= sum of stakes {staked} + reserve "
+                  f"{result.reserve} + burns due {result.burn_due}: {'yes' if result.solvent else 'NO'} "
+                  f"(surplus {result.token_balance - staked - result.reserve - result.burn_due})", highlight=False)
     console.print(f"{result.rounds} rounds in {result.seconds:.1f} s", highlight=False)
 
 

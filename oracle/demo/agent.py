@@ -100,7 +100,7 @@ def start_agent(setup: DemoAgentSetup, stack: ExitStack, say: Callable[[str], No
     setup.funder.transact(setup.token.functions.transfer(entry.address, setup.tokens), action="tokens for the agent")
     env = {"TOURNEY_RPC": setup.rpc, "TOURNEY_DEPLOYMENT": str(setup.workdir / "deployment.json"),
            "TOURNEY_KEYSTORE_DIR": str(setup.keystore.directory), "TOURNEY_PASSWORD": setup.password,
-           "TOURNEY_SERVICE": url, **numeric_environment()}
+           "TOURNEY_SERVICE": url, "TOURNEY_MANIFEST_ROOTS": str(setup.workdir / "store"), **numeric_environment()}
     if os.environ.get("PYTHONPATH"):
         env["PYTHONPATH"] = os.environ["PYTHONPATH"]  # a worktree's oracle package, as in this process
     config = AgentConfig(

@@ -11,21 +11,22 @@ What runs, all for real (JSON-RPC, signed transactions, encrypted V3 keystores, 
    the window passes; the operator closes, scores from chain stakes and publishes the bundle, then proposes.
 4. In one round the oracle proposes a wrong root (one model's payout inflated): the auditor catches it and the
    guardian vetoes it inside the challenge window; the operator re-proposes the correct bundle.
-5. Roots activate after their window; a keeper settles every model with one multiproof per round; one participant
-   requests a withdrawal and takes it once the rounds it was at risk in are settled.
+5. Rounds resolve in order, one pending proposal at a time: each root activates after its window, the next round
+   is proposed, a keeper settles every model with one multiproof per round; one participant requests a
+   withdrawal and takes it once the rounds it was at risk in are resolved and settled.
 6. One more participant is an AI-style agent: a scripted program that acts only as an MCP client of ``tourney mcp``
    (oracle.mcp.agent), through the operator's HTTP service (run in this process): it downloads each round's live
    data, trains, validates, submits (keeping the operator's receipts), stakes within its spending limit, and at the
    end verifies, settles and takes everything back. Its tool calls are printed as they happen.
 7. The end: a per-model table of stakes, payouts and burns, the auditor's verdict on every proposal, and the
-   conservation check (tokens held by the tournament == staked pool + reward reserve).
+   solvency check per claim: every model's stake is a real, non-negative amount, and the tokens the tournament
+   holds cover every model's stake plus the reward reserve plus the burns not yet destroyed.
 
 Time on chain moves with ``evm_increaseTime``, so the whole run takes well under two minutes on two cores.
 """
 
 from __future__ import annotations
 
-import io
 import tempfile
 import time
 from contextlib import ExitStack
@@ -33,10 +34,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
 import pandas as pd
 from eth_account.signers.local import LocalAccount
-from web3.logs import DISCARD
 
 from oracle.chain.anvil import start_anvil
 from oracle.chain.client import TournamentClient
@@ -49,13 +48,15 @@ from oracle.operator.config import OperatorConfig
 from oracle.settlement.leaves import leaves_of_dump
 from oracle.scoring.params import RoundParams
 from oracle.bundle.round_bundle import load_bundle
-from oracle.simulation.data import TournamentSpec, World, write_live_round
 from oracle.chain.connection import Connection
 from oracle.protocol.permit import permit_signature
 from oracle.participant.settle import settle_all
+from oracle.participant.stake import exit_status, request_withdrawal, withdraw
 from oracle.protocol.inbox import Inbox
 from oracle.protocol.submission import sign_submission, Submission
 from oracle.auditor.verify import Verdict, verify_all, verify_round
+from oracle.bundle.fetch import FetchPolicy
+from oracle.demo.data import RoundDataWorld, model_predictions
 from oracle.demo.agent import AGENT_OWNER, AgentOutcome, DemoAgentSetup, InboxAndService, finish_agent, start_agent
 from oracle.mcp.agent import AgentThread
 
@@ -73,7 +74,7 @@ class DemoConfig:
     rounds: int = 6
     bad_round: int = 3
     withdraw_round: int = 2
-    live_rows: int = 2_000
+    live_rows: int = 8_000
     features: int = 20
     stake: int = 1_000 * UNIT
     reserve: int = 200_000 * UNIT
@@ -91,61 +92,40 @@ class DemoConfig:
 
 @dataclass
 class DemoResult:
-    """What a demo run produced (the test checks it)."""
+    """What a demo run produced (the test checks it).
+
+    ``stakes`` is ``stakeOf`` of every registered model; ``reserve`` the reward reserve (committed payouts not yet
+    settled included); ``burn_due`` burns settled but not yet destroyed; ``token_supply`` bounds any real amount."""
 
     rounds: int
     vetoed_round: int | None
     verdicts: list[Verdict]
     models: pd.DataFrame
     token_balance: int
-    staked_pool: int
-    reward_reserve: int
+    stakes: dict[int, int]
+    reserve: int
+    burn_due: int
+    token_supply: int
     withdrawn: int
     rejections: dict[int, list[str]]
     seconds: float
     agent: "AgentOutcome | None" = None
 
     @property
+    def claims_sound(self) -> bool:
+        """Every model's stake is a real amount: non-negative and within the supply (a negative ledger value read
+        as uint would be near 2**256)."""
+        return all(0 <= stake <= self.token_supply for stake in self.stakes.values())
+
+    @property
+    def solvent(self) -> bool:
+        """The tokens held cover every claim: each model's stake, the reserve and the burns due."""
+        return self.token_balance >= sum(self.stakes.values()) + self.reserve + self.burn_due
+
+    @property
     def conserved(self) -> bool:
-        return self.token_balance == self.staked_pool + self.reward_reserve
-
-
-# ------------------------------------------------------------------------------------------ data and models
-
-
-class RoundDataWorld:
-    """Round files for the operator (``live_<r>.parquet``, ``targets_<r>.parquet``) from the simulation's world."""
-
-    def __init__(self, directory: Path, rows: int, features: int, seed: int) -> None:
-        self.directory = directory
-        self.spec = TournamentSpec(seed=seed, n_features=features, n_factors=4, n_risky=2, n_stable=6,
-                                   n_interactions=4, history_eras=1, history_rows_per_era=10, live_rows=rows,
-                                   risky_std=0.1, stable_std=0.3, interaction_std=0.05)
-        self.world = World.of(self.spec)
-
-    def write(self, round: int) -> pd.DataFrame:
-        """Write the round's files; return the live features (what participants see)."""
-        live_path, _ = write_live_round(self.world, round, self.directory)
-        return pd.read_parquet(live_path)
-
-
-def model_predictions(live: pd.DataFrame, world: World, model_id: int, round: int, seed: int) -> bytes:
-    """A model's prediction file (CSV ``id,prediction``): a noisy mix of the stable features, skill by model.
-
-    Models differ in how much of the signal they see and how noisy they are; every fourth is a random spammer."""
-    rng = np.random.default_rng([seed, model_id, round])
-    x = (live[world.feature_columns].to_numpy(dtype=np.float64) - 0.5)
-    if model_id % 4 == 0:
-        values = rng.random(len(live))
-    else:
-        skill = 0.2 + 0.8 * ((model_id * 37) % 11) / 10
-        signal = x[:, world.stable] @ world.stable_coef
-        values = skill * signal / (signal.std() or 1.0) + rng.standard_normal(len(live))
-        values = (pd.Series(values).rank(pct=True)).to_numpy()
-    frame = pd.DataFrame({"id": live["id"].astype(str), "prediction": np.round(values, 6)})
-    buffer = io.StringIO()
-    frame.to_csv(buffer, index=False)
-    return buffer.getvalue().encode()
+        """Per-claim solvency: every stake sound and all of them (with the reserve) covered by the balance."""
+        return self.claims_sound and self.solvent
 
 
 # ------------------------------------------------------------------------------------------ the run
@@ -214,6 +194,8 @@ class _Demo:
 
         self.data = RoundDataWorld(self.workdir / "round-data", c.live_rows, c.features, c.seed)
         self.inbox = Inbox(self.workdir / "inbox")
+        # The auditor reads manifests only from where the demo's operator publishes them.
+        self.fetch_policy = FetchPolicy(roots=(str(self.workdir / "store"),))
         self.operator = Operator(self.client, self.oracle, OperatorConfig(
             store=str(self.workdir / "store"), inbox=str(self.workdir / "inbox"),
             round_data=str(self.workdir / "round-data"), params=c.params, submission_window=c.submission_window,
@@ -262,44 +244,54 @@ class _Demo:
 
     def run(self) -> DemoResult:
         """Drive the operator step by step; rounds overlap as in the real tournament (the next round opens as soon
-        as the previous one closes), so every chain-time jump moves every round one stage on."""
+        as the previous one closes, and is proposed once the previous one is active), so every chain-time jump
+        moves every round one stage on."""
         c = self.config
         started = time.monotonic()
         self.vetoed: int | None = None
         self.withdrawn = 0
         self.withdrawal_after: int | None = None
         self.lives: dict[int, pd.DataFrame] = {}
+        self.publish_live()
         self.report(self.operator.open_due())
         self.opened(1)
-        while self.client.cursor()[1] < c.rounds:
+        while self.client.cursor().last_resolved < c.rounds:
             self.advance(c.submission_window + 1)
             closed = self.operator.close_due()
             self.report(closed)
+            self.resolve()
             for action in closed:
                 if action.round == 2:
                     self.late_submission(action.round)
                 if action.round == c.bad_round:
                     self.bad_round(action.round)
             self.report(self.operator.propose_due())
-            activated = self.operator.activate_due()
-            self.report(activated)
-            for action in activated:
-                moved = len(settle_all(self.keeper_conn, action.round).settled)
-                self.say(f"  keeper: settled {moved} models against round {action.round} with multiproofs")
             self.maybe_withdraw()
+            self.publish_live()
             opened = self.operator.open_due()
             self.report(opened)
             for action in opened:
                 self.opened(action.round)
         outcome = None if self.agent is None else finish_agent(self.agent, self.say)
-        verdicts = verify_all(self.client)
+        verdicts = verify_all(self.client, policy=self.fetch_policy)
+        models = self.client.model_count()
         return DemoResult(
             rounds=c.rounds, vetoed_round=self.vetoed, verdicts=verdicts, models=self.model_table(),
             token_balance=self.token.functions.balanceOf(self.t.address).call(),
-            staked_pool=self.t.functions.stakedPool().call(), reward_reserve=self.t.functions.rewardReserve().call(),
+            stakes={m: self.client.stake_of(m) for m in range(1, models + 1)}, reserve=self.client.reserve(),
+            burn_due=self.client.burn_due(), token_supply=self.token.functions.totalSupply().call(),
             withdrawn=self.withdrawn, rejections=self.rejections(), seconds=time.monotonic() - started,
             agent=outcome,
         )
+
+    def resolve(self) -> None:
+        """Lapse or activate the next round due, and settle every model against a newly active root."""
+        self.report(self.operator.lapse_due())
+        activated = self.operator.activate_due()
+        self.report(activated)
+        for action in activated:
+            moved = len(settle_all(self.keeper_conn, action.round).settled)
+            self.say(f"  keeper: settled {moved} models against round {action.round} with multiproofs")
 
     def report(self, actions: list) -> None:
         for action in actions:
@@ -307,35 +299,43 @@ class _Demo:
             gas = f" ({action.gas:,} gas)" if action.gas else ""
             self.say(f"  operator: {action.step} round {action.round} {detail}{gas}")
 
+    def publish_live(self) -> None:
+        """Publish the next round's live data: the operator opens a round only once it is there."""
+        if (round := self.client.cursor()[0] + 1) <= self.config.rounds and round not in self.lives:
+            self.lives[round] = self.data.write(round)
+
     def opened(self, round: int) -> None:
-        """A round opened: publish its live data, every model submits, maybe a withdrawal request."""
+        """A round opened: every model submits, maybe a withdrawal request."""
         self.say(f"round {round}")
-        self.lives[round] = self.data.write(round)
         self.submit_all(round, self.lives[round])
         if self.agent is not None:
             self.agent.play_round(round)
         if round == self.config.withdraw_round:
             player, amount = self.players[2], self.config.stake // 2
-            player.sender.transact(self.t.functions.requestWithdrawal(player.models[0], amount), action="request withdrawal")
-            _, _, withdrawal = self.t.functions.modelInfo(player.models[0]).call()
-            self.withdrawal_after = int(withdrawal[1])
+            _, self.withdrawal_after, _ = request_withdrawal(self.connection(player), player.models[0], amount)
+            deadline = self.client.round_state(self.withdrawal_after).lapses_at
             self.say(f"  {player.name} requests a withdrawal of {amount // UNIT} STK from model {player.models[0]}; "
-                     f"it stays at risk through round {self.withdrawal_after}")
+                     f"it stays at risk through round {self.withdrawal_after} and can be taken by {deadline} "
+                     f"(chain time) at the latest")
+
+    def connection(self, player: _Player) -> Connection:
+        return Connection(self.w3, self.deployment, player.account, _sender=player.sender)
 
     def maybe_withdraw(self) -> None:
-        """Withdraw once the model is settled through every round the amount was at risk in."""
+        """Withdraw (through the participant's code path) once every round the amount was at risk in is resolved."""
         if self.withdrawal_after is None or self.withdrawn:
             return
         player = self.players[2]
-        if self.client.settled_round(player.models[0]) < self.withdrawal_after:
+        conn = self.connection(player)
+        pending = exit_status(conn, self.client.model_state(player.models[0]))
+        if pending is None or not pending.ready:
             return
-        receipt = player.sender.transact(self.t.functions.withdraw(player.models[0]), action="withdraw")
-        self.withdrawn = int(self.t.events.Withdrawn().process_receipt(receipt, errors=DISCARD)[0]["args"]["amount"])
+        self.withdrawn, _ = withdraw(conn, player.models[0])
         self.say(f"  {player.name} withdrew {self.withdrawn / UNIT:.4f} STK from model {player.models[0]}")
 
     def bad_round(self, round: int) -> None:
         """The oracle proposes an inflated payout; the auditor catches it; the guardian vetoes; honest re-proposal."""
-        self.report(self.operator.propose_due(through=round - 1))  # proposals go strictly in order
+        self.report(self.operator.propose_due(through=round - 1))  # one pending round at a time, strictly in order
         target = self.players[0].models[1]
 
         def inflate(scores: pd.DataFrame) -> pd.DataFrame:
@@ -345,7 +345,7 @@ class _Demo:
             return scores
 
         self.operator.resolve_and_propose(round, tamper=inflate)
-        verdict = verify_round(self.client, round)
+        verdict = verify_round(self.client, round, policy=self.fetch_policy)
         self.say(f"  auditor: round {round} proposal {'OK' if verdict.ok else 'MISMATCH'}; models {verdict.models()}: "
                  + "; ".join(f"{d.scope} {d.subject} {d.field}" for d in verdict.differences[:4]))
         if verdict.ok:
@@ -357,7 +357,7 @@ class _Demo:
     # -- reporting
 
     def model_table(self) -> pd.DataFrame:
-        last = self.client.cursor()[1]
+        last = self.client.cursor().last_active
         proposal = self.client.current_proposal(last)
         leaves = leaves_of_dump(load_bundle(proposal.manifest_uri, proposal.manifest_hash).tree_dump()) if proposal else {}
         rows = []

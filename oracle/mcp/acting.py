@@ -22,8 +22,8 @@ from oracle.mcp.session import ParticipantSession
 from oracle.participant.models import ParticipantError, register_model as library_register_model
 from oracle.participant.service_client import ServiceError, submit_over_http
 from oracle.participant.settle import settle_all, settle_model
-from oracle.participant.stake import (request_withdrawal as library_request_withdrawal, stake as library_stake,
-                                      withdraw as library_withdraw)
+from oracle.participant.stake import (exit_status, request_withdrawal as library_request_withdrawal,
+                                      stake as library_stake, withdraw as library_withdraw)
 from oracle.participant.submit import check_prediction_file, oracle_address
 from oracle.protocol.receipt import Receipt, latest_receipts
 from oracle.protocol.submission import predictions_hash
@@ -104,7 +104,7 @@ def settle(session: ParticipantSession, model_id: OptionalModel = None, round: O
     """Apply an active round's results to a model's stake (or every model's): anyone may settle anyone.
     Settling again is harmless: models already settled are listed, nothing is sent for them."""
     session.address()
-    _, last_activated = session.client.cursor()
+    last_activated = session.client.cursor().last_active
     if round is None and last_activated == 0:
         raise ToolFailure("not_active", "no round has an active root yet")
     if round is not None and session.round_state(round).status is not RoundStatus.ACTIVE:
@@ -200,13 +200,13 @@ def request_withdrawal(session: ParticipantSession, model_id: ModelArg, amount: 
 def withdraw(session: ParticipantSession, model_id: ModelArg) -> WithdrawOut:
     """Take a model's pending withdrawal, settling the model first against the newest active root if needed."""
     info = session.own(model_id)
-    settled_round, pending, after_round = info.settled_round, info.pending_withdrawal, info.withdrawal_after_round
-    if pending == 0:
+    pending = exit_status(session.conn, info)
+    if pending is None:
         raise ToolFailure("nothing_pending", f"model {model_id} has no pending withdrawal", model_id=model_id)
-    _, last_activated = session.client.cursor()
-    if settled_round < after_round and last_activated < after_round:
-        raise ToolFailure("withdrawal_waits", f"model {model_id}'s withdrawal waits for round {after_round} to be "
-                          f"active (newest active: {last_activated or 'none'})", after_round=after_round,
-                          last_activated=last_activated)
+    if not pending.ready:
+        # Every round the amount was at risk in activates or lapses by its close + D: the deadline below.
+        raise ToolFailure("withdrawal_waits", f"model {model_id}'s withdrawal waits for {pending.waiting_for}; "
+                          f"it can be taken by {pending.deadline} (chain time) at the latest",
+                          after_round=pending.after_round, deadline=pending.deadline)
     paid, receipt = library_withdraw(session.conn, int(model_id))
     return WithdrawOut(model_id=model_id, paid=session.tokens(paid), tx=tx_hash(receipt))

@@ -26,6 +26,8 @@ from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
+
+from oracle.errors import TourneyError
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 from mcp import Client, StdioServerParameters
 
@@ -42,7 +44,7 @@ def numeric_environment() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k.startswith(("OPENBLAS_", "OMP_", "MKL_"))}
 
 
-class AgentError(RuntimeError):
+class AgentError(TourneyError, RuntimeError):
     """The agent met an answer its script does not handle (the transcript says which)."""
 
 

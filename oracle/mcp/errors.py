@@ -86,6 +86,8 @@ CODES: dict[str, str] = {
     "busy": "other submissions of the same model won a race at the operator; nothing was receipted, submit again",
     "no_proposal": "the round has no proposed results yet; wait until list_rounds shows it proposed or active",
     "not_in_tree": "the model has no leaf in this round (registered after it closed); use a later round",
+    "no_rules": "the round's rules are published when it opens; call list_rounds and use the open round",
+    "not_found": "the service has no such file or path; tell the human",
 }
 
 #: The error codes of the operator's service (oracle.service.app) that may reach an agent through a tool.
@@ -94,6 +96,7 @@ SERVICE_CODES = frozenset({
     "hash_mismatch", "invalid_predictions", "invalid_submission", "late", "malformed_file", "no_live_data",
     "no_proposal", "not_in_tree", "not_owner", "rate_limited", "replayed", "round_not_open", "storage_unavailable",
     "database_unavailable", "busy", "unknown_model", "unknown_round", "wrong_chain", "wrong_contract", "wrong_round",
+    "no_rules", "not_found",
 })
 
 

@@ -14,6 +14,7 @@ import pandas as pd
 from web3 import Web3
 
 from oracle.auditor.verify import ReceiptEvidence, verify_round as audit_round
+from oracle.bundle.fetch import FetchPolicy
 from oracle.bundle.store import BundleError
 from oracle.chain.client import RoundStatus
 from oracle.mcp.arguments import ModelArg, PathArg, RoundArg
@@ -71,7 +72,7 @@ def list_rounds(session: ParticipantSession) -> RoundsOut:
     """The open round with its deadline (chain time) and the most recent rounds with their status."""
     client = session.client
     now = client.now()
-    last_closed, last_activated = client.cursor()
+    last_closed, _, last_activated = client.cursor()
     views = []
     for round in range(max(1, last_closed + 2 - RECENT_ROUNDS), last_closed + 2):
         state = client.round_state(round)
@@ -173,7 +174,8 @@ def verify_round(session: ParticipantSession, round: RoundArg) -> VerifyOut:
     receipts = [r for r in session.receipts() if r.round == int(round)]
     evidence = ReceiptEvidence(receipts, oracle_address(session.conn)) if receipts else None
     try:
-        verdict = audit_round(client, int(round), evidence)
+        # Manifest URIs come from the chain: read only from the places TOURNEY_MANIFEST_ROOTS/HOSTS allow.
+        verdict = audit_round(client, int(round), evidence, FetchPolicy.from_env())
     except ValueError as exc:
         raise ToolFailure("not_published", str(exc), round=round) from None
 
@@ -188,13 +190,21 @@ def verify_round(session: ParticipantSession, round: RoundArg) -> VerifyOut:
         warnings=list(verdict.warnings), receipts_checked=len(receipts))
 
 
+def _exit_limits(session: ParticipantSession) -> dict[str, Any]:
+    """The immutable limits a participant plans around: the exit bound D (a withdrawal requested at t can be taken
+    by t + D whatever any privileged key does), the smallest first stake, the longest pause."""
+    limits = session.client.hard_limits()
+    return {"exit_bound": limits.lapse_period, "min_stake": session.tokens(limits.min_stake),
+            "max_pause": limits.max_pause, "admin_delay": limits.admin_delay}
+
+
 def parameters(session: ParticipantSession, round: int | None = None) -> dict[str, Any]:
-    """The tournament's parameters: the chain's bounds and ring sizes, the round's caps and schedule, and the
+    """The tournament's parameters: the chain's bounds and exit limits, the round's caps and schedule, and the
     scoring parameters of the newest published round (or of ``round``)."""
     t = session.conn.tournament.functions
     client = session.client
     challenge, payout_cap, burn_cap = t.bounds().call()
-    last_closed, last_activated = client.cursor()
+    last_closed, _, last_activated = client.cursor()
     document: dict[str, Any] = {
         "chain_id": session.conn.chain_id, "chain": session.chain_kind,
         "tournament": Web3.to_checksum_address(session.conn.deployment.tournament),
@@ -202,8 +212,7 @@ def parameters(session: ParticipantSession, round: int | None = None) -> dict[st
                   "decimals": session.decimals},
         "bounds": {"challenge_period": int(challenge), "payout_cap_bps": int(payout_cap),
                    "burn_cap_bps": int(burn_cap)},
-        "roots": {"history": int(t.ROOT_HISTORY().call()), "max_pending_rounds": int(t.MAX_PENDING_ROUNDS().call()),
-                  "settleable_rounds": int(t.SETTLEABLE_ROUNDS().call())},
+        "exit": _exit_limits(session),
         "cursor": {"last_closed": last_closed, "last_activated": last_activated},
         "limits": session.limits_out().model_dump(),
     }
@@ -213,8 +222,9 @@ def parameters(session: ParticipantSession, round: int | None = None) -> dict[st
         document["round"] = {"round": wanted, "status": state.status.label, "closes_at": state.closes_at,
                              "closed_at": state.closed_at, "activates_at": state.activates_at,
                              "payout_cap_bps": state.payout_cap_bps, "burn_cap_bps": state.burn_cap_bps,
-                             "challenge_period": state.challenge_period}
-    # The newest published round is at most a few rounds behind the last closed one (16 may be pending).
+                             "challenge_period": state.challenge_period, "lapses_at": state.lapses_at}
+    # The newest published round is at most a few rounds behind the last closed one (one may be pending, and
+    # rounds after it wait or lapse).
     candidates = [wanted] if wanted is not None else range(last_closed, max(0, last_closed - 17), -1)
     document["scoring"] = None
     for candidate in candidates:

@@ -26,7 +26,7 @@ class OperatorConfig:
     """Where the operator reads and writes, and how rounds are run.
 
     ``params`` is the scoring template; each round gets a copy with ``round_number`` set. ``max_rounds`` stops the
-    operator from opening rounds past that number (None: no limit)."""
+    operator from opening rounds past that number (None: no limit). ``public_url``: see the field."""
 
     store: str
     inbox: str
@@ -35,6 +35,9 @@ class OperatorConfig:
     submission_window: int = 3600
     max_rounds: int | None = None
     inflight_timeout: float = 120.0
+    #: The service URL that serves the store (``<url>/bundles/...``): manifest URIs are posted under it, so anyone
+    #: can open them; None posts the store's own URI.
+    public_url: str | None = None
 
     def __post_init__(self) -> None:
         if self.submission_window < 1:

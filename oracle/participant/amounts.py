@@ -6,6 +6,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 
 from oracle.chain.connection import Connection
+from oracle.chain.units import format_amount
 from oracle.participant.models import ParticipantError
 
 __all__ = ["format_amount", "parse_amount", "token_decimals"]
@@ -33,11 +34,3 @@ def parse_amount(text: str | int | Decimal, decimals: int = 18) -> int:
     if units <= 0:
         raise ParticipantError(f"amount {text!r} must be positive")
     return int(units)
-
-
-def format_amount(units: int, decimals: int = 18) -> str:
-    """Smallest units to exact token text (``12500000000000000000`` -> ``12.5``)."""
-    sign = "-" if units < 0 else ""
-    whole, frac = divmod(abs(int(units)), 10**decimals)
-    text = f"{whole}.{frac:0{decimals}d}".rstrip("0").rstrip(".") if decimals else str(whole)
-    return sign + text

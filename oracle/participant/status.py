@@ -1,6 +1,6 @@
-"""A model's status as its owner (or anyone) sees it: stake and pending withdrawal, per proposed round the score,
-payout and burn, whether it is settled and the proof to settle it, and the owner's receipts marked against each
-round's published bundle."""
+"""A model's status as its owner (or anyone) sees it: stake, pending tranche and withdrawal (with the time by which
+the withdrawal can be taken at the latest: the exit bound), per closed round the score, payout and burn, whether
+it is settled and the proof to settle it, and the owner's receipts marked against each round's published bundle."""
 
 from __future__ import annotations
 
@@ -11,9 +11,12 @@ from web3 import Web3
 
 from oracle.bundle.round_bundle import RoundBundle, SUBMISSIONS_FILE
 from oracle.bundle.store import BundleError
+from oracle.chain.client import RoundStatus
 from oracle.chain.connection import Connection
 from oracle.participant.models import ParticipantError, model_info
+from oracle.participant.reasons import unscored_reason
 from oracle.participant.settle import round_tree
+from oracle.participant.stake import exit_status
 from oracle.protocol.receipt import latest_receipts, Receipt, verify_receipt
 from oracle.settlement.leaves import proof_for
 
@@ -22,26 +25,34 @@ __all__ = ["IN_BUNDLE", "NOT_IN_BUNDLE", "NOT_PUBLISHED", "OTHER_HASH", "ModelSt
 
 @dataclass(frozen=True)
 class ModelStatus:
-    """One model's state on chain and in every proposed round that includes it."""
+    """One model's state on chain and in every closed round since it registered.
+
+    ``exit`` describes the pending withdrawal (None: none): ``deadline`` is when it can be taken at the latest,
+    whatever the oracle, guardian, pauser or admin do; ``exit_bound`` is the tournament's D in seconds."""
 
     model_id: int
     owner: str
     stake: int
     net_deposits: int
     settled_round: int
-    first_round: int
+    registered_after: int
     pending_withdrawal: int
     withdrawal_after_round: int
+    tranche: int
+    tranche_from: int
+    exit_bound: int
+    exit: dict[str, Any] | None
     rounds: list[dict[str, Any]]
     receipts: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "model_id": self.model_id, "owner": self.owner, "stake": self.stake, "net_deposits": self.net_deposits,
-            "settled_round": self.settled_round, "first_round": self.first_round,
+            "settled_round": self.settled_round, "registered_after": self.registered_after,
             "pending_withdrawal": self.pending_withdrawal,
             "withdrawal_after_round": self.withdrawal_after_round if self.pending_withdrawal else None,
-            "rounds": self.rounds, "receipts": self.receipts,
+            "tranche": self.tranche, "tranche_from": self.tranche_from if self.tranche else None,
+            "exit_bound": self.exit_bound, "exit": self.exit, "rounds": self.rounds, "receipts": self.receipts,
         }
 
 def _score_row(bundle: RoundBundle, model_id: int) -> dict[str, Any]:
@@ -95,14 +106,20 @@ def receipt_status(conn: Connection, model_id: int, receipts: Iterable[Receipt],
 
 def model_status(conn: Connection, model_id: int, receipts: Iterable[Receipt] = (),
                  oracle: str | None = None) -> ModelStatus:
-    """Stake, pending withdrawal, per proposed round: score, payout/burn, settled or not, and the proof; and the
-    model's receipts (see :func:`receipt_status`) among ``receipts``."""
+    """Stake, pending tranche and withdrawal (with its exit deadline), per closed round since registration: status,
+    score, payout/burn, settled or not, and the proof; and the model's receipts (see :func:`receipt_status`) among
+    ``receipts``."""
     info = model_info(conn, model_id)
-    last_closed, _ = conn.client.cursor()
+    registered = conn.client.events(["ModelRegistered"], indexed=int(model_id))
+    registered_after = int(registered[0].args["settledRound"]) if registered else 0
+    last_closed = conn.client.cursor().last_closed
     rounds: list[dict[str, Any]] = []
-    for round in range(info.first_round, last_closed + 1):
+    for round in range(registered_after + 1, last_closed + 1):
         state, proposal = conn.client.standing_proposal(round)
         if proposal is None:
+            if state.status is RoundStatus.LAPSED:
+                rounds.append({"round": round, "status": state.status.label, "settled": True,
+                               "error": "lapsed: a zero result"})
             continue
         entry: dict[str, Any] = {"round": round, "status": state.status.label,
                                  "manifest_uri": proposal.manifest_uri, "root": proposal.root,
@@ -110,17 +127,22 @@ def model_status(conn: Connection, model_id: int, receipts: Iterable[Receipt] = 
         try:
             bundle, tree = round_tree(proposal)
             entry.update(_score_row(bundle, model_id))
+            if entry.get("corr") is None or entry["corr"] != entry["corr"]:  # not scored: say why
+                entry["unscored"], entry["why"] = unscored_reason(bundle, model_id)
             found = proof_for(tree, int(model_id))
             entry.update(cumulative_payout=found.leaf.cumulative_payout,
                          cumulative_burn=found.leaf.cumulative_burn, proof=list(found.proof))
         except ParticipantError as exc:
             entry["error"] = str(exc)
         except ValueError:
-            entry["error"] = f"model {model_id} has no leaf in round {round}'s tree"
+            entry["error"] = f"model {model_id} has no leaf in round {round}'s tree (no stake at its close)"
         rounds.append(entry)
+    pending_exit = exit_status(conn, info)
     return ModelStatus(
-        model_id=int(model_id), owner=info.owner, stake=conn.client.stake_of(int(model_id)),
-        net_deposits=info.net_deposits, settled_round=info.settled_round, first_round=info.first_round,
-        pending_withdrawal=info.pending_withdrawal, withdrawal_after_round=info.withdrawal_after_round, rounds=rounds,
+        model_id=int(model_id), owner=info.owner, stake=info.stake, net_deposits=info.net_deposits,
+        settled_round=info.settled_round, registered_after=registered_after,
+        pending_withdrawal=info.withdrawal, withdrawal_after_round=info.withdrawal_after, tranche=info.tranche,
+        tranche_from=info.tranche_from, exit_bound=conn.client.exit_bound(),
+        exit=pending_exit.to_dict() if pending_exit else None, rounds=rounds,
         receipts=receipt_status(conn, model_id, receipts, oracle),
     )

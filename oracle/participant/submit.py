@@ -10,15 +10,17 @@ from pathlib import Path
 from typing import Sequence
 
 from oracle.chain.client import RoundStatus
+from oracle.chain.clock import format_time, stale_clock_warning
 from oracle.chain.connection import Connection
 from oracle.participant.models import ParticipantError, require_owner
 from oracle.participant.service_client import HttpSubmitResult, ServiceError, submit_over_http
 from oracle.protocol.inbox import Inbox
 from oracle.protocol.submission import sign_submission, Submission
-from oracle.scoring.tables import combine_model_files, read_prediction_file
-from oracle.scoring.validation import PredictionError, TableError, validate_predictions
+from oracle.scoring.tables import check_model_file, combine_model_files, read_prediction_file
+from oracle.scoring.validation import PredictionError, TableError
 
-__all__ = ["SubmitResult", "check_prediction_file", "oracle_address", "submit_predictions", "submit_to_service"]
+__all__ = ["SubmitResult", "check_prediction_file", "oracle_address", "require_inbox", "submit_predictions",
+           "submit_to_service"]
 
 
 @dataclass(frozen=True)
@@ -31,23 +33,21 @@ class SubmitResult:
 
 def check_prediction_file(model_id: int, data: bytes, file_name: str, live_ids: Sequence[str] | None = None,
                           min_live_share: float = 1.0) -> list[PredictionError]:
-    """Validate one model's prediction file (``id`` + one prediction column, CSV or Parquet) with the scoring
-    rules (oracle.scoring.validation). Live ids default to the file's own ids. Returns every problem that would keep the
-    model from being scored; ``unknown_ids`` (rows ignored, not fatal) are not counted."""
+    """Validate one model's prediction file (``id`` + one prediction column, CSV or Parquet) with the round's rules
+    (oracle.scoring.tables.check_model_file, as the service and the operator apply them). Live ids default to the
+    file's own ids (then only the file's shape and values are checked). Returns every problem that would keep the
+    model from being scored."""
     model = str(model_id)
     try:
         frame = read_prediction_file(file_name, data)
     except TableError as exc:
         return list(exc.errors)
-    table, errors = combine_model_files({model: frame})
-    if errors:
-        return errors
-    ids = live_ids if live_ids is not None else [str(i) for i in table["id"]]
-    try:
-        valid = validate_predictions(table, ids, min_live_share=min_live_share)
-    except TableError as exc:
-        return list(exc.errors)
-    return [e for e in valid.errors if e.model is not None or e.rule != "unknown_ids"]
+    if live_ids is None:
+        table, errors = combine_model_files({model: frame})
+        if errors:
+            return errors
+        live_ids = [str(i) for i in table["id"]]
+    return check_model_file(model, frame, live_ids, min_live_share)
 
 def _prepare_submission(conn: Connection, round: int, model_id: int, path: Path,
                         live_ids: Sequence[str] | None, min_live_share: float) -> tuple[bytes, int]:
@@ -60,29 +60,60 @@ def _prepare_submission(conn: Connection, round: int, model_id: int, path: Path,
         raise ParticipantError(f"no prediction file {path}") from None
     problems = check_prediction_file(model_id, data, path.name, live_ids, min_live_share)
     if problems:
-        raise ParticipantError(f"{path} refused for model {model_id}: " + "; ".join(str(p) for p in problems))
+        raise ParticipantError(f"{path} refused for model {model_id} (nothing signed or sent): "
+                               + "; ".join(str(p) for p in problems))
     require_owner(conn, model_id)
     state = conn.client.round_state(int(round))
     closes_at = state.closes_at
     if state.status is not RoundStatus.OPEN:
-        raise ParticipantError(f"round {round} is {state.status.label}, not open for submissions")
-    now = max(conn.now(), int(time.time()))
+        raise ParticipantError(_not_open(conn, int(round), state))
+    chain_now = conn.now()
+    now = max(chain_now, int(time.time()))
     if now >= closes_at:
-        raise ParticipantError(f"round {round} closed for submissions at {closes_at} (now {now}): too late")
+        stale = stale_clock_warning(chain_now)
+        raise ParticipantError(f"round {round} closed for submissions at {format_time(closes_at, now)}: too late"
+                               + (f" (by the wall clock; {stale})" if stale and chain_now < closes_at else ""))
     return data, closes_at
 
+
+def _not_open(conn: Connection, round: int, state: object) -> str:
+    """Why ``round`` takes no submission, and which round does."""
+    open_round = conn.client.open_round()
+    elsewhere = (f"round {open_round} is the open one" if open_round and open_round != round
+                 else "no round is open right now")
+    status = state.status  # type: ignore[attr-defined]
+    if status is RoundStatus.NONE:
+        return (f"round {round} has not been opened yet ({elsewhere}; `tourney round wait {round} --until open` "
+                "waits for it)")
+    return f"round {round} is {status.label}: it takes no more submissions ({elsewhere})"
+
+
+def require_inbox(inbox_url: str, create: bool = False) -> Inbox:
+    """The inbox at ``inbox_url``; it must exist already (a mistyped path would take the file and lose it) unless
+    ``create``."""
+    inbox = Inbox(inbox_url)
+    if not inbox.fs.exists(inbox.root):
+        if not create:
+            raise ParticipantError(f"inbox {inbox_url} does not exist: check the path the operator gave you (a typo "
+                                   "would make a new directory nobody reads), or pass --create to make it")
+        inbox.fs.makedirs(inbox.root, exist_ok=True)
+    elif not inbox.fs.isdir(inbox.root):
+        raise ParticipantError(f"inbox {inbox_url} is a file, not a directory")
+    return inbox
+
 def submit_predictions(conn: Connection, round: int, model_id: int, path: str | Path, inbox_url: str,
-                       live_ids: Sequence[str] | None = None, min_live_share: float = 1.0) -> SubmitResult:
+                       live_ids: Sequence[str] | None = None, min_live_share: float = 1.0,
+                       create_inbox: bool = False) -> SubmitResult:
     """Validate, sign (deadline = the round's closesAt) and deliver a prediction file to a directory inbox.
 
     The record is stamped ``received_at`` = the chain's clock (latest block timestamp), the clock the service
     stamps with and the one the operator's close snapshot judges against ``closesAt``; a wall-clock stamp would
     drift from the chain (Anvil's evm_increaseTime, a lagging node) and put on-time files on the wrong side."""
     path = Path(path)
+    inbox = require_inbox(inbox_url, create_inbox)
     data, closes_at = _prepare_submission(conn, round, model_id, path, live_ids, min_live_share)
     sub = sign_submission(conn.account, conn.chain_id, conn.deployment.tournament, int(round), int(model_id), data,
                           closes_at, file_name=path.name)
-    inbox = Inbox(inbox_url)
     replaced = inbox.fs.exists(inbox.record_path(round, model_id))
     stored = inbox.put(replace(sub, received_at=conn.now()), data)
     return SubmitResult(stored, inbox.url, replaced)

@@ -23,6 +23,7 @@ from web3 import Web3
 
 from oracle.errors import TourneyError
 from oracle.protocol.eip712 import eip712_digest, eip712_document
+from oracle.protocol.signatures import non_canonical_reason
 
 __all__ = [
     "DOMAIN_NAME",
@@ -34,6 +35,7 @@ __all__ = [
     "predictions_hash",
     "typed_data",
     "submission_digest",
+    "replay_key",
     "sign_submission",
     "recover_signer",
     "verify_submission",
@@ -155,6 +157,15 @@ def submission_digest(chain_id: int, tournament: str, round: int, model_id: int,
     """The EIP-712 digest, equal to the contract's ``submissionDigest(round, modelId, predictionsHash, deadline)``."""
     return eip712_digest(typed_data(chain_id, tournament, round, model_id, predictions_hash, deadline))
 
+def replay_key(sub: Submission) -> str:
+    """What makes two submissions the same one: the EIP-712 digest of the signed content (chain, contract, round,
+    model, predictions hash, deadline), never the signature bytes.
+
+    Duplicate and replay checks (the service's intake, the operator's snapshot) key on this, so an old signed
+    request re-encoded (another ``v``, the mirrored ``s``) is still recognised as that old request. Signatures are
+    also refused unless canonical (:func:`recover_signer`); the key does not depend on that."""
+    return submission_digest(sub.chain_id, sub.tournament, sub.round, sub.model_id, sub.predictions_hash, sub.deadline)
+
 def sign_submission(account: LocalAccount, chain_id: int, tournament: str, round: int, model_id: int,
                     data: bytes, deadline: int, file_name: str = "predictions.csv") -> Submission:
     """Sign the prediction file ``data`` for (round, model) on this chain and tournament, valid until ``deadline``."""
@@ -170,7 +181,12 @@ def sign_submission(account: LocalAccount, chain_id: int, tournament: str, round
 def recover_signer(sub: Submission) -> str:
     """The address whose key produced ``sub.signature`` over ``sub``'s signed fields (checksummed).
 
-    Raises :class:`SubmissionError` when the signature cannot be recovered at all (bad v, s out of range)."""
+    Raises :class:`SubmissionError` when the signature is not canonical (see :mod:`oracle.protocol.signatures`:
+    it is refused, not normalised) or cannot be recovered at all."""
+    reason = non_canonical_reason(sub.signature)
+    if reason is not None:
+        raise SubmissionError(f"round {sub.round} model {sub.model_id}: non-canonical signature ({reason}); sign "
+                              "again with a standard wallet")
     try:
         return Web3.to_checksum_address(Account.recover_message(_signable(sub), signature=sub.signature))
     except Exception as exc:  # noqa: BLE001 - eth_account raises several types for malformed signatures

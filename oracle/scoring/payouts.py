@@ -13,6 +13,10 @@ The rule, for a model with stake at risk S (an int, smallest token unit) and met
    stake, and the double nearest 0.05 is slightly above 1/20, which would overshoot it.
 4. ``amount = trunc(S * x)``: rounded toward zero, exact for any size of S.
 5. ``payout = max(amount, 0)``, ``burn = max(-amount, 0)``; totals are exact sums of those ints.
+6. When a payout limit L is given (the tournament's free reserve, read from the chain, recorded in the round's
+   manifest) and the payouts sum to T > L, every payout is scaled pro rata and rounded down:
+   ``payout' = floor(payout * L / T)`` (:func:`scale_payouts`), so the round never declares more than L and an
+   honest oracle never halts for lack of reserve. Burns are never scaled: they come out of each model's own stake.
 
 Models marked ineligible (failed validation, did not submit) get payout 0 and burn 0: Numerai
 does not burn a model that made no valid submission, and the caller makes that choice explicit.
@@ -24,11 +28,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Collection, Mapping
+from typing import Collection, Mapping, Sequence
 
 from oracle.scoring.params import RoundParams
 
-__all__ = ["ModelPayout", "PayoutResult", "payout_factor", "payout_score", "clip_fraction", "model_amount", "compute_payouts"]
+__all__ = ["ModelPayout", "PayoutResult", "payout_factor", "payout_score", "clip_fraction", "model_amount",
+           "compute_payouts", "scale_payouts"]
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,8 @@ class PayoutResult:
     total_stake_at_risk: int
     total_payout: int
     total_burn: int
+    #: The payouts' sum before :func:`scale_payouts` (equal to ``total_payout`` when the limit did not bind).
+    unscaled_payout: int = 0
 
 
 def payout_factor(payout_threshold: int, total_stake_at_risk: int) -> Fraction:
@@ -81,17 +88,31 @@ def model_amount(stake_at_risk: int, score: float, factor: Fraction, clip: float
     return math.trunc(stake_at_risk * x)
 
 
+def scale_payouts(payouts: Sequence[int], limit: int | None) -> list[int]:
+    """Payouts scaled to sum to at most ``limit``: unchanged when they already fit (or there is no limit), else
+    ``floor(payout * limit / total)`` each, exactly (so the sum is at most ``limit``, and every payout at most what
+    it was)."""
+    total = sum(payouts)
+    if limit is None or total <= limit:
+        return list(payouts)
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+        raise ValueError(f"payout limit must be a non-negative int, got {limit!r}")
+    return [payout * limit // total for payout in payouts]
+
+
 def compute_payouts(
     stakes: Mapping[str, int],
     corr: Mapping[str, float],
     mmc: Mapping[str, float],
     params: RoundParams,
     ineligible: Collection[str] = (),
+    payout_limit: int | None = None,
 ) -> PayoutResult:
     """Payout and burn for every model in ``stakes`` (in its order).
 
     ``ineligible`` models keep their stake at risk in the total but get 0/0; every other model with
-    a positive stake needs finite CORR and MMC, else ValueError naming the model.
+    a positive stake needs finite CORR and MMC, else ValueError naming the model. ``payout_limit`` scales the
+    payouts down to it when they exceed it (rule 6).
     """
     excluded = set(ineligible)
     total = 0
@@ -116,10 +137,15 @@ def compute_payouts(
             )
         amount = model_amount(stake, score, factor, params.clip)
         rows.append(ModelPayout(model, stake, score, max(amount, 0), max(-amount, 0)))
+    unscaled = sum(r.payout for r in rows)
+    scaled = scale_payouts([r.payout for r in rows], payout_limit)
+    rows = [r if r.payout == p else ModelPayout(r.model, r.stake_at_risk, r.score, p, r.burn)
+            for r, p in zip(rows, scaled)]
     return PayoutResult(
         models=rows,
         payout_factor=factor,
         total_stake_at_risk=total,
         total_payout=sum(r.payout for r in rows),
         total_burn=sum(r.burn for r in rows),
+        unscaled_payout=unscaled,
     )

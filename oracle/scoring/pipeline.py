@@ -47,6 +47,8 @@ class RoundScores:
     total_burn: int = 0
     total_stake_at_risk: int = 0
     payout_factor: Fraction = Fraction(1)
+    #: The payouts' sum before scaling to the payout limit (equal to ``total_payout`` when it did not bind).
+    unscaled_payout: int = 0
 
     def to_table(self) -> pd.DataFrame:
         """Scores with integer amounts as decimal strings: safe for Parquet/CSV at any size."""
@@ -83,6 +85,7 @@ def score_round(
     params: RoundParams,
     features: pd.DataFrame | None = None,
     live_ids: Sequence[str] | None = None,
+    payout_limit: int | None = None,
 ) -> RoundScores:
     """Validate and score one round; pay every valid staked model, 0/0 for the rest.
 
@@ -93,6 +96,7 @@ def score_round(
     Ids are scored in sorted (string) order and models in key order, so results do not depend on
     the order of rows in any input; the meta model sums stakes in that model order.
     Table-level problems raise ``TableError``; per-model problems land in ``errors``.
+    payout_limit: when the payouts sum to more, they are scaled down to it (``payouts.scale_payouts``).
     """
     if live_ids is None:
         raw = targets.index if isinstance(targets, pd.Series) else targets["id"] if "id" in targets.columns else None
@@ -136,7 +140,7 @@ def score_round(
     # Scored models whose score is undefined (e.g. no staked model at all, so no meta model) are
     # not paid; that can only happen when nothing is at risk among scored models.
     ineligible += [m for m in corr if not (math.isfinite(corr[m]) and math.isfinite(mmc[m]))]
-    result = compute_payouts(in_round, corr, mmc, params, ineligible=ineligible)
+    result = compute_payouts(in_round, corr, mmc, params, ineligible=ineligible, payout_limit=payout_limit)
 
     by_model = metric_frame.to_dict("index")
     rows = []
@@ -159,4 +163,5 @@ def score_round(
         total_burn=result.total_burn,
         total_stake_at_risk=result.total_stake_at_risk,
         payout_factor=result.payout_factor,
+        unscaled_payout=result.unscaled_payout,
     )

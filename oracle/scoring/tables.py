@@ -9,14 +9,17 @@ amounts beyond int64 stay exact (the validators parse them).
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from os import PathLike
+from typing import Sequence
 from typing import Literal, Mapping
 
 import pandas as pd
 
-from oracle.scoring.validation import PredictionError, TableError, first_ids, id_strings
+from oracle.scoring.validation import PredictionError, TableError, first_ids, id_strings, validate_predictions
 
-__all__ = ["TEXT_COLUMNS", "combine_model_files", "load_table", "read_prediction_file", "read_table_bytes", "table_kind", "write_table"]
+__all__ = ["TEXT_COLUMNS", "check_model_file", "combine_model_files", "load_table", "read_prediction_file",
+           "read_table_bytes", "table_kind", "write_table"]
 
 TEXT_COLUMNS = ("id", "model", "stake", "stake_at_risk", "payout", "burn")
 
@@ -102,3 +105,29 @@ def combine_model_files(files: Mapping[str, pd.DataFrame], id_column: str = "id"
     table = pd.DataFrame(columns)
     table.index.name = id_column
     return table.reset_index(), errors
+
+
+def check_model_file(model: str, frame: pd.DataFrame, live_ids: Sequence[object],
+                     min_live_share: float) -> list[PredictionError]:
+    """Every problem that keeps one model's file (``id`` plus one prediction column) from being scored against the
+    round's live ids, each attributed to ``model``: the one check the participant's client, the service and the
+    operator apply alike. Rows whose id is not live count too (``unknown_ids``): such a file was made from other
+    live data, and the service refuses it."""
+    table, errors = combine_model_files({model: frame})
+    if errors:
+        return errors
+    try:
+        found = validate_predictions(table, live_ids, min_live_share=min_live_share).errors
+    except TableError as exc:
+        found = exc.errors
+    return [_as_refusal(e, model) for e in found]
+
+
+def _as_refusal(error: PredictionError, model: str) -> PredictionError:
+    """A table-level problem of one model's file, worded as the reason the file is refused."""
+    if error.model is not None:
+        return error
+    if error.rule == "unknown_ids":
+        return replace(error, model=model, message=error.message.replace(
+            " were ignored", ": the file was not made from this round's live data"))
+    return replace(error, model=model)

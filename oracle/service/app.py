@@ -26,7 +26,7 @@ from fastapi import FastAPI
 
 from oracle.service.config import LOGGER_NAME, ServiceConfig
 from oracle.service.middleware import BodyLimit, install_error_handlers
-from oracle.service.routers import models, results, rounds, service as service_routes, submissions
+from oracle.service.routers import models, published, results, rounds, service as service_routes, submissions
 from oracle.service.scheduler import Scheduler
 from oracle.service.schemas import ApiError
 from oracle.service.state import Service
@@ -72,6 +72,6 @@ def create_app(config: ServiceConfig, start_scheduler: bool | None = None) -> Fa
     app.state.service = service
     app.add_middleware(BodyLimit, limit=config.max_body_bytes, metrics=service.metrics)
     install_error_handlers(app, service.metrics)
-    for module in (service_routes, rounds, results, models, submissions):
+    for module in (service_routes, rounds, results, models, submissions, published):
         app.include_router(module.router)
     return app

@@ -40,6 +40,8 @@ class ServiceConfig:
     scheduler_poll: float = 2.0
     submission_window: int = 3600
     max_rounds: int | None = None
+    #: Where this service is reached (manifest URIs are posted under <public_url>/bundles); None: the store's URIs.
+    public_url: str | None = None
     db: str | None = None
     intake_threads: int = 8
     chain_poll: float = 0.25

@@ -1,14 +1,15 @@
-"""The two EIP-712 digests the intake computes for every submission, with the domain separators worked out once.
+"""The receipt's EIP-712 digest, which the intake signs for every submission, with the domain separator worked out
+once.
 
-For a domain D and a struct of four 32-byte words (the project's submissions and receipts both are)::
+For a domain D and a struct of four 32-byte words (a receipt is)::
 
     digest = keccak256(0x19 || 0x01 || keccak256(encode(EIP712Domain(D))) || keccak256(typeHash || w1 || w2 || w3 || w4))
 
 ``oracle.protocol`` builds the whole typed-data document per call (a few hundred microseconds, mostly re-hashing the
-domain); the values here are the same (tests/service/test_digests.py checks them against
-:func:`oracle.protocol.submission.submission_digest`, :func:`oracle.protocol.receipt.receipt_digest` and
-:func:`oracle.protocol.receipt.sign_receipt`). The type strings are derived from the protocol's type lists, so the
-two cannot drift apart.
+domain); the value here is the same (tests/service/test_digests.py checks it against
+:func:`oracle.protocol.receipt.receipt_digest` and :func:`oracle.protocol.receipt.sign_receipt`). The type string is
+derived from the protocol's type list, so the two cannot drift apart. Duplicates and replays are keyed by the
+protocol's own :func:`oracle.protocol.submission.replay_key`.
 """
 
 from __future__ import annotations
@@ -22,9 +23,8 @@ from web3 import Web3
 
 from oracle.protocol.eip712 import EIP712_DOMAIN_FIELDS
 from oracle.protocol.receipt import RECEIPT_DOMAIN_NAME, RECEIPT_DOMAIN_VERSION, RECEIPT_TYPES
-from oracle.protocol.submission import DOMAIN_NAME, DOMAIN_VERSION, SUBMISSION_TYPES
 
-__all__ = ["receipt_signature", "submission_digest_fast"]
+__all__ = ["receipt_signature"]
 
 
 def _type_string(name: str, fields: list[dict[str, str]]) -> bytes:
@@ -32,7 +32,6 @@ def _type_string(name: str, fields: list[dict[str, str]]) -> bytes:
 
 
 _DOMAIN_TYPEHASH = keccak(_type_string("EIP712Domain", EIP712_DOMAIN_FIELDS))
-_SUBMISSION_TYPEHASH = keccak(_type_string("Submission", SUBMISSION_TYPES["Submission"]))
 _RECEIPT_TYPEHASH = keccak(_type_string("Receipt", RECEIPT_TYPES["Receipt"]))
 
 
@@ -46,13 +45,6 @@ def _separator(name: str, version: str, chain_id: int, contract: str) -> bytes:
 def _digest(separator: bytes, typehash: bytes, a: int, b: int, hash_hex: str, d: int) -> bytes:
     words = typehash + a.to_bytes(32, "big") + b.to_bytes(32, "big") + bytes.fromhex(hash_hex[2:]) + d.to_bytes(32, "big")
     return keccak(b"\x19\x01" + separator + keccak(words))
-
-
-def submission_digest_fast(chain_id: int, tournament: str, round: int, model_id: int, predictions_hash: str,
-                           deadline: int) -> str:
-    """Equal to :func:`oracle.protocol.submission.submission_digest` (0x hex)."""
-    separator = _separator(DOMAIN_NAME, DOMAIN_VERSION, int(chain_id), tournament)
-    return "0x" + _digest(separator, _SUBMISSION_TYPEHASH, round, model_id, predictions_hash, deadline).hex()
 
 
 def receipt_signature(operator: LocalAccount, chain_id: int, tournament: str, round: int, model_id: int,

@@ -10,8 +10,10 @@ the file passes the round's validation rules against its live ids. The chain rea
 Then the file is stored in the inbox, named by its content (atomically), and the receipt is issued by the
 database transaction of :class:`~oracle.service.db.ledger.Ledger`: the duplicate and replay refusals, the close
 gate and the chain-clock checks (late, expired) are all decided there, so any number of workers sharing the
-database agree. A crash before the commit leaves at most an unreferenced content-addressed file; nothing is
-receipted that is not committed.
+database agree. Duplicates and replays are recognised by :func:`~oracle.protocol.submission.replay_key` (the
+EIP-712 digest of the signed content), never by the signature bytes: a signature has several encodings (and
+non-canonical ones are refused anyway), so an old request re-encoded is still that old request. A crash before the
+commit leaves at most an unreferenced content-addressed file; nothing is receipted that is not committed.
 
 Refusals after the signature is recovered (the signer is known) are kept in the database with their reason.
 """

@@ -46,7 +46,7 @@ class Scheduler(threading.Thread):
             TournamentClient(w3, config.deployment), Sender(w3, config.operator),
             OperatorConfig(store=config.store, inbox=config.inbox, round_data=config.round_data,
                            params=config.params, submission_window=config.submission_window,
-                           max_rounds=config.max_rounds),
+                           max_rounds=config.max_rounds, public_url=config.public_url),
             log=lambda message: log.info(message, extra={"fields": {"event": "scheduler", "detail": message}}),
             submissions=service.submissions_source(),
         )

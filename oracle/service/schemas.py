@@ -61,7 +61,7 @@ class SubmissionIn(BaseModel):
 
 class RoundOut(BaseModel):
     round: int
-    status: Literal["none", "open", "closed", "proposed", "vetoed", "active"] = Field(
+    status: Literal["none", "open", "closed", "proposed", "vetoed", "active", "lapsed"] = Field(
         description="The contract's RoundStatus, lower case.")
     closes_at: int = Field(description="Submission deadline (chain time, unix seconds); 0 when not opened.")
     seconds_left: int = Field(description="Seconds until the deadline by the chain's clock (0 when past).")

@@ -152,7 +152,7 @@ class Service:
                         closed_at=state.closed_at, activates_at=state.activates_at, root=state.root)
 
     def refresh_round_metrics(self) -> None:
-        last_closed, _ = self.read_chain("read the round cursor", self.client.cursor)
+        last_closed = self.read_chain("read the round cursor", self.client.cursor).last_closed
         for round in range(max(1, last_closed - 2), last_closed + 2):
             state = self.read_chain(f"read round {round}", lambda r=round: self.client.round_state(r))
             if state.status is not RoundStatus.NONE:

@@ -4,8 +4,9 @@ One leaf per staked model, cumulative over every round settled so far::
 
     leaf = keccak256(bytes.concat(keccak256(abi.encode(modelId, cumulativePayout, cumulativeBurn))))
 
-with the three values as ``uint256`` (the OpenZeppelin standard leaf; the contracts store the
-amounts as ``uint96`` so they are bounded here by ``2**96``). Leaves are *not* sorted by hash: they
+with the three values as ``uint256`` (the OpenZeppelin standard leaf; the contract keeps every amount below
+``2**94`` (its ledgers are ``int96``; recorded cumulative values saturate there), so they are bounded here by
+``2**94``). Leaves are *not* sorted by hash: they
 sit in ascending model-id order (``sort_leaves=False``), so a contiguous range of model ids occupies
 contiguous leaf positions and settles with one short multiproof.
 
@@ -40,8 +41,9 @@ __all__ = [
 ]
 
 LEAF_ENCODING: tuple[str, str, str] = ("uint256", "uint256", "uint256")
-#: Amounts are stored on chain as uint96: every cumulative amount must be below this.
-AMOUNT_LIMIT = 2**96
+#: The contract's amount cap (AMOUNT_CAP = 2**94 - 1, beyond which recorded values saturate): every cumulative
+#: amount must be below this.
+AMOUNT_LIMIT = 2**94
 #: Model ids are uint256 in the leaf.
 MODEL_ID_LIMIT = 2**256
 

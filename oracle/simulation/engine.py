@@ -1,3 +1,5 @@
+# size: one idea, the multi-round loop and the SimulationResult it fills (449 lines); the result's accessors are read
+# by the claims, the sweep and the report together, and splitting them from the loop would only scatter the state.
 """Multi-round tournament simulation through the real scoring and settlement code.
 
 A simulation has two halves, so a parameter sweep can replay the second without redoing the first:
@@ -92,6 +94,8 @@ class OffChainLedger:
     _cumulative: dict[int, tuple[int, int]] = field(default_factory=dict)
     _paid: int = 0
     _burned: int = 0
+    #: The models of the round being settled (set by :meth:`stakes_at_risk`).
+    _in_round: set[int] | None = None
     roots: dict[int, str] = field(default_factory=dict)
     #: With ``build_roots``: (Σ cumulative payout, Σ cumulative burn) of each round's tree, as proposed on chain.
     round_totals: dict[int, tuple[int, int]] = field(default_factory=dict)
@@ -110,16 +114,18 @@ class OffChainLedger:
         self._net_deposits[model_id] -= amount
 
     def stakes_at_risk(self) -> dict[int, int]:
-        """The chain's rule (``Tournament.closeRound`` + ``oracle.chain.client.replay_stakes_at_risk``):
-        every model known to the ledger is in the round, at max(0, deposits − withdrawals + Σpayout − Σburn
-        of all earlier rounds − pending withdrawal). Withdrawals here are paid at once, so nothing is
-        pending. A model whose stake fell to 0 stays in with 0 at risk, as on chain: dropping it would
-        make the scorer refuse its submission ("no_stake") and leave it out of the tree's model set.
+        """The chain's rule (``oracle.chain.replay``): a model is in the round when it has a leaf already
+        or a positive stake, at max(0, deposits − withdrawals + Σpayout − Σburn of all earlier rounds − pending
+        withdrawal). Withdrawals here are paid at once, so nothing is pending. A model with a leaf whose stake
+        fell to 0 stays in with 0 at risk (leaves are carried forever); one that never had a leaf and has no
+        stake stays out of the tree, as on chain (L-8).
         """
-        return {m: max(0, b) for m, b in sorted(self._balances.items())}
+        self._in_round = {m for m, b in self._balances.items() if b > 0 or m in self._cumulative}
+        return {m: max(0, b) for m, b in sorted(self._balances.items()) if m in self._in_round}
 
     def settle_round(self, round_number: int, payouts: Mapping[int, int], burns: Mapping[int, int]) -> None:
-        leaves = cumulative_leaves(self._cumulative, payouts, burns, self._balances.keys())
+        ids = set(self._balances) if self._in_round is None else set(self._cumulative) | self._in_round
+        leaves = cumulative_leaves(self._cumulative, payouts, burns, ids)
         for leaf in leaves:
             self._cumulative[leaf.model_id] = (leaf.cumulative_payout, leaf.cumulative_burn)
         self._paid += sum(payouts.values())
@@ -143,8 +149,8 @@ class OffChainLedger:
 
 
 def default_params(payout_threshold: int = 10**9 * TOKEN) -> RoundParams:
-    """Numerai-like defaults: 0.5·CORR + 2·MMC, clipped at 5% of stake at risk per round."""
-    return RoundParams(corr_weight=0.5, mmc_weight=2.0, clip=0.05, payout_threshold=payout_threshold)
+    """The project's one Numerai default (``RoundParams.numerai_default``) with the simulation's threshold."""
+    return RoundParams.numerai_default(payout_threshold)
 
 
 @dataclass
@@ -235,6 +241,18 @@ def meta_corr(meta_model: pd.Series, targets: pd.DataFrame) -> float:
     target = targets.set_index("id")["target"]
     target.index = target.index.astype(str)
     return float(score_matrix(ranked, target, pd.Series({"meta": 1.0})).corr[0])
+
+
+def meta_similarity(predictions: pd.DataFrame, meta_model: pd.Series) -> dict[int, float]:
+    """Pearson correlation of each model's submission with the round's meta model (1 = a copy of it)."""
+    meta = meta_model.copy()
+    meta.index = meta.index.astype(str)
+    m = meta.reindex(predictions["id"].astype(str)).to_numpy(np.float64)
+    m = (m - m.mean()) / m.std()
+    models = [c for c in predictions.columns if c != "id"]
+    p = predictions[models].to_numpy(np.float64)
+    p = (p - p.mean(axis=0)) / p.std(axis=0)
+    return {int(c): float(v) for c, v in zip(models, (m @ p) / len(m))}
 
 
 def riskiest_exposure(world: World, live_path: Path, predictions: pd.DataFrame) -> dict[int, float]:
@@ -333,7 +351,8 @@ class SimulationResult:
     """Per model and round: scores, amounts, balance after settlement; per round: the meta model."""
 
     models: pd.DataFrame  # model_id, name, kind
-    rounds: pd.DataFrame  # round, model_id, corr, mmc, stake_at_risk, payout, burn, balance, exposure
+    #: round, model_id, corr, mmc, score, meta_similarity, stake_at_risk, payout, burn, balance, exposure
+    rounds: pd.DataFrame
     meta: pd.DataFrame  # round, regime, meta_corr
     final_balances: dict[int, int]
     params: RoundParams
@@ -380,14 +399,19 @@ def settle(
         ledger.settle_round(r, scored.payouts, scored.burns)
         after = ledger.balances()
         exposure = prepared.exposure(r)
+        similarity = meta_similarity(predictions, scored.meta_model)
         for p in people:
             m = p.model_id
+            corr, mmc = scored.corr.get(m, np.nan), scored.mmc.get(m, np.nan)
             records.append(
                 {
                     "round": r,
                     "model_id": m,
-                    "corr": scored.corr.get(m, np.nan),
-                    "mmc": scored.mmc.get(m, np.nan),
+                    "corr": corr,
+                    "mmc": mmc,
+                    # The payout score before the payout factor and the clip: what a leaderboard ranks by.
+                    "score": round_params.corr_weight * corr + round_params.mmc_weight * mmc,
+                    "meta_similarity": similarity[m],
                     "stake_at_risk": at_risk.get(m, 0),
                     "payout": scored.payouts.get(m, 0),
                     "burn": scored.burns.get(m, 0),

@@ -13,8 +13,8 @@
   ``evm_increaseTime``, closes it, and replays the stakes at risk from the chain's events with
   ``TournamentClient.stakes_at_risk`` — the operator's and the auditor's rule, not a copy of it;
 * ``settle_round`` builds the round's cumulative leaves and settlement tree with ``oracle.settlement``,
-  writes a content-addressed JSON manifest of them, proposes the root with its totals and the stake at
-  risk, moves the clock past the challenge window, activates the root, and settles every model with
+  writes a content-addressed JSON manifest of them, proposes the root with the round's payout and burn
+  totals, moves the clock past the challenge window, activates the root, and settles every model with
   ``settleBatch`` multiproofs (256 contiguous ids per transaction);
 * ``balances`` reads ``stakeOf`` for every model from the chain.
 
@@ -58,10 +58,12 @@ OWNER_ETHER = 10 * 10**18
 
 @dataclass(frozen=True)
 class ChainRound:
-    """What the chain recorded for a settled round: ``roundInfo`` after activation."""
+    """A settled round: root and committed payout as the chain recorded them (``roundInfo`` after activation),
+    the tree's cumulative totals and the stake at risk of the round (replayed from the chain)."""
 
     round: int
     root: str
+    payout_total: int
     cumulative_payout: int
     cumulative_burn: int
     total_stake_at_risk: int
@@ -69,9 +71,19 @@ class ChainRound:
 
 
 def _cap_bps(clip: float) -> int:
-    """The contract's payout and burn caps for a per-model clip: a round moves at most clip × stake at risk
-    in each direction, so caps of ceil(clip) in basis points never refuse an honest round."""
+    """The contract's payout cap for a per-model clip: a round moves at most clip × stake at risk in each
+    direction, so caps of ceil(clip) in basis points never refuse an honest round."""
     return min(10_000, math.ceil(clip * 10_000))
+
+
+def _deploy_params(clip: float, challenge_period: int) -> DeployParams:
+    """Local-chain limits with the clip's caps. A burn cap stays below 100% (the contract never burns a whole
+    stake in one round), and the simulation's policies may restake any amount (no minimum first stake)."""
+    payout_cap = _cap_bps(clip)
+    burn_cap = min(9_999, payout_cap)
+    return DeployParams(challenge_period=challenge_period, payout_cap_bps=payout_cap, burn_cap_bps=burn_cap,
+                        max_payout_cap_bps=max(payout_cap, 2_000), max_burn_cap_bps=max(burn_cap, 2_000),
+                        min_stake=1)
 
 
 def _owner_key(name: str, salt: str) -> LocalAccount:
@@ -125,9 +137,7 @@ class OnChainLedger:
         try:
             w3 = anvil.web3()
             admin, oracle, guardian, keeper = (Sender(w3, Account.from_key(k)) for k in dev_private_keys(4))
-            caps = _cap_bps(clip)
-            deployment = deploy(admin, DeployParams(challenge_period=challenge_period, payout_cap_bps=caps,
-                                                    burn_cap_bps=caps),
+            deployment = deploy(admin, _deploy_params(clip, challenge_period),
                                 oracle=oracle.address, guardian=guardian.address, pauser=admin.address)
             token, tournament = deployment.token_contract(w3), deployment.tournament_contract(w3)
             admin.transact(token.functions.approve(tournament.address, reserve), action="approve reserve")
@@ -199,8 +209,7 @@ class OnChainLedger:
     def stakes_at_risk(self) -> dict[int, int]:
         """Open (if needed) and close the next round on chain; the stakes at risk replayed from its events."""
         client = self.client
-        last_closed, _ = client.cursor()
-        round = last_closed + 1
+        round = client.cursor().last_closed + 1
         t = client.tournament.functions
         if client.round_state(round).status is RoundStatus.NONE:
             self._gas("open", self.oracle.transact(t.openRound(client.now() + SUBMISSION_WINDOW),
@@ -223,8 +232,8 @@ class OnChainLedger:
         uri, digest = self._write_manifest(round_number, tree.root, leaves, at_risk, (cumulative_payout, cumulative_burn))
         t = self.client.tournament.functions
         self._gas("propose", self.oracle.transact(
-            t.proposeRoot(round_number, Web3.to_bytes(hexstr=tree.root), cumulative_payout, cumulative_burn,
-                          total_at_risk, digest, uri),
+            t.proposeRoot(round_number, Web3.to_bytes(hexstr=tree.root), sum(payouts.values()),
+                          sum(burns.values()), digest, uri),
             action=f"propose round {round_number}"))
         self._advance(self.challenge_period + 1)
         # Activation is permissionless: a keeper does it, as anyone could.
@@ -240,8 +249,8 @@ class OnChainLedger:
         state = self.client.round_state(round_number)
         if state.status is not RoundStatus.ACTIVE or state.root.lower() != tree.root.lower():
             raise RuntimeError(f"round {round_number}: chain says {state.status.name} with root {state.root}")
-        self.rounds[round_number] = ChainRound(round_number, state.root, state.cumulative_payout,
-                                               state.cumulative_burn, total_at_risk, uri)
+        self.rounds[round_number] = ChainRound(round_number, state.root, state.payout_total, cumulative_payout,
+                                               cumulative_burn, total_at_risk, uri)
 
     def balances(self) -> dict[int, int]:
         """``stakeOf`` of every model, read from the chain (every active round is settled by then)."""
@@ -269,7 +278,10 @@ class OnChainLedger:
         return path.resolve().as_uri(), digest
 
     def conserved(self) -> bool:
-        """Tokens held by the tournament == staked pool + reward reserve (nothing created or lost)."""
+        """Per-claim solvency: every model's stake is a real amount (within the supply) and the tokens the
+        tournament holds are exactly every stake plus the reward reserve plus the burns not yet destroyed."""
         t = self.client
         held = t.token.functions.balanceOf(t.tournament.address).call()
-        return held == t.tournament.functions.stakedPool().call() + t.tournament.functions.rewardReserve().call()
+        supply = t.token.functions.totalSupply().call()
+        stakes = [t.stake_of(m) for m in range(1, t.model_count() + 1)]
+        return all(0 <= s <= supply for s in stakes) and held == sum(stakes) + t.reserve() + t.burn_due()

@@ -15,7 +15,9 @@ Kinds (the labels the report groups by):
                   across the training eras (Numerai's "riskiest features"): p - F(FᵀF)⁻¹Fᵀp.
 * ``consensus``   a copy of the consensus: the average rank of the family's public example models (its
                   linear and its gbt model), i.e. what the stake-weighted crowd already says.
-* ``spam``        uniform random noise, a fresh draw every round, small stakes, many models.
+* ``spam``        uniform random noise, a fresh draw every round, small stakes, many models. Their stakes
+                  form a ladder (10, 20, 40, 80 tokens in turn) so the report can show how a spammer's
+                  worst case grows with what it stakes.
 
 Training and prediction go through :class:`Crowd`: it fits each family once per training call and
 predicts any number of rounds with one call per fitted estimator (the rounds' rows stacked), which
@@ -279,7 +281,7 @@ def default_population(
     seed: int = 0,
     spam_share: float = 0.5,
     stake: int = 1000 * TOKEN,
-    spam_stake: int = 20 * TOKEN,
+    spam_stakes: Sequence[int] = (10 * TOKEN, 20 * TOKEN, 40 * TOKEN, 80 * TOKEN),
     neutralise_top: int = 6,
     gbt_iter: int = 40,
 ) -> list[Participant]:
@@ -289,10 +291,12 @@ def default_population(
     named by ``gbt_i``'s id); ``linear_i`` and ``consensus_i`` fit their own models. Variants differ by
     a random feature subset (variant 0 sees every feature), so they are correlated but not identical,
     as real crowds are. Every real kind compounds its stake except the second linear model, which
-    takes profits.
+    takes profits. Spammer ``j`` stakes ``spam_stakes[j % len(spam_stakes)]``.
     """
     if n_models < len(KINDS):
         raise ValueError(f"need at least {len(KINDS)} models, one per kind")
+    if not spam_stakes or min(spam_stakes) <= 0:
+        raise ValueError(f"spam_stakes must be positive amounts, got {list(spam_stakes)}")
     n_real = max(len(KINDS) - 1, int(round(n_models * (1.0 - spam_share))))
     real_kinds = KINDS[:-1]
     people: list[Participant] = []
@@ -316,6 +320,7 @@ def default_population(
         )
     for j in range(n_models - n_real):
         people.append(
-            Participant(model_id=len(people) + 1, name=f"spam_{j}", kind="spam", policy=CompoundStake(spam_stake), seed=seed)
+            Participant(model_id=len(people) + 1, name=f"spam_{j}", kind="spam",
+                        policy=CompoundStake(spam_stakes[j % len(spam_stakes)]), seed=seed)
         )
     return people

@@ -1,8 +1,9 @@
-"""``report.html``: one self-contained page (figures as embedded PNG) showing the economics.
+"""``report.html``: one self-contained page (figures as embedded PNG, no script) a person reads in a minute.
 
-Figures: stake over rounds per participant kind; cumulative burn per kind; CORR and MMC
-distributions; the meta model's CORR against the best and median single model; exposure to the
-riskiest feature against CORR; and, with a sweep, the sweep as a table and a heat map.
+Top: the four claims, each a sentence with its estimate and 95% interval across seeds, whether it holds,
+and a small chart (every seed's value, the mean and its interval, zero marked). Below: one row per seed,
+then the first seed in detail (stake and burn per participant kind, CORR and MMC distributions, the meta
+model against single models, exposure against CORR) and, with a sweep, the sweep as a table and a heat map.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import base64
 import html
 import io
 from pathlib import Path
-from typing import Mapping
+from typing import Sequence
 
 import matplotlib
 
@@ -20,15 +21,19 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from oracle.simulation.claims import MEASURES, ClaimResult  # noqa: E402
 from oracle.simulation.engine import SimulationResult  # noqa: E402
 from oracle.simulation.participants import KINDS, TOKEN  # noqa: E402
-from oracle.simulation.sweep import outcome  # noqa: E402
+from oracle.simulation.seeds import SeedRun  # noqa: E402
 
-__all__ = ["FIGURE_IDS", "render_report", "write_report"]
+__all__ = ["FIGURE_IDS", "claim_figure_ids", "render_report", "write_report"]
 
 COLOURS = {"linear": "#1f77b4", "gbt": "#ff7f0e", "neutral": "#2ca02c", "consensus": "#9467bd", "spam": "#7f7f7f"}
-#: The figures every report has; a sweep adds "sweep_heatmap".
+#: The figures of the seed shown in detail; each claim adds "claim-<name>", a sweep "sweep_heatmap".
 FIGURE_IDS = ("stake", "burn", "distributions", "meta", "exposure")
+_MET = {True: "#1a7f37", False: "#b42318", None: "#6e7781"}
+_CLASS = {True: "ok", False: "no", None: "undecided"}
+_MARK = {True: "✔", False: "✘", None: "?"}
 
 
 def _png(fig: plt.Figure) -> str:
@@ -122,7 +127,7 @@ def exposure_figure(rows: pd.DataFrame) -> plt.Figure:
     return fig
 
 
-def sweep_heatmap(sweep: pd.DataFrame, metric: str = "spam_net_pct") -> plt.Figure:
+def sweep_heatmap(sweep: pd.DataFrame, metric: str = "neutral_vol_diff_pct") -> plt.Figure:
     """``metric`` over clip × (corr_weight, mmc_weight), averaged over payout thresholds."""
     table = sweep.assign(weights=[f"{c:g}·CORR+{m:g}·MMC" for c, m in zip(sweep["corr_weight"], sweep["mmc_weight"])])
     grid = table.pivot_table(index="clip", columns="weights", values=metric, aggfunc="mean")
@@ -137,67 +142,144 @@ def sweep_heatmap(sweep: pd.DataFrame, metric: str = "spam_net_pct") -> plt.Figu
     return fig
 
 
-def _effects_table(effects: Mapping[str, float]) -> str:
-    claims = [
-        ("Spammers lose stake in total", f"spam net = {effects['spam_net_pct']:+.2f}% of their stake",
-         effects["spam_net_pct"] < 0),
-        ("Neutralised ends with more stake than unneutralised gbt",
-         f"neutral − gbt final stake = {effects['neutral_minus_gbt']:+,.1f} tokens", effects["neutral_minus_gbt"] > 0),
-        ("Consensus copy earns less MMC than orthogonal models",
-         f"consensus {effects['consensus_mmc']:+.4f} vs linear+neutral {effects['orthogonal_mmc']:+.4f}",
-         effects["consensus_mmc"] < effects["orthogonal_mmc"]),
-        ("Meta model CORR above the median single model",
-         f"mean(meta − median) = {effects['meta_minus_median']:+.4f}", effects["meta_minus_median"] > 0),
-    ]
-    body = "".join(
-        f"<tr><td>{html.escape(c)}</td><td>{html.escape(v)}</td><td class='{'ok' if ok else 'no'}'>"
-        f"{'holds' if ok else 'does not hold'}</td></tr>"
-        for c, v, ok in claims
+
+def claim_figure(claim: ClaimResult) -> plt.Figure:
+    """One row per charted measure: every seed's value (dots), the mean (diamond) and its 95% interval
+    (bar), zero dotted. Green where the measure's condition is met, red where not, grey if not decided
+    or not a condition."""
+    measures = claim.spec.chart
+    met = {c.measure: m for c, m in claim.conditions}
+    fig, axes = plt.subplots(len(measures), 1, figsize=(6.4, 0.62 * len(measures) + 0.35), squeeze=False)
+    seeds = sorted(claim.per_seed)
+    rng = np.random.default_rng(0)  # fixed jitter: the same report renders the same image
+    for ax, measure in zip(axes[:, 0], measures):
+        values = np.array([claim.per_seed[s][measure] for s in seeds], dtype=np.float64)
+        interval = claim.intervals[measure]
+        colour = _MET[met.get(measure)]
+        ax.scatter(values, rng.uniform(-0.25, 0.25, len(values)), s=12, color="#8c959f", alpha=0.8, zorder=2)
+        if not np.isnan(interval.ci_low):
+            ax.plot([interval.ci_low, interval.ci_high], [0, 0], color=colour, lw=4, alpha=0.6, zorder=3)
+        ax.scatter([interval.estimate], [0], marker="D", s=36, color=colour, zorder=4)
+        ax.axvline(0.0, color="black", lw=0.8, ls=":")
+        finite = values[np.isfinite(values)]
+        span = np.concatenate([finite, [0.0]])
+        pad = 0.08 * (span.max() - span.min() or 1.0)
+        ax.set_xlim(span.min() - pad, span.max() + pad)
+        ax.set_ylim(-0.5, 0.5)
+        ax.set_yticks([])
+        ax.tick_params(axis="x", labelsize=7)
+        m = MEASURES[measure]
+        ax.set_title(f"{m.label} ({m.unit})", fontsize=8, loc="left", pad=2)
+        for side in ("top", "right", "left"):
+            ax.spines[side].set_visible(False)
+    fig.tight_layout(h_pad=0.4)
+    return fig
+
+
+def claim_figure_ids(claims: Sequence[ClaimResult]) -> list[str]:
+    return [f"claim-{c.name}" for c in claims]
+
+
+def _figure(fid: str, fig: plt.Figure) -> str:
+    return f"<figure id='fig-{fid}'><img alt='{fid}' src='data:image/png;base64,{_png(fig)}'></figure>"
+
+
+def _claim_section(claim: ClaimResult) -> str:
+    verdict = _CLASS[claim.holds]
+    conditions = "".join(
+        f"<li class='{_CLASS[met]}'>{_MARK[met]} {html.escape(c.describe())}</li>" for c, met in claim.conditions
     )
-    return f"<table><tr><th>claim</th><th>measured</th><th>on this run</th></tr>{body}</table>"
+    return (
+        f"<section class='claim' id='claim-{claim.name}'>"
+        f"<h3>{html.escape(claim.spec.title)} <code>{claim.name}</code>: <span class='{verdict}'>"
+        f"{html.escape(claim.verdict())}</span></h3>"
+        f"<p>{html.escape(claim.sentence())}</p>"
+        f"{_figure('claim-' + claim.name, claim_figure(claim))}"
+        f"<ul class='conditions'>{conditions}</ul></section>"
+    )
 
 
-def render_report(result: SimulationResult, sweep: pd.DataFrame | None = None, title: str = "Tournament simulation") -> str:
-    """The whole page as one HTML string: no external resource, no script."""
-    rows = _frame(result)
+def _seed_table(runs: Sequence[SeedRun], claims: Sequence[ClaimResult]) -> str:
+    measures = list(dict.fromkeys(m for c in claims for m in c.spec.measures))
+    head = "".join(
+        f"<th title='{html.escape(MEASURES[m].label + ' (' + MEASURES[m].unit + ')')}'>{html.escape(m)}</th>"
+        for m in measures
+    )
+    body = "".join(
+        f"<tr><td>{run.seed}</td><td>{run.seconds:.1f}</td>"
+        + "".join(f"<td>{run.measures[m]:+.{MEASURES[m].digits}f}</td>" for m in measures)
+        + "</tr>"
+        for run in runs
+    )
+    legend = "".join(
+        f"<li><code>{m}</code>: {html.escape(MEASURES[m].label)} ({html.escape(MEASURES[m].unit)})</li>" for m in measures
+    )
+    return (f"<div class='wide'><table class='seeds'><tr><th>seed</th><th>seconds</th>{head}</tr>{body}</table></div>"
+            f"<details><summary>What the columns are</summary><ul>{legend}</ul></details>")
+
+
+def _seed_detail(run: SeedRun) -> str:
+    rows = _frame(run.result)
     figures = [
         ("stake", stake_figure(rows)),
         ("burn", burn_figure(rows)),
         ("distributions", distributions_figure(rows)),
-        ("meta", meta_figure(rows, result.meta)),
+        ("meta", meta_figure(rows, run.result.meta)),
         ("exposure", exposure_figure(rows)),
     ]
-    if sweep is not None and len(sweep):
-        figures.append(("sweep_heatmap", sweep_heatmap(sweep)))
-    images = "".join(
-        f"<figure id='fig-{fid}'><img alt='{fid}' src='data:image/png;base64,{_png(fig)}'></figure>" for fid, fig in figures
-    )
-    params = html.escape(", ".join(f"{k}={v}" for k, v in result.params.to_dict().items()))
     rounds = int(rows["round"].max())
-    final = rows[rows["round"] == rounds][["name", "kind", "balance_tokens"]].rename(columns={"balance_tokens": "final stake"})
-    sweep_html = (
-        "<h2>Parameter sweep</h2>" + sweep.to_html(index=False, float_format=lambda v: f"{v:.4g}", classes="sweep")
-        if sweep is not None and len(sweep) else ""
+    final = rows[rows["round"] == rounds][["name", "kind", "balance_tokens"]].rename(
+        columns={"balance_tokens": "final stake"})
+    params = html.escape(", ".join(f"{k}={v}" for k, v in run.result.params.to_dict().items()))
+    return (
+        f"<h2>Seed {run.seed} in detail</h2><p>Payout parameters (last round): {params}.</p>"
+        + "".join(_figure(fid, fig) for fid, fig in figures)
+        + f"<h3>Final stakes (tokens)</h3>{final.to_html(index=False, float_format=lambda v: f'{v:,.2f}')}"
     )
+
+
+def render_report(runs: Sequence[SeedRun], claims: Sequence[ClaimResult], config: str,
+                  sweep: pd.DataFrame | None = None, title: str = "Tournament simulation") -> str:
+    """The whole page as one HTML string: no external resource, no script."""
+    if not runs:
+        raise ValueError("a report needs at least one seed's run")
+    decided = [c for c in claims if c.holds is not None]
+    held = sum(1 for c in decided if c.holds)
+    seeds = ", ".join(str(r.seed) for r in runs)
+    summary = (f"{held} of {len(claims)} claims hold across {len(runs)} seeds"
+               if len(decided) == len(claims) else "one seed: the claims need at least two seeds to be judged")
+    sweep_html = ""
+    if sweep is not None and len(sweep):
+        sweep_html = (f"<h2>Parameter sweep (seed {runs[0].seed})</h2>"
+                      + _figure("sweep_heatmap", sweep_heatmap(sweep))
+                      + "<div class='wide'>"
+                      + sweep.to_html(index=False, float_format=lambda v: f"{v:.4g}", classes="sweep") + "</div>")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>
-body{{font-family:sans-serif;max-width:1000px;margin:1em auto;color:#222}}
-table{{border-collapse:collapse;margin:.5em 0;font-size:13px}} td,th{{border:1px solid #ccc;padding:3px 6px}}
-.ok{{color:#1a7f37;font-weight:bold}} .no{{color:#b42318;font-weight:bold}} figure{{margin:1em 0}} img{{max-width:100%}}
+body{{font-family:sans-serif;max-width:1000px;margin:1em auto;color:#222;line-height:1.35}}
+table{{border-collapse:collapse;margin:.5em 0;font-size:12px}} td,th{{border:1px solid #ccc;padding:2px 5px}}
+.wide{{overflow-x:auto}} .claim{{border-top:1px solid #ddd;padding-top:.3em}} .claim p{{margin:.3em 0}}
+.ok{{color:#1a7f37;font-weight:bold}} .no{{color:#b42318;font-weight:bold}} .undecided{{color:#6e7781;font-weight:bold}}
+.conditions{{font-size:13px;margin:.2em 0}} .conditions li{{font-weight:normal}}
+figure{{margin:.4em 0}} img{{max-width:100%}}
 </style></head><body>
 <h1>{html.escape(title)}</h1>
-<p>{rounds} rounds, {len(result.models)} models. Payout parameters (last round): {params}.</p>
-<h2>The mechanism's claims</h2>{_effects_table(outcome(result))}
-{images}
-<h2>Final stakes (tokens)</h2>{final.to_html(index=False, float_format=lambda v: f"{v:,.2f}")}
+<p><b>{html.escape(summary)}.</b> {html.escape(config)}. Seeds: {html.escape(seeds)}. Each interval is the 95%
+t-interval of the mean across seeds; dots are single seeds.</p>
+<h2>The mechanism's claims</h2>
+{"".join(_claim_section(c) for c in claims)}
+<h2>Per seed</h2>
+{_seed_table(runs, claims)}
+{_seed_detail(runs[0])}
 {sweep_html}
 </body></html>"""
 
 
-def write_report(result: SimulationResult, directory: str | Path, sweep: pd.DataFrame | None = None) -> Path:
+def write_report(runs: Sequence[SeedRun], claims: Sequence[ClaimResult], directory: str | Path, config: str,
+                 sweep: pd.DataFrame | None = None) -> Path:
     """Write ``directory/report.html`` and return its path."""
     path = Path(directory) / "report.html"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_report(result, sweep), encoding="utf-8")
+    path.write_text(render_report(runs, claims, config, sweep), encoding="utf-8")
     return path

@@ -23,34 +23,56 @@ from dataclasses import dataclass, field
 import brownie
 import eth_abi
 import pytest
-from brownie import ReentrantToken, Tournament, TournamentToken, accounts, chain, web3
+from brownie import ReentrantToken, Tournament, TournamentExtension, TournamentToken, accounts, chain, web3
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 from brownie.network.transaction import Status, TransactionReceipt
 from eth_utils import keccak
 from web3.exceptions import TransactionNotFound
 
-from oracle.settlement import SettlementLeaf, multiproof_for, proof_for, settlement_tree, totals
+from oracle.settlement import SettlementLeaf, multiproof_for, proof_for, settlement_tree
 
 UNIT = 10**18
 SUPPLY = 1_000_000_000 * UNIT
-CHALLENGE = 3600
-PAYOUT_CAP_BPS = 500
-BURN_CAP_BPS = 500
 BPS = 10_000
 RESERVE = 100_000 * UNIT
 PARTICIPANT_FUNDS = 1_000_000 * UNIT
 MANIFEST_HASH = "0x" + "ab" * 32
 MANIFEST_URI = "file:///rounds/manifest.json"
-ROOT_HISTORY = 64
+
+# Hard limits of the test deployment (immutable) and its first bounds.
+MIN_STAKE = 10 * UNIT
+MIN_ROUND_LENGTH = 60
+MAX_ROUND_LENGTH = 7 * 86_400
+MIN_CLOSE_SPACING = 60
+MIN_CHALLENGE_PERIOD = 600
+MAX_PAYOUT_CAP_BPS = 2_000
+MAX_BURN_CAP_BPS = 2_000
+LAPSE_PERIOD = 3 * 86_400  # the exit bound D
+MAX_PAUSE = 86_400
+PAUSE_COOLDOWN = 86_400
+ADMIN_DELAY = 4 * 86_400  # > D
+CHALLENGE = 3_600
+PAYOUT_CAP_BPS = 500
+BURN_CAP_BPS = 500
+LIMITS = (MIN_STAKE, MIN_ROUND_LENGTH, MAX_ROUND_LENGTH, MIN_CLOSE_SPACING, MIN_CHALLENGE_PERIOD, MAX_PAYOUT_CAP_BPS,
+          MAX_BURN_CAP_BPS, LAPSE_PERIOD, MAX_PAUSE, PAUSE_COOLDOWN, ADMIN_DELAY)
+BOUNDS = (CHALLENGE, PAYOUT_CAP_BPS, BURN_CAP_BPS)
 
 ORACLE_ROLE = keccak(text="ORACLE_ROLE")
 GUARDIAN_ROLE = keccak(text="GUARDIAN_ROLE")
 PAUSER_ROLE = keccak(text="PAUSER_ROLE")
 DEFAULT_ADMIN_ROLE = b"\x00" * 32
+ZERO_ADDRESS = "0x" + "00" * 20
 
 # RoundStatus enum, in declaration order.
-NONE, OPEN, CLOSED, PROPOSED, VETOED, ACTIVE = range(6)
+NONE, OPEN, CLOSED, PROPOSED, VETOED, ACTIVE, LAPSED = range(7)
+
+
+def params(token, admin, oracle=ZERO_ADDRESS, guardian=ZERO_ADDRESS, pauser=ZERO_ADDRESS, limits=LIMITS,
+           bounds=BOUNDS) -> tuple:
+    """The constructor's Params struct as brownie takes it."""
+    return (token, admin, oracle, guardian, pauser, tuple(limits), tuple(bounds))
 
 
 # ---------------------------------------------------------------- brownie/Anvil confirmation race
@@ -122,7 +144,7 @@ def plain(value):
 def _error_table() -> dict[bytes, tuple[str, list[str]]]:
     """selector -> (name, input types) over every error any compiled contract declares (OZ errors included)."""
     table: dict[bytes, tuple[str, list[str]]] = {}
-    for container in (Tournament, TournamentToken, ReentrantToken):
+    for container in (Tournament, TournamentExtension, TournamentToken, ReentrantToken):
         for entry in container.abi:
             if entry["type"] != "error":
                 continue
@@ -224,7 +246,6 @@ class RoundResult:
     tree: object
     payout: int
     burn: int
-    at_risk: int
 
     def proof(self, model_id: int):
         return proof_for(self.tree, model_id)
@@ -262,13 +283,13 @@ class Env:
             self.t.stake(model_id, stake, {"from": owner})
         return model_id
 
-    def open_round(self, duration: int = 10) -> int:
+    def open_round(self, duration: int = MIN_ROUND_LENGTH + 10) -> int:
         tx = self.t.openRound(now() + duration, {"from": self.oracle})
         return event(tx, "RoundOpened")["round"]
 
     def open_and_close(self) -> int:
-        r = self.open_round(10)
-        chain.sleep(11)
+        r = self.open_round()
+        chain.sleep(MIN_ROUND_LENGTH + 11)
         self.t.closeRound(r, {"from": self.oracle})
         return r
 
@@ -282,34 +303,51 @@ class Env:
             leaves.append(SettlementLeaf(m, p + dp, b + db))
         return leaves
 
-    def propose(self, round_: int, leaves: list[SettlementLeaf], at_risk: int, payout=None, burn=None,
+    def propose(self, round_: int, leaves: list[SettlementLeaf], payout=None, burn=None,
                 record: bool = True) -> RoundResult:
-        """Proposes the tree of `leaves`; totals default to the leaves' sums (an honest proposal)."""
+        """Proposes the tree of `leaves`; totals default to the leaves' increases (an honest proposal)."""
         tree = settlement_tree(leaves)
-        sum_p, sum_b = totals(leaves)
-        payout = sum_p if payout is None else payout
-        burn = sum_b if burn is None else burn
-        self.t.proposeRoot(round_, tree.root, payout, burn, at_risk, MANIFEST_HASH, MANIFEST_URI,
-                           {"from": self.oracle})
+        if payout is None or burn is None:
+            inc_p = sum(leaf.cumulative_payout - self.cumulative.get(leaf.model_id, (0, 0))[0] for leaf in leaves)
+            inc_b = sum(leaf.cumulative_burn - self.cumulative.get(leaf.model_id, (0, 0))[1] for leaf in leaves)
+            payout = inc_p if payout is None else payout
+            burn = inc_b if burn is None else burn
+        self.t.proposeRoot(round_, tree.root, payout, burn, MANIFEST_HASH, MANIFEST_URI, {"from": self.oracle})
         if record:
             for leaf in leaves:
                 self.cumulative[leaf.model_id] = (leaf.cumulative_payout, leaf.cumulative_burn)
-        return RoundResult(round_, leaves, tree, payout, burn, at_risk)
+        return RoundResult(round_, leaves, tree, payout, burn)
 
     def activate(self, round_: int):
         travel(CHALLENGE + 1)
         return self.t.activateRoot(round_, {"from": self.keeper})
 
-    def full_round(self, deltas: dict[int, tuple[int, int]], at_risk: int | None = None, activate=True,
-                   model_ids=None) -> RoundResult:
+    def lapse(self, round_: int):
+        info = self.t.roundInfo(round_)
+        wait = info["lapsesAt"] - now()
+        if wait > 0:
+            travel(wait)
+        return self.t.lapseRound(round_, {"from": self.keeper})
+
+    def full_round(self, deltas: dict[int, tuple[int, int]], activate=True, model_ids=None) -> RoundResult:
         """Open, close, propose (honest totals) and, by default, activate one round."""
         r = self.open_and_close()
-        if at_risk is None:
-            at_risk = self.t.stakedPool()  # the stake at close; a bound checked independently in the tests
-        result = self.propose(r, self.leaves_for(deltas, model_ids), at_risk)
+        result = self.propose(r, self.leaves_for(deltas, model_ids))
         if activate:
             self.activate(r)
         return result
+
+    def settle(self, result: RoundResult, model_id: int, sender=None):
+        return self.t.settle(*result.settle_args(model_id), {"from": sender or self.keeper})
+
+    def solvent(self) -> None:
+        """Per-claim solvency: the contract holds every model's stake, the reserve and the burns due; every stake
+        is the model's own (nonnegative by type) and the free reserve is part of the reserve."""
+        t = self.t
+        stakes = sum(t.stakeOf(m) for m in range(1, t.modelCount() + 1))
+        assert self.token.balanceOf(t) >= stakes + t.reserve() + t.burnDue()
+        assert t.committedPayout() <= t.reserve()
+        assert t.freeReserve() == t.reserve() - t.committedPayout()
 
 
 @pytest.fixture(scope="module")
@@ -318,15 +356,19 @@ def actors():
                 alice=accounts[4], bob=accounts[5], carol=accounts[6], keeper=accounts[7])
 
 
+def deploy_tournament(token, actors, limits=LIMITS, bounds=BOUNDS):
+    a = actors
+    return Tournament.deploy(params(token, a["admin"], a["oracle"], a["guardian"], a["pauser"], limits, bounds),
+                             {"from": a["admin"]})
+
+
 def deploy_env(actors, reserve: int = RESERVE) -> Env:
     a = actors
     token = TournamentToken.deploy("Tournament Stake", "STK", SUPPLY, a["admin"], {"from": a["admin"]})
-    t = Tournament.deploy(token, a["admin"], CHALLENGE, PAYOUT_CAP_BPS, BURN_CAP_BPS, {"from": a["admin"]})
-    t.grantRole(ORACLE_ROLE, a["oracle"], {"from": a["admin"]})
-    t.grantRole(GUARDIAN_ROLE, a["guardian"], {"from": a["admin"]})
-    t.grantRole(PAUSER_ROLE, a["pauser"], {"from": a["admin"]})
+    t = deploy_tournament(token, a)
     token.approve(t, 2**256 - 1, {"from": a["admin"]})
-    t.fundReserve(reserve, {"from": a["admin"]})
+    if reserve:
+        t.fundReserve(reserve, {"from": a["admin"]})
     for name in ("alice", "bob", "carol"):
         token.transfer(a[name], PARTICIPANT_FUNDS, {"from": a["admin"]})
         token.approve(t, 2**256 - 1, {"from": a[name]})

@@ -1,7 +1,8 @@
-"""TournamentToken: fixed supply, burnable, EIP-2612 permit; and the tournament's refusal of a too-large supply."""
+"""TournamentToken: fixed supply, burnable, EIP-2612 permit (the supply limit the tournament needs is tested in
+test_rounds_and_roots)."""
 
 import brownie
-from brownie import Tournament, TournamentToken, chain
+from brownie import TournamentToken, chain
 
 from conftest import SUPPLY, UNIT, assert_reverts_with, now, permit_signature
 
@@ -81,21 +82,6 @@ def test_domain_separator_matches_eip712_of_name_version_chain_contract(env):
                              [typehash, keccak(text="Tournament Stake"), keccak(text="1"), chain.id,
                               env.token.address]))
     assert env.token.DOMAIN_SEPARATOR() == "0x" + expected.hex()
-
-
-def test_tournament_refuses_a_token_whose_supply_does_not_fit_uint96(env):
-    big = TournamentToken.deploy("Big", "BIG", 2**96, env.admin, {"from": env.admin})
-    assert_reverts_with("TokenSupplyTooLarge", Tournament.deploy, big, env.admin, 3600, 500, 500,
-                        {"from": env.admin}, expect=(2**96,))
-    # The largest supply that fits is accepted.
-    ok = TournamentToken.deploy("Ok", "OK", 2**96 - 1, env.admin, {"from": env.admin})
-    Tournament.deploy(ok, env.admin, 3600, 500, 500, {"from": env.admin})
-
-
-def test_constructor_rejects_invalid_bounds(env):
-    for bounds in ((0, 500, 500), (3600, 10_001, 500), (3600, 500, 10_001)):
-        assert_reverts_with("InvalidBounds", Tournament.deploy, env.token, env.admin, *bounds, {"from": env.admin},
-                            expect=bounds)
 
 
 def test_revert_helper_itself_fails_on_the_wrong_error_or_a_success(env):

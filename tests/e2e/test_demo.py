@@ -1,6 +1,7 @@
 """The demo end to end (smaller than ``make demo``): every standing proposal verifies, the bad root was caught and
 vetoed, the withdrawal paid, rejections recorded, the scripted MCP agent played every round within its spending
-limit and exited with its stake and results, and the tournament's tokens are exactly its pool and reserve."""
+limit and exited with its stake and results, and the tournament is solvent per claim: every model's stake is real
+and the tokens held are exactly every stake plus the reserve plus the burns not yet destroyed."""
 
 from __future__ import annotations
 
@@ -31,8 +32,11 @@ def test_small_demo_outcome(tmp_path: Path) -> None:
     assert not vetoed[0].ok and vetoed[0].status == "vetoed"
     assert vetoed[0].models(), "the auditor names the model whose payout was inflated"
 
-    assert result.conserved
-    assert result.token_balance == result.staked_pool + result.reward_reserve
+    # Per claim: every model's stake is a real amount and the balance covers every stake, the reserve and the burns
+    # not yet destroyed, exactly (nothing else entered the contract).
+    assert result.conserved and result.claims_sound and result.solvent
+    assert result.token_balance == sum(result.stakes.values()) + result.reserve + result.burn_due
+    assert len(result.stakes) == 9
     # Half the stake was requested back in round 2; burns since may only have lowered it.
     assert 0 < result.withdrawn <= config.stake // 2
     assert len(result.models) == 9
@@ -45,7 +49,8 @@ def test_small_demo_outcome(tmp_path: Path) -> None:
     agent = result.agent
     assert agent is not None
     row = result.models[result.models["owner"] == AGENT_OWNER].iloc[0]
-    assert row.model == agent.model_id and row.stake == 0
+    assert row.model == agent.model_id and row.stake == 0 == result.stakes[agent.model_id]
+    assert all(stake > 0 for model, stake in result.stakes.items() if model != agent.model_id)
     assert agent.staked == 300 * UNIT  # the session limit: 150 refused, then 100 in each of three rounds
     assert agent.withdrawn == agent.staked + row.payout - row.burn > 0
     submitted = [c.arguments["round"] for c in agent.transcript if c.tool == "submit_predictions" and c.ok]
@@ -65,4 +70,4 @@ def test_make_demo_entry_point_runs(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "oracle.demo"], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "Auditor verdicts" in done.stdout
-    assert "reserve" in done.stdout and ": yes" in done.stdout
+    assert "per claim" in done.stdout and "solvency" in done.stdout and ": NO" not in done.stdout

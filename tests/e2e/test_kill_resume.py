@@ -23,6 +23,7 @@ from oracle.chain.keystore import Keystore
 from oracle.operator.config import HANG_ENV, STEPS
 from oracle.protocol.inbox import Inbox
 from oracle.auditor.verify import verify_round
+from oracle.bundle.fetch import FetchPolicy
 
 from test_operator import WINDOW, prediction_file, register, submit, write_round_data  # noqa: E402
 
@@ -110,10 +111,10 @@ def test_operator_killed_at_each_step_completes_the_round_once(step: str, chain,
     assert len(list_manifests(tmp_path / "store", 1)) == 1
     proposal = client.current_proposal(1)
     bundle = load_bundle(proposal.manifest_uri, proposal.manifest_hash)
-    assert proposal.total_stake_at_risk == sum(stakes)
+    assert bundle.manifest.totals.stake_at_risk == sum(stakes)
     assert sorted(c for c in bundle.predictions().columns if c != "id") == sorted(str(m) for m in models)
     state = client.round_state(1)
-    assert (state.cumulative_payout, state.cumulative_burn) == (
-        bundle.manifest.totals.cumulative_payout, bundle.manifest.totals.cumulative_burn)
-    verdict = verify_round(client, 1)
+    assert state.payout_total == proposal.payout_total == bundle.manifest.totals.round_payout
+    assert proposal.burn_total == bundle.manifest.totals.round_burn
+    verdict = verify_round(client, 1, policy=FetchPolicy(roots=(str(tmp_path / "store"),)))
     assert verdict.ok, [d.describe() for d in verdict.differences]

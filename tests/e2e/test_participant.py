@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from eth_account import Account
 
 from oracle.bundle.write import amounts_by_model_id, write_round_bundle
+from oracle.chain.client import ModelState
 from oracle.chain.deploy import UNIT
 from oracle.chain.tx import ContractReverted
 from oracle.cli import main
@@ -20,7 +21,7 @@ from oracle.scoring.params import RoundParams
 from oracle.chain.connection import connect
 from oracle.participant.settle import settle_model
 from oracle.scoring.pipeline import score_round
-from oracle.settlement.leaves import cumulative_leaves, settlement_tree, totals
+from oracle.settlement.leaves import cumulative_leaves, settlement_tree
 from oracle.protocol.inbox import Inbox
 from oracle.protocol.submission import predictions_hash, sign_submission, submission_digest, verify_submission
 
@@ -93,22 +94,20 @@ def resolve_round(chain, store: Path, round_: int, stake_at_risk: dict[int, int]
                                                              "stake": stakes["stake_at_risk"]}), PARAMS)
     ids = {str(m): m for m in stake_at_risk}
     payouts, burns = amounts_by_model_id(scored.scores, ids)
-    all_ids = range(1, chain.tournament.functions.modelCount().call() + 1)
-    leaves = cumulative_leaves(previous, payouts, burns, all_ids)
+    leaves = cumulative_leaves(previous, payouts, burns, set(previous) | set(stake_at_risk))
     _, uri, digest = write_round_bundle(store, round_, predictions=predictions, targets=targets, stakes=stakes,
                                         scores=scored.scores, params=PARAMS, previous_cumulative=previous,
                                         leaves=leaves)
     root = settlement_tree(leaves).root
-    cum_payout, cum_burn = totals(leaves)
     chain.oracle.transact(chain.tournament.functions.proposeRoot(
-        round_, root, cum_payout, cum_burn, sum(stake_at_risk.values()), digest, uri))
+        round_, root, sum(payouts.values()), sum(burns.values()), digest, uri))
     chain.advance(700)  # the deployment's challenge window is 600 s
     chain.keeper.transact(chain.tournament.functions.activateRoot(round_))
     return uri, payouts, burns
 
 
-def model_state(chain, model_id: int) -> tuple:
-    return chain.tournament.functions.modelInfo(model_id).call()
+def model_state(chain, model_id: int) -> ModelState:
+    return ModelState.of(model_id, chain.tournament.functions.modelState(model_id).call())
 
 
 # ------------------------------------------------------------------------------------------------ accounts
@@ -157,7 +156,7 @@ def test_register_and_stake_with_permit_in_one_transaction(chain, participants) 
     code, out, registered = run(env, "model", "register")
     assert code == 0, out
     model_id = int(registered["model_id"])
-    assert chain.tournament.functions.modelInfo(model_id).call()[0][0] == p.address
+    assert model_state(chain, model_id).owner == p.address
     nonce = chain.w3.eth.get_transaction_count(p.address)
     balance = chain.token.functions.balanceOf(p.address).call()
     code, out, staked = run(env, "stake", "--model", str(model_id), "12.5")
@@ -165,7 +164,7 @@ def test_register_and_stake_with_permit_in_one_transaction(chain, participants) 
     assert chain.w3.eth.get_transaction_count(p.address) == nonce + 1  # permit + stake: one transaction
     assert chain.token.functions.allowance(p.address, chain.tournament.address).call() == 0
     assert chain.token.functions.balanceOf(p.address).call() == balance - 125 * 10**17
-    assert chain.tournament.functions.modelInfo(model_id).call()[0][1] == 125 * 10**17
+    assert model_state(chain, model_id).net_deposits == 125 * 10**17
     code, out, listed = run(env, "model", "list")
     assert listed["models"] == [model_id]
     # Too many decimals, not a number, someone else's model: refused with the reason, nothing sent.
@@ -193,13 +192,21 @@ def test_withdrawal_waits_for_the_at_risk_round_then_settles_and_pays(chain, par
     assert code == 0, out
     assert int(requested["pending"]) == 40 * UNIT and requested["after_round"] == round_
 
-    # Before round 1 resolves: the CLI explains, and the contract itself refuses with UnsettledRounds.
+    # Before round 1 resolves: the CLI explains (and says by when it can be taken at the latest: the round's close
+    # plus D), and the contract itself refuses with RoundNotResolved.
+    lapses_at = chain.tournament.functions.roundInfo(round_).call()[4]
     code, out, data = run(env, "withdraw", "--model", str(model_id))
-    assert code == 1 and f"waits for round {round_}" in data["error"]
+    assert code == 1 and f"waits for round {round_} to be resolved" in data["error"]
+    assert f"by {lapses_at} at the latest" in data["error"]
     with pytest.raises(ContractReverted) as refused:
         chain.sender(p.account).transact(chain.tournament.functions.withdraw(model_id))
-    assert refused.value.error == "UnsettledRounds"
-    assert refused.value.args_by_name == {"modelId": model_id, "settledRound": 0, "requiredRound": round_}
+    assert refused.value.error == "RoundNotResolved"
+    assert refused.value.args_by_name == {"round": round_, "lapsesAt": lapses_at}
+    code, out, status = run(env, "status", "--model", str(model_id))
+    assert code == 0, out
+    [entry] = status["models"]
+    assert entry["exit"]["ready"] is False and entry["exit"]["deadline"] == lapses_at
+    assert entry["exit_bound"] == chain.tournament.functions.exitBound().call()
 
     good = [0.1, 0.3, 0.5, 0.7, 0.9, 0.2, 0.8, 0.6]  # close to the targets' order: a positive CORR
     _, payouts, burns = resolve_round(chain, tmp_path / "store", round_, {model_id: 100 * UNIT}, {model_id: good})
@@ -209,8 +216,9 @@ def test_withdrawal_waits_for_the_at_risk_round_then_settles_and_pays(chain, par
     assert code == 0, out
     assert int(paid["paid"]) == 40 * UNIT
     assert chain.token.functions.balanceOf(p.address).call() == balance + 40 * UNIT
-    (_, net), (cum_payout, cum_burn, settled_round, _), (pending, _) = model_state(chain, model_id)
-    assert (settled_round, cum_payout, cum_burn, pending) == (round_, payouts[model_id], 0, 0)
+    state = model_state(chain, model_id)
+    assert (state.settled_round, state.cumulative_payout, state.cumulative_burn, state.withdrawal) == (
+        round_, payouts[model_id], 0, 0)
     assert chain.tournament.functions.stakeOf(model_id).call() == 60 * UNIT + payouts[model_id]
 
 
@@ -245,7 +253,7 @@ def test_settle_by_a_third_party_single_and_batch(chain, participants, tmp_path:
     assert len(batch["transactions"]) == 1
     for m in models:
         assert chain.tournament.functions.stakeOf(m).call() == at_risk[m] + payouts[m] - burns[m]
-        assert model_state(chain, m)[1][2] == round_
+        assert model_state(chain, m).settled_round == round_
     code, out, again = run(keeper_env, "settle", "--all")
     assert code == 0 and again["settled"] == [] and again["transactions"] == []
 
@@ -278,9 +286,13 @@ def test_submit_resubmit_invalid_late_and_wrong_signer(chain, participants, tmp_
     model_id = register_and_stake(chain, p, 10)
     round_, closes_at = open_round(chain)
     inbox_url = str(tmp_path / "inbox")
+    # The round's live data where `tourney data download` puts it: submit checks every file against its ids.
+    env["TOURNEY_DATA_DIR"] = str(tmp_path / "data")
+    (tmp_path / "data").mkdir()
+    pd.DataFrame({"id": IDS}).to_parquet(tmp_path / "data" / f"live_{round_}.parquet")
     first = _write(tmp_path / "first.csv", [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8])
     code, out, sent = run(env, "submit", "--round", str(round_), "--model", str(model_id), "--inbox", inbox_url,
-                          str(first))
+                          "--create", str(first))
     assert code == 0, out
     assert sent["replaced"] is False and sent["deadline"] == closes_at
     sub, data = Inbox(inbox_url).get(round_, model_id)
@@ -315,3 +327,80 @@ def test_submit_resubmit_invalid_late_and_wrong_signer(chain, participants, tmp_
                           str(first))
     assert code == 1 and "too late" in late["error"]
     assert Inbox(inbox_url).get(round_, model_id)[1] == second.read_bytes()
+
+
+def test_unstake_lower_and_cancel_through_the_cli(chain, participants, tmp_path: Path) -> None:
+    p = participants[0]
+    env = as_env(chain, p)
+    model_id = register_and_stake(chain, p, 100)
+    code, out, requested = run(env, "unstake", "--model", str(model_id), "40")
+    assert code == 0 and int(requested["pending"]) == 40 * UNIT, out
+    # Before the next close, lowering is free: the released amount is at risk again from the next round.
+    code, out, lowered = run(env, "unstake", "--model", str(model_id), "--lower", "10")
+    assert code == 0, out
+    assert int(lowered["pending"]) == 10 * UNIT and lowered["at_risk_from"] == 1
+    assert model_state(chain, model_id).withdrawal == 10 * UNIT
+    for args, expected in ((("--lower", "10"), "does not lower"), (("--cancel", "5"), "--cancel takes no AMOUNT"),
+                           ((), "pass AMOUNT")):
+        code, out, data = run(env, "unstake", "--model", str(model_id), *args)
+        assert code != 0 and expected in out, (args, out)
+    # After a close the model's request stays at risk in that round; cancelling it then is allowed too, and the
+    # amount is at risk again from the round after.
+    round_, closes_at = open_round(chain)
+    close_round(chain, round_, closes_at)
+    code, out, cancelled = run(env, "unstake", "--model", str(model_id), "--cancel")
+    assert code == 0, out
+    assert int(cancelled["pending"]) == 0 and cancelled["at_risk_from"] == round_ + 1
+    state = model_state(chain, model_id)
+    assert state.withdrawal == 0
+    code, out, data = run(env, "unstake", "--model", str(model_id), "--cancel")
+    assert code == 1 and "no pending withdrawal" in data["error"]
+
+
+def test_a_second_top_up_settles_the_model_first(chain, participants, tmp_path: Path) -> None:
+    """Deposits after two closes the model is not settled through would need two tranches: the contract refuses
+    (TopUpPending) and ``tourney stake`` settles the model against the newest active root first."""
+    p = participants[0]
+    env = as_env(chain, p)
+    model_id = register_and_stake(chain, p, 100)
+    round1, closes_at = open_round(chain)
+    close_round(chain, round1, closes_at)
+    code, out, _ = run(env, "stake", "--model", str(model_id), "5")   # a tranche at risk from round 2
+    assert code == 0, out
+    good = [0.1, 0.3, 0.5, 0.7, 0.9, 0.2, 0.8, 0.6]
+    resolve_round(chain, tmp_path / "store", round1, {model_id: 100 * UNIT}, {model_id: good})
+    round2, closes_at = open_round(chain)
+    close_round(chain, round2, closes_at)
+    with pytest.raises(ContractReverted) as refused:
+        chain.sender(p.account).transact(chain.tournament.functions.stake(model_id, 1))
+    assert refused.value.error == "TopUpPending" and refused.value.args_by_name["settleThrough"] == round1
+    nonce = chain.w3.eth.get_transaction_count(p.address)
+    code, out, staked = run(env, "stake", "--model", str(model_id), "7")
+    assert code == 0, out
+    assert chain.w3.eth.get_transaction_count(p.address) == nonce + 2  # settle, then stake
+    state = model_state(chain, model_id)
+    assert state.settled_round == round1 and state.tranche == 7 * UNIT and state.tranche_from == round2 + 1
+
+
+def test_a_model_left_out_of_a_tree_stakes_and_leaves_at_once(chain, participants, tmp_path: Path) -> None:
+    """A model with no stake when round 1 closed has no leaf in its tree (L-8). It stakes afterwards, asks for
+    everything back before the next close, and the oracle goes silent: nothing of it was ever at risk, so the
+    withdrawal pays at once, through the CLI."""
+    env = as_env(chain, participants[1])
+    staked = register_and_stake(chain, participants[0], 100)
+    code, out, registered = run(env, "model", "register")
+    assert code == 0, out
+    late = int(registered["model_id"])
+    round1, closes_at = open_round(chain)
+    close_round(chain, round1, closes_at)
+    good = [0.1, 0.3, 0.5, 0.7, 0.9, 0.2, 0.8, 0.6]
+    resolve_round(chain, tmp_path / "store", round1, {staked: 100 * UNIT}, {staked: good})
+    for args in (("stake", "--model", str(late), "20"), ("unstake", "--model", str(late), "20")):
+        code, out, _ = run(env, *args)
+        assert code == 0, out
+    code, out, status = run(env, "status", "--model", str(late))
+    assert code == 0 and status["models"][0]["exit"]["ready"] is True, out
+    balance = chain.token.functions.balanceOf(participants[1].address).call()
+    code, out, paid = run(env, "withdraw", "--model", str(late))
+    assert code == 0 and int(paid["paid"]) == 20 * UNIT, out
+    assert chain.token.functions.balanceOf(participants[1].address).call() == balance + 20 * UNIT

@@ -8,6 +8,7 @@ submissions stamped before ``closesAt``."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from dataclasses import replace
@@ -43,8 +44,10 @@ PARAMS = RoundParams(corr_weight=1.0, mmc_weight=0.0, clip=0.05, payout_threshol
 
 
 def tourney(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([TOURNEY, *args], env={**env, "PATH": "/usr/bin:/bin"}, capture_output=True, text=True,
-                          timeout=180)
+    # PYTHONPATH passes through: a checkout other than the installed one runs its own package.
+    inherited = {"PYTHONPATH": os.environ["PYTHONPATH"]} if "PYTHONPATH" in os.environ else {}
+    return subprocess.run([TOURNEY, *args], env={**env, "PATH": "/usr/bin:/bin", **inherited}, capture_output=True,
+                          text=True, timeout=180)
 
 
 def make_operator(chain: Any, workdir: Path, submissions: Any = None) -> Operator:
@@ -92,7 +95,8 @@ def test_submit_to_service_then_status_and_verify_hold_the_bundle_to_its_receipt
     ids = write_live(tmp_path / "rounds", 1, LIVE)
     assert [x.step for x in op.open_due()] == ["open"]
     receipts_dir = tmp_path / "receipts"
-    env = {**participant_env, "TOURNEY_RECEIPTS_DIR": str(receipts_dir)}
+    env = {**participant_env, "TOURNEY_RECEIPTS_DIR": str(receipts_dir),
+           "TOURNEY_MANIFEST_ROOTS": str(tmp_path / "store")}
     files = {}
     for name, seed in (("a.csv", 1), ("b1.csv", 2), ("b2.csv", 3)):
         files[name] = tmp_path / name

@@ -11,6 +11,7 @@ file and stamp of its latest receipt. Everything is real: Anvil, HTTP, processes
 from __future__ import annotations
 
 import random
+import signal
 import threading
 import time
 from collections import Counter, defaultdict
@@ -208,7 +209,10 @@ def test_sigterm_drains_the_submissions_in_flight(chain: Any, participants: list
 
         with ThreadPoolExecutor(16) as pool:
             list(pool.map(one, bodies))
-        assert service.process.wait(timeout=60) == 0, service.log()[-3000:]
+        # uvicorn re-raises the signal it stopped on once its graceful shutdown is done, so the exit status is the
+        # SIGTERM's; the drain itself shows in the log (the app's shutdown ran) and in the receipts below.
+        assert service.process.wait(timeout=60) in (0, -signal.SIGTERM), service.log()[-3000:]
+        assert "Application shutdown complete" in service.log(), service.log()[-3000:]
     finally:
         service.stop()
     receipts = {Receipt.from_json(body).model_id for status, body in answered if status == 201}

@@ -104,10 +104,11 @@ def test_same_balances_roots_and_totals(offchain: tuple[OffChainLedger, Simulati
         state = on.client.round_state(r)
         assert state.status is RoundStatus.ACTIVE
         assert state.root.lower() == off.roots[r].lower(), f"round {r} root"
-        assert (state.cumulative_payout, state.cumulative_burn) == off.round_totals[r], f"round {r} totals"
-        proposal = on.client.proposals(r)[-1]
+        recorded = on.rounds[r]
+        assert (recorded.cumulative_payout, recorded.cumulative_burn) == off.round_totals[r], f"round {r} totals"
         per_round = off_result.rounds[off_result.rounds["round"] == r]
-        assert proposal.total_stake_at_risk == sum(int(v) for v in per_round["stake_at_risk"])
+        assert state.payout_total == recorded.payout_total == sum(int(v) for v in per_round["payout"])
+        assert recorded.total_stake_at_risk == sum(int(v) for v in per_round["stake_at_risk"])
     # Every round's stakes at risk, payouts and burns agree model by model.
     columns = ["round", "model_id", "stake_at_risk", "payout", "burn", "balance"]
     assert off_result.rounds[columns].values.tolist() == on_result.rounds[columns].values.tolist()
@@ -116,10 +117,10 @@ def test_same_balances_roots_and_totals(offchain: tuple[OffChainLedger, Simulati
     assert on.conserved()
 
 
-def test_a_model_at_zero_stake_stays_in_the_round_on_both_sides(tmp_path: Path) -> None:
-    """The chain keeps a model whose stake is 0 in the round at 0 at risk (it is still registered); the off-chain
-    ledger follows the same rule instead of dropping it."""
-    off = OffChainLedger()
+def test_a_model_at_zero_stake_stays_out_of_the_round_on_both_sides(tmp_path: Path) -> None:
+    """A model whose stake is 0 at the close and which never had a leaf is left out of the round and its tree
+    (L-8), on chain as in the off-chain ledger; once it has a leaf it keeps it, at 0 at risk if its stake is 0."""
+    off = OffChainLedger(build_roots=True)
     off.stake(1, 5 * TOKEN)
     off.stake(2, 3 * TOKEN)
     off.withdraw(2, 3 * TOKEN)
@@ -127,10 +128,22 @@ def test_a_model_at_zero_stake_stays_in_the_round_on_both_sides(tmp_path: Path) 
         on.stake(1, 5 * TOKEN)
         on.stake(2, 3 * TOKEN)
         on.withdraw(2, 3 * TOKEN)
-        assert on.stakes_at_risk() == off.stakes_at_risk() == {1: 5 * TOKEN, 2: 0}
+        assert on.stakes_at_risk() == off.stakes_at_risk() == {1: 5 * TOKEN}
         on.settle_round(1, {1: TOKEN // 10}, {})
         off.settle_round(1, {1: TOKEN // 10}, {})
+        assert on.rounds[1].root.lower() == off.roots[1].lower()
         assert on.balances() == off.balances() == {1: 5 * TOKEN + TOKEN // 10, 2: 0}
+        # Model 1 leaves entirely and model 2 comes back: 1 keeps its leaf at 0 at risk, 2 gets one.
+        on.withdraw(1, 5 * TOKEN + TOKEN // 10)
+        off.withdraw(1, 5 * TOKEN + TOKEN // 10)
+        on.stake(2, 2 * TOKEN)
+        off.stake(2, 2 * TOKEN)
+        assert on.stakes_at_risk() == off.stakes_at_risk() == {1: 0, 2: 2 * TOKEN}
+        on.settle_round(2, {}, {2: TOKEN // 20})
+        off.settle_round(2, {}, {2: TOKEN // 20})
+        assert on.rounds[2].root.lower() == off.roots[2].lower()
+        assert on.balances() == off.balances() == {1: 0, 2: 2 * TOKEN - TOKEN // 20}
+        assert on.conserved()
 
 
 def test_cli_backends_agree(tmp_path: Path) -> None:

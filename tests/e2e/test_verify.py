@@ -22,6 +22,7 @@ from oracle.scoring.pipeline import score_round
 from oracle.settlement.leaves import SettlementLeaf, cumulative_leaves
 from oracle.protocol.inbox import Inbox
 from oracle.auditor.watch import watch
+from oracle.bundle.fetch import FetchPolicy
 
 from test_operator import WINDOW, make_operator, prediction_file, register, submit, write_round_data  # noqa: E402
 
@@ -44,11 +45,11 @@ def closed_round(chain, participants, tmp_path: Path):
     return op, models, load_bundle(uri)
 
 
-def propose(chain, uri: str, digest: str, manifest, at_risk: int | None = None) -> None:
+def propose(chain, uri: str, digest: str, manifest) -> None:
     totals = manifest.totals
     chain.oracle.transact(chain.tournament.functions.proposeRoot(
-        1, Web3.to_bytes(hexstr=manifest.root), totals.cumulative_payout, totals.cumulative_burn,
-        totals.stake_at_risk if at_risk is None else at_risk, Web3.to_bytes(hexstr=digest), uri))
+        1, Web3.to_bytes(hexstr=manifest.root), totals.round_payout, totals.round_burn,
+        Web3.to_bytes(hexstr=digest), uri))
 
 
 def republish(bundle, **changes):
@@ -57,16 +58,22 @@ def republish(bundle, **changes):
               if name.startswith("submission") or name == "rejections.json"}
     parts = dict(predictions=bundle.predictions(), targets=bundle.targets(), stakes=bundle.stakes(),
                  scores=bundle.scores(), params=bundle.params(), previous_cumulative=bundle.previous_cumulative(),
-                 chain=bundle.manifest.chain, extra_files=extras)
+                 chain=bundle.manifest.chain, extra_files=extras, payout_limit=bundle.manifest.payout_limit)
     parts.update(changes)
     store = str(Path(bundle.uri).parents[2])
     manifest, uri, digest = write_round_bundle(store, 1, **parts)
     return manifest, uri, digest
 
 
-def verify_cli(chain, *args: str) -> tuple[int, dict]:
+def store_of(bundle) -> str:
+    """The store a bundle was published in: the only place the auditor is allowed to read manifests from."""
+    return str(Path(bundle.uri).parents[2])
+
+
+def verify_cli(chain, bundle, *args: str) -> tuple[int, dict]:
     env = {"TOURNEY_RPC": chain.url, "TOURNEY_DEPLOYMENT": str(chain.deployment_file)}
-    result = CliRunner().invoke(main, ["--json", "verify", *args], env=env, catch_exceptions=False)
+    result = CliRunner().invoke(main, ["--json", "verify", "--allow-root", store_of(bundle), *args], env=env,
+                                catch_exceptions=False)
     return result.exit_code, json.loads(result.stdout)
 
 
@@ -77,7 +84,7 @@ def fields(report: dict) -> set[tuple[str, str, str]]:
 def test_honest_proposal_verifies(chain, closed_round) -> None:
     op, _, bundle = closed_round
     propose(chain, bundle.uri, bundle.keccak256, bundle.manifest)
-    code, report = verify_cli(chain, "--round", "1")
+    code, report = verify_cli(chain, bundle, "--round", "1")
     assert code == 0, report
     assert report["ok"] and report["verdicts"][0]["differences"] == []
 
@@ -87,7 +94,7 @@ def test_tampered_prediction_is_named(chain, closed_round) -> None:
     predictions = bundle.predictions()
     predictions.loc[0, str(models[1])] = 0.123456789
     propose(chain, *_swap(republish(bundle, predictions=predictions)))
-    code, report = verify_cli(chain, "--round", "1")
+    code, report = verify_cli(chain, bundle, "--round", "1")
     assert code == 1
     assert ("submission", str(models[1]), "predictions") in fields(report)
     assert str(models[1]) in report["verdicts"][0]["models"]
@@ -99,14 +106,15 @@ def test_understated_stake_is_named(chain, closed_round) -> None:
     stakes = bundle.stakes()
     stakes.loc[stakes["model_id"] == models[2], "stake_at_risk"] = STAKES[2] // 2
     stake_map = {str(m): int(s) for m, s in zip(stakes["model"], stakes["stake_at_risk"])}
-    scores = score_round(bundle.predictions(), bundle.targets(), stake_map, bundle.params()).scores
+    scores = score_round(bundle.predictions(), bundle.targets(), stake_map, bundle.params(),
+                         payout_limit=bundle.payout_limit()).scores
     manifest, uri, digest = republish(bundle, stakes=stakes, scores=scores)
     propose(chain, uri, digest, manifest)
-    code, report = verify_cli(chain, "--round", "1")
+    code, report = verify_cli(chain, bundle, "--round", "1")
     assert code == 1
     found = fields(report)
     assert ("stake", str(models[2]), "stake_at_risk") in found
-    assert ("proposal", "chain", "total_stake_at_risk") in found
+    assert ("proposal", "manifest", "total_stake_at_risk") in found
 
 
 def test_tampered_target_is_caught(chain, closed_round) -> None:
@@ -114,7 +122,7 @@ def test_tampered_target_is_caught(chain, closed_round) -> None:
     targets = bundle.targets()
     targets["target"] = targets["target"].iloc[::-1].to_numpy()  # targets published are not those scored
     propose(chain, *_swap(republish(bundle, targets=targets)))
-    code, report = verify_cli(chain, "--round", "1")
+    code, report = verify_cli(chain, bundle, "--round", "1")
     assert code == 1
     assert {("model", str(m), "corr") for m in models} <= fields(report)
 
@@ -123,7 +131,7 @@ def test_tampered_parameter_is_caught(chain, closed_round) -> None:
     _, models, bundle = closed_round
     params = replace(bundle.params(), corr_weight=0.5)  # the manifest claims weights the scores did not use
     propose(chain, *_swap(republish(bundle, params=params)))
-    code, report = verify_cli(chain, "--round", "1")
+    code, report = verify_cli(chain, bundle, "--round", "1")
     assert code == 1
     moved = {s for scope, s, f in fields(report) if scope == "model" and f in ("payout", "burn")}
     assert moved and moved <= {str(m) for m in models}
@@ -137,7 +145,7 @@ def test_tampered_leaf_is_named(chain, closed_round) -> None:
     payouts[models[0]] += 1
     leaves = cumulative_leaves({}, payouts, burns, models)
     propose(chain, *_swap(republish(bundle, leaves=leaves)))
-    code, report = verify_cli(chain, "--round", "1")
+    code, report = verify_cli(chain, bundle, "--round", "1")
     assert code == 1
     assert ("leaf", str(models[0]), "cumulative_payout") in fields(report)
     assert ("proposal", "chain", "root") in fields(report)
@@ -149,29 +157,36 @@ def test_manifest_changed_after_posting_is_caught(chain, closed_round) -> None:
     data = json.loads(Path(bundle.uri).read_bytes())
     data["params"]["clip"] = 0.01
     Path(bundle.uri).write_bytes(json.dumps(data, sort_keys=True, separators=(",", ":")).encode())
-    code, report = verify_cli(chain, "--round", "1")
+    code, report = verify_cli(chain, bundle, "--round", "1")
     assert code == 1
     assert any(scope == "file" and subject == "manifest.json" for scope, subject, _ in fields(report))
 
 
-def test_watch_vetoes_a_bad_root_inside_its_window(chain, closed_round) -> None:
+def test_watch_vetoes_a_bad_root_inside_its_window(chain, closed_round, tmp_path: Path) -> None:
     op, models, bundle = closed_round
     scores = bundle.scores()
     scores.loc[scores["model"] == str(models[0]), "payout"] = 10 * UNIT
     scores.loc[scores["model"] == str(models[0]), "burn"] = 0
     propose(chain, *_swap(republish(bundle, scores=scores)))
     client = TournamentClient(chain.w3, chain.deployment)
-    passes = []
-    verdicts = watch(client, chain.guardian, interval=0.05, stop=lambda: passes.append(1) or len(passes) >= 1)
-    assert len(verdicts) == 1 and not verdicts[0].ok
+    policy = FetchPolicy(roots=(store_of(bundle),))
+    state = tmp_path / "guardian"
+    actions: list[str] = []
+    verdicts = watch(client, chain.guardian, policy=policy, interval=0.05, stop=lambda: True, state_dir=state,
+                     on_verdict=lambda verdict, action: actions.append(action))
+    assert len(verdicts) == 1 and not verdicts[0].ok and actions == ["vetoed"]
     assert str(models[0]) in verdicts[0].models()
     assert client.round_state(1).status is RoundStatus.VETOED
     assert len(client.events(["RootVetoed"])) == 1
-    # The operator then re-proposes the honest bundle, which the watcher lets through.
+    # The operator then re-proposes the honest bundle. A restarted watch (same state) neither re-verifies nor
+    # re-vetoes the old proposal, and lets the new one through.
     assert [a.step for a in op.step()] == ["propose"]
-    later = watch(client, chain.guardian, interval=0.05, stop=lambda: True)
-    assert [v.ok for v in later] == [False, True]
+    later = watch(TournamentClient(chain.w3, chain.deployment), chain.guardian, policy=policy, stop=lambda: True,
+                  state_dir=state)
+    assert [v.ok for v in later] == [True]
     assert client.round_state(1).status is RoundStatus.PROPOSED
+    recorded = json.loads((state / "watch.json").read_text())["proposals"]
+    assert sorted((r["ok"], r["action"]) for r in recorded.values()) == [(False, "vetoed"), (True, "ok")]
 
 
 def test_watch_without_guardian_exits_nonzero_on_a_bad_root(chain, closed_round) -> None:
@@ -180,7 +195,7 @@ def test_watch_without_guardian_exits_nonzero_on_a_bad_root(chain, closed_round)
     scores.loc[scores["model"] == str(models[1]), "burn"] = 0
     scores.loc[scores["model"] == str(models[1]), "payout"] = 5 * UNIT
     propose(chain, *_swap(republish(bundle, scores=scores)))
-    code, report = verify_cli(chain, "--watch", "--interval", "0.05", "--timeout", "30")
+    code, report = verify_cli(chain, bundle, "--watch", "--interval", "0.05", "--timeout", "30")
     assert code == 1
     assert str(models[1]) in report["verdicts"][0]["models"]
 
@@ -188,3 +203,17 @@ def test_watch_without_guardian_exits_nonzero_on_a_bad_root(chain, closed_round)
 def _swap(published):
     manifest, uri, digest = published
     return uri, digest, manifest
+
+
+def test_a_payout_above_the_models_cap_is_named(chain, closed_round) -> None:
+    # A consistent lie within the round's totals: model 0 paid 10% of its stake at risk, twice the round's cap. The
+    # contract would clamp the leaf at settlement; the auditor names it before activation.
+    _, models, bundle = closed_round
+    scores = bundle.scores()
+    scores.loc[scores["model"] == str(models[0]), "payout"] = STAKES[0] // 10
+    scores.loc[scores["model"] == str(models[0]), "burn"] = 0
+    propose(chain, *_swap(republish(bundle, scores=scores)))
+    code, report = verify_cli(chain, bundle, "--round", "1")
+    assert code == 1
+    assert ("model", str(models[0]), "payout_cap") in fields(report)
+    assert str(models[0]) in report["verdicts"][0]["models"]

@@ -14,6 +14,7 @@ from oracle.bundle.manifest import (
     FileEntry,
     Manifest,
     ManifestError,
+    PayoutLimit,
     PreviousLink,
     Totals,
     canonical_json,
@@ -132,6 +133,10 @@ def test_any_change_changes_the_hash():
         (lambda d: d["chain"].update(contract="0x12"), "chain.contract"),
         (lambda d: d["previous"].update(round=7), "previous.round 7 must be below round 7"),
         (lambda d: d["params"].update(big=2**60), r"params.big: integer"),
+        (lambda d: d.update(payout_limit={"rule": "pro-rata-ceil", "limit": "1", "block": 3}), "payout_limit.rule"),
+        (lambda d: d.update(payout_limit={"rule": "pro-rata-floor", "limit": 1, "block": 3}), "payout_limit.limit"),
+        (lambda d: d.update(payout_limit={"rule": "pro-rata-floor", "limit": "1", "block": -3}),
+         "payout_limit.block"),
     ],
 )
 def test_malformed_manifests_are_named(mutate, fragment):
@@ -145,3 +150,15 @@ def test_malformed_manifests_are_named(mutate, fragment):
 def test_not_json_is_a_clear_error():
     with pytest.raises(ManifestError, match="where.json: not valid JSON"):
         Manifest.from_bytes(b"{not json", "where.json")
+
+
+def test_the_payout_limit_is_recorded_exactly_and_optional():
+    with_limit = make_manifest(payout_limit=PayoutLimit(limit=BIG + 7, block=123))
+    data = json.loads(with_limit.to_bytes())
+    assert data["payout_limit"] == {"rule": "pro-rata-floor", "limit": str(BIG + 7), "block": 123}
+    again = Manifest.from_bytes(with_limit.to_bytes())
+    assert again.payout_limit == PayoutLimit(BIG + 7, 123) and again.to_bytes() == with_limit.to_bytes()
+    assert with_limit.keccak256 != make_manifest().keccak256
+    # Without a limit the key is absent (and the manifest reads back without one).
+    assert "payout_limit" not in json.loads(make_manifest().to_bytes())
+    assert Manifest.from_bytes(make_manifest().to_bytes()).payout_limit is None

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from oracle.scoring.params import RoundParams
-from oracle.scoring.payouts import compute_payouts, model_amount, payout_factor, payout_score
+from oracle.scoring.payouts import compute_payouts, model_amount, payout_factor, payout_score, scale_payouts
 
 PARAMS = RoundParams(corr_weight=0.5, mmc_weight=2.0, clip=0.05, payout_threshold=10**30)
 
@@ -121,3 +121,40 @@ def test_amounts_match_independent_decimal_rule_and_totals_are_exact(
         assert type(p.payout) is int and type(p.burn) is int
     assert r.total_payout == sum(p.payout for p in r.models)
     assert r.total_burn == sum(p.burn for p in r.models)
+
+
+def test_payouts_within_the_limit_are_unchanged_and_burns_never_scale() -> None:
+    stakes = {"1": 10**21, "2": 10**21, "3": 10**21}
+    corr = {"1": 0.04, "2": 0.02, "3": -0.04}
+    mmc = {"1": 0.0, "2": 0.0, "3": 0.0}
+    unscaled = compute_payouts(stakes, corr, mmc, PARAMS)
+    roomy = compute_payouts(stakes, corr, mmc, PARAMS, payout_limit=unscaled.total_payout)
+    assert [m.payout for m in roomy.models] == [m.payout for m in unscaled.models]
+    tight = compute_payouts(stakes, corr, mmc, PARAMS, payout_limit=unscaled.total_payout // 3)
+    assert tight.unscaled_payout == unscaled.total_payout
+    assert tight.total_payout <= unscaled.total_payout // 3
+    assert [m.burn for m in tight.models] == [m.burn for m in unscaled.models]
+    # floor(payout * limit / total), model by model.
+    for before, after in zip(unscaled.models, tight.models):
+        assert after.payout == before.payout * (unscaled.total_payout // 3) // unscaled.total_payout
+
+
+def test_a_zero_limit_pays_nothing_and_a_negative_one_is_refused() -> None:
+    assert scale_payouts([5, 7], 0) == [0, 0]
+    assert scale_payouts([5, 7], None) == [5, 7]
+    with pytest.raises(ValueError, match="payout limit"):
+        scale_payouts([5, 7], -1)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 10**27), min_size=1, max_size=30), st.integers(0, 10**28))
+def test_scaled_payouts_fit_the_limit_and_are_the_exact_floor(payouts: list[int], limit: int) -> None:
+    scaled = scale_payouts(payouts, limit)
+    total = sum(payouts)
+    assert sum(scaled) <= max(limit, 0) or total <= limit
+    assert all(0 <= after <= before for before, after in zip(payouts, scaled))
+    if total <= limit:
+        assert scaled == payouts
+    else:
+        assert scaled == [Fraction(p * limit, total).__floor__() for p in payouts]
+        assert sum(scaled) <= limit < total

@@ -14,7 +14,7 @@ from oracle.bundle.parquet import parquet_bytes
 from oracle.bundle.store import ArtifactStore, BundleError
 from oracle.bundle.round_bundle import load_bundle, PREDICTIONS, SCORES, STAKES, TARGETS, TREE
 from oracle.bundle.write import write_round_bundle
-from oracle.bundle.manifest import Manifest, canonical_json
+from oracle.bundle.manifest import Manifest, PayoutLimit, canonical_json
 from oracle.scoring.params import RoundParams
 from oracle.auditor.recompute import recompute
 from oracle.scoring.pipeline import score_round
@@ -257,3 +257,42 @@ def test_a_score_beyond_the_tolerance_is_still_named(store: ArtifactStore):
     report = recompute(uri)
     assert not report.ok
     assert found(report, "model", "corr") == set(MODELS)
+
+
+def _limited(fraction_of_total: tuple[int, int]) -> tuple[dict, PayoutLimit]:
+    """Round inputs whose payouts exceed a payout limit of the given fraction of their total, scaled to it."""
+    inputs = round_inputs()
+    total = sum(int(v) for v in inputs["scores"]["payout"])
+    limit = PayoutLimit(total * fraction_of_total[0] // fraction_of_total[1], block=42)
+    stake_map = dict(zip(inputs["stakes"]["model"], inputs["stakes"]["stake_at_risk"]))
+    scaled = score_round(inputs["predictions"], inputs["targets"], stake_map, PARAMS, payout_limit=limit.limit)
+    assert scaled.unscaled_payout == total > scaled.total_payout
+    return {**inputs, "scores": scaled.scores}, limit
+
+
+def test_payouts_scaled_to_the_recorded_limit_recompute(store: ArtifactStore):
+    inputs, limit = _limited((1, 3))
+    _, uri, _ = write_round_bundle(store, 1, **inputs, payout_limit=limit)
+    report = recompute(uri)
+    assert report.ok, [d.describe() for d in report.differences]
+    assert report.totals["round_payout"] <= limit.limit < report.unscaled_payout
+    # Scores from another kernel: the amounts derived from the published floats are scaled by the same rule.
+    other = {**inputs, "scores": _scores_from_other_kernel(inputs["scores"], 1e-13)}
+    from oracle.scoring.payouts import scale_payouts
+
+    other["scores"]["payout"] = pd.Series(scale_payouts([int(v) for v in other["scores"]["payout"]], limit.limit),
+                                          dtype=object)
+    _, uri, _ = write_round_bundle(store, 1, **other, payout_limit=limit)
+    report = recompute(uri)
+    assert report.ok, [d.describe() for d in report.differences]
+
+
+def test_payouts_above_the_recorded_limit_are_named(store: ArtifactStore):
+    inputs, limit = _limited((1, 2))
+    unscaled = round_inputs()["scores"]
+    _, uri, _ = write_round_bundle(store, 1, **{**inputs, "scores": unscaled}, payout_limit=limit)
+    report = recompute(uri)
+    paid = {m for m, p in zip(unscaled["model"], unscaled["payout"]) if int(p) > 0}
+    assert paid and found(report, "model", "payout") == paid
+    assert found(report, "total", "round_payout") == {"manifest"}
+    assert found(report, "leaf", "cumulative_payout") == {str(MODEL_IDS[m]) for m in paid}

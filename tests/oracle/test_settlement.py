@@ -112,7 +112,7 @@ def test_proofs_from_a_loaded_dump_give_int_leaves(js_trees: dict[str, Any]) -> 
         ([SettlementLeaf(1, 0, 0), SettlementLeaf(1, 5, 0)], r"leaf 1: model_id 1 is duplicate"),
         ([SettlementLeaf(2, 0, 0), SettlementLeaf(1, 0, 0)], r"leaf 1: model_id 1 is out of order"),
         ([SettlementLeaf(-1, 0, 0)], r"leaf 0: model_id = -1 is outside"),
-        ([SettlementLeaf(1, AMOUNT_LIMIT, 0)], r"cumulative_payout of model 1 = .* outside \[0, 2\*\*96\)"),
+        ([SettlementLeaf(1, AMOUNT_LIMIT, 0)], r"cumulative_payout of model 1 = .* outside \[0, 2\*\*94\)"),
         ([SettlementLeaf(1, 0, -3)], r"cumulative_burn of model 1 = -3"),
         ([SettlementLeaf(1, 1.5, 0)], r"cumulative_payout of model 1 must be an int, got float"),  # type: ignore[arg-type]
         ([SettlementLeaf(1, True, 0)], r"must be an int, got bool"),  # type: ignore[arg-type]

@@ -149,3 +149,55 @@ def test_every_problem_carries_a_stable_code() -> None:
         ["not_owner", "hash_mismatch", "wrong_chain", "wrong_contract", "wrong_round", "expired"])
     forged = replace(_signed(), model_id=10)
     assert "bad_signature" in {p.code for p in verify_submission(forged, FILE, OWNER.address)}
+
+
+# ---------------------------------------------------------------- canonical signatures, replay keys (issue 10, L-5)
+
+SECPK1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+
+
+def _reencodings(sub: Submission) -> dict[str, Submission]:
+    """The other encodings of the same signature that ecrecover (and eth_account) accept: v as 0/1, and the mirrored
+    s with the other recovery id."""
+    raw = bytes.fromhex(sub.signature[2:])
+    r, s, v = raw[:32], int.from_bytes(raw[32:64], "big"), raw[64]
+    high_s = (SECPK1_N - s).to_bytes(32, "big")
+    flipped = 55 - v  # 27 <-> 28
+    return {
+        "v-27": replace(sub, signature="0x" + (r + raw[32:64] + bytes([v - 27])).hex()),
+        "high-s": replace(sub, signature="0x" + (r + high_s + bytes([flipped])).hex()),
+        "high-s, v-27": replace(sub, signature="0x" + (r + high_s + bytes([flipped - 27])).hex()),
+    }
+
+
+def test_only_the_canonical_encoding_of_a_signature_is_accepted() -> None:
+    sub = _signed()
+    assert recover_signer(sub) == OWNER.address
+    from eth_account.messages import encode_typed_data
+
+    from oracle.protocol.submission import typed_data
+
+    message = encode_typed_data(full_message=typed_data(CHAIN, TOURNAMENT, 4, 9, sub.predictions_hash, DEADLINE))
+    for name, other in _reencodings(sub).items():
+        # The malleability is real: the library recovers the owner from every encoding...
+        assert Account.recover_message(message, signature=other.signature) == OWNER.address, name
+        # ...and every one but the canonical encoding is refused, saying which rule it breaks.
+        with pytest.raises(SubmissionError, match="non-canonical signature") as refused:
+            recover_signer(other)
+        assert ("v is" if "v-27" in name else "high-s") in str(refused.value), name
+        problems = verify_submission(other, FILE, OWNER.address, now=0)
+        assert [p.code for p in problems] == ["bad_signature"], name
+
+
+def test_replay_key_is_the_signed_content_not_the_signature_bytes() -> None:
+    from oracle.protocol.submission import replay_key, submission_digest
+
+    sub = _signed()
+    assert replay_key(sub) == submission_digest(CHAIN, TOURNAMENT, 4, 9, sub.predictions_hash, DEADLINE)
+    for other in _reencodings(sub).values():
+        assert replay_key(other) == replay_key(sub)
+    # Unsigned delivery metadata is not part of it; every signed field is.
+    assert replay_key(replace(sub, received_at=123, file_name="other.csv")) == replay_key(sub)
+    for field, value in (("model_id", 10), ("round", 5), ("deadline", DEADLINE + 1), ("chain_id", 1),
+                         ("tournament", "0x" + "cd" * 20), ("predictions_hash", "0x" + "00" * 32)):
+        assert replay_key(replace(sub, **{field: value})) != replay_key(sub), field

@@ -14,11 +14,11 @@ import pandas as pd
 import pytest
 from eth_account import Account
 
-from oracle.protocol.submission import sign_submission
+from oracle.protocol.submission import replay_key, sign_submission
 from oracle.scoring.tables import combine_model_files, read_prediction_file
 from oracle.scoring.validation import TableError, validate_predictions
 from oracle.service.db.engine import Database, DatabaseError
-from oracle.service.db.ledger import Ledger, Refusal, replay_key
+from oracle.service.db.ledger import Ledger, Refusal
 from oracle.service.prediction_check import LiveIds, prediction_problems
 from oracle.testing.postgres import Postgres, start_postgres
 

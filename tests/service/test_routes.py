@@ -6,7 +6,9 @@ same service as ``tourney serve`` over real HTTP."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
+import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterator
@@ -15,6 +17,7 @@ import pandas as pd
 import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from eth_utils import keccak
 from fastapi.testclient import TestClient
 
 from oracle.chain.client import TournamentClient
@@ -210,6 +213,40 @@ def test_result_routes_after_the_proposal(world: World, tmp_path: Path) -> None:
     late = world.call("POST", "/rounds/1/submissions", "/rounds/{round}/submissions",
                       json=world.signed(world.unstaked, prediction_csv(world.live, seed=2)))
     assert late.status_code == 409 and late.json()["error"]["code"] in ("late", "expired")
+
+
+def test_published_routes_deployment_rules_and_bundles_by_content_address(world: World) -> None:
+    """What a participant joins with, the rules its files are checked against, and the bundle files an auditor
+    anywhere reads: the manifest by name (its keccak is on-chain) and every object by its SHA-256."""
+    deployment = world.call("GET", "/deployment", "/deployment").json()
+    assert deployment["tournament"] == world.chain.deployment.tournament and deployment["chain_id"] == 31337
+    rules = world.call("GET", "/rounds/1/rules", "/rounds/{round}/rules").json()
+    assert rules["round"] == 1 and rules["live"]["ids"] == LIVE_IDS and rules["params"]["min_live_share"] == 1.0
+    unopened = world.call("GET", "/rounds/2/rules", "/rounds/{round}/rules")
+    assert unopened.status_code == 404 and unopened.json()["error"]["code"] == "no_rules"
+
+    proposal = world.operator.client.current_proposal(1)
+    name = proposal.manifest_uri.rsplit("/", 1)[-1]
+    manifest = world.call("GET", f"/bundles/rounds/1/{name}", "/bundles/rounds/{round}/{name}")
+    assert manifest.status_code == 200
+    assert "0x" + keccak(manifest.content).hex() == proposal.manifest_hash
+    entry = next(iter(json.loads(manifest.content)["files"].values()))
+    some = next(p.rsplit("/", 1)[-1] for p in world.operator.store.fs.ls(world.operator.store.root + "/objects",
+                                                                          detail=False)
+                if p.rsplit("/", 1)[-1].startswith(entry["sha256"]))
+    blob = world.call("GET", f"/bundles/objects/{some}", "/bundles/objects/{name}")
+    assert blob.status_code == 200 and hashlib.sha256(blob.content).hexdigest() == some.split(".")[0]
+    for path in ("/bundles/objects/..%2Fdeployment.json", "/bundles/objects/notahash.json",
+                 "/bundles/rounds/1/manifest.json"):
+        refused = world.http.get(path)
+        assert refused.status_code == 404, path
+
+
+def test_metrics_show_the_open_round_without_a_scheduler(world: World) -> None:
+    write_live(world.rounds_dir, 2, LIVE_IDS)
+    assert [a.step for a in world.operator.open_due()] == ["open"]
+    metrics = world.call("GET", "/metrics", "/metrics").text
+    assert "tourney_open_round 2" in metrics
 
 
 def test_unknown_paths_and_methods_use_the_error_body(world: World) -> None:

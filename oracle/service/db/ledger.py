@@ -8,7 +8,8 @@ One submission's transaction (:meth:`Ledger.commit`):
    transaction with ``BEGIN IMMEDIATE``). Closing a round (:meth:`Ledger.close`) updates that row, so it waits for
    every submission already past the gate and every later one sees ``closed``: a receipted submission is always in
    the snapshot, and one that is not was told it was late;
-2. the **replay key** of the signed request (:func:`replay_key`): the current submission's key means a duplicate
+2. the **replay key** of the signed request (:func:`oracle.protocol.submission.replay_key`, the EIP-712 digest
+   of the signed content, never the signature bytes): the current submission's key means a duplicate
    (the original receipt goes back with the refusal, so a client whose answer was lost gets it again); any older
    key of the model means a replay (a signature carries no nonce: an old request must not roll predictions back);
 3. the clock: the chain's time must be before ``closesAt`` and the signed deadline; the stamp strictly increases
@@ -32,12 +33,11 @@ from sqlalchemy import Connection, and_, bindparam, func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from oracle.errors import TourneyError
-from oracle.protocol.submission import Submission
+from oracle.protocol.submission import Submission, replay_key
 from oracle.service.db.engine import Database
 from oracle.service.db.schema import rejections, rounds, submissions
-from oracle.service.digests import submission_digest_fast
 
-__all__ = ["Ledger", "Refusal", "Stored", "replay_key"]
+__all__ = ["Ledger", "Refusal", "Stored"]
 
 #: Transactions a submission may lose to concurrent ones for the same model before it gives up (503).
 ATTEMPTS = 16
@@ -51,14 +51,6 @@ _SLOT = select(submissions).where(_IN_SLOT, (submissions.c.seq == select(func.ma
                                   | (submissions.c.replay_key == bindparam("key")))
 _INSERT = submissions.insert()
 _TURN = text("SELECT pg_advisory_xact_lock(:a, :b)")
-
-
-def replay_key(sub: Submission) -> str:
-    """What one signed request is receiptable once under: the EIP-712 digest of the signed content (chain,
-    contract, round, model, file hash, deadline). Keyed on the content rather than the signature bytes, so a
-    second signature over the same content (a malleated ``s``) is the same request. The one place to change it."""
-    return submission_digest_fast(sub.chain_id, sub.tournament, sub.round, sub.model_id, sub.predictions_hash,
-                                  sub.deadline)
 
 
 class Refusal(TourneyError):

@@ -26,7 +26,7 @@ def model(model_id: int, service: Service = Depends(get_service)) -> ModelOut:
     if owner is None:
         raise ApiError(404, "unknown_model", f"model {model_id} is not registered on the tournament")
     stake = service.read_chain(f"read model {model_id}", lambda: service.client.stake_of(model_id))
-    last_closed, _ = service.read_chain("read the round cursor", service.client.cursor)
+    last_closed = service.read_chain("read the round cursor", service.client.cursor).last_closed
     history = []
     for round in range(max(1, last_closed + 1 - HISTORY_ROUNDS), last_closed + 2):
         history.append(_model_round(service, round, model_id))

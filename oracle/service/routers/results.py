@@ -50,7 +50,7 @@ def proof(round: int, model_id: int, service: Service = Depends(get_service)) ->
         found = proof_for(tree, model_id)
     except (KeyError, ValueError):
         raise ApiError(404, "not_in_tree", f"model {model_id} has no leaf in round {round}'s tree "
-                       "(registered after the round closed?)") from None
+                       "(no stake when the round closed, or registered after it)") from None
     return ProofOut(round=round, model_id=model_id, cumulative_payout=str(found.leaf.cumulative_payout),
                     cumulative_burn=str(found.leaf.cumulative_burn), proof=list(found.proof),
                     root=bundle.manifest.root, status=status)

@@ -20,7 +20,7 @@ router = APIRouter()
 def rounds(service: Service = Depends(get_service)) -> RoundsOut:
     """Open rounds with their deadlines, and the most recent rounds."""
     block, now = service.chain_clock()
-    last_closed, _ = service.read_chain("read the round cursor", service.client.cursor)
+    last_closed = service.read_chain("read the round cursor", service.client.cursor).last_closed
     recent = [service.round_out(r, now) for r in range(max(1, last_closed - 4), last_closed + 2)]
     recent = [r for r in recent if r.status != "none"]
     for r in recent:

@@ -59,6 +59,7 @@ def metrics(service: Service = Depends(get_service)) -> Response:
     """Prometheus text format: submissions accepted/rejected by reason, round state, last block seen."""
     try:
         service.chain_clock()
+        service.refresh_round_metrics()  # the round gauges are current even when no scheduler runs in this process
     except ApiError:
         pass  # metrics must render even when the chain is down; last_block then stays at its last value
     return Response(service.metrics.render(), media_type=CONTENT_TYPE)

@@ -190,7 +190,8 @@ def make_world(chain: Any, participant: Any, tmp_path: Path) -> World:
     workdir.mkdir()
     env = {"TOURNEY_RPC": chain.url, "TOURNEY_DEPLOYMENT": str(chain.deployment_file),
            "TOURNEY_KEYSTORE_DIR": str(participant.keystore_dir), "TOURNEY_PASSWORD": participant.password,
-           "TOURNEY_SERVICE": url, "TOURNEY_MCP_WORKDIR": str(workdir), **numeric_environment()}
+           "TOURNEY_SERVICE": url, "TOURNEY_MCP_WORKDIR": str(workdir),
+           "TOURNEY_MANIFEST_ROOTS": str(service_dir / "store"), **numeric_environment()}
     if os.environ.get("PYTHONPATH"):
         env["PYTHONPATH"] = os.environ["PYTHONPATH"]  # a worktree's oracle package, as in this process
     found = World(chain, stack, url, operator, service_dir / "rounds", workdir, env, participant.name)
