@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import platform
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -55,9 +56,22 @@ def main() -> None:
             finally:
                 if server is not None:
                     server.stop()
-        run = {"backend": backend, "workers": workers, **run}
+        run = {"backend": backend, "workers": workers, "offered_seconds": args.seconds, "commit": _commit(), **run}
         print(json.dumps(run), flush=True)
         runs.append(run)
+        write_results(args.out, runs)  # after every run: a benchmark stopped part-way keeps what it measured
+    print(args.out.read_text())
+
+
+def _commit() -> str:
+    """The code measured: the checkout's commit, marked when the work tree differs from it."""
+    def git(*argv: str) -> str:
+        return subprocess.run(["git", *argv], capture_output=True, text=True, cwd=RESULTS.parent).stdout.strip()
+    return git("rev-parse", "--short", "HEAD") + ("+changes" if git("status", "--porcelain", "--untracked-files=no")
+                                                  else "")
+
+
+def write_results(out: Path, runs: list[dict]) -> None:
     result = {
         "runs": runs,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
@@ -65,9 +79,8 @@ def main() -> None:
                 "one worker; Anvil, the database and the load generator on the same machine; PostgreSQL with its "
                 "default durability (synchronous_commit on), SQLite in WAL mode with synchronous=NORMAL",
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
 
 
 if __name__ == "__main__":
