@@ -22,7 +22,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 # Plain pytest must not load brownie's plugin: it would start a chain for tests that need none.
 PYTEST := $(BIN)/pytest -p no:pytest-brownie
 
-.PHONY: help setup compile chromium gates fmt-check test test-python test-contracts test-foundry fuzz coverage lint demo bench-gas bench-oracle bench-service schemathesis-venv clean
+.PHONY: help setup compile chromium postgresql gates fmt-check test test-python test-contracts test-foundry fuzz coverage lint demo bench-gas bench-oracle bench-service schemathesis-venv clean
 .PHONY: web test-web web-demo bench-web bench-scale
 
 help:
@@ -74,7 +74,7 @@ fmt-check: setup
 	$(BIN)/ruff format --check $(PY_LINTED)
 	$(BIN)/ruff check --select I001,E501 $(PY_LINTED)
 
-test-python: setup compile chromium web $(SCHEMATHESIS_VENV)/.installed
+test-python: setup compile chromium postgresql web $(SCHEMATHESIS_VENV)/.installed
 	$(PYTEST) -q tests/oracle tests/service $(wildcard tests/e2e) $(wildcard tests/web)
 
 # The web app (web/): installed from web/package-lock.json, built into web/dist, which `tourney serve` serves at /.
@@ -97,6 +97,10 @@ test-web: web/node_modules/.installed
 # The simulation report is checked by rendering it in headless Chromium (Debian's package).
 chromium:
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+# The service's tests (and its benchmark) start their own PostgreSQL server from Debian's binaries.
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
 
 test-contracts: setup
 	$(BIN)/brownie test tests/contracts
@@ -154,7 +158,7 @@ bench-gas: setup compile
 bench-oracle: setup
 	$(BIN)/python bench/off_chain.py
 
-bench-service: setup compile
+bench-service: setup compile postgresql
 	$(BIN)/python bench/service_bench.py
 
 bench-web: setup compile web chromium

@@ -72,13 +72,25 @@ def _absolute(url: str) -> str:
     return url if "://" in url else os.path.abspath(os.path.expanduser(url))
 
 
-def _operator(chain: ChainOptions, config: Any) -> Any:
+def _operator(chain: ChainOptions, config: Any, db: str | None = None) -> Any:
     from oracle.chain.client import TournamentClient
     from oracle.operator.rounds import Operator
 
     conn = chain.connect(need_account=True)
     output = get_output()
-    return Operator(TournamentClient(conn.w3, conn.deployment), conn.sender, config, log=output.note)
+    submissions = None
+    if db is not None:
+        # Beside `tourney serve`: the receipted submissions are in the service's database, the files in the inbox.
+        from oracle.protocol.inbox import Inbox
+        from oracle.service.db.engine import Database
+        from oracle.service.db.ledger import Ledger
+        from oracle.service.db.source import LedgerInbox
+
+        database = Database(db)
+        database.migrate()
+        submissions = LedgerInbox(Ledger(database), Inbox(config.inbox))
+    return Operator(TournamentClient(conn.w3, conn.deployment), conn.sender, config, log=output.note,
+                    submissions=submissions)
 
 
 def _emit_actions(actions: list[Any], operator: Any) -> None:
@@ -116,10 +128,14 @@ def operator_group() -> None:
 @click.option("--once", is_flag=True, help="Do every step that is due now, then exit.")
 @click.option("--until-round", type=click.IntRange(min=1), default=None, help="Exit once this round is active.")
 @click.option("--poll", type=click.FloatRange(min=0.05), default=2.0, show_default=True, help="Seconds between passes.")
+@click.option("--db", envvar="TOURNEY_SERVICE_DB", default=None, metavar="URL",
+              help="Snapshot rounds from this `tourney serve` database instead of the inbox's records "
+                   "[env TOURNEY_SERVICE_DB].")
 @json_option
-def run_command(chain: ChainOptions, config: Any, once: bool, until_round: int | None, poll: float) -> None:
+def run_command(chain: ChainOptions, config: Any, once: bool, until_round: int | None, poll: float,
+                db: str | None) -> None:
     """Open, close, resolve, propose and activate rounds as they fall due (safe to kill and restart)."""
-    operator = _operator(chain, config)
+    operator = _operator(chain, config, db)
     actions = operator.run(poll=poll, until_round=until_round, once=once)
     _emit_actions(actions, operator)
 

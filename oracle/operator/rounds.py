@@ -112,13 +112,17 @@ class Operator:
     config: OperatorConfig
     log: Callable[[str], None] = field(default=lambda message: None)
     hang_at: str | None = field(default_factory=lambda: os.environ.get(HANG_ENV) or None)
+    #: Where submissions are collected from (anything with the inbox's ``collect(round)``); the inbox at
+    #: ``config.inbox`` when None. The service passes its database ledger.
+    submissions: Any = None
 
     def __post_init__(self) -> None:
         if self.hang_at is not None and self.hang_at not in STEPS:
             raise ValueError(f"{HANG_ENV}={self.hang_at!r} is not a step; steps are {', '.join(STEPS)}")
         self.store = ArtifactStore(self.config.store)
-        self.inbox = Inbox(self.config.inbox)
-        prepare_paths(self.config, self.store, self.inbox)
+        self.inbox = self.submissions if self.submissions is not None else Inbox(self.config.inbox)
+        # The file inbox exists even when submissions come from the service's database (the files live there).
+        prepare_paths(self.config, self.store, Inbox(self.config.inbox))
         self.notices = Notices(self.log)  # what it waits for, said once; a stale chain clock
         self.t = self.client.tournament
 
