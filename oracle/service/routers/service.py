@@ -11,7 +11,7 @@ from oracle.protocol.receipt import RECEIPT_DOMAIN_NAME, RECEIPT_DOMAIN_VERSION
 from oracle.service.metrics import CONTENT_TYPE
 from oracle.service.routers.deps import get_service
 from oracle.service.db.engine import worker_id
-from oracle.service.schemas import ApiError, ComponentOut, HealthOut, InfoOut
+from oracle.service.schemas import ApiError, ComponentOut, HealthOut, InfoOut, error_responses
 from oracle.service.state import Service
 from oracle.service.web_state import WebState, get_web
 
