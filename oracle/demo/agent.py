@@ -75,14 +75,13 @@ class InboxAndService:
         self.sources = (Inbox(inbox), LedgerInbox(Ledger(database), Inbox(inbox)))
 
     def collect(self, round: int) -> Any:
-        merged = None
+        from oracle.protocol.inbox import Collected
+
+        merged = Collected()
         for source in self.sources:
             found = source.collect(round)
-            if merged is None:
-                merged = found
-            else:
-                merged.extend(found)
-                merged.problems.extend(found.problems)
+            merged.extend(found)
+            merged.problems.extend(found.problems)
         merged.sort(key=lambda item: item[0].model_id)
         return merged
 

@@ -35,36 +35,31 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pandas as pd
-from eth_account.signers.local import LocalAccount
 from web3.types import RPCEndpoint
 
 from oracle.chain.anvil import start_anvil
 from oracle.chain.client import TournamentClient
 from oracle.chain.clock import format_time
 from oracle.chain.deploy import UNIT
-from oracle.chain.tx import Sender
 from oracle.testing.local import local_tournament
 from oracle.chain.keystore import Keystore
 from oracle.operator.rounds import Operator
 from oracle.operator.config import OperatorConfig
-from oracle.settlement.leaves import leaves_of_dump
 from oracle.scoring.params import RoundParams
-from oracle.bundle.round_bundle import load_bundle
 from oracle.chain.connection import Connection
-from oracle.protocol.permit import permit_signature
 from oracle.participant.settle import settle_all
 from oracle.participant.stake import exit_status, request_withdrawal, withdraw
 from oracle.protocol.inbox import Inbox
 from oracle.protocol.submission import sign_submission, Submission
-from oracle.auditor.verify import Verdict, verify_all, verify_round
+from oracle.auditor.verify import verify_all, verify_round
 from oracle.bundle.fetch import FetchPolicy
 from oracle.demo.data import RoundDataWorld, model_predictions
-from oracle.demo.agent import AGENT_OWNER, AgentOutcome, DemoAgentSetup, InboxAndService, finish_agent, start_agent
+from oracle.demo.agent import AGENT_OWNER, DemoAgentSetup, InboxAndService, finish_agent, start_agent
+from oracle.demo.outcome import DemoResult, model_table, rejections
+from oracle.demo.players import KEYSTORE_PASSWORD, Player, enroll_players
 from oracle.mcp.agent import AgentThread
 
 __all__ = ["DemoConfig", "DemoResult", "run_demo", "RoundDataWorld", "model_predictions"]
-
-KEYSTORE_PASSWORD = "demo-password-not-for-real-funds"
 
 
 @dataclass(frozen=True)
@@ -92,53 +87,7 @@ class DemoConfig:
     params: RoundParams = field(default_factory=RoundParams.numerai_default)
 
 
-@dataclass
-class DemoResult:
-    """What a demo run produced (the test checks it).
-
-    ``stakes`` is ``stakeOf`` of every registered model; ``reserve`` the reward reserve (committed payouts not yet
-    settled included); ``burn_due`` burns settled but not yet destroyed; ``token_supply`` bounds any real amount."""
-
-    rounds: int
-    vetoed_round: int | None
-    verdicts: list[Verdict]
-    models: pd.DataFrame
-    token_balance: int
-    stakes: dict[int, int]
-    reserve: int
-    burn_due: int
-    token_supply: int
-    withdrawn: int
-    rejections: dict[int, list[str]]
-    seconds: float
-    agent: "AgentOutcome | None" = None
-
-    @property
-    def claims_sound(self) -> bool:
-        """Every model's stake is a real amount: non-negative and within the supply (a negative ledger value read
-        as uint would be near 2**256)."""
-        return all(0 <= stake <= self.token_supply for stake in self.stakes.values())
-
-    @property
-    def solvent(self) -> bool:
-        """The tokens held cover every claim: each model's stake, the reserve and the burns due."""
-        return self.token_balance >= sum(self.stakes.values()) + self.reserve + self.burn_due
-
-    @property
-    def conserved(self) -> bool:
-        """Per-claim solvency: every stake sound and all of them (with the reserve) covered by the balance."""
-        return self.claims_sound and self.solvent
-
-
 # ------------------------------------------------------------------------------------------ the run
-
-
-@dataclass
-class _Player:
-    name: str
-    account: LocalAccount
-    sender: Sender
-    models: list[int]
 
 
 class _Demo:
@@ -167,31 +116,8 @@ class _Demo:
         self.say(f"deployed tournament {self.t.address} on {anvil.url}; reserve funded with {c.reserve // UNIT} STK")
 
         keystore = Keystore(self.workdir / "keystores", scrypt_n=c.scrypt_n)
-        self.players: list[_Player] = []
-        chain_id = self.w3.eth.chain_id
-        for i in range(c.participants):
-            name = f"participant{i:02d}"
-            keystore.create(name, KEYSTORE_PASSWORD)
-            account = keystore.unlock(name, KEYSTORE_PASSWORD)
-            sender = Sender(self.w3, account)
-            self.admin.send_ether(account.address, 10**18)
-            self.admin.transact(self.token.functions.transfer(account.address, 10 * c.stake * c.models_per_participant),
-                                action=f"tokens for {name}")
-            models = []
-            for _ in range(c.models_per_participant):
-                receipt = sender.transact(self.t.functions.registerModel(), action=f"{name} registers a model")
-                models.append(int(self.t.events.ModelRegistered().process_receipt(receipt)[0]["args"]["modelId"]))
-            if i % 2 == 0:
-                for model_id in models:
-                    deadline = int(self.w3.eth.get_block("latest")["timestamp"]) + 3600
-                    v, r, s = permit_signature(account, self.token, self.t.address, c.stake, deadline, chain_id)
-                    sender.transact(self.t.functions.stakeWithPermit(model_id, c.stake, deadline, v, r, s),
-                                    action=f"{name} stakes on model {model_id} with a permit")
-            else:
-                sender.transact(self.token.functions.approve(self.t.address, c.stake * len(models)), action="approve")
-                for model_id in models:
-                    sender.transact(self.t.functions.stake(model_id, c.stake), action=f"{name} stakes on {model_id}")
-            self.players.append(_Player(name, account, sender, models))
+        self.players = enroll_players(self.w3, self.admin, self.token, self.t, keystore, c.participants,
+                                      c.models_per_participant, c.stake)
         self.say(f"{len(self.players)} participants with encrypted keystores in {keystore.directory}, "
                  f"{sum(len(p.models) for p in self.players)} staked models")
 
@@ -279,11 +205,11 @@ class _Demo:
         verdicts = verify_all(self.client, policy=self.fetch_policy)
         models = self.client.model_count()
         return DemoResult(
-            rounds=c.rounds, vetoed_round=self.vetoed, verdicts=verdicts, models=self.model_table(),
+            rounds=c.rounds, vetoed_round=self.vetoed, verdicts=verdicts, models=self._model_table(),
             token_balance=self.token.functions.balanceOf(self.t.address).call(),
             stakes={m: self.client.stake_of(m) for m in range(1, models + 1)}, reserve=self.client.reserve(),
             burn_due=self.client.burn_due(), token_supply=self.token.functions.totalSupply().call(),
-            withdrawn=self.withdrawn, rejections=self.rejections(), seconds=time.monotonic() - started,
+            withdrawn=self.withdrawn, rejections=rejections(self.client, c.rounds), seconds=time.monotonic() - started,
             agent=outcome,
         )
 
@@ -321,7 +247,7 @@ class _Demo:
                      f"it stays at risk through round {self.withdrawal_after} and can be taken by "
                      f"{format_time(deadline, self.client.now())} (chain time) at the latest")
 
-    def connection(self, player: _Player) -> Connection:
+    def connection(self, player: Player) -> Connection:
         return Connection(self.w3, self.deployment, player.account, _sender=player.sender)
 
     def maybe_withdraw(self) -> None:
@@ -359,31 +285,9 @@ class _Demo:
 
     # -- reporting
 
-    def model_table(self) -> pd.DataFrame:
-        last = self.client.cursor().last_active
-        proposal = self.client.current_proposal(last)
-        leaves = leaves_of_dump(load_bundle(proposal.manifest_uri, proposal.manifest_hash).tree_dump()) if proposal else {}
-        rows = []
-        for player in self.players:
-            for model_id in player.models:
-                payout, burn = leaves.get(model_id, (0, 0))
-                rows.append({"model": model_id, "owner": player.name, "stake": self.client.stake_of(model_id),
-                             "payout": payout, "burn": burn})
-        if self.agent is not None and self.agent.agent.model_id is not None:
-            model_id = self.agent.agent.model_id
-            payout, burn = leaves.get(model_id, (0, 0))
-            rows.append({"model": model_id, "owner": AGENT_OWNER, "stake": self.client.stake_of(model_id),
-                         "payout": payout, "burn": burn})
-        return pd.DataFrame(rows)
-
-    def rejections(self) -> dict[int, list[str]]:
-        out: dict[int, list[str]] = {}
-        for round in range(1, self.config.rounds + 1):
-            proposal = self.client.current_proposal(round)
-            if proposal:
-                found = load_bundle(proposal.manifest_uri, proposal.manifest_hash).json("rejections.json")
-                out[round] = [f"model {r['model_id']}: {r['reason']}" for r in found]
-        return out
+    def _model_table(self) -> pd.DataFrame:
+        agent_model = None if self.agent is None else self.agent.agent.model_id
+        return model_table(self.client, self.players, agent_model, AGENT_OWNER)
 
 
 def run_demo(config: DemoConfig = DemoConfig(), workdir: Path | None = None, say: Callable[[str], None] = print,
