@@ -22,8 +22,9 @@ from oracle.chain.anvil import dev_private_keys
 from oracle.chain.client import RoundStatus, TournamentClient
 from oracle.chain.deploy import UNIT
 from oracle.participant.service_client import ServiceClient, ServiceError, submit_over_http
-from oracle.testing.harness import (ServiceProcess, encode_request, prediction_csv, register_models, run_submissions,
-                                    stake_models, start_service, write_live, write_targets)
+from oracle.testing.burst import run_submissions
+from oracle.testing.harness import (ServiceProcess, encode_request, prediction_csv, register_models, stake_models,
+                                    start_service, write_live, write_targets)
 from oracle.testing.service_state import service_submissions, wait_view
 from oracle.protocol.receipt import check_receipts, Receipt, sign_receipt, verify_receipt
 from oracle.participant.receipts import load_receipts

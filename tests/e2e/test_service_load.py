@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from oracle.testing.harness import run_load_scenario
+from oracle.testing.burst import run_load_scenario
 from oracle.protocol.receipt import check_receipts, verify_receipt
 
 PARTICIPANTS = 50
