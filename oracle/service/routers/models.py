@@ -61,7 +61,8 @@ def _withdrawal(service: Service, web: WebState, info: ModelState) -> Withdrawal
 
 def _model_round(service: Service, web: WebState, state: RoundState, model_id: int) -> ModelRoundOut | None:
     """One round of a model's history: its current inbox record and receipt and, once proposed, its result."""
-    sub = service.intake.current(state.round, model_id)
+    stored = service.intake.ledger.current(state.round, model_id)
+    sub = None if stored is None else stored.sub
     proposal = web.standing(state)
     row, leaf = None, None
     if proposal is not None:
@@ -81,4 +82,4 @@ def _model_round(service: Service, web: WebState, state: RoundState, model_id: i
                          burn=result.get("burn"), corr=result.get("corr"), mmc=result.get("mmc"),
                          status=state.status.label, cumulative_payout=None if leaf is None else str(leaf[0]),
                          cumulative_burn=None if leaf is None else str(leaf[1]),
-                         receipt=None if sub is None else service.intake.receipt_for(sub))
+                         receipt=None if stored is None else service.intake.receipt_of(stored))
