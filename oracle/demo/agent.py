@@ -12,7 +12,7 @@ import sys
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from eth_account.signers.local import LocalAccount
 
@@ -23,6 +23,9 @@ from oracle.mcp.agent import AgentConfig, AgentThread, Call, numeric_environment
 from oracle.scoring.params import RoundParams
 from oracle.service.config import ServiceConfig
 from oracle.testing.harness import service_thread
+
+if TYPE_CHECKING:
+    from oracle.protocol.inbox import Collected
 
 __all__ = ["AGENT_OWNER", "AgentOutcome", "DemoAgentSetup", "start_agent", "finish_agent"]
 
@@ -74,15 +77,14 @@ class InboxAndService:
         database.migrate()
         self.sources = (Inbox(inbox), LedgerInbox(Ledger(database), Inbox(inbox)))
 
-    def collect(self, round: int) -> Any:
-        merged = None
+    def collect(self, round: int) -> Collected:
+        from oracle.protocol.inbox import Collected
+
+        merged = Collected()
         for source in self.sources:
             found = source.collect(round)
-            if merged is None:
-                merged = found
-            else:
-                merged.extend(found)
-                merged.problems.extend(found.problems)
+            merged.extend(found)
+            merged.problems.extend(found.problems)
         merged.sort(key=lambda item: item[0].model_id)
         return merged
 
