@@ -22,8 +22,8 @@ export PYTHONDONTWRITEBYTECODE := 1
 # Plain pytest must not load brownie's plugin: it would start a chain for tests that need none.
 PYTEST := $(BIN)/pytest -p no:pytest-brownie
 
-.PHONY: help setup compile chromium gates fmt-check test test-python test-contracts test-foundry fuzz coverage lint demo bench-gas bench-oracle bench-service schemathesis-venv clean
-.PHONY: web test-web web-demo bench-web
+.PHONY: help setup compile chromium postgresql gates fmt-check test test-python test-contracts test-foundry fuzz coverage lint demo bench-gas bench-oracle bench-service schemathesis-venv clean
+.PHONY: web test-web web-demo bench-web bench-scale
 
 help:
 	@echo "make demo          run a whole tournament on a local Anvil chain"
@@ -35,6 +35,7 @@ help:
 	@echo "make bench-oracle  scoring / Merkle / simulation figures -> bench/results/oracle.json"
 	@echo "make bench-service HTTP submission load -> bench/results/service.json"
 	@echo "make bench-web     the leaderboard's first render with 10,000 models, the app's asset sizes -> bench/results/web.json"
+	@echo "make bench-scale   a 1,000- and a 10,000-model round end to end -> bench/results/scale.json"
 
 setup: $(VENV)/.installed node_modules/.installed $(SOLC_SHIM)
 
@@ -73,7 +74,7 @@ fmt-check: setup
 	$(BIN)/ruff format --check $(PY_LINTED)
 	$(BIN)/ruff check --select I001,E501 $(PY_LINTED)
 
-test-python: setup compile chromium web $(SCHEMATHESIS_VENV)/.installed
+test-python: setup compile chromium postgresql web $(SCHEMATHESIS_VENV)/.installed
 	$(PYTEST) -q tests/oracle tests/service $(wildcard tests/e2e) $(wildcard tests/web)
 
 # The web app (web/): installed from web/package-lock.json, built into web/dist, which `tourney serve` serves at /.
@@ -96,6 +97,10 @@ test-web: web/node_modules/.installed
 # The simulation report is checked by rendering it in headless Chromium (Debian's package).
 chromium:
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+# The service's tests (and its benchmark) start their own PostgreSQL server from Debian's binaries.
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
 
 test-contracts: setup
 	$(BIN)/brownie test tests/contracts
@@ -153,11 +158,15 @@ bench-gas: setup compile
 bench-oracle: setup
 	$(BIN)/python bench/off_chain.py
 
-bench-service: setup compile
+bench-service: setup compile postgresql
 	$(BIN)/python bench/service_bench.py
 
 bench-web: setup compile web chromium
 	$(BIN)/python bench/web_bench.py
+
+# Long (the 10,000-model round takes a while on 2 cores): `python bench/scale.py --models 1000` for one size.
+bench-scale: setup compile
+	$(BIN)/python bench/scale.py
 
 clean:
 	rm -rf build reports .solc web/dist

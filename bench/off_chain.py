@@ -26,6 +26,9 @@ TARGETS = {
     "scoring_speedup": ">= 10",
     "scoring_max_abs_diff": "<= 1e-9",
     "scoring_memory_ratio": "<= 0.5",
+    "score_process_speedup": ">= 10",
+    "score_process_memory_ratio": "<= 0.5",
+    "score_process_max_abs_diff": "<= 1e-9",
     "merkle_speedup_vs_js": ">= 10",
     "simulation_100r_50m_5000rows_s": "< 60",
 }

@@ -222,7 +222,7 @@ def _score(bundle: RoundBundle) -> Any:
 
     # The payouts are scaled to the limit the manifest records (the chain's free reserve; verify checks the limit
     # itself against the chain): the rule is recomputed here, not trusted.
-    return score_round(bundle.predictions(), bundle.targets(), bundle.stake_map(), bundle.params(),
+    return score_round(bundle.prediction_table(), bundle.targets(), bundle.stake_map(), bundle.params(),
                        payout_limit=bundle.payout_limit())
 
 
@@ -341,7 +341,7 @@ def _check_previous(bundle: RoundBundle, previous: Mapping[int, tuple[int, int]]
     if link is None or uri is None:  # both or neither: the URI is the link's
         return []
     try:
-        before = load_bundle(uri, expected_keccak=link.keccak256, reader=reader)
+        before = load_bundle(uri, expected_keccak=link.keccak256, reader=reader, only=[TREE])  # its leaves only
         published, unreadable = _dump_leaves(before.tree_dump())
     except (BundleError, ValueError) as exc:
         return [Difference("previous", uri, "bundle", link.keccak256, f"cannot be verified: {exc}")]

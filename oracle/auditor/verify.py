@@ -32,23 +32,18 @@ outage raises (the caller retries). A zero ``manifestHash`` fails at once. Follo
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-import pandas as pd
-from web3 import Web3
-
 from oracle.bundle.fetch import Fetcher, FetchPolicy
 from oracle.bundle.store import BundleError
-from oracle.bundle.round_bundle import load_bundle, REJECTIONS_FILE, RoundBundle, SUBMISSIONS_FILE
+from oracle.bundle.round_bundle import load_bundle, RoundBundle, TREE
 from oracle.chain.client import Proposal, RoundState, RoundStatus, TournamentClient
 from oracle.chain.tx import is_rpc_outage
 from oracle.settlement.leaves import leaves_of_dump
 from oracle.auditor.recompute import Difference, recompute_bundle
 from oracle.auditor.receipt_evidence import check_receipt_evidence, ReceiptEvidence
-from oracle.scoring.tables import read_prediction_file
-from oracle.protocol.submission import recover_signer, Submission, SubmissionError, verify_submission
+from oracle.auditor.submissions import check_submissions
 
 __all__ = ["Verdict", "ReceiptEvidence", "check_receipt_evidence", "verify_proposal", "verify_round", "verify_all"]
 
@@ -106,92 +101,6 @@ def _base_proposal(client: TournamentClient, proposal: Proposal) -> tuple[int, P
     if base == 0:
         return 0, None
     return base, client.current_proposal(base)
-
-
-def _same_values(a: pd.Series, b: pd.Series) -> bool:
-    if len(a) != len(b) or list(a.index) != list(b.index):
-        return False
-    for x, y in zip(a.to_numpy(dtype=float), b.to_numpy(dtype=float)):
-        if not (x == y or (math.isnan(x) and math.isnan(y))):
-            return False
-    return True
-
-
-def check_submissions(bundle: RoundBundle, client: TournamentClient, owners: Mapping[int, str]) -> list[Difference]:
-    """Every prediction column is a signed file of its model's owner; refusals that can be re-checked were right."""
-    out: list[Difference] = []
-    round = bundle.round
-    chain_id, tournament = client.chain_id(), client.tournament.address
-    try:
-        entries = bundle.json(SUBMISSIONS_FILE)
-        predictions = bundle.predictions().set_index("id")
-    except (BundleError, KeyError) as exc:
-        return [Difference("submission", "bundle", "readable", True, f"error: {exc}")]
-    predictions.index = predictions.index.astype(str)
-    signed: set[str] = set()
-    for entry in entries:
-        model = str(entry.get("model_id"))
-        try:
-            sub = Submission.from_json(entry["record"], f"{SUBMISSIONS_FILE} model {model}")
-            data = bundle.raw(entry["file"])
-        except (SubmissionError, BundleError, KeyError) as exc:
-            out.append(Difference("submission", model, "readable", True, f"error: {exc}"))
-            continue
-        signed.add(str(sub.model_id))
-        owner = owners.get(sub.model_id)
-        if owner is None:
-            out.append(Difference("submission", model, "model", "registered before close", "unknown model"))
-            continue
-        for problem in verify_submission(sub, data, owner, chain_id=chain_id, tournament=tournament, round=round):
-            field_name = "signature" if problem.code in ("bad_signature", "not_owner") else "record"
-            out.append(Difference("submission", model, field_name, "valid", problem))
-        if str(sub.model_id) not in predictions.columns:
-            continue  # refused later by validation: listed in the rejections
-        try:
-            frame = read_prediction_file(sub.file_name, data)
-            column = next(c for c in frame.columns if c != "id")
-            signed_values = pd.Series(frame[column].to_numpy(), index=frame["id"].astype(str)).sort_index()
-        except Exception as exc:  # noqa: BLE001 - an unreadable signed file should not have been scored
-            out.append(Difference("submission", model, "file", "readable", f"error: {exc}"))
-            continue
-        published = predictions[str(sub.model_id)].dropna().sort_index()
-        if not _same_values(published, signed_values.reindex(published.index)) or len(signed_values.dropna()) != len(published):
-            out.append(Difference("submission", model, "predictions", "as published", "differs from the signed file"))
-    for column in predictions.columns:
-        if column not in signed:
-            out.append(Difference("submission", column, "signature", "missing", "predictions without a signed file"))
-    try:
-        rejections = bundle.json(REJECTIONS_FILE)
-    except BundleError:
-        rejections = []
-    for rejection in rejections:
-        out += _recheck_rejection(rejection, owners, chain_id, tournament, round)
-    return out
-
-
-def _recheck_rejection(rejection: Mapping[str, Any], owners: Mapping[int, str], chain_id: int, tournament: str,
-                       round: int) -> list[Difference]:
-    """A refusal the chain can decide: an unknown model must be unknown, a non-owner must not be the owner."""
-    reason, record = rejection.get("reason"), rejection.get("record")
-    if record is None or reason not in ("unknown_model", "not_owner"):
-        return []
-    try:
-        sub = Submission.from_json(record)
-    except SubmissionError:
-        return []
-    model = str(sub.model_id)
-    if reason == "unknown_model" and sub.model_id in owners:
-        return [Difference("rejection", model, "unknown_model", "refused", "model was registered before the close")]
-    if reason == "not_owner":
-        try:
-            signer = recover_signer(sub)
-        except SubmissionError:
-            return []
-        owner = owners.get(sub.model_id)
-        right_domain = sub.chain_id == chain_id and sub.tournament == Web3.to_checksum_address(tournament) and sub.round == round
-        if owner is not None and signer == owner and right_domain:
-            return [Difference("rejection", model, "not_owner", "refused", f"signed by the owner {owner}")]
-    return []
 
 
 def check_stakes(bundle: RoundBundle, chain_stakes: Mapping[int, int]) -> list[Difference]:
@@ -353,7 +262,8 @@ def _check(client: TournamentClient, proposal: Proposal, receipts: ReceiptEviden
             verdict.differences.append(Difference("previous", str(base_round), "manifestHash",
                                                   link.keccak256 if link else None, base.manifest_hash))
         try:
-            previous_leaves = leaves_of_dump(load_bundle(base.manifest_uri, base.manifest_hash, reader=fetcher).tree_dump())
+            previous_leaves = leaves_of_dump(  # its leaves are all it takes: the tree, not its thousands of files
+                load_bundle(base.manifest_uri, base.manifest_hash, reader=fetcher, only=[TREE]).tree_dump())
         except BundleError as exc:
             verdict.differences.append(Difference("previous", str(base_round), "bundle", "loads", str(exc)))
 

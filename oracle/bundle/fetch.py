@@ -146,6 +146,9 @@ class Fetcher:
     policy: FetchPolicy
     deadline: float | None = None
     read_bytes: int = field(default=0, init=False)
+    #: load_bundle reads a bundle's files several at a time: each read reserves its allowance under this lock, so
+    #: concurrent reads can never pass the byte budget together.
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         limit = time.monotonic() + self.policy.timeout
@@ -159,28 +162,34 @@ class Fetcher:
         """The bytes at ``uri``: a manifest when ``declared_size`` is None, else a bundle file that must be exactly
         that long (reading stops one byte past it, so a longer file is refused rather than read whole)."""
         uri = str(uri)
-        budget = self.policy.max_total_bytes - self.read_bytes
-        if declared_size is None:
-            allowed = min(self.policy.max_manifest_bytes, budget)
-        elif declared_size > self.policy.max_file_bytes:
-            raise FetchError(f"{uri}: the manifest declares {declared_size} bytes, over the limit of "
-                             f"{self.policy.max_file_bytes} bytes per file")
-        else:
-            allowed = declared_size
-        if allowed > budget or budget <= 0:
-            raise FetchError(f"{uri}: not read: it would pass the limit of {self.policy.max_total_bytes} bytes "
-                             f"for one bundle ({self.read_bytes} read already)")
-        if self.remaining() <= 0:
-            raise FetchError(f"{uri}: not read: the time allowed for fetching is over")
-        scheme = urlsplit(uri).scheme.lower() if "://" in uri else ""
-        if scheme in ("", "file"):
-            data = self._read_file(uri, allowed)
-        elif scheme in ("http", "https"):
-            data = self._read_http(uri, allowed)
-        else:
-            raise FetchError(f"{uri}: scheme {scheme!r} is not allowed (only file paths under the allowed roots and "
-                             f"http(s) to the allowed hosts; {self.policy.describe()})")
-        self.read_bytes += len(data)
+        with self._lock:
+            budget = self.policy.max_total_bytes - self.read_bytes
+            if declared_size is None:
+                allowed = min(self.policy.max_manifest_bytes, budget)
+            elif declared_size > self.policy.max_file_bytes:
+                raise FetchError(f"{uri}: the manifest declares {declared_size} bytes, over the limit of "
+                                 f"{self.policy.max_file_bytes} bytes per file")
+            else:
+                allowed = declared_size
+            if allowed > budget or budget <= 0:
+                raise FetchError(f"{uri}: not read: it would pass the limit of {self.policy.max_total_bytes} bytes "
+                                 f"for one bundle ({self.read_bytes} read or being read already)")
+            self.read_bytes += allowed  # reserved; what was not read is given back below
+        data = b""
+        try:
+            if self.remaining() <= 0:
+                raise FetchError(f"{uri}: not read: the time allowed for fetching is over")
+            scheme = urlsplit(uri).scheme.lower() if "://" in uri else ""
+            if scheme in ("", "file"):
+                data = self._read_file(uri, allowed)
+            elif scheme in ("http", "https"):
+                data = self._read_http(uri, allowed)
+            else:
+                raise FetchError(f"{uri}: scheme {scheme!r} is not allowed (only file paths under the allowed roots "
+                                 f"and http(s) to the allowed hosts; {self.policy.describe()})")
+        finally:
+            with self._lock:
+                self.read_bytes -= allowed - len(data)
         return data
 
     # -------------------------------------------------------------- local files

@@ -125,10 +125,12 @@ class FileEntry:
     size: int
 
     @classmethod
-    def of(cls, name: str, data: bytes) -> FileEntry:
-        """Describe ``data`` stored under the logical ``name`` (e.g. ``predictions.parquet``)."""
+    def of(cls, name: str, data: bytes, keccak256: str | None = None) -> FileEntry:
+        """Describe ``data`` stored under the logical ``name`` (e.g. ``predictions.parquet``). ``keccak256`` is the
+        data's keccak when the caller has just computed it over these bytes (a signed prediction file's checked
+        hash): a file of the round's thousands is not hashed twice."""
         _check_file_name(name, "files")
-        return cls(name=name, sha256=sha256_hex(data), keccak256=keccak_hex(data), size=len(data))
+        return cls(name=name, sha256=sha256_hex(data), keccak256=keccak256 or keccak_hex(data), size=len(data))
 
     @property
     def extension(self) -> str:

@@ -10,11 +10,13 @@ import io
 import re
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from oracle.bundle.store import BundleError
+from oracle.scoring.matrix import PredictionTable
 
 __all__ = ["AMOUNT_COLUMNS", "amount_text", "parquet_bytes", "read_parquet_bytes"]
 
@@ -40,8 +42,28 @@ def amount_text(value: Any, where: str) -> str:
     return str(as_int)
 
 
-def _arrow_table(df: pd.DataFrame, where: str) -> pa.Table:
+def _prediction_arrow_table(table: PredictionTable, where: str) -> pa.Table:
+    """A predictions table straight from the scoring matrix, column for column what ``pa.Table.from_pandas`` makes of
+    the same frame (ids as strings, NaN as null), so the bytes are the same without building the frame."""
+    models = set(table.models)
+    if len(set(table.columns)) != len(table.columns) or table.raw_ids is None or len(table.columns) != len(models) + 1:
+        raise BundleError(f"{where}: a predictions table needs one id column and distinct column names")
+    columns = {}
+    for name in table.columns:  # the file's column order, the id column where it was
+        if name not in models:
+            columns[name] = pa.Array.from_pandas(table.raw_ids.reset_index(drop=True))
+        elif name in table.row_of:
+            row = table.values[table.row_of[name]]
+            columns[name] = pa.array(row.astype(np.int64) if name in table.integer else row, from_pandas=True)
+        else:
+            columns[name] = pa.Array.from_pandas(table.other[name])
+    return pa.table(columns)
+
+
+def _arrow_table(df: pd.DataFrame | PredictionTable, where: str) -> pa.Table:
     """Convert to Arrow with amounts as strings and one fixed string type (no pandas metadata)."""
+    if isinstance(df, PredictionTable):
+        return _pinned(_prediction_arrow_table(df, where))
     df = df.reset_index(drop=True)
     columns = {}
     for name in df.columns:
@@ -51,7 +73,10 @@ def _arrow_table(df: pd.DataFrame, where: str) -> pa.Table:
             columns[name] = [amount_text(v, f"{where}: column {name!r} row {i}") for i, v in enumerate(df[name])]
         else:
             columns[name] = df[name]
-    table = pa.Table.from_pandas(pd.DataFrame(columns, columns=list(df.columns)), preserve_index=False)
+    return _pinned(pa.Table.from_pandas(pd.DataFrame(columns, columns=list(df.columns)), preserve_index=False))
+
+
+def _pinned(table: pa.Table) -> pa.Table:
     # pandas may produce string or large_string depending on version and dtype: pin one.
     schema = pa.schema(
         [
@@ -62,27 +87,30 @@ def _arrow_table(df: pd.DataFrame, where: str) -> pa.Table:
     return table.cast(schema).replace_schema_metadata(None)
 
 
-def parquet_bytes(df: pd.DataFrame, where: str = "table") -> bytes:
+def parquet_bytes(df: pd.DataFrame | PredictionTable, where: str = "table", plain: bool = False) -> bytes:
     """Serialise ``df`` to Parquet deterministically: same frame, same library versions, same bytes.
 
     Writer options are pinned (no Arrow schema blob, no pandas metadata, fixed compression and page
     format); Parquet itself records no timestamps. Columns named in AMOUNT_COLUMNS become decimal strings.
+    ``plain`` stores the values as they are (no dictionary, no compression): for the predictions table, thousands
+    of columns of distinct doubles that dictionary encoding and zstd only slow down without making the file smaller
+    (2,000 columns of 5,000 ids: 5.9 s and 86 MB compressed, 1.1 s and 79 MB plain, measured).
     """
     table = _arrow_table(df, where)
     sink = io.BytesIO()
+    encoding: dict[str, Any] = ({"compression": "none", "use_dictionary": False} if plain else
+                                {"compression": "zstd", "compression_level": 3, "use_dictionary": True})
     pq.write_table(
         table,
         sink,
         version="2.6",
-        compression="zstd",
-        compression_level=3,
-        use_dictionary=True,
         write_statistics=True,
         data_page_version="1.0",
         store_schema=False,
         write_page_index=False,
         write_page_checksum=False,
         row_group_size=1 << 20,
+        **encoding,
     )
     return sink.getvalue()
 

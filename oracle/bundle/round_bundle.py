@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, Iterable
 
 import pandas as pd
 
@@ -26,6 +27,9 @@ from oracle.bundle.mirrors import local_uri, mirror_uris
 from oracle.bundle.parquet import read_parquet_bytes
 from oracle.bundle.store import MANIFEST_NAME, ArtifactStore, BundleError, as_store, join_path
 from oracle.scoring.params import RoundParams
+
+if TYPE_CHECKING:
+    from oracle.scoring.matrix import PredictionTable
 
 __all__ = [
     "IntegrityProblem",
@@ -54,6 +58,8 @@ SCORES = "scores.parquet"
 TREE = "tree.json"
 PREVIOUS_CUMULATIVE = "previous_cumulative.parquet"
 STANDARD_FILES = (PREDICTIONS, TARGETS, STAKES, SCORES, TREE, PREVIOUS_CUMULATIVE)
+#: Files of a bundle read and hash-checked at once (reading and hashing leave the GIL).
+LOAD_THREADS = 4
 #: The signed submissions a bundle scored (each with its record, so an auditor re-checks every signature).
 SUBMISSIONS_FILE = "submissions.json"
 #: The submissions the operator refused, each with a reason code and the whole signed record.
@@ -110,6 +116,17 @@ class RoundBundle:
     def predictions(self) -> pd.DataFrame:
         """The round's predictions: an id column plus one column per model."""
         return self.table(PREDICTIONS)
+
+    def prediction_table(self) -> PredictionTable:
+        """The round's predictions as the scoring matrix, read straight from the Parquet file (no frame: the bundle's
+        biggest table, one column per model)."""
+        from oracle.scoring.prediction_files import predictions_from_parquet
+        from oracle.scoring.validation import TableError
+
+        try:
+            return predictions_from_parquet(self.raw(PREDICTIONS))
+        except TableError as exc:
+            raise BundleError(f"{self.uri}: {PREDICTIONS}: {exc}") from exc
 
     def targets(self) -> pd.DataFrame:
         """The round's resolved targets."""
@@ -197,7 +214,7 @@ def read_manifest(manifest_uri: str, reader: Reader) -> tuple[str, bytes]:
 
 
 def load_bundle(manifest_uri: str, expected_keccak: str | None = None, verify: bool = True,
-                reader: Reader | None = None) -> RoundBundle:
+                reader: Reader | None = None, only: Iterable[str] | None = None) -> RoundBundle:
     """Load the bundle a manifest describes, checking every file's size, SHA-256 and keccak-256.
 
     With ``verify`` (the default) any problem raises a BundleError naming the file; with
@@ -205,6 +222,8 @@ def load_bundle(manifest_uri: str, expected_keccak: str | None = None, verify: b
     ``expected_keccak`` is the ``manifestHash`` from the chain, when known. ``reader`` reads the manifest and
     its files: a :class:`~oracle.bundle.fetch.Fetcher` (bounded, allow-listed) for a URI taken from the chain;
     by default a :class:`~oracle.bundle.fetch.TrustedReader` (any fsspec URL, no limits) for one's own store.
+    ``only`` loads just the named files (each still checked against the manifest, the manifest against its hash):
+    a keeper settling a round needs its tree, not the thousands of prediction files beside it.
     """
     manifest_uri = str(manifest_uri)
     reader = reader or TrustedReader()
@@ -225,21 +244,30 @@ def load_bundle(manifest_uri: str, expected_keccak: str | None = None, verify: b
     # The object URIs are computed, not opened through a filesystem: only ``reader`` touches anything. They sit
     # beside the manifest where it was found.
     root = _store_root_of(read_from)
-    files: dict[str, bytes] = {}
-    for name, entry in manifest.files.items():
+
+    def fetch(item: tuple[str, Any]) -> tuple[str, bytes | None, IntegrityProblem | None]:
+        name, entry = item
         uri = join_path(root, "objects", f"{entry.sha256}.{entry.extension}")
         try:
             blob = reader.read(uri, entry.size)
         except FetchNotFound:
-            problems.append(IntegrityProblem(name, f"object {uri} is missing"))
-            continue
+            return name, None, IntegrityProblem(name, f"object {uri} is missing")
         except FetchError as exc:
-            problems.append(IntegrityProblem(name, f"object {uri} cannot be read: {exc}"))
-            continue
+            return name, None, IntegrityProblem(name, f"object {uri} cannot be read: {exc}")
         mismatch = entry.mismatch(blob)
-        if mismatch:
-            problems.append(IntegrityProblem(name, f"object {uri} does not match the manifest: {mismatch}"))
-        files[name] = blob
+        problem = IntegrityProblem(name, f"object {uri} does not match the manifest: {mismatch}") if mismatch else None
+        return name, blob, problem
+
+    files: dict[str, bytes] = {}
+    # A round's thousands of files are read and hashed a few at a time: hashing and reading leave the GIL.
+    with ThreadPoolExecutor(LOAD_THREADS) as pool:
+        wanted = None if only is None else set(only)
+        chosen = [(name, entry) for name, entry in manifest.files.items() if wanted is None or name in wanted]
+        for name, blob, problem in pool.map(fetch, chosen):
+            if problem is not None:
+                problems.append(problem)
+            if blob is not None:
+                files[name] = blob
     if verify and problems:
         raise BundleError(f"{manifest_uri}: bundle failed verification:\n  " + "\n  ".join(map(str, problems)))
     return RoundBundle(manifest=manifest, uri=manifest_uri, keccak256=digest, files=files, problems=problems)

@@ -11,7 +11,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import pandas as pd
 
 import oracle
-from oracle.bundle.manifest import ChainRef, Manifest, PayoutLimit, PreviousLink, Totals, canonical_json
+from oracle.bundle.manifest import ChainRef, FileEntry, Manifest, PayoutLimit, PreviousLink, Totals, canonical_json
 from oracle.bundle.parquet import amount_text, parquet_bytes
 from oracle.bundle.round_bundle import (
     PREDICTIONS,
@@ -23,6 +23,7 @@ from oracle.bundle.round_bundle import (
     previous_link,
 )
 from oracle.bundle.store import ArtifactStore, BundleError, as_store
+from oracle.scoring.matrix import PredictionTable
 from oracle.scoring.params import RoundParams
 
 __all__ = ["amounts_by_model_id", "write_round_bundle"]
@@ -113,7 +114,7 @@ def write_round_bundle(
     store: ArtifactStore | str | os.PathLike[str],
     round: int,
     *,
-    predictions: pd.DataFrame,
+    predictions: pd.DataFrame | PredictionTable,
     targets: pd.DataFrame,
     stakes: pd.DataFrame,
     scores: pd.DataFrame,
@@ -123,6 +124,7 @@ def write_round_bundle(
     chain: ChainRef | None = None,
     previous: PreviousLink | str | None = None,
     extra_files: Mapping[str, bytes] | None = None,
+    stored_files: Mapping[str, FileEntry] | None = None,
     payout_limit: PayoutLimit | None = None,
 ) -> tuple[Manifest, str, str]:
     """Write a round's bundle and commit its manifest; returns (manifest, manifest_uri, manifest_keccak).
@@ -131,8 +133,10 @@ def write_round_bundle(
     ``leaves`` are this round's cumulative settlement leaves; when omitted they are derived from
     ``previous_cumulative`` and the scores' payouts and burns. ``previous`` links the previous round's
     manifest (a PreviousLink, or its URI, which is read to take its hash). ``extra_files`` adds named
-    files (e.g. ``submissions.json``) to the bundle. ``payout_limit`` records the limit the scores' payouts were
-    scaled to (the scores must already be scaled: see ``oracle.scoring.payouts.scale_payouts``).
+    files (e.g. ``submissions.json``) to the bundle; ``stored_files`` adds files already in ``store``, by entry,
+    neither hashed nor written again (committing the manifest still checks that their objects exist).
+    ``payout_limit`` records the limit the scores' payouts were scaled to (the scores must already be scaled: see
+    ``oracle.scoring.payouts.scale_payouts``).
     """
     from oracle.settlement.leaves import round_leaves, settlement_tree, totals
 
@@ -152,7 +156,7 @@ def write_round_bundle(
     cumulative_payout, cumulative_burn = totals(leaves)
 
     files: dict[str, bytes] = {
-        PREDICTIONS: parquet_bytes(predictions, PREDICTIONS),
+        PREDICTIONS: parquet_bytes(predictions, PREDICTIONS, plain=True),
         TARGETS: parquet_bytes(targets, TARGETS),
         STAKES: parquet_bytes(stakes_df, STAKES),
         SCORES: parquet_bytes(scores_df, SCORES),
@@ -163,11 +167,16 @@ def write_round_bundle(
         if name in files:
             raise BundleError(f"extra file {name!r} clashes with a standard bundle file")
         files[name] = bytes(data)
+    for name, entry in (stored_files or {}).items():
+        if name in files or entry.name != name:
+            raise BundleError(f"stored file {name!r} clashes with another bundle file or is named {entry.name!r}")
 
     if isinstance(previous, str):
         previous = previous_link(previous, store)
     # Objects first, manifest last: the manifest is the commit point.
-    entries = {name: store.put_object(name, data) for name, data in sorted(files.items())}
+    names = sorted(files)
+    entries = dict(zip(names, store.put_objects([(name, files[name]) for name in names])))
+    entries = dict(sorted({**entries, **(stored_files or {})}.items()))
     manifest = Manifest(
         round=round,
         chain=chain,

@@ -16,13 +16,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
-from eth_utils import event_abi_to_log_topic, keccak
+from eth_utils import keccak
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract import Contract
 from web3.types import BlockIdentifier
 
 from oracle.chain.artifacts import abi
+from oracle.chain.codec import event_decoders
 from oracle.chain.deploy import Deployment
 from oracle.chain.event_log import DEFAULT_REORG_MARGIN, Anchor, EventLog
 from oracle.chain.events import ChainEvent
@@ -77,9 +78,8 @@ class TournamentClient:
             raise ValueError(f"chunk must be at least one block, got {self.chunk}")
         self.tournament: Contract = self.deployment.tournament_contract(self.w3)
         self.token: Contract = self.deployment.token_contract(self.w3)
-        for item in abi("Tournament"):
-            if item.get("type") == "event":
-                self._decoders[bytes(event_abi_to_log_topic(item))] = (item["name"], getattr(self.tournament.events, item["name"])())  # type: ignore[arg-type]  # JSON ABI, not the TypedDict
+        # Events decoded with eth_abi from the ABI (web3's process_log cost ~1.4 ms an event: seconds a round).
+        self._decoders.update(event_decoders(abi("Tournament"), self.tournament))
 
     # -------------------------------------------------------------- plain reads
 
@@ -313,8 +313,8 @@ class TournamentClient:
         known = self._decoders.get(bytes(log["topics"][0]))
         decoded = None
         if known is not None:
-            name, event = known
-            decoded = ChainEvent(name=name, args=dict(event.process_log(log)["args"]), block=int(log["blockNumber"]),
+            name, decode = known
+            decoded = ChainEvent(name=name, args=decode(log), block=int(log["blockNumber"]),
                                  log_index=int(log["logIndex"]), tx_hash=hex32(log["transactionHash"]))
         if self.event_log is not None:
             self._decoded[key] = decoded

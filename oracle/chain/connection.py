@@ -81,7 +81,10 @@ def connect(rpc: str, deployment: Deployment | str | Path, account: LocalAccount
     """Connect to ``rpc`` and check that it is the deployment's chain and that the tournament is there."""
     if not isinstance(deployment, Deployment):
         deployment = Deployment.load(deployment)
-    w3 = Web3(Web3.HTTPProvider(rpc, request_kwargs={"timeout": timeout}))
+    # The chain id is asked before every call web3 validates (twice per eth_call); it cannot change under a
+    # connection (checked below), so it is cached: a third of the requests of a read-heavy command.
+    w3 = Web3(Web3.HTTPProvider(rpc, request_kwargs={"timeout": timeout}, cache_allowed_requests=True,
+                                cacheable_requests={"eth_chainId"}))
     try:
         chain_id = int(w3.eth.chain_id)
     except Exception as exc:  # noqa: BLE001 - any transport error means the endpoint is unusable

@@ -11,17 +11,20 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import click
 
-from oracle.chain.keystore import Keystore, password_from_env
+if TYPE_CHECKING:
+    from oracle.chain.keystore import Keystore
 
 __all__ = ["ChainOptions", "chain_options", "read_password"]
 
 
 def read_password(prompt: str, confirm: bool = False) -> str:
     """``$TOURNEY_PASSWORD`` or a hidden prompt (never a command-line argument)."""
+    from oracle.chain.keystore import password_from_env
+
     password = password_from_env()
     if password is not None:
         return password
@@ -38,6 +41,8 @@ class ChainOptions:
     keystore_dir: str | None
 
     def keystore(self) -> Keystore:
+        from oracle.chain.keystore import Keystore
+
         return Keystore(self.keystore_dir)
 
     def connect(self, need_account: bool = True) -> Any:

@@ -4,12 +4,14 @@ generate`` (operators trying the tournament out: synthetic round data in the ope
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
 
 from oracle.cli.output import fail, get_output, json_option
+
+if TYPE_CHECKING:
+    from rich.console import Console  # imported where used: `tourney --help` must not pay for rich
 
 __all__ = ["data_group"]
 

@@ -45,7 +45,7 @@ def _tokens(text: str, name: str) -> int:
 
 
 def _param_options() -> list[click.Option]:
-    from oracle.chain.deploy import DeployParams
+    from oracle.chain.deploy_params import DeployParams  # plain data: no web3 for --help
 
     defaults = DeployParams()
     options = []

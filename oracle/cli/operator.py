@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import functools
 import os
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import click
-from rich.console import Console
 
 from oracle.cli.context import ChainOptions, chain_options
 from oracle.cli.output import get_output, json_option, make_table
-from oracle.cli.round import round_group
 
-__all__ = ["operator_group"]
+if TYPE_CHECKING:
+    from rich.console import Console
+
+__all__ = ["operator_group", "open_command", "close_command", "resolve_command", "activate_command"]
 
 #: Scoring parameters when no ``--params`` file is given: Numerai's 2024 weights and 5% clip.
 
@@ -71,13 +72,25 @@ def _absolute(url: str) -> str:
     return url if "://" in url else os.path.abspath(os.path.expanduser(url))
 
 
-def _operator(chain: ChainOptions, config: Any) -> Any:
+def _operator(chain: ChainOptions, config: Any, db: str | None = None) -> Any:
     from oracle.chain.client import TournamentClient
     from oracle.operator.rounds import Operator
 
     conn = chain.connect(need_account=True)
     output = get_output()
-    return Operator(TournamentClient(conn.w3, conn.deployment), conn.sender, config, log=output.note)
+    submissions = None
+    if db is not None:
+        # Beside `tourney serve`: the receipted submissions are in the service's database, the files in the inbox.
+        from oracle.protocol.inbox import Inbox
+        from oracle.service.db.engine import Database
+        from oracle.service.db.ledger import Ledger
+        from oracle.service.db.source import LedgerInbox
+
+        database = Database(db)
+        database.migrate()
+        submissions = LedgerInbox(Ledger(database), Inbox(config.inbox))
+    return Operator(TournamentClient(conn.w3, conn.deployment), conn.sender, config, log=output.note,
+                    submissions=submissions)
 
 
 def _emit_actions(actions: list[Any], operator: Any) -> None:
@@ -115,15 +128,19 @@ def operator_group() -> None:
 @click.option("--once", is_flag=True, help="Do every step that is due now, then exit.")
 @click.option("--until-round", type=click.IntRange(min=1), default=None, help="Exit once this round is active.")
 @click.option("--poll", type=click.FloatRange(min=0.05), default=2.0, show_default=True, help="Seconds between passes.")
+@click.option("--db", envvar="TOURNEY_SERVICE_DB", default=None, metavar="URL",
+              help="Snapshot rounds from this `tourney serve` database instead of the inbox's records "
+                   "[env TOURNEY_SERVICE_DB].")
 @json_option
-def run_command(chain: ChainOptions, config: Any, once: bool, until_round: int | None, poll: float) -> None:
+def run_command(chain: ChainOptions, config: Any, once: bool, until_round: int | None, poll: float,
+                db: str | None) -> None:
     """Open, close, resolve, propose and activate rounds as they fall due (safe to kill and restart)."""
-    operator = _operator(chain, config)
+    operator = _operator(chain, config, db)
     actions = operator.run(poll=poll, until_round=until_round, once=once)
     _emit_actions(actions, operator)
 
 
-@round_group.command("open")
+@click.command("open")
 @chain_options
 @operator_options
 @json_option
@@ -133,7 +150,7 @@ def open_command(chain: ChainOptions, config: Any) -> None:
     _emit_actions(operator.open_due(strict=True, wait_for_models=True), operator)
 
 
-@round_group.command("close")
+@click.command("close")
 @chain_options
 @operator_options
 @json_option
@@ -143,7 +160,7 @@ def close_command(chain: ChainOptions, config: Any) -> None:
     _emit_actions(operator.close_due(), operator)
 
 
-@round_group.command("resolve")
+@click.command("resolve")
 @chain_options
 @operator_options
 @click.option("--round", "round_", type=click.IntRange(min=1), default=None,
@@ -155,7 +172,7 @@ def resolve_command(chain: ChainOptions, config: Any, round_: int | None) -> Non
     _emit_actions([operator.resolve_and_propose(round_)] if round_ else operator.propose_due(), operator)
 
 
-@round_group.command("activate")
+@click.command("activate")
 @chain_options
 @operator_options
 @json_option
@@ -165,7 +182,7 @@ def activate_command(chain: ChainOptions, config: Any) -> None:
     _emit_actions(operator.activate_due(), operator)
 
 
-@round_group.command("lapse")
+@click.command("lapse")
 @chain_options
 @operator_options
 @json_option

@@ -4,22 +4,27 @@ A command builds one JSON-able result and a renderer for humans, then calls :met
 ``--json`` mode only the JSON document goes to stdout (nothing else), so ``tourney --json ... | jq``
 always works; human output and progress go through rich. Token amounts are exact integers and are
 emitted as decimal strings in JSON (JavaScript readers lose precision beyond 2**53).
+
+Imports only click at load time: every ``tourney`` command imports this module, and ``tourney --help`` must not
+pay for rich, numpy or pandas (see :mod:`oracle.cli`).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import numbers
 import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, NoReturn, Sequence
 
+from typing import TYPE_CHECKING
+
 import click
-import numpy as np
-import pandas as pd
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
 
 __all__ = [
     "EXIT_OK",
@@ -51,26 +56,38 @@ AMOUNT_KEYS = frozenset({
 })
 
 
+def _loaded(name: str) -> Any:
+    """An already imported module, or None: a value cannot be a numpy or pandas object unless the library is
+    loaded, so type checks need not import it."""
+    return sys.modules.get(name)
+
+
+def _is_int(value: Any, np: Any) -> bool:
+    return (isinstance(value, int) or (np is not None and isinstance(value, np.integer))) and not (
+        isinstance(value, bool) or (np is not None and isinstance(value, np.bool_)))
+
+
 def jsonable(value: Any) -> Any:
     """Convert a result to plain JSON values: token amounts (see AMOUNT_KEYS) and other ints beyond 2**53 as decimal
     strings, NaN as null, frames as records."""
-    if isinstance(value, (bool, np.bool_)):
+    np, pd = _loaded("numpy"), _loaded("pandas")
+    if isinstance(value, bool) or (np is not None and isinstance(value, np.bool_)):
         return bool(value)
-    if isinstance(value, (int, np.integer)):
+    if isinstance(value, int) or (np is not None and isinstance(value, np.integer)):
         value = int(value)
         return value if abs(value) <= _MAX_SAFE_INT else str(value)
-    if isinstance(value, (float, np.floating)):
+    if isinstance(value, float) or (np is not None and isinstance(value, np.floating)):
         value = float(value)
         return value if math.isfinite(value) else None
     if value is None or isinstance(value, str):
         return value
-    if isinstance(value, pd.DataFrame):
+    if pd is not None and isinstance(value, pd.DataFrame):
         return [jsonable(dict(zip(value.columns, row))) for row in value.itertuples(index=False, name=None)]
     if isinstance(value, Mapping):
-        return {str(k): (str(int(v)) if k in AMOUNT_KEYS and isinstance(v, (int, np.integer))
-                         and not isinstance(v, (bool, np.bool_)) else jsonable(v))
+        return {str(k): (str(int(v)) if k in AMOUNT_KEYS and _is_int(v, np) else jsonable(v))
                 for k, v in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset, np.ndarray, pd.Series)):
+    if isinstance(value, (list, tuple, set, frozenset)) or (
+            np is not None and isinstance(value, np.ndarray)) or (pd is not None and isinstance(value, pd.Series)):
         return [jsonable(v) for v in value]
     if hasattr(value, "to_dict"):
         return jsonable(value.to_dict())
@@ -84,13 +101,16 @@ def tokens_cell(units: Any) -> str:
 
     if isinstance(units, str) and units.lstrip("-").isdigit():
         units = int(units)
-    if isinstance(units, (int, np.integer)) and not isinstance(units, (bool, np.bool_)):
+    # numbers.Integral takes numpy's integers without importing numpy at start-up (numpy's bool is not Integral).
+    if isinstance(units, numbers.Integral) and not isinstance(units, bool):
         return format_tokens(int(units), symbol="")
     return _cell(units)
 
 
 def make_table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]], numeric: Iterable[str] = ()) -> Table:
     """A rich table; columns named in ``numeric`` are right-aligned."""
+    from rich.table import Table
+
     right = set(numeric)
     table = Table(title=title, title_justify="left", header_style="bold")
     for name in columns:
@@ -103,18 +123,39 @@ def make_table(title: str | None, columns: Sequence[str], rows: Iterable[Sequenc
 def _cell(value: Any) -> str:
     if value is None:
         return "-"
-    if isinstance(value, (float, np.floating)):
+    np = _loaded("numpy")
+    if isinstance(value, float) or (np is not None and isinstance(value, np.floating)):
         return "nan" if value != value else f"{float(value):.6f}".replace("-0.000000", "0.000000")
     return str(value)
 
 
 @dataclass
 class Output:
-    """Where a command's results go; one per invocation, created by the ``tourney`` group."""
+    """Where a command's results go; one per invocation, created by the ``tourney`` group.
+
+    The rich consoles are made on first use: a command that fails early or prints JSON never loads rich."""
 
     json_mode: bool = False
-    console: Console = field(default_factory=lambda: Console(soft_wrap=False, width=_width()))
-    err_console: Console = field(default_factory=lambda: Console(stderr=True, width=_width()))
+    _console: Console | None = field(default=None, repr=False)
+    _err_console: Console | None = field(default=None, repr=False)
+
+    @property
+    def console(self) -> Console:
+        """Human output on stdout."""
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(soft_wrap=False, width=_width())
+        return self._console
+
+    @property
+    def err_console(self) -> Console:
+        """Notes, warnings, errors and progress on stderr."""
+        if self._err_console is None:
+            from rich.console import Console
+
+            self._err_console = Console(stderr=True, width=_width())
+        return self._err_console
 
     def emit(self, data: Mapping[str, Any], render: Callable[[Console], None]) -> None:
         """Print ``data`` as JSON (``--json``) or call ``render`` with the human console."""
@@ -150,6 +191,8 @@ def fail(message: str, code: int = EXIT_FAILED, details: Mapping[str, Any] | Non
     if out.json_mode:
         click.echo(json.dumps(jsonable({"error": message, **(details or {})}), indent=2, sort_keys=True))
     else:
+        from rich.markup import escape
+
         out.err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise click.exceptions.Exit(code)
 

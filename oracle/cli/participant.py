@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
 
 from oracle.cli.context import ChainOptions, chain_options, read_password
 from oracle.cli.output import fail, get_output, json_option, make_table
 from oracle.cli.status import receipts_dir_option, status_command
 from oracle.chain.hashes import tx_hash
-from oracle.chain.keystore import Keystore, KeystoreError, parse_private_key
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from oracle.chain.keystore import Keystore
 
 __all__ = ["PARTICIPANT_COMMANDS", "account_group", "model_group", "stake_command", "unstake_command",
            "withdraw_command", "settle_command", "submit_command"]
@@ -35,6 +38,8 @@ def _amount(conn: Any, text: str) -> tuple[int, int]:
 
 
 def _keystore(keystore_dir: str | None) -> Keystore:
+    from oracle.chain.keystore import Keystore
+
     return Keystore(keystore_dir)
 
 
@@ -53,6 +58,8 @@ def account_group() -> None:
 @json_option
 def account_create(name: str, keystore_dir: str | None) -> None:
     """Create a new random account NAME (password from TOURNEY_PASSWORD or a prompt)."""
+    from oracle.chain.keystore import KeystoreError
+
     keystore = _keystore(keystore_dir)
     if keystore.exists(name):
         raise KeystoreError(f"account {name!r} already exists at {keystore.path(name)}; choose another name")
@@ -69,6 +76,8 @@ def account_create(name: str, keystore_dir: str | None) -> None:
 @json_option
 def account_import(name: str, keystore_file: str | None, keystore_dir: str | None) -> None:
     """Import an account as NAME: a private key from stdin or a hidden prompt, or --keystore-file."""
+    from oracle.chain.keystore import KeystoreError, parse_private_key
+
     keystore = _keystore(keystore_dir)
     if keystore.exists(name):
         raise KeystoreError(f"account {name!r} already exists at {keystore.path(name)}; choose another name")

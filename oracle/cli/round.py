@@ -1,20 +1,23 @@
-"""``tourney round``: inspect and audit published round bundles."""
+"""``tourney round``: inspect and audit published round bundles; the operator's round steps (``open``, ``close``,
+``resolve``, ``activate``, defined in :mod:`oracle.cli.operator`) sit in the same group."""
 
 from __future__ import annotations
 
 import re
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
 
-from oracle.bundle.store import ArtifactStore
-from oracle.bundle.round_bundle import load_bundle
 from oracle.cli.context import ChainOptions, chain_options
+from oracle.cli.operator import activate_command, close_command, lapse_command, open_command, resolve_command
 from oracle.cli.output import AMOUNT_KEYS, EXIT_FAILED, fail, get_output, json_option, make_table, tokens_cell
-from oracle.auditor.recompute import FLOAT_TOLERANCE, RecomputeReport, recompute
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from oracle.auditor.recompute import RecomputeReport
 
 __all__ = ["round_group"]
 
@@ -57,17 +60,21 @@ def _render_report(report: RecomputeReport) -> Any:
               help="The operator service: read the bundle from it (by content address) when the manifest URI cannot "
                    "be opened here [env TOURNEY_SERVICE].")
 @click.option("--expect-keccak", default=None, help="The manifestHash posted on-chain (0x...), to check the manifest against.")
-@click.option("--tolerance", type=float, default=FLOAT_TOLERANCE, show_default=True, help="Tolerance for corr and mmc.")
+@click.option("--tolerance", type=float, default=None,
+              help="Tolerance for corr and mmc [default: 1e-9].")
 @click.option("--no-previous", is_flag=True, help="Do not follow the link to the previous round's bundle.")
 @json_option
 def recompute_command(manifest_url: str | None, round_: int | None, service: str | None, expect_keccak: str | None,
-                      tolerance: float, no_previous: bool) -> None:
+                      tolerance: float | None, no_previous: bool) -> None:
     """Re-derive a round from its bundle and report every difference; exit 0 only if all match.
 
     Give the manifest's URL, or --round R with --service URL (the service names the round's standing manifest and
     serves its files; --expect-keccak, or `tourney verify`, ties it to the chain)."""
+    from oracle.auditor.recompute import FLOAT_TOLERANCE, recompute
     from oracle.bundle.mirrors import add_mirror
 
+    if tolerance is None:
+        tolerance = FLOAT_TOLERANCE
     output = get_output()
     if service:
         add_mirror(service)
@@ -95,6 +102,8 @@ def _standing_manifest(service: str, round: int) -> tuple[str, str]:
 @json_option
 def show_command(manifest_url: str) -> None:
     """Verify a bundle's files against its manifest and print the manifest."""
+    from oracle.bundle.round_bundle import load_bundle
+
     output = get_output()
     _require_manifest_file(manifest_url)
     bundle = load_bundle(manifest_url)
@@ -119,6 +128,8 @@ def show_command(manifest_url: str) -> None:
 @json_option
 def list_command(store_url: str | None) -> None:
     """List the rounds and manifests in an artifact store (STORE_URL, default $TOURNEY_STORE)."""
+    from oracle.bundle.store import ArtifactStore
+
     output = get_output()
     if not store_url:
         fail("name the artifact store: tourney round list STORE (or set TOURNEY_STORE)", code=2)
@@ -140,6 +151,10 @@ def list_command(store_url: str | None) -> None:
                                  ["round", "seq"]))
 
     output.emit({"store": store_url, "manifests": rows}, render)
+
+
+for _step in (open_command, close_command, resolve_command, activate_command, lapse_command):
+    round_group.add_command(_step)
 
 
 def _require_manifest_file(url: str) -> None:

@@ -4,7 +4,11 @@ Takes the operator's configuration (``--store``, ``--inbox``, ``--round-data``, 
 ``--max-rounds``, the same options and environment variables as ``tourney operator run``) and the connection
 options (``--account``: the oracle's keystore account, which signs receipts and round transactions). With
 ``--no-scheduler`` the service only serves, and ``tourney operator run`` drives the rounds beside it (then the
-close of a round is not serialised with submissions in this process; prefer the built-in scheduler).
+operator needs ``--db`` too, to snapshot rounds from the service's database).
+
+State lives in a database (``--db``): a SQLite file in ``--state`` by default, or PostgreSQL
+(``postgresql://USER@HOST:PORT/DB``) for several workers (``--workers N``: forked processes on one port) or
+several hosts; migrations run on start. With several workers or hosts one of them runs the scheduler at a time.
 
 Logs are JSON lines on stderr (one object per event: submissions accepted and rejected, scheduler steps).
 """
@@ -56,8 +60,17 @@ def configure_logging(level: str = "info") -> None:
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="TCP port.")
-@click.option("--state", envvar="TOURNEY_SERVICE_STATE", required=True, metavar="URL",
-              help="Service state (superseded-signature log), a directory or fsspec URL [env TOURNEY_SERVICE_STATE].")
+@click.option("--state", envvar="TOURNEY_SERVICE_STATE", required=True, metavar="DIR",
+              help="Service state directory (holds the default SQLite database) [env TOURNEY_SERVICE_STATE].")
+@click.option("--db", envvar="TOURNEY_SERVICE_DB", default=None, metavar="URL",
+              help="Database URL: sqlite:///PATH or postgresql://USER@HOST:PORT/DB (default: a SQLite file in "
+                   "--state) [env TOURNEY_SERVICE_DB].")
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Worker processes serving the port (share the database).")
+@click.option("--intake-threads", type=click.IntRange(1, 256), default=8, show_default=True,
+              help="Submissions checked at once per worker.")
+@click.option("--chain-poll", type=click.FloatRange(min=0.05), default=0.25, show_default=True,
+              help="Seconds between reads of the latest block and new events.")
 @click.option("--no-scheduler", is_flag=True, help="Do not run the round scheduler in this process.")
 @click.option("--poll", type=click.FloatRange(min=0.05), default=2.0, show_default=True,
               help="Seconds between scheduler passes.")
@@ -71,13 +84,16 @@ def configure_logging(level: str = "info") -> None:
               show_default=True)
 @operator_options
 @chain_options
-def serve(chain: ChainOptions, config: Any, host: str, port: int, state: str, no_scheduler: bool, poll: float,
-          max_file_bytes: int, rate_burst: float, rate_per_second: float, log_level: str) -> None:
+def serve(chain: ChainOptions, config: Any, host: str, port: int, state: str, db: str | None, workers: int,
+          intake_threads: int, chain_poll: float, no_scheduler: bool, poll: float, max_file_bytes: int,
+          rate_burst: float, rate_per_second: float, log_level: str) -> None:
     """Serve the tournament over HTTP: rounds, results, signed submissions with operator-signed receipts."""
     import uvicorn
 
     from oracle.chain.deploy import Deployment
     from oracle.service.app import ServiceConfig, create_app
+    from oracle.service.db.engine import Database
+    from oracle.service.workers import serve_workers
 
     configure_logging(log_level)
     conn = chain.connect(need_account=True)
@@ -89,6 +105,14 @@ def serve(chain: ChainOptions, config: Any, host: str, port: int, state: str, no
         rate_capacity=rate_burst, rate_per_second=rate_per_second, scheduler=not no_scheduler,
         scheduler_poll=poll, submission_window=config.submission_window, max_rounds=config.max_rounds,
         public_url=config.public_url or f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}",
+        db=db, intake_threads=intake_threads, chain_poll=chain_poll,
     )
+    # Migrate once before any worker starts: a bad URL or an unreachable server fails here, in one line.
+    database = Database(service_config.database_url)
+    database.migrate()
+    database.dispose()  # no connection may cross the fork into the workers
+    if workers > 1:
+        serve_workers(lambda: create_app(service_config), host, port, workers, graceful=30)
+        return
     app = create_app(service_config)
-    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, timeout_graceful_shutdown=5)
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, timeout_graceful_shutdown=30)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from rich.progress import Progress as RichProgress
 
 from oracle.cli.output import get_output, json_option, make_table
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 __all__ = ["simulate"]
 
@@ -88,6 +89,8 @@ def simulate(
     for, replays off-chain. Writes DIR/report.html and, per seed, data (Parquet), submissions and results
     (and chain/, the round bundles, with the on-chain back end).
     """
+    from rich.progress import Progress as RichProgress
+
     from oracle.scoring.params import RoundParams
     from oracle.simulation.claims import judge_all, seed_measures
     from oracle.simulation.onchain import OnChainLedger

@@ -5,13 +5,15 @@ each round's bundle. Amounts in tokens, times in UTC."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
 
 from oracle.cli.context import ChainOptions, chain_options
 from oracle.cli.output import fail, get_output, json_option, make_table
+
+if TYPE_CHECKING:
+    from rich.console import Console  # imported where used: `tourney --help` must not pay for rich
 
 __all__ = ["receipts_dir_option", "status_command"]
 

@@ -6,13 +6,15 @@ An account is named by its address (``0x...``) or by a keystore account name.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
 
 from oracle.cli.context import ChainOptions, chain_options
 from oracle.cli.output import fail, get_output, json_option, make_table
+
+if TYPE_CHECKING:
+    from rich.console import Console  # imported where used: `tourney --help` must not pay for rich
 
 __all__ = ["reserve_group", "token_group"]
 

@@ -19,13 +19,15 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
 
 from oracle.cli.context import ChainOptions, chain_options, read_password
 from oracle.cli.output import EXIT_FAILED, fail, get_output, json_option, make_table
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 __all__ = ["verify_command"]
 

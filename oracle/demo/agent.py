@@ -60,6 +60,33 @@ class AgentOutcome:
     transcript: list[Call]
 
 
+class InboxAndService:
+    """What the demo's operator collects a round from: its participants deliver to the inbox, its agent through the
+    service, which keeps what it receipts in its database (``state``) with the files in the same inbox."""
+
+    def __init__(self, inbox: str, state: Path) -> None:
+        from oracle.protocol.inbox import Inbox
+        from oracle.service.db.engine import Database, default_url
+        from oracle.service.db.ledger import Ledger
+        from oracle.service.db.source import LedgerInbox
+
+        database = Database(default_url(str(state)), pool_size=2)
+        database.migrate()
+        self.sources = (Inbox(inbox), LedgerInbox(Ledger(database), Inbox(inbox)))
+
+    def collect(self, round: int) -> Any:
+        merged = None
+        for source in self.sources:
+            found = source.collect(round)
+            if merged is None:
+                merged = found
+            else:
+                merged.extend(found)
+                merged.problems.extend(found.problems)
+        merged.sort(key=lambda item: item[0].model_id)
+        return merged
+
+
 def start_agent(setup: DemoAgentSetup, stack: ExitStack, say: Callable[[str], None]) -> AgentThread:
     """Start the service and the agent (both closed with ``stack``); the agent reads the skills document and
     registers its model."""

@@ -59,7 +59,7 @@ from oracle.protocol.submission import sign_submission, Submission
 from oracle.auditor.verify import Verdict, verify_all, verify_round
 from oracle.bundle.fetch import FetchPolicy
 from oracle.demo.data import RoundDataWorld, model_predictions
-from oracle.demo.agent import AGENT_OWNER, AgentOutcome, DemoAgentSetup, finish_agent, start_agent
+from oracle.demo.agent import AGENT_OWNER, AgentOutcome, DemoAgentSetup, InboxAndService, finish_agent, start_agent
 from oracle.mcp.agent import AgentThread
 
 __all__ = ["DemoConfig", "DemoResult", "run_demo", "RoundDataWorld", "model_predictions"]
@@ -202,7 +202,8 @@ class _Demo:
         self.operator = Operator(self.client, self.oracle, OperatorConfig(
             store=str(self.workdir / "store"), inbox=str(self.workdir / "inbox"),
             round_data=str(self.workdir / "round-data"), params=c.params, submission_window=c.submission_window,
-            max_rounds=c.rounds), hang_at=None)
+            max_rounds=c.rounds), hang_at=None,
+            submissions=InboxAndService(str(self.workdir / "inbox"), self.workdir / "service-state") if c.agent else None)
         if c.agent:
             self.agent = start_agent(DemoAgentSetup(
                 workdir=self.workdir, rpc=anvil.url, deployment=self.deployment, oracle=local.oracle.local_account,

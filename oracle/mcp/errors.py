@@ -81,6 +81,9 @@ CODES: dict[str, str] = {
     "wrong_round": "the submission was sent for another round than it was signed for; submit again",
     "invalid_submission": "the signed record was refused; submit again, report it if it persists",
     "storage_unavailable": "the operator cannot store files right now; retry in a while",
+    "database_unavailable": "the operator's database did not take the submission (nothing was receipted); retry in "
+                            "a while",
+    "busy": "other submissions of the same model won a race at the operator; nothing was receipted, submit again",
     "no_proposal": "the round has no proposed results yet; wait until list_rounds shows it proposed or active",
     "not_in_tree": "the model has no leaf in this round (registered after it closed); use a later round",
     "no_rules": "the round's rules are published when it opens; call list_rounds and use the open round",
@@ -95,7 +98,8 @@ SERVICE_CODES = frozenset({
     "bad_signature", "bundle_unavailable", "chain_unavailable", "duplicate", "expired", "file_too_large",
     "hash_mismatch", "invalid_predictions", "invalid_submission", "late", "malformed_file", "no_live_data",
     "no_proposal", "not_in_tree", "not_owner", "rate_limited", "replayed", "round_not_open", "storage_unavailable",
-    "unknown_model", "unknown_round", "wrong_chain", "wrong_contract", "wrong_round", "no_rules", "not_found",
+    "database_unavailable", "busy", "unknown_model", "unknown_round", "wrong_chain", "wrong_contract", "wrong_round",
+    "no_rules", "not_found",
     # the web app's routes (bundle downloads, the leaderboard by owner)
     "unknown_bundle", "unknown_file", "bad_address",
 })

@@ -15,6 +15,7 @@ from web3 import Web3
 
 from oracle.auditor.verify import ReceiptEvidence, verify_round as audit_round
 from oracle.bundle.fetch import FetchPolicy
+from oracle.bundle.round_bundle import TARGETS
 from oracle.bundle.store import BundleError
 from oracle.chain.client import RoundStatus
 from oracle.mcp.arguments import ModelArg, PathArg, RoundArg
@@ -112,7 +113,7 @@ def download_targets(session: ParticipantSession, round: RoundArg) -> DownloadOu
         raise ToolFailure("not_published", f"round {round} is {state.status.phrase}: its results are not "
                           "published yet", round=round)
     try:
-        bundle, _ = round_tree(proposal)
+        bundle, _ = round_tree(proposal, [TARGETS])
         targets = bundle.targets()
     except (ParticipantError, BundleError) as exc:
         raise ToolFailure("bundle_unavailable", str(exc), round=round) from None

@@ -43,7 +43,7 @@ from web3 import Web3
 
 from oracle.bundle.store import ArtifactStore, BundleError
 from oracle.chain.clock import format_time
-from oracle.bundle.round_bundle import load_bundle, REJECTIONS_FILE, SUBMISSIONS_FILE
+from oracle.bundle.round_bundle import load_bundle, REJECTIONS_FILE, SUBMISSIONS_FILE, TREE
 from oracle.bundle.write import write_round_bundle
 from oracle.chain.client import Proposal, RoundStatus, TournamentClient
 from oracle.chain.hashes import tx_hash
@@ -60,7 +60,7 @@ from oracle.operator.intake import (
     rejection_order,
     scored_predictions,
     submission_file_name,
-    submission_files,
+    stored_submission_files,
 )
 from oracle.operator.round_data import load_round_data
 from oracle.operator.schedule import (Notices, open_blocker, prepare_paths, publish_rules, published_uri, stays_open,
@@ -93,7 +93,7 @@ def previous_cumulative_of(client: TournamentClient, round: int) -> tuple[dict[i
     if proposal is None:
         raise OperatorError(f"round {round}: round {base} is active but has no RootProposed event on this chain")
     try:
-        bundle = load_bundle(proposal.manifest_uri, expected_keccak=proposal.manifest_hash)
+        bundle = load_bundle(proposal.manifest_uri, expected_keccak=proposal.manifest_hash, only=[TREE])
     except BundleError as exc:
         raise OperatorError(f"round {round}: the bundle of round {base} (the last active round) does not load: "
                             f"{exc}") from exc
@@ -112,13 +112,17 @@ class Operator:
     config: OperatorConfig
     log: Callable[[str], None] = field(default=lambda message: None)
     hang_at: str | None = field(default_factory=lambda: os.environ.get(HANG_ENV) or None)
+    #: Where submissions are collected from (anything with the inbox's ``collect(round)``); the inbox at
+    #: ``config.inbox`` when None. The service passes its database ledger.
+    submissions: Any = None
 
     def __post_init__(self) -> None:
         if self.hang_at is not None and self.hang_at not in STEPS:
             raise ValueError(f"{HANG_ENV}={self.hang_at!r} is not a step; steps are {', '.join(STEPS)}")
         self.store = ArtifactStore(self.config.store)
-        self.inbox = Inbox(self.config.inbox)
-        prepare_paths(self.config, self.store, self.inbox)
+        self.inbox = self.submissions if self.submissions is not None else Inbox(self.config.inbox)
+        # The file inbox exists even when submissions come from the service's database (the files live there).
+        prepare_paths(self.config, self.store, Inbox(self.config.inbox))
         self.notices = Notices(self.log)  # what it waits for, said once; a stale chain clock
         self.t = self.client.tournament
 
@@ -209,15 +213,19 @@ class Operator:
         Deliberately a pure function of the inbox's content and ``closes_at`` (no "taken at" clock): re-taking it
         after a crash gives the same snapshot, and the bundle built from it stays byte-identical. Records without a
         stamp cannot show they were on time and are left out (reported late at resolve)."""
-        collected = self.inbox.collect(round)
-        records = []
-        for sub, data in collected:
-            if sub.received_at is None or sub.received_at >= closes_at:
-                continue
-            entry = self.store.put_object(submission_file_name(sub.model_id, sub.file_name), data)
-            records.append({"record": sub.to_json(), "object": self.store.object_uri(entry)})
-        snapshot = {"round": round, "closes_at": closes_at, "submissions": records,
-                    "problems": list(collected.problems)}
+        records: list[dict[str, Any]] = []
+        problems: list[str] = []
+        # A batch of files at a time (read, hash-checked and stored several at once): never all of them in memory.
+        for batch in self.inbox.collect_batches(round):
+            problems += batch.problems
+            on_time = [(sub, data) for sub, data in batch
+                       if sub.received_at is not None and sub.received_at < closes_at]
+            # collect() checked each file's keccak against its record: it is not computed again.
+            entries = self.store.put_objects([(submission_file_name(sub.model_id, sub.file_name), data,
+                                               sub.predictions_hash) for sub, data in on_time])
+            records += [{"record": sub.to_json(), "object": self.store.object_uri(entry)}
+                        for (sub, _), entry in zip(on_time, entries)]
+        snapshot = {"round": round, "closes_at": closes_at, "submissions": records, "problems": problems}
         self.store.put_record(self.snapshot_name(round), canonical_json(snapshot))
         return snapshot
 
@@ -342,7 +350,7 @@ class Operator:
         scores = result.scores if tamper is None else tamper(result.scores.copy())
         stakes_df = pd.DataFrame({"model": [str(m) for m in stakes], "model_id": list(stakes),
                                   "stake_at_risk": list(stakes.values())})
-        extra = dict(submission_files(accepted))
+        stored, extra = stored_submission_files(self.store, snapshot, accepted)
         extra[SUBMISSIONS_FILE] = canonical_json(
             [{"model_id": m, "file": submission_file_name(m, s.file_name), "record": s.to_json()}
              for m, (s, _) in accepted.items()])
@@ -352,7 +360,7 @@ class Operator:
             params=params, previous_cumulative=previous,
             chain=ChainRef(chain_id=self.client.chain_id(), contract=self.client.tournament.address),
             previous=previous_proposal.manifest_uri if previous_proposal else None, extra_files=extra,
-            payout_limit=limit,
+            stored_files=stored, payout_limit=limit,
         )
         return uri, digest, manifest, sum(stakes.values())
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
-from oracle.bundle.round_bundle import load_bundle, RoundBundle
+from oracle.bundle.round_bundle import TREE, RoundBundle, load_bundle
 from oracle.bundle.store import BundleError
 from oracle.chain.client import ModelState, Proposal, RoundStatus
 from oracle.chain.connection import Connection
@@ -23,13 +23,16 @@ __all__ = ["BATCH_SIZE", "SettleResult", "active_round", "leaf_proof", "needs_se
 
 #: Leaves per settleBatch: 256 contiguous ids keep a batch well under a block and near the per-model gas floor.
 BATCH_SIZE = 256
+#: Models per ``modelStates`` read when settling them all: 10,000 models in 20 reads (well within an eth_call's gas).
+READ_PAGE = 500
 
 
-def round_tree(proposal: Proposal) -> tuple[RoundBundle, StandardMerkleTree]:
+def round_tree(proposal: Proposal, files: Iterable[str] = ()) -> tuple[RoundBundle, StandardMerkleTree]:
     """Load the round's bundle (checked against the on-chain manifest hash) and its settlement tree (checked
-    against the on-chain root)."""
+    against the on-chain root). Only the tree and the named ``files`` are read: a round's thousands of
+    prediction files are not needed to settle it."""
     try:
-        bundle = load_bundle(proposal.manifest_uri, expected_keccak=proposal.manifest_hash)
+        bundle = load_bundle(proposal.manifest_uri, expected_keccak=proposal.manifest_hash, only=[TREE, *files])
     except BundleError as exc:
         raise ParticipantError(f"round {proposal.round}: cannot use the published bundle: {exc}") from None
     tree = StandardMerkleTree.load(bundle.tree_dump())
@@ -139,7 +142,8 @@ def settle_all(conn: Connection, round: int | None = None, batch_size: int = BAT
     round = active_round(conn, round)
     tree = _active_tree(conn, round)
     ids = tree_model_ids(tree)
-    states = conn.client.model_states(ids)
+    # Every model's progress in a few calls of the contract's modelStates view, not one call per model.
+    states = conn.client.model_states(ids, page=READ_PAGE)
     pending = [m for m in ids if m in states and states[m].settled_round < round]
     skipped = sorted(set(ids) - set(pending))
     gas, hashes = 0, []

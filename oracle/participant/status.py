@@ -9,7 +9,7 @@ from typing import Any, Iterable
 
 from web3 import Web3
 
-from oracle.bundle.round_bundle import RoundBundle, SUBMISSIONS_FILE
+from oracle.bundle.round_bundle import REJECTIONS_FILE, SCORES, STAKES, SUBMISSIONS_FILE, RoundBundle
 from oracle.bundle.store import BundleError
 from oracle.chain.client import RoundStatus
 from oracle.chain.connection import Connection
@@ -92,7 +92,7 @@ def receipt_status(conn: Connection, model_id: int, receipts: Iterable[Receipt],
         proposal = conn.client.current_proposal(receipt.round)
         if proposal is not None:
             try:
-                bundle, _ = round_tree(proposal)
+                bundle, _ = round_tree(proposal, [SUBMISSIONS_FILE])
                 held = {int(e["model_id"]): str(e["record"]["predictions_hash"]).lower()
                         for e in bundle.json(SUBMISSIONS_FILE)}
             except (ParticipantError, BundleError, KeyError, TypeError) as exc:
@@ -125,7 +125,8 @@ def model_status(conn: Connection, model_id: int, receipts: Iterable[Receipt] = 
                                  "manifest_uri": proposal.manifest_uri, "root": proposal.root,
                                  "settled": info.settled_round >= round}
         try:
-            bundle, tree = round_tree(proposal)
+            # The files the score and, if unscored, the reason come from (unscored_reason reads the two records).
+            bundle, tree = round_tree(proposal, [STAKES, SCORES, REJECTIONS_FILE, SUBMISSIONS_FILE])
             entry.update(_score_row(bundle, model_id))
             if entry.get("corr") is None or entry["corr"] != entry["corr"]:  # not scored: say why
                 entry["unscored"], entry["why"] = unscored_reason(bundle, model_id)

@@ -110,15 +110,49 @@ class Inbox:
             if match:  # temp files and stray names are not records
                 yield int(match.group(1)), path
 
+    def records(self, round: int) -> list[Submission]:
+        """The submission records of ``round`` whose file is there, ordered by model id, without reading the files:
+        what a record says (who, which hash, when) is all some callers need (the operator's late arrivals)."""
+        found = []
+        for model_id, path in sorted(self._record_names(round)):
+            where = f"{self.url}: {path.rsplit('/', 2)[-2]}/{path.rsplit('/', 1)[-1]}"
+            try:
+                sub = Submission.from_bytes(self.fs.cat_file(path), where)
+            except (SubmissionError, OSError):
+                continue  # corrupt entries are collect()'s to report
+            if sub.round == round and sub.model_id == model_id and self.fs.exists(self.object_path(sub)):
+                found.append(sub)
+        return found
+
     def collect(self, round: int) -> Collected:
         """Every intact submission of ``round``, ordered by model id; corrupt entries land in ``.problems``.
 
         Only checks that each record parses and points at its file; signatures and ownership are the caller's
         (``verify_submission``), since they need the chain."""
         found = Collected()
-        for model_id, path in sorted(self._record_names(round)):
-            try:
-                found.append(self._load(path, int(round), model_id))
-            except (SubmissionError, OSError) as exc:
-                found.problems.append(str(exc))
+        for batch in self.collect_batches(round):
+            found.extend(batch)
+            found.problems.extend(batch.problems)
         return found
+
+    def collect_batches(self, round: int, size: int = 256, threads: int = 4) -> Iterator[Collected]:
+        """:meth:`collect` a batch of ``size`` entries at a time, each batch read and hash-checked by ``threads``
+        threads (reading and hashing leave the GIL): a round's thousands of files, never all in memory at once."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        def load(item: tuple[int, str]) -> tuple[Submission, bytes] | str:
+            try:
+                return self._load(item[1], int(round), item[0])
+            except (SubmissionError, OSError) as exc:
+                return str(exc)
+
+        names = sorted(self._record_names(round))
+        with ThreadPoolExecutor(max(1, threads)) as pool:
+            for start in range(0, len(names), size):
+                batch = Collected()
+                for outcome in pool.map(load, names[start : start + size]):
+                    if isinstance(outcome, str):
+                        batch.problems.append(outcome)
+                    else:
+                        batch.append(outcome)
+                yield batch

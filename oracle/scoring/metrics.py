@@ -40,13 +40,13 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
 from scipy.special import ndtri
 
-__all__ = ["Metrics", "score_matrix", "tie_kept_gaussian", "DEFAULT_BLOCK"]
+__all__ = ["Metrics", "score_matrix", "score_rows", "tie_kept_gaussian", "DEFAULT_BLOCK"]
 
 # Models per block: big enough that numpy call overhead vanishes, small enough that the
 # handful of block temporaries (each block x ids x 8 bytes) stay far below the G matrix.
@@ -166,9 +166,10 @@ class _UniverseRanks:
     """Sort orders of many models over one id universe, for CORR and the two MMC dot products.
 
     A row without ties has sorted gaussian values ``g_table[0::2]`` (codes 0, 2, 4, ...), shared by
-    every such row; rows with ties keep their rank codes (uint16 up to 32,768 ids). Keeping int32
-    orders and codes instead of the gaussianized matrix cuts the memory by more than half and turns
-    each dot product with G into a gather followed by one matrix-vector product.
+    every such row; rows with ties keep their rank codes (uint16 up to 32,768 ids), in one matrix whose
+    rows without ties are never written (nor, for the most part, paged in). Keeping int32 orders and
+    codes instead of the gaussianized matrix cuts the memory by more than half and turns each dot
+    product with G into a gather followed by one matrix-vector product.
     """
 
     def __init__(self, n: int, tg: _Targets, rows: int):
@@ -181,8 +182,9 @@ class _UniverseRanks:
         self.qc_even = q_even - q_even.mean()
         self.qc_norm = float(np.sqrt(self.qc_even @ self.qc_even))
         self.order = np.empty((rows, n), dtype=np.int32)
-        self.tied: dict[int, np.ndarray] = {}  # row -> codes in sort order, rows with ties only
         self.code_dtype = np.uint16 if 2 * n - 2 <= np.iinfo(np.uint16).max else np.uint32
+        self.codes = np.empty((rows, n), dtype=self.code_dtype)  # rank codes in sort order, rows with ties
+        self.tied = np.zeros(rows, dtype=bool)
 
     def add(self, start: int, block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Rank rows ``start..`` of the store from ``block``; return their (CORR, p.y_mmc)."""
@@ -205,22 +207,21 @@ class _UniverseRanks:
             corr[tie_rows] = _corr_sorted(self.q_table[codes], np.take(tg.corr_y, sub), tg.corr_norm)
             pdy[tie_rows] = np.einsum("ij,ij->i", self.g_table[codes], np.take(tg.mmc_y, sub))
             # 2n-1 codes fit in 16 bits up to 32,768 ids: a quarter of the memory of the g values.
-            compact = codes.astype(self.code_dtype)
-            for i, row in enumerate(tie_rows):
-                self.tied[start + int(row)] = compact[i]
+            self.codes[start + tie_rows] = codes
+            self.tied[start + tie_rows] = True
         return corr, pdy
 
     def sorted_g(self, row: int) -> np.ndarray:
-        codes = self.tied.get(row)
-        return self.g_even if codes is None else self.g_table[codes]
+        """Row ``row``'s gaussianized values in its own sort order."""
+        return self.g_table[self.codes[row]] if self.tied[row] else self.g_even
 
     def dot(self, start: int, stop: int, v: np.ndarray) -> np.ndarray:
         """``G[start:stop] @ v`` computed in each row's sort order."""
         ordered_v = np.take(v, self.order[start:stop])
         out = ordered_v @ self.g_even
-        for row in range(start, stop):
-            if row in self.tied:
-                out[row - start] = self.sorted_g(row) @ ordered_v[row - start]
+        # Row by row: small temporaries (a block-wide gather is slower here), one dot product each as ever.
+        for i in np.flatnonzero(self.tied[start:stop]):
+            out[i] = self.g_table[self.codes[start + i]] @ ordered_v[i]
         result: np.ndarray = out
         return result
 
@@ -274,15 +275,34 @@ def score_matrix(
         <= 0 are left out. Pass float64(stake) of the integer stakes.
     features: indexed by id, covering every prediction id, no NaN.
     threads: ranking threads (results do not depend on it).
+
+    A frame front end to :func:`score_rows` (which takes the models x ids matrix itself).
     """
-    models = [str(c) for c in predictions.columns]
+    values = np.ascontiguousarray(predictions.to_numpy(dtype=np.float64).T)
+    return score_rows(values, predictions.index, [str(c) for c in predictions.columns], targets, stakes,
+                      features=features, block=block, threads=threads)
+
+
+def score_rows(
+    values: np.ndarray,
+    ids: pd.Index | Sequence[str],
+    models: Sequence[str],
+    targets: pd.Series,
+    stakes: pd.Series,
+    features: pd.DataFrame | None = None,
+    block: int = DEFAULT_BLOCK,
+    threads: int = 2,
+) -> Metrics:
+    """:func:`score_matrix` on a models x ids float64 matrix (row j: model ``models[j]``, column i: id ``ids[i]``),
+    read and never copied whole: the form prediction files are read into (:mod:`oracle.scoring.tables`)."""
+    models = [str(m) for m in models]
+    ids = ids if isinstance(ids, pd.Index) else pd.Index(ids)
+    if values.shape != (len(models), len(ids)):
+        raise ValueError(f"predictions: a {values.shape} matrix for {len(models)} models x {len(ids)} ids")
     if len(set(models)) != len(models):
         raise ValueError("predictions: duplicate model columns")
-    ids = predictions.index
     n = len(ids)
-    values_t = predictions.to_numpy(dtype=np.float64).T
-    if not values_t.flags.c_contiguous:
-        values_t = np.ascontiguousarray(values_t)
+    values_t = np.ascontiguousarray(values, dtype=np.float64)  # no copy when it already is
     row_of = {m: j for j, m in enumerate(models)}
 
     t_all = pd.Series(targets, dtype=np.float64)

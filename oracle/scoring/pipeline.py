@@ -16,9 +16,10 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from oracle.scoring.metrics import score_matrix
+from oracle.scoring.metrics import score_rows
 from oracle.scoring.params import RoundParams
 from oracle.scoring.payouts import compute_payouts
+from oracle.scoring.matrix import PredictionTable
 from oracle.scoring.tables import write_table
 from oracle.scoring.validation import PredictionError, validate_predictions, validate_stakes, validate_targets
 
@@ -79,7 +80,7 @@ def _model_order(models: list[str]) -> list[str]:
 
 
 def score_round(
-    predictions: pd.DataFrame,
+    predictions: pd.DataFrame | PredictionTable,
     targets: pd.DataFrame | pd.Series,
     stakes: pd.DataFrame | pd.Series | Mapping[str, object],
     params: RoundParams,
@@ -89,7 +90,8 @@ def score_round(
 ) -> RoundScores:
     """Validate and score one round; pay every valid staked model, 0/0 for the rest.
 
-    predictions: ``id`` column + one column per model. targets: ``id``, ``target`` (optional
+    predictions: ``id`` column + one column per model (a frame, or a :class:`PredictionTable` read straight from a
+    file, which is scored without copying its matrix). targets: ``id``, ``target`` (optional
     ``round``) or a Series by id. stakes: ``model``, ``stake`` (ints or decimal strings) or a Series.
     features: optional, indexed by id (or with an ``id`` column), adds fnc and max_feature_exposure.
     live_ids: the round's live ids; default every id in the targets table (NaN targets included).
@@ -110,10 +112,10 @@ def score_round(
     live_ids = sorted(str(i) for i in live_ids)
     target_series, target_errors = validate_targets(targets, live_ids, params.round_number)
     stake_map, stake_errors = validate_stakes(stakes)
+    if isinstance(predictions, pd.DataFrame):
+        predictions = PredictionTable.from_frame(predictions)
     valid = validate_predictions(predictions, live_ids, params.min_live_share, staked_models=stake_map.keys())
     errors = [*target_errors, *stake_errors, *valid.errors]
-    matrix = valid.matrix
-    scored = list(matrix.columns)
 
     feats = None
     if features is not None:
@@ -121,18 +123,21 @@ def score_round(
         feats = feats.copy()
         feats.index = feats.index.astype(str)
 
-    matrix = matrix[_model_order(scored)]
-    scored = list(matrix.columns)
+    scored = _model_order(valid.models)
+    values = valid.values
+    if scored != valid.models:
+        position = {m: i for i, m in enumerate(valid.models)}
+        values = values[[position[m] for m in scored]]
     weights = pd.Series({m: float(stake_map[m]) for m in scored if stake_map[m] > 0}, dtype=np.float64)
     if scored:
-        metrics = score_matrix(matrix, target_series, weights, features=feats)
+        metrics = score_rows(values, valid.ids, scored, target_series, weights, features=feats)
         metric_frame = metrics.to_frame().set_index("model")
         meta = metrics.meta_model
     else:
         metric_frame = pd.DataFrame(columns=["corr", "mmc"], dtype=np.float64)
         meta = pd.Series(np.nan, index=pd.Index(live_ids, name="id"), name="meta_model")
 
-    all_models = _model_order(sorted(set(stake_map) | {str(c) for c in predictions.columns if c != "id"}))
+    all_models = _model_order(sorted(set(stake_map) | set(predictions.models)))
     in_round = {m: stake_map.get(m, 0) for m in all_models}
     corr = metric_frame["corr"].to_dict()
     mmc = metric_frame["mmc"].to_dict()

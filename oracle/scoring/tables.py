@@ -4,6 +4,10 @@ name in the message, never guessed.
 
 CSV columns named id/model/stake/stake_at_risk/payout/burn are read as text, so ids keep leading zeros and token
 amounts beyond int64 stay exact (the validators parse them).
+
+A model's prediction file is parsed by pyarrow (CSV: ids as text, pandas' missing-value texts), whoever reads it: the
+participant's check, the service's intake, the operator and the auditor see the same numbers. A round's thousands of
+them go straight into the scoring matrix through :mod:`oracle.scoring.prediction_files`.
 """
 
 from __future__ import annotations
@@ -11,17 +15,19 @@ from __future__ import annotations
 import io
 from dataclasses import replace
 from os import PathLike
-from typing import Sequence
-from typing import Literal, Mapping
+from typing import Any, Literal, Mapping, Sequence
 
 import pandas as pd
 
 from oracle.scoring.validation import PredictionError, TableError, first_ids, id_strings, validate_predictions
 
-__all__ = ["TEXT_COLUMNS", "check_model_file", "combine_model_files", "load_table", "read_prediction_file",
-           "read_table_bytes", "table_kind", "write_table"]
+__all__ = ["TEXT_COLUMNS", "NA_TEXTS", "arrow_prediction_file", "check_model_file", "combine_model_files",
+           "load_table", "read_prediction_file", "read_table_bytes", "table_kind", "write_table"]
 
 TEXT_COLUMNS = ("id", "model", "stake", "stake_at_risk", "payout", "burn")
+#: Cell texts read as missing: pandas' defaults, so a prediction file means what it meant when pandas parsed it.
+NA_TEXTS = ("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "<NA>", "N/A",
+            "NA", "NULL", "NaN", "None", "n/a", "nan", "null")
 
 
 def table_kind(name: str) -> Literal["csv", "parquet"]:
@@ -51,10 +57,31 @@ def read_table_bytes(name: str, data: bytes) -> pd.DataFrame:
     return _read(table_kind(name), io.BytesIO(data), name)
 
 
+def arrow_prediction_file(name: str, data: bytes) -> Any:
+    """A prediction file as an Arrow table (the one parser of prediction files): Parquet, or CSV with the text
+    columns (ids) as strings and :data:`NA_TEXTS` as missing; TableError ``unreadable`` when it is neither."""
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+    import pyarrow.parquet as pq
+
+    kind = table_kind(name)
+    try:
+        if kind == "parquet":
+            return pq.read_table(io.BytesIO(data))
+        return pa_csv.read_csv(
+            io.BytesIO(data), read_options=pa_csv.ReadOptions(use_threads=False),
+            convert_options=pa_csv.ConvertOptions(column_types={c: pa.string() for c in TEXT_COLUMNS},
+                                                  null_values=list(NA_TEXTS), strings_can_be_null=True))
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        shown = "Parquet" if kind == "parquet" else "CSV"
+        raise TableError([PredictionError(None, "unreadable", (), f"{name} is not a readable {shown} file "
+                                          f"({type(exc).__name__}: {str(exc)[:200]})")]) from None
+
+
 def read_prediction_file(name: str, data: bytes) -> pd.DataFrame:
     """A model's prediction file (``id`` plus one prediction column), as the participant, the service, the operator
     and the auditor all read it."""
-    return read_table_bytes(name, data)
+    return arrow_prediction_file(name, data).to_pandas()
 
 
 def load_table(path_or_url: str | PathLike[str]) -> pd.DataFrame:

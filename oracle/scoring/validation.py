@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from oracle.errors import TourneyError
+from oracle.scoring.matrix import PredictionTable, layout
 
 __all__ = [
     "PredictionError",
@@ -77,10 +78,20 @@ class TableError(TourneyError, ValueError):
 
 @dataclass
 class ValidPredictions:
-    """Predictions of the models that passed: live ids x valid models, float64, NaN = not predicted."""
+    """Predictions of the models that passed: ``values`` is models x live ids (float64, C order, NaN = not
+    predicted), a row per model of ``models``, a column per id of ``ids`` (the live ids, in the order given)."""
 
-    matrix: pd.DataFrame
+    values: np.ndarray
+    models: list[str]
+    ids: pd.Index
     errors: list[PredictionError] = field(default_factory=list)
+
+    @property
+    def matrix(self) -> pd.DataFrame:
+        """The same values as a frame, ids x models (a view, not a copy)."""
+        frame = pd.DataFrame(self.values.T, index=self.ids, columns=self.models, copy=False)
+        frame.index.name = "id"
+        return frame
 
     @property
     def rejected(self) -> set[str]:
@@ -165,42 +176,53 @@ def _check_model(
     return values.reindex(live), []
 
 
-def _clean_numeric_columns(
-    frame: pd.DataFrame, models: list[str], n_live: int, n_absent: int, min_live_share: float
-) -> dict[str, int]:
-    """Models whose numeric column passes every rule, checked on one float matrix at once.
+#: Models checked at once by the vectorised rules: bounds the temporaries (a few bytes per cell of the block).
+_RULE_BLOCK = 256
 
-    Returns model -> column position within ``frame[list(result)]``. Every other model goes
-    through ``_check_model``, which produces the detailed errors; this only skips that per-model
-    pandas work for the (usual) clean columns.
+
+def _clean_rows(values: np.ndarray, rows: list[int], keep: np.ndarray | None, n_live: int, n_absent: int,
+                min_live_share: float) -> np.ndarray:
+    """Which of ``values[rows]`` (restricted to the columns ``keep``) pass every per-model rule: one boolean each.
+
+    The models that do not pass go through ``_check_model``, which produces the detailed errors; this only skips
+    that per-model pandas work for the (usual) clean ones. Blocks of rows keep the temporaries small."""
+    ok = np.zeros(len(rows), dtype=bool)
+    for start in range(0, len(rows), _RULE_BLOCK):
+        picked = rows[start : start + _RULE_BLOCK]
+        block = values[picked] if keep is None else values[np.ix_(picked, keep)]
+        nan = np.isnan(block)
+        n_nan = nan.sum(axis=1)
+        with np.errstate(invalid="ignore"):
+            bad_value = (np.isinf(block) | (block < 0) | (block > 1)).any(axis=1)
+        share = 1.0 - (n_nan + n_absent) / n_live
+        # fmin/fmax skip NaN without warnings; an all-NaN row already fails the share rule.
+        constant = np.fmin.reduce(block, axis=1) == np.fmax.reduce(block, axis=1)
+        ok[start : start + len(picked)] = ~bad_value & (share >= min_live_share) & ~constant & (n_nan < block.shape[1])
+    return ok
+
+
+def validate_predictions(
+    table: pd.DataFrame | PredictionTable,
+    live_ids: Sequence[object],
+    min_live_share: float = 1.0,
+    staked_models: Iterable[str] | None = None,
+    id_column: str = "id",
+) -> ValidPredictions:
+    """Check a predictions table (``id_column`` + one column per model) against the live ids.
+
+    Returns the valid models' predictions laid out on the live ids (in the order given) and every problem found.
+    Raises TableError when the table as a whole is unusable. A :class:`PredictionTable` (read straight from a file)
+    is checked without a pandas frame; when its rows are the live ids in order, the result shares its matrix.
     """
-    dtypes = frame.dtypes
-    numeric = [m for m in models if pd.api.types.is_numeric_dtype(dtypes[m]) and not pd.api.types.is_bool_dtype(dtypes[m])]
-    if not numeric:
-        return {}
-    values = frame[numeric].to_numpy(dtype=np.float64)
-    nan = np.isnan(values)
-    with np.errstate(invalid="ignore"):
-        bad_value = (np.isinf(values) | (values < 0) | (values > 1)).any(axis=0)
-    share = 1.0 - (nan.sum(axis=0) + n_absent) / n_live
-    # fmin/fmax skip NaN without warnings; an all-NaN column already fails the share rule.
-    constant = np.fmin.reduce(values, axis=0) == np.fmax.reduce(values, axis=0)
-    ok = ~bad_value & (share >= min_live_share) & ~constant & (nan.sum(axis=0) < len(values))
-    passing = [m for m, good in zip(numeric, ok) if good]
-    return {m: i for i, m in enumerate(passing)}
-
-
-def _table_shape(table: pd.DataFrame, live_ids: Sequence[object], id_column: str,
-                 ) -> tuple[list[str], pd.Index, pd.Series]:
-    """(model names, live ids, the table's ids as text) once the table as a whole is usable; TableError otherwise
-    (not a table, no id column, a model twice, duplicate or no live ids, an id twice)."""
-    if not isinstance(table, pd.DataFrame):
+    if isinstance(table, pd.DataFrame):
+        table = PredictionTable.from_frame(table, id_column)
+    elif not isinstance(table, PredictionTable):
         raise TableError([PredictionError(None, "empty", (), f"expected a DataFrame, got {type(table).__name__}")])
-    if id_column not in table.columns:
+    if table.raw_ids is None:
         raise TableError(
-            [PredictionError(None, "missing_id_column", (), f"no {id_column!r} column; columns: {list(table.columns)[:10]}")]
+            [PredictionError(None, "missing_id_column", (), f"no {id_column!r} column; columns: {table.columns[:10]}")]
         )
-    names = [str(c) for c in table.columns if c != id_column]
+    names = table.models
     dup_models = sorted({m for m in names if names.count(m) > 1}) if len(set(names)) != len(names) else []
     if dup_models:
         raise TableError([PredictionError(None, "duplicate_models", (), f"model column(s) appear twice: {dup_models[:5]}")])
@@ -209,61 +231,25 @@ def _table_shape(table: pd.DataFrame, live_ids: Sequence[object], id_column: str
         raise TableError([PredictionError(None, "duplicate_ids", first_ids(live[live.duplicated()]), "live id list has duplicates")])
     if len(live) == 0:
         raise TableError([PredictionError(None, "empty", (), "the round has no live ids")])
-    ids = id_strings(table[id_column])
+    ids = id_strings(table.raw_ids)
     dup = ids.duplicated(keep=False)
     if dup.any():
         raise TableError(
             [PredictionError(None, "duplicate_ids", first_ids(pd.unique(ids[dup])), f"{int(ids[dup].nunique())} id(s) appear more than once")]
         )
-    return names, live, ids
-
-
-def _assemble(frame: pd.DataFrame, live: pd.Index, candidates: list[str], clean: Mapping[str, int],
-              good: Mapping[str, np.ndarray], id_column: str) -> pd.DataFrame:
-    """The valid models' predictions as one live-id-indexed matrix (models in ``candidates`` order)."""
-    kept = [m for m in candidates if m in clean or m in good]
-    # models x ids, C order: its transpose is the F-ordered block pandas stores without a copy.
-    out = np.full((len(kept), len(live)), np.nan)
-    rows = live.get_indexer(frame.index)
-    if clean:
-        block = frame[list(clean)].to_numpy(dtype=np.float64).T
-        for i, model in enumerate(kept):
-            if model in clean:
-                out[i, rows] = block[clean[model]]
-    for i, model in enumerate(kept):
-        if model in good:
-            out[i] = good[model]
-    matrix = pd.DataFrame(out.T, index=live, columns=kept, copy=False)
-    matrix.index.name = id_column
-    return matrix
-
-
-def validate_predictions(
-    table: pd.DataFrame,
-    live_ids: Sequence[object],
-    min_live_share: float = 1.0,
-    staked_models: Iterable[str] | None = None,
-    id_column: str = "id",
-) -> ValidPredictions:
-    """Check a predictions table (``id_column`` + one column per model) against the live ids.
-
-    Returns the valid models' predictions reindexed to the live ids (in the order given) and every
-    problem found. Raises TableError when the table as a whole is unusable.
-    """
-    names, live, ids = _table_shape(table, live_ids, id_column)
-    frame = table.drop(columns=[id_column])
-    frame.columns = names
-    frame.index = pd.Index(ids.to_numpy(), name=id_column)
+    file_ids = pd.Index(ids.to_numpy(), name=id_column)
     errors: list[PredictionError] = []
-    is_live = frame.index.isin(live)
+    is_live = file_ids.isin(live)
+    keep: np.ndarray | None = None
     if not is_live.all():
         errors.append(
-            PredictionError(None, "unknown_ids", first_ids(frame.index[~is_live]), f"{int((~is_live).sum())} row(s) with ids not live this round were ignored")
+            PredictionError(None, "unknown_ids", first_ids(file_ids[~is_live]), f"{int((~is_live).sum())} row(s) with ids not live this round were ignored")
         )
-        frame = frame[is_live]
-    if len(frame) == 0:
+        keep = np.flatnonzero(is_live)
+        file_ids = file_ids[keep]
+    if len(file_ids) == 0:
         raise TableError(errors + [PredictionError(None, "empty", (), "no row has a live id")])
-    rows_absent = live.difference(frame.index, sort=False)
+    rows_absent = live.difference(file_ids, sort=False)
     staked = None if staked_models is None else {str(m) for m in staked_models}
     candidates: list[str] = []
     for model in names:
@@ -271,17 +257,24 @@ def validate_predictions(
             errors.append(PredictionError(model, "no_stake", (), "model has no entry in the round's stake table"))
         else:
             candidates.append(model)
-    clean = _clean_numeric_columns(frame, candidates, len(live), len(rows_absent), min_live_share)
+    numeric = [m for m in candidates if m in table.row_of]
+    passed = _clean_rows(table.values, [table.row_of[m] for m in numeric], keep, len(live), len(rows_absent),
+                         min_live_share)
+    clean = {m for m, good in zip(numeric, passed) if good}
     good: dict[str, np.ndarray] = {}
     for model in candidates:
         if model in clean:
             continue
-        values, model_errors = _check_model(model, frame[model], live, min_live_share, rows_absent)
+        column = table.column(model)
+        if keep is not None:
+            column = column.iloc[keep]
+        values, model_errors = _check_model(model, column.set_axis(file_ids), live, min_live_share, rows_absent)
         errors.extend(model_errors)
         if values is not None:
             good[model] = values.to_numpy()
-    matrix = _assemble(frame, live, candidates, clean, good, id_column)
-    return ValidPredictions(matrix=matrix, errors=errors)
+    kept = [m for m in candidates if m in clean or m in good]
+    return ValidPredictions(values=layout(table, kept, good, keep, file_ids, live), models=kept, ids=live,
+                            errors=errors)
 
 
 def validate_targets(

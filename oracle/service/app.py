@@ -5,15 +5,21 @@ is at ``/openapi.json``. There are no passwords: a submission is authenticated b
 against the model's on-chain owner (the pipeline is :mod:`oracle.service.intake`).
 
 The parts: ``config`` (settings), ``schemas`` (bodies and the error body), ``middleware`` (body limit, metrics,
-error handlers), ``state`` (the shared :class:`Service`), ``intake`` (the submission pipeline), ``scheduler``
-(the operator's rounds on a timer) and ``routers`` (one module per resource). The web app's side: ``web_state``
-(event history, background auditor, leaderboard cache), ``board``, ``proposals``, ``webapp`` (the built app at
-``/``).
+error handlers), ``state`` (the shared :class:`Service`), ``db`` (the database: ledger, migrations),
+``chain_view`` (cached chain reads), ``intake`` (the submission pipeline), ``prediction_check`` (the file check),
+``scheduler`` (the operator's rounds on a timer, one per database), ``workers`` (several processes on one port)
+and ``routers`` (one module per resource). The web app's side: ``web_state`` (event history, background
+auditor, leaderboard cache), ``board``, ``proposals``, ``webapp`` (the built app at ``/``).
+
+Shutdown is graceful: uvicorn stops accepting connections and waits for the requests in flight, each of which runs
+its intake to the end (receipted and committed, or refused) on the intake's thread pool; then the pool, the chain
+view and the scheduler stop and the database is closed.
 """
 
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import AsyncIterator
 
@@ -42,6 +48,8 @@ def create_app(config: ServiceConfig, start_scheduler: bool | None = None) -> Fa
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        service.executor = ThreadPoolExecutor(config.intake_threads, thread_name_prefix="intake")
+        service.chain.start()
         web.start()
         if run_scheduler:
             service.scheduler = Scheduler(service)
@@ -49,14 +57,20 @@ def create_app(config: ServiceConfig, start_scheduler: bool | None = None) -> Fa
         log.info("service started", extra={"fields": {"event": "started", "chain_id": service.chain_id,
                                                       "tournament": service.tournament,
                                                       "operator": config.operator.address,
+                                                      "database": service.db.url,
+                                                      "schema": service.schema_revision,
                                                       "scheduler": run_scheduler}})
         try:
             yield
         finally:
+            service.executor.shutdown(wait=True)
             if service.scheduler is not None:
                 service.scheduler.stop_event.set()
                 service.scheduler.join(timeout=30)
             web.stop()
+            service.chain.stop()
+            service.db.dispose()
+            log.info("service stopped", extra={"fields": {"event": "stopped"}})
 
     app = FastAPI(title="Tournament operator service", version="1",
                   description="Read rounds and results; deliver EIP-712 signed submissions and get operator-signed "

@@ -8,6 +8,7 @@ from eth_account.signers.local import LocalAccount
 
 from oracle.chain.deploy import Deployment
 from oracle.scoring.params import RoundParams
+from oracle.service.db.engine import default_url
 
 __all__ = ["HISTORY_ROUNDS", "LOGGER_NAME", "ServiceConfig"]
 
@@ -19,7 +20,9 @@ HISTORY_ROUNDS = 64
 @dataclass(frozen=True)
 class ServiceConfig:
     """Everything the service needs. ``operator`` signs receipts (and, with the scheduler, the round
-    transactions); ``state`` holds the superseded-signature log (any fsspec URL; a directory by default)."""
+    transactions); ``db`` is the database URL (``sqlite:///PATH`` or ``postgresql://...``), by default a SQLite
+    file in the ``state`` directory; ``intake_threads`` submissions are checked at once per worker (off the event
+    loop); ``chain_poll`` is how often the chain view reads the latest block and new events."""
 
     rpc: str
     deployment: Deployment
@@ -41,8 +44,18 @@ class ServiceConfig:
     web_dir: str | None = None
     #: Where this service is reached (manifest URIs are posted under <public_url>/bundles); None: the store's URIs.
     public_url: str | None = None
+    db: str | None = None
+    intake_threads: int = 8
+    chain_poll: float = 0.25
+
+    @property
+    def database_url(self) -> str:
+        return self.db or default_url(self.state)
 
     def __post_init__(self) -> None:
         if self.max_file_bytes < 1 or self.max_body_bytes < self.max_file_bytes:
             raise ValueError(f"need 1 <= max_file_bytes <= max_body_bytes, got {self.max_file_bytes}, "
                              f"{self.max_body_bytes}")
+        if self.intake_threads < 1 or self.chain_poll <= 0:
+            raise ValueError(f"need intake_threads >= 1 and chain_poll > 0, got {self.intake_threads}, "
+                             f"{self.chain_poll}")

@@ -1,7 +1,9 @@
 """Prometheus text-format metrics of the submission service (no client library: a few counters and gauges).
 
-Exposed at ``/metrics`` (text format 0.0.4): submissions accepted, rejected by reason, HTTP requests by route and
-status, the state of each recent round, the last block the service saw, and scheduler steps and failures.
+Exposed at ``/metrics`` (text format 0.0.4): submissions accepted, rejected by reason, intake latency histograms
+by outcome, database errors by kind, HTTP requests by route and status, the state of each recent round, the last
+block the service saw, and scheduler steps and failures. Each worker process counts its own requests (a scrape
+through a load balancer sees one worker; scrape the workers' ports or sum over them).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from typing import Iterable
 __all__ = ["Metrics", "CONTENT_TYPE"]
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+#: Upper bounds (seconds) of the intake latency histogram's buckets.
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
 def _escape(value: str) -> str:
@@ -38,6 +42,21 @@ class Metrics:
         self.scheduler_steps = 0
         self.scheduler_failures = 0
         self.scheduler_actions: dict[str, int] = defaultdict(int)
+        self.latency: dict[str, list[int]] = {}
+        self.latency_sum: dict[str, float] = defaultdict(float)
+        self.db_errors: dict[str, int] = defaultdict(int)
+
+    def intake_latency(self, outcome: str, seconds: float) -> None:
+        """One submission's time in the intake (accepted, refused or error)."""
+        with self._lock:
+            counts = self.latency.setdefault(outcome, [0] * (len(LATENCY_BUCKETS) + 1))
+            slot = next((i for i, bound in enumerate(LATENCY_BUCKETS) if seconds <= bound), len(LATENCY_BUCKETS))
+            counts[slot] += 1
+            self.latency_sum[outcome] += seconds
+
+    def db_error(self, kind: str) -> None:
+        with self._lock:
+            self.db_errors[kind] += 1
 
     def submission_accepted(self) -> None:
         with self._lock:
@@ -85,6 +104,20 @@ class Metrics:
             ]
             lines += [f"tourney_submissions_rejected_total{_labels([('reason', r)])} {n}"
                       for r, n in sorted(self.rejected.items())]
+            lines += ["# HELP tourney_intake_seconds Time from a submission's body to its answer, by outcome.",
+                      "# TYPE tourney_intake_seconds histogram"]
+            for outcome, counts in sorted(self.latency.items()):
+                running = 0
+                for bound, count in zip([*map(str, LATENCY_BUCKETS), "+Inf"], counts):
+                    running += count
+                    lines.append(f"tourney_intake_seconds_bucket{_labels([('outcome', outcome), ('le', bound)])} "
+                                 f"{running}")
+                lines.append(f"tourney_intake_seconds_sum{_labels([('outcome', outcome)])} "
+                             f"{self.latency_sum[outcome]:.6f}")
+                lines.append(f"tourney_intake_seconds_count{_labels([('outcome', outcome)])} {running}")
+            lines += ["# HELP tourney_db_errors_total Database errors, by exception class.",
+                      "# TYPE tourney_db_errors_total counter"]
+            lines += [f"tourney_db_errors_total{_labels([('kind', k)])} {n}" for k, n in sorted(self.db_errors.items())]
             lines += ["# HELP tourney_http_requests_total HTTP requests by method, route template and status.",
                       "# TYPE tourney_http_requests_total counter"]
             lines += [f"tourney_http_requests_total{_labels([('method', m), ('route', r), ('status', s)])} {n}"

@@ -12,7 +12,7 @@ from oracle.errors import TourneyError
 from oracle.protocol.receipt import Receipt
 from oracle.service.web_schemas import ProposalOut, TokenOut, WithdrawalOut
 
-__all__ = ["ApiError", "ErrorBody", "ErrorDetail", "HealthOut", "InfoOut", "ManifestOut", "ModelOut", "ModelRoundOut",
+__all__ = ["ApiError", "ComponentOut", "ErrorBody", "ErrorDetail", "HealthOut", "InfoOut", "ManifestOut", "ModelOut", "ModelRoundOut",
            "ProofOut", "RoundOut", "RoundsOut", "ScoresOut", "SubmissionIn", "SubmissionRecordIn",
            "error_responses"]
 
@@ -93,12 +93,22 @@ class InfoOut(BaseModel):
     token: TokenOut | None = Field(default=None, description="The stake token: how every amount is shown.")
 
 
+class ComponentOut(BaseModel):
+    status: Literal["ok", "error"]
+    detail: str = Field(description="What was checked, or what is wrong.")
+
+
 class HealthOut(BaseModel):
-    status: Literal["ok"]
+    status: Literal["ok", "degraded"] = Field(description="ok when the chain, the database and the store all answer.")
     chain_id: int
-    block: int
-    chain_time: int
+    block: int | None = Field(description="The latest block (None while the chain does not answer).")
+    chain_time: int | None
+    view_block: int | None = Field(description="The latest block the service's chain view has seen: the clock "
+                                   "submissions are judged by (refreshed every few hundred milliseconds).")
+    components: dict[str, ComponentOut] = Field(description="chain, database, store: each ok or error, and why.")
+    worker: str = Field(description="The process that answered (host:pid).")
     scheduler: Literal["running", "off", "stopped"]
+    scheduler_leading: bool = Field(description="Whether this process holds the scheduler lease.")
     scheduler_last_error: str | None
 
 

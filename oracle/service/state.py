@@ -1,10 +1,12 @@
-"""What the request handlers and the scheduler share: per-thread chain clients, cached chain reads (owners and
-deadlines never change once set), the live ids and the published bundles, and the submission intake."""
+"""What the request handlers and the scheduler share: the database (migrated on start) and its submission ledger,
+per-thread chain clients, the chain view (owners, deadlines and the clock from memory kept fresh from events), the
+live ids and the published bundles, and the submission intake."""
 
 from __future__ import annotations
 
 import io
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -17,10 +19,16 @@ from oracle.bundle.store import BundleError
 from oracle.chain.client import RoundState, RoundStatus, TournamentClient
 from oracle.chain.tx import ChainError
 from oracle.operator.round_data import live_path
+from oracle.service.chain_view import ChainView
 from oracle.service.config import ServiceConfig
+from oracle.service.db.engine import Database
+from oracle.service.db.ledger import Ledger
+from oracle.service.db.source import LedgerInbox
 from oracle.service.intake import Intake
 from oracle.service.metrics import Metrics
+from oracle.service.prediction_check import LiveIds
 from oracle.service.schemas import ApiError, RoundOut
+from oracle.protocol.inbox import Inbox
 
 if TYPE_CHECKING:
     from oracle.service.scheduler import Scheduler
@@ -37,14 +45,23 @@ class Service:
 
     def __post_init__(self) -> None:
         self._local = threading.local()
-        self._owners: dict[int, str] = {}
-        self._closes_at: dict[int, int] = {}
-        self._live_ids: dict[int, pd.Index] = {}
+        self._live_ids: dict[int, LiveIds] = {}
         self._bundles: dict[str, RoundBundle] = {}
         self.tournament = Web3.to_checksum_address(self.config.deployment.tournament)
         self.chain_id = int(self.config.deployment.chain_id)
         self.scheduler: "Scheduler | None" = None
-        self.intake = Intake(self)
+        self.executor: ThreadPoolExecutor | None = None
+        self.db = Database(self.config.database_url, pool_size=self.config.intake_threads + 4,
+                           on_error=self.metrics.db_error)
+        self.schema_revision = self.db.migrate()
+        self.ledger = Ledger(self.db)
+        self.chain = ChainView(lambda: self.client, self.db, int(self.config.deployment.block),
+                               poll=self.config.chain_poll)
+        self.intake = Intake(self, self.ledger)
+
+    def submissions_source(self) -> LedgerInbox:
+        """What the operator snapshots rounds from: the ledger, with the files in the inbox."""
+        return LedgerInbox(self.ledger, Inbox(self.config.inbox))
 
     # -------------------------------------------------------------- chain access
 
@@ -72,31 +89,30 @@ class Service:
                            f"({exc}); try again shortly") from None
 
     def owner_of(self, model_id: int) -> str | None:
-        # Ownership is fixed at registration (the contract has no transfer), so a found owner is cached forever.
-        if model_id not in self._owners:
-            owner = self.read_chain(f"read model {model_id}", lambda: self.client.owner_of(model_id))
-            if owner is None:
-                return None
-            self._owners[model_id] = owner
-        return self._owners[model_id]
+        """A model's owner (from the chain view: ownership is fixed at registration, the contract has no transfer)."""
+        return self.read_chain(f"read model {model_id}", lambda: self.chain.owner_of(model_id))
 
-    def closes_at(self, round: int) -> int | None:
-        """The round's deadline, or None while the round was never opened (closesAt never changes once set)."""
-        if round not in self._closes_at:
-            state = self.read_chain(f"read round {round}", lambda: self.client.round_state(round))
-            if state.status is RoundStatus.NONE:
-                return None
-            self._closes_at[round] = state.closes_at
-        return self._closes_at[round]
-
-    def live_ids(self, round: int) -> pd.Index | None:
+    def live_ids(self, round: int) -> LiveIds | None:
         """The round's live ids from the operator's round data (None while unpublished)."""
         if round not in self._live_ids:
             frame = self._read_live(round)
             if frame is None:
                 return None
-            self._live_ids[round] = pd.Index(sorted(str(i) for i in frame["id"]))
+            self._live_ids[round] = LiveIds([str(i) for i in frame["id"]])
         return self._live_ids[round]
+
+    def check_database(self) -> str:
+        """The database answers a transaction (raises otherwise); says which database and schema revision."""
+        return f"{self.db.backend} schema {self.db.ping()}"
+
+    def check_store(self) -> str:
+        """The inbox and the artifact store are reachable (raises otherwise)."""
+        for name, url in (("inbox", self.config.inbox), ("store", self.config.store)):
+            fs, root = fsspec.core.url_to_fs(url)
+            fs.makedirs(root, exist_ok=True)
+            if not fs.isdir(root):
+                raise OSError(f"the {name} {url} is not a directory")
+        return "inbox and store reachable"
 
     def live_path(self, round: int) -> str | None:
         return live_path(self.config.round_data, round)

@@ -42,7 +42,8 @@ from oracle.participant.service_client import ServiceClient, ServiceError, check
 from oracle.protocol.receipt import Receipt
 from oracle.protocol.submission import sign_submission, Submission
 
-__all__ = ["ServiceProcess", "start_service", "service_thread", "write_live", "write_targets", "prediction_csv", "send_batch",
+__all__ = ["ServiceProcess", "start_service", "service_thread", "write_live", "write_targets", "prediction_csv",
+           "send_batch",
            "fund_participants", "register_models", "stake_models", "LoadResult", "run_submissions"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -1,4 +1,5 @@
-"""Receipts end to end on a real Anvil and a real ``tourney serve --no-scheduler`` beside an operator:
+"""Receipts end to end on a real Anvil and a real ``tourney serve --no-scheduler`` beside an operator (reading the
+service's database):
 ``tourney submit --to`` keeps the operator's receipt, ``tourney status`` marks it against the published bundle,
 ``tourney verify --receipts`` fails a round whose bundle drops or swaps a receipted file (naming the model) and only
 warns about forged receipts; and the operator's close snapshot, taken after the close is mined, keeps exactly the
@@ -31,6 +32,7 @@ from oracle.chain.connection import connect
 from oracle.participant.models import register_model
 from oracle.participant.stake import stake
 from oracle.testing.harness import ServiceProcess, prediction_csv, start_service, write_live, write_targets
+from oracle.testing.service_state import service_submissions
 from oracle.participant.receipts import load_receipts, save_receipt
 from oracle.protocol.receipt import sign_receipt
 from oracle.protocol.inbox import Inbox
@@ -49,11 +51,12 @@ def tourney(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
                           text=True, timeout=180, check=False)
 
 
-def make_operator(chain: Any, workdir: Path) -> Operator:
+def make_operator(chain: Any, workdir: Path, submissions: Any = None) -> Operator:
     config = OperatorConfig(store=str(workdir / "store"), inbox=str(workdir / "inbox"),
                             round_data=str(workdir / "rounds"), params=PARAMS, submission_window=WINDOW,
                             max_rounds=1)
-    return Operator(TournamentClient(chain.w3, chain.deployment), chain.oracle, config, hang_at=None)
+    return Operator(TournamentClient(chain.w3, chain.deployment), chain.oracle, config, hang_at=None,
+                    submissions=submissions)
 
 
 def staked_models(chain: Any, participant: Any, count: int) -> list[int]:
@@ -88,7 +91,8 @@ def test_submit_to_service_then_status_and_verify_hold_the_bundle_to_its_receipt
         tmp_path: Path) -> None:
     p0 = participants[0]
     a, b = staked_models(chain, p0, 2)
-    op = make_operator(chain, tmp_path)
+    # The operator beside the service snapshots rounds from the service's database (tourney operator run --db).
+    op = make_operator(chain, tmp_path, submissions=service_submissions(tmp_path))
     ids = write_live(tmp_path / "rounds", 1, LIVE)
     assert [x.step for x in op.open_due()] == ["open"]
     receipts_dir = tmp_path / "receipts"

@@ -24,9 +24,9 @@ from oracle.chain.deploy import UNIT
 from oracle.participant.service_client import ServiceClient, ServiceError, submit_over_http
 from oracle.testing.harness import (ServiceProcess, encode_request, prediction_csv, register_models, run_submissions,
                                     stake_models, start_service, write_live, write_targets)
+from oracle.testing.service_state import service_submissions, wait_view
 from oracle.protocol.receipt import check_receipts, Receipt, sign_receipt, verify_receipt
 from oracle.participant.receipts import load_receipts
-from oracle.protocol.inbox import Inbox
 from oracle.protocol.submission import sign_submission
 
 LIVE_IDS = 60
@@ -39,7 +39,7 @@ class World:
         self.chain, self.participants, self.workdir, self.service = chain, participants, workdir, service
         self.oracle = chain.oracle.address
         self.client = TournamentClient(chain.w3, chain.deployment)
-        self.inbox = Inbox(workdir / "inbox")
+        self.inbox = service_submissions(workdir)
         self.live: dict[int, list[str]] = {}
         self.models: dict[int, Any] = {}
 
@@ -338,10 +338,10 @@ def test_sigkill_during_a_burst_loses_no_receipted_submission(world: World, tmp_
                                 on_receipt=kill_after_some)
     finally:
         service.kill()
-    inbox = Inbox(workdir / "inbox")
+    inbox = service_submissions(workdir)
     assert burst.receipts, "the burst should have had time to get some receipts before the kill"
     assert len(burst.receipts) < len(jobs), "the kill should have interrupted the burst"
-    collected = inbox.collect(round)
+    collected = inbox.current(round)
     assert collected.problems == []
     stored = {sub.model_id: sub for sub, _ in collected}
     for model_id, receipt in burst.receipts.items():
@@ -360,7 +360,7 @@ def test_sigkill_during_a_burst_loses_no_receipted_submission(world: World, tmp_
                 assert exc.code == "duplicate", exc
                 receipt = Receipt.from_json(exc.body["receipt"])
             assert verify_receipt(receipt, world.oracle) == [] and receipt.predictions_hash == sub.predictions_hash
-        final = inbox.collect(round)
+        final = inbox.current(round)
         assert final.problems == [] and sorted(s.model_id for s, _ in final) == sorted(jobs)
     finally:
         service.stop()
@@ -380,6 +380,7 @@ def test_late_submission_then_scheduler_resolves_and_bundle_honours_receipts(wor
     late = sign_submission(late_owner, world.chain.deployment.chain_id, world.chain.deployment.tournament, round,
                            late_model, prediction_csv(world.live[round], seed=30), closes_at)
     world.chain.advance(closes_at - world.chain.now() + 1)
+    wait_view(world.url, world.chain.w3.eth.block_number)  # the service judges by its view of the chain
     response = world.post(round, encode_request(late, prediction_csv(world.live[round], seed=30)))
     assert response.status_code == 409 and response.json()["error"]["code"] == "late"
     assert world.inbox.get(round, late_model) is None

@@ -197,6 +197,18 @@ def test_tampered_object_is_named(store: ArtifactStore):
     assert latest_manifest(store, 5) is None  # only complete, hash-checked manifests are found
 
 
+def test_a_partial_load_reads_and_checks_only_the_named_files(store: ArtifactStore):
+    manifest, uri, _ = write_round_bundle(store, 5, **bundle_inputs())
+    path = Path(store.object_uri(manifest.files[SCORES]))
+    path.write_bytes(path.read_bytes()[:-1])  # a broken file the partial load does not need
+    tree_only = load_bundle(uri, only=[TREE])
+    assert list(tree_only.files) == [TREE] and tree_only.tree_dump()["tree"][0] == manifest.root
+    with pytest.raises(BundleError, match="scores.parquet: object .* does not match the manifest"):
+        load_bundle(uri, only=[TREE, SCORES])
+    with pytest.raises(BundleError, match="manifest.json"):
+        load_bundle(uri, expected_keccak="0x" + "00" * 32, only=[TREE])  # the manifest is still held to its hash
+
+
 def test_missing_object_is_named(store: ArtifactStore):
     manifest, uri, _ = write_round_bundle(store, 5, **bundle_inputs())
     Path(store.object_uri(manifest.files[TARGETS])).unlink()

@@ -20,7 +20,7 @@ from oracle.bundle.parquet import parquet_bytes
 from oracle.bundle.store import ArtifactStore
 from oracle.bundle.round_bundle import load_bundle, STAKES
 from oracle.bundle.write import write_round_bundle
-from oracle.cli import COMMANDS, main
+from oracle.cli import main
 from oracle.scoring.params import RoundParams
 from oracle.scoring.pipeline import score_round
 
@@ -62,13 +62,6 @@ def score_args(files: dict[str, str], out: str) -> list[str]:
 def expected_scores() -> pd.DataFrame:
     predictions, targets, stakes = tables()
     return score_round(predictions, targets, stakes, PARAMS).scores
-
-
-def test_registered_commands_are_a_plain_list():
-    names = [c.name for c in COMMANDS]
-    assert names[:2] == ["score", "round"]
-    assert len(names) == len(set(names)), "a command is registered twice"
-    assert set(main.commands) == set(names)
 
 
 def test_score_writes_parquet_and_prints_a_table(round_files, tmp_path: Path):
@@ -228,3 +221,46 @@ def test_installed_console_script(round_files, tmp_path: Path):
                              capture_output=True, text=True, timeout=120, check=False)
     assert audited.returncode == 1
     assert "carol" in audited.stdout and "stake_at_risk" in audited.stdout
+
+
+def test_summary_by_default_every_row_with_all(tmp_path: Path):
+    """A round bigger than the summary prints the best and the worst, totals, counts and every error; --all and
+    --json give every row."""
+    rng = np.random.default_rng(5)
+    n, models = 80, [f"m{k:02d}" for k in range(30)]
+    ids = [f"id{i:03d}" for i in range(n)]
+    signal = rng.random(n)
+    columns = {m: np.clip(signal * (k / 30) + rng.random(n) * 0.5, 0, 1) for k, m in enumerate(models)}
+    columns["m07"] = np.where(np.arange(n) == 3, 1.5, columns["m07"])  # one invalid model
+    pd.DataFrame({"id": ids, **columns}).to_parquet(tmp_path / "p.parquet", index=False)
+    pd.DataFrame({"id": ids, "target": np.round(signal * 4) / 4}).to_parquet(tmp_path / "t.parquet", index=False)
+    pd.DataFrame({"model": models, "stake": [str(1000 * E18)] * 30}).to_parquet(tmp_path / "s.parquet", index=False)
+    (tmp_path / "params.json").write_text(json.dumps(PARAMS.to_dict()))
+    files = {"predictions": str(tmp_path / "p.parquet"), "targets": str(tmp_path / "t.parquet"),
+             "stakes": str(tmp_path / "s.parquet"), "params": str(tmp_path / "params.json")}
+    args = [*score_args(files, str(tmp_path / "out.parquet")), "--top", "3"]
+
+    full = json.loads(CliRunner().invoke(main, ["--json", *args]).output)
+    assert len(full["models"]) == 30 and full["counts"] == {
+        "models": 30, "scored": 29, "not_scored": 1,
+        "with_payout": sum(int(m["payout"]) > 0 for m in full["models"]),
+        "with_burn": sum(int(m["burn"]) > 0 for m in full["models"])}
+    by_score = sorted((m for m in full["models"] if m["valid"]),
+                      key=lambda m: -(PARAMS.corr_weight * m["corr"] + PARAMS.mmc_weight * m["mmc"]))
+    best, worst = [m["model"] for m in by_score[:3]], [m["model"] for m in by_score[-3:]]
+
+    summary = CliRunner().invoke(main, args)
+    assert summary.exit_code == 0, summary.output
+    shown = {m for m in models if f" {m} " in summary.output}
+    assert shown == set(best) | set(worst) | {"m07"}  # m07 only in the error table
+    assert "out_of_range" in summary.output and "Totals" in summary.output and "--all" in summary.output
+    assert summary.output.index(best[0]) < summary.output.index(best[2]) < summary.output.index("Bottom")
+
+    every = CliRunner().invoke(main, [*args, "--all"])
+    assert {m for m in models if f" {m} " in every.output} == set(models)
+
+
+def test_bad_out_name_fails_before_any_work(round_files, tmp_path: Path):
+    result = CliRunner().invoke(main, score_args({**round_files, "predictions": str(tmp_path / "nope.parquet")},
+                                                 str(tmp_path / "scores.xlsx")))
+    assert result.exit_code == 2 and "scores.xlsx" in result.output

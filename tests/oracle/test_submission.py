@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from dataclasses import replace
 from pathlib import Path
 
@@ -151,6 +152,27 @@ def test_every_problem_carries_a_stable_code() -> None:
     assert "bad_signature" in {p.code for p in verify_submission(forged, FILE, OWNER.address)}
 
 
+def test_recovery_digest_is_the_libraries_and_recovery_agrees_with_it() -> None:
+    """recover_signer hashes the fixed Submission struct itself: the same digest as eth_account's EIP-712 encoder,
+    the same signer as eth_account's recovery, the same refusals of signatures that cannot be recovered."""
+    from eth_account import Account as Accounts
+
+    from oracle.protocol.submission import _digest, _signable, recover_signer, submission_digest
+
+    rng = random.Random(5)
+    for i in range(40):
+        account = Accounts.from_key(rng.randbytes(32))
+        sub = sign_submission(account, rng.choice([1, 31337, 2**40]), "0x" + rng.randbytes(20).hex(),
+                              rng.randrange(1, 2**32), rng.randrange(1, 2**64), rng.randbytes(50), rng.randrange(2**64))
+        assert "0x" + _digest(sub).hex() == submission_digest(sub.chain_id, sub.tournament, sub.round, sub.model_id,
+                                                             sub.predictions_hash, sub.deadline)
+        expected = Accounts.recover_message(_signable(sub), signature=sub.signature)
+        assert recover_signer(sub) == expected == account.address
+    broken = replace(sub, signature=sub.signature[:-2] + "1d")  # v = 29
+    with pytest.raises(SubmissionError, match="non-canonical signature"):
+        recover_signer(broken)
+    with pytest.raises(ValueError, match="v 29 is invalid"):
+        Accounts.recover_message(_signable(broken), signature=broken.signature)
 # ---------------------------------------------------------------- canonical signatures, replay keys (issue 10, L-5)
 
 SECPK1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141

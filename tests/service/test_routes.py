@@ -9,7 +9,7 @@ import base64
 import hashlib
 import io
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -28,6 +28,7 @@ from oracle.operator.config import OperatorConfig
 from oracle.operator.rounds import Operator
 from oracle.participant.models import register_model
 from oracle.participant.stake import stake
+from oracle.protocol.inbox import Inbox
 from oracle.protocol.receipt import Receipt, verify_receipt
 from oracle.protocol.submission import sign_submission
 from oracle.scoring.params import RoundParams
@@ -80,13 +81,16 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         rounds_dir.mkdir()
         live = write_live(rounds_dir, 1, LIVE_IDS)
         params = RoundParams.numerai_default()
-        operator = Operator(TournamentClient(chain.w3, chain.deployment), chain.oracle, OperatorConfig(
-            store=str(work / "store"), inbox=str(work / "inbox"), round_data=str(rounds_dir), params=params))
         config = ServiceConfig(rpc=chain.url, deployment=chain.deployment, operator=chain.oracle.account,
                                inbox=str(work / "inbox"), store=str(work / "store"), round_data=str(rounds_dir),
                                state=str(work / "state"), params=params, scheduler=False, max_file_bytes=20_000)
+        app = create_app(config)
+        # The operator snapshots rounds from the service's database, as the service's own scheduler does.
+        operator = Operator(TournamentClient(chain.w3, chain.deployment), chain.oracle, OperatorConfig(
+            store=str(work / "store"), inbox=str(work / "inbox"), round_data=str(rounds_dir), params=params),
+            submissions=app.state.service.submissions_source())
         assert [a.step for a in operator.open_due()] == ["open"]
-        with TestClient(create_app(config)) as http:
+        with TestClient(app) as http:
             yield World(chain, http, operator, owner, staked, unstaked, live, rounds_dir)
     finally:
         chain.stop()
@@ -164,14 +168,32 @@ def test_model_route_before_results(world: World) -> None:
         assert refused.status_code == 404 and refused.json()["error"]["code"] == "unknown_model"
 
 
-def test_result_routes_after_the_proposal(world: World) -> None:
+def _bundle_hash(world: World, store: Path, inbox: str = "unused", submissions: Any = None) -> str:
+    """The manifest hash of round 1's bundle built into a fresh store from ``submissions`` or the ``inbox``."""
+    config = replace(world.operator.config, store=str(store), inbox=inbox)
+    operator = Operator(world.operator.client, world.chain.oracle, config, submissions=submissions)
+    return operator.build_bundle(1)[1]
+
+
+def test_result_routes_after_the_proposal(world: World, tmp_path: Path) -> None:
     closes_at = world.operator.client.round_state(1).closes_at
     world.chain.advance(closes_at - world.chain.now() + 1)
+    world.http.app.state.service.chain.refresh()  # the service's view of the chain catches up with the jump
     assert [a.step for a in world.operator.close_due()] == ["close"]
     write_targets(world.rounds_dir, 1, world.live)
+    # The snapshot comes from the database; the same submissions delivered to a plain inbox (as before the
+    # database) give a byte-identical bundle, hence the same manifest hash on-chain.
+    from_db = _bundle_hash(world, tmp_path / "a", submissions=world.http.app.state.service.submissions_source())
+    inbox = Inbox(tmp_path / "inbox")
+    delivered = world.http.app.state.service.submissions_source().current(1)
+    assert [sub.model_id for sub, _ in delivered] == [world.staked]
+    for sub, data in delivered:
+        inbox.put(sub, data)
+    from_inbox = _bundle_hash(world, tmp_path / "b", inbox=str(tmp_path / "inbox"))
     assert [a.step for a in world.operator.propose_due()] == ["propose"]
     proposal = world.operator.client.current_proposal(1)
     assert proposal is not None
+    assert from_db == from_inbox == proposal.manifest_hash
 
     manifest = world.call("GET", "/rounds/1/manifest", "/rounds/{round}/manifest").json()
     assert manifest["manifest_hash"] == proposal.manifest_hash and manifest["status"] == "proposed"

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Literal
 
 from fastapi import APIRouter, Depends
-from fastapi.responses import PlainTextResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from oracle.protocol.receipt import RECEIPT_DOMAIN_NAME, RECEIPT_DOMAIN_VERSION
 from oracle.service.metrics import CONTENT_TYPE
 from oracle.service.routers.deps import get_service
-from oracle.service.schemas import ApiError, HealthOut, InfoOut, error_responses
+from oracle.service.db.engine import worker_id
+from oracle.service.schemas import ApiError, ComponentOut, HealthOut, InfoOut, error_responses
 from oracle.service.state import Service
 from oracle.service.web_state import WebState, get_web
 
@@ -19,14 +20,30 @@ __all__ = ["router"]
 router = APIRouter()
 
 
-@router.get("/health", response_model=HealthOut, responses=error_responses(503), tags=["service"])
-def health(service: Service = Depends(get_service)) -> HealthOut:
-    """Liveness: the chain answers, and whether the round scheduler runs in this process."""
-    block, now = service.chain_clock()
+@router.get("/health", response_model=HealthOut, tags=["service"],
+            responses={503: {"model": HealthOut, "description": "The chain, the database or the store fails"}})
+def health(service: Service = Depends(get_service)) -> Response:
+    """The chain, the database and the store, each checked now (503 when any fails), and the round scheduler."""
+    components: dict[str, ComponentOut] = {}
+    block = now = None
+    try:
+        block, now = service.chain_clock()
+        components["chain"] = ComponentOut(status="ok", detail=f"block {block}")
+    except ApiError as exc:
+        components["chain"] = ComponentOut(status="error", detail=exc.message)
+    for name, check in (("database", service.check_database), ("store", service.check_store)):
+        try:
+            components[name] = ComponentOut(status="ok", detail=check())
+        except Exception as exc:  # noqa: BLE001 - any failure of a dependency is what /health reports
+            components[name] = ComponentOut(status="error", detail=f"{type(exc).__name__}: {str(exc)[:300]}")
     sched = service.scheduler
     state: Literal["running", "off", "stopped"] = "off" if sched is None else ("running" if sched.is_alive() else "stopped")
-    return HealthOut(status="ok", chain_id=service.chain_id, block=block, chain_time=now, scheduler=state,
+    ok = all(c.status == "ok" for c in components.values())
+    body = HealthOut(status="ok" if ok else "degraded", chain_id=service.chain_id, block=block, chain_time=now,
+                     view_block=service.chain.seen_block(), components=components, worker=worker_id(), scheduler=state,
+                     scheduler_leading=bool(sched is not None and sched.leading),
                      scheduler_last_error=None if sched is None else sched.last_error)
+    return JSONResponse(body.model_dump(), status_code=200 if ok else 503)
 
 
 @router.get("/info", response_model=InfoOut, responses=error_responses(503), tags=["service"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import APIRouter, Depends
 
 from oracle.service.routers.deps import check_round, get_service
@@ -21,11 +23,13 @@ router = APIRouter()
                                                                              "description": "Signer does not own "
                                                                                             "the model"}},
               tags=["submissions"])
-def submit(round: int, body: SubmissionIn, service: Service = Depends(get_service)) -> Receipt:
+async def submit(round: int, body: SubmissionIn, service: Service = Depends(get_service)) -> Receipt:
     """Deliver a signed submission; the answer is the operator's signed receipt.
 
     Re-submitting before the deadline replaces the earlier file and gets a new receipt. Re-sending the
     current request is a ``duplicate`` (409, the original receipt attached); re-sending a replaced one is
     ``replayed`` (409). Nothing is stored unless a receipt is returned."""
     check_round(round)
-    return service.intake.submit(round, body)
+    # The checks hash, parse and sign, and the receipt waits on the database: all of it off the event loop.
+    receipt = await asyncio.get_running_loop().run_in_executor(service.executor, service.intake.submit, round, body)
+    return receipt

@@ -36,6 +36,7 @@ from oracle.operator.rounds import Operator, OperatorConfig
 from oracle.scoring.params import RoundParams
 from oracle.service.config import ServiceConfig
 from oracle.testing.harness import service_thread, write_live, write_targets
+from oracle.testing.service_state import service_submissions
 
 TOURNEY = str(Path(sys.executable).with_name("tourney"))
 WINDOW = 900
@@ -183,7 +184,8 @@ def make_world(chain: Any, participant: Any, tmp_path: Path) -> World:
         state=str(service_dir / "state"), params=PARAMS, scheduler=False)))
     operator = Operator(TournamentClient(chain.w3, chain.deployment), chain.oracle, OperatorConfig(
         store=str(service_dir / "store"), inbox=str(service_dir / "inbox"), round_data=str(service_dir / "rounds"),
-        params=PARAMS, submission_window=WINDOW, max_rounds=2), hang_at=None)
+        params=PARAMS, submission_window=WINDOW, max_rounds=2), hang_at=None,
+        submissions=service_submissions(service_dir))  # what the service receipted is in its database
     workdir = tmp_path / "agent"
     workdir.mkdir()
     env = {"TOURNEY_RPC": chain.url, "TOURNEY_DEPLOYMENT": str(chain.deployment_file),
