@@ -45,6 +45,11 @@ class LedgerInbox:
         if batch or batch.problems:
             yield batch
 
+    def records(self, round: int) -> list[Submission]:
+        """The current submission record of every model of ``round``, without reading the files (like
+        :meth:`Inbox.records`: the operator's late arrivals are found from the records alone)."""
+        return [stored.sub for stored in self.ledger.latest(round)]
+
     def current(self, round: int) -> Collected:
         """The current submission of every model of ``round`` with its file, by model id; a missing or altered
         file lands in ``.problems``. Reads only: the round stays open."""
