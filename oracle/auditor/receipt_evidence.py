@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-from oracle.auditor.recompute import Difference
+from oracle.auditor.differences import Difference
 from oracle.bundle.round_bundle import RoundBundle, SUBMISSIONS_FILE
 from oracle.bundle.store import BundleError
 from oracle.protocol.receipt import check_receipts, Receipt

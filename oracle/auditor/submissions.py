@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from web3 import Web3
 
-from oracle.auditor.recompute import Difference
+from oracle.auditor.differences import Difference
 from oracle.bundle.round_bundle import REJECTIONS_FILE, SUBMISSIONS_FILE, RoundBundle
 from oracle.bundle.store import BundleError
 from oracle.chain.client import TournamentClient

@@ -41,7 +41,8 @@ from oracle.bundle.round_bundle import load_bundle, RoundBundle, TREE
 from oracle.chain.client import Proposal, RoundState, RoundStatus, TournamentClient
 from oracle.chain.tx import is_rpc_outage
 from oracle.settlement.leaves import leaves_of_dump
-from oracle.auditor.recompute import Difference, recompute_bundle
+from oracle.auditor.differences import Difference
+from oracle.auditor.recompute import recompute_bundle
 from oracle.auditor.receipt_evidence import check_receipt_evidence, ReceiptEvidence
 from oracle.auditor.submissions import check_submissions
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from oracle.auditor.recompute import Difference
+from oracle.auditor.differences import Difference
 from oracle.auditor.verify import ReceiptEvidence, Verdict, verify_proposal
 from oracle.bundle.fetch import Fetcher, FetchPolicy
 from oracle.bundle.store import atomic_put

@@ -30,7 +30,6 @@ status, so a transaction sent just before a crash is never sent again (the contr
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -41,20 +40,20 @@ import pandas as pd
 from eth_typing import HexStr
 from web3 import Web3
 
-from oracle.bundle.store import ArtifactStore, BundleError
+from oracle.bundle.store import ArtifactStore
 from oracle.chain.clock import format_time
-from oracle.bundle.round_bundle import load_bundle, REJECTIONS_FILE, SUBMISSIONS_FILE, TREE
+from oracle.bundle.round_bundle import REJECTIONS_FILE, SUBMISSIONS_FILE
 from oracle.bundle.write import write_round_bundle
-from oracle.chain.client import Proposal, RoundStatus, TournamentClient
+from oracle.chain.client import RoundStatus, TournamentClient
 from oracle.chain.hashes import tx_hash
 from oracle.chain.tx import Sender
 from oracle.bundle.manifest import ChainRef, PayoutLimit, canonical_json
 from oracle.scoring.params import RoundParams
 from oracle.scoring.pipeline import score_round
 from oracle.protocol.inbox import Inbox
-from oracle.settlement.leaves import leaves_of_dump
 from oracle.operator.caps import check_clip_fits_caps
 from oracle.operator.config import HANG_ENV, STEPS, Action, OperatorConfig, OperatorError
+from oracle.operator.lineage import previous_cumulative_of
 from oracle.operator.intake import (
     check_submissions,
     rejection_order,
@@ -63,41 +62,11 @@ from oracle.operator.intake import (
     stored_submission_files,
 )
 from oracle.operator.round_data import load_round_data
+from oracle.operator.snapshot import load_snapshot, snapshot_name, take_snapshot
 from oracle.operator.schedule import (Notices, open_blocker, prepare_paths, publish_rules, published_uri, stays_open,
                                      targets_missing)
 
-__all__ = ["Operator", "base_round_of", "previous_cumulative_of"]
-
-
-def base_round_of(client: TournamentClient, round: int) -> int:
-    """The round whose leaves round ``round`` builds on: the last active round before it (0: none).
-
-    Raises OperatorError while round r-1 is not resolved (one pending round at a time: r waits for r-1)."""
-    if round == 1:
-        return 0
-    before = client.round_state(round - 1)
-    if not before.status.resolved:
-        raise OperatorError(f"round {round}: round {round - 1} is {before.status.phrase}, not resolved yet (active "
-                            f"or lapsed): round {round} builds on it and waits")
-    return before.last_active_at_or_before
-
-
-def previous_cumulative_of(client: TournamentClient, round: int) -> tuple[dict[int, tuple[int, int]], Proposal | None]:
-    """The leaves round ``round`` builds on: those of the active proposal of the last active round before it
-    (lapsed rounds have a zero result and no leaves), with that proposal; ({}, None) when no round before it is
-    active. Raises OperatorError while round r-1 is unresolved or the base bundle does not load."""
-    base = base_round_of(client, round)
-    if base == 0:
-        return {}, None
-    proposal = client.current_proposal(base)
-    if proposal is None:
-        raise OperatorError(f"round {round}: round {base} is active but has no RootProposed event on this chain")
-    try:
-        bundle = load_bundle(proposal.manifest_uri, expected_keccak=proposal.manifest_hash, only=[TREE])
-    except BundleError as exc:
-        raise OperatorError(f"round {round}: the bundle of round {base} (the last active round) does not load: "
-                            f"{exc}") from exc
-    return leaves_of_dump(bundle.tree_dump()), proposal
+__all__ = ["Operator"]
 
 
 # ------------------------------------------------------------------------------------------ the operator
@@ -201,49 +170,24 @@ class Operator:
 
     # -------------------------------------------------------------- close
 
-    @staticmethod
-    def snapshot_name(round: int) -> str:
-        """The store record holding a round's inbox snapshot."""
-        return f"snapshots/round-{round}.json"
-
-    def take_snapshot(self, round: int, closes_at: int) -> dict[str, Any]:
-        """Copy the round's on-time submissions (records stamped ``received_at < closes_at``, and their files) into
-        the store.
-
-        Deliberately a pure function of the inbox's content and ``closes_at`` (no "taken at" clock): re-taking it
-        after a crash gives the same snapshot, and the bundle built from it stays byte-identical. Records without a
-        stamp cannot show they were on time and are left out (reported late at resolve)."""
-        records: list[dict[str, Any]] = []
-        problems: list[str] = []
-        # A batch of files at a time (read, hash-checked and stored several at once): never all of them in memory.
-        for batch in self.inbox.collect_batches(round):
-            problems += batch.problems
-            on_time = [(sub, data) for sub, data in batch
-                       if sub.received_at is not None and sub.received_at < closes_at]
-            # collect() checked each file's keccak against its record: it is not computed again.
-            entries = self.store.put_objects([(submission_file_name(sub.model_id, sub.file_name), data,
-                                               sub.predictions_hash) for sub, data in on_time])
-            records += [{"record": sub.to_json(), "object": self.store.object_uri(entry)}
-                        for (sub, _), entry in zip(on_time, entries)]
-        snapshot = {"round": round, "closes_at": closes_at, "submissions": records, "problems": problems}
-        self.store.put_record(self.snapshot_name(round), canonical_json(snapshot))
-        return snapshot
+    #: The store record holding a round's inbox snapshot (:mod:`oracle.operator.snapshot`).
+    snapshot_name = staticmethod(snapshot_name)
 
     def load_snapshot(self, round: int) -> dict[str, Any] | None:
-        data = self.store.get_record(self.snapshot_name(round))
-        return None if data is None else json.loads(data)
+        return load_snapshot(self.store, round)
 
     def close_due(self) -> list[Action]:
         """Close the open round once its submission window passed, then snapshot its on-time submissions.
 
         Also takes the snapshot of the last closed round when it is missing: the operator died between the close
-        and the snapshot. The resumed snapshot is the one it would have taken (see :meth:`take_snapshot`)."""
+        and the snapshot. The resumed snapshot is the one it would have taken
+        (see :func:`~oracle.operator.snapshot.take_snapshot`)."""
         self._wait_inflight()
         last_closed = self.client.cursor().last_closed
         if last_closed and self.load_snapshot(last_closed) is None:
             closed = self.client.round_state(last_closed)
             if closed.status is RoundStatus.CLOSED:
-                snapshot = self.take_snapshot(last_closed, closed.closes_at)
+                snapshot = take_snapshot(self.store, self.inbox, last_closed, closed.closes_at)
                 self.log(f"round {last_closed}: snapshot taken on resume, {len(snapshot['submissions'])} submission(s)")
         round = last_closed + 1
         state = self.client.round_state(round)
@@ -256,7 +200,7 @@ class Operator:
         receipt = self._transact(self.t.functions.closeRound(round), f"close round {round}")
         # After the close is mined nothing new can be stamped before closesAt (the chain's clock has passed it),
         # so the snapshot taken now is final.
-        snapshot = self.take_snapshot(round, state.closes_at)
+        snapshot = take_snapshot(self.store, self.inbox, round, state.closes_at)
         self.log(f"round {round}: closed with {len(snapshot['submissions'])} submission(s)")
         self._reached("closed", round)
         return [Action("close", round, f"{len(snapshot['submissions'])} submissions",
@@ -331,7 +275,7 @@ class Operator:
             # A crash between the close and the snapshot (or a lost store): the snapshot depends only on the inbox
             # and closesAt, so taking it now gives the one the close would have taken.
             self.log(f"round {round}: no inbox snapshot in the store, taking it now")
-            snapshot = self.take_snapshot(round, state.closes_at)
+            snapshot = take_snapshot(self.store, self.inbox, round, state.closes_at)
         previous, previous_proposal = previous_cumulative_of(self.client, round)
         round_stakes = self.client.round_stakes(round, previous)
         stakes, owners = round_stakes.at_risk, round_stakes.owners

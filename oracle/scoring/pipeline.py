@@ -21,7 +21,9 @@ from oracle.scoring.params import RoundParams
 from oracle.scoring.payouts import compute_payouts
 from oracle.scoring.matrix import PredictionTable
 from oracle.scoring.tables import write_table
-from oracle.scoring.validation import PredictionError, validate_predictions, validate_stakes, validate_targets
+from oracle.scoring.stakes import validate_stakes
+from oracle.scoring.targets import validate_targets
+from oracle.scoring.validation import PredictionError, validate_predictions
 
 __all__ = ["RoundScores", "score_round", "scores_from_table", "AMOUNT_COLUMNS"]
 

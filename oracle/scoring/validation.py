@@ -15,16 +15,14 @@ Prediction rules (per model unless noted):
   no_stake      the model has no row in the round's stake table
   unknown_ids   (table, not fatal) rows whose id is not live; those rows are dropped
   missing_id_column, duplicate_ids, duplicate_models, empty (table, fatal)
-Target rules: target_nan (ids not scored), target_unknown_ids (dropped), target_non_numeric,
-  target_duplicate_ids, target_missing_column, target_round_mismatch, target_ids_mismatch (fatal).
-Stake rules: stake_negative, stake_non_integer, stake_duplicate (model dropped), stake_missing_column (fatal).
+The targets' and the stakes' rules, which report through the same errors: :mod:`oracle.scoring.targets` and
+:mod:`oracle.scoring.stakes`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -37,16 +35,13 @@ __all__ = [
     "TableError",
     "ValidPredictions",
     "validate_predictions",
-    "validate_targets",
-    "validate_stakes",
+    "first_ids",
+    "id_strings",
+    "numeric_column",
     "MAX_IDS_SHOWN",
-    "MIN_TARGET_COVERAGE",
 ]
 
 MAX_IDS_SHOWN = 5
-# numerai-tools refuses to score when more than 20% of ids are filtered out
-# (DEFAULT_MAX_FILTERED_INDEX_RATIO); a targets file matching fewer live ids is the wrong file.
-MIN_TARGET_COVERAGE = 0.8
 
 
 @dataclass(frozen=True)
@@ -114,7 +109,7 @@ def id_strings(column: pd.Series) -> pd.Series:
     return column.astype(str)
 
 
-def _numeric_column(model: str, column: pd.Series) -> tuple[pd.Series | None, PredictionError | None]:
+def numeric_column(model: str, column: pd.Series) -> tuple[pd.Series | None, PredictionError | None]:
     """Float64 view of a column, or a non_numeric error naming the offending ids."""
     if pd.api.types.is_bool_dtype(column):
         return None, PredictionError(model, "non_numeric", first_ids(column.index), "column is boolean, not a number")
@@ -139,7 +134,7 @@ def _check_model(
     rows_absent: pd.Index,
 ) -> tuple[pd.Series | None, list[PredictionError]]:
     """All per-model rules for one column indexed by (live) id; returns (values, errors)."""
-    values, error = _numeric_column(model, column)
+    values, error = numeric_column(model, column)
     if error is not None:
         return None, [error]
     assert values is not None
@@ -189,7 +184,7 @@ def _clean_rows(values: np.ndarray, rows: list[int], keep: np.ndarray | None, n_
     ok = np.zeros(len(rows), dtype=bool)
     for start in range(0, len(rows), _RULE_BLOCK):
         picked = rows[start : start + _RULE_BLOCK]
-        block = values[picked] if keep is None else values[np.ix_(picked, keep)]
+        block = values[picked] if keep is None else values[np.ix_(np.asarray(picked, dtype=np.intp), keep)]
         nan = np.isnan(block)
         n_nan = nan.sum(axis=1)
         with np.errstate(invalid="ignore"):
@@ -199,6 +194,23 @@ def _clean_rows(values: np.ndarray, rows: list[int], keep: np.ndarray | None, n_
         constant = np.fmin.reduce(block, axis=1) == np.fmax.reduce(block, axis=1)
         ok[start : start + len(picked)] = ~bad_value & (share >= min_live_share) & ~constant & (n_nan < block.shape[1])
     return ok
+
+
+def _usable_table(table: pd.DataFrame | PredictionTable, id_column: str) -> PredictionTable:
+    """The table as a :class:`PredictionTable`, or TableError when it has no id column or a model column twice."""
+    if isinstance(table, pd.DataFrame):
+        table = PredictionTable.from_frame(table, id_column)
+    elif not isinstance(table, PredictionTable):
+        raise TableError([PredictionError(None, "empty", (), f"expected a DataFrame, got {type(table).__name__}")])
+    if table.raw_ids is None:
+        raise TableError(
+            [PredictionError(None, "missing_id_column", (), f"no {id_column!r} column; columns: {table.columns[:10]}")]
+        )
+    names = table.models
+    dup_models = sorted({m for m in names if names.count(m) > 1}) if len(set(names)) != len(names) else []
+    if dup_models:
+        raise TableError([PredictionError(None, "duplicate_models", (), f"model column(s) appear twice: {dup_models[:5]}")])
+    return table
 
 
 def validate_predictions(
@@ -214,18 +226,8 @@ def validate_predictions(
     Raises TableError when the table as a whole is unusable. A :class:`PredictionTable` (read straight from a file)
     is checked without a pandas frame; when its rows are the live ids in order, the result shares its matrix.
     """
-    if isinstance(table, pd.DataFrame):
-        table = PredictionTable.from_frame(table, id_column)
-    elif not isinstance(table, PredictionTable):
-        raise TableError([PredictionError(None, "empty", (), f"expected a DataFrame, got {type(table).__name__}")])
-    if table.raw_ids is None:
-        raise TableError(
-            [PredictionError(None, "missing_id_column", (), f"no {id_column!r} column; columns: {table.columns[:10]}")]
-        )
+    table = _usable_table(table, id_column)
     names = table.models
-    dup_models = sorted({m for m in names if names.count(m) > 1}) if len(set(names)) != len(names) else []
-    if dup_models:
-        raise TableError([PredictionError(None, "duplicate_models", (), f"model column(s) appear twice: {dup_models[:5]}")])
     live = pd.Index([str(i) for i in live_ids])
     if live.has_duplicates:
         raise TableError([PredictionError(None, "duplicate_ids", first_ids(live[live.duplicated()]), "live id list has duplicates")])
@@ -276,117 +278,3 @@ def validate_predictions(
     return ValidPredictions(values=layout(table, kept, good, keep, file_ids, live), models=kept, ids=live,
                             errors=errors)
 
-
-def validate_targets(
-    targets: pd.DataFrame | pd.Series,
-    live_ids: Sequence[object] | None = None,
-    round_number: int | None = None,
-    id_column: str = "id",
-    target_column: str = "target",
-) -> tuple[pd.Series, list[PredictionError]]:
-    """Targets as a float Series indexed by id (NaN = unresolved, not scored) plus non-fatal errors.
-
-    Accepts a frame with ``id``, ``target`` and optionally ``round``, or a Series indexed by id.
-    Fatal (TableError): missing columns, duplicate ids, non-numeric targets, a ``round`` column that
-    disagrees with ``round_number``, or live ids of which fewer than MIN_TARGET_COVERAGE have a row.
-    """
-    if isinstance(targets, pd.Series):
-        frame = pd.DataFrame({id_column: targets.index, target_column: targets.to_numpy()})
-    else:
-        frame = targets
-    for col in (id_column, target_column):
-        if col not in frame.columns:
-            raise TableError([PredictionError(None, "target_missing_column", (), f"targets have no {col!r} column")])
-    if round_number is not None and "round" in frame.columns:
-        rounds = pd.unique(frame["round"])
-        if len(rounds) != 1 or str(rounds[0]) != str(round_number):
-            raise TableError(
-                [PredictionError(None, "target_round_mismatch", (), f"targets are for round(s) {list(rounds)[:5]}, expected {round_number}")]
-            )
-    ids = id_strings(frame[id_column])
-    dup = ids.duplicated(keep=False)
-    if dup.any():
-        raise TableError([PredictionError(None, "target_duplicate_ids", first_ids(pd.unique(ids[dup])), "ids appear more than once")])
-    values, error = _numeric_column("targets", pd.Series(frame[target_column].to_numpy(), index=ids.to_numpy()))
-    if error is not None:
-        raise TableError([PredictionError(None, "target_non_numeric", error.ids, error.message)])
-    assert values is not None
-    errors: list[PredictionError] = []
-    inf = np.isinf(values.to_numpy())
-    if inf.any():
-        errors.append(PredictionError(None, "target_nan", first_ids(values.index[inf]), "infinite targets are treated as unresolved"))
-        values = values.mask(np.isinf(values))
-    if live_ids is not None:
-        live = pd.Index([str(i) for i in live_ids])
-        unknown = ~values.index.isin(live)
-        if unknown.any():
-            errors.append(
-                PredictionError(None, "target_unknown_ids", first_ids(values.index[unknown]), f"{int(unknown.sum())} target(s) for ids not live were ignored")
-            )
-            values = values[~unknown]
-        covered = live.isin(values.index).mean() if len(live) else 0.0
-        if covered < MIN_TARGET_COVERAGE:
-            raise TableError(
-                [PredictionError(None, "target_ids_mismatch", first_ids(live[~live.isin(values.index)]), f"targets cover {covered:.2%} of live ids; is this the round's targets file?")]
-            )
-        values = values.reindex(live)
-    nan = values.isna()
-    if nan.any():
-        errors.append(PredictionError(None, "target_nan", first_ids(values.index[nan]), f"{int(nan.sum())} id(s) have no target and are not scored"))
-    if nan.all():
-        raise TableError(errors + [PredictionError(None, "target_nan", (), "no id has a target")])
-    values.name = target_column
-    values.index.name = id_column
-    return values, errors
-
-
-def _stake_int(value: object) -> int | None:
-    """Exact integer value of a stake cell, or None when it is not a whole number."""
-    if isinstance(value, (bool, np.bool_)) or value is None:
-        return None
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    try:
-        dec = Decimal(str(value).strip()) if not isinstance(value, float) else Decimal(value)
-    except (InvalidOperation, ValueError):
-        return None
-    if not dec.is_finite() or dec != dec.to_integral_value():
-        return None
-    return int(dec)
-
-
-def validate_stakes(
-    stakes: pd.DataFrame | pd.Series | Mapping[str, object],
-    model_column: str = "model",
-    stake_column: str = "stake",
-) -> tuple[dict[str, int], list[PredictionError]]:
-    """Stakes at risk as exact ints keyed by model string; bad rows drop that model with an error.
-
-    Stake cells may be ints, integral floats, or decimal strings (amounts above int64 travel as text).
-    """
-    if isinstance(stakes, pd.DataFrame):
-        for col in (model_column, stake_column):
-            if col not in stakes.columns:
-                raise TableError([PredictionError(None, "stake_missing_column", (), f"stakes have no {col!r} column")])
-        pairs = list(zip(stakes[model_column].tolist(), stakes[stake_column].tolist()))
-    elif isinstance(stakes, pd.Series):
-        pairs = list(zip(stakes.index.tolist(), stakes.tolist()))
-    else:
-        pairs = list(stakes.items())
-    keys = [str(m) for m, _ in pairs]
-    counts = pd.Series(keys).value_counts() if keys else pd.Series(dtype=int)
-    errors: list[PredictionError] = []
-    out: dict[str, int] = {}
-    for (_model, raw), key in zip(pairs, keys):
-        if counts[key] > 1:
-            if not any(e.model == key and e.rule == "stake_duplicate" for e in errors):
-                errors.append(PredictionError(key, "stake_duplicate", (), f"model has {int(counts[key])} stake rows"))
-            continue
-        value = _stake_int(raw)
-        if value is None:
-            errors.append(PredictionError(key, "stake_non_integer", (), f"stake {raw!r} is not a whole number of token units"))
-        elif value < 0:
-            errors.append(PredictionError(key, "stake_negative", (), f"stake {value} is negative"))
-        else:
-            out[key] = value
-    return out, errors

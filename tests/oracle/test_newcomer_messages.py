@@ -269,6 +269,7 @@ def _unknown_in(command_line: str) -> str | None:
     every ``--option`` belongs to the command it follows (``a|b`` names alternatives; CAPITALS are placeholders)."""
     import click
 
+    ctx = click.Context(main)  # the top-level group loads its subcommands lazily: ask it, not its .commands
     words = command_line.split()[1:]
     group: click.Command = main
     while words and words[0] == "--json":
@@ -278,12 +279,14 @@ def _unknown_in(command_line: str) -> str | None:
         if word.isupper():
             return None  # `tourney COMMAND --help`
         names = word.split("|")
-        missing = [n for n in names if n not in group.commands]
+        missing = [n for n in names if group.get_command(ctx, n) is None]
         if missing:
             return f"no command {' '.join(missing)} in {group.name}"
         if len(names) > 1:
             return None  # alternatives: each exists; their options differ
-        group = group.commands[word]
+        found = group.get_command(ctx, word)
+        assert found is not None
+        group = found
     options = {o for p in group.params for o in [*getattr(p, "opts", []), *getattr(p, "secondary_opts", [])]}
     for word in words:
         flag = word.split("=")[0].rstrip(".,;:)")

@@ -9,13 +9,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from oracle.scoring.params import ParamsError, RoundParams
-from oracle.scoring.validation import (
-    PredictionError,
-    TableError,
-    validate_predictions,
-    validate_stakes,
-    validate_targets,
-)
+from oracle.scoring.stakes import validate_stakes
+from oracle.scoring.targets import validate_targets
+from oracle.scoring.validation import PredictionError, TableError, validate_predictions
 from oracle.scoring.tables import combine_model_files
 
 LIVE = [f"id{i}" for i in range(20)]

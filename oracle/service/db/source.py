@@ -5,6 +5,8 @@ it, are byte for byte what they would be had the same submissions been delivered
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from oracle.protocol.inbox import Collected, Inbox
 from oracle.protocol.submission import Submission, SubmissionError, predictions_hash
 from oracle.service.db.ledger import Ledger, Stored
@@ -26,6 +28,27 @@ class LedgerInbox:
         """Close the round's gate, then :meth:`current` (what the operator snapshots once the close is mined)."""
         self.ledger.close(round)
         return self.current(round)
+
+    def collect_batches(self, round: int, size: int = 256) -> Iterator[Collected]:
+        """:meth:`collect` ``size`` submissions at a time (the shape the operator's snapshot reads, so a round's
+        thousands of files are never all in memory): the round's gate is closed before the first batch."""
+        self.ledger.close(round)
+        batch = Collected()
+        for stored in self.ledger.latest(round):
+            try:
+                batch.append((stored.sub, self._file(stored)))
+            except SubmissionError as exc:
+                batch.problems.append(str(exc))
+            if len(batch) + len(batch.problems) >= size:
+                yield batch
+                batch = Collected()
+        if batch or batch.problems:
+            yield batch
+
+    def records(self, round: int) -> list[Submission]:
+        """The current submission record of every model of ``round``, without reading the files (like
+        :meth:`Inbox.records`: the operator's late arrivals are found from the records alone)."""
+        return [stored.sub for stored in self.ledger.latest(round)]
 
     def current(self, round: int) -> Collected:
         """The current submission of every model of ``round`` with its file, by model id; a missing or altered

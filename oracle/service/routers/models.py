@@ -61,6 +61,7 @@ def _withdrawal(service: Service, web: WebState, info: ModelState) -> Withdrawal
 
 def _model_round(service: Service, web: WebState, state: RoundState, model_id: int) -> ModelRoundOut | None:
     """One round of a model's history: its current inbox record and receipt and, once proposed, its result."""
+    # The receipt the service issued for it (stored beside the submission), not a fresh signature.
     stored = service.intake.ledger.current(state.round, model_id)
     sub = None if stored is None else stored.sub
     proposal = web.standing(state)
