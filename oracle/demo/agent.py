@@ -72,19 +72,10 @@ class InboxAndService:
 
         database = Database(default_url(str(state)), pool_size=2)
         database.migrate()
-        self.sources = (Inbox(inbox), LedgerInbox(Ledger(database), Inbox(inbox)))
+        self.source = LedgerInbox(Ledger(database), Inbox(inbox))  # the ledger and the inbox's own records
 
     def collect(self, round: int) -> Any:
-        merged = None
-        for source in self.sources:
-            found = source.collect(round)
-            if merged is None:
-                merged = found
-            else:
-                merged.extend(found)
-                merged.problems.extend(found.problems)
-        merged.sort(key=lambda item: item[0].model_id)
-        return merged
+        return self.source.collect(round)
 
 
 def start_agent(setup: DemoAgentSetup, stack: ExitStack, say: Callable[[str], None]) -> AgentThread:
