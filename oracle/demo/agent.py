@@ -75,18 +75,12 @@ class InboxAndService:
 
         database = Database(default_url(str(state)), pool_size=2)
         database.migrate()
-        self.sources = (Inbox(inbox), LedgerInbox(Ledger(database), Inbox(inbox)))
+        self.source = LedgerInbox(Ledger(database), Inbox(inbox))  # the ledger and the inbox's own records
 
-    def collect(self, round: int) -> Collected:
-        from oracle.protocol.inbox import Collected
-
-        merged = Collected()
-        for source in self.sources:
-            found = source.collect(round)
-            merged.extend(found)
-            merged.problems.extend(found.problems)
-        merged.sort(key=lambda item: item[0].model_id)
-        return merged
+    def __getattr__(self, name: str) -> Any:
+        # Everything the operator reads (collect, collect_batches, records, get) is the LedgerInbox's; the class
+        # exists so the database is opened only when the demo runs its agent.
+        return getattr(self.source, name)
 
 
 def start_agent(setup: DemoAgentSetup, stack: ExitStack, say: Callable[[str], None]) -> AgentThread:
