@@ -66,7 +66,9 @@ def main() -> None:
 def _commit() -> str:
     """The code measured: the checkout's commit, marked when the work tree differs from it."""
     def git(*argv: str) -> str:
-        return subprocess.run(["git", *argv], capture_output=True, text=True, cwd=RESULTS.parent).stdout.strip()
+        # check=False: outside a git checkout the commit is simply unknown ("")
+        return subprocess.run(["git", *argv], capture_output=True, text=True, cwd=RESULTS.parent,
+                              check=False).stdout.strip()
     return git("rev-parse", "--short", "HEAD") + ("+changes" if git("status", "--porcelain", "--untracked-files=no")
                                                   else "")
 

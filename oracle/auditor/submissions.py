@@ -97,6 +97,10 @@ def _compare_published(published: PredictionTable, files: Mapping[str, tuple[str
     published matrix row against row."""
     signed, errors = combine_prediction_files(dict(files))
     out = [Difference("submission", e.model or "bundle", "file", "readable", f"error: {e}") for e in errors]
+    if published.raw_ids is None:
+        return [*out, Difference("submission", "bundle", "readable", True, "error: the published predictions have "
+                                 "no id column")]
+    assert signed.raw_ids is not None  # combine_prediction_files always lays the files onto their ids' union
     published_ids = pd.Index(published.raw_ids.astype(str).to_numpy())
     signed_ids = pd.Index(signed.raw_ids.astype(str).to_numpy())
     # Where each signed id sits among the published ids (-1: published without that id).

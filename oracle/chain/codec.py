@@ -5,10 +5,11 @@ which counts when a round has thousands of models."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, Sequence, cast
 
 from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
+from eth_typing import ABIEvent, ABIFunction
 from eth_utils import function_abi_to_4byte_selector
 from eth_utils.abi import get_abi_input_types, get_abi_output_types
 from hexbytes import HexBytes
@@ -27,7 +28,8 @@ class FunctionCodec:
 
     @classmethod
     def of(cls, abi: Sequence[Mapping[str, Any]], name: str) -> "FunctionCodec":
-        item = next(i for i in abi if i.get("type") == "function" and i["name"] == name)
+        # The ABI is JSON read from the build; the entry's "type" says which of eth_typing's shapes it has.
+        item = cast(ABIFunction, next(i for i in abi if i.get("type") == "function" and i["name"] == name))
         return cls(function_abi_to_4byte_selector(item), tuple(get_abi_input_types(item)),
                    tuple(get_abi_output_types(item)))
 
@@ -91,5 +93,5 @@ def event_decoders(items: Sequence[Mapping[str, Any]], contract: Any) -> dict[by
         except ValueError:
             event = getattr(contract.events, item["name"])()
             decode = lambda log, e=event: dict(e.process_log(log)["args"])  # noqa: E731
-        out[bytes(event_abi_to_log_topic(item))] = (item["name"], decode)
+        out[bytes(event_abi_to_log_topic(cast(ABIEvent, item)))] = (item["name"], decode)
     return out

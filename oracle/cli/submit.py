@@ -36,6 +36,12 @@ data_dir_option = click.option(
     help="Where `tourney data download` saved the round's live data and rules [env TOURNEY_DATA_DIR].")
 
 
+def _warn_clock(warning: str | None) -> None:
+    """A stale chain clock told to people (JSON carries it as ``clock_warning``)."""
+    if warning:
+        get_output().note(f"warning: {warning}")
+
+
 @click.command("submit")
 @click.option("--round", "round_", type=int, required=True, help="The open round.")
 @click.option("--model", "model_id", type=int, required=True, help="Model id.")
@@ -74,7 +80,9 @@ def submit_command(ctx: click.Context, chain: ChainOptions, round_: int, model_i
         data = {"round": sub.round, "model_id": sub.model_id, "predictions_hash": sub.predictions_hash,
                 "deadline": sub.deadline, "signer": sub.signer, "signature": sub.signature, "service": where,
                 "checked_against": check.source,
-                "receipt": receipt.to_json(), "receipt_path": str(sent.saved_to) if sent.saved_to else None}
+                "receipt": receipt.to_json(), "receipt_path": str(sent.saved_to) if sent.saved_to else None,
+                "clock_warning": sent.clock_warning}
+        _warn_clock(sent.clock_warning)
         get_output().emit(data, lambda c: c.print(
             f"submitted model {sub.model_id} for round {sub.round}: {sub.predictions_hash} -> {where}\n"
             f"checked against {check.source}; the round closes {format_time(sub.deadline)}\n"
@@ -86,7 +94,8 @@ def submit_command(ctx: click.Context, chain: ChainOptions, round_: int, model_i
     sub = result.submission
     data = {"round": sub.round, "model_id": sub.model_id, "predictions_hash": sub.predictions_hash,
             "deadline": sub.deadline, "signer": sub.signer, "signature": sub.signature, "inbox": result.inbox,
-            "replaced": result.replaced, "checked_against": check.source}
+            "replaced": result.replaced, "checked_against": check.source, "clock_warning": result.clock_warning}
+    _warn_clock(result.clock_warning)
     verb = "replaced the earlier submission of" if result.replaced else "submitted"
     get_output().emit(data, lambda c: c.print(
         f"{verb} model {sub.model_id} for round {sub.round}: {sub.predictions_hash} -> {result.inbox}\n"

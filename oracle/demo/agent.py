@@ -12,7 +12,7 @@ import sys
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from eth_account.signers.local import LocalAccount
 
@@ -23,6 +23,9 @@ from oracle.mcp.agent import AgentConfig, AgentThread, Call, numeric_environment
 from oracle.scoring.params import RoundParams
 from oracle.service.config import ServiceConfig
 from oracle.testing.harness import service_thread
+
+if TYPE_CHECKING:
+    from oracle.protocol.inbox import Collected
 
 __all__ = ["AGENT_OWNER", "AgentOutcome", "DemoAgentSetup", "start_agent", "finish_agent"]
 
@@ -72,18 +75,12 @@ class InboxAndService:
 
         database = Database(default_url(str(state)), pool_size=2)
         database.migrate()
-        self.sources = (Inbox(inbox), LedgerInbox(Ledger(database), Inbox(inbox)))
+        self.source = LedgerInbox(Ledger(database), Inbox(inbox))  # the ledger and the inbox's own records
 
-    def collect(self, round: int) -> Any:
-        from oracle.protocol.inbox import Collected
-
-        merged = Collected()
-        for source in self.sources:
-            found = source.collect(round)
-            merged.extend(found)
-            merged.problems.extend(found.problems)
-        merged.sort(key=lambda item: item[0].model_id)
-        return merged
+    def __getattr__(self, name: str) -> Any:
+        # Everything the operator reads (collect, collect_batches, records, get) is the LedgerInbox's; the class
+        # exists so the database is opened only when the demo runs its agent.
+        return getattr(self.source, name)
 
 
 def start_agent(setup: DemoAgentSetup, stack: ExitStack, say: Callable[[str], None]) -> AgentThread:

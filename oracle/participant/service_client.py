@@ -107,6 +107,8 @@ class HttpSubmitResult:
     submission: Submission
     receipt: Receipt
     saved_to: Path | None
+    #: The client's warning that the chain's clock stands still (oracle.participant.submit), not the service's.
+    clock_warning: str | None = None
 
 
 def submit_over_http(account: LocalAccount, url: str, chain_id: int, tournament: str, oracle: str, round: int,

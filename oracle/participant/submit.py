@@ -30,6 +30,8 @@ class SubmitResult:
     submission: Submission
     inbox: str
     replaced: bool
+    #: Set when the chain's clock stands still (see :func:`_clock_warning`): worth telling, not a refusal.
+    clock_warning: str | None = None
 
 def check_prediction_file(model_id: int, data: bytes, file_name: str, live_ids: Sequence[str] | None = None,
                           min_live_share: float = 1.0) -> list[PredictionError]:
@@ -50,10 +52,13 @@ def check_prediction_file(model_id: int, data: bytes, file_name: str, live_ids: 
     return check_model_file(model, frame, live_ids, min_live_share)
 
 def _prepare_submission(conn: Connection, round: int, model_id: int, path: Path,
-                        live_ids: Sequence[str] | None, min_live_share: float) -> tuple[bytes, int]:
-    """(file bytes, the round's closesAt) once the file validates, the account owns the model and the round is open.
+                        live_ids: Sequence[str] | None, min_live_share: float) -> tuple[bytes, int, str | None]:
+    """(file bytes, the round's closesAt, a clock warning or None) once the file validates, the account owns the
+    model and the round is open by the chain's clock.
 
-    Shared by both delivery paths (inbox and service) so they refuse exactly the same things."""
+    Shared by both delivery paths (inbox and service) so they refuse exactly the same things. "Too late" is judged
+    by the chain's clock only, as the service judges it, the operator's snapshot keeps records stamped before
+    ``closesAt`` and the contract closes the round: a wall-clock refusal would turn away a file all three take."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -68,12 +73,23 @@ def _prepare_submission(conn: Connection, round: int, model_id: int, path: Path,
     if state.status is not RoundStatus.OPEN:
         raise ParticipantError(_not_open(conn, int(round), state))
     chain_now = conn.now()
-    now = max(chain_now, int(time.time()))
-    if now >= closes_at:
-        stale = stale_clock_warning(chain_now)
-        raise ParticipantError(f"round {round} closed for submissions at {format_time(closes_at, now)}: too late"
-                               + (f" (by the wall clock; {stale})" if stale and chain_now < closes_at else ""))
-    return data, closes_at
+    if chain_now >= closes_at:
+        raise ParticipantError(f"round {round} closed for submissions at {format_time(closes_at, chain_now)}: "
+                               "too late")
+    return data, closes_at, _clock_warning(int(round), closes_at, chain_now)
+
+
+def _clock_warning(round: int, closes_at: int, chain_now: int) -> str | None:
+    """Why the chain's clock may mislead, when its latest block is stale: the round may be past its deadline by the
+    wall clock while the chain (which decides) still has it open until a block moves it on."""
+    stale = stale_clock_warning(chain_now)
+    if stale is None:
+        return None
+    wall = int(time.time())
+    if wall < closes_at:
+        return stale
+    return (f"round {round} closed at {format_time(closes_at, wall)} by the wall clock but is still open by the "
+            f"chain's clock, which the service, the operator and the contract go by, so it was taken; {stale}")
 
 
 def _not_open(conn: Connection, round: int, state: object) -> str:
@@ -111,12 +127,12 @@ def submit_predictions(conn: Connection, round: int, model_id: int, path: str | 
     drift from the chain (Anvil's evm_increaseTime, a lagging node) and put on-time files on the wrong side."""
     path = Path(path)
     inbox = require_inbox(inbox_url, create_inbox)
-    data, closes_at = _prepare_submission(conn, round, model_id, path, live_ids, min_live_share)
+    data, closes_at, clock_warning = _prepare_submission(conn, round, model_id, path, live_ids, min_live_share)
     sub = sign_submission(conn.signer, conn.chain_id, conn.deployment.tournament, int(round), int(model_id), data,
                           closes_at, file_name=path.name)
     replaced = inbox.fs.exists(inbox.record_path(round, model_id))
     stored = inbox.put(replace(sub, received_at=conn.now()), data)
-    return SubmitResult(stored, inbox.url, replaced)
+    return SubmitResult(stored, inbox.url, replaced, clock_warning)
 
 def oracle_address(conn: Connection) -> str:
     """The tournament's oracle (the one ORACLE_ROLE holder), read from the chain: receipts must be signed by it."""
@@ -133,13 +149,14 @@ def submit_to_service(conn: Connection, round: int, model_id: int, path: str | P
     The receipt must be signed by the oracle address read from the chain (see :func:`oracle_address`); it is
     saved under ``receipts_dir`` (default ``default_receipts_dir()``) before this returns."""
     path = Path(path)
-    data, closes_at = _prepare_submission(conn, round, model_id, path, live_ids, min_live_share)
+    data, closes_at, clock_warning = _prepare_submission(conn, round, model_id, path, live_ids, min_live_share)
     if conn.account is None:
         raise ParticipantError("submitting signs: pass --account NAME (or set TOURNEY_ACCOUNT)")
     try:
-        return submit_over_http(conn.account, url, conn.chain_id, conn.deployment.tournament, oracle_address(conn),
+        sent = submit_over_http(conn.account, url, conn.chain_id, conn.deployment.tournament, oracle_address(conn),
                                 int(round), int(model_id), data, closes_at, file_name=path.name,
                                 receipts_dir=receipts_dir)
     except ServiceError as exc:
         raise ParticipantError(f"delivering model {model_id} for round {round} to the service at {url} failed: "
                                f"{exc}") from None
+    return replace(sent, clock_warning=clock_warning)

@@ -321,7 +321,7 @@ def score_rows(
         raise ValueError(f"stakes name models without predictions: {unknown[:5]}")
     weights = weights[weights > 0]
 
-    missing = np.isnan(values_t).any(axis=1)
+    missing = np.asarray(np.isnan(values_t).any(axis=1))  # asarray: numpy's stubs allow a scalar from any(axis=)
     complete = np.flatnonzero(~missing)
     partial = np.flatnonzero(missing)
     k = len(models)

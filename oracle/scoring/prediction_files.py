@@ -64,7 +64,7 @@ def predictions_from_parquet(source: Any, id_column: str = "id", batch: int = RE
 
 
 def _is_arrow_number(arrow_type: Any, pa: Any) -> bool:
-    return pa.types.is_integer(arrow_type) or pa.types.is_floating(arrow_type)
+    return bool(pa.types.is_integer(arrow_type) or pa.types.is_floating(arrow_type))
 
 
 def _fill_row(row: np.ndarray, column: Any, pa: Any) -> None:

@@ -18,6 +18,7 @@ from functools import lru_cache
 
 from eth_abi import encode
 from eth_account.signers.local import LocalAccount
+from eth_typing import Hash32
 from eth_utils import keccak
 from web3 import Web3
 
@@ -42,9 +43,9 @@ def _separator(name: str, version: str, chain_id: int, contract: str) -> bytes:
                           Web3.to_checksum_address(contract)]))
 
 
-def _digest(separator: bytes, typehash: bytes, a: int, b: int, hash_hex: str, d: int) -> bytes:
+def _digest(separator: bytes, typehash: bytes, a: int, b: int, hash_hex: str, d: int) -> Hash32:
     words = typehash + a.to_bytes(32, "big") + b.to_bytes(32, "big") + bytes.fromhex(hash_hex[2:]) + d.to_bytes(32, "big")
-    return keccak(b"\x19\x01" + separator + keccak(words))
+    return Hash32(keccak(b"\x19\x01" + separator + keccak(words)))
 
 
 def receipt_signature(operator: LocalAccount, chain_id: int, tournament: str, round: int, model_id: int,

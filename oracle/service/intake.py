@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import logging
 import time
 from typing import TYPE_CHECKING, Any
@@ -81,10 +82,9 @@ class Intake:
                                                           "reason": error.message, "round": round,
                                                           "model_id": model_id}})
         if signer is not None and error.code not in ("rate_limited", "storage_unavailable", "database_unavailable"):
-            try:
+            # The refusal stands; keeping its record is best effort (the metrics count the DB error).
+            with contextlib.suppress(SQLAlchemyError):
                 self.ledger.reject(round, model_id, signer, error.code, error.message, record)
-            except SQLAlchemyError:
-                pass  # the refusal stands; keeping its record is best effort (the metrics count the DB error)
         return error
 
     def submit(self, round: int, body: SubmissionIn) -> Receipt:
@@ -111,15 +111,7 @@ class Intake:
             sub = Submission.from_json(body.submission.model_dump(), "submission")
         except SubmissionError as exc:
             raise ApiError(400, "invalid_submission", str(exc)) from None
-        if sub.round != round:
-            raise ApiError(400, "wrong_round", f"the submission is signed for round {sub.round} but was posted to "
-                           f"round {round}; sign it for round {round}")
-        if sub.chain_id != self.service.chain_id:
-            raise ApiError(400, "wrong_chain", f"the submission is signed for chain {sub.chain_id}; this tournament "
-                           f"is on chain {self.service.chain_id}")
-        if sub.tournament != self.service.tournament:
-            raise ApiError(400, "wrong_contract", f"the submission is signed for contract {sub.tournament}; this "
-                           f"tournament is {self.service.tournament}")
+        self._check_signed_for(sub, round)
         try:
             signer = recover_signer(sub)
         except SubmissionError as exc:
@@ -170,6 +162,18 @@ class Intake:
             "predictions_hash": sub.predictions_hash, "received_at": stored.sub.received_at,
             "replaced": stored.seq > 1}})
         return self.receipt_of(stored)
+
+    def _check_signed_for(self, sub: Submission, round: int) -> None:
+        """The record is signed for this chain, this contract and the round it was posted to."""
+        if sub.round != round:
+            raise ApiError(400, "wrong_round", f"the submission is signed for round {sub.round} but was posted to "
+                           f"round {round}; sign it for round {round}")
+        if sub.chain_id != self.service.chain_id:
+            raise ApiError(400, "wrong_chain", f"the submission is signed for chain {sub.chain_id}; this tournament "
+                           f"is on chain {self.service.chain_id}")
+        if sub.tournament != self.service.tournament:
+            raise ApiError(400, "wrong_contract", f"the submission is signed for contract {sub.tournament}; this "
+                           f"tournament is {self.service.tournament}")
 
     def file_problems(self, file_name: str, data: bytes, live: LiveIds, model: str) -> tuple[int, list[str]]:
         """(rows, every validation rule the file of ``model`` breaks) against the round's live ids: the checks a

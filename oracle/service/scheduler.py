@@ -12,6 +12,7 @@ like ``tourney operator run`` does."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 
@@ -87,7 +88,5 @@ class Scheduler(threading.Thread):
             self.service.metrics.scheduler_step(steps, failed)
             self.stop_event.wait(self.service.config.scheduler_poll)
         if self.leading:
-            try:
+            with contextlib.suppress(Exception):  # any failure is harmless: the lease expires on its own
                 self.lease.release()
-            except Exception:  # noqa: BLE001 - it expires on its own
-                pass

@@ -13,6 +13,7 @@ travels through an environment variable or a file to reach the workers.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import logging
 import os
@@ -33,13 +34,12 @@ _RESTART_BACKOFF = 2.0
 
 
 def _die_with_parent() -> None:
-    try:
+    # Not Linux: the parent's SIGTERM handler is then the only way workers stop.
+    with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    except (OSError, AttributeError):
-        pass  # not Linux: the parent's SIGTERM handler is then the only way workers stop
 
 
-def _worker(sock: socket.socket, make_app: Callable[[], Any], graceful: float) -> int:
+def _worker(sock: socket.socket, make_app: Callable[[], Any], graceful: int) -> int:
     import uvicorn
 
     _die_with_parent()
@@ -50,8 +50,9 @@ def _worker(sock: socket.socket, make_app: Callable[[], Any], graceful: float) -
     return 0
 
 
-def serve_workers(make_app: Callable[[], Any], host: str, port: int, workers: int, graceful: float = 30.0) -> None:
-    """Serve ``make_app()`` from ``workers`` forked processes on ``host:port`` until SIGTERM/SIGINT."""
+def serve_workers(make_app: Callable[[], Any], host: str, port: int, workers: int, graceful: int = 30) -> None:
+    """Serve ``make_app()`` from ``workers`` forked processes on ``host:port`` until SIGTERM/SIGINT; on SIGTERM each
+    worker drains its requests in flight for up to ``graceful`` seconds (uvicorn takes whole seconds)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -67,7 +68,7 @@ def serve_workers(make_app: Callable[[], Any], host: str, port: int, workers: in
             code = 1
             try:
                 code = _worker(sock, make_app, graceful)
-            except BaseException:  # noqa: BLE001 - a worker must never return into the parent's loop
+            except BaseException:  # a worker must never return into the parent's loop
                 log.exception("worker failed", extra={"fields": {"event": "worker_failed", "pid": os.getpid()}})
             finally:
                 os._exit(code)
@@ -78,10 +79,8 @@ def serve_workers(make_app: Callable[[], Any], host: str, port: int, workers: in
         nonlocal stopping
         stopping = True
         for pid in list(children):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)

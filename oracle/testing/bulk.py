@@ -9,7 +9,8 @@ from typing import Any, Iterable, Sequence
 import requests
 from eth_account.signers.local import LocalAccount
 from eth_utils import event_abi_to_log_topic
-from web3 import Web3
+from web3 import HTTPProvider, Web3
+from web3.types import RPCEndpoint
 
 __all__ = ["RPC_BATCH", "register_models_bulk", "rpc_batch", "send_many"]
 
@@ -22,6 +23,8 @@ def rpc_batch(w3: Web3, calls: Sequence[tuple[str, list[Any]]]) -> list[Any]:
     """The results of ``(method, params)`` calls sent as one JSON-RPC batch request to ``w3``'s HTTP endpoint, in
     order (raw JSON values); raises on any error."""
     payload = [{"jsonrpc": "2.0", "id": i, "method": m, "params": p} for i, (m, p) in enumerate(calls)]
+    if not isinstance(w3.provider, HTTPProvider):
+        raise TypeError(f"batched JSON-RPC calls need an HTTP provider, not {type(w3.provider).__name__}")
     answer = requests.post(str(w3.provider.endpoint_uri), json=payload, timeout=600).json()
     by_id = {item["id"]: item for item in answer}
     errors = [item["error"] for item in answer if "error" in item]
@@ -45,6 +48,7 @@ def send_many(w3: Web3, txs: Iterable[tuple[LocalAccount, Any, int]], gas: int =
         nonces[account.address] = nonce + 1
         base = {"from": account.address, "nonce": nonce, "gas": gas, "gasPrice": 10**9, "chainId": chain_id,
                 "value": value}
+        tx: dict[str, Any]
         if isinstance(call, str):
             tx = {**base, "to": call, "gas": 21_000}
         elif isinstance(call, tuple):  # (to, calldata) already encoded: web3 encodes at milliseconds a call
@@ -53,15 +57,15 @@ def send_many(w3: Web3, txs: Iterable[tuple[LocalAccount, Any, int]], gas: int =
             tx = call.build_transaction(base)
         raws.append(account.sign_transaction(tx).raw_transaction)
     hashes: list[str] = []
-    w3.provider.make_request("evm_setAutomine", [False])
+    w3.provider.make_request(RPCEndpoint("evm_setAutomine"), [False])
     try:
         for start in range(0, len(raws), RPC_BATCH):
             hashes += rpc_batch(w3, [("eth_sendRawTransaction", ["0x" + bytes(raw).hex()])
                                      for raw in raws[start : start + RPC_BATCH]])
-        while int(w3.provider.make_request("txpool_status", [])["result"]["pending"], 16):
-            w3.provider.make_request("evm_mine", [])
+        while int(w3.provider.make_request(RPCEndpoint("txpool_status"), [])["result"]["pending"], 16):
+            w3.provider.make_request(RPCEndpoint("evm_mine"), [])
     finally:
-        w3.provider.make_request("evm_setAutomine", [True])
+        w3.provider.make_request(RPCEndpoint("evm_setAutomine"), [True])
     receipts: list[dict[str, Any]] = []
     for start in range(0, len(hashes), RPC_BATCH):
         receipts += rpc_batch(w3, [("eth_getTransactionReceipt", [h]) for h in hashes[start : start + RPC_BATCH]])

@@ -25,6 +25,7 @@ from oracle.operator.rounds import Operator
 from oracle.scoring.params import RoundParams
 from oracle.service.config import ServiceConfig
 from oracle.testing.harness import write_live, write_targets
+from oracle.testing.service_state import service_submissions
 from oracle.testing.local import LocalTournament, local_tournament
 
 __all__ = ["DrivenTournament", "driven_tournament", "inflate_payout"]
@@ -113,7 +114,9 @@ def driven_tournament(workdir: Path, *, challenge_period: int = 600, submission_
     params = RoundParams.numerai_default()
     operator = Operator(TournamentClient(chain.w3, chain.deployment), chain.oracle, OperatorConfig(
         store=str(workdir / "store"), inbox=str(workdir / "inbox"), round_data=str(workdir / "rounds"),
-        params=params, submission_window=submission_window))
+        params=params, submission_window=submission_window),
+        # The service receipts submissions into its database (the files go to the inbox): collect from there.
+        submissions=service_submissions(workdir))
     config = ServiceConfig(rpc=chain.url, deployment=chain.deployment, operator=chain.oracle.local_account,
                            inbox=str(workdir / "inbox"), store=str(workdir / "store"),
                            round_data=str(workdir / "rounds"), state=str(workdir / "state"), params=params,

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from web3.types import RPCEndpoint
 
 from oracle.protocol.receipt import Receipt, check_receipts, latest_receipts
 from oracle.protocol.submission import sign_submission
@@ -85,7 +86,7 @@ def make_plan(accounts: list[LocalAccount], owners: dict[int, int], files: dict[
     by_owner: dict[int, list[int]] = {}
     for model_id, owner in sorted(owners.items()):
         by_owner.setdefault(owner, []).append(model_id)
-    jobs = []
+    jobs: list[tuple[int, int, int, int, int]] = []  # (n, owner, model id, j, file variant)
     for owner, models in sorted(by_owner.items()):
         for j in range(per_participant):
             jobs.append((len(jobs), owner, models[j % len(models)], j, (j // len(models)) % 2))
@@ -104,7 +105,7 @@ def make_plan(accounts: list[LocalAccount], owners: dict[int, int], files: dict[
 
 async def _participant(session: Any, url: str, sends: list[tuple[int, bytes]], start: float, offset: float,
                        interval: float, result: PacedResult) -> None:
-    for n, (model_id, body) in enumerate(sends):
+    for n, (_, body) in enumerate(sends):
         due = start + offset + n * interval
         delay = due - time.perf_counter()
         if delay > 0:
@@ -197,7 +198,7 @@ def run_paced_scenario(workdir: Path, db_url: str, workers: int, participants: i
         w3, deployment = local.w3, local.deployment
         accounts = participant_accounts(participants)
         index = {a.address: i for i, a in enumerate(accounts)}
-        fund_participants(w3, local.admin.account, deployment, accounts, tokens=1_000 * UNIT)
+        fund_participants(w3, local.admin.local_account, deployment, accounts, tokens=1_000 * UNIT)
         owned = register_models(w3, deployment, accounts, models_each)
         owners = {m: index[a.address] for m, a in owned.items()}
         firsts: dict[int, tuple[int, LocalAccount]] = {}
@@ -214,7 +215,7 @@ def run_paced_scenario(workdir: Path, db_url: str, workers: int, participants: i
             plans[key] = make_plan(accounts, owners, files, deployment.chain_id, deployment.tournament, 1,
                                    per_participant)
         plan = plans[key]
-        service = start_service(node.url, workdir / "deployment.json", local.oracle.account.key.hex(), workdir,
+        service = start_service(node.url, workdir / "deployment.json", local.oracle.local_account.key.hex(), workdir,
                                 extra_args=["--max-rounds", "1", "--window", "3600", "--db", db_url,
                                             "--workers", str(workers), "--rate-burst", "60",
                                             "--rate-per-second", "10", "--log-level", "warning",
@@ -231,8 +232,8 @@ def run_paced_scenario(workdir: Path, db_url: str, workers: int, participants: i
         server_cpu = _cpu_seconds(service.process.pid) - cpu_before[0]
         client_cpu = time.process_time() - cpu_before[1]
         t1 = time.perf_counter()
-        w3.provider.make_request("evm_increaseTime", [closes_at - int(w3.eth.get_block("latest")["timestamp"]) + 1])
-        w3.provider.make_request("evm_mine", [])
+        w3.provider.make_request(RPCEndpoint("evm_increaseTime"), [closes_at - int(w3.eth.get_block("latest")["timestamp"]) + 1])
+        w3.provider.make_request(RPCEndpoint("evm_mine"), [])
         write_targets(workdir / "rounds", 1, ids)
         while client.round_state(1).status is not RoundStatus.PROPOSED:
             if time.monotonic() > deadline or service.process.poll() is not None:
@@ -243,7 +244,7 @@ def run_paced_scenario(workdir: Path, db_url: str, workers: int, participants: i
         assert proposal is not None
         bundle = load_bundle(proposal.manifest_uri, expected_keccak=proposal.manifest_hash)
         checked = bundle_check(bundle.json("submissions.json"), burst.receipts, round=1,
-                               operator=local.oracle.account.address, chain_id=deployment.chain_id,
+                               operator=local.oracle.address, chain_id=deployment.chain_id,
                                tournament=deployment.tournament)
         return {
             "submissions": burst.offered, "participants": participants, "models": len(owners),

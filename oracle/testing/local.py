@@ -8,6 +8,7 @@ Roles are Anvil's development accounts (public test keys): 0 = admin/deployer (h
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,6 +64,19 @@ class LocalTournament:
         """Move the chain's clock forward and mine a block; returns the new block timestamp."""
         self.w3.provider.make_request(RPCEndpoint("evm_increaseTime"), [int(seconds)])
         self.w3.provider.make_request(RPCEndpoint("evm_mine"), [])
+        return self.now()
+
+    def catch_up_clock(self) -> int:
+        """Bring the chain's clock to the wall clock when it lags, with one block mined now; returns the chain's time.
+
+        Anvil's ``evm_revert`` rewinds its clock to the snapshot block's timestamp, so on a node shared by a session
+        of snapshot/revert tests the clock falls behind the wall clock by the session's age. Deadlines counted from
+        such a clock (``chain.now() + window``) would already be past by the wall clock on a slow run; a fresh
+        block at the wall clock gives each test the chain a node with ``--block-time`` keeps."""
+        wall = int(time.time())
+        if self.now() < wall:
+            self.w3.provider.make_request(RPCEndpoint("evm_setTime"), [wall])
+            self.w3.provider.make_request(RPCEndpoint("evm_mine"), [])
         return self.now()
 
     def snapshot(self) -> str:

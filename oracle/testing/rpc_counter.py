@@ -25,6 +25,9 @@ class RpcCounter:
 
     def __init__(self, upstream: str) -> None:
         self.upstream = urlsplit(upstream)
+        if not self.upstream.hostname:
+            raise ValueError(f"upstream {upstream!r} is not an http://host:port URL")
+        self._host = self.upstream.hostname
         self.counts: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._local = threading.local()
@@ -33,7 +36,7 @@ class RpcCounter:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            def do_POST(self) -> None:  # http.server's naming
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 counter._count(body)
                 status, payload = counter._forward(body, self.headers.get("Content-Type", "application/json"))
@@ -82,7 +85,7 @@ class RpcCounter:
         connection = getattr(self._local, "connection", None)
         for attempt in range(2):
             if connection is None:
-                connection = http.client.HTTPConnection(self.upstream.hostname, self.upstream.port, timeout=300)
+                connection = http.client.HTTPConnection(self._host, self.upstream.port, timeout=300)
                 self._local.connection = connection
             try:
                 connection.request("POST", self.upstream.path or "/", body, {"Content-Type": content_type})

@@ -2,8 +2,8 @@
 oracle/guardian/pauser roles granted and a funded reward reserve, and participants with real encrypted keystores,
 ether for gas and tokens to stake.
 
-Isolation: request ``chain`` (function scope) to run a test between ``evm_snapshot`` and ``evm_revert``; tests
-that only read may use ``deployment`` directly. Off-chain state (keystore files, inboxes, artifact stores) lives in
+Isolation: request ``chain`` (function scope) to run a test between ``evm_snapshot`` and ``evm_revert`` (its
+clock at the wall clock when it starts); tests that only read may use ``deployment`` directly. Off-chain state (keystore files, inboxes, artifact stores) lives in
 per-test ``tmp_path`` or in session directories nothing writes to after setup.
 
 Roles (Anvil development accounts, public test keys): 0 = admin/deployer (holds the token supply, PAUSER),
@@ -97,8 +97,11 @@ def participants(deployed: Chain, tmp_path_factory: pytest.TempPathFactory) -> l
 
 @pytest.fixture
 def chain(deployed: Chain, participants: list[Participant]) -> Iterator[Chain]:
-    """The deployed chain, reverted to its post-setup state after the test (participants already funded)."""
+    """The deployed chain, reverted to its post-setup state after the test (participants already funded), its clock
+    brought to the wall clock first: each revert rewinds Anvil's clock to the setup block, so a later test would
+    otherwise start as far behind the wall clock as the session is old (see LocalTournament.catch_up_clock)."""
     snapshot_id = deployed.snapshot()
+    deployed.catch_up_clock()
     try:
         yield deployed
     finally:

@@ -222,7 +222,8 @@ def test_the_operator_warns_when_the_chains_clock_stands_still(chain, participan
 def test_a_participant_meets_the_frozen_clock_with_its_reason_and_fix(chain, participants, tmp_path: Path,
                                                                       monkeypatch) -> None:
     """On a chain that mines only on transactions the round's deadline passes by the wall clock while the chain
-    still says open: ``submit`` refuses as too late and ``round wait`` warns, both naming the cause and the fix."""
+    still says open: ``submit`` delivers (the service, the operator and the contract go by the chain, which has the
+    round open) and ``round wait`` waits, both warning with the cause and the fix."""
     import time as wall
 
     p = participants[0]
@@ -243,10 +244,16 @@ def test_a_participant_meets_the_frozen_clock_with_its_reason_and_fix(chain, par
     # The wall clock 400 s past the deadline; no block has been mined since the round opened.
     monkeypatch.setattr(wall, "time", lambda: closes_at + 400.0)
     code, out, _ = run(env, "submit", "--round", "1", "--model", str(model), "--inbox", str(tmp_path / "inbox"),
-                       "--data-dir", str(data_dir), str(tmp_path / "p.csv"))
-    assert code == 1 and "round 1 closed for submissions at" in out and "too late (by the wall clock;" in out, out
+                       "--create", "--data-dir", str(data_dir), str(tmp_path / "p.csv"))
+    assert code == 0 and f"submitted model {model} for round 1" in out, out
+    assert "warning: round 1 closed at" in out and "by the wall clock but is still open by the chain's clock" in out
     assert "its clock stands still between transactions" in out and "`anvil --block-time 1`" in out
-    assert not list((tmp_path / "inbox").glob("**/*.json"))  # nothing was delivered
+    delivered = Inbox(str(tmp_path / "inbox")).collect(1)
+    assert [sub.model_id for sub, _ in delivered] == [model]
+    assert all(sub.received_at < closes_at for sub, _ in delivered)  # stamped by the chain: the snapshot keeps it
+    code, out, data = run(env, "--json", "submit", "--round", "1", "--model", str(model), "--inbox",
+                          str(tmp_path / "inbox"), "--data-dir", str(data_dir), str(tmp_path / "p.csv"))
+    assert code == 0 and "`anvil --block-time 1`" in data["clock_warning"], out
 
     code, out, _ = run(env, "round", "wait", "1", "--until", "closed", "--timeout", "0", "--poll", "0.1")
     assert code == 1 and "round 1 is not closed after 0 s" in out, out

@@ -382,13 +382,14 @@ def test_operator_refuses_a_clip_above_the_rounds_caps(chain, participants, tmp_
     wide = replace(PARAMS, clip=0.06)
     op = make_operator(chain, tmp_path, max_rounds=1)
     greedy = Operator(op.client, chain.oracle, replace(op.config, params=wide), hang_at=None)
+    # The live data published first: without it the operator stops at the missing data and never reaches the caps.
+    write_round_data(tmp_path / "data", 1)
     with pytest.raises(OperatorError, match=r"round 1 \(not opened\): params.clip 0.06 \(600 bps\) exceeds the "
                                             r"payout cap of 500 bps .* at most 0.05"):
         greedy.open_due()
     assert count(chain, "RoundOpened") == 0
     # Opened with a clip that fits, resolved with one that does not: refused before any bundle is written.
     register(chain, participants[0].account, 100 * UNIT)
-    write_round_data(tmp_path / "data", 1)
     assert [a.step for a in op.open_due()] == ["open"]
     chain.advance(WINDOW + 1)
     op.close_due()

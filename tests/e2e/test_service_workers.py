@@ -70,6 +70,37 @@ def _post(url: str, body: dict) -> tuple[int, dict] | None:
     return response.status_code, response.json()
 
 
+def _checked_receipts(answers: list[tuple[int, str, int, dict]], chain: Any) -> list[Receipt]:
+    """The receipts in the burst's ``(model, request tag, status, body)`` answers, checked: no 5xx and no refusal but
+    duplicate or replayed; one receipt per signed request (a duplicate hands over the very same one, or the one
+    whose 201 was lost with the killed worker), each valid; a model's receipts never share a stamp."""
+    statuses = Counter((status, body.get("error", {}).get("code")) for _, _, status, body in answers)
+    assert all(status < 500 for status, _ in statuses), statuses
+    assert set(statuses) <= {(201, None), (409, "duplicate"), (409, "replayed")}, statuses
+    operator = chain.oracle.address
+    receipted: dict[tuple[int, str], list[Receipt]] = defaultdict(list)
+    for model_id, tag, status, body in answers:
+        if status == 201:
+            receipted[(model_id, tag)].append(Receipt.from_json(body))
+    assert all(len(r) == 1 for r in receipted.values()), "a signed request was receipted twice"
+    for model_id, tag, status, body in answers:
+        if status == 409 and body["error"]["code"] == "duplicate":
+            again = Receipt.from_json(body["error"]["receipt"])
+            if receipted[(model_id, tag)]:
+                assert again == receipted[(model_id, tag)][0], (model_id, tag)
+            else:  # its 201 was lost with the killed worker: the duplicate hands the receipt over now
+                assert verify_receipt(again, operator) == [], (model_id, tag)
+                receipted[(model_id, tag)].append(again)
+    receipts = [r for rs in receipted.values() for r in rs]
+    assert all(verify_receipt(r, operator, chain_id=chain.deployment.chain_id,
+                              tournament=chain.deployment.tournament) == [] for r in receipts)
+    stamps: dict[int, list[int]] = defaultdict(list)
+    for r in receipts:
+        stamps[r.model_id].append(r.received_at)
+    assert all(len(set(s)) == len(s) for s in stamps.values()), "two receipts of a model share a stamp"
+    return receipts
+
+
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 def test_two_workers_one_database_duplicates_replays_and_a_killed_worker(
         backend: str, chain: Any, participants: list[Any], tmp_path: Path, request: pytest.FixtureRequest) -> None:
@@ -129,31 +160,9 @@ def test_two_workers_one_database_duplicates_replays_and_a_killed_worker(
             assert answer is not None, f"no answer after the restart:\n{service.log()[-3000:]}"
             answers.append((item[0], item[1], *answer))
 
-        statuses = Counter((status, body.get("error", {}).get("code")) for _, _, status, body in answers)
-        assert all(status < 500 for status, _ in statuses), statuses
-        assert set(statuses) <= {(201, None), (409, "duplicate"), (409, "replayed")}, statuses
         operator = chain.oracle.address
-        receipted: dict[tuple[int, str], list[Receipt]] = defaultdict(list)
-        for model_id, tag, status, body in answers:
-            if status == 201:
-                receipted[(model_id, tag)].append(Receipt.from_json(body))
-        assert all(len(r) == 1 for r in receipted.values()), "a signed request was receipted twice"
-        for model_id, tag, status, body in answers:
-            if status == 409 and body["error"]["code"] == "duplicate":
-                again = Receipt.from_json(body["error"]["receipt"])
-                if receipted[(model_id, tag)]:
-                    assert again == receipted[(model_id, tag)][0], (model_id, tag)
-                else:  # its 201 was lost with the killed worker: the duplicate hands the receipt over now
-                    assert verify_receipt(again, operator) == [], (model_id, tag)
-                    receipted[(model_id, tag)].append(again)
-        receipts = [r for rs in receipted.values() for r in rs]
-        assert all(verify_receipt(r, operator, chain_id=chain.deployment.chain_id,
-                                  tournament=chain.deployment.tournament) == [] for r in receipts)
-        stamps: dict[int, list[int]] = defaultdict(list)
-        for r in receipts:
-            stamps[r.model_id].append(r.received_at)
-        assert all(len(set(s)) == len(s) for s in stamps.values()), "two receipts of a model share a stamp"
-        assert set(stamps) == set(owners), "every model got at least one receipt"
+        receipts = _checked_receipts(answers, chain)
+        assert {r.model_id for r in receipts} == set(owners), "every model got at least one receipt"
 
         chain.advance(closes_at - chain.now() + 1)
         write_targets(tmp_path / "rounds", 1, ids)

@@ -72,7 +72,7 @@ def test_settle_all_reads_model_states_in_batches(chain, participants, tmp_path:
         assert rpc.total("eth_call") <= MODELS / 100, rpc.snapshot()
     keeper = connect(chain.url, chain.deployment_file, chain.keeper.account)
     after = keeper.client.model_states(model_ids)
-    assert {m: state.settled_round for m, state in after.items()} == {m: round_ for m in model_ids}
+    assert {m: state.settled_round for m, state in after.items()} == dict.fromkeys(model_ids, round_)
     assert after[model_ids[7]] == keeper.client.model_state(model_ids[7])
     again = settle_all(keeper)
     assert again.settled == [] and again.skipped == model_ids and again.transactions == []

@@ -203,9 +203,9 @@ def test_a_partial_load_reads_and_checks_only_the_named_files(store: ArtifactSto
     path.write_bytes(path.read_bytes()[:-1])  # a broken file the partial load does not need
     tree_only = load_bundle(uri, only=[TREE])
     assert list(tree_only.files) == [TREE] and tree_only.tree_dump()["tree"][0] == manifest.root
-    with pytest.raises(BundleError, match="scores.parquet: object .* does not match the manifest"):
+    with pytest.raises(BundleError, match=r"scores\.parquet: object .* does not match the manifest"):
         load_bundle(uri, only=[TREE, SCORES])
-    with pytest.raises(BundleError, match="manifest.json"):
+    with pytest.raises(BundleError, match=r"manifest\.json"):
         load_bundle(uri, expected_keccak="0x" + "00" * 32, only=[TREE])  # the manifest is still held to its hash
 
 

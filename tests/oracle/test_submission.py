@@ -160,7 +160,7 @@ def test_recovery_digest_is_the_libraries_and_recovery_agrees_with_it() -> None:
     from oracle.protocol.submission import _digest, _signable, recover_signer, submission_digest
 
     rng = random.Random(5)
-    for i in range(40):
+    for _ in range(40):
         account = Accounts.from_key(rng.randbytes(32))
         sub = sign_submission(account, rng.choice([1, 31337, 2**40]), "0x" + rng.randbytes(20).hex(),
                               rng.randrange(1, 2**32), rng.randrange(1, 2**64), rng.randbytes(50), rng.randrange(2**64))

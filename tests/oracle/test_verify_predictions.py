@@ -4,7 +4,6 @@ same verdicts as comparing them id by id."""
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from oracle.auditor.submissions import _compare_published
 from oracle.scoring.prediction_files import combine_prediction_files
@@ -40,6 +39,6 @@ def test_same_files_verify_and_every_kind_of_change_is_named() -> None:
     changed["3"] = csv(IDS[1:], values["c"][1:])                               # an id dropped
     changed["4"] = csv(IDS, values["d"][:3] + ["abd"] + values["d"][4:])      # other text
     changed["5"] = csv(IDS, values["e"][:2] + [0.5] + values["e"][3:])        # a value where none was
-    assert verdicts(honest, changed) == {m: "predictions" for m in "12345"}
+    assert verdicts(honest, changed) == dict.fromkeys("12345", "predictions")
     unreadable = {**honest, "1": ("p.csv", b"")}
     assert verdicts(honest, unreadable) == {"1": "file"}

@@ -27,9 +27,9 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, replace
-from typing import Callable
+from typing import Any, Callable
 
-from sqlalchemy import Connection, and_, bindparam, func, select, text
+from sqlalchemy import Connection, Row, and_, bindparam, func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from oracle.errors import TourneyError
@@ -72,7 +72,7 @@ class Stored:
     receipt_signature: str
 
 
-def _stored(row: object) -> Stored:
+def _stored(row: Row[Any]) -> Stored:
     return Stored(Submission.from_bytes(row.record.encode(), "ledger record"), row.seq, row.object_path,
                   row.receipt_signature)
 
@@ -149,7 +149,7 @@ class Ledger:
         return Stored(stamped, seq, object_path, signature)
 
     @staticmethod
-    def _current(conn: Connection, round: int, model_id: int) -> object | None:
+    def _current(conn: Connection, round: int, model_id: int) -> Row[Any] | None:
         return conn.execute(select(submissions).where(and_(submissions.c.round == round,
                                                            submissions.c.model_id == model_id))
                             .order_by(submissions.c.seq.desc()).limit(1)).first()

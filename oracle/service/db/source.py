@@ -16,7 +16,11 @@ __all__ = ["LedgerInbox"]
 
 class LedgerInbox:
     """Collects a round from the ledger; collecting closes the round's gate first (the operator collects only
-    after the close is mined), so no submission is receipted after the snapshot."""
+    after the close is mined), so no submission is receipted after the snapshot.
+
+    Participants may also deliver straight to the inbox (a shared directory or bucket, beside the service): those
+    records count too, as they did when the service kept its records in the inbox. Per model the later stamp
+    (``received_at``) is current, the ledger's on a tie; the operator judges every record alike."""
 
     def __init__(self, ledger: Ledger, inbox: Inbox) -> None:
         self.ledger, self.inbox = ledger, inbox
@@ -30,20 +34,21 @@ class LedgerInbox:
         return self.current(round)
 
     def collect_batches(self, round: int, size: int = 256) -> Iterator[Collected]:
-        """:meth:`collect` ``size`` submissions at a time (the shape the operator's snapshot reads, so a round's
-        thousands of files are never all in memory): the round's gate is closed before the first batch."""
-        self.ledger.close(round)
-        batch = Collected()
-        for stored in self.ledger.latest(round):
-            try:
-                batch.append((stored.sub, self._file(stored)))
-            except SubmissionError as exc:
-                batch.problems.append(str(exc))
-            if len(batch) + len(batch.problems) >= size:
-                yield batch
-                batch = Collected()
-        if batch or batch.problems:
-            yield batch
+        """:meth:`collect` in batches of ``size`` (the shape the operator's snapshot reads). Unlike the file inbox's
+        batches these are cut from one collected round: choosing each model's later of the ledger's and the inbox's
+        submission needs both whole."""
+        found = self.collect(round)
+        for start in range(0, max(len(found), 1), size):
+            yield Collected(found[start:start + size], found.problems if start == 0 else [])
+
+    def records(self, round: int) -> list[Submission]:
+        """Every model's current record of ``round`` (the later of the ledger's and the inbox's), by model id,
+        without reading the files (like :meth:`Inbox.records`: the operator's late arrivals)."""
+        current = {stored.sub.model_id: stored.sub for stored in self.ledger.latest(round)}
+        for sub in self.inbox.records(round):
+            if sub.model_id not in current or _stamp(sub) > _stamp(current[sub.model_id]):
+                current[sub.model_id] = sub
+        return [current[m] for m in sorted(current)]
 
     def current(self, round: int) -> Collected:
         """The current submission of every model of ``round`` with its file, by model id; a missing or altered
@@ -54,12 +59,17 @@ class LedgerInbox:
                 found.append((stored.sub, self._file(stored)))
             except SubmissionError as exc:
                 found.problems.append(str(exc))
-        return found
+        delivered = self.inbox.collect(round)
+        return _later_of(found, delivered)
 
     def get(self, round: int, model_id: int) -> tuple[Submission, bytes] | None:
         """The model's current submission and its file (None when it has none), like :meth:`Inbox.get`."""
         stored = self.ledger.current(round, model_id)
-        return None if stored is None else (stored.sub, self._file(stored))
+        received = None if stored is None else (stored.sub, self._file(stored))
+        delivered = self.inbox.get(round, model_id)
+        if delivered is not None and (received is None or _stamp(delivered[0]) > _stamp(received[0])):
+            return delivered
+        return received
 
     def _file(self, stored: Stored) -> bytes:
         where = f"round {stored.sub.round} model {stored.sub.model_id}"
@@ -70,3 +80,16 @@ class LedgerInbox:
         if predictions_hash(data) != stored.sub.predictions_hash:
             raise SubmissionError(f"{where}: prediction file {stored.object_path} does not hash to the signed hash")
         return data
+
+
+def _stamp(sub: Submission) -> int:
+    return -1 if sub.received_at is None else int(sub.received_at)
+
+
+def _later_of(received: Collected, delivered: Collected) -> Collected:
+    """Per model the submission with the later stamp (the service's on a tie), ordered by model id."""
+    current = {sub.model_id: (sub, data) for sub, data in received}
+    for sub, data in delivered:
+        if sub.model_id not in current or _stamp(sub) > _stamp(current[sub.model_id][0]):
+            current[sub.model_id] = (sub, data)
+    return Collected([current[m] for m in sorted(current)], received.problems + delivered.problems)
