@@ -12,7 +12,7 @@ import sys
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 from eth_account.signers.local import LocalAccount
 
@@ -23,9 +23,6 @@ from oracle.mcp.agent import AgentConfig, AgentThread, Call, numeric_environment
 from oracle.scoring.params import RoundParams
 from oracle.service.config import ServiceConfig
 from oracle.testing.harness import service_thread
-
-if TYPE_CHECKING:
-    from oracle.protocol.inbox import Collected
 
 __all__ = ["AGENT_OWNER", "AgentOutcome", "DemoAgentSetup", "start_agent", "finish_agent"]
 
