@@ -44,8 +44,14 @@ from oracle.testing.local import local_tournament  # noqa: E402
 
 UNIT = 10**18
 CHALLENGE_PERIOD = 3600
-TARGETS = {"round": 120_000, "settle_single_100000": 60_000, "settle_batch_256_per_model": 12_000,
-           "stake": 90_000, "stake_with_permit": 90_000, "request_withdrawal": 90_000}
+TARGETS = {
+    "round": 120_000,
+    "settle_single_100000": 60_000,
+    "settle_batch_256_per_model": 12_000,
+    "stake": 90_000,
+    "stake_with_permit": 90_000,
+    "request_withdrawal": 90_000,
+}
 
 
 class Bench:
@@ -102,9 +108,16 @@ class Bench:
         # The round's increases: 10 tokens per registered model, paid to the odd ids and burned from the even ones.
         total_payout = 10 * UNIT * ((self.n_registered + 1) // 2)
         total_burn = 10 * UNIT * (self.n_registered // 2)
-        propose = self.oracle.transact(self.t.functions.proposeRoot(
-            round_, tree.root, total_payout, total_burn, b"\xab" * 32, "file:///bench/rounds/manifest.json",
-        ))
+        propose = self.oracle.transact(
+            self.t.functions.proposeRoot(
+                round_,
+                tree.root,
+                total_payout,
+                total_burn,
+                b"\xab" * 32,
+                "file:///bench/rounds/manifest.json",
+            )
+        )
         self.sleep(CHALLENGE_PERIOD + 1)
         activate = self.oracle.transact(self.t.functions.activateRoot(round_))
         return propose["gasUsed"] + activate["gasUsed"], (round_, tree)
@@ -112,8 +125,9 @@ class Bench:
     def settle_single(self, round_: int, tree, model_id: int) -> int:
         p = proof_for(tree, model_id)
         leaf = p.leaf
-        receipt = self.oracle.transact(self.t.functions.settle(
-            round_, leaf.model_id, leaf.cumulative_payout, leaf.cumulative_burn, p.proof))
+        receipt = self.oracle.transact(
+            self.t.functions.settle(round_, leaf.model_id, leaf.cumulative_payout, leaf.cumulative_burn, p.proof)
+        )
         return receipt["gasUsed"]
 
     def settle_batch(self, round_: int, tree, model_ids: list[int]) -> int:
@@ -188,10 +202,23 @@ def measure() -> dict[str, int]:
 
 def main() -> None:
     gas = measure()
-    order = ["round_10", "round_1000", "round_100000", "settle_single_100000", "settle_batch_256_per_model",
-             "stake", "stake_with_permit", "request_withdrawal", "withdraw",
-             "settle_single_100000_first", "settle_batch_256_first_per_model", "settle_single_100000_burned",
-             "flush_burns", "lapse", "exit"]
+    order = [
+        "round_10",
+        "round_1000",
+        "round_100000",
+        "settle_single_100000",
+        "settle_batch_256_per_model",
+        "stake",
+        "stake_with_permit",
+        "request_withdrawal",
+        "withdraw",
+        "settle_single_100000_first",
+        "settle_batch_256_first_per_model",
+        "settle_single_100000_burned",
+        "flush_burns",
+        "lapse",
+        "exit",
+    ]
     result = {k: gas[k] for k in order}
     out = ROOT / "bench" / "results" / "gas.json"
     out.parent.mkdir(parents=True, exist_ok=True)

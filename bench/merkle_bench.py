@@ -44,9 +44,21 @@ def python_build(n: int) -> dict[str, Any]:
 def js_build(n: int, proof_sample: int = JS_PROOF_SAMPLE) -> dict[str, Any]:
     """Build time of the npm library on the same leaves, and getProof time on a sample of leaves."""
     values = [[str(x) for x in leaf.as_tuple()] for leaf in bench_leaves(n)]
-    job = {"op": "bench", "values": values, "encoding": list(LEAF_ENCODING), "sortLeaves": False, "proofSample": proof_sample}
-    completed = subprocess.run(["node", str(MERKLE_JS.relative_to(REPO_ROOT))], input=json.dumps([job]),
-                               capture_output=True, text=True, cwd=REPO_ROOT, check=True)
+    job = {
+        "op": "bench",
+        "values": values,
+        "encoding": list(LEAF_ENCODING),
+        "sortLeaves": False,
+        "proofSample": proof_sample,
+    }
+    completed = subprocess.run(
+        ["node", str(MERKLE_JS.relative_to(REPO_ROOT))],
+        input=json.dumps([job]),
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        check=True,
+    )
     [result] = json.loads(completed.stdout)
     if "error" in result:
         raise RuntimeError(f"JS benchmark failed: {result['error']}")
@@ -80,8 +92,13 @@ def _child_large(n: int) -> dict[str, Any]:
 
 
 def large_build(n: int) -> dict[str, Any]:
-    completed = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child-large", str(n)],
-                               capture_output=True, text=True, cwd=REPO_ROOT, check=True)
+    completed = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "--child-large", str(n)],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        check=True,
+    )
     return json.loads(completed.stdout)
 
 
@@ -105,7 +122,9 @@ def run(quick: bool = False) -> dict[str, Any]:
         # both at merkle_js_n leaves
         "merkle_speedup_vs_js": round(js["buildSeconds"] / py_same_n["build_s"], 1),
         # JS has no bulk-proof API; its build + n proofs is extrapolated from the timed sample.
-        "merkle_speedup_with_proofs_vs_js_est": round((js["buildSeconds"] + js_proof_each * n_js) / py_same_n["with_proofs_s"], 1),
+        "merkle_speedup_with_proofs_vs_js_est": round(
+            (js["buildSeconds"] + js_proof_each * n_js) / py_same_n["with_proofs_s"], 1
+        ),
         "merkle_roots_identical": js["root"] == py_same_n["root"],
         "merkle_large_n": n_large,
         "merkle_build_1m_s": round(large["build_s"], 3) if full else None,

@@ -70,8 +70,12 @@ WINDOW = 24 * 3600
 PASSWORD = "bench-scale"
 PARAMS = {"corr_weight": 0.5, "mmc_weight": 2.0, "clip": 0.05, "payout_threshold": str(10**6 * UNIT)}
 TOURNEY = Path(sys.executable).with_name("tourney")
-TARGETS = {"close_to_proposal_s": "<= 60", "verify_s": "<= 60", "settle_all_gas_per_model": "<= 12000",
-           "settle_all_rpc_reads_per_100_models": "<= 1"}
+TARGETS = {
+    "close_to_proposal_s": "<= 60",
+    "verify_s": "<= 60",
+    "settle_all_gas_per_model": "<= 12000",
+    "settle_all_rpc_reads_per_100_models": "<= 1",
+}
 
 #: Runs a command and reports its wall time and peak RSS to a JSON file. It forks and execs the command itself:
 #: Linux carries a process's peak RSS over an exec, and this small interpreter, not the benchmark (which holds
@@ -120,15 +124,29 @@ class Setup:
         """Model id -> owner address from raw receipts' ModelRegistered(uint256 indexed modelId, address indexed
         owner, uint32): the mining order across senders is the node's, not the order of sending."""
         topic = "0x" + keccak(text="ModelRegistered(uint256,address,uint32)").hex()
-        return {int(log["topics"][1], 16): Web3.to_checksum_address("0x" + log["topics"][2][-40:])
-                for receipt in receipts for log in receipt["logs"] if log["topics"][0] == topic}
+        return {
+            int(log["topics"][1], 16): Web3.to_checksum_address("0x" + log["topics"][2][-40:])
+            for receipt in receipts
+            for log in receipt["logs"]
+            if log["topics"][0] == topic
+        }
 
-    def stake_with_permit(self, owner: LocalAccount, model_id: int, amount: int, deadline: int, nonce: int
-                          ) -> tuple[str, bytes]:
-        v, r, s = permit_signature(owner, self.token, self.tournament.address, amount, deadline,
-                                   self.deployment.chain_id, nonce=nonce, name=self.token_name)
-        return self.tournament.address, self._encoder("Tournament", "stakeWithPermit")(model_id, amount, deadline,
-                                                                                     v, r, s)
+    def stake_with_permit(
+        self, owner: LocalAccount, model_id: int, amount: int, deadline: int, nonce: int
+    ) -> tuple[str, bytes]:
+        v, r, s = permit_signature(
+            owner,
+            self.token,
+            self.tournament.address,
+            amount,
+            deadline,
+            self.deployment.chain_id,
+            nonce=nonce,
+            name=self.token_name,
+        )
+        return self.tournament.address, self._encoder("Tournament", "stakeWithPermit")(
+            model_id, amount, deadline, v, r, s
+        )
 
     def fund_reserve(self, admin: Sender, amount: int) -> None:
         admin.transact(self.token.functions.approve(self.tournament.address, amount), action="approve reserve")
@@ -163,18 +181,26 @@ class Phase:
     def to_dict(self) -> dict[str, Any]:
         rpc_total = sum(self.rpc.values())
         top = dict(sorted(self.rpc.items(), key=lambda kv: -kv[1])[:8])
-        return {"wall_s": round(self.wall_s, 2), "cpu_s": None if self.cpu_s is None else round(self.cpu_s, 2),
-                "load_1min": None if self.load is None else round(self.load, 2),
-                "peak_rss_mb": None if self.peak_rss_mb is None else round(self.peak_rss_mb, 1),
-                "rpc_requests": rpc_total, "rpc_by_method": top, "transactions": self.transactions, "gas": self.gas,
-                "blocks": self.blocks, **self.extra}
+        return {
+            "wall_s": round(self.wall_s, 2),
+            "cpu_s": None if self.cpu_s is None else round(self.cpu_s, 2),
+            "load_1min": None if self.load is None else round(self.load, 2),
+            "peak_rss_mb": None if self.peak_rss_mb is None else round(self.peak_rss_mb, 1),
+            "rpc_requests": rpc_total,
+            "rpc_by_method": top,
+            "transactions": self.transactions,
+            "gas": self.gas,
+            "blocks": self.blocks,
+            **self.extra,
+        }
 
 
 class Bench:
     """One size: its chain, deployment, participants and working directory."""
 
-    def __init__(self, n_models: int, n_ids: int, workdir: Path, profile: bool = False, wrap: str | None = None
-                 ) -> None:
+    def __init__(
+        self, n_models: int, n_ids: int, workdir: Path, profile: bool = False, wrap: str | None = None
+    ) -> None:
         self.n, self.n_ids, self.dir, self.profile, self.wrap = n_models, n_ids, workdir, profile, wrap
         self.phases: list[Phase] = []
         self.anvil = start_anvil(accounts=4, gas_limit=30_000_000)
@@ -206,11 +232,19 @@ class Bench:
         self.w3.provider.make_request("evm_mine", [])
 
     def env(self, account: str) -> dict[str, str]:
-        return {**os.environ, "PYTHONPATH": str(ROOT), "TOURNEY_RPC": self.rpc.url,
-                "TOURNEY_DEPLOYMENT": str(self.deployment_file), "TOURNEY_KEYSTORE_DIR": str(self.dir / "keystores"),
-                "TOURNEY_PASSWORD": PASSWORD, "TOURNEY_ACCOUNT": account, "TOURNEY_STORE": str(self.dir / "store"),
-                "TOURNEY_INBOX": str(self.dir / "inbox"), "TOURNEY_ROUND_DATA": str(self.dir / "rounds"),
-                "TOURNEY_PARAMS": str(self.dir / "params.json")}
+        return {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "TOURNEY_RPC": self.rpc.url,
+            "TOURNEY_DEPLOYMENT": str(self.deployment_file),
+            "TOURNEY_KEYSTORE_DIR": str(self.dir / "keystores"),
+            "TOURNEY_PASSWORD": PASSWORD,
+            "TOURNEY_ACCOUNT": account,
+            "TOURNEY_STORE": str(self.dir / "store"),
+            "TOURNEY_INBOX": str(self.dir / "inbox"),
+            "TOURNEY_ROUND_DATA": str(self.dir / "rounds"),
+            "TOURNEY_PARAMS": str(self.dir / "params.json"),
+        }
 
     def command(self, name: str, args: list[str], account: str = "oracle") -> tuple[Phase, Any]:
         """Run ``tourney --json ARGS`` as a phase; returns it and the command's JSON output."""
@@ -222,20 +256,37 @@ class Bench:
             tourney = [*self.wrap.replace("{out}", str(self.dir / f"{name}.samples")).split(), str(TOURNEY)]
         before, first = self.rpc.snapshot(), self.block() + 1
         with open(self.dir / f"{name}.out", "wb") as out, open(self.dir / f"{name}.err", "wb") as err:
-            code = subprocess.call([sys.executable, "-c", LAUNCHER, str(report), *tourney, "--json", *args],
-                                   env=self.env(account), stdout=out, stderr=err)
+            code = subprocess.call(
+                [sys.executable, "-c", LAUNCHER, str(report), *tourney, "--json", *args],
+                env=self.env(account),
+                stdout=out,
+                stderr=err,
+            )
         measured = json.loads(report.read_text())
         if code != 0 and name != "verify":
-            raise RuntimeError(f"tourney {' '.join(args)} failed ({code}):\n"
-                               f"{(self.dir / f'{name}.err').read_text()[-3000:]}")
+            raise RuntimeError(
+                f"tourney {' '.join(args)} failed ({code}):\n{(self.dir / f'{name}.err').read_text()[-3000:]}"
+            )
         last = self.block()
         txs, gas = self.chain_work(first, last)
         rpc = self.rpc.snapshot() - before
-        phase = Phase(name, measured["wall_s"], measured["peak_rss_mb"], dict(rpc), txs, gas, max(0, last - first + 1),
-                      cpu_s=measured["cpu_s"], load=measured["load_1min"])
+        phase = Phase(
+            name,
+            measured["wall_s"],
+            measured["peak_rss_mb"],
+            dict(rpc),
+            txs,
+            gas,
+            max(0, last - first + 1),
+            cpu_s=measured["cpu_s"],
+            load=measured["load_1min"],
+        )
         self.phases.append(phase)
-        print(f"  {name:<10} {phase.wall_s:8.1f} s  {phase.cpu_s:7.1f} cpu-s  {phase.peak_rss_mb:8.0f} MB  "
-              f"{sum(rpc.values()):6d} RPC  {txs:5d} tx  {gas:>12,} gas  (load {phase.load:.1f})", flush=True)
+        print(
+            f"  {name:<10} {phase.wall_s:8.1f} s  {phase.cpu_s:7.1f} cpu-s  {phase.peak_rss_mb:8.0f} MB  "
+            f"{sum(rpc.values()):6d} RPC  {txs:5d} tx  {gas:>12,} gas  (load {phase.load:.1f})",
+            flush=True,
+        )
         try:
             output = json.loads((self.dir / f"{name}.out").read_text())
         except ValueError:
@@ -247,17 +298,26 @@ class Bench:
     def set_up(self) -> None:
         started, first = time.monotonic(), self.block() + 1
         admin = Sender(self.w3, self.admin)
-        self.deployment = deploy(admin, DeployParams(challenge_period=CHALLENGE_PERIOD, token_supply=10**9 * UNIT),
-                                 oracle=self.oracle.address, guardian=self.guardian.address, pauser=self.admin.address)
+        self.deployment = deploy(
+            admin,
+            DeployParams(challenge_period=CHALLENGE_PERIOD, token_supply=10**9 * UNIT),
+            oracle=self.oracle.address,
+            guardian=self.guardian.address,
+            pauser=self.admin.address,
+        )
         self.deployment_file = self.deployment.save(self.dir / "deployment.json")
         setup = Setup(self.w3, self.deployment)
         setup.fund_reserve(admin, 10**6 * UNIT)
         n_participants = -(-self.n // MODELS_PER_PARTICIPANT)
-        self.participants = [Account.from_key(keccak(text=f"bench-scale participant {i}"))
-                             for i in range(n_participants)]
+        self.participants = [
+            Account.from_key(keccak(text=f"bench-scale participant {i}")) for i in range(n_participants)
+        ]
         tokens = STAKE * MODELS_PER_PARTICIPANT
-        send_many(self.w3, [(self.admin, p.address, 10**18) for p in self.participants]
-                  + [(self.admin, setup.transfer(p.address, tokens), 0) for p in self.participants])
+        send_many(
+            self.w3,
+            [(self.admin, p.address, 10**18) for p in self.participants]
+            + [(self.admin, setup.transfer(p.address, tokens), 0) for p in self.participants],
+        )
         owners = [p for p in self.participants for _ in range(MODELS_PER_PARTICIPANT)][: self.n]
         by_address = {p.address: p for p in self.participants}
         registered = setup.registered(send_many(self.w3, [(owner, setup.register(), 0) for owner in owners]))
@@ -280,17 +340,31 @@ class Bench:
         self.live_ids = write_live(self.dir / "rounds", 1, self.n_ids)
         last = self.block()
         txs, gas = self.chain_work(first, last)
-        phase = Phase("setup", time.monotonic() - started, None, {}, txs, gas, last - first + 1,
-                      {"participants": n_participants})
+        phase = Phase(
+            "setup", time.monotonic() - started, None, {}, txs, gas, last - first + 1, {"participants": n_participants}
+        )
         self.phases.append(phase)
         print(f"  setup      {phase.wall_s:8.1f} s  {txs:5d} tx  {gas:>12,} gas", flush=True)
 
     def submit(self, threads: int = 8) -> None:
         """Every model's signed submission through ``tourney serve`` (HTTP), checked against its receipt."""
-        service = start_service(self.rpc.url, self.deployment_file, "0x" + bytes(self.oracle.key).hex(),
-                                self.dir / "service", scheduler=False,
-                                extra_args=["--round-data", str(self.dir / "rounds"), "--inbox", str(self.dir / "inbox"),
-                                            "--store", str(self.dir / "store"), "--rate-burst", "1000"])
+        service = start_service(
+            self.rpc.url,
+            self.deployment_file,
+            "0x" + bytes(self.oracle.key).hex(),
+            self.dir / "service",
+            scheduler=False,
+            extra_args=[
+                "--round-data",
+                str(self.dir / "rounds"),
+                "--inbox",
+                str(self.dir / "inbox"),
+                "--store",
+                str(self.dir / "store"),
+                "--rate-burst",
+                "1000",
+            ],
+        )
         chain_id, tournament = self.deployment.chain_id, self.deployment.tournament
         closes_at = connect(self.anvil.url, self.deployment_file).client.round_state(1).closes_at
         ids_text = [f"{i}," for i in self.live_ids]
@@ -320,11 +394,21 @@ class Bench:
         wall = time.monotonic() - started
         if errors:
             raise RuntimeError(f"{len(errors)} submissions refused, e.g. {list(errors.items())[:3]}")
-        phase = Phase("intake", wall, None, dict(self.rpc.snapshot() - before), 0, 0, 0,
-                      {"submissions": len(self.owners), "per_second": round(len(self.owners) / wall, 1)})
+        phase = Phase(
+            "intake",
+            wall,
+            None,
+            dict(self.rpc.snapshot() - before),
+            0,
+            0,
+            0,
+            {"submissions": len(self.owners), "per_second": round(len(self.owners) / wall, 1)},
+        )
         self.phases.append(phase)
-        print(f"  intake     {wall:8.1f} s  ({phase.extra['per_second']}/s, service RPC {sum(phase.rpc.values())})",
-              flush=True)
+        print(
+            f"  intake     {wall:8.1f} s  ({phase.extra['per_second']}/s, service RPC {sum(phase.rpc.values())})",
+            flush=True,
+        )
 
     def run(self) -> dict[str, Any]:
         print(f"== {self.n} models x {self.n_ids} ids ({self.dir})", flush=True)
@@ -372,8 +456,12 @@ def main() -> None:
     parser.add_argument("--ids", type=int, default=5_000)
     parser.add_argument("--keep", type=Path, default=None, help="Keep the working files under this directory.")
     parser.add_argument("--profile", action="store_true", help="Run every command under cProfile (<phase>.prof).")
-    parser.add_argument("--wrap", default=None, metavar="CMD",
-                        help="Run every command as CMD TOURNEY ARGS, '{out}' in CMD naming <phase>.samples (a profiler).")
+    parser.add_argument(
+        "--wrap",
+        default=None,
+        metavar="CMD",
+        help="Run every command as CMD TOURNEY ARGS, '{out}' in CMD naming <phase>.samples (a profiler).",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "scale.json")
     args = parser.parse_args()
     runs = []
@@ -387,14 +475,24 @@ def main() -> None:
             if args.keep is None:
                 shutil.rmtree(workdir, ignore_errors=True)
     largest = max(runs, key=lambda r: r["models"])
-    result = {key: largest[key] for key in ("models", "close_to_proposal_s", "verify_s", "settle_all_gas_per_model",
-                                            "settle_all_rpc_reads_per_100_models")}
+    result = {
+        key: largest[key]
+        for key in (
+            "models",
+            "close_to_proposal_s",
+            "verify_s",
+            "settle_all_gas_per_model",
+            "settle_all_rpc_reads_per_100_models",
+        )
+    }
     result["targets"] = TARGETS
     result["runs"] = runs
-    result["notes"] = ("one round end to end on Anvil per size; each phase is the tourney command in its own "
-                       "process (wall time, its own peak RSS, JSON-RPC requests counted by a proxy, transactions "
-                       "and gas of the blocks it mined); intake = every submission through tourney serve over HTTP; "
-                       f"machine: {os.cpu_count()} cores, shared")
+    result["notes"] = (
+        "one round end to end on Anvil per size; each phase is the tourney command in its own "
+        "process (wall time, its own peak RSS, JSON-RPC requests counted by a proxy, transactions "
+        "and gas of the blocks it mined); intake = every submission through tourney serve over HTTP; "
+        f"machine: {os.cpu_count()} cores, shared"
+    )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps({k: v for k, v in result.items() if k != "runs"}, indent=2))

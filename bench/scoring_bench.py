@@ -78,7 +78,9 @@ def _child(kind: str, n_ids: int, n_models: int, out: str) -> None:
         stake_table = pd.DataFrame({"model": stakes.index, "stake": [int(v) * 10**18 for v in stakes]})
         start = time.perf_counter()
         result = score_round(
-            table, targets.reset_index(), stake_table,
+            table,
+            targets.reset_index(),
+            stake_table,
             RoundParams.numerai_default(payout_threshold=10**27),
         )
         s = result.scores.set_index("model").loc[list(preds.columns)]
@@ -101,7 +103,8 @@ def write_round_files(directory: str, n_ids: int, n_models: int) -> dict[str, st
     preds.reset_index().to_parquet(paths["predictions"], index=False)
     targets.reset_index().to_parquet(paths["targets"], index=False)
     pd.DataFrame({"model": stakes.index, "stake": [str(int(v) * 10**18) for v in stakes]}).to_parquet(
-        paths["stakes"], index=False)
+        paths["stakes"], index=False
+    )
     paths["params"] = os.path.join(directory, "params.json")
     with open(paths["params"], "w") as handle:
         json.dump({"corr_weight": 0.5, "mmc_weight": 2.0, "clip": 0.05, "payout_threshold": str(10**27)}, handle)
@@ -140,21 +143,39 @@ def run_process(n_ids: int, n_models: int, workdir: str) -> dict[str, float]:
     import pandas as pd
 
     # Written by a child, so this process stays small: a child's peak RSS starts from its parent's at spawn.
-    subprocess.run([sys.executable, __file__, "--write-files", workdir, str(n_ids), str(n_models)], cwd=REPO,
-                   check=True)
+    subprocess.run(
+        [sys.executable, __file__, "--write-files", workdir, str(n_ids), str(n_models)], cwd=REPO, check=True
+    )
     tourney = str(Path(sys.executable).with_name("tourney"))
     paths = {name: os.path.join(workdir, f"{name}.parquet") for name in ("predictions", "targets", "stakes")}
     scores_out = os.path.join(workdir, "scores.parquet")
-    ours_s, ours_rss = _run_process([
-        tourney, "score", "--predictions", paths["predictions"], "--targets", paths["targets"],
-        "--stakes", paths["stakes"], "--params", os.path.join(workdir, "params.json"), "--out", scores_out])
+    ours_s, ours_rss = _run_process(
+        [
+            tourney,
+            "score",
+            "--predictions",
+            paths["predictions"],
+            "--targets",
+            paths["targets"],
+            "--stakes",
+            paths["stakes"],
+            "--params",
+            os.path.join(workdir, "params.json"),
+            "--out",
+            scores_out,
+        ]
+    )
     reference_out = os.path.join(workdir, "reference.parquet")
     ref_s, ref_rss = _run_process([sys.executable, __file__, "--reference-process", workdir, reference_out])
     ours = pd.read_parquet(scores_out).set_index("model")
     ref = pd.read_parquet(reference_out).set_index("model")
     ours = ours.loc[ref.index]
-    diff = float(max(np.nanmax(np.abs(ours["corr"].to_numpy() - ref["corr"].to_numpy())),
-                     np.nanmax(np.abs(ours["mmc"].to_numpy() - ref["mmc"].to_numpy()))))
+    diff = float(
+        max(
+            np.nanmax(np.abs(ours["corr"].to_numpy() - ref["corr"].to_numpy())),
+            np.nanmax(np.abs(ours["mmc"].to_numpy() - ref["mmc"].to_numpy())),
+        )
+    )
     tag = f"{n_models}x{n_ids}"
     return {
         f"score_process_{tag}_s": round(ours_s, 3),
@@ -170,9 +191,7 @@ def run_process(n_ids: int, n_models: int, workdir: str) -> dict[str, float]:
 def _measure(kind: str, n_ids: int, n_models: int, workdir: str) -> tuple[float, float, np.ndarray, np.ndarray]:
     """(seconds, peak RSS MB, corr, mmc) of one child process."""
     out = os.path.join(workdir, f"{kind}.npz")
-    proc = subprocess.Popen(
-        [sys.executable, __file__, "--child", kind, str(n_ids), str(n_models), out], cwd=REPO
-    )
+    proc = subprocess.Popen([sys.executable, __file__, "--child", kind, str(n_ids), str(n_models), out], cwd=REPO)
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:

@@ -51,8 +51,17 @@ def main() -> None:
             server = start_postgres(fast=False) if backend == "postgres" else None
             try:
                 url = server.url if server else f"sqlite:///{tmp}/state/service.db"
-                run = run_paced_scenario(Path(tmp), url, workers, args.participants, args.models_each,
-                                         args.live_ids, args.rate, args.seconds, plans)
+                run = run_paced_scenario(
+                    Path(tmp),
+                    url,
+                    workers,
+                    args.participants,
+                    args.models_each,
+                    args.live_ids,
+                    args.rate,
+                    args.seconds,
+                    plans,
+                )
             finally:
                 if server is not None:
                     server.stop()
@@ -65,12 +74,16 @@ def main() -> None:
 
 def _commit() -> str:
     """The code measured: the checkout's commit, marked when the work tree differs from it."""
+
     def git(*argv: str) -> str:
         # check=False: outside a git checkout the commit is simply unknown ("")
-        return subprocess.run(["git", *argv], capture_output=True, text=True, cwd=RESULTS.parent,
-                              check=False).stdout.strip()
-    return git("rev-parse", "--short", "HEAD") + ("+changes" if git("status", "--porcelain", "--untracked-files=no")
-                                                  else "")
+        return subprocess.run(
+            ["git", *argv], capture_output=True, text=True, cwd=RESULTS.parent, check=False
+        ).stdout.strip()
+
+    return git("rev-parse", "--short", "HEAD") + (
+        "+changes" if git("status", "--porcelain", "--untracked-files=no") else ""
+    )
 
 
 def write_results(out: Path, runs: list[dict]) -> None:
@@ -78,8 +91,8 @@ def write_results(out: Path, runs: list[dict]) -> None:
         "runs": runs,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "note": "paced open-loop load (latency counted from each request's scheduled time); the scheduler runs in "
-                "one worker; Anvil, the database and the load generator on the same machine; PostgreSQL with its "
-                "default durability (synchronous_commit on), SQLite in WAL mode with synchronous=NORMAL",
+        "one worker; Anvil, the database and the load generator on the same machine; PostgreSQL with its "
+        "default durability (synchronous_commit on), SQLite in WAL mode with synchronous=NORMAL",
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")

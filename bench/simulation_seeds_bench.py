@@ -30,8 +30,21 @@ def run(quick: bool = False) -> dict[str, object]:
     seeds, rounds, models, rows = ("0-2", 10, 20, 2000) if quick else ("0-19", 40, 50, 5000)
     tourney = Path(sys.executable).with_name("tourney")
     with tempfile.TemporaryDirectory(prefix="simseeds-") as tmp:
-        command = [str(tourney), "--json", "simulate", "--seeds", seeds, "--rounds", str(rounds), "--models",
-                   str(models), "--live-rows", str(rows), "--out", str(Path(tmp) / "run")]
+        command = [
+            str(tourney),
+            "--json",
+            "simulate",
+            "--seeds",
+            seeds,
+            "--rounds",
+            str(rounds),
+            "--models",
+            str(models),
+            "--live-rows",
+            str(rows),
+            "--out",
+            str(Path(tmp) / "run"),
+        ]
         load_before = os.getloadavg()
         cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
@@ -54,8 +67,10 @@ def run(quick: bool = False) -> dict[str, object]:
         "cpu_count": os.cpu_count(),
         "load_average_1m_before_after": [round(load_before[0], 2), round(load_after[0], 2)],
         "seed_seconds_mean": round(sum(s["seconds"] for s in data["per_seed"]) / len(data["per_seed"]), 1),
-        "claims": [{k: c[k] for k in ("name", "holds", "estimate", "ci_low", "ci_high", "seeds", "measure", "unit")}
-                   for c in data["claims"]],
+        "claims": [
+            {k: c[k] for k in ("name", "holds", "estimate", "ci_low", "ci_high", "seeds", "measure", "unit")}
+            for c in data["claims"]
+        ],
         "statements": {c["name"]: c["statement"] for c in data["claims"]},
         "measures": {c["name"]: c["measures"] for c in data["claims"]},
         "quick": quick,

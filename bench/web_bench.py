@@ -59,14 +59,22 @@ def _send(t: DrivenTournament, signed: list[bytes]) -> None:
     provider.make_request("evm_setAutomine", [False])  # type: ignore[arg-type]
     try:
         for start in range(0, len(signed), BATCH):
-            answers = provider.make_batch_request([("eth_sendRawTransaction", ["0x" + raw.hex()])  # type: ignore[misc]
-                                                   for raw in signed[start:start + BATCH]])
+            answers = provider.make_batch_request(
+                [
+                    ("eth_sendRawTransaction", ["0x" + raw.hex()])  # type: ignore[misc]
+                    for raw in signed[start : start + BATCH]
+                ]
+            )
             assert isinstance(answers, list) and all("result" in a for a in answers), str(answers)[:500]
             hashes = [a["result"] for a in answers]
             for _ in range(100):
                 provider.make_request("evm_mine", [])  # type: ignore[arg-type]
-                receipts = provider.make_batch_request([("eth_getTransactionReceipt", [h])  # type: ignore[misc]
-                                                        for h in hashes])
+                receipts = provider.make_batch_request(
+                    [
+                        ("eth_getTransactionReceipt", [h])  # type: ignore[misc]
+                        for h in hashes
+                    ]
+                )
                 assert isinstance(receipts, list), str(receipts)[:500]
                 mined = [r["result"] for r in receipts if r.get("result")]
                 assert all(int(r["status"], 16) == 1 for r in mined), "a set-up transaction reverted"
@@ -86,8 +94,15 @@ def _calls(t: DrivenTournament, calls: list[tuple[LocalAccount, str, bytes]], ga
     for account, to, data in calls:
         nonce = nonces.setdefault(account.address, w3.eth.get_transaction_count(account.address))
         nonces[account.address] = nonce + 1
-        tx = {"to": to, "data": data, "gas": gas, "gasPrice": 10**9, "nonce": nonce, "chainId": w3.eth.chain_id,
-              "value": 0}
+        tx = {
+            "to": to,
+            "data": data,
+            "gas": gas,
+            "gasPrice": 10**9,
+            "nonce": nonce,
+            "chainId": w3.eth.chain_id,
+            "value": 0,
+        }
         out.append(bytes(account.sign_transaction(tx).raw_transaction))
     return out
 
@@ -107,9 +122,14 @@ def build(t: DrivenTournament, models: int) -> dict[str, float]:
     approve = function_signature_to_4byte_selector("approve(address,uint256)")
     stake = function_signature_to_4byte_selector("stake(uint256,uint256)")
     calls = [(a, token, approve + abi_encode(["address", "uint256"], [tournament, 2**255])) for a in accounts]
-    calls += [(by_address[i.owner], tournament, stake + abi_encode(["uint256", "uint256"],
-                                                                  [i.model_id, (1 + i.model_id * 7919 % 500) * UNIT]))
-              for i in infos]
+    calls += [
+        (
+            by_address[i.owner],
+            tournament,
+            stake + abi_encode(["uint256", "uint256"], [i.model_id, (1 + i.model_id * 7919 % 500) * UNIT]),
+        )
+        for i in infos
+    ]
     _send(t, _calls(t, calls, 300_000))
     timings["register_and_stake_s"] = time.perf_counter() - started
 
@@ -119,8 +139,9 @@ def build(t: DrivenTournament, models: int) -> dict[str, float]:
     inbox, now = Inbox(t.workdir / "inbox"), t.chain.now()
     for info in infos:
         data = prediction_csv(t.live[round], seed=info.model_id)
-        sub = sign_submission(by_address[info.owner], t.chain.deployment.chain_id, tournament, round, info.model_id,
-                              data, closes_at)
+        sub = sign_submission(
+            by_address[info.owner], t.chain.deployment.chain_id, tournament, round, info.model_id, data, closes_at
+        )
         inbox.put(replace(sub, received_at=now), data)
     timings["submissions_s"] = time.perf_counter() - started
     started = time.perf_counter()
@@ -143,13 +164,16 @@ def first_render(url: str, models: int, loads: int) -> dict[str, Any]:
                 errors: list[str] = []
                 page.on("console", lambda m, errors=errors: errors.append(m.text) if m.type == "error" else None)
                 page.goto(f"{url}/#/")
-                page.wait_for_function("() => performance.getEntriesByName('leaderboard-rendered').length > 0",
-                                       timeout=120_000)
+                page.wait_for_function(
+                    "() => performance.getEntriesByName('leaderboard-rendered').length > 0", timeout=120_000
+                )
                 renders.append(page.evaluate("performance.getEntriesByName('leaderboard-rendered')[0].startTime"))
-                fetches.append(page.evaluate("""() => {
+                fetches.append(
+                    page.evaluate("""() => {
                     const e = performance.getEntriesByType('resource').find((r) => r.name.endsWith('/leaderboard'));
                     return { start: e.startTime, end: e.responseEnd, bytes: e.transferSize, body: e.decodedBodySize };
-                }"""))
+                }""")
+                )
                 shown = page.locator(".count").inner_text()
                 assert page.locator("table.board tbody tr").count() == 50, "one page of 50 rows"
                 assert shown.endswith(f"of {models:,}"), shown
@@ -157,10 +181,15 @@ def first_render(url: str, models: int, loads: int) -> dict[str, Any]:
                 context.close()
         finally:
             browser.close()
-    return {"loads": loads, "median_ms": round(statistics.median(renders)), "max_ms": round(max(renders)),
-            "all_ms": [round(r) for r in renders],
-            "leaderboard_fetch_done_median_ms": round(statistics.median(f["end"] for f in fetches)),
-            "leaderboard_transfer_bytes": fetches[-1]["bytes"], "leaderboard_json_bytes": fetches[-1]["body"]}
+    return {
+        "loads": loads,
+        "median_ms": round(statistics.median(renders)),
+        "max_ms": round(max(renders)),
+        "all_ms": [round(r) for r in renders],
+        "leaderboard_fetch_done_median_ms": round(statistics.median(f["end"] for f in fetches)),
+        "leaderboard_transfer_bytes": fetches[-1]["bytes"],
+        "leaderboard_json_bytes": fetches[-1]["body"],
+    }
 
 
 def assets() -> dict[str, Any]:
@@ -168,9 +197,12 @@ def assets() -> dict[str, Any]:
     sizes = {f.name: {"bytes": f.stat().st_size, "gzip": len(gzip.compress(f.read_bytes(), 9))} for f in files}
     index = DEFAULT_WEB_DIR / "index.html"
     first = [n for n in sizes if n.startswith("index-")]  # what the leaderboard's first load fetches
-    return {"files": sizes, "total_bytes": sum(s["bytes"] for s in sizes.values()),
-            "total_gzip": sum(s["gzip"] for s in sizes.values()),
-            "first_load_gzip": sum(sizes[n]["gzip"] for n in first) + len(gzip.compress(index.read_bytes(), 9))}
+    return {
+        "files": sizes,
+        "total_bytes": sum(s["bytes"] for s in sizes.values()),
+        "total_gzip": sum(s["gzip"] for s in sizes.values()),
+        "first_load_gzip": sum(sizes[n]["gzip"] for n in first) + len(gzip.compress(index.read_bytes(), 9)),
+    }
 
 
 def main() -> None:
@@ -201,14 +233,21 @@ def main() -> None:
     result = {
         "models": args.models,
         "first_render": render,
-        "service": {"leaderboard_build_s": round(build_s, 2), "leaderboard_cached_s": round(cached_s, 3),
-                    "json_bytes": len(board.content), "gzip_bytes": len(gzip.compress(board.content, 6))},
+        "service": {
+            "leaderboard_build_s": round(build_s, 2),
+            "leaderboard_cached_s": round(cached_s, 3),
+            "json_bytes": len(board.content),
+            "gzip_bytes": len(gzip.compress(board.content, 6)),
+        },
         "assets": assets(),
         "setup": {k: round(v, 1) for k, v in setup.items()},
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                    "load_average_1m": round(os.getloadavg()[0], 1)},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "load_average_1m": round(os.getloadavg()[0], 1),
+        },
         "note": "first render: navigation start to the leaderboard-rendered mark (table painted), fresh context "
-                "each load, service and Anvil on the same 2-core machine shared with other work",
+        "each load, service and Anvil on the same 2-core machine shared with other work",
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")

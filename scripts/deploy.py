@@ -58,10 +58,11 @@ def main() -> None:
     endpoint = web3.provider.endpoint_uri
     w3 = Web3(Web3.HTTPProvider(endpoint))
     try:
-        target = check_writable(os.environ.get("TOURNEY_DEPLOYMENT") or default_path(w3.eth.chain_id),
-                                force=os.environ.get("TOURNEY_DEPLOY_FORCE") == "1",
-                                hint="write this one elsewhere with TOURNEY_DEPLOYMENT=FILE, or set "
-                                     "TOURNEY_DEPLOY_FORCE=1 to replace it")
+        target = check_writable(
+            os.environ.get("TOURNEY_DEPLOYMENT") or default_path(w3.eth.chain_id),
+            force=os.environ.get("TOURNEY_DEPLOY_FORCE") == "1",
+            hint="write this one elsewhere with TOURNEY_DEPLOYMENT=FILE, or set TOURNEY_DEPLOY_FORCE=1 to replace it",
+        )
     except DeploymentExists as exc:
         raise SystemExit(f"nothing deployed: {exc}") from None
     if CONFIG.network_type == "development" or network.show_active() in LOCAL_NETWORKS:
@@ -71,8 +72,10 @@ def main() -> None:
     else:
         name = os.environ.get("TOURNEY_DEPLOYER")
         if not name:
-            raise SystemExit(f"{network.show_active()} is not a development network: set TOURNEY_DEPLOYER to the "
-                             "brownie keystore account that deploys (`brownie accounts list`)")
+            raise SystemExit(
+                f"{network.show_active()} is not a development network: set TOURNEY_DEPLOYER to the "
+                "brownie keystore account that deploys (`brownie accounts list`)"
+            )
         deployer = Sender(w3, Account.from_key(accounts.load(name).private_key))
         params = params_from_env(PUBLIC_NETWORK_PARAMS)
         oracle, guardian, pauser = (os.environ.get(v) for v in ("TOURNEY_ORACLE", "TOURNEY_GUARDIAN", "TOURNEY_PAUSER"))
@@ -86,5 +89,7 @@ def main() -> None:
     print(f"roles      {deployment.roles}")
     print(f"written to {path} (RPC {endpoint})")
     if network.show_active() == "development":
-        print("note: brownie's own development chain stops when this script exits; deploy to a chain you keep "
-              "running with `tourney deploy --rpc URL` or `--network NAME`")
+        print(
+            "note: brownie's own development chain stops when this script exits; deploy to a chain you keep "
+            "running with `tourney deploy --rpc URL` or `--network NAME`"
+        )

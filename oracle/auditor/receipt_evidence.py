@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from oracle.auditor.differences import Difference
-from oracle.bundle.round_bundle import RoundBundle, SUBMISSIONS_FILE
+from oracle.bundle.round_bundle import SUBMISSIONS_FILE, RoundBundle
 from oracle.bundle.store import BundleError
-from oracle.protocol.receipt import check_receipts, Receipt
+from oracle.protocol.receipt import Receipt, check_receipts
 
 __all__ = ["ReceiptEvidence", "check_receipt_evidence"]
 
@@ -26,22 +26,31 @@ class ReceiptEvidence:
     operator: str
 
 
-def check_receipt_evidence(bundle: RoundBundle, evidence: ReceiptEvidence, chain_id: int, tournament: str,
-                           ) -> tuple[list[Difference], list[str]]:
+def check_receipt_evidence(
+    bundle: RoundBundle,
+    evidence: ReceiptEvidence,
+    chain_id: int,
+    tournament: str,
+) -> tuple[list[Difference], list[str]]:
     """(differences, warnings) of the bundle against the round's receipts: ``missing`` and ``hash_mismatch`` are
     censorship and differ (naming the model); ``invalid_receipt`` is a warning only."""
     try:
         entries = bundle.json(SUBMISSIONS_FILE)
     except (BundleError, KeyError) as exc:
         return [Difference("receipt", "bundle", SUBMISSIONS_FILE, "readable", f"error: {exc}")], []
-    problems = check_receipts(entries, evidence.receipts, round=bundle.round, operator=evidence.operator,
-                              chain_id=chain_id, tournament=tournament)
+    problems = check_receipts(
+        entries,
+        evidence.receipts,
+        round=bundle.round,
+        operator=evidence.operator,
+        chain_id=chain_id,
+        tournament=tournament,
+    )
     differences: list[Difference] = []
     warnings: list[str] = []
     for problem in problems:
         if problem.kind == "invalid_receipt":
             warnings.append(f"receipt not genuine, ignored: {problem.message}")
         else:
-            differences.append(Difference("receipt", str(problem.model_id), problem.kind, "receipted",
-                                          problem.message))
+            differences.append(Difference("receipt", str(problem.model_id), problem.kind, "receipted", problem.message))
     return differences, warnings

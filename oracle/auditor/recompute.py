@@ -34,20 +34,20 @@ from oracle.auditor.differences import (
     dump_leaves,
 )
 from oracle.bundle.fetch import Reader
-from oracle.bundle.store import BundleError
-from oracle.bundle.write import amounts_by_model_id
+from oracle.bundle.manifest import TOTAL_FIELDS
 from oracle.bundle.round_bundle import (
-    load_bundle,
     PREVIOUS_CUMULATIVE,
-    resolve_previous_uri,
-    RoundBundle,
     SCORES,
     STAKES,
     TREE,
+    RoundBundle,
+    load_bundle,
+    resolve_previous_uri,
 )
-from oracle.bundle.manifest import TOTAL_FIELDS
-from oracle.settlement.standard import StandardMerkleTree
+from oracle.bundle.store import BundleError
+from oracle.bundle.write import amounts_by_model_id
 from oracle.settlement.leaves import round_leaves, settlement_tree, totals
+from oracle.settlement.standard import StandardMerkleTree
 
 __all__ = ["RecomputeReport", "recompute", "recompute_bundle", "FLOAT_TOLERANCE"]
 
@@ -97,7 +97,6 @@ def _error_dict(error: Any) -> dict[str, Any]:
     return {name: getattr(error, name, None) for name in fields}
 
 
-
 # ---------------------------------------------------------------------------------------- recomputation
 
 
@@ -115,12 +114,20 @@ def _score(bundle: RoundBundle) -> Any:
 
     # The payouts are scaled to the limit the manifest records (the chain's free reserve; verify checks the limit
     # itself against the chain): the rule is recomputed here, not trusted.
-    return score_round(bundle.prediction_table(), bundle.targets(), bundle.stake_map(), bundle.params(),
-                       payout_limit=bundle.payout_limit())
+    return score_round(
+        bundle.prediction_table(),
+        bundle.targets(),
+        bundle.stake_map(),
+        bundle.params(),
+        payout_limit=bundle.payout_limit(),
+    )
 
 
 def recompute_bundle(  # noqa: C901 - one check after another into one report, in the order a reader follows
-    bundle: RoundBundle, tolerance: float = FLOAT_TOLERANCE, check_previous: bool = True, reader: Reader | None = None,
+    bundle: RoundBundle,
+    tolerance: float = FLOAT_TOLERANCE,
+    check_previous: bool = True,
+    reader: Reader | None = None,
 ) -> RecomputeReport:
     """Recompute ``bundle`` (loaded with ``verify=False`` so integrity problems are reported too). ``reader`` reads
     the previous bundle the manifest links to (pass the same bounded reader the bundle came through)."""
@@ -129,7 +136,9 @@ def recompute_bundle(  # noqa: C901 - one check after another into one report, i
     for problem in bundle.problems:
         report.differences.append(Difference("file", problem.file, "integrity", "as published", problem.message))
 
-    result = _guard(report, "params", "manifest", bundle.params) and _guard(report, "scoring", "bundle", lambda: _score(bundle))
+    result = _guard(report, "params", "manifest", bundle.params) and _guard(
+        report, "scoring", "bundle", lambda: _score(bundle)
+    )
     if result is None:
         return report
     report.scores = result.scores
@@ -141,7 +150,9 @@ def recompute_bundle(  # noqa: C901 - one check after another into one report, i
     # one bit can move a truncated amount by a wei. A published score further off is a difference.
     amount_scores = result.scores
     if recorded_scores is not None:
-        floats_off = [d for d in compare_scores(recorded_scores, result.scores, tolerance) if d.field not in AMOUNT_FIELDS]
+        floats_off = [
+            d for d in compare_scores(recorded_scores, result.scores, tolerance) if d.field not in AMOUNT_FIELDS
+        ]
         if not floats_off:
             derived = _guard(report, "file", SCORES, lambda: _amounts_from_published(result, recorded_scores, bundle))
             if derived is None:
@@ -158,7 +169,9 @@ def recompute_bundle(  # noqa: C901 - one check after another into one report, i
         return report
     payouts, burns = amounts
     leaves = _guard(
-        report, "leaves", "all",
+        report,
+        "leaves",
+        "all",
         lambda: round_leaves(previous, payouts, burns, model_ids.values()),
     )
     if leaves is None:
@@ -190,7 +203,9 @@ def recompute_bundle(  # noqa: C901 - one check after another into one report, i
         report.differences.append(Difference("root", "manifest", "root", manifest.root, tree.root))
     for name in TOTAL_FIELDS:
         if getattr(manifest.totals, name) != report.totals[name]:
-            report.differences.append(Difference("total", "manifest", name, getattr(manifest.totals, name), report.totals[name]))
+            report.differences.append(
+                Difference("total", "manifest", name, getattr(manifest.totals, name), report.totals[name])
+            )
 
     if check_previous:
         report.differences += _check_previous(bundle, previous, reader)
@@ -218,8 +233,9 @@ def _amounts_from_published(result: Any, recorded: pd.DataFrame, bundle: RoundBu
             mmc[model] = float(published.at[model, "mmc"])
     ineligible = [m for m in stakes if m not in corr]
     # The manifest's payout limit applies here too: the scaling rule is part of how amounts follow from scores.
-    payouts = compute_payouts(stakes, corr, mmc, bundle.params(), ineligible=ineligible,
-                              payout_limit=bundle.payout_limit())
+    payouts = compute_payouts(
+        stakes, corr, mmc, bundle.params(), ineligible=ineligible, payout_limit=bundle.payout_limit()
+    )
     table = ours.copy()
     by_model = {p.model: p for p in payouts.models}
     table["payout"] = pd.Series([by_model[str(m)].payout for m in table["model"]], dtype=object, index=table.index)
@@ -227,8 +243,11 @@ def _amounts_from_published(result: Any, recorded: pd.DataFrame, bundle: RoundBu
     return table
 
 
-def _check_previous(bundle: RoundBundle, previous: Mapping[int, tuple[int, int]], reader: Reader | None,
-                    ) -> list[Difference]:
+def _check_previous(
+    bundle: RoundBundle,
+    previous: Mapping[int, tuple[int, int]],
+    reader: Reader | None,
+) -> list[Difference]:
     """The previous bundle exists, hashes to the linked hash, and its leaves are our starting point."""
     link, uri = bundle.manifest.previous, resolve_previous_uri(bundle)
     if link is None or uri is None:  # both or neither: the URI is the link's
@@ -243,7 +262,9 @@ def _check_previous(bundle: RoundBundle, previous: Mapping[int, tuple[int, int]]
         out.append(Difference("previous", uri, "round", link.round, before.round))
     for model_id in sorted(set(published) | set(previous)):
         if published.get(model_id) != previous.get(model_id):
-            out.append(Difference("previous", str(model_id), "cumulative", previous.get(model_id), published.get(model_id)))
+            out.append(
+                Difference("previous", str(model_id), "cumulative", previous.get(model_id), published.get(model_id))
+            )
     return out
 
 

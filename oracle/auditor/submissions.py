@@ -62,8 +62,15 @@ def check_submissions(bundle: RoundBundle, client: TournamentClient, owners: Map
         if owner is None:
             return sub, data, [Difference("submission", model, "model", "registered before close", "unknown model")]
         found = []
-        for problem in verify_submission(sub, data, owner, chain_id=chain_id, tournament=tournament, round=round,
-                                         data_hash=known_hash.get(entry["file"])):
+        for problem in verify_submission(
+            sub,
+            data,
+            owner,
+            chain_id=chain_id,
+            tournament=tournament,
+            round=round,
+            data_hash=known_hash.get(entry["file"]),
+        ):
             field_name = "signature" if problem.code in ("bad_signature", "not_owner") else "record"
             found.append(Difference("submission", model, field_name, "valid", problem))
         return sub, data, found
@@ -98,8 +105,10 @@ def _compare_published(published: PredictionTable, files: Mapping[str, tuple[str
     signed, errors = combine_prediction_files(dict(files))
     out = [Difference("submission", e.model or "bundle", "file", "readable", f"error: {e}") for e in errors]
     if published.raw_ids is None:
-        return [*out, Difference("submission", "bundle", "readable", True, "error: the published predictions have "
-                                 "no id column")]
+        return [
+            *out,
+            Difference("submission", "bundle", "readable", True, "error: the published predictions have no id column"),
+        ]
     assert signed.raw_ids is not None  # combine_prediction_files always lays the files onto their ids' union
     published_ids = pd.Index(published.raw_ids.astype(str).to_numpy())
     signed_ids = pd.Index(signed.raw_ids.astype(str).to_numpy())
@@ -137,8 +146,9 @@ def _by_id(column: pd.Series, ids: pd.Index) -> pd.Series:
     return column.set_axis(ids).dropna().sort_index()
 
 
-def _recheck_rejection(rejection: Mapping[str, Any], owners: Mapping[int, str], chain_id: int, tournament: str,
-                       round: int) -> list[Difference]:
+def _recheck_rejection(
+    rejection: Mapping[str, Any], owners: Mapping[int, str], chain_id: int, tournament: str, round: int
+) -> list[Difference]:
     """A refusal the chain can decide: an unknown model must be unknown, a non-owner must not be the owner."""
     reason, record = rejection.get("reason"), rejection.get("record")
     if record is None or reason not in ("unknown_model", "not_owner"):
@@ -156,7 +166,9 @@ def _recheck_rejection(rejection: Mapping[str, Any], owners: Mapping[int, str], 
         except SubmissionError:
             return []
         owner = owners.get(sub.model_id)
-        right_domain = sub.chain_id == chain_id and sub.tournament == Web3.to_checksum_address(tournament) and sub.round == round
+        right_domain = (
+            sub.chain_id == chain_id and sub.tournament == Web3.to_checksum_address(tournament) and sub.round == round
+        )
         if owner is not None and signer == owner and right_domain:
             return [Difference("rejection", model, "not_owner", "refused", f"signed by the owner {owner}")]
     return []

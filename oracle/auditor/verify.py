@@ -35,16 +35,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from oracle.auditor.differences import Difference
+from oracle.auditor.receipt_evidence import ReceiptEvidence, check_receipt_evidence
+from oracle.auditor.recompute import recompute_bundle
+from oracle.auditor.submissions import check_submissions
 from oracle.bundle.fetch import Fetcher, FetchPolicy
+from oracle.bundle.round_bundle import TREE, RoundBundle, load_bundle
 from oracle.bundle.store import BundleError
-from oracle.bundle.round_bundle import load_bundle, RoundBundle, TREE
 from oracle.chain.client import Proposal, RoundState, RoundStatus, TournamentClient
 from oracle.chain.tx import is_rpc_outage
 from oracle.settlement.leaves import leaves_of_dump
-from oracle.auditor.differences import Difference
-from oracle.auditor.recompute import recompute_bundle
-from oracle.auditor.receipt_evidence import check_receipt_evidence, ReceiptEvidence
-from oracle.auditor.submissions import check_submissions
 
 __all__ = ["Verdict", "ReceiptEvidence", "check_receipt_evidence", "verify_proposal", "verify_round", "verify_all"]
 
@@ -76,16 +76,25 @@ class Verdict:
 
     def models(self) -> list[str]:
         """Models (or leaves) with a difference: what a guardian would quote."""
-        return sorted({d.subject for d in self.differences if d.scope in ("model", "leaf", "stake", "submission", "receipt")},
-                      key=lambda s: (not s.isdigit(), int(s) if s.isdigit() else 0, s))
+        return sorted(
+            {d.subject for d in self.differences if d.scope in ("model", "leaf", "stake", "submission", "receipt")},
+            key=lambda s: (not s.isdigit(), int(s) if s.isdigit() else 0, s),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "round": self.round, "ok": self.ok, "status": self.status, "standing": self.standing,
-            "root": self.proposal.root, "manifest_uri": self.proposal.manifest_uri,
-            "manifest_hash": self.proposal.manifest_hash, "models": self.models(),
-            "differences": [d.to_dict() for d in self.differences], "notes": list(self.notes),
-            "warnings": list(self.warnings), "reason": self.reason(),
+            "round": self.round,
+            "ok": self.ok,
+            "status": self.status,
+            "standing": self.standing,
+            "root": self.proposal.root,
+            "manifest_uri": self.proposal.manifest_uri,
+            "manifest_hash": self.proposal.manifest_hash,
+            "models": self.models(),
+            "differences": [d.to_dict() for d in self.differences],
+            "notes": list(self.notes),
+            "warnings": list(self.warnings),
+            "reason": self.reason(),
         }
 
 
@@ -121,8 +130,13 @@ def check_stakes(bundle: RoundBundle, chain_stakes: Mapping[int, int]) -> list[D
     return out
 
 
-def check_proposal(proposal: Proposal, bundle: RoundBundle, recomputed_root: str | None,
-                   recomputed_totals: Mapping[str, int], chain_at_risk: int) -> list[Difference]:
+def check_proposal(
+    proposal: Proposal,
+    bundle: RoundBundle,
+    recomputed_root: str | None,
+    recomputed_totals: Mapping[str, int],
+    chain_at_risk: int,
+) -> list[Difference]:
     """What the chain holds equals what the bundle recomputes to."""
     out = []
     if recomputed_root is not None and proposal.root != recomputed_root.lower():
@@ -135,13 +149,17 @@ def check_proposal(proposal: Proposal, bundle: RoundBundle, recomputed_root: str
         if name in recomputed_totals and value != recomputed_totals[name]:
             out.append(Difference("proposal", "chain", name, value, recomputed_totals[name]))
     if bundle.manifest.totals.stake_at_risk != chain_at_risk:
-        out.append(Difference("proposal", "manifest", "total_stake_at_risk", bundle.manifest.totals.stake_at_risk,
-                              chain_at_risk))
+        out.append(
+            Difference(
+                "proposal", "manifest", "total_stake_at_risk", bundle.manifest.totals.stake_at_risk, chain_at_risk
+            )
+        )
     return out
 
 
-def check_bounds(client: TournamentClient, proposal: Proposal, bundle: RoundBundle,
-                 chain_stakes: Mapping[int, int]) -> list[Difference]:
+def check_bounds(
+    client: TournamentClient, proposal: Proposal, bundle: RoundBundle, chain_stakes: Mapping[int, int]
+) -> list[Difference]:
     """Every model's payout and burn are within the round's caps (fixed when it opened) of its own stake at risk,
     as replayed from the chain: the contract's per-model bound for one round, floors included. A model with
     nothing at risk moves nothing."""
@@ -155,8 +173,10 @@ def check_bounds(client: TournamentClient, proposal: Proposal, bundle: RoundBund
     for model, payout, burn in zip(scores["model"], scores["payout"], scores["burn"]):
         model_id = ids.get(str(model))
         at_risk = chain_stakes.get(model_id, 0) if model_id is not None else 0
-        for name, amount, cap_bps in (("payout_cap", int(payout), state.payout_cap_bps),
-                                      ("burn_cap", int(burn), state.burn_cap_bps)):
+        for name, amount, cap_bps in (
+            ("payout_cap", int(payout), state.payout_cap_bps),
+            ("burn_cap", int(burn), state.burn_cap_bps),
+        ):
             cap = at_risk * cap_bps // BPS
             if amount > cap:
                 out.append(Difference("model", str(model), name, amount, cap))
@@ -191,18 +211,27 @@ def check_activation(client: TournamentClient, proposal: Proposal) -> tuple[list
     committed = int(event.args["payoutTotal"])
     if committed != proposal.payout_total:
         out.append(Difference("activation", "chain", "payoutTotal", committed, proposal.payout_total))
-    warnings = [f"model {int(e.args['modelId'])}: the contract clamped its settlement of round {proposal.round} "
-                f"(leaf payout {int(e.args['leafPayout'])}, applied {int(e.args['payout'])}; leaf burn "
-                f"{int(e.args['leafBurn'])}, applied {int(e.args['burn'])})"
-                for e in client.events(["SettlementClamped"]) if int(e.args["round"]) == proposal.round]
+    warnings = [
+        f"model {int(e.args['modelId'])}: the contract clamped its settlement of round {proposal.round} "
+        f"(leaf payout {int(e.args['leafPayout'])}, applied {int(e.args['payout'])}; leaf burn "
+        f"{int(e.args['leafBurn'])}, applied {int(e.args['burn'])})"
+        for e in client.events(["SettlementClamped"])
+        if int(e.args["round"]) == proposal.round
+    ]
     return out, warnings
 
 
 # ------------------------------------------------------------------------------------------ verdicts
 
 
-def verify_proposal(client: TournamentClient, proposal: Proposal, receipts: ReceiptEvidence | None = None,
-                    policy: FetchPolicy | None = None, *, fetcher: Fetcher | None = None) -> Verdict:
+def verify_proposal(
+    client: TournamentClient,
+    proposal: Proposal,
+    receipts: ReceiptEvidence | None = None,
+    policy: FetchPolicy | None = None,
+    *,
+    fetcher: Fetcher | None = None,
+) -> Verdict:
     """Audit one proposal from the chain and its manifest URI alone (and, given ``receipts``, against them).
 
     The bundle is read through ``fetcher``, or a :class:`Fetcher` under ``policy``; with neither, nothing is allowed
@@ -222,25 +251,47 @@ def verify_proposal(client: TournamentClient, proposal: Proposal, receipts: Rece
         status = "vetoed" if vetoed or state.status is not RoundStatus.LAPSED else "lapsed"
     verdict = Verdict(proposal.round, proposal, status, standing)
     if int(proposal.manifest_hash, 16) == 0:
-        verdict.differences.append(Difference("proposal", "chain", "manifestHash", proposal.manifest_hash,
-                                              "nonzero (a zero hash commits to no manifest)"))
+        verdict.differences.append(
+            Difference(
+                "proposal",
+                "chain",
+                "manifestHash",
+                proposal.manifest_hash,
+                "nonzero (a zero hash commits to no manifest)",
+            )
+        )
         return verdict
     try:
         _check(client, proposal, receipts, fetcher, verdict, state, standing)
     except Exception as exc:  # an RPC outage is the caller's to retry; anything else fails the round
         if is_rpc_outage(exc):
             raise
-        verdict.differences.append(Difference("verify", "bundle", "checked", "to completion",
-                                              f"error checking {proposal.manifest_uri}: {type(exc).__name__}: {exc}"))
+        verdict.differences.append(
+            Difference(
+                "verify",
+                "bundle",
+                "checked",
+                "to completion",
+                f"error checking {proposal.manifest_uri}: {type(exc).__name__}: {exc}",
+            )
+        )
     return verdict
 
 
-def _check(client: TournamentClient, proposal: Proposal, receipts: ReceiptEvidence | None, fetcher: Fetcher,
-           verdict: Verdict, state: RoundState, standing: bool) -> None:
+def _check(
+    client: TournamentClient,
+    proposal: Proposal,
+    receipts: ReceiptEvidence | None,
+    fetcher: Fetcher,
+    verdict: Verdict,
+    state: RoundState,
+    standing: bool,
+) -> None:
     """Every check that reads the bundle (and the chain facts it is compared with), appended to ``verdict``."""
     try:
-        bundle = load_bundle(proposal.manifest_uri, expected_keccak=proposal.manifest_hash, verify=False,
-                             reader=fetcher)
+        bundle = load_bundle(
+            proposal.manifest_uri, expected_keccak=proposal.manifest_hash, verify=False, reader=fetcher
+        )
     except BundleError as exc:
         verdict.differences.append(Difference("file", "manifest.json", "readable", proposal.manifest_uri, str(exc)))
         return
@@ -260,11 +311,15 @@ def _check(client: TournamentClient, proposal: Proposal, receipts: ReceiptEviden
         verdict.differences.append(Difference("previous", str(base_round), "proposal", "present", "missing"))
     else:
         if link is None or link.keccak256 != base.manifest_hash:
-            verdict.differences.append(Difference("previous", str(base_round), "manifestHash",
-                                                  link.keccak256 if link else None, base.manifest_hash))
+            verdict.differences.append(
+                Difference(
+                    "previous", str(base_round), "manifestHash", link.keccak256 if link else None, base.manifest_hash
+                )
+            )
         try:
             previous_leaves = leaves_of_dump(  # its leaves are all it takes: the tree, not its thousands of files
-                load_bundle(base.manifest_uri, base.manifest_hash, reader=fetcher, only=[TREE]).tree_dump())
+                load_bundle(base.manifest_uri, base.manifest_hash, reader=fetcher, only=[TREE]).tree_dump()
+            )
         except BundleError as exc:
             verdict.differences.append(Difference("previous", str(base_round), "bundle", "loads", str(exc)))
 
@@ -279,14 +334,14 @@ def _check(client: TournamentClient, proposal: Proposal, receipts: ReceiptEviden
         verdict.differences += differences
         verdict.warnings += warnings
     if receipts is not None:
-        differences, warnings = check_receipt_evidence(bundle, receipts, client.chain_id(),
-                                                       client.tournament.address)
+        differences, warnings = check_receipt_evidence(bundle, receipts, client.chain_id(), client.tournament.address)
         verdict.differences += differences
         verdict.warnings += warnings
 
 
-def verify_round(client: TournamentClient, round: int, receipts: ReceiptEvidence | None = None,
-                 policy: FetchPolicy | None = None) -> Verdict:
+def verify_round(
+    client: TournamentClient, round: int, receipts: ReceiptEvidence | None = None, policy: FetchPolicy | None = None
+) -> Verdict:
     """Audit the round's standing proposal (or, when it was vetoed, its latest one)."""
     proposal = client.current_proposal(round)
     if proposal is None:
@@ -297,9 +352,9 @@ def verify_round(client: TournamentClient, round: int, receipts: ReceiptEvidence
     return verify_proposal(client, proposal, receipts, policy)
 
 
-def verify_all(client: TournamentClient, receipts: ReceiptEvidence | None = None,
-               policy: FetchPolicy | None = None) -> list[Verdict]:
+def verify_all(
+    client: TournamentClient, receipts: ReceiptEvidence | None = None, policy: FetchPolicy | None = None
+) -> list[Verdict]:
     """Audit every proposal ever made, vetoed ones included, in chain order."""
     proposals = [Proposal.of(e) for e in client.events(["RootProposed"])]
     return [verify_proposal(client, p, receipts, policy) for p in proposals]
-

@@ -112,8 +112,11 @@ class Watcher:
         self._state_path = state / "watch.json" if state is not None else None
         # A client of its own: following an event log changes where a client reads events, the caller's stays as is.
         self.client = TournamentClient(self.client.w3, self.client.deployment, self.client.chunk)
-        self.client.follow(str(state / "events.sqlite") if state is not None else None, self.config.reorg_margin,
-                           on_rescan=self.on_note)
+        self.client.follow(
+            str(state / "events.sqlite") if state is not None else None,
+            self.config.reorg_margin,
+            on_rescan=self.on_note,
+        )
         self._records: dict[str, dict[str, Any]] = self._load_state()
         self._attempts: dict[str, _Attempt] = {}
         self._clock: tuple[int, float] | None = None
@@ -128,8 +131,10 @@ class Watcher:
         data = json.loads(self._state_path.read_text())
         identity = {"chain_id": self.client.deployment.chain_id, "tournament": self.client.tournament.address}
         if data.get("schema") != _STATE_SCHEMA or {k: data.get(k) for k in identity} != identity:
-            raise ValueError(f"{self._state_path} belongs to another tournament or version "
-                             f"({ {k: data.get(k) for k in ('schema', *identity)} }): use another state directory")
+            raise ValueError(
+                f"{self._state_path} belongs to another tournament or version "
+                f"({ {k: data.get(k) for k in ('schema', *identity)} }): use another state directory"
+            )
         return dict(data["proposals"])
 
     def _save_state(self) -> None:
@@ -137,15 +142,26 @@ class Watcher:
             return
         import fsspec
 
-        body = {"schema": _STATE_SCHEMA, "chain_id": self.client.deployment.chain_id,
-                "tournament": self.client.tournament.address, "proposals": self._records}
-        atomic_put(fsspec.filesystem("file"), str(self._state_path),
-                   (json.dumps(body, indent=1, sort_keys=True) + "\n").encode())
+        body = {
+            "schema": _STATE_SCHEMA,
+            "chain_id": self.client.deployment.chain_id,
+            "tournament": self.client.tournament.address,
+            "proposals": self._records,
+        }
+        atomic_put(
+            fsspec.filesystem("file"),
+            str(self._state_path),
+            (json.dumps(body, indent=1, sort_keys=True) + "\n").encode(),
+        )
 
     def _record(self, proposal: Proposal, verdict: Verdict, action: str | None) -> None:
         self._records[proposal_key(proposal)] = {
-            "round": proposal.round, "root": proposal.root, "manifest_uri": proposal.manifest_uri,
-            "ok": verdict.ok, "reason": verdict.reason(), "action": action,
+            "round": proposal.round,
+            "root": proposal.root,
+            "manifest_uri": proposal.manifest_uri,
+            "ok": verdict.ok,
+            "reason": verdict.reason(),
+            "action": action,
         }
         self._save_state()
 
@@ -212,9 +228,13 @@ class Watcher:
         assert now is not None
         budget = proposal.activates_at - self.config.veto_margin - now
         if budget <= 0:
-            return _failed(proposal, "deadline", f"not verified {self.config.veto_margin}s before its window ends at "
-                           f"{proposal.activates_at} (chain time {now})"
-                           + (f"; last error: {attempt.last_error}" if attempt.last_error else ""))
+            return _failed(
+                proposal,
+                "deadline",
+                f"not verified {self.config.veto_margin}s before its window ends at "
+                f"{proposal.activates_at} (chain time {now})"
+                + (f"; last error: {attempt.last_error}" if attempt.last_error else ""),
+            )
         if time.monotonic() < attempt.not_before:
             return None
         fetcher = Fetcher(self.policy, deadline=time.monotonic() + budget)
@@ -225,8 +245,9 @@ class Watcher:
                 return _failed(proposal, "error", f"verification failed: {type(exc).__name__}: {exc}")
             attempt.failures += 1
             attempt.last_error = f"{type(exc).__name__}: {exc}"
-            attempt.not_before = time.monotonic() + self._outage(f"verifying round {proposal.round}", exc,
-                                                                 attempt.failures)
+            attempt.not_before = time.monotonic() + self._outage(
+                f"verifying round {proposal.round}", exc, attempt.failures
+            )
             return None
         self._attempts.pop(key, None)
         return verdict
@@ -248,8 +269,9 @@ class Watcher:
                 if proposal_key(proposal) not in {proposal_key(p) for p in pending_proposals(self.client)}:
                     action = "resolved before the veto"
                 else:
-                    self.guardian.transact(self.client.tournament.functions.vetoRoot(proposal.round),
-                                           f"veto round {proposal.round}")
+                    self.guardian.transact(
+                        self.client.tournament.functions.vetoRoot(proposal.round), f"veto round {proposal.round}"
+                    )
                     action = "vetoed"
             except ContractReverted as exc:
                 action = f"veto refused: {exc}"
@@ -257,8 +279,7 @@ class Watcher:
                 if not is_rpc_outage(exc):
                     raise
                 self._outages += 1
-                self._next_poll = time.monotonic() + self._outage(f"vetoing round {proposal.round}", exc,
-                                                                  self._outages)
+                self._next_poll = time.monotonic() + self._outage(f"vetoing round {proposal.round}", exc, self._outages)
                 return  # the verdict is recorded: the veto is tried again next poll
         self._record(proposal, verdict, action)
         self.on_verdict(verdict, action)
@@ -286,11 +307,19 @@ def _recorded_verdict(proposal: Proposal, record: dict[str, Any]) -> Verdict:
     return _failed(proposal, "recorded", f"judged bad before a restart: {record['reason']}")
 
 
-def watch(client: TournamentClient, guardian: Sender | None = None, *, policy: FetchPolicy,
-          interval: float = 2.0, stop: Callable[[], bool] = lambda: False,
-          on_verdict: Callable[[Verdict, str], None] = lambda verdict, action: None,
-          receipts: ReceiptEvidence | None = None, state_dir: Path | str | None = None,
-          config: WatchConfig | None = None, on_note: Callable[[str], None] = lambda message: None) -> list[Verdict]:
+def watch(
+    client: TournamentClient,
+    guardian: Sender | None = None,
+    *,
+    policy: FetchPolicy,
+    interval: float = 2.0,
+    stop: Callable[[], bool] = lambda: False,
+    on_verdict: Callable[[Verdict, str], None] = lambda verdict, action: None,
+    receipts: ReceiptEvidence | None = None,
+    state_dir: Path | str | None = None,
+    config: WatchConfig | None = None,
+    on_note: Callable[[str], None] = lambda message: None,
+) -> list[Verdict]:
     """Follow proposals and veto (with ``guardian``) every pending one that does not verify; see the module docstring.
 
     Returns when ``stop()`` says so, or, without a guardian, at the first pending proposal that does not verify (the

@@ -167,13 +167,17 @@ class Fetcher:
             if declared_size is None:
                 allowed = min(self.policy.max_manifest_bytes, budget)
             elif declared_size > self.policy.max_file_bytes:
-                raise FetchError(f"{uri}: the manifest declares {declared_size} bytes, over the limit of "
-                                 f"{self.policy.max_file_bytes} bytes per file")
+                raise FetchError(
+                    f"{uri}: the manifest declares {declared_size} bytes, over the limit of "
+                    f"{self.policy.max_file_bytes} bytes per file"
+                )
             else:
                 allowed = declared_size
             if allowed > budget or budget <= 0:
-                raise FetchError(f"{uri}: not read: it would pass the limit of {self.policy.max_total_bytes} bytes "
-                                 f"for one bundle ({self.read_bytes} read or being read already)")
+                raise FetchError(
+                    f"{uri}: not read: it would pass the limit of {self.policy.max_total_bytes} bytes "
+                    f"for one bundle ({self.read_bytes} read or being read already)"
+                )
             self.read_bytes += allowed  # reserved; what was not read is given back below
         data = b""
         try:
@@ -185,8 +189,10 @@ class Fetcher:
             elif scheme in ("http", "https"):
                 data = self._read_http(uri, allowed)
             else:
-                raise FetchError(f"{uri}: scheme {scheme!r} is not allowed (only file paths under the allowed roots "
-                                 f"and http(s) to the allowed hosts; {self.policy.describe()})")
+                raise FetchError(
+                    f"{uri}: scheme {scheme!r} is not allowed (only file paths under the allowed roots "
+                    f"and http(s) to the allowed hosts; {self.policy.describe()})"
+                )
         finally:
             with self._lock:
                 self.read_bytes -= allowed - len(data)
@@ -195,7 +201,7 @@ class Fetcher:
     # -------------------------------------------------------------- local files
 
     def _read_file(self, uri: str, allowed: int) -> bytes:
-        text = uri[len("file://"):] if uri.lower().startswith("file://") else uri
+        text = uri[len("file://") :] if uri.lower().startswith("file://") else uri
         if not text.startswith("/"):
             raise FetchError(f"{uri}: a local manifest path must be absolute")
         path = os.path.realpath(text)
@@ -289,8 +295,9 @@ async def _http_get(fetcher: Fetcher, url: str, allowed: int, seconds: float) ->
                     if resp.status != 200:
                         raise FetchError(f"{url}: HTTP {resp.status}")
                     if resp.content_length is not None and resp.content_length > allowed:
-                        raise FetchError(f"{url}: {resp.content_length} bytes announced, over the limit of "
-                                         f"{allowed} bytes")
+                        raise FetchError(
+                            f"{url}: {resp.content_length} bytes announced, over the limit of {allowed} bytes"
+                        )
                     body = bytearray()
                     async for chunk in resp.content.iter_chunked(_CHUNK):
                         body += chunk
@@ -323,8 +330,13 @@ def _run(coroutine: object) -> bytes:
 
 
 def _kind(mode: int) -> str:
-    for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISCHR, "a character device"),
-                       (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket")):
+    for test, name in (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
         if test(mode):
             return name
     return "not a regular file"

@@ -271,8 +271,18 @@ class Manifest:
     def from_dict(cls, d: Any, where: str = "manifest") -> Manifest:
         """Build from the JSON form, validating every key."""
         _validate_manifest_dict(d, where)
-        known = {"schema", "round", "chain", "files", "params", "totals", "root", "versions", "previous",
-                 "payout_limit"}
+        known = {
+            "schema",
+            "round",
+            "chain",
+            "files",
+            "params",
+            "totals",
+            "root",
+            "versions",
+            "previous",
+            "payout_limit",
+        }
         chain = d["chain"]
         previous = d["previous"]
         limit = d.get("payout_limit")

@@ -67,5 +67,5 @@ def local_uri(uri: str) -> str | None:
     """The local copy of a public URI (see :func:`add_alias`), or None."""
     for public, local in _aliases.items():
         if str(uri).startswith(public + "/"):
-            return local + str(uri)[len(public):]
+            return local + str(uri)[len(public) :]
     return None

@@ -79,10 +79,7 @@ def _arrow_table(df: pd.DataFrame | PredictionTable, where: str) -> pa.Table:
 def _pinned(table: pa.Table) -> pa.Table:
     # pandas may produce string or large_string depending on version and dtype: pin one.
     schema = pa.schema(
-        [
-            pa.field(f.name, pa.string() if pa.types.is_large_string(f.type) else f.type)
-            for f in table.schema
-        ]
+        [pa.field(f.name, pa.string() if pa.types.is_large_string(f.type) else f.type) for f in table.schema]
     )
     return table.cast(schema).replace_schema_metadata(None)
 
@@ -98,8 +95,11 @@ def parquet_bytes(df: pd.DataFrame | PredictionTable, where: str = "table", plai
     """
     table = _arrow_table(df, where)
     sink = io.BytesIO()
-    encoding: dict[str, Any] = ({"compression": "none", "use_dictionary": False} if plain else
-                                {"compression": "zstd", "compression_level": 3, "use_dictionary": True})
+    encoding: dict[str, Any] = (
+        {"compression": "none", "use_dictionary": False}
+        if plain
+        else {"compression": "zstd", "compression_level": 3, "use_dictionary": True}
+    )
     pq.write_table(
         table,
         sink,

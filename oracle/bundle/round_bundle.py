@@ -10,19 +10,19 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable
 
 import pandas as pd
 
+from oracle.bundle.fetch import FetchError, FetchNotFound, Reader, TrustedReader
 from oracle.bundle.manifest import (
     Manifest,
     ManifestError,
     PreviousLink,
     keccak_hex,
 )
-from oracle.bundle.fetch import FetchError, FetchNotFound, Reader, TrustedReader
 from oracle.bundle.mirrors import local_uri, mirror_uris
 from oracle.bundle.parquet import read_parquet_bytes
 from oracle.bundle.store import MANIFEST_NAME, ArtifactStore, BundleError, as_store, join_path
@@ -202,8 +202,10 @@ def _read_manifest(manifest_uri: str, reader: Reader) -> tuple[str, bytes]:
                 raise
             tried.append(f"{uri} ({exc})")
     if len(candidates) == 1:
-        raise BundleError(f"{manifest_uri}: manifest not found (an auditor elsewhere reads it from the operator's "
-                          "service: --service URL)")
+        raise BundleError(
+            f"{manifest_uri}: manifest not found (an auditor elsewhere reads it from the operator's "
+            "service: --service URL)"
+        )
     raise BundleError(f"{manifest_uri}: manifest not found; tried " + "; ".join(tried))
 
 
@@ -213,8 +215,13 @@ def read_manifest(manifest_uri: str, reader: Reader) -> tuple[str, bytes]:
     return _read_manifest(manifest_uri, reader)
 
 
-def load_bundle(manifest_uri: str, expected_keccak: str | None = None, verify: bool = True,
-                reader: Reader | None = None, only: Iterable[str] | None = None) -> RoundBundle:
+def load_bundle(
+    manifest_uri: str,
+    expected_keccak: str | None = None,
+    verify: bool = True,
+    reader: Reader | None = None,
+    only: Iterable[str] | None = None,
+) -> RoundBundle:
     """Load the bundle a manifest describes, checking every file's size, SHA-256 and keccak-256.
 
     With ``verify`` (the default) any problem raises a BundleError naming the file; with
@@ -232,15 +239,21 @@ def load_bundle(manifest_uri: str, expected_keccak: str | None = None, verify: b
     problems: list[IntegrityProblem] = []
     match = MANIFEST_NAME.match(manifest_uri.rsplit("/", 1)[-1])
     if match and "0x" + match.group(2) != digest:
-        problems.append(IntegrityProblem("manifest.json", f"content hashes to {digest} but its name claims 0x{match.group(2)}"))
+        problems.append(
+            IntegrityProblem("manifest.json", f"content hashes to {digest} but its name claims 0x{match.group(2)}")
+        )
     if expected_keccak is not None and expected_keccak.lower() != digest:
-        problems.append(IntegrityProblem("manifest.json", f"content hashes to {digest}, expected {expected_keccak.lower()}"))
+        problems.append(
+            IntegrityProblem("manifest.json", f"content hashes to {digest}, expected {expected_keccak.lower()}")
+        )
     try:
         manifest = Manifest.from_bytes(data, manifest_uri)
     except ManifestError as exc:
         raise BundleError(str(exc)) from exc
     if manifest.to_bytes() != data:
-        problems.append(IntegrityProblem("manifest.json", "not in canonical JSON form (its hash would not be reproducible)"))
+        problems.append(
+            IntegrityProblem("manifest.json", "not in canonical JSON form (its hash would not be reproducible)")
+        )
     # The object URIs are computed, not opened through a filesystem: only ``reader`` touches anything. They sit
     # beside the manifest where it was found.
     root = _store_root_of(read_from)

@@ -33,15 +33,22 @@ from fsspec.implementations.local import LocalFileSystem
 from oracle.bundle.manifest import FileEntry, Manifest, keccak_hex
 from oracle.errors import TourneyError
 
-__all__ = ["ArtifactStore", "BundleError", "MANIFEST_NAME", "as_store", "atomic_put", "join_path", "list_manifests",
-           "list_rounds"]
+__all__ = [
+    "ArtifactStore",
+    "BundleError",
+    "MANIFEST_NAME",
+    "as_store",
+    "atomic_put",
+    "join_path",
+    "list_manifests",
+    "list_rounds",
+]
 
 MANIFEST_NAME = re.compile(r"^manifest-(\d{6})-([0-9a-f]{64})\.json$")
 
 
 class BundleError(TourneyError, ValueError):
     """A bundle is incomplete, corrupt or inconsistent; the message names the file and the problem."""
-
 
 
 def join_path(base: str, *parts: str) -> str:
@@ -114,7 +121,12 @@ class ArtifactStore:
         """The path (inside ``fs``) of a named record such as ``snapshots/round-3.json``: mutable files the operator
         keeps beside the bundles. Names are relative, without ``..``, and never inside the bundles' own folders."""
         parts = name.split("/")
-        if not name or name.startswith("/") or any(p in ("", ".", "..") for p in parts) or parts[0] in ("objects", "rounds"):
+        if (
+            not name
+            or name.startswith("/")
+            or any(p in ("", ".", "..") for p in parts)
+            or parts[0] in ("objects", "rounds")
+        ):
             raise BundleError(f"{self.url}: {name!r} is not a record name (relative, no '..', not objects/ or rounds/)")
         return join_path(self.root, name)
 
@@ -159,7 +171,8 @@ class ArtifactStore:
     def commit_manifest(self, manifest: Manifest) -> tuple[str, str]:
         """Publish ``manifest`` (the bundle's commit point); returns (uri, keccak256). Idempotent."""
         missing = [
-            name for name, entry in manifest.files.items()
+            name
+            for name, entry in manifest.files.items()
             if not self.fs.exists(join_path(self.root, "objects", f"{entry.sha256}.{entry.extension}"))
         ]
         if missing:

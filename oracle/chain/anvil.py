@@ -84,9 +84,23 @@ def start_anvil(
     Block base fee is zero so that gas figures are pure gas, and the log goes to a file next to nothing (quiet)."""
     port = port or free_port()
     args = [
-        anvil_binary(), "--port", str(port), "--host", "127.0.0.1", "--accounts", str(accounts),
-        "--balance", str(balance_ether), "--mnemonic", DEV_MNEMONIC, "--gas-limit", str(gas_limit),
-        "--block-base-fee-per-gas", "0", "--quiet", *(extra_args or []),
+        anvil_binary(),
+        "--port",
+        str(port),
+        "--host",
+        "127.0.0.1",
+        "--accounts",
+        str(accounts),
+        "--balance",
+        str(balance_ether),
+        "--mnemonic",
+        DEV_MNEMONIC,
+        "--gas-limit",
+        str(gas_limit),
+        "--block-base-fee-per-gas",
+        "0",
+        "--quiet",
+        *(extra_args or []),
     ]
     process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=dict(os.environ))
     node = Anvil(port=port, process=process, accounts=accounts, extra_args=list(extra_args or []))
@@ -111,6 +125,4 @@ def dev_private_keys(count: int) -> list[str]:
     from eth_account import Account
 
     Account.enable_unaudited_hdwallet_features()
-    return [
-        Account.from_mnemonic(DEV_MNEMONIC, account_path=f"m/44'/60'/0'/0/{i}").key.hex() for i in range(count)
-    ]
+    return [Account.from_mnemonic(DEV_MNEMONIC, account_path=f"m/44'/60'/0'/0/{i}").key.hex() for i in range(count)]

@@ -20,6 +20,7 @@ from web3 import Web3
 from web3.types import BlockIdentifier
 
 from oracle.chain.events import ChainEvent
+from oracle.chain.replay import LEDGER_EVENTS, RoundStakes, round_stakes
 from oracle.chain.state import (
     Cursor,
     HardLimits,
@@ -30,7 +31,6 @@ from oracle.chain.state import (
     RoundStatus,
     hex32,
 )
-from oracle.chain.replay import LEDGER_EVENTS, RoundStakes, round_stakes
 from oracle.chain.tournament_events import DEFAULT_CHUNK, TournamentEvents
 
 __all__ = [
@@ -71,13 +71,32 @@ class TournamentClient(TournamentEvents):
         info = self._rpc(
             f"roundInfo({round})", lambda: self.tournament.functions.roundInfo(round).call(block_identifier=block)
         )
-        (status, closes_at, closed_at, activates_at, lapses_at, period, payout_cap, burn_cap, payout_total, root,
-         last_active) = info
+        (
+            status,
+            closes_at,
+            closed_at,
+            activates_at,
+            lapses_at,
+            period,
+            payout_cap,
+            burn_cap,
+            payout_total,
+            root,
+            last_active,
+        ) = info
         return RoundState(
-            round=round, status=RoundStatus(int(status)), closes_at=int(closes_at), closed_at=int(closed_at),
-            activates_at=int(activates_at), lapses_at=int(lapses_at), challenge_period=int(period),
-            payout_cap_bps=int(payout_cap), burn_cap_bps=int(burn_cap), payout_total=int(payout_total),
-            root=hex32(root), last_active_at_or_before=int(last_active),
+            round=round,
+            status=RoundStatus(int(status)),
+            closes_at=int(closes_at),
+            closed_at=int(closed_at),
+            activates_at=int(activates_at),
+            lapses_at=int(lapses_at),
+            challenge_period=int(period),
+            payout_cap_bps=int(payout_cap),
+            burn_cap_bps=int(burn_cap),
+            payout_total=int(payout_total),
+            root=hex32(root),
+            last_active_at_or_before=int(last_active),
         )
 
     def open_round(self) -> int | None:
@@ -94,16 +113,19 @@ class TournamentClient(TournamentEvents):
 
     def model_state(self, model_id: int, block: BlockIdentifier = "latest") -> ModelState:
         """A model's on-chain state (zero owner for an id never registered: see :attr:`ModelState.registered`)."""
-        raw = self._rpc(f"modelState({model_id})",
-                        lambda: self.tournament.functions.modelState(int(model_id)).call(block_identifier=block))
+        raw = self._rpc(
+            f"modelState({model_id})",
+            lambda: self.tournament.functions.modelState(int(model_id)).call(block_identifier=block),
+        )
         return ModelState.of(model_id, raw)
 
     def model_info(self, model_id: int) -> ModelState:
         """:meth:`model_state` (the name the participant code uses)."""
         return self.model_state(model_id)
 
-    def model_states(self, model_ids: Sequence[int] | None = None, page: int = MODEL_STATES_PAGE,
-                     block: BlockIdentifier = "latest") -> dict[int, ModelState]:
+    def model_states(
+        self, model_ids: Sequence[int] | None = None, page: int = MODEL_STATES_PAGE, block: BlockIdentifier = "latest"
+    ) -> dict[int, ModelState]:
         """States of many models with ``modelStates``, one call per ``page`` contiguous ids, all at ``block``: every
         registered model when ``model_ids`` is None, else the given ids (unknown ids are left out)."""
         if model_ids is None:
@@ -115,9 +137,10 @@ class TournamentClient(TournamentEvents):
         while i < len(wanted):
             first = wanted[i]
             # One call covers the ids in [first, first + page): contiguous ids cost one read per page.
-            raw = self._rpc(f"modelStates({first}, {page})",
-                            lambda f=first: self.tournament.functions.modelStates(f, page).call(
-                                block_identifier=block))
+            raw = self._rpc(
+                f"modelStates({first}, {page})",
+                lambda f=first: self.tournament.functions.modelStates(f, page).call(block_identifier=block),
+            )
             for offset, item in enumerate(raw):
                 out[first + offset] = ModelState.of(first + offset, item)
             while i < len(wanted) and wanted[i] < first + page:
@@ -142,8 +165,9 @@ class TournamentClient(TournamentEvents):
 
     def free_reserve(self, block: BlockIdentifier = "latest") -> int:
         """The part of the reserve no activated round has committed: what the oracle scales its payouts to."""
-        return int(self._rpc("freeReserve",
-                             lambda: self.tournament.functions.freeReserve().call(block_identifier=block)))
+        return int(
+            self._rpc("freeReserve", lambda: self.tournament.functions.freeReserve().call(block_identifier=block))
+        )
 
     def round_payout_limit(self, round: int) -> tuple[int, int]:
         """(limit, block): the free reserve a round's payouts are scaled to, as the events show it at ``block``.
@@ -174,8 +198,12 @@ class TournamentClient(TournamentEvents):
     def payout_limit(self, round: int, block: BlockIdentifier = "latest") -> int:
         """``payoutLimit(round)``: the most a proposal of the round may declare (the free reserve, and the round's
         payout cap of the staked pool)."""
-        return int(self._rpc(f"payoutLimit({round})",
-                             lambda: self.tournament.functions.payoutLimit(round).call(block_identifier=block)))
+        return int(
+            self._rpc(
+                f"payoutLimit({round})",
+                lambda: self.tournament.functions.payoutLimit(round).call(block_identifier=block),
+            )
+        )
 
     def committed_payout(self) -> int:
         return int(self._rpc("committedPayout", self.tournament.functions.committedPayout().call))
@@ -190,9 +218,19 @@ class TournamentClient(TournamentEvents):
     def hard_limits(self) -> HardLimits:
         """The immutable limits, one call each (read rarely: at start-up or for ``status``)."""
         f = self.tournament.functions
-        names = ("MIN_STAKE", "MIN_ROUND_LENGTH", "MAX_ROUND_LENGTH", "MIN_CLOSE_SPACING", "MIN_CHALLENGE_PERIOD",
-                 "MAX_PAYOUT_CAP_BPS", "MAX_BURN_CAP_BPS", "LAPSE_PERIOD", "MAX_PAUSE", "PAUSE_COOLDOWN",
-                 "ADMIN_DELAY")
+        names = (
+            "MIN_STAKE",
+            "MIN_ROUND_LENGTH",
+            "MAX_ROUND_LENGTH",
+            "MIN_CLOSE_SPACING",
+            "MIN_CHALLENGE_PERIOD",
+            "MAX_PAYOUT_CAP_BPS",
+            "MAX_BURN_CAP_BPS",
+            "LAPSE_PERIOD",
+            "MAX_PAUSE",
+            "PAUSE_COOLDOWN",
+            "ADMIN_DELAY",
+        )
         values = [int(self._rpc(name, getattr(f, name)().call)) for name in names]
         return HardLimits(*values)
 
@@ -209,7 +247,6 @@ class TournamentClient(TournamentEvents):
         """The bounds the next round opens with: (challenge period, payout cap bps, burn cap bps)."""
         period, payout_cap, burn_cap = self._rpc("bounds", self.tournament.functions.bounds().call)
         return int(period), int(payout_cap), int(burn_cap)
-
 
     # -------------------------------------------------------------- proposals
 
@@ -251,8 +288,10 @@ class TournamentClient(TournamentEvents):
         Read from the chain, never from the service, so a service cannot vouch for its own receipts."""
         holders = self.role_holders("ORACLE_ROLE")
         if len(holders) != 1:
-            raise ValueError(f"the tournament {self.tournament.address} has {len(holders)} ORACLE_ROLE holder(s) "
-                             f"({', '.join(holders) or 'none'}): cannot tell which one signs receipts")
+            raise ValueError(
+                f"the tournament {self.tournament.address} has {len(holders)} ORACLE_ROLE holder(s) "
+                f"({', '.join(holders) or 'none'}): cannot tell which one signs receipts"
+            )
         return holders[0]
 
     # -------------------------------------------------------------- the replay
@@ -270,8 +309,9 @@ class TournamentClient(TournamentEvents):
         :mod:`oracle.chain.replay`."""
         return round_stakes(self.ledger_events_through_close(round), previous_cumulative)
 
-    def stakes_at_risk(self, round: int, previous_cumulative: Mapping[int, tuple[int, int]]
-                       ) -> tuple[dict[int, int], dict[int, str]]:
+    def stakes_at_risk(
+        self, round: int, previous_cumulative: Mapping[int, tuple[int, int]]
+    ) -> tuple[dict[int, int], dict[int, str]]:
         """(stake at risk per model with a leaf in the round, owner per model registered before the close)."""
         stakes = self.round_stakes(round, previous_cumulative)
         return stakes.at_risk, stakes.owners

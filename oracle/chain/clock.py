@@ -9,7 +9,7 @@ never fall due. :func:`stale_clock_warning` says so, and what to do.
 from __future__ import annotations
 
 import time
-from datetime import datetime, UTC
+from datetime import UTC, datetime
 
 __all__ = ["STALE_AFTER", "format_duration", "format_time", "stale_clock_warning"]
 
@@ -48,6 +48,8 @@ def stale_clock_warning(latest_timestamp: int, wall: float | None = None, thresh
     age = wall - int(latest_timestamp)
     if age <= threshold:
         return None
-    return (f"the chain's latest block is {format_duration(age)} old: its clock stands still between transactions, "
-            "so rounds do not close or activate on time. On a local Anvil start it with `anvil --block-time 1` "
-            "(see docs/operator-guide.md); on a real network check that the RPC endpoint is synced")
+    return (
+        f"the chain's latest block is {format_duration(age)} old: its clock stands still between transactions, "
+        "so rounds do not close or activate on time. On a local Anvil start it with `anvil --block-time 1` "
+        "(see docs/operator-guide.md); on a real network check that the RPC endpoint is synced"
+    )

@@ -30,8 +30,9 @@ class FunctionCodec:
     def of(cls, abi: Sequence[Mapping[str, Any]], name: str) -> "FunctionCodec":
         # The ABI is JSON read from the build; the entry's "type" says which of eth_typing's shapes it has.
         item = cast(ABIFunction, next(i for i in abi if i.get("type") == "function" and i["name"] == name))
-        return cls(function_abi_to_4byte_selector(item), tuple(get_abi_input_types(item)),
-                   tuple(get_abi_output_types(item)))
+        return cls(
+            function_abi_to_4byte_selector(item), tuple(get_abi_input_types(item)), tuple(get_abi_output_types(item))
+        )
 
     def calldata(self, *args: Any) -> bytes:
         return self.selector + abi_encode(list(self.inputs), list(args))
@@ -58,9 +59,11 @@ class EventCodec:
         for i in inputs:
             if i["type"].startswith("tuple") or (i["indexed"] and i["type"] in ("string", "bytes")):
                 raise ValueError(f"event {item['name']}: argument {i['name']} ({i['type']}) needs web3's decoder")
-        return cls(tuple((i["name"], i["type"]) for i in inputs if i["indexed"]),
-                   tuple(i["name"] for i in inputs if not i["indexed"]),
-                   tuple(i["type"] for i in inputs if not i["indexed"]))
+        return cls(
+            tuple((i["name"], i["type"]) for i in inputs if i["indexed"]),
+            tuple(i["name"] for i in inputs if not i["indexed"]),
+            tuple(i["type"] for i in inputs if not i["indexed"]),
+        )
 
     def decode(self, topics: Sequence[Any], data: Any, checksums: dict[str, str]) -> dict[str, Any]:
         args: dict[str, Any] = {}

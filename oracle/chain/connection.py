@@ -76,22 +76,27 @@ class Connection:
         return int(self.w3.eth.get_block("latest")["timestamp"])
 
 
-def connect(rpc: str, deployment: Deployment | str | Path, account: LocalAccount | None = None,
-            timeout: float = 60.0) -> Connection:
+def connect(
+    rpc: str, deployment: Deployment | str | Path, account: LocalAccount | None = None, timeout: float = 60.0
+) -> Connection:
     """Connect to ``rpc`` and check that it is the deployment's chain and that the tournament is there."""
     if not isinstance(deployment, Deployment):
         deployment = Deployment.load(deployment)
     # The chain id is asked before every call web3 validates (twice per eth_call); it cannot change under a
     # connection (checked below), so it is cached: a third of the requests of a read-heavy command.
-    w3 = Web3(Web3.HTTPProvider(rpc, request_kwargs={"timeout": timeout}, cache_allowed_requests=True,
-                                cacheable_requests={"eth_chainId"}))
+    w3 = Web3(
+        Web3.HTTPProvider(
+            rpc, request_kwargs={"timeout": timeout}, cache_allowed_requests=True, cacheable_requests={"eth_chainId"}
+        )
+    )
     try:
         chain_id = int(w3.eth.chain_id)
     except Exception as exc:  # noqa: BLE001 - any transport error means the endpoint is unusable
         raise RpcUnavailable(f"JSON-RPC endpoint {rpc} does not answer: {exc}") from None
     if chain_id != deployment.chain_id:
-        raise ConnectionRefused(f"{rpc} is chain {chain_id}, but the deployment file is for chain {deployment.chain_id}")
+        raise ConnectionRefused(
+            f"{rpc} is chain {chain_id}, but the deployment file is for chain {deployment.chain_id}"
+        )
     if len(w3.eth.get_code(Web3.to_checksum_address(deployment.tournament))) == 0:
         raise ConnectionRefused(f"no contract at the deployment's tournament address {deployment.tournament} on {rpc}")
     return Connection(w3=w3, deployment=deployment, account=account)
-

@@ -25,8 +25,7 @@ from web3.contract import Contract
 from web3.types import TxReceipt
 
 from oracle.chain.artifacts import REPO_ROOT, abi, bytecode
-from oracle.chain.deploy_params import (  # noqa: F401 - HOUR and MAX_SUPPLY re-exported
-    DAY, HOUR, MAX_SUPPLY, PUBLIC_NETWORK_PARAMS, UNIT, DeployParams)
+from oracle.chain.deploy_params import DAY, HOUR, MAX_SUPPLY, PUBLIC_NETWORK_PARAMS, UNIT, DeployParams  # noqa: F401 - HOUR and MAX_SUPPLY re-exported
 from oracle.chain.tx import ChainError, Sender
 
 __all__ = [
@@ -55,16 +54,21 @@ def check_public_network_safety(params: DeployParams, admin: str | None, deploye
     admin action scheduled can leave before it takes effect). DeployRefused says what to change."""
     problems = []
     if not admin:
-        problems.append("set TOURNEY_ADMIN to the admin address (a multisig or timelock): the deploying key is not "
-                        "kept as admin on a public network")
+        problems.append(
+            "set TOURNEY_ADMIN to the admin address (a multisig or timelock): the deploying key is not "
+            "kept as admin on a public network"
+        )
     elif Web3.to_checksum_address(admin) == Web3.to_checksum_address(deployer):
         problems.append(f"TOURNEY_ADMIN {admin} is the deploying key itself: name a multisig or timelock")
     if params.challenge_period < DAY or params.min_challenge_period < DAY:
-        problems.append(f"the challenge period ({params.challenge_period} s, hard minimum "
-                        f"{params.min_challenge_period} s) must be at least a day on a public network")
+        problems.append(
+            f"the challenge period ({params.challenge_period} s, hard minimum "
+            f"{params.min_challenge_period} s) must be at least a day on a public network"
+        )
     if params.admin_delay <= params.lapse_period or params.admin_delay == 0:
-        problems.append(f"the admin delay ({params.admin_delay} s) must exceed the exit bound D "
-                        f"({params.lapse_period} s)")
+        problems.append(
+            f"the admin delay ({params.admin_delay} s) must exceed the exit bound D ({params.lapse_period} s)"
+        )
     if problems:
         raise DeployRefused("refusing to deploy: " + "; ".join(problems))
 
@@ -92,7 +96,9 @@ class Deployment:
     def load(cls, path: Path | str) -> "Deployment":
         path = Path(path)
         if not path.exists():
-            raise FileNotFoundError(f"no deployment file {path}: deploy first (`scripts/deploy.py` or `tourney deploy`)")
+            raise FileNotFoundError(
+                f"no deployment file {path}: deploy first (`scripts/deploy.py` or `tourney deploy`)"
+            )
         data: dict[str, Any] = json.loads(path.read_text())
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
@@ -130,21 +136,31 @@ def deploy(
     production), the admin role. Roles left as None are given to nobody."""
     w3 = deployer.w3
     token_receipt = deployer.deploy(
-        abi("TournamentToken"), bytecode("TournamentToken"),
-        params.token_name, params.token_symbol, params.token_supply, deployer.address, action="deploy token",
+        abi("TournamentToken"),
+        bytecode("TournamentToken"),
+        params.token_name,
+        params.token_symbol,
+        params.token_supply,
+        deployer.address,
+        action="deploy token",
     )
     token = _deployed(token_receipt, "the token")
     final_admin = Web3.to_checksum_address(admin or deployer.address)
     holders = {"ORACLE_ROLE": oracle, "GUARDIAN_ROLE": guardian, "PAUSER_ROLE": pauser}
     constructor_params = (
-        token, final_admin, *(Web3.to_checksum_address(h) if h else ZERO_ADDRESS for h in holders.values()),
-        params.limits(), params.bounds(),
+        token,
+        final_admin,
+        *(Web3.to_checksum_address(h) if h else ZERO_ADDRESS for h in holders.values()),
+        params.limits(),
+        params.bounds(),
     )
-    receipt = deployer.deploy(abi("Tournament"), bytecode("Tournament"), constructor_params,
-                              action="deploy tournament")
+    receipt = deployer.deploy(abi("Tournament"), bytecode("Tournament"), constructor_params, action="deploy tournament")
     roles: dict[str, list[str]] = {name: [Web3.to_checksum_address(h)] for name, h in holders.items() if h}
     return Deployment(
-        chain_id=w3.eth.chain_id, token=token, tournament=_deployed(receipt, "the tournament"),
-        block=int(token_receipt["blockNumber"]), admin=final_admin, roles=roles,
+        chain_id=w3.eth.chain_id,
+        token=token,
+        tournament=_deployed(receipt, "the tournament"),
+        block=int(token_receipt["blockNumber"]),
+        admin=final_admin,
+        roles=roles,
     )
-

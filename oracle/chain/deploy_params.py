@@ -47,26 +47,43 @@ class DeployParams:
             if f.type == "int" and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
                 raise ValueError(f"DeployParams.{f.name} must be a non-negative integer, got {value!r}")
         if not 0 < self.token_supply <= MAX_SUPPLY:
-            raise ValueError(f"DeployParams.token_supply {self.token_supply} must be in (0, 2**94): the contract's "
-                             "ledgers are int96")
+            raise ValueError(
+                f"DeployParams.token_supply {self.token_supply} must be in (0, 2**94): the contract's ledgers are int96"
+            )
         if not self.min_challenge_period <= self.challenge_period < self.lapse_period:
-            raise ValueError(f"DeployParams.challenge_period {self.challenge_period} must be at least "
-                             f"min_challenge_period {self.min_challenge_period} and below lapse_period "
-                             f"{self.lapse_period} (a proposal must be activatable before its round lapses)")
+            raise ValueError(
+                f"DeployParams.challenge_period {self.challenge_period} must be at least "
+                f"min_challenge_period {self.min_challenge_period} and below lapse_period "
+                f"{self.lapse_period} (a proposal must be activatable before its round lapses)"
+            )
         if self.admin_delay <= self.lapse_period:
-            raise ValueError(f"DeployParams.admin_delay {self.admin_delay} must exceed lapse_period "
-                             f"{self.lapse_period}: an admin action must take longer than an exit")
+            raise ValueError(
+                f"DeployParams.admin_delay {self.admin_delay} must exceed lapse_period "
+                f"{self.lapse_period}: an admin action must take longer than an exit"
+            )
         if self.payout_cap_bps > self.max_payout_cap_bps or self.burn_cap_bps > self.max_burn_cap_bps:
-            raise ValueError(f"DeployParams caps {self.payout_cap_bps}/{self.burn_cap_bps} bps exceed the hard "
-                             f"limits {self.max_payout_cap_bps}/{self.max_burn_cap_bps} bps")
+            raise ValueError(
+                f"DeployParams caps {self.payout_cap_bps}/{self.burn_cap_bps} bps exceed the hard "
+                f"limits {self.max_payout_cap_bps}/{self.max_burn_cap_bps} bps"
+            )
         if self.max_burn_cap_bps >= 10_000:
             raise ValueError("DeployParams.max_burn_cap_bps must be below 10,000: a round never burns a whole stake")
 
     def limits(self) -> tuple[int, ...]:
         """The ``HardLimits`` struct, in its field order."""
-        return (self.min_stake, self.min_round_length, self.max_round_length, self.min_close_spacing,
-                self.min_challenge_period, self.max_payout_cap_bps, self.max_burn_cap_bps, self.lapse_period,
-                self.max_pause, self.pause_cooldown, self.admin_delay)
+        return (
+            self.min_stake,
+            self.min_round_length,
+            self.max_round_length,
+            self.min_close_spacing,
+            self.min_challenge_period,
+            self.max_payout_cap_bps,
+            self.max_burn_cap_bps,
+            self.lapse_period,
+            self.max_pause,
+            self.pause_cooldown,
+            self.admin_delay,
+        )
 
     def bounds(self) -> tuple[int, int, int]:
         """The first ``Bounds`` struct."""

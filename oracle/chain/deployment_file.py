@@ -16,8 +16,15 @@ from urllib.parse import urlparse
 from oracle.chain.deploy import Deployment
 from oracle.chain.tx import ChainError
 
-__all__ = ["DEFAULT_DEPLOYMENT_FILE", "LOCAL_CHAIN_IDS", "DeploymentExists", "check_rpc_url", "check_writable",
-           "default_deployment_file", "save_deployment"]
+__all__ = [
+    "DEFAULT_DEPLOYMENT_FILE",
+    "LOCAL_CHAIN_IDS",
+    "DeploymentExists",
+    "check_rpc_url",
+    "check_writable",
+    "default_deployment_file",
+    "save_deployment",
+]
 
 #: The file ``tourney deploy`` writes and every chain command reads when neither --deployment nor
 #: TOURNEY_DEPLOYMENT names another: ``deployment.json`` in the current directory.
@@ -62,17 +69,20 @@ def check_writable(path: str | os.PathLike[str], force: bool = False, hint: str 
     """``path`` when a deployment may be written there: it does not exist yet, or ``force``."""
     path = Path(path)
     if path.is_dir():
-        raise DeploymentExists(f"{path} is a directory: name the deployment file, e.g. --out "
-                               f"{path / DEFAULT_DEPLOYMENT_FILE}")
+        raise DeploymentExists(
+            f"{path} is a directory: name the deployment file, e.g. --out {path / DEFAULT_DEPLOYMENT_FILE}"
+        )
     if path.exists() and not force:
         raise DeploymentExists(
             f"{path} already records {_describe(path)}; refusing to replace it (every local chain is chain 31337, "
-            f"so it may belong to another chain): {hint}")
+            f"so it may belong to another chain): {hint}"
+        )
     return path
 
 
-def save_deployment(deployment: Deployment, path: str | os.PathLike[str], rpc: str | None = None,
-                    force: bool = False) -> Path:
+def save_deployment(
+    deployment: Deployment, path: str | os.PathLike[str], rpc: str | None = None, force: bool = False
+) -> Path:
     """Write ``deployment`` (with the RPC URL it was made through) to ``path``, never over another one unless
     ``force``; the same record written twice is not an overwrite."""
     path = Path(path)

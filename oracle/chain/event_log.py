@@ -22,8 +22,8 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from functools import partial
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Literal, Sequence
 
@@ -62,9 +62,16 @@ class EventLog:
     ``path`` is the SQLite file (created if missing) or None for memory. ``on_rescan`` is told why the log had to
     read everything again (a reorg deeper than the margin)."""
 
-    def __init__(self, w3: Web3, address: str, start_block: int, path: str | Path | None = None,
-                 chunk: int = 2_000, reorg_margin: int = DEFAULT_REORG_MARGIN,
-                 on_rescan: Callable[[str], None] = lambda reason: None) -> None:
+    def __init__(
+        self,
+        w3: Web3,
+        address: str,
+        start_block: int,
+        path: str | Path | None = None,
+        chunk: int = 2_000,
+        reorg_margin: int = DEFAULT_REORG_MARGIN,
+        on_rescan: Callable[[str], None] = lambda reason: None,
+    ) -> None:
         if chunk < 1:
             raise ValueError(f"chunk must be at least one block, got {chunk}")
         if reorg_margin < 0:
@@ -103,8 +110,10 @@ class EventLog:
                 return
             for key, value in expected.items():
                 if meta.get(key) != value:
-                    raise EventLogError(f"event log {self.path} was written for {key} {meta.get(key)!r}, not "
-                                        f"{value!r}: use another state directory for this deployment")
+                    raise EventLogError(
+                        f"event log {self.path} was written for {key} {meta.get(key)!r}, not "
+                        f"{value!r}: use another state directory for this deployment"
+                    )
 
     def _meta(self) -> dict[str, str]:
         return dict(self._db.execute("SELECT key, value FROM meta").fetchall())
@@ -165,8 +174,10 @@ class EventLog:
             if block is not None and _hex(block["hash"]) == anchor.hash:
                 start = anchor.number + 1
             else:
-                self.on_rescan(f"block {anchor.number} is no longer {anchor.hash} (a reorg deeper than "
-                               f"{self.reorg_margin} blocks): reading every log again from block {self.start_block}")
+                self.on_rescan(
+                    f"block {anchor.number} is no longer {anchor.hash} (a reorg deeper than "
+                    f"{self.reorg_margin} blocks): reading every log again from block {self.start_block}"
+                )
         logs: list[Any] = []
         for low in range(start, head_ref.number + 1, self.chunk):
             high = min(head_ref.number, low + self.chunk - 1)
@@ -186,10 +197,13 @@ class EventLog:
             try:
                 self._db.execute("DELETE FROM logs WHERE block >= ?", (start,))
                 self._db.executemany("INSERT OR REPLACE INTO logs VALUES (?, ?, ?, ?, ?)", rows)
-                self._db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", [
-                    ("cursor", f"{head_ref.number}:{head_ref.hash}"),
-                    ("anchor", f"{new_anchor.number}:{new_anchor.hash}"),
-                ])
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                    [
+                        ("cursor", f"{head_ref.number}:{head_ref.hash}"),
+                        ("anchor", f"{new_anchor.number}:{new_anchor.hash}"),
+                    ],
+                )
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
@@ -200,18 +214,32 @@ class EventLog:
     def _row(log: Any) -> tuple[int, int, str | None, str | None, str]:
         topics = [_hex(t) for t in log["topics"]]
         raw: dict[str, Any] = {
-            "address": Web3.to_checksum_address(log["address"]), "topics": topics, "data": _hex(log["data"]),
-            "blockNumber": int(log["blockNumber"]), "blockHash": _hex(log["blockHash"]),
-            "transactionHash": _hex(log["transactionHash"]), "transactionIndex": int(log["transactionIndex"]),
+            "address": Web3.to_checksum_address(log["address"]),
+            "topics": topics,
+            "data": _hex(log["data"]),
+            "blockNumber": int(log["blockNumber"]),
+            "blockHash": _hex(log["blockHash"]),
+            "transactionHash": _hex(log["transactionHash"]),
+            "transactionIndex": int(log["transactionIndex"]),
             "logIndex": int(log["logIndex"]),
         }
-        return (raw["blockNumber"], raw["logIndex"], topics[0] if topics else None,
-                topics[1] if len(topics) > 1 else None, json.dumps(raw, separators=(",", ":")))
+        return (
+            raw["blockNumber"],
+            raw["logIndex"],
+            topics[0] if topics else None,
+            topics[1] if len(topics) > 1 else None,
+            json.dumps(raw, separators=(",", ":")),
+        )
 
     # -------------------------------------------------------------- reading
 
-    def logs(self, topic0: Sequence[str] | None = None, topic1: str | None = None, from_block: int | None = None,
-             to_block: int | None = None) -> list[dict[str, Any]]:
+    def logs(
+        self,
+        topic0: Sequence[str] | None = None,
+        topic1: str | None = None,
+        from_block: int | None = None,
+        to_block: int | None = None,
+    ) -> list[dict[str, Any]]:
         """Stored logs in chain order, as web3 returns them (topics and data as bytes), filtered on the first topic
         (any of ``topic0``), the second topic, and a block range."""
         where, params = [], []  # type: list[str], list[Any]
@@ -232,8 +260,9 @@ class EventLog:
             rows = self._db.execute(sql, params).fetchall()
         return [_as_web3_log(json.loads(raw)) for (raw,) in rows]
 
-    def query(self, topics: Sequence[Any] | None, from_block: int | None = None,
-              to_block: int | None = None) -> list[dict[str, Any]]:
+    def query(
+        self, topics: Sequence[Any] | None, from_block: int | None = None, to_block: int | None = None
+    ) -> list[dict[str, Any]]:
         """:meth:`logs` for an ``eth_getLogs``-style topic filter ([[first topics...], second topic]); a log never
         synced is synced first."""
         if self.cursor is None:

@@ -160,8 +160,9 @@ class Keystore:
             raise KeystoreError(f"a private key is 32 bytes, got {len(key)}")
         return self._write(name, self._encrypt(key, password))
 
-    def import_file(self, name: str, source: str | os.PathLike[str], source_password: str,
-                    password: str | None = None) -> KeystoreEntry:
+    def import_file(
+        self, name: str, source: str | os.PathLike[str], source_password: str, password: str | None = None
+    ) -> KeystoreEntry:
         """Import a V3 keystore file. With ``password`` None the file is copied as is (after checking that
         ``source_password`` unlocks it); otherwise it is re-encrypted under ``password``."""
         _check_name(name)
@@ -175,8 +176,10 @@ class Keystore:
         address = _keystore_address(document, str(source))
         key = self._decrypt(document, source_password, str(source))
         if Account.from_key(key).address != address:
-            raise KeystoreError(f"{source}: the decrypted key belongs to {Account.from_key(key).address}, "
-                                f"not the file's address {address}")
+            raise KeystoreError(
+                f"{source}: the decrypted key belongs to {Account.from_key(key).address}, "
+                f"not the file's address {address}"
+            )
         return self._write(name, document if password is None else self._encrypt(key, password))
 
     # -- reading ---------------------------------------------------------------------------------

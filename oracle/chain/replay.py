@@ -39,8 +39,14 @@ from oracle.chain.events import ChainEvent
 __all__ = ["LEDGER_EVENTS", "ModelLedger", "RoundStakes", "replay_ledger", "replay_stakes_at_risk", "round_stakes"]
 
 #: The events the rule reads, in the contract's ABI names.
-LEDGER_EVENTS = ("ModelRegistered", "Staked", "WithdrawalRequested", "WithdrawalLowered", "Withdrawn",
-                 "SettlementClamped")
+LEDGER_EVENTS = (
+    "ModelRegistered",
+    "Staked",
+    "WithdrawalRequested",
+    "WithdrawalLowered",
+    "Withdrawn",
+    "SettlementClamped",
+)
 
 
 @dataclass
@@ -80,8 +86,10 @@ def replay_ledger(events: Iterable[ChainEvent]) -> dict[int, ModelLedger]:
         model_id = int(a["modelId"])
         entry = ledger.get(model_id)
         if entry is None:
-            raise ValueError(f"{name} at block {event.block} for model {model_id}, which no ModelRegistered event "
-                             "before it registered: the events are incomplete")
+            raise ValueError(
+                f"{name} at block {event.block} for model {model_id}, which no ModelRegistered event "
+                "before it registered: the events are incomplete"
+            )
         if name == "Staked":
             entry.net_deposits += int(a["amount"])
         elif name in ("WithdrawalRequested", "WithdrawalLowered"):
@@ -112,8 +120,9 @@ def round_stakes(events: Iterable[ChainEvent], previous: Mapping[int, tuple[int,
     return RoundStakes(at_risk=at_risk, stake=stake, owners={m: ledger[m].owner for m in sorted(ledger)})
 
 
-def replay_stakes_at_risk(events: Iterable[ChainEvent], previous: Mapping[int, tuple[int, int]]
-                          ) -> tuple[dict[int, int], dict[int, str]]:
+def replay_stakes_at_risk(
+    events: Iterable[ChainEvent], previous: Mapping[int, tuple[int, int]]
+) -> tuple[dict[int, int], dict[int, str]]:
     """(stake at risk per model with a leaf in the round, owner per registered model): :func:`round_stakes` in the
     shape the operator and auditor use."""
     stakes = round_stakes(events, previous)

@@ -18,12 +18,32 @@ __all__ = ["ROLE_NAMES", "explain_revert", "role_name"]
 
 _ROLES = ("ORACLE_ROLE", "GUARDIAN_ROLE", "PAUSER_ROLE", "KEEPER_ROLE", "ADMIN_ROLE")
 #: bytes32 role id (0x-hex) -> role name; DEFAULT_ADMIN_ROLE is the zero word in OpenZeppelin's AccessControl.
-ROLE_NAMES: dict[str, str] = {"0x" + "00" * 32: "DEFAULT_ADMIN_ROLE",
-                              **{"0x" + keccak(text=name).hex(): name for name in _ROLES}}
+ROLE_NAMES: dict[str, str] = {
+    "0x" + "00" * 32: "DEFAULT_ADMIN_ROLE",
+    **{"0x" + keccak(text=name).hex(): name for name in _ROLES},
+}
 
-_AMOUNTS = {"amount", "requested", "available", "balance", "needed", "allowance", "minimum", "shortfall",
-            "reserveAvailable", "cap", "increase", "claimed", "bound", "payoutTotal", "freeReserve",
-            "cumulativePayout", "reserveFunded", "pending", "value"}
+_AMOUNTS = {
+    "amount",
+    "requested",
+    "available",
+    "balance",
+    "needed",
+    "allowance",
+    "minimum",
+    "shortfall",
+    "reserveAvailable",
+    "cap",
+    "increase",
+    "claimed",
+    "bound",
+    "payoutTotal",
+    "freeReserve",
+    "cumulativePayout",
+    "reserveFunded",
+    "pending",
+    "value",
+}
 _TIMES = {"closesAt", "activatesAt", "lapsesAt", "until", "availableAt", "readyAt", "deadline", "earliest", "latest"}
 _STATUSES = ("none", "open", "closed", "proposed", "vetoed", "active", "lapsed")
 
@@ -53,72 +73,95 @@ _Sentence = Callable[[Mapping[str, str]], str]
 _SENTENCES: dict[str, _Sentence] = {
     "AccessControlUnauthorizedAccount": lambda a: (
         f"{a['account']} does not hold {a['neededRole']}: sign with the account that holds it (the deployment "
-        f"file lists the roles) or have the admin grant it"),
+        f"file lists the roles) or have the admin grant it"
+    ),
     "NotModelOwner": lambda a: (
         f"model {a['modelId']} is not owned by {a['caller']}: use the account that registered it "
-        "(`tourney model list` shows your models)"),
+        "(`tourney model list` shows your models)"
+    ),
     "UnknownModel": lambda a: (
         f"model {a['modelId']} is not registered: check the id with `tourney model list`, or register one with "
-        "`tourney model register`"),
+        "`tourney model register`"
+    ),
     "ZeroAmount": lambda a: "the amount is zero: pass a positive amount",
     "WithdrawalExceedsStake": lambda a: (
         f"model {a['modelId']} has {a['available']} that can be withdrawn, less than the {a['requested']} asked: "
-        f"ask for at most {a['available']}"),
+        f"ask for at most {a['available']}"
+    ),
     "NoPendingWithdrawal": lambda a: (
-        f"model {a['modelId']} has no pending withdrawal: request one first with `tourney unstake`"),
+        f"model {a['modelId']} has no pending withdrawal: request one first with `tourney unstake`"
+    ),
     "UnsettledRounds": lambda a: (
         f"model {a['modelId']} is settled through round {a['settledRound']}, but this waits until it is settled "
         f"through round {a['requiredRound']}: wait until that round is active (`tourney round wait "
-        f"{a['requiredRound']} --until active`), then run it again"),
+        f"{a['requiredRound']} --until active`), then run it again"
+    ),
     "AlreadySettled": lambda a: (
-        f"model {a['modelId']} is already settled through round {a['settledRound']}: nothing to do"),
+        f"model {a['modelId']} is already settled through round {a['settledRound']}: nothing to do"
+    ),
     "ERC20InsufficientBalance": lambda a: (
         f"{a['sender']} holds {a['balance']}, but {a['needed']} are needed: get tokens first "
-        "(`tourney token balance` shows what an account holds)"),
+        "(`tourney token balance` shows what an account holds)"
+    ),
     "ERC20InsufficientAllowance": lambda a: (
         f"{a['spender']} may spend only {a['allowance']} of these tokens, {a['needed']} needed: approve more first "
-        "(`tourney stake` and `tourney reserve fund` approve for you)"),
+        "(`tourney stake` and `tourney reserve fund` approve for you)"
+    ),
     "ERC2612ExpiredSignature": lambda a: f"the permit expired at {a['deadline']}: sign a new one",
     "RoundAlreadyOpen": lambda a: f"round {a['round']} is already open: wait until it closes",
     "RoundNotDue": lambda a: f"round {a['round']} closes at {a['closesAt']}: it cannot be closed before that",
     "CloseTimeNotInFuture": lambda a: (
         f"the closing time {a['closesAt']} is not in the future by the chain's clock: is the chain's clock standing "
-        "still? (start a local Anvil with `anvil --block-time 1`)"),
+        "still? (start a local Anvil with `anvil --block-time 1`)"
+    ),
     "ChallengeWindowOpen": lambda a: (
-        f"round {a['round']}'s challenge window runs until {a['activatesAt']}: it can be activated after that"),
+        f"round {a['round']}'s challenge window runs until {a['activatesAt']}: it can be activated after that"
+    ),
     "ChallengeWindowClosed": lambda a: (
-        f"round {a['round']}'s challenge window ended at {a['activatesAt']}: too late to veto it"),
+        f"round {a['round']}'s challenge window ended at {a['activatesAt']}: too late to veto it"
+    ),
     "UnexpectedRoundStatus": lambda a: f"round {a['round']} is {a['status']}, which does not allow this step",
     "RootNotActive": lambda a: (
         f"round {a['round']}'s root is not active yet: wait for its activation (`tourney round wait {a['round']} "
-        "--until active`)"),
+        "--until active`)"
+    ),
     "InvalidProof": lambda a: (
         "the Merkle proof does not match the round's root: take the proof from the round's published tree "
-        "(`tourney status` prints it)"),
+        "(`tourney status` prints it)"
+    ),
     "EnforcedPause": lambda a: (
-        "the tournament is paused by its pauser" + (f" until {a['until']}" if "until" in a else "")
-        + ": try again later"),
+        "the tournament is paused by its pauser"
+        + (f" until {a['until']}" if "until" in a else "")
+        + ": try again later"
+    ),
     "StakeBelowMinimum": lambda a: (
-        f"model {a['modelId']} has no stake yet: its first stake must be at least {a['minimum']}, not "
-        f"{a['amount']}"),
+        f"model {a['modelId']} has no stake yet: its first stake must be at least {a['minimum']}, not {a['amount']}"
+    ),
     "TopUpPending": lambda a: (
         f"model {a['modelId']} already has a deposit waiting for its first round: settle it through round "
-        f"{a['settleThrough']} first (`tourney settle --model {a['modelId']}`)"),
+        f"{a['settleThrough']} first (`tourney settle --model {a['modelId']}`)"
+    ),
     "WithdrawalBoundaryPending": lambda a: (
         f"model {a['modelId']} already has a withdrawal at risk in a round: settle it through round "
-        f"{a['settleThrough']} first, or take the pending withdrawal"),
+        f"{a['settleThrough']} first, or take the pending withdrawal"
+    ),
     "RoundNotResolved": lambda a: (
-        f"round {a['round']} is not resolved yet" + ("" if a["lapsesAt"] == "-" else
-                                                      f"; it will be by {a['lapsesAt']} at the latest")
-        + ": try again then"),
+        f"round {a['round']} is not resolved yet"
+        + ("" if a["lapsesAt"] == "-" else f"; it will be by {a['lapsesAt']} at the latest")
+        + ": try again then"
+    ),
     "CloseTimeOutOfRange": lambda a: (
         f"the closing time {a['closesAt']} is outside what the contract allows ({a['earliest']} to {a['latest']}): "
-        "choose a --window within the deployment's round length limits"),
+        "choose a --window within the deployment's round length limits"
+    ),
     "ResolutionOutOfOrder": lambda a: f"rounds resolve in order: round {a['nextRound']} comes first",
     "ProposalPastLapse": lambda a: (
         f"round {a['round']}'s challenge window would end at {a['activatesAt']}, after the round lapses at "
-        f"{a['lapsesAt']}: too late to propose it"),
-    "ActivationPastLapse": lambda a: f"round {a['round']} reached its lapse deadline {a['lapsesAt']}: it can only lapse",
+        f"{a['lapsesAt']}: too late to propose it"
+    ),
+    "ActivationPastLapse": lambda a: (
+        f"round {a['round']} reached its lapse deadline {a['lapsesAt']}: it can only lapse"
+    ),
     "LapseNotDue": lambda a: f"round {a['round']} can lapse only from {a['lapsesAt']}",
     "PauseCoolingDown": lambda a: f"the last pause ended too recently: the next may start at {a['availableAt']}",
     "Error": lambda a: f"the contract says: {a.get('message', '')}",

@@ -12,8 +12,17 @@ from web3 import Web3
 
 from oracle.chain.events import ChainEvent
 
-__all__ = ["Cursor", "HardLimits", "ModelInfo", "ModelState", "Proposal", "RoundLabel", "RoundState", "RoundStatus",
-           "hex32"]
+__all__ = [
+    "Cursor",
+    "HardLimits",
+    "ModelInfo",
+    "ModelState",
+    "Proposal",
+    "RoundLabel",
+    "RoundState",
+    "RoundStatus",
+    "hex32",
+]
 
 #: A round's status as the API, the MCP tools and the CLI spell it (:attr:`RoundStatus.label`).
 RoundLabel = Literal["none", "open", "closed", "proposed", "vetoed", "active", "lapsed"]
@@ -102,10 +111,16 @@ class Proposal:
     def of(cls, event: ChainEvent) -> "Proposal":
         a = event.args
         return cls(
-            round=int(a["round"]), root=hex32(a["root"]), payout_total=int(a["payoutTotal"]),
-            burn_total=int(a["burnTotal"]), manifest_hash=hex32(a["manifestHash"]),
-            manifest_uri=str(a["manifestURI"]), activates_at=int(a["activatesAt"]), block=event.block,
-            log_index=event.log_index, tx_hash=event.tx_hash,
+            round=int(a["round"]),
+            root=hex32(a["root"]),
+            payout_total=int(a["payoutTotal"]),
+            burn_total=int(a["burnTotal"]),
+            manifest_hash=hex32(a["manifestHash"]),
+            manifest_uri=str(a["manifestURI"]),
+            activates_at=int(a["activatesAt"]),
+            block=event.block,
+            log_index=event.log_index,
+            tx_hash=event.tx_hash,
         )
 
 
@@ -135,10 +150,19 @@ class ModelState:
     @classmethod
     def of(cls, model_id: int, raw: Sequence[Any]) -> "ModelState":
         (owner, stake, net, payout, burn, settled, tranche, tranche_from, withdrawal, withdrawal_after) = raw
-        return cls(model_id=int(model_id), owner=Web3.to_checksum_address(owner), stake=int(stake),
-                   net_deposits=int(net), cumulative_payout=int(payout), cumulative_burn=int(burn),
-                   settled_round=int(settled), tranche=int(tranche), tranche_from=int(tranche_from),
-                   withdrawal=int(withdrawal), withdrawal_after=int(withdrawal_after))
+        return cls(
+            model_id=int(model_id),
+            owner=Web3.to_checksum_address(owner),
+            stake=int(stake),
+            net_deposits=int(net),
+            cumulative_payout=int(payout),
+            cumulative_burn=int(burn),
+            settled_round=int(settled),
+            tranche=int(tranche),
+            tranche_from=int(tranche_from),
+            withdrawal=int(withdrawal),
+            withdrawal_after=int(withdrawal_after),
+        )
 
     # The names the participant code used before the redesign.
     @property

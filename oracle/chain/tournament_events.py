@@ -63,12 +63,20 @@ class TournamentEvents:
 
     # -------------------------------------------------------------- events
 
-    def follow(self, path: str | None = None, reorg_margin: int = DEFAULT_REORG_MARGIN,
-               on_rescan: Any = lambda reason: None) -> EventLog:
+    def follow(
+        self, path: str | None = None, reorg_margin: int = DEFAULT_REORG_MARGIN, on_rescan: Any = lambda reason: None
+    ) -> EventLog:
         """Read events from an :class:`EventLog` of the tournament from now on (``path``: its SQLite file, kept
         across runs; None: in memory). Call :meth:`sync_events` to bring it up to date."""
-        self.event_log = EventLog(self.w3, self.tournament.address, self.deployment.block, path, chunk=self.chunk,
-                                  reorg_margin=reorg_margin, on_rescan=on_rescan)
+        self.event_log = EventLog(
+            self.w3,
+            self.tournament.address,
+            self.deployment.block,
+            path,
+            chunk=self.chunk,
+            reorg_margin=reorg_margin,
+            on_rescan=on_rescan,
+        )
         self._decoded.clear()
         return self.event_log
 
@@ -76,8 +84,9 @@ class TournamentEvents:
         """Bring the followed event log up to the latest block (None when the client follows none)."""
         return None if self.event_log is None else self.event_log.sync()
 
-    def _scan(self, topics: list[Any] | None, from_block: int | None, to_block: int | None,
-              what: str) -> list[ChainEvent]:
+    def _scan(
+        self, topics: list[Any] | None, from_block: int | None, to_block: int | None, what: str
+    ) -> list[ChainEvent]:
         """The one event scanner: ``eth_getLogs`` over the tournament in windows of ``chunk`` blocks, decoded, in
         chain order; from the followed event log when there is one (synced first if it never was)."""
         if self.event_log is not None:
@@ -106,16 +115,24 @@ class TournamentEvents:
                 return "0x" + topic.hex()
         raise ValueError(f"the Tournament ABI has no event {name!r}")
 
-    def events(self, names: Sequence[str] | None = None, from_block: int | None = None,
-               to_block: int | None = None, indexed: Any = None) -> list[ChainEvent]:
+    def events(
+        self,
+        names: Sequence[str] | None = None,
+        from_block: int | None = None,
+        to_block: int | None = None,
+        indexed: Any = None,
+    ) -> list[ChainEvent]:
         """Tournament events (only ``names`` when given), in chain order. ``indexed`` filters on the events' first
         indexed argument (an int such as a round or model id, or an address) on the node."""
         topics: list[Any] | None = None
         if names is not None:
             topics = [[self._topic(name) for name in names]]
         if indexed is not None:
-            word = (bytes(HexBytes(Web3.to_checksum_address(indexed))).rjust(32, b"\0") if isinstance(indexed, str)
-                    else int(indexed).to_bytes(32, "big"))
+            word = (
+                bytes(HexBytes(Web3.to_checksum_address(indexed))).rjust(32, b"\0")
+                if isinstance(indexed, str)
+                else int(indexed).to_bytes(32, "big")
+            )
             topics = (topics or [None]) + ["0x" + word.hex()]
         return self._scan(topics, from_block, to_block, ",".join(names or ["all"]))
 
@@ -130,8 +147,13 @@ class TournamentEvents:
         decoded = None
         if known is not None:
             name, decode = known
-            decoded = ChainEvent(name=name, args=decode(log), block=int(log["blockNumber"]),
-                                 log_index=int(log["logIndex"]), tx_hash=hex32(log["transactionHash"]))
+            decoded = ChainEvent(
+                name=name,
+                args=decode(log),
+                block=int(log["blockNumber"]),
+                log_index=int(log["logIndex"]),
+                tx_hash=hex32(log["transactionHash"]),
+            )
         if self.event_log is not None:
             self._decoded[key] = decoded
         return decoded
@@ -143,7 +165,6 @@ class TournamentEvents:
     def proposals(self, round: int) -> list[Proposal]:
         """Every ``RootProposed`` of a round, oldest first (more than one only after vetoes)."""
         return [Proposal.of(e) for e in self.round_events("RootProposed", round)]
-
 
     def close_event(self, round: int) -> ChainEvent | None:
         found = self.round_events("RoundClosed", round)

@@ -22,11 +22,11 @@ from web3.contract.contract import ContractFunction
 from web3.exceptions import ContractCustomError, ContractLogicError, TimeExhausted, TransactionNotFound, Web3RPCError
 from web3.types import TxParams, TxReceipt, Wei
 
-from oracle.errors import TourneyError
 from oracle.chain.artifacts import error_selectors
 from oracle.chain.hashes import hex_hash
 from oracle.chain.reverts import explain_revert
 from oracle.chain.units import format_tokens
+from oracle.errors import TourneyError
 
 CONTRACTS_WITH_ERRORS = ("Tournament", "TournamentExtension", "TournamentToken")
 
@@ -157,8 +157,13 @@ class Sender:
         return self._estimate_and_send(ctor, {"from": self.address}, action)
 
     def send_ether(self, to: str, wei: int) -> TxReceipt:
-        tx: TxParams = {"from": self.address, "to": Web3.to_checksum_address(to), "value": Wei(wei), "gas": 21_000,
-                        **self._fees()}
+        tx: TxParams = {
+            "from": self.address,
+            "to": Web3.to_checksum_address(to),
+            "value": Wei(wei),
+            "gas": 21_000,
+            **self._fees(),
+        }
         return self._send(tx, "send ether")
 
     # -------------------------------------------------------------- internals
@@ -218,9 +223,11 @@ class Sender:
 
     def _no_gas_money(self) -> str:
         held = self._rpc(lambda: self.w3.eth.get_balance(self.address))
-        return (f"{self.address} has {format_tokens(held, 18, 'ETH')}, not enough ether to pay for the gas: ask the "
-                "operator (or any funded account) to send some, e.g. `tourney token transfer --to "
-                f"{self.address} --eth 1`")
+        return (
+            f"{self.address} has {format_tokens(held, 18, 'ETH')}, not enough ether to pay for the gas: ask the "
+            "operator (or any funded account) to send some, e.g. `tourney token transfer --to "
+            f"{self.address} --eth 1`"
+        )
 
     def _wait(self, tx_hash: HexBytes, action: str) -> TxReceipt:
         deadline = time.monotonic() + self.receipt_timeout

@@ -58,8 +58,9 @@ class _Tourney(click.Group):
             module, _, attribute = COMMANDS[cmd_name].partition(":")
             command = getattr(importlib.import_module(module), attribute)
             if command.name != cmd_name:
-                raise RuntimeError(f"oracle.cli.COMMANDS: {COMMANDS[cmd_name]} is the command {command.name!r}, "
-                                   f"not {cmd_name!r}")
+                raise RuntimeError(
+                    f"oracle.cli.COMMANDS: {COMMANDS[cmd_name]} is the command {command.name!r}, not {cmd_name!r}"
+                )
             self.add_command(command)
         return super().get_command(ctx, cmd_name)
 

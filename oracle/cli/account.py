@@ -27,8 +27,13 @@ def _keystore(keystore_dir: str | None) -> Keystore:
     return Keystore(keystore_dir)
 
 
-keystore_dir_option = click.option("--keystore-dir", envvar="TOURNEY_KEYSTORE_DIR", default=None, metavar="DIR",
-                                   help="Keystore directory [env TOURNEY_KEYSTORE_DIR, default ~/.tourney/keystores].")
+keystore_dir_option = click.option(
+    "--keystore-dir",
+    envvar="TOURNEY_KEYSTORE_DIR",
+    default=None,
+    metavar="DIR",
+    help="Keystore directory [env TOURNEY_KEYSTORE_DIR, default ~/.tourney/keystores].",
+)
 
 
 @click.group("account")
@@ -48,14 +53,20 @@ def account_create(name: str, keystore_dir: str | None) -> None:
     if keystore.exists(name):
         raise KeystoreError(f"account {name!r} already exists at {keystore.path(name)}; choose another name")
     entry = keystore.create(name, read_password(f"Password for new account {name}", confirm=True))
-    get_output().emit({"name": entry.name, "address": entry.address, "path": str(entry.path)},
-                      lambda c: c.print(f"created {entry.name} {entry.address} ({entry.path})", highlight=False))
+    get_output().emit(
+        {"name": entry.name, "address": entry.address, "path": str(entry.path)},
+        lambda c: c.print(f"created {entry.name} {entry.address} ({entry.path})", highlight=False),
+    )
 
 
 @account_group.command("import")
 @click.argument("name")
-@click.option("--keystore-file", type=click.Path(dir_okay=False), default=None,
-              help="Import this V3 keystore file (copied as is; its password is asked to check it).")
+@click.option(
+    "--keystore-file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Import this V3 keystore file (copied as is; its password is asked to check it).",
+)
 @keystore_dir_option
 @json_option
 def account_import(name: str, keystore_file: str | None, keystore_dir: str | None) -> None:
@@ -72,8 +83,10 @@ def account_import(name: str, keystore_file: str | None, keystore_dir: str | Non
         text = stdin.readline() if not stdin.isatty() else click.prompt("Private key (hex)", hide_input=True, err=True)
         key = parse_private_key(text)
         entry = keystore.import_key(name, key, read_password(f"Password for account {name}", confirm=True))
-    get_output().emit({"name": entry.name, "address": entry.address, "path": str(entry.path)},
-                      lambda c: c.print(f"imported {entry.name} {entry.address} ({entry.path})", highlight=False))
+    get_output().emit(
+        {"name": entry.name, "address": entry.address, "path": str(entry.path)},
+        lambda c: c.print(f"imported {entry.name} {entry.address} ({entry.path})", highlight=False),
+    )
 
 
 @account_group.command("list")
@@ -84,13 +97,16 @@ def account_list(keystore_dir: str | None) -> None:
     keystore = _keystore(keystore_dir)
     entries = keystore.list()
     problems = keystore.problems()
-    data = {"keystore_dir": str(keystore.directory),
-            "accounts": [{"name": e.name, "address": e.address, "path": str(e.path)} for e in entries],
-            "problems": problems}
+    data = {
+        "keystore_dir": str(keystore.directory),
+        "accounts": [{"name": e.name, "address": e.address, "path": str(e.path)} for e in entries],
+        "problems": problems,
+    }
 
     def render(console: Console) -> None:
-        console.print(make_table(f"Accounts in {keystore.directory}", ["name", "address"],
-                                 [(e.name, e.address) for e in entries]))
+        console.print(
+            make_table(f"Accounts in {keystore.directory}", ["name", "address"], [(e.name, e.address) for e in entries])
+        )
         for problem in problems:
             console.print(f"skipped: {problem}", highlight=False)
 

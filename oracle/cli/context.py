@@ -51,16 +51,20 @@ class ChainOptions:
 
         deployment, rpc = self.resolved()
         if not deployment:
-            raise ConnectionRefused("no deployment file: pass --deployment FILE or set TOURNEY_DEPLOYMENT (the file "
-                                    "`tourney deploy` writes; ./deployment.json is used when it exists)")
+            raise ConnectionRefused(
+                "no deployment file: pass --deployment FILE or set TOURNEY_DEPLOYMENT (the file "
+                "`tourney deploy` writes; ./deployment.json is used when it exists)"
+            )
         if not rpc:
-            raise ConnectionRefused(f"no JSON-RPC endpoint: {deployment} records none; pass --rpc URL or set "
-                                    "TOURNEY_RPC")
+            raise ConnectionRefused(
+                f"no JSON-RPC endpoint: {deployment} records none; pass --rpc URL or set TOURNEY_RPC"
+            )
         account = None
         if need_account:
             if not self.account:
-                raise ConnectionRefused("this command signs: pass --account NAME or set TOURNEY_ACCOUNT "
-                                        "(see `tourney account list`)")
+                raise ConnectionRefused(
+                    "this command signs: pass --account NAME or set TOURNEY_ACCOUNT (see `tourney account list`)"
+                )
             keystore = self.keystore()
             address = keystore.address(self.account)  # fails fast, before prompting, on an unknown name
             account = keystore.unlock(self.account, read_password(f"Password for {self.account} ({address})"))
@@ -76,20 +80,40 @@ class ChainOptions:
         rpc = self.rpc
         if not rpc and deployment:
             rpc = Deployment.load(deployment).rpc
-        return deployment, (check_rpc_url(rpc, "--rpc" if self.rpc else f"the RPC URL in {deployment}")
-                            if rpc else None)
+        return deployment, (
+            check_rpc_url(rpc, "--rpc" if self.rpc else f"the RPC URL in {deployment}") if rpc else None
+        )
 
 
 _OPTIONS = (
-    click.option("--rpc", envvar="TOURNEY_RPC", default=None, metavar="URL",
-                 help="JSON-RPC endpoint [env TOURNEY_RPC; default: the URL the deployment file records]."),
-    click.option("--deployment", envvar="TOURNEY_DEPLOYMENT", default=None, metavar="FILE",
-                 help="Deployment file written by `tourney deploy` [env TOURNEY_DEPLOYMENT; default "
-                      "./deployment.json]."),
-    click.option("--account", envvar="TOURNEY_ACCOUNT", default=None, metavar="NAME",
-                 help="Keystore account that signs [env TOURNEY_ACCOUNT]."),
-    click.option("--keystore-dir", envvar="TOURNEY_KEYSTORE_DIR", default=None, metavar="DIR",
-                 help="Keystore directory [env TOURNEY_KEYSTORE_DIR, default ~/.tourney/keystores]."),
+    click.option(
+        "--rpc",
+        envvar="TOURNEY_RPC",
+        default=None,
+        metavar="URL",
+        help="JSON-RPC endpoint [env TOURNEY_RPC; default: the URL the deployment file records].",
+    ),
+    click.option(
+        "--deployment",
+        envvar="TOURNEY_DEPLOYMENT",
+        default=None,
+        metavar="FILE",
+        help="Deployment file written by `tourney deploy` [env TOURNEY_DEPLOYMENT; default ./deployment.json].",
+    ),
+    click.option(
+        "--account",
+        envvar="TOURNEY_ACCOUNT",
+        default=None,
+        metavar="NAME",
+        help="Keystore account that signs [env TOURNEY_ACCOUNT].",
+    ),
+    click.option(
+        "--keystore-dir",
+        envvar="TOURNEY_KEYSTORE_DIR",
+        default=None,
+        metavar="DIR",
+        help="Keystore directory [env TOURNEY_KEYSTORE_DIR, default ~/.tourney/keystores].",
+    ),
 )
 
 
@@ -97,8 +121,14 @@ def chain_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """Add the connection options to a click command; the command receives them as ``chain: ChainOptions``."""
 
     @functools.wraps(func)
-    def wrapper(*args: Any, rpc: str | None, deployment: str | None, account: str | None,
-                keystore_dir: str | None, **kwargs: Any) -> Any:
+    def wrapper(
+        *args: Any,
+        rpc: str | None,
+        deployment: str | None,
+        account: str | None,
+        keystore_dir: str | None,
+        **kwargs: Any,
+    ) -> Any:
         return func(*args, chain=ChainOptions(rpc, deployment, account, keystore_dir), **kwargs)
 
     for option in reversed(_OPTIONS):

@@ -23,10 +23,22 @@ def data_group() -> None:
 
 @data_group.command("download")
 @click.option("--round", "round_", type=click.IntRange(min=1), required=True, help="The round.")
-@click.option("--from", "service", envvar="TOURNEY_SERVICE", required=True, metavar="URL",
-              help="The operator service's URL [env TOURNEY_SERVICE].")
-@click.option("--data-dir", envvar="TOURNEY_DATA_DIR", default="data", show_default=True, metavar="DIR",
-              help="Where to save live_<r>.parquet and rules_<r>.json [env TOURNEY_DATA_DIR].")
+@click.option(
+    "--from",
+    "service",
+    envvar="TOURNEY_SERVICE",
+    required=True,
+    metavar="URL",
+    help="The operator service's URL [env TOURNEY_SERVICE].",
+)
+@click.option(
+    "--data-dir",
+    envvar="TOURNEY_DATA_DIR",
+    default="data",
+    show_default=True,
+    metavar="DIR",
+    help="Where to save live_<r>.parquet and rules_<r>.json [env TOURNEY_DATA_DIR].",
+)
 @json_option
 def download_command(round_: int, service: str, data_dir: str) -> None:
     """Download round R's live data (id, era, feature_*) and its published rules into --data-dir."""
@@ -38,33 +50,53 @@ def download_command(round_: int, service: str, data_dir: str) -> None:
     if output.json_mode:
         done = download_round(service, round_, data_dir)
     else:
-        with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
-                      TransferSpeedColumn(), console=output.err_console, transient=True) as progress:
+        with Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            console=output.err_console,
+            transient=True,
+        ) as progress:
             task = progress.add_task(f"round {round_} live data", total=None)
 
             def advance(received: int, total: int | None) -> None:
                 progress.update(task, completed=received, total=total)
 
             done = download_round(service, round_, data_dir, on_progress=advance)
-    data = {"round": done.round, "live": str(done.live), "rows": done.rows, "sha256": done.sha256,
-            "rules": str(done.rules) if done.rules else None}
+    data = {
+        "round": done.round,
+        "live": str(done.live),
+        "rows": done.rows,
+        "sha256": done.sha256,
+        "rules": str(done.rules) if done.rules else None,
+    }
 
     def render(console: Console) -> None:
-        console.print(f"round {done.round}: {done.rows:,} rows -> {done.live} (sha256 {done.sha256[:16]}…)",
-                      highlight=False)
+        console.print(
+            f"round {done.round}: {done.rows:,} rows -> {done.live} (sha256 {done.sha256[:16]}…)", highlight=False
+        )
         if done.rules:
             console.print(f"round {done.round}'s rules -> {done.rules}", highlight=False)
         else:
-            console.print(f"the service publishes no rules for round {done.round}: files are checked against every "
-                          "live id", highlight=False)
+            console.print(
+                f"the service publishes no rules for round {done.round}: files are checked against every live id",
+                highlight=False,
+            )
 
     output.emit(data, render)
 
 
 @data_group.command("generate")
 @click.option("--rounds", type=click.IntRange(min=1), required=True, help="How many rounds (1..N).")
-@click.option("--dir", "directory", required=True, type=click.Path(file_okay=False), metavar="DIR",
-              help="The round data directory (what the operator's --round-data names).")
+@click.option(
+    "--dir",
+    "directory",
+    required=True,
+    type=click.Path(file_okay=False),
+    metavar="DIR",
+    help="The round data directory (what the operator's --round-data names).",
+)
 @click.option("--rows", type=click.IntRange(min=10), default=2_000, show_default=True, help="Live rows per round.")
 @click.option("--features", type=click.IntRange(min=20), default=20, show_default=True, help="Feature columns.")
 @click.option("--seed", type=int, default=0, show_default=True, help="The same seed writes the same files.")
@@ -78,13 +110,26 @@ def generate_command(rounds: int, directory: str, rows: int, features: int, seed
 
     if features < 16:
         fail("--features must be at least 16", code=2)
-    spec = TournamentSpec(seed=seed, n_features=features, n_factors=4, n_risky=2, n_stable=6, n_interactions=4,
-                          history_eras=1, history_rows_per_era=10, live_rows=rows)
+    spec = TournamentSpec(
+        seed=seed,
+        n_features=features,
+        n_factors=4,
+        n_risky=2,
+        n_stable=6,
+        n_interactions=4,
+        history_eras=1,
+        history_rows_per_era=10,
+        live_rows=rows,
+    )
     world = World.of(spec)
     written: list[dict[str, Any]] = []
     for round in range(1, rounds + 1):
         live, targets = write_live_round(world, round, Path(directory))
         written.append({"round": round, "live": str(live), "targets": str(targets)})
-    get_output().emit({"directory": directory, "rounds": written}, lambda c: c.print(
-        f"wrote live and targets files for rounds 1-{rounds} ({rows:,} rows, {features} features) to {directory}",
-        highlight=False))
+    get_output().emit(
+        {"directory": directory, "rounds": written},
+        lambda c: c.print(
+            f"wrote live and targets files for rounds 1-{rounds} ({rows:,} rows, {features} features) to {directory}",
+            highlight=False,
+        ),
+    )

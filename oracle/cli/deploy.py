@@ -20,6 +20,7 @@ from oracle.cli.output import fail, get_output, json_option
 
 __all__ = ["deploy_command"]
 
+
 #: How a DeployParams field is typed on the command line, by its name: amounts in tokens, caps in basis points,
 #: texts as they are, every other integer in seconds.
 def _kind(name: str, annotation: str) -> str:
@@ -39,8 +40,9 @@ def _tokens(text: str, name: str) -> int:
         raise click.BadParameter(f"{text!r} is not a number of tokens", param_hint=f"--{name}") from None
     units = value.scaleb(18)
     if units != units.to_integral_value() or units < 0:
-        raise click.BadParameter(f"{text!r} is not a non-negative amount with at most 18 decimals",
-                                 param_hint=f"--{name}")
+        raise click.BadParameter(
+            f"{text!r} is not a non-negative amount with at most 18 decimals", param_hint=f"--{name}"
+        )
     return int(units)
 
 
@@ -54,10 +56,15 @@ def _param_options() -> list[click.Option]:
         default = getattr(defaults, f.name)
         shown = f"{default // 10**18:,}" if kind == "tokens" else default
         unit = "" if kind == "text" else f", in {kind}"
-        options.append(click.Option([f"--{f.name.replace('_', '-')}", f.name], default=None,
-                                    metavar=kind.upper().replace(" ", "_"),
-                                    type=str if kind in ("text", "tokens") else click.IntRange(min=0),
-                                    help=f"DeployParams.{f.name}{unit} [local default: {shown}]."))
+        options.append(
+            click.Option(
+                [f"--{f.name.replace('_', '-')}", f.name],
+                default=None,
+                metavar=kind.upper().replace(" ", "_"),
+                type=str if kind in ("text", "tokens") else click.IntRange(min=0),
+                help=f"DeployParams.{f.name}{unit} [local default: {shown}].",
+            )
+        )
     return options
 
 
@@ -89,25 +96,64 @@ def _holder(value: str | None, keystore: Any, deployer: str, role: str) -> str:
 
 
 @click.command("deploy", cls=_DeployCommand)
-@click.option("--rpc", envvar="TOURNEY_RPC", default="http://127.0.0.1:8545", show_default=True, metavar="URL",
-              help="JSON-RPC endpoint of the chain [env TOURNEY_RPC].")
-@click.option("--account", envvar="TOURNEY_ACCOUNT", required=True, metavar="NAME",
-              help="Keystore account that deploys and pays the gas; it receives the whole token supply "
-                   "[env TOURNEY_ACCOUNT].")
-@click.option("--keystore-dir", envvar="TOURNEY_KEYSTORE_DIR", default=None, metavar="DIR",
-              help="Keystore directory [env TOURNEY_KEYSTORE_DIR, default ~/.tourney/keystores].")
+@click.option(
+    "--rpc",
+    envvar="TOURNEY_RPC",
+    default="http://127.0.0.1:8545",
+    show_default=True,
+    metavar="URL",
+    help="JSON-RPC endpoint of the chain [env TOURNEY_RPC].",
+)
+@click.option(
+    "--account",
+    envvar="TOURNEY_ACCOUNT",
+    required=True,
+    metavar="NAME",
+    help="Keystore account that deploys and pays the gas; it receives the whole token supply [env TOURNEY_ACCOUNT].",
+)
+@click.option(
+    "--keystore-dir",
+    envvar="TOURNEY_KEYSTORE_DIR",
+    default=None,
+    metavar="DIR",
+    help="Keystore directory [env TOURNEY_KEYSTORE_DIR, default ~/.tourney/keystores].",
+)
 @click.option("--oracle", default=None, metavar="ADDRESS|NAME", help="ORACLE_ROLE holder (default: the deployer).")
-@click.option("--guardian", default=None, metavar="ADDRESS|NAME",
-              help="GUARDIAN_ROLE holder, who may veto a root (default: the deployer).")
+@click.option(
+    "--guardian",
+    default=None,
+    metavar="ADDRESS|NAME",
+    help="GUARDIAN_ROLE holder, who may veto a root (default: the deployer).",
+)
 @click.option("--pauser", default=None, metavar="ADDRESS|NAME", help="PAUSER_ROLE holder (default: the deployer).")
-@click.option("--admin", default=None, metavar="ADDRESS|NAME",
-              help="DEFAULT_ADMIN_ROLE holder, a timelock or multisig on a real network (default: the deployer).")
-@click.option("--out", default="deployment.json", show_default=True, type=click.Path(), metavar="FILE",
-              help="Where to record the deployment (what --deployment reads).")
+@click.option(
+    "--admin",
+    default=None,
+    metavar="ADDRESS|NAME",
+    help="DEFAULT_ADMIN_ROLE holder, a timelock or multisig on a real network (default: the deployer).",
+)
+@click.option(
+    "--out",
+    default="deployment.json",
+    show_default=True,
+    type=click.Path(),
+    metavar="FILE",
+    help="Where to record the deployment (what --deployment reads).",
+)
 @click.option("--force", is_flag=True, help="Replace the deployment already recorded in --out.")
 @json_option
-def deploy_command(rpc: str, account: str, keystore_dir: str | None, oracle: str | None, guardian: str | None,
-                   pauser: str | None, admin: str | None, out: str, force: bool, **params: Any) -> None:
+def deploy_command(
+    rpc: str,
+    account: str,
+    keystore_dir: str | None,
+    oracle: str | None,
+    guardian: str | None,
+    pauser: str | None,
+    admin: str | None,
+    out: str,
+    force: bool,
+    **params: Any,
+) -> None:
     """Deploy the token and the tournament, grant the roles and record the deployment in --out.
 
     On a local chain every role defaults to the deployer (fine for a trial) and the parameters to DeployParams'
@@ -128,8 +174,10 @@ def deploy_command(rpc: str, account: str, keystore_dir: str | None, oracle: str
     try:
         chain_id = int(w3.eth.chain_id)
     except Exception as exc:  # noqa: BLE001 - any transport error means the endpoint is unusable
-        raise RpcUnavailable(f"JSON-RPC endpoint {rpc} does not answer ({exc}): is the chain running? "
-                             "(a local one: `anvil --block-time 1`)") from None
+        raise RpcUnavailable(
+            f"JSON-RPC endpoint {rpc} does not answer ({exc}): is the chain running? "
+            "(a local one: `anvil --block-time 1`)"
+        ) from None
     local = chain_id in LOCAL_CHAIN_IDS
     values: dict[str, Any] = {}
     for f in dataclasses.fields(DeployParams):
@@ -144,38 +192,67 @@ def deploy_command(rpc: str, account: str, keystore_dir: str | None, oracle: str
         fail(f"deployment parameters refused: {exc}", code=2)
     keystore = Keystore(keystore_dir)
     address = keystore.address(account)
-    holders = {role: _holder(value, keystore, address, role)
-               for role, value in (("oracle", oracle), ("guardian", guardian), ("pauser", pauser), ("admin", admin))}
+    holders = {
+        role: _holder(value, keystore, address, role)
+        for role, value in (("oracle", oracle), ("guardian", guardian), ("pauser", pauser), ("admin", admin))
+    }
     if not local:
-        defaulted = [role for role, value in (("oracle", oracle), ("guardian", guardian), ("pauser", pauser),
-                                              ("admin", admin)) if value is None]
+        defaulted = [
+            role
+            for role, value in (("oracle", oracle), ("guardian", guardian), ("pauser", pauser), ("admin", admin))
+            if value is None
+        ]
         if defaulted:
-            fail(f"chain {chain_id} is not a local chain: name each role's holder explicitly (missing: "
-                 + ", ".join(f"--{r}" for r in defaulted) + "); see docs/operator-guide.md", code=2)
+            fail(
+                f"chain {chain_id} is not a local chain: name each role's holder explicitly (missing: "
+                + ", ".join(f"--{r}" for r in defaulted)
+                + "); see docs/operator-guide.md",
+                code=2,
+            )
     if not local:
         check_public_network_safety(deploy_params, holders["admin"], address)
     if w3.eth.get_balance(address) == 0:
-        fail(f"the deployer {account} ({address}) has no ether on chain {chain_id} to pay for gas: fund it first "
-             "(on a local Anvil, import one of the accounts Anvil prints at start-up)")
+        fail(
+            f"the deployer {account} ({address}) has no ether on chain {chain_id} to pay for gas: fund it first "
+            "(on a local Anvil, import one of the accounts Anvil prints at start-up)"
+        )
     signer = keystore.unlock(account, read_password(f"Password for {account} ({address})"))
-    deployment = deploy(Sender(w3, signer), deploy_params, oracle=holders["oracle"], guardian=holders["guardian"],
-                        pauser=holders["pauser"], admin=holders["admin"])
+    deployment = deploy(
+        Sender(w3, signer),
+        deploy_params,
+        oracle=holders["oracle"],
+        guardian=holders["guardian"],
+        pauser=holders["pauser"],
+        admin=holders["admin"],
+    )
     path = save_deployment(deployment, target, rpc=rpc, force=True)
-    data = {"chain_id": deployment.chain_id, "token": deployment.token, "tournament": deployment.tournament,
-            "block": deployment.block, "admin": deployment.admin, "roles": deployment.roles, "rpc": rpc,
-            "deployment_file": str(path), "params": dataclasses.asdict(deploy_params)}
+    data = {
+        "chain_id": deployment.chain_id,
+        "token": deployment.token,
+        "tournament": deployment.tournament,
+        "block": deployment.block,
+        "admin": deployment.admin,
+        "roles": deployment.roles,
+        "rpc": rpc,
+        "deployment_file": str(path),
+        "params": dataclasses.asdict(deploy_params),
+    }
 
     def render(console: Any) -> None:
         console.print(f"deployed on chain {deployment.chain_id} ({rpc}) at block {deployment.block}", highlight=False)
-        console.print(f"  token         {deployment.token} ({deploy_params.token_symbol}, "
-                      f"{format_tokens(deploy_params.token_supply, 18, deploy_params.token_symbol)} held by "
-                      f"{account})", highlight=False)
+        console.print(
+            f"  token         {deployment.token} ({deploy_params.token_symbol}, "
+            f"{format_tokens(deploy_params.token_supply, 18, deploy_params.token_symbol)} held by "
+            f"{account})",
+            highlight=False,
+        )
         console.print(f"  tournament    {deployment.tournament}", highlight=False)
         for role, holders_of in sorted(deployment.roles.items()):
             console.print(f"  {role:<14}{', '.join(holders_of)}", highlight=False)
         console.print(f"  admin         {deployment.admin}", highlight=False)
-        console.print(f"recorded in {path}; next: fund the reward reserve (`tourney reserve fund AMOUNT`)",
-                      highlight=False)
+        console.print(
+            f"recorded in {path}; next: fund the reward reserve (`tourney reserve fund AMOUNT`)", highlight=False
+        )
         if local and len(set(holders.values())) == 1:
             get_output().note("note: every role is held by the deployer: fine for a local trial, not for real funds")
 

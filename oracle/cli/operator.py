@@ -29,27 +29,68 @@ __all__ = ["operator_group", "open_command", "close_command", "resolve_command",
 def operator_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """The operator's configuration options (each with an environment variable)."""
     options = (
-        click.option("--store", envvar="TOURNEY_STORE", required=True, metavar="URL",
-                     help="Artifact store for round bundles (directory or fsspec URL) [env TOURNEY_STORE]."),
-        click.option("--inbox", envvar="TOURNEY_INBOX", required=True, metavar="URL",
-                     help="Submission inbox (directory or fsspec URL) [env TOURNEY_INBOX]."),
-        click.option("--round-data", envvar="TOURNEY_ROUND_DATA", required=True, metavar="URL",
-                     help="Directory with live_<r>.parquet and targets_<r>.parquet [env TOURNEY_ROUND_DATA]."),
-        click.option("--params", "params_file", envvar="TOURNEY_PARAMS", default=None, metavar="FILE",
-                     help="Scoring parameters JSON (RoundParams; docs/data-formats.md) [env TOURNEY_PARAMS; default: "
-                          "0.5*CORR + 2*MMC, clip 5%, paid in full up to 1,000,000 tokens at risk]."),
-        click.option("--window", type=click.IntRange(min=1), default=3600, show_default=True,
-                     help="Submission window of a new round, in seconds of chain time."),
-        click.option("--max-rounds", type=click.IntRange(min=1), default=None,
-                     help="Open no round numbered above this."),
-        click.option("--public-url", envvar="TOURNEY_PUBLIC_URL", default=None, metavar="URL",
-                     help="The service URL that serves the store: manifest URIs are posted under <URL>/bundles so "
-                          "anyone can open them [env TOURNEY_PUBLIC_URL; `serve` defaults to its own address]."),
+        click.option(
+            "--store",
+            envvar="TOURNEY_STORE",
+            required=True,
+            metavar="URL",
+            help="Artifact store for round bundles (directory or fsspec URL) [env TOURNEY_STORE].",
+        ),
+        click.option(
+            "--inbox",
+            envvar="TOURNEY_INBOX",
+            required=True,
+            metavar="URL",
+            help="Submission inbox (directory or fsspec URL) [env TOURNEY_INBOX].",
+        ),
+        click.option(
+            "--round-data",
+            envvar="TOURNEY_ROUND_DATA",
+            required=True,
+            metavar="URL",
+            help="Directory with live_<r>.parquet and targets_<r>.parquet [env TOURNEY_ROUND_DATA].",
+        ),
+        click.option(
+            "--params",
+            "params_file",
+            envvar="TOURNEY_PARAMS",
+            default=None,
+            metavar="FILE",
+            help="Scoring parameters JSON (RoundParams; docs/data-formats.md) [env TOURNEY_PARAMS; default: "
+            "0.5*CORR + 2*MMC, clip 5%, paid in full up to 1,000,000 tokens at risk].",
+        ),
+        click.option(
+            "--window",
+            type=click.IntRange(min=1),
+            default=3600,
+            show_default=True,
+            help="Submission window of a new round, in seconds of chain time.",
+        ),
+        click.option(
+            "--max-rounds", type=click.IntRange(min=1), default=None, help="Open no round numbered above this."
+        ),
+        click.option(
+            "--public-url",
+            envvar="TOURNEY_PUBLIC_URL",
+            default=None,
+            metavar="URL",
+            help="The service URL that serves the store: manifest URIs are posted under <URL>/bundles so "
+            "anyone can open them [env TOURNEY_PUBLIC_URL; `serve` defaults to its own address].",
+        ),
     )
 
     @functools.wraps(func)
-    def wrapper(*args: Any, store: str, inbox: str, round_data: str, params_file: str | None, window: int,
-                max_rounds: int | None, public_url: str | None, **kwargs: Any) -> Any:
+    def wrapper(
+        *args: Any,
+        store: str,
+        inbox: str,
+        round_data: str,
+        params_file: str | None,
+        window: int,
+        max_rounds: int | None,
+        public_url: str | None,
+        **kwargs: Any,
+    ) -> Any:
         from oracle.operator.config import OperatorConfig
         from oracle.scoring.params import ParamsError, RoundParams
 
@@ -59,8 +100,15 @@ def operator_options(func: Callable[..., Any]) -> Callable[..., Any]:
             raise click.BadParameter(str(exc), param_hint="--params") from None
         # Local paths are made absolute: a URI posted on-chain must not depend on the operator's working directory.
         store, inbox, round_data = (_absolute(url) for url in (store, inbox, round_data))
-        config = OperatorConfig(store=store, inbox=inbox, round_data=round_data, params=params,
-                                submission_window=window, max_rounds=max_rounds, public_url=public_url)
+        config = OperatorConfig(
+            store=store,
+            inbox=inbox,
+            round_data=round_data,
+            params=params,
+            submission_window=window,
+            max_rounds=max_rounds,
+            public_url=public_url,
+        )
         return func(*args, config=config, **kwargs)
 
     for option in reversed(options):
@@ -89,8 +137,9 @@ def _operator(chain: ChainOptions, config: Any, db: str | None = None) -> Any:
         database = Database(db)
         database.migrate()
         submissions = LedgerInbox(Ledger(database), Inbox(config.inbox))
-    return Operator(TournamentClient(conn.w3, conn.deployment), conn.sender, config, log=output.note,
-                    submissions=submissions)
+    return Operator(
+        TournamentClient(conn.w3, conn.deployment), conn.sender, config, log=output.note, submissions=submissions
+    )
 
 
 def _emit_actions(actions: list[Any], operator: Any) -> None:
@@ -107,8 +156,9 @@ def _emit_actions(actions: list[Any], operator: Any) -> None:
     def render(console: Console) -> None:
         if actions:
             rows = [(a.round, a.step, a.detail, a.tx or "-", a.gas or "-") for a in actions]
-            console.print(make_table("Operator actions", ["round", "step", "detail", "tx", "gas"], rows,
-                                     ["round", "gas"]))
+            console.print(
+                make_table("Operator actions", ["round", "step", "detail", "tx", "gas"], rows, ["round", "gas"])
+            )
         else:
             console.print("nothing due now", highlight=False)
         for line in waiting:
@@ -128,12 +178,17 @@ def operator_group() -> None:
 @click.option("--once", is_flag=True, help="Do every step that is due now, then exit.")
 @click.option("--until-round", type=click.IntRange(min=1), default=None, help="Exit once this round is active.")
 @click.option("--poll", type=click.FloatRange(min=0.05), default=2.0, show_default=True, help="Seconds between passes.")
-@click.option("--db", envvar="TOURNEY_SERVICE_DB", default=None, metavar="URL",
-              help="Snapshot rounds from this `tourney serve` database instead of the inbox's records "
-                   "[env TOURNEY_SERVICE_DB].")
+@click.option(
+    "--db",
+    envvar="TOURNEY_SERVICE_DB",
+    default=None,
+    metavar="URL",
+    help="Snapshot rounds from this `tourney serve` database instead of the inbox's records [env TOURNEY_SERVICE_DB].",
+)
 @json_option
-def run_command(chain: ChainOptions, config: Any, once: bool, until_round: int | None, poll: float,
-                db: str | None) -> None:
+def run_command(
+    chain: ChainOptions, config: Any, once: bool, until_round: int | None, poll: float, db: str | None
+) -> None:
     """Open, close, resolve, propose and activate rounds as they fall due (safe to kill and restart)."""
     operator = _operator(chain, config, db)
     actions = operator.run(poll=poll, until_round=until_round, once=once)
@@ -163,8 +218,13 @@ def close_command(chain: ChainOptions, config: Any) -> None:
 @click.command("resolve")
 @chain_options
 @operator_options
-@click.option("--round", "round_", type=click.IntRange(min=1), default=None,
-              help="Resolve only this round (default: every closed round whose targets are known, in order).")
+@click.option(
+    "--round",
+    "round_",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Resolve only this round (default: every closed round whose targets are known, in order).",
+)
 @json_option
 def resolve_command(chain: ChainOptions, config: Any, round_: int | None) -> None:
     """Score closed rounds from chain stakes and signed submissions, publish their bundles, propose their roots."""

@@ -16,9 +16,7 @@ import math
 import numbers
 import sys
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping, NoReturn, Sequence
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, NoReturn, Sequence
 
 import click
 
@@ -48,12 +46,34 @@ _MAX_SAFE_INT = 2**53 - 1
 
 #: Keys whose integer values are token amounts (smallest units): always decimal strings in JSON, whatever their size,
 #: so a script never has to handle both a number and a string for the same field.
-AMOUNT_KEYS = frozenset({
-    "amount", "balance", "burn", "committed", "cumulative_burn", "cumulative_payout", "ether", "free", "funded",
-    "net_deposits", "paid",
-    "payout", "pending", "pending_withdrawal", "requested", "reserve", "reserve_funded", "round_burn",
-    "round_payout", "stake", "stake_at_risk", "tokens", "total_stake_at_risk", "payout_threshold",
-})
+AMOUNT_KEYS = frozenset(
+    {
+        "amount",
+        "balance",
+        "burn",
+        "committed",
+        "cumulative_burn",
+        "cumulative_payout",
+        "ether",
+        "free",
+        "funded",
+        "net_deposits",
+        "paid",
+        "payout",
+        "pending",
+        "pending_withdrawal",
+        "requested",
+        "reserve",
+        "reserve_funded",
+        "round_burn",
+        "round_payout",
+        "stake",
+        "stake_at_risk",
+        "tokens",
+        "total_stake_at_risk",
+        "payout_threshold",
+    }
+)
 
 
 def _loaded(name: str) -> Any:
@@ -64,7 +84,8 @@ def _loaded(name: str) -> Any:
 
 def _is_int(value: Any, np: Any) -> bool:
     return (isinstance(value, int) or (np is not None and isinstance(value, np.integer))) and not (
-        isinstance(value, bool) or (np is not None and isinstance(value, np.bool_)))
+        isinstance(value, bool) or (np is not None and isinstance(value, np.bool_))
+    )
 
 
 def jsonable(value: Any) -> Any:
@@ -84,10 +105,12 @@ def jsonable(value: Any) -> Any:
     if pd is not None and isinstance(value, pd.DataFrame):
         return [jsonable(dict(zip(value.columns, row))) for row in value.itertuples(index=False, name=None)]
     if isinstance(value, Mapping):
-        return {str(k): (str(int(v)) if k in AMOUNT_KEYS and _is_int(v, np) else jsonable(v))
-                for k, v in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)) or (
-            np is not None and isinstance(value, np.ndarray)) or (pd is not None and isinstance(value, pd.Series)):
+        return {str(k): (str(int(v)) if k in AMOUNT_KEYS and _is_int(v, np) else jsonable(v)) for k, v in value.items()}
+    if (
+        isinstance(value, (list, tuple, set, frozenset))
+        or (np is not None and isinstance(value, np.ndarray))
+        or (pd is not None and isinstance(value, pd.Series))
+    ):
         return [jsonable(v) for v in value]
     if hasattr(value, "to_dict"):
         return jsonable(value.to_dict())
@@ -107,7 +130,9 @@ def tokens_cell(units: Any) -> str:
     return _cell(units)
 
 
-def make_table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]], numeric: Iterable[str] = ()) -> Table:
+def make_table(
+    title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]], numeric: Iterable[str] = ()
+) -> Table:
     """A rich table; columns named in ``numeric`` are right-aligned."""
     from rich.table import Table
 
@@ -223,6 +248,11 @@ def _enable_json(ctx: click.Context, _param: click.Parameter, value: bool) -> No
 
 #: ``--json`` on a subcommand too (``tourney score ... --json``), same effect as the global flag.
 json_option = click.option(
-    "--json", "json_mode", is_flag=True, expose_value=False, is_eager=True, callback=_enable_json,
+    "--json",
+    "json_mode",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_enable_json,
     help="Machine output: one JSON document on stdout (same as tourney --json).",
 )

@@ -11,9 +11,9 @@ from typing import Any
 
 import click
 
+from oracle.chain.hashes import tx_hash
 from oracle.cli.context import ChainOptions, chain_options
 from oracle.cli.output import fail, get_output, json_option
-from oracle.chain.hashes import tx_hash
 
 __all__ = ["model_group", "stake_command", "unstake_command", "withdraw_command", "settle_command"]
 
@@ -42,9 +42,10 @@ def model_register(chain: ChainOptions) -> None:
 
     conn = chain.connect()
     model_id, receipt = register_model(conn)
-    get_output().emit({"model_id": model_id, "owner": conn.address, "tx": tx_hash(receipt), "gas": receipt["gasUsed"]},
-                      lambda c: c.print(f"registered model {model_id} for {conn.address} (tx {tx_hash(receipt)})",
-                                        highlight=False))
+    get_output().emit(
+        {"model_id": model_id, "owner": conn.address, "tx": tx_hash(receipt), "gas": receipt["gasUsed"]},
+        lambda c: c.print(f"registered model {model_id} for {conn.address} (tx {tx_hash(receipt)})", highlight=False),
+    )
 
 
 @model_group.command("list")
@@ -61,8 +62,10 @@ def model_list(chain: ChainOptions, owner: str | None) -> None:
         owner = chain.keystore().address(chain.account)
     conn = chain.connect(need_account=False)
     ids = owned_models(conn, owner)
-    get_output().emit({"owner": owner, "models": ids},
-                      lambda c: c.print(f"{owner}: models {', '.join(map(str, ids)) or 'none'}", highlight=False))
+    get_output().emit(
+        {"owner": owner, "models": ids},
+        lambda c: c.print(f"{owner}: models {', '.join(map(str, ids)) or 'none'}", highlight=False),
+    )
 
 
 @click.command("stake")
@@ -79,17 +82,29 @@ def stake_command(chain: ChainOptions, model_id: int, amount: str) -> None:
     units, decimals = _amount(conn, amount)
     receipt = stake(conn, model_id, units)
     total = conn.client.model_state(model_id).net_deposits
-    data = {"model_id": model_id, "amount": units, "amount_tokens": format_amount(units, decimals),
-            "net_deposits": total, "tx": tx_hash(receipt), "gas": receipt["gasUsed"]}
-    get_output().emit(data, lambda c: c.print(
-        f"staked {format_amount(units, decimals)} on model {model_id}; it counts from the next round that closes "
-        f"(tx {tx_hash(receipt)})", highlight=False))
+    data = {
+        "model_id": model_id,
+        "amount": units,
+        "amount_tokens": format_amount(units, decimals),
+        "net_deposits": total,
+        "tx": tx_hash(receipt),
+        "gas": receipt["gasUsed"],
+    }
+    get_output().emit(
+        data,
+        lambda c: c.print(
+            f"staked {format_amount(units, decimals)} on model {model_id}; it counts from the next round that closes "
+            f"(tx {tx_hash(receipt)})",
+            highlight=False,
+        ),
+    )
 
 
 @click.command("unstake")
 @click.option("--model", "model_id", type=int, required=True, help="Model id.")
-@click.option("--lower", "lower", is_flag=True,
-              help="Lower the pending withdrawal to AMOUNT instead of asking for more.")
+@click.option(
+    "--lower", "lower", is_flag=True, help="Lower the pending withdrawal to AMOUNT instead of asking for more."
+)
 @click.option("--cancel", is_flag=True, help="Cancel the pending withdrawal (no AMOUNT).")
 @click.argument("amount", required=False)
 @chain_options
@@ -112,19 +127,34 @@ def unstake_command(chain: ChainOptions, model_id: int, amount: str | None, lowe
         pending, at_risk_from, receipt = lower_withdrawal(conn, model_id, units)
         data = {"model_id": model_id, "pending": pending, "at_risk_from": at_risk_from, "tx": tx_hash(receipt)}
         what = "cancelled" if pending == 0 else f"lowered to {format_amount(pending, decimals)}"
-        get_output().emit(data, lambda c: c.print(
-            f"withdrawal on model {model_id} {what}; the released amount is at risk again "
-            f"from round {at_risk_from} (tx {tx_hash(receipt)})", highlight=False))
+        get_output().emit(
+            data,
+            lambda c: c.print(
+                f"withdrawal on model {model_id} {what}; the released amount is at risk again "
+                f"from round {at_risk_from} (tx {tx_hash(receipt)})",
+                highlight=False,
+            ),
+        )
         return
     assert amount is not None  # not --cancel, so AMOUNT was required above
     units, decimals = _amount(conn, amount)
     pending, after_round, receipt = request_withdrawal(conn, model_id, units)
-    data = {"model_id": model_id, "requested": units, "pending": pending, "after_round": after_round,
-            "tx": tx_hash(receipt)}
+    data = {
+        "model_id": model_id,
+        "requested": units,
+        "pending": pending,
+        "after_round": after_round,
+        "tx": tx_hash(receipt),
+    }
     waits = f"once round {after_round} is resolved and settled" if after_round else "now"
-    get_output().emit(data, lambda c: c.print(
-        f"withdrawal of {format_amount(pending, decimals)} pending on model {model_id}; withdraw {waits} "
-        f"(tx {tx_hash(receipt)})", highlight=False))
+    get_output().emit(
+        data,
+        lambda c: c.print(
+            f"withdrawal of {format_amount(pending, decimals)} pending on model {model_id}; withdraw {waits} "
+            f"(tx {tx_hash(receipt)})",
+            highlight=False,
+        ),
+    )
 
 
 def _lowered_amount(text: str | None, decimals: int) -> int:
@@ -153,10 +183,19 @@ def withdraw_command(chain: ChainOptions, model_id: int) -> None:
     conn = chain.connect()
     paid, receipt = withdraw(conn, model_id)
     decimals = token_decimals(conn)
-    data = {"model_id": model_id, "paid": paid, "paid_tokens": format_amount(paid, decimals), "tx": tx_hash(receipt),
-            "gas": receipt["gasUsed"]}
-    get_output().emit(data, lambda c: c.print(
-        f"withdrew {format_amount(paid, decimals)} from model {model_id} (tx {tx_hash(receipt)})", highlight=False))
+    data = {
+        "model_id": model_id,
+        "paid": paid,
+        "paid_tokens": format_amount(paid, decimals),
+        "tx": tx_hash(receipt),
+        "gas": receipt["gasUsed"],
+    }
+    get_output().emit(
+        data,
+        lambda c: c.print(
+            f"withdrew {format_amount(paid, decimals)} from model {model_id} (tx {tx_hash(receipt)})", highlight=False
+        ),
+    )
 
 
 @click.command("settle")
@@ -166,8 +205,9 @@ def withdraw_command(chain: ChainOptions, model_id: int) -> None:
 @click.option("--batch-size", type=click.IntRange(1, 2048), default=256, show_default=True)
 @chain_options
 @json_option
-def settle_command(chain: ChainOptions, model_id: int | None, settle_everything: bool, round_: int | None,
-                   batch_size: int) -> None:
+def settle_command(
+    chain: ChainOptions, model_id: int | None, settle_everything: bool, round_: int | None, batch_size: int
+) -> None:
     """Settle a model (--model M) or every model (--all) against an active root; anyone may do it."""
     from oracle.participant.settle import settle_all, settle_model
 
@@ -179,8 +219,18 @@ def settle_command(chain: ChainOptions, model_id: int | None, settle_everything:
     else:
         assert model_id is not None  # not --all, so --model was required above
         result = settle_model(conn, model_id, round_)
-    data = {"round": result.round, "settled": result.settled, "already_settled": result.skipped,
-            "gas": result.gas_used, "transactions": result.transactions}
-    get_output().emit(data, lambda c: c.print(
-        f"round {result.round}: settled {len(result.settled)} model(s), {len(result.skipped)} already settled, "
-        f"{result.gas_used} gas in {len(result.transactions)} transaction(s)", highlight=False))
+    data = {
+        "round": result.round,
+        "settled": result.settled,
+        "already_settled": result.skipped,
+        "gas": result.gas_used,
+        "transactions": result.transactions,
+    }
+    get_output().emit(
+        data,
+        lambda c: c.print(
+            f"round {result.round}: settled {len(result.settled)} model(s), {len(result.skipped)} already settled, "
+            f"{result.gas_used} gas in {len(result.transactions)} transaction(s)",
+            highlight=False,
+        ),
+    )

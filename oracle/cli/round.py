@@ -38,7 +38,9 @@ def _render_report(report: RecomputeReport) -> Any:
         console.print(f"recomputed root {report.root}", highlight=False)
         if report.prediction_errors:
             rows = [(e.model or "(table)", e.rule, ", ".join(e.ids), e.message) for e in report.prediction_errors]
-            console.print(make_table("Validation errors (models not scored)", ["model", "rule", "ids", "message"], rows))
+            console.print(
+                make_table("Validation errors (models not scored)", ["model", "rule", "ids", "message"], rows)
+            )
         for note in report.notes:
             console.print(f"note: {note}", highlight=False)
         if report.ok:
@@ -46,7 +48,9 @@ def _render_report(report: RecomputeReport) -> Any:
             return
         # Full precision: a difference in the 12th digit must not print as two equal numbers.
         diffs = [(d.scope, d.subject, d.field, _exact(d.recorded), _exact(d.recomputed)) for d in report.differences]
-        console.print(make_table(f"{len(diffs)} difference(s)", ["scope", "subject", "field", "recorded", "recomputed"], diffs))
+        console.print(
+            make_table(f"{len(diffs)} difference(s)", ["scope", "subject", "field", "recorded", "recomputed"], diffs)
+        )
         console.print("[bold red]MISMATCH[/]")
 
     return render
@@ -54,18 +58,35 @@ def _render_report(report: RecomputeReport) -> Any:
 
 @round_group.command("recompute")
 @click.argument("manifest_url", required=False)
-@click.option("--round", "round_", type=click.IntRange(min=1), default=None,
-              help="With --service: recompute this round's standing proposal, read from the service.")
-@click.option("--service", envvar="TOURNEY_SERVICE", default=None, metavar="URL",
-              help="The operator service: read the bundle from it (by content address) when the manifest URI cannot "
-                   "be opened here [env TOURNEY_SERVICE].")
-@click.option("--expect-keccak", default=None, help="The manifestHash posted on-chain (0x...), to check the manifest against.")
-@click.option("--tolerance", type=float, default=None,
-              help="Tolerance for corr and mmc [default: 1e-9].")
+@click.option(
+    "--round",
+    "round_",
+    type=click.IntRange(min=1),
+    default=None,
+    help="With --service: recompute this round's standing proposal, read from the service.",
+)
+@click.option(
+    "--service",
+    envvar="TOURNEY_SERVICE",
+    default=None,
+    metavar="URL",
+    help="The operator service: read the bundle from it (by content address) when the manifest URI cannot "
+    "be opened here [env TOURNEY_SERVICE].",
+)
+@click.option(
+    "--expect-keccak", default=None, help="The manifestHash posted on-chain (0x...), to check the manifest against."
+)
+@click.option("--tolerance", type=float, default=None, help="Tolerance for corr and mmc [default: 1e-9].")
 @click.option("--no-previous", is_flag=True, help="Do not follow the link to the previous round's bundle.")
 @json_option
-def recompute_command(manifest_url: str | None, round_: int | None, service: str | None, expect_keccak: str | None,
-                      tolerance: float | None, no_previous: bool) -> None:
+def recompute_command(
+    manifest_url: str | None,
+    round_: int | None,
+    service: str | None,
+    expect_keccak: str | None,
+    tolerance: float | None,
+    no_previous: bool,
+) -> None:
     """Re-derive a round from its bundle and report every difference; exit 0 only if all match.
 
     Give the manifest's URL, or --round R with --service URL (the service names the round's standing manifest and
@@ -112,12 +133,16 @@ def show_command(manifest_url: str) -> None:
     def render(console: Console) -> None:
         console.print(f"round {manifest.round}  keccak {bundle.keccak256}  root {manifest.root}", highlight=False)
         rows = [(name, e.size, e.sha256, e.keccak256) for name, e in manifest.files.items()]
-        console.print(make_table("Files (all verified)", ["file", "size", "sha256", "keccak256"], rows, numeric=["size"]))
+        console.print(
+            make_table("Files (all verified)", ["file", "size", "sha256", "keccak256"], rows, numeric=["size"])
+        )
         # Amounts in tokens for people; --json keeps the manifest's exact smallest units.
         totals = [(name, tokens_cell(units)) for name, units in manifest.totals.to_dict().items()]
         console.print(make_table("Totals", ["total", "tokens"], totals, numeric=["tokens"]))
-        params = [(name, f"{tokens_cell(value)} tokens" if name in AMOUNT_KEYS else value)
-                  for name, value in manifest.params.items()]
+        params = [
+            (name, f"{tokens_cell(value)} tokens" if name in AMOUNT_KEYS else value)
+            for name, value in manifest.params.items()
+        ]
         console.print(make_table("Parameters", ["parameter", "value"], params))
 
     output.emit({"uri": bundle.uri, "keccak256": bundle.keccak256, "manifest": manifest.to_dict()}, render)
@@ -147,8 +172,11 @@ def list_command(store_url: str | None) -> None:
             console.print(f"no round published in {store_url} yet", highlight=False)
             return
         columns = ["round", "seq", "keccak256", "uri"]
-        console.print(make_table(f"Manifests in {store_url}", columns, ([row[c] for c in columns] for row in rows),
-                                 ["round", "seq"]))
+        console.print(
+            make_table(
+                f"Manifests in {store_url}", columns, ([row[c] for c in columns] for row in rows), ["round", "seq"]
+            )
+        )
 
     output.emit({"store": store_url, "manifests": rows}, render)
 
@@ -162,16 +190,23 @@ def _require_manifest_file(url: str) -> None:
     path = Path(url)
     if "://" in url or not path.is_dir():
         return
-    found = (sorted(str(m) for m in path.glob("rounds/*/manifest-*.json"))
-             or sorted(str(m) for m in path.glob("manifest-*.json")))
+    found = sorted(str(m) for m in path.glob("rounds/*/manifest-*.json")) or sorted(
+        str(m) for m in path.glob("manifest-*.json")
+    )
     hint = f"; e.g. {found[-1]}" if found else ("; `tourney round list STORE` lists a store's manifests")
     fail(f"{url} is a directory: pass a manifest file (<store>/rounds/<r>/manifest-<seq>-<keccak>.json){hint}")
 
 
 @round_group.command("wait")
 @click.argument("round_", metavar="ROUND", type=click.IntRange(min=1))
-@click.option("--until", "until", type=click.Choice(["open", "closed", "proposed", "active"]), default="active",
-              show_default=True, help="Wait until the round is at least this far.")
+@click.option(
+    "--until",
+    "until",
+    type=click.Choice(["open", "closed", "proposed", "active"]),
+    default="active",
+    show_default=True,
+    help="Wait until the round is at least this far.",
+)
 @click.option("--timeout", type=click.FloatRange(min=0), default=None, help="Give up after this many seconds (exit 1).")
 @click.option("--poll", type=click.FloatRange(min=0.1), default=2.0, show_default=True, help="Seconds between reads.")
 @chain_options
@@ -201,5 +236,7 @@ def wait_command(chain: ChainOptions, round_: int, until: str, timeout: float | 
         if deadline is not None and time.monotonic() > deadline:
             fail(f"round {round_} is not {until} after {timeout:.0f} s: {detail}")
         time.sleep(poll)
-    output.emit({"round": round_, "status": status, "until": until},
-                lambda c: c.print(f"round {round_} is {status}", highlight=False))
+    output.emit(
+        {"round": round_, "status": status, "until": until},
+        lambda c: c.print(f"round {round_} is {status}", highlight=False),
+    )

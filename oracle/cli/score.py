@@ -104,21 +104,46 @@ def _render(result: RoundScores, out: str, params: Any, every_row: bool, top: in
         else:
             best = ranked(result, params)
             columns = ["model", "score", *[c for c in numeric if c != "valid"]]
-            console.print(make_table(f"Top {min(top, len(best))} of {len(best)} scored models (payout score; amounts "
-                                     "in tokens)", columns, _in_tokens(best[columns].head(top)), columns[1:]))
-            console.print(make_table(f"Bottom {min(top, len(best))}", columns,
-                                     _in_tokens(best[columns].tail(top).iloc[::-1]), columns[1:]))
-        totals = [("payout", tokens_cell(result.total_payout)), ("burn", tokens_cell(result.total_burn)),
-                  ("stake at risk", tokens_cell(result.total_stake_at_risk)),
-                  ("payout factor", str(result.payout_factor))]
+            console.print(
+                make_table(
+                    f"Top {min(top, len(best))} of {len(best)} scored models (payout score; amounts in tokens)",
+                    columns,
+                    _in_tokens(best[columns].head(top)),
+                    columns[1:],
+                )
+            )
+            console.print(
+                make_table(
+                    f"Bottom {min(top, len(best))}",
+                    columns,
+                    _in_tokens(best[columns].tail(top).iloc[::-1]),
+                    columns[1:],
+                )
+            )
+        totals = [
+            ("payout", tokens_cell(result.total_payout)),
+            ("burn", tokens_cell(result.total_burn)),
+            ("stake at risk", tokens_cell(result.total_stake_at_risk)),
+            ("payout factor", str(result.payout_factor)),
+        ]
         console.print(make_table("Totals", ["total", "tokens"], totals, numeric=["tokens"]))
-        labels = {"models": "in the round", "scored": "scored", "not_scored": "not scored (errors below)",
-                  "with_payout": "paid", "with_burn": "burned"}
-        console.print(make_table("Models", ["", "count"], ((labels[k], v) for k, v in counts.items()),
-                                 numeric=["count"]))
+        labels = {
+            "models": "in the round",
+            "scored": "scored",
+            "not_scored": "not scored (errors below)",
+            "with_payout": "paid",
+            "with_burn": "burned",
+        }
+        console.print(
+            make_table("Models", ["", "count"], ((labels[k], v) for k, v in counts.items()), numeric=["count"])
+        )
         if result.errors:
             problems = [(e.model or "(table)", e.rule, ", ".join(e.ids), e.message) for e in result.errors]
-            console.print(make_table("Validation errors (these models were not scored)", ["model", "rule", "ids", "message"], problems))
+            console.print(
+                make_table(
+                    "Validation errors (these models were not scored)", ["model", "rule", "ids", "message"], problems
+                )
+            )
         more = "" if every_row or len(scores) <= 2 * top else " (--all prints every row, --json everything)"
         console.print(f"scores of {len(scores)} models written to {out}{more}", highlight=False)
 
@@ -132,19 +157,46 @@ def _check_out(out: str) -> None:
 
 
 @click.command("score")
-@click.option("--predictions", "predictions_path", required=True, help="Predictions: id column + one column per model (.parquet/.csv, path or URL).")
+@click.option(
+    "--predictions",
+    "predictions_path",
+    required=True,
+    help="Predictions: id column + one column per model (.parquet/.csv, path or URL).",
+)
 @click.option("--targets", "targets_path", required=True, help="Targets: id, target (.parquet/.csv).")
-@click.option("--stakes", "stakes_path", required=True, help="Stakes at risk: model, stake (or stake_at_risk) (.parquet/.csv).")
+@click.option(
+    "--stakes", "stakes_path", required=True, help="Stakes at risk: model, stake (or stake_at_risk) (.parquet/.csv)."
+)
 @click.option("--params", "params_path", required=True, help="Round parameters (JSON).")
 @click.option("--out", required=True, help="Where to write the scores (.parquet or .csv, path or URL).")
-@click.option("--features", "features_path", default=None, help="Optional features table (id + feature columns) for FNC.")
-@click.option("--all", "every_row", is_flag=True, help="Print every model's row (default: the best and worst, totals, "
-              "counts and every validation error; small rounds print every row anyway).")
-@click.option("--top", type=click.IntRange(min=1), default=10, show_default=True,
-              help="How many of the best and of the worst models the summary shows.")
+@click.option(
+    "--features", "features_path", default=None, help="Optional features table (id + feature columns) for FNC."
+)
+@click.option(
+    "--all",
+    "every_row",
+    is_flag=True,
+    help="Print every model's row (default: the best and worst, totals, "
+    "counts and every validation error; small rounds print every row anyway).",
+)
+@click.option(
+    "--top",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    help="How many of the best and of the worst models the summary shows.",
+)
 @json_option
-def score(predictions_path: str, targets_path: str, stakes_path: str, params_path: str, out: str,
-          features_path: str | None, every_row: bool, top: int) -> None:
+def score(
+    predictions_path: str,
+    targets_path: str,
+    stakes_path: str,
+    params_path: str,
+    out: str,
+    features_path: str | None,
+    every_row: bool,
+    top: int,
+) -> None:
     """Score a round: CORR, MMC, payout and burn per model.
 
     Invalid models are listed with the rule they broke and are not scored; the rest are. Exits

@@ -26,14 +26,21 @@ def _delivery(ctx: click.Context, to_url: str | None, inbox_url: str | None) -> 
         elif ctx.get_parameter_source("to_url") is from_env and ctx.get_parameter_source("inbox_url") is not from_env:
             to_url = None
     if bool(to_url) == bool(inbox_url):
-        fail("pass exactly one of --to URL (the operator service, with a receipt) and --inbox URL (a directory "
-             "inbox)", code=2)
+        fail(
+            "pass exactly one of --to URL (the operator service, with a receipt) and --inbox URL (a directory inbox)",
+            code=2,
+        )
     return ("service", to_url) if to_url else ("inbox", inbox_url)  # type: ignore[return-value]
 
 
 data_dir_option = click.option(
-    "--data-dir", envvar="TOURNEY_DATA_DIR", default="data", show_default=True, metavar="DIR",
-    help="Where `tourney data download` saved the round's live data and rules [env TOURNEY_DATA_DIR].")
+    "--data-dir",
+    envvar="TOURNEY_DATA_DIR",
+    default="data",
+    show_default=True,
+    metavar="DIR",
+    help="Where `tourney data download` saved the round's live data and rules [env TOURNEY_DATA_DIR].",
+)
 
 
 def _warn_clock(warning: str | None) -> None:
@@ -45,11 +52,22 @@ def _warn_clock(warning: str | None) -> None:
 @click.command("submit")
 @click.option("--round", "round_", type=int, required=True, help="The open round.")
 @click.option("--model", "model_id", type=int, required=True, help="Model id.")
-@click.option("--to", "to_url", envvar="TOURNEY_SERVICE", default=None, metavar="URL",
-              help="The operator service's base URL (HTTP); the signed receipt is checked and saved "
-                   "[env TOURNEY_SERVICE].")
-@click.option("--inbox", "inbox_url", envvar="TOURNEY_INBOX", default=None, metavar="URL",
-              help="The operator's inbox (an existing directory or fsspec URL) [env TOURNEY_INBOX].")
+@click.option(
+    "--to",
+    "to_url",
+    envvar="TOURNEY_SERVICE",
+    default=None,
+    metavar="URL",
+    help="The operator service's base URL (HTTP); the signed receipt is checked and saved [env TOURNEY_SERVICE].",
+)
+@click.option(
+    "--inbox",
+    "inbox_url",
+    envvar="TOURNEY_INBOX",
+    default=None,
+    metavar="URL",
+    help="The operator's inbox (an existing directory or fsspec URL) [env TOURNEY_INBOX].",
+)
 @click.option("--create", "create_inbox", is_flag=True, help="With --inbox: create the inbox directory if missing.")
 @receipts_dir_option
 @data_dir_option
@@ -57,9 +75,18 @@ def _warn_clock(warning: str | None) -> None:
 @chain_options
 @json_option
 @click.pass_context
-def submit_command(ctx: click.Context, chain: ChainOptions, round_: int, model_id: int, to_url: str | None,
-                   inbox_url: str | None, create_inbox: bool, receipts_dir: str | None, data_dir: str,
-                   predictions: str) -> None:
+def submit_command(
+    ctx: click.Context,
+    chain: ChainOptions,
+    round_: int,
+    model_id: int,
+    to_url: str | None,
+    inbox_url: str | None,
+    create_inbox: bool,
+    receipts_dir: str | None,
+    data_dir: str,
+    predictions: str,
+) -> None:
     """Check, sign (EIP-712, no gas) and deliver PREDICTIONS for a model in an open round.
 
     The file is checked first against the round's own published rules and live ids (saved by `tourney data
@@ -74,29 +101,65 @@ def submit_command(ctx: click.Context, chain: ChainOptions, round_: int, model_i
     check = round_check(round_, data_dir, where if how == "service" else None)
     conn = chain.connect()
     if how == "service":
-        sent = submit_to_service(conn, round_, model_id, Path(predictions), where, check.live_ids,
-                                 check.min_live_share, receipts_dir)
+        sent = submit_to_service(
+            conn, round_, model_id, Path(predictions), where, check.live_ids, check.min_live_share, receipts_dir
+        )
         sub, receipt = sent.submission, sent.receipt
-        data = {"round": sub.round, "model_id": sub.model_id, "predictions_hash": sub.predictions_hash,
-                "deadline": sub.deadline, "signer": sub.signer, "signature": sub.signature, "service": where,
-                "checked_against": check.source,
-                "receipt": receipt.to_json(), "receipt_path": str(sent.saved_to) if sent.saved_to else None,
-                "clock_warning": sent.clock_warning}
+        data = {
+            "round": sub.round,
+            "model_id": sub.model_id,
+            "predictions_hash": sub.predictions_hash,
+            "deadline": sub.deadline,
+            "signer": sub.signer,
+            "signature": sub.signature,
+            "service": where,
+            "checked_against": check.source,
+            "receipt": receipt.to_json(),
+            "receipt_path": str(sent.saved_to) if sent.saved_to else None,
+            "clock_warning": sent.clock_warning,
+        }
         _warn_clock(sent.clock_warning)
-        get_output().emit(data, lambda c: c.print(
-            f"submitted model {sub.model_id} for round {sub.round}: {sub.predictions_hash} -> {where}\n"
-            f"checked against {check.source}; the round closes {format_time(sub.deadline)}\n"
-            f"receipt: received at {format_time(receipt.received_at)} (chain time), signed by the oracle "
-            f"{receipt.operator}\nsaved to {sent.saved_to}", highlight=False))
+        get_output().emit(
+            data,
+            lambda c: c.print(
+                f"submitted model {sub.model_id} for round {sub.round}: {sub.predictions_hash} -> {where}\n"
+                f"checked against {check.source}; the round closes {format_time(sub.deadline)}\n"
+                f"receipt: received at {format_time(receipt.received_at)} (chain time), signed by the oracle "
+                f"{receipt.operator}\nsaved to {sent.saved_to}",
+                highlight=False,
+            ),
+        )
         return
-    result = submit_predictions(conn, round_, model_id, Path(predictions), where, check.live_ids,
-                                check.min_live_share, create_inbox=create_inbox)
+    result = submit_predictions(
+        conn,
+        round_,
+        model_id,
+        Path(predictions),
+        where,
+        check.live_ids,
+        check.min_live_share,
+        create_inbox=create_inbox,
+    )
     sub = result.submission
-    data = {"round": sub.round, "model_id": sub.model_id, "predictions_hash": sub.predictions_hash,
-            "deadline": sub.deadline, "signer": sub.signer, "signature": sub.signature, "inbox": result.inbox,
-            "replaced": result.replaced, "checked_against": check.source, "clock_warning": result.clock_warning}
+    data = {
+        "round": sub.round,
+        "model_id": sub.model_id,
+        "predictions_hash": sub.predictions_hash,
+        "deadline": sub.deadline,
+        "signer": sub.signer,
+        "signature": sub.signature,
+        "inbox": result.inbox,
+        "replaced": result.replaced,
+        "checked_against": check.source,
+        "clock_warning": result.clock_warning,
+    }
     _warn_clock(result.clock_warning)
     verb = "replaced the earlier submission of" if result.replaced else "submitted"
-    get_output().emit(data, lambda c: c.print(
-        f"{verb} model {sub.model_id} for round {sub.round}: {sub.predictions_hash} -> {result.inbox}\n"
-        f"checked against {check.source}; the round closes {format_time(sub.deadline)}", highlight=False))
+    get_output().emit(
+        data,
+        lambda c: c.print(
+            f"{verb} model {sub.model_id} for round {sub.round}: {sub.predictions_hash} -> {result.inbox}\n"
+            f"checked against {check.source}; the round closes {format_time(sub.deadline)}",
+            highlight=False,
+        ),
+    )

@@ -59,15 +59,22 @@ def balance_command(chain: ChainOptions, who: tuple[str, ...]) -> None:
     conn = chain.connect(need_account=False)
     symbol = token_symbol(conn)
     found = [(label, balances(conn, address)) for label, address in targets]
-    data = {"symbol": symbol, "decimals": 18,
-            "balances": [{"name": label, "address": b.address, "tokens": b.tokens, "ether": b.ether}
-                         for label, b in found]}
+    data = {
+        "symbol": symbol,
+        "decimals": 18,
+        "balances": [{"name": label, "address": b.address, "tokens": b.tokens, "ether": b.ether} for label, b in found],
+    }
 
     def render(console: Console) -> None:
-        rows = [(label, b.address, format_tokens(b.tokens, 18, symbol), format_tokens(b.ether, 18, "ETH", places=6))
-                for label, b in found]
-        console.print(make_table("Balances", ["account", "address", "tokens", "ether (gas)"], rows,
-                                 numeric=("tokens", "ether (gas)")))
+        rows = [
+            (label, b.address, format_tokens(b.tokens, 18, symbol), format_tokens(b.ether, 18, "ETH", places=6))
+            for label, b in found
+        ]
+        console.print(
+            make_table(
+                "Balances", ["account", "address", "tokens", "ether (gas)"], rows, numeric=("tokens", "ether (gas)")
+            )
+        )
 
     get_output().emit(data, render)
 
@@ -75,8 +82,9 @@ def balance_command(chain: ChainOptions, who: tuple[str, ...]) -> None:
 @token_group.command("transfer")
 @click.option("--to", "to", required=True, metavar="ADDRESS|NAME", help="Who receives (address or account name).")
 @click.argument("amount", required=False)
-@click.option("--eth", "ether", default=None, metavar="AMOUNT",
-              help="Also send this much ether for gas (e.g. 1 or 0.05).")
+@click.option(
+    "--eth", "ether", default=None, metavar="AMOUNT", help="Also send this much ether for gas (e.g. 1 or 0.05)."
+)
 @chain_options
 @json_option
 def transfer_command(chain: ChainOptions, to: str, amount: str | None, ether: str | None) -> None:
@@ -118,9 +126,11 @@ def _render_reserve(state: Any, symbol: str, first: str | None = None) -> Any:
     def render(console: Console) -> None:
         if first:
             console.print(first, highlight=False)
-        console.print(f"reward reserve: {format_tokens(state.reserve, 18, symbol)} (committed to activated rounds: "
-                      f"{format_tokens(state.committed, 18, symbol)}; free: {format_tokens(state.free, 18, symbol)})",
-                      highlight=False)
+        console.print(
+            f"reward reserve: {format_tokens(state.reserve, 18, symbol)} (committed to activated rounds: "
+            f"{format_tokens(state.committed, 18, symbol)}; free: {format_tokens(state.free, 18, symbol)})",
+            highlight=False,
+        )
 
     return render
 
@@ -134,8 +144,10 @@ def reserve_show(chain: ChainOptions) -> None:
 
     conn = chain.connect(need_account=False)
     state = reserve_state(conn)
-    get_output().emit({"reserve": state.reserve, "committed": state.committed, "free": state.free},
-                      _render_reserve(state, token_symbol(conn)))
+    get_output().emit(
+        {"reserve": state.reserve, "committed": state.committed, "free": state.free},
+        _render_reserve(state, token_symbol(conn)),
+    )
 
 
 @reserve_group.command("fund")
@@ -154,7 +166,18 @@ def reserve_fund(chain: ChainOptions, amount: str) -> None:
     receipts = fund_reserve(conn, units)
     state = reserve_state(conn)
     symbol = token_symbol(conn)
-    data = {"funded": units, "reserve": state.reserve, "committed": state.committed, "free": state.free,
-            "transactions": [tx_hash(r) for r in receipts]}
-    get_output().emit(data, _render_reserve(state, symbol, f"funded the reserve with {format_tokens(units, 18, symbol)}"
-                                                           f" ({len(receipts)} transaction(s))"))
+    data = {
+        "funded": units,
+        "reserve": state.reserve,
+        "committed": state.committed,
+        "free": state.free,
+        "transactions": [tx_hash(r) for r in receipts],
+    }
+    get_output().emit(
+        data,
+        _render_reserve(
+            state,
+            symbol,
+            f"funded the reserve with {format_tokens(units, 18, symbol)} ({len(receipts)} transaction(s))",
+        ),
+    )

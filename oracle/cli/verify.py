@@ -38,15 +38,22 @@ def _exact(value: Any) -> str:
 
 def _render(verdicts: list[Any]) -> Any:
     def render(console: Console) -> None:
-        rows = [(v.round, v.status, "OK" if v.ok else "MISMATCH", ", ".join(v.models()) or "-", v.proposal.root)
-                for v in verdicts]
+        rows = [
+            (v.round, v.status, "OK" if v.ok else "MISMATCH", ", ".join(v.models()) or "-", v.proposal.root)
+            for v in verdicts
+        ]
         console.print(make_table("Verdicts", ["round", "status", "verdict", "models", "root"], rows, ["round"]))
         for v in verdicts:
             if v.ok:
                 continue
             diff_rows = [(d.scope, d.subject, d.field, _exact(d.recorded), _exact(d.recomputed)) for d in v.differences]
-            console.print(make_table(f"Round {v.round} ({v.status}): {len(diff_rows)} difference(s)",
-                                     ["scope", "subject", "field", "recorded", "recomputed"], diff_rows))
+            console.print(
+                make_table(
+                    f"Round {v.round} ({v.status}): {len(diff_rows)} difference(s)",
+                    ["scope", "subject", "field", "recorded", "recomputed"],
+                    diff_rows,
+                )
+            )
 
     return render
 
@@ -54,8 +61,8 @@ def _render(verdicts: list[Any]) -> Any:
 def _receipt_evidence(client: Any, receipts_dir: str) -> Any:
     """The receipts under ``receipts_dir`` and the oracle address they must be signed by, read from the chain
     (never from a service: the operator cannot vouch for its own receipts)."""
-    from oracle.participant.receipts import load_receipts
     from oracle.auditor.verify import ReceiptEvidence
+    from oracle.participant.receipts import load_receipts
 
     receipts, unreadable = load_receipts(receipts_dir)
     for problem in unreadable:
@@ -82,42 +89,107 @@ def _host_of(url: str) -> str:
 @click.option("--round", "round_", type=click.IntRange(min=1), default=None, help="Audit this round.")
 @click.option("--all", "all_", is_flag=True, help="Audit every proposal on the chain.")
 @click.option("--watch", is_flag=True, help="Follow new proposals until --timeout (or forever).")
-@click.option("--guardian-account", default=None, metavar="NAME",
-              help="With --watch: keystore account holding GUARDIAN_ROLE that vetoes a bad root.")
-@click.option("--interval", type=click.FloatRange(min=0.05), default=2.0, show_default=True,
-              help="With --watch: seconds between polls.")
-@click.option("--timeout", type=click.FloatRange(min=0), default=None, help="With --watch: stop after this many seconds.")
-@click.option("--allow-root", "allow_roots", multiple=True, envvar="TOURNEY_MANIFEST_ROOTS",
-              type=click.Path(file_okay=False), metavar="DIR",
-              help="Read manifests from local paths under DIR (repeatable) [env TOURNEY_MANIFEST_ROOTS, ':'-separated].")
-@click.option("--allow-host", "allow_hosts", multiple=True, envvar="TOURNEY_MANIFEST_HOSTS", metavar="HOST[:PORT]",
-              help="Read manifests over http(s) from HOST (repeatable) [env TOURNEY_MANIFEST_HOSTS, space-separated].")
-@click.option("--max-file-bytes", type=click.IntRange(min=1), default=None,
-              help="Largest bundle file read (default 1 GiB); the manifest itself at most 16 MiB.")
-@click.option("--fetch-timeout", type=click.FloatRange(min=0.1), default=None,
-              help="Seconds allowed to read one bundle (default 120; the watch also stops before a window ends).")
-@click.option("--state", "state_dir", type=click.Path(file_okay=False), default=None, metavar="DIR",
-              help="With --watch: keep the event log and verdicts here across restarts (default: in memory).")
-@click.option("--veto-margin", type=click.IntRange(min=0), default=120, show_default=True,
-              help="With --watch: chain seconds before a window ends by which a proposal must verify, else it is "
-                   "vetoed as unverified.")
-@click.option("--receipts", "receipts_dir", type=click.Path(file_okay=False, exists=True), default=None, metavar="DIR",
-              help="Also check that each verified round's bundle honours the operator receipts under DIR "
-                   "(as saved by `tourney submit --to`); a receipted file missing or swapped fails the round.")
-@click.option("--service", envvar="TOURNEY_SERVICE", default=None, metavar="URL",
-              help="The operator service: read bundles from it (by content address, checked against the on-chain "
-                   "hash) when their on-chain URI cannot be opened here [env TOURNEY_SERVICE].")
+@click.option(
+    "--guardian-account",
+    default=None,
+    metavar="NAME",
+    help="With --watch: keystore account holding GUARDIAN_ROLE that vetoes a bad root.",
+)
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0.05),
+    default=2.0,
+    show_default=True,
+    help="With --watch: seconds between polls.",
+)
+@click.option(
+    "--timeout", type=click.FloatRange(min=0), default=None, help="With --watch: stop after this many seconds."
+)
+@click.option(
+    "--allow-root",
+    "allow_roots",
+    multiple=True,
+    envvar="TOURNEY_MANIFEST_ROOTS",
+    type=click.Path(file_okay=False),
+    metavar="DIR",
+    help="Read manifests from local paths under DIR (repeatable) [env TOURNEY_MANIFEST_ROOTS, ':'-separated].",
+)
+@click.option(
+    "--allow-host",
+    "allow_hosts",
+    multiple=True,
+    envvar="TOURNEY_MANIFEST_HOSTS",
+    metavar="HOST[:PORT]",
+    help="Read manifests over http(s) from HOST (repeatable) [env TOURNEY_MANIFEST_HOSTS, space-separated].",
+)
+@click.option(
+    "--max-file-bytes",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Largest bundle file read (default 1 GiB); the manifest itself at most 16 MiB.",
+)
+@click.option(
+    "--fetch-timeout",
+    type=click.FloatRange(min=0.1),
+    default=None,
+    help="Seconds allowed to read one bundle (default 120; the watch also stops before a window ends).",
+)
+@click.option(
+    "--state",
+    "state_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    metavar="DIR",
+    help="With --watch: keep the event log and verdicts here across restarts (default: in memory).",
+)
+@click.option(
+    "--veto-margin",
+    type=click.IntRange(min=0),
+    default=120,
+    show_default=True,
+    help="With --watch: chain seconds before a window ends by which a proposal must verify, else it is "
+    "vetoed as unverified.",
+)
+@click.option(
+    "--receipts",
+    "receipts_dir",
+    type=click.Path(file_okay=False, exists=True),
+    default=None,
+    metavar="DIR",
+    help="Also check that each verified round's bundle honours the operator receipts under DIR "
+    "(as saved by `tourney submit --to`); a receipted file missing or swapped fails the round.",
+)
+@click.option(
+    "--service",
+    envvar="TOURNEY_SERVICE",
+    default=None,
+    metavar="URL",
+    help="The operator service: read bundles from it (by content address, checked against the on-chain "
+    "hash) when their on-chain URI cannot be opened here [env TOURNEY_SERVICE].",
+)
 @json_option
 # Complexity over 15: the branches are the options (one round, --all, --watch, a guardian, a service); the work
 # itself is in oracle.auditor.
 def verify_command(  # noqa: C901
-        chain: ChainOptions, round_: int | None, all_: bool, watch: bool, guardian_account: str | None,
-                   interval: float, timeout: float | None, allow_roots: tuple[str, ...], allow_hosts: tuple[str, ...],
-                   max_file_bytes: int | None, fetch_timeout: float | None, state_dir: str | None, veto_margin: int,
-                   receipts_dir: str | None, service: str | None) -> None:
+    chain: ChainOptions,
+    round_: int | None,
+    all_: bool,
+    watch: bool,
+    guardian_account: str | None,
+    interval: float,
+    timeout: float | None,
+    allow_roots: tuple[str, ...],
+    allow_hosts: tuple[str, ...],
+    max_file_bytes: int | None,
+    fetch_timeout: float | None,
+    state_dir: str | None,
+    veto_margin: int,
+    receipts_dir: str | None,
+    service: str | None,
+) -> None:
     """Re-derive proposed roots (signatures, stakes, scores, leaves, root, totals, bounds, burns) and compare."""
     from oracle.auditor.verify import verify_all, verify_round
-    from oracle.auditor.watch import Watcher, WatchConfig
+    from oracle.auditor.watch import WatchConfig, Watcher
     from oracle.bundle.fetch import FetchPolicy
     from oracle.bundle.mirrors import add_mirror
     from oracle.chain.client import TournamentClient
@@ -136,9 +208,11 @@ def verify_command(  # noqa: C901
         add_mirror(service)
         hosts = (*hosts, _host_of(service))
     if not allow_roots and not hosts:
-        fail("tourney verify reads manifests only from places you allow: pass --allow-root DIR (where the bundles "
-             "are, locally) and/or --allow-host HOST[:PORT], or set TOURNEY_MANIFEST_ROOTS / TOURNEY_MANIFEST_HOSTS",
-             code=2)
+        fail(
+            "tourney verify reads manifests only from places you allow: pass --allow-root DIR (where the bundles "
+            "are, locally) and/or --allow-host HOST[:PORT], or set TOURNEY_MANIFEST_ROOTS / TOURNEY_MANIFEST_HOSTS",
+            code=2,
+        )
     limits: dict[str, Any] = {}
     if max_file_bytes is not None:
         limits["max_file_bytes"] = max_file_bytes
@@ -179,8 +253,16 @@ def verify_command(  # noqa: C901
             output.note(f"round {verdict.round}: {'OK' if verdict.ok else 'MISMATCH'} -> {action}{why}")
 
         config = WatchConfig(interval=interval, veto_margin=veto_margin)
-        watcher = Watcher(client, policy, guardian, config, Path(state_dir) if state_dir else None, evidence,
-                          on_verdict=note, on_note=lambda message: output.note(f"watch: {message}"))
+        watcher = Watcher(
+            client,
+            policy,
+            guardian,
+            config,
+            Path(state_dir) if state_dir else None,
+            evidence,
+            on_verdict=note,
+            on_note=lambda message: output.note(f"watch: {message}"),
+        )
         verdicts = watcher.run(stop=lambda: deadline is not None and time.monotonic() > deadline)
         # Without a guardian the watch returns at the first bad standing proposal: that is a failure.
         failed = guardian is None and any(not v.ok and v.standing for v in verdicts)

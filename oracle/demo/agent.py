@@ -84,27 +84,57 @@ def start_agent(setup: DemoAgentSetup, stack: ExitStack, say: Callable[[str], No
     """Start the service and the agent (both closed with ``stack``); the agent reads the skills document and
     registers its model."""
     (setup.workdir / "round-data").mkdir(parents=True, exist_ok=True)
-    url = stack.enter_context(service_thread(ServiceConfig(
-        rpc=setup.rpc, deployment=setup.deployment, operator=setup.oracle, inbox=str(setup.workdir / "inbox"),
-        store=str(setup.workdir / "store"), round_data=str(setup.workdir / "round-data"),
-        state=str(setup.workdir / "service-state"), params=setup.params, scheduler=False)))
+    url = stack.enter_context(
+        service_thread(
+            ServiceConfig(
+                rpc=setup.rpc,
+                deployment=setup.deployment,
+                operator=setup.oracle,
+                inbox=str(setup.workdir / "inbox"),
+                store=str(setup.workdir / "store"),
+                round_data=str(setup.workdir / "round-data"),
+                state=str(setup.workdir / "service-state"),
+                params=setup.params,
+                scheduler=False,
+            )
+        )
+    )
     entry = setup.keystore.create("agent", setup.password)
     setup.funder.send_ether(entry.address, 10**18)
     setup.funder.transact(setup.token.functions.transfer(entry.address, setup.tokens), action="tokens for the agent")
-    env = {"TOURNEY_RPC": setup.rpc, "TOURNEY_DEPLOYMENT": str(setup.workdir / "deployment.json"),
-           "TOURNEY_KEYSTORE_DIR": str(setup.keystore.directory), "TOURNEY_PASSWORD": setup.password,
-           "TOURNEY_SERVICE": url, "TOURNEY_MANIFEST_ROOTS": str(setup.workdir / "store"), **numeric_environment()}
+    env = {
+        "TOURNEY_RPC": setup.rpc,
+        "TOURNEY_DEPLOYMENT": str(setup.workdir / "deployment.json"),
+        "TOURNEY_KEYSTORE_DIR": str(setup.keystore.directory),
+        "TOURNEY_PASSWORD": setup.password,
+        "TOURNEY_SERVICE": url,
+        "TOURNEY_MANIFEST_ROOTS": str(setup.workdir / "store"),
+        **numeric_environment(),
+    }
     if os.environ.get("PYTHONPATH"):
         env["PYTHONPATH"] = os.environ["PYTHONPATH"]  # a worktree's oracle package, as in this process
     config = AgentConfig(
         command=str(Path(sys.executable).with_name("tourney")),
-        args=("mcp", "--account", "agent", "--workdir", str(setup.workdir / "agent"),
-              "--max-stake", setup.max_stake, "--max-stake-per-call", setup.max_stake_per_call),
-        env=env, workdir=setup.workdir / "agent")
+        args=(
+            "mcp",
+            "--account",
+            "agent",
+            "--workdir",
+            str(setup.workdir / "agent"),
+            "--max-stake",
+            setup.max_stake,
+            "--max-stake-per-call",
+            setup.max_stake_per_call,
+        ),
+        env=env,
+        workdir=setup.workdir / "agent",
+    )
     agent = stack.enter_context(AgentThread(config, say))
     model_id = agent.start()
-    say(f"agent: tourney mcp over stdio (service {url}), limit {setup.max_stake} STK per session and "
-        f"{setup.max_stake_per_call} per call; plays model {model_id}")
+    say(
+        f"agent: tourney mcp over stdio (service {url}), limit {setup.max_stake} STK per session and "
+        f"{setup.max_stake_per_call} per call; plays model {model_id}"
+    )
     return agent
 
 
@@ -113,5 +143,6 @@ def finish_agent(agent: AgentThread, say: Callable[[str], None]) -> AgentOutcome
     say("the agent exits")
     withdrawn = agent.finish()
     played = agent.agent
-    return AgentOutcome(int(played.model_id or 0), int(played.staked * UNIT), int(withdrawn * UNIT),
-                        list(played.transcript))
+    return AgentOutcome(
+        int(played.model_id or 0), int(played.staked * UNIT), int(withdrawn * UNIT), list(played.transcript)
+    )

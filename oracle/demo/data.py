@@ -21,9 +21,20 @@ class RoundDataWorld:
         self.directory = directory
         # Numerai-like strength: the stable signal explains little of the target, so good models' CORR is about
         # 0.01-0.04 a round and payouts rarely reach the clip (with enough rows that MMC's sampling noise stays small).
-        self.spec = TournamentSpec(seed=seed, n_features=features, n_factors=4, n_risky=2, n_stable=6,
-                                   n_interactions=4, history_eras=1, history_rows_per_era=10, live_rows=rows,
-                                   risky_std=0.1, stable_std=0.06, interaction_std=0.05)
+        self.spec = TournamentSpec(
+            seed=seed,
+            n_features=features,
+            n_factors=4,
+            n_risky=2,
+            n_stable=6,
+            n_interactions=4,
+            history_eras=1,
+            history_rows_per_era=10,
+            live_rows=rows,
+            risky_std=0.1,
+            stable_std=0.06,
+            interaction_std=0.05,
+        )
         self.world = World.of(self.spec)
 
     def write(self, round: int) -> pd.DataFrame:
@@ -37,7 +48,7 @@ def model_predictions(live: pd.DataFrame, world: World, model_id: int, round: in
 
     Models differ in how much of the signal they see and how noisy they are; every fourth is a random spammer."""
     rng = np.random.default_rng([seed, model_id, round])
-    x = (live[world.feature_columns].to_numpy(dtype=np.float64) - 0.5)
+    x = live[world.feature_columns].to_numpy(dtype=np.float64) - 0.5
     if model_id % 4 == 0:
         values = rng.random(len(live))
     else:

@@ -58,8 +58,9 @@ class DemoResult:
         return self.claims_sound and self.solvent
 
 
-def model_table(client: TournamentClient, players: list[Player], agent_model: int | None,
-                agent_owner: str) -> pd.DataFrame:
+def model_table(
+    client: TournamentClient, players: list[Player], agent_model: int | None, agent_owner: str
+) -> pd.DataFrame:
     """One row per model (the players', then the agent's if it registered one): owner, stake, and the payout and
     burn of the newest active round's tree."""
     last = client.cursor().last_active
@@ -71,8 +72,9 @@ def model_table(client: TournamentClient, players: list[Player], agent_model: in
     rows = []
     for model_id, owner in owners:
         payout, burn = leaves.get(model_id, (0, 0))
-        rows.append({"model": model_id, "owner": owner, "stake": client.stake_of(model_id), "payout": payout,
-                     "burn": burn})
+        rows.append(
+            {"model": model_id, "owner": owner, "stake": client.stake_of(model_id), "payout": payout, "burn": burn}
+        )
     return pd.DataFrame(rows)
 
 

@@ -31,8 +31,9 @@ class Player:
     models: list[int]
 
 
-def enroll_players(w3: Web3, admin: Sender, token: Any, tournament: Any, keystore: Keystore, count: int,
-                   models_each: int, stake: int) -> list[Player]:
+def enroll_players(
+    w3: Web3, admin: Sender, token: Any, tournament: Any, keystore: Keystore, count: int, models_each: int, stake: int
+) -> list[Player]:
     """``count`` participants, each with a keystore account in ``keystore``, 1 ether and ten times the tokens it
     stakes, ``models_each`` registered models and ``stake`` (smallest units) on each of them."""
     players: list[Player] = []
@@ -43,8 +44,7 @@ def enroll_players(w3: Web3, admin: Sender, token: Any, tournament: Any, keystor
         account = keystore.unlock(name, KEYSTORE_PASSWORD)
         sender = Sender(w3, account)
         admin.send_ether(account.address, 10**18)
-        admin.transact(token.functions.transfer(account.address, 10 * stake * models_each),
-                       action=f"tokens for {name}")
+        admin.transact(token.functions.transfer(account.address, 10 * stake * models_each), action=f"tokens for {name}")
         models = []
         for _ in range(models_each):
             receipt = sender.transact(tournament.functions.registerModel(), action=f"{name} registers a model")
@@ -53,8 +53,10 @@ def enroll_players(w3: Web3, admin: Sender, token: Any, tournament: Any, keystor
             for model_id in models:
                 deadline = int(w3.eth.get_block("latest")["timestamp"]) + 3600
                 v, r, s = permit_signature(account, token, tournament.address, stake, deadline, chain_id)
-                sender.transact(tournament.functions.stakeWithPermit(model_id, stake, deadline, v, r, s),
-                                action=f"{name} stakes on model {model_id} with a permit")
+                sender.transact(
+                    tournament.functions.stakeWithPermit(model_id, stake, deadline, v, r, s),
+                    action=f"{name} stakes on model {model_id} with a permit",
+                )
         else:
             sender.transact(token.functions.approve(tournament.address, stake * len(models)), action="approve")
             for model_id in models:

@@ -37,27 +37,27 @@ from typing import Any, Callable
 import pandas as pd
 from web3.types import RPCEndpoint
 
+from oracle.auditor.verify import verify_all, verify_round
+from oracle.bundle.fetch import FetchPolicy
 from oracle.chain.anvil import start_anvil
 from oracle.chain.client import TournamentClient
 from oracle.chain.clock import format_time
-from oracle.chain.deploy import UNIT
-from oracle.testing.local import local_tournament
-from oracle.chain.keystore import Keystore
-from oracle.operator.rounds import Operator
-from oracle.operator.config import OperatorConfig
-from oracle.scoring.params import RoundParams
 from oracle.chain.connection import Connection
-from oracle.participant.settle import settle_all
-from oracle.participant.stake import exit_status, request_withdrawal, withdraw
-from oracle.protocol.inbox import Inbox
-from oracle.protocol.submission import sign_submission, Submission
-from oracle.auditor.verify import verify_all, verify_round
-from oracle.bundle.fetch import FetchPolicy
-from oracle.demo.data import RoundDataWorld, model_predictions
+from oracle.chain.deploy import UNIT
+from oracle.chain.keystore import Keystore
 from oracle.demo.agent import AGENT_OWNER, DemoAgentSetup, InboxAndService, finish_agent, start_agent
+from oracle.demo.data import RoundDataWorld, model_predictions
 from oracle.demo.outcome import DemoResult, model_table, rejections
 from oracle.demo.players import KEYSTORE_PASSWORD, Player, enroll_players
 from oracle.mcp.agent import AgentThread
+from oracle.operator.config import OperatorConfig
+from oracle.operator.rounds import Operator
+from oracle.participant.settle import settle_all
+from oracle.participant.stake import exit_status, request_withdrawal, withdraw
+from oracle.protocol.inbox import Inbox
+from oracle.protocol.submission import Submission, sign_submission
+from oracle.scoring.params import RoundParams
+from oracle.testing.local import local_tournament
 
 __all__ = ["DemoConfig", "DemoResult", "run_demo", "RoundDataWorld", "model_predictions"]
 
@@ -103,8 +103,9 @@ class _Demo:
 
     def setup(self, anvil: Any, stack: ExitStack) -> None:
         c = self.config
-        local = local_tournament(anvil, challenge_period=c.challenge_period, reserve=c.reserve,
-                                 save_to=self.workdir / "deployment.json")
+        local = local_tournament(
+            anvil, challenge_period=c.challenge_period, reserve=c.reserve, save_to=self.workdir / "deployment.json"
+        )
         self.w3, self.deployment = local.w3, local.deployment
         self.admin, self.oracle, self.guardian, self.keeper = local.admin, local.oracle, local.guardian, local.keeper
         self.keeper_account = local.keeper.local_account
@@ -116,26 +117,53 @@ class _Demo:
         self.say(f"deployed tournament {self.t.address} on {anvil.url}; reserve funded with {c.reserve // UNIT} STK")
 
         keystore = Keystore(self.workdir / "keystores", scrypt_n=c.scrypt_n)
-        self.players = enroll_players(self.w3, self.admin, self.token, self.t, keystore, c.participants,
-                                      c.models_per_participant, c.stake)
-        self.say(f"{len(self.players)} participants with encrypted keystores in {keystore.directory}, "
-                 f"{sum(len(p.models) for p in self.players)} staked models")
+        self.players = enroll_players(
+            self.w3, self.admin, self.token, self.t, keystore, c.participants, c.models_per_participant, c.stake
+        )
+        self.say(
+            f"{len(self.players)} participants with encrypted keystores in {keystore.directory}, "
+            f"{sum(len(p.models) for p in self.players)} staked models"
+        )
 
         self.data = RoundDataWorld(self.workdir / "round-data", c.live_rows, c.features, c.seed)
         self.inbox = Inbox(self.workdir / "inbox")
         # The auditor reads manifests only from where the demo's operator publishes them.
         self.fetch_policy = FetchPolicy(roots=(str(self.workdir / "store"),))
-        self.operator = Operator(self.client, self.oracle, OperatorConfig(
-            store=str(self.workdir / "store"), inbox=str(self.workdir / "inbox"),
-            round_data=str(self.workdir / "round-data"), params=c.params, submission_window=c.submission_window,
-            max_rounds=c.rounds), hang_at=None,
-            submissions=InboxAndService(str(self.workdir / "inbox"), self.workdir / "service-state") if c.agent else None)
+        self.operator = Operator(
+            self.client,
+            self.oracle,
+            OperatorConfig(
+                store=str(self.workdir / "store"),
+                inbox=str(self.workdir / "inbox"),
+                round_data=str(self.workdir / "round-data"),
+                params=c.params,
+                submission_window=c.submission_window,
+                max_rounds=c.rounds,
+            ),
+            hang_at=None,
+            submissions=InboxAndService(str(self.workdir / "inbox"), self.workdir / "service-state")
+            if c.agent
+            else None,
+        )
         if c.agent:
-            self.agent = start_agent(DemoAgentSetup(
-                workdir=self.workdir, rpc=anvil.url, deployment=self.deployment, oracle=local.oracle.local_account,
-                keystore=keystore, password=KEYSTORE_PASSWORD, funder=self.admin, token=self.token,
-                tokens=c.agent_tokens, params=c.params, max_stake=c.agent_max_stake,
-                max_stake_per_call=c.agent_max_stake_per_call), stack, self.say)
+            self.agent = start_agent(
+                DemoAgentSetup(
+                    workdir=self.workdir,
+                    rpc=anvil.url,
+                    deployment=self.deployment,
+                    oracle=local.oracle.local_account,
+                    keystore=keystore,
+                    password=KEYSTORE_PASSWORD,
+                    funder=self.admin,
+                    token=self.token,
+                    tokens=c.agent_tokens,
+                    params=c.params,
+                    max_stake=c.agent_max_stake,
+                    max_stake_per_call=c.agent_max_stake_per_call,
+                ),
+                stack,
+                self.say,
+            )
 
     # -- a round
 
@@ -145,16 +173,25 @@ class _Demo:
         for _i, player in enumerate(self.players):
             for model_id in player.models:
                 data = model_predictions(live, self.data.world, model_id, round, self.config.seed)
-                sub = sign_submission(player.account, chain_id, self.t.address, round, model_id, data, closes_at,
-                                      file_name="predictions.csv")
+                sub = sign_submission(
+                    player.account,
+                    chain_id,
+                    self.t.address,
+                    round,
+                    model_id,
+                    data,
+                    closes_at,
+                    file_name="predictions.csv",
+                )
                 self.deliver(sub, data)
         if round == 1:
             # An impostor signs for someone else's model. The inbox keeps one record per model, so it replaces
             # the owner's: the operator must refuse it, and the model goes unscored this round.
             impostor, victim = self.players[0], self.players[1]
             data = model_predictions(live, self.data.world, 999, round, self.config.seed)
-            forged = sign_submission(impostor.account, chain_id, self.t.address, round, victim.models[0], data,
-                                     closes_at)
+            forged = sign_submission(
+                impostor.account, chain_id, self.t.address, round, victim.models[0], data, closes_at
+            )
             self.deliver(forged, data)
 
     def late_submission(self, round: int) -> None:
@@ -162,8 +199,9 @@ class _Demo:
         player = self.players[-1]
         data = model_predictions(self.lives[round], self.data.world, 1000, round, self.config.seed)
         closes_at = self.client.round_state(round).closes_at
-        sub = sign_submission(player.account, self.w3.eth.chain_id, self.t.address, round, player.models[-1], data,
-                              closes_at)
+        sub = sign_submission(
+            player.account, self.w3.eth.chain_id, self.t.address, round, player.models[-1], data, closes_at
+        )
         self.deliver(sub, data)
 
     def deliver(self, sub: Submission, data: bytes) -> None:
@@ -205,11 +243,18 @@ class _Demo:
         verdicts = verify_all(self.client, policy=self.fetch_policy)
         models = self.client.model_count()
         return DemoResult(
-            rounds=c.rounds, vetoed_round=self.vetoed, verdicts=verdicts, models=self._model_table(),
+            rounds=c.rounds,
+            vetoed_round=self.vetoed,
+            verdicts=verdicts,
+            models=self._model_table(),
             token_balance=self.token.functions.balanceOf(self.t.address).call(),
-            stakes={m: self.client.stake_of(m) for m in range(1, models + 1)}, reserve=self.client.reserve(),
-            burn_due=self.client.burn_due(), token_supply=self.token.functions.totalSupply().call(),
-            withdrawn=self.withdrawn, rejections=rejections(self.client, c.rounds), seconds=time.monotonic() - started,
+            stakes={m: self.client.stake_of(m) for m in range(1, models + 1)},
+            reserve=self.client.reserve(),
+            burn_due=self.client.burn_due(),
+            token_supply=self.token.functions.totalSupply().call(),
+            withdrawn=self.withdrawn,
+            rejections=rejections(self.client, c.rounds),
+            seconds=time.monotonic() - started,
             agent=outcome,
         )
 
@@ -243,9 +288,11 @@ class _Demo:
             player, amount = self.players[2], self.config.stake // 2
             _, self.withdrawal_after, _ = request_withdrawal(self.connection(player), player.models[0], amount)
             deadline = self.client.round_state(self.withdrawal_after).lapses_at
-            self.say(f"  {player.name} requests a withdrawal of {amount // UNIT} STK from model {player.models[0]}; "
-                     f"it stays at risk through round {self.withdrawal_after} and can be taken by "
-                     f"{format_time(deadline, self.client.now())} (chain time) at the latest")
+            self.say(
+                f"  {player.name} requests a withdrawal of {amount // UNIT} STK from model {player.models[0]}; "
+                f"it stays at risk through round {self.withdrawal_after} and can be taken by "
+                f"{format_time(deadline, self.client.now())} (chain time) at the latest"
+            )
 
     def connection(self, player: Player) -> Connection:
         return Connection(self.w3, self.deployment, player.account, _sender=player.sender)
@@ -275,8 +322,10 @@ class _Demo:
 
         self.operator.resolve_and_propose(round, tamper=inflate)
         verdict = verify_round(self.client, round, policy=self.fetch_policy)
-        self.say(f"  auditor: round {round} proposal {'OK' if verdict.ok else 'MISMATCH'}; models {verdict.models()}: "
-                 + "; ".join(f"{d.scope} {d.subject} {d.field}" for d in verdict.differences[:4]))
+        self.say(
+            f"  auditor: round {round} proposal {'OK' if verdict.ok else 'MISMATCH'}; models {verdict.models()}: "
+            + "; ".join(f"{d.scope} {d.subject} {d.field}" for d in verdict.differences[:4])
+        )
         if verdict.ok:
             raise RuntimeError("the auditor missed the inflated payout")
         self.guardian.transact(self.t.functions.vetoRoot(round), action=f"veto round {round}")
@@ -290,8 +339,12 @@ class _Demo:
         return model_table(self.client, self.players, agent_model, AGENT_OWNER)
 
 
-def run_demo(config: DemoConfig = DemoConfig(), workdir: Path | None = None, say: Callable[[str], None] = print,
-             then: Callable[[Any, Any, DemoResult], None] | None = None) -> DemoResult:
+def run_demo(
+    config: DemoConfig = DemoConfig(),
+    workdir: Path | None = None,
+    say: Callable[[str], None] = print,
+    then: Callable[[Any, Any, DemoResult], None] | None = None,
+) -> DemoResult:
     """Run a whole tournament on a fresh Anvil and return the outcome; ``then(anvil, demo, result)`` runs while the
     chain and the files still exist (``make web-demo`` serves them from there, see oracle.demo.serve)."""
     with tempfile.TemporaryDirectory(prefix="tourney-demo-") as tmp:

@@ -38,24 +38,37 @@ def serve_demo(anvil: Any, demo: Any, say: Callable[[str], None], stop: threadin
     keys = dev_private_keys(max(VISITOR_ACCOUNTS) + 1)
     visitors = [Account.from_key(keys[i]) for i in VISITOR_ACCOUNTS]
     for visitor in visitors:
-        demo.admin.transact(demo.token.functions.transfer(visitor.address, VISITOR_TOKENS),
-                            action=f"tokens for {visitor.address}")
+        demo.admin.transact(
+            demo.token.functions.transfer(visitor.address, VISITOR_TOKENS), action=f"tokens for {visitor.address}"
+        )
     config = ServiceConfig(
-        rpc=anvil.url, deployment=demo.deployment, operator=demo.oracle.account, inbox=str(demo.workdir / "inbox"),
-        store=str(demo.workdir / "store"), round_data=str(demo.workdir / "round-data"),
-        state=str(demo.workdir / "web-state"), params=demo.config.params, scheduler=True,
-        submission_window=VISITOR_WINDOW, max_rounds=round)
+        rpc=anvil.url,
+        deployment=demo.deployment,
+        operator=demo.oracle.account,
+        inbox=str(demo.workdir / "inbox"),
+        store=str(demo.workdir / "store"),
+        round_data=str(demo.workdir / "round-data"),
+        state=str(demo.workdir / "web-state"),
+        params=demo.config.params,
+        scheduler=True,
+        submission_window=VISITOR_WINDOW,
+        max_rounds=round,
+    )
     with service_thread(config) as url:
         deadline = time.monotonic() + 60
         while demo.client.round_state(round).status is not RoundStatus.OPEN:  # the scheduler's first step
             if time.monotonic() > deadline:
                 raise RuntimeError(f"the service did not open round {round}")
             time.sleep(0.2)
-        say(f"the service opens round {round} for submissions from a browser wallet; chain {anvil.url} "
-            f"(chain id {demo.deployment.chain_id})")
+        say(
+            f"the service opens round {round} for submissions from a browser wallet; chain {anvil.url} "
+            f"(chain id {demo.deployment.chain_id})"
+        )
         for index, visitor in zip(VISITOR_ACCOUNTS, visitors):
-            say(f"  Anvil development account {index}: {visitor.address} holds {VISITOR_TOKENS // UNIT:,} STK; its key "
-                "(a public test key):")
+            say(
+                f"  Anvil development account {index}: {visitor.address} holds {VISITOR_TOKENS // UNIT:,} STK; its key "
+                "(a public test key):"
+            )
             say(f"    0x{bytes(visitor.key).hex()}")
         # The rounds page asks the service's auditor for a verdict on every proposal: ask now, so they are ready.
         requests.get(f"{url}/rounds", params={"limit": HISTORY_ROUNDS}, timeout=60).raise_for_status()

@@ -12,18 +12,36 @@ from web3 import Web3
 from oracle.chain.client import RoundStatus
 from oracle.chain.hashes import tx_hash
 from oracle.chain.tx import ContractReverted
-from oracle.mcp.arguments import (ModelArg, OptionalModel, OptionalRound, PathArg, RequestId, RoundArg, StakeAmount,
-                                   WithdrawAmount)
+from oracle.mcp.arguments import (
+    ModelArg,
+    OptionalModel,
+    OptionalRound,
+    PathArg,
+    RequestId,
+    RoundArg,
+    StakeAmount,
+    WithdrawAmount,
+)
 from oracle.mcp.errors import ToolFailure
-from oracle.mcp.outputs import (ReceiptView, RegisterOut, SettleOut, StakeOut, SubmitOut, WithdrawalRequestOut,
-                                WithdrawOut)
+from oracle.mcp.outputs import (
+    ReceiptView,
+    RegisterOut,
+    SettleOut,
+    StakeOut,
+    SubmitOut,
+    WithdrawalRequestOut,
+    WithdrawOut,
+)
 from oracle.mcp.reading import live_ids
 from oracle.mcp.session import ParticipantSession
-from oracle.participant.models import ParticipantError, register_model as library_register_model
+from oracle.participant.models import ParticipantError
+from oracle.participant.models import register_model as library_register_model
 from oracle.participant.service_client import ServiceError, submit_over_http
 from oracle.participant.settle import settle_all, settle_model
-from oracle.participant.stake import (exit_status, request_withdrawal as library_request_withdrawal,
-                                      stake as library_stake, withdraw as library_withdraw)
+from oracle.participant.stake import exit_status
+from oracle.participant.stake import request_withdrawal as library_request_withdrawal
+from oracle.participant.stake import stake as library_stake
+from oracle.participant.stake import withdraw as library_withdraw
 from oracle.participant.submit import check_prediction_file, oracle_address
 from oracle.protocol.receipt import Receipt, latest_receipts
 from oracle.protocol.submission import predictions_hash
@@ -47,8 +65,9 @@ def submit_predictions(session: ParticipantSession, round: RoundArg, model_id: M
     session.own(model_id)
     state = session.round_state(round)
     if state.status is not RoundStatus.OPEN:
-        raise ToolFailure("round_not_open", f"round {round} is {state.status.phrase}, not open for "
-                          "submissions", round=round)
+        raise ToolFailure(
+            "round_not_open", f"round {round} is {state.status.phrase}, not open for submissions", round=round
+        )
     data = file.read_bytes()
     digest = predictions_hash(data)
     tournament = Web3.to_checksum_address(session.conn.deployment.tournament)
@@ -58,37 +77,69 @@ def submit_predictions(session: ParticipantSession, round: RoundArg, model_id: M
         return _submitted(round, model_id, file, digest, state.closes_at, held, None, repeated=True)
     now = session.client.now()
     if now >= state.closes_at:
-        raise ToolFailure("late", f"round {round} closed for submissions at {state.closes_at} (chain time now "
-                          f"{now})", round=round, closes_at=state.closes_at)
+        raise ToolFailure(
+            "late",
+            f"round {round} closed for submissions at {state.closes_at} (chain time now {now})",
+            round=round,
+            closes_at=state.closes_at,
+        )
     live = live_ids(session, round)
     problems = check_prediction_file(int(model_id), data, file.name, live)
     if problems:
-        raise ToolFailure("invalid_predictions", f"{file.name} would not be scored: "
-                          + "; ".join(str(p) for p in problems[:5]),
-                          problems=[p.to_dict() for p in problems])
+        raise ToolFailure(
+            "invalid_predictions",
+            f"{file.name} would not be scored: " + "; ".join(str(p) for p in problems[:5]),
+            problems=[p.to_dict() for p in problems],
+        )
     oracle = oracle_address(session.conn)
     # A file that was current earlier and then replaced is refused as "replayed" when its old signature comes
     # back (a signature has no nonce). Its owner may still mean it: the deadline is the one free field of the
     # signed record, so sign again a second earlier, which makes a new signature for the same file.
     for attempt in range(RESIGN_ATTEMPTS + 1):
         try:
-            sent = submit_over_http(account, service.url, session.conn.chain_id,
-                                    session.conn.deployment.tournament, oracle, int(round), int(model_id), data,
-                                    state.closes_at - attempt, file_name=file.name,
-                                    receipts_dir=session.workdir / "receipts")
+            sent = submit_over_http(
+                account,
+                service.url,
+                session.conn.chain_id,
+                session.conn.deployment.tournament,
+                oracle,
+                int(round),
+                int(model_id),
+                data,
+                state.closes_at - attempt,
+                file_name=file.name,
+                receipts_dir=session.workdir / "receipts",
+            )
             break
         except ServiceError as exc:
             if exc.code != "replayed" or attempt == RESIGN_ATTEMPTS:
                 raise
-    return _submitted(round, model_id, file, digest, sent.submission.deadline, sent.receipt, sent.saved_to,
-                           repeated=False)
+    return _submitted(
+        round, model_id, file, digest, sent.submission.deadline, sent.receipt, sent.saved_to, repeated=False
+    )
 
 
-def _submitted(round: int, model_id: int, file: Path, digest: str, deadline: int, receipt: Receipt,
-               saved: Path | None, repeated: bool) -> SubmitOut:
-    return SubmitOut(round=round, model_id=model_id, path=str(file), predictions_hash=digest, deadline=deadline,
-                     receipt=ReceiptView(**receipt.to_json()), receipt_path=None if saved is None else str(saved),
-                     repeated=repeated)
+def _submitted(
+    round: int,
+    model_id: int,
+    file: Path,
+    digest: str,
+    deadline: int,
+    receipt: Receipt,
+    saved: Path | None,
+    repeated: bool,
+) -> SubmitOut:
+    return SubmitOut(
+        round=round,
+        model_id=model_id,
+        path=str(file),
+        predictions_hash=digest,
+        deadline=deadline,
+        receipt=ReceiptView(**receipt.to_json()),
+        receipt_path=None if saved is None else str(saved),
+        repeated=repeated,
+    )
+
 
 # ------------------------------------------------------------------------------------------------ chain actions
 
@@ -108,19 +159,33 @@ def settle(session: ParticipantSession, model_id: OptionalModel = None, round: O
     if round is None and last_activated == 0:
         raise ToolFailure("not_active", "no round has an active root yet")
     if round is not None and session.round_state(round).status is not RoundStatus.ACTIVE:
-        raise ToolFailure("not_active", f"round {round} is {session.round_state(round).status.label}, not active "
-                          f"(newest active round: {last_activated or 'none'})", round=round)
+        raise ToolFailure(
+            "not_active",
+            f"round {round} is {session.round_state(round).status.label}, not active "
+            f"(newest active round: {last_activated or 'none'})",
+            round=round,
+        )
     if model_id is not None:
         session.model(model_id)
         result = settle_model(session.conn, int(model_id), round)
     else:
         result = settle_all(session.conn, round)
-    return SettleOut(round=result.round, settled=result.settled, already_settled=result.skipped,
-                     transactions=result.transactions, gas=result.gas_used)
+    return SettleOut(
+        round=result.round,
+        settled=result.settled,
+        already_settled=result.skipped,
+        transactions=result.transactions,
+        gas=result.gas_used,
+    )
 
 
-def _idempotent(session: ParticipantSession, tool: str, request_id: str | None, arguments: dict[str, Any],
-                send: Callable[[], dict[str, Any]]) -> tuple[dict[str, Any], bool]:
+def _idempotent(
+    session: ParticipantSession,
+    tool: str,
+    request_id: str | None,
+    arguments: dict[str, Any],
+    send: Callable[[], dict[str, Any]],
+) -> tuple[dict[str, Any], bool]:
     """(result, repeated): run ``send`` once per request_id (see oracle.mcp.journal)."""
     if request_id is None or session.journal is None:
         return send(), False
@@ -136,8 +201,9 @@ def _idempotent(session: ParticipantSession, tool: str, request_id: str | None, 
     return result, False
 
 
-def stake(session: ParticipantSession, model_id: ModelArg, amount: StakeAmount,
-          request_id: RequestId = None) -> StakeOut:
+def stake(
+    session: ParticipantSession, model_id: ModelArg, amount: StakeAmount, request_id: RequestId = None
+) -> StakeOut:
     """Add tokens to one of your models' stake (one transaction, EIP-2612 permit). Within the server's spending
     limit only; the stake counts from the next round that closes."""
     units = session.amount(amount)
@@ -150,8 +216,11 @@ def stake(session: ParticipantSession, model_id: ModelArg, amount: StakeAmount,
         session.own(model_id)
         balance = int(session.conn.token.functions.balanceOf(address).call())
         if units > balance:
-            raise ToolFailure("insufficient_balance", f"stake {session.tokens(units)} exceeds your balance "
-                              f"{session.tokens(balance)} {session.symbol}", balance=session.tokens(balance))
+            raise ToolFailure(
+                "insufficient_balance",
+                f"stake {session.tokens(units)} exceeds your balance {session.tokens(balance)} {session.symbol}",
+                balance=session.tokens(balance),
+            )
         limit.hold(units, session.tokens)
         try:
             receipt = library_stake(session.conn, int(model_id), units)
@@ -167,12 +236,18 @@ def stake(session: ParticipantSession, model_id: ModelArg, amount: StakeAmount,
     arguments = {"model_id": int(model_id), "amount": str(units)}
     result, repeated = _idempotent(session, "stake", request_id, arguments, send)
     net = session.model(model_id).net_deposits
-    return StakeOut(**result, net_deposits=session.tokens(net), request_id=request_id, repeated=repeated,
-                    limits=session.limits_out())
+    return StakeOut(
+        **result,
+        net_deposits=session.tokens(net),
+        request_id=request_id,
+        repeated=repeated,
+        limits=session.limits_out(),
+    )
 
 
-def request_withdrawal(session: ParticipantSession, model_id: ModelArg, amount: WithdrawAmount,
-                       request_id: RequestId = None) -> WithdrawalRequestOut:
+def request_withdrawal(
+    session: ParticipantSession, model_id: ModelArg, amount: WithdrawAmount, request_id: RequestId = None
+) -> WithdrawalRequestOut:
     """Ask to take tokens back from a model ("all" = its settled stake not already pending). The amount stays
     at risk in every round already closed; withdraw once the newest of them is active."""
 
@@ -181,19 +256,32 @@ def request_withdrawal(session: ParticipantSession, model_id: ModelArg, amount: 
         available = session.client.stake_of(int(model_id))
         units = available - pending if amount == "all" else session.amount(amount)
         if units <= 0:
-            raise ToolFailure("invalid_amount", f"model {model_id} has nothing left to request: settled stake "
-                              f"{session.tokens(available)}, already pending {session.tokens(pending)}")
+            raise ToolFailure(
+                "invalid_amount",
+                f"model {model_id} has nothing left to request: settled stake "
+                f"{session.tokens(available)}, already pending {session.tokens(pending)}",
+            )
         if pending + units > available:
-            raise ToolFailure("invalid_amount", f"{session.tokens(units)} more would make "
-                              f"{session.tokens(pending + units)}"
-                              f" pending, above the settled stake {session.tokens(available)} (settle first to "
-                              "include unsettled payouts)", available=session.tokens(available - pending))
+            raise ToolFailure(
+                "invalid_amount",
+                f"{session.tokens(units)} more would make "
+                f"{session.tokens(pending + units)}"
+                f" pending, above the settled stake {session.tokens(available)} (settle first to "
+                "include unsettled payouts)",
+                available=session.tokens(available - pending),
+            )
         total, after_round, receipt = library_request_withdrawal(session.conn, int(model_id), units)
-        return {"model_id": int(model_id), "requested": session.tokens(units), "pending": session.tokens(total),
-                "after_round": after_round, "tx": tx_hash(receipt)}
+        return {
+            "model_id": int(model_id),
+            "requested": session.tokens(units),
+            "pending": session.tokens(total),
+            "after_round": after_round,
+            "tx": tx_hash(receipt),
+        }
 
-    result, repeated = _idempotent(session, "request_withdrawal", request_id,
-                                        {"model_id": int(model_id), "amount": amount}, send)
+    result, repeated = _idempotent(
+        session, "request_withdrawal", request_id, {"model_id": int(model_id), "amount": amount}, send
+    )
     return WithdrawalRequestOut(**result, request_id=request_id, repeated=repeated)
 
 
@@ -205,8 +293,12 @@ def withdraw(session: ParticipantSession, model_id: ModelArg) -> WithdrawOut:
         raise ToolFailure("nothing_pending", f"model {model_id} has no pending withdrawal", model_id=model_id)
     if not pending.ready:
         # Every round the amount was at risk in activates or lapses by its close + D: the deadline below.
-        raise ToolFailure("withdrawal_waits", f"model {model_id}'s withdrawal waits for {pending.waiting_for}; "
-                          f"it can be taken by {pending.deadline} (chain time) at the latest",
-                          after_round=pending.after_round, deadline=pending.deadline)
+        raise ToolFailure(
+            "withdrawal_waits",
+            f"model {model_id}'s withdrawal waits for {pending.waiting_for}; "
+            f"it can be taken by {pending.deadline} (chain time) at the latest",
+            after_round=pending.after_round,
+            deadline=pending.deadline,
+        )
     paid, receipt = library_withdraw(session.conn, int(model_id))
     return WithdrawOut(model_id=model_id, paid=session.tokens(paid), tx=tx_hash(receipt))

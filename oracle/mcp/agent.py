@@ -26,12 +26,12 @@ from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
-
-from oracle.chain.clock import format_time
-from oracle.errors import TourneyError
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 from mcp import Client, StdioServerParameters
 from mcp.types import TextResourceContents
+
+from oracle.chain.clock import format_time
+from oracle.errors import TourneyError
 
 __all__ = ["AgentConfig", "AgentError", "ScriptedAgent", "AgentThread", "Call", "numeric_environment"]
 
@@ -103,8 +103,12 @@ class ScriptedAgent:
 
     async def __aenter__(self) -> "ScriptedAgent":
         self.config.workdir.mkdir(parents=True, exist_ok=True)
-        server = StdioServerParameters(command=self.config.command, args=list(self.config.args),
-                                       env=dict(self.config.env), cwd=str(self.config.workdir))
+        server = StdioServerParameters(
+            command=self.config.command,
+            args=list(self.config.args),
+            env=dict(self.config.env),
+            cwd=str(self.config.workdir),
+        )
         self._stack = AsyncExitStack()
         self._client = await self._stack.enter_async_context(Client(server, read_timeout_seconds=120))
         return self
@@ -114,8 +118,12 @@ class ScriptedAgent:
             await self._stack.aclose()
         self._stack = self._client = None
 
-    async def call(self, tool: str, arguments: dict[str, Any] | None = None, expect_error: bool = False,
-                   ) -> tuple[bool, dict[str, Any]]:
+    async def call(
+        self,
+        tool: str,
+        arguments: dict[str, Any] | None = None,
+        expect_error: bool = False,
+    ) -> tuple[bool, dict[str, Any]]:
         """Call a tool; (ok, structured result or the error object). An unexpected error stops the agent."""
         assert self._client is not None, "use the agent inside `async with`"
         arguments = arguments or {}
@@ -125,8 +133,13 @@ class ScriptedAgent:
             raise AgentError(f"{tool} answered without structured content: {result.content}")
         ok = not result.is_error
         body = content if ok else content["error"]
-        call = Call(tool, arguments, ok, body, _summary(tool, body) if ok else
-                    f"{body['code']}: {body['message']} (next: {body['next']})")
+        call = Call(
+            tool,
+            arguments,
+            ok,
+            body,
+            _summary(tool, body) if ok else f"{body['code']}: {body['message']} (next: {body['next']})",
+        )
         self.transcript.append(call)
         self.say(f"  agent: {call.line()}")
         if not ok and not expect_error:
@@ -162,12 +175,14 @@ class ScriptedAgent:
         _, live = await self.call("download_live", {"round": round})
         self._live_paths[round] = Path(live["path"])
         path = self.predict(round, pd.read_parquet(live["path"]))
-        _, checked = await self.call("validate_predictions", {"round": round, "model_id": self.model_id,
-                                                               "path": path.name})
+        _, checked = await self.call(
+            "validate_predictions", {"round": round, "model_id": self.model_id, "path": path.name}
+        )
         if not checked["ok"]:
             raise AgentError(f"its own predictions do not validate: {checked['problems']}")
-        _, submitted = await self.call("submit_predictions", {"round": round, "model_id": self.model_id,
-                                                               "path": path.name})
+        _, submitted = await self.call(
+            "submit_predictions", {"round": round, "model_id": self.model_id, "path": path.name}
+        )
         self.receipts[round] = submitted["receipt"]
         await self.stake(self.config.first_stake if round == 1 else self.config.stake_per_round)
         await self.call("model_status", {"model_id": self.model_id})
@@ -228,11 +243,15 @@ class ScriptedAgent:
             _, verdict = await self.call("verify_round", {"round": played[-1]["round"]})
             self.verified[int(verdict["round"])] = bool(verdict["ok"])
             if not verdict["ok"]:
-                self.say(f"  agent: round {verdict['round']} does not verify; a human should look at "
-                         f"{[d['subject'] + ' ' + d['field'] for d in verdict['differences'][:4]]}")
+                self.say(
+                    f"  agent: round {verdict['round']} does not verify; a human should look at "
+                    f"{[d['subject'] + ' ' + d['field'] for d in verdict['differences'][:4]]}"
+                )
         await self.call("settle", {"model_id": self.model_id})
-        _, _requested = await self.call("request_withdrawal", {"model_id": self.model_id, "amount": "all",
-                                                              "request_id": f"exit-model-{self.model_id}"})
+        _, _requested = await self.call(
+            "request_withdrawal",
+            {"model_id": self.model_id, "amount": "all", "request_id": f"exit-model-{self.model_id}"},
+        )
         _, paid = await self.call("withdraw", {"model_id": self.model_id})
         self.withdrawn = Decimal(paid["paid"])
         return self.withdrawn
@@ -246,8 +265,10 @@ def _rounds_line(body: dict[str, Any]) -> str:
 
 def _receipt_line(body: dict[str, Any]) -> str:
     receipt = body["receipt"]
-    return (f"receipt {receipt['signature'][:10]}..., received at {format_time(int(receipt['received_at']))}"
-            f"{' (repeated)' if body['repeated'] else ''}")
+    return (
+        f"receipt {receipt['signature'][:10]}..., received at {format_time(int(receipt['received_at']))}"
+        f"{' (repeated)' if body['repeated'] else ''}"
+    )
 
 
 def _status_line(body: dict[str, Any]) -> str:
@@ -270,8 +291,9 @@ _SUMMARIES: dict[str, Callable[[dict[str, Any]], str]] = {
     "submit_predictions": _receipt_line,
     "stake": lambda b: f"staked {b['amount']}; {b['limits']['max_allowed_now']} more allowed this session",
     "model_status": _status_line,
-    "verify_round": lambda b: (f"round {b['round']} {'verifies' if b['ok'] else 'DIFFERS'} "
-                               f"({b['receipts_checked']} receipt(s))"),
+    "verify_round": lambda b: (
+        f"round {b['round']} {'verifies' if b['ok'] else 'DIFFERS'} ({b['receipts_checked']} receipt(s))"
+    ),
     "settle": lambda b: f"round {b['round']}: settled {b['settled']}, already {b['already_settled']}",
     "request_withdrawal": lambda b: f"pending {b['pending']} after round {b['after_round']}",
     "withdraw": lambda b: f"paid {b['paid']}",

@@ -62,11 +62,17 @@ class RequestJournal:
                 entries[key] = {"arguments": arguments, "state": _PENDING}
                 return None
             if entry["arguments"] != arguments:
-                raise ToolFailure("request_id_reused", f"request_id {request_id!r} was used for {tool} with other "
-                                  f"arguments ({entry['arguments']})", request_id=request_id)
+                raise ToolFailure(
+                    "request_id_reused",
+                    f"request_id {request_id!r} was used for {tool} with other arguments ({entry['arguments']})",
+                    request_id=request_id,
+                )
             if entry["state"] == _PENDING:
-                raise ToolFailure("outcome_unknown", f"{tool} with request_id {request_id!r} was started before and "
-                                  "its outcome was never recorded", request_id=request_id)
+                raise ToolFailure(
+                    "outcome_unknown",
+                    f"{tool} with request_id {request_id!r} was started before and its outcome was never recorded",
+                    request_id=request_id,
+                )
             return dict(entry["result"])
 
     def finish(self, tool: str, request_id: str, result: dict[str, Any]) -> None:

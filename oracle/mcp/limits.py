@@ -36,8 +36,9 @@ class SpendingLimit:
 
     def __post_init__(self) -> None:
         if self.session_cap <= 0 or self.per_call_cap <= 0:
-            raise ValueError(f"spending caps must be positive, got session {self.session_cap}, per call "
-                             f"{self.per_call_cap}")
+            raise ValueError(
+                f"spending caps must be positive, got session {self.session_cap}, per call {self.per_call_cap}"
+            )
         if self.per_call_cap > self.session_cap:
             raise ValueError(f"the per-call cap {self.per_call_cap} exceeds the session cap {self.session_cap}")
 
@@ -60,14 +61,17 @@ class SpendingLimit:
             if amount <= 0:
                 raise ToolFailure("invalid_amount", f"a stake must be positive, got {describe(amount)}")
             if amount > allowed:
-                which = ("the per-call limit" if amount > self.per_call_cap else "what is left of the session limit")
+                which = "the per-call limit" if amount > self.per_call_cap else "what is left of the session limit"
                 raise ToolFailure(
                     "spending_limit",
                     f"stake {describe(amount)} exceeds {which}: at most {describe(allowed)} now (per call "
                     f"{describe(self.per_call_cap)}, session {describe(self.session_cap)}, already staked "
                     f"{describe(self.spent)})",
-                    max_allowed=describe(allowed), per_call=describe(self.per_call_cap),
-                    session=describe(self.session_cap), spent=describe(self.spent))
+                    max_allowed=describe(allowed),
+                    per_call=describe(self.per_call_cap),
+                    session=describe(self.session_cap),
+                    spent=describe(self.spent),
+                )
             self.held += amount
 
     def commit(self, amount: int) -> None:

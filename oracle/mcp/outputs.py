@@ -13,9 +13,25 @@ from pydantic import BaseModel, Field
 from oracle.chain.state import RoundLabel
 
 __all__ = [
-    "RoundView", "RoundsOut", "LimitsOut", "AccountOut", "DownloadOut", "Problem", "ValidationOut", "ReceiptView",
-    "SubmitOut", "RegisterOut", "StakeOut", "WithdrawalRequestOut", "WithdrawOut", "SettleOut", "ModelRound",
-    "ReceiptCheck", "ModelStatusOut", "Difference", "VerifyOut",
+    "RoundView",
+    "RoundsOut",
+    "LimitsOut",
+    "AccountOut",
+    "DownloadOut",
+    "Problem",
+    "ValidationOut",
+    "ReceiptView",
+    "SubmitOut",
+    "RegisterOut",
+    "StakeOut",
+    "WithdrawalRequestOut",
+    "WithdrawOut",
+    "SettleOut",
+    "ModelRound",
+    "ReceiptCheck",
+    "ModelStatusOut",
+    "Difference",
+    "VerifyOut",
 ]
 
 Status = RoundLabel
@@ -106,8 +122,10 @@ class SubmitOut(BaseModel):
     deadline: int
     receipt: ReceiptView
     receipt_path: str | None = Field(description="Where the receipt is kept (the evidence of a timely submission).")
-    repeated: bool = Field(description="True when this file was already the current submission: nothing was "
-                                       "sent again, the earlier receipt is returned.")
+    repeated: bool = Field(
+        description="True when this file was already the current submission: nothing was "
+        "sent again, the earlier receipt is returned."
+    )
 
 
 class RegisterOut(BaseModel):

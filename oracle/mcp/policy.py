@@ -43,4 +43,5 @@ def check_chain(rpc: str, chain_id: int, allowed: Iterable[int] = ()) -> Literal
     where = "a loopback endpoint" if is_loopback(rpc) else "not a loopback endpoint"
     raise ChainNotAllowed(
         f"{rpc} is chain {chain_id} ({where}); tourney mcp talks to local development chains "
-        f"(ids {sorted(LOCAL_CHAIN_IDS)} on localhost) unless started with --allow-chain {chain_id}")
+        f"(ids {sorted(LOCAL_CHAIN_IDS)} on localhost) unless started with --allow-chain {chain_id}"
+    )

@@ -13,15 +13,27 @@ from typing import Any
 import pandas as pd
 from web3 import Web3
 
-from oracle.auditor.verify import ReceiptEvidence, verify_round as audit_round
+from oracle.auditor.verify import ReceiptEvidence
+from oracle.auditor.verify import verify_round as audit_round
 from oracle.bundle.fetch import FetchPolicy
 from oracle.bundle.round_bundle import TARGETS
 from oracle.bundle.store import BundleError
 from oracle.chain.client import RoundStatus
 from oracle.mcp.arguments import ModelArg, PathArg, RoundArg
 from oracle.mcp.errors import ToolFailure
-from oracle.mcp.outputs import (AccountOut, Difference, DownloadOut, ModelRound, ModelStatusOut, Problem,
-                                ReceiptCheck, RoundsOut, RoundView, ValidationOut, VerifyOut)
+from oracle.mcp.outputs import (
+    AccountOut,
+    Difference,
+    DownloadOut,
+    ModelRound,
+    ModelStatusOut,
+    Problem,
+    ReceiptCheck,
+    RoundsOut,
+    RoundView,
+    ValidationOut,
+    VerifyOut,
+)
 from oracle.mcp.session import ParticipantSession
 from oracle.participant.amounts import format_amount
 from oracle.participant.models import ParticipantError, owned_models
@@ -31,8 +43,17 @@ from oracle.participant.submit import check_prediction_file, oracle_address
 from oracle.scoring.tables import read_prediction_file
 from oracle.scoring.validation import TableError
 
-__all__ = ["account_info", "list_rounds", "download_live", "download_targets", "validate_predictions", "model_status",
-           "verify_round", "live_ids", "parameters"]
+__all__ = [
+    "account_info",
+    "list_rounds",
+    "download_live",
+    "download_targets",
+    "validate_predictions",
+    "model_status",
+    "verify_round",
+    "live_ids",
+    "parameters",
+]
 
 #: How many recent rounds list_rounds shows.
 RECENT_ROUNDS = 8
@@ -58,14 +79,20 @@ def account_info(session: ParticipantSession) -> AccountOut:
     Call it first."""
     address = session.conn.account.address if session.conn.account is not None else None
     return AccountOut(
-        address=address, chain_id=session.conn.chain_id, chain=session.chain_kind,
+        address=address,
+        chain_id=session.conn.chain_id,
+        chain=session.chain_kind,
         tournament=Web3.to_checksum_address(session.conn.deployment.tournament),
-        token=Web3.to_checksum_address(session.conn.deployment.token), token_symbol=session.symbol,
-        token_balance=None if address is None else session.tokens(
-            session.conn.token.functions.balanceOf(address).call()),
+        token=Web3.to_checksum_address(session.conn.deployment.token),
+        token_symbol=session.symbol,
+        token_balance=None
+        if address is None
+        else session.tokens(session.conn.token.functions.balanceOf(address).call()),
         ether_balance=None if address is None else format_amount(session.conn.w3.eth.get_balance(address), 18),
         models=[] if address is None else owned_models(session.conn, address),
-        workdir=str(session.workdir), service=session.settings.service, limits=session.limits_out(),
+        workdir=str(session.workdir),
+        service=session.settings.service,
+        limits=session.limits_out(),
     )
 
 
@@ -80,11 +107,20 @@ def list_rounds(session: ParticipantSession) -> RoundsOut:
         if state.status is RoundStatus.NONE:
             continue
         left = max(0, state.closes_at - now) if state.status is RoundStatus.OPEN else 0
-        views.append(RoundView(round=round, status=state.status.label, closes_at=state.closes_at,
-                               seconds_left=left, closed_at=state.closed_at, activates_at=state.activates_at))
+        views.append(
+            RoundView(
+                round=round,
+                status=state.status.label,
+                closes_at=state.closes_at,
+                seconds_left=left,
+                closed_at=state.closed_at,
+                activates_at=state.activates_at,
+            )
+        )
     open_round = next((v for v in views if v.status == "open"), None)
-    return RoundsOut(chain_time=now, last_closed=last_closed, last_activated=last_activated,
-                     open_round=open_round, rounds=views)
+    return RoundsOut(
+        chain_time=now, last_closed=last_closed, last_activated=last_activated, open_round=open_round, rounds=views
+    )
 
 
 def download_live(session: ParticipantSession, round: RoundArg) -> DownloadOut:
@@ -100,8 +136,14 @@ def download_live(session: ParticipantSession, round: RoundArg) -> DownloadOut:
         raise ToolFailure("refused", f"the service's live data for round {round} has no id column")
     path = session.data_path("live", round)
     _write_atomic(path, data)
-    return DownloadOut(round=round, kind="live", path=str(path), rows=len(frame), columns=list(map(str, frame.columns)),
-                       sha256=hashlib.sha256(data).hexdigest())
+    return DownloadOut(
+        round=round,
+        kind="live",
+        path=str(path),
+        rows=len(frame),
+        columns=list(map(str, frame.columns)),
+        sha256=hashlib.sha256(data).hexdigest(),
+    )
 
 
 def download_targets(session: ParticipantSession, round: RoundArg) -> DownloadOut:
@@ -110,8 +152,9 @@ def download_targets(session: ParticipantSession, round: RoundArg) -> DownloadOu
     state = session.round_state(round)
     proposal = session.client.current_proposal(int(round))
     if proposal is None:
-        raise ToolFailure("not_published", f"round {round} is {state.status.phrase}: its results are not "
-                          "published yet", round=round)
+        raise ToolFailure(
+            "not_published", f"round {round} is {state.status.phrase}: its results are not published yet", round=round
+        )
     try:
         bundle, _ = round_tree(proposal, [TARGETS])
         targets = bundle.targets()
@@ -122,12 +165,19 @@ def download_targets(session: ParticipantSession, round: RoundArg) -> DownloadOu
     data = buffer.getvalue()
     path = session.data_path("targets", round)
     _write_atomic(path, data)
-    return DownloadOut(round=round, kind="targets", path=str(path), rows=len(targets),
-                       columns=list(map(str, targets.columns)), sha256=hashlib.sha256(data).hexdigest())
+    return DownloadOut(
+        round=round,
+        kind="targets",
+        path=str(path),
+        rows=len(targets),
+        columns=list(map(str, targets.columns)),
+        sha256=hashlib.sha256(data).hexdigest(),
+    )
 
 
-def validate_predictions(session: ParticipantSession, round: RoundArg, model_id: ModelArg,
-                         path: PathArg) -> ValidationOut:
+def validate_predictions(
+    session: ParticipantSession, round: RoundArg, model_id: ModelArg, path: PathArg
+) -> ValidationOut:
     """Check a prediction file against the round's live ids with the scoring rules, without sending it.
     `ok` false lists every problem with its rule code."""
     file = session.path_in_workdir(path)
@@ -140,9 +190,15 @@ def validate_predictions(session: ParticipantSession, round: RoundArg, model_id:
         rows = len(read_prediction_file(file.name, data))
     except TableError:  # reported among the problems ('unreadable')
         rows = 0
-    return ValidationOut(round=round, model_id=model_id, path=str(file), ok=not problems, rows=rows,
-                         live_ids=len(live),
-                         problems=[Problem(rule=p.rule, message=p.message, ids=list(p.ids)) for p in problems])
+    return ValidationOut(
+        round=round,
+        model_id=model_id,
+        path=str(file),
+        ok=not problems,
+        rows=rows,
+        live_ids=len(live),
+        problems=[Problem(rule=p.rule, message=p.message, ids=list(p.ids)) for p in problems],
+    )
 
 
 def model_status(session: ParticipantSession, model_id: ModelArg) -> ModelStatusOut:
@@ -152,19 +208,41 @@ def model_status(session: ParticipantSession, model_id: ModelArg) -> ModelStatus
     receipts = session.receipts()
     oracle = oracle_address(session.conn) if receipts else None
     status = library_model_status(session.conn, int(model_id), receipts, oracle)
-    rounds = [ModelRound(
-        round=r["round"], status=r["status"], scored=bool(r.get("scored", False)), corr=r.get("corr"),
-        mmc=r.get("mmc"), payout=None if "payout" not in r else session.tokens(r["payout"]),
-        burn=None if "burn" not in r else session.tokens(r["burn"]), settled=bool(r["settled"]),
-        error=r.get("error")) for r in status.rounds]
-    checks = [ReceiptCheck(round=r["round"], predictions_hash=r["predictions_hash"], received_at=r["received_at"],
-                           genuine=r["genuine"], bundle=r.get("error") or r["bundle"]) for r in status.receipts]
+    rounds = [
+        ModelRound(
+            round=r["round"],
+            status=r["status"],
+            scored=bool(r.get("scored", False)),
+            corr=r.get("corr"),
+            mmc=r.get("mmc"),
+            payout=None if "payout" not in r else session.tokens(r["payout"]),
+            burn=None if "burn" not in r else session.tokens(r["burn"]),
+            settled=bool(r["settled"]),
+            error=r.get("error"),
+        )
+        for r in status.rounds
+    ]
+    checks = [
+        ReceiptCheck(
+            round=r["round"],
+            predictions_hash=r["predictions_hash"],
+            received_at=r["received_at"],
+            genuine=r["genuine"],
+            bundle=r.get("error") or r["bundle"],
+        )
+        for r in status.receipts
+    ]
     return ModelStatusOut(
-        model_id=status.model_id, owner=status.owner, stake=session.tokens(status.stake),
-        net_deposits=session.tokens(status.net_deposits), settled_round=status.settled_round,
+        model_id=status.model_id,
+        owner=status.owner,
+        stake=session.tokens(status.stake),
+        net_deposits=session.tokens(status.net_deposits),
+        settled_round=status.settled_round,
         pending_withdrawal=session.tokens(status.pending_withdrawal),
         withdrawal_after_round=status.withdrawal_after_round if status.pending_withdrawal else None,
-        rounds=rounds, receipts=checks)
+        rounds=rounds,
+        receipts=checks,
+    )
 
 
 def verify_round(session: ParticipantSession, round: RoundArg) -> VerifyOut:
@@ -184,19 +262,37 @@ def verify_round(session: ParticipantSession, round: RoundArg) -> VerifyOut:
         return None if value is None else str(value)
 
     return VerifyOut(
-        round=verdict.round, ok=verdict.ok, status=verdict.status, standing=verdict.standing,
-        root=verdict.proposal.root, manifest_uri=verdict.proposal.manifest_uri,
-        differences=[Difference(scope=d.scope, subject=str(d.subject), field=d.field, recorded=text(d.recorded),
-                                recomputed=text(d.recomputed)) for d in verdict.differences],
-        warnings=list(verdict.warnings), receipts_checked=len(receipts))
+        round=verdict.round,
+        ok=verdict.ok,
+        status=verdict.status,
+        standing=verdict.standing,
+        root=verdict.proposal.root,
+        manifest_uri=verdict.proposal.manifest_uri,
+        differences=[
+            Difference(
+                scope=d.scope,
+                subject=str(d.subject),
+                field=d.field,
+                recorded=text(d.recorded),
+                recomputed=text(d.recomputed),
+            )
+            for d in verdict.differences
+        ],
+        warnings=list(verdict.warnings),
+        receipts_checked=len(receipts),
+    )
 
 
 def _exit_limits(session: ParticipantSession) -> dict[str, Any]:
     """The immutable limits a participant plans around: the exit bound D (a withdrawal requested at t can be taken
     by t + D whatever any privileged key does), the smallest first stake, the longest pause."""
     limits = session.client.hard_limits()
-    return {"exit_bound": limits.lapse_period, "min_stake": session.tokens(limits.min_stake),
-            "max_pause": limits.max_pause, "admin_delay": limits.admin_delay}
+    return {
+        "exit_bound": limits.lapse_period,
+        "min_stake": session.tokens(limits.min_stake),
+        "max_pause": limits.max_pause,
+        "admin_delay": limits.admin_delay,
+    }
 
 
 def parameters(session: ParticipantSession, round: int | None = None) -> dict[str, Any]:
@@ -207,12 +303,19 @@ def parameters(session: ParticipantSession, round: int | None = None) -> dict[st
     challenge, payout_cap, burn_cap = t.bounds().call()
     last_closed, _, last_activated = client.cursor()
     document: dict[str, Any] = {
-        "chain_id": session.conn.chain_id, "chain": session.chain_kind,
+        "chain_id": session.conn.chain_id,
+        "chain": session.chain_kind,
         "tournament": Web3.to_checksum_address(session.conn.deployment.tournament),
-        "token": {"address": Web3.to_checksum_address(session.conn.deployment.token), "symbol": session.symbol,
-                  "decimals": session.decimals},
-        "bounds": {"challenge_period": int(challenge), "payout_cap_bps": int(payout_cap),
-                   "burn_cap_bps": int(burn_cap)},
+        "token": {
+            "address": Web3.to_checksum_address(session.conn.deployment.token),
+            "symbol": session.symbol,
+            "decimals": session.decimals,
+        },
+        "bounds": {
+            "challenge_period": int(challenge),
+            "payout_cap_bps": int(payout_cap),
+            "burn_cap_bps": int(burn_cap),
+        },
         "exit": _exit_limits(session),
         "cursor": {"last_closed": last_closed, "last_activated": last_activated},
         "limits": session.limits_out().model_dump(),
@@ -220,10 +323,17 @@ def parameters(session: ParticipantSession, round: int | None = None) -> dict[st
     wanted = int(round) if round is not None else None
     if wanted is not None:
         state = session.round_state(wanted)
-        document["round"] = {"round": wanted, "status": state.status.label, "closes_at": state.closes_at,
-                             "closed_at": state.closed_at, "activates_at": state.activates_at,
-                             "payout_cap_bps": state.payout_cap_bps, "burn_cap_bps": state.burn_cap_bps,
-                             "challenge_period": state.challenge_period, "lapses_at": state.lapses_at}
+        document["round"] = {
+            "round": wanted,
+            "status": state.status.label,
+            "closes_at": state.closes_at,
+            "closed_at": state.closed_at,
+            "activates_at": state.activates_at,
+            "payout_cap_bps": state.payout_cap_bps,
+            "burn_cap_bps": state.burn_cap_bps,
+            "challenge_period": state.challenge_period,
+            "lapses_at": state.lapses_at,
+        }
     # The newest published round is at most a few rounds behind the last closed one (one may be pending, and
     # rounds after it wait or lapse).
     candidates = [wanted] if wanted is not None else range(last_closed, max(0, last_closed - 17), -1)

@@ -56,13 +56,15 @@ def skills_text() -> str:
     try:
         return SKILLS_PATH.read_text()
     except FileNotFoundError:
-        raise ResourceError(f"the skills document is missing at {SKILLS_PATH} (tourney is not installed from a "
-                            "checkout)") from None
+        raise ResourceError(
+            f"the skills document is missing at {SKILLS_PATH} (tourney is not installed from a checkout)"
+        ) from None
 
 
 def _result(document: dict[str, Any], error: bool) -> CallToolResult:
-    return CallToolResult(content=[TextContent(text=json.dumps(document, sort_keys=True))],
-                          structured_content=document, is_error=error)
+    return CallToolResult(
+        content=[TextContent(text=json.dumps(document, sort_keys=True))], structured_content=document, is_error=error
+    )
 
 
 def _wire(result: CallToolResult) -> dict[str, Any]:
@@ -97,21 +99,30 @@ class Guard:
     def refusal(self, name: Any, arguments: Any) -> dict[str, Any] | None:
         """The error document for a tool call that must not run, or None."""
         if name in VALUE_TOOLS and name not in self.arguments:
-            return ToolFailure("value_tools_off", f"{name} is off: the server was started without --max-stake",
-                               ).document()
+            return ToolFailure(
+                "value_tools_off",
+                f"{name} is off: the server was started without --max-stake",
+            ).document()
         if name not in self.arguments:
-            return ToolFailure("unknown_tool", f"there is no tool {name!r}; tools: {', '.join(sorted(self.arguments))}"
-                               ).document()
+            return ToolFailure(
+                "unknown_tool", f"there is no tool {name!r}; tools: {', '.join(sorted(self.arguments))}"
+            ).document()
         if not isinstance(arguments, dict):
             return None  # the SDK refuses it against the schema
         unknown = sorted(set(arguments) - self.arguments[name])
         if unknown:
             allowed = ", ".join(sorted(self.arguments[name])) or "none"
-            return ToolFailure("invalid_arguments", f"{name} takes no argument {', '.join(unknown)} (it takes: "
-                               f"{allowed})", unknown=unknown).document()
+            return ToolFailure(
+                "invalid_arguments",
+                f"{name} takes no argument {', '.join(unknown)} (it takes: {allowed})",
+                unknown=unknown,
+            ).document()
         if any(_HEX32.match(text.strip()) for text in _strings(arguments)) or self.leaks(arguments):
-            return ToolFailure("key_material_refused", f"an argument of {name} looks like key material (a 32-byte "
-                               "hex string or this server's secret); it was not used").document()
+            return ToolFailure(
+                "key_material_refused",
+                f"an argument of {name} looks like key material (a 32-byte "
+                "hex string or this server's secret); it was not used",
+            ).document()
         return None
 
     async def __call__(self, ctx: Any, call_next: Callable[[Any], Any]) -> Any:
@@ -121,17 +132,28 @@ class Guard:
             if refused is not None:
                 return _wire(_result(refused, error=True))
         result = await call_next(ctx)
-        if ctx.method == "tools/call" and isinstance(result, dict) and result.get("isError") \
-                and result.get("structuredContent") is None:
+        if (
+            ctx.method == "tools/call"
+            and isinstance(result, dict)
+            and result.get("isError")
+            and result.get("structuredContent") is None
+        ):
             text = " ".join(c.get("text", "") for c in result.get("content", []) if isinstance(c, dict))
             code = "invalid_arguments" if "validation error" in text else "internal"
             document = error_document(code, text or "the tool failed")
-            result = {**result, "content": [{"type": "text", "text": json.dumps(document, sort_keys=True)}],
-                      "structuredContent": document}
+            result = {
+                **result,
+                "content": [{"type": "text", "text": json.dumps(document, sort_keys=True)}],
+                "structuredContent": document,
+            }
         if self.leaks(result):
             if ctx.method == "tools/call":
-                return _wire(_result(ToolFailure("output_withheld", "the result contained key material and was "
-                                                 "withheld").document(), error=True))
+                return _wire(
+                    _result(
+                        ToolFailure("output_withheld", "the result contained key material and was withheld").document(),
+                        error=True,
+                    )
+                )
             raise MCPError(code=INTERNAL_ERROR, message="output_withheld: the result contained key material")
         return result
 
@@ -163,7 +185,8 @@ def _tool_function(spec: ToolSpec, session: ParticipantSession, lock: threading.
         notes.append("Moves tokens: refused above the server's spending limit.")
     run.__doc__ = " ".join([inspect.getdoc(function) or "", *notes]).strip()
     run.__signature__ = _arguments(spec).replace(  # type: ignore[attr-defined]
-        return_annotation=Annotated[CallToolResult, spec.output])
+        return_annotation=Annotated[CallToolResult, spec.output]
+    )
     return run
 
 
@@ -172,13 +195,26 @@ def build_server(session: ParticipantSession) -> MCPServer:
     offered = specs(session)
     lock = threading.Lock()
     arguments = {s.name: set(_arguments(s).parameters) for s in offered}
-    server = MCPServer("tourney", title="Staked prediction tournament (participant)", version=oracle.__version__,
-                       instructions=INSTRUCTIONS, log_level="WARNING",
-                       middleware=[Guard(session.secrets(), arguments)])
+    server = MCPServer(
+        "tourney",
+        title="Staked prediction tournament (participant)",
+        version=oracle.__version__,
+        instructions=INSTRUCTIONS,
+        log_level="WARNING",
+        middleware=[Guard(session.secrets(), arguments)],
+    )
     for spec in offered:
-        server.add_tool(_tool_function(spec, session, lock), name=spec.name, annotations=ToolAnnotations(
-            title=spec.name.replace("_", " "), read_only_hint=spec.read_only, destructive_hint=spec.moves_value,
-            idempotent_hint=spec.idempotent, open_world_hint=True))
+        server.add_tool(
+            _tool_function(spec, session, lock),
+            name=spec.name,
+            annotations=ToolAnnotations(
+                title=spec.name.replace("_", " "),
+                read_only_hint=spec.read_only,
+                destructive_hint=spec.moves_value,
+                idempotent_hint=spec.idempotent,
+                open_world_hint=True,
+            ),
+        )
 
     def locked(read: Callable[[], Any]) -> str:
         with lock:
@@ -187,22 +223,34 @@ def build_server(session: ParticipantSession) -> MCPServer:
             except Exception as exc:  # noqa: BLE001 - a resource error carries the structured document as text
                 raise ResourceError(json.dumps(as_failure(exc).document(), sort_keys=True)) from None
 
-    @server.resource("tourney://skills", name="skills", title="How to take part (read first)",
-                     mime_type="text/markdown", description="Rules, data, file format, every tool with an example, "
-                                                            "error codes and safety rules.")
+    @server.resource(
+        "tourney://skills",
+        name="skills",
+        title="How to take part (read first)",
+        mime_type="text/markdown",
+        description="Rules, data, file format, every tool with an example, error codes and safety rules.",
+    )
     def skills() -> str:
         return skills_text()
 
-    @server.resource("tourney://params", name="params", title="Tournament parameters", mime_type="application/json",
-                     description="Chain bounds (challenge period, payout and burn caps), root ring sizes, the "
-                                 "round cursor, this server's limits and the newest published scoring parameters.")
+    @server.resource(
+        "tourney://params",
+        name="params",
+        title="Tournament parameters",
+        mime_type="application/json",
+        description="Chain bounds (challenge period, payout and burn caps), root ring sizes, the "
+        "round cursor, this server's limits and the newest published scoring parameters.",
+    )
     def params() -> str:
         return locked(lambda: parameters(session))
 
-    @server.resource("tourney://rounds/{round}/params", name="round-params", title="One round's parameters",
-                     mime_type="application/json",
-                     description="The round's schedule and caps (fixed when it opened) and its scoring parameters "
-                                 "once published.")
+    @server.resource(
+        "tourney://rounds/{round}/params",
+        name="round-params",
+        title="One round's parameters",
+        mime_type="application/json",
+        description="The round's schedule and caps (fixed when it opened) and its scoring parameters once published.",
+    )
     def round_params(round: str) -> str:
         if not round.isdigit() or int(round) < 1:
             raise ResourceError(json.dumps(error_document("unknown_round", f"{round!r} is not a round number")))

@@ -72,8 +72,10 @@ class ParticipantSession:
         chain_kind = check_chain(settings.rpc, conn.chain_id, settings.allow_chains)
         if settings.account:
             if password is None:
-                raise ParticipantError(f"account {settings.account!r} needs its keystore password in TOURNEY_PASSWORD "
-                                       "(tourney mcp never prompts: stdin is the protocol)")
+                raise ParticipantError(
+                    f"account {settings.account!r} needs its keystore password in TOURNEY_PASSWORD "
+                    "(tourney mcp never prompts: stdin is the protocol)"
+                )
             conn.account = Keystore(settings.keystore_dir).unlock(settings.account, password)
         decimals = int(conn.token.functions.decimals().call())
         symbol = str(conn.token.functions.symbol().call())
@@ -82,8 +84,10 @@ class ParticipantSession:
             session_cap = parse_amount(settings.max_stake, decimals)
             per_call = parse_amount(settings.max_stake_per_call or settings.max_stake, decimals)
             if per_call > session_cap:
-                raise ParticipantError(f"the per-call limit --max-stake-per-call {settings.max_stake_per_call} exceeds "
-                                       f"the session's --max-stake {settings.max_stake}")
+                raise ParticipantError(
+                    f"the per-call limit --max-stake-per-call {settings.max_stake_per_call} exceeds "
+                    f"the session's --max-stake {settings.max_stake}"
+                )
             limit = SpendingLimit(session_cap, per_call)
         elif settings.max_stake_per_call is not None:
             raise ParticipantError("--max-stake-per-call needs --max-stake (the session's limit)")
@@ -92,8 +96,9 @@ class ParticipantSession:
         session = cls(settings, conn, chain_kind, workdir, limit, decimals, symbol, _password=password)
         if conn.account is not None:
             tournament = conn.deployment.tournament.lower()
-            session.journal = RequestJournal(workdir / "requests" /
-                                             f"{conn.chain_id}-{tournament}-{conn.account.address.lower()}.json")
+            session.journal = RequestJournal(
+                workdir / "requests" / f"{conn.chain_id}-{tournament}-{conn.account.address.lower()}.json"
+            )
         return session
 
     def secrets(self) -> list[str]:
@@ -128,32 +133,43 @@ class ParticipantSession:
     def service_client(self) -> ServiceClient:
         """A client of the operator's service, or no_service."""
         if not self.settings.service:
-            raise ToolFailure("no_service", "this tool needs the operator's service, and the server was started "
-                              "without --service")
+            raise ToolFailure(
+                "no_service", "this tool needs the operator's service, and the server was started without --service"
+            )
         return ServiceClient(self.settings.service)
 
     def model(self, model_id: int) -> ModelInfo:
         """The model's on-chain record, or unknown_model."""
         info = self.client.model_info(int(model_id))
         if not info.registered:
-            raise ToolFailure("unknown_model", f"model {model_id} is not registered (this tournament has "
-                              f"{self.client.model_count()} model(s))", model_id=model_id)
+            raise ToolFailure(
+                "unknown_model",
+                f"model {model_id} is not registered (this tournament has {self.client.model_count()} model(s))",
+                model_id=model_id,
+            )
         return info
 
     def own(self, model_id: int) -> ModelInfo:
         """The model's record when this account owns it, or unknown_model / not_owner."""
         info = self.model(model_id)
         if info.owner != self.address():
-            raise ToolFailure("not_owner", f"model {model_id} is owned by {info.owner}, not by this server's account "
-                              f"{self.address()}", model_id=model_id, owner=info.owner)
+            raise ToolFailure(
+                "not_owner",
+                f"model {model_id} is owned by {info.owner}, not by this server's account {self.address()}",
+                model_id=model_id,
+                owner=info.owner,
+            )
         return info
 
     def round_state(self, round: int) -> RoundState:
         """The round's on-chain state, or unknown_round for a round never opened."""
         state = self.client.round_state(int(round))
         if state.status is RoundStatus.NONE:
-            raise ToolFailure("unknown_round", f"round {round} has not been opened (newest closed round: "
-                              f"{self.client.cursor()[0]})", round=round)
+            raise ToolFailure(
+                "unknown_round",
+                f"round {round} has not been opened (newest closed round: {self.client.cursor()[0]})",
+                round=round,
+            )
         return state
 
     def path_in_workdir(self, path: str) -> Path:
@@ -161,8 +177,11 @@ class ParticipantSession:
         candidate = Path(path).expanduser()
         resolved = (candidate if candidate.is_absolute() else self.workdir / candidate).resolve()
         if resolved != self.workdir and self.workdir not in resolved.parents:
-            raise ToolFailure("path_outside_workdir", f"{path} is outside the server's workdir {self.workdir}",
-                              workdir=str(self.workdir))
+            raise ToolFailure(
+                "path_outside_workdir",
+                f"{path} is outside the server's workdir {self.workdir}",
+                workdir=str(self.workdir),
+            )
         return resolved
 
     def data_path(self, kind: str, round: int) -> Path:
@@ -179,12 +198,20 @@ class ParticipantSession:
     def limits_out(self) -> LimitsOut:
         """The spending limit as the tools report it."""
         if self.limit is None:
-            return LimitsOut(value_tools=False, max_stake_session=None, max_stake_per_call=None,
-                             staked_this_session="0", max_allowed_now=None)
-        return LimitsOut(value_tools=True, max_stake_session=self.tokens(self.limit.session_cap),
-                         max_stake_per_call=self.tokens(self.limit.per_call_cap),
-                         staked_this_session=self.tokens(self.limit.spent),
-                         max_allowed_now=self.tokens(self.limit.max_allowed))
+            return LimitsOut(
+                value_tools=False,
+                max_stake_session=None,
+                max_stake_per_call=None,
+                staked_this_session="0",
+                max_allowed_now=None,
+            )
+        return LimitsOut(
+            value_tools=True,
+            max_stake_session=self.tokens(self.limit.session_cap),
+            max_stake_per_call=self.tokens(self.limit.per_call_cap),
+            staked_this_session=self.tokens(self.limit.spent),
+            max_allowed_now=self.tokens(self.limit.max_allowed),
+        )
 
     def receipts(self) -> list[Receipt]:
         """Every operator receipt this server kept (under the workdir)."""

@@ -9,8 +9,20 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from oracle.mcp import acting, reading
-from oracle.mcp.outputs import (AccountOut, DownloadOut, ModelStatusOut, RegisterOut, RoundsOut, SettleOut, StakeOut,
-                                SubmitOut, ValidationOut, VerifyOut, WithdrawalRequestOut, WithdrawOut)
+from oracle.mcp.outputs import (
+    AccountOut,
+    DownloadOut,
+    ModelStatusOut,
+    RegisterOut,
+    RoundsOut,
+    SettleOut,
+    StakeOut,
+    SubmitOut,
+    ValidationOut,
+    VerifyOut,
+    WithdrawalRequestOut,
+    WithdrawOut,
+)
 from oracle.mcp.session import ParticipantSession
 
 __all__ = ["ToolSpec", "TOOLS", "specs"]
@@ -36,17 +48,22 @@ TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec("download_live", reading.download_live, DownloadOut, read_only=False, idempotent=True),
     ToolSpec("download_targets", reading.download_targets, DownloadOut, read_only=False, idempotent=True),
     ToolSpec("validate_predictions", reading.validate_predictions, ValidationOut, read_only=True, idempotent=True),
-    ToolSpec("submit_predictions", acting.submit_predictions, SubmitOut, read_only=False, idempotent=True,
-             signs=True),
+    ToolSpec("submit_predictions", acting.submit_predictions, SubmitOut, read_only=False, idempotent=True, signs=True),
     ToolSpec("model_status", reading.model_status, ModelStatusOut, read_only=True, idempotent=True),
     ToolSpec("verify_round", reading.verify_round, VerifyOut, read_only=True, idempotent=True),
     ToolSpec("register_model", acting.register_model, RegisterOut, read_only=False, idempotent=False, signs=True),
     ToolSpec("settle", acting.settle, SettleOut, read_only=False, idempotent=True, signs=True),
     ToolSpec("stake", acting.stake, StakeOut, read_only=False, idempotent=False, moves_value=True, signs=True),
-    ToolSpec("request_withdrawal", acting.request_withdrawal, WithdrawalRequestOut, read_only=False,
-             idempotent=False, moves_value=True, signs=True),
-    ToolSpec("withdraw", acting.withdraw, WithdrawOut, read_only=False, idempotent=False, moves_value=True,
-             signs=True),
+    ToolSpec(
+        "request_withdrawal",
+        acting.request_withdrawal,
+        WithdrawalRequestOut,
+        read_only=False,
+        idempotent=False,
+        moves_value=True,
+        signs=True,
+    ),
+    ToolSpec("withdraw", acting.withdraw, WithdrawOut, read_only=False, idempotent=False, moves_value=True, signs=True),
 )
 
 

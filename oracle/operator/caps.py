@@ -32,4 +32,5 @@ def check_clip_fits_caps(params: RoundParams, payout_cap_bps: int, burn_cap_bps:
             raise OperatorError(
                 f"{where}: params.clip {params.clip!r} ({float(clip * BPS):g} bps) exceeds the {name} cap of {cap} bps "
                 f"the chain holds for it, so an honest result could break the cap; lower the clip to at most "
-                f"{int(cap) / BPS!r} or have the admin raise the caps")
+                f"{int(cap) / BPS!r} or have the admin raise the caps"
+            )

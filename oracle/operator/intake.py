@@ -23,8 +23,17 @@ from oracle.scoring.validation import PredictionError, TableError, validate_pred
 #: Submissions read and judged at once.
 JUDGE_THREADS = 4
 
-__all__ = ["check_submissions", "file_problems", "judge", "late_detail", "rejection", "rejection_order",
-           "scored_predictions", "stored_submission_files", "submission_file_name"]
+__all__ = [
+    "check_submissions",
+    "file_problems",
+    "judge",
+    "late_detail",
+    "rejection",
+    "rejection_order",
+    "scored_predictions",
+    "stored_submission_files",
+    "submission_file_name",
+]
 
 
 def _extension(name: str) -> str:
@@ -37,8 +46,9 @@ def submission_file_name(model_id: int, file_name: str) -> str:
     return f"submission-{model_id}.{_extension(file_name)}"
 
 
-def check_submissions(client: TournamentClient, inbox: Inbox, round: int, snapshot: Mapping[str, Any],
-                      owners: Mapping[int, str]) -> tuple[dict[int, tuple[Submission, bytes]], list[dict[str, Any]]]:
+def check_submissions(
+    client: TournamentClient, inbox: Inbox, round: int, snapshot: Mapping[str, Any], owners: Mapping[int, str]
+) -> tuple[dict[int, tuple[Submission, bytes]], list[dict[str, Any]]]:
     """(accepted submission per model id, rejections with reasons) for the snapshot and the late arrivals."""
     chain_id, tournament = client.chain_id(), client.tournament.address
     accepted: dict[int, tuple[Submission, bytes]] = {}
@@ -78,9 +88,12 @@ def check_submissions(client: TournamentClient, inbox: Inbox, round: int, snapsh
     return dict(sorted(accepted.items())), rejections
 
 
-def scored_predictions(accepted: Mapping[int, tuple[Submission, bytes]], rejections: list[dict[str, Any]],
-                       live_ids: list[str], min_live_share: float,
-                       ) -> tuple[PredictionTable, dict[int, tuple[Submission, bytes]]]:
+def scored_predictions(
+    accepted: Mapping[int, tuple[Submission, bytes]],
+    rejections: list[dict[str, Any]],
+    live_ids: list[str],
+    min_live_share: float,
+) -> tuple[PredictionTable, dict[int, tuple[Submission, bytes]]]:
     """(the predictions of every accepted file that is fit to score, ids sorted, read straight into the scoring
     matrix; the accepted submissions it holds). Each file is judged alone against the live ids, as the service and
     the participant's client check it, so a refusal (appended to ``rejections``) names the rule the file broke
@@ -123,8 +136,9 @@ def scored_predictions(accepted: Mapping[int, tuple[Submission, bytes]], rejecti
         if len(kept_ids) == len({id(ids_of[m]) for m in predictions.models}):
             predictions = predictions.without(set(problems))  # the same ids: the refused rows go
         else:  # a refused file brought ids no other file has: the table is laid out again without it
-            predictions, _ = combine_prediction_files({m: f for m, f in files.items() if m in ids_of
-                                                       and m not in problems})
+            predictions, _ = combine_prediction_files(
+                {m: f for m, f in files.items() if m in ids_of and m not in problems}
+            )
     if not predictions.models:
         # No usable submission: an id-only table of the live ids scores every staked model 0/0.
         predictions = PredictionTable.from_frame(pd.DataFrame({"id": sorted(map(str, live_ids))}))
@@ -132,20 +146,26 @@ def scored_predictions(accepted: Mapping[int, tuple[Submission, bytes]], rejecti
     return predictions, kept
 
 
-def file_problems(frames: Mapping[str, Any], live_ids: list[str],
-                  min_live_share: float) -> dict[str, list[PredictionError]]:
+def file_problems(
+    frames: Mapping[str, Any], live_ids: list[str], min_live_share: float
+) -> dict[str, list[PredictionError]]:
     """Per model whose file breaks the round's rules (oracle.scoring.tables.check_model_file), every problem."""
     found = {model: check_model_file(model, frame, live_ids, min_live_share) for model, frame in frames.items()}
     return {model: problems for model, problems in found.items() if problems}
 
 
-def judge(sub: Submission, data: bytes, round: int, owners: Mapping[int, str], chain_id: int, tournament: str,
-          ) -> tuple[str | None, str]:
+def judge(
+    sub: Submission,
+    data: bytes,
+    round: int,
+    owners: Mapping[int, str],
+    chain_id: int,
+    tournament: str,
+) -> tuple[str | None, str]:
     """Why a submission is refused (reason code and detail), or (None, "") when it is accepted."""
     if sub.model_id not in owners:
         return "unknown_model", f"model {sub.model_id} was not registered when round {round} closed"
-    problems = verify_submission(sub, data, owners[sub.model_id], chain_id=chain_id,
-                                 tournament=tournament, round=round)
+    problems = verify_submission(sub, data, owners[sub.model_id], chain_id=chain_id, tournament=tournament, round=round)
     if not problems:
         return None, ""
     codes = {problem.code for problem in problems}
@@ -156,8 +176,13 @@ def judge(sub: Submission, data: bytes, round: int, owners: Mapping[int, str], c
 
 def rejection(sub: Submission, reason: str, detail: str) -> dict[str, Any]:
     # The whole signed record goes in, so an auditor can re-check that the refusal was deserved.
-    return {"model_id": sub.model_id, "reason": reason, "detail": detail, "signature": sub.signature,
-            "record": sub.to_json()}
+    return {
+        "model_id": sub.model_id,
+        "reason": reason,
+        "detail": detail,
+        "signature": sub.signature,
+        "record": sub.to_json(),
+    }
 
 
 def late_detail(sub: Submission, closes_at: int) -> str:
@@ -165,8 +190,10 @@ def late_detail(sub: Submission, closes_at: int) -> str:
         return "no received_at stamp: cannot show it arrived before the round closed"
     if sub.received_at >= closes_at:
         # People read this in `tourney status`; the signed record beside it keeps the exact stamp.
-        return (f"received at {format_time(sub.received_at)}, at or after the round's close at "
-                f"{format_time(closes_at)} (chain time)")
+        return (
+            f"received at {format_time(sub.received_at)}, at or after the round's close at "
+            f"{format_time(closes_at)} (chain time)"
+        )
     return "delivered after the round's snapshot was taken"
 
 
@@ -175,21 +202,25 @@ def rejection_order(r: Mapping[str, Any]) -> tuple:
     return (r["model_id"] is None, r["model_id"] or 0, r["reason"], r.get("signature", ""), r["detail"])
 
 
-def stored_submission_files(store: ArtifactStore, snapshot: Mapping[str, Any],
-                            accepted: Mapping[int, tuple[Submission, bytes]]) -> tuple[dict[str, FileEntry],
-                                                                                       dict[str, bytes]]:
+def stored_submission_files(
+    store: ArtifactStore, snapshot: Mapping[str, Any], accepted: Mapping[int, tuple[Submission, bytes]]
+) -> tuple[dict[str, FileEntry], dict[str, bytes]]:
     """The accepted submissions' files for the bundle: (entries of those the snapshot already put in ``store``,
     bytes of the others). An accepted file's keccak was checked against its signed hash when it was judged, and the
     snapshot's object is named by its sha256: nothing needs hashing or writing again (10,000 files: 1 GB)."""
-    objects = {item["record"].get("signature"): item.get("object") for item in snapshot.get("submissions", [])
-               if isinstance(item, Mapping) and isinstance(item.get("record"), Mapping)}
+    objects = {
+        item["record"].get("signature"): item.get("object")
+        for item in snapshot.get("submissions", [])
+        if isinstance(item, Mapping) and isinstance(item.get("record"), Mapping)
+    }
     stored: dict[str, FileEntry] = {}
     other: dict[str, bytes] = {}
     for model_id, (sub, blob) in accepted.items():
         name = submission_file_name(model_id, sub.file_name)
         uri = str(objects.get(sub.signature) or "")
-        entry = FileEntry(name=name, sha256=uri.rsplit("/", 1)[-1].split(".", 1)[0], keccak256=sub.predictions_hash,
-                          size=len(blob))
+        entry = FileEntry(
+            name=name, sha256=uri.rsplit("/", 1)[-1].split(".", 1)[0], keccak256=sub.predictions_hash, size=len(blob)
+        )
         if uri and store.object_uri(entry) == uri:
             stored[name] = entry
         else:

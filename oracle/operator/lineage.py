@@ -24,8 +24,10 @@ def base_round_of(client: TournamentClient, round: int) -> int:
         return 0
     before = client.round_state(round - 1)
     if not before.status.resolved:
-        raise OperatorError(f"round {round}: round {round - 1} is {before.status.phrase}, not resolved yet (active "
-                            f"or lapsed): round {round} builds on it and waits")
+        raise OperatorError(
+            f"round {round}: round {round - 1} is {before.status.phrase}, not resolved yet (active "
+            f"or lapsed): round {round} builds on it and waits"
+        )
     return before.last_active_at_or_before
 
 
@@ -42,6 +44,7 @@ def previous_cumulative_of(client: TournamentClient, round: int) -> tuple[dict[i
     try:
         bundle = load_bundle(proposal.manifest_uri, expected_keccak=proposal.manifest_hash, only=[TREE])
     except BundleError as exc:
-        raise OperatorError(f"round {round}: the bundle of round {base} (the last active round) does not load: "
-                            f"{exc}") from exc
+        raise OperatorError(
+            f"round {round}: the bundle of round {base} (the last active round) does not load: {exc}"
+        ) from exc
     return leaves_of_dump(bundle.tree_dump()), proposal

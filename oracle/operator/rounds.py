@@ -40,31 +40,38 @@ import pandas as pd
 from eth_typing import HexStr
 from web3 import Web3
 
-from oracle.bundle.store import ArtifactStore
-from oracle.chain.clock import format_time
+from oracle.bundle.manifest import ChainRef, PayoutLimit, canonical_json
 from oracle.bundle.round_bundle import REJECTIONS_FILE, SUBMISSIONS_FILE
+from oracle.bundle.store import ArtifactStore
 from oracle.bundle.write import write_round_bundle
 from oracle.chain.client import RoundStatus, TournamentClient
+from oracle.chain.clock import format_time
 from oracle.chain.hashes import tx_hash
 from oracle.chain.tx import Sender
-from oracle.bundle.manifest import ChainRef, PayoutLimit, canonical_json
-from oracle.scoring.params import RoundParams
-from oracle.scoring.pipeline import score_round
-from oracle.protocol.inbox import Inbox
 from oracle.operator.caps import check_clip_fits_caps
 from oracle.operator.config import HANG_ENV, STEPS, Action, OperatorConfig, OperatorError
-from oracle.operator.lineage import previous_cumulative_of
 from oracle.operator.intake import (
     check_submissions,
     rejection_order,
     scored_predictions,
-    submission_file_name,
     stored_submission_files,
+    submission_file_name,
 )
+from oracle.operator.lineage import previous_cumulative_of
 from oracle.operator.round_data import load_round_data
+from oracle.operator.schedule import (
+    Notices,
+    open_blocker,
+    prepare_paths,
+    publish_rules,
+    published_uri,
+    stays_open,
+    targets_missing,
+)
 from oracle.operator.snapshot import load_snapshot, snapshot_name, take_snapshot
-from oracle.operator.schedule import (Notices, open_blocker, prepare_paths, publish_rules, published_uri, stays_open,
-                                     targets_missing)
+from oracle.protocol.inbox import Inbox
+from oracle.scoring.params import RoundParams
+from oracle.scoring.pipeline import score_round
 
 __all__ = ["Operator"]
 
@@ -139,7 +146,9 @@ class Operator:
         deadline = time.monotonic() + self.config.inflight_timeout
         while w3.eth.get_transaction_count(address, "pending") > w3.eth.get_transaction_count(address, "latest"):
             if time.monotonic() > deadline:
-                raise OperatorError(f"transactions of {address} still pending after {self.config.inflight_timeout:.0f}s")
+                raise OperatorError(
+                    f"transactions of {address} still pending after {self.config.inflight_timeout:.0f}s"
+                )
             time.sleep(0.5)
 
     # -------------------------------------------------------------- open
@@ -203,8 +212,9 @@ class Operator:
         snapshot = take_snapshot(self.store, self.inbox, round, state.closes_at)
         self.log(f"round {round}: closed with {len(snapshot['submissions'])} submission(s)")
         self._reached("closed", round)
-        return [Action("close", round, f"{len(snapshot['submissions'])} submissions",
-                       tx_hash(receipt), receipt["gasUsed"])]
+        return [
+            Action("close", round, f"{len(snapshot['submissions'])} submissions", tx_hash(receipt), receipt["gasUsed"])
+        ]
 
     # -------------------------------------------------------------- lapse
 
@@ -223,8 +233,7 @@ class Operator:
                 return actions
             receipt = self._transact(self.t.functions.lapseRound(round), f"lapse round {round}")
             self.log(f"round {round}: lapsed (not activated by {state.lapses_at}): a zero result for every model")
-            actions.append(Action("lapse", round, f"lapsed at {state.lapses_at}", tx_hash(receipt),
-                                  receipt["gasUsed"]))
+            actions.append(Action("lapse", round, f"lapsed at {state.lapses_at}", tx_hash(receipt), receipt["gasUsed"]))
 
     # -------------------------------------------------------------- resolve and propose
 
@@ -239,8 +248,10 @@ class Operator:
         if state.status not in (RoundStatus.CLOSED, RoundStatus.VETOED):
             return []  # proposed and waiting for its window, or not closed yet
         if self.client.now() + state.challenge_period >= state.lapses_at:
-            self.log(f"round {round}: too late to propose (the challenge window would end after the round lapses "
-                     f"at {state.lapses_at}); it will lapse with a zero result")
+            self.log(
+                f"round {round}: too late to propose (the challenge window would end after the round lapses "
+                f"at {state.lapses_at}); it will lapse with a zero result"
+            )
             return []
         data = load_round_data(self.config.round_data, round)
         if data is None or data.targets is None:  # targets not resolved yet; later rounds build on this one
@@ -250,8 +261,11 @@ class Operator:
     def round_params(self, round: int) -> RoundParams:
         return replace(self.config.params, round_number=round)
 
-    def build_bundle(self, round: int, tamper: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
-                     ) -> tuple[str, str, Any, int]:
+    def build_bundle(
+        self,
+        round: int,
+        tamper: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
+    ) -> tuple[str, str, Any, int]:
         """Write the round's bundle; returns (manifest uri, manifest keccak, manifest, total stake at risk).
 
         The payouts are scaled to the round's payout limit (the free reserve once the previous round resolved:
@@ -262,14 +276,17 @@ class Operator:
         state = self.client.round_state(round)
         if state.status not in (RoundStatus.CLOSED, RoundStatus.VETOED):
             raise OperatorError(f"round {round} is {state.status.name.lower()}, not closed: nothing to resolve")
-        check_clip_fits_caps(self.round_params(round), state.payout_cap_bps, state.burn_cap_bps,
-                             f"round {round} (not resolved)")
+        check_clip_fits_caps(
+            self.round_params(round), state.payout_cap_bps, state.burn_cap_bps, f"round {round} (not resolved)"
+        )
         data = load_round_data(self.config.round_data, round)
         if data is None or data.targets is None:
             raise OperatorError(targets_missing(self.config, round) or f"round {round}: its live data is missing")
         if sorted(data.targets["id"]) != data.live_ids:
-            raise OperatorError(f"round {round}: the targets file does not list exactly the live ids "
-                                f"({len(data.targets)} targets, {len(data.live_ids)} live ids)")
+            raise OperatorError(
+                f"round {round}: the targets file does not list exactly the live ids "
+                f"({len(data.targets)} targets, {len(data.live_ids)} live ids)"
+            )
         snapshot = self.load_snapshot(round)
         if snapshot is None:
             # A crash between the close and the snapshot (or a lost store): the snapshot depends only on the inbox
@@ -283,8 +300,9 @@ class Operator:
         limit = PayoutLimit(*self.client.round_payout_limit(round))
         accepted, rejections = check_submissions(self.client, self.inbox, round, snapshot, owners)
 
-        predictions, accepted = scored_predictions(accepted, rejections, data.live_ids,
-                                                   self.config.params.min_live_share)
+        predictions, accepted = scored_predictions(
+            accepted, rejections, data.live_ids, self.config.params.min_live_share
+        )
 
         params = self.round_params(round)
         stake_map = {str(m): s for m, s in stakes.items()}
@@ -292,19 +310,31 @@ class Operator:
         if result.unscaled_payout > result.total_payout:
             self.log(f"round {round}: payouts {result.unscaled_payout} scaled to the payout limit {limit.limit}")
         scores = result.scores if tamper is None else tamper(result.scores.copy())
-        stakes_df = pd.DataFrame({"model": [str(m) for m in stakes], "model_id": list(stakes),
-                                  "stake_at_risk": list(stakes.values())})
+        stakes_df = pd.DataFrame(
+            {"model": [str(m) for m in stakes], "model_id": list(stakes), "stake_at_risk": list(stakes.values())}
+        )
         stored, extra = stored_submission_files(self.store, snapshot, accepted)
         extra[SUBMISSIONS_FILE] = canonical_json(
-            [{"model_id": m, "file": submission_file_name(m, s.file_name), "record": s.to_json()}
-             for m, (s, _) in accepted.items()])
+            [
+                {"model_id": m, "file": submission_file_name(m, s.file_name), "record": s.to_json()}
+                for m, (s, _) in accepted.items()
+            ]
+        )
         extra[REJECTIONS_FILE] = canonical_json(sorted(rejections, key=rejection_order))
         manifest, uri, digest = write_round_bundle(
-            self.store, round, predictions=predictions, targets=data.targets, stakes=stakes_df, scores=scores,
-            params=params, previous_cumulative=previous,
+            self.store,
+            round,
+            predictions=predictions,
+            targets=data.targets,
+            stakes=stakes_df,
+            scores=scores,
+            params=params,
+            previous_cumulative=previous,
             chain=ChainRef(chain_id=self.client.chain_id(), contract=self.client.tournament.address),
-            previous=previous_proposal.manifest_uri if previous_proposal else None, extra_files=extra,
-            stored_files=stored, payout_limit=limit,
+            previous=previous_proposal.manifest_uri if previous_proposal else None,
+            extra_files=extra,
+            stored_files=stored,
+            payout_limit=limit,
         )
         return uri, digest, manifest, sum(stakes.values())
 
@@ -324,11 +354,17 @@ class Operator:
             return Action("propose", round, "already proposed")
         totals = manifest.totals
         fn = self.t.functions.proposeRoot(
-            round, Web3.to_bytes(hexstr=HexStr(manifest.root)), totals.round_payout, totals.round_burn,
-            Web3.to_bytes(hexstr=HexStr(digest)), uri,
+            round,
+            Web3.to_bytes(hexstr=HexStr(manifest.root)),
+            totals.round_payout,
+            totals.round_burn,
+            Web3.to_bytes(hexstr=HexStr(digest)),
+            uri,
         )
         receipt = self._transact(fn, f"propose round {round}")
-        self.log(f"round {round}: proposed root {manifest.root} (payout {totals.round_payout}, burn {totals.round_burn})")
+        self.log(
+            f"round {round}: proposed root {manifest.root} (payout {totals.round_payout}, burn {totals.round_burn})"
+        )
         self._reached("proposed", round)
         return Action("propose", round, manifest.root, tx_hash(receipt), receipt["gasUsed"])
 

@@ -27,8 +27,19 @@ from oracle.operator.round_data import live_path
 from oracle.protocol.inbox import Inbox
 from oracle.protocol.rules import RoundRules, rules_record_name
 
-__all__ = ["Notices", "live_missing", "next_steps", "no_models", "open_blocker", "prepare_paths", "publish_rules",
-           "published_uri", "round_data_missing", "stays_open", "targets_missing"]
+__all__ = [
+    "Notices",
+    "live_missing",
+    "next_steps",
+    "no_models",
+    "open_blocker",
+    "prepare_paths",
+    "publish_rules",
+    "published_uri",
+    "round_data_missing",
+    "stays_open",
+    "targets_missing",
+]
 
 
 def _names(kind: str, round: int) -> str:
@@ -40,9 +51,11 @@ def round_data_missing(url: str) -> str | None:
     fs, root = fsspec.core.url_to_fs(url)
     if fs.exists(root):
         return None
-    return (f"round data {url} does not exist: it is the directory (or fsspec URL) holding each round's "
-            "live_<r>.parquet and targets_<r>.parquet; check --round-data / TOURNEY_ROUND_DATA (`tourney data "
-            "generate` makes a synthetic one)")
+    return (
+        f"round data {url} does not exist: it is the directory (or fsspec URL) holding each round's "
+        "live_<r>.parquet and targets_<r>.parquet; check --round-data / TOURNEY_ROUND_DATA (`tourney data "
+        "generate` makes a synthetic one)"
+    )
 
 
 def live_missing(config: OperatorConfig, round: int) -> str | None:
@@ -52,8 +65,10 @@ def live_missing(config: OperatorConfig, round: int) -> str | None:
     unreadable = round_data_missing(config.round_data)
     if unreadable:
         return f"round {round} is not opened: {unreadable}"
-    return (f"round {round} is not opened: its live data is not published: no {_names('live', round)} under "
-            f"{config.round_data}")
+    return (
+        f"round {round} is not opened: its live data is not published: no {_names('live', round)} under "
+        f"{config.round_data}"
+    )
 
 
 def no_models(client: TournamentClient, round: int) -> str | None:
@@ -61,13 +76,17 @@ def no_models(client: TournamentClient, round: int) -> str | None:
     tree, so it could never be proposed, and every later round would wait behind it."""
     if client.model_count() > 0:
         return None
-    return (f"round {round} is not opened: no model is registered yet (a round needs at least one model to settle); "
-            "it opens once a participant registers one")
+    return (
+        f"round {round} is not opened: no model is registered yet (a round needs at least one model to settle); "
+        "it opens once a participant registers one"
+    )
 
 
 def stays_open(round: int) -> str:
-    return (f"round {round} is past its deadline but stays open: no model is registered yet (a round closed without "
-            "models could never settle); it closes once a participant registers one")
+    return (
+        f"round {round} is past its deadline but stays open: no model is registered yet (a round closed without "
+        "models could never settle); it closes once a participant registers one"
+    )
 
 
 def targets_missing(config: OperatorConfig, round: int) -> str | None:
@@ -91,9 +110,13 @@ def publish_rules(store: ArtifactStore, config: OperatorConfig, round: int) -> R
     with fsspec.open(path, "rb") as handle:
         data = handle.read()
     ids = len(pd.read_parquet(io.BytesIO(data), columns=["id"]))
-    rules = RoundRules(round=round, params=replace(config.params, round_number=round),
-                       live_file=path.rstrip("/").rsplit("/", 1)[-1], live_sha256=hashlib.sha256(data).hexdigest(),
-                       live_ids=ids)
+    rules = RoundRules(
+        round=round,
+        params=replace(config.params, round_number=round),
+        live_file=path.rstrip("/").rsplit("/", 1)[-1],
+        live_sha256=hashlib.sha256(data).hexdigest(),
+        live_ids=ids,
+    )
     store.put_record(rules_record_name(round), rules.to_bytes())
     return rules
 
@@ -107,18 +130,23 @@ def next_steps(client: TournamentClient, config: OperatorConfig) -> list[str]:
     for round in range(last_resolved + 1, last_closed + 1):
         state = client.round_state(round)
         if state.status is RoundStatus.PROPOSED:
-            waits.append(f"round {round} is proposed; its challenge window ends {format_time(state.activates_at, now)},"
-                         " then it is activated")
+            waits.append(
+                f"round {round} is proposed; its challenge window ends {format_time(state.activates_at, now)},"
+                " then it is activated"
+            )
             break
         if state.status in (RoundStatus.CLOSED, RoundStatus.VETOED):
-            waits.append(targets_missing(config, round) or f"round {round} is {state.status.phrase} and can resolve now")
+            waits.append(
+                targets_missing(config, round) or f"round {round} is {state.status.phrase} and can resolve now"
+            )
             break
     round = last_closed + 1
     state = client.round_state(round)
     if state.status is RoundStatus.OPEN:
         past = now >= state.closes_at and client.model_count() == 0
-        waits.append(stays_open(round) if past else
-                     f"round {round} is open; it closes {format_time(state.closes_at, now)}")
+        waits.append(
+            stays_open(round) if past else f"round {round} is open; it closes {format_time(state.closes_at, now)}"
+        )
     elif config.max_rounds is not None and round > config.max_rounds:
         waits.append(f"no round after {config.max_rounds} (--max-rounds)")
     elif state.status is RoundStatus.NONE:
@@ -147,7 +175,7 @@ def published_uri(config: OperatorConfig, store: ArtifactStore, uri: str) -> str
     root = store.url.rstrip("/")
     if not config.public_url or not uri.startswith(root + "/"):
         return uri
-    return public_base(config.public_url) + uri[len(root):]
+    return public_base(config.public_url) + uri[len(root) :]
 
 
 @dataclass

@@ -34,13 +34,14 @@ def take_snapshot(store: ArtifactStore, inbox: Any, round: int, closes_at: int) 
     # A batch of files at a time (read, hash-checked and stored several at once): never all of them in memory.
     for batch in inbox.collect_batches(round):
         problems += batch.problems
-        on_time = [(sub, data) for sub, data in batch
-                   if sub.received_at is not None and sub.received_at < closes_at]
+        on_time = [(sub, data) for sub, data in batch if sub.received_at is not None and sub.received_at < closes_at]
         # collect() checked each file's keccak against its record: it is not computed again.
-        entries = store.put_objects([(submission_file_name(sub.model_id, sub.file_name), data,
-                                      sub.predictions_hash) for sub, data in on_time])
-        records += [{"record": sub.to_json(), "object": store.object_uri(entry)}
-                    for (sub, _), entry in zip(on_time, entries)]
+        entries = store.put_objects(
+            [(submission_file_name(sub.model_id, sub.file_name), data, sub.predictions_hash) for sub, data in on_time]
+        )
+        records += [
+            {"record": sub.to_json(), "object": store.object_uri(entry)} for (sub, _), entry in zip(on_time, entries)
+        ]
     snapshot = {"round": round, "closes_at": closes_at, "submissions": records, "problems": problems}
     store.put_record(snapshot_name(round), canonical_json(snapshot))
     return snapshot

@@ -23,8 +23,18 @@ import requests
 from oracle.participant.models import ParticipantError
 from oracle.protocol.rules import RoundRules, RulesError
 
-__all__ = ["DEFAULT_DATA_DIR", "Download", "RoundCheck", "download_round", "live_file", "local_live_ids",
-           "local_rules", "round_check", "rules_file", "service_rules"]
+__all__ = [
+    "DEFAULT_DATA_DIR",
+    "Download",
+    "RoundCheck",
+    "download_round",
+    "live_file",
+    "local_live_ids",
+    "local_rules",
+    "round_check",
+    "rules_file",
+    "service_rules",
+]
 
 #: Where round data goes unless --data-dir (TOURNEY_DATA_DIR) says otherwise: ./data.
 DEFAULT_DATA_DIR = "data"
@@ -75,8 +85,10 @@ def _get(url: str, what: str, on_progress: Progress | None = None, timeout: floa
                     on_progress(buffer.tell(), total)
             return buffer.getvalue()
     except requests.RequestException as exc:
-        raise ParticipantError(f"{what}: the service at {url.split('/rounds/')[0]} does not answer ({exc}); check "
-                               "the URL the operator gave you (--from / TOURNEY_SERVICE)") from None
+        raise ParticipantError(
+            f"{what}: the service at {url.split('/rounds/')[0]} does not answer ({exc}); check "
+            "the URL the operator gave you (--from / TOURNEY_SERVICE)"
+        ) from None
 
 
 def service_rules(service: str, round: int) -> RoundRules | None:
@@ -85,16 +97,19 @@ def service_rules(service: str, round: int) -> RoundRules | None:
     return None if data is None else RoundRules.from_bytes(data, f"{service}/rounds/{round}/rules")
 
 
-def download_round(service: str, round: int, directory: str | os.PathLike[str],
-                   on_progress: Progress | None = None) -> Download:
+def download_round(
+    service: str, round: int, directory: str | os.PathLike[str], on_progress: Progress | None = None
+) -> Download:
     """Download round ``round``'s live data and rules from the service into ``directory``."""
     base = service.rstrip("/")
     if not base.startswith(("http://", "https://")):
         raise ParticipantError(f"{service!r} is not the operator service's URL: write it as http://HOST:PORT")
     data = _get(f"{base}/rounds/{int(round)}/live", f"round {round}'s live data", on_progress)
     if data is None:
-        raise ParticipantError(f"round {round} has no live data at {base} yet: it has not been opened (`tourney "
-                               f"round wait {round} --until open` waits for it)")
+        raise ParticipantError(
+            f"round {round} has no live data at {base} yet: it has not been opened (`tourney "
+            f"round wait {round} --until open` waits for it)"
+        )
     try:
         frame = pd.read_parquet(io.BytesIO(data), columns=None)
     except Exception as exc:  # noqa: BLE001 - whatever pyarrow says, the file is unusable
@@ -104,8 +119,10 @@ def download_round(service: str, round: int, directory: str | os.PathLike[str],
     digest = hashlib.sha256(data).hexdigest()
     rules = service_rules(base, round)
     if rules is not None and rules.live_sha256 != digest:
-        raise ParticipantError(f"round {round}'s live data (sha256 {digest}) is not the file its rules name "
-                               f"({rules.live_sha256}); nothing saved: ask the operator")
+        raise ParticipantError(
+            f"round {round}'s live data (sha256 {digest}) is not the file its rules name "
+            f"({rules.live_sha256}); nothing saved: ask the operator"
+        )
     live_path = live_file(directory, round)
     _write_atomic(live_path, data)
     rules_path = None
@@ -163,11 +180,15 @@ def round_check(round: int, directory: str | os.PathLike[str], service: str | No
             if rules is not None and rules.live_sha256 != hashlib.sha256(data).hexdigest():
                 raise ParticipantError(f"round {round}'s live data at {service} is not the file its rules name")
     if ids is None:
-        raise ParticipantError(f"no live data for round {round} in {directory}: download it first (`tourney data "
-                               f"download --round {round} --from URL`), or pass --data-dir where it is")
+        raise ParticipantError(
+            f"no live data for round {round} in {directory}: download it first (`tourney data "
+            f"download --round {round} --from URL`), or pass --data-dir where it is"
+        )
     if rules is not None and rules.live_ids != len(ids):
-        raise ParticipantError(f"{where} has {len(ids)} ids but round {round}'s rules say {rules.live_ids}: it is "
-                               f"not this round's live data; download it again")
+        raise ParticipantError(
+            f"{where} has {len(ids)} ids but round {round}'s rules say {rules.live_ids}: it is "
+            f"not this round's live data; download it again"
+        )
     if rules is None:
         return RoundCheck(ids, 1.0, f"{where} (no published rules: every live id must be predicted)")
     return RoundCheck(ids, rules.min_live_share, f"{where} and round {round}'s published rules")

@@ -21,8 +21,9 @@ def model_info(conn: Connection, model_id: int) -> ModelInfo:
     """A registered model's on-chain record; a clear error for an id never registered."""
     info = conn.client.model_info(int(model_id))
     if not info.registered:
-        raise ParticipantError(f"model {model_id} is not registered (this tournament has {conn.client.model_count()} "
-                               "model(s))")
+        raise ParticipantError(
+            f"model {model_id} is not registered (this tournament has {conn.client.model_count()} model(s))"
+        )
     return info
 
 

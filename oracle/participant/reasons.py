@@ -26,6 +26,8 @@ def unscored_reason(bundle: RoundBundle, model_id: int) -> tuple[str, str]:
     if refused:
         return "late", f"refused by the operator: late: {refused[-1].get('detail', '')}"
     if accepted:
-        return "invalid", ("the signed file was accepted but broke a scoring rule: `tourney round recompute` on the "
-                           "round's manifest lists the validation errors")
+        return "invalid", (
+            "the signed file was accepted but broke a scoring rule: `tourney round recompute` on the "
+            "round's manifest lists the validation errors"
+        )
     return NO_SUBMISSION, "no submission from this model reached the operator before the round closed"

@@ -24,8 +24,9 @@ def save_receipt(directory: str | os.PathLike[str], receipt: Receipt) -> Path:
 
     Every receipt is kept (a later one does not delete an earlier): the history is the participant's evidence.
     Written to a temporary name and renamed, so a crash never leaves half a receipt."""
-    folder = (Path(directory).expanduser() / f"{receipt.chain_id}-{receipt.tournament.lower()}"
-              / f"round-{receipt.round}")
+    folder = (
+        Path(directory).expanduser() / f"{receipt.chain_id}-{receipt.tournament.lower()}" / f"round-{receipt.round}"
+    )
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"model-{receipt.model_id}-{receipt.received_at}-{receipt.predictions_hash[2:10]}.json"
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")

@@ -19,9 +19,9 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 from oracle.errors import TourneyError
-from oracle.protocol.receipt import Receipt, ReceiptError, verify_receipt
 from oracle.participant.receipts import default_receipts_dir, save_receipt
-from oracle.protocol.submission import sign_submission, Submission
+from oracle.protocol.receipt import Receipt, ReceiptError, verify_receipt
+from oracle.protocol.submission import Submission, sign_submission
 
 __all__ = ["ServiceError", "ServiceClient", "HttpSubmitResult", "submit_over_http"]
 
@@ -54,8 +54,9 @@ class ServiceClient:
             except ValueError:
                 body = None
             error = (body or {}).get("error", {}) if isinstance(body, dict) else {}
-            raise ServiceError(response.status_code, error.get("code", "http_error"),
-                               error.get("message", response.text[:300]), error)
+            raise ServiceError(
+                response.status_code, error.get("code", "http_error"), error.get("message", response.text[:300]), error
+            )
         return response
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
@@ -81,13 +82,17 @@ class ServiceClient:
     def post_submission(self, sub: Submission, data: bytes) -> Receipt:
         """POST a signed submission; returns the receipt as the service sent it (not yet checked)."""
         record = {k: v for k, v in sub.to_json().items() if k != "received_at"}
-        body = self._call("POST", f"/rounds/{sub.round}/submissions",
-                          json={"submission": record, "file": base64.b64encode(data).decode()})
+        body = self._call(
+            "POST",
+            f"/rounds/{sub.round}/submissions",
+            json={"submission": record, "file": base64.b64encode(data).decode()},
+        )
         try:
             return Receipt.from_json(body, "service receipt")
         except ReceiptError as exc:
-            raise ServiceError(0, "bad_receipt", f"the service answered with something that is not a receipt: "
-                               f"{exc}") from None
+            raise ServiceError(
+                0, "bad_receipt", f"the service answered with something that is not a receipt: {exc}"
+            ) from None
 
 
 def check_receipt_matches(receipt: Receipt, sub: Submission, oracle: str) -> list[str]:
@@ -95,8 +100,9 @@ def check_receipt_matches(receipt: Receipt, sub: Submission, oracle: str) -> lis
     problems = verify_receipt(receipt, oracle, chain_id=sub.chain_id, tournament=sub.tournament)
     for name in ("round", "model_id", "predictions_hash"):
         if getattr(receipt, name) != getattr(sub, name):
-            problems.append(f"the receipt's {name} is {getattr(receipt, name)!r}, the submission's is "
-                            f"{getattr(sub, name)!r}")
+            problems.append(
+                f"the receipt's {name} is {getattr(receipt, name)!r}, the submission's is {getattr(sub, name)!r}"
+            )
     return problems
 
 
@@ -111,10 +117,21 @@ class HttpSubmitResult:
     clock_warning: str | None = None
 
 
-def submit_over_http(account: LocalAccount, url: str, chain_id: int, tournament: str, oracle: str, round: int,
-                     model_id: int, data: bytes, deadline: int, file_name: str = "predictions.csv",
-                     receipts_dir: str | Path | None = None, client: ServiceClient | None = None,
-                     save: bool = True) -> HttpSubmitResult:
+def submit_over_http(
+    account: LocalAccount,
+    url: str,
+    chain_id: int,
+    tournament: str,
+    oracle: str,
+    round: int,
+    model_id: int,
+    data: bytes,
+    deadline: int,
+    file_name: str = "predictions.csv",
+    receipts_dir: str | Path | None = None,
+    client: ServiceClient | None = None,
+    save: bool = True,
+) -> HttpSubmitResult:
     """Sign ``data`` for (round, model), deliver it to the service at ``url`` and keep the checked receipt.
 
     ``oracle`` is the address receipts must be signed by (the tournament's oracle; read it from the chain's

@@ -18,8 +18,18 @@ from oracle.participant.models import ParticipantError, model_info
 from oracle.settlement.leaves import SettlementProof, multiproof_for, proof_for, tree_model_ids
 from oracle.settlement.standard import StandardMerkleTree
 
-__all__ = ["BATCH_SIZE", "SettleResult", "active_round", "leaf_proof", "needs_settling", "round_tree", "settle_all",
-           "settle_model", "settle_through", "settled_through"]
+__all__ = [
+    "BATCH_SIZE",
+    "SettleResult",
+    "active_round",
+    "leaf_proof",
+    "needs_settling",
+    "round_tree",
+    "settle_all",
+    "settle_model",
+    "settle_through",
+    "settled_through",
+]
 
 #: Leaves per settleBatch: 256 contiguous ids keep a batch well under a block and near the per-model gas floor.
 BATCH_SIZE = 256
@@ -37,8 +47,9 @@ def round_tree(proposal: Proposal, files: Iterable[str] = ()) -> tuple[RoundBund
         raise ParticipantError(f"round {proposal.round}: cannot use the published bundle: {exc}") from None
     tree = StandardMerkleTree.load(bundle.tree_dump())
     if tree.root.lower() != proposal.root.lower():
-        raise ParticipantError(f"round {proposal.round}: the bundle's tree root {tree.root} is not the on-chain "
-                               f"root {proposal.root}")
+        raise ParticipantError(
+            f"round {proposal.round}: the bundle's tree root {tree.root} is not the on-chain root {proposal.root}"
+        )
     return bundle, tree
 
 
@@ -51,8 +62,10 @@ def active_round(conn: Connection, round: int | None) -> int:
         return last_active
     status = conn.client.round_state(int(round)).status
     if status is not RoundStatus.ACTIVE:
-        raise ParticipantError(f"round {round} is {status.phrase}, not active: settle against an active round "
-                               f"(newest active: {last_active or 'none'})")
+        raise ParticipantError(
+            f"round {round} is {status.phrase}, not active: settle against an active round "
+            f"(newest active: {last_active or 'none'})"
+        )
     return int(round)
 
 
@@ -104,12 +117,15 @@ def settle_model(conn: Connection, model_id: int, round: int | None = None) -> S
         return SettleResult(round, [], [int(model_id)], 0, [])
     found = leaf_proof(conn, round, model_id)
     if found is None:
-        raise ParticipantError(f"model {model_id} has no leaf in round {round}'s tree (it had no stake when the "
-                               "round closed): nothing to settle")
+        raise ParticipantError(
+            f"model {model_id} has no leaf in round {round}'s tree (it had no stake when the "
+            "round closed): nothing to settle"
+        )
     leaf = found.leaf
     receipt = conn.sender.transact(
-        conn.tournament.functions.settle(round, leaf.model_id, leaf.cumulative_payout, leaf.cumulative_burn,
-                                         found.proof),
+        conn.tournament.functions.settle(
+            round, leaf.model_id, leaf.cumulative_payout, leaf.cumulative_burn, found.proof
+        ),
         action=f"settle model {model_id} against round {round}",
     )
     return SettleResult(round, [int(model_id)], [], int(receipt["gasUsed"]), [tx_hash(receipt)])
@@ -126,14 +142,16 @@ def settle_through(conn: Connection, model_id: int, round: int, why: str) -> Set
     if round > cursor.last_resolved:
         pending = cursor.last_resolved + 1
         deadline = conn.client.round_state(pending).lapses_at
-        raise ParticipantError(f"{why}: model {model_id} must first be settled through round {round}, and round "
-                               f"{pending} is not resolved yet (activated, or lapsed at {deadline} at the latest)")
+        raise ParticipantError(
+            f"{why}: model {model_id} must first be settled through round {round}, and round "
+            f"{pending} is not resolved yet (activated, or lapsed at {deadline} at the latest)"
+        )
     return settle_model(conn, model_id, cursor.last_active)
 
 
 def _chunks(ids: Sequence[int], size: int) -> Iterable[list[int]]:
     for start in range(0, len(ids), size):
-        yield list(ids[start:start + size])
+        yield list(ids[start : start + size])
 
 
 def settle_all(conn: Connection, round: int | None = None, batch_size: int = BATCH_SIZE) -> SettleResult:

@@ -24,8 +24,15 @@ from oracle.participant.models import ParticipantError, model_info, require_owne
 from oracle.participant.settle import leaf_proof, settle_through, settled_through
 from oracle.protocol.permit import permit_signature
 
-__all__ = ["PERMIT_LIFETIME", "ExitStatus", "exit_status", "lower_withdrawal", "request_withdrawal", "stake",
-           "withdraw"]
+__all__ = [
+    "PERMIT_LIFETIME",
+    "ExitStatus",
+    "exit_status",
+    "lower_withdrawal",
+    "request_withdrawal",
+    "stake",
+    "withdraw",
+]
 
 PERMIT_LIFETIME = 3600
 
@@ -47,14 +54,18 @@ def stake(conn: Connection, model_id: int, amount: int) -> TxReceipt:
     require_owner(conn, model_id)
     balance = conn.token.functions.balanceOf(conn.address).call()
     if amount > balance:
-        raise ParticipantError(f"staking {format_tokens(amount)} needs more than the {format_tokens(balance)} "
-                               f"{conn.address} holds: get tokens first (`tourney token balance` shows them)")
+        raise ParticipantError(
+            f"staking {format_tokens(amount)} needs more than the {format_tokens(balance)} "
+            f"{conn.address} holds: get tokens first (`tourney token balance` shows them)"
+        )
     state = model_info(conn, model_id)
     if state.stake == 0:
         minimum = int(conn.tournament.functions.MIN_STAKE().call())
         if amount < minimum:
-            raise ParticipantError(f"model {model_id} has no stake: its first stake must be at least "
-                                   f"{format_tokens(minimum)}, got {format_tokens(amount)}")
+            raise ParticipantError(
+                f"model {model_id} has no stake: its first stake must be at least "
+                f"{format_tokens(minimum)}, got {format_tokens(amount)}"
+            )
     # A deposit onto a zero stake starts afresh on-chain (the model counts as settled through the last close), so
     # an old tranche never blocks it.
     blocked = None if state.stake == 0 else _tranche_blocks(conn, state, conn.client.cursor().last_closed)
@@ -77,11 +88,17 @@ def request_withdrawal(conn: Connection, model_id: int, amount: int) -> tuple[in
     state = model_info(conn, model_id)
     last_closed = conn.client.cursor().last_closed
     if state.withdrawal and state.withdrawal_after != last_closed and not settled_through(conn, state, last_closed):
-        settle_through(conn, model_id, last_closed,
-                       f"a second withdrawal request on model {model_id} (one is pending since round "
-                       f"{state.withdrawal_after}; or take that one first with `tourney withdraw`)")
-    receipt = conn.sender.transact(conn.tournament.functions.requestWithdrawal(int(model_id), int(amount)),
-                                   action=f"request withdrawal from model {model_id}")
+        settle_through(
+            conn,
+            model_id,
+            last_closed,
+            f"a second withdrawal request on model {model_id} (one is pending since round "
+            f"{state.withdrawal_after}; or take that one first with `tourney withdraw`)",
+        )
+    receipt = conn.sender.transact(
+        conn.tournament.functions.requestWithdrawal(int(model_id), int(amount)),
+        action=f"request withdrawal from model {model_id}",
+    )
     args = conn.tournament.events.WithdrawalRequested().process_receipt(receipt, errors=DISCARD)[0]["args"]
     return int(args["pending"]), int(args["afterRound"]), receipt
 
@@ -95,8 +112,9 @@ def lower_withdrawal(conn: Connection, model_id: int, pending: int) -> tuple[int
     if state.withdrawal == 0:
         raise ParticipantError(f"model {model_id} has no pending withdrawal to lower")
     if pending >= state.withdrawal:
-        raise ParticipantError(f"model {model_id}: {pending} does not lower the pending withdrawal of "
-                               f"{state.withdrawal} (smallest units)")
+        raise ParticipantError(
+            f"model {model_id}: {pending} does not lower the pending withdrawal of {state.withdrawal} (smallest units)"
+        )
     last_closed = conn.client.cursor().last_closed
     if state.withdrawal_after != last_closed:
         why = f"lowering model {model_id}'s withdrawal after round {state.withdrawal_after} closed"
@@ -105,8 +123,10 @@ def lower_withdrawal(conn: Connection, model_id: int, pending: int) -> tuple[int
         blocked = _tranche_blocks(conn, state, last_closed)
         if blocked is not None and not settled_through(conn, state, last_closed):
             settle_through(conn, model_id, blocked, why)
-    receipt = conn.sender.transact(conn.tournament.functions.lowerWithdrawal(int(model_id), int(pending)),
-                                   action=f"lower the withdrawal of model {model_id} to {pending}")
+    receipt = conn.sender.transact(
+        conn.tournament.functions.lowerWithdrawal(int(model_id), int(pending)),
+        action=f"lower the withdrawal of model {model_id} to {pending}",
+    )
     args = conn.tournament.events.WithdrawalLowered().process_receipt(receipt, errors=DISCARD)[0]["args"]
     return int(args["pending"]), int(args["atRiskFrom"]), receipt
 
@@ -123,8 +143,13 @@ class ExitStatus:
     deadline: int | None
 
     def to_dict(self) -> dict[str, object]:
-        return {"pending": self.pending, "after_round": self.after_round, "ready": self.ready,
-                "waiting_for": self.waiting_for, "deadline": self.deadline}
+        return {
+            "pending": self.pending,
+            "after_round": self.after_round,
+            "ready": self.ready,
+            "waiting_for": self.waiting_for,
+            "deadline": self.deadline,
+        }
 
 
 def exit_status(conn: Connection, state: ModelState) -> ExitStatus | None:
@@ -137,8 +162,10 @@ def exit_status(conn: Connection, state: ModelState) -> ExitStatus | None:
     # round `after` closed last.
     deadline = conn.client.round_state(after).lapses_at if after else None
     if after > cursor.last_resolved:
-        waiting = (f"round {cursor.last_resolved + 1} to be resolved (activated, or lapsed at "
-                   f"{conn.client.round_state(cursor.last_resolved + 1).lapses_at} at the latest)")
+        waiting = (
+            f"round {cursor.last_resolved + 1} to be resolved (activated, or lapsed at "
+            f"{conn.client.round_state(cursor.last_resolved + 1).lapses_at} at the latest)"
+        )
         return ExitStatus(state.withdrawal, after, False, waiting, deadline)
     if not settled_through(conn, state, after):
         # `tourney withdraw` settles it against the newest active root in the same transaction.
@@ -157,19 +184,24 @@ def withdraw(conn: Connection, model_id: int) -> tuple[int, TxReceipt]:
     if status is None:
         raise ParticipantError(f"model {model_id} has no pending withdrawal: request one first (tourney unstake)")
     if not status.ready:
-        raise ParticipantError(f"model {model_id}'s withdrawal waits for {status.waiting_for}; its stake was at "
-                               f"risk through round {status.after_round}; it can be taken by {status.deadline} at "
-                               "the latest")
+        raise ParticipantError(
+            f"model {model_id}'s withdrawal waits for {status.waiting_for}; its stake was at "
+            f"risk through round {status.after_round}; it can be taken by {status.deadline} at "
+            "the latest"
+        )
     fn = conn.tournament.functions.withdraw(int(model_id))
     if not settled_through(conn, state, status.after_round):
         last_active = conn.client.cursor().last_active
         found = leaf_proof(conn, last_active, model_id)
         if found is None:
-            raise ParticipantError(f"model {model_id} has no leaf in round {last_active}'s tree: it cannot be "
-                                   "settled through the rounds its withdrawal waits for")
+            raise ParticipantError(
+                f"model {model_id} has no leaf in round {last_active}'s tree: it cannot be "
+                "settled through the rounds its withdrawal waits for"
+            )
         leaf = found.leaf
-        fn = conn.tournament.functions.settleAndWithdraw(int(last_active), leaf.model_id, leaf.cumulative_payout,
-                                                         leaf.cumulative_burn, found.proof)
+        fn = conn.tournament.functions.settleAndWithdraw(
+            int(last_active), leaf.model_id, leaf.cumulative_payout, leaf.cumulative_burn, found.proof
+        )
     receipt = conn.sender.transact(fn, action=f"withdraw from model {model_id}")
     paid = conn.tournament.events.Withdrawn().process_receipt(receipt, errors=DISCARD)[0]["args"]["amount"]
     return int(paid), receipt

@@ -17,7 +17,7 @@ from oracle.participant.models import ParticipantError, model_info
 from oracle.participant.reasons import unscored_reason
 from oracle.participant.settle import round_tree
 from oracle.participant.stake import exit_status
-from oracle.protocol.receipt import latest_receipts, Receipt, verify_receipt
+from oracle.protocol.receipt import Receipt, latest_receipts, verify_receipt
 from oracle.settlement.leaves import proof_for
 
 __all__ = ["IN_BUNDLE", "NOT_IN_BUNDLE", "NOT_PUBLISHED", "OTHER_HASH", "ModelStatus", "model_status", "receipt_status"]
@@ -47,13 +47,22 @@ class ModelStatus:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "model_id": self.model_id, "owner": self.owner, "stake": self.stake, "net_deposits": self.net_deposits,
-            "settled_round": self.settled_round, "registered_after": self.registered_after,
+            "model_id": self.model_id,
+            "owner": self.owner,
+            "stake": self.stake,
+            "net_deposits": self.net_deposits,
+            "settled_round": self.settled_round,
+            "registered_after": self.registered_after,
             "pending_withdrawal": self.pending_withdrawal,
             "withdrawal_after_round": self.withdrawal_after_round if self.pending_withdrawal else None,
-            "tranche": self.tranche, "tranche_from": self.tranche_from if self.tranche else None,
-            "exit_bound": self.exit_bound, "exit": self.exit, "rounds": self.rounds, "receipts": self.receipts,
+            "tranche": self.tranche,
+            "tranche_from": self.tranche_from if self.tranche else None,
+            "exit_bound": self.exit_bound,
+            "exit": self.exit,
+            "rounds": self.rounds,
+            "receipts": self.receipts,
         }
+
 
 def _score_row(bundle: RoundBundle, model_id: int) -> dict[str, Any]:
     names = {mid: name for name, mid in bundle.model_ids().items()}
@@ -63,14 +72,22 @@ def _score_row(bundle: RoundBundle, model_id: int) -> dict[str, Any]:
     if rows.empty:
         return {"corr": None, "mmc": None, "payout": 0, "burn": 0, "scored": False}
     row = rows.iloc[0]
-    return {"corr": float(row["corr"]), "mmc": float(row["mmc"]), "payout": int(row["payout"]),
-            "burn": int(row["burn"]), "scored": True}
+    return {
+        "corr": float(row["corr"]),
+        "mmc": float(row["mmc"]),
+        "payout": int(row["payout"]),
+        "burn": int(row["burn"]),
+        "scored": True,
+    }
+
 
 #: What :func:`receipt_status` says of a receipted submission against its round's published bundle.
 IN_BUNDLE, NOT_IN_BUNDLE, OTHER_HASH, NOT_PUBLISHED = "in bundle", "missing from bundle", "other hash", "not published"
 
-def receipt_status(conn: Connection, model_id: int, receipts: Iterable[Receipt],
-                   oracle: str | None = None) -> list[dict[str, Any]]:
+
+def receipt_status(
+    conn: Connection, model_id: int, receipts: Iterable[Receipt], oracle: str | None = None
+) -> list[dict[str, Any]]:
     """The model's latest receipt per round on this chain and contract, each marked against the round's bundle.
 
     ``bundle`` is ``in bundle`` (the standing bundle carries the receipted file, same hash), ``other hash`` (it
@@ -78,34 +95,50 @@ def receipt_status(conn: Connection, model_id: int, receipts: Iterable[Receipt],
     yet). ``genuine`` says whether the receipt is signed by ``oracle`` (the chain's ORACLE_ROLE holder) for this
     domain: a receipt that is not proves nothing."""
     tournament = Web3.to_checksum_address(conn.deployment.tournament)
-    mine = [r for r in receipts
-            if r.chain_id == conn.chain_id and r.tournament == tournament and r.model_id == int(model_id)]
+    mine = [
+        r
+        for r in receipts
+        if r.chain_id == conn.chain_id and r.tournament == tournament and r.model_id == int(model_id)
+    ]
     out: list[dict[str, Any]] = []
     for receipt in sorted(latest_receipts(mine).values(), key=lambda r: r.round):
         entry: dict[str, Any] = {
-            "round": receipt.round, "predictions_hash": receipt.predictions_hash,
-            "received_at": receipt.received_at, "operator": receipt.operator,
-            "genuine": None if oracle is None else not verify_receipt(receipt, oracle, chain_id=conn.chain_id,
-                                                                        tournament=tournament),
-            "bundle": NOT_PUBLISHED, "bundle_hash": None,
+            "round": receipt.round,
+            "predictions_hash": receipt.predictions_hash,
+            "received_at": receipt.received_at,
+            "operator": receipt.operator,
+            "genuine": None
+            if oracle is None
+            else not verify_receipt(receipt, oracle, chain_id=conn.chain_id, tournament=tournament),
+            "bundle": NOT_PUBLISHED,
+            "bundle_hash": None,
         }
         proposal = conn.client.current_proposal(receipt.round)
         if proposal is not None:
             try:
                 bundle, _ = round_tree(proposal, [SUBMISSIONS_FILE])
-                held = {int(e["model_id"]): str(e["record"]["predictions_hash"]).lower()
-                        for e in bundle.json(SUBMISSIONS_FILE)}
+                held = {
+                    int(e["model_id"]): str(e["record"]["predictions_hash"]).lower()
+                    for e in bundle.json(SUBMISSIONS_FILE)
+                }
             except (ParticipantError, BundleError, KeyError, TypeError) as exc:
                 entry["error"] = str(exc)
             else:
                 entry["bundle_hash"] = held.get(int(model_id))
-                entry["bundle"] = (NOT_IN_BUNDLE if entry["bundle_hash"] is None else
-                                   IN_BUNDLE if entry["bundle_hash"] == receipt.predictions_hash else OTHER_HASH)
+                entry["bundle"] = (
+                    NOT_IN_BUNDLE
+                    if entry["bundle_hash"] is None
+                    else IN_BUNDLE
+                    if entry["bundle_hash"] == receipt.predictions_hash
+                    else OTHER_HASH
+                )
         out.append(entry)
     return out
 
-def model_status(conn: Connection, model_id: int, receipts: Iterable[Receipt] = (),
-                 oracle: str | None = None) -> ModelStatus:
+
+def model_status(
+    conn: Connection, model_id: int, receipts: Iterable[Receipt] = (), oracle: str | None = None
+) -> ModelStatus:
     """Stake, pending tranche and withdrawal (with its exit deadline), per closed round since registration: status,
     score, payout/burn, settled or not, and the proof; and the model's receipts (see :func:`receipt_status`) among
     ``receipts``."""
@@ -118,12 +151,17 @@ def model_status(conn: Connection, model_id: int, receipts: Iterable[Receipt] = 
         state, proposal = conn.client.standing_proposal(round)
         if proposal is None:
             if state.status is RoundStatus.LAPSED:
-                rounds.append({"round": round, "status": state.status.label, "settled": True,
-                               "error": "lapsed: a zero result"})
+                rounds.append(
+                    {"round": round, "status": state.status.label, "settled": True, "error": "lapsed: a zero result"}
+                )
             continue
-        entry: dict[str, Any] = {"round": round, "status": state.status.label,
-                                 "manifest_uri": proposal.manifest_uri, "root": proposal.root,
-                                 "settled": info.settled_round >= round}
+        entry: dict[str, Any] = {
+            "round": round,
+            "status": state.status.label,
+            "manifest_uri": proposal.manifest_uri,
+            "root": proposal.root,
+            "settled": info.settled_round >= round,
+        }
         try:
             # The files the score and, if unscored, the reason come from (unscored_reason reads the two records).
             bundle, tree = round_tree(proposal, [STAKES, SCORES, REJECTIONS_FILE, SUBMISSIONS_FILE])
@@ -131,8 +169,11 @@ def model_status(conn: Connection, model_id: int, receipts: Iterable[Receipt] = 
             if entry.get("corr") is None or entry["corr"] != entry["corr"]:  # not scored: say why
                 entry["unscored"], entry["why"] = unscored_reason(bundle, model_id)
             found = proof_for(tree, int(model_id))
-            entry.update(cumulative_payout=found.leaf.cumulative_payout,
-                         cumulative_burn=found.leaf.cumulative_burn, proof=list(found.proof))
+            entry.update(
+                cumulative_payout=found.leaf.cumulative_payout,
+                cumulative_burn=found.leaf.cumulative_burn,
+                proof=list(found.proof),
+            )
         except ParticipantError as exc:
             entry["error"] = str(exc)
         except ValueError:
@@ -140,10 +181,18 @@ def model_status(conn: Connection, model_id: int, receipts: Iterable[Receipt] = 
         rounds.append(entry)
     pending_exit = exit_status(conn, info)
     return ModelStatus(
-        model_id=int(model_id), owner=info.owner, stake=info.stake, net_deposits=info.net_deposits,
-        settled_round=info.settled_round, registered_after=registered_after,
-        pending_withdrawal=info.withdrawal, withdrawal_after_round=info.withdrawal_after, tranche=info.tranche,
-        tranche_from=info.tranche_from, exit_bound=conn.client.exit_bound(),
-        exit=pending_exit.to_dict() if pending_exit else None, rounds=rounds,
+        model_id=int(model_id),
+        owner=info.owner,
+        stake=info.stake,
+        net_deposits=info.net_deposits,
+        settled_round=info.settled_round,
+        registered_after=registered_after,
+        pending_withdrawal=info.withdrawal,
+        withdrawal_after_round=info.withdrawal_after,
+        tranche=info.tranche,
+        tranche_from=info.tranche_from,
+        exit_bound=conn.client.exit_bound(),
+        exit=pending_exit.to_dict() if pending_exit else None,
+        rounds=rounds,
         receipts=receipt_status(conn, model_id, receipts, oracle),
     )

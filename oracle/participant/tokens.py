@@ -15,8 +15,16 @@ from oracle.chain.connection import Connection
 from oracle.chain.units import format_tokens
 from oracle.participant.models import ParticipantError
 
-__all__ = ["Balances", "ReserveState", "balances", "fund_reserve", "reserve_state", "send_ether", "token_symbol",
-           "transfer_tokens"]
+__all__ = [
+    "Balances",
+    "ReserveState",
+    "balances",
+    "fund_reserve",
+    "reserve_state",
+    "send_ether",
+    "token_symbol",
+    "transfer_tokens",
+]
 
 
 @dataclass(frozen=True)
@@ -51,8 +59,10 @@ def _require_tokens(conn: Connection, units: int, what: str) -> None:
     held = balances(conn, conn.address).tokens
     if units > held:
         symbol = token_symbol(conn)
-        raise ParticipantError(f"{what} needs {format_tokens(units, 18, symbol)} but {conn.address} holds "
-                               f"{format_tokens(held, 18, symbol)}")
+        raise ParticipantError(
+            f"{what} needs {format_tokens(units, 18, symbol)} but {conn.address} holds "
+            f"{format_tokens(held, 18, symbol)}"
+        )
 
 
 def transfer_tokens(conn: Connection, to: str, units: int) -> TxReceipt:
@@ -67,8 +77,10 @@ def send_ether(conn: Connection, to: str, wei: int) -> TxReceipt:
     to = Web3.to_checksum_address(to)
     held = balances(conn, conn.address).ether
     if wei >= held:
-        raise ParticipantError(f"sending {format_tokens(wei, 18, 'ETH')} to {to} needs more than the "
-                               f"{format_tokens(held, 18, 'ETH')} {conn.address} holds (gas is paid on top)")
+        raise ParticipantError(
+            f"sending {format_tokens(wei, 18, 'ETH')} to {to} needs more than the "
+            f"{format_tokens(held, 18, 'ETH')} {conn.address} holds (gas is paid on top)"
+        )
     return conn.sender.send_ether(to, int(wei))
 
 
@@ -83,7 +95,11 @@ def fund_reserve(conn: Connection, units: int) -> list[TxReceipt]:
     receipts = []
     spender = conn.tournament.address
     if int(conn.token.functions.allowance(conn.address, spender).call()) < units:
-        receipts.append(conn.sender.transact(conn.token.functions.approve(spender, int(units)),
-                                             action="approve the tournament to take the reserve's tokens"))
+        receipts.append(
+            conn.sender.transact(
+                conn.token.functions.approve(spender, int(units)),
+                action="approve the tournament to take the reserve's tokens",
+            )
+        )
     receipts.append(conn.sender.transact(conn.tournament.functions.fundReserve(int(units)), action="fund the reserve"))
     return receipts

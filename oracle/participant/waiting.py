@@ -25,9 +25,12 @@ def round_progress(client: TournamentClient, round: int, until: str) -> tuple[bo
         open_round = client.open_round()
         if open_round == round:  # it opened between the two reads
             return (STAGES["open"] >= STAGES[until]), "open", f"round {round} is open"
-        waits = (f"round {round} opens when round {open_round} closes "
-                 f"{format_time(client.round_state(open_round).closes_at, now)}" if open_round
-                 else f"round {round} is not opened yet (the operator opens it once its live data is published)")
+        waits = (
+            f"round {round} opens when round {open_round} closes "
+            f"{format_time(client.round_state(open_round).closes_at, now)}"
+            if open_round
+            else f"round {round} is not opened yet (the operator opens it once its live data is published)"
+        )
     elif state.status is RoundStatus.OPEN:
         waits = f"round {round} is open; it closes {format_time(state.closes_at, now)}"
     elif state.status is RoundStatus.PROPOSED:

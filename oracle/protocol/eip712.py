@@ -23,18 +23,31 @@ EIP712_DOMAIN_FIELDS: list[dict[str, str]] = [
     {"name": "verifyingContract", "type": "address"},
 ]
 
-def eip712_document(name: str, version: str, chain_id: int, contract: str, types: dict[str, list[dict[str, str]]],
-                    primary_type: str, message: dict[str, Any]) -> dict[str, Any]:
+
+def eip712_document(
+    name: str,
+    version: str,
+    chain_id: int,
+    contract: str,
+    types: dict[str, list[dict[str, str]]],
+    primary_type: str,
+    message: dict[str, Any],
+) -> dict[str, Any]:
     """A full EIP-712 typed-data document for a contract's domain (name, version, chainId, verifyingContract).
 
     One builder for every signed document, so the domain can never be spelt differently in two places."""
     return {
         "types": {"EIP712Domain": EIP712_DOMAIN_FIELDS, **types},
         "primaryType": primary_type,
-        "domain": {"name": name, "version": version, "chainId": int(chain_id),
-                   "verifyingContract": Web3.to_checksum_address(contract)},
+        "domain": {
+            "name": name,
+            "version": version,
+            "chainId": int(chain_id),
+            "verifyingContract": Web3.to_checksum_address(contract),
+        },
         "message": message,
     }
+
 
 def eip712_digest(document: dict[str, Any]) -> str:
     """The 32-byte EIP-712 digest of a typed-data document, 0x hex (what the signer signed and contracts hash)."""

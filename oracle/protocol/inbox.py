@@ -21,7 +21,7 @@ from typing import Iterator
 import fsspec
 
 from oracle.bundle.store import atomic_put
-from oracle.protocol.submission import predictions_hash, Submission, SubmissionError
+from oracle.protocol.submission import Submission, SubmissionError, predictions_hash
 
 __all__ = ["Collected", "Inbox"]
 
@@ -37,9 +37,11 @@ class Collected(list[tuple[Submission, bytes]]):
         super().__init__(items or [])
         self.problems: list[str] = problems or []
 
+
 def _extension(file_name: str) -> str:
     ext = file_name.rsplit(".", 1)[-1] if "." in file_name else "bin"
     return ext.lower() if _EXT_RE.match(ext) else "bin"
+
 
 class Inbox:
     """Where participants deliver signed submissions and the operator collects them (a directory or fsspec URL)."""
@@ -67,8 +69,10 @@ class Inbox:
         with ``received_at`` set to now when the caller left it empty."""
         actual = predictions_hash(data)
         if actual != sub.predictions_hash:
-            raise SubmissionError(f"round {sub.round} model {sub.model_id}: file hash {actual} is not the signed "
-                                  f"predictions hash {sub.predictions_hash}; nothing delivered")
+            raise SubmissionError(
+                f"round {sub.round} model {sub.model_id}: file hash {actual} is not the signed "
+                f"predictions hash {sub.predictions_hash}; nothing delivered"
+            )
         stored = sub if sub.received_at is not None else replace(sub, received_at=int(time.time()))
         object_path = self.object_path(stored)
         if not (self.fs.exists(object_path) and predictions_hash(self.fs.cat_file(object_path)) == actual):
@@ -80,8 +84,9 @@ class Inbox:
         where = f"{self.url}: {record_path.rsplit('/', 2)[-2]}/{record_path.rsplit('/', 1)[-1]}"
         sub = Submission.from_bytes(self.fs.cat_file(record_path), where)
         if sub.round != round or (model_id is not None and sub.model_id != model_id):
-            raise SubmissionError(f"{where}: record is for round {sub.round} model {sub.model_id}, "
-                                  "not what its name says")
+            raise SubmissionError(
+                f"{where}: record is for round {sub.round} model {sub.model_id}, not what its name says"
+            )
         object_path = self.object_path(sub)
         try:
             data = self.fs.cat_file(object_path)

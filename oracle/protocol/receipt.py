@@ -119,41 +119,76 @@ class Receipt:
             raise ReceiptError(f"{where}: {exc}") from None
 
 
-def receipt_typed_data(chain_id: int, tournament: str, round: int, model_id: int, predictions_hash: str,
-                       received_at: int) -> dict[str, Any]:
+def receipt_typed_data(
+    chain_id: int, tournament: str, round: int, model_id: int, predictions_hash: str, received_at: int
+) -> dict[str, Any]:
     """The full EIP-712 document of a receipt (what the operator signs and anyone re-hashes)."""
-    return eip712_document(RECEIPT_DOMAIN_NAME, RECEIPT_DOMAIN_VERSION, chain_id, tournament, RECEIPT_TYPES,
-                           "Receipt", {
-                               "round": int(round), "modelId": int(model_id),
-                               "predictionsHash": bytes.fromhex(predictions_hash[2:]),
-                               "receivedAt": int(received_at),
-                           })
+    return eip712_document(
+        RECEIPT_DOMAIN_NAME,
+        RECEIPT_DOMAIN_VERSION,
+        chain_id,
+        tournament,
+        RECEIPT_TYPES,
+        "Receipt",
+        {
+            "round": int(round),
+            "modelId": int(model_id),
+            "predictionsHash": bytes.fromhex(predictions_hash[2:]),
+            "receivedAt": int(received_at),
+        },
+    )
 
 
 def _signable(r: Receipt) -> SignableMessage:
-    return encode_typed_data(full_message=receipt_typed_data(
-        r.chain_id, r.tournament, r.round, r.model_id, r.predictions_hash, r.received_at))
+    return encode_typed_data(
+        full_message=receipt_typed_data(
+            r.chain_id, r.tournament, r.round, r.model_id, r.predictions_hash, r.received_at
+        )
+    )
 
 
 def receipt_digest(receipt: Receipt) -> str:
     """The EIP-712 digest the operator signed (0x hex)."""
-    return eip712_digest(receipt_typed_data(receipt.chain_id, receipt.tournament, receipt.round, receipt.model_id,
-                                            receipt.predictions_hash, receipt.received_at))
+    return eip712_digest(
+        receipt_typed_data(
+            receipt.chain_id,
+            receipt.tournament,
+            receipt.round,
+            receipt.model_id,
+            receipt.predictions_hash,
+            receipt.received_at,
+        )
+    )
 
 
-def sign_receipt(operator: LocalAccount, chain_id: int, tournament: str, round: int, model_id: int,
-                 predictions_hash: str, received_at: int) -> Receipt:
+def sign_receipt(
+    operator: LocalAccount,
+    chain_id: int,
+    tournament: str,
+    round: int,
+    model_id: int,
+    predictions_hash: str,
+    received_at: int,
+) -> Receipt:
     """Sign a receipt with the operator's key. Deterministic (RFC 6979): the same fields give the same bytes, so
     a receipt can be re-issued from the stored submission record after a restart."""
     document = receipt_typed_data(chain_id, tournament, round, model_id, predictions_hash, received_at)
     signed = operator.sign_message(encode_typed_data(full_message=document))
-    return Receipt(chain_id=int(chain_id), tournament=tournament, round=int(round), model_id=int(model_id),
-                   predictions_hash=predictions_hash.lower(), received_at=int(received_at),
-                   operator=operator.address, signature="0x" + bytes(signed.signature).hex())
+    return Receipt(
+        chain_id=int(chain_id),
+        tournament=tournament,
+        round=int(round),
+        model_id=int(model_id),
+        predictions_hash=predictions_hash.lower(),
+        received_at=int(received_at),
+        operator=operator.address,
+        signature="0x" + bytes(signed.signature).hex(),
+    )
 
 
-def verify_receipt(receipt: Receipt, operator: str | None = None, *, chain_id: int | None = None,
-                   tournament: str | None = None) -> list[str]:
+def verify_receipt(
+    receipt: Receipt, operator: str | None = None, *, chain_id: int | None = None, tournament: str | None = None
+) -> list[str]:
     """Every reason ``receipt`` is not a genuine receipt (empty: genuine).
 
     ``operator`` is the address receipts must come from (the tournament's oracle); when None, the receipt's own
@@ -168,11 +203,15 @@ def verify_receipt(receipt: Receipt, operator: str | None = None, *, chain_id: i
     if signer != receipt.operator:
         problems.append(f"{where}: signed by {signer}, but the receipt claims operator {receipt.operator}")
     if operator is not None and signer != Web3.to_checksum_address(operator):
-        problems.append(f"{where}: signed by {signer}, not by the tournament's operator {Web3.to_checksum_address(operator)}")
+        problems.append(
+            f"{where}: signed by {signer}, not by the tournament's operator {Web3.to_checksum_address(operator)}"
+        )
     if chain_id is not None and int(chain_id) != receipt.chain_id:
         problems.append(f"{where}: issued for chain {receipt.chain_id}, expected chain {chain_id}")
     if tournament is not None and Web3.to_checksum_address(tournament) != receipt.tournament:
-        problems.append(f"{where}: issued for contract {receipt.tournament}, expected {Web3.to_checksum_address(tournament)}")
+        problems.append(
+            f"{where}: issued for contract {receipt.tournament}, expected {Web3.to_checksum_address(tournament)}"
+        )
     return problems
 
 
@@ -219,8 +258,15 @@ def _bundle_records(bundle_submissions: Iterable[Any]) -> dict[int, Submission]:
     return out
 
 
-def check_receipts(bundle_submissions: Iterable[Any], receipts: Iterable[Receipt], *, round: int,
-                   operator: str, chain_id: int, tournament: str) -> list[ReceiptProblem]:
+def check_receipts(
+    bundle_submissions: Iterable[Any],
+    receipts: Iterable[Receipt],
+    *,
+    round: int,
+    operator: str,
+    chain_id: int,
+    tournament: str,
+) -> list[ReceiptProblem]:
     """What a round's bundle owes its receipts: every problem, naming the model.
 
     ``bundle_submissions`` are the accepted submissions of round ``round`` (the bundle's ``submissions.json``
@@ -251,13 +297,23 @@ def check_receipts(bundle_submissions: Iterable[Any], receipts: Iterable[Receipt
         where = f"round {round} model {receipt.model_id}"
         held = records.get(receipt.model_id)
         if held is None:
-            problems.append(ReceiptProblem(
-                round, receipt.model_id, "missing",
-                f"{where}: censored: the operator receipted predictions {receipt.predictions_hash} at "
-                f"{receipt.received_at}, but the bundle has no submission of this model"))
+            problems.append(
+                ReceiptProblem(
+                    round,
+                    receipt.model_id,
+                    "missing",
+                    f"{where}: censored: the operator receipted predictions {receipt.predictions_hash} at "
+                    f"{receipt.received_at}, but the bundle has no submission of this model",
+                )
+            )
         elif held.predictions_hash != receipt.predictions_hash and (held.received_at or 0) <= receipt.received_at:
-            problems.append(ReceiptProblem(
-                round, receipt.model_id, "hash_mismatch",
-                f"{where}: the operator receipted predictions {receipt.predictions_hash} at {receipt.received_at}, "
-                f"but the bundle carries {held.predictions_hash} received at {held.received_at}, not a later one"))
+            problems.append(
+                ReceiptProblem(
+                    round,
+                    receipt.model_id,
+                    "hash_mismatch",
+                    f"{where}: the operator receipted predictions {receipt.predictions_hash} at {receipt.received_at}, "
+                    f"but the bundle carries {held.predictions_hash} received at {held.received_at}, not a later one",
+                )
+            )
     return problems

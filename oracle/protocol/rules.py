@@ -28,8 +28,12 @@ __all__ = ["FILE_FORMAT", "RULES_SCHEMA", "RoundRules", "RulesError", "rules_rec
 
 RULES_SCHEMA = "tourney-round-rules/1"
 #: What every round asks of a prediction file (the scoring code's rules: oracle.scoring.tables, .validation).
-FILE_FORMAT: dict[str, Any] = {"extensions": [".csv", ".csv.gz", ".parquet", ".pq"], "id_column": "id",
-                               "prediction_columns": 1, "range": [0, 1]}
+FILE_FORMAT: dict[str, Any] = {
+    "extensions": [".csv", ".csv.gz", ".parquet", ".pq"],
+    "id_column": "id",
+    "prediction_columns": 1,
+    "range": [0, 1],
+}
 
 
 class RulesError(TourneyError, ValueError):
@@ -56,9 +60,13 @@ class RoundRules:
         return self.params.min_live_share
 
     def to_json(self) -> dict[str, Any]:
-        return {"schema": RULES_SCHEMA, "round": self.round, "params": self.params.to_dict(),
-                "live": {"file": self.live_file, "sha256": self.live_sha256, "ids": self.live_ids},
-                "file_format": FILE_FORMAT}
+        return {
+            "schema": RULES_SCHEMA,
+            "round": self.round,
+            "params": self.params.to_dict(),
+            "live": {"file": self.live_file, "sha256": self.live_sha256, "ids": self.live_ids},
+            "file_format": FILE_FORMAT,
+        }
 
     def to_bytes(self) -> bytes:
         return canonical_json(self.to_json())
@@ -69,8 +77,13 @@ class RoundRules:
             if data.get("schema") != RULES_SCHEMA:
                 raise RulesError(f"{where}: schema is {data.get('schema')!r}, expected {RULES_SCHEMA!r}")
             live = data["live"]
-            return cls(round=int(data["round"]), params=RoundParams.from_dict(data["params"]),
-                       live_file=str(live["file"]), live_sha256=str(live["sha256"]), live_ids=int(live["ids"]))
+            return cls(
+                round=int(data["round"]),
+                params=RoundParams.from_dict(data["params"]),
+                live_file=str(live["file"]),
+                live_sha256=str(live["sha256"]),
+                live_ids=int(live["ids"]),
+            )
         except (AttributeError, KeyError, TypeError, ValueError, ParamsError) as exc:
             if isinstance(exc, RulesError):
                 raise

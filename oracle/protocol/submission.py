@@ -65,11 +65,13 @@ _UINT256 = 2**256
 class SubmissionError(TourneyError, ValueError):
     """A submission record or an inbox entry is malformed; the message says which and why."""
 
+
 def predictions_hash(data: bytes) -> str:
     """keccak-256 of the exact bytes of a prediction file, as 0x-prefixed lowercase hex (the signed bytes32)."""
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise TypeError(f"predictions_hash wants the file's bytes, got {type(data).__name__}")
     return "0x" + keccak(bytes(data)).hex()
+
 
 @dataclass(frozen=True)
 class Submission:
@@ -93,22 +95,25 @@ class Submission:
             if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < _UINT256:
                 raise SubmissionError(f"submission {name} must be an unsigned integer, got {value!r}")
         if self.round < 1 or self.model_id < 1:
-            raise SubmissionError(f"submission round and model id start at 1, got round {self.round}, "
-                                  f"model {self.model_id}")
+            raise SubmissionError(
+                f"submission round and model id start at 1, got round {self.round}, model {self.model_id}"
+            )
         for name in ("tournament", "signer"):
             if not Web3.is_address(getattr(self, name)):
                 raise SubmissionError(f"submission {name} is not an address: {getattr(self, name)!r}")
             object.__setattr__(self, name, Web3.to_checksum_address(getattr(self, name)))
         if not isinstance(self.predictions_hash, str) or not _HASH_RE.match(self.predictions_hash.lower()):
-            raise SubmissionError(f"submission predictions_hash must be 0x + 64 hex digits, "
-                                  f"got {self.predictions_hash!r}")
+            raise SubmissionError(
+                f"submission predictions_hash must be 0x + 64 hex digits, got {self.predictions_hash!r}"
+            )
         object.__setattr__(self, "predictions_hash", self.predictions_hash.lower())
         if not isinstance(self.signature, str) or not _SIG_RE.match(self.signature):
             raise SubmissionError(f"submission signature must be 0x + 65 bytes of hex, got {self.signature!r}")
         if not isinstance(self.file_name, str) or not self.file_name or "/" in self.file_name:
             raise SubmissionError(f"submission file_name must be a plain file name, got {self.file_name!r}")
-        if self.received_at is not None and (isinstance(self.received_at, bool)
-                                             or not isinstance(self.received_at, int)):
+        if self.received_at is not None and (
+            isinstance(self.received_at, bool) or not isinstance(self.received_at, int)
+        ):
             raise SubmissionError(f"submission received_at must be unix seconds or null, got {self.received_at!r}")
 
     def to_json(self) -> dict[str, Any]:
@@ -141,18 +146,34 @@ class Submission:
             raise SubmissionError(f"{where}: not valid JSON ({exc})") from None
         return cls.from_json(record, where)
 
-def typed_data(chain_id: int, tournament: str, round: int, model_id: int, predictions_hash: str,
-               deadline: int) -> dict[str, Any]:
+
+def typed_data(
+    chain_id: int, tournament: str, round: int, model_id: int, predictions_hash: str, deadline: int
+) -> dict[str, Any]:
     """The full EIP-712 typed-data document of a submission (what wallets display and sign)."""
-    return eip712_document(DOMAIN_NAME, DOMAIN_VERSION, chain_id, tournament, SUBMISSION_TYPES, "Submission", {
-        "round": int(round), "modelId": int(model_id),
-        "predictionsHash": bytes.fromhex(predictions_hash[2:]), "deadline": int(deadline),
-    })
+    return eip712_document(
+        DOMAIN_NAME,
+        DOMAIN_VERSION,
+        chain_id,
+        tournament,
+        SUBMISSION_TYPES,
+        "Submission",
+        {
+            "round": int(round),
+            "modelId": int(model_id),
+            "predictionsHash": bytes.fromhex(predictions_hash[2:]),
+            "deadline": int(deadline),
+        },
+    )
+
 
 def _signable(sub: Submission) -> SignableMessage:
     """The library's EIP-712 message of ``sub`` (what :func:`_digest` is held equal to, in the tests)."""
-    return encode_typed_data(full_message=typed_data(
-        sub.chain_id, sub.tournament, sub.round, sub.model_id, sub.predictions_hash, sub.deadline))
+    return encode_typed_data(
+        full_message=typed_data(
+            sub.chain_id, sub.tournament, sub.round, sub.model_id, sub.predictions_hash, sub.deadline
+        )
+    )
 
 
 #: keccak of the Submission type string, EIP-712's typeHash.
@@ -170,13 +191,19 @@ def _digest(sub: Submission) -> bytes:
     deadline))``: every field of the struct is a static 32-byte word, so hashStruct is their concatenation. The
     library's digest, a few microseconds instead of a fraction of a millisecond (tests hold them equal, and the
     contract's ``submissionDigest`` to it); the operator and the auditor recover thousands of signatures a round."""
-    struct = keccak(_TYPE_HASH + sub.round.to_bytes(32, "big") + sub.model_id.to_bytes(32, "big")
-                    + bytes.fromhex(sub.predictions_hash[2:]) + sub.deadline.to_bytes(32, "big"))
+    struct = keccak(
+        _TYPE_HASH
+        + sub.round.to_bytes(32, "big")
+        + sub.model_id.to_bytes(32, "big")
+        + bytes.fromhex(sub.predictions_hash[2:])
+        + sub.deadline.to_bytes(32, "big")
+    )
     return keccak(b"\x19\x01" + _domain_separator(sub.chain_id, sub.tournament) + struct)
 
 
-def submission_digest(chain_id: int, tournament: str, round: int, model_id: int, predictions_hash: str,
-                      deadline: int) -> str:
+def submission_digest(
+    chain_id: int, tournament: str, round: int, model_id: int, predictions_hash: str, deadline: int
+) -> str:
     """The EIP-712 digest, equal to the contract's ``submissionDigest(round, modelId, predictionsHash, deadline)``."""
     return eip712_digest(typed_data(chain_id, tournament, round, model_id, predictions_hash, deadline))
 
@@ -192,17 +219,32 @@ def replay_key(sub: Submission) -> str:
     return "0x" + _digest(sub).hex()
 
 
-def sign_submission(account: LocalAccount, chain_id: int, tournament: str, round: int, model_id: int,
-                    data: bytes, deadline: int, file_name: str = "predictions.csv") -> Submission:
+def sign_submission(
+    account: LocalAccount,
+    chain_id: int,
+    tournament: str,
+    round: int,
+    model_id: int,
+    data: bytes,
+    deadline: int,
+    file_name: str = "predictions.csv",
+) -> Submission:
     """Sign the prediction file ``data`` for (round, model) on this chain and tournament, valid until ``deadline``."""
     digest_of_file = predictions_hash(data)
     unsigned = typed_data(chain_id, tournament, round, model_id, digest_of_file, deadline)
     signed = account.sign_message(encode_typed_data(full_message=unsigned))
     return Submission(
-        chain_id=int(chain_id), tournament=tournament, round=int(round), model_id=int(model_id),
-        predictions_hash=digest_of_file, deadline=int(deadline), signer=account.address,
-        signature="0x" + bytes(signed.signature).hex(), file_name=file_name,
+        chain_id=int(chain_id),
+        tournament=tournament,
+        round=int(round),
+        model_id=int(model_id),
+        predictions_hash=digest_of_file,
+        deadline=int(deadline),
+        signer=account.address,
+        signature="0x" + bytes(signed.signature).hex(),
+        file_name=file_name,
     )
+
 
 def recover_signer(sub: Submission) -> str:
     """The address whose key produced ``sub.signature`` over ``sub``'s signed fields (checksummed).
@@ -211,8 +253,10 @@ def recover_signer(sub: Submission) -> str:
     it is refused, not normalised) or cannot be recovered at all."""
     reason = non_canonical_reason(sub.signature)
     if reason is not None:
-        raise SubmissionError(f"round {sub.round} model {sub.model_id}: non-canonical signature ({reason}); sign "
-                              "again with a standard wallet")
+        raise SubmissionError(
+            f"round {sub.round} model {sub.model_id}: non-canonical signature ({reason}); sign "
+            "again with a standard wallet"
+        )
     try:
         signature = bytes.fromhex(sub.signature[2:])
         v = signature[64] - 27 if signature[64] >= 27 else signature[64]  # Ethereum's 27/28, eth_keys' 0/1
@@ -220,6 +264,7 @@ def recover_signer(sub: Submission) -> str:
         return key.to_checksum_address()
     except Exception as exc:  # noqa: BLE001 - eth_keys raises several types for malformed signatures
         raise SubmissionError(f"round {sub.round} model {sub.model_id}: unrecoverable signature ({exc})") from None
+
 
 class SubmissionProblem(str):
     """One reason a submission is refused: the message (this string) and a stable ``code``, the same codes the
@@ -273,7 +318,9 @@ def verify_submission(
     if chain_id is not None and int(chain_id) != sub.chain_id:
         refuse("wrong_chain", f"signed for chain {sub.chain_id}, expected chain {chain_id}")
     if tournament is not None and Web3.to_checksum_address(tournament) != sub.tournament:
-        refuse("wrong_contract", f"signed for contract {sub.tournament}, expected {Web3.to_checksum_address(tournament)}")
+        refuse(
+            "wrong_contract", f"signed for contract {sub.tournament}, expected {Web3.to_checksum_address(tournament)}"
+        )
     if round is not None and int(round) != sub.round:
         refuse("wrong_round", f"signed for round {sub.round}, expected round {round}")
     when = now if now is not None else sub.received_at

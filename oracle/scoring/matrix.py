@@ -57,9 +57,14 @@ class PredictionTable:
         kept = [m for m in self.models if m not in dropped]
         numeric = [m for m in kept if m in self.row_of]
         return PredictionTable(
-            columns=[c for c in self.columns if c not in dropped], raw_ids=self.raw_ids, models=kept,
-            values=self.values[[self.row_of[m] for m in numeric]], row_of={m: r for r, m in enumerate(numeric)},
-            other={m: s for m, s in self.other.items() if m not in dropped}, integer=self.integer - dropped)
+            columns=[c for c in self.columns if c not in dropped],
+            raw_ids=self.raw_ids,
+            models=kept,
+            values=self.values[[self.row_of[m] for m in numeric]],
+            row_of={m: r for r, m in enumerate(numeric)},
+            other={m: s for m, s in self.other.items() if m not in dropped},
+            integer=self.integer - dropped,
+        )
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame, id_column: str = "id") -> "PredictionTable":
@@ -72,11 +77,15 @@ class PredictionTable:
         for row, position in enumerate(numeric):
             values[row] = frame.iloc[:, position].to_numpy(dtype=np.float64, na_value=np.nan)
         row_of = {str(frame.columns[p]): row for row, p in enumerate(numeric)}
-        other = {str(frame.columns[i]): frame.iloc[:, i].reset_index(drop=True)
-                 for i, c in enumerate(frame.columns) if c != id_column and str(c) not in row_of}
+        other = {
+            str(frame.columns[i]): frame.iloc[:, i].reset_index(drop=True)
+            for i, c in enumerate(frame.columns)
+            if c != id_column and str(c) not in row_of
+        }
         integer = {str(frame.columns[p]) for p in numeric if pd.api.types.is_integer_dtype(frame.dtypes.iloc[p])}
-        return cls(columns=columns, raw_ids=raw_ids, models=models, values=values, row_of=row_of, other=other,
-                   integer=integer)
+        return cls(
+            columns=columns, raw_ids=raw_ids, models=models, values=values, row_of=row_of, other=other, integer=integer
+        )
 
 
 def is_number_dtype(dtype: Any) -> bool:
@@ -84,8 +93,14 @@ def is_number_dtype(dtype: Any) -> bool:
     return pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
 
 
-def layout(table: PredictionTable, kept: list[str], good: Mapping[str, np.ndarray], keep: np.ndarray | None,
-            file_ids: pd.Index, live: pd.Index) -> np.ndarray:
+def layout(
+    table: PredictionTable,
+    kept: list[str],
+    good: Mapping[str, np.ndarray],
+    keep: np.ndarray | None,
+    file_ids: pd.Index,
+    live: pd.Index,
+) -> np.ndarray:
     """The ``kept`` models' values laid on the ``live`` ids, models x ids: from the table's matrix (its rows
     ``file_ids``, restricted to the positions ``keep`` when given) or from ``good`` (a model's values already laid
     out). When the file's rows are exactly the live ids in order and every kept model is a numeric row of the

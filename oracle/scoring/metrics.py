@@ -279,8 +279,16 @@ def score_matrix(
     A frame front end to :func:`score_rows` (which takes the models x ids matrix itself).
     """
     values = np.ascontiguousarray(predictions.to_numpy(dtype=np.float64).T)
-    return score_rows(values, predictions.index, [str(c) for c in predictions.columns], targets, stakes,
-                      features=features, block=block, threads=threads)
+    return score_rows(
+        values,
+        predictions.index,
+        [str(c) for c in predictions.columns],
+        targets,
+        stakes,
+        features=features,
+        block=block,
+        threads=threads,
+    )
 
 
 def score_rows(
@@ -365,9 +373,13 @@ def score_rows(
         meta = _meta_model_acc(weights, accumulate, n) if len(weights) else np.full(n, np.nan)
         if len(weights):
             m_u = _gaussian_over(meta)
-            pdm = np.concatenate(
-                [stored.dot(a, min(a + block, len(complete)), m_u) for a in range(0, len(complete), block)]
-            ) if len(complete) else np.empty(0)
+            pdm = (
+                np.concatenate(
+                    [stored.dot(a, min(a + block, len(complete)), m_u) for a in range(0, len(complete), block)]
+                )
+                if len(complete)
+                else np.empty(0)
+            )
             mmc[complete] = _mmc(pdy, pdm, m_u, tg.mmc_y)
     else:
         # The meta model ranks over every prediction id, the scores over U only: two rankings.

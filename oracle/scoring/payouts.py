@@ -32,8 +32,16 @@ from typing import Collection, Mapping, Sequence
 
 from oracle.scoring.params import RoundParams
 
-__all__ = ["ModelPayout", "PayoutResult", "payout_factor", "payout_score", "clip_fraction", "model_amount",
-           "compute_payouts", "scale_payouts"]
+__all__ = [
+    "ModelPayout",
+    "PayoutResult",
+    "payout_factor",
+    "payout_score",
+    "clip_fraction",
+    "model_amount",
+    "compute_payouts",
+    "scale_payouts",
+]
 
 
 @dataclass(frozen=True)
@@ -151,8 +159,9 @@ def compute_payouts(
         rows.append(ModelPayout(model, stake, score, max(amount, 0), max(-amount, 0)))
     unscaled = sum(r.payout for r in rows)
     scaled = scale_payouts([r.payout for r in rows], payout_limit)
-    rows = [r if r.payout == p else ModelPayout(r.model, r.stake_at_risk, r.score, p, r.burn)
-            for r, p in zip(rows, scaled)]
+    rows = [
+        r if r.payout == p else ModelPayout(r.model, r.stake_at_risk, r.score, p, r.burn) for r, p in zip(rows, scaled)
+    ]
     return PayoutResult(
         models=rows,
         payout_factor=factor,

@@ -16,12 +16,12 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from oracle.scoring.matrix import PredictionTable
 from oracle.scoring.metrics import score_rows
 from oracle.scoring.params import RoundParams
 from oracle.scoring.payouts import compute_payouts
-from oracle.scoring.matrix import PredictionTable
-from oracle.scoring.tables import write_table
 from oracle.scoring.stakes import validate_stakes
+from oracle.scoring.tables import write_table
 from oracle.scoring.targets import validate_targets
 from oracle.scoring.validation import PredictionError, validate_predictions
 

@@ -40,8 +40,13 @@ def predictions_from_parquet(source: Any, id_column: str = "id", batch: int = RE
     try:
         parquet = pq.ParquetFile(source)
     except (pa.ArrowInvalid, OSError) as exc:
-        raise TableError([PredictionError(None, "unreadable", (), f"not a readable Parquet file "
-                                          f"({type(exc).__name__}: {str(exc)[:200]})")]) from None
+        raise TableError(
+            [
+                PredictionError(
+                    None, "unreadable", (), f"not a readable Parquet file ({type(exc).__name__}: {str(exc)[:200]})"
+                )
+            ]
+        ) from None
     schema = parquet.schema_arrow
     names = [str(n) for n in schema.names]
     models = [n for n in names if n != id_column]
@@ -58,9 +63,12 @@ def predictions_from_parquet(source: Any, id_column: str = "id", batch: int = RE
         del columns  # its buffers are reused by the next batch
     row_of = {name: row for row, name in enumerate(numeric)}
     other = {n: parquet.read(columns=[n]).column(0).to_pandas() for n in models if n not in row_of}
-    integer = {n for n in numeric if pa.types.is_integer(schema.field(n).type) and not np.isnan(values[row_of[n]]).any()}
-    return PredictionTable(columns=names, raw_ids=raw_ids, models=models, values=values, row_of=row_of, other=other,
-                           integer=integer)
+    integer = {
+        n for n in numeric if pa.types.is_integer(schema.field(n).type) and not np.isnan(values[row_of[n]]).any()
+    }
+    return PredictionTable(
+        columns=names, raw_ids=raw_ids, models=models, values=values, row_of=row_of, other=other, integer=integer
+    )
 
 
 def _is_arrow_number(arrow_type: Any, pa: Any) -> bool:
@@ -109,6 +117,7 @@ PARSE_BATCH = 64
 def _parsed(files: Mapping[str, tuple[str, bytes]], threads: int) -> Iterator[tuple[str, Any]]:
     """(model, Arrow table or the TableError that reading it raised) for every file, in order, ``threads`` files
     parsed at a time."""
+
     def parse(item: tuple[str, tuple[str, bytes]]) -> Any:
         try:
             return arrow_prediction_file(*item[1])
@@ -122,8 +131,12 @@ def _parsed(files: Mapping[str, tuple[str, bytes]], threads: int) -> Iterator[tu
             yield from zip((str(model) for model, _ in batch), pool.map(parse, batch))
 
 
-def combine_prediction_files(files: Mapping[str, tuple[str, bytes]], id_column: str = "id", threads: int = 2,
-                             ids_of: dict[str, Any] | None = None) -> tuple[PredictionTable, list[PredictionError]]:
+def combine_prediction_files(
+    files: Mapping[str, tuple[str, bytes]],
+    id_column: str = "id",
+    threads: int = 2,
+    ids_of: dict[str, Any] | None = None,
+) -> tuple[PredictionTable, list[PredictionError]]:
     """Each model's prediction file (``model -> (file name, bytes)``) read and laid into one table: the sorted union
     of the files' ids, a matrix row per model whose predictions are numbers (NaN where its file lacks an id), the
     other models' columns as pandas Series. The rules of
@@ -150,8 +163,11 @@ def combine_prediction_files(files: Mapping[str, tuple[str, bytes]], id_column: 
             continue
         values = [c for c in names if c != id_column]
         if len(values) != 1:
-            errors.append(PredictionError(model, "non_numeric", (),
-                                          f"file must have exactly one prediction column, has {values[:5]}"))
+            errors.append(
+                PredictionError(
+                    model, "non_numeric", (), f"file must have exactly one prediction column, has {values[:5]}"
+                )
+            )
             continue
         ids = _id_texts(table.column(names.index(id_column)))
         key = (len(ids), hash(ids.buffers()[2].to_pybytes() if len(ids) else b""))
@@ -163,15 +179,22 @@ def combine_prediction_files(files: Mapping[str, tuple[str, bytes]], id_column: 
             unique.append(len(pc.unique(ids)) == len(ids))
         if not unique[group]:
             series = pd.Series(ids.to_numpy(zero_copy_only=False))
-            errors.append(PredictionError(model, "duplicate_ids",
-                                          tuple(str(i) for i in pd.unique(series[series.duplicated(keep=False)])[:5]),
-                                          "file repeats ids"))
+            errors.append(
+                PredictionError(
+                    model,
+                    "duplicate_ids",
+                    tuple(str(i) for i in pd.unique(series[series.duplicated(keep=False)])[:5]),
+                    "file repeats ids",
+                )
+            )
             continue
         column = table.column(names.index(values[0]))
         if pa.types.is_integer(column.type) or pa.types.is_floating(column.type):
             # Numbers as a float64 array now (the Arrow table goes); integers noted, to be written back as such.
-            keep: Any = (column.to_numpy(zero_copy_only=False).astype(np.float64, copy=False),
-                         pa.types.is_integer(column.type) and not column.null_count)
+            keep: Any = (
+                column.to_numpy(zero_copy_only=False).astype(np.float64, copy=False),
+                pa.types.is_integer(column.type) and not column.null_count,
+            )
         else:
             keep = column.to_pandas().to_numpy()
         read[model] = (group, keep)
@@ -197,5 +220,12 @@ def combine_prediction_files(files: Mapping[str, tuple[str, bytes]], id_column: 
             series = pd.Series(cells, index=texts[group])
             other[model] = (series if series.index.equals(union) else series.reindex(union)).reset_index(drop=True)
     raw_ids = pd.Series(union.to_numpy(), name=id_column)
-    return PredictionTable(columns=[id_column, *read], raw_ids=raw_ids, models=list(read), values=matrix,
-                           row_of={m: r for r, m in enumerate(numeric)}, other=other, integer=integer), errors
+    return PredictionTable(
+        columns=[id_column, *read],
+        raw_ids=raw_ids,
+        models=list(read),
+        values=matrix,
+        row_of={m: r for r, m in enumerate(numeric)},
+        other=other,
+        integer=integer,
+    ), errors

@@ -61,7 +61,9 @@ def validate_stakes(
             continue
         value = _stake_int(raw)
         if value is None:
-            errors.append(PredictionError(key, "stake_non_integer", (), f"stake {raw!r} is not a whole number of token units"))
+            errors.append(
+                PredictionError(key, "stake_non_integer", (), f"stake {raw!r} is not a whole number of token units")
+            )
         elif value < 0:
             errors.append(PredictionError(key, "stake_negative", (), f"stake {value} is negative"))
         else:

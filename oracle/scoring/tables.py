@@ -21,13 +21,42 @@ import pandas as pd
 
 from oracle.scoring.validation import PredictionError, TableError, first_ids, id_strings, validate_predictions
 
-__all__ = ["TEXT_COLUMNS", "NA_TEXTS", "arrow_prediction_file", "check_model_file", "combine_model_files",
-           "load_table", "read_prediction_file", "read_table_bytes", "table_kind", "write_table"]
+__all__ = [
+    "TEXT_COLUMNS",
+    "NA_TEXTS",
+    "arrow_prediction_file",
+    "check_model_file",
+    "combine_model_files",
+    "load_table",
+    "read_prediction_file",
+    "read_table_bytes",
+    "table_kind",
+    "write_table",
+]
 
 TEXT_COLUMNS = ("id", "model", "stake", "stake_at_risk", "payout", "burn")
 #: Cell texts read as missing: pandas' defaults, so a prediction file means what it meant when pandas parsed it.
-NA_TEXTS = ("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "<NA>", "N/A",
-            "NA", "NULL", "NaN", "None", "n/a", "nan", "null")
+NA_TEXTS = (
+    "",
+    "#N/A",
+    "#N/A N/A",
+    "#NA",
+    "-1.#IND",
+    "-1.#QNAN",
+    "-NaN",
+    "-nan",
+    "1.#IND",
+    "1.#QNAN",
+    "<NA>",
+    "N/A",
+    "NA",
+    "NULL",
+    "NaN",
+    "None",
+    "n/a",
+    "nan",
+    "null",
+)
 
 
 def table_kind(name: str) -> Literal["csv", "parquet"]:
@@ -37,8 +66,9 @@ def table_kind(name: str) -> Literal["csv", "parquet"]:
         return "parquet"
     if lowered.endswith((".csv", ".csv.gz")):
         return "csv"
-    raise TableError([PredictionError(None, "unknown_format", (),
-                                      f"{name}: unknown table format; use .csv, .parquet or .pq")])
+    raise TableError(
+        [PredictionError(None, "unknown_format", (), f"{name}: unknown table format; use .csv, .parquet or .pq")]
+    )
 
 
 def _read(kind: str, handle: object, name: str) -> pd.DataFrame:
@@ -48,8 +78,16 @@ def _read(kind: str, handle: object, name: str) -> pd.DataFrame:
         return pd.read_csv(handle, dtype=dict.fromkeys(TEXT_COLUMNS, str))
     except Exception as exc:  # noqa: BLE001 - pandas/pyarrow raise many types for a file that is not a table
         shown = "Parquet" if kind == "parquet" else "CSV"
-        raise TableError([PredictionError(None, "unreadable", (), f"{name} is not a readable {shown} file "
-                                          f"({type(exc).__name__}: {str(exc)[:200]})")]) from None
+        raise TableError(
+            [
+                PredictionError(
+                    None,
+                    "unreadable",
+                    (),
+                    f"{name} is not a readable {shown} file ({type(exc).__name__}: {str(exc)[:200]})",
+                )
+            ]
+        ) from None
 
 
 def read_table_bytes(name: str, data: bytes) -> pd.DataFrame:
@@ -69,13 +107,26 @@ def arrow_prediction_file(name: str, data: bytes) -> Any:
         if kind == "parquet":
             return pq.read_table(io.BytesIO(data))
         return pa_csv.read_csv(
-            io.BytesIO(data), read_options=pa_csv.ReadOptions(use_threads=False),
-            convert_options=pa_csv.ConvertOptions(column_types={c: pa.string() for c in TEXT_COLUMNS},
-                                                  null_values=list(NA_TEXTS), strings_can_be_null=True))
+            io.BytesIO(data),
+            read_options=pa_csv.ReadOptions(use_threads=False),
+            convert_options=pa_csv.ConvertOptions(
+                column_types={c: pa.string() for c in TEXT_COLUMNS},
+                null_values=list(NA_TEXTS),
+                strings_can_be_null=True,
+            ),
+        )
     except (pa.ArrowException, OSError, ValueError) as exc:
         shown = "Parquet" if kind == "parquet" else "CSV"
-        raise TableError([PredictionError(None, "unreadable", (), f"{name} is not a readable {shown} file "
-                                          f"({type(exc).__name__}: {str(exc)[:200]})")]) from None
+        raise TableError(
+            [
+                PredictionError(
+                    None,
+                    "unreadable",
+                    (),
+                    f"{name} is not a readable {shown} file ({type(exc).__name__}: {str(exc)[:200]})",
+                )
+            ]
+        ) from None
 
 
 def read_prediction_file(name: str, data: bytes) -> pd.DataFrame:
@@ -107,7 +158,9 @@ def write_table(table: pd.DataFrame, path_or_url: str | PathLike[str]) -> None:
             handle.write(table.to_csv(index=False).encode())
 
 
-def combine_model_files(files: Mapping[str, pd.DataFrame], id_column: str = "id") -> tuple[pd.DataFrame, list[PredictionError]]:
+def combine_model_files(
+    files: Mapping[str, pd.DataFrame], id_column: str = "id"
+) -> tuple[pd.DataFrame, list[PredictionError]]:
     """Merge per-model files (``id`` + one prediction column each) into one table.
 
     A file with no id column, not exactly one prediction column, or duplicate ids drops that model.
@@ -121,7 +174,11 @@ def combine_model_files(files: Mapping[str, pd.DataFrame], id_column: str = "id"
             continue
         value_cols = [c for c in frame.columns if c != id_column]
         if len(value_cols) != 1:
-            errors.append(PredictionError(model, "non_numeric", (), f"file must have exactly one prediction column, has {value_cols[:5]}"))
+            errors.append(
+                PredictionError(
+                    model, "non_numeric", (), f"file must have exactly one prediction column, has {value_cols[:5]}"
+                )
+            )
             continue
         ids = id_strings(frame[id_column])
         dup = ids.duplicated(keep=False)
@@ -134,8 +191,9 @@ def combine_model_files(files: Mapping[str, pd.DataFrame], id_column: str = "id"
     return table.reset_index(), errors
 
 
-def check_model_file(model: str, frame: pd.DataFrame, live_ids: Sequence[object],
-                     min_live_share: float) -> list[PredictionError]:
+def check_model_file(
+    model: str, frame: pd.DataFrame, live_ids: Sequence[object], min_live_share: float
+) -> list[PredictionError]:
     """Every problem that keeps one model's file (``id`` plus one prediction column) from being scored against the
     round's live ids, each attributed to ``model``: the one check the participant's client, the service and the
     operator apply alike. Rows whose id is not live count too (``unknown_ids``): such a file was made from other
@@ -155,6 +213,9 @@ def _as_refusal(error: PredictionError, model: str) -> PredictionError:
     if error.model is not None:
         return error
     if error.rule == "unknown_ids":
-        return replace(error, model=model, message=error.message.replace(
-            " were ignored", ": the file was not made from this round's live data"))
+        return replace(
+            error,
+            model=model,
+            message=error.message.replace(" were ignored", ": the file was not made from this round's live data"),
+        )
     return replace(error, model=model)

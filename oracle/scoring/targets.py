@@ -47,12 +47,21 @@ def validate_targets(
         rounds = pd.unique(frame["round"])
         if len(rounds) != 1 or str(rounds[0]) != str(round_number):
             raise TableError(
-                [PredictionError(None, "target_round_mismatch", (), f"targets are for round(s) {list(rounds)[:5]}, expected {round_number}")]
+                [
+                    PredictionError(
+                        None,
+                        "target_round_mismatch",
+                        (),
+                        f"targets are for round(s) {list(rounds)[:5]}, expected {round_number}",
+                    )
+                ]
             )
     ids = id_strings(frame[id_column])
     dup = ids.duplicated(keep=False)
     if dup.any():
-        raise TableError([PredictionError(None, "target_duplicate_ids", first_ids(pd.unique(ids[dup])), "ids appear more than once")])
+        raise TableError(
+            [PredictionError(None, "target_duplicate_ids", first_ids(pd.unique(ids[dup])), "ids appear more than once")]
+        )
     values, error = numeric_column("targets", pd.Series(frame[target_column].to_numpy(), index=ids.to_numpy()))
     if error is not None:
         raise TableError([PredictionError(None, "target_non_numeric", error.ids, error.message)])
@@ -60,25 +69,48 @@ def validate_targets(
     errors: list[PredictionError] = []
     inf = np.isinf(values.to_numpy())
     if inf.any():
-        errors.append(PredictionError(None, "target_nan", first_ids(values.index[inf]), "infinite targets are treated as unresolved"))
+        errors.append(
+            PredictionError(
+                None, "target_nan", first_ids(values.index[inf]), "infinite targets are treated as unresolved"
+            )
+        )
         values = values.mask(np.isinf(values))
     if live_ids is not None:
         live = pd.Index([str(i) for i in live_ids])
         unknown = ~values.index.isin(live)
         if unknown.any():
             errors.append(
-                PredictionError(None, "target_unknown_ids", first_ids(values.index[unknown]), f"{int(unknown.sum())} target(s) for ids not live were ignored")
+                PredictionError(
+                    None,
+                    "target_unknown_ids",
+                    first_ids(values.index[unknown]),
+                    f"{int(unknown.sum())} target(s) for ids not live were ignored",
+                )
             )
             values = values[~unknown]
         covered = live.isin(values.index).mean() if len(live) else 0.0
         if covered < MIN_TARGET_COVERAGE:
             raise TableError(
-                [PredictionError(None, "target_ids_mismatch", first_ids(live[~live.isin(values.index)]), f"targets cover {covered:.2%} of live ids; is this the round's targets file?")]
+                [
+                    PredictionError(
+                        None,
+                        "target_ids_mismatch",
+                        first_ids(live[~live.isin(values.index)]),
+                        f"targets cover {covered:.2%} of live ids; is this the round's targets file?",
+                    )
+                ]
             )
         values = values.reindex(live)
     nan = values.isna()
     if nan.any():
-        errors.append(PredictionError(None, "target_nan", first_ids(values.index[nan]), f"{int(nan.sum())} id(s) have no target and are not scored"))
+        errors.append(
+            PredictionError(
+                None,
+                "target_nan",
+                first_ids(values.index[nan]),
+                f"{int(nan.sum())} id(s) have no target and are not scored",
+            )
+        )
     if nan.all():
         raise TableError(errors + [PredictionError(None, "target_nan", (), "no id has a target")])
     values.name = target_column

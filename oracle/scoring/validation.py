@@ -142,12 +142,16 @@ def _check_model(
     arr = values.to_numpy()
     inf = np.isinf(arr)
     if inf.any():
-        errors.append(PredictionError(model, "inf", first_ids(values.index[inf]), f"{int(inf.sum())} infinite value(s)"))
+        errors.append(
+            PredictionError(model, "inf", first_ids(values.index[inf]), f"{int(inf.sum())} infinite value(s)")
+        )
     with np.errstate(invalid="ignore"):
         out = np.isfinite(arr) & ((arr < 0) | (arr > 1))
     if out.any():
         errors.append(
-            PredictionError(model, "out_of_range", first_ids(values.index[out]), f"{int(out.sum())} value(s) outside [0, 1]")
+            PredictionError(
+                model, "out_of_range", first_ids(values.index[out]), f"{int(out.sum())} value(s) outside [0, 1]"
+            )
         )
     nan_ids = values.index[np.isnan(arr)]
     unpredicted = len(nan_ids) + len(rows_absent)
@@ -175,8 +179,9 @@ def _check_model(
 _RULE_BLOCK = 256
 
 
-def _clean_rows(values: np.ndarray, rows: list[int], keep: np.ndarray | None, n_live: int, n_absent: int,
-                min_live_share: float) -> np.ndarray:
+def _clean_rows(
+    values: np.ndarray, rows: list[int], keep: np.ndarray | None, n_live: int, n_absent: int, min_live_share: float
+) -> np.ndarray:
     """Which of ``values[rows]`` (restricted to the columns ``keep``) pass every per-model rule: one boolean each.
 
     The models that do not pass go through ``_check_model``, which produces the detailed errors; this only skips
@@ -209,7 +214,9 @@ def _usable_table(table: pd.DataFrame | PredictionTable, id_column: str) -> Pred
     names = table.models
     dup_models = sorted({m for m in names if names.count(m) > 1}) if len(set(names)) != len(names) else []
     if dup_models:
-        raise TableError([PredictionError(None, "duplicate_models", (), f"model column(s) appear twice: {dup_models[:5]}")])
+        raise TableError(
+            [PredictionError(None, "duplicate_models", (), f"model column(s) appear twice: {dup_models[:5]}")]
+        )
     return table
 
 
@@ -230,14 +237,23 @@ def validate_predictions(
     names = table.models
     live = pd.Index([str(i) for i in live_ids])
     if live.has_duplicates:
-        raise TableError([PredictionError(None, "duplicate_ids", first_ids(live[live.duplicated()]), "live id list has duplicates")])
+        raise TableError(
+            [PredictionError(None, "duplicate_ids", first_ids(live[live.duplicated()]), "live id list has duplicates")]
+        )
     if len(live) == 0:
         raise TableError([PredictionError(None, "empty", (), "the round has no live ids")])
     ids = id_strings(table.raw_ids)
     dup = ids.duplicated(keep=False)
     if dup.any():
         raise TableError(
-            [PredictionError(None, "duplicate_ids", first_ids(pd.unique(ids[dup])), f"{int(ids[dup].nunique())} id(s) appear more than once")]
+            [
+                PredictionError(
+                    None,
+                    "duplicate_ids",
+                    first_ids(pd.unique(ids[dup])),
+                    f"{int(ids[dup].nunique())} id(s) appear more than once",
+                )
+            ]
         )
     file_ids = pd.Index(ids.to_numpy(), name=id_column)
     errors: list[PredictionError] = []
@@ -245,7 +261,12 @@ def validate_predictions(
     keep: np.ndarray | None = None
     if not is_live.all():
         errors.append(
-            PredictionError(None, "unknown_ids", first_ids(file_ids[~is_live]), f"{int((~is_live).sum())} row(s) with ids not live this round were ignored")
+            PredictionError(
+                None,
+                "unknown_ids",
+                first_ids(file_ids[~is_live]),
+                f"{int((~is_live).sum())} row(s) with ids not live this round were ignored",
+            )
         )
         keep = np.flatnonzero(is_live)
         file_ids = file_ids[keep]
@@ -260,8 +281,9 @@ def validate_predictions(
         else:
             candidates.append(model)
     numeric = [m for m in candidates if m in table.row_of]
-    passed = _clean_rows(table.values, [table.row_of[m] for m in numeric], keep, len(live), len(rows_absent),
-                         min_live_share)
+    passed = _clean_rows(
+        table.values, [table.row_of[m] for m in numeric], keep, len(live), len(rows_absent), min_live_share
+    )
     clean = {m for m, good in zip(numeric, passed) if good}
     good: dict[str, np.ndarray] = {}
     for model in candidates:
@@ -275,6 +297,6 @@ def validate_predictions(
         if values is not None:
             good[model] = values.to_numpy()
     kept = [m for m in candidates if m in clean or m in good]
-    return ValidPredictions(values=layout(table, kept, good, keep, file_ids, live), models=kept, ids=live,
-                            errors=errors)
-
+    return ValidPredictions(
+        values=layout(table, kept, good, keep, file_ids, live), models=kept, ids=live, errors=errors
+    )

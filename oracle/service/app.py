@@ -27,8 +27,18 @@ from fastapi import FastAPI
 
 from oracle.service.config import LOGGER_NAME, ServiceConfig
 from oracle.service.middleware import BodyLimit, install_error_handlers
-from oracle.service.routers import bundles, contract, leaderboard, validate
-from oracle.service.routers import models, published, results, rounds, service as service_routes, submissions
+from oracle.service.routers import (
+    bundles,
+    contract,
+    leaderboard,
+    models,
+    published,
+    results,
+    rounds,
+    submissions,
+    validate,
+)
+from oracle.service.routers import service as service_routes
 from oracle.service.scheduler import Scheduler
 from oracle.service.schemas import ApiError
 from oracle.service.state import Service
@@ -54,12 +64,20 @@ def create_app(config: ServiceConfig, start_scheduler: bool | None = None) -> Fa
         if run_scheduler:
             service.scheduler = Scheduler(service)
             service.scheduler.start()
-        log.info("service started", extra={"fields": {"event": "started", "chain_id": service.chain_id,
-                                                      "tournament": service.tournament,
-                                                      "operator": config.operator.address,
-                                                      "database": service.db.url,
-                                                      "schema": service.schema_revision,
-                                                      "scheduler": run_scheduler}})
+        log.info(
+            "service started",
+            extra={
+                "fields": {
+                    "event": "started",
+                    "chain_id": service.chain_id,
+                    "tournament": service.tournament,
+                    "operator": config.operator.address,
+                    "database": service.db.url,
+                    "schema": service.schema_revision,
+                    "scheduler": run_scheduler,
+                }
+            },
+        )
         try:
             yield
         finally:
@@ -72,17 +90,30 @@ def create_app(config: ServiceConfig, start_scheduler: bool | None = None) -> Fa
             service.db.dispose()
             log.info("service stopped", extra={"fields": {"event": "stopped"}})
 
-    app = FastAPI(title="Tournament operator service", version="1",
-                  description="Read rounds and results; deliver EIP-712 signed submissions and get operator-signed "
-                              "receipts. No passwords: the signature is the authentication.",
-                  lifespan=lifespan)
+    app = FastAPI(
+        title="Tournament operator service",
+        version="1",
+        description="Read rounds and results; deliver EIP-712 signed submissions and get operator-signed "
+        "receipts. No passwords: the signature is the authentication.",
+        lifespan=lifespan,
+    )
     app.state.service = service
     app.state.web = web
     app.add_middleware(BodyLimit, limit=config.max_body_bytes, metrics=service.metrics)
     install_error_handlers(app, service.metrics)
     # published before bundles: /bundles/rounds/... and /bundles/objects/... are the store's, matched first
-    for module in (service_routes, rounds, results, models, submissions, published, contract, leaderboard, validate,
-                   bundles):
+    for module in (
+        service_routes,
+        rounds,
+        results,
+        models,
+        submissions,
+        published,
+        contract,
+        leaderboard,
+        validate,
+        bundles,
+    ):
         app.include_router(module.router)
     mount_web(app, config.web_dir)  # after the API: its routes are matched first
     return app

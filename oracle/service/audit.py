@@ -34,11 +34,25 @@ def _text(value: Any) -> Any:
 def verdict_out(verdict: Verdict, checked_at: int) -> VerdictOut:
     """The API's form of a verdict: the first differences, their count, every model that differs."""
     return VerdictOut(
-        ok=verdict.ok, checked_at=checked_at, status=verdict.status, standing=verdict.standing,
+        ok=verdict.ok,
+        checked_at=checked_at,
+        status=verdict.status,
+        standing=verdict.standing,
         models=verdict.models(),
-        differences=[DifferenceOut(scope=d.scope, subject=str(d.subject), field=d.field, recorded=_text(d.recorded),
-                                   recomputed=_text(d.recomputed)) for d in verdict.differences[:MAX_DIFFERENCES]],
-        differences_count=len(verdict.differences), notes=list(verdict.notes), warnings=list(verdict.warnings))
+        differences=[
+            DifferenceOut(
+                scope=d.scope,
+                subject=str(d.subject),
+                field=d.field,
+                recorded=_text(d.recorded),
+                recomputed=_text(d.recomputed),
+            )
+            for d in verdict.differences[:MAX_DIFFERENCES]
+        ],
+        differences_count=len(verdict.differences),
+        notes=list(verdict.notes),
+        warnings=list(verdict.warnings),
+    )
 
 
 @dataclass(frozen=True)
@@ -84,8 +98,16 @@ class Auditor(threading.Thread):
                 with self._lock:
                     self._done[key] = _Done(status, out)
             except Exception as exc:  # noqa: BLE001 - a failed check is retried when the proposal is asked for again
-                log.warning("verdict failed", extra={"fields": {"event": "verdict_failed", "round": proposal.round,
-                                                                "error": f"{type(exc).__name__}: {exc}"}})
+                log.warning(
+                    "verdict failed",
+                    extra={
+                        "fields": {
+                            "event": "verdict_failed",
+                            "round": proposal.round,
+                            "error": f"{type(exc).__name__}: {exc}",
+                        }
+                    },
+                )
             finally:
                 with self._lock:
                     self._queued.discard((key, status))

@@ -80,10 +80,12 @@ class Board:
     def _build(self, block: int, now: int) -> BoardSnapshot:
         service = self.web.service
         client = service.client
-        count = service.read_chain("read the model count", lambda: int(
-            client.tournament.functions.modelCount().call(block_identifier=block)))
-        infos = service.read_chain(f"read {count} models", lambda: list(client.model_states(
-            range(1, count + 1), block=block).values()))
+        count = service.read_chain(
+            "read the model count", lambda: int(client.tournament.functions.modelCount().call(block_identifier=block))
+        )
+        infos = service.read_chain(
+            f"read {count} models", lambda: list(client.model_states(range(1, count + 1), block=block).values())
+        )
         last_closed = service.read_chain("read the round cursor", client.cursor).last_closed
         standing, latest_active = [], None
         for state in self.web.round_states(last_closed, HISTORY_ROUNDS):
@@ -111,15 +113,28 @@ class Board:
                     corrs += [pair[0]] if pair[0] is not None else []
                     mmcs += [pair[1]] if pair[1] is not None else []
             leaf = latest_active[1].get(info.model_id) if latest_active else None
-            rows.append({
-                "model_id": info.model_id, "owner": Web3.to_checksum_address(info.owner), "stake": str(info.stake),
-                "pending_withdrawal": str(info.withdrawal),
-                "corr": _round(latest[1]) if latest else None, "mmc": _round(latest[2]) if latest else None,
-                "scored_round": latest[0] if latest else None,
-                "corr_rolling": _round(_mean(corrs)), "mmc_rolling": _round(_mean(mmcs)), "rounds_scored": scored,
-                "cumulative_payout": str(leaf[0]) if leaf else None, "cumulative_burn": str(leaf[1]) if leaf else None,
-            })
-        header = {"chain_time": now, "block": block, "latest_round": standing[0][0] if standing else None,
-                  "rolling_window": ROLLING_WINDOW, "cumulative_through": latest_active[0] if latest_active else None}
+            rows.append(
+                {
+                    "model_id": info.model_id,
+                    "owner": Web3.to_checksum_address(info.owner),
+                    "stake": str(info.stake),
+                    "pending_withdrawal": str(info.withdrawal),
+                    "corr": _round(latest[1]) if latest else None,
+                    "mmc": _round(latest[2]) if latest else None,
+                    "scored_round": latest[0] if latest else None,
+                    "corr_rolling": _round(_mean(corrs)),
+                    "mmc_rolling": _round(_mean(mmcs)),
+                    "rounds_scored": scored,
+                    "cumulative_payout": str(leaf[0]) if leaf else None,
+                    "cumulative_burn": str(leaf[1]) if leaf else None,
+                }
+            )
+        header = {
+            "chain_time": now,
+            "block": block,
+            "latest_round": standing[0][0] if standing else None,
+            "rolling_window": ROLLING_WINDOW,
+            "cumulative_through": latest_active[0] if latest_active else None,
+        }
         body = json.dumps({**header, "models": rows}, separators=(",", ":")).encode()
         return BoardSnapshot(block, header, rows, body, gzip.compress(body, compresslevel=6, mtime=0))

@@ -32,8 +32,9 @@ NEAR_DEADLINE = 30
 class ChainView:
     """Cached chain reads for one tournament; ``client()`` gives this thread's chain client."""
 
-    def __init__(self, client: Callable[[], TournamentClient], db: Database, deployment_block: int,
-                 poll: float = 0.25) -> None:
+    def __init__(
+        self, client: Callable[[], TournamentClient], db: Database, deployment_block: int, poll: float = 0.25
+    ) -> None:
         self.client, self.db, self.poll = client, db, poll
         self.deployment_block = deployment_block
         self._lock = threading.Lock()

@@ -54,8 +54,10 @@ class ServiceConfig:
 
     def __post_init__(self) -> None:
         if self.max_file_bytes < 1 or self.max_body_bytes < self.max_file_bytes:
-            raise ValueError(f"need 1 <= max_file_bytes <= max_body_bytes, got {self.max_file_bytes}, "
-                             f"{self.max_body_bytes}")
+            raise ValueError(
+                f"need 1 <= max_file_bytes <= max_body_bytes, got {self.max_file_bytes}, {self.max_body_bytes}"
+            )
         if self.intake_threads < 1 or self.chain_poll <= 0:
-            raise ValueError(f"need intake_threads >= 1 and chain_poll > 0, got {self.intake_threads}, "
-                             f"{self.chain_poll}")
+            raise ValueError(
+                f"need intake_threads >= 1 and chain_poll > 0, got {self.intake_threads}, {self.chain_poll}"
+            )

@@ -67,20 +67,43 @@ class Intake:
     def receipt_of(self, stored: Stored) -> Receipt:
         sub = stored.sub
         assert sub.received_at is not None
-        return Receipt(chain_id=self.service.chain_id, tournament=self.service.tournament, round=sub.round,
-                       model_id=sub.model_id, predictions_hash=sub.predictions_hash, received_at=sub.received_at,
-                       operator=self.service.config.operator.address, signature=stored.receipt_signature)
+        return Receipt(
+            chain_id=self.service.chain_id,
+            tournament=self.service.tournament,
+            round=sub.round,
+            model_id=sub.model_id,
+            predictions_hash=sub.predictions_hash,
+            received_at=sub.received_at,
+            operator=self.service.config.operator.address,
+            signature=stored.receipt_signature,
+        )
 
     def _sign(self, sub: Submission) -> str:
         assert sub.received_at is not None
-        return receipt_signature(self.service.config.operator, self.service.chain_id, self.service.tournament,
-                                 sub.round, sub.model_id, sub.predictions_hash, sub.received_at)
+        return receipt_signature(
+            self.service.config.operator,
+            self.service.chain_id,
+            self.service.tournament,
+            sub.round,
+            sub.model_id,
+            sub.predictions_hash,
+            sub.received_at,
+        )
 
     def reject(self, error: ApiError, round: int, model_id: int, signer: str | None, record: str | None) -> ApiError:
         self.service.metrics.submission_rejected(error.code)
-        log.info("submission rejected", extra={"fields": {"event": "submission_rejected", "code": error.code,
-                                                          "reason": error.message, "round": round,
-                                                          "model_id": model_id}})
+        log.info(
+            "submission rejected",
+            extra={
+                "fields": {
+                    "event": "submission_rejected",
+                    "code": error.code,
+                    "reason": error.message,
+                    "round": round,
+                    "model_id": model_id,
+                }
+            },
+        )
         if signer is not None and error.code not in ("rate_limited", "storage_unavailable", "database_unavailable"):
             # The refusal stands; keeping its record is best effort (the metrics count the DB error).
             with contextlib.suppress(SQLAlchemyError):
@@ -117,20 +140,35 @@ class Intake:
         except SubmissionError as exc:
             raise ApiError(401, "bad_signature", str(exc)) from None
         if signer != sub.signer:
-            raise ApiError(401, "bad_signature", f"the signature over this submission was made by {signer}, not by "
-                           f"the claimed signer {sub.signer}: re-sign exactly these fields")
+            raise ApiError(
+                401,
+                "bad_signature",
+                f"the signature over this submission was made by {signer}, not by "
+                f"the claimed signer {sub.signer}: re-sign exactly these fields",
+            )
         context["signer"], context["record"] = signer, sub.to_bytes().decode()
         wait = self.limiter.take(signer)
         if wait is not None:
-            raise ApiError(429, "rate_limited", f"too many submissions from {signer}; retry in {wait:.1f}s",
-                           retry_after=_round_up(wait))
+            raise ApiError(
+                429,
+                "rate_limited",
+                f"too many submissions from {signer}; retry in {wait:.1f}s",
+                retry_after=_round_up(wait),
+            )
         if len(data) > self.service.config.max_file_bytes:
-            raise ApiError(413, "file_too_large", f"the prediction file is {len(data)} bytes; the limit is "
-                           f"{self.service.config.max_file_bytes}")
+            raise ApiError(
+                413,
+                "file_too_large",
+                f"the prediction file is {len(data)} bytes; the limit is {self.service.config.max_file_bytes}",
+            )
         actual = predictions_hash(data)
         if actual != sub.predictions_hash:
-            raise ApiError(400, "hash_mismatch", f"the file hashes to {actual} but the signed predictions hash is "
-                           f"{sub.predictions_hash}: sign the file you send")
+            raise ApiError(
+                400,
+                "hash_mismatch",
+                f"the file hashes to {actual} but the signed predictions hash is "
+                f"{sub.predictions_hash}: sign the file you send",
+            )
         view = self.service.chain
         owner = self.service.read_chain(f"read model {sub.model_id}", lambda: view.owner_of(sub.model_id))
         if owner is None:
@@ -145,8 +183,10 @@ class Intake:
             raise ApiError(409, "no_live_data", f"round {round} has no published live data yet")
         self._validate_file(sub, data, live)
         path = self._store_file(sub, data)
-        clock = lambda: self.service.read_chain("read the latest block",  # noqa: E731
-                                                lambda: view.now_for(min(closes_at, sub.deadline)))
+
+        def clock() -> int:
+            return self.service.read_chain("read the latest block", lambda: view.now_for(min(closes_at, sub.deadline)))
+
         try:
             stored = self.ledger.commit(sub, path, closes_at, clock, self._sign)
         except Refusal as refusal:
@@ -154,26 +194,51 @@ class Intake:
             extra = {} if refusal.stored is None else {"receipt": self.receipt_of(refusal.stored).to_json()}
             raise ApiError(status, refusal.code, refusal.message, **extra) from None
         except SQLAlchemyError as exc:
-            raise ApiError(503, "database_unavailable", f"the service's database did not take the submission "
-                           f"({type(exc).__name__}); nothing was receipted, send it again") from None
+            raise ApiError(
+                503,
+                "database_unavailable",
+                f"the service's database did not take the submission "
+                f"({type(exc).__name__}); nothing was receipted, send it again",
+            ) from None
         self.service.metrics.submission_accepted()
-        log.info("submission accepted", extra={"fields": {
-            "event": "submission_accepted", "round": sub.round, "model_id": sub.model_id, "signer": signer,
-            "predictions_hash": sub.predictions_hash, "received_at": stored.sub.received_at,
-            "replaced": stored.seq > 1}})
+        log.info(
+            "submission accepted",
+            extra={
+                "fields": {
+                    "event": "submission_accepted",
+                    "round": sub.round,
+                    "model_id": sub.model_id,
+                    "signer": signer,
+                    "predictions_hash": sub.predictions_hash,
+                    "received_at": stored.sub.received_at,
+                    "replaced": stored.seq > 1,
+                }
+            },
+        )
         return self.receipt_of(stored)
 
     def _check_signed_for(self, sub: Submission, round: int) -> None:
         """The record is signed for this chain, this contract and the round it was posted to."""
         if sub.round != round:
-            raise ApiError(400, "wrong_round", f"the submission is signed for round {sub.round} but was posted to "
-                           f"round {round}; sign it for round {round}")
+            raise ApiError(
+                400,
+                "wrong_round",
+                f"the submission is signed for round {sub.round} but was posted to "
+                f"round {round}; sign it for round {round}",
+            )
         if sub.chain_id != self.service.chain_id:
-            raise ApiError(400, "wrong_chain", f"the submission is signed for chain {sub.chain_id}; this tournament "
-                           f"is on chain {self.service.chain_id}")
+            raise ApiError(
+                400,
+                "wrong_chain",
+                f"the submission is signed for chain {sub.chain_id}; this tournament "
+                f"is on chain {self.service.chain_id}",
+            )
         if sub.tournament != self.service.tournament:
-            raise ApiError(400, "wrong_contract", f"the submission is signed for contract {sub.tournament}; this "
-                           f"tournament is {self.service.tournament}")
+            raise ApiError(
+                400,
+                "wrong_contract",
+                f"the submission is signed for contract {sub.tournament}; this tournament is {self.service.tournament}",
+            )
 
     def file_problems(self, file_name: str, data: bytes, live: LiveIds, model: str) -> tuple[int, list[str]]:
         """(rows, every validation rule the file of ``model`` breaks) against the round's live ids: the checks a
@@ -185,13 +250,18 @@ class Intake:
     def _validate_file(self, sub: Submission, data: bytes, live: Any) -> None:
         where = f"round {sub.round} model {sub.model_id}"
         try:
-            problems = prediction_problems(sub.file_name, data, live, self.service.config.params.min_live_share,
-                                           str(sub.model_id))
+            problems = prediction_problems(
+                sub.file_name, data, live, self.service.config.params.min_live_share, str(sub.model_id)
+            )
         except TableError as exc:
             raise ApiError(400, "malformed_file", f"{where}: {exc}") from None
         if problems:
-            raise ApiError(422, "invalid_predictions", f"{where}: the predictions break the round's validation "
-                           f"rules: {'; '.join(problems)[:500]}", problems=problems[:20])
+            raise ApiError(
+                422,
+                "invalid_predictions",
+                f"{where}: the predictions break the round's validation rules: {'; '.join(problems)[:500]}",
+                problems=problems[:20],
+            )
 
     def _store_file(self, sub: Submission, data: bytes) -> str:
         """The file in the inbox's objects, named by its hash (kept if an intact copy is already there)."""
@@ -201,8 +271,11 @@ class Intake:
             if not (fs.exists(path) and predictions_hash(fs.cat_file(path)) == sub.predictions_hash):
                 atomic_put(fs, path, data)
         except OSError as exc:
-            raise ApiError(503, "storage_unavailable", f"the inbox could not store the file ({exc}); nothing was "
-                           "receipted, send it again") from None
+            raise ApiError(
+                503,
+                "storage_unavailable",
+                f"the inbox could not store the file ({exc}); nothing was receipted, send it again",
+            ) from None
         return path
 
     def current(self, round: int, model_id: int) -> Submission | None:

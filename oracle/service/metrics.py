@@ -102,41 +102,66 @@ class Metrics:
                 "# HELP tourney_submissions_rejected_total Submissions refused, by reason code.",
                 "# TYPE tourney_submissions_rejected_total counter",
             ]
-            lines += [f"tourney_submissions_rejected_total{_labels([('reason', r)])} {n}"
-                      for r, n in sorted(self.rejected.items())]
-            lines += ["# HELP tourney_intake_seconds Time from a submission's body to its answer, by outcome.",
-                      "# TYPE tourney_intake_seconds histogram"]
+            lines += [
+                f"tourney_submissions_rejected_total{_labels([('reason', r)])} {n}"
+                for r, n in sorted(self.rejected.items())
+            ]
+            lines += [
+                "# HELP tourney_intake_seconds Time from a submission's body to its answer, by outcome.",
+                "# TYPE tourney_intake_seconds histogram",
+            ]
             for outcome, counts in sorted(self.latency.items()):
                 running = 0
                 for bound, count in zip([*map(str, LATENCY_BUCKETS), "+Inf"], counts):
                     running += count
-                    lines.append(f"tourney_intake_seconds_bucket{_labels([('outcome', outcome), ('le', bound)])} "
-                                 f"{running}")
-                lines.append(f"tourney_intake_seconds_sum{_labels([('outcome', outcome)])} "
-                             f"{self.latency_sum[outcome]:.6f}")
+                    lines.append(
+                        f"tourney_intake_seconds_bucket{_labels([('outcome', outcome), ('le', bound)])} {running}"
+                    )
+                lines.append(
+                    f"tourney_intake_seconds_sum{_labels([('outcome', outcome)])} {self.latency_sum[outcome]:.6f}"
+                )
                 lines.append(f"tourney_intake_seconds_count{_labels([('outcome', outcome)])} {running}")
-            lines += ["# HELP tourney_db_errors_total Database errors, by exception class.",
-                      "# TYPE tourney_db_errors_total counter"]
+            lines += [
+                "# HELP tourney_db_errors_total Database errors, by exception class.",
+                "# TYPE tourney_db_errors_total counter",
+            ]
             lines += [f"tourney_db_errors_total{_labels([('kind', k)])} {n}" for k, n in sorted(self.db_errors.items())]
-            lines += ["# HELP tourney_http_requests_total HTTP requests by method, route template and status.",
-                      "# TYPE tourney_http_requests_total counter"]
-            lines += [f"tourney_http_requests_total{_labels([('method', m), ('route', r), ('status', s)])} {n}"
-                      for (m, r, s), n in sorted(self.requests.items())]
-            lines += [("# HELP tourney_round_status On-chain status of recent rounds "
-                       "(1 open, 2 closed, 3 proposed, 4 vetoed, 5 active)."),
-                      "# TYPE tourney_round_status gauge"]
-            lines += [f"tourney_round_status{_labels([('round', r)])} {s}" for r, s in sorted(self.round_status.items())]
-            lines += ["# HELP tourney_open_round The round open for submissions (0: none).",
-                      "# TYPE tourney_open_round gauge", f"tourney_open_round {self.open_round}",
-                      "# HELP tourney_last_block The latest block number the service has seen.",
-                      "# TYPE tourney_last_block gauge", f"tourney_last_block {self.last_block}",
-                      "# HELP tourney_scheduler_steps_total Round scheduler steps run.",
-                      "# TYPE tourney_scheduler_steps_total counter", f"tourney_scheduler_steps_total {self.scheduler_steps}",
-                      "# HELP tourney_scheduler_failures_total Round scheduler steps that raised.",
-                      "# TYPE tourney_scheduler_failures_total counter",
-                      f"tourney_scheduler_failures_total {self.scheduler_failures}",
-                      "# HELP tourney_scheduler_actions_total Round transitions done by the scheduler, by step.",
-                      "# TYPE tourney_scheduler_actions_total counter"]
-            lines += [f"tourney_scheduler_actions_total{_labels([('step', s)])} {n}"
-                      for s, n in sorted(self.scheduler_actions.items())]
+            lines += [
+                "# HELP tourney_http_requests_total HTTP requests by method, route template and status.",
+                "# TYPE tourney_http_requests_total counter",
+            ]
+            lines += [
+                f"tourney_http_requests_total{_labels([('method', m), ('route', r), ('status', s)])} {n}"
+                for (m, r, s), n in sorted(self.requests.items())
+            ]
+            lines += [
+                (
+                    "# HELP tourney_round_status On-chain status of recent rounds "
+                    "(1 open, 2 closed, 3 proposed, 4 vetoed, 5 active)."
+                ),
+                "# TYPE tourney_round_status gauge",
+            ]
+            lines += [
+                f"tourney_round_status{_labels([('round', r)])} {s}" for r, s in sorted(self.round_status.items())
+            ]
+            lines += [
+                "# HELP tourney_open_round The round open for submissions (0: none).",
+                "# TYPE tourney_open_round gauge",
+                f"tourney_open_round {self.open_round}",
+                "# HELP tourney_last_block The latest block number the service has seen.",
+                "# TYPE tourney_last_block gauge",
+                f"tourney_last_block {self.last_block}",
+                "# HELP tourney_scheduler_steps_total Round scheduler steps run.",
+                "# TYPE tourney_scheduler_steps_total counter",
+                f"tourney_scheduler_steps_total {self.scheduler_steps}",
+                "# HELP tourney_scheduler_failures_total Round scheduler steps that raised.",
+                "# TYPE tourney_scheduler_failures_total counter",
+                f"tourney_scheduler_failures_total {self.scheduler_failures}",
+                "# HELP tourney_scheduler_actions_total Round transitions done by the scheduler, by step.",
+                "# TYPE tourney_scheduler_actions_total counter",
+            ]
+            lines += [
+                f"tourney_scheduler_actions_total{_labels([('step', s)])} {n}"
+                for s, n in sorted(self.scheduler_actions.items())
+            ]
         return "\n".join(lines) + "\n"

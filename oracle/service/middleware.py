@@ -72,14 +72,26 @@ class BodyLimit:
 
                 await self.app(scope, replay, send_counting)
         route = scope.get("route")
-        self.metrics.request(scope.get("method", "?"), getattr(route, "path", "unmatched"),
-                             status_seen[0] if status_seen else 0)
+        self.metrics.request(
+            scope.get("method", "?"), getattr(route, "path", "unmatched"), status_seen[0] if status_seen else 0
+        )
 
     async def _too_large(self, send: Send) -> None:
-        body = json.dumps({"error": {"code": "request_too_large", "message":
-                                     f"the request body is over {self.limit} bytes; send a smaller prediction file"}})
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"), (b"connection", b"close")]})
+        body = json.dumps(
+            {
+                "error": {
+                    "code": "request_too_large",
+                    "message": f"the request body is over {self.limit} bytes; send a smaller prediction file",
+                }
+            }
+        )
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"connection", b"close")],
+            }
+        )
         await send({"type": "http.response.body", "body": body.encode()})
 
 
@@ -99,12 +111,26 @@ def install_error_handlers(app: FastAPI, metrics: Metrics) -> None:
         problems = [f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}" for e in exc.errors()]
         if problems and request.url.path.endswith("/submissions") and request.method == "POST":
             metrics.submission_rejected("invalid_request")
-        return JSONResponse({"error": {"code": "invalid_request", "message": "the request does not match the API: "
-                                       + "; ".join(problems)[:800], "problems": problems[:20]}}, status_code=422)
+        return JSONResponse(
+            {
+                "error": {
+                    "code": "invalid_request",
+                    "message": "the request does not match the API: " + "; ".join(problems)[:800],
+                    "problems": problems[:20],
+                }
+            },
+            status_code=422,
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         codes = {404: "not_found", 405: "method_not_allowed"}
-        return JSONResponse({"error": {"code": codes.get(exc.status_code, "http_error"),
-                                       "message": f"{request.method} {request.url.path}: {exc.detail}"}},
-                            status_code=exc.status_code)
+        return JSONResponse(
+            {
+                "error": {
+                    "code": codes.get(exc.status_code, "http_error"),
+                    "message": f"{request.method} {request.url.path}: {exc.detail}",
+                }
+            },
+            status_code=exc.status_code,
+        )

@@ -24,8 +24,27 @@ from oracle.scoring.validation import TableError, validate_predictions
 __all__ = ["LiveIds", "prediction_problems"]
 
 _NUMERIC = (pa.types.is_floating, pa.types.is_integer)
-_PANDAS_NA = {"", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "<NA>", "N/A",
-              "NA", "NULL", "NaN", "None", "n/a", "nan", "null"}
+_PANDAS_NA = {
+    "",
+    "#N/A",
+    "#N/A N/A",
+    "#NA",
+    "-1.#IND",
+    "-1.#QNAN",
+    "-NaN",
+    "-nan",
+    "1.#IND",
+    "1.#QNAN",
+    "<NA>",
+    "N/A",
+    "NA",
+    "NULL",
+    "NaN",
+    "None",
+    "n/a",
+    "nan",
+    "null",
+}
 
 
 class LiveIds:
@@ -49,8 +68,11 @@ def _arrow_table(file_name: str, data: bytes) -> pa.Table | None:
             return pq.read_table(pa.BufferReader(data), use_threads=False)
         if file_name.lower().endswith(".gz"):
             return None
-        return pacsv.read_csv(pa.BufferReader(data), read_options=pacsv.ReadOptions(use_threads=False),
-                              convert_options=pacsv.ConvertOptions(column_types={"id": pa.string()}))
+        return pacsv.read_csv(
+            pa.BufferReader(data),
+            read_options=pacsv.ReadOptions(use_threads=False),
+            convert_options=pacsv.ConvertOptions(column_types={"id": pa.string()}),
+        )
     except (pa.ArrowException, TableError, ValueError, OSError):
         return None
 

@@ -21,8 +21,10 @@ LINKED_FILES = (*STANDARD_FILES, SUBMISSIONS_FILE, REJECTIONS_FILE)
 def bundle_links(manifest_hash: str, names: list[str]) -> dict[str, str]:
     """Relative URLs of a bundle's manifest and of its :data:`LINKED_FILES` (served by the bundles routes)."""
     base = f"bundles/{manifest_hash}"
-    return {"manifest.json": f"{base}/manifest.json",
-            **{name: f"{base}/files/{name}" for name in sorted(names) if name in LINKED_FILES}}
+    return {
+        "manifest.json": f"{base}/manifest.json",
+        **{name: f"{base}/files/{name}" for name in sorted(names) if name in LINKED_FILES},
+    }
 
 
 def _totals(web: WebState, proposal: Proposal) -> tuple[dict[str, str], dict[str, str]]:
@@ -45,8 +47,14 @@ def proposals_out(web: WebState, state: RoundState) -> list[ProposalOut]:
     out = []
     for seq, proposal in enumerate(found):
         following = found[seq + 1] if seq + 1 < len(found) else None
-        veto = next((v for v in vetoes if v.position > proposal.position_key()
-                     and (following is None or v.position < following.position_key())), None)
+        veto = next(
+            (
+                v
+                for v in vetoes
+                if v.position > proposal.position_key() and (following is None or v.position < following.position_key())
+            ),
+            None,
+        )
         if veto is not None:
             status = "vetoed"
         elif following is None and state.status is RoundStatus.ACTIVE:
@@ -57,11 +65,21 @@ def proposals_out(web: WebState, state: RoundState) -> list[ProposalOut]:
             status = "pending"
         totals, files = _totals(web, proposal)
         verdict_status = "vetoed" if status == "vetoed" else state.status.label
-        out.append(ProposalOut(
-            seq=seq, root=proposal.root, manifest_hash=proposal.manifest_hash, manifest_uri=proposal.manifest_uri,
-            proposed_at=history.block_time(proposal.block), proposed_tx=proposal.tx_hash,
-            activates_at=proposal.activates_at, state=status,
-            vetoed_at=history.block_time(veto.block) if veto else None,
-            vetoed_by=str(veto.args["guardian"]) if veto else None, totals=totals, files=files,
-            verdict=web.auditor.verdict(proposal, verdict_status)))
+        out.append(
+            ProposalOut(
+                seq=seq,
+                root=proposal.root,
+                manifest_hash=proposal.manifest_hash,
+                manifest_uri=proposal.manifest_uri,
+                proposed_at=history.block_time(proposal.block),
+                proposed_tx=proposal.tx_hash,
+                activates_at=proposal.activates_at,
+                state=status,
+                vetoed_at=history.block_time(veto.block) if veto else None,
+                vetoed_by=str(veto.args["guardian"]) if veto else None,
+                totals=totals,
+                files=files,
+                verdict=web.auditor.verdict(proposal, verdict_status),
+            )
+        )
     return out

@@ -26,8 +26,9 @@ class RateLimiter:
 
     ``clock`` is injectable for tests of the arithmetic (the service uses the monotonic clock)."""
 
-    def __init__(self, capacity: float, per_second: float, max_keys: int = 100_000,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, capacity: float, per_second: float, max_keys: int = 100_000, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         if capacity < 1 or per_second <= 0:
             raise ValueError(f"rate limit needs capacity >= 1 and a positive refill rate, got {capacity}, {per_second}")
         self.capacity = float(capacity)

@@ -44,10 +44,17 @@ class Scheduler(threading.Thread):
         w3 = Web3(Web3.HTTPProvider(config.rpc, request_kwargs={"timeout": 60}))
         self.service = service
         self.operator = Operator(
-            TournamentClient(w3, config.deployment), Sender(w3, config.operator),
-            OperatorConfig(store=config.store, inbox=config.inbox, round_data=config.round_data,
-                           params=config.params, submission_window=config.submission_window,
-                           max_rounds=config.max_rounds, public_url=config.public_url),
+            TournamentClient(w3, config.deployment),
+            Sender(w3, config.operator),
+            OperatorConfig(
+                store=config.store,
+                inbox=config.inbox,
+                round_data=config.round_data,
+                params=config.params,
+                submission_window=config.submission_window,
+                max_rounds=config.max_rounds,
+                public_url=config.public_url,
+            ),
             log=lambda message: log.info(message, extra={"fields": {"event": "scheduler", "detail": message}}),
             submissions=service.submissions_source(),
         )
@@ -83,8 +90,9 @@ class Scheduler(threading.Thread):
             except Exception as exc:  # noqa: BLE001 - a failed step is retried next tick; the service stays up
                 failed = True
                 self.last_error = f"{type(exc).__name__}: {exc}"
-                log.error("scheduler step failed", extra={"fields": {"event": "scheduler_failed",
-                                                                     "error": self.last_error}})
+                log.error(
+                    "scheduler step failed", extra={"fields": {"event": "scheduler_failed", "error": self.last_error}}
+                )
             self.service.metrics.scheduler_step(steps, failed)
             self.stop_event.wait(self.service.config.scheduler_poll)
         if self.leading:

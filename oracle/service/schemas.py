@@ -12,9 +12,24 @@ from oracle.errors import TourneyError
 from oracle.protocol.receipt import Receipt
 from oracle.service.web_schemas import ProposalOut, TokenOut, WithdrawalOut
 
-__all__ = ["ApiError", "ComponentOut", "ErrorBody", "ErrorDetail", "HealthOut", "InfoOut", "ManifestOut", "ModelOut", "ModelRoundOut",
-           "ProofOut", "RoundOut", "RoundsOut", "ScoresOut", "SubmissionIn", "SubmissionRecordIn",
-           "error_responses"]
+__all__ = [
+    "ApiError",
+    "ComponentOut",
+    "ErrorBody",
+    "ErrorDetail",
+    "HealthOut",
+    "InfoOut",
+    "ManifestOut",
+    "ModelOut",
+    "ModelRoundOut",
+    "ProofOut",
+    "RoundOut",
+    "RoundsOut",
+    "ScoresOut",
+    "SubmissionIn",
+    "SubmissionRecordIn",
+    "error_responses",
+]
 
 
 class ApiError(TourneyError):
@@ -63,16 +78,22 @@ class SubmissionIn(BaseModel):
 class RoundOut(BaseModel):
     round: int
     status: Literal["none", "open", "closed", "proposed", "vetoed", "active", "lapsed"] = Field(
-        description="The contract's RoundStatus, lower case.")
+        description="The contract's RoundStatus, lower case."
+    )
     closes_at: int = Field(description="Submission deadline (chain time, unix seconds); 0 when not opened.")
     seconds_left: int = Field(description="Seconds until the deadline by the chain's clock (0 when past).")
     closed_at: int
     activates_at: int
     root: str
-    lapses_at: int | None = Field(default=None, description="When the round lapses with a zero result unless a root "
-                                  "is active by then; null for open rounds and where the contract has no lapse.")
-    proposals: list[ProposalOut] = Field(default_factory=list, description="Every RootProposed of the round, "
-                                         "oldest first, with the auditor's verdict (GET /rounds only).")
+    lapses_at: int | None = Field(
+        default=None,
+        description="When the round lapses with a zero result unless a root "
+        "is active by then; null for open rounds and where the contract has no lapse.",
+    )
+    proposals: list[ProposalOut] = Field(
+        default_factory=list,
+        description="Every RootProposed of the round, oldest first, with the auditor's verdict (GET /rounds only).",
+    )
 
 
 class RoundsOut(BaseModel):
@@ -103,8 +124,10 @@ class HealthOut(BaseModel):
     chain_id: int
     block: int | None = Field(description="The latest block (None while the chain does not answer).")
     chain_time: int | None
-    view_block: int | None = Field(description="The latest block the service's chain view has seen: the clock "
-                                   "submissions are judged by (refreshed every few hundred milliseconds).")
+    view_block: int | None = Field(
+        description="The latest block the service's chain view has seen: the clock "
+        "submissions are judged by (refreshed every few hundred milliseconds)."
+    )
     components: dict[str, ComponentOut] = Field(description="chain, database, store: each ok or error, and why.")
     worker: str = Field(description="The process that answered (host:pid).")
     scheduler: Literal["running", "off", "stopped"]
@@ -123,8 +146,9 @@ class ManifestOut(BaseModel):
 class ScoresOut(BaseModel):
     round: int
     manifest_uri: str
-    scores: list[dict[str, Any]] = Field(description="Per model: corr, mmc, stake at risk, payout, burn "
-                                                       "(amounts as decimal strings).")
+    scores: list[dict[str, Any]] = Field(
+        description="Per model: corr, mmc, stake at risk, payout, burn (amounts as decimal strings)."
+    )
 
 
 class ProofOut(BaseModel):
@@ -147,8 +171,9 @@ class ModelRoundOut(BaseModel):
     burn: str | None
     corr: float | None
     mmc: float | None
-    status: str | None = Field(default=None, description="The round's status (results of a proposed round may "
-                               "still be vetoed).")
+    status: str | None = Field(
+        default=None, description="The round's status (results of a proposed round may still be vetoed)."
+    )
     cumulative_payout: str | None = Field(default=None, description="The model's leaf in the round's tree.")
     cumulative_burn: str | None = None
     receipt: Receipt | None = Field(default=None, description="The operator's receipt of the current submission.")
@@ -166,9 +191,15 @@ class ModelOut(BaseModel):
 
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorBody, "description": text} for status, text in {
-        400: "Malformed or mis-addressed request", 404: "Not found", 409: "Conflicts with the round's state",
-        413: "Too large", 422: "Invalid body or predictions", 429: "Rate limited", 503: "Chain unavailable",
+    status: {"model": ErrorBody, "description": text}
+    for status, text in {
+        400: "Malformed or mis-addressed request",
+        404: "Not found",
+        409: "Conflicts with the round's state",
+        413: "Too large",
+        422: "Invalid body or predictions",
+        429: "Rate limited",
+        503: "Chain unavailable",
     }.items()
 }
 

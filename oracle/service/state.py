@@ -14,11 +14,12 @@ import fsspec
 import pandas as pd
 from web3 import Web3
 
-from oracle.bundle.round_bundle import load_bundle, RoundBundle
+from oracle.bundle.round_bundle import RoundBundle, load_bundle
 from oracle.bundle.store import BundleError
 from oracle.chain.client import RoundState, RoundStatus, TournamentClient
 from oracle.chain.tx import ChainError
 from oracle.operator.round_data import live_path
+from oracle.protocol.inbox import Inbox
 from oracle.service.chain_view import ChainView
 from oracle.service.config import ServiceConfig
 from oracle.service.db.engine import Database
@@ -28,7 +29,6 @@ from oracle.service.intake import Intake
 from oracle.service.metrics import Metrics
 from oracle.service.prediction_check import LiveIds
 from oracle.service.schemas import ApiError, RoundOut
-from oracle.protocol.inbox import Inbox
 
 if TYPE_CHECKING:
     from oracle.service.scheduler import Scheduler
@@ -51,12 +51,14 @@ class Service:
         self.chain_id = int(self.config.deployment.chain_id)
         self.scheduler: "Scheduler | None" = None
         self.executor: ThreadPoolExecutor | None = None
-        self.db = Database(self.config.database_url, pool_size=self.config.intake_threads + 4,
-                           on_error=self.metrics.db_error)
+        self.db = Database(
+            self.config.database_url, pool_size=self.config.intake_threads + 4, on_error=self.metrics.db_error
+        )
         self.schema_revision = self.db.migrate()
         self.ledger = Ledger(self.db)
-        self.chain = ChainView(lambda: self.client, self.db, int(self.config.deployment.block),
-                               poll=self.config.chain_poll)
+        self.chain = ChainView(
+            lambda: self.client, self.db, int(self.config.deployment.block), poll=self.config.chain_poll
+        )
         self.intake = Intake(self, self.ledger)
 
     def submissions_source(self) -> LedgerInbox:
@@ -85,8 +87,11 @@ class Service:
         try:
             return call()
         except (ChainError, ConnectionError, OSError, TimeoutError) as exc:
-            raise ApiError(503, "chain_unavailable", f"the service cannot {what} from the chain right now "
-                           f"({exc}); try again shortly") from None
+            raise ApiError(
+                503,
+                "chain_unavailable",
+                f"the service cannot {what} from the chain right now ({exc}); try again shortly",
+            ) from None
 
     def owner_of(self, model_id: int) -> str | None:
         """A model's owner (from the chain view: ownership is fixed at registration, the contract has no transfer)."""
@@ -128,8 +133,12 @@ class Service:
         """The standing proposal's bundle of a round and its on-chain status (cached by manifest hash)."""
         state = self.read_chain(f"read round {round}", lambda: self.client.round_state(round))
         if state.status not in (RoundStatus.PROPOSED, RoundStatus.ACTIVE):
-            raise ApiError(404, "no_proposal", f"round {round} is {state.status.phrase}: it has no proposed "
-                           "root yet, so there are no published results")
+            raise ApiError(
+                404,
+                "no_proposal",
+                f"round {round} is {state.status.phrase}: it has no proposed "
+                "root yet, so there are no published results",
+            )
         proposal = self.read_chain(f"read the proposal of round {round}", lambda: self.client.current_proposal(round))
         if proposal is None:
             raise ApiError(404, "no_proposal", f"round {round} has no standing proposal")
@@ -138,8 +147,11 @@ class Service:
             try:
                 cached = load_bundle(proposal.manifest_uri, expected_keccak=proposal.manifest_hash)
             except (BundleError, OSError) as exc:
-                raise ApiError(503, "bundle_unavailable", f"round {round}: the published bundle "
-                               f"{proposal.manifest_uri} cannot be read ({exc})") from None
+                raise ApiError(
+                    503,
+                    "bundle_unavailable",
+                    f"round {round}: the published bundle {proposal.manifest_uri} cannot be read ({exc})",
+                ) from None
             self._bundles[proposal.manifest_hash] = cached
         return cached, state.status.label
 
@@ -152,9 +164,16 @@ class Service:
         left = max(0, state.closes_at - now) if state.status is RoundStatus.OPEN else 0
         # A closed round lapses at its close + D unless a root is active by then (0 while open: no close yet).
         lapses_at = state.lapses_at if state.status not in (RoundStatus.NONE, RoundStatus.OPEN) else None
-        return RoundOut(round=round, status=state.status.label, closes_at=state.closes_at, seconds_left=left,
-                        closed_at=state.closed_at, activates_at=state.activates_at, root=state.root,
-                        lapses_at=lapses_at or None)
+        return RoundOut(
+            round=round,
+            status=state.status.label,
+            closes_at=state.closes_at,
+            seconds_left=left,
+            closed_at=state.closed_at,
+            activates_at=state.activates_at,
+            root=state.root,
+            lapses_at=lapses_at or None,
+        )
 
     def refresh_round_metrics(self) -> None:
         last_closed = self.read_chain("read the round cursor", self.client.cursor).last_closed

@@ -8,8 +8,20 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["ContractOut", "DifferenceOut", "LeaderboardOut", "LeaderboardRowOut", "ProposalOut", "TokenOut",
-           "ValidateIn", "ValidationOut", "VerdictOut", "WithdrawalOut", "MAX_DIFFERENCES", "MAX_PROBLEMS"]
+__all__ = [
+    "ContractOut",
+    "DifferenceOut",
+    "LeaderboardOut",
+    "LeaderboardRowOut",
+    "ProposalOut",
+    "TokenOut",
+    "ValidateIn",
+    "ValidationOut",
+    "VerdictOut",
+    "WithdrawalOut",
+    "MAX_DIFFERENCES",
+    "MAX_PROBLEMS",
+]
 
 #: Differences listed per verdict (``differences_count`` has the total).
 MAX_DIFFERENCES = 50
@@ -55,8 +67,10 @@ class ProposalOut(BaseModel):
     state: str = Field(description="pending, vetoed, active or lapsed.")
     vetoed_at: int | None
     vetoed_by: str | None
-    totals: dict[str, str] = Field(description="round_payout, round_burn, cumulative_payout, cumulative_burn, "
-                                               "stake_at_risk (only the first two when the bundle is unreadable).")
+    totals: dict[str, str] = Field(
+        description="round_payout, round_burn, cumulative_payout, cumulative_burn, "
+        "stake_at_risk (only the first two when the bundle is unreadable)."
+    )
     files: dict[str, str] = Field(description="A relative URL per file of the bundle, and manifest.json.")
     verdict: VerdictOut | None = Field(description="The auditor's result, null while not checked yet.")
 
@@ -65,10 +79,13 @@ class WithdrawalOut(BaseModel):
     amount: str
     after_round: int = Field(description="The last round the amount is at risk in.")
     requested_at: int | None = Field(description="Block time of the latest WithdrawalRequested.")
-    available_at_latest: int | None = Field(description="When it can be taken at the latest whatever any key does: "
-                                                        "the close of round after_round plus the exit bound D.")
-    waiting_for: str | None = Field(default=None, description="What it waits for before it can be taken, in words "
-                                                              "(null: nothing).")
+    available_at_latest: int | None = Field(
+        description="When it can be taken at the latest whatever any key does: "
+        "the close of round after_round plus the exit bound D."
+    )
+    waiting_for: str | None = Field(
+        default=None, description="What it waits for before it can be taken, in words (null: nothing)."
+    )
     withdrawable: bool = Field(description="withdraw would succeed now (settled through after_round).")
 
 
@@ -92,8 +109,9 @@ class LeaderboardOut(BaseModel):
     block: int
     latest_round: int | None = Field(description="The newest round with a standing (proposed or active) proposal.")
     rolling_window: int
-    cumulative_through: int | None = Field(description="The newest active round (its tree gives the cumulative "
-                                                       "payouts and burns).")
+    cumulative_through: int | None = Field(
+        description="The newest active round (its tree gives the cumulative payouts and burns)."
+    )
     models: list[LeaderboardRowOut]
 
 

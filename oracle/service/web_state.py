@@ -14,12 +14,11 @@ from typing import Any
 
 from fastapi import Request
 
+from oracle.bundle.fetch import FetchPolicy, TrustedReader
 from oracle.bundle.manifest import Manifest, ManifestError, keccak_hex
 from oracle.bundle.parquet import read_parquet_bytes
-from oracle.bundle.fetch import FetchPolicy, TrustedReader
 from oracle.bundle.round_bundle import SCORES, TREE, read_manifest, store_root_of
 from oracle.bundle.store import BundleError, join_path
-
 from oracle.chain.client import Proposal, RoundState, RoundStatus
 from oracle.service.audit import Auditor
 from oracle.service.history import ChainHistory
@@ -92,16 +91,24 @@ class WebState:
         """The stake token's address, name, symbol and decimals (read once: they never change)."""
         if self._token is None:
             token = self.service.client.token
-            name, symbol, decimals = self.service.read_chain("read the token", lambda: (
-                token.functions.name().call(), token.functions.symbol().call(), token.functions.decimals().call()))
+            name, symbol, decimals = self.service.read_chain(
+                "read the token",
+                lambda: (
+                    token.functions.name().call(),
+                    token.functions.symbol().call(),
+                    token.functions.decimals().call(),
+                ),
+            )
             self._token = TokenOut(address=token.address, name=name, symbol=symbol, decimals=int(decimals))
         return self._token
 
     def round_states(self, newest: int, count: int) -> list[RoundState]:
         """``roundInfo`` of rounds ``newest`` down to ``newest - count + 1`` (never below 1), newest first."""
         client = self.service.client
-        return [self.service.read_chain(f"read round {r}", lambda r=r: client.round_state(r))
-                for r in range(newest, max(0, newest - count), -1)]
+        return [
+            self.service.read_chain(f"read round {r}", lambda r=r: client.round_state(r))
+            for r in range(newest, max(0, newest - count), -1)
+        ]
 
     def standing(self, state: RoundState) -> Proposal | None:
         """The proposal standing for a round (its latest, while the round is proposed or active)."""
@@ -125,8 +132,9 @@ class WebState:
         try:
             read_from, data = read_manifest(proposal.manifest_uri, TrustedReader())
             if keccak_hex(data) != proposal.manifest_hash:
-                raise ManifestError(f"it hashes to {keccak_hex(data)}, not to the manifestHash on chain "
-                                    f"{proposal.manifest_hash}")
+                raise ManifestError(
+                    f"it hashes to {keccak_hex(data)}, not to the manifestHash on chain {proposal.manifest_hash}"
+                )
             cached = (store_root_of(read_from), Manifest.from_bytes(data, proposal.manifest_uri))
         except (BundleError, ManifestError, OSError) as exc:
             raise ApiError(503, "bundle_unavailable", f"{where} cannot be used ({exc})") from None
@@ -142,12 +150,18 @@ class WebState:
         try:
             data = TrustedReader().read(join_path(root, "objects", f"{entry.sha256}.{entry.extension}"), entry.size)
         except (BundleError, OSError) as exc:
-            raise ApiError(503, "bundle_unavailable", f"round {proposal.round}: {name} of the published bundle "
-                           f"cannot be read ({exc})") from None
+            raise ApiError(
+                503,
+                "bundle_unavailable",
+                f"round {proposal.round}: {name} of the published bundle cannot be read ({exc})",
+            ) from None
         problem = entry.mismatch(data)
         if problem:
-            raise ApiError(503, "bundle_unavailable", f"round {proposal.round}: {name} of the published bundle does "
-                           f"not match its manifest ({problem})")
+            raise ApiError(
+                503,
+                "bundle_unavailable",
+                f"round {proposal.round}: {name} of the published bundle does not match its manifest ({problem})",
+            )
         return data
 
     def results(self, proposal: Proposal) -> RoundScores:
@@ -158,11 +172,15 @@ class WebState:
             return cached
         try:
             table = read_parquet_bytes(self.file(proposal, SCORES), f"round {proposal.round} {SCORES}")
-            leaves = {int(k): (int(p), int(b)) for k, (p, b) in
-                      leaves_of_dump(json.loads(self.file(proposal, TREE))).items()}
+            leaves = {
+                int(k): (int(p), int(b)) for k, (p, b) in leaves_of_dump(json.loads(self.file(proposal, TREE))).items()
+            }
         except (KeyError, ValueError) as exc:
-            raise ApiError(503, "bundle_unavailable", f"round {proposal.round}: the published bundle's results "
-                           f"cannot be read ({exc})") from None
+            raise ApiError(
+                503,
+                "bundle_unavailable",
+                f"round {proposal.round}: the published bundle's results cannot be read ({exc})",
+            ) from None
         scores: dict[int, tuple[float | None, float | None]] = {}
         rows: dict[int, dict[str, Any]] = {}
         for row in table.to_dict("records"):
@@ -171,9 +189,13 @@ class WebState:
                 continue
             model_id = int(model)
             scores[model_id] = (_score(row.get("corr")), _score(row.get("mmc")))
-            rows[model_id] = {"stake_at_risk": _amount(row.get("stake_at_risk")), "payout": _amount(row.get("payout")),
-                              "burn": _amount(row.get("burn")), "corr": scores[model_id][0],
-                              "mmc": scores[model_id][1]}
+            rows[model_id] = {
+                "stake_at_risk": _amount(row.get("stake_at_risk")),
+                "payout": _amount(row.get("payout")),
+                "burn": _amount(row.get("burn")),
+                "corr": scores[model_id][0],
+                "mmc": scores[model_id][1],
+            }
         cached = RoundScores(scores, rows, leaves)
         with self._lock:
             self._results[proposal.manifest_hash] = cached

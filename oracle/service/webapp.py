@@ -27,8 +27,9 @@ DEFAULT_WEB_DIR = Path(__file__).resolve().parents[2] / "web" / "dist"
 class _AppFiles(StaticFiles):
     """StaticFiles with the app's cache rules."""
 
-    def file_response(self, full_path: "os.PathLike[str] | str", stat_result: os.stat_result, scope: Scope,
-                      status_code: int = 200) -> Response:
+    def file_response(
+        self, full_path: "os.PathLike[str] | str", stat_result: os.stat_result, scope: Scope, status_code: int = 200
+    ) -> Response:
         response = super().file_response(full_path, stat_result, scope, status_code)
         immutable = Path(full_path).parent.name == "assets"
         response.headers["Cache-Control"] = "public, max-age=31536000, immutable" if immutable else "no-cache"
@@ -48,7 +49,9 @@ def mount_web(app: FastAPI, directory: str | os.PathLike[str] | None = None) -> 
     if (where / "index.html").is_file():
         app.mount("/", GZipMiddleware(_AppFiles(directory=where, html=True), minimum_size=1024), name="web")
     else:
+
         @app.get("/", include_in_schema=False)
         def not_built() -> HTMLResponse:
             return HTMLResponse(_NOT_BUILT.format(where=where), headers={"Cache-Control": "no-cache"})
+
     return where

@@ -96,8 +96,10 @@ def serve_workers(make_app: Callable[[], Any], host: str, port: int, workers: in
         started = children.pop(pid, None)
         if started is None:
             continue
-        log.info("worker exited", extra={"fields": {"event": "worker_exited", "pid": pid,
-                                                    "status": os.waitstatus_to_exitcode(status)}})
+        log.info(
+            "worker exited",
+            extra={"fields": {"event": "worker_exited", "pid": pid, "status": os.waitstatus_to_exitcode(status)}},
+        )
         if not stopping:
             if time.monotonic() - started < _RESTART_BACKOFF:
                 time.sleep(_RESTART_BACKOFF)

@@ -9,6 +9,8 @@ The names below are the package's public face: the contract tests (``tests/contr
 them from here.
 """
 
+from oracle.settlement.core import process_proof
+from oracle.settlement.encoding import keccak256, leaf_hash, node_hash
 from oracle.settlement.leaves import (
     AMOUNT_LIMIT,
     LEAF_ENCODING,
@@ -21,8 +23,6 @@ from oracle.settlement.leaves import (
     settlement_tree,
     totals,
 )
-from oracle.settlement.core import process_proof
-from oracle.settlement.encoding import keccak256, leaf_hash, node_hash
 from oracle.settlement.standard import StandardMerkleTree
 
 __all__ = [

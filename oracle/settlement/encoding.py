@@ -13,7 +13,8 @@ import re
 from typing import Any, Callable, Sequence
 
 import eth_abi
-from eth_abi.grammar import BasicType, TupleType, parse as parse_abi_type
+from eth_abi.grammar import BasicType, TupleType
+from eth_abi.grammar import parse as parse_abi_type
 
 from oracle.errors import TourneyError
 
@@ -44,6 +45,7 @@ def _type_str(abi: AbiType) -> str:
     """The canonical type string of a parsed ABI type (``uint256``, ``(address,bool)[]``)."""
     name: str = abi.to_type_str()  # type: ignore[no-untyped-call]  # eth_abi leaves to_type_str unannotated
     return name
+
 
 __all__ = [
     "EncodingError",
@@ -83,7 +85,6 @@ def node_from_hex(node: Any, where: str) -> bytes:
     if isinstance(node, str) and _HEX_NODE.match(node):
         return bytes.fromhex(node[2:] if node.startswith("0x") else node)
     raise ValueError(f"{where}: Merkle tree nodes must be 32-byte hex strings, got {node!r}")
-
 
 
 # ---------------------------------------------------------------------------------------------
@@ -251,8 +252,9 @@ def _parse_encoding(leaf_encoding: tuple[str, ...]) -> list[AbiType]:
     return parsed
 
 
-def _uint_encoder(arity: int, static_words: list[Callable[[Any], bytes]],
-                  check_arity: Callable[[Any], None]) -> Callable[[LeafValue], bytes]:
+def _uint_encoder(
+    arity: int, static_words: list[Callable[[Any], bytes]], check_arity: Callable[[Any], None]
+) -> Callable[[LeafValue], bytes]:
     """The encoder of an all-``uint256`` leaf: plain non-negative ints are written directly, anything else goes
     through the validating per-word encoders (which convert or explain)."""
 

@@ -95,15 +95,23 @@ def _validated(leaves: Iterable[SettlementLeaf]) -> list[tuple[int, int, int]]:
             raise ValueError(f"{where}: expected a SettlementLeaf, got {type(leaf).__name__}")
         model_id, payout, burn = leaf.model_id, leaf.cumulative_payout, leaf.cumulative_burn
         # Plain ints are the overwhelmingly common case: check them inline, fall back for the message.
-        if not (type(model_id) is int and type(payout) is int and type(burn) is int
-                and 0 <= model_id < MODEL_ID_LIMIT and 0 <= payout < AMOUNT_LIMIT and 0 <= burn < AMOUNT_LIMIT):
+        if not (
+            type(model_id) is int
+            and type(payout) is int
+            and type(burn) is int
+            and 0 <= model_id < MODEL_ID_LIMIT
+            and 0 <= payout < AMOUNT_LIMIT
+            and 0 <= burn < AMOUNT_LIMIT
+        ):
             _check_int(model_id, "model_id", MODEL_ID_LIMIT, where)
             _check_int(payout, f"cumulative_payout of model {model_id}", AMOUNT_LIMIT, where)
             _check_int(burn, f"cumulative_burn of model {model_id}", AMOUNT_LIMIT, where)
         if model_id <= previous_id:
             problem = "duplicate" if model_id == previous_id else "out of order"
-            raise ValueError(f"{where}: model_id {model_id} is {problem}; leaves must have unique ids in ascending order "
-                             f"(previous id {previous_id})")
+            raise ValueError(
+                f"{where}: model_id {model_id} is {problem}; leaves must have unique ids in ascending order "
+                f"(previous id {previous_id})"
+            )
         previous_id = model_id
         values.append((model_id, payout, burn))
     if not values:

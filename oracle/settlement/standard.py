@@ -17,7 +17,13 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
-from oracle.settlement.core import check_tree_shape, hash_internal_nodes, multi_proof, process_multi_proof, process_proof
+from oracle.settlement.core import (
+    check_tree_shape,
+    hash_internal_nodes,
+    multi_proof,
+    process_multi_proof,
+    process_proof,
+)
 from oracle.settlement.encoding import (
     EncodingError,
     LeafValue,
@@ -45,10 +51,16 @@ class MultiProof:
 
     def to_json(self) -> dict[str, Any]:
         """The JS library's field names (``proofFlags``), values JSON-safe."""
-        return {"leaves": [json_value(v) for v in self.leaves], "proof": list(self.proof), "proofFlags": list(self.proof_flags)}
+        return {
+            "leaves": [json_value(v) for v in self.leaves],
+            "proof": list(self.proof),
+            "proofFlags": list(self.proof_flags),
+        }
 
 
-def _multiproof_parts(multiproof: MultiProof | Mapping[str, Any]) -> tuple[Sequence[Any], Sequence[Any], Sequence[bool]]:
+def _multiproof_parts(
+    multiproof: MultiProof | Mapping[str, Any],
+) -> tuple[Sequence[Any], Sequence[Any], Sequence[bool]]:
     if isinstance(multiproof, MultiProof):
         return multiproof.leaves, multiproof.proof, multiproof.proof_flags
     try:
@@ -75,7 +87,9 @@ class StandardMerkleTree:
     # -- construction -----------------------------------------------------------------------
 
     @classmethod
-    def of(cls, values: Iterable[LeafValue], leaf_encoding: Sequence[str], sort_leaves: bool = True) -> "StandardMerkleTree":
+    def of(
+        cls, values: Iterable[LeafValue], leaf_encoding: Sequence[str], sort_leaves: bool = True
+    ) -> "StandardMerkleTree":
         """Build the tree of ``values``; with ``sort_leaves`` leaves are ordered by hash (stable)."""
         if isinstance(leaf_encoding, str):
             raise ValueError(f"leaf_encoding must be a list of ABI types, got the string {leaf_encoding!r}")
@@ -146,8 +160,10 @@ class StandardMerkleTree:
             except EncodingError as exc:
                 raise ValueError(f"values[{i}] does not match leaf encoding {self._leaf_encoding}: {exc}") from None
             if self._tree[self._tree_index[i]] != expected:
-                raise ValueError(f"Merkle tree does not contain the expected value: values[{i}] hashes to "
-                                 f"{to_hex(expected)}, tree[{self._tree_index[i]}] is {to_hex(self._tree[self._tree_index[i]])}")
+                raise ValueError(
+                    f"Merkle tree does not contain the expected value: values[{i}] hashes to "
+                    f"{to_hex(expected)}, tree[{self._tree_index[i]}] is {to_hex(self._tree[self._tree_index[i]])}"
+                )
         check_tree_shape(self._tree)
 
     # -- accessors ---------------------------------------------------------------------------
@@ -214,8 +230,10 @@ class StandardMerkleTree:
         value_indices = [self._value_index(x) for x in indices_or_values]
         if len(set(value_indices)) != len(value_indices):
             repeated = sorted(i for i, count in Counter(value_indices).items() if count > 1)
-            raise ValueError(f"Cannot prove duplicated index: value indices {repeated} requested more than once "
-                             "(equal values map to the same index)")
+            raise ValueError(
+                f"Cannot prove duplicated index: value indices {repeated} requested more than once "
+                "(equal values map to the same index)"
+            )
         positions, proof, flags = multi_proof(self._tree, [self._tree_index[i] for i in value_indices])
         lookup = self._leaf_lookup()
         leaves = [self._values[lookup[self._tree[p]]] for p in positions]
@@ -262,7 +280,9 @@ class StandardMerkleTree:
         stack: list[tuple[int, list[int]]] = [(0, [])]
         while stack:
             i, path = stack.pop()
-            prefix = "".join("│  " if p else "   " for p in path[:-1]) + ("├─ " if path[-1:] == [1] else "└─ " if path else "")
+            prefix = "".join("│  " if p else "   " for p in path[:-1]) + (
+                "├─ " if path[-1:] == [1] else "└─ " if path else ""
+            )
             lines.append(f"{prefix}{i}) {to_hex(self._tree[i])}")
             if 2 * i + 2 < len(self._tree):
                 stack.append((2 * i + 2, path + [0]))

@@ -111,8 +111,16 @@ def _returns(rows: pd.DataFrame) -> pd.DataFrame:
 def _spam_measures(rows: pd.DataFrame, top_share: float) -> dict[str, float]:
     spam = rows[rows["kind"] == "spam"]
     if spam.empty:
-        return dict.fromkeys(("spam_staking_net_pct", "spam_staking_tokens", "spam_leaderboard_share_pct",
-                              "spam_leaderboard_tokens", "spam_worst_drawdown_per_token"), math.nan)
+        return dict.fromkeys(
+            (
+                "spam_staking_net_pct",
+                "spam_staking_tokens",
+                "spam_leaderboard_share_pct",
+                "spam_leaderboard_tokens",
+                "spam_worst_drawdown_per_token",
+            ),
+            math.nan,
+        )
     model_rounds = len(spam)
     net = _tokens(spam["payout"]) - _tokens(spam["burn"])
     at_risk = _tokens(spam["stake_at_risk"])
@@ -152,8 +160,13 @@ def _twins(rows: pd.DataFrame) -> list[tuple[pd.DataFrame, pd.DataFrame]]:
 
 def _neutral_measures(rows: pd.DataFrame) -> dict[str, float]:
     pairs = _twins(rows)
-    keys = ("neutral_vol_diff_pct", "neutral_drawdown_diff_pct", "neutral_mean_diff_pct",
-            "neutral_corr_vol_diff", "neutral_mmc_vol_diff")
+    keys = (
+        "neutral_vol_diff_pct",
+        "neutral_drawdown_diff_pct",
+        "neutral_mean_diff_pct",
+        "neutral_corr_vol_diff",
+        "neutral_mmc_vol_diff",
+    )
     if not pairs:
         return dict.fromkeys(keys, math.nan)
 
@@ -165,7 +178,9 @@ def _neutral_measures(rows: pd.DataFrame) -> dict[str, float]:
     diffs: dict[str, list[float]] = {k: [] for k in keys}
     for neutral, gbt in pairs:
         diffs["neutral_vol_diff_pct"].append(100.0 * (neutral["ret"].std() - gbt["ret"].std()))
-        diffs["neutral_drawdown_diff_pct"].append(100.0 * (wealth_drawdown(neutral["ret"]) - wealth_drawdown(gbt["ret"])))
+        diffs["neutral_drawdown_diff_pct"].append(
+            100.0 * (wealth_drawdown(neutral["ret"]) - wealth_drawdown(gbt["ret"]))
+        )
         diffs["neutral_mean_diff_pct"].append(100.0 * (neutral["ret"].mean() - gbt["ret"].mean()))
         diffs["neutral_corr_vol_diff"].append(neutral["corr"].std() - gbt["corr"].std())
         diffs["neutral_mmc_vol_diff"].append(neutral["mmc"].std() - gbt["mmc"].std())
@@ -307,8 +322,11 @@ CLAIMS: tuple[ClaimSpec, ...] = (
         "spam_no_edge",
         "Spam has no edge under staking",
         "spam_staking_net_pct",
-        (Condition("spam_staking_net_pct", "not_above_zero"), Condition("spam_leaderboard_share_pct", "above_zero"),
-         Condition("spam_worst_drawdown_per_token", "above_zero")),
+        (
+            Condition("spam_staking_net_pct", "not_above_zero"),
+            Condition("spam_leaderboard_share_pct", "above_zero"),
+            Condition("spam_worst_drawdown_per_token", "above_zero"),
+        ),
         ("spam_staking_tokens", "spam_leaderboard_tokens"),
         "Under staking the spammers' net result is {spam_staking_net_pct} of their stake per round; paid instead "
         "by a no-stake prize for the top {top_pct} of models, the same spammers take {spam_leaderboard_share_pct} "
@@ -407,8 +425,9 @@ class ClaimResult:
         }
 
 
-def judge(spec: ClaimSpec, per_seed: Mapping[int, Mapping[str, float]], top_share: float = DEFAULT_TOP_SHARE
-          ) -> ClaimResult:
+def judge(
+    spec: ClaimSpec, per_seed: Mapping[int, Mapping[str, float]], top_share: float = DEFAULT_TOP_SHARE
+) -> ClaimResult:
     """The claim across seeds: each measure's mean and 95% interval, and whether every condition is met."""
     seeds = sorted(per_seed)
     intervals = {m: mean_interval([per_seed[s][m] for s in seeds]) for m in spec.measures}

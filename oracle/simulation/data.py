@@ -152,11 +152,11 @@ class World:
         loadings[family, np.arange(n)] = strength
         chosen = rng.permutation(n)
         k = 0
-        risky = np.sort(chosen[k:k + spec.n_risky])
+        risky = np.sort(chosen[k : k + spec.n_risky])
         k += spec.n_risky
-        stable = np.sort(chosen[k:k + spec.n_stable])
+        stable = np.sort(chosen[k : k + spec.n_stable])
         k += spec.n_stable
-        pairs = chosen[k:k + 2 * spec.n_interactions].reshape(-1, 2)
+        pairs = chosen[k : k + 2 * spec.n_interactions].reshape(-1, 2)
         return cls(
             spec=spec,
             loadings=loadings,

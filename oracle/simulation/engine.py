@@ -76,8 +76,13 @@ class SettlementBackend(Protocol):
     def stakes_at_risk(self) -> dict[int, int]:
         """Close the current round: each model's amount at risk in it."""
 
-    def settle_round(self, round_number: int, payouts: Mapping[int, int], burns: Mapping[int, int],
-                     evidence: RoundEvidence | None = None) -> None:
+    def settle_round(
+        self,
+        round_number: int,
+        payouts: Mapping[int, int],
+        burns: Mapping[int, int],
+        evidence: RoundEvidence | None = None,
+    ) -> None:
         """Apply the round's per-model payouts and burns (each ≥ 0, at most one nonzero per model). ``evidence``
         is what they were computed from (the engine always passes it): a back end that publishes rounds writes it."""
 
@@ -129,8 +134,13 @@ class OffChainLedger:
         self._in_round = {m for m, b in self._balances.items() if b > 0 or m in self._cumulative}
         return {m: max(0, b) for m, b in sorted(self._balances.items()) if m in self._in_round}
 
-    def settle_round(self, round_number: int, payouts: Mapping[int, int], burns: Mapping[int, int],
-                     evidence: RoundEvidence | None = None) -> None:
+    def settle_round(
+        self,
+        round_number: int,
+        payouts: Mapping[int, int],
+        burns: Mapping[int, int],
+        evidence: RoundEvidence | None = None,
+    ) -> None:
         ids = set(self._balances) if self._in_round is None else set(self._cumulative) | self._in_round
         leaves = cumulative_leaves(self._cumulative, payouts, burns, ids)
         for leaf in leaves:
@@ -226,7 +236,9 @@ class ScoredRound:
     table: pd.DataFrame
 
 
-def score(predictions: pd.DataFrame, targets: pd.DataFrame, at_risk: Mapping[int, int], params: RoundParams) -> ScoredRound:
+def score(
+    predictions: pd.DataFrame, targets: pd.DataFrame, at_risk: Mapping[int, int], params: RoundParams
+) -> ScoredRound:
     """Score one round with the production pipeline (``oracle.scoring.score_round``).
 
     The pipeline keys models by decimal strings, the ledger by int ids; every validation error is
@@ -405,7 +417,9 @@ def settle(
         targets = prepared.targets(r)
         round_params = params_of(r)
         scored = score(predictions, targets, at_risk, round_params)
-        ledger.settle_round(r, scored.payouts, scored.burns, RoundEvidence(predictions, targets, round_params, scored.table))
+        ledger.settle_round(
+            r, scored.payouts, scored.burns, RoundEvidence(predictions, targets, round_params, scored.table)
+        )
         after = ledger.balances()
         exposure = prepared.exposure(r)
         similarity = meta_similarity(predictions, scored.meta_model)
@@ -444,7 +458,9 @@ def settle(
     for col in ("stake_at_risk", "payout", "burn", "balance"):
         # Object dtype of Python ints: int64 would overflow silently once sums pass 9.2 tokens·1e18.
         table[col] = pd.Series([int(v) for v in table[col]], dtype=object)
-    return SimulationResult(models, table, pd.DataFrame.from_records(metas), ledger.balances(), params_of(prepared.rounds))
+    return SimulationResult(
+        models, table, pd.DataFrame.from_records(metas), ledger.balances(), params_of(prepared.rounds)
+    )
 
 
 def run_simulation(

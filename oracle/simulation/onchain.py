@@ -46,11 +46,11 @@ from oracle.bundle.manifest import ChainRef, Manifest
 from oracle.bundle.store import ArtifactStore
 from oracle.chain.anvil import Anvil, dev_private_keys, start_anvil
 from oracle.chain.client import RoundStatus, TournamentClient
-from oracle.chain.deploy import UNIT, DeployParams, Deployment, deploy
-from oracle.chain.tx import Sender
-from oracle.participant.settle import BATCH_SIZE
 from oracle.chain.connection import Connection
+from oracle.chain.deploy import UNIT, Deployment, DeployParams, deploy
+from oracle.chain.tx import Sender
 from oracle.participant.models import register_model
+from oracle.participant.settle import BATCH_SIZE
 from oracle.participant.stake import request_withdrawal
 from oracle.participant.stake import stake as stake_with_permit
 from oracle.participant.stake import withdraw as take_withdrawal
@@ -90,9 +90,14 @@ def _deploy_params(clip: float, challenge_period: int) -> DeployParams:
     stake in one round), and the simulation's policies may restake any amount (no minimum first stake)."""
     payout_cap = _cap_bps(clip)
     burn_cap = min(9_999, payout_cap)
-    return DeployParams(challenge_period=challenge_period, payout_cap_bps=payout_cap, burn_cap_bps=burn_cap,
-                        max_payout_cap_bps=max(payout_cap, 2_000), max_burn_cap_bps=max(burn_cap, 2_000),
-                        min_stake=1)
+    return DeployParams(
+        challenge_period=challenge_period,
+        payout_cap_bps=payout_cap,
+        burn_cap_bps=burn_cap,
+        max_payout_cap_bps=max(payout_cap, 2_000),
+        max_burn_cap_bps=max(burn_cap, 2_000),
+        min_stake=1,
+    )
 
 
 def _owner_key(name: str, salt: str) -> LocalAccount:
@@ -149,8 +154,13 @@ class OnChainLedger:
         try:
             w3 = anvil.web3()
             admin, oracle, guardian, keeper = (Sender(w3, Account.from_key(k)) for k in dev_private_keys(4))
-            deployment = deploy(admin, _deploy_params(clip, challenge_period),
-                                oracle=oracle.address, guardian=guardian.address, pauser=admin.address)
+            deployment = deploy(
+                admin,
+                _deploy_params(clip, challenge_period),
+                oracle=oracle.address,
+                guardian=guardian.address,
+                pauser=admin.address,
+            )
             deployment = replace(deployment, rpc=anvil.url)
             directory = Path(directory).resolve()
             deployment.save(directory / "deployment.json")
@@ -162,8 +172,17 @@ class OnChainLedger:
             for name, account in accounts.items():
                 admin.send_ether(account.address, OWNER_ETHER)
                 admin.transact(token.functions.transfer(account.address, owner_tokens), action=f"tokens for {name}")
-            ledger = cls(w3, deployment, admin, oracle, keeper, {m: accounts[owners[m]] for m in ids},
-                         directory, challenge_period, anvil)
+            ledger = cls(
+                w3,
+                deployment,
+                admin,
+                oracle,
+                keeper,
+                {m: accounts[owners[m]] for m in ids},
+                directory,
+                challenge_period,
+                anvil,
+            )
             for model_id in ids:
                 registered, _ = register_model(ledger._conn(model_id))
                 if registered != model_id:
@@ -214,12 +233,15 @@ class OnChainLedger:
         pending, after_round, receipt = request_withdrawal(conn, model_id, amount)
         self._gas("request_withdrawal", receipt)
         if pending != amount:
-            raise RuntimeError(f"model {model_id}: {pending} pending after requesting {amount}: an earlier request lingers")
+            raise RuntimeError(
+                f"model {model_id}: {pending} pending after requesting {amount}: an earlier request lingers"
+            )
         paid, receipt = take_withdrawal(conn, model_id)
         self._gas("withdraw", receipt)
         if paid != amount:
-            raise RuntimeError(f"model {model_id}: withdrew {paid} of {amount} requested (settled through round "
-                               f"{after_round}?)")
+            raise RuntimeError(
+                f"model {model_id}: withdrew {paid} of {amount} requested (settled through round {after_round}?)"
+            )
 
     def stakes_at_risk(self) -> dict[int, int]:
         """Open (if needed) and close the next round on chain; the stakes at risk replayed from its events."""
@@ -227,55 +249,87 @@ class OnChainLedger:
         round = client.cursor().last_closed + 1
         t = client.tournament.functions
         if client.round_state(round).status is RoundStatus.NONE:
-            self._gas("open", self.oracle.transact(t.openRound(client.now() + SUBMISSION_WINDOW),
-                                                   action=f"open round {round}"))
+            self._gas(
+                "open",
+                self.oracle.transact(t.openRound(client.now() + SUBMISSION_WINDOW), action=f"open round {round}"),
+            )
         self._advance(SUBMISSION_WINDOW + 1)
         self._gas("close", self.oracle.transact(t.closeRound(round), action=f"close round {round}"))
         at_risk, _ = client.stakes_at_risk(round, self._cumulative)
         self._at_risk[round] = at_risk
         return dict(at_risk)
 
-    def settle_round(self, round_number: int, payouts: Mapping[int, int], burns: Mapping[int, int],
-                     evidence: RoundEvidence | None = None) -> None:
+    def settle_round(
+        self,
+        round_number: int,
+        payouts: Mapping[int, int],
+        burns: Mapping[int, int],
+        evidence: RoundEvidence | None = None,
+    ) -> None:
         """Publish the round's bundle, propose its root, activate it after the challenge window, settle every model."""
         at_risk = self._at_risk.get(round_number)
         if at_risk is None:
             raise RuntimeError(f"round {round_number} was not closed through this ledger (stakes_at_risk first)")
         if evidence is None:
-            raise ValueError(f"round {round_number}: the on-chain back end publishes every round's full bundle and "
-                             "needs what the amounts were computed from (RoundEvidence: predictions, targets, "
-                             "params, scores)")
+            raise ValueError(
+                f"round {round_number}: the on-chain back end publishes every round's full bundle and "
+                "needs what the amounts were computed from (RoundEvidence: predictions, targets, "
+                "params, scores)"
+            )
         leaves = cumulative_leaves(self._cumulative, payouts, burns, set(at_risk) | set(self._cumulative))
         tree = settlement_tree(leaves)
         cumulative_payout, cumulative_burn = totals(leaves)
         total_at_risk = sum(at_risk.values())
         manifest, uri, digest = self._publish(round_number, evidence, at_risk)
         if manifest.root.lower() != tree.root.lower() or (manifest.totals.round_payout, manifest.totals.round_burn) != (
-                sum(payouts.values()), sum(burns.values())):
-            raise RuntimeError(f"round {round_number}: the published scores do not give the amounts being settled "
-                               f"(bundle root {manifest.root}, tree of the amounts {tree.root})")
+            sum(payouts.values()),
+            sum(burns.values()),
+        ):
+            raise RuntimeError(
+                f"round {round_number}: the published scores do not give the amounts being settled "
+                f"(bundle root {manifest.root}, tree of the amounts {tree.root})"
+            )
         t = self.client.tournament.functions
-        self._gas("propose", self.oracle.transact(
-            t.proposeRoot(round_number, Web3.to_bytes(hexstr=HexStr(tree.root)), sum(payouts.values()),
-                          sum(burns.values()), Web3.to_bytes(hexstr=HexStr(digest)), uri),
-            action=f"propose round {round_number}"))
+        self._gas(
+            "propose",
+            self.oracle.transact(
+                t.proposeRoot(
+                    round_number,
+                    Web3.to_bytes(hexstr=HexStr(tree.root)),
+                    sum(payouts.values()),
+                    sum(burns.values()),
+                    Web3.to_bytes(hexstr=HexStr(digest)),
+                    uri,
+                ),
+                action=f"propose round {round_number}",
+            ),
+        )
         self._last_manifest = uri
         self._advance(self.challenge_period + 1)
         # Activation is permissionless: a keeper does it, as anyone could.
-        self._gas("activate", self.keeper.transact(t.activateRoot(round_number), action=f"activate round {round_number}"))
+        self._gas(
+            "activate", self.keeper.transact(t.activateRoot(round_number), action=f"activate round {round_number}")
+        )
         ids = [leaf.model_id for leaf in leaves]
         for start in range(0, len(ids), BATCH_SIZE):
-            chunk = ids[start:start + BATCH_SIZE]
+            chunk = ids[start : start + BATCH_SIZE]
             proof = multiproof_for(tree, chunk)
-            self._gas("settle", self.keeper.transact(
-                t.settleBatch(round_number, [leaf.as_tuple() for leaf in proof.leaves], proof.proof, proof.proof_flags),
-                action=f"settle round {round_number} models {chunk[0]}..{chunk[-1]}"))
+            self._gas(
+                "settle",
+                self.keeper.transact(
+                    t.settleBatch(
+                        round_number, [leaf.as_tuple() for leaf in proof.leaves], proof.proof, proof.proof_flags
+                    ),
+                    action=f"settle round {round_number} models {chunk[0]}..{chunk[-1]}",
+                ),
+            )
         self._cumulative = {leaf.model_id: (leaf.cumulative_payout, leaf.cumulative_burn) for leaf in leaves}
         state = self.client.round_state(round_number)
         if state.status is not RoundStatus.ACTIVE or state.root.lower() != tree.root.lower():
             raise RuntimeError(f"round {round_number}: chain says {state.status.name} with root {state.root}")
-        self.rounds[round_number] = ChainRound(round_number, state.root, state.payout_total, cumulative_payout,
-                                               cumulative_burn, total_at_risk, uri)
+        self.rounds[round_number] = ChainRound(
+            round_number, state.root, state.payout_total, cumulative_payout, cumulative_burn, total_at_risk, uri
+        )
 
     def balances(self) -> dict[int, int]:
         """``stakeOf`` of every model, read from the chain (every active round is settled by then)."""
@@ -284,18 +338,36 @@ class OnChainLedger:
 
     # ---------------------------------------------------------------- extras
 
-    def _publish(self, round_number: int, evidence: RoundEvidence, at_risk: Mapping[int, int],
-                 ) -> tuple[Manifest, str, str]:
+    def _publish(
+        self,
+        round_number: int,
+        evidence: RoundEvidence,
+        at_risk: Mapping[int, int],
+    ) -> tuple[Manifest, str, str]:
         """Write the round's full bundle (signed submissions included) to the store; (manifest, URI, keccak)."""
         client = self.client
         closes_at = client.round_state(round_number).closes_at
         chain_id, tournament = client.chain_id(), client.tournament.address
         # Every simulated participant delivers its file as the round opens (the window is SUBMISSION_WINDOW long).
-        submissions = signed_submissions(evidence.predictions, self.owners, chain_id=chain_id, tournament=tournament,
-                                         round=round_number, closes_at=closes_at,
-                                         received_at=closes_at - SUBMISSION_WINDOW)
-        return publish_round(ArtifactStore(str(self.directory)), round_number, evidence, at_risk, self._cumulative,
-                             self._last_manifest, ChainRef(chain_id=chain_id, contract=tournament), submissions)
+        submissions = signed_submissions(
+            evidence.predictions,
+            self.owners,
+            chain_id=chain_id,
+            tournament=tournament,
+            round=round_number,
+            closes_at=closes_at,
+            received_at=closes_at - SUBMISSION_WINDOW,
+        )
+        return publish_round(
+            ArtifactStore(str(self.directory)),
+            round_number,
+            evidence,
+            at_risk,
+            self._cumulative,
+            self._last_manifest,
+            ChainRef(chain_id=chain_id, contract=tournament),
+            submissions,
+        )
 
     @property
     def deployment_file(self) -> Path:

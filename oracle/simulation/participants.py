@@ -234,7 +234,9 @@ class Crowd:
             for i, round_number in enumerate(rounds):
                 lo, hi = int(bounds[i]), int(bounds[i + 1])
                 # Ranks of each family's raw outputs in this round, computed once and shared by its members.
-                ranks = {key: {name: rank_submission(v[lo:hi]) for name, v in outs.items()} for key, outs in raw.items()}
+                ranks = {
+                    key: {name: rank_submission(v[lo:hi]) for name, v in outs.items()} for key, outs in raw.items()
+                }
                 live = stacked.iloc[lo:hi].reset_index(drop=True)
                 out.append({p.model_id: self._post(p, ranks, live, round_number, hi - lo) for p in self.people})
         return out
@@ -256,7 +258,6 @@ class Crowd:
             frame = pd.DataFrame({"p": raw - raw.mean()})
             raw = neutralize(frame, live[family.risky])["p"].to_numpy()
         return rank_submission(raw)
-
 
     def _spam_draw(self, p: Participant, round_number: int, rows: int) -> np.ndarray:
         """Block ``round_number`` of the spammer's stream (every round has the same number of rows)."""
@@ -320,7 +321,12 @@ def default_population(
         )
     for j in range(n_models - n_real):
         people.append(
-            Participant(model_id=len(people) + 1, name=f"spam_{j}", kind="spam",
-                        policy=CompoundStake(spam_stakes[j % len(spam_stakes)]), seed=seed)
+            Participant(
+                model_id=len(people) + 1,
+                name=f"spam_{j}",
+                kind="spam",
+                policy=CompoundStake(spam_stakes[j % len(spam_stakes)]),
+                seed=seed,
+            )
         )
     return people

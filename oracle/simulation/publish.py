@@ -56,8 +56,16 @@ def _prediction_file(ids: pd.Series, values: pd.Series) -> bytes:
     return sink.getvalue()
 
 
-def signed_submissions(predictions: pd.DataFrame, owners: Mapping[int, LocalAccount], *, chain_id: int,
-                       tournament: str, round: int, closes_at: int, received_at: int) -> dict[str, bytes]:
+def signed_submissions(
+    predictions: pd.DataFrame,
+    owners: Mapping[int, LocalAccount],
+    *,
+    chain_id: int,
+    tournament: str,
+    round: int,
+    closes_at: int,
+    received_at: int,
+) -> dict[str, bytes]:
     """The bundle's submission files: each model's prediction file signed by its owner, valid until the round's
     ``closes_at`` and received at ``received_at`` (before it), plus ``submissions.json`` listing them and an empty
     ``rejections.json`` (the simulated participants never send a bad file)."""
@@ -70,8 +78,9 @@ def signed_submissions(predictions: pd.DataFrame, owners: Mapping[int, LocalAcco
         if model_id not in owners:
             raise ValueError(f"round {round}: model {model_id} has predictions but no owner account to sign them")
         data = _prediction_file(predictions["id"], predictions[column])
-        signed = sign_submission(owners[model_id], chain_id, tournament, round, model_id, data, closes_at,
-                                 file_name=PREDICTION_FILE)
+        signed = sign_submission(
+            owners[model_id], chain_id, tournament, round, model_id, data, closes_at, file_name=PREDICTION_FILE
+        )
         signed = replace(signed, received_at=received_at)
         name = submission_file_name(model_id, signed.file_name)
         files[name] = data
@@ -81,18 +90,34 @@ def signed_submissions(predictions: pd.DataFrame, owners: Mapping[int, LocalAcco
     return files
 
 
-def publish_round(store: ArtifactStore, round: int, evidence: RoundEvidence, at_risk: Mapping[int, int],
-                  previous_cumulative: Mapping[int, tuple[int, int]], previous_uri: str | None, chain: ChainRef,
-                  submissions: Mapping[str, bytes]) -> tuple[Manifest, str, str]:
+def publish_round(
+    store: ArtifactStore,
+    round: int,
+    evidence: RoundEvidence,
+    at_risk: Mapping[int, int],
+    previous_cumulative: Mapping[int, tuple[int, int]],
+    previous_uri: str | None,
+    chain: ChainRef,
+    submissions: Mapping[str, bytes],
+) -> tuple[Manifest, str, str]:
     """Write the round's full bundle to ``store`` and commit its manifest; returns (manifest, uri, keccak).
 
     ``at_risk`` is the chain's stake at risk per model id (the replay the auditor repeats); the models are named by
     their decimal ids, as in the predictions. ``previous_uri`` is the manifest of the last active round before this
     one (None for the first)."""
-    stakes = pd.DataFrame({"model": [str(m) for m in at_risk], "model_id": list(at_risk),
-                           "stake_at_risk": list(at_risk.values())})
+    stakes = pd.DataFrame(
+        {"model": [str(m) for m in at_risk], "model_id": list(at_risk), "stake_at_risk": list(at_risk.values())}
+    )
     return write_round_bundle(
-        store, round, predictions=evidence.predictions, targets=evidence.targets, stakes=stakes,
-        scores=evidence.scores, params=replace(evidence.params, round_number=round),
-        previous_cumulative=previous_cumulative, chain=chain, previous=previous_uri, extra_files=submissions,
+        store,
+        round,
+        predictions=evidence.predictions,
+        targets=evidence.targets,
+        stakes=stakes,
+        scores=evidence.scores,
+        params=replace(evidence.params, round_number=round),
+        previous_cumulative=previous_cumulative,
+        chain=chain,
+        previous=previous_uri,
+        extra_files=submissions,
     )

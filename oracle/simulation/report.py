@@ -121,8 +121,11 @@ def exposure_figure(rows: pd.DataFrame) -> plt.Figure:
         ax.scatter(part["exposure"], part["corr"], s=8, alpha=0.6, label=kind, color=COLOURS[kind])
     ax.axhline(0.0, color="black", lw=0.6, ls=":")
     ax.axvline(0.0, color="black", lw=0.6, ls=":")
-    ax.set(xlabel="exposure to the riskiest feature (+ = aligned with the current regime)", ylabel="CORR",
-           title="Feature exposure against CORR")
+    ax.set(
+        xlabel="exposure to the riskiest feature (+ = aligned with the current regime)",
+        ylabel="CORR",
+        title="Feature exposure against CORR",
+    )
     ax.legend(fontsize=8, ncol=5)
     return fig
 
@@ -140,7 +143,6 @@ def sweep_heatmap(sweep: pd.DataFrame, metric: str = "neutral_vol_diff_pct") -> 
     ax.set(xlabel="payout weights", ylabel="clip", title=f"Sweep: {metric}")
     fig.colorbar(image, ax=ax)
     return fig
-
 
 
 def claim_figure(claim: ClaimResult) -> plt.Figure:
@@ -212,10 +214,13 @@ def _seed_table(runs: Sequence[SeedRun], claims: Sequence[ClaimResult]) -> str:
         for run in runs
     )
     legend = "".join(
-        f"<li><code>{m}</code>: {html.escape(MEASURES[m].label)} ({html.escape(MEASURES[m].unit)})</li>" for m in measures
+        f"<li><code>{m}</code>: {html.escape(MEASURES[m].label)} ({html.escape(MEASURES[m].unit)})</li>"
+        for m in measures
     )
-    return (f"<div class='wide'><table class='seeds'><tr><th>seed</th><th>seconds</th>{head}</tr>{body}</table></div>"
-            f"<details><summary>What the columns are</summary><ul>{legend}</ul></details>")
+    return (
+        f"<div class='wide'><table class='seeds'><tr><th>seed</th><th>seconds</th>{head}</tr>{body}</table></div>"
+        f"<details><summary>What the columns are</summary><ul>{legend}</ul></details>"
+    )
 
 
 def _seed_detail(run: SeedRun) -> str:
@@ -229,7 +234,8 @@ def _seed_detail(run: SeedRun) -> str:
     ]
     rounds = int(rows["round"].max())
     final = rows[rows["round"] == rounds][["name", "kind", "balance_tokens"]].rename(
-        columns={"balance_tokens": "final stake"})
+        columns={"balance_tokens": "final stake"}
+    )
     params = html.escape(", ".join(f"{k}={v}" for k, v in run.result.params.to_dict().items()))
     return (
         f"<h2>Seed {run.seed} in detail</h2><p>Payout parameters (last round): {params}.</p>"
@@ -238,22 +244,33 @@ def _seed_detail(run: SeedRun) -> str:
     )
 
 
-def render_report(runs: Sequence[SeedRun], claims: Sequence[ClaimResult], config: str,
-                  sweep: pd.DataFrame | None = None, title: str = "Tournament simulation") -> str:
+def render_report(
+    runs: Sequence[SeedRun],
+    claims: Sequence[ClaimResult],
+    config: str,
+    sweep: pd.DataFrame | None = None,
+    title: str = "Tournament simulation",
+) -> str:
     """The whole page as one HTML string: no external resource, no script."""
     if not runs:
         raise ValueError("a report needs at least one seed's run")
     decided = [c for c in claims if c.holds is not None]
     held = sum(1 for c in decided if c.holds)
     seeds = ", ".join(str(r.seed) for r in runs)
-    summary = (f"{held} of {len(claims)} claims hold across {len(runs)} seeds"
-               if len(decided) == len(claims) else "one seed: the claims need at least two seeds to be judged")
+    summary = (
+        f"{held} of {len(claims)} claims hold across {len(runs)} seeds"
+        if len(decided) == len(claims)
+        else "one seed: the claims need at least two seeds to be judged"
+    )
     sweep_html = ""
     if sweep is not None and len(sweep):
-        sweep_html = (f"<h2>Parameter sweep (seed {runs[0].seed})</h2>"
-                      + _figure("sweep_heatmap", sweep_heatmap(sweep))
-                      + "<div class='wide'>"
-                      + sweep.to_html(index=False, float_format=lambda v: f"{v:.4g}", classes="sweep") + "</div>")
+        sweep_html = (
+            f"<h2>Parameter sweep (seed {runs[0].seed})</h2>"
+            + _figure("sweep_heatmap", sweep_heatmap(sweep))
+            + "<div class='wide'>"
+            + sweep.to_html(index=False, float_format=lambda v: f"{v:.4g}", classes="sweep")
+            + "</div>"
+        )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>
@@ -276,8 +293,13 @@ t-interval of the mean across seeds; dots are single seeds.</p>
 </body></html>"""
 
 
-def write_report(runs: Sequence[SeedRun], claims: Sequence[ClaimResult], directory: str | Path, config: str,
-                 sweep: pd.DataFrame | None = None) -> Path:
+def write_report(
+    runs: Sequence[SeedRun],
+    claims: Sequence[ClaimResult],
+    directory: str | Path,
+    config: str,
+    sweep: pd.DataFrame | None = None,
+) -> Path:
     """Write ``directory/report.html`` and return its path."""
     path = Path(directory) / "report.html"
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -21,7 +21,14 @@ from oracle.scoring.params import RoundParams
 from oracle.simulation.baseline import DEFAULT_TOP_SHARE
 from oracle.simulation.claims import seed_measures
 from oracle.simulation.data import TournamentSpec
-from oracle.simulation.engine import PreparedTournament, SettlementBackend, SimulationResult, default_params, prepare, settle
+from oracle.simulation.engine import (
+    PreparedTournament,
+    SettlementBackend,
+    SimulationResult,
+    default_params,
+    prepare,
+    settle,
+)
 
 __all__ = ["SeedConfig", "SeedRun", "parse_seeds", "run_seed", "run_seeds", "seed_directory"]
 
@@ -36,8 +43,9 @@ def parse_seeds(text: str) -> list[int]:
     for item in text.split(","):
         match = _ITEM.match(item)
         if not match:
-            raise ValueError(f"seeds: {item.strip()!r} is not a seed or a range A-B of non-negative integers "
-                             f"(in {text!r})")
+            raise ValueError(
+                f"seeds: {item.strip()!r} is not a seed or a range A-B of non-negative integers (in {text!r})"
+            )
         low, high = int(match.group(1)), int(match.group(2) if match.group(2) is not None else match.group(1))
         if high < low:
             raise ValueError(f"seeds: range {item.strip()!r} ends before it starts")
@@ -64,16 +72,23 @@ class SeedConfig:
     top_share: float = DEFAULT_TOP_SHARE
 
     def spec(self, seed: int) -> TournamentSpec:
-        return TournamentSpec(seed=seed, n_features=self.n_features, history_eras=self.history_eras,
-                              history_rows_per_era=self.history_rows, live_rows=self.live_rows,
-                              regime_length=self.regime_length)
+        return TournamentSpec(
+            seed=seed,
+            n_features=self.n_features,
+            history_eras=self.history_eras,
+            history_rows_per_era=self.history_rows,
+            live_rows=self.live_rows,
+            regime_length=self.regime_length,
+        )
 
     def describe(self) -> str:
         p = self.params
-        return (f"{self.rounds} rounds × {self.n_models} models × {self.live_rows:,} live rows, {self.n_features} "
-                f"features, {self.history_eras} history eras × {self.history_rows:,} rows, regime flips every "
-                f"{self.regime_length} eras; payout {p.corr_weight:g}·CORR + {p.mmc_weight:g}·MMC clipped at "
-                f"{p.clip:g} of stake; no-stake baseline pays the top {100 * self.top_share:g}%")
+        return (
+            f"{self.rounds} rounds × {self.n_models} models × {self.live_rows:,} live rows, {self.n_features} "
+            f"features, {self.history_eras} history eras × {self.history_rows:,} rows, regime flips every "
+            f"{self.regime_length} eras; payout {p.corr_weight:g}·CORR + {p.mmc_weight:g}·MMC clipped at "
+            f"{p.clip:g} of stake; no-stake baseline pays the top {100 * self.top_share:g}%"
+        )
 
 
 @dataclass
@@ -93,13 +108,24 @@ def seed_directory(out: Path, seed: int, several: bool) -> Path:
     return out / f"seed-{seed:04d}" if several else out
 
 
-def run_seed(config: SeedConfig, seed: int, directory: str | Path, backend: SettlementBackend | None = None,
-             progress: Progress | None = None) -> SeedRun:
+def run_seed(
+    config: SeedConfig,
+    seed: int,
+    directory: str | Path,
+    backend: SettlementBackend | None = None,
+    progress: Progress | None = None,
+) -> SeedRun:
     """Prepare and settle one seed, write its results under ``directory/results``, measure it."""
     directory = Path(directory)
     started = time.perf_counter()
-    prepared = prepare(config.spec(seed), config.rounds, directory, n_models=config.n_models, progress=progress,
-                       retrain_every=config.retrain_every)
+    prepared = prepare(
+        config.spec(seed),
+        config.rounds,
+        directory,
+        n_models=config.n_models,
+        progress=progress,
+        retrain_every=config.retrain_every,
+    )
     result = settle(prepared, config.params, backend=backend, progress=progress)
     result.write(directory / "results")
     measures = seed_measures(result, config.top_share)
@@ -119,8 +145,9 @@ def _job(config: SeedConfig, seed: int, directory: Path) -> SeedRun:
     return run
 
 
-def run_seeds(config: SeedConfig, seeds: Sequence[int], out: str | Path, jobs: int | None = None,
-              progress: Progress | None = None) -> list[SeedRun]:
+def run_seeds(
+    config: SeedConfig, seeds: Sequence[int], out: str | Path, jobs: int | None = None, progress: Progress | None = None
+) -> list[SeedRun]:
     """Every seed's run, in the order of ``seeds``; ``jobs`` worker processes (default: one per core).
 
     One seed, or ``jobs == 1``, runs in this process. A seed that fails stops the whole run with its error.
@@ -135,7 +162,9 @@ def run_seeds(config: SeedConfig, seeds: Sequence[int], out: str | Path, jobs: i
     runs: dict[int, SeedRun] = {}
     if jobs == 1:
         for i, seed in enumerate(seeds):
-            runs[seed] = run_seed(config, seed, seed_directory(out, seed, several), progress=None if several else progress)
+            runs[seed] = run_seed(
+                config, seed, seed_directory(out, seed, several), progress=None if several else progress
+            )
             if progress:
                 progress("seeds", i + 1, len(seeds))
         return [runs[s] for s in seeds]

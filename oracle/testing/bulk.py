@@ -35,7 +35,8 @@ def rpc_batch(w3: Web3, calls: Sequence[tuple[str, list[Any]]]) -> list[Any]:
 
 def send_many(w3: Web3, txs: Iterable[tuple[LocalAccount, Any, int]], gas: int = 400_000) -> list[dict[str, Any]]:
     """:func:`send_batch` for thousands of transactions on Anvil (a call may also be a ``(to, calldata)`` pair
-    encoded by the caller): every transaction is signed first (explicit nonces), sent in JSON-RPC batches of :data:`RPC_BATCH` with automatic mining off, then mined block after block
+    encoded by the caller): every transaction is signed first (explicit nonces), sent in JSON-RPC batches of
+    :data:`RPC_BATCH` with automatic mining off, then mined block after block
     (``evm_mine``, as many per block as the gas limit takes) and the receipts fetched in batches, as raw JSON
     (hex strings). Each sender's transactions are mined in list order (nonces); raises if any reverted."""
     nonces: dict[str, int] = {}
@@ -46,8 +47,14 @@ def send_many(w3: Web3, txs: Iterable[tuple[LocalAccount, Any, int]], gas: int =
         if nonce is None:
             nonce = w3.eth.get_transaction_count(account.address, "pending")
         nonces[account.address] = nonce + 1
-        base = {"from": account.address, "nonce": nonce, "gas": gas, "gasPrice": 10**9, "chainId": chain_id,
-                "value": value}
+        base = {
+            "from": account.address,
+            "nonce": nonce,
+            "gas": gas,
+            "gasPrice": 10**9,
+            "chainId": chain_id,
+            "value": value,
+        }
         tx: dict[str, Any]
         if isinstance(call, str):
             tx = {**base, "to": call, "gas": 21_000}
@@ -60,8 +67,9 @@ def send_many(w3: Web3, txs: Iterable[tuple[LocalAccount, Any, int]], gas: int =
     w3.provider.make_request(RPCEndpoint("evm_setAutomine"), [False])
     try:
         for start in range(0, len(raws), RPC_BATCH):
-            hashes += rpc_batch(w3, [("eth_sendRawTransaction", ["0x" + bytes(raw).hex()])
-                                     for raw in raws[start : start + RPC_BATCH]])
+            hashes += rpc_batch(
+                w3, [("eth_sendRawTransaction", ["0x" + bytes(raw).hex()]) for raw in raws[start : start + RPC_BATCH]]
+            )
         while int(w3.provider.make_request(RPCEndpoint("txpool_status"), [])["result"]["pending"], 16):
             w3.provider.make_request(RPCEndpoint("evm_mine"), [])
     finally:
@@ -75,8 +83,12 @@ def send_many(w3: Web3, txs: Iterable[tuple[LocalAccount, Any, int]], gas: int =
     return receipts
 
 
-def register_models_bulk(w3: Web3, deployment: Any, accounts: Sequence[LocalAccount], per_account: int,
-                         ) -> dict[int, LocalAccount]:
+def register_models_bulk(
+    w3: Web3,
+    deployment: Any,
+    accounts: Sequence[LocalAccount],
+    per_account: int,
+) -> dict[int, LocalAccount]:
     """``per_account`` models registered for each account through :func:`send_many`; model id -> owner, read from
     the raw receipts' ModelRegistered(uint256 indexed modelId, address indexed owner, uint32 firstRound) (the node
     mines the senders' transactions in its own order)."""
@@ -84,8 +96,9 @@ def register_models_bulk(w3: Web3, deployment: Any, accounts: Sequence[LocalAcco
     topic = "0x" + bytes(event_abi_to_log_topic(tournament.events.ModelRegistered().abi)).hex()
     by_address = {a.address: a for a in accounts}
     owners: dict[int, LocalAccount] = {}
-    for receipt in send_many(w3, [(a, tournament.functions.registerModel(), 0) for a in accounts
-                                  for _ in range(per_account)]):
+    for receipt in send_many(
+        w3, [(a, tournament.functions.registerModel(), 0) for a in accounts for _ in range(per_account)]
+    ):
         for log in receipt["logs"]:
             if log["topics"][0] == topic:
                 owners[int(log["topics"][1], 16)] = by_address[Web3.to_checksum_address("0x" + log["topics"][2][-40:])]

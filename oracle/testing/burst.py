@@ -23,8 +23,15 @@ from web3.types import RPCEndpoint
 from oracle.participant.service_client import ServiceClient, ServiceError, check_receipt_matches
 from oracle.protocol.receipt import Receipt
 from oracle.protocol.submission import sign_submission
-from oracle.testing.harness import (fund_participants, prediction_csv, register_models, stake_models, start_service,
-                                    write_live, write_targets)
+from oracle.testing.harness import (
+    fund_participants,
+    prediction_csv,
+    register_models,
+    stake_models,
+    start_service,
+    write_live,
+    write_targets,
+)
 
 __all__ = ["LoadResult", "run_submissions", "new_accounts", "LoadScenario", "run_load_scenario"]
 
@@ -46,15 +53,25 @@ class LoadResult:
         return float(np.percentile(self.latencies, q)) if self.latencies else 0.0
 
 
-def run_submissions(url: str, chain_id: int, tournament: str, oracle: str, round: int, deadline: int,
-                    jobs: dict[int, tuple[LocalAccount, bytes]], threads: int = 50,
-                    on_receipt: Callable[[LoadResult], None] | None = None) -> LoadResult:
+def run_submissions(
+    url: str,
+    chain_id: int,
+    tournament: str,
+    oracle: str,
+    round: int,
+    deadline: int,
+    jobs: dict[int, tuple[LocalAccount, bytes]],
+    threads: int = 50,
+    on_receipt: Callable[[LoadResult], None] | None = None,
+) -> LoadResult:
     """Post one signed submission per model concurrently (``threads`` workers, one HTTP session each) and check
     every receipt against the request (signed by ``oracle``, same round/model/hash). ``on_receipt`` is called
     after each receipt (the crash test kills the service from there, on observed progress rather than a timer)."""
     result = LoadResult()
-    signed = {m: (sign_submission(acct, chain_id, tournament, round, m, data, deadline), data)
-              for m, (acct, data) in jobs.items()}
+    signed = {
+        m: (sign_submission(acct, chain_id, tournament, round, m, data, deadline), data)
+        for m, (acct, data) in jobs.items()
+    }
     sessions: dict[int, ServiceClient] = {}
 
     def one(model_id: int) -> None:
@@ -106,8 +123,14 @@ class LoadScenario:
     resolve_seconds: float
 
 
-def run_load_scenario(workdir: Path, participants: int = 50, models_each: int = 10, live_ids: int = 100,
-                      threads: int = 50, budget: float = 300.0) -> LoadScenario:
+def run_load_scenario(
+    workdir: Path,
+    participants: int = 50,
+    models_each: int = 10,
+    live_ids: int = 100,
+    threads: int = 50,
+    budget: float = 300.0,
+) -> LoadScenario:
     """Own Anvil and deployment; ``participants`` x ``models_each`` models (one staked per participant) each
     submit once, concurrently, to a service with the scheduler inside; then the round closes and resolves and
     the proposed bundle is read back. ``budget`` bounds the whole run (a hung service fails instead of stalling)."""
@@ -135,8 +158,9 @@ def run_load_scenario(workdir: Path, participants: int = 50, models_each: int = 
         stake_models(w3, deployment, {m: (a, 100 * UNIT) for m, a in firsts.values()})
         (workdir / "rounds").mkdir(parents=True, exist_ok=True)
         ids = write_live(workdir / "rounds", 1, live_ids)
-        service = start_service(node.url, deployment_file, oracle.key.hex(), workdir,
-                                extra_args=["--max-rounds", "1", "--window", "3600"])
+        service = start_service(
+            node.url, deployment_file, oracle.key.hex(), workdir, extra_args=["--max-rounds", "1", "--window", "3600"]
+        )
         client = TournamentClient(w3, deployment)
         while client.round_state(1).status is not RoundStatus.OPEN:
             if time.monotonic() > deadline:
@@ -145,11 +169,13 @@ def run_load_scenario(workdir: Path, participants: int = 50, models_each: int = 
         closes_at = client.round_state(1).closes_at
         jobs = {m: (a, prediction_csv(ids, seed=m)) for m, a in owners.items()}
         setup = time.perf_counter() - t0
-        burst = run_submissions(service.url, deployment.chain_id, deployment.tournament, oracle.address, 1,
-                                closes_at, jobs, threads=threads)
+        burst = run_submissions(
+            service.url, deployment.chain_id, deployment.tournament, oracle.address, 1, closes_at, jobs, threads=threads
+        )
         t1 = time.perf_counter()
-        w3.provider.make_request(RPCEndpoint("evm_increaseTime"),
-                                 [closes_at - int(w3.eth.get_block("latest")["timestamp"]) + 1])
+        w3.provider.make_request(
+            RPCEndpoint("evm_increaseTime"), [closes_at - int(w3.eth.get_block("latest")["timestamp"]) + 1]
+        )
         w3.provider.make_request(RPCEndpoint("evm_mine"), [])
         write_targets(workdir / "rounds", 1, ids)
         while client.round_state(1).status is not RoundStatus.PROPOSED:
@@ -159,10 +185,18 @@ def run_load_scenario(workdir: Path, participants: int = 50, models_each: int = 
         proposal = client.current_proposal(1)
         assert proposal is not None
         bundle = load_bundle(proposal.manifest_uri, expected_keccak=proposal.manifest_hash)
-        return LoadScenario(burst=burst, jobs=jobs, bundle_submissions=bundle.json("submissions.json"), round=1,
-                            oracle=oracle.address, chain_id=deployment.chain_id, tournament=deployment.tournament,
-                            participants=participants, setup_seconds=setup,
-                            resolve_seconds=time.perf_counter() - t1)
+        return LoadScenario(
+            burst=burst,
+            jobs=jobs,
+            bundle_submissions=bundle.json("submissions.json"),
+            round=1,
+            oracle=oracle.address,
+            chain_id=deployment.chain_id,
+            tournament=deployment.tournament,
+            participants=participants,
+            setup_seconds=setup,
+            resolve_seconds=time.perf_counter() - t1,
+        )
     finally:
         if service is not None:
             service.stop()

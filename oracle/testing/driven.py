@@ -25,8 +25,8 @@ from oracle.operator.rounds import Operator
 from oracle.scoring.params import RoundParams
 from oracle.service.config import ServiceConfig
 from oracle.testing.harness import write_live, write_targets
-from oracle.testing.service_state import service_submissions
 from oracle.testing.local import LocalTournament, local_tournament
+from oracle.testing.service_state import service_submissions
 
 __all__ = ["DrivenTournament", "driven_tournament", "inflate_payout"]
 
@@ -104,21 +104,43 @@ class DrivenTournament:
         self.chain.stop()
 
 
-def driven_tournament(workdir: Path, *, challenge_period: int = 600, submission_window: int = 3600,
-                      live_ids: int = 40, web_dir: str | None = None) -> DrivenTournament:
+def driven_tournament(
+    workdir: Path,
+    *,
+    challenge_period: int = 600,
+    submission_window: int = 3600,
+    live_ids: int = 40,
+    web_dir: str | None = None,
+) -> DrivenTournament:
     """A fresh Anvil with the tournament deployed, an operator on ``workdir``'s store, inbox and round data, and the
     service configuration on the same directories (scheduler off)."""
     for name in ("rounds", "store", "inbox", "state"):
         (workdir / name).mkdir(parents=True, exist_ok=True)
     chain = local_tournament(challenge_period=challenge_period, save_to=workdir / "deployment.json")
     params = RoundParams.numerai_default()
-    operator = Operator(TournamentClient(chain.w3, chain.deployment), chain.oracle, OperatorConfig(
-        store=str(workdir / "store"), inbox=str(workdir / "inbox"), round_data=str(workdir / "rounds"),
-        params=params, submission_window=submission_window),
+    operator = Operator(
+        TournamentClient(chain.w3, chain.deployment),
+        chain.oracle,
+        OperatorConfig(
+            store=str(workdir / "store"),
+            inbox=str(workdir / "inbox"),
+            round_data=str(workdir / "rounds"),
+            params=params,
+            submission_window=submission_window,
+        ),
         # The service receipts submissions into its database (the files go to the inbox): collect from there.
-        submissions=service_submissions(workdir))
-    config = ServiceConfig(rpc=chain.url, deployment=chain.deployment, operator=chain.oracle.local_account,
-                           inbox=str(workdir / "inbox"), store=str(workdir / "store"),
-                           round_data=str(workdir / "rounds"), state=str(workdir / "state"), params=params,
-                           scheduler=False, web_dir=web_dir)
+        submissions=service_submissions(workdir),
+    )
+    config = ServiceConfig(
+        rpc=chain.url,
+        deployment=chain.deployment,
+        operator=chain.oracle.local_account,
+        inbox=str(workdir / "inbox"),
+        store=str(workdir / "store"),
+        round_data=str(workdir / "rounds"),
+        state=str(workdir / "state"),
+        params=params,
+        scheduler=False,
+        web_dir=web_dir,
+    )
     return DrivenTournament(chain, operator, workdir, config, live_ids=live_ids)

@@ -38,9 +38,19 @@ from oracle.chain.keystore import Keystore
 from oracle.protocol.permit import permit_signature
 from oracle.protocol.submission import Submission
 
-__all__ = ["ServiceProcess", "start_service", "service_thread", "write_live", "write_targets", "prediction_csv",
-           "send_batch",
-           "fund_participants", "register_models", "stake_models", "encode_request"]
+__all__ = [
+    "ServiceProcess",
+    "start_service",
+    "service_thread",
+    "write_live",
+    "write_targets",
+    "prediction_csv",
+    "send_batch",
+    "fund_participants",
+    "register_models",
+    "stake_models",
+    "encode_request",
+]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TOURNEY = Path(sys.executable).with_name("tourney")
@@ -104,8 +114,16 @@ class ServiceProcess:
         return again
 
 
-def start_service(rpc: str, deployment_file: Path, oracle_key: str, workdir: Path, *, scheduler: bool = True,
-                  extra_args: Sequence[str] = (), port: int | None = None) -> ServiceProcess:
+def start_service(
+    rpc: str,
+    deployment_file: Path,
+    oracle_key: str,
+    workdir: Path,
+    *,
+    scheduler: bool = True,
+    extra_args: Sequence[str] = (),
+    port: int | None = None,
+) -> ServiceProcess:
     """Start ``tourney serve`` for the oracle key (imported into an encrypted keystore under ``workdir``).
 
     ``workdir`` gets ``inbox/``, ``store/``, ``rounds/`` (round data: the caller writes live/targets files),
@@ -116,13 +134,34 @@ def start_service(rpc: str, deployment_file: Path, oracle_key: str, workdir: Pat
     if not keystore.exists("oracle"):
         keystore.import_key("oracle", oracle_key, "service-test")
     port = port or free_port()
-    args = [str(TOURNEY), "serve", "--host", "127.0.0.1", "--port", str(port), "--state", str(workdir / "state"),
-            "--store", str(workdir / "store"), "--inbox", str(workdir / "inbox"),
-            "--round-data", str(workdir / "rounds"), "--poll", "0.3",
-            *([] if scheduler else ["--no-scheduler"]), *extra_args]
-    env = {**os.environ, "TOURNEY_RPC": rpc, "TOURNEY_DEPLOYMENT": str(deployment_file),
-           "TOURNEY_KEYSTORE_DIR": str(workdir / "keystores"), "TOURNEY_ACCOUNT": "oracle",
-           "TOURNEY_PASSWORD": "service-test"}
+    args = [
+        str(TOURNEY),
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--state",
+        str(workdir / "state"),
+        "--store",
+        str(workdir / "store"),
+        "--inbox",
+        str(workdir / "inbox"),
+        "--round-data",
+        str(workdir / "rounds"),
+        "--poll",
+        "0.3",
+        *([] if scheduler else ["--no-scheduler"]),
+        *extra_args,
+    ]
+    env = {
+        **os.environ,
+        "TOURNEY_RPC": rpc,
+        "TOURNEY_DEPLOYMENT": str(deployment_file),
+        "TOURNEY_KEYSTORE_DIR": str(workdir / "keystores"),
+        "TOURNEY_ACCOUNT": "oracle",
+        "TOURNEY_PASSWORD": "service-test",
+    }
     log_path = workdir / "service.log"
     handle = open(log_path, "ab")  # noqa: SIM115 - the child process writes to it until stop()
     process = subprocess.Popen(args, env=env, stdout=handle, stderr=handle)
@@ -141,8 +180,11 @@ def service_thread(config: Any) -> Iterator[str]:
     from oracle.service.app import create_app
 
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(config), host="127.0.0.1", port=port, log_config=None,
-                                           access_log=False, log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(config), host="127.0.0.1", port=port, log_config=None, access_log=False, log_level="warning"
+        )
+    )
     thread = threading.Thread(target=server.run, name=f"service-{port}", daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -200,8 +242,14 @@ def send_batch(w3: Web3, txs: Iterable[tuple[LocalAccount, Any, int]], gas: int 
         if nonce is None:
             nonce = w3.eth.get_transaction_count(account.address, "pending")
         nonces[account.address] = nonce + 1
-        base: dict[str, Any] = {"from": account.address, "nonce": nonce, "gas": gas, "gasPrice": 10**9, "chainId": chain_id,
-                "value": value}
+        base: dict[str, Any] = {
+            "from": account.address,
+            "nonce": nonce,
+            "gas": gas,
+            "gasPrice": 10**9,
+            "chainId": chain_id,
+            "value": value,
+        }
         tx = call.build_transaction(base) if not isinstance(call, str) else {**base, "to": call, "gas": 21_000}
         hashes.append(w3.eth.send_raw_transaction(account.sign_transaction(tx).raw_transaction))
     receipts = [w3.eth.wait_for_transaction_receipt(h, timeout=120) for h in hashes]
@@ -211,8 +259,14 @@ def send_batch(w3: Web3, txs: Iterable[tuple[LocalAccount, Any, int]], gas: int 
     return receipts
 
 
-def fund_participants(w3: Web3, funder: LocalAccount, deployment: Deployment, accounts: Sequence[LocalAccount],
-                      ether: int = 10**18, tokens: int = 0) -> None:
+def fund_participants(
+    w3: Web3,
+    funder: LocalAccount,
+    deployment: Deployment,
+    accounts: Sequence[LocalAccount],
+    ether: int = 10**18,
+    tokens: int = 0,
+) -> None:
     token = deployment.token_contract(w3)
     txs: list[tuple[LocalAccount, Any, int]] = [(funder, a.address, ether) for a in accounts]
     if tokens:
@@ -220,12 +274,14 @@ def fund_participants(w3: Web3, funder: LocalAccount, deployment: Deployment, ac
     send_batch(w3, txs)
 
 
-def register_models(w3: Web3, deployment: Deployment, accounts: Sequence[LocalAccount], per_account: int
-                    ) -> dict[int, LocalAccount]:
+def register_models(
+    w3: Web3, deployment: Deployment, accounts: Sequence[LocalAccount], per_account: int
+) -> dict[int, LocalAccount]:
     """Register ``per_account`` models for each account; returns model id -> owner account (from the events)."""
     tournament = deployment.tournament_contract(w3)
-    receipts = send_batch(w3, [(a, tournament.functions.registerModel(), 0) for a in accounts
-                               for _ in range(per_account)])
+    receipts = send_batch(
+        w3, [(a, tournament.functions.registerModel(), 0) for a in accounts for _ in range(per_account)]
+    )
     by_address = {a.address: a for a in accounts}
     owners: dict[int, LocalAccount] = {}
     for receipt in receipts:
@@ -248,5 +304,7 @@ def stake_models(w3: Web3, deployment: Deployment, stakes: dict[int, tuple[Local
 
 def encode_request(sub: Submission, data: bytes) -> dict[str, Any]:
     """The JSON body of ``POST /rounds/{round}/submissions`` for a signed record and its file."""
-    return {"submission": {k: v for k, v in sub.to_json().items() if k != "received_at"},
-            "file": base64.b64encode(data).decode()}
+    return {
+        "submission": {k: v for k, v in sub.to_json().items() if k != "received_at"},
+        "file": base64.b64encode(data).decode(),
+    }

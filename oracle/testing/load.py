@@ -73,14 +73,29 @@ def _sign_chunk(args: tuple) -> list[tuple[int, str]]:
     keys, chain_id, tournament, round, jobs, files = args
     out = []
     for n, owner, model_id, index, variant in jobs:
-        sub = sign_submission(Account.from_key(keys[owner]), chain_id, tournament, round, model_id,
-                              files[(model_id, variant)], DEADLINE_BASE + index)
+        sub = sign_submission(
+            Account.from_key(keys[owner]),
+            chain_id,
+            tournament,
+            round,
+            model_id,
+            files[(model_id, variant)],
+            DEADLINE_BASE + index,
+        )
         out.append((n, json.dumps({k: v for k, v in sub.to_json().items() if k != "received_at"})))
     return out
 
 
-def make_plan(accounts: list[LocalAccount], owners: dict[int, int], files: dict[tuple[int, int], bytes],
-              chain_id: int, tournament: str, round: int, per_participant: int, processes: int = 2) -> LoadPlan:
+def make_plan(
+    accounts: list[LocalAccount],
+    owners: dict[int, int],
+    files: dict[tuple[int, int], bytes],
+    chain_id: int,
+    tournament: str,
+    round: int,
+    per_participant: int,
+    processes: int = 2,
+) -> LoadPlan:
     """Sign every submission up front (on every core): participant ``p`` cycles over its models (``owners``:
     model id -> participant index), each model alternating between its two files."""
     by_owner: dict[int, list[int]] = {}
@@ -91,10 +106,13 @@ def make_plan(accounts: list[LocalAccount], owners: dict[int, int], files: dict[
         for j in range(per_participant):
             jobs.append((len(jobs), owner, models[j % len(models)], j, (j // len(models)) % 2))
     keys = [a.key for a in accounts]
-    chunks = [jobs[i::processes * 4] for i in range(processes * 4)]
+    chunks = [jobs[i :: processes * 4] for i in range(processes * 4)]
     with ProcessPoolExecutor(processes) as pool:
-        records = dict(row for part in pool.map(_sign_chunk, [(keys, chain_id, tournament, round, c, files)
-                                                              for c in chunks]) for row in part)
+        records = dict(
+            row
+            for part in pool.map(_sign_chunk, [(keys, chain_id, tournament, round, c, files) for c in chunks])
+            for row in part
+        )
     encoded = {key: base64.b64encode(data) for key, data in files.items()}
     sends: list[list[tuple[int, bytes]]] = [[] for _ in accounts]
     for n, owner, model_id, _, variant in jobs:
@@ -103,8 +121,15 @@ def make_plan(accounts: list[LocalAccount], owners: dict[int, int], files: dict[
     return LoadPlan(sends=sends, tournament=tournament, chain_id=chain_id)
 
 
-async def _participant(session: Any, url: str, sends: list[tuple[int, bytes]], start: float, offset: float,
-                       interval: float, result: PacedResult) -> None:
+async def _participant(
+    session: Any,
+    url: str,
+    sends: list[tuple[int, bytes]],
+    start: float,
+    offset: float,
+    interval: float,
+    result: PacedResult,
+) -> None:
     for n, (_, body) in enumerate(sends):
         due = start + offset + n * interval
         delay = due - time.perf_counter()
@@ -140,26 +165,48 @@ def run_paced(url: str, plan: LoadPlan, round: int, rate: float) -> PacedResult:
         async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
             start = time.perf_counter() + 0.5
             target = f"{url}/rounds/{round}/submissions"
-            await asyncio.gather(*(_participant(session, target, sends, start, i / rate, interval, result)
-                                   for i, sends in enumerate(plan.sends)))
+            await asyncio.gather(
+                *(
+                    _participant(session, target, sends, start, i / rate, interval, result)
+                    for i, sends in enumerate(plan.sends)
+                )
+            )
             result.elapsed = time.perf_counter() - start
 
     asyncio.run(main())
     return result
 
 
-def bundle_check(bundle_submissions: list[dict[str, Any]], receipts: list[Receipt], *, round: int, operator: str,
-                 chain_id: int, tournament: str) -> dict[str, int]:
+def bundle_check(
+    bundle_submissions: list[dict[str, Any]],
+    receipts: list[Receipt],
+    *,
+    round: int,
+    operator: str,
+    chain_id: int,
+    tournament: str,
+) -> dict[str, int]:
     """What the bundle owes the receipts: problems by check (all zero when every receipt is honoured)."""
     in_bundle = Counter(int(e["model_id"]) for e in bundle_submissions)
     records = {int(e["model_id"]): e["record"] for e in bundle_submissions}
     latest = latest_receipts(receipts)
-    stale = sum(1 for r in latest.values() if records.get(r.model_id, {}).get("received_at") != r.received_at
-                or records.get(r.model_id, {}).get("predictions_hash") != r.predictions_hash)
-    return {"in_bundle": len(in_bundle), "duplicated_in_bundle": sum(1 for n in in_bundle.values() if n > 1),
-            "receipted_models": len(latest), "latest_receipt_not_in_bundle": stale,
-            "receipt_problems": len(check_receipts(bundle_submissions, receipts, round=round, operator=operator,
-                                                   chain_id=chain_id, tournament=tournament))}
+    stale = sum(
+        1
+        for r in latest.values()
+        if records.get(r.model_id, {}).get("received_at") != r.received_at
+        or records.get(r.model_id, {}).get("predictions_hash") != r.predictions_hash
+    )
+    return {
+        "in_bundle": len(in_bundle),
+        "duplicated_in_bundle": sum(1 for n in in_bundle.values() if n > 1),
+        "receipted_models": len(latest),
+        "latest_receipt_not_in_bundle": stale,
+        "receipt_problems": len(
+            check_receipts(
+                bundle_submissions, receipts, round=round, operator=operator, chain_id=chain_id, tournament=tournament
+            )
+        ),
+    }
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -177,16 +224,32 @@ def _cpu_seconds(pid: int) -> float:
     return total
 
 
-def run_paced_scenario(workdir: Path, db_url: str, workers: int, participants: int, models_each: int,
-                       live_ids: int, rate: float, seconds: float, plans: dict[str, LoadPlan],
-                       budget: float = 1800.0) -> dict[str, Any]:
+def run_paced_scenario(
+    workdir: Path,
+    db_url: str,
+    workers: int,
+    participants: int,
+    models_each: int,
+    live_ids: int,
+    rate: float,
+    seconds: float,
+    plans: dict[str, LoadPlan],
+    budget: float = 1800.0,
+) -> dict[str, Any]:
     """One benchmark run on its own Anvil: set up, burst, close, resolve, check; returns the figures."""
     from oracle.bundle.round_bundle import load_bundle
     from oracle.chain.anvil import start_anvil
     from oracle.chain.client import RoundStatus, TournamentClient
     from oracle.chain.deploy import UNIT
-    from oracle.testing.harness import (fund_participants, prediction_csv, register_models, stake_models,
-                                        start_service, write_live, write_targets)
+    from oracle.testing.harness import (
+        fund_participants,
+        prediction_csv,
+        register_models,
+        stake_models,
+        start_service,
+        write_live,
+        write_targets,
+    )
     from oracle.testing.local import local_tournament
 
     t0 = time.perf_counter()
@@ -212,14 +275,34 @@ def run_paced_scenario(workdir: Path, db_url: str, workers: int, participants: i
         if key not in plans:
             files = {(m, v): prediction_csv(ids, seed=2 * m + v) for m in owners for v in (0, 1)}
             plans.clear()
-            plans[key] = make_plan(accounts, owners, files, deployment.chain_id, deployment.tournament, 1,
-                                   per_participant)
+            plans[key] = make_plan(
+                accounts, owners, files, deployment.chain_id, deployment.tournament, 1, per_participant
+            )
         plan = plans[key]
-        service = start_service(node.url, workdir / "deployment.json", local.oracle.local_account.key.hex(), workdir,
-                                extra_args=["--max-rounds", "1", "--window", "3600", "--db", db_url,
-                                            "--workers", str(workers), "--rate-burst", "60",
-                                            "--rate-per-second", "10", "--log-level", "warning",
-                                            "--poll", "2"])
+        service = start_service(
+            node.url,
+            workdir / "deployment.json",
+            local.oracle.local_account.key.hex(),
+            workdir,
+            extra_args=[
+                "--max-rounds",
+                "1",
+                "--window",
+                "3600",
+                "--db",
+                db_url,
+                "--workers",
+                str(workers),
+                "--rate-burst",
+                "60",
+                "--rate-per-second",
+                "10",
+                "--log-level",
+                "warning",
+                "--poll",
+                "2",
+            ],
+        )
         client = TournamentClient(w3, deployment)
         while client.round_state(1).status is not RoundStatus.OPEN:
             if time.monotonic() > deadline:
@@ -232,7 +315,9 @@ def run_paced_scenario(workdir: Path, db_url: str, workers: int, participants: i
         server_cpu = _cpu_seconds(service.process.pid) - cpu_before[0]
         client_cpu = time.process_time() - cpu_before[1]
         t1 = time.perf_counter()
-        w3.provider.make_request(RPCEndpoint("evm_increaseTime"), [closes_at - int(w3.eth.get_block("latest")["timestamp"]) + 1])
+        w3.provider.make_request(
+            RPCEndpoint("evm_increaseTime"), [closes_at - int(w3.eth.get_block("latest")["timestamp"]) + 1]
+        )
         w3.provider.make_request(RPCEndpoint("evm_mine"), [])
         write_targets(workdir / "rounds", 1, ids)
         while client.round_state(1).status is not RoundStatus.PROPOSED:
@@ -243,23 +328,36 @@ def run_paced_scenario(workdir: Path, db_url: str, workers: int, participants: i
         proposal = client.current_proposal(1)
         assert proposal is not None
         bundle = load_bundle(proposal.manifest_uri, expected_keccak=proposal.manifest_hash)
-        checked = bundle_check(bundle.json("submissions.json"), burst.receipts, round=1,
-                               operator=local.oracle.address, chain_id=deployment.chain_id,
-                               tournament=deployment.tournament)
+        checked = bundle_check(
+            bundle.json("submissions.json"),
+            burst.receipts,
+            round=1,
+            operator=local.oracle.address,
+            chain_id=deployment.chain_id,
+            tournament=deployment.tournament,
+        )
         return {
-            "submissions": burst.offered, "participants": participants, "models": len(owners),
-            "offered_rate_per_second": rate, "live_ids_per_file": live_ids,
+            "submissions": burst.offered,
+            "participants": participants,
+            "models": len(owners),
+            "offered_rate_per_second": rate,
+            "live_ids_per_file": live_ids,
             "accepted_with_valid_receipt": len(burst.receipts) if checked["receipt_problems"] == 0 else None,
-            "refused": sum(burst.errors.values()), "refusals": dict(burst.errors), **checked,
+            "refused": sum(burst.errors.values()),
+            "refusals": dict(burst.errors),
+            **checked,
             "burst_seconds": round(burst.elapsed, 3),
             "throughput_per_second": round(len(burst.receipts) / burst.elapsed, 1) if burst.elapsed else 0.0,
-            "latency_ms": {q: round(burst.percentile(p) * 1000, 1) for q, p in
-                           (("p50", 50), ("p90", 90), ("p99", 99), ("max", 100))},
+            "latency_ms": {
+                q: round(burst.percentile(p) * 1000, 1)
+                for q, p in (("p50", 50), ("p90", 90), ("p99", 99), ("max", 100))
+            },
             # CPU per submission: what the figures would be on an idle machine does not depend on other load.
             "server_cpu_ms_per_submission": round(server_cpu * 1000 / max(1, burst.offered), 2),
             "client_cpu_ms_per_submission": round(client_cpu * 1000 / max(1, burst.offered), 2),
             "load_average_1min": round(os.getloadavg()[0], 1),
-            "close_resolve_propose_seconds": round(resolve, 2), "setup_seconds": round(setup, 2),
+            "close_resolve_propose_seconds": round(resolve, 2),
+            "setup_seconds": round(setup, 2),
         }
     finally:
         if service is not None:

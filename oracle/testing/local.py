@@ -19,7 +19,7 @@ from web3.contract import Contract
 from web3.types import RPCEndpoint
 
 from oracle.chain.anvil import Anvil, dev_private_keys, start_anvil
-from oracle.chain.deploy import UNIT, DeployParams, Deployment, deploy
+from oracle.chain.deploy import UNIT, Deployment, DeployParams, deploy
 from oracle.chain.tx import Sender
 
 __all__ = ["DEFAULT_RESERVE", "LocalTournament", "local_tournament"]
@@ -91,16 +91,22 @@ class LocalTournament:
         if ether:
             self.admin.send_ether(address, ether)
         if tokens:
-            self.admin.transact(self.token.functions.transfer(Web3.to_checksum_address(address), tokens),
-                                action=f"fund {address}")
+            self.admin.transact(
+                self.token.functions.transfer(Web3.to_checksum_address(address), tokens), action=f"fund {address}"
+            )
 
     def stop(self) -> None:
         self.node.stop()
 
 
-def local_tournament(node: Anvil | None = None, *, params: DeployParams | None = None,
-                     challenge_period: int = 600, reserve: int = DEFAULT_RESERVE,
-                     save_to: Path | None = None) -> LocalTournament:
+def local_tournament(
+    node: Anvil | None = None,
+    *,
+    params: DeployParams | None = None,
+    challenge_period: int = 600,
+    reserve: int = DEFAULT_RESERVE,
+    save_to: Path | None = None,
+) -> LocalTournament:
     """Deploy, grant the roles and fund the reserve (``reserve`` smallest units) on ``node`` (default: a new Anvil).
 
     ``params`` overrides the deployment parameters (``challenge_period`` is then taken from it); ``save_to`` writes
@@ -108,8 +114,13 @@ def local_tournament(node: Anvil | None = None, *, params: DeployParams | None =
     node = node or start_anvil(accounts=10)
     w3 = node.web3()
     admin, oracle, guardian, keeper = (Sender(w3, Account.from_key(k)) for k in dev_private_keys(4))
-    deployment = deploy(admin, params or DeployParams(challenge_period=challenge_period),
-                        oracle=oracle.address, guardian=guardian.address, pauser=admin.address)
+    deployment = deploy(
+        admin,
+        params or DeployParams(challenge_period=challenge_period),
+        oracle=oracle.address,
+        guardian=guardian.address,
+        pauser=admin.address,
+    )
     token, tournament = deployment.token_contract(w3), deployment.tournament_contract(w3)
     if reserve:
         admin.transact(token.functions.approve(tournament.address, reserve), action="approve reserve")

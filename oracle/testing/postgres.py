@@ -59,23 +59,37 @@ def start_postgres(fast: bool = True) -> Postgres:
     """Start a server on a free port. ``fast`` turns fsync off (tests: nothing needs to survive a power cut)."""
     pg_bin = find_pg_bin()
     if pg_bin is None:
-        raise RuntimeError("PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin: install Debian's "
-                           "postgresql package (make installs it)")
+        raise RuntimeError(
+            "PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin: install Debian's "
+            "postgresql package (make installs it)"
+        )
     root = Path(tempfile.mkdtemp(prefix="tourney-pg-"))
     as_user: list[str] = []
     if os.geteuid() == 0:
         shutil.chown(root, "postgres", "postgres")
         as_user = ["runuser", "-u", "postgres", "--"]
     server = Postgres(pg_bin, root, free_port(), as_user)
-    init = server._run(str(pg_bin / "initdb"), "-D", str(root / "data"), "-A", "trust", "-U", "postgres",
-                       "--no-sync", "-E", "UTF8")
+    init = server._run(
+        str(pg_bin / "initdb"), "-D", str(root / "data"), "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"
+    )
     if init.returncode != 0:
         raise RuntimeError(f"initdb failed: {init.stderr}")
     options = f"-p {server.port} -k {root} -c listen_addresses=127.0.0.1 -c max_connections=300"
     if fast:
         options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-    started = server._run(str(pg_bin / "pg_ctl"), "-D", str(root / "data"), "-o", options, "-l",
-                          str(root / "server.log"), "-w", "-t", "60", "start")
+    started = server._run(
+        str(pg_bin / "pg_ctl"),
+        "-D",
+        str(root / "data"),
+        "-o",
+        options,
+        "-l",
+        str(root / "server.log"),
+        "-w",
+        "-t",
+        "60",
+        "start",
+    )
     if started.returncode != 0:
         log = (root / "server.log").read_text(errors="replace") if (root / "server.log").exists() else ""
         shutil.rmtree(root, ignore_errors=True)

@@ -31,5 +31,6 @@ def service_submissions(workdir: Path, db: str | None = None) -> Any:
     from oracle.service.db.ledger import Ledger
     from oracle.service.db.source import LedgerInbox
 
-    return LedgerInbox(Ledger(Database(db or default_url(str(workdir / "state")), pool_size=2)),
-                       Inbox(workdir / "inbox"))
+    return LedgerInbox(
+        Ledger(Database(db or default_url(str(workdir / "state")), pool_size=2)), Inbox(workdir / "inbox")
+    )

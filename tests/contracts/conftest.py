@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 import eth_abi
 import pytest
 from brownie import ReentrantToken, Tournament, TournamentExtension, TournamentToken, accounts, chain, web3
+from brownie.network.transaction import Status, TransactionReceipt
 from eth_account import Account
 from eth_account.messages import encode_typed_data
-from brownie.network.transaction import Status, TransactionReceipt
 from eth_utils import keccak
 from web3.exceptions import TransactionNotFound
 
@@ -54,8 +54,19 @@ ADMIN_DELAY = 4 * 86_400  # > D
 CHALLENGE = 3_600
 PAYOUT_CAP_BPS = 500
 BURN_CAP_BPS = 500
-LIMITS = (MIN_STAKE, MIN_ROUND_LENGTH, MAX_ROUND_LENGTH, MIN_CLOSE_SPACING, MIN_CHALLENGE_PERIOD, MAX_PAYOUT_CAP_BPS,
-          MAX_BURN_CAP_BPS, LAPSE_PERIOD, MAX_PAUSE, PAUSE_COOLDOWN, ADMIN_DELAY)
+LIMITS = (
+    MIN_STAKE,
+    MIN_ROUND_LENGTH,
+    MAX_ROUND_LENGTH,
+    MIN_CLOSE_SPACING,
+    MIN_CHALLENGE_PERIOD,
+    MAX_PAYOUT_CAP_BPS,
+    MAX_BURN_CAP_BPS,
+    LAPSE_PERIOD,
+    MAX_PAUSE,
+    PAUSE_COOLDOWN,
+    ADMIN_DELAY,
+)
 BOUNDS = (CHALLENGE, PAYOUT_CAP_BPS, BURN_CAP_BPS)
 
 ORACLE_ROLE = keccak(text="ORACLE_ROLE")
@@ -68,8 +79,9 @@ ZERO_ADDRESS = "0x" + "00" * 20
 NONE, OPEN, CLOSED, PROPOSED, VETOED, ACTIVE, LAPSED = range(7)
 
 
-def params(token, admin, oracle=ZERO_ADDRESS, guardian=ZERO_ADDRESS, pauser=ZERO_ADDRESS, limits=LIMITS,
-           bounds=BOUNDS) -> tuple:
+def params(
+    token, admin, oracle=ZERO_ADDRESS, guardian=ZERO_ADDRESS, pauser=ZERO_ADDRESS, limits=LIMITS, bounds=BOUNDS
+) -> tuple:
     """The constructor's Params struct as brownie takes it."""
     return (token, admin, oracle, guardian, pauser, tuple(limits), tuple(bounds))
 
@@ -80,6 +92,7 @@ def params(token, admin, oracle=ZERO_ADDRESS, guardian=ZERO_ADDRESS, pauser=ZERO
 # it while its receipt is not found. Anvil's automine makes the new nonce visible a moment before the receipt,
 # so under load brownie sometimes gives up on a transaction that was mined. Before accepting "dropped", look
 # for the receipt again for a short while; a transaction that really vanished still ends up dropped.
+
 
 class _PatientEvent(threading.Event):
     """The receipt's confirmation event; `set` is held back while the receipt is being re-checked."""
@@ -302,8 +315,9 @@ class Env:
             leaves.append(SettlementLeaf(m, p + dp, b + db))
         return leaves
 
-    def propose(self, round_: int, leaves: list[SettlementLeaf], payout=None, burn=None,
-                record: bool = True) -> RoundResult:
+    def propose(
+        self, round_: int, leaves: list[SettlementLeaf], payout=None, burn=None, record: bool = True
+    ) -> RoundResult:
         """Proposes the tree of `leaves`; totals default to the leaves' increases (an honest proposal)."""
         tree = settlement_tree(leaves)
         if payout is None or burn is None:
@@ -351,14 +365,23 @@ class Env:
 
 @pytest.fixture(scope="module")
 def actors():
-    return dict(admin=accounts[0], oracle=accounts[1], guardian=accounts[2], pauser=accounts[3],
-                alice=accounts[4], bob=accounts[5], carol=accounts[6], keeper=accounts[7])
+    return dict(
+        admin=accounts[0],
+        oracle=accounts[1],
+        guardian=accounts[2],
+        pauser=accounts[3],
+        alice=accounts[4],
+        bob=accounts[5],
+        carol=accounts[6],
+        keeper=accounts[7],
+    )
 
 
 def deploy_tournament(token, actors, limits=LIMITS, bounds=BOUNDS):
     a = actors
-    return Tournament.deploy(params(token, a["admin"], a["oracle"], a["guardian"], a["pauser"], limits, bounds),
-                             {"from": a["admin"]})
+    return Tournament.deploy(
+        params(token, a["admin"], a["oracle"], a["guardian"], a["pauser"], limits, bounds), {"from": a["admin"]}
+    )
 
 
 def deploy_env(actors, reserve: int = RESERVE) -> Env:
@@ -396,20 +419,33 @@ def permit_signature(token, owner: Account, spender: str, value: int, nonce: int
     typed = {
         "types": {
             "EIP712Domain": [
-                {"name": "name", "type": "string"}, {"name": "version", "type": "string"},
-                {"name": "chainId", "type": "uint256"}, {"name": "verifyingContract", "type": "address"},
+                {"name": "name", "type": "string"},
+                {"name": "version", "type": "string"},
+                {"name": "chainId", "type": "uint256"},
+                {"name": "verifyingContract", "type": "address"},
             ],
             "Permit": [
-                {"name": "owner", "type": "address"}, {"name": "spender", "type": "address"},
-                {"name": "value", "type": "uint256"}, {"name": "nonce", "type": "uint256"},
+                {"name": "owner", "type": "address"},
+                {"name": "spender", "type": "address"},
+                {"name": "value", "type": "uint256"},
+                {"name": "nonce", "type": "uint256"},
                 {"name": "deadline", "type": "uint256"},
             ],
         },
         "primaryType": "Permit",
-        "domain": {"name": "Tournament Stake", "version": "1", "chainId": chain.id,
-                   "verifyingContract": str(token.address)},
-        "message": {"owner": owner.address, "spender": str(spender), "value": value, "nonce": nonce,
-                    "deadline": deadline},
+        "domain": {
+            "name": "Tournament Stake",
+            "version": "1",
+            "chainId": chain.id,
+            "verifyingContract": str(token.address),
+        },
+        "message": {
+            "owner": owner.address,
+            "spender": str(spender),
+            "value": value,
+            "nonce": nonce,
+            "deadline": deadline,
+        },
     }
     signed = Account.sign_message(encode_typed_data(full_message=typed), owner.key)
     return signed.v, "0x" + signed.r.to_bytes(32, "big").hex(), "0x" + signed.s.to_bytes(32, "big").hex()

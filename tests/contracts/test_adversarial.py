@@ -3,9 +3,23 @@ attempt fails. The attacks of the security review (H-1 .. L-9) are in test_regre
 
 import pytest
 from brownie import ReentrantToken, Tournament, chain
+from conftest import (
+    ACTIVE,
+    CHALLENGE,
+    GUARDIAN_ROLE,
+    MANIFEST_HASH,
+    MANIFEST_URI,
+    MIN_ROUND_LENGTH,
+    ORACLE_ROLE,
+    UNIT,
+    assert_reverts_with,
+    decode_error,
+    event,
+    now,
+    params,
+    travel,
+)
 
-from conftest import (ACTIVE, CHALLENGE, GUARDIAN_ROLE, MANIFEST_HASH, MANIFEST_URI, MIN_ROUND_LENGTH, ORACLE_ROLE,
-                      UNIT, assert_reverts_with, decode_error, event, now, params, travel)
 from oracle.merkle import keccak256, leaf_hash, node_hash, process_proof
 from oracle.settlement import SettlementLeaf, settlement_tree
 
@@ -29,8 +43,7 @@ def test_reusing_an_old_root_moves_nothing(env, models):
     tx = t.settle(r2, *r1.settle_args(a)[1:], {"from": env.keeper})
     assert (event(tx, "Settled")["payout"], event(tx, "Settled")["burn"]) == (0, 0)
     assert t.stakeOf(a) == 1_040 * UNIT
-    assert_reverts_with("AlreadySettled", t.settle, r2, *r1.settle_args(a)[1:], {"from": env.keeper},
-                        expect=(a, r2))
+    assert_reverts_with("AlreadySettled", t.settle, r2, *r1.settle_args(a)[1:], {"from": env.keeper}, expect=(a, r2))
     env.solvent()
 
 
@@ -38,8 +51,9 @@ def test_zero_root_and_empty_multiproof_are_rejected(env, models):
     t = env.t
     r = env.full_round({models[0]: (1 * UNIT, 0)}, model_ids=models)
     r2 = env.open_and_close()
-    assert_reverts_with("ZeroRoot", t.proposeRoot, r2, "0x" + "00" * 32, 0, 0, MANIFEST_HASH, MANIFEST_URI,
-                        {"from": env.oracle})
+    assert_reverts_with(
+        "ZeroRoot", t.proposeRoot, r2, "0x" + "00" * 32, 0, 0, MANIFEST_HASH, MANIFEST_URI, {"from": env.oracle}
+    )
     # With no leaves, OpenZeppelin's multiproof "proves" proof[0] against itself: passing the root as proof[0]
     # would verify. The batch refuses empty leaves outright.
     assert_reverts_with("EmptyBatch", t.settleBatch, r.round, [], [r.tree.root], [], {"from": env.keeper})
@@ -70,11 +84,26 @@ def test_only_the_oracle_proposes_and_nobody_vetoes_an_active_root(env, models):
     t = env.t
     r = env.open_and_close()
     for intruder in (env.admin, env.guardian, env.alice):
-        assert_reverts_with("AccessControlUnauthorizedAccount", t.proposeRoot, r, "0x" + "55" * 32, 0, 0,
-                            MANIFEST_HASH, MANIFEST_URI, {"from": intruder}, expect=(intruder.address, ORACLE_ROLE))
+        assert_reverts_with(
+            "AccessControlUnauthorizedAccount",
+            t.proposeRoot,
+            r,
+            "0x" + "55" * 32,
+            0,
+            0,
+            MANIFEST_HASH,
+            MANIFEST_URI,
+            {"from": intruder},
+            expect=(intruder.address, ORACLE_ROLE),
+        )
     t.proposeRoot(r, "0x" + "55" * 32, 0, 0, MANIFEST_HASH, MANIFEST_URI, {"from": env.oracle})
-    assert_reverts_with("AccessControlUnauthorizedAccount", t.vetoRoot, r, {"from": env.oracle},
-                        expect=(env.oracle.address, GUARDIAN_ROLE))
+    assert_reverts_with(
+        "AccessControlUnauthorizedAccount",
+        t.vetoRoot,
+        r,
+        {"from": env.oracle},
+        expect=(env.oracle.address, GUARDIAN_ROLE),
+    )
     travel(CHALLENGE + 1)
     t.activateRoot(r, {"from": env.keeper})
     assert_reverts_with("UnexpectedRoundStatus", t.vetoRoot, r, {"from": env.guardian}, expect=(r, ACTIVE))
@@ -127,8 +156,9 @@ def test_reentrant_withdraw_is_stopped_by_the_guard(env, hostile):
     token.execute(t, t.requestWithdrawal.encode_input(1, 400 * UNIT), {"from": env.alice})
     token.arm(t, t.withdraw.encode_input(1), True)
     # The payout transfer calls back into withdraw: the guard reverts the inner call, the token bubbles it up.
-    assert_reverts_with("ReentrancyGuardReentrantCall", token.execute, t, t.withdraw.encode_input(1),
-                        {"from": env.alice})
+    assert_reverts_with(
+        "ReentrancyGuardReentrantCall", token.execute, t, t.withdraw.encode_input(1), {"from": env.alice}
+    )
     # Swallowing the failure instead: the outer withdraw completes once, the inner one was refused.
     token.arm(t, t.withdraw.encode_input(1), False)
     before = token.balanceOf(token)

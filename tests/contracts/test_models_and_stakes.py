@@ -1,12 +1,20 @@
 """Participants: registering models, staking (plain and with permit), tranches, withdrawal requests (lower,
 cancel), withdrawals, the reserve, and the batched model-state view keepers read."""
 
+from conftest import MIN_STAKE, RESERVE, UNIT, assert_reverts_with, event, now, permit_signature, plain
 
-from conftest import (MIN_STAKE, RESERVE, UNIT, assert_reverts_with, event, now, permit_signature,
-                      plain)
-
-STATE_FIELDS = ("owner", "stake", "netDeposits", "cumulativePayout", "cumulativeBurn", "settledRound", "tranche",
-                "trancheFrom", "withdrawal", "withdrawalAfter")
+STATE_FIELDS = (
+    "owner",
+    "stake",
+    "netDeposits",
+    "cumulativePayout",
+    "cumulativeBurn",
+    "settledRound",
+    "tranche",
+    "trancheFrom",
+    "withdrawal",
+    "withdrawalAfter",
+)
 
 
 def state(t, m) -> dict:
@@ -59,8 +67,12 @@ def test_stake_moves_tokens_in_and_counts_from_the_next_close(env):
     m = env.register(env.alice)
     before = token.balanceOf(env.alice)
     tx = t.stake(m, 250 * UNIT, {"from": env.alice})
-    assert dict(event(tx, "Staked")) == {"modelId": m, "owner": env.alice.address, "amount": 250 * UNIT,
-                                         "atRiskFrom": 1}
+    assert dict(event(tx, "Staked")) == {
+        "modelId": m,
+        "owner": env.alice.address,
+        "amount": 250 * UNIT,
+        "atRiskFrom": 1,
+    }
     assert t.stakeOf(m) == 250 * UNIT
     assert token.balanceOf(env.alice) == before - 250 * UNIT
     assert token.balanceOf(t) == RESERVE + 250 * UNIT
@@ -73,8 +85,9 @@ def test_stake_reverts(env):
     m = env.register(env.alice)
     assert_reverts_with("ZeroAmount", t.stake, m, 0, {"from": env.alice})
     # L-8: the first stake of a model is at least MIN_STAKE; later top-ups may be smaller.
-    assert_reverts_with("StakeBelowMinimum", t.stake, m, MIN_STAKE - 1, {"from": env.alice},
-                        expect=(m, MIN_STAKE - 1, MIN_STAKE))
+    assert_reverts_with(
+        "StakeBelowMinimum", t.stake, m, MIN_STAKE - 1, {"from": env.alice}, expect=(m, MIN_STAKE - 1, MIN_STAKE)
+    )
     assert_reverts_with("UnknownModel", t.stake, 99, MIN_STAKE, {"from": env.alice}, expect=(99,))
     assert_reverts_with("NotModelOwner", t.stake, m, MIN_STAKE, {"from": env.bob}, expect=(m, env.bob.address))
     assert_reverts_with("ERC20InsufficientBalance", t.stake, m, 1_000_001 * UNIT, {"from": env.alice})
@@ -86,8 +99,9 @@ def test_stake_reverts(env):
 def test_stake_without_allowance_fails_in_the_token(env, local_holder):
     _holder, acct = local_holder
     m = env.register(acct)
-    assert_reverts_with("ERC20InsufficientAllowance", env.t.stake, m, MIN_STAKE, {"from": acct},
-                        expect=(env.t.address, 0, MIN_STAKE))
+    assert_reverts_with(
+        "ERC20InsufficientAllowance", env.t.stake, m, MIN_STAKE, {"from": acct}, expect=(env.t.address, 0, MIN_STAKE)
+    )
 
 
 def test_a_top_up_on_an_unsettled_model_is_a_tranche_at_risk_from_the_next_close(env):
@@ -155,12 +169,31 @@ def test_bad_permit_without_allowance_fails(env, local_holder):
     deadline = now() + 3600
     # Signed for a smaller value than staked: the permit is swallowed, and the transfer finds no allowance.
     v, r, s = permit_signature(env.token, holder, env.t.address, 1 * UNIT, 0, deadline)
-    assert_reverts_with("ERC20InsufficientAllowance", env.t.stakeWithPermit, m, 400 * UNIT, deadline, v, r, s,
-                        {"from": acct}, expect=(env.t.address, 0, 400 * UNIT))
+    assert_reverts_with(
+        "ERC20InsufficientAllowance",
+        env.t.stakeWithPermit,
+        m,
+        400 * UNIT,
+        deadline,
+        v,
+        r,
+        s,
+        {"from": acct},
+        expect=(env.t.address, 0, 400 * UNIT),
+    )
     # A permit signed by someone else's key for this holder is no better.
     other_v, other_r, other_s = 27, "0x" + "11" * 32, "0x" + "22" * 32
-    assert_reverts_with("ERC20InsufficientAllowance", env.t.stakeWithPermit, m, MIN_STAKE, deadline, other_v,
-                        other_r, other_s, {"from": acct})
+    assert_reverts_with(
+        "ERC20InsufficientAllowance",
+        env.t.stakeWithPermit,
+        m,
+        MIN_STAKE,
+        deadline,
+        other_v,
+        other_r,
+        other_s,
+        {"from": acct},
+    )
     # And the permit cannot be used by someone else to stake on their own model from the holder's balance.
     mb = env.register(env.bob)
     good = permit_signature(env.token, holder, env.t.address, MIN_STAKE, 0, deadline)
@@ -177,8 +210,12 @@ def test_request_withdrawal_records_the_amount_and_the_last_closed_round(env):
     t = env.t
     m = env.register(env.alice, 1_000 * UNIT)
     tx = t.requestWithdrawal(m, 300 * UNIT, {"from": env.alice})
-    assert dict(event(tx, "WithdrawalRequested")) == {"modelId": m, "amount": 300 * UNIT, "pending": 300 * UNIT,
-                                                      "afterRound": 0}
+    assert dict(event(tx, "WithdrawalRequested")) == {
+        "modelId": m,
+        "amount": 300 * UNIT,
+        "pending": 300 * UNIT,
+        "afterRound": 0,
+    }
     t.requestWithdrawal(m, 100 * UNIT, {"from": env.alice})  # same boundary: adds up
     s = state(t, m)
     assert (s["withdrawal"], s["withdrawalAfter"], s["stake"]) == (400 * UNIT, 0, 1_000 * UNIT)
@@ -190,13 +227,20 @@ def test_request_withdrawal_reverts(env):
     assert_reverts_with("ZeroAmount", t.requestWithdrawal, m, 0, {"from": env.alice})
     assert_reverts_with("NotModelOwner", t.requestWithdrawal, m, 1, {"from": env.bob}, expect=(m, env.bob.address))
     assert_reverts_with("UnknownModel", t.requestWithdrawal, 9, 1, {"from": env.bob}, expect=(9,))
-    assert_reverts_with("WithdrawalExceedsStake", t.requestWithdrawal, m, 1_000 * UNIT + 1, {"from": env.alice},
-                        expect=(m, 1_000 * UNIT + 1, 1_000 * UNIT))
+    assert_reverts_with(
+        "WithdrawalExceedsStake",
+        t.requestWithdrawal,
+        m,
+        1_000 * UNIT + 1,
+        {"from": env.alice},
+        expect=(m, 1_000 * UNIT + 1, 1_000 * UNIT),
+    )
     # A second boundary while the model still has rounds to settle is refused, naming the round to settle through.
     t.requestWithdrawal(m, 100 * UNIT, {"from": env.alice})
     r1 = env.full_round({m: (0, 0)})
-    assert_reverts_with("WithdrawalBoundaryPending", t.requestWithdrawal, m, 1, {"from": env.alice},
-                        expect=(m, r1.round))
+    assert_reverts_with(
+        "WithdrawalBoundaryPending", t.requestWithdrawal, m, 1, {"from": env.alice}, expect=(m, r1.round)
+    )
     env.settle(r1, m)
     t.requestWithdrawal(m, 1, {"from": env.alice})
     assert (state(t, m)["withdrawal"], state(t, m)["withdrawalAfter"]) == (100 * UNIT + 1, r1.round)
@@ -221,8 +265,14 @@ def test_lowering_after_a_close_puts_the_amount_back_at_risk_like_a_deposit(env)
     env.settle(r1, m)
     t.requestWithdrawal(m, 400 * UNIT, {"from": env.alice})
     r2 = env.full_round({m: (0, 0)})  # closed with 400 out of risk
-    assert_reverts_with("WithdrawalNotLowered", t.lowerWithdrawal, m, 400 * UNIT, {"from": env.alice},
-                        expect=(m, 400 * UNIT, 400 * UNIT))
+    assert_reverts_with(
+        "WithdrawalNotLowered",
+        t.lowerWithdrawal,
+        m,
+        400 * UNIT,
+        {"from": env.alice},
+        expect=(m, 400 * UNIT, 400 * UNIT),
+    )
     # Lowered after round 2 closed: the 300 re-enter risk from round 3 (a tranche), not retroactively in round 2.
     t.lowerWithdrawal(m, 100 * UNIT, {"from": env.alice})
     s = state(t, m)
@@ -238,8 +288,7 @@ def test_lowering_after_a_close_needs_the_request_round_settled(env):
     t.requestWithdrawal(m, 400 * UNIT, {"from": env.alice})  # after round 1's close
     env.activate(r1.round)
     env.open_and_close()  # round 2 closes; the model is not settled through round 1
-    assert_reverts_with("WithdrawalBoundaryPending", t.lowerWithdrawal, m, 0, {"from": env.alice},
-                        expect=(m, r1.round))
+    assert_reverts_with("WithdrawalBoundaryPending", t.lowerWithdrawal, m, 0, {"from": env.alice}, expect=(m, r1.round))
     env.settle(r1, m)
     t.lowerWithdrawal(m, 0, {"from": env.alice})
 
@@ -299,10 +348,12 @@ def test_settle_and_withdraw_in_one_transaction(env):
     assert t.stakeOf(m) == 520 * UNIT
     # Not the owner: the settlement would be fine, the withdrawal is not.
     m2 = env.register(env.bob, 100 * UNIT)
-    assert_reverts_with("NoPendingWithdrawal", t.settleAndWithdraw, *res.settle_args(m), {"from": env.alice},
-                        expect=(m,))
-    assert_reverts_with("NotModelOwner", t.settleAndWithdraw, *res.settle_args(m), {"from": env.bob},
-                        expect=(m, env.bob.address))
+    assert_reverts_with(
+        "NoPendingWithdrawal", t.settleAndWithdraw, *res.settle_args(m), {"from": env.alice}, expect=(m,)
+    )
+    assert_reverts_with(
+        "NotModelOwner", t.settleAndWithdraw, *res.settle_args(m), {"from": env.bob}, expect=(m, env.bob.address)
+    )
     assert m2
 
 

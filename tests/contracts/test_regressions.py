@@ -4,11 +4,28 @@ that it now fails and that nothing is frozen or lost (M-6, L-5 and L-6 are on th
 Each attacker holds ONE privileged key; the other roles behave honestly (or simply do nothing)."""
 
 from brownie import Tournament, TournamentToken, chain
-
-from conftest import (CHALLENGE, GUARDIAN_ROLE, LAPSE_PERIOD, MANIFEST_HASH, MANIFEST_URI,
-                      MAX_BURN_CAP_BPS, MAX_PAUSE, MAX_PAYOUT_CAP_BPS, MIN_CHALLENGE_PERIOD, MIN_CLOSE_SPACING,
-                      MIN_STAKE, ORACLE_ROLE, UNIT, assert_reverts_with, deploy_env, event, now,
-                      params, plain, travel)
+from conftest import (
+    CHALLENGE,
+    GUARDIAN_ROLE,
+    LAPSE_PERIOD,
+    MANIFEST_HASH,
+    MANIFEST_URI,
+    MAX_BURN_CAP_BPS,
+    MAX_PAUSE,
+    MAX_PAYOUT_CAP_BPS,
+    MIN_CHALLENGE_PERIOD,
+    MIN_CLOSE_SPACING,
+    MIN_STAKE,
+    ORACLE_ROLE,
+    UNIT,
+    assert_reverts_with,
+    deploy_env,
+    event,
+    now,
+    params,
+    plain,
+    travel,
+)
 
 K = 1_000 * UNIT  # "1k" in the review's figures
 
@@ -45,8 +62,9 @@ def test_H2_a_proposal_must_name_a_manifest(env):
     # The guardian's watcher (Python) fails closed; on-chain, a proposal cannot omit the manifest hash it commits to.
     env.register(env.alice, 1_000 * UNIT)
     r = env.open_and_close()
-    assert_reverts_with("ZeroManifestHash", env.t.proposeRoot, r, "0x" + "11" * 32, 0, 0, "0x" + "00" * 32, "/",
-                        {"from": env.oracle})
+    assert_reverts_with(
+        "ZeroManifestHash", env.t.proposeRoot, r, "0x" + "11" * 32, 0, 0, "0x" + "00" * 32, "/", {"from": env.oracle}
+    )
 
 
 def test_H3_one_round_burns_at_most_the_cap_of_the_models_own_stake(env):
@@ -79,8 +97,18 @@ def test_H3_a_withdrawal_requested_before_a_close_is_not_at_risk_in_that_round(e
     # Stolen oracle key: burn 50k in round 2 and 50k more in round 3. Round 3 cannot even be proposed while round 2
     # is pending (no two rounds activated in one transaction).
     res2 = env.propose(r2, env.leaves_for({victim: (0, 50 * K)}), payout=0, burn=50 * K)
-    assert_reverts_with("ResolutionOutOfOrder", t.proposeRoot, r3, "0x" + "33" * 32, 0, 0, MANIFEST_HASH,
-                        MANIFEST_URI, {"from": env.oracle}, expect=(r3, r2))
+    assert_reverts_with(
+        "ResolutionOutOfOrder",
+        t.proposeRoot,
+        r3,
+        "0x" + "33" * 32,
+        0,
+        0,
+        MANIFEST_HASH,
+        MANIFEST_URI,
+        {"from": env.oracle},
+        expect=(r3, r2),
+    )
     env.activate(r2)
     assert settled(env.settle(res2, victim)) == (0, 5 * K)  # 5% of the 100k at risk in round 2
     res3 = env.propose(r3, env.leaves_for({victim: (0, 50 * K)}), payout=0, burn=50 * K)
@@ -122,8 +150,18 @@ def test_M1_pending_rounds_cannot_compound_within_one_window(env):
     # Stolen oracle key: propose a 5% burn for every closed round, then activate them all after one window.
     env.propose(closed[0], env.leaves_for({a: (0, 50 * K)}), payout=0, burn=50 * K)
     for r in closed[1:]:
-        assert_reverts_with("ResolutionOutOfOrder", t.proposeRoot, r, "0x" + "44" * 32, 0, 50 * K, MANIFEST_HASH,
-                            MANIFEST_URI, {"from": env.oracle}, expect=(r, closed[0]))
+        assert_reverts_with(
+            "ResolutionOutOfOrder",
+            t.proposeRoot,
+            r,
+            "0x" + "44" * 32,
+            0,
+            50 * K,
+            MANIFEST_HASH,
+            MANIFEST_URI,
+            {"from": env.oracle},
+            expect=(r, closed[0]),
+        )
     env.activate(closed[0])
     env.propose(closed[1], env.leaves_for({a: (0, 50 * K)}), payout=0, burn=50 * K)
     # One window later exactly one round's cap is active; the next needs a window of its own.
@@ -295,16 +333,18 @@ def test_L4_a_negative_net_deposit_cannot_block_proposals(env):
 
 def test_L7_the_token_supply_must_fit_the_ledger(env):
     big = TournamentToken.deploy("Big", "BIG", 2**94, env.admin, {"from": env.admin})
-    assert_reverts_with("TokenSupplyTooLarge", Tournament.deploy, params(big, env.admin), {"from": env.admin},
-                        expect=(2**94,))
+    assert_reverts_with(
+        "TokenSupplyTooLarge", Tournament.deploy, params(big, env.admin), {"from": env.admin}, expect=(2**94,)
+    )
 
 
 def test_L8_registration_needs_a_minimum_first_stake_and_stakeless_models_move_nothing(env):
     t = env.t
     a = env.register(env.alice, 1_000 * UNIT)
     s = env.register(env.bob)
-    assert_reverts_with("StakeBelowMinimum", t.stake, s, MIN_STAKE - 1, {"from": env.bob},
-                        expect=(s, MIN_STAKE - 1, MIN_STAKE))
+    assert_reverts_with(
+        "StakeBelowMinimum", t.stake, s, MIN_STAKE - 1, {"from": env.bob}, expect=(s, MIN_STAKE - 1, MIN_STAKE)
+    )
     res = env.full_round({s: (50 * UNIT, 50 * UNIT), a: (0, 0)})
     assert settled(env.settle(res, s)) == (0, 0)
     env.solvent()
@@ -312,14 +352,18 @@ def test_L8_registration_needs_a_minimum_first_stake_and_stakeless_models_move_n
 
 def test_L9_the_challenge_period_has_a_hard_floor(env):
     t = env.t
-    assert_reverts_with("InvalidBounds", t.scheduleBounds, (MIN_CHALLENGE_PERIOD - 1, 500, 500),
-                        {"from": env.admin})
-    assert_reverts_with("InvalidBounds", Tournament.deploy,
-                        params(env.token, env.admin, bounds=(MIN_CHALLENGE_PERIOD - 1, 500, 500)), {"from": env.admin})
+    assert_reverts_with("InvalidBounds", t.scheduleBounds, (MIN_CHALLENGE_PERIOD - 1, 500, 500), {"from": env.admin})
+    assert_reverts_with(
+        "InvalidBounds",
+        Tournament.deploy,
+        params(env.token, env.admin, bounds=(MIN_CHALLENGE_PERIOD - 1, 500, 500)),
+        {"from": env.admin},
+    )
     env.register(env.alice, 1_000 * UNIT)
     r = env.open_and_close()
-    activates_at = event(env.t.proposeRoot(r, "0x" + "11" * 32, 0, 0, MANIFEST_HASH, MANIFEST_URI,
-                                           {"from": env.oracle}), "RootProposed")["activatesAt"]
+    activates_at = event(
+        env.t.proposeRoot(r, "0x" + "11" * 32, 0, 0, MANIFEST_HASH, MANIFEST_URI, {"from": env.oracle}), "RootProposed"
+    )["activatesAt"]
     assert activates_at - now() >= MIN_CHALLENGE_PERIOD - 1
 
 
@@ -354,8 +398,7 @@ def test_P4_staking_from_zero_escapes_no_burn_and_takes_no_omitted_result(env):
     # Stolen oracle key: round 2 (b had no stake at its close) burns 50k of b and pays it 20k; b re-stakes while the
     # root is pending. The leaf can never apply (b is settled through round 2), nor could it (b's bound is zero).
     r2 = env.open_and_close()
-    bad = env.propose(r2, env.leaves_for({a: (0, 0), b: (20 * K, 50 * K)}), payout=20 * K, burn=50 * K,
-                      record=False)
+    bad = env.propose(r2, env.leaves_for({a: (0, 0), b: (20 * K, 50 * K)}), payout=20 * K, burn=50 * K, record=False)
     t.stake(b, 100 * K, {"from": env.bob})
     assert t.modelState(b)["settledRound"] == r2
     env.activate(r2)

@@ -3,17 +3,59 @@ re-proposals, activation inside [activatesAt, lapsesAt), lapsing, the bounded pa
 the constructor's checks."""
 
 from brownie import Tournament, TournamentExtension, TournamentToken, chain
-
-from conftest import (ACTIVE, ADMIN_DELAY, BOUNDS, BURN_CAP_BPS, CHALLENGE, CLOSED, DEFAULT_ADMIN_ROLE, GUARDIAN_ROLE,
-                      LAPSE_PERIOD, LAPSED, LIMITS, MANIFEST_HASH, MANIFEST_URI, MAX_BURN_CAP_BPS,
-                      MAX_PAUSE, MAX_PAYOUT_CAP_BPS, MAX_ROUND_LENGTH, MIN_CHALLENGE_PERIOD, MIN_CLOSE_SPACING,
-                      MIN_ROUND_LENGTH, OPEN, ORACLE_ROLE, PAUSE_COOLDOWN, PAUSER_ROLE, PAYOUT_CAP_BPS,
-                      PROPOSED, RESERVE, UNIT, VETOED, ZERO_ADDRESS, assert_reverts_with, event, now, params,
-                      plain, travel)
+from conftest import (
+    ACTIVE,
+    ADMIN_DELAY,
+    BOUNDS,
+    BURN_CAP_BPS,
+    CHALLENGE,
+    CLOSED,
+    DEFAULT_ADMIN_ROLE,
+    GUARDIAN_ROLE,
+    LAPSE_PERIOD,
+    LAPSED,
+    LIMITS,
+    MANIFEST_HASH,
+    MANIFEST_URI,
+    MAX_BURN_CAP_BPS,
+    MAX_PAUSE,
+    MAX_PAYOUT_CAP_BPS,
+    MAX_ROUND_LENGTH,
+    MIN_CHALLENGE_PERIOD,
+    MIN_CLOSE_SPACING,
+    MIN_ROUND_LENGTH,
+    OPEN,
+    ORACLE_ROLE,
+    PAUSE_COOLDOWN,
+    PAUSER_ROLE,
+    PAYOUT_CAP_BPS,
+    PROPOSED,
+    RESERVE,
+    UNIT,
+    VETOED,
+    ZERO_ADDRESS,
+    assert_reverts_with,
+    event,
+    now,
+    params,
+    plain,
+    travel,
+)
 
 ROOT = "0x" + "11" * 32
-INFO = ("status", "closesAt", "closedAt", "activatesAt", "lapsesAt", "challengePeriod", "payoutCapBps", "burnCapBps",
-        "payoutTotal", "root", "lastActiveAtOrBefore")
+INFO = (
+    "status",
+    "closesAt",
+    "closedAt",
+    "activatesAt",
+    "lapsesAt",
+    "challengePeriod",
+    "payoutCapBps",
+    "burnCapBps",
+    "payoutTotal",
+    "root",
+    "lastActiveAtOrBefore",
+)
 
 
 def info(t, r) -> dict:
@@ -29,9 +71,19 @@ def propose(env, r, payout=0, burn=0, root=ROOT, sender=None):
 
 def test_deployment_exposes_the_hard_limits_bounds_and_roles(env):
     t = env.t
-    assert (t.MIN_STAKE(), t.MIN_ROUND_LENGTH(), t.MAX_ROUND_LENGTH(), t.MIN_CLOSE_SPACING(), t.MIN_CHALLENGE_PERIOD(),
-            t.MAX_PAYOUT_CAP_BPS(), t.MAX_BURN_CAP_BPS(), t.LAPSE_PERIOD(), t.MAX_PAUSE(), t.PAUSE_COOLDOWN(),
-            t.ADMIN_DELAY()) == LIMITS
+    assert (
+        t.MIN_STAKE(),
+        t.MIN_ROUND_LENGTH(),
+        t.MAX_ROUND_LENGTH(),
+        t.MIN_CLOSE_SPACING(),
+        t.MIN_CHALLENGE_PERIOD(),
+        t.MAX_PAYOUT_CAP_BPS(),
+        t.MAX_BURN_CAP_BPS(),
+        t.LAPSE_PERIOD(),
+        t.MAX_PAUSE(),
+        t.PAUSE_COOLDOWN(),
+        t.ADMIN_DELAY(),
+    ) == LIMITS
     assert plain(t.bounds()) == BOUNDS
     assert t.exitBound() == LAPSE_PERIOD
     assert t.token() == env.token.address
@@ -43,32 +95,57 @@ def test_deployment_exposes_the_hard_limits_bounds_and_roles(env):
 
 def test_the_constructor_checks_every_hard_limit(env):
     a = env.admin
-    names = ("minStake", "minRoundLength", "maxRoundLength", "minCloseSpacing", "minChallengePeriod",
-             "maxPayoutCapBps", "maxBurnCapBps", "lapsePeriod", "maxPause", "pauseCooldown", "adminDelay")
+    names = (
+        "minStake",
+        "minRoundLength",
+        "maxRoundLength",
+        "minCloseSpacing",
+        "minChallengePeriod",
+        "maxPayoutCapBps",
+        "maxBurnCapBps",
+        "lapsePeriod",
+        "maxPause",
+        "pauseCooldown",
+        "adminDelay",
+    )
     bad = {
-        "minStake": 0, "minRoundLength": 0, "maxRoundLength": MIN_ROUND_LENGTH - 1, "minChallengePeriod": 0,
-        "maxPayoutCapBps": 10_001, "maxBurnCapBps": 10_000, "lapsePeriod": MIN_CHALLENGE_PERIOD, "maxPause": 0,
+        "minStake": 0,
+        "minRoundLength": 0,
+        "maxRoundLength": MIN_ROUND_LENGTH - 1,
+        "minChallengePeriod": 0,
+        "maxPayoutCapBps": 10_001,
+        "maxBurnCapBps": 10_000,
+        "lapsePeriod": MIN_CHALLENGE_PERIOD,
+        "maxPause": 0,
         "adminDelay": LAPSE_PERIOD,  # the admin must be slower than an exit
     }
     for name, value in bad.items():
         limits = list(LIMITS)
         limits[names.index(name)] = value
-        assert_reverts_with("InvalidParameter", Tournament.deploy, params(env.token, a, limits=limits), {"from": a},
-                            expect=(name,))
+        assert_reverts_with(
+            "InvalidParameter", Tournament.deploy, params(env.token, a, limits=limits), {"from": a}, expect=(name,)
+        )
     # Bounds outside the limits, and an admin of address zero.
-    for bounds in ((MIN_CHALLENGE_PERIOD - 1, 500, 500), (LAPSE_PERIOD, 500, 500),
-                   (CHALLENGE, MAX_PAYOUT_CAP_BPS + 1, 500), (CHALLENGE, 500, MAX_BURN_CAP_BPS + 1)):
-        assert_reverts_with("InvalidBounds", Tournament.deploy, params(env.token, a, bounds=bounds), {"from": a},
-                            expect=bounds)
-    assert_reverts_with("AccessControlInvalidDefaultAdmin", Tournament.deploy, params(env.token, ZERO_ADDRESS),
-                        {"from": a})
+    for bounds in (
+        (MIN_CHALLENGE_PERIOD - 1, 500, 500),
+        (LAPSE_PERIOD, 500, 500),
+        (CHALLENGE, MAX_PAYOUT_CAP_BPS + 1, 500),
+        (CHALLENGE, 500, MAX_BURN_CAP_BPS + 1),
+    ):
+        assert_reverts_with(
+            "InvalidBounds", Tournament.deploy, params(env.token, a, bounds=bounds), {"from": a}, expect=bounds
+        )
+    assert_reverts_with(
+        "AccessControlInvalidDefaultAdmin", Tournament.deploy, params(env.token, ZERO_ADDRESS), {"from": a}
+    )
 
 
 def test_the_token_supply_must_fit_the_ledger(env):
     # L-7: every ledger amount is (u)int96 with headroom for saturated leaf values: supply <= 2**94 - 1.
     big = TournamentToken.deploy("Big", "BIG", 2**94, env.admin, {"from": env.admin})
-    assert_reverts_with("TokenSupplyTooLarge", Tournament.deploy, params(big, env.admin), {"from": env.admin},
-                        expect=(2**94,))
+    assert_reverts_with(
+        "TokenSupplyTooLarge", Tournament.deploy, params(big, env.admin), {"from": env.admin}, expect=(2**94,)
+    )
     ok = TournamentToken.deploy("Ok", "OK", 2**94 - 1, env.admin, {"from": env.admin})
     Tournament.deploy(params(ok, env.admin), {"from": env.admin})
 
@@ -86,8 +163,13 @@ def test_open_and_close_a_round(env):
     t = env.t
     closes_at = now() + 120
     tx = t.openRound(closes_at, {"from": env.oracle})
-    assert dict(event(tx, "RoundOpened")) == {"round": 1, "closesAt": closes_at, "challengePeriod": CHALLENGE,
-                                              "payoutCapBps": PAYOUT_CAP_BPS, "burnCapBps": BURN_CAP_BPS}
+    assert dict(event(tx, "RoundOpened")) == {
+        "round": 1,
+        "closesAt": closes_at,
+        "challengePeriod": CHALLENGE,
+        "payoutCapBps": PAYOUT_CAP_BPS,
+        "burnCapBps": BURN_CAP_BPS,
+    }
     assert info(t, 1)["status"] == OPEN
     assert_reverts_with("RoundAlreadyOpen", t.openRound, closes_at + 100, {"from": env.oracle}, expect=(2 - 1,))
     assert_reverts_with("RoundNotDue", t.closeRound, 1, {"from": env.oracle}, expect=(1, closes_at))
@@ -98,8 +180,13 @@ def test_open_and_close_a_round(env):
     assert (info(t, 1)["status"], info(t, 1)["lapsesAt"]) == (CLOSED, e["lapsesAt"])
     assert plain(t.roundCursor()) == (1, 0, 0)
     assert_reverts_with("UnexpectedRoundStatus", t.closeRound, 1, {"from": env.oracle}, expect=(1, CLOSED))
-    assert_reverts_with("AccessControlUnauthorizedAccount", t.openRound, now() + 120, {"from": env.alice},
-                        expect=(env.alice.address, "0x" + ORACLE_ROLE.hex()))
+    assert_reverts_with(
+        "AccessControlUnauthorizedAccount",
+        t.openRound,
+        now() + 120,
+        {"from": env.alice},
+        expect=(env.alice.address, "0x" + ORACLE_ROLE.hex()),
+    )
 
 
 def test_round_length_and_close_spacing_are_bounded(env):
@@ -107,13 +194,15 @@ def test_round_length_and_close_spacing_are_bounded(env):
     # L-2 and M-4: no one-second rounds, no round that never closes.
     assert_reverts_with("CloseTimeOutOfRange", t.openRound, now() + 2, {"from": env.oracle})
     assert_reverts_with("CloseTimeOutOfRange", t.openRound, 2**40 - 1, {"from": env.oracle})
-    lo, hi = assert_reverts_with("CloseTimeOutOfRange", t.openRound, now() + MAX_ROUND_LENGTH + 100,
-                                 {"from": env.oracle})[1:]
+    lo, hi = assert_reverts_with(
+        "CloseTimeOutOfRange", t.openRound, now() + MAX_ROUND_LENGTH + 100, {"from": env.oracle}
+    )[1:]
     assert hi - lo == MAX_ROUND_LENGTH - MIN_ROUND_LENGTH
     r = env.open_and_close()
     closed_at = info(t, r)["closedAt"]
-    earliest = assert_reverts_with("CloseTimeOutOfRange", t.openRound, closed_at + MIN_CLOSE_SPACING - 1,
-                                   {"from": env.oracle})[1]
+    earliest = assert_reverts_with(
+        "CloseTimeOutOfRange", t.openRound, closed_at + MIN_CLOSE_SPACING - 1, {"from": env.oracle}
+    )[1]
     assert earliest >= closed_at + MIN_CLOSE_SPACING
 
 
@@ -127,27 +216,51 @@ def test_propose_records_the_root_and_its_window(env):
     tx = propose(env, r, 10 * UNIT, 5 * UNIT)
     e = event(tx, "RootProposed")
     assert (e["round"], e["root"], e["payoutTotal"], e["burnTotal"], e["manifestHash"], e["manifestURI"]) == (
-        r, ROOT, 10 * UNIT, 5 * UNIT, MANIFEST_HASH, MANIFEST_URI)
+        r,
+        ROOT,
+        10 * UNIT,
+        5 * UNIT,
+        MANIFEST_HASH,
+        MANIFEST_URI,
+    )
     i = info(t, r)
-    assert (i["status"], i["root"], i["payoutTotal"], i["activatesAt"]) == (PROPOSED, ROOT, 10 * UNIT,
-                                                                            e["activatesAt"])
+    assert (i["status"], i["root"], i["payoutTotal"], i["activatesAt"]) == (PROPOSED, ROOT, 10 * UNIT, e["activatesAt"])
     assert e["activatesAt"] == chain[tx.block_number].timestamp + CHALLENGE
 
 
 def test_propose_reverts(env):
     t = env.t
-    assert_reverts_with("UnexpectedRoundStatus", t.proposeRoot, 1, ROOT, 0, 0, MANIFEST_HASH, MANIFEST_URI,
-                        {"from": env.oracle}, expect=(1, 0))
+    assert_reverts_with(
+        "UnexpectedRoundStatus",
+        t.proposeRoot,
+        1,
+        ROOT,
+        0,
+        0,
+        MANIFEST_HASH,
+        MANIFEST_URI,
+        {"from": env.oracle},
+        expect=(1, 0),
+    )
     r = env.open_and_close()
+
     def args(**kw):
-        return (kw.get("round", r), kw.get("root", ROOT), kw.get("payout", 0), 0,
-                kw.get("manifest", MANIFEST_HASH), MANIFEST_URI, {"from": kw.get("sender", env.oracle)})
+        return (
+            kw.get("round", r),
+            kw.get("root", ROOT),
+            kw.get("payout", 0),
+            0,
+            kw.get("manifest", MANIFEST_HASH),
+            MANIFEST_URI,
+            {"from": kw.get("sender", env.oracle)},
+        )
 
     assert_reverts_with("ZeroRoot", t.proposeRoot, *args(root="0x" + "00" * 32))
     assert_reverts_with("ZeroManifestHash", t.proposeRoot, *args(manifest="0x" + "00" * 32))
     assert_reverts_with("ResolutionOutOfOrder", t.proposeRoot, *args(round=r + 1), expect=(r + 1, r))
-    assert_reverts_with("PayoutExceedsFreeReserve", t.proposeRoot, *args(payout=RESERVE + 1),
-                        expect=(r, RESERVE + 1, RESERVE))
+    assert_reverts_with(
+        "PayoutExceedsFreeReserve", t.proposeRoot, *args(payout=RESERVE + 1), expect=(r, RESERVE + 1, RESERVE)
+    )
     # Nothing is staked: no honest round can pay anything, and a proposal cannot commit the reserve.
     assert t.payoutLimit(r) == 0
     assert_reverts_with("PayoutExceedsCap", t.proposeRoot, *args(payout=1), expect=(r, 1, 0))
@@ -162,8 +275,18 @@ def test_only_one_round_is_pending_at_a_time(env):
     r2 = env.open_and_close()
     propose(env, r1)
     # M-1: round 2 cannot be proposed while round 1 is pending, so two windows never overlap.
-    assert_reverts_with("ResolutionOutOfOrder", t.proposeRoot, r2, ROOT, 0, 0, MANIFEST_HASH, MANIFEST_URI,
-                        {"from": env.oracle}, expect=(r2, r1))
+    assert_reverts_with(
+        "ResolutionOutOfOrder",
+        t.proposeRoot,
+        r2,
+        ROOT,
+        0,
+        0,
+        MANIFEST_HASH,
+        MANIFEST_URI,
+        {"from": env.oracle},
+        expect=(r2, r1),
+    )
     env.activate(r1)
     propose(env, r2)
 
@@ -173,8 +296,9 @@ def test_a_proposal_must_leave_time_to_activate_before_the_round_lapses(env):
     r = env.open_and_close()
     lapses_at = info(t, r)["lapsesAt"]
     travel(lapses_at - now() - CHALLENGE)
-    activates_at, lapses = assert_reverts_with("ProposalPastLapse", t.proposeRoot, r, ROOT, 0, 0, MANIFEST_HASH,
-                                               MANIFEST_URI, {"from": env.oracle})[1:]
+    activates_at, lapses = assert_reverts_with(
+        "ProposalPastLapse", t.proposeRoot, r, ROOT, 0, 0, MANIFEST_HASH, MANIFEST_URI, {"from": env.oracle}
+    )[1:]
     assert activates_at >= lapses == lapses_at
 
 
@@ -289,8 +413,12 @@ def test_pause_stops_new_risk_but_never_an_exit(env):
     res = env.propose(r1, env.leaves_for({m: (0, 10 * UNIT)}))
     t.pause({"from": env.pauser})
     until = plain(t.pauseState())[0]
-    for fn, args in ((t.stake, (m, UNIT)), (t.registerModel, ()), (t.openRound, (now() + 120,)),
-                     (t.proposeRoot, (r1 + 1, ROOT, 0, 0, MANIFEST_HASH, MANIFEST_URI))):
+    for fn, args in (
+        (t.stake, (m, UNIT)),
+        (t.registerModel, ()),
+        (t.openRound, (now() + 120,)),
+        (t.proposeRoot, (r1 + 1, ROOT, 0, 0, MANIFEST_HASH, MANIFEST_URI)),
+    ):
         sender = env.oracle if fn in (t.openRound, t.proposeRoot) else env.alice
         assert_reverts_with("EnforcedPause", fn, *args, {"from": sender}, expect=(until,))
     # Requesting, activating, settling, withdrawing and lapsing all work while paused.
@@ -308,8 +436,9 @@ def test_bounds_change_only_after_the_admin_delay(env):
     t = env.t
     new = (2 * CHALLENGE, 1_000, 1_000)
     assert_reverts_with("AccessControlUnauthorizedAccount", t.scheduleBounds, new, {"from": env.oracle})
-    assert_reverts_with("InvalidBounds", t.scheduleBounds, (CHALLENGE, MAX_PAYOUT_CAP_BPS + 1, 500),
-                        {"from": env.admin})
+    assert_reverts_with(
+        "InvalidBounds", t.scheduleBounds, (CHALLENGE, MAX_PAYOUT_CAP_BPS + 1, 500), {"from": env.admin}
+    )
     tx = t.scheduleBounds(new, {"from": env.admin})
     e = event(tx, "BoundsScheduled")
     op = t.boundsOperationId(new)
@@ -332,20 +461,38 @@ def test_scheduled_operations_can_be_cancelled(env):
     assert op == t.roleGrantOperationId(ORACLE_ROLE, env.carol)
     assert dict(event(t.cancelOperation(op, {"from": env.admin}), "OperationCancelled")) == {"id": op}
     travel(ADMIN_DELAY)
-    assert_reverts_with("OperationNotScheduled", t.executeRoleGrant, ORACLE_ROLE, env.carol, {"from": env.admin},
-                        expect=("0x" + bytes(op).hex(),))
+    assert_reverts_with(
+        "OperationNotScheduled",
+        t.executeRoleGrant,
+        ORACLE_ROLE,
+        env.carol,
+        {"from": env.admin},
+        expect=("0x" + bytes(op).hex(),),
+    )
     assert_reverts_with("OperationNotScheduled", t.cancelOperation, op, {"from": env.admin})
 
 
 def test_roles_are_granted_only_after_the_delay_and_revoked_at_once(env):
     t = env.t
     # M-2: no instant grant, not even by the admin.
-    assert_reverts_with("RoleGrantNeedsSchedule", t.grantRole, ORACLE_ROLE, env.carol, {"from": env.admin},
-                        expect=("0x" + ORACLE_ROLE.hex(), env.carol.address.lower()))
-    assert_reverts_with("AccessControlEnforcedDefaultAdminRules", t.grantRole, DEFAULT_ADMIN_ROLE, env.carol,
-                        {"from": env.admin})
-    assert_reverts_with("AccessControlEnforcedDefaultAdminRules", t.scheduleRoleGrant, DEFAULT_ADMIN_ROLE,
-                        env.carol, {"from": env.admin})
+    assert_reverts_with(
+        "RoleGrantNeedsSchedule",
+        t.grantRole,
+        ORACLE_ROLE,
+        env.carol,
+        {"from": env.admin},
+        expect=("0x" + ORACLE_ROLE.hex(), env.carol.address.lower()),
+    )
+    assert_reverts_with(
+        "AccessControlEnforcedDefaultAdminRules", t.grantRole, DEFAULT_ADMIN_ROLE, env.carol, {"from": env.admin}
+    )
+    assert_reverts_with(
+        "AccessControlEnforcedDefaultAdminRules",
+        t.scheduleRoleGrant,
+        DEFAULT_ADMIN_ROLE,
+        env.carol,
+        {"from": env.admin},
+    )
     t.scheduleRoleGrant(GUARDIAN_ROLE, env.carol, {"from": env.admin})
     travel(ADMIN_DELAY - 10)
     assert_reverts_with("OperationNotReady", t.executeRoleGrant, GUARDIAN_ROLE, env.carol, {"from": env.admin})

@@ -4,10 +4,19 @@ the per-model bounds a settlement enforces (one round exactly, many rounds throu
 from fractions import Fraction
 
 import pytest
-
 from bounds_reference import RoundCaps, honest_bounds, single_round_bounds
-from conftest import (BURN_CAP_BPS, MANIFEST_HASH, MANIFEST_URI, PAYOUT_CAP_BPS, RESERVE, UNIT, assert_reverts_with,
-                      event, plain)
+from conftest import (
+    BURN_CAP_BPS,
+    MANIFEST_HASH,
+    MANIFEST_URI,
+    PAYOUT_CAP_BPS,
+    RESERVE,
+    UNIT,
+    assert_reverts_with,
+    event,
+    plain,
+)
+
 from oracle.merkle import StandardMerkleTree
 from oracle.settlement import SettlementLeaf
 
@@ -21,8 +30,23 @@ def models(env):
 
 
 def state(t, m) -> dict:
-    return dict(zip(("owner", "stake", "netDeposits", "cumulativePayout", "cumulativeBurn", "settledRound",
-                     "tranche", "trancheFrom", "withdrawal", "withdrawalAfter"), plain(t.modelState(m))))
+    return dict(
+        zip(
+            (
+                "owner",
+                "stake",
+                "netDeposits",
+                "cumulativePayout",
+                "cumulativeBurn",
+                "settledRound",
+                "tranche",
+                "trancheFrom",
+                "withdrawal",
+                "withdrawalAfter",
+            ),
+            plain(t.modelState(m)),
+        )
+    )
 
 
 def test_settle_applies_the_leaf_to_the_stake_and_moves_payouts_from_the_reserve(env, models):
@@ -171,8 +195,9 @@ def test_lapsed_rounds_add_nothing_to_the_bound(env, models):
     env.lapse(r2)
     r3 = env.full_round({a: (0, 10_000 * UNIT)})
     # Between the model's settlement (round 0) and round 3 only rounds 1 and 3 were active.
-    _, min_stake = honest_bounds(1_000 * UNIT, [RoundCaps(1, True, 500, 500), RoundCaps(2, False, 500, 500),
-                                                RoundCaps(3, True, 500, 500)])
+    _, min_stake = honest_bounds(
+        1_000 * UNIT, [RoundCaps(1, True, 500, 500), RoundCaps(2, False, 500, 500), RoundCaps(3, True, 500, 500)]
+    )
     got = t.settlementBounds(a, r3.round)[1]
     assert min_stake * (1 - Fraction(1, 10**11)) - 10 <= got <= min_stake
     env.settle(r3, a)

@@ -14,14 +14,29 @@ import inspect
 import random
 
 from brownie import TournamentToken, chain
+from conftest import (
+    BPS,
+    BURN_CAP_BPS,
+    CHALLENGE,
+    LAPSE_PERIOD,
+    MANIFEST_HASH,
+    MANIFEST_URI,
+    MAX_PAUSE,
+    MIN_ROUND_LENGTH,
+    PAUSE_COOLDOWN,
+    PAYOUT_CAP_BPS,
+    UNIT,
+    assert_reverts_with,
+    deploy_tournament,
+    event,
+    now,
+    plain,
+)
 from hypothesis import settings as hp_settings
 from hypothesis import stateful as sf
 from hypothesis import strategies as st
 from hypothesis.strategies import SearchStrategy
 
-from conftest import (BURN_CAP_BPS, BPS, CHALLENGE, LAPSE_PERIOD, MANIFEST_HASH, MANIFEST_URI, MAX_PAUSE,
-                      MIN_ROUND_LENGTH, PAUSE_COOLDOWN, PAYOUT_CAP_BPS, UNIT, assert_reverts_with,
-                      deploy_tournament, event, now, plain)
 from oracle.merkle import StandardMerkleTree
 from oracle.settlement import LEAF_ENCODING, multiproof_for, proof_for
 
@@ -47,7 +62,12 @@ class Tournament_rules:
     def __init__(self, actors):
         a = actors
         self.admin, self.oracle, self.guardian, self.pauser, self.keeper = (
-            a["admin"], a["oracle"], a["guardian"], a["pauser"], a["keeper"])
+            a["admin"],
+            a["oracle"],
+            a["guardian"],
+            a["pauser"],
+            a["keeper"],
+        )
         self.owners = {1: a["alice"], 2: a["bob"], 3: a["carol"], SYBIL: a["keeper"]}
         self.token = TournamentToken.deploy("Tournament Stake", "STK", SUPPLY, self.admin, {"from": self.admin})
         self.t = deploy_tournament(self.token, a)
@@ -155,12 +175,19 @@ class Tournament_rules:
         if amount == 0:
             assert_reverts_with("ZeroAmount", self.t.requestWithdrawal, m, 0, {"from": owner})
         elif w and w[1] != lc and not self.settled_through(m, lc):
-            assert_reverts_with("WithdrawalBoundaryPending", self.t.requestWithdrawal, m, amount, {"from": owner},
-                                expect=(m, lc))
+            assert_reverts_with(
+                "WithdrawalBoundaryPending", self.t.requestWithdrawal, m, amount, {"from": owner}, expect=(m, lc)
+            )
             reached("second withdrawal boundary refused")
         elif pending > available:
-            assert_reverts_with("WithdrawalExceedsStake", self.t.requestWithdrawal, m, amount, {"from": owner},
-                                expect=(m, pending, available))
+            assert_reverts_with(
+                "WithdrawalExceedsStake",
+                self.t.requestWithdrawal,
+                m,
+                amount,
+                {"from": owner},
+                expect=(m, pending, available),
+            )
         else:
             self.t.requestWithdrawal(m, amount, {"from": owner})
             self.wd[m] = (pending, lc, w[2] if w and w[1] == lc else now())
@@ -177,8 +204,9 @@ class Tournament_rules:
         saved = dict(self.tranche)
         if w[1] != lc:
             if not self.settled_through(m, w[1]):
-                assert_reverts_with("WithdrawalBoundaryPending", self.t.lowerWithdrawal, m, new, {"from": owner},
-                                    expect=(m, w[1]))
+                assert_reverts_with(
+                    "WithdrawalBoundaryPending", self.t.lowerWithdrawal, m, new, {"from": owner}, expect=(m, w[1])
+                )
                 return
             if not self.settled_through(m, lc):
                 err = self.add_tranche(m, w[0] - new)
@@ -203,8 +231,9 @@ class Tournament_rules:
             return
         required = self.last_active_at_or_before(w[1])
         if self.rec[m][2] < required:
-            assert_reverts_with("UnsettledRounds", self.t.withdraw, m, {"from": owner},
-                                expect=(m, self.rec[m][2], required))
+            assert_reverts_with(
+                "UnsettledRounds", self.t.withdraw, m, {"from": owner}, expect=(m, self.rec[m][2], required)
+            )
             reached("withdraw waits for a settlement")
             return
         self._withdraw(m)
@@ -231,9 +260,14 @@ class Tournament_rules:
         chain.sleep(MIN_ROUND_LENGTH + 11)
         tx = self.t.closeRound(r, {"from": self.oracle})
         closed_at = chain[tx.block_number].timestamp
-        self.rounds[r] = dict(status="closed", closed_at=closed_at, lapses_at=closed_at + LAPSE_PERIOD,
-                              net_close=dict(self.net), w_close={m: (w[0] if w else 0) for m, w in self.wd.items()},
-                              tranche_close=dict(self.tranche))
+        self.rounds[r] = dict(
+            status="closed",
+            closed_at=closed_at,
+            lapses_at=closed_at + LAPSE_PERIOD,
+            net_close=dict(self.net),
+            w_close={m: (w[0] if w else 0) for m, w in self.wd.items()},
+            tranche_close=dict(self.tranche),
+        )
         self.last_closed = r
 
     def honest_leaves(self, r, seed):
@@ -265,8 +299,13 @@ class Tournament_rules:
         # The tree of the leaves in id order; built directly, since a bad root's values may exceed any amount.
         tree = StandardMerkleTree.of([(m, *leaves[m]) for m in sorted(leaves)], LEAF_ENCODING, sort_leaves=False)
         tx = self.t.proposeRoot(r, tree.root, payout, burn, MANIFEST_HASH, MANIFEST_URI, {"from": self.oracle})
-        self.rounds[r].update(status="proposed", leaves=leaves, tree=tree, payout=payout,
-                              activates_at=chain[tx.block_number].timestamp + CHALLENGE)
+        self.rounds[r].update(
+            status="proposed",
+            leaves=leaves,
+            tree=tree,
+            payout=payout,
+            activates_at=chain[tx.block_number].timestamp + CHALLENGE,
+        )
 
     def increases(self, r, leaves):
         prev = self.leaves_through(r - 1)
@@ -319,8 +358,13 @@ class Tournament_rules:
         if r is None or self.rounds[r]["status"] != "proposed":
             return
         if now() >= self.rounds[r]["activates_at"]:
-            assert_reverts_with("ChallengeWindowClosed", self.t.vetoRoot, r, {"from": self.guardian},
-                                expect=(r, self.rounds[r]["activates_at"]))
+            assert_reverts_with(
+                "ChallengeWindowClosed",
+                self.t.vetoRoot,
+                r,
+                {"from": self.guardian},
+                expect=(r, self.rounds[r]["activates_at"]),
+            )
             return
         self.t.vetoRoot(r, {"from": self.guardian})
         self.rounds[r]["status"] = "vetoed"
@@ -364,8 +408,9 @@ class Tournament_rules:
                 reached("unpause")
             return
         if self.paused_until and t < self.paused_until + PAUSE_COOLDOWN:
-            assert_reverts_with("PauseCoolingDown", self.t.pause, {"from": self.pauser},
-                                expect=(self.paused_until + PAUSE_COOLDOWN,))
+            assert_reverts_with(
+                "PauseCoolingDown", self.t.pause, {"from": self.pauser}, expect=(self.paused_until + PAUSE_COOLDOWN,)
+            )
             return
         tx = self.t.pause({"from": self.pauser})
         self.paused_until = chain[tx.block_number].timestamp + MAX_PAUSE
@@ -415,12 +460,16 @@ class Tournament_rules:
         if not r:
             return
         mp = multiproof_for(self.rounds[r]["tree"], ids)
-        tx = self.t.settleBatch(r, [leaf.as_tuple() for leaf in mp.leaves], mp.proof, mp.proof_flags,
-                                {"from": self.keeper})
+        tx = self.t.settleBatch(
+            r, [leaf.as_tuple() for leaf in mp.leaves], mp.proof, mp.proof_flags, {"from": self.keeper}
+        )
         fresh = [leaf.model_id for leaf in mp.leaves if self.rec[leaf.model_id][2] < r]
         assert tx.return_value == len(fresh)
-        clamped = {e["modelId"]: (e["payout"], e["burn"]) for e in tx.events["SettlementClamped"]} \
-            if "SettlementClamped" in tx.events else {}
+        clamped = (
+            {e["modelId"]: (e["payout"], e["burn"]) for e in tx.events["SettlementClamped"]}
+            if "SettlementClamped" in tx.events
+            else {}
+        )
         assert set(clamped) <= {SYBIL}
         for m in fresh:
             leaf_p, leaf_b = self.rounds[r]["leaves"][m]
@@ -476,6 +525,7 @@ def _counted(name, fn):
     def step(self, **kwargs):
         reached(name)
         return fn(self, **kwargs)
+
     step.__name__ = name
     return step
 
@@ -498,11 +548,13 @@ def state_machine(rules, *args, settings):
         if name.startswith("rule_"):
             sig = inspect.signature(fn)
             namespace[name] = sf.rule(**{p.name: strategies[p.default] for p in list(sig.parameters.values())[1:]})(
-                _counted(name, fn))
+                _counted(name, fn)
+            )
         elif name.startswith("initialize_"):
             sig = inspect.signature(fn)
             namespace[name] = sf.initialize(
-                **{p.name: strategies[p.default] for p in list(sig.parameters.values())[1:]})(fn)
+                **{p.name: strategies[p.default] for p in list(sig.parameters.values())[1:]}
+            )(fn)
         elif name.startswith("invariant_"):
             namespace[name] = sf.invariant()(fn)
     machine = type("TournamentMachine", (rules, sf.RuleBasedStateMachine), namespace)
@@ -512,13 +564,33 @@ def state_machine(rules, *args, settings):
 
 
 def test_random_sequences_keep_the_ledger_consistent(actors):
-    state_machine(Tournament_rules, actors,
-                  settings={"max_examples": 25, "stateful_step_count": 30, "deadline": None, "database": None,
-                            # Derandomized: the same sequences every run, so the run time and the paths reached
-                            # (asserted below) are stable; change the seed by editing max_examples or the rules.
-                            "derandomize": True})
+    state_machine(
+        Tournament_rules,
+        actors,
+        settings={
+            "max_examples": 25,
+            "stateful_step_count": 30,
+            "deadline": None,
+            "database": None,
+            # Derandomized: the same sequences every run, so the run time and the paths reached
+            # (asserted below) are stable; change the seed by editing max_examples or the rules.
+            "derandomize": True,
+        },
+    )
     print("reached:", REACHED)
-    for path in ("honest proposal", "sybil proposal", "malicious proposal vetoed", "activation", "lapse", "settle",
-                 "batch settle", "withdraw", "tranche", "withdrawal lowered", "pause", "exit by the bound",
-                 "stake-less claim settled to nothing"):
+    for path in (
+        "honest proposal",
+        "sybil proposal",
+        "malicious proposal vetoed",
+        "activation",
+        "lapse",
+        "settle",
+        "batch settle",
+        "withdraw",
+        "tranche",
+        "withdrawal lowered",
+        "pause",
+        "exit by the bound",
+        "stake-less claim settled to nothing",
+    ):
         assert REACHED.get(path), f"the random runs never reached: {path} ({REACHED})"

@@ -2,7 +2,6 @@
 test_rounds_and_roots)."""
 
 from brownie import TournamentToken, chain
-
 from conftest import SUPPLY, UNIT, assert_reverts_with, now, permit_signature
 
 
@@ -30,13 +29,24 @@ def test_burn_lowers_total_supply_for_good(env):
 
 
 def test_burn_more_than_balance_reverts(env):
-    assert_reverts_with("ERC20InsufficientBalance", env.token.burn, 1_000_001 * UNIT, {"from": env.alice},
-                        expect=(env.alice.address, 1_000_000 * UNIT, 1_000_001 * UNIT))
+    assert_reverts_with(
+        "ERC20InsufficientBalance",
+        env.token.burn,
+        1_000_001 * UNIT,
+        {"from": env.alice},
+        expect=(env.alice.address, 1_000_000 * UNIT, 1_000_001 * UNIT),
+    )
 
 
 def test_burn_from_needs_allowance(env):
-    assert_reverts_with("ERC20InsufficientAllowance", env.token.burnFrom, env.alice, 1, {"from": env.bob},
-                        expect=(env.bob.address, 0, 1))
+    assert_reverts_with(
+        "ERC20InsufficientAllowance",
+        env.token.burnFrom,
+        env.alice,
+        1,
+        {"from": env.bob},
+        expect=(env.bob.address, 0, 1),
+    )
     env.token.approve(env.bob, 5, {"from": env.alice})
     env.token.burnFrom(env.alice, 5, {"from": env.bob})
     assert env.token.totalSupply() == SUPPLY - 5
@@ -56,16 +66,18 @@ def test_permit_sets_allowance_and_consumes_the_nonce(env, local_holder):
     assert env.token.allowance(holder.address, env.bob) == 123
     assert env.token.nonces(holder.address) == 1
     # Replaying the same signature recovers a different signer once the nonce moved on.
-    assert_reverts_with("ERC2612InvalidSigner", env.token.permit, holder.address, env.bob, 123, deadline, v, r, s,
-                        {"from": env.carol})
+    assert_reverts_with(
+        "ERC2612InvalidSigner", env.token.permit, holder.address, env.bob, 123, deadline, v, r, s, {"from": env.carol}
+    )
 
 
 def test_permit_rejects_expired_and_forged_signatures(env, local_holder):
     holder, _ = local_holder
     past = now() - 1
     v, r, s = permit_signature(env.token, holder, env.bob.address, 1, 0, past)
-    assert_reverts_with("ERC2612ExpiredSignature", env.token.permit, holder.address, env.bob, 1, past, v, r, s,
-                        expect=(past,))
+    assert_reverts_with(
+        "ERC2612ExpiredSignature", env.token.permit, holder.address, env.bob, 1, past, v, r, s, expect=(past,)
+    )
     deadline = now() + 3600
     v, r, s = permit_signature(env.token, holder, env.bob.address, 1, 0, deadline)
     # Same signature, a different value: the recovered signer is not the holder.
@@ -76,20 +88,30 @@ def test_permit_rejects_expired_and_forged_signatures(env, local_holder):
 def test_domain_separator_matches_eip712_of_name_version_chain_contract(env):
     from eth_abi import encode
     from eth_utils import keccak
+
     typehash = keccak(text="EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)")
-    expected = keccak(encode(["bytes32", "bytes32", "bytes32", "uint256", "address"],
-                             [typehash, keccak(text="Tournament Stake"), keccak(text="1"), chain.id,
-                              env.token.address]))
+    expected = keccak(
+        encode(
+            ["bytes32", "bytes32", "bytes32", "uint256", "address"],
+            [typehash, keccak(text="Tournament Stake"), keccak(text="1"), chain.id, env.token.address],
+        )
+    )
     assert env.token.DOMAIN_SEPARATOR() == "0x" + expected.hex()
 
 
 def test_revert_helper_itself_fails_on_the_wrong_error_or_a_success(env):
     # The helper must be able to fail: a different error, different arguments and a successful call all trip it.
     import pytest
+
     with pytest.raises(AssertionError, match="expected ERC20InvalidSender"):
         assert_reverts_with("ERC20InvalidSender", env.token.burn, 1_000_001 * UNIT, {"from": env.alice})
     with pytest.raises(AssertionError, match="args"):
-        assert_reverts_with("ERC20InsufficientBalance", env.token.burn, 1_000_001 * UNIT, {"from": env.alice},
-                            expect=(env.alice.address, 0, 0))
+        assert_reverts_with(
+            "ERC20InsufficientBalance",
+            env.token.burn,
+            1_000_001 * UNIT,
+            {"from": env.alice},
+            expect=(env.alice.address, 0, 0),
+        )
     with pytest.raises(AssertionError, match="succeeded"):
         assert_reverts_with("ERC20InsufficientBalance", env.token.burn, 1, {"from": env.alice})

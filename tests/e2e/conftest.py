@@ -3,8 +3,9 @@ oracle/guardian/pauser roles granted and a funded reward reserve, and participan
 ether for gas and tokens to stake.
 
 Isolation: request ``chain`` (function scope) to run a test between ``evm_snapshot`` and ``evm_revert`` (its
-clock at the wall clock when it starts); tests that only read may use ``deployment`` directly. Off-chain state (keystore files, inboxes, artifact stores) lives in
-per-test ``tmp_path`` or in session directories nothing writes to after setup.
+clock at the wall clock when it starts); tests that only read may use ``deployment`` directly. Off-chain state
+(keystore files, inboxes, artifact stores) lives in per-test ``tmp_path`` or in session directories nothing writes
+to after setup.
 
 Roles (Anvil development accounts, public test keys): 0 = admin/deployer (holds the token supply, PAUSER),
 1 = oracle, 2 = guardian, 3 = keeper (a third party with ether, no tokens). Participants are fresh random keys.
@@ -75,8 +76,12 @@ def dev_accounts() -> list[LocalAccount]:
 @pytest.fixture(scope="session")
 def deployed(anvil: Anvil, dev_accounts: list[LocalAccount], tmp_path_factory: pytest.TempPathFactory) -> Chain:
     """Token + tournament deployed, roles granted, reward reserve funded; the deployment saved to a JSON file."""
-    return local_tournament(anvil, challenge_period=CHALLENGE_PERIOD, reserve=RESERVE,
-                            save_to=tmp_path_factory.mktemp("deployment") / "deployment.json")
+    return local_tournament(
+        anvil,
+        challenge_period=CHALLENGE_PERIOD,
+        reserve=RESERVE,
+        save_to=tmp_path_factory.mktemp("deployment") / "deployment.json",
+    )
 
 
 @pytest.fixture(scope="session")
@@ -89,8 +94,9 @@ def participants(deployed: Chain, tmp_path_factory: pytest.TempPathFactory) -> l
         account = Account.create()
         keystore.import_key(f"p{i}", bytes(account.key), KEYSTORE_PASSWORD)
         deployed.admin.send_ether(account.address, PARTICIPANT_ETHER)
-        deployed.admin.transact(deployed.token.functions.transfer(account.address, PARTICIPANT_TOKENS),
-                                action=f"fund participant p{i}")
+        deployed.admin.transact(
+            deployed.token.functions.transfer(account.address, PARTICIPANT_TOKENS), action=f"fund participant p{i}"
+        )
         found.append(Participant(f"p{i}", account, directory, KEYSTORE_PASSWORD))
     return found
 

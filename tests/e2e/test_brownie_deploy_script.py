@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from web3 import Web3
 
-from oracle.chain.artifacts import abi
 from oracle.chain.anvil import Anvil, dev_private_keys, start_anvil
+from oracle.chain.artifacts import abi
 
 REPO = Path(__file__).resolve().parents[2]
 BROWNIE = str(Path(sys.executable).with_name("brownie"))
@@ -37,17 +37,20 @@ def node() -> Anvil:
 
 def brownie(home: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     environment = {**os.environ, "HOME": str(home), **env}
-    return subprocess.run([BROWNIE, *args], cwd=REPO, env=environment, capture_output=True, text=True,
-                          timeout=300, check=False)
+    return subprocess.run(
+        [BROWNIE, *args], cwd=REPO, env=environment, capture_output=True, text=True, timeout=300, check=False
+    )
 
 
-def test_the_brownie_script_deploys_to_any_development_network_and_never_replaces_a_file(node: Anvil,
-                                                                                         tmp_path: Path) -> None:
+def test_the_brownie_script_deploys_to_any_development_network_and_never_replaces_a_file(
+    node: Anvil, tmp_path: Path
+) -> None:
     home = tmp_path / "home"
     home.mkdir()
     port = node.url.rsplit(":", 1)[1]
-    added = brownie(home, "networks", "add", "Development", NETWORK, "host=http://127.0.0.1", f"port={port}",
-                    "cmd=anvil")
+    added = brownie(
+        home, "networks", "add", "Development", NETWORK, "host=http://127.0.0.1", f"port={port}", "cmd=anvil"
+    )
     assert added.returncode == 0, added.stdout + added.stderr
     target = tmp_path / "deployment.json"
     env = {"TOURNEY_DEPLOYMENT": str(target), "TOURNEY_DEPLOY_CHALLENGE_PERIOD": "321"}

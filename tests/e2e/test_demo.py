@@ -26,12 +26,17 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_small_demo_outcome(tmp_path: Path) -> None:
-    config = DemoConfig(participants=4, models_per_participant=2, rounds=5, bad_round=3, withdraw_round=2,
-                        live_rows=300, features=16)
+    config = DemoConfig(
+        participants=4, models_per_participant=2, rounds=5, bad_round=3, withdraw_round=2, live_rows=300, features=16
+    )
     lines: list[str] = []
     served: dict[str, object] = {}
-    result = run_demo(config, workdir=tmp_path, say=lines.append,
-                      then=lambda anvil, demo, result: served.update(_look_at_the_served_demo(anvil, demo, lines)))
+    result = run_demo(
+        config,
+        workdir=tmp_path,
+        say=lines.append,
+        then=lambda anvil, demo, result: served.update(_look_at_the_served_demo(anvil, demo, lines)),
+    )
 
     standing = [v for v in result.verdicts if v.standing]
     assert [v.round for v in standing] == [1, 2, 3, 4, 5]
@@ -66,7 +71,8 @@ def test_small_demo_outcome(tmp_path: Path) -> None:
     assert submitted == [1, 2, 3, 4, 5]
     refused = [c for c in agent.transcript if not c.ok]
     assert [(c.tool, c.result["code"], c.result["details"]["max_allowed"]) for c in refused] == [
-        ("stake", "spending_limit", "100")]
+        ("stake", "spending_limit", "100")
+    ]
     assert [c.result["ok"] for c in agent.transcript if c.tool == "verify_round"] == [True]
     assert any("not_owner" in r for r in result.rejections[1])
     assert any("late" in r for r in result.rejections[2])
@@ -82,7 +88,12 @@ def test_small_demo_outcome(tmp_path: Path) -> None:
     rounds = served["rounds"]
     assert [r["round"] for r in rounds["open"]] == [config.rounds + 1]
     bad, good = next(r for r in rounds["recent"] if r["round"] == 3)["proposals"]
-    assert (bad["state"], bad["verdict"]["ok"], good["state"], good["verdict"]["ok"]) == ("vetoed", False, "active", True)
+    assert (bad["state"], bad["verdict"]["ok"], good["state"], good["verdict"]["ok"]) == (
+        "vetoed",
+        False,
+        "active",
+        True,
+    )
     assert bad["verdict"]["models"] == vetoed[0].models()
     assert len(served["leaderboard"]["models"]) == 9
 
@@ -105,8 +116,11 @@ def _look_at_the_served_demo(anvil: Any, demo: Any, lines: list[str]) -> dict[st
                 break
             assert time.monotonic() < deadline + 120, "no verdict on every proposal in time"
             time.sleep(0.5)
-        return {"index": requests.get(f"{url}/", timeout=30).text, "rounds": rounds,
-                "leaderboard": requests.get(f"{url}/leaderboard", timeout=60).json()}
+        return {
+            "index": requests.get(f"{url}/", timeout=30).text,
+            "rounds": rounds,
+            "leaderboard": requests.get(f"{url}/leaderboard", timeout=60).json(),
+        }
     finally:
         stop.set()
         thread.join(timeout=30)
@@ -115,12 +129,17 @@ def _look_at_the_served_demo(anvil: Any, demo: Any, lines: list[str]) -> dict[st
 @pytest.mark.slow
 def test_make_demo_entry_point_runs(tmp_path: Path) -> None:
     # The module entry point itself (what `make demo` runs), at full size: exit code 0 and the closing lines.
-    done = subprocess.run([sys.executable, "-m", "oracle.demo"], cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "oracle.demo"], cwd=REPO, capture_output=True, text=True, timeout=300, check=False
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "Auditor verdicts" in done.stdout
     assert "per claim" in done.stdout and "solvency" in done.stdout and ": NO" not in done.stdout
     # Amounts in tokens, exact: e.g. "balance 234,069.252067037392837877 STK".
     report = " ".join(done.stdout.split())  # rich wraps long lines
     amount = r"[\d,]+(\.\d+)? STK"
-    assert re.search(rf"solvency: tournament token balance {amount} >= sum of stakes {amount} \+ reserve {amount} "
-                     rf"\+ burns due {amount}: yes", report), report[-800:]
+    assert re.search(
+        rf"solvency: tournament token balance {amount} >= sum of stakes {amount} \+ reserve {amount} "
+        rf"\+ burns due {amount}: yes",
+        report,
+    ), report[-800:]

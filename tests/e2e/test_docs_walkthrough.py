@@ -46,11 +46,23 @@ GUIDES = ("operator-guide.md", "participant-quickstart.md")
 
 #: (user, block name) in the order the two users act. "bad-files" is the test's own step (see the docstring).
 SCHEDULE = [
-    ("operator", "chain"), ("operator", "keys"), ("operator", "deploy"), ("operator", "data"), ("operator", "serve"),
-    ("participant", "account"), ("operator", "fund"),
-    ("participant", "connect"), ("participant", "model"), ("participant", "stake"), ("participant", "round1"),
-    ("participant", "round2"), ("participant", "refused"), ("participant", "round3"), ("test", "bad-files"),
-    ("participant", "results"), ("participant", "leave"),
+    ("operator", "chain"),
+    ("operator", "keys"),
+    ("operator", "deploy"),
+    ("operator", "data"),
+    ("operator", "serve"),
+    ("participant", "account"),
+    ("operator", "fund"),
+    ("participant", "connect"),
+    ("participant", "model"),
+    ("participant", "stake"),
+    ("participant", "round1"),
+    ("participant", "round2"),
+    ("participant", "refused"),
+    ("participant", "round3"),
+    ("test", "bad-files"),
+    ("participant", "results"),
+    ("participant", "leave"),
     ("operator", "check"),
 ]
 
@@ -94,8 +106,16 @@ class Terminal:
     """One user's terminal: a bash process fed one block at a time (``cd``/``export`` persist between blocks)."""
 
     def __init__(self, env: dict[str, str], cwd: Path) -> None:
-        self.proc = subprocess.Popen(["bash", "--noprofile", "--norc"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True, env=env, cwd=cwd, start_new_session=True)
+        self.proc = subprocess.Popen(
+            ["bash", "--noprofile", "--norc"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+            cwd=cwd,
+            start_new_session=True,
+        )
         self.lines: queue.Queue[str | None] = queue.Queue()
         threading.Thread(target=self._pump, daemon=True).start()
         self._send("set -e\n")
@@ -124,7 +144,9 @@ class Terminal:
             try:
                 line = self.lines.get(timeout=max(0.1, deadline - time.monotonic()))
             except queue.Empty:
-                raise AssertionError(f"block still running after {timeout:.0f} s; output so far:\n{''.join(out)}") from None
+                raise AssertionError(
+                    f"block still running after {timeout:.0f} s; output so far:\n{''.join(out)}"
+                ) from None
             if line is None:
                 raise AssertionError(f"the terminal exited (a command failed); output:\n{''.join(out)}")
             if line.startswith(marker):
@@ -178,6 +200,7 @@ def rules_table() -> list[dict[str, str]]:
 
 def bad_file(example: str, good: pd.DataFrame) -> bytes:
     """The documented example of a broken rule, made from a good prediction file of the round."""
+
     def csv(frame: pd.DataFrame) -> bytes:
         return frame.to_csv(index=False).encode()
 
@@ -217,8 +240,10 @@ def bad_file(example: str, good: pd.DataFrame) -> bytes:
 def test_the_guides_run_as_written(tmp_path: Path) -> None:
     blocks, setup = doc_blocks()
     scheduled = {(u, n) for u, n in SCHEDULE if u != "test"}
-    assert set(blocks) == scheduled, (f"blocks not in the schedule: {set(blocks) - scheduled}; scheduled but not "
-                                      f"in the docs: {scheduled - set(blocks)}")
+    assert set(blocks) == scheduled, (
+        f"blocks not in the schedule: {set(blocks) - scheduled}; scheduled but not "
+        f"in the docs: {scheduled - set(blocks)}"
+    )
     assert setup and all(".venv/bin" in s and "node_modules/.bin" in s for s in setup)
 
     ports = {"8545": free_port(), "8000": free_port()}
@@ -256,9 +281,15 @@ def test_the_guides_run_as_written(tmp_path: Path) -> None:
             if "background" in block.tags:
                 log = tmp_path / f"{user}-{name}.log"
                 with open(log, "w") as handle:
-                    proc = subprocess.Popen(["bash", "--noprofile", "--norc", "-c", text], stdin=subprocess.DEVNULL,
-                                            stdout=handle, stderr=subprocess.STDOUT, env=envs[user],
-                                            cwd=homes[user], start_new_session=True)
+                    proc = subprocess.Popen(
+                        ["bash", "--noprofile", "--norc", "-c", text],
+                        stdin=subprocess.DEVNULL,
+                        stdout=handle,
+                        stderr=subprocess.STDOUT,
+                        env=envs[user],
+                        cwd=homes[user],
+                        start_new_session=True,
+                    )
                 background.append(proc)
                 _wait_port(ports[block.tags["port"]], proc, log)
             else:
@@ -299,8 +330,9 @@ def _submit_bad_files(terminal: Terminal, workdir: Path) -> None:
         assert "nothing signed or sent" in text or row["rule"] == "unknown_format", output
 
 
-def _check_outcome(terminals: dict[str, Terminal], facts: dict[str, str], service_port: int,
-                   homes: dict[str, Path]) -> None:
+def _check_outcome(
+    terminals: dict[str, Terminal], facts: dict[str, str], service_port: int, homes: dict[str, Path]
+) -> None:
     """What the walk-through must have produced, read back as JSON by the participant's terminal."""
     participant = terminals["participant"]
     code, out = participant.run("tourney --json status 2>/dev/null")

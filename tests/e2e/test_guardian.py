@@ -23,9 +23,10 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 from eth_utils import keccak
+from test_operator import PARAMS, WINDOW, make_operator, prediction_file, register, submit, write_round_data
 from web3 import Web3
 
-from oracle.auditor.watch import Watcher, WatchConfig
+from oracle.auditor.watch import WatchConfig, Watcher
 from oracle.bundle.fetch import FetchPolicy
 from oracle.bundle.manifest import ChainRef
 from oracle.bundle.round_bundle import REJECTIONS_FILE, SUBMISSIONS_FILE
@@ -38,8 +39,6 @@ from oracle.protocol.inbox import Inbox
 from oracle.scoring.pipeline import score_round
 from oracle.testing.hostile_http import HostileServer, start_hostile_server
 from oracle.testing.rpc_proxy import RpcProxy, start_rpc_proxy
-
-from test_operator import PARAMS, WINDOW, make_operator, prediction_file, register, submit, write_round_data
 
 FETCH_TIMEOUT = 1.5
 
@@ -144,30 +143,37 @@ def _hostile_uri(case: str, store: Path, hostile: HostileServer) -> str:
     return case
 
 
-@pytest.mark.parametrize("case, why", [
-    ("/", "/ is not under an allowed root"),
-    ("/dev/zero", "/dev/zero is not under an allowed root"),
-    ("nosuchproto://x", "scheme 'nosuchproto' is not allowed"),
-    ("", "must be absolute"),
-    ("directory", "not a regular file (a directory)"),
-    ("fifo", "not a regular file (a FIFO)"),
-    ("huge file", f"{64 << 30} bytes, over the limit of {1 << 20} bytes"),
-    ("parser bomb", "RecursionError"),
-    ("http stall", "no complete answer within"),
-    ("http drip", "no complete answer within"),
-    ("http endless", f"longer than the limit of {1 << 20} bytes"),
-    ("http huge", "announced, over the limit"),
-    ("http://10.255.255.1/rounds/1/manifest.json", "10.255.255.1:80 is not an allowed host"),
-])
-def test_every_hostile_manifest_uri_is_vetoed_with_its_reason(chain, closed_round, store: Path,
-                                                              hostile: HostileServer, case: str, why: str) -> None:
+@pytest.mark.parametrize(
+    "case, why",
+    [
+        ("/", "/ is not under an allowed root"),
+        ("/dev/zero", "/dev/zero is not under an allowed root"),
+        ("nosuchproto://x", "scheme 'nosuchproto' is not allowed"),
+        ("", "must be absolute"),
+        ("directory", "not a regular file (a directory)"),
+        ("fifo", "not a regular file (a FIFO)"),
+        ("huge file", f"{64 << 30} bytes, over the limit of {1 << 20} bytes"),
+        ("parser bomb", "RecursionError"),
+        ("http stall", "no complete answer within"),
+        ("http drip", "no complete answer within"),
+        ("http endless", f"longer than the limit of {1 << 20} bytes"),
+        ("http huge", "announced, over the limit"),
+        ("http://10.255.255.1/rounds/1/manifest.json", "10.255.255.1:80 is not an allowed host"),
+    ],
+)
+def test_every_hostile_manifest_uri_is_vetoed_with_its_reason(
+    chain, closed_round, store: Path, hostile: HostileServer, case: str, why: str
+) -> None:
     uri = _hostile_uri(case, store, hostile)
     propose(chain, closed_round, uri)
-    policy = FetchPolicy(roots=(str(store),), hosts=(hostile.host,), max_manifest_bytes=1 << 20,
-                         timeout=FETCH_TIMEOUT)
+    policy = FetchPolicy(roots=(str(store),), hosts=(hostile.host,), max_manifest_bytes=1 << 20, timeout=FETCH_TIMEOUT)
     actions: list[tuple[str, str]] = []
-    watcher = Watcher(TournamentClient(chain.w3, chain.deployment), policy, chain.guardian,
-                      on_verdict=lambda verdict, action: actions.append((action, verdict.reason())))
+    watcher = Watcher(
+        TournamentClient(chain.w3, chain.deployment),
+        policy,
+        chain.guardian,
+        on_verdict=lambda verdict, action: actions.append((action, verdict.reason())),
+    )
     in_thread(watcher.poll)
     assert [a for a, _ in actions] == ["vetoed"], actions
     assert why in actions[0][1] and uri in actions[0][1], actions[0][1]
@@ -177,8 +183,9 @@ def test_every_hostile_manifest_uri_is_vetoed_with_its_reason(chain, closed_roun
     assert len(actions) == 1
 
 
-def test_a_zero_manifest_hash_is_vetoed_without_fetching(chain, closed_round, store: Path,
-                                                         hostile: HostileServer) -> None:
+def test_a_zero_manifest_hash_is_vetoed_without_fetching(
+    chain, closed_round, store: Path, hostile: HostileServer
+) -> None:
     hostile.files["manifest.json"] = b"{}"
     try:
         propose(chain, closed_round, hostile.url("/ok/manifest.json"), manifest_hash=b"\0" * 32)
@@ -187,8 +194,12 @@ def test_a_zero_manifest_hash_is_vetoed_without_fetching(chain, closed_round, st
         assert exc.error == "ZeroManifestHash"
         return
     actions: list[str] = []
-    watcher = Watcher(TournamentClient(chain.w3, chain.deployment), FetchPolicy(hosts=(hostile.host,)),
-                      chain.guardian, on_verdict=lambda verdict, action: actions.append(verdict.reason()))
+    watcher = Watcher(
+        TournamentClient(chain.w3, chain.deployment),
+        FetchPolicy(hosts=(hostile.host,)),
+        chain.guardian,
+        on_verdict=lambda verdict, action: actions.append(verdict.reason()),
+    )
     in_thread(watcher.poll)
     assert len(actions) == 1 and "manifestHash" in actions[0] and "nonzero" in actions[0]
     assert status(chain, closed_round) is RoundStatus.VETOED
@@ -209,8 +220,9 @@ def test_verify_refuses_to_run_without_an_allow_list_and_names_a_hostile_uri(cha
 # ------------------------------------------------------------------------------------------ outages and deadlines
 
 
-def test_an_rpc_outage_is_retried_with_backoff_and_the_watch_carries_on(chain, closed_round, store: Path,
-                                                                       proxy: RpcProxy) -> None:
+def test_an_rpc_outage_is_retried_with_backoff_and_the_watch_carries_on(
+    chain, closed_round, store: Path, proxy: RpcProxy
+) -> None:
     propose(chain, closed_round, str(store / "rounds" / "1" / "missing.json"))
     down = threading.Event()
     down.set()
@@ -218,10 +230,14 @@ def test_an_rpc_outage_is_retried_with_backoff_and_the_watch_carries_on(chain, c
     notes: list[str] = []
     actions: list[str] = []
     w3 = proxied(proxy)
-    watcher = Watcher(TournamentClient(w3, chain.deployment), FetchPolicy(roots=(str(store),)),
-                      Sender(w3, chain.guardian.account, retries=1),
-                      WatchConfig(interval=0.05, backoff=0.1, max_backoff=0.4), on_note=notes.append,
-                      on_verdict=lambda verdict, action: actions.append(action))
+    watcher = Watcher(
+        TournamentClient(w3, chain.deployment),
+        FetchPolicy(roots=(str(store),)),
+        Sender(w3, chain.guardian.account, retries=1),
+        WatchConfig(interval=0.05, backoff=0.1, max_backoff=0.4),
+        on_note=notes.append,
+        on_verdict=lambda verdict, action: actions.append(action),
+    )
     thread = threading.Thread(target=watcher.run, kwargs={"stop": lambda: bool(actions)}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 60
@@ -237,8 +253,9 @@ def test_an_rpc_outage_is_retried_with_backoff_and_the_watch_carries_on(chain, c
     assert status(chain, closed_round) is RoundStatus.VETOED
 
 
-def test_a_proposal_still_unverified_near_the_end_of_its_window_is_vetoed(chain, closed_round, store: Path,
-                                                                         proxy: RpcProxy) -> None:
+def test_a_proposal_still_unverified_near_the_end_of_its_window_is_vetoed(
+    chain, closed_round, store: Path, proxy: RpcProxy
+) -> None:
     propose(chain, closed_round, str(store / "never-read.json"))
     # Half an outage: blocks, logs and transactions go through, every contract read fails. Nothing can be verified,
     # but a veto can still be sent.
@@ -246,10 +263,14 @@ def test_a_proposal_still_unverified_near_the_end_of_its_window_is_vetoed(chain,
     notes: list[str] = []
     actions: list[str] = []
     w3 = proxied(proxy)
-    watcher = Watcher(TournamentClient(w3, chain.deployment), FetchPolicy(roots=(str(store),)),
-                      Sender(w3, chain.guardian.account, retries=1),
-                      WatchConfig(interval=0.05, backoff=0.05, max_backoff=0.2, veto_margin=120),
-                      on_note=notes.append, on_verdict=lambda verdict, action: actions.append(action))
+    watcher = Watcher(
+        TournamentClient(w3, chain.deployment),
+        FetchPolicy(roots=(str(store),)),
+        Sender(w3, chain.guardian.account, retries=1),
+        WatchConfig(interval=0.05, backoff=0.05, max_backoff=0.2, veto_margin=120),
+        on_note=notes.append,
+        on_verdict=lambda verdict, action: actions.append(action),
+    )
     thread = threading.Thread(target=watcher.run, kwargs={"stop": lambda: bool(actions)}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 60
@@ -265,15 +286,20 @@ def test_a_proposal_still_unverified_near_the_end_of_its_window_is_vetoed(chain,
     assert status(chain, closed_round) is RoundStatus.VETOED
 
 
-def test_a_veto_owed_before_a_restart_is_sent_after_it_without_verifying_again(chain, closed_round, store: Path,
-                                                                              proxy: RpcProxy, tmp_path: Path) -> None:
+def test_a_veto_owed_before_a_restart_is_sent_after_it_without_verifying_again(
+    chain, closed_round, store: Path, proxy: RpcProxy, tmp_path: Path
+) -> None:
     propose(chain, closed_round, "/dev/zero")
     state = tmp_path / "guardian-state"
     # First run: the verdict is reached, but transactions cannot be sent (estimates fail): no veto yet.
     proxy.fail = lambda call: call.get("method") in ("eth_estimateGas", "eth_sendRawTransaction")
     w3 = proxied(proxy)
-    first = Watcher(TournamentClient(w3, chain.deployment), FetchPolicy(roots=(str(store),)),
-                    Sender(w3, chain.guardian.account, retries=1), state_dir=state)
+    first = Watcher(
+        TournamentClient(w3, chain.deployment),
+        FetchPolicy(roots=(str(store),)),
+        Sender(w3, chain.guardian.account, retries=1),
+        state_dir=state,
+    )
     in_thread(first.poll)
     recorded = json.loads((state / "watch.json").read_text())["proposals"]
     assert [(r["ok"], r["action"]) for r in recorded.values()] == [(False, None)]
@@ -285,9 +311,14 @@ def test_a_veto_owed_before_a_restart_is_sent_after_it_without_verifying_again(c
     def must_not_verify(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("a recorded verdict was verified again")
 
-    second = Watcher(TournamentClient(proxied(proxy), chain.deployment), FetchPolicy(roots=(str(store),)),
-                     Sender(proxied(proxy), chain.guardian.account), state_dir=state, verify=must_not_verify,
-                     on_verdict=lambda verdict, action: actions.append(action))
+    second = Watcher(
+        TournamentClient(proxied(proxy), chain.deployment),
+        FetchPolicy(roots=(str(store),)),
+        Sender(proxied(proxy), chain.guardian.account),
+        state_dir=state,
+        verify=must_not_verify,
+        on_verdict=lambda verdict, action: actions.append(action),
+    )
     in_thread(second.poll)
     assert actions == ["vetoed"] and status(chain, closed_round) is RoundStatus.VETOED
     assert [r["action"] for r in json.loads((state / "watch.json").read_text())["proposals"].values()] == ["vetoed"]
@@ -311,24 +342,40 @@ def _write_history(chain, rounds: int, store: Path, quiet_model: int) -> None:
             predictions = pd.DataFrame({"id": ids})
             at_risk = TournamentClient(w3, chain.deployment).stake_of(quiet_model)
             scores = score_round(predictions, targets, {str(quiet_model): at_risk}, PARAMS).scores
-            stakes = pd.DataFrame({"model": [str(quiet_model)], "model_id": [quiet_model],
-                                   "stake_at_risk": [at_risk]})
+            stakes = pd.DataFrame({"model": [str(quiet_model)], "model_id": [quiet_model], "stake_at_risk": [at_risk]})
             manifest, uri, digest = write_round_bundle(
-                store, r, predictions=predictions, targets=targets, stakes=stakes, scores=scores,
-                params=replace(PARAMS, round_number=r), previous_cumulative={},
+                store,
+                r,
+                predictions=predictions,
+                targets=targets,
+                stakes=stakes,
+                scores=scores,
+                params=replace(PARAMS, round_number=r),
+                previous_cumulative={},
                 chain=ChainRef(chain_id=chain.deployment.chain_id, contract=chain.tournament.address),
-                extra_files={SUBMISSIONS_FILE: b"[]", REJECTIONS_FILE: b"[]"})
+                extra_files={SUBMISSIONS_FILE: b"[]", REJECTIONS_FILE: b"[]"},
+            )
             root, digest_bytes = Web3.to_bytes(hexstr=manifest.root), Web3.to_bytes(hexstr=digest)
         else:
             uri, root, digest_bytes = f"history://{r}", keccak(b"root %d" % r), keccak(b"manifest %d" % r)
         opened = clock + 1
-        steps = [(opened, t.openRound(opened + 61)), (opened + 61, t.closeRound(r)),
-                 (opened + 62, propose_call(chain, r, root, digest_bytes, uri)),
-                 (opened + 62 + period, t.activateRoot(r))]
+        steps = [
+            (opened, t.openRound(opened + 61)),
+            (opened + 61, t.closeRound(r)),
+            (opened + 62, propose_call(chain, r, root, digest_bytes, uri)),
+            (opened + 62 + period, t.activateRoot(r)),
+        ]
         for timestamp, fn in steps:
             w3.provider.make_request("evm_setNextBlockTimestamp", [timestamp])
-            tx = fn.build_transaction({"from": oracle.address, "nonce": nonce, "gas": 400_000, "gasPrice": 10**9,
-                                       "chainId": chain.deployment.chain_id})
+            tx = fn.build_transaction(
+                {
+                    "from": oracle.address,
+                    "nonce": nonce,
+                    "gas": 400_000,
+                    "gasPrice": 10**9,
+                    "chainId": chain.deployment.chain_id,
+                }
+            )
             sent = w3.eth.send_raw_transaction(oracle.sign_transaction(tx).raw_transaction)
             # Mined before the next timestamp is set (Anvil mines each transaction in its own block).
             assert w3.eth.wait_for_transaction_receipt(sent, poll_latency=0.01)["status"] == 1, (r, fn.fn_name)
@@ -355,8 +402,12 @@ def _poll_costs(chain, participants, proxy: RpcProxy, tmp_path: Path, history: i
     chain.advance(WINDOW + 1)
     op.close_due()
     policy = FetchPolicy(roots=(str(store),))
-    warm = Watcher(TournamentClient(proxied(proxy), chain.deployment), policy, chain.guardian,
-                   state_dir=tmp_path / f"warm-{history}")
+    warm = Watcher(
+        TournamentClient(proxied(proxy), chain.deployment),
+        policy,
+        chain.guardian,
+        state_dir=tmp_path / f"warm-{history}",
+    )
     warm.poll()  # running before the proposal: the history is already read
     assert [a.step for a in op.propose_due()] == ["propose"]
     costs: dict[str, Any] = {"history": history, "blocks": chain.w3.eth.block_number - chain.deployment.block}
@@ -378,8 +429,9 @@ def _poll_costs(chain, participants, proxy: RpcProxy, tmp_path: Path, history: i
 
 
 @pytest.mark.slow
-def test_a_verification_after_500_rounds_costs_at_most_twice_one_after_5(chain, participants, proxy: RpcProxy,
-                                                                         tmp_path: Path) -> None:
+def test_a_verification_after_500_rounds_costs_at_most_twice_one_after_5(
+    chain, participants, proxy: RpcProxy, tmp_path: Path
+) -> None:
     results = []
     for history in (5, 500):
         fork = chain.snapshot()

@@ -14,18 +14,17 @@ import threading
 from pathlib import Path
 
 import pytest
+from test_operator import WINDOW, prediction_file, register, submit, write_round_data
 
-from oracle.bundle.store import list_manifests
+from oracle.auditor.verify import verify_round
+from oracle.bundle.fetch import FetchPolicy
 from oracle.bundle.round_bundle import load_bundle
+from oracle.bundle.store import list_manifests
 from oracle.chain.client import RoundStatus, TournamentClient
 from oracle.chain.deploy import UNIT
 from oracle.chain.keystore import Keystore
 from oracle.operator.config import HANG_ENV, STEPS
 from oracle.protocol.inbox import Inbox
-from oracle.auditor.verify import verify_round
-from oracle.bundle.fetch import FetchPolicy
-
-from test_operator import WINDOW, prediction_file, register, submit, write_round_data
 
 TOURNEY = str(Path(sys.executable).parent / "tourney")
 PASSWORD = "oracle-e2e"
@@ -38,12 +37,18 @@ def operator_env(chain, tmp_path: Path) -> dict[str, str]:
     if not (keystore_dir / "oracle.json").exists():
         Keystore(keystore_dir, scrypt_n=2**10).import_key("oracle", bytes(chain.oracle.account.key), PASSWORD)
     env = {k: v for k, v in os.environ.items() if not k.startswith("TOURNEY_")}
-    env.update({
-        "TOURNEY_RPC": chain.url, "TOURNEY_DEPLOYMENT": str(chain.deployment_file),
-        "TOURNEY_KEYSTORE_DIR": str(keystore_dir), "TOURNEY_ACCOUNT": "oracle", "TOURNEY_PASSWORD": PASSWORD,
-        "TOURNEY_STORE": str(tmp_path / "store"), "TOURNEY_INBOX": str(tmp_path / "inbox"),
-        "TOURNEY_ROUND_DATA": str(tmp_path / "data"),
-    })
+    env.update(
+        {
+            "TOURNEY_RPC": chain.url,
+            "TOURNEY_DEPLOYMENT": str(chain.deployment_file),
+            "TOURNEY_KEYSTORE_DIR": str(keystore_dir),
+            "TOURNEY_ACCOUNT": "oracle",
+            "TOURNEY_PASSWORD": PASSWORD,
+            "TOURNEY_STORE": str(tmp_path / "store"),
+            "TOURNEY_INBOX": str(tmp_path / "inbox"),
+            "TOURNEY_ROUND_DATA": str(tmp_path / "data"),
+        }
+    )
     return env
 
 
@@ -57,8 +62,9 @@ def run_once(env: dict[str, str]) -> None:
 
 def run_and_kill_at(env: dict[str, str], step: str) -> None:
     """Start the operator told to hang at ``step``; SIGKILL it once it says it is there."""
-    process = subprocess.Popen(ARGS, env={**env, HANG_ENV: step}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               text=True)
+    process = subprocess.Popen(
+        ARGS, env={**env, HANG_ENV: step}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
     watchdog = threading.Timer(PROCESS_TIMEOUT, process.kill)
     watchdog.start()
     lines = []

@@ -12,6 +12,7 @@ from typing import Iterator
 
 import pytest
 from click.testing import CliRunner
+from test_operator import WINDOW, prediction_file, register, submit, write_round_data
 
 from oracle.bundle.round_bundle import load_bundle
 from oracle.chain.anvil import dev_private_keys, start_anvil
@@ -24,8 +25,6 @@ from oracle.operator.rounds import Operator
 from oracle.protocol.inbox import Inbox
 from oracle.scoring.params import RoundParams
 from oracle.testing.local import LocalTournament, local_tournament
-
-from test_operator import WINDOW, prediction_file, register, submit, write_round_data
 
 KEYSTORE_PASSWORD = "newcomer-test"
 TEST_SCRYPT_N = 2**10
@@ -51,14 +50,27 @@ def keys(tmp_path: Path) -> Keystore:
 
 
 def env_for(chain, keystore: Keystore, account: str, **extra: str) -> dict:
-    return {"TOURNEY_RPC": chain.url, "TOURNEY_DEPLOYMENT": str(chain.deployment_file),
-            "TOURNEY_KEYSTORE_DIR": str(keystore.directory), "TOURNEY_PASSWORD": KEYSTORE_PASSWORD,
-            "TOURNEY_ACCOUNT": account, **extra}
+    return {
+        "TOURNEY_RPC": chain.url,
+        "TOURNEY_DEPLOYMENT": str(chain.deployment_file),
+        "TOURNEY_KEYSTORE_DIR": str(keystore.directory),
+        "TOURNEY_PASSWORD": KEYSTORE_PASSWORD,
+        "TOURNEY_ACCOUNT": account,
+        **extra,
+    }
 
 
 def operator_args(tmp_path: Path) -> list[str]:
-    return ["--store", str(tmp_path / "store"), "--inbox", str(tmp_path / "inbox"), "--round-data",
-            str(tmp_path / "data"), "--window", str(WINDOW)]
+    return [
+        "--store",
+        str(tmp_path / "store"),
+        "--inbox",
+        str(tmp_path / "inbox"),
+        "--round-data",
+        str(tmp_path / "data"),
+        "--window",
+        str(WINDOW),
+    ]
 
 
 # ------------------------------------------------------------------------------------------------ gas, tokens, reserve
@@ -89,8 +101,12 @@ def test_a_fresh_account_learns_it_needs_gas_and_gets_it_from_the_cli(paid_chain
     code, _, data = run(env_for(chain, keys, "admin"), "--json", "token", "balance", "fresh")
     assert code == 0
     [balance] = data["balances"]
-    assert balance == {"name": "fresh", "address": fresh.address, "tokens": str(25_500_000_000_000_000_000),
-                       "ether": str(5 * 10**17)}
+    assert balance == {
+        "name": "fresh",
+        "address": fresh.address,
+        "tokens": str(25_500_000_000_000_000_000),
+        "ether": str(5 * 10**17),
+    }
     code, out, _ = run(env_for(chain, keys, "fresh"), "model", "register")
     assert code == 0 and "registered model" in out
 
@@ -111,8 +127,21 @@ def test_the_reserve_is_funded_in_one_command_approving_first(chain, keys: Keyst
 def test_deploy_by_rpc_url_records_the_url_and_the_parameters(chain, keys: Keystore, tmp_path: Path) -> None:
     out_file = tmp_path / "mine.json"
     env = {"TOURNEY_KEYSTORE_DIR": str(keys.directory), "TOURNEY_PASSWORD": KEYSTORE_PASSWORD}
-    code, out, data = run(env, "--json", "deploy", "--rpc", chain.url, "--account", "admin", "--out", str(out_file),
-                          "--challenge-period", "123", "--token-symbol", "TRY")
+    code, out, data = run(
+        env,
+        "--json",
+        "deploy",
+        "--rpc",
+        chain.url,
+        "--account",
+        "admin",
+        "--out",
+        str(out_file),
+        "--challenge-period",
+        "123",
+        "--token-symbol",
+        "TRY",
+    )
     assert code == 0, out
     recorded = json.loads(out_file.read_text())
     assert recorded["rpc"] == chain.url and recorded["tournament"] == data["tournament"]
@@ -136,8 +165,9 @@ def test_deploy_by_rpc_url_records_the_url_and_the_parameters(chain, keys: Keyst
 # ------------------------------------------------------------------------------------------------ reverts in words
 
 
-def test_a_missing_role_and_an_oversized_withdrawal_read_as_sentences(chain, participants, keys: Keystore,
-                                                                      tmp_path: Path) -> None:
+def test_a_missing_role_and_an_oversized_withdrawal_read_as_sentences(
+    chain, participants, keys: Keystore, tmp_path: Path
+) -> None:
     p = participants[0]
     register(chain, p.account, 0)
     write_round_data(tmp_path / "data", 1)
@@ -158,8 +188,9 @@ def test_a_missing_role_and_an_oversized_withdrawal_read_as_sentences(chain, par
 # ------------------------------------------------------------------------------------------------ the operator's inputs
 
 
-def test_the_operator_names_the_file_it_lacks_and_what_comes_next(chain, participants, keys: Keystore,
-                                                                  tmp_path: Path) -> None:
+def test_the_operator_names_the_file_it_lacks_and_what_comes_next(
+    chain, participants, keys: Keystore, tmp_path: Path
+) -> None:
     oracle_keys = Keystore(tmp_path / "oracle-keys", scrypt_n=TEST_SCRYPT_N)
     oracle_keys.import_key("oracle", bytes.fromhex(dev_private_keys(2)[1].removeprefix("0x")), KEYSTORE_PASSWORD)
     env = env_for(chain, oracle_keys, "oracle")
@@ -171,8 +202,14 @@ def test_the_operator_names_the_file_it_lacks_and_what_comes_next(chain, partici
     code, out, _ = run(env, "operator", "run", "--once", *args[:4], "--round-data", str(tmp_path / "nowhere"))
     assert code == 0 and f"next: round 1 is not opened: round data {tmp_path / 'nowhere'} does not exist" in out
     code, out, _ = run(env, "round", "open", *args)
-    assert code == 1 and (f"round 1 is not opened: its live data is not published: no live_00001.parquet (or "
-                          f"live_1.parquet) under {tmp_path / 'data'}") in out
+    assert (
+        code == 1
+        and (
+            f"round 1 is not opened: its live data is not published: no live_00001.parquet (or "
+            f"live_1.parquet) under {tmp_path / 'data'}"
+        )
+        in out
+    )
     code, out, _ = run(env, "operator", "run", "--once", *args)
     assert code == 0 and "nothing due now" in out and "next: round 1 is not opened: its live data" in out
 
@@ -183,26 +220,34 @@ def test_the_operator_names_the_file_it_lacks_and_what_comes_next(chain, partici
     register(chain, participants[0].account, 10 * UNIT)
     code, out, data = run(env, "--json", "operator", "run", "--once", *args)
     assert code == 0 and [a["step"] for a in data["actions"]] == ["open"]
-    assert re.fullmatch(r"round 1 is open; it closes \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(in (9 min \d+ s|10 min)\)",
-                        data["next"][-1]), data["next"]
+    assert re.fullmatch(
+        r"round 1 is open; it closes \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(in (9 min \d+ s|10 min)\)", data["next"][-1]
+    ), data["next"]
     rules = json.loads((tmp_path / "store" / "rules" / "round-1.json").read_text())
     assert rules["live"]["ids"] == len(ids) and rules["params"]["min_live_share"] == 1.0
 
     chain.advance(WINDOW + 1)
     code, out, data = run(env, "--json", "operator", "run", "--once", *args)
     assert [a["step"] for a in data["actions"]] == ["close"]
-    assert data["next"][0] == (f"round 1 waits for its targets: publish targets_00001.parquet (or targets_1.parquet) "
-                               f"under {tmp_path / 'data'}")
+    assert data["next"][0] == (
+        f"round 1 waits for its targets: publish targets_00001.parquet (or targets_1.parquet) under {tmp_path / 'data'}"
+    )
 
 
-def test_the_operator_warns_when_the_chains_clock_stands_still(chain, participants, tmp_path: Path,
-                                                               monkeypatch) -> None:
+def test_the_operator_warns_when_the_chains_clock_stands_still(
+    chain, participants, tmp_path: Path, monkeypatch
+) -> None:
     import oracle.chain.clock as clock
 
     register(chain, participants[0].account, 0)
     said: list[str] = []
-    config = OperatorConfig(store=str(tmp_path / "store"), inbox=str(tmp_path / "inbox"),
-                            round_data=str(tmp_path / "data"), params=PARAMS, submission_window=WINDOW)
+    config = OperatorConfig(
+        store=str(tmp_path / "store"),
+        inbox=str(tmp_path / "inbox"),
+        round_data=str(tmp_path / "data"),
+        params=PARAMS,
+        submission_window=WINDOW,
+    )
     (tmp_path / "data").mkdir()
     operator = Operator(TournamentClient(chain.w3, chain.deployment), chain.oracle, config, log=said.append)
     latest = chain.now()
@@ -219,8 +264,9 @@ def test_the_operator_warns_when_the_chains_clock_stands_still(chain, participan
 # ------------------------------------------------------------------------------------------------ participant
 
 
-def test_a_participant_meets_the_frozen_clock_with_its_reason_and_fix(chain, participants, tmp_path: Path,
-                                                                      monkeypatch) -> None:
+def test_a_participant_meets_the_frozen_clock_with_its_reason_and_fix(
+    chain, participants, tmp_path: Path, monkeypatch
+) -> None:
     """On a chain that mines only on transactions the round's deadline passes by the wall clock while the chain
     still says open: ``submit`` delivers (the service, the operator and the contract go by the chain, which has the
     round open) and ``round wait`` waits, both warning with the cause and the fix."""
@@ -228,9 +274,17 @@ def test_a_participant_meets_the_frozen_clock_with_its_reason_and_fix(chain, par
 
     p = participants[0]
     model = register(chain, p.account, 10 * UNIT)
-    operator = Operator(TournamentClient(chain.w3, chain.deployment), chain.oracle, OperatorConfig(
-        store=str(tmp_path / "store"), inbox=str(tmp_path / "inbox"), round_data=str(tmp_path / "data"),
-        params=PARAMS, submission_window=WINDOW))
+    operator = Operator(
+        TournamentClient(chain.w3, chain.deployment),
+        chain.oracle,
+        OperatorConfig(
+            store=str(tmp_path / "store"),
+            inbox=str(tmp_path / "inbox"),
+            round_data=str(tmp_path / "data"),
+            params=PARAMS,
+            submission_window=WINDOW,
+        ),
+    )
     ids = write_round_data(tmp_path / "data", 1)
     assert [a.step for a in operator.open_due()] == ["open"]
     closes_at = operator.client.round_state(1).closes_at
@@ -238,21 +292,50 @@ def test_a_participant_meets_the_frozen_clock_with_its_reason_and_fix(chain, par
     data_dir.mkdir()
     (data_dir / "live_1.parquet").write_bytes((tmp_path / "data" / "live_00001.parquet").read_bytes())
     (tmp_path / "p.csv").write_bytes(prediction_file(ids, 1))
-    env = {"TOURNEY_RPC": chain.url, "TOURNEY_DEPLOYMENT": str(chain.deployment_file),
-           "TOURNEY_KEYSTORE_DIR": str(p.keystore_dir), "TOURNEY_PASSWORD": p.password, "TOURNEY_ACCOUNT": p.name}
+    env = {
+        "TOURNEY_RPC": chain.url,
+        "TOURNEY_DEPLOYMENT": str(chain.deployment_file),
+        "TOURNEY_KEYSTORE_DIR": str(p.keystore_dir),
+        "TOURNEY_PASSWORD": p.password,
+        "TOURNEY_ACCOUNT": p.name,
+    }
     assert chain.now() < closes_at
     # The wall clock 400 s past the deadline; no block has been mined since the round opened.
     monkeypatch.setattr(wall, "time", lambda: closes_at + 400.0)
-    code, out, _ = run(env, "submit", "--round", "1", "--model", str(model), "--inbox", str(tmp_path / "inbox"),
-                       "--create", "--data-dir", str(data_dir), str(tmp_path / "p.csv"))
+    code, out, _ = run(
+        env,
+        "submit",
+        "--round",
+        "1",
+        "--model",
+        str(model),
+        "--inbox",
+        str(tmp_path / "inbox"),
+        "--create",
+        "--data-dir",
+        str(data_dir),
+        str(tmp_path / "p.csv"),
+    )
     assert code == 0 and f"submitted model {model} for round 1" in out, out
     assert "warning: round 1 closed at" in out and "by the wall clock but is still open by the chain's clock" in out
     assert "its clock stands still between transactions" in out and "`anvil --block-time 1`" in out
     delivered = Inbox(str(tmp_path / "inbox")).collect(1)
     assert [sub.model_id for sub, _ in delivered] == [model]
     assert all(sub.received_at < closes_at for sub, _ in delivered)  # stamped by the chain: the snapshot keeps it
-    code, out, data = run(env, "--json", "submit", "--round", "1", "--model", str(model), "--inbox",
-                          str(tmp_path / "inbox"), "--data-dir", str(data_dir), str(tmp_path / "p.csv"))
+    code, out, data = run(
+        env,
+        "--json",
+        "submit",
+        "--round",
+        "1",
+        "--model",
+        str(model),
+        "--inbox",
+        str(tmp_path / "inbox"),
+        "--data-dir",
+        str(data_dir),
+        str(tmp_path / "p.csv"),
+    )
     assert code == 0 and "`anvil --block-time 1`" in data["clock_warning"], out
 
     code, out, _ = run(env, "round", "wait", "1", "--until", "closed", "--timeout", "0", "--poll", "0.1")
@@ -277,9 +360,17 @@ def test_a_participant_meets_the_frozen_clock_with_its_reason_and_fix(chain, par
 def test_a_round_not_opened_yet_is_named_with_the_open_one(chain, participants, tmp_path: Path) -> None:
     p = participants[0]
     model = register(chain, p.account, 10 * UNIT)
-    operator = Operator(TournamentClient(chain.w3, chain.deployment), chain.oracle, OperatorConfig(
-        store=str(tmp_path / "store"), inbox=str(tmp_path / "inbox"), round_data=str(tmp_path / "data"),
-        params=PARAMS, submission_window=WINDOW))
+    operator = Operator(
+        TournamentClient(chain.w3, chain.deployment),
+        chain.oracle,
+        OperatorConfig(
+            store=str(tmp_path / "store"),
+            inbox=str(tmp_path / "inbox"),
+            round_data=str(tmp_path / "data"),
+            params=PARAMS,
+            submission_window=WINDOW,
+        ),
+    )
     write_round_data(tmp_path / "data", 1)
     ids = write_round_data(tmp_path / "data", 2)
     assert [a.step for a in operator.open_due()] == ["open"]
@@ -287,12 +378,34 @@ def test_a_round_not_opened_yet_is_named_with_the_open_one(chain, participants, 
     data_dir.mkdir()
     (data_dir / "live_2.parquet").write_bytes((tmp_path / "data" / "live_00002.parquet").read_bytes())
     (tmp_path / "p.csv").write_bytes(prediction_file(ids, 1))
-    env = {"TOURNEY_RPC": chain.url, "TOURNEY_DEPLOYMENT": str(chain.deployment_file),
-           "TOURNEY_KEYSTORE_DIR": str(p.keystore_dir), "TOURNEY_PASSWORD": p.password, "TOURNEY_ACCOUNT": p.name}
-    code, out, _ = run(env, "submit", "--round", "2", "--model", str(model), "--inbox", str(tmp_path / "inbox"),
-                       "--data-dir", str(data_dir), str(tmp_path / "p.csv"))
-    assert code == 1 and ("round 2 has not been opened yet (round 1 is the open one; `tourney round wait 2 --until "
-                          "open` waits for it)") in out
+    env = {
+        "TOURNEY_RPC": chain.url,
+        "TOURNEY_DEPLOYMENT": str(chain.deployment_file),
+        "TOURNEY_KEYSTORE_DIR": str(p.keystore_dir),
+        "TOURNEY_PASSWORD": p.password,
+        "TOURNEY_ACCOUNT": p.name,
+    }
+    code, out, _ = run(
+        env,
+        "submit",
+        "--round",
+        "2",
+        "--model",
+        str(model),
+        "--inbox",
+        str(tmp_path / "inbox"),
+        "--data-dir",
+        str(data_dir),
+        str(tmp_path / "p.csv"),
+    )
+    assert (
+        code == 1
+        and (
+            "round 2 has not been opened yet (round 1 is the open one; `tourney round wait 2 --until "
+            "open` waits for it)"
+        )
+        in out
+    )
     assert " is none" not in out
     code, out, _ = run(env, "settle", "--model", str(model), "--round", "2")
     assert code == 1 and "round 2 is not opened yet, not active: settle against an active round" in out, out
@@ -300,9 +413,18 @@ def test_a_round_not_opened_yet_is_named_with_the_open_one(chain, participants, 
 
 def test_status_says_why_a_model_was_not_scored(chain, participants, tmp_path: Path) -> None:
     good, short, silent = (register(chain, p.account, 100 * UNIT) for p in participants[:3])
-    operator = Operator(TournamentClient(chain.w3, chain.deployment), chain.oracle, OperatorConfig(
-        store=str(tmp_path / "store"), inbox=str(tmp_path / "inbox"), round_data=str(tmp_path / "data"),
-        params=PARAMS, submission_window=WINDOW, max_rounds=1))
+    operator = Operator(
+        TournamentClient(chain.w3, chain.deployment),
+        chain.oracle,
+        OperatorConfig(
+            store=str(tmp_path / "store"),
+            inbox=str(tmp_path / "inbox"),
+            round_data=str(tmp_path / "data"),
+            params=PARAMS,
+            submission_window=WINDOW,
+            max_rounds=1,
+        ),
+    )
     ids = write_round_data(tmp_path / "data", 1)
     operator.step()
     inbox = Inbox(tmp_path / "inbox")
@@ -317,10 +439,12 @@ def test_status_says_why_a_model_was_not_scored(chain, participants, tmp_path: P
     proposal = operator.client.current_proposal(1)
     rejections = load_bundle(proposal.manifest_uri, proposal.manifest_hash).json("rejections.json")
     assert [(r["model_id"], r["reason"]) for r in rejections] == [(short, "missing_ids")]
-    env = {"TOURNEY_RPC": chain.url, "TOURNEY_DEPLOYMENT": str(chain.deployment_file),
-           "TOURNEY_RECEIPTS_DIR": str(tmp_path / "receipts")}
-    code, out, data = run(env, "--json", "status", "--model", str(good), "--model", str(short),
-                          "--model", str(silent))
+    env = {
+        "TOURNEY_RPC": chain.url,
+        "TOURNEY_DEPLOYMENT": str(chain.deployment_file),
+        "TOURNEY_RECEIPTS_DIR": str(tmp_path / "receipts"),
+    }
+    code, out, data = run(env, "--json", "status", "--model", str(good), "--model", str(short), "--model", str(silent))
     assert code == 0, out
     rounds = {m["model_id"]: m["rounds"][0] for m in data["models"]}
     assert rounds[good]["corr"] is not None and "why" not in rounds[good]
@@ -342,9 +466,14 @@ def test_a_remote_auditor_recomputes_from_the_service_url_alone(chain, participa
     from oracle.testing.harness import service_thread
 
     model = register(chain, participants[0].account, 100 * UNIT)
-    config = OperatorConfig(store=str(tmp_path / "store"), inbox=str(tmp_path / "inbox"),
-                            round_data=str(tmp_path / "data"), params=PARAMS, submission_window=WINDOW,
-                            max_rounds=1)
+    config = OperatorConfig(
+        store=str(tmp_path / "store"),
+        inbox=str(tmp_path / "inbox"),
+        round_data=str(tmp_path / "data"),
+        params=PARAMS,
+        submission_window=WINDOW,
+        max_rounds=1,
+    )
     operator = Operator(TournamentClient(chain.w3, chain.deployment), chain.oracle, config)
     ids = write_round_data(tmp_path / "data", 1)
     operator.step()
@@ -354,9 +483,17 @@ def test_a_remote_auditor_recomputes_from_the_service_url_alone(chain, participa
     proposal = operator.client.current_proposal(1)
     assert proposal.manifest_uri.startswith(str(tmp_path / "store"))
     moved = tmp_path / "elsewhere"
-    service_config = ServiceConfig(rpc=chain.url, deployment=chain.deployment, operator=chain.oracle.account,
-                                   inbox=str(tmp_path / "inbox"), store=str(moved), round_data=str(tmp_path / "data"),
-                                   state=str(tmp_path / "state"), params=PARAMS, scheduler=False)
+    service_config = ServiceConfig(
+        rpc=chain.url,
+        deployment=chain.deployment,
+        operator=chain.oracle.account,
+        inbox=str(tmp_path / "inbox"),
+        store=str(moved),
+        round_data=str(tmp_path / "data"),
+        state=str(tmp_path / "state"),
+        params=PARAMS,
+        scheduler=False,
+    )
     (tmp_path / "store").rename(moved)  # the on-chain URI no longer opens here
     env = {"TOURNEY_RPC": chain.url, "TOURNEY_DEPLOYMENT": str(chain.deployment_file)}
     try:
@@ -373,8 +510,9 @@ def test_a_remote_auditor_recomputes_from_the_service_url_alone(chain, participa
         _added.clear()  # the mirror was added for this process
 
 
-def test_data_download_reports_progress_and_refuses_what_the_rules_do_not_name(chain, participants,
-                                                                                tmp_path: Path) -> None:
+def test_data_download_reports_progress_and_refuses_what_the_rules_do_not_name(
+    chain, participants, tmp_path: Path
+) -> None:
     """``tourney data download``: a round not opened yet says what to wait for; the live data arrives with its
     progress (bytes so far of the announced total) and the round's rules; a live file that is not the one the
     rules name is refused and nothing is saved."""
@@ -383,15 +521,27 @@ def test_data_download_reports_progress_and_refuses_what_the_rules_do_not_name(c
     from oracle.testing.harness import service_thread
 
     register(chain, participants[0].account, 10 * UNIT)
-    config = OperatorConfig(store=str(tmp_path / "store"), inbox=str(tmp_path / "inbox"),
-                            round_data=str(tmp_path / "data"), params=PARAMS, submission_window=WINDOW)
+    config = OperatorConfig(
+        store=str(tmp_path / "store"),
+        inbox=str(tmp_path / "inbox"),
+        round_data=str(tmp_path / "data"),
+        params=PARAMS,
+        submission_window=WINDOW,
+    )
     operator = Operator(TournamentClient(chain.w3, chain.deployment), chain.oracle, config)
     ids = write_round_data(tmp_path / "data", 1, rows=20_000)  # several chunks of the stream
     assert [a.step for a in operator.open_due()] == ["open"]
-    service_config = ServiceConfig(rpc=chain.url, deployment=chain.deployment, operator=chain.oracle.account,
-                                   inbox=str(tmp_path / "inbox"), store=str(tmp_path / "store"),
-                                   round_data=str(tmp_path / "data"), state=str(tmp_path / "state"), params=PARAMS,
-                                   scheduler=False)
+    service_config = ServiceConfig(
+        rpc=chain.url,
+        deployment=chain.deployment,
+        operator=chain.oracle.account,
+        inbox=str(tmp_path / "inbox"),
+        store=str(tmp_path / "store"),
+        round_data=str(tmp_path / "data"),
+        state=str(tmp_path / "state"),
+        params=PARAMS,
+        scheduler=False,
+    )
     mine = tmp_path / "mine"
     with service_thread(service_config) as url:
         code, out, _ = run({}, "data", "download", "--round", "2", "--from", url, "--data-dir", str(mine))
@@ -423,14 +573,23 @@ def test_every_route_docs_http_api_documents_is_served(chain, tmp_path: Path) ->
     from oracle.testing.harness import service_thread
 
     text = (Path(__file__).resolve().parents[2] / "docs" / "http-api.md").read_text()
-    documented = {(method, re.split(r"[?\[]", path)[0])  # the path without its query ("/rounds?limit=N")
-                  for method, path in re.findall(r"`(GET|POST) (/[^` ]*)`", text)}
+    documented = {
+        (method, re.split(r"[?\[]", path)[0])  # the path without its query ("/rounds?limit=N")
+        for method, path in re.findall(r"`(GET|POST) (/[^` ]*)`", text)
+    }
     assert len(documented) >= 15, documented
     (tmp_path / "data").mkdir()
-    config = ServiceConfig(rpc=chain.url, deployment=chain.deployment, operator=chain.oracle.account,
-                           inbox=str(tmp_path / "inbox"), store=str(tmp_path / "store"),
-                           round_data=str(tmp_path / "data"), state=str(tmp_path / "state"), params=PARAMS,
-                           scheduler=False)
+    config = ServiceConfig(
+        rpc=chain.url,
+        deployment=chain.deployment,
+        operator=chain.oracle.account,
+        inbox=str(tmp_path / "inbox"),
+        store=str(tmp_path / "store"),
+        round_data=str(tmp_path / "data"),
+        state=str(tmp_path / "state"),
+        params=PARAMS,
+        scheduler=False,
+    )
     with service_thread(config) as url:
         spec = requests.get(f"{url}/openapi.json", timeout=30).json()
         # The documented error body, for a round not opened yet in words (not the enum's "none").
@@ -445,8 +604,13 @@ def test_every_route_docs_http_api_documents_is_served(chain, tmp_path: Path) ->
     def matches(method: str, path: str) -> bool:
         def same(doc: str, route: str) -> bool:
             return doc == route or any(c in doc + route for c in "{<")
-        return any(m == method and len(p.split("/")) == len(path.split("/"))
-                   and all(same(d, r) for d, r in zip(path.split("/"), p.split("/"))) for m, p in served)
+
+        return any(
+            m == method
+            and len(p.split("/")) == len(path.split("/"))
+            and all(same(d, r) for d, r in zip(path.split("/"), p.split("/")))
+            for m, p in served
+        )
 
     missing = sorted(f"{m} {p}" for m, p in documented if not matches(m, p))
     assert not missing, f"docs/http-api.md documents routes the service does not serve: {missing}"

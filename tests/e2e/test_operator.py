@@ -3,9 +3,8 @@ at risk replayed from chain events), propose, activate; veto and corrected re-pr
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import io
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -14,16 +13,16 @@ import pytest
 from eth_account import Account
 
 from oracle.bundle.fetch import FetchPolicy
-from oracle.bundle.store import list_manifests
 from oracle.bundle.round_bundle import load_bundle
+from oracle.bundle.store import list_manifests
 from oracle.chain.client import RoundStatus, TournamentClient
 from oracle.chain.deploy import UNIT
 from oracle.chain.tx import Sender
-from oracle.operator.rounds import Operator
 from oracle.operator.config import OperatorConfig
-from oracle.scoring.params import RoundParams
+from oracle.operator.rounds import Operator
 from oracle.protocol.inbox import Inbox
 from oracle.protocol.submission import sign_submission
+from oracle.scoring.params import RoundParams
 
 WINDOW = 600
 ROWS = 60
@@ -62,15 +61,21 @@ def submit(chain, inbox: Inbox, account, round: int, model_id: int, data: bytes)
     """Deliver as ``tourney submit --inbox`` does: stamped with the chain's clock, which the close snapshot judges
     against closesAt (a wall-clock stamp would turn late once the session has run longer than the window)."""
     closes_at = TournamentClient(chain.w3, chain.deployment).round_state(round).closes_at
-    sub = sign_submission(account, chain.deployment.chain_id, chain.tournament.address, round, model_id, data,
-                          closes_at)
+    sub = sign_submission(
+        account, chain.deployment.chain_id, chain.tournament.address, round, model_id, data, closes_at
+    )
     inbox.put(replace(sub, received_at=chain.now()), data)
 
 
 def make_operator(chain, tmp_path: Path, max_rounds: int | None = None) -> Operator:
-    config = OperatorConfig(store=str(tmp_path / "store"), inbox=str(tmp_path / "inbox"),
-                            round_data=str(tmp_path / "data"), params=PARAMS, submission_window=WINDOW,
-                            max_rounds=max_rounds)
+    config = OperatorConfig(
+        store=str(tmp_path / "store"),
+        inbox=str(tmp_path / "inbox"),
+        round_data=str(tmp_path / "data"),
+        params=PARAMS,
+        submission_window=WINDOW,
+        max_rounds=max_rounds,
+    )
     return Operator(TournamentClient(chain.w3, chain.deployment), chain.oracle, config, hang_at=None)
 
 
@@ -92,8 +97,8 @@ def test_round_resolves_with_rejections_and_chain_stakes(chain, participants, tm
     inbox = Inbox(tmp_path / "inbox")
     submit(chain, inbox, p0, 1, a, prediction_file(ids, 1))
     submit(chain, inbox, p1, 1, b, prediction_file(ids, 2))
-    submit(chain, inbox, p3, 1, c, prediction_file(ids, 3))      # signed by someone who does not own c
-    submit(chain, inbox, p3, 1, 99, prediction_file(ids, 4))     # no such model
+    submit(chain, inbox, p3, 1, c, prediction_file(ids, 3))  # signed by someone who does not own c
+    submit(chain, inbox, p3, 1, 99, prediction_file(ids, 4))  # no such model
     # Stake added while the round is open counts: it is in before the close.
     Sender(chain.w3, p3).transact(chain.token.functions.approve(chain.tournament.address, 200 * UNIT))
     Sender(chain.w3, p3).transact(chain.tournament.functions.stake(d, 200 * UNIT))
@@ -197,13 +202,34 @@ def test_operator_without_rpc_exits_nonzero_with_a_clear_error(tmp_path: Path, p
     from oracle.chain.keystore import Keystore
 
     Keystore(tmp_path / "ks", scrypt_n=2**10).import_key("oracle", bytes(Account.create().key), "pw")
-    env = {"TOURNEY_RPC": f"http://127.0.0.1:{free_port()}", "TOURNEY_DEPLOYMENT": str(deployed.deployment_file),
-           "TOURNEY_KEYSTORE_DIR": str(tmp_path / "ks"), "TOURNEY_ACCOUNT": "oracle", "TOURNEY_PASSWORD": "pw",
-           "PATH": "/usr/bin:/bin"}
+    env = {
+        "TOURNEY_RPC": f"http://127.0.0.1:{free_port()}",
+        "TOURNEY_DEPLOYMENT": str(deployed.deployment_file),
+        "TOURNEY_KEYSTORE_DIR": str(tmp_path / "ks"),
+        "TOURNEY_ACCOUNT": "oracle",
+        "TOURNEY_PASSWORD": "pw",
+        "PATH": "/usr/bin:/bin",
+    }
     tourney = str(Path(sys.executable).parent / "tourney")
-    done = subprocess.run([tourney, "operator", "run", "--once", "--store", str(tmp_path / "s"),
-                           "--inbox", str(tmp_path / "i"), "--round-data", str(tmp_path / "d")],
-                          env=env, capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run(
+        [
+            tourney,
+            "operator",
+            "run",
+            "--once",
+            "--store",
+            str(tmp_path / "s"),
+            "--inbox",
+            str(tmp_path / "i"),
+            "--round-data",
+            str(tmp_path / "d"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 1
     assert "does not answer" in done.stderr
     assert "Traceback" not in done.stderr
@@ -260,8 +286,10 @@ def test_one_pending_round_at_a_time_and_a_lapsed_round_adds_nothing(chain, part
     bundle3 = load_bundle(proposal3.manifest_uri, proposal3.manifest_hash)
     bundle1 = load_bundle(client.current_proposal(1).manifest_uri)
     assert bundle3.manifest.previous.round == 1 and bundle3.manifest.previous.keccak256 == bundle1.keccak256
-    leaves1 = {int(m): (int(p), int(b)) for m, p, b in zip(bundle1.scores()["model"], bundle1.scores()["payout"],
-                                                         bundle1.scores()["burn"])}
+    leaves1 = {
+        int(m): (int(p), int(b))
+        for m, p, b in zip(bundle1.scores()["model"], bundle1.scores()["payout"], bundle1.scores()["burn"])
+    }
     assert bundle3.previous_cumulative() == leaves1
     stakes3 = dict(zip(bundle3.stakes()["model_id"], bundle3.stakes()["stake_at_risk"]))
     assert stakes3 == {m: 1_000 * UNIT + leaves1[m][0] - leaves1[m][1] for m in models}
@@ -295,8 +323,9 @@ def test_a_round_too_close_to_its_deadline_is_not_proposed_and_lapses(chain, par
 # ------------------------------------------------------------------------------------------ payouts within the reserve
 
 
-def test_payouts_are_scaled_to_the_free_reserve_and_the_auditor_recomputes_it(chain, participants,
-                                                                            tmp_path: Path) -> None:
+def test_payouts_are_scaled_to_the_free_reserve_and_the_auditor_recomputes_it(
+    chain, participants, tmp_path: Path
+) -> None:
     """A tournament whose reserve holds 1 token: the round's payouts (tens of tokens unscaled) are scaled down to
     it by the manifest's rule, the proposal fits, activates and settles; a limit misstated in the manifest is
     named by the auditor."""
@@ -305,14 +334,19 @@ def test_payouts_are_scaled_to_the_free_reserve_and_the_auditor_recomputes_it(ch
     from oracle.auditor.verify import verify_round
     from oracle.bundle.manifest import PayoutLimit
     from oracle.bundle.write import write_round_bundle
+    from oracle.chain.connection import Connection
     from oracle.chain.deploy import DeployParams, deploy
     from oracle.participant.settle import settle_all
-    from oracle.chain.connection import Connection
     from oracle.scoring.pipeline import score_round
 
     challenge = int(chain.tournament.functions.bounds().call()[0])  # the session deployment's, reused here
-    deployment = deploy(chain.admin, DeployParams(challenge_period=challenge), oracle=chain.oracle.address,
-                        guardian=chain.guardian.address, pauser=chain.admin.address)
+    deployment = deploy(
+        chain.admin,
+        DeployParams(challenge_period=challenge),
+        oracle=chain.oracle.address,
+        guardian=chain.guardian.address,
+        pauser=chain.admin.address,
+    )
     small = replace_field(chain, deployment=deployment)
     small.admin.transact(small.token.functions.approve(small.tournament.address, UNIT))
     small.admin.transact(small.tournament.functions.fundReserve(UNIT))
@@ -354,13 +388,25 @@ def test_payouts_are_scaled_to_the_free_reserve_and_the_auditor_recomputes_it(ch
 
     # A manifest whose limit is understated (and payouts scaled to it) is caught.
     lower = PayoutLimit(UNIT // 2, bundle.manifest.payout_limit.block)
-    rescored = score_round(bundle.predictions(), bundle.targets(), bundle.stake_map(), bundle.params(),
-                           payout_limit=lower.limit)
-    extras = {name: bundle.raw(name) for name in bundle.files if name.startswith("submission") or
-              name == "rejections.json"}
-    write_round_bundle(tmp_path / "store", 1, predictions=bundle.predictions(), targets=bundle.targets(),
-                       stakes=bundle.stakes(), scores=rescored.scores, params=bundle.params(),
-                       previous_cumulative={}, chain=bundle.manifest.chain, extra_files=extras, payout_limit=lower)
+    rescored = score_round(
+        bundle.predictions(), bundle.targets(), bundle.stake_map(), bundle.params(), payout_limit=lower.limit
+    )
+    extras = {
+        name: bundle.raw(name) for name in bundle.files if name.startswith("submission") or name == "rejections.json"
+    }
+    write_round_bundle(
+        tmp_path / "store",
+        1,
+        predictions=bundle.predictions(),
+        targets=bundle.targets(),
+        stakes=bundle.stakes(),
+        scores=rescored.scores,
+        params=bundle.params(),
+        previous_cumulative={},
+        chain=bundle.manifest.chain,
+        extra_files=extras,
+        payout_limit=lower,
+    )
     from oracle.auditor.verify import check_payout_limit
     from oracle.bundle.round_bundle import latest_manifest
 
@@ -384,8 +430,11 @@ def test_operator_refuses_a_clip_above_the_rounds_caps(chain, participants, tmp_
     greedy = Operator(op.client, chain.oracle, replace(op.config, params=wide), hang_at=None)
     # The live data published first: without it the operator stops at the missing data and never reaches the caps.
     write_round_data(tmp_path / "data", 1)
-    with pytest.raises(OperatorError, match=r"round 1 \(not opened\): params.clip 0.06 \(600 bps\) exceeds the "
-                                            r"payout cap of 500 bps .* at most 0.05"):
+    with pytest.raises(
+        OperatorError,
+        match=r"round 1 \(not opened\): params.clip 0.06 \(600 bps\) exceeds the "
+        r"payout cap of 500 bps .* at most 0.05",
+    ):
         greedy.open_due()
     assert count(chain, "RoundOpened") == 0
     # Opened with a clip that fits, resolved with one that does not: refused before any bundle is written.

@@ -13,26 +13,35 @@ from eth_account import Account
 
 from oracle.bundle.write import amounts_by_model_id, write_round_bundle
 from oracle.chain.client import ModelState
+from oracle.chain.connection import connect
 from oracle.chain.deploy import UNIT
+from oracle.chain.keystore import Keystore
 from oracle.chain.tx import ContractReverted
 from oracle.cli import main
-from oracle.chain.keystore import Keystore
-from oracle.scoring.params import RoundParams
-from oracle.chain.connection import connect
 from oracle.participant.settle import settle_model
-from oracle.scoring.pipeline import score_round
-from oracle.settlement.leaves import cumulative_leaves, settlement_tree
 from oracle.protocol.inbox import Inbox
 from oracle.protocol.submission import predictions_hash, sign_submission, submission_digest, verify_submission
+from oracle.scoring.params import RoundParams
+from oracle.scoring.pipeline import score_round
+from oracle.settlement.leaves import cumulative_leaves, settlement_tree
 
 
 def test_python_digest_equals_contract_submission_digest(chain, participants) -> None:
-    sub = sign_submission(participants[0].account, chain.deployment.chain_id, chain.deployment.tournament,
-                          3, 7, b"id,prediction\nn1,0.5\n", 1_900_000_000)
+    sub = sign_submission(
+        participants[0].account,
+        chain.deployment.chain_id,
+        chain.deployment.tournament,
+        3,
+        7,
+        b"id,prediction\nn1,0.5\n",
+        1_900_000_000,
+    )
     onchain = chain.tournament.functions.submissionDigest(
-        3, 7, bytes.fromhex(sub.predictions_hash[2:]), 1_900_000_000).call()
+        3, 7, bytes.fromhex(sub.predictions_hash[2:]), 1_900_000_000
+    ).call()
     assert "0x" + onchain.hex() == submission_digest(
-        sub.chain_id, sub.tournament, sub.round, sub.model_id, sub.predictions_hash, sub.deadline)
+        sub.chain_id, sub.tournament, sub.round, sub.model_id, sub.predictions_hash, sub.deadline
+    )
 
 
 # ------------------------------------------------------------------------------------------------ helpers
@@ -53,9 +62,13 @@ def run(env: dict, *args: str, input: str | None = None) -> tuple[int, str, dict
 
 
 def as_env(chain, participant) -> dict:
-    return {"TOURNEY_RPC": chain.url, "TOURNEY_DEPLOYMENT": str(chain.deployment_file),
-            "TOURNEY_KEYSTORE_DIR": str(participant.keystore_dir), "TOURNEY_PASSWORD": participant.password,
-            "TOURNEY_ACCOUNT": participant.name}
+    return {
+        "TOURNEY_RPC": chain.url,
+        "TOURNEY_DEPLOYMENT": str(chain.deployment_file),
+        "TOURNEY_KEYSTORE_DIR": str(participant.keystore_dir),
+        "TOURNEY_PASSWORD": participant.password,
+        "TOURNEY_ACCOUNT": participant.name,
+    }
 
 
 def register_and_stake(chain, participant, tokens: int) -> int:
@@ -80,27 +93,48 @@ def close_round(chain, round_: int, closes_at: int) -> None:
     chain.oracle.transact(chain.tournament.functions.closeRound(round_))
 
 
-def resolve_round(chain, store: Path, round_: int, stake_at_risk: dict[int, int], columns: dict[int, list[float]],
-                  previous: dict[int, tuple[int, int]] | None = None) -> tuple[str, dict[int, int], dict[int, int]]:
+def resolve_round(
+    chain,
+    store: Path,
+    round_: int,
+    stake_at_risk: dict[int, int],
+    columns: dict[int, list[float]],
+    previous: dict[int, tuple[int, int]] | None = None,
+) -> tuple[str, dict[int, int], dict[int, int]]:
     """Score a closed round, publish its bundle, propose, wait out the challenge window and activate.
 
     Returns (manifest URI, payout by model id, burn by model id). Stakes at risk are given by the test."""
     previous = previous or {}
     predictions = pd.DataFrame({"id": IDS, **{str(m): v for m, v in columns.items()}})
     targets = pd.DataFrame({"id": IDS, "target": TARGETS})
-    stakes = pd.DataFrame({"model": [str(m) for m in stake_at_risk], "model_id": list(stake_at_risk),
-                           "stake_at_risk": list(stake_at_risk.values())})
-    scored = score_round(predictions, targets, pd.DataFrame({"model": stakes["model"],
-                                                             "stake": stakes["stake_at_risk"]}), PARAMS)
+    stakes = pd.DataFrame(
+        {
+            "model": [str(m) for m in stake_at_risk],
+            "model_id": list(stake_at_risk),
+            "stake_at_risk": list(stake_at_risk.values()),
+        }
+    )
+    scored = score_round(
+        predictions, targets, pd.DataFrame({"model": stakes["model"], "stake": stakes["stake_at_risk"]}), PARAMS
+    )
     ids = {str(m): m for m in stake_at_risk}
     payouts, burns = amounts_by_model_id(scored.scores, ids)
     leaves = cumulative_leaves(previous, payouts, burns, set(previous) | set(stake_at_risk))
-    _, uri, digest = write_round_bundle(store, round_, predictions=predictions, targets=targets, stakes=stakes,
-                                        scores=scored.scores, params=PARAMS, previous_cumulative=previous,
-                                        leaves=leaves)
+    _, uri, digest = write_round_bundle(
+        store,
+        round_,
+        predictions=predictions,
+        targets=targets,
+        stakes=stakes,
+        scores=scored.scores,
+        params=PARAMS,
+        previous_cumulative=previous,
+        leaves=leaves,
+    )
     root = settlement_tree(leaves).root
-    chain.oracle.transact(chain.tournament.functions.proposeRoot(
-        round_, root, sum(payouts.values()), sum(burns.values()), digest, uri))
+    chain.oracle.transact(
+        chain.tournament.functions.proposeRoot(round_, root, sum(payouts.values()), sum(burns.values()), digest, uri)
+    )
     chain.advance(700)  # the deployment's challenge window is 600 s
     chain.keeper.transact(chain.tournament.functions.activateRoot(round_))
     return uri, payouts, burns
@@ -129,7 +163,10 @@ def test_account_create_import_list_through_the_cli(tmp_path: Path) -> None:
     code, out, listed = run(env, "account", "list")
     assert code == 0, out
     assert [(a["name"], a["address"]) for a in listed["accounts"]] == [
-        ("alice", created["address"]), ("bob", Account.from_key(key).address), ("carol", other.address)]
+        ("alice", created["address"]),
+        ("bob", Account.from_key(key).address),
+        ("carol", other.address),
+    ]
     # The files are standard keystores: eth-account alone decrypts them with the password from the env.
     document = json.loads((tmp_path / "ks" / "bob.json").read_text())
     assert Account.from_key(Account.decrypt(document, "pw-from-env")).address == imported["address"]
@@ -168,9 +205,11 @@ def test_register_and_stake_with_permit_in_one_transaction(chain, participants) 
     code, out, listed = run(env, "model", "list")
     assert listed["models"] == [model_id]
     # Too many decimals, not a number, someone else's model: refused with the reason, nothing sent.
-    for args, expected in ((("stake", "--model", str(model_id), "0.0000000000000000001"), "decimal places"),
-                           (("stake", "--model", str(model_id), "ten"), "not a number"),
-                           (("stake", "--model", "999", "1"), "not registered")):
+    for args, expected in (
+        (("stake", "--model", str(model_id), "0.0000000000000000001"), "decimal places"),
+        (("stake", "--model", str(model_id), "ten"), "not a number"),
+        (("stake", "--model", "999", "1"), "not registered"),
+    ):
         code, out, data = run(env, *args)
         assert code == 1 and expected in data["error"], (args, out)
     other = as_env(chain, participants[1])
@@ -218,7 +257,11 @@ def test_withdrawal_waits_for_the_at_risk_round_then_settles_and_pays(chain, par
     assert chain.token.functions.balanceOf(p.address).call() == balance + 40 * UNIT
     state = model_state(chain, model_id)
     assert (state.settled_round, state.cumulative_payout, state.cumulative_burn, state.withdrawal) == (
-        round_, payouts[model_id], 0, 0)
+        round_,
+        payouts[model_id],
+        0,
+        0,
+    )
     assert chain.tournament.functions.stakeOf(model_id).call() == 60 * UNIT + payouts[model_id]
 
 
@@ -230,15 +273,22 @@ def test_settle_by_a_third_party_single_and_batch(chain, participants, tmp_path:
     round_, closes_at = open_round(chain)
     close_round(chain, round_, closes_at)
     at_risk = {m: (50 + 10 * i) * UNIT for i, m in enumerate(models)}
-    columns = {models[0]: [0.1, 0.3, 0.5, 0.7, 0.9, 0.2, 0.8, 0.6],   # right order: paid
-               models[1]: [0.9, 0.7, 0.5, 0.3, 0.1, 0.8, 0.2, 0.4],   # reversed: burned
-               models[2]: [0.2, 0.1, 0.6, 0.5, 0.9, 0.4, 0.7, 0.3]}
+    columns = {
+        models[0]: [0.1, 0.3, 0.5, 0.7, 0.9, 0.2, 0.8, 0.6],  # right order: paid
+        models[1]: [0.9, 0.7, 0.5, 0.3, 0.1, 0.8, 0.2, 0.4],  # reversed: burned
+        models[2]: [0.2, 0.1, 0.6, 0.5, 0.9, 0.4, 0.7, 0.3],
+    }
     uri, payouts, burns = resolve_round(chain, tmp_path / "store", round_, at_risk, columns)
     assert burns[models[1]] > 0
     keeper_dir = tmp_path / "keeper-ks"
     Keystore(keeper_dir, scrypt_n=2**10).import_key("keeper", bytes(chain.keeper.account.key), "kpw")
-    keeper_env = {"TOURNEY_RPC": chain.url, "TOURNEY_DEPLOYMENT": str(chain.deployment_file),
-                  "TOURNEY_KEYSTORE_DIR": str(keeper_dir), "TOURNEY_PASSWORD": "kpw", "TOURNEY_ACCOUNT": "keeper"}
+    keeper_env = {
+        "TOURNEY_RPC": chain.url,
+        "TOURNEY_DEPLOYMENT": str(chain.deployment_file),
+        "TOURNEY_KEYSTORE_DIR": str(keeper_dir),
+        "TOURNEY_PASSWORD": "kpw",
+        "TOURNEY_ACCOUNT": "keeper",
+    }
 
     # Library: the keeper settles the burned model alone.
     keeper = connect(chain.url, chain.deployment_file, chain.keeper.account)
@@ -291,40 +341,62 @@ def test_submit_resubmit_invalid_late_and_wrong_signer(chain, participants, tmp_
     (tmp_path / "data").mkdir()
     pd.DataFrame({"id": IDS}).to_parquet(tmp_path / "data" / f"live_{round_}.parquet")
     first = _write(tmp_path / "first.csv", [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8])
-    code, out, sent = run(env, "submit", "--round", str(round_), "--model", str(model_id), "--inbox", inbox_url,
-                          "--create", str(first))
+    code, out, sent = run(
+        env, "submit", "--round", str(round_), "--model", str(model_id), "--inbox", inbox_url, "--create", str(first)
+    )
     assert code == 0, out
     assert sent["replaced"] is False and sent["deadline"] == closes_at
     sub, data = Inbox(inbox_url).get(round_, model_id)
     assert data == first.read_bytes() and sub.predictions_hash == predictions_hash(first.read_bytes())
-    assert verify_submission(sub, data, p.address, chain.now(), chain_id=chain.deployment.chain_id,
-                             tournament=chain.deployment.tournament, round=round_) == []
-    onchain = chain.tournament.functions.submissionDigest(round_, model_id, bytes.fromhex(sub.predictions_hash[2:]),
-                                                          closes_at).call()
+    assert (
+        verify_submission(
+            sub,
+            data,
+            p.address,
+            chain.now(),
+            chain_id=chain.deployment.chain_id,
+            tournament=chain.deployment.tournament,
+            round=round_,
+        )
+        == []
+    )
+    onchain = chain.tournament.functions.submissionDigest(
+        round_, model_id, bytes.fromhex(sub.predictions_hash[2:]), closes_at
+    ).call()
     assert Account._recover_hash(onchain, signature=bytes.fromhex(sub.signature[2:])) == p.address
 
     second = _write(tmp_path / "second.csv", [0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1])
-    code, out, resent = run(env, "submit", "--round", str(round_), "--model", str(model_id), "--inbox", inbox_url,
-                            str(second))
+    code, out, resent = run(
+        env, "submit", "--round", str(round_), "--model", str(model_id), "--inbox", inbox_url, str(second)
+    )
     assert code == 0 and resent["replaced"] is True, out
     [(latest, latest_data)] = Inbox(inbox_url).collect(round_)
     assert latest_data == second.read_bytes() and latest.predictions_hash == predictions_hash(second.read_bytes())
 
     bad = _write(tmp_path / "bad.csv", [0.1, 0.2, 1.5, 0.4, 0.5, 0.6, 0.7, 0.8])
-    code, out, refused = run(env, "submit", "--round", str(round_), "--model", str(model_id), "--inbox", inbox_url,
-                             str(bad))
+    code, out, refused = run(
+        env, "submit", "--round", str(round_), "--model", str(model_id), "--inbox", inbox_url, str(bad)
+    )
     assert code == 1 and "out_of_range" in refused["error"] and f"model {model_id}" in refused["error"]
     assert Inbox(inbox_url).get(round_, model_id)[1] == second.read_bytes()  # the valid one is kept
 
     # Someone else's key over this model's file: the signature is genuine but not the owner's.
-    forged = sign_submission(participants[1].account, chain.deployment.chain_id, chain.deployment.tournament,
-                             round_, model_id, first.read_bytes(), closes_at)
+    forged = sign_submission(
+        participants[1].account,
+        chain.deployment.chain_id,
+        chain.deployment.tournament,
+        round_,
+        model_id,
+        first.read_bytes(),
+        closes_at,
+    )
     problems = verify_submission(forged, first.read_bytes(), p.address, chain.now())
     assert len(problems) == 1 and "not the model's owner" in problems[0]
 
     chain.advance(closes_at - chain.now())
-    code, out, late = run(env, "submit", "--round", str(round_), "--model", str(model_id), "--inbox", inbox_url,
-                          str(first))
+    code, out, late = run(
+        env, "submit", "--round", str(round_), "--model", str(model_id), "--inbox", inbox_url, str(first)
+    )
     assert code == 1 and "too late" in late["error"]
     assert Inbox(inbox_url).get(round_, model_id)[1] == second.read_bytes()
 
@@ -340,8 +412,11 @@ def test_unstake_lower_and_cancel_through_the_cli(chain, participants, tmp_path:
     assert code == 0, out
     assert int(lowered["pending"]) == 10 * UNIT and lowered["at_risk_from"] == 1
     assert model_state(chain, model_id).withdrawal == 10 * UNIT
-    for args, expected in ((("--lower", "10"), "does not lower"), (("--cancel", "5"), "--cancel takes no AMOUNT"),
-                           ((), "pass AMOUNT")):
+    for args, expected in (
+        (("--lower", "10"), "does not lower"),
+        (("--cancel", "5"), "--cancel takes no AMOUNT"),
+        ((), "pass AMOUNT"),
+    ):
         code, out, data = run(env, "unstake", "--model", str(model_id), *args)
         assert code != 0 and expected in out, (args, out)
     # After a close the model's request stays at risk in that round; cancelling it then is allowed too, and the
@@ -365,7 +440,7 @@ def test_a_second_top_up_settles_the_model_first(chain, participants, tmp_path: 
     model_id = register_and_stake(chain, p, 100)
     round1, closes_at = open_round(chain)
     close_round(chain, round1, closes_at)
-    code, out, _ = run(env, "stake", "--model", str(model_id), "5")   # a tranche at risk from round 2
+    code, out, _ = run(env, "stake", "--model", str(model_id), "5")  # a tranche at risk from round 2
     assert code == 0, out
     good = [0.1, 0.3, 0.5, 0.7, 0.9, 0.2, 0.8, 0.6]
     resolve_round(chain, tmp_path / "store", round1, {model_id: 100 * UNIT}, {model_id: good})

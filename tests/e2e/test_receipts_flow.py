@@ -18,25 +18,25 @@ from typing import Any, Iterator
 import pytest
 from eth_account import Account
 
+from oracle.bundle.manifest import canonical_json
 from oracle.bundle.round_bundle import load_bundle
 from oracle.chain.anvil import dev_private_keys
 from oracle.chain.client import RoundStatus, TournamentClient
 from oracle.chain.clock import format_time
+from oracle.chain.connection import connect
 from oracle.chain.deploy import UNIT
-from oracle.bundle.manifest import canonical_json
-from oracle.operator.rounds import Operator
 from oracle.operator.config import OperatorConfig
 from oracle.operator.intake import submission_file_name
-from oracle.scoring.params import RoundParams
-from oracle.chain.connection import connect
+from oracle.operator.rounds import Operator
 from oracle.participant.models import register_model
+from oracle.participant.receipts import load_receipts, save_receipt
 from oracle.participant.stake import stake
+from oracle.protocol.inbox import Inbox
+from oracle.protocol.receipt import sign_receipt
+from oracle.protocol.submission import sign_submission
+from oracle.scoring.params import RoundParams
 from oracle.testing.harness import ServiceProcess, prediction_csv, start_service, write_live, write_targets
 from oracle.testing.service_state import service_submissions
-from oracle.participant.receipts import load_receipts, save_receipt
-from oracle.protocol.receipt import sign_receipt
-from oracle.protocol.inbox import Inbox
-from oracle.protocol.submission import sign_submission
 
 TOURNEY = str(Path(sys.executable).with_name("tourney"))
 WINDOW = 900
@@ -47,16 +47,28 @@ PARAMS = RoundParams(corr_weight=1.0, mmc_weight=0.0, clip=0.05, payout_threshol
 def tourney(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     # PYTHONPATH passes through: a checkout other than the installed one runs its own package.
     inherited = {"PYTHONPATH": os.environ["PYTHONPATH"]} if "PYTHONPATH" in os.environ else {}
-    return subprocess.run([TOURNEY, *args], env={**env, "PATH": "/usr/bin:/bin", **inherited}, capture_output=True,
-                          text=True, timeout=180, check=False)
+    return subprocess.run(
+        [TOURNEY, *args],
+        env={**env, "PATH": "/usr/bin:/bin", **inherited},
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
 
 
 def make_operator(chain: Any, workdir: Path, submissions: Any = None) -> Operator:
-    config = OperatorConfig(store=str(workdir / "store"), inbox=str(workdir / "inbox"),
-                            round_data=str(workdir / "rounds"), params=PARAMS, submission_window=WINDOW,
-                            max_rounds=1)
-    return Operator(TournamentClient(chain.w3, chain.deployment), chain.oracle, config, hang_at=None,
-                    submissions=submissions)
+    config = OperatorConfig(
+        store=str(workdir / "store"),
+        inbox=str(workdir / "inbox"),
+        round_data=str(workdir / "rounds"),
+        params=PARAMS,
+        submission_window=WINDOW,
+        max_rounds=1,
+    )
+    return Operator(
+        TournamentClient(chain.w3, chain.deployment), chain.oracle, config, hang_at=None, submissions=submissions
+    )
 
 
 def staked_models(chain: Any, participant: Any, count: int) -> list[int]:
@@ -87,8 +99,8 @@ def censor(op: Operator, round: int, keep: Any) -> None:
 
 
 def test_submit_to_service_then_status_and_verify_hold_the_bundle_to_its_receipts(
-        chain: Any, participants: list[Any], participant_env: dict[str, str], service: ServiceProcess,
-        tmp_path: Path) -> None:
+    chain: Any, participants: list[Any], participant_env: dict[str, str], service: ServiceProcess, tmp_path: Path
+) -> None:
     p0 = participants[0]
     a, b = staked_models(chain, p0, 2)
     # The operator beside the service snapshots rounds from the service's database (tourney operator run --db).
@@ -96,8 +108,11 @@ def test_submit_to_service_then_status_and_verify_hold_the_bundle_to_its_receipt
     ids = write_live(tmp_path / "rounds", 1, LIVE)
     assert [x.step for x in op.open_due()] == ["open"]
     receipts_dir = tmp_path / "receipts"
-    env = {**participant_env, "TOURNEY_RECEIPTS_DIR": str(receipts_dir),
-           "TOURNEY_MANIFEST_ROOTS": str(tmp_path / "store")}
+    env = {
+        **participant_env,
+        "TOURNEY_RECEIPTS_DIR": str(receipts_dir),
+        "TOURNEY_MANIFEST_ROOTS": str(tmp_path / "store"),
+    }
     files = {}
     for name, seed in (("a.csv", 1), ("b1.csv", 2), ("b2.csv", 3)):
         files[name] = tmp_path / name
@@ -105,13 +120,23 @@ def test_submit_to_service_then_status_and_verify_hold_the_bundle_to_its_receipt
 
     # Exactly one way of delivering.
     neither = tourney(env, "submit", "--round", "1", "--model", str(a), str(files["a.csv"]))
-    both = tourney(env, "submit", "--round", "1", "--model", str(a), "--to", service.url, "--inbox",
-                   str(tmp_path / "inbox"), str(files["a.csv"]))
+    both = tourney(
+        env,
+        "submit",
+        "--round",
+        "1",
+        "--model",
+        str(a),
+        "--to",
+        service.url,
+        "--inbox",
+        str(tmp_path / "inbox"),
+        str(files["a.csv"]),
+    )
     assert neither.returncode == both.returncode == 2
     assert "exactly one of --to" in neither.stderr and "exactly one of --to" in both.stderr
 
-    sent = tourney(env, "submit", "--round", "1", "--model", str(a), "--to", service.url, "--json",
-                   str(files["a.csv"]))
+    sent = tourney(env, "submit", "--round", "1", "--model", str(a), "--to", service.url, "--json", str(files["a.csv"]))
     assert sent.returncode == 0, sent.stderr
     out = json.loads(sent.stdout)
     receipt = out["receipt"]
@@ -136,8 +161,10 @@ def test_submit_to_service_then_status_and_verify_hold_the_bundle_to_its_receipt
 
     status = tourney(env, "status", "--model", str(a), "--model", str(b), "--json")
     assert status.returncode == 0, status.stderr
-    marks = {m["model_id"]: [(r["round"], r["bundle"], r["genuine"]) for r in m["receipts"]]
-             for m in json.loads(status.stdout)["models"]}
+    marks = {
+        m["model_id"]: [(r["round"], r["bundle"], r["genuine"]) for r in m["receipts"]]
+        for m in json.loads(status.stdout)["models"]
+    }
     assert marks == {a: [(1, "in bundle", True)], b: [(1, "in bundle", True)]}
 
     honest = tourney(env, "verify", "--round", "1", "--receipts", str(receipts_dir), "--json")
@@ -147,8 +174,18 @@ def test_submit_to_service_then_status_and_verify_hold_the_bundle_to_its_receipt
     forged_dir = tmp_path / "forged"
     for r in receipts:
         save_receipt(forged_dir, r)
-    save_receipt(forged_dir, sign_receipt(Account.create(), chain.deployment.chain_id, chain.tournament.address, 1, a,
-                                          "0x" + "11" * 32, receipt["received_at"] + 1))
+    save_receipt(
+        forged_dir,
+        sign_receipt(
+            Account.create(),
+            chain.deployment.chain_id,
+            chain.tournament.address,
+            1,
+            a,
+            "0x" + "11" * 32,
+            receipt["received_at"] + 1,
+        ),
+    )
     warned = tourney(env, "verify", "--round", "1", "--receipts", str(forged_dir), "--json")
     assert warned.returncode == 0, warned.stdout + warned.stderr
     [verdict] = json.loads(warned.stdout)["verdicts"]
@@ -157,8 +194,16 @@ def test_submit_to_service_then_status_and_verify_hold_the_bundle_to_its_receipt
     # The guardian vetoes; the operator re-proposes a bundle that drops A and carries B's older file (properly
     # signed by the participant, so every other check passes): the receipts prove censorship of both.
     chain.guardian.transact(chain.tournament.functions.vetoRoot(1))
-    older = sign_submission(p0.account, chain.deployment.chain_id, chain.tournament.address, 1, b,
-                            files["b1.csv"].read_bytes(), op.client.round_state(1).closes_at, file_name="b1.csv")
+    older = sign_submission(
+        p0.account,
+        chain.deployment.chain_id,
+        chain.tournament.address,
+        1,
+        b,
+        files["b1.csv"].read_bytes(),
+        op.client.round_state(1).closes_at,
+        file_name="b1.csv",
+    )
     older = replace(older, received_at=first_b.received_at)
     entry = op.store.put_object(submission_file_name(b, "b1.csv"), files["b1.csv"].read_bytes())
 
@@ -202,8 +247,9 @@ class CloseRace(Operator):
         return super()._transact(fn, action)
 
 
-def test_close_snapshot_is_taken_after_the_close_and_judged_by_closes_at(chain: Any, participants: list[Any],
-                                                                          tmp_path: Path) -> None:
+def test_close_snapshot_is_taken_after_the_close_and_judged_by_closes_at(
+    chain: Any, participants: list[Any], tmp_path: Path
+) -> None:
     p0, p1, p2 = participants[:3]
     [a], [b], [c] = (staked_models(chain, p, 1) for p in (p0, p1, p2))
     config = make_operator(chain, tmp_path).config
@@ -216,8 +262,7 @@ def test_close_snapshot_is_taken_after_the_close_and_judged_by_closes_at(chain: 
 
     def deliver(account: Any, model: int, seed: int, received_at: int) -> str:
         data = prediction_csv(ids, seed)
-        sub = sign_submission(account, chain.deployment.chain_id, chain.tournament.address, 1, model, data,
-                              closes_at)
+        sub = sign_submission(account, chain.deployment.chain_id, chain.tournament.address, 1, model, data, closes_at)
         return inbox.put(replace(sub, received_at=received_at), data).signature
 
     on_time = deliver(p0.account, a, 1, closes_at - 100)
@@ -245,12 +290,14 @@ def test_close_snapshot_is_taken_after_the_close_and_judged_by_closes_at(chain: 
     assert sorted(e["model_id"] for e in bundle.json("submissions.json")) == sorted([a, c])
     [rejection] = bundle.json("rejections.json")
     assert (rejection["model_id"], rejection["reason"]) == (b, "late")
-    assert rejection["detail"] == (f"received at {format_time(closes_at)}, at or after the round's close at "
-                                   f"{format_time(closes_at)} (chain time)")
+    assert rejection["detail"] == (
+        f"received at {format_time(closes_at)}, at or after the round's close at {format_time(closes_at)} (chain time)"
+    )
 
 
-def test_submit_to_an_unreachable_service_fails_cleanly(chain: Any, participants: list[Any],
-                                                         participant_env: dict[str, str], tmp_path: Path) -> None:
+def test_submit_to_an_unreachable_service_fails_cleanly(
+    chain: Any, participants: list[Any], participant_env: dict[str, str], tmp_path: Path
+) -> None:
     from oracle.chain.anvil import free_port
 
     [a] = staked_models(chain, participants[0], 1)
@@ -261,8 +308,9 @@ def test_submit_to_an_unreachable_service_fails_cleanly(chain: Any, participants
     path = tmp_path / "p.csv"
     path.write_bytes(prediction_csv(ids, 4))
     env = {**participant_env, "TOURNEY_RECEIPTS_DIR": str(tmp_path / "receipts")}
-    done = tourney(env, "submit", "--round", "1", "--model", str(a), "--to", f"http://127.0.0.1:{free_port()}",
-                   str(path))
+    done = tourney(
+        env, "submit", "--round", "1", "--model", str(a), "--to", f"http://127.0.0.1:{free_port()}", str(path)
+    )
     assert done.returncode == 1
     assert "does not answer" in done.stderr and "Traceback" not in done.stderr
     assert not (tmp_path / "receipts").exists()

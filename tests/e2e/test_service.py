@@ -21,14 +21,22 @@ from oracle.bundle.round_bundle import load_bundle
 from oracle.chain.anvil import dev_private_keys
 from oracle.chain.client import RoundStatus, TournamentClient
 from oracle.chain.deploy import UNIT
-from oracle.participant.service_client import ServiceClient, ServiceError, submit_over_http
-from oracle.testing.burst import run_submissions
-from oracle.testing.harness import (ServiceProcess, encode_request, prediction_csv, register_models, stake_models,
-                                    start_service, write_live, write_targets)
-from oracle.testing.service_state import service_submissions, wait_view
-from oracle.protocol.receipt import check_receipts, Receipt, sign_receipt, verify_receipt
 from oracle.participant.receipts import load_receipts
+from oracle.participant.service_client import ServiceClient, ServiceError, submit_over_http
+from oracle.protocol.receipt import Receipt, check_receipts, sign_receipt, verify_receipt
 from oracle.protocol.submission import sign_submission
+from oracle.testing.burst import run_submissions
+from oracle.testing.harness import (
+    ServiceProcess,
+    encode_request,
+    prediction_csv,
+    register_models,
+    stake_models,
+    start_service,
+    write_live,
+    write_targets,
+)
+from oracle.testing.service_state import service_submissions, wait_view
 
 LIVE_IDS = 60
 
@@ -88,9 +96,13 @@ def world(deployed: Any, participants: list[Any], tmp_path_factory: pytest.TempP
     for model_id, account in sorted(owners.items()):
         firsts.setdefault(account.address, (model_id, account))
     stake_models(deployed.w3, deployed.deployment, {m: (a, 100 * UNIT) for m, a in firsts.values()})
-    service = start_service(deployed.url, deployed.deployment_file, dev_private_keys(2)[1], workdir,
-                            extra_args=["--rate-burst", "20", "--rate-per-second", "0.5", "--max-file-bytes",
-                                        "20000", "--window", "3600"])
+    service = start_service(
+        deployed.url,
+        deployed.deployment_file,
+        dev_private_keys(2)[1],
+        workdir,
+        extra_args=["--rate-burst", "20", "--rate-per-second", "0.5", "--max-file-bytes", "20000", "--window", "3600"],
+    )
     w = World(deployed, participants, workdir, service)
     w.live, w.models = live, owners
     try:
@@ -109,8 +121,18 @@ def _model_of(world: World, participant: int, nth: int = 0) -> tuple[int, Any]:
 
 def _submit(world: World, model_id: int, account: Any, data: bytes, tmp_path: Path, deadline: int | None = None):
     round, closes_at = world.open_round()
-    return submit_over_http(account, world.url, world.chain.deployment.chain_id, world.chain.deployment.tournament,
-                            world.oracle, round, model_id, data, deadline or closes_at, receipts_dir=tmp_path)
+    return submit_over_http(
+        account,
+        world.url,
+        world.chain.deployment.chain_id,
+        world.chain.deployment.tournament,
+        world.oracle,
+        round,
+        model_id,
+        data,
+        deadline or closes_at,
+        receipts_dir=tmp_path,
+    )
 
 
 # ------------------------------------------------------------------------------------------ reads
@@ -118,9 +140,18 @@ def _submit(world: World, model_id: int, account: Any, data: bytes, tmp_path: Pa
 
 def test_openapi_health_rounds_and_live_data(world: World) -> None:
     spec = requests.get(f"{world.url}/openapi.json", timeout=10).json()
-    for path in ("/rounds", "/rounds/{round}", "/rounds/{round}/live", "/rounds/{round}/submissions",
-                 "/rounds/{round}/manifest", "/rounds/{round}/scores", "/rounds/{round}/models/{model_id}/proof",
-                 "/models/{model_id}", "/health", "/metrics"):
+    for path in (
+        "/rounds",
+        "/rounds/{round}",
+        "/rounds/{round}/live",
+        "/rounds/{round}/submissions",
+        "/rounds/{round}/manifest",
+        "/rounds/{round}/scores",
+        "/rounds/{round}/models/{model_id}/proof",
+        "/models/{model_id}",
+        "/health",
+        "/metrics",
+    ):
         assert path in spec["paths"], path
     health = requests.get(f"{world.url}/health", timeout=10).json()
     assert health["status"] == "ok" and health["scheduler"] == "running"
@@ -146,8 +177,10 @@ def _reencoded(sub: Any) -> list[Any]:
     n = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
     raw = bytes.fromhex(sub.signature[2:])
     r, s, v = raw[:32], int.from_bytes(raw[32:64], "big"), raw[64]
-    return [replace(sub, signature="0x" + (r + raw[32:64] + bytes([v - 27])).hex()),
-            replace(sub, signature="0x" + (r + (n - s).to_bytes(32, "big") + bytes([55 - v])).hex())]
+    return [
+        replace(sub, signature="0x" + (r + raw[32:64] + bytes([v - 27])).hex()),
+        replace(sub, signature="0x" + (r + (n - s).to_bytes(32, "big") + bytes([55 - v])).hex()),
+    ]
 
 
 def test_receipt_resubmission_duplicate_and_replay(world: World, tmp_path: Path) -> None:
@@ -155,8 +188,15 @@ def test_receipt_resubmission_duplicate_and_replay(world: World, tmp_path: Path)
     round, _closes_at = world.open_round()
     first_file = prediction_csv(world.live[round], seed=1)
     first = _submit(world, model_id, account, first_file, tmp_path)
-    assert verify_receipt(first.receipt, world.oracle, chain_id=world.chain.deployment.chain_id,
-                          tournament=world.chain.deployment.tournament) == []
+    assert (
+        verify_receipt(
+            first.receipt,
+            world.oracle,
+            chain_id=world.chain.deployment.chain_id,
+            tournament=world.chain.deployment.tournament,
+        )
+        == []
+    )
     assert first.receipt.predictions_hash == first.submission.predictions_hash
     stored, data = world.inbox.get(round, model_id)
     assert data == first_file and stored.received_at == first.receipt.received_at
@@ -184,8 +224,10 @@ def test_receipt_resubmission_duplicate_and_replay(world: World, tmp_path: Path)
     assert Receipt.from_json(again.json()["error"]["receipt"]) == second.receipt
     assert world.inbox.get(round, model_id)[0].received_at == second.receipt.received_at
     receipts, problems = load_receipts(tmp_path)
-    assert problems == [] and {r.predictions_hash for r in receipts} == {first.receipt.predictions_hash,
-                                                                         second.receipt.predictions_hash}
+    assert problems == [] and {r.predictions_hash for r in receipts} == {
+        first.receipt.predictions_hash,
+        second.receipt.predictions_hash,
+    }
 
 
 def test_forged_receipt_does_not_verify(world: World, tmp_path: Path) -> None:
@@ -194,11 +236,14 @@ def test_forged_receipt_does_not_verify(world: World, tmp_path: Path) -> None:
     result = _submit(world, model_id, account, prediction_csv(world.live[round], seed=3), tmp_path)
     earlier = replace(result.receipt, received_at=result.receipt.received_at - 100)
     assert any("signed by" in p for p in verify_receipt(earlier, world.oracle))
-    assert any("claims operator" in p for p in verify_receipt(
-        replace(result.receipt, operator=Account.create().address), world.oracle))
+    assert any(
+        "claims operator" in p
+        for p in verify_receipt(replace(result.receipt, operator=Account.create().address), world.oracle)
+    )
     r = result.receipt
-    self_signed = sign_receipt(Account.create(), r.chain_id, r.tournament, r.round, r.model_id, r.predictions_hash,
-                               r.received_at)
+    self_signed = sign_receipt(
+        Account.create(), r.chain_id, r.tournament, r.round, r.model_id, r.predictions_hash, r.received_at
+    )
     assert verify_receipt(self_signed) == []  # internally consistent, but not the operator's
     assert any("not by the tournament's operator" in p for p in verify_receipt(self_signed, world.oracle))
 
@@ -225,38 +270,89 @@ def _bad_cases(world: World) -> list[tuple[str, int, str, dict[str, Any]]]:
     missing_ids = prediction_csv(world.live[round][: LIVE_IDS // 2], seed=5)
     oversized = b"id,prediction\n" + b"x" * 30_000
     return [
-        ("signature by a key that is not the claimed signer", 401, "bad_signature",
-         encode_request(replace(by_stranger, signer=owner.address), data)),
+        (
+            "signature by a key that is not the claimed signer",
+            401,
+            "bad_signature",
+            encode_request(replace(by_stranger, signer=owner.address), data),
+        ),
         ("signed for another chain", 400, "wrong_chain", encode_request(other_chain, data)),
-        ("signed for another chain, record altered to this chain", 401, "bad_signature",
-         encode_request(replace(other_chain, chain_id=chain_id), data)),
+        (
+            "signed for another chain, record altered to this chain",
+            401,
+            "bad_signature",
+            encode_request(replace(other_chain, chain_id=chain_id), data),
+        ),
         ("signed for another contract", 400, "wrong_contract", encode_request(other_contract, data)),
-        ("signed for another contract, record altered", 401, "bad_signature",
-         encode_request(replace(other_contract, tournament=tournament), data)),
+        (
+            "signed for another contract, record altered",
+            401,
+            "bad_signature",
+            encode_request(replace(other_contract, tournament=tournament), data),
+        ),
         ("signed for another round", 400, "wrong_round", encode_request(other_round, data)),
-        ("signed for another round, record altered", 401, "bad_signature",
-         encode_request(replace(other_round, round=round), data)),
+        (
+            "signed for another round, record altered",
+            401,
+            "bad_signature",
+            encode_request(replace(other_round, round=round), data),
+        ),
         ("a model the signer does not own", 403, "not_owner", encode_request(not_owned, data)),
         ("a model that does not exist", 404, "unknown_model", encode_request(unknown, data)),
-        ("a file that is not the signed one", 400, "hash_mismatch",
-         encode_request(good, prediction_csv(world.live[round], seed=6))),
-        ("predictions that are not numbers", 422, "invalid_predictions",
-         encode_request(sign_submission(owner, chain_id, tournament, round, model_id, non_numeric, closes_at),
-                        non_numeric)),
-        ("predictions for half the live ids", 422, "invalid_predictions",
-         encode_request(sign_submission(owner, chain_id, tournament, round, model_id, missing_ids, closes_at),
-                        missing_ids)),
-        ("a file that is not a CSV at all", 400, "malformed_file",
-         encode_request(sign_submission(owner, chain_id, tournament, round, model_id, b"\x00\xff\x00", closes_at,
-                                        file_name="p.parquet"), b"\x00\xff\x00")),
-        ("an oversized file", 413, "file_too_large",
-         encode_request(sign_submission(owner, chain_id, tournament, round, model_id, oversized, closes_at),
-                        oversized)),
-        ("a file field that is not base64", 400, "malformed_file",
-         {**encode_request(good, data), "file": "not base64!"}),
+        (
+            "a file that is not the signed one",
+            400,
+            "hash_mismatch",
+            encode_request(good, prediction_csv(world.live[round], seed=6)),
+        ),
+        (
+            "predictions that are not numbers",
+            422,
+            "invalid_predictions",
+            encode_request(
+                sign_submission(owner, chain_id, tournament, round, model_id, non_numeric, closes_at), non_numeric
+            ),
+        ),
+        (
+            "predictions for half the live ids",
+            422,
+            "invalid_predictions",
+            encode_request(
+                sign_submission(owner, chain_id, tournament, round, model_id, missing_ids, closes_at), missing_ids
+            ),
+        ),
+        (
+            "a file that is not a CSV at all",
+            400,
+            "malformed_file",
+            encode_request(
+                sign_submission(
+                    owner, chain_id, tournament, round, model_id, b"\x00\xff\x00", closes_at, file_name="p.parquet"
+                ),
+                b"\x00\xff\x00",
+            ),
+        ),
+        (
+            "an oversized file",
+            413,
+            "file_too_large",
+            encode_request(
+                sign_submission(owner, chain_id, tournament, round, model_id, oversized, closes_at), oversized
+            ),
+        ),
+        (
+            "a file field that is not base64",
+            400,
+            "malformed_file",
+            {**encode_request(good, data), "file": "not base64!"},
+        ),
         ("a body that is not a submission", 422, "invalid_request", {"submission": {"round": "x"}, "file": ""}),
-        ("a signed deadline already past", 409, "expired",
-         encode_request(sign_submission(owner, chain_id, tournament, round, model_id, data, 1), data)),
+        (
+            "a signed deadline already past",
+            409,
+            "expired",
+            encode_request(sign_submission(owner, chain_id, tournament, round, model_id, data, 1), data),
+        ),
     ]
 
 
@@ -274,13 +370,18 @@ def test_bad_inputs_get_clear_errors_and_store_nothing(world: World) -> None:
         assert world.rejected(code if code != "invalid_request" else "invalid_request") == before + 1, name
     assert world.inbox.get(round, model_id) is None and world.inbox.get(round, other_model) is None
     assert not list((world.workdir / "inbox" / "objects").glob("*")) or all(
-        p.stat().st_size > 0 for p in (world.workdir / "inbox" / "objects").glob("*"))
+        p.stat().st_size > 0 for p in (world.workdir / "inbox" / "objects").glob("*")
+    )
 
 
 def test_request_body_over_the_limit_is_refused_before_parsing(world: World) -> None:
     round, _ = world.open_round()
-    response = requests.post(f"{world.url}/rounds/{round}/submissions", data=b"{" + b" " * 200_000 + b"}",
-                             headers={"content-type": "application/json"}, timeout=30)
+    response = requests.post(
+        f"{world.url}/rounds/{round}/submissions",
+        data=b"{" + b" " * 200_000 + b"}",
+        headers={"content-type": "application/json"},
+        timeout=30,
+    )
     assert response.status_code == 413 and response.json()["error"]["code"] == "request_too_large"
 
 
@@ -294,8 +395,15 @@ def test_rate_limit_per_signer_address(world: World) -> None:
     # The bucket refills while we send (about one request a second): on a loaded machine the burst takes a few
     # seconds, so the limit is checked against what the elapsed time allows rather than at exactly request 21.
     for i in range(60):
-        sub = sign_submission(spammer, world.chain.deployment.chain_id, world.chain.deployment.tournament, round,
-                              model_id, data, closes_at - i)
+        sub = sign_submission(
+            spammer,
+            world.chain.deployment.chain_id,
+            world.chain.deployment.tournament,
+            round,
+            model_id,
+            data,
+            closes_at - i,
+        )
         response = world.post(round, encode_request(sub, data))
         codes.append(response.json()["error"]["code"])
         if response.status_code == 429:
@@ -306,8 +414,9 @@ def test_rate_limit_per_signer_address(world: World) -> None:
     assert len(codes) - 1 <= 20 + math.ceil(elapsed) + 1
     # Another address is not affected by the spammer's bucket.
     other = _model_of(world, 1)[1]
-    sub = sign_submission(other, world.chain.deployment.chain_id, world.chain.deployment.tournament, round,
-                          model_id, data, closes_at)
+    sub = sign_submission(
+        other, world.chain.deployment.chain_id, world.chain.deployment.tournament, round, model_id, data, closes_at
+    )
     assert world.post(round, encode_request(sub, data)).json()["error"]["code"] == "not_owner"
 
 
@@ -321,10 +430,10 @@ def test_sigkill_during_a_burst_loses_no_receipted_submission(world: World, tmp_
     workdir = tmp_path / "crash"
     (workdir / "rounds").mkdir(parents=True)
     write_live(workdir / "rounds", round, LIVE_IDS)
-    service = start_service(world.chain.url, world.chain.deployment_file, dev_private_keys(2)[1], workdir,
-                            scheduler=False)
-    owners = register_models(world.chain.w3, world.chain.deployment,
-                             [p.account for p in world.participants], 10)
+    service = start_service(
+        world.chain.url, world.chain.deployment_file, dev_private_keys(2)[1], workdir, scheduler=False
+    )
+    owners = register_models(world.chain.w3, world.chain.deployment, [p.account for p in world.participants], 10)
     jobs = {m: (a, prediction_csv(world.live[round], seed=m)) for m, a in owners.items()}
     chain_id, tournament = world.chain.deployment.chain_id, world.chain.deployment.tournament
     killed = threading.Event()
@@ -335,8 +444,17 @@ def test_sigkill_during_a_burst_loses_no_receipted_submission(world: World, tmp_
             service.kill()
 
     try:
-        burst = run_submissions(service.url, chain_id, tournament, world.oracle, round, closes_at, jobs, threads=8,
-                                on_receipt=kill_after_some)
+        burst = run_submissions(
+            service.url,
+            chain_id,
+            tournament,
+            world.oracle,
+            round,
+            closes_at,
+            jobs,
+            threads=8,
+            on_receipt=kill_after_some,
+        )
     finally:
         service.kill()
     inbox = service_submissions(workdir)
@@ -375,11 +493,21 @@ def test_late_submission_then_scheduler_resolves_and_bundle_honours_receipts(wor
     receipts = []
     for participant in range(len(world.participants)):
         model_id, account = _model_of(world, participant, 1)
-        receipts.append(_submit(world, model_id, account, prediction_csv(world.live[round], seed=20 + participant),
-                                tmp_path).receipt)
+        receipts.append(
+            _submit(
+                world, model_id, account, prediction_csv(world.live[round], seed=20 + participant), tmp_path
+            ).receipt
+        )
     late_model, late_owner = _model_of(world, 0, 2)
-    late = sign_submission(late_owner, world.chain.deployment.chain_id, world.chain.deployment.tournament, round,
-                           late_model, prediction_csv(world.live[round], seed=30), closes_at)
+    late = sign_submission(
+        late_owner,
+        world.chain.deployment.chain_id,
+        world.chain.deployment.tournament,
+        round,
+        late_model,
+        prediction_csv(world.live[round], seed=30),
+        closes_at,
+    )
     world.chain.advance(closes_at - world.chain.now() + 1)
     wait_view(world.url, world.chain.w3.eth.block_number)  # the service judges by its view of the chain
     response = world.post(round, encode_request(late, prediction_csv(world.live[round], seed=30)))
@@ -394,8 +522,12 @@ def test_late_submission_then_scheduler_resolves_and_bundle_honours_receipts(wor
     bundle = load_bundle(manifest["manifest_uri"], expected_keccak=manifest["manifest_hash"])
     submitted = bundle.json("submissions.json")
     all_receipts, _ = load_receipts(tmp_path)
-    kwargs = dict(round=round, operator=world.oracle, chain_id=world.chain.deployment.chain_id,
-                  tournament=world.chain.deployment.tournament)
+    kwargs = dict(
+        round=round,
+        operator=world.oracle,
+        chain_id=world.chain.deployment.chain_id,
+        tournament=world.chain.deployment.tournament,
+    )
     assert check_receipts(submitted, all_receipts, **kwargs) == []
     # Censorship is named: drop one receipted model from the bundle's list, or swap its hash.
     victim = receipts[1].model_id
@@ -425,7 +557,9 @@ def test_late_submission_then_scheduler_resolves_and_bundle_honours_receipts(wor
     assert 'tourney_submissions_rejected_total{reason="late"} 1' in metrics
     accepted = next(line for line in metrics.splitlines() if line.startswith("tourney_submissions_accepted_total"))
     assert int(accepted.split()[-1]) >= len(receipts)
-    assert int(next(line for line in metrics.splitlines()
-                    if line.startswith("tourney_last_block ")).split()[-1]) >= world.chain.w3.eth.block_number - 5
+    assert (
+        int(next(line for line in metrics.splitlines() if line.startswith("tourney_last_block ")).split()[-1])
+        >= world.chain.w3.eth.block_number - 5
+    )
     log_events = [json.loads(line) for line in world.service.log().splitlines() if line.startswith("{")]
     assert any(e.get("event") == "submission_accepted" and e.get("model_id") == victim for e in log_events)

@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from oracle.testing.burst import run_load_scenario
 from oracle.protocol.receipt import check_receipts, verify_receipt
+from oracle.testing.burst import run_load_scenario
 
 PARTICIPANTS = 50
 MODELS_EACH = 10
@@ -27,5 +27,14 @@ def test_500_concurrent_submissions_all_receipted_and_in_the_bundle(tmp_path: Pa
     assert set(in_bundle) == set(run.jobs) and max(in_bundle.values()) == 1  # nothing lost, nothing twice
     hashes = {entry["model_id"]: entry["record"]["predictions_hash"] for entry in run.bundle_submissions}
     assert all(hashes[m] == r.predictions_hash for m, r in burst.receipts.items())
-    assert check_receipts(run.bundle_submissions, list(burst.receipts.values()), round=run.round,
-                          operator=run.oracle, chain_id=run.chain_id, tournament=run.tournament) == []
+    assert (
+        check_receipts(
+            run.bundle_submissions,
+            list(burst.receipts.values()),
+            round=run.round,
+            operator=run.oracle,
+            chain_id=run.chain_id,
+            tournament=run.tournament,
+        )
+        == []
+    )

@@ -29,8 +29,15 @@ from oracle.chain.client import RoundStatus, TournamentClient
 from oracle.chain.deploy import UNIT
 from oracle.protocol.receipt import Receipt, check_receipts, latest_receipts, verify_receipt
 from oracle.protocol.submission import sign_submission
-from oracle.testing.harness import (encode_request, prediction_csv, register_models, stake_models, start_service,
-                                    write_live, write_targets)
+from oracle.testing.harness import (
+    encode_request,
+    prediction_csv,
+    register_models,
+    stake_models,
+    start_service,
+    write_live,
+    write_targets,
+)
 from oracle.testing.postgres import Postgres, start_postgres
 from oracle.testing.service_state import service_submissions
 
@@ -47,7 +54,9 @@ def postgres() -> Iterator[Postgres]:
         server.stop()
 
 
-def _requests_for(chain: Any, owners: dict[int, Any], ids: list[str], deadline: int) -> dict[int, list[tuple[str, dict]]]:
+def _requests_for(
+    chain: Any, owners: dict[int, Any], ids: list[str], deadline: int
+) -> dict[int, list[tuple[str, dict]]]:
     """Per model: three files A, B, C signed once each; A and B are also sent twice more (duplicates or, once
     replaced, replays)."""
     plan: dict[int, list[tuple[str, dict]]] = {}
@@ -55,8 +64,9 @@ def _requests_for(chain: Any, owners: dict[int, Any], ids: list[str], deadline: 
         bodies = {}
         for tag, seed in (("A", 1), ("B", 2), ("C", 3)):
             data = prediction_csv(ids, seed=model_id * 10 + seed)
-            sub = sign_submission(account, chain.deployment.chain_id, chain.deployment.tournament, 1, model_id,
-                                  data, deadline)
+            sub = sign_submission(
+                account, chain.deployment.chain_id, chain.deployment.tournament, 1, model_id, data, deadline
+            )
             bodies[tag] = encode_request(sub, data)
         plan[model_id] = [(t, bodies[t]) for t in ("A", "A", "B", "B", "A", "C", "B")]
     return plan
@@ -92,8 +102,10 @@ def _checked_receipts(answers: list[tuple[int, str, int, dict]], chain: Any) -> 
                 assert verify_receipt(again, operator) == [], (model_id, tag)
                 receipted[(model_id, tag)].append(again)
     receipts = [r for rs in receipted.values() for r in rs]
-    assert all(verify_receipt(r, operator, chain_id=chain.deployment.chain_id,
-                              tournament=chain.deployment.tournament) == [] for r in receipts)
+    assert all(
+        verify_receipt(r, operator, chain_id=chain.deployment.chain_id, tournament=chain.deployment.tournament) == []
+        for r in receipts
+    )
     stamps: dict[int, list[int]] = defaultdict(list)
     for r in receipts:
         stamps[r.model_id].append(r.received_at)
@@ -103,9 +115,13 @@ def _checked_receipts(answers: list[tuple[int, str, int, dict]], chain: Any) -> 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 def test_two_workers_one_database_duplicates_replays_and_a_killed_worker(
-        backend: str, chain: Any, participants: list[Any], tmp_path: Path, request: pytest.FixtureRequest) -> None:
-    db_url = (request.getfixturevalue("postgres").create_database(f"workers_{int(time.time() * 1000)}")
-              if backend == "postgres" else f"sqlite:///{tmp_path}/state/service.db")
+    backend: str, chain: Any, participants: list[Any], tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    db_url = (
+        request.getfixturevalue("postgres").create_database(f"workers_{int(time.time() * 1000)}")
+        if backend == "postgres"
+        else f"sqlite:///{tmp_path}/state/service.db"
+    )
     accounts = [p.account for p in participants]
     owners = register_models(chain.w3, chain.deployment, accounts, MODELS_EACH)
     firsts: dict[str, tuple[int, Any]] = {}
@@ -114,9 +130,26 @@ def test_two_workers_one_database_duplicates_replays_and_a_killed_worker(
     stake_models(chain.w3, chain.deployment, {m: (a, 100 * UNIT) for m, a in firsts.values()})
     (tmp_path / "rounds").mkdir()
     ids = write_live(tmp_path / "rounds", 1, LIVE)
-    service = start_service(chain.url, chain.deployment_file, dev_private_keys(2)[1], tmp_path,
-                            extra_args=["--db", db_url, "--workers", "2", "--max-rounds", "1", "--window", "3600",
-                                        "--rate-burst", "1000", "--rate-per-second", "100"])
+    service = start_service(
+        chain.url,
+        chain.deployment_file,
+        dev_private_keys(2)[1],
+        tmp_path,
+        extra_args=[
+            "--db",
+            db_url,
+            "--workers",
+            "2",
+            "--max-rounds",
+            "1",
+            "--window",
+            "3600",
+            "--rate-burst",
+            "1000",
+            "--rate-per-second",
+            "100",
+        ],
+    )
     try:
         client = TournamentClient(chain.w3, chain.deployment)
         deadline_at = time.monotonic() + 60
@@ -178,10 +211,21 @@ def test_two_workers_one_database_duplicates_replays_and_a_killed_worker(
         records = {int(e["model_id"]): e["record"] for e in entries}
         for receipt in latest_receipts(receipts).values():
             record = records[receipt.model_id]
-            assert (record["predictions_hash"], record["received_at"]) == (receipt.predictions_hash,
-                                                                           receipt.received_at), receipt.model_id
-        assert check_receipts(entries, receipts, round=1, operator=operator, chain_id=chain.deployment.chain_id,
-                              tournament=chain.deployment.tournament) == []
+            assert (record["predictions_hash"], record["received_at"]) == (
+                receipt.predictions_hash,
+                receipt.received_at,
+            ), receipt.model_id
+        assert (
+            check_receipts(
+                entries,
+                receipts,
+                round=1,
+                operator=operator,
+                chain_id=chain.deployment.chain_id,
+                tournament=chain.deployment.tournament,
+            )
+            == []
+        )
         assert '"status": 500' not in service.log() and "Traceback" not in service.log()
     finally:
         service.stop()
@@ -193,16 +237,25 @@ def test_sigterm_drains_the_submissions_in_flight(chain: Any, participants: list
     owners = register_models(chain.w3, chain.deployment, [p.account for p in participants], MODELS_EACH)
     (tmp_path / "rounds").mkdir()
     ids = write_live(tmp_path / "rounds", 1, LIVE)
-    service = start_service(chain.url, chain.deployment_file, dev_private_keys(2)[1], tmp_path,
-                            extra_args=["--max-rounds", "1", "--window", "3600", "--rate-burst", "1000"])
+    service = start_service(
+        chain.url,
+        chain.deployment_file,
+        dev_private_keys(2)[1],
+        tmp_path,
+        extra_args=["--max-rounds", "1", "--window", "3600", "--rate-burst", "1000"],
+    )
     try:
         client = TournamentClient(chain.w3, chain.deployment)
         deadline_at = time.monotonic() + 60
         while client.round_state(1).status is not RoundStatus.OPEN:
             assert time.monotonic() < deadline_at, f"round 1 not opened:\n{service.log()[-3000:]}"
             time.sleep(0.2)
-        bodies = [body for m, items in _requests_for(chain, owners, ids, client.round_state(1).closes_at).items()
-                  for tag, body in items if tag == "A"][:40]
+        bodies = [
+            body
+            for m, items in _requests_for(chain, owners, ids, client.round_state(1).closes_at).items()
+            for tag, body in items
+            if tag == "A"
+        ][:40]
         answered: list[tuple[int, dict]] = []
         lock = threading.Lock()
         stopping = threading.Event()

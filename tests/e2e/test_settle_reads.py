@@ -33,19 +33,30 @@ def activated_round(chain, store: Path, model_ids: list[int]) -> int:
     stakes = pd.DataFrame({"model": [str(m) for m in model_ids], "model_id": model_ids, "stake_at_risk": 0})
     scores = score_round(predictions, targets, stakes.rename(columns={"stake_at_risk": "stake"}), PARAMS).scores
     leaves = cumulative_leaves({}, {}, {}, model_ids)
-    _, uri, digest = write_round_bundle(store, 1, predictions=predictions, targets=targets, stakes=stakes,
-                                        scores=scores, params=PARAMS, previous_cumulative={}, leaves=leaves)
+    _, uri, digest = write_round_bundle(
+        store,
+        1,
+        predictions=predictions,
+        targets=targets,
+        stakes=stakes,
+        scores=scores,
+        params=PARAMS,
+        previous_cumulative={},
+        leaves=leaves,
+    )
     payout, burn = totals(leaves)
-    chain.oracle.transact(chain.tournament.functions.proposeRoot(
-        1, settlement_tree(leaves).root, payout, burn, digest, uri))
+    chain.oracle.transact(
+        chain.tournament.functions.proposeRoot(1, settlement_tree(leaves).root, payout, burn, digest, uri)
+    )
     chain.advance(700)
     chain.keeper.transact(chain.tournament.functions.activateRoot(1))
     return 1
 
 
 def test_settle_all_reads_model_states_in_batches(chain, participants, tmp_path: Path) -> None:
-    owners = register_models_bulk(chain.w3, chain.deployment, [p.account for p in participants],
-                                  MODELS // len(participants))
+    owners = register_models_bulk(
+        chain.w3, chain.deployment, [p.account for p in participants], MODELS // len(participants)
+    )
     model_ids = sorted(owners)
     assert len(model_ids) == MODELS
     round_ = activated_round(chain, tmp_path / "store", model_ids)
@@ -93,5 +104,12 @@ def test_events_decode_as_web3_decodes_them(chain, participants, tmp_path: Path)
         expected = getattr(chain.tournament.events, event.name)().process_log(log)["args"]
         assert event.args == dict(expected), event.name
         names.add(event.name)
-    assert {"ModelRegistered", "RoundOpened", "RoundClosed", "RootProposed", "RootActivated", "BatchSettled",
-            "RoleGranted"} <= names
+    assert {
+        "ModelRegistered",
+        "RoundOpened",
+        "RoundClosed",
+        "RootProposed",
+        "RootActivated",
+        "BatchSettled",
+        "RoleGranted",
+    } <= names

@@ -36,10 +36,15 @@ def simulated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[OnChai
 
 def verify_all_cli(ledger: OnChainLedger) -> tuple[int, dict]:
     """``tourney --json verify --all`` against the ledger's chain, allowed to read manifests from its directory only."""
-    env = {"TOURNEY_DEPLOYMENT": str(ledger.deployment_file), "TOURNEY_RPC": None,
-           "TOURNEY_MANIFEST_ROOTS": None, "TOURNEY_MANIFEST_HOSTS": None}
-    run = CliRunner().invoke(main, ["--json", "verify", "--all", "--allow-root", str(ledger.directory)], env=env,
-                             catch_exceptions=False)
+    env = {
+        "TOURNEY_DEPLOYMENT": str(ledger.deployment_file),
+        "TOURNEY_RPC": None,
+        "TOURNEY_MANIFEST_ROOTS": None,
+        "TOURNEY_MANIFEST_HOSTS": None,
+    }
+    run = CliRunner().invoke(
+        main, ["--json", "verify", "--all", "--allow-root", str(ledger.directory)], env=env, catch_exceptions=False
+    )
     return run.exit_code, json.loads(run.stdout)
 
 
@@ -76,8 +81,9 @@ def test_a_tampered_file_fails_its_round(simulated: tuple[OnChainLedger, Simulat
         path.write_bytes(parquet_bytes(targets, TARGETS))
         verdicts = {v.round: v for v in ledger.audit()}
         assert [r for r, v in sorted(verdicts.items()) if not v.ok] == [ROUNDS]
-        assert any(d.scope == "file" and d.subject == TARGETS for d in verdicts[ROUNDS].differences), \
-            verdicts[ROUNDS].reason()
+        assert any(d.scope == "file" and d.subject == TARGETS for d in verdicts[ROUNDS].differences), verdicts[
+            ROUNDS
+        ].reason()
         code, report = verify_all_cli(ledger)
         assert code == 1
         assert [v["round"] for v in report["verdicts"] if not v["ok"]] == [ROUNDS]

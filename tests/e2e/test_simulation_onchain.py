@@ -71,16 +71,18 @@ def offchain(prepared: PreparedTournament) -> tuple[OffChainLedger, SimulationRe
 
 
 @pytest.fixture(scope="module")
-def onchain(prepared: PreparedTournament, tmp_path_factory: pytest.TempPathFactory
-            ) -> Iterator[tuple[OnChainLedger, SimulationResult]]:
+def onchain(
+    prepared: PreparedTournament, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[OnChainLedger, SimulationResult]]:
     owners = {p.model_id: p.kind for p in prepared.participants}
     with OnChainLedger.start(owners, tmp_path_factory.mktemp("manifests"), clip=default_params().clip) as ledger:
         assert isinstance(ledger, SettlementBackend)
         yield ledger, settle(prepared, default_params(), backend=ledger)
 
 
-def test_policies_moved_money_both_ways(offchain: tuple[OffChainLedger, SimulationResult],
-                                        onchain: tuple[OnChainLedger, SimulationResult]) -> None:
+def test_policies_moved_money_both_ways(
+    offchain: tuple[OffChainLedger, SimulationResult], onchain: tuple[OnChainLedger, SimulationResult]
+) -> None:
     """The run exercises what it claims to: the chain saw top-ups and withdrawals, not only initial stakes."""
     ledger, _ = onchain
     events = ledger.client.events(["Staked", "Withdrawn"])
@@ -94,8 +96,9 @@ def test_policies_moved_money_both_ways(offchain: tuple[OffChainLedger, Simulati
     assert len({a.address for a in ledger.owners.values()}) == offchain[1].models["kind"].nunique()
 
 
-def test_same_balances_roots_and_totals(offchain: tuple[OffChainLedger, SimulationResult],
-                                       onchain: tuple[OnChainLedger, SimulationResult]) -> None:
+def test_same_balances_roots_and_totals(
+    offchain: tuple[OffChainLedger, SimulationResult], onchain: tuple[OnChainLedger, SimulationResult]
+) -> None:
     off, off_result = offchain
     on, on_result = onchain
     # Balances: stakeOf on chain == the in-memory ledger, exact integers, for every model.
@@ -126,10 +129,16 @@ def hand_evidence(at_risk: dict[int, int], payouts: dict[int, int], burns: dict[
     models = sorted(at_risk)
     predictions = pd.DataFrame({"id": ids, **{str(m): [0.2, 0.4, 0.6, 0.8] for m in models}})
     targets = pd.DataFrame({"id": ids, "target": [0.0, 0.25, 0.75, 1.0]})
-    scores = pd.DataFrame({"model": [str(m) for m in models], "corr": 0.0, "mmc": 0.0,
-                           "stake_at_risk": pd.Series([at_risk[m] for m in models], dtype=object),
-                           "payout": pd.Series([payouts.get(m, 0) for m in models], dtype=object),
-                           "burn": pd.Series([burns.get(m, 0) for m in models], dtype=object)})
+    scores = pd.DataFrame(
+        {
+            "model": [str(m) for m in models],
+            "corr": 0.0,
+            "mmc": 0.0,
+            "stake_at_risk": pd.Series([at_risk[m] for m in models], dtype=object),
+            "payout": pd.Series([payouts.get(m, 0) for m in models], dtype=object),
+            "burn": pd.Series([burns.get(m, 0) for m in models], dtype=object),
+        }
+    )
     return RoundEvidence(predictions, targets, default_params(), scores)
 
 
@@ -174,12 +183,29 @@ def test_a_model_at_zero_stake_stays_out_of_the_round_on_both_sides(tmp_path: Pa
 
 def test_cli_backends_agree(tmp_path: Path) -> None:
     """``tourney simulate --backend onchain`` runs the contracts and ends where ``--backend offchain`` does."""
-    args = ["--rounds", "2", "--seed", "4", "--models", "6", "--live-rows", "300", "--features", "48",
-            "--history-eras", "6", "--history-rows", "200"]
+    args = [
+        "--rounds",
+        "2",
+        "--seed",
+        "4",
+        "--models",
+        "6",
+        "--live-rows",
+        "300",
+        "--features",
+        "48",
+        "--history-eras",
+        "6",
+        "--history-rows",
+        "200",
+    ]
     outputs = {}
     for backend in ("offchain", "onchain"):
-        run = CliRunner().invoke(main, ["--json", "simulate", *args, "--backend", backend, "--out",
-                                        str(tmp_path / backend)], catch_exceptions=False)
+        run = CliRunner().invoke(
+            main,
+            ["--json", "simulate", *args, "--backend", backend, "--out", str(tmp_path / backend)],
+            catch_exceptions=False,
+        )
         assert run.exit_code == 0, run.output
         outputs[backend] = json.loads(run.output)
     assert outputs["onchain"]["final_balances"] == outputs["offchain"]["final_balances"]

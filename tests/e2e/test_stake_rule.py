@@ -57,9 +57,16 @@ class Tournament:
         burns = {m: r * state.burn_cap_bps // BPS for m, r in at_risk.items() if m not in winners}
         leaves = cumulative_leaves(self.leaves, payouts, burns, set(self.leaves) | set(at_risk))
         tree = settlement_tree(leaves)
-        self.chain.oracle.transact(self.t.functions.proposeRoot(
-            round_, Web3.to_bytes(hexstr=tree.root), sum(payouts.values()), sum(burns.values()), MANIFEST_HASH,
-            f"file:///rounds/{round_}.json"))
+        self.chain.oracle.transact(
+            self.t.functions.proposeRoot(
+                round_,
+                Web3.to_bytes(hexstr=tree.root),
+                sum(payouts.values()),
+                sum(burns.values()),
+                MANIFEST_HASH,
+                f"file:///rounds/{round_}.json",
+            )
+        )
         self.chain.advance(state.challenge_period + 1)
         self.chain.keeper.transact(self.t.functions.activateRoot(round_))
         self.leaves = {leaf.model_id: (leaf.cumulative_payout, leaf.cumulative_burn) for leaf in leaves}
@@ -67,8 +74,11 @@ class Tournament:
 
     def settle(self, round_: int, models: list[int]) -> None:
         proof = multiproof_for(self.trees[round_], models)
-        self.chain.keeper.transact(self.t.functions.settleBatch(
-            round_, [leaf.as_tuple() for leaf in proof.leaves], proof.proof, proof.proof_flags))
+        self.chain.keeper.transact(
+            self.t.functions.settleBatch(
+                round_, [leaf.as_tuple() for leaf in proof.leaves], proof.proof, proof.proof_flags
+            )
+        )
 
     def bounds(self, model: int, round_: int) -> tuple[int, int]:
         max_payout, min_stake = self.t.functions.settlementBounds(model, round_).call()
@@ -79,13 +89,13 @@ def test_the_replayed_stakes_at_risk_are_the_contracts(chain, participants, tmp_
     tour = Tournament(chain)
     p = participants
     t = tour.t
-    a = tour.register(p[0], 1_000 * UNIT)            # plain stake
-    b = tour.register(p[1], 1_000 * UNIT)            # asks 300 back, lowers it to 100 before the close
-    c = tour.register(p[2], 1_000 * UNIT)            # tops up 500 after the close: a tranche at risk from round 2
-    d = tour.register(p[3], 1_000 * UNIT)            # asks 400 back before the close, cancels after it
-    e = tour.register(p[0], 1_000 * UNIT)            # asks 200 back after the close: still at risk in round 1
-    f = tour.register(p[1], 0)                       # never stakes: no leaf
-    g = tour.register(p[2], 700 * UNIT)              # never settled by anyone until the end
+    a = tour.register(p[0], 1_000 * UNIT)  # plain stake
+    b = tour.register(p[1], 1_000 * UNIT)  # asks 300 back, lowers it to 100 before the close
+    c = tour.register(p[2], 1_000 * UNIT)  # tops up 500 after the close: a tranche at risk from round 2
+    d = tour.register(p[3], 1_000 * UNIT)  # asks 400 back before the close, cancels after it
+    e = tour.register(p[0], 1_000 * UNIT)  # asks 200 back after the close: still at risk in round 1
+    f = tour.register(p[1], 0)  # never stakes: no leaf
+    g = tour.register(p[2], 700 * UNIT)  # never settled by anyone until the end
     sender = chain.sender
     sender(p[1].account).transact(t.functions.requestWithdrawal(b, 300 * UNIT))
     sender(p[1].account).transact(t.functions.lowerWithdrawal(b, 100 * UNIT))
@@ -96,15 +106,23 @@ def test_the_replayed_stakes_at_risk_are_the_contracts(chain, participants, tmp_
     sender(p[0].account).transact(t.functions.requestWithdrawal(e, 200 * UNIT))
 
     stakes1 = tour.client.round_stakes(r1, {})
-    assert stakes1.at_risk == {a: 1_000 * UNIT, b: 900 * UNIT, c: 1_000 * UNIT, d: 600 * UNIT, e: 1_000 * UNIT,
-                               g: 700 * UNIT}
+    assert stakes1.at_risk == {
+        a: 1_000 * UNIT,
+        b: 900 * UNIT,
+        c: 1_000 * UNIT,
+        d: 600 * UNIT,
+        e: 1_000 * UNIT,
+        g: 700 * UNIT,
+    }
     assert f not in stakes1.at_risk and f in stakes1.owners
     tour.resolve(r1, stakes1.at_risk, winners={a, c, e})
     state1 = tour.client.round_state(r1)
     for model, at_risk in stakes1.at_risk.items():
         stake = tour.client.stake_of(model)
-        assert tour.bounds(model, r1) == (at_risk * state1.payout_cap_bps // BPS,
-                                          stake - at_risk * state1.burn_cap_bps // BPS), model
+        assert tour.bounds(model, r1) == (
+            at_risk * state1.payout_cap_bps // BPS,
+            stake - at_risk * state1.burn_cap_bps // BPS,
+        ), model
     tour.settle(r1, [a, b, c, d, e])
 
     # Round 2: a asks 100 back before the close; c's tranche and d's cancelled request are at risk again; e's
@@ -124,8 +142,10 @@ def test_the_replayed_stakes_at_risk_are_the_contracts(chain, participants, tmp_
     for model in (a, b, c, d, e):  # settled through round 1: round 2's caps apply exactly
         at_risk = stakes2.at_risk[model]
         stake = tour.client.stake_of(model)
-        assert tour.bounds(model, r2) == (at_risk * state2.payout_cap_bps // BPS,
-                                          stake - at_risk * state2.burn_cap_bps // BPS), model
+        assert tour.bounds(model, r2) == (
+            at_risk * state2.payout_cap_bps // BPS,
+            stake - at_risk * state2.burn_cap_bps // BPS,
+        ), model
 
     # Every leaf sits at the edge of its bound, g two rounds behind: everything settles, nothing is clamped, and
     # each stake is deposits - withdrawals + the leaf's payout - its burn.

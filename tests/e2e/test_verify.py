@@ -10,20 +10,19 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from test_operator import WINDOW, make_operator, prediction_file, register, submit, write_round_data
 from web3 import Web3
 
+from oracle.auditor.watch import watch
+from oracle.bundle.fetch import FetchPolicy
 from oracle.bundle.round_bundle import load_bundle
 from oracle.bundle.write import write_round_bundle
 from oracle.chain.client import RoundStatus, TournamentClient
 from oracle.chain.deploy import UNIT
 from oracle.cli import main
+from oracle.protocol.inbox import Inbox
 from oracle.scoring.pipeline import score_round
 from oracle.settlement.leaves import cumulative_leaves
-from oracle.protocol.inbox import Inbox
-from oracle.auditor.watch import watch
-from oracle.bundle.fetch import FetchPolicy
-
-from test_operator import WINDOW, make_operator, prediction_file, register, submit, write_round_data
 
 STAKES = [1_000 * UNIT, 2_000 * UNIT, 1_500 * UNIT]
 
@@ -46,18 +45,34 @@ def closed_round(chain, participants, tmp_path: Path):
 
 def propose(chain, uri: str, digest: str, manifest) -> None:
     totals = manifest.totals
-    chain.oracle.transact(chain.tournament.functions.proposeRoot(
-        1, Web3.to_bytes(hexstr=manifest.root), totals.round_payout, totals.round_burn,
-        Web3.to_bytes(hexstr=digest), uri))
+    chain.oracle.transact(
+        chain.tournament.functions.proposeRoot(
+            1,
+            Web3.to_bytes(hexstr=manifest.root),
+            totals.round_payout,
+            totals.round_burn,
+            Web3.to_bytes(hexstr=digest),
+            uri,
+        )
+    )
 
 
 def republish(bundle, **changes):
     """A new bundle from ``bundle``'s parts with some replaced (what a dishonest oracle would publish)."""
-    extras = {name: bundle.raw(name) for name in bundle.files
-              if name.startswith("submission") or name == "rejections.json"}
-    parts = dict(predictions=bundle.predictions(), targets=bundle.targets(), stakes=bundle.stakes(),
-                 scores=bundle.scores(), params=bundle.params(), previous_cumulative=bundle.previous_cumulative(),
-                 chain=bundle.manifest.chain, extra_files=extras, payout_limit=bundle.manifest.payout_limit)
+    extras = {
+        name: bundle.raw(name) for name in bundle.files if name.startswith("submission") or name == "rejections.json"
+    }
+    parts = dict(
+        predictions=bundle.predictions(),
+        targets=bundle.targets(),
+        stakes=bundle.stakes(),
+        scores=bundle.scores(),
+        params=bundle.params(),
+        previous_cumulative=bundle.previous_cumulative(),
+        chain=bundle.manifest.chain,
+        extra_files=extras,
+        payout_limit=bundle.manifest.payout_limit,
+    )
     parts.update(changes)
     store = str(Path(bundle.uri).parents[2])
     manifest, uri, digest = write_round_bundle(store, 1, **parts)
@@ -71,8 +86,9 @@ def store_of(bundle) -> str:
 
 def verify_cli(chain, bundle, *args: str) -> tuple[int, dict]:
     env = {"TOURNEY_RPC": chain.url, "TOURNEY_DEPLOYMENT": str(chain.deployment_file)}
-    result = CliRunner().invoke(main, ["--json", "verify", "--allow-root", store_of(bundle), *args], env=env,
-                                catch_exceptions=False)
+    result = CliRunner().invoke(
+        main, ["--json", "verify", "--allow-root", store_of(bundle), *args], env=env, catch_exceptions=False
+    )
     return result.exit_code, json.loads(result.stdout)
 
 
@@ -105,8 +121,9 @@ def test_understated_stake_is_named(chain, closed_round) -> None:
     stakes = bundle.stakes()
     stakes.loc[stakes["model_id"] == models[2], "stake_at_risk"] = STAKES[2] // 2
     stake_map = {str(m): int(s) for m, s in zip(stakes["model"], stakes["stake_at_risk"])}
-    scores = score_round(bundle.predictions(), bundle.targets(), stake_map, bundle.params(),
-                         payout_limit=bundle.payout_limit()).scores
+    scores = score_round(
+        bundle.predictions(), bundle.targets(), stake_map, bundle.params(), payout_limit=bundle.payout_limit()
+    ).scores
     manifest, uri, digest = republish(bundle, stakes=stakes, scores=scores)
     propose(chain, uri, digest, manifest)
     code, report = verify_cli(chain, bundle, "--round", "1")
@@ -171,8 +188,15 @@ def test_watch_vetoes_a_bad_root_inside_its_window(chain, closed_round, tmp_path
     policy = FetchPolicy(roots=(store_of(bundle),))
     state = tmp_path / "guardian"
     actions: list[str] = []
-    verdicts = watch(client, chain.guardian, policy=policy, interval=0.05, stop=lambda: True, state_dir=state,
-                     on_verdict=lambda verdict, action: actions.append(action))
+    verdicts = watch(
+        client,
+        chain.guardian,
+        policy=policy,
+        interval=0.05,
+        stop=lambda: True,
+        state_dir=state,
+        on_verdict=lambda verdict, action: actions.append(action),
+    )
     assert len(verdicts) == 1 and not verdicts[0].ok and actions == ["vetoed"]
     assert str(models[0]) in verdicts[0].models()
     assert client.round_state(1).status is RoundStatus.VETOED
@@ -180,8 +204,9 @@ def test_watch_vetoes_a_bad_root_inside_its_window(chain, closed_round, tmp_path
     # The operator then re-proposes the honest bundle. A restarted watch (same state) neither re-verifies nor
     # re-vetoes the old proposal, and lets the new one through.
     assert [a.step for a in op.step()] == ["propose"]
-    later = watch(TournamentClient(chain.w3, chain.deployment), chain.guardian, policy=policy, stop=lambda: True,
-                  state_dir=state)
+    later = watch(
+        TournamentClient(chain.w3, chain.deployment), chain.guardian, policy=policy, stop=lambda: True, state_dir=state
+    )
     assert [v.ok for v in later] == [True]
     assert client.round_state(1).status is RoundStatus.PROPOSED
     recorded = json.loads((state / "watch.json").read_text())["proposals"]

@@ -12,21 +12,21 @@ import pyarrow.parquet as pq
 import pytest
 from eth_utils import keccak
 
+from oracle.bundle.manifest import ChainRef, Manifest
 from oracle.bundle.parquet import parquet_bytes, read_parquet_bytes
-from oracle.bundle.store import ArtifactStore, BundleError, list_manifests, list_rounds
 from oracle.bundle.round_bundle import (
-    latest_manifest,
-    load_bundle,
     PREDICTIONS,
     PREVIOUS_CUMULATIVE,
-    resolve_previous_uri,
     SCORES,
     STAKES,
     TARGETS,
     TREE,
+    latest_manifest,
+    load_bundle,
+    resolve_previous_uri,
 )
+from oracle.bundle.store import ArtifactStore, BundleError, list_manifests, list_rounds
 from oracle.bundle.write import write_round_bundle
-from oracle.bundle.manifest import ChainRef, Manifest
 from oracle.scoring.params import RoundParams
 from oracle.settlement.leaves import SettlementLeaf, settlement_tree
 
@@ -36,11 +36,20 @@ E18 = 10**18
 def bundle_inputs(payout_a: int = 3 * E18) -> dict:
     """A small round whose amounts exceed int64 (stakes of 100 tokens)."""
     predictions = pd.DataFrame(
-        {"id": ["n1", "n2", "n3", "n4"], "alpha": [0.1, 0.4, 0.7, 0.9], "beta": [0.9, 0.2, 0.5, 0.1], "gamma": [0.5, 0.5, 0.2, 0.8]}
+        {
+            "id": ["n1", "n2", "n3", "n4"],
+            "alpha": [0.1, 0.4, 0.7, 0.9],
+            "beta": [0.9, 0.2, 0.5, 0.1],
+            "gamma": [0.5, 0.5, 0.2, 0.8],
+        }
     )
     targets = pd.DataFrame({"id": ["n1", "n2", "n3", "n4"], "target": [0.0, 0.25, 0.75, 1.0]})
     stakes = pd.DataFrame(
-        {"model": ["gamma", "alpha", "beta"], "model_id": [30, 10, 20], "stake_at_risk": [100 * E18, 200 * E18, 50 * E18]}
+        {
+            "model": ["gamma", "alpha", "beta"],
+            "model_id": [30, 10, 20],
+            "stake_at_risk": [100 * E18, 200 * E18, 50 * E18],
+        }
     )
     scores = pd.DataFrame(
         {
@@ -135,9 +144,10 @@ def test_same_inputs_give_byte_identical_bundles_in_any_store(store: ArtifactSto
     assert k1 == k2 and m1 == m2
     assert uri2 == f"{memory_url}/rounds/5/manifest-000001-{k1[2:]}.json"
     for entry in m1.files.values():
-        assert fsspec.open(store.object_uri(entry), "rb").open().read() == fsspec.open(
-            ArtifactStore(memory_url).object_uri(entry), "rb"
-        ).open().read()
+        assert (
+            fsspec.open(store.object_uri(entry), "rb").open().read()
+            == fsspec.open(ArtifactStore(memory_url).object_uri(entry), "rb").open().read()
+        )
 
 
 def test_rewriting_a_round_is_idempotent(store: ArtifactStore, tmp_path: Path):
@@ -172,7 +182,7 @@ def test_objects_without_a_manifest_are_invisible(store: ArtifactStore, tmp_path
     # A writer that crashed after storing objects but before the manifest (the commit point).
     store.put_object(PREDICTIONS, parquet_bytes(bundle_inputs()["predictions"]))
     (tmp_path / "store" / "rounds" / "5").mkdir(parents=True)
-    (tmp_path / "store" / "rounds" / "5" / ".tmp-123-manifest-000001-" ).write_bytes(b'{"half":')
+    (tmp_path / "store" / "rounds" / "5" / ".tmp-123-manifest-000001-").write_bytes(b'{"half":')
     assert list_rounds(store) == []
     assert latest_manifest(store, 5) is None
 
@@ -265,7 +275,9 @@ def test_bad_inputs_are_named(store: ArtifactStore):
     with pytest.raises(BundleError, match=r"scores.parquet: column 'payout' row 0: 1.5 is not a whole number"):
         write_round_bundle(store, 5, **{**inputs, "scores": scores})
     stakes = inputs["stakes"].assign(stake_at_risk=[100 * E18, 200 * E18, 51 * E18])
-    with pytest.raises(BundleError, match=r"stake_at_risk disagrees with the stakes table for beta \(scores 5\d+, stakes 51\d+\)"):
+    with pytest.raises(
+        BundleError, match=r"stake_at_risk disagrees with the stakes table for beta \(scores 5\d+, stakes 51\d+\)"
+    ):
         write_round_bundle(store, 5, **{**inputs, "stakes": stakes})
     with pytest.raises(BundleError, match="round_number 4 does not match round 5"):
         write_round_bundle(store, 5, **{**inputs, "params": RoundParams(0.5, 2.0, 0.05, 10, round_number=4)})
@@ -287,7 +299,11 @@ def test_another_process_writes_the_same_bytes(store: ArtifactStore, tmp_path: P
     )
     completed = subprocess.run(
         [sys.executable, "-c", script, str(Path(__file__).parent), str(tmp_path / "other")],
-        capture_output=True, text=True, timeout=120, check=False, env={"PYTHONHASHSEED": "12345"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={"PYTHONHASHSEED": "12345"},
     )
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.strip() == digest

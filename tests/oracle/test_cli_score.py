@@ -17,8 +17,8 @@ import pytest
 from click.testing import CliRunner
 
 from oracle.bundle.parquet import parquet_bytes
+from oracle.bundle.round_bundle import STAKES, load_bundle
 from oracle.bundle.store import ArtifactStore
-from oracle.bundle.round_bundle import load_bundle, STAKES
 from oracle.bundle.write import write_round_bundle
 from oracle.cli import main
 from oracle.scoring.params import RoundParams
@@ -35,7 +35,9 @@ def tables(n: int = 120, seed: int = 3) -> tuple[pd.DataFrame, pd.DataFrame, pd.
     rng = np.random.default_rng(seed)
     ids = [f"id{i:04d}" for i in range(n)]
     signal = rng.random(n)
-    columns = {m: (pd.Series(signal * (k - 1) * 0.4 + rng.random(n)).rank().to_numpy() - 0.5) / n for k, m in enumerate(MODELS)}
+    columns = {
+        m: (pd.Series(signal * (k - 1) * 0.4 + rng.random(n)).rank().to_numpy() - 0.5) / n for k, m in enumerate(MODELS)
+    }
     predictions = pd.DataFrame({"id": ids, **columns})
     targets = pd.DataFrame({"id": ids, "target": np.round(signal * 4) / 4})
     stakes = pd.DataFrame({"model": MODELS, "stake": [str((k + 1) * 1000 * E18) for k in range(len(MODELS))]})
@@ -55,8 +57,19 @@ def round_files(tmp_path: Path) -> dict[str, str]:
 
 
 def score_args(files: dict[str, str], out: str) -> list[str]:
-    return ["score", "--predictions", files["predictions"], "--targets", files["targets"],
-            "--stakes", files["stakes"], "--params", files["params"], "--out", out]
+    return [
+        "score",
+        "--predictions",
+        files["predictions"],
+        "--targets",
+        files["targets"],
+        "--stakes",
+        files["stakes"],
+        "--params",
+        files["params"],
+        "--out",
+        out,
+    ]
 
 
 def expected_scores() -> pd.DataFrame:
@@ -164,8 +177,16 @@ def published_round(store_dir: Path) -> str:
     predictions, targets, stakes = tables()
     scores = score_round(predictions, targets, stakes, PARAMS).scores
     stakes = stakes.rename(columns={"stake": "stake_at_risk"}).assign(model_id=[1, 2, 3, 4])
-    _, uri, _ = write_round_bundle(store_dir, 9, predictions=predictions, targets=targets, stakes=stakes,
-                                   scores=scores, params=PARAMS, previous_cumulative={})
+    _, uri, _ = write_round_bundle(
+        store_dir,
+        9,
+        predictions=predictions,
+        targets=targets,
+        stakes=stakes,
+        scores=scores,
+        params=PARAMS,
+        previous_cumulative={},
+    )
     return uri
 
 
@@ -189,8 +210,13 @@ def test_round_recompute_show_and_list(tmp_path: Path):
     assert bad.exit_code == 1
     report = json.loads(bad.stdout)
     assert report["ok"] is False
-    assert {"scope": "model", "subject": "carol", "field": "stake_at_risk",
-            "recorded": str(3000 * E18), "recomputed": "1"} in report["differences"]  # both sides strings
+    assert {
+        "scope": "model",
+        "subject": "carol",
+        "field": "stake_at_risk",
+        "recorded": str(3000 * E18),
+        "recomputed": "1",
+    } in report["differences"]  # both sides strings
     human = CliRunner().invoke(main, ["round", "recompute", bad_uri])
     assert human.exit_code == 1 and "MISMATCH" in human.output and "carol" in human.output
 
@@ -210,15 +236,21 @@ def test_round_recompute_show_and_list(tmp_path: Path):
 def test_installed_console_script(round_files, tmp_path: Path):
     assert TOURNEY.exists(), "install the package: .venv/bin/pip install -e . --no-deps"
     out = tmp_path / "scores.parquet"
-    scored = subprocess.run([str(TOURNEY), "--json", *score_args(round_files, str(out))],
-                            capture_output=True, text=True, timeout=120, check=False)
+    scored = subprocess.run(
+        [str(TOURNEY), "--json", *score_args(round_files, str(out))],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert scored.returncode == 0, scored.stderr
     assert json.loads(scored.stdout)["scored"] == len(MODELS)
     assert out.exists()
 
     bad_uri = tamper_stake(tmp_path / "store", published_round(tmp_path / "store"))
-    audited = subprocess.run([str(TOURNEY), "round", "recompute", bad_uri],
-                             capture_output=True, text=True, timeout=120, check=False)
+    audited = subprocess.run(
+        [str(TOURNEY), "round", "recompute", bad_uri], capture_output=True, text=True, timeout=120, check=False
+    )
     assert audited.returncode == 1
     assert "carol" in audited.stdout and "stake_at_risk" in audited.stdout
 
@@ -236,17 +268,26 @@ def test_summary_by_default_every_row_with_all(tmp_path: Path):
     pd.DataFrame({"id": ids, "target": np.round(signal * 4) / 4}).to_parquet(tmp_path / "t.parquet", index=False)
     pd.DataFrame({"model": models, "stake": [str(1000 * E18)] * 30}).to_parquet(tmp_path / "s.parquet", index=False)
     (tmp_path / "params.json").write_text(json.dumps(PARAMS.to_dict()))
-    files = {"predictions": str(tmp_path / "p.parquet"), "targets": str(tmp_path / "t.parquet"),
-             "stakes": str(tmp_path / "s.parquet"), "params": str(tmp_path / "params.json")}
+    files = {
+        "predictions": str(tmp_path / "p.parquet"),
+        "targets": str(tmp_path / "t.parquet"),
+        "stakes": str(tmp_path / "s.parquet"),
+        "params": str(tmp_path / "params.json"),
+    }
     args = [*score_args(files, str(tmp_path / "out.parquet")), "--top", "3"]
 
     full = json.loads(CliRunner().invoke(main, ["--json", *args]).output)
     assert len(full["models"]) == 30 and full["counts"] == {
-        "models": 30, "scored": 29, "not_scored": 1,
+        "models": 30,
+        "scored": 29,
+        "not_scored": 1,
         "with_payout": sum(int(m["payout"]) > 0 for m in full["models"]),
-        "with_burn": sum(int(m["burn"]) > 0 for m in full["models"])}
-    by_score = sorted((m for m in full["models"] if m["valid"]),
-                      key=lambda m: -(PARAMS.corr_weight * m["corr"] + PARAMS.mmc_weight * m["mmc"]))
+        "with_burn": sum(int(m["burn"]) > 0 for m in full["models"]),
+    }
+    by_score = sorted(
+        (m for m in full["models"] if m["valid"]),
+        key=lambda m: -(PARAMS.corr_weight * m["corr"] + PARAMS.mmc_weight * m["mmc"]),
+    )
     best, worst = [m["model"] for m in by_score[:3]], [m["model"] for m in by_score[-3:]]
 
     summary = CliRunner().invoke(main, args)
@@ -261,6 +302,7 @@ def test_summary_by_default_every_row_with_all(tmp_path: Path):
 
 
 def test_bad_out_name_fails_before_any_work(round_files, tmp_path: Path):
-    result = CliRunner().invoke(main, score_args({**round_files, "predictions": str(tmp_path / "nope.parquet")},
-                                                 str(tmp_path / "scores.xlsx")))
+    result = CliRunner().invoke(
+        main, score_args({**round_files, "predictions": str(tmp_path / "nope.parquet")}, str(tmp_path / "scores.xlsx"))
+    )
     assert result.exit_code == 2 and "scores.xlsx" in result.output

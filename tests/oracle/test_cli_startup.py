@@ -17,15 +17,38 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 #: Libraries that take from a tenth of a second to seconds to import, and that no help text needs.
-HEAVY = ("numpy", "pandas", "pyarrow", "scipy", "sklearn", "numerai_tools", "matplotlib", "web3", "eth_account",
-         "eth_keys", "eth_abi", "fastapi", "uvicorn", "starlette", "fsspec", "rich", "hexbytes")
+HEAVY = (
+    "numpy",
+    "pandas",
+    "pyarrow",
+    "scipy",
+    "sklearn",
+    "numerai_tools",
+    "matplotlib",
+    "web3",
+    "eth_account",
+    "eth_keys",
+    "eth_abi",
+    "fastapi",
+    "uvicorn",
+    "starlette",
+    "fsspec",
+    "rich",
+    "hexbytes",
+)
 
 
 def _run(script: str) -> dict:
     """Run ``script`` in a fresh interpreter (this checkout first on the path); it prints one JSON document."""
-    completed = subprocess.run([sys.executable, "-c", textwrap.dedent(script)], capture_output=True, text=True,
-                               cwd=REPO_ROOT, env={"PYTHONPATH": str(REPO_ROOT), "PATH": "/usr/bin:/bin"},
-                               timeout=120, check=False)
+    completed = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(script)],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        env={"PYTHONPATH": str(REPO_ROOT), "PATH": "/usr/bin:/bin"},
+        timeout=120,
+        check=False,
+    )
     assert completed.returncode == 0, completed.stderr
     return json.loads(completed.stdout.splitlines()[-1])
 
@@ -70,9 +93,28 @@ def test_help_and_version_of_every_command_import_nothing_heavy() -> None:
     assert found["failures"] == []
     assert found["heavy"] == []
     # Every command was reached, nested ones included (the operator's steps live in the round group).
-    for path in ("score", "round recompute", "round open", "round activate", "round lapse", "round wait",
-                 "operator run", "account create", "settle", "verify", "serve", "simulate", "mcp", "deploy",
-                 "token balance", "token transfer", "reserve fund", "reserve show", "data download", "data generate"):
+    for path in (
+        "score",
+        "round recompute",
+        "round open",
+        "round activate",
+        "round lapse",
+        "round wait",
+        "operator run",
+        "account create",
+        "settle",
+        "verify",
+        "serve",
+        "simulate",
+        "mcp",
+        "deploy",
+        "token balance",
+        "token transfer",
+        "reserve fund",
+        "reserve show",
+        "data download",
+        "data generate",
+    ):
         assert path in found["seen"]
     assert found["version"].startswith("tourney, version ")
 
@@ -82,13 +124,22 @@ def test_installed_console_script_help_imports_nothing_heavy() -> None:
     tourney = Path(sys.executable).with_name("tourney")
     if not tourney.exists():
         pytest.skip("console script not installed")
-    completed = subprocess.run([sys.executable, "-X", "importtime", str(tourney), "verify", "--help"],
-                               capture_output=True, text=True, cwd=REPO_ROOT, timeout=120, check=False,
-                               env={"PYTHONPATH": str(REPO_ROOT), "PATH": "/usr/bin:/bin"})
+    completed = subprocess.run(
+        [sys.executable, "-X", "importtime", str(tourney), "verify", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        timeout=120,
+        check=False,
+        env={"PYTHONPATH": str(REPO_ROOT), "PATH": "/usr/bin:/bin"},
+    )
     assert completed.returncode == 0, completed.stderr
     assert "--round" in completed.stdout
-    imported = {line.split("|")[-1].strip().split(".")[0] for line in completed.stderr.splitlines()
-                if line.startswith("import time:")}
+    imported = {
+        line.split("|")[-1].strip().split(".")[0]
+        for line in completed.stderr.splitlines()
+        if line.startswith("import time:")
+    }
     assert "click" in imported  # the log is read correctly
     assert sorted(imported & set(HEAVY)) == []
 

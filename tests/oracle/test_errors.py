@@ -35,8 +35,8 @@ def test_every_project_exception_has_the_one_root() -> None:
 
 def test_input_errors_are_still_value_errors() -> None:
     from oracle.bundle.store import BundleError
-    from oracle.scoring.params import ParamsError
     from oracle.protocol.submission import SubmissionError
+    from oracle.scoring.params import ParamsError
 
     for cls in (BundleError, ParamsError, SubmissionError):
         assert issubclass(cls, ValueError)

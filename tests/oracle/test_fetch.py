@@ -53,8 +53,11 @@ def refused(read: Callable[[], bytes], *fragments: str, error: type[FetchError] 
 
 
 def test_the_default_policy_allows_nothing(root: Path) -> None:
-    refused(lambda: Fetcher(FetchPolicy()).read(str(root / "manifest.json")), "not under an allowed root",
-            "allowed roots: none")
+    refused(
+        lambda: Fetcher(FetchPolicy()).read(str(root / "manifest.json")),
+        "not under an allowed root",
+        "allowed roots: none",
+    )
 
 
 def test_a_file_under_an_allowed_root_is_read_as_a_path_or_file_uri(root: Path) -> None:
@@ -65,11 +68,14 @@ def test_a_file_under_an_allowed_root_is_read_as_a_path_or_file_uri(root: Path) 
     refused(lambda: fetcher.read(str(root / "absent.json")), "not found", error=FetchNotFound)
 
 
-@pytest.mark.parametrize("uri, fragment", [
-    ("/", "not a regular file (a directory)"),
-    ("/dev/zero", "not a regular file (a character device)"),
-    ("/dev/urandom", "not a regular file (a character device)"),
-])
+@pytest.mark.parametrize(
+    "uri, fragment",
+    [
+        ("/", "not a regular file (a directory)"),
+        ("/dev/zero", "not a regular file (a character device)"),
+        ("/dev/urandom", "not a regular file (a character device)"),
+    ],
+)
 def test_special_files_are_refused_even_under_an_allowed_root(uri: str, fragment: str) -> None:
     refused(lambda: Fetcher(FetchPolicy(roots=("/",))).read(uri), fragment)
 
@@ -105,8 +111,16 @@ def test_a_file_is_read_only_up_to_its_declared_size(root: Path) -> None:
     refused(lambda: fetcher.read(str(root / "manifest.json"), declared_size=12), "limit of 30 bytes for one bundle")
 
 
-@pytest.mark.parametrize("uri", ["nosuchproto://x", "s3://bucket/rounds/1/manifest.json", "memory://m.json",
-                                 "ftp://example.com/m.json", "data:,{}"])
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "nosuchproto://x",
+        "s3://bucket/rounds/1/manifest.json",
+        "memory://m.json",
+        "ftp://example.com/m.json",
+        "data:,{}",
+    ],
+)
 def test_other_schemes_are_refused(uri: str, root: Path) -> None:
     message = refused(lambda: Fetcher(FetchPolicy(roots=(str(root),), hosts=("example.com",))).read(uri))
     assert "not allowed" in message or "must be absolute" in message
@@ -125,17 +139,22 @@ def test_a_host_not_allowed_is_never_contacted(server: HostileServer) -> None:
     host, port = server.host.split(":")
     policy = FetchPolicy(hosts=(host,))  # the default port only: not the server's
     refused(lambda: Fetcher(policy).read(server.url("/ok/manifest.json")), f"{host}:{port} is not an allowed host")
-    refused(lambda: Fetcher(FetchPolicy(hosts=(server.host,))).read(
-        f"http://user:secret@{server.host}/ok/manifest.json"), "credentials")
+    refused(
+        lambda: Fetcher(FetchPolicy(hosts=(server.host,))).read(f"http://user:secret@{server.host}/ok/manifest.json"),
+        "credentials",
+    )
     assert server.hits == []
 
 
-@pytest.mark.parametrize("path, fragment", [
-    ("/stall", "no complete answer within"),   # accepts, never answers
-    ("/drip", "no complete answer within"),    # slow loris: one byte at a time under any per-read timeout
-    ("/endless", "longer than the limit"),     # no length, never ends
-    ("/huge", "announced, over the limit"),    # announces a terabyte
-])
+@pytest.mark.parametrize(
+    "path, fragment",
+    [
+        ("/stall", "no complete answer within"),  # accepts, never answers
+        ("/drip", "no complete answer within"),  # slow loris: one byte at a time under any per-read timeout
+        ("/endless", "longer than the limit"),  # no length, never ends
+        ("/huge", "announced, over the limit"),  # announces a terabyte
+    ],
+)
 def test_hostile_servers_are_cut_off(server: HostileServer, path: str, fragment: str) -> None:
     fetcher = Fetcher(FetchPolicy(hosts=(server.host,), max_manifest_bytes=1 << 20, timeout=1.0))
     started = time.monotonic()
@@ -156,8 +175,12 @@ def test_malformed_allow_list_entries_are_refused(entry: str) -> None:
 
 
 def test_the_allow_list_from_the_environment(root: Path) -> None:
-    policy = FetchPolicy.from_env({"TOURNEY_MANIFEST_ROOTS": f"{root}{os.pathsep}/srv/bundles",
-                                   "TOURNEY_MANIFEST_HOSTS": "bundles.example.org, 127.0.0.1:8080"})
+    policy = FetchPolicy.from_env(
+        {
+            "TOURNEY_MANIFEST_ROOTS": f"{root}{os.pathsep}/srv/bundles",
+            "TOURNEY_MANIFEST_HOSTS": "bundles.example.org, 127.0.0.1:8080",
+        }
+    )
     assert policy.roots == (str(root), "/srv/bundles")
     assert policy.host_ports == (("bundles.example.org", None), ("127.0.0.1", 8080))
     assert FetchPolicy.from_env({}) == FetchPolicy()

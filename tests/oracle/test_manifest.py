@@ -29,9 +29,14 @@ BIG = 10**30  # far beyond 2**53 and int64
 def make_manifest(**overrides) -> Manifest:
     fields = dict(
         round=7,
-        files={"scores.parquet": FileEntry.of("scores.parquet", b"scores"), "tree.json": FileEntry.of("tree.json", b"{}")},
+        files={
+            "scores.parquet": FileEntry.of("scores.parquet", b"scores"),
+            "tree.json": FileEntry.of("tree.json", b"{}"),
+        },
         params={"corr_weight": 0.5, "mmc_weight": 2.0, "clip": 0.05, "payout_threshold": str(BIG)},
-        totals=Totals(round_payout=BIG, round_burn=3, cumulative_payout=BIG + 1, cumulative_burn=4, stake_at_risk=2 * BIG),
+        totals=Totals(
+            round_payout=BIG, round_burn=3, cumulative_payout=BIG + 1, cumulative_burn=4, stake_at_risk=2 * BIG
+        ),
         root=ROOT,
         versions={"oracle": "0.1.0", "numerai_tools": "0.7.2"},
         chain=ChainRef(1337, "0x" + "12" * 20),
@@ -135,8 +140,7 @@ def test_any_change_changes_the_hash():
         (lambda d: d["params"].update(big=2**60), r"params.big: integer"),
         (lambda d: d.update(payout_limit={"rule": "pro-rata-ceil", "limit": "1", "block": 3}), "payout_limit.rule"),
         (lambda d: d.update(payout_limit={"rule": "pro-rata-floor", "limit": 1, "block": 3}), "payout_limit.limit"),
-        (lambda d: d.update(payout_limit={"rule": "pro-rata-floor", "limit": "1", "block": -3}),
-         "payout_limit.block"),
+        (lambda d: d.update(payout_limit={"rule": "pro-rata-floor", "limit": "1", "block": -3}), "payout_limit.block"),
     ],
 )
 def test_malformed_manifests_are_named(mutate, fragment):

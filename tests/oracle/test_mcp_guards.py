@@ -61,11 +61,18 @@ def test_spending_limit_configuration_is_checked() -> None:
 # ------------------------------------------------------------------------------------------------ chain policy
 
 
-@pytest.mark.parametrize("url, loopback", [
-    ("http://127.0.0.1:8545", True), ("http://localhost:8545", True), ("http://[::1]:8545", True),
-    ("http://127.0.0.2:8545", True), ("https://mainnet.example.org", False), ("http://10.0.0.5:8545", False),
-    ("http://localhost.example.org:8545", False),
-])
+@pytest.mark.parametrize(
+    "url, loopback",
+    [
+        ("http://127.0.0.1:8545", True),
+        ("http://localhost:8545", True),
+        ("http://[::1]:8545", True),
+        ("http://127.0.0.2:8545", True),
+        ("https://mainnet.example.org", False),
+        ("http://10.0.0.5:8545", False),
+        ("http://localhost.example.org:8545", False),
+    ],
+)
 def test_loopback(url: str, loopback: bool) -> None:
     assert is_loopback(url) is loopback
 
@@ -121,8 +128,9 @@ def test_errors_map_to_registered_codes() -> None:
     with pytest.raises(ValueError, match="unregistered"):
         ToolFailure("no_such_code", "x")
     document = ToolFailure("late", "too late   now", round=3).document()
-    assert document == {"error": {"code": "late", "message": "too late now", "next": CODES["late"],
-                                  "details": {"round": 3}}}
+    assert document == {
+        "error": {"code": "late", "message": "too late now", "next": CODES["late"], "details": {"round": 3}}
+    }
 
 
 # ------------------------------------------------------------------------------------------------ guard
@@ -182,8 +190,10 @@ def test_guard_withholds_answers_with_key_material() -> None:
 
 def test_guard_structures_the_sdks_own_errors() -> None:
     guard = Guard([KEY], {"list_rounds": set()})
-    sdk = {"content": [{"type": "text", "text": "Error executing tool list_rounds: 1 validation error for x"}],
-           "isError": True}
+    sdk = {
+        "content": [{"type": "text", "text": "Error executing tool list_rounds: 1 validation error for x"}],
+        "isError": True,
+    }
     answer, _ = _run(guard, "tools/call", {"name": "list_rounds", "arguments": {}}, sdk)
     assert _code(answer) == "invalid_arguments"
     assert answer["structuredContent"]["error"]["next"] == CODES["invalid_arguments"]

@@ -37,8 +37,13 @@ ENCODINGS: list[list[str]] = [
 ]
 SIZES = [1, 2, 3, 7, 20]
 # The JS library takes ~3 ms per proof, so 100-leaf trees are kept to a few encodings.
-LARGE_ENCODINGS = [["uint256", "uint256", "uint256"], ["address", "uint256"], ["(address,uint96)", "uint8[]", "bytes32[2]"], ["string"]]
-TEXT_ALPHABET = "ab Z09_-éß漢字🙂\n\"\\"
+LARGE_ENCODINGS = [
+    ["uint256", "uint256", "uint256"],
+    ["address", "uint256"],
+    ["(address,uint96)", "uint8[]", "bytes32[2]"],
+    ["string"],
+]
+TEXT_ALPHABET = 'ab Z09_-éß漢字🙂\n"\\'
 
 
 def random_value(abi_type: str, rng: random.Random) -> Any:
@@ -58,7 +63,9 @@ def random_value(abi_type: str, rng: random.Random) -> Any:
         return rng.choice([0, 1, (1 << bits) - 1, rng.getrandbits(bits), rng.getrandbits(bits)])
     if abi_type.startswith("int"):
         bits = int(abi_type[3:])
-        return rng.choice([0, -1, -(1 << (bits - 1)), (1 << (bits - 1)) - 1, rng.getrandbits(bits - 1) - (1 << (bits - 2))])
+        return rng.choice(
+            [0, -1, -(1 << (bits - 1)), (1 << (bits - 1)) - 1, rng.getrandbits(bits - 1) - (1 << (bits - 2))]
+        )
     if abi_type == "address":
         raw = rng.randbytes(20)
         return to_checksum_address(raw) if rng.random() < 0.5 else "0x" + raw.hex()
@@ -116,8 +123,15 @@ def build_cases() -> list[Case]:
     for encoding, n in sized:
         for sort_leaves in (True, False):
             values = [tuple(random_value(t, rng) for t in encoding) for _ in range(n)]
-            cases.append(Case(f"{'+'.join(encoding)}-{n}-{'sorted' if sort_leaves else 'unsorted'}",
-                              values, encoding, sort_leaves, _subsets(n, rng)))
+            cases.append(
+                Case(
+                    f"{'+'.join(encoding)}-{n}-{'sorted' if sort_leaves else 'unsorted'}",
+                    values,
+                    encoding,
+                    sort_leaves,
+                    _subsets(n, rng),
+                )
+            )
     pair = ["address", "uint256"]
     a, b, c = (tuple(random_value(t, rng) for t in pair) for _ in range(3))
     for sort_leaves in (True, False):
@@ -197,27 +211,61 @@ def build_rejections() -> list[Rejection]:
         ("bytes-not-hex", "hello", ["bytes"], r"hex"),
     ]
     rejections = [
-        Rejection(f"value-{name}", _of_job([[bad]], enc), lambda bad=bad, enc=enc: _tree([[bad]], enc),
-                  r"values\[0\] does not match leaf encoding.*" + msg)
+        Rejection(
+            f"value-{name}",
+            _of_job([[bad]], enc),
+            lambda bad=bad, enc=enc: _tree([[bad]], enc),
+            r"values\[0\] does not match leaf encoding.*" + msg,
+        )
         for name, bad, enc, msg in bad_values
     ]
     rejections += [
-        Rejection("value-string-given-number", {"op": "of", "values": [[5]], "encoding": ["string"]},
-                  lambda: _tree([[5]], ["string"]), r"string expects a str"),
+        Rejection(
+            "value-string-given-number",
+            {"op": "of", "values": [[5]], "encoding": ["string"]},
+            lambda: _tree([[5]], ["string"]),
+            r"string expects a str",
+        ),
         Rejection("empty-tree", _of_job([], ["uint256"]), lambda: _tree([], ["uint256"]), r"non-zero number of leaves"),
-        Rejection("wrong-arity", _of_job([[1, 2]], ["uint256"]), lambda: _tree([[1, 2]], ["uint256"]), r"list of 1 values"),
-        Rejection("bool-as-uint", {"op": "of", "values": [[True]], "encoding": ["uint256"]},
-                  lambda: _tree([[True]], ["uint256"]), r"got the bool True"),
-        Rejection("proof-index-out-of-bounds", _of_job(three, pair, proveIndices=[3]),
-                  lambda: _tree(three, pair).get_proof(3), r"Index out of bounds"),
-        Rejection("proof-value-not-in-tree", _of_job(three, pair, proveValues=[js_value((ADDR, 4))]),
-                  lambda: _tree(three, pair).get_proof((ADDR, 4)), r"Leaf is not in tree"),
-        Rejection("multiproof-duplicate-index", _of_job(three, pair, multiproofs=[[0, 1, 0]]),
-                  lambda: _tree(three, pair).get_multi_proof([0, 1, 0]), r"duplicated index"),
-        Rejection("multiproof-duplicate-via-value", _of_job(three, pair, multiproofValues=[[js_value((ADDR, 2)), js_value((ADDR, 2))]]),
-                  lambda: _tree(three, pair).get_multi_proof([(ADDR, 2), (ADDR, 2)]), r"duplicated index"),
-        Rejection("multiproof-index-out-of-bounds", _of_job(three, pair, multiproofs=[[0, 7]]),
-                  lambda: _tree(three, pair).get_multi_proof([0, 7]), r"Index out of bounds"),
+        Rejection(
+            "wrong-arity", _of_job([[1, 2]], ["uint256"]), lambda: _tree([[1, 2]], ["uint256"]), r"list of 1 values"
+        ),
+        Rejection(
+            "bool-as-uint",
+            {"op": "of", "values": [[True]], "encoding": ["uint256"]},
+            lambda: _tree([[True]], ["uint256"]),
+            r"got the bool True",
+        ),
+        Rejection(
+            "proof-index-out-of-bounds",
+            _of_job(three, pair, proveIndices=[3]),
+            lambda: _tree(three, pair).get_proof(3),
+            r"Index out of bounds",
+        ),
+        Rejection(
+            "proof-value-not-in-tree",
+            _of_job(three, pair, proveValues=[js_value((ADDR, 4))]),
+            lambda: _tree(three, pair).get_proof((ADDR, 4)),
+            r"Leaf is not in tree",
+        ),
+        Rejection(
+            "multiproof-duplicate-index",
+            _of_job(three, pair, multiproofs=[[0, 1, 0]]),
+            lambda: _tree(three, pair).get_multi_proof([0, 1, 0]),
+            r"duplicated index",
+        ),
+        Rejection(
+            "multiproof-duplicate-via-value",
+            _of_job(three, pair, multiproofValues=[[js_value((ADDR, 2)), js_value((ADDR, 2))]]),
+            lambda: _tree(three, pair).get_multi_proof([(ADDR, 2), (ADDR, 2)]),
+            r"duplicated index",
+        ),
+        Rejection(
+            "multiproof-index-out-of-bounds",
+            _of_job(three, pair, multiproofs=[[0, 7]]),
+            lambda: _tree(three, pair).get_multi_proof([0, 7]),
+            r"Index out of bounds",
+        ),
     ]
     dumps: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
         ("dump-unknown-format", _set(["format"], "standard-v2"), r"Unknown format"),
@@ -236,7 +284,9 @@ def build_rejections() -> list[Rejection]:
     ]
     for name, mutate, msg in dumps:
         dump = _tampered(mutate)
-        rejections.append(Rejection(name, {"op": "load", "dump": dump}, lambda dump=dump: StandardMerkleTree.load(dump), msg))
+        rejections.append(
+            Rejection(name, {"op": "load", "dump": dump}, lambda dump=dump: StandardMerkleTree.load(dump), msg)
+        )
     return rejections
 
 
@@ -272,8 +322,12 @@ def js(merkle_js: Any, python_trees: list[StandardMerkleTree]) -> dict[str, list
     ]
     # Python dumps go through a JSON round trip, as they would through a file.
     load_jobs = [
-        {"op": "load", "dump": json.loads(json.dumps(t.dump())), "multiproofs": c.multiproofs,
-         "proveIndices": _sample_indices(len(c.values))}
+        {
+            "op": "load",
+            "dump": json.loads(json.dumps(t.dump())),
+            "multiproofs": c.multiproofs,
+            "proveIndices": _sample_indices(len(c.values)),
+        }
         for c, t in zip(CASES, python_trees)
     ]
     rejection_jobs = [r.js_job for r in REJECTIONS]
@@ -395,7 +449,9 @@ def test_verify_multi_proof_rejects_malformed_shapes() -> None:
     assert StandardMerkleTree.verify_multi_proof(tree.root, ["uint256"], m)
     assert StandardMerkleTree.verify_multi_proof(tree.root, ["uint256"], m.to_json())
     with pytest.raises(ValueError, match="not compatible"):
-        StandardMerkleTree.verify_multi_proof(tree.root, ["uint256"], MultiProof(m.leaves, m.proof, m.proof_flags + [True]))
+        StandardMerkleTree.verify_multi_proof(
+            tree.root, ["uint256"], MultiProof(m.leaves, m.proof, m.proof_flags + [True])
+        )
     with pytest.raises(ValueError, match="Invalid multiproof format"):
         process_multi_proof([], [], [False])
     forged = MultiProof(m.leaves, m.proof[:-1] + ["0x" + "00" * 32], m.proof_flags)

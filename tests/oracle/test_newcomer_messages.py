@@ -29,8 +29,15 @@ from oracle.scoring.params import RoundParams
 
 REPO = Path(__file__).resolve().parents[2]
 UNIT = 10**18
-DEPLOYMENT = Deployment(chain_id=31337, token="0x" + "11" * 20, tournament="0x" + "22" * 20, block=7,
-                        admin="0x" + "33" * 20, roles={"ORACLE_ROLE": ["0x" + "44" * 20]}, rpc="http://127.0.0.1:8545")
+DEPLOYMENT = Deployment(
+    chain_id=31337,
+    token="0x" + "11" * 20,
+    tournament="0x" + "22" * 20,
+    block=7,
+    admin="0x" + "33" * 20,
+    roles={"ORACLE_ROLE": ["0x" + "44" * 20]},
+    rpc="http://127.0.0.1:8545",
+)
 
 
 def invoke(*args: str, env: dict | None = None) -> tuple[int, str]:
@@ -54,30 +61,49 @@ def test_amounts_read_as_tokens_and_times_as_utc() -> None:
 
 
 def test_json_carries_every_amount_as_a_decimal_string_and_other_numbers_as_numbers() -> None:
-    data = jsonable({"stake": 5, "payout": 10**24, "gas": 21_000, "round": 3,
-                     "rounds": [{"burn": 7, "corr": 0.01, "closes_at": 1_767_225_600}]})
-    assert data == {"stake": "5", "payout": "1000000000000000000000000", "gas": 21_000, "round": 3,
-                    "rounds": [{"burn": "7", "corr": 0.01, "closes_at": 1_767_225_600}]}
+    data = jsonable(
+        {
+            "stake": 5,
+            "payout": 10**24,
+            "gas": 21_000,
+            "round": 3,
+            "rounds": [{"burn": 7, "corr": 0.01, "closes_at": 1_767_225_600}],
+        }
+    )
+    assert data == {
+        "stake": "5",
+        "payout": "1000000000000000000000000",
+        "gas": 21_000,
+        "round": 3,
+        "rounds": [{"burn": "7", "corr": 0.01, "closes_at": 1_767_225_600}],
+    }
 
 
 # ------------------------------------------------------------------------------------------------ reverts
 
 
 def test_reverts_read_as_sentences_with_role_names_and_token_amounts() -> None:
-    missing_role = ContractReverted("open round 1", "AccessControlUnauthorizedAccount",
-                                    {"account": "0xabc", "neededRole": keccak(text="ORACLE_ROLE")})
+    missing_role = ContractReverted(
+        "open round 1",
+        "AccessControlUnauthorizedAccount",
+        {"account": "0xabc", "neededRole": keccak(text="ORACLE_ROLE")},
+    )
     assert str(missing_role).startswith("open round 1 refused by the contract: 0xabc does not hold ORACLE_ROLE")
     assert "[AccessControlUnauthorizedAccount]" in str(missing_role)
     assert role_name(b"\0" * 32) == "DEFAULT_ADMIN_ROLE"
-    over = ContractReverted("request withdrawal", "WithdrawalExceedsStake",
-                            {"modelId": 4, "requested": 600 * UNIT, "available": 500 * UNIT})
-    assert ("model 4 has 500 STK that can be withdrawn, less than the 600 STK asked: ask for at most 500 STK"
-            in str(over))
+    over = ContractReverted(
+        "request withdrawal", "WithdrawalExceedsStake", {"modelId": 4, "requested": 600 * UNIT, "available": 500 * UNIT}
+    )
+    assert "model 4 has 500 STK that can be withdrawn, less than the 600 STK asked: ask for at most 500 STK" in str(
+        over
+    )
     assert explain_revert("RoundNotDue", {"round": 2, "closesAt": 1_767_225_600}) == (
-        "round 2 closes at 2026-01-01 00:00:00 UTC: it cannot be closed before that")
+        "round 2 closes at 2026-01-01 00:00:00 UTC: it cannot be closed before that"
+    )
     # An error without a sentence still reads: its name and its arguments, formatted the same way.
     assert explain_revert("SomethingNew", {"amount": 2 * UNIT, "until": 1_767_225_600}) == (
-        "SomethingNew(amount=2 STK, until=2026-01-01 00:00:00 UTC)")
+        "SomethingNew(amount=2 STK, until=2026-01-01 00:00:00 UTC)"
+    )
 
 
 # ------------------------------------------------------------------------------------------------ the chain's clock
@@ -94,8 +120,11 @@ def test_a_chain_whose_clock_stands_still_is_named_with_the_fix() -> None:
 
 def test_an_rpc_url_without_its_scheme_says_how_to_write_it() -> None:
     assert check_rpc_url("http://127.0.0.1:8545") == "http://127.0.0.1:8545"
-    with pytest.raises(ChainError, match=r"'127.0.0.1:8545' is not a JSON-RPC URL: write it with its scheme, "
-                                         r"e\.g\. http://127\.0\.0\.1:8545"):
+    with pytest.raises(
+        ChainError,
+        match=r"'127.0.0.1:8545' is not a JSON-RPC URL: write it with its scheme, "
+        r"e\.g\. http://127\.0\.0\.1:8545",
+    ):
         check_rpc_url("127.0.0.1:8545")
     code, out = invoke("status", "--model", "1", "--rpc", "127.0.0.1:8545", "--deployment", "x.json")
     # The URL is checked before the deployment file is read: the message is the URL's, whatever else is missing.
@@ -124,8 +153,9 @@ def test_a_deployment_is_never_written_over_another(tmp_path: Path) -> None:
 def test_deploy_refuses_before_sending_anything_when_the_file_exists(tmp_path: Path) -> None:
     save_deployment(DEPLOYMENT, tmp_path / "deployment.json")
     # No chain listens on this port: the refusal comes first, so nothing could have been deployed.
-    code, out = invoke("deploy", "--rpc", "http://127.0.0.1:9", "--account", "nobody", "--out",
-                       str(tmp_path / "deployment.json"))
+    code, out = invoke(
+        "deploy", "--rpc", "http://127.0.0.1:9", "--account", "nobody", "--out", str(tmp_path / "deployment.json")
+    )
     assert code == 1 and "refusing to replace it" in out
 
 
@@ -146,8 +176,7 @@ def test_a_missing_deployment_file_names_the_command_that_writes_it(tmp_path: Pa
         Deployment.load(tmp_path / "none.json")
 
 
-def test_the_deployment_file_in_the_current_directory_and_its_rpc_are_the_defaults(tmp_path: Path,
-                                                                                    monkeypatch) -> None:
+def test_the_deployment_file_in_the_current_directory_and_its_rpc_are_the_defaults(tmp_path: Path, monkeypatch) -> None:
     from oracle.cli.context import ChainOptions
 
     monkeypatch.chdir(tmp_path)
@@ -175,8 +204,11 @@ def test_a_file_missing_live_ids_is_refused_against_the_rounds_ids_not_its_own()
 
 def test_an_inbox_that_does_not_exist_is_refused_unless_created(tmp_path: Path) -> None:
     typo = tmp_path / "inbx"
-    with pytest.raises(ParticipantError, match=r"does not exist: check the path the operator gave you .* pass "
-                                               r"--create to make it"):
+    with pytest.raises(
+        ParticipantError,
+        match=r"does not exist: check the path the operator gave you .* pass "
+        r"--create to make it",
+    ):
         require_inbox(str(typo))
     assert not typo.exists()
     require_inbox(str(typo), create=True)
@@ -189,8 +221,13 @@ def test_the_participant_cannot_loosen_the_rounds_rule() -> None:
 
 
 def test_rules_round_trip_and_a_broken_document_says_where() -> None:
-    rules = RoundRules(round=3, params=RoundParams.numerai_default(), live_file="live_00003.parquet",
-                       live_sha256="ab" * 32, live_ids=2000)
+    rules = RoundRules(
+        round=3,
+        params=RoundParams.numerai_default(),
+        live_file="live_00003.parquet",
+        live_sha256="ab" * 32,
+        live_ids=2000,
+    )
     assert RoundRules.from_bytes(rules.to_bytes()) == rules
     with pytest.raises(RulesError, match=r"rules_3.json: schema is None"):
         RoundRules.from_bytes(b'{"round": 3}', "rules_3.json")
@@ -242,7 +279,10 @@ def test_the_operators_default_weights_are_the_simulations() -> None:
     defaults = {p.name: p.default for p in simulate.params}
     params = RoundParams.numerai_default()
     assert (params.corr_weight, params.mmc_weight, params.clip) == (
-        defaults["corr_weight"], defaults["mmc_weight"], defaults["clip"])
+        defaults["corr_weight"],
+        defaults["mmc_weight"],
+        defaults["clip"],
+    )
     _code, out = invoke("operator", "run", "--help")
     assert "0.5*CORR + 2*MMC" in out
 

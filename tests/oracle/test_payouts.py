@@ -125,9 +125,12 @@ def test_amounts_match_independent_decimal_rule_and_totals_are_exact(
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.integers(0, 10**30), st.floats(allow_nan=False, allow_infinity=False),
-       st.fractions(min_value=0, max_value=1, max_denominator=10**30),
-       st.sampled_from([0.05, 0.25, 1.0, 1e-9, 0.1, 0.3]))
+@given(
+    st.integers(0, 10**30),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.fractions(min_value=0, max_value=1, max_denominator=10**30),
+    st.sampled_from([0.05, 0.25, 1.0, 1e-9, 0.1, 0.3]),
+)
 def test_integer_rule_is_the_rational_rule(stake: int, score: float, factor: Fraction, clip: float) -> None:
     """The integer arithmetic equals the rational formula it replaces, clip edges included."""
     bound = Fraction(repr(clip))
@@ -137,6 +140,8 @@ def test_integer_rule_is_the_rational_rule(stake: int, score: float, factor: Fra
     edge = math.trunc(stake * max(-bound, min(bound, Fraction(at_edge) * factor)))
     assert model_amount(stake, at_edge, factor, clip) == edge
     assert model_amount(stake, -at_edge, factor, clip) == -edge
+
+
 def test_payouts_within_the_limit_are_unchanged_and_burns_never_scale() -> None:
     stakes = {"1": 10**21, "2": 10**21, "3": 10**21}
     corr = {"1": 0.04, "2": 0.02, "3": -0.04}

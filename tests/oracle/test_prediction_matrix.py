@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from oracle.scoring.matrix import PredictionTable
 from oracle.scoring.params import RoundParams
 from oracle.scoring.pipeline import score_round
-from oracle.scoring.matrix import PredictionTable
 from oracle.scoring.prediction_files import predictions_from_parquet, read_predictions
 from oracle.scoring.validation import TableError, validate_predictions
 
@@ -24,18 +24,20 @@ def messy_frame(n: int = 40) -> pd.DataFrame:
     ids = [f"id{i:03d}" for i in range(n)]
     with_null = rng.random(n)
     with_null[3] = np.nan
-    return pd.DataFrame({
-        "id": ids,
-        "a": rng.random(n).round(2),
-        "b": with_null,
-        "c": rng.integers(0, 2, n),
-        "d": [str(v) for v in rng.random(n)],
-        "e": ["x"] * n,
-        "f": rng.integers(0, 2, n).astype(bool),
-        "g": rng.random(n) * 2,
-        "k": [0.5] * n,
-        **{f"m{j}": rng.random(n) for j in range(7)},
-    })
+    return pd.DataFrame(
+        {
+            "id": ids,
+            "a": rng.random(n).round(2),
+            "b": with_null,
+            "c": rng.integers(0, 2, n),
+            "d": [str(v) for v in rng.random(n)],
+            "e": ["x"] * n,
+            "f": rng.integers(0, 2, n).astype(bool),
+            "g": rng.random(n) * 2,
+            "k": [0.5] * n,
+            **{f"m{j}": rng.random(n) for j in range(7)},
+        }
+    )
 
 
 def parquet_of(frame: pd.DataFrame) -> bytes:
@@ -94,8 +96,9 @@ def test_duplicate_columns_and_a_missing_id_column_are_table_errors() -> None:
 
     frame = messy_frame()
     sink = io.BytesIO()  # pandas refuses to write duplicate names; Arrow and Parquet allow them
-    pq.write_table(pa.Table.from_arrays([pa.array(frame[c]) for c in ("id", "m0", "m1")], names=["id", "m0", "m0"]),
-                   sink)
+    pq.write_table(
+        pa.Table.from_arrays([pa.array(frame[c]) for c in ("id", "m0", "m1")], names=["id", "m0", "m0"]), sink
+    )
     with pytest.raises(TableError, match="duplicate_models"):
         validate_predictions(predictions_from_parquet(sink.getvalue()), list(frame["id"]))
     with pytest.raises(TableError, match="missing_id_column"):
@@ -131,16 +134,16 @@ def test_combined_files_equal_the_frame_route() -> None:
     files = {
         "1": ("a.csv", _csv(live, values["a"])),
         "2": ("b.csv", _csv([live[i] for i in shuffled], [values["b"][i] for i in shuffled])),  # another order
-        "3": ("c.csv", _csv(live[:-3], values["c"][:-3])),                                        # missing ids
-        "4": ("d.csv", _csv(live + ["stranger"], values["d"] + [0.5])),                           # an unknown id
-        "5": ("e.csv", _csv(live, values["e"][:5] + ["NA"] + values["e"][6:])),                   # a missing cell
-        "6": ("f.csv", _csv(live, values["f"][:7] + ["abc"] + values["f"][8:])),                  # text
-        "7": ("g.csv", _csv(live, ["True", "False"] * 20)),                                       # booleans
-        "8": ("h.csv", _csv(live[:2] + live[:38], values["h"])),                                  # repeated ids
-        "9": ("i.csv", _csv(live, values["i"], header="id,p,q")),                                 # two columns
-        "10": ("j.csv", b"\x00\x01not a table"),                                                  # unreadable
+        "3": ("c.csv", _csv(live[:-3], values["c"][:-3])),  # missing ids
+        "4": ("d.csv", _csv(live + ["stranger"], values["d"] + [0.5])),  # an unknown id
+        "5": ("e.csv", _csv(live, values["e"][:5] + ["NA"] + values["e"][6:])),  # a missing cell
+        "6": ("f.csv", _csv(live, values["f"][:7] + ["abc"] + values["f"][8:])),  # text
+        "7": ("g.csv", _csv(live, ["True", "False"] * 20)),  # booleans
+        "8": ("h.csv", _csv(live[:2] + live[:38], values["h"])),  # repeated ids
+        "9": ("i.csv", _csv(live, values["i"], header="id,p,q")),  # two columns
+        "10": ("j.csv", b"\x00\x01not a table"),  # unreadable
         "11": ("k.parquet", parquet.getvalue()),
-        "12": ("l.csv", _csv(live, [f" {v}" for v in values["a"]])),                              # spaced numbers
+        "12": ("l.csv", _csv(live, [f" {v}" for v in values["a"]])),  # spaced numbers
     }
     table, errors = combine_prediction_files(files)
     frames, expected_errors = {}, []

@@ -10,13 +10,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from oracle.bundle.parquet import parquet_bytes
-from oracle.bundle.store import ArtifactStore, BundleError
-from oracle.bundle.round_bundle import load_bundle, PREDICTIONS, SCORES, STAKES, TARGETS, TREE
-from oracle.bundle.write import write_round_bundle
-from oracle.bundle.manifest import Manifest, PayoutLimit, canonical_json
-from oracle.scoring.params import RoundParams
 from oracle.auditor.recompute import recompute
+from oracle.bundle.manifest import Manifest, PayoutLimit, canonical_json
+from oracle.bundle.parquet import parquet_bytes
+from oracle.bundle.round_bundle import PREDICTIONS, SCORES, STAKES, TARGETS, TREE, load_bundle
+from oracle.bundle.store import ArtifactStore, BundleError
+from oracle.bundle.write import write_round_bundle
+from oracle.scoring.params import RoundParams
 from oracle.scoring.pipeline import score_round
 
 E18 = 10**18
@@ -37,7 +37,11 @@ def round_inputs(seed: int = 7, n: int = 150, previous: dict | None = None) -> d
     predictions = pd.DataFrame({"id": ids, **columns})
     targets = pd.DataFrame({"id": ids, "target": np.round(signal * 4) / 4})
     stakes = pd.DataFrame(
-        {"model": MODELS, "model_id": [MODEL_IDS[m] for m in MODELS], "stake_at_risk": [(k + 1) * 100 * E18 for k in range(6)]}
+        {
+            "model": MODELS,
+            "model_id": [MODEL_IDS[m] for m in MODELS],
+            "stake_at_risk": [(k + 1) * 100 * E18 for k in range(6)],
+        }
     )
     stake_map = dict(zip(stakes["model"], stakes["stake_at_risk"]))
     result = score_round(predictions, targets, stake_map, PARAMS)
@@ -231,7 +235,9 @@ def _scores_from_other_kernel(scores: pd.DataFrame, relative: float) -> pd.DataF
     other["corr"] = other["corr"] * (1 + relative)
     other["mmc"] = other["mmc"] * (1 - relative)
     stakes = {str(m): int(s) for m, s in zip(other["model"], other["stake_at_risk"])}
-    paid = compute_payouts(stakes, dict(zip(other["model"], other["corr"])), dict(zip(other["model"], other["mmc"])), PARAMS)
+    paid = compute_payouts(
+        stakes, dict(zip(other["model"], other["corr"])), dict(zip(other["model"], other["mmc"])), PARAMS
+    )
     other["payout"] = pd.Series([p.payout for p in paid.models], dtype=object)
     other["burn"] = pd.Series([p.burn for p in paid.models], dtype=object)
     return other
@@ -280,8 +286,9 @@ def test_payouts_scaled_to_the_recorded_limit_recompute(store: ArtifactStore):
     other = {**inputs, "scores": _scores_from_other_kernel(inputs["scores"], 1e-13)}
     from oracle.scoring.payouts import scale_payouts
 
-    other["scores"]["payout"] = pd.Series(scale_payouts([int(v) for v in other["scores"]["payout"]], limit.limit),
-                                          dtype=object)
+    other["scores"]["payout"] = pd.Series(
+        scale_payouts([int(v) for v in other["scores"]["payout"]], limit.limit), dtype=object
+    )
     _, uri, _ = write_round_bundle(store, 1, **other, payout_limit=limit)
     report = recompute(uri)
     assert report.ok, [d.describe() for d in report.differences]

@@ -162,7 +162,9 @@ messy_cells = st.one_of(
 )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
 @given(
     st.lists(st.lists(messy_cells, min_size=3, max_size=3), min_size=1, max_size=8),
     st.sampled_from(["csv", "parquet"]),

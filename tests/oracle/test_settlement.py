@@ -10,7 +10,6 @@ import eth_abi
 import pytest
 from eth_utils import keccak
 
-from oracle.settlement.standard import StandardMerkleTree
 from oracle.settlement.leaves import (
     AMOUNT_LIMIT,
     LEAF_ENCODING,
@@ -25,6 +24,7 @@ from oracle.settlement.leaves import (
     totals,
     tree_model_ids,
 )
+from oracle.settlement.standard import StandardMerkleTree
 
 
 def onchain_leaf(model_id: int, payout: int, burn: int) -> str:
@@ -44,10 +44,19 @@ def js_trees(merkle_js: Any) -> dict[str, Any]:
     """The JS library's tree over the same leaves, unsorted, with a contiguous-range multiproof."""
     leaves = sample_leaves(300)
     values = [[str(x) for x in leaf.as_tuple()] for leaf in leaves]
-    [result] = merkle_js([{
-        "op": "of", "values": values, "encoding": list(LEAF_ENCODING), "sortLeaves": False,
-        "proveIndices": [0, 137, 299], "multiproofs": [list(range(40, 296))], "dump": True,
-    }])
+    [result] = merkle_js(
+        [
+            {
+                "op": "of",
+                "values": values,
+                "encoding": list(LEAF_ENCODING),
+                "sortLeaves": False,
+                "proveIndices": [0, 137, 299],
+                "multiproofs": [list(range(40, 296))],
+                "dump": True,
+            }
+        ]
+    )
     assert "error" not in result, result
     return {"leaves": leaves, **result}
 

@@ -31,7 +31,8 @@ def test_interval_by_hand() -> None:
     half = 2.7764451051977987 * math.sqrt(2.5) / math.sqrt(5)
     assert interval == Interval(3.0, pytest.approx(3.0 - half, rel=1e-12), pytest.approx(3.0 + half, rel=1e-12), 5)
     assert (interval.ci_low, interval.ci_high) == pytest.approx(
-        stats.t.interval(0.95, 4, loc=3.0, scale=stats.sem([1, 2, 3, 4, 5])), rel=1e-12)
+        stats.t.interval(0.95, 4, loc=3.0, scale=stats.sem([1, 2, 3, 4, 5])), rel=1e-12
+    )
 
 
 def test_interval_edge_cases() -> None:
@@ -59,7 +60,9 @@ def test_interval_covers_the_true_mean_95_percent_of_the_time() -> None:
 
 
 def test_conditions_are_one_sided_statements_about_the_interval() -> None:
-    above, below, not_above = (Condition("meta_minus_median", t) for t in ("above_zero", "below_zero", "not_above_zero"))
+    above, below, not_above = (
+        Condition("meta_minus_median", t) for t in ("above_zero", "below_zero", "not_above_zero")
+    )
     positive, straddling, negative = Interval(1, 0.5, 1.5, 5), Interval(0.2, -0.1, 0.5, 5), Interval(-1, -1.5, -0.5, 5)
     assert [above.met(i) for i in (positive, straddling, negative)] == [True, False, False]
     assert [below.met(i) for i in (positive, straddling, negative)] == [False, False, True]
@@ -75,12 +78,18 @@ def _seeds(**columns: list[float]) -> dict[int, dict[str, float]]:
 
 def test_judge_holds_only_when_every_condition_is_met() -> None:
     spam = next(c for c in CLAIMS if c.name == "spam_no_edge")
-    good = _seeds(spam_staking_net_pct=[-0.2, 0.1, -0.1, 0.05], spam_leaderboard_share_pct=[20, 25, 18, 30],
-                  spam_worst_drawdown_per_token=[0.1, 0.2, 0.15, 0.12])
+    good = _seeds(
+        spam_staking_net_pct=[-0.2, 0.1, -0.1, 0.05],
+        spam_leaderboard_share_pct=[20, 25, 18, 30],
+        spam_worst_drawdown_per_token=[0.1, 0.2, 0.15, 0.12],
+    )
     assert judge(spam, good).holds is True
     # Spammers clearly ahead under staking: the first condition fails, so the claim does not hold.
-    ahead = _seeds(spam_staking_net_pct=[1.0, 1.2, 0.9, 1.1], spam_leaderboard_share_pct=[20, 25, 18, 30],
-                   spam_worst_drawdown_per_token=[0.1, 0.2, 0.15, 0.12])
+    ahead = _seeds(
+        spam_staking_net_pct=[1.0, 1.2, 0.9, 1.1],
+        spam_leaderboard_share_pct=[20, 25, 18, 30],
+        spam_worst_drawdown_per_token=[0.1, 0.2, 0.15, 0.12],
+    )
     verdict = judge(spam, ahead)
     assert verdict.holds is False and [m for _, m in verdict.conditions] == [False, True, True]
     assert judge(spam, {0: good[0]}).holds is None
@@ -89,8 +98,11 @@ def test_judge_holds_only_when_every_condition_is_met() -> None:
 def test_claims_json_entry_has_the_promised_shape() -> None:
     per_seed = _seeds(meta_minus_median=[0.01, 0.02, 0.015], meta_corr=[0.05, 0.06, 0.055])
     claims = judge_all(per_seed)
-    assert [c.name for c in claims] == list(CLAIM_NAMES) == [
-        "spam_no_edge", "neutralisation_lowers_risk", "consensus_low_mmc", "meta_beats_median"]
+    assert (
+        [c.name for c in claims]
+        == list(CLAIM_NAMES)
+        == ["spam_no_edge", "neutralisation_lowers_risk", "consensus_low_mmc", "meta_beats_median"]
+    )
     entry = claims[-1].to_dict()
     assert {"name", "holds", "estimate", "ci_low", "ci_high", "seeds"} <= set(entry)
     assert entry["name"] == "meta_beats_median" and entry["holds"] is True and entry["seeds"] == 3
@@ -137,7 +149,12 @@ def test_parse_seeds() -> None:
     assert parse_seeds("7") == [7]
     assert parse_seeds("1, 5,7") == [1, 5, 7]
     assert parse_seeds("0-2,8,10-11") == [0, 1, 2, 8, 10, 11]
-    for bad, message in (("", "not a seed"), ("3-1", "ends before"), ("1,x", "'x' is not a seed"),
-                         ("-1", "not a seed"), ("1,0-2", "listed twice")):
+    for bad, message in (
+        ("", "not a seed"),
+        ("3-1", "ends before"),
+        ("1,x", "'x' is not a seed"),
+        ("-1", "not a seed"),
+        ("1,0-2", "listed twice"),
+    ):
         with pytest.raises(ValueError, match=message):
             parse_seeds(bad)

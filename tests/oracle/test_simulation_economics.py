@@ -19,6 +19,8 @@ import pandas as pd
 import pytest
 
 from oracle.scoring.params import RoundParams
+from oracle.simulation.baseline import leaderboard_rounds, winners_count
+from oracle.simulation.claims import max_drawdown, seed_measures
 from oracle.simulation.data import TournamentSpec
 from oracle.simulation.engine import (
     OffChainLedger,
@@ -29,8 +31,6 @@ from oracle.simulation.engine import (
     prepare,
     settle,
 )
-from oracle.simulation.baseline import leaderboard_rounds, winners_count
-from oracle.simulation.claims import max_drawdown, seed_measures
 from oracle.simulation.participants import TOKEN, TakeProfit
 from oracle.simulation.sweep import SweepGrid, outcome, run_sweep
 
@@ -62,7 +62,9 @@ def test_the_schedule_is_the_one_described(prepared: PreparedTournament) -> None
     assert history.count(1) == 30 and history.count(-1) == 20
 
 
-def test_payouts_respect_the_clip_and_balances_add_up(result: SimulationResult, rows: pd.DataFrame, prepared: PreparedTournament) -> None:
+def test_payouts_respect_the_clip_and_balances_add_up(
+    result: SimulationResult, rows: pd.DataFrame, prepared: PreparedTournament
+) -> None:
     clip = default_params().clip
     for at_risk, payout, burn in zip(rows["stake_at_risk"], rows["payout"], rows["burn"]):
         assert payout == 0 or burn == 0
@@ -83,8 +85,9 @@ def test_payouts_respect_the_clip_and_balances_add_up(result: SimulationResult, 
 def test_ledger_carries_cumulative_leaves_and_roots(prepared: PreparedTournament) -> None:
     ledger = OffChainLedger(build_roots=True)
     assert isinstance(ledger, SettlementBackend)
-    short = PreparedTournament(prepared.spec, prepared.participants, 3, prepared.directory, memoise=True,
-                               _memo=prepared._memo)
+    short = PreparedTournament(
+        prepared.spec, prepared.participants, 3, prepared.directory, memoise=True, _memo=prepared._memo
+    )
     res = settle(short, default_params(), backend=ledger)
     assert sorted(ledger.roots) == [1, 2, 3] and len(set(ledger.roots.values())) == 3
     for model_id, (paid, burned) in ledger.cumulative().items():
@@ -110,8 +113,9 @@ def test_sweep_replays_under_each_rule(prepared: PreparedTournament, result: Sim
 def test_payout_threshold_scales_every_amount(prepared: PreparedTournament) -> None:
     """Threshold at a tenth of round 1's total stake at risk: payout_factor = 1/10 scales every score
     before the clip, so an unclipped payout becomes a tenth (to rounding) and none grows."""
-    short = PreparedTournament(prepared.spec, prepared.participants, 1, prepared.directory, memoise=True,
-                               _memo=prepared._memo)
+    short = PreparedTournament(
+        prepared.spec, prepared.participants, 1, prepared.directory, memoise=True, _memo=prepared._memo
+    )
     full = settle(short, default_params()).rounds
     total = sum(int(v) for v in full["stake_at_risk"])
     capped = settle(short, RoundParams(corr_weight=0.5, mmc_weight=2.0, clip=0.05, payout_threshold=total // 10)).rounds
@@ -184,7 +188,9 @@ def test_twin_measures_by_hand(result: SimulationResult, rows: pd.DataFrame) -> 
         returns = {}
         for kind in ("neutral", "gbt"):
             mine = rows[rows["name"] == f"{kind}_{variant}"].sort_values("round")
-            returns[kind] = [(int(p) - int(b)) / int(a) for p, b, a in zip(mine["payout"], mine["burn"], mine["stake_at_risk"])]
+            returns[kind] = [
+                (int(p) - int(b)) / int(a) for p, b, a in zip(mine["payout"], mine["burn"], mine["stake_at_risk"])
+            ]
         wealth = {k: [1.0] for k in returns}
         for k, rs in returns.items():
             for x in rs:

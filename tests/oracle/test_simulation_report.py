@@ -52,10 +52,25 @@ def probe(report: Path) -> dict[str, object]:
         probed = Path(profile) / "probed.html"
         probed.write_text(report.read_text(encoding="utf-8").replace("<head>", "<head>" + PROBE, 1), encoding="utf-8")
         completed = subprocess.run(
-            [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={profile}/user", "--virtual-time-budget=10000", "--dump-dom", probed.as_uri()],
-            capture_output=True, text=True, timeout=120, check=False,
+            [
+                CHROMIUM,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                f"--user-data-dir={profile}/user",
+                "--virtual-time-budget=10000",
+                "--dump-dom",
+                probed.as_uri(),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
         )
     match = re.search(r'data-probe="([^"]*)"', completed.stdout)
     assert match, f"probe did not run; chromium exit {completed.returncode}: {completed.stderr[-2000:]}"

@@ -4,8 +4,7 @@
 import pytest
 
 from oracle.chain.client import ChainEvent
-from oracle.chain.replay import replay_stakes_at_risk
-from oracle.chain.replay import replay_ledger, round_stakes
+from oracle.chain.replay import replay_ledger, replay_stakes_at_risk, round_stakes
 
 OWNER = "0x" + "11" * 20
 UNIT = 10**18
@@ -35,15 +34,21 @@ def test_pending_withdrawals_leave_the_stake_at_risk_and_withdrawals_clear_them(
 
 
 def test_a_second_request_sets_the_whole_pending_amount():
-    events = [registered(1, 1), staked(1, 2, 1_000),
-              ev("WithdrawalRequested", 3, modelId=1, amount=100, pending=100, afterRound=0),
-              ev("WithdrawalRequested", 4, modelId=1, amount=250, pending=350, afterRound=0)]
+    events = [
+        registered(1, 1),
+        staked(1, 2, 1_000),
+        ev("WithdrawalRequested", 3, modelId=1, amount=100, pending=100, afterRound=0),
+        ev("WithdrawalRequested", 4, modelId=1, amount=250, pending=350, afterRound=0),
+    ]
     assert replay_stakes_at_risk(events, {})[0] == {1: 650}
 
 
 def test_lowered_and_cancelled_withdrawals_put_the_released_amount_back_at_risk():
-    base = [registered(1, 1), staked(1, 2, 1_000),
-            ev("WithdrawalRequested", 3, modelId=1, amount=600, pending=600, afterRound=0)]
+    base = [
+        registered(1, 1),
+        staked(1, 2, 1_000),
+        ev("WithdrawalRequested", 3, modelId=1, amount=600, pending=600, afterRound=0),
+    ]
     lowered = base + [ev("WithdrawalLowered", 4, modelId=1, pending=200, atRiskFrom=1)]
     cancelled = base + [ev("WithdrawalLowered", 4, modelId=1, pending=0, atRiskFrom=1)]
     assert replay_stakes_at_risk(base, {})[0] == {1: 400}
@@ -54,8 +59,11 @@ def test_lowered_and_cancelled_withdrawals_put_the_released_amount_back_at_risk(
 def test_a_clamped_settlement_folds_the_difference_into_net_deposits():
     """A bad root's leaf claimed a payout of 90 and a burn of 40 over the recorded values; the contract applied 5 and
     10: net deposits move by (40 - 10) - (90 - 5) = -55, so net + leaf payout - leaf burn is the real stake."""
-    events = [registered(1, 1), staked(1, 2, 1_000),
-              ev("SettlementClamped", 3, modelId=1, round=1, leafPayout=90, leafBurn=40, payout=5, burn=10)]
+    events = [
+        registered(1, 1),
+        staked(1, 2, 1_000),
+        ev("SettlementClamped", 3, modelId=1, round=1, leafPayout=90, leafBurn=40, payout=5, burn=10),
+    ]
     assert replay_ledger(events)[1].net_deposits == 1_000 - 55
     # The next round builds on the bad leaf's cumulative values (90, 40): the stake is 1,000 + 5 - 10.
     assert replay_stakes_at_risk(events, {1: (90, 40)})[0] == {1: 995}
@@ -76,8 +84,11 @@ def test_a_model_with_a_leaf_stays_in_the_round_even_at_zero():
 
 
 def test_a_model_whose_whole_stake_is_asked_back_is_in_the_round_at_zero():
-    events = [registered(1, 1), staked(1, 2, 500),
-              ev("WithdrawalRequested", 3, modelId=1, amount=500, pending=500, afterRound=0)]
+    events = [
+        registered(1, 1),
+        staked(1, 2, 500),
+        ev("WithdrawalRequested", 3, modelId=1, amount=500, pending=500, afterRound=0),
+    ]
     stakes = round_stakes(events, {})
     assert stakes.at_risk == {1: 0} and stakes.stake == {1: 500}
 

@@ -13,11 +13,11 @@ from eth_utils import keccak
 
 from oracle.protocol.inbox import Inbox
 from oracle.protocol.submission import (
+    Submission,
+    SubmissionError,
     predictions_hash,
     recover_signer,
     sign_submission,
-    Submission,
-    SubmissionError,
     verify_submission,
 )
 
@@ -44,8 +44,10 @@ def test_signature_recovers_the_signer_and_verifies() -> None:
     sub = _signed()
     assert sub.signer == OWNER.address
     assert recover_signer(sub) == OWNER.address
-    assert verify_submission(sub, FILE, OWNER.address, now=DEADLINE - 1,
-                             chain_id=CHAIN, tournament=TOURNAMENT, round=4) == []
+    assert (
+        verify_submission(sub, FILE, OWNER.address, now=DEADLINE - 1, chain_id=CHAIN, tournament=TOURNAMENT, round=4)
+        == []
+    )
 
 
 def test_wrong_signer_is_named() -> None:
@@ -56,8 +58,14 @@ def test_wrong_signer_is_named() -> None:
 
 def test_tampered_fields_break_the_signature() -> None:
     sub = _signed()
-    for field, value in (("model_id", 10), ("round", 5), ("deadline", DEADLINE + 1), ("chain_id", 1),
-                         ("tournament", "0x" + "cd" * 20), ("predictions_hash", "0x" + "00" * 32)):
+    for field, value in (
+        ("model_id", 10),
+        ("round", 5),
+        ("deadline", DEADLINE + 1),
+        ("chain_id", 1),
+        ("tournament", "0x" + "cd" * 20),
+        ("predictions_hash", "0x" + "00" * 32),
+    ):
         forged = replace(sub, **{field: value})
         assert recover_signer(forged) != OWNER.address, field
         assert any("bad signature" in p for p in verify_submission(forged, FILE, OWNER.address)), field
@@ -65,8 +73,9 @@ def test_tampered_fields_break_the_signature() -> None:
 
 def test_hash_mismatch_expiry_and_context_are_reported() -> None:
     sub = _signed()
-    problems = verify_submission(sub, FILE + b"x", OWNER.address, now=DEADLINE,
-                                 chain_id=1, tournament="0x" + "cd" * 20, round=5)
+    problems = verify_submission(
+        sub, FILE + b"x", OWNER.address, now=DEADLINE, chain_id=1, tournament="0x" + "cd" * 20, round=5
+    )
     text = "\n".join(problems)
     assert "does not match the signed predictions hash" in text
     assert "expired" in text
@@ -118,14 +127,14 @@ def test_collect_reports_corrupt_entries_and_keeps_good_ones(tmp_path: Path) -> 
     for model_id in (1, 2, 3, 4):
         inbox.put(_signed(model_id=model_id), FILE)
     round_dir = tmp_path / "round-4"
-    (round_dir / "model-2.json").write_text("{half")                         # half-written record
+    (round_dir / "model-2.json").write_text("{half")  # half-written record
     record = json.loads((round_dir / "model-3.json").read_text())
-    record["model_id"] = 33                                                   # record under the wrong name
+    record["model_id"] = 33  # record under the wrong name
     (round_dir / "model-3.json").write_text(json.dumps(record))
     other = b"id,prediction\nn1,0.1\n"
     missing = _signed(model_id=4, data=other)
-    (round_dir / "model-4.json").write_bytes(missing.to_bytes())              # points at a file never written
-    (round_dir / ".tmp-abc-model-5.json").write_text("partial")               # a writer's temp file
+    (round_dir / "model-4.json").write_bytes(missing.to_bytes())  # points at a file never written
+    (round_dir / ".tmp-abc-model-5.json").write_text("partial")  # a writer's temp file
     found = inbox.collect(4)
     assert [s.model_id for s, _ in found] == [1]
     text = "\n".join(found.problems)
@@ -144,10 +153,12 @@ def test_inbox_on_an_fsspec_memory_url() -> None:
 
 def test_every_problem_carries_a_stable_code() -> None:
     sub = _signed(account=OTHER)
-    problems = verify_submission(sub, FILE + b"x", OWNER.address, now=DEADLINE,
-                                 chain_id=1, tournament="0x" + "cd" * 20, round=5)
+    problems = verify_submission(
+        sub, FILE + b"x", OWNER.address, now=DEADLINE, chain_id=1, tournament="0x" + "cd" * 20, round=5
+    )
     assert sorted(p.code for p in problems) == sorted(
-        ["not_owner", "hash_mismatch", "wrong_chain", "wrong_contract", "wrong_round", "expired"])
+        ["not_owner", "hash_mismatch", "wrong_chain", "wrong_contract", "wrong_round", "expired"]
+    )
     forged = replace(_signed(), model_id=10)
     assert "bad_signature" in {p.code for p in verify_submission(forged, FILE, OWNER.address)}
 
@@ -162,10 +173,18 @@ def test_recovery_digest_is_the_libraries_and_recovery_agrees_with_it() -> None:
     rng = random.Random(5)
     for _ in range(40):
         account = Accounts.from_key(rng.randbytes(32))
-        sub = sign_submission(account, rng.choice([1, 31337, 2**40]), "0x" + rng.randbytes(20).hex(),
-                              rng.randrange(1, 2**32), rng.randrange(1, 2**64), rng.randbytes(50), rng.randrange(2**64))
-        assert "0x" + _digest(sub).hex() == submission_digest(sub.chain_id, sub.tournament, sub.round, sub.model_id,
-                                                             sub.predictions_hash, sub.deadline)
+        sub = sign_submission(
+            account,
+            rng.choice([1, 31337, 2**40]),
+            "0x" + rng.randbytes(20).hex(),
+            rng.randrange(1, 2**32),
+            rng.randrange(1, 2**64),
+            rng.randbytes(50),
+            rng.randrange(2**64),
+        )
+        assert "0x" + _digest(sub).hex() == submission_digest(
+            sub.chain_id, sub.tournament, sub.round, sub.model_id, sub.predictions_hash, sub.deadline
+        )
         expected = Accounts.recover_message(_signable(sub), signature=sub.signature)
         assert recover_signer(sub) == expected == account.address
     broken = replace(sub, signature=sub.signature[:-2] + "1d")  # v = 29
@@ -173,6 +192,8 @@ def test_recovery_digest_is_the_libraries_and_recovery_agrees_with_it() -> None:
         recover_signer(broken)
     with pytest.raises(ValueError, match="v 29 is invalid"):
         Accounts.recover_message(_signable(broken), signature=broken.signature)
+
+
 # ---------------------------------------------------------------- canonical signatures, replay keys (issue 10, L-5)
 
 SECPK1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
@@ -220,6 +241,12 @@ def test_replay_key_is_the_signed_content_not_the_signature_bytes() -> None:
         assert replay_key(other) == replay_key(sub)
     # Unsigned delivery metadata is not part of it; every signed field is.
     assert replay_key(replace(sub, received_at=123, file_name="other.csv")) == replay_key(sub)
-    for field, value in (("model_id", 10), ("round", 5), ("deadline", DEADLINE + 1), ("chain_id", 1),
-                         ("tournament", "0x" + "cd" * 20), ("predictions_hash", "0x" + "00" * 32)):
+    for field, value in (
+        ("model_id", 10),
+        ("round", 5),
+        ("deadline", DEADLINE + 1),
+        ("chain_id", 1),
+        ("tournament", "0x" + "cd" * 20),
+        ("predictions_hash", "0x" + "00" * 32),
+    ):
         assert replay_key(replace(sub, **{field: value})) != replay_key(sub), field

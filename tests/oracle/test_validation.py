@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 
 from oracle.scoring.params import ParamsError, RoundParams
 from oracle.scoring.stakes import validate_stakes
+from oracle.scoring.tables import combine_model_files
 from oracle.scoring.targets import validate_targets
 from oracle.scoring.validation import PredictionError, TableError, validate_predictions
-from oracle.scoring.tables import combine_model_files
 
 LIVE = [f"id{i}" for i in range(20)]
 rng = np.random.default_rng(7)
@@ -205,9 +205,15 @@ def test_stakes_missing_column() -> None:
         ({"corr_weight": 1, "mmc_weight": 1, "clip": 0, "payout_threshold": 1}, r"clip: must be in \(0, 1\]"),
         ({"corr_weight": 1, "mmc_weight": 1, "clip": 1.5, "payout_threshold": 1}, r"clip: must be in \(0, 1\]"),
         ({"corr_weight": 1, "mmc_weight": 1, "clip": 0.05, "payout_threshold": -3}, "payout_threshold: must be >= 0"),
-        ({"corr_weight": 1, "mmc_weight": 1, "clip": 0.05, "payout_threshold": 1.5}, "payout_threshold: must be an integer"),
+        (
+            {"corr_weight": 1, "mmc_weight": 1, "clip": 0.05, "payout_threshold": 1.5},
+            "payout_threshold: must be an integer",
+        ),
         ({"corr_weight": 1, "mmc_weight": 1, "clip": 0.05, "payout_threshold": 1, "x": 1}, "unknown key"),
-        ({"corr_weight": 1, "mmc_weight": 1, "clip": 0.05, "payout_threshold": 1, "min_live_share": 0}, "min_live_share"),
+        (
+            {"corr_weight": 1, "mmc_weight": 1, "clip": 0.05, "payout_threshold": 1, "min_live_share": 0},
+            "min_live_share",
+        ),
     ],
 )
 def test_params_errors(data: dict[str, object], match: str) -> None:
@@ -219,7 +225,9 @@ def test_params_round_trip_json(tmp_path: object) -> None:
     import json
     from pathlib import Path
 
-    p = RoundParams(corr_weight=0.5, mmc_weight=2.0, clip=0.05, payout_threshold=10**30, min_live_share=0.9, round_number=3)
+    p = RoundParams(
+        corr_weight=0.5, mmc_weight=2.0, clip=0.05, payout_threshold=10**30, min_live_share=0.9, round_number=3
+    )
     path = Path(str(tmp_path)) / "params.json"
     path.write_text(json.dumps(p.to_dict()))
     assert RoundParams.from_json(path) == p
@@ -270,7 +278,14 @@ def test_fuzzed_tables_only_raise_documented_errors(frame: pd.DataFrame, share: 
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from(["1", "2", "3", 4]), st.one_of(bad_cells, st.integers(-5, 10**30), st.text(max_size=4))), max_size=6))
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["1", "2", "3", 4]), st.one_of(bad_cells, st.integers(-5, 10**30), st.text(max_size=4))
+        ),
+        max_size=6,
+    )
+)
 def test_fuzzed_stakes_only_raise_documented_errors(rows: list[tuple[object, object]]) -> None:
     frame = pd.DataFrame(rows, columns=["model", "stake"]) if rows else pd.DataFrame({"model": [], "stake": []})
     stakes, errors = validate_stakes(frame)

@@ -27,18 +27,18 @@ def test_same_files_verify_and_every_kind_of_change_is_named() -> None:
     order = rng.permutation(12)
     honest = {
         "1": csv(IDS, values["a"]),
-        "2": csv(IDS[:-2], values["b"][:-2]),                                  # fewer ids
-        "3": csv([IDS[i] for i in order], [values["c"][i] for i in order]),    # another order
-        "4": csv(IDS, values["d"][:3] + ["abc"] + values["d"][4:]),            # not all numbers
-        "5": csv(IDS, values["e"][:2] + ["NA"] + values["e"][3:]),             # a missing cell
+        "2": csv(IDS[:-2], values["b"][:-2]),  # fewer ids
+        "3": csv([IDS[i] for i in order], [values["c"][i] for i in order]),  # another order
+        "4": csv(IDS, values["d"][:3] + ["abc"] + values["d"][4:]),  # not all numbers
+        "5": csv(IDS, values["e"][:2] + ["NA"] + values["e"][3:]),  # a missing cell
     }
     assert verdicts(honest, honest) == {}
     changed = dict(honest)
-    changed["1"] = csv(IDS, values["a"][:5] + [0.123] + values["a"][6:])      # a value
-    changed["2"] = csv(IDS[:-1], values["b"][:-2] + [0.5])                     # an id the published lacks
-    changed["3"] = csv(IDS[1:], values["c"][1:])                               # an id dropped
-    changed["4"] = csv(IDS, values["d"][:3] + ["abd"] + values["d"][4:])      # other text
-    changed["5"] = csv(IDS, values["e"][:2] + [0.5] + values["e"][3:])        # a value where none was
+    changed["1"] = csv(IDS, values["a"][:5] + [0.123] + values["a"][6:])  # a value
+    changed["2"] = csv(IDS[:-1], values["b"][:-2] + [0.5])  # an id the published lacks
+    changed["3"] = csv(IDS[1:], values["c"][1:])  # an id dropped
+    changed["4"] = csv(IDS, values["d"][:3] + ["abd"] + values["d"][4:])  # other text
+    changed["5"] = csv(IDS, values["e"][:2] + [0.5] + values["e"][3:])  # a value where none was
     assert verdicts(honest, changed) == dict.fromkeys("12345", "predictions")
     unreadable = {**honest, "1": ("p.csv", b"")}
     assert verdicts(honest, unreadable) == {"1": "file"}

@@ -203,8 +203,9 @@ def test_clean_files_are_decided_on_the_arrow_table() -> None:
         assert not _clean(_arrow_table(name, FILES[name]), LiveIds(LIVE), 1.0), name
 
 
-def test_the_round_collects_the_ledger_and_the_inbox_deliveries_later_stamp_current(db: Database,
-                                                                                   tmp_path: Path) -> None:
+def test_the_round_collects_the_ledger_and_the_inbox_deliveries_later_stamp_current(
+    db: Database, tmp_path: Path
+) -> None:
     """Participants may deliver to the inbox beside the service: the snapshot takes both, per model the later
     stamp (the service's receipt on a tie)."""
     from dataclasses import replace
@@ -220,10 +221,18 @@ def test_the_round_collects_the_ledger_and_the_inbox_deliveries_later_stamp_curr
         atomic_put(inbox.fs, inbox.object_path(sub), data[sub.model_id, sub.predictions_hash])
         ledger.commit(sub, inbox.object_path(sub), FAR, lambda: now, lambda s: "0x" + "ab" * 65)
 
-    subs = {"svc1": _sub(1, b"service 1"), "svc2": _sub(2, b"service 2"), "svc3": _sub(3, b"service 3"),
-            "box2": _sub(2, b"inbox 2"), "box3": _sub(3, b"inbox 3"), "box4": _sub(4, b"inbox 4")}
-    data = {(s.model_id, s.predictions_hash): raw for s, raw in zip(subs.values(), (
-        b"service 1", b"service 2", b"service 3", b"inbox 2", b"inbox 3", b"inbox 4"))}
+    subs = {
+        "svc1": _sub(1, b"service 1"),
+        "svc2": _sub(2, b"service 2"),
+        "svc3": _sub(3, b"service 3"),
+        "box2": _sub(2, b"inbox 2"),
+        "box3": _sub(3, b"inbox 3"),
+        "box4": _sub(4, b"inbox 4"),
+    }
+    data = {
+        (s.model_id, s.predictions_hash): raw
+        for s, raw in zip(subs.values(), (b"service 1", b"service 2", b"service 3", b"inbox 2", b"inbox 3", b"inbox 4"))
+    }
     receipt(subs["svc1"], 100)
     receipt(subs["svc2"], 100)
     receipt(subs["svc3"], 100)
@@ -233,7 +242,11 @@ def test_the_round_collects_the_ledger_and_the_inbox_deliveries_later_stamp_curr
     source = LedgerInbox(ledger, inbox)
     collected = source.collect(1)
     assert collected.problems == []
-    assert [(s.model_id, raw) for s, raw in collected] == [(1, b"service 1"), (2, b"inbox 2"), (3, b"service 3"),
-                                                            (4, b"inbox 4")]
+    assert [(s.model_id, raw) for s, raw in collected] == [
+        (1, b"service 1"),
+        (2, b"inbox 2"),
+        (3, b"service 3"),
+        (4, b"inbox 4"),
+    ]
     assert source.get(1, 2)[1] == b"inbox 2" and source.get(1, 3)[1] == b"service 3"
     assert source.get(1, 5) is None

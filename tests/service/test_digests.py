@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from eth_account import Account
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from oracle.protocol.receipt import Receipt, receipt_digest, sign_receipt, verify_receipt
 from oracle.service.digests import receipt_signature
@@ -15,10 +16,17 @@ hashes = st.binary(min_size=32, max_size=32).map(lambda b: "0x" + b.hex())
 
 
 @settings(max_examples=40, deadline=None)
-@given(chain_id=st.integers(min_value=1, max_value=2**64), tournament=addresses, round=uint, model=uint, file=hashes,
-       number=uint)
-def test_fast_receipt_signature_equals_the_protocol_one(chain_id: int, tournament: str, round: int, model: int,
-                                                        file: str, number: int) -> None:
+@given(
+    chain_id=st.integers(min_value=1, max_value=2**64),
+    tournament=addresses,
+    round=uint,
+    model=uint,
+    file=hashes,
+    number=uint,
+)
+def test_fast_receipt_signature_equals_the_protocol_one(
+    chain_id: int, tournament: str, round: int, model: int, file: str, number: int
+) -> None:
     reference = sign_receipt(OPERATOR, chain_id, tournament, round, model, file, number)
     fast = receipt_signature(OPERATOR, chain_id, tournament, round, model, file, number)
     assert fast == reference.signature

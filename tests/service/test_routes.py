@@ -61,8 +61,15 @@ class World:
 
     def signed(self, model_id: int, data: bytes, round: int = 1, account: LocalAccount | None = None) -> dict[str, Any]:
         closes_at = self.operator.client.round_state(1).closes_at
-        sub = sign_submission(account or self.owner, self.chain.deployment.chain_id, self.chain.deployment.tournament,
-                              round, model_id, data, closes_at)
+        sub = sign_submission(
+            account or self.owner,
+            self.chain.deployment.chain_id,
+            self.chain.deployment.tournament,
+            round,
+            model_id,
+            data,
+            closes_at,
+        )
         return encode_request(sub, data)
 
 
@@ -81,14 +88,28 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         rounds_dir.mkdir()
         live = write_live(rounds_dir, 1, LIVE_IDS)
         params = RoundParams.numerai_default()
-        config = ServiceConfig(rpc=chain.url, deployment=chain.deployment, operator=chain.oracle.account,
-                               inbox=str(work / "inbox"), store=str(work / "store"), round_data=str(rounds_dir),
-                               state=str(work / "state"), params=params, scheduler=False, max_file_bytes=20_000)
+        config = ServiceConfig(
+            rpc=chain.url,
+            deployment=chain.deployment,
+            operator=chain.oracle.account,
+            inbox=str(work / "inbox"),
+            store=str(work / "store"),
+            round_data=str(rounds_dir),
+            state=str(work / "state"),
+            params=params,
+            scheduler=False,
+            max_file_bytes=20_000,
+        )
         app = create_app(config)
         # The operator snapshots rounds from the service's database, as the service's own scheduler does.
-        operator = Operator(TournamentClient(chain.w3, chain.deployment), chain.oracle, OperatorConfig(
-            store=str(work / "store"), inbox=str(work / "inbox"), round_data=str(rounds_dir), params=params),
-            submissions=app.state.service.submissions_source())
+        operator = Operator(
+            TournamentClient(chain.w3, chain.deployment),
+            chain.oracle,
+            OperatorConfig(
+                store=str(work / "store"), inbox=str(work / "inbox"), round_data=str(rounds_dir), params=params
+            ),
+            submissions=app.state.service.submissions_source(),
+        )
         assert [a.step for a in operator.open_due()] == ["open"]
         with TestClient(app) as http:
             yield World(chain, http, operator, owner, staked, unstaked, live, rounds_dir)
@@ -98,9 +119,14 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 
 def test_service_routes(world: World) -> None:
     health = world.call("GET", "/health", "/health").json()
-    assert health["status"] == "ok" and health["scheduler"] == "off" and health["chain_id"] == world.chain.w3.eth.chain_id
+    assert (
+        health["status"] == "ok" and health["scheduler"] == "off" and health["chain_id"] == world.chain.w3.eth.chain_id
+    )
     info = world.call("GET", "/info", "/info").json()
-    assert info["operator"] == world.chain.oracle.address and info["receipt_domain"]["verifyingContract"] == info["tournament"]
+    assert (
+        info["operator"] == world.chain.oracle.address
+        and info["receipt_domain"]["verifyingContract"] == info["tournament"]
+    )
     assert info["max_file_bytes"] == 20_000
     metrics = world.call("GET", "/metrics", "/metrics")
     assert metrics.status_code == 200 and "tourney_" in metrics.text
@@ -122,9 +148,11 @@ def test_round_routes(world: World) -> None:
 
 
 def test_results_are_404_before_a_proposal(world: World) -> None:
-    for path, template in (("/rounds/1/manifest", "/rounds/{round}/manifest"),
-                           ("/rounds/1/scores", "/rounds/{round}/scores"),
-                           (f"/rounds/1/models/{world.staked}/proof", "/rounds/{round}/models/{model_id}/proof")):
+    for path, template in (
+        ("/rounds/1/manifest", "/rounds/{round}/manifest"),
+        ("/rounds/1/scores", "/rounds/{round}/scores"),
+        (f"/rounds/1/models/{world.staked}/proof", "/rounds/{round}/models/{model_id}/proof"),
+    ):
         refused = world.call("GET", path, template)
         assert refused.status_code == 404 and refused.json()["error"]["code"] == "no_proposal", path
 
@@ -136,8 +164,15 @@ def test_submission_route_receipts_and_refusals(world: World) -> None:
     accepted = world.call("POST", "/rounds/1/submissions", post, json=body)
     assert accepted.status_code == 201, accepted.text
     receipt = Receipt.from_json(accepted.json())
-    assert verify_receipt(receipt, world.chain.oracle.address, chain_id=world.chain.deployment.chain_id,
-                          tournament=world.chain.deployment.tournament) == []
+    assert (
+        verify_receipt(
+            receipt,
+            world.chain.oracle.address,
+            chain_id=world.chain.deployment.chain_id,
+            tournament=world.chain.deployment.tournament,
+        )
+        == []
+    )
     again = world.call("POST", "/rounds/1/submissions", post, json=body)
     assert again.status_code == 409 and again.json()["error"]["code"] == "duplicate"
     assert Receipt.from_json(again.json()["error"]["receipt"]) == receipt
@@ -150,8 +185,12 @@ def test_submission_route_receipts_and_refusals(world: World) -> None:
         ("/rounds/1/submissions", world.signed(999, data), 404, "unknown_model"),
         ("/rounds/1/submissions", {"submission": body["submission"]}, 422, "invalid_request"),
         ("/rounds/1/submissions", world.signed(world.unstaked, b"id,prediction\nx,1\n"), 422, "invalid_predictions"),
-        ("/rounds/1/submissions", {**world.signed(world.unstaked, data), "file": base64.b64encode(b"other").decode()},
-         400, "hash_mismatch"),
+        (
+            "/rounds/1/submissions",
+            {**world.signed(world.unstaked, data), "file": base64.b64encode(b"other").decode()},
+            400,
+            "hash_mismatch",
+        ),
     ]
     for path, request, status, code in cases:
         refused = world.call("POST", path, post, json=request)
@@ -200,8 +239,9 @@ def test_result_routes_after_the_proposal(world: World, tmp_path: Path) -> None:
     scores = world.call("GET", "/rounds/1/scores", "/rounds/{round}/scores").json()["scores"]
     row = next(r for r in scores if r["model"] == str(world.staked))
     assert int(row["stake_at_risk"]) == 100 * UNIT and row["corr"] is not None
-    proof = world.call("GET", f"/rounds/1/models/{world.staked}/proof",
-                       "/rounds/{round}/models/{model_id}/proof").json()
+    proof = world.call(
+        "GET", f"/rounds/1/models/{world.staked}/proof", "/rounds/{round}/models/{model_id}/proof"
+    ).json()
     leaf = [world.staked, int(proof["cumulative_payout"]), int(proof["cumulative_burn"])]
     assert proof["root"] == proposal.root
     assert StandardMerkleTree.verify(proposal.root, LEAF_ENCODING, leaf, proof["proof"])
@@ -211,8 +251,12 @@ def test_result_routes_after_the_proposal(world: World, tmp_path: Path) -> None:
     model = world.call("GET", f"/models/{world.staked}", "/models/{model_id}").json()
     [round_one] = model["rounds"]
     assert round_one["payout"] == row["payout"] and round_one["burn"] == row["burn"]
-    late = world.call("POST", "/rounds/1/submissions", "/rounds/{round}/submissions",
-                      json=world.signed(world.unstaked, prediction_csv(world.live, seed=2)))
+    late = world.call(
+        "POST",
+        "/rounds/1/submissions",
+        "/rounds/{round}/submissions",
+        json=world.signed(world.unstaked, prediction_csv(world.live, seed=2)),
+    )
     assert late.status_code == 409 and late.json()["error"]["code"] in ("late", "expired")
 
 
@@ -223,23 +267,32 @@ def test_web_app_routes(world: World) -> None:
     assert proposal is not None
     contract = world.call("GET", "/contract", "/contract").json()
     assert contract["tournament"]["address"] == world.chain.deployment.tournament
-    assert {i["name"] for i in contract["tournament"]["abi"] if i["type"] == "function"} >= {"registerModel",
-                                                                                            "stakeWithPermit"}
+    assert {i["name"] for i in contract["tournament"]["abi"] if i["type"] == "function"} >= {
+        "registerModel",
+        "stakeWithPermit",
+    }
     board = world.call("GET", "/leaderboard", "/leaderboard").json()
     assert [m["model_id"] for m in board["models"]] == [world.staked, world.unstaked] and board["latest_round"] == 1
     mine = world.call("GET", f"/leaderboard?owner={world.owner.address.lower()}", "/leaderboard").json()
     assert len(mine["models"]) == 2
     bad = world.call("GET", "/leaderboard?owner=nobody", "/leaderboard")
     assert bad.status_code == 400 and bad.json()["error"]["code"] == "bad_address"
-    raw = world.call("GET", f"/bundles/{proposal.manifest_hash}/manifest.json", "/bundles/{manifest_hash}/manifest.json")
+    raw = world.call(
+        "GET", f"/bundles/{proposal.manifest_hash}/manifest.json", "/bundles/{manifest_hash}/manifest.json"
+    )
     assert raw.status_code == 200 and "0x" + Web3.keccak(raw.content).hex().removeprefix("0x") == proposal.manifest_hash
-    tree = world.call("GET", f"/bundles/{proposal.manifest_hash}/files/tree.json",
-                      "/bundles/{manifest_hash}/files/{name}")
+    tree = world.call(
+        "GET", f"/bundles/{proposal.manifest_hash}/files/tree.json", "/bundles/{manifest_hash}/files/{name}"
+    )
     assert tree.status_code == 200 and tree.json()["format"] == "standard-v1"
     unknown = world.call("GET", f"/bundles/0x{'ab' * 32}/files/tree.json", "/bundles/{manifest_hash}/files/{name}")
     assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "unknown_bundle"
-    closed = world.call("POST", "/rounds/1/validate", "/rounds/{round}/validate",
-                        json={"file": base64.b64encode(prediction_csv(world.live, seed=3)).decode()})
+    closed = world.call(
+        "POST",
+        "/rounds/1/validate",
+        "/rounds/{round}/validate",
+        json={"file": base64.b64encode(prediction_csv(world.live, seed=3)).decode()},
+    )
     assert closed.status_code == 409 and closed.json()["error"]["code"] == "round_not_open"
 
 
@@ -259,13 +312,18 @@ def test_published_routes_deployment_rules_and_bundles_by_content_address(world:
     assert manifest.status_code == 200
     assert "0x" + keccak(manifest.content).hex() == proposal.manifest_hash
     entry = next(iter(json.loads(manifest.content)["files"].values()))
-    some = next(p.rsplit("/", 1)[-1] for p in world.operator.store.fs.ls(world.operator.store.root + "/objects",
-                                                                          detail=False)
-                if p.rsplit("/", 1)[-1].startswith(entry["sha256"]))
+    some = next(
+        p.rsplit("/", 1)[-1]
+        for p in world.operator.store.fs.ls(world.operator.store.root + "/objects", detail=False)
+        if p.rsplit("/", 1)[-1].startswith(entry["sha256"])
+    )
     blob = world.call("GET", f"/bundles/objects/{some}", "/bundles/objects/{name}")
     assert blob.status_code == 200 and hashlib.sha256(blob.content).hexdigest() == some.split(".")[0]
-    for path in ("/bundles/objects/..%2Fdeployment.json", "/bundles/objects/notahash.json",
-                 "/bundles/rounds/1/manifest.json"):
+    for path in (
+        "/bundles/objects/..%2Fdeployment.json",
+        "/bundles/objects/notahash.json",
+        "/bundles/rounds/1/manifest.json",
+    ):
         refused = world.http.get(path)
         assert refused.status_code == 404, path
 

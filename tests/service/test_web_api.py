@@ -39,8 +39,15 @@ class World:
 def _submit(world: World, round: int, model_id: int, seed: int) -> None:
     closes_at = world.t.client.round_state(round).closes_at
     data = prediction_csv(world.t.live[round], seed=seed)
-    sub = sign_submission(world.owner, world.t.chain.deployment.chain_id, world.t.chain.deployment.tournament,
-                          round, model_id, data, closes_at)
+    sub = sign_submission(
+        world.owner,
+        world.t.chain.deployment.chain_id,
+        world.t.chain.deployment.tournament,
+        round,
+        model_id,
+        data,
+        closes_at,
+    )
     answer = world.http.post(f"/rounds/{round}/submissions", json=encode_request(sub, data))
     assert answer.status_code == 201, answer.text
 
@@ -68,8 +75,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             t.resolve(2, tamper=inflate_payout(models[0], 5 * UNIT))
             t.veto(2)
             t.resolve(2)
-            t.chain.sender(owner).transact(t.chain.tournament.functions.requestWithdrawal(models[1], 10 * UNIT),
-                                           action="request a withdrawal")
+            t.chain.sender(owner).transact(
+                t.chain.tournament.functions.requestWithdrawal(models[1], 10 * UNIT), action="request a withdrawal"
+            )
             t.open_round()
             yield w
     finally:
@@ -154,12 +162,17 @@ def test_leaderboard_figures_come_from_the_chain_and_the_standing_bundles(world:
     assert second["mmc_rolling"] == round(scores1[str(world.models[1])]["mmc"], 6)
     assert idle["corr"] is None and idle["rounds_scored"] == 0 and idle["stake"] == "0"
     proof = world.http.get(f"/rounds/1/models/{world.models[0]}/proof").json()
-    assert (first["cumulative_payout"], first["cumulative_burn"]) == (proof["cumulative_payout"],
-                                                                       proof["cumulative_burn"])
+    assert (first["cumulative_payout"], first["cumulative_burn"]) == (
+        proof["cumulative_payout"],
+        proof["cumulative_burn"],
+    )
     for model_id, row in rows.items():
         info = world.t.client.model_info(model_id)
         assert (row["owner"], int(row["stake"]), int(row["pending_withdrawal"])) == (
-            world.owner.address, world.t.client.stake_of(model_id), info.withdrawal)
+            world.owner.address,
+            world.t.client.stake_of(model_id),
+            info.withdrawal,
+        )
     assert int(second["pending_withdrawal"]) == 10 * UNIT
 
 
@@ -171,11 +184,14 @@ def test_model_page_has_settlement_withdrawal_leaves_and_receipts(world: World) 
     # At risk through round 2 (proposed, not resolved): takeable by round 2's close + D whatever any key does.
     round2 = world.t.client.round_state(2)
     assert round2.lapses_at == round2.closed_at + world.t.client.exit_bound()
-    assert withdrawal == {"amount": str(10 * UNIT), "after_round": 2, "withdrawable": False,
-                          "requested_at": int(world.t.chain.w3.eth.get_block(request_block)["timestamp"]),
-                          "available_at_latest": round2.lapses_at,
-                          "waiting_for": f"round 2 to be resolved (activated, or lapsed at {round2.lapses_at} at "
-                                         "the latest)"}
+    assert withdrawal == {
+        "amount": str(10 * UNIT),
+        "after_round": 2,
+        "withdrawable": False,
+        "requested_at": int(world.t.chain.w3.eth.get_block(request_block)["timestamp"]),
+        "available_at_latest": round2.lapses_at,
+        "waiting_for": f"round 2 to be resolved (activated, or lapsed at {round2.lapses_at} at the latest)",
+    }
     first = world.http.get(f"/models/{world.models[0]}").json()
     assert first["withdrawal"] is None
     by_round = {r["round"]: r for r in first["rounds"]}
@@ -185,27 +201,46 @@ def test_model_page_has_settlement_withdrawal_leaves_and_receipts(world: World) 
     for round in (1, 2):
         receipt = Receipt.from_json(by_round[round]["receipt"])
         assert receipt.predictions_hash == by_round[round]["predictions_hash"]
-        assert verify_receipt(receipt, world.t.chain.oracle.address, chain_id=world.t.chain.deployment.chain_id,
-                              tournament=world.t.chain.deployment.tournament) == []
+        assert (
+            verify_receipt(
+                receipt,
+                world.t.chain.oracle.address,
+                chain_id=world.t.chain.deployment.chain_id,
+                tournament=world.t.chain.deployment.tournament,
+            )
+            == []
+        )
 
 
 def test_validate_lists_every_problem_and_stores_nothing(world: World) -> None:
     live = world.t.live[3]
     good = prediction_csv(live, seed=5)
-    answer = world.http.post("/rounds/3/validate", json={"file": base64.b64encode(good).decode(),
-                                                         "file_name": "p.csv", "model_id": world.models[0]})
+    answer = world.http.post(
+        "/rounds/3/validate",
+        json={"file": base64.b64encode(good).decode(), "file_name": "p.csv", "model_id": world.models[0]},
+    )
     assert answer.status_code == 200, answer.text
     checked = answer.json()
-    assert checked == {"round": 3, "ok": True, "rows": len(live), "live_ids": len(live), "problems": [],
-                       "predictions_hash": "0x" + Web3.keccak(good).hex().removeprefix("0x")}
+    assert checked == {
+        "round": 3,
+        "ok": True,
+        "rows": len(live),
+        "live_ids": len(live),
+        "problems": [],
+        "predictions_hash": "0x" + Web3.keccak(good).hex().removeprefix("0x"),
+    }
     lines = good.decode().splitlines()
     broken = "\n".join([lines[0], f"{lines[1].split(',')[0]},1.5"] + lines[2:-5] + ["not-live,0.5"]).encode()
-    refused = world.http.post("/rounds/3/validate", json={"file": base64.b64encode(broken).decode(),
-                                                          "model_id": world.models[0]}).json()
+    refused = world.http.post(
+        "/rounds/3/validate", json={"file": base64.b64encode(broken).decode(), "model_id": world.models[0]}
+    ).json()
     assert not refused["ok"] and len(refused["problems"]) >= 3, refused
-    assert any("out_of_range" in p for p in refused["problems"]) and any("missing_ids" in p for p in refused["problems"])
-    unreadable = world.http.post("/rounds/3/validate", json={"file": base64.b64encode(b"\x00\x01binary").decode(),
-                                                             "file_name": "p.parquet"}).json()
+    assert any("out_of_range" in p for p in refused["problems"]) and any(
+        "missing_ids" in p for p in refused["problems"]
+    )
+    unreadable = world.http.post(
+        "/rounds/3/validate", json={"file": base64.b64encode(b"\x00\x01binary").decode(), "file_name": "p.parquet"}
+    ).json()
     assert unreadable["ok"] is False and unreadable["rows"] is None and unreadable["problems"]
     assert world.t.operator.inbox.get(3, world.models[0]) is None
     for round, code in ((9, "unknown_round"), (1, "round_not_open")):
@@ -216,8 +251,11 @@ def test_validate_lists_every_problem_and_stores_nothing(world: World) -> None:
 def test_info_names_the_token_and_contract_publishes_the_abis(world: World) -> None:
     token = world.t.chain.token.functions
     assert world.http.get("/info").json()["token"] == {
-        "address": world.t.chain.deployment.token, "name": token.name().call(), "symbol": token.symbol().call(),
-        "decimals": token.decimals().call()}
+        "address": world.t.chain.deployment.token,
+        "name": token.name().call(),
+        "symbol": token.symbol().call(),
+        "decimals": token.decimals().call(),
+    }
     contract = world.http.get("/contract")
     assert contract.headers["cache-control"] == "public, max-age=300"
     body = contract.json()

@@ -48,7 +48,9 @@ TEST_WALLET = """
     removeListener(event, fn) { listeners[event] = (listeners[event] ?? []).filter((f) => f !== fn); },
   };
   const info = { uuid: "6f1f3a55-0000-4000-8000-00000000a11e", name: "Test wallet (Anvil)",
-    rdns: "dev.tournament.test", icon: "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 8 8'%3E%3Ccircle cx='4' cy='4' r='4' fill='%232553c9'/%3E%3C/svg%3E" };
+    rdns: "dev.tournament.test",
+    icon: "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 8 8'%3E" +
+          "%3Ccircle cx='4' cy='4' r='4' fill='%232553c9'/%3E%3C/svg%3E" };
   const announce = () => window.dispatchEvent(new CustomEvent("eip6963:announceProvider",
     { detail: Object.freeze({ info, provider }) }));
   window.addEventListener("eip6963:requestProvider", announce);
@@ -64,12 +66,16 @@ class PageWatch:
     problems: list[str] = field(default_factory=list)
 
     def watch(self, page: Page, name: str) -> Page:
-        page.on("console", lambda m: self.problems.append(f"{name}: console {m.type}: {m.text}")
-                if m.type == "error" else None)
+        page.on(
+            "console",
+            lambda m: self.problems.append(f"{name}: console {m.type}: {m.text}") if m.type == "error" else None,
+        )
         page.on("pageerror", lambda e: self.problems.append(f"{name}: page error: {e}"))
         page.on("requestfailed", lambda r: self.problems.append(f"{name}: request failed: {r.url} ({r.failure})"))
-        page.on("response", lambda r: self.problems.append(f"{name}: HTTP {r.status} for {r.url}")
-                if r.status >= 400 else None)
+        page.on(
+            "response",
+            lambda r: self.problems.append(f"{name}: HTTP {r.status} for {r.url}") if r.status >= 400 else None,
+        )
         return page
 
 
@@ -77,7 +83,8 @@ class PageWatch:
 def web_dist() -> Path:
     """The built app; missing is a failure (``make test`` builds it), not a skip."""
     assert (DEFAULT_WEB_DIR / "index.html").is_file(), (
-        f"{DEFAULT_WEB_DIR} has no built app: run `make web` (npm ci and npm run build in web/)")
+        f"{DEFAULT_WEB_DIR} has no built app: run `make web` (npm ci and npm run build in web/)"
+    )
     return DEFAULT_WEB_DIR
 
 

@@ -24,7 +24,9 @@ from oracle.testing.harness import encode_request, prediction_csv, service_threa
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory, web_dist: Path) -> Iterator[tuple[DrivenTournament, str, list[int]]]:
+def served(
+    tmp_path_factory: pytest.TempPathFactory, web_dist: Path
+) -> Iterator[tuple[DrivenTournament, str, list[int]]]:
     t = driven_tournament(tmp_path_factory.mktemp("auditor"), web_dir=str(web_dist))
     try:
         owners = [t.participant(i) for i in range(2)]
@@ -40,10 +42,18 @@ def served(tmp_path_factory: pytest.TempPathFactory, web_dist: Path) -> Iterator
                 closes_at = t.client.round_state(round).closes_at
                 for model_id, owner in models:
                     data = prediction_csv(t.live[round], seed=10 * round + model_id)
-                    sub = sign_submission(owner, t.chain.deployment.chain_id, t.chain.deployment.tournament, round,
-                                          model_id, data, closes_at)
-                    answer = requests.post(f"{url}/rounds/{round}/submissions", json=encode_request(sub, data),
-                                           timeout=30)
+                    sub = sign_submission(
+                        owner,
+                        t.chain.deployment.chain_id,
+                        t.chain.deployment.tournament,
+                        round,
+                        model_id,
+                        data,
+                        closes_at,
+                    )
+                    answer = requests.post(
+                        f"{url}/rounds/{round}/submissions", json=encode_request(sub, data), timeout=30
+                    )
                     assert answer.status_code == 201, answer.text
                 t.close(round)
                 if round == 1:
@@ -68,8 +78,9 @@ def _verdicts_ready(url: str, timeout: float = 180) -> dict[int, Any]:
         time.sleep(1)
 
 
-def test_auditor_walk_through_a_vetoed_root(served: tuple[DrivenTournament, str, list[int]],
-                                            wallet_page: Callable[..., Page], watch: Any, tmp_path: Path) -> None:
+def test_auditor_walk_through_a_vetoed_root(
+    served: tuple[DrivenTournament, str, list[int]], wallet_page: Callable[..., Page], watch: Any, tmp_path: Path
+) -> None:
     t, url, models = served
     rounds = _verdicts_ready(url)
     page = wallet_page(t.chain.url, t.chain.keeper.address, "auditor")

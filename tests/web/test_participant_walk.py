@@ -44,8 +44,9 @@ def _charts(page: Page) -> dict[str, Any]:
     return {c["title"].split(" ")[0]: c for c in found}
 
 
-def test_participant_walk(served: tuple[DrivenTournament, str], wallet_page: Callable[..., Page], watch: Any,
-                          tmp_path: Path) -> None:
+def test_participant_walk(
+    served: tuple[DrivenTournament, str], wallet_page: Callable[..., Page], watch: Any, tmp_path: Path
+) -> None:
     t, url = served
     account = t.participant(0, tokens=1_000 * UNIT)
     token = t.chain.token.functions
@@ -98,8 +99,15 @@ def test_participant_walk(served: tuple[DrivenTournament, str], wallet_page: Cal
         page.get_by_role("button", name="Download receipt").click()
     receipt = Receipt.from_json(json.loads(Path(download.value.path()).read_text()))
     assert (receipt.round, receipt.model_id, receipt.predictions_hash) == (round, model_id, predictions_hash(good))
-    assert verify_receipt(receipt, t.chain.oracle.address, chain_id=t.chain.deployment.chain_id,
-                          tournament=t.chain.deployment.tournament) == []
+    assert (
+        verify_receipt(
+            receipt,
+            t.chain.oracle.address,
+            chain_id=t.chain.deployment.chain_id,
+            tournament=t.chain.deployment.tournament,
+        )
+        == []
+    )
     stored = t.operator.inbox.get(round, model_id)
     assert stored is not None and stored[0].predictions_hash == receipt.predictions_hash
     page.screenshot(path=str(tmp_path / "wallet-receipt.png"), full_page=True)
@@ -110,8 +118,15 @@ def test_participant_walk(served: tuple[DrivenTournament, str], wallet_page: Cal
     t.resolve(round)
     assert t.activate() == [round]
     data = prediction_csv(t.live[second], seed=2)
-    sub = sign_submission(account, t.chain.deployment.chain_id, t.chain.deployment.tournament, second, model_id,
-                          data, t.client.round_state(second).closes_at)
+    sub = sign_submission(
+        account,
+        t.chain.deployment.chain_id,
+        t.chain.deployment.tournament,
+        second,
+        model_id,
+        data,
+        t.client.round_state(second).closes_at,
+    )
     assert requests.post(f"{url}/rounds/{second}/submissions", json=encode_request(sub, data), timeout=30).ok
     t.close(second)
     t.resolve(second)
@@ -130,10 +145,12 @@ def test_participant_walk(served: tuple[DrivenTournament, str], wallet_page: Cal
     assert charts["CORR"]["rounds"] == [round, second]
     assert charts["CORR"]["series"]["CORR"] == [scores[r]["corr"] for r in (round, second)]
     assert charts["CORR"]["series"]["MMC"] == [scores[r]["mmc"] for r in (round, second)]
-    assert charts["Payout"]["series"]["payout"] == pytest.approx([int(scores[r]["payout"]) / UNIT
-                                                                  for r in (round, second)])
-    assert charts["Stake"]["series"]["at risk"] == pytest.approx([int(scores[r]["stake_at_risk"]) / UNIT
-                                                                  for r in (round, second)])
+    assert charts["Payout"]["series"]["payout"] == pytest.approx(
+        [int(scores[r]["payout"]) / UNIT for r in (round, second)]
+    )
+    assert charts["Stake"]["series"]["at risk"] == pytest.approx(
+        [int(scores[r]["stake_at_risk"]) / UNIT for r in (round, second)]
+    )
     rows = page.locator("table.rounds-table tbody tr")
     assert rows.count() == 2 and "active" in rows.first.inner_text()
     rows.first.get_by_role("button", name="Check").click()
@@ -174,6 +191,8 @@ def test_participant_walk(served: tuple[DrivenTournament, str], wallet_page: Cal
     page.wait_for_selector(f"#withdraw-status:text('Withdrawn from model {model_id}')")
     assert token.balanceOf(account.address).call() == balance + 40 * UNIT
     assert t.client.model_state(model_id).withdrawal == 0
-    page.wait_for_function("() => /Pending withdrawal\\s*none/i.test(document.querySelector('#actions .stats').innerText)")
+    page.wait_for_function(
+        "() => /Pending withdrawal\\s*none/i.test(document.querySelector('#actions .stats').innerText)"
+    )
     page.screenshot(path=str(tmp_path / "wallet-withdrawn.png"), full_page=True)
     assert watch.problems == []

@@ -43,8 +43,10 @@ class DatabaseError(TourneyError):
 def default_url(state: str) -> str:
     """``sqlite:///<state>/service.db``: the embedded default next to the rest of the service's state."""
     if "://" in state and not state.startswith("file://"):
-        raise DatabaseError(f"the service state {state!r} is not a local directory, so it cannot hold the default "
-                            "SQLite database: give a database URL (--db)")
+        raise DatabaseError(
+            f"the service state {state!r} is not a local directory, so it cannot hold the default "
+            "SQLite database: give a database URL (--db)"
+        )
     state = state.removeprefix("file://")
     return f"sqlite:///{Path(state).expanduser().resolve() / 'service.db'}"
 
@@ -57,16 +59,21 @@ class Database:
         try:
             parsed = make_url(url)
         except ArgumentError as exc:
-            raise DatabaseError(f"database URL {url!r} is not a URL ({exc}); use sqlite:///PATH or "
-                                f"postgresql://USER@HOST:PORT/DB") from None
+            raise DatabaseError(
+                f"database URL {url!r} is not a URL ({exc}); use sqlite:///PATH or postgresql://USER@HOST:PORT/DB"
+            ) from None
         self.backend = parsed.get_backend_name()
         self.on_error = on_error or (lambda kind: None)
         if self.backend == "sqlite":
             if parsed.database in (None, "", ":memory:"):
                 raise DatabaseError("an in-memory SQLite database cannot be shared by workers; give a file path")
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-            self.engine = create_engine(parsed, pool_size=pool_size, max_overflow=pool_size,
-                                        connect_args={"timeout": 60, "check_same_thread": False})
+            self.engine = create_engine(
+                parsed,
+                pool_size=pool_size,
+                max_overflow=pool_size,
+                connect_args={"timeout": 60, "check_same_thread": False},
+            )
             event.listen(self.engine, "connect", _sqlite_connect)
             event.listen(self.engine, "begin", _sqlite_begin)
             # One writer at a time per process: threads queue here in order instead of in SQLite's busy handler,
@@ -78,8 +85,10 @@ class Database:
             self.engine = create_engine(parsed, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
             self._turn = nullcontext()
         else:
-            raise DatabaseError(f"database URL {parsed.render_as_string(hide_password=True)}: unsupported backend "
-                                f"{self.backend!r}; use sqlite or postgresql")
+            raise DatabaseError(
+                f"database URL {parsed.render_as_string(hide_password=True)}: unsupported backend "
+                f"{self.backend!r}; use sqlite or postgresql"
+            )
         self.url = parsed.render_as_string(hide_password=True)
 
     def __repr__(self) -> str:
@@ -111,8 +120,9 @@ class Database:
                 command.upgrade(config, "head")
                 return str(MigrationContext.configure(conn).get_current_revision())
         except SQLAlchemyError as exc:
-            raise DatabaseError(f"database {self.url}: migration failed ({type(exc).__name__}: "
-                                f"{str(exc).splitlines()[0][:300]})") from None
+            raise DatabaseError(
+                f"database {self.url}: migration failed ({type(exc).__name__}: {str(exc).splitlines()[0][:300]})"
+            ) from None
 
     def head_revision(self) -> str:
         config = Config()

@@ -25,13 +25,17 @@ class Lease:
         with self.db.transaction() as conn:
             row = conn.execute(select(leases).where(leases.c.name == self.name).with_for_update()).first()
             if row is None:
-                conn.execute(self.db.insert(leases).values(name=self.name, holder=self.holder,
-                                                           expires_at=now + self.ttl).on_conflict_do_nothing())
+                conn.execute(
+                    self.db.insert(leases)
+                    .values(name=self.name, holder=self.holder, expires_at=now + self.ttl)
+                    .on_conflict_do_nothing()
+                )
                 return conn.execute(select(leases.c.holder).where(leases.c.name == self.name)).scalar() == self.holder
             if row.holder != self.holder and row.expires_at > now:
                 return False
-            conn.execute(leases.update().where(leases.c.name == self.name)
-                         .values(holder=self.holder, expires_at=now + self.ttl))
+            conn.execute(
+                leases.update().where(leases.c.name == self.name).values(holder=self.holder, expires_at=now + self.ttl)
+            )
             return True
 
     def release(self) -> None:

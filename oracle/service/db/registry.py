@@ -27,8 +27,11 @@ def save_owners(db: Database, owners: Mapping[int, str], block: int) -> None:
     """Add owners and move the cursor forward to ``block`` (never back: another worker may be ahead)."""
     with db.transaction() as conn:
         if owners:
-            conn.execute(db.insert(models).values([{"model_id": m, "owner": o} for m, o in owners.items()])
-                         .on_conflict_do_nothing())
+            conn.execute(
+                db.insert(models)
+                .values([{"model_id": m, "owner": o} for m, o in owners.items()])
+                .on_conflict_do_nothing()
+            )
         current = conn.execute(select(cursors.c.block).where(cursors.c.name == OWNERS_CURSOR)).scalar()
         if current is None:
             conn.execute(db.insert(cursors).values(name=OWNERS_CURSOR, block=block).on_conflict_do_nothing())

@@ -14,21 +14,34 @@ here needs a new revision there.
 
 from __future__ import annotations
 
-from sqlalchemy import (BigInteger, Boolean, Column, Float, Index, Integer, MetaData, String, Table, Text,
-                        UniqueConstraint)
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 
 __all__ = ["cursors", "leases", "metadata", "models", "rejections", "rounds", "submissions"]
 
 metadata = MetaData()
 
 rounds = Table(
-    "rounds", metadata,
+    "rounds",
+    metadata,
     Column("round", BigInteger, primary_key=True, autoincrement=False),
     Column("closed", Boolean, nullable=False, default=False),
 )
 
 submissions = Table(
-    "submissions", metadata,
+    "submissions",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("round", BigInteger, nullable=False),
     Column("model_id", BigInteger, nullable=False),
@@ -45,7 +58,8 @@ submissions = Table(
 )
 
 rejections = Table(
-    "rejections", metadata,
+    "rejections",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("round", BigInteger, nullable=False),
     Column("model_id", BigInteger, nullable=True),
@@ -58,19 +72,22 @@ rejections = Table(
 )
 
 models = Table(
-    "models", metadata,
+    "models",
+    metadata,
     Column("model_id", BigInteger, primary_key=True, autoincrement=False),
     Column("owner", String(42), nullable=False),
 )
 
 cursors = Table(
-    "cursors", metadata,
+    "cursors",
+    metadata,
     Column("name", String(40), primary_key=True),
     Column("block", BigInteger, nullable=False),
 )
 
 leases = Table(
-    "leases", metadata,
+    "leases",
+    metadata,
     Column("name", String(40), primary_key=True),
     Column("holder", String(120), nullable=False),
     Column("expires_at", Float, nullable=False),

@@ -39,7 +39,7 @@ class LedgerInbox:
         submission needs both whole."""
         found = self.collect(round)
         for start in range(0, max(len(found), 1), size):
-            yield Collected(found[start:start + size], found.problems if start == 0 else [])
+            yield Collected(found[start : start + size], found.problems if start == 0 else [])
 
     def records(self, round: int) -> list[Submission]:
         """Every model's current record of ``round`` (the later of the ledger's and the inbox's), by model id,

@@ -22,8 +22,9 @@ def contract(service: Service = Depends(get_service)) -> Response:
     """Chain id, the tournament's and the token's addresses and JSON ABIs, the deployment block (changes only with a
     redeployment, so clients may cache it)."""
     deployment = service.config.deployment
-    body = ContractOut(chain_id=service.chain_id,
-                       tournament={"address": service.tournament, "deployment_block": int(deployment.block),
-                                   "abi": abi("Tournament")},
-                       token={"address": Web3.to_checksum_address(deployment.token), "abi": abi("TournamentToken")})
+    body = ContractOut(
+        chain_id=service.chain_id,
+        tournament={"address": service.tournament, "deployment_block": int(deployment.block), "abi": abi("Tournament")},
+        token={"address": Web3.to_checksum_address(deployment.token), "abi": abi("TournamentToken")},
+    )
     return JSONResponse(body.model_dump(), headers={"Cache-Control": "public, max-age=300"})

@@ -16,9 +16,11 @@ router = APIRouter()
 
 
 @router.get("/leaderboard", response_model=LeaderboardOut, responses=error_responses(400, 503), tags=["web"])
-def leaderboard(request: Request, owner: str | None = Query(None, max_length=64, description="Only this address's "
-                                                             "models."),
-                web: WebState = Depends(get_web)) -> Response:
+def leaderboard(
+    request: Request,
+    owner: str | None = Query(None, max_length=64, description="Only this address's models."),
+    web: WebState = Depends(get_web),
+) -> Response:
     """Every registered model ordered by id: owner, stake, pending withdrawal, latest and rolling CORR and MMC,
     cumulative payout and burn through the newest active round. Gzipped when the client accepts it."""
     if owner is not None and not Web3.is_address(owner):
@@ -27,6 +29,9 @@ def leaderboard(request: Request, owner: str | None = Query(None, max_length=64,
     if owner is not None:
         return Response(snapshot.for_owner(Web3.to_checksum_address(owner)), media_type="application/json")
     if "gzip" in request.headers.get("accept-encoding", ""):
-        return Response(snapshot.gzipped, media_type="application/json",
-                        headers={"Content-Encoding": "gzip", "Vary": "Accept-Encoding"})
+        return Response(
+            snapshot.gzipped,
+            media_type="application/json",
+            headers={"Content-Encoding": "gzip", "Vary": "Accept-Encoding"},
+        )
     return Response(snapshot.body, media_type="application/json", headers={"Vary": "Accept-Encoding"})

@@ -32,9 +32,16 @@ def model(model_id: int, service: Service = Depends(get_service), web: WebState 
     last_closed = service.read_chain("read the round cursor", service.client.cursor).last_closed
     states = web.round_states(last_closed + 1, HISTORY_ROUNDS + 1)
     history = [_model_round(service, web, state, model_id) for state in reversed(states)]
-    return ModelOut(model_id=model_id, owner=info.owner, stake=str(info.stake), settled_through=info.settled_round,
-                    settled_payout=str(info.cumulative_payout), settled_burn=str(info.cumulative_burn),
-                    withdrawal=_withdrawal(service, web, info), rounds=[h for h in history if h])
+    return ModelOut(
+        model_id=model_id,
+        owner=info.owner,
+        stake=str(info.stake),
+        settled_through=info.settled_round,
+        settled_payout=str(info.cumulative_payout),
+        settled_burn=str(info.cumulative_burn),
+        withdrawal=_withdrawal(service, web, info),
+        rounds=[h for h in history if h],
+    )
 
 
 def _withdrawal(service: Service, web: WebState, info: ModelState) -> WithdrawalOut | None:
@@ -48,15 +55,22 @@ def _withdrawal(service: Service, web: WebState, info: ModelState) -> Withdrawal
     assert status is not None  # a pending withdrawal has an exit status
     request = web.history.withdrawal_request(info.model_id)
     paused = service.read_chain("read whether the tournament is paused", service.client.paused)
-    return WithdrawalOut(amount=str(info.withdrawal), after_round=info.withdrawal_after,
-                         requested_at=None if request is None else service.read_chain(
-                             "read a block's time", lambda: web.history.block_time(request.block)),
-                         available_at_latest=status.deadline,
-                         # ready but behind: the app's Settle button (or settleAndWithdraw) does what the CLI does
-                         waiting_for=(f"the model to be settled through round {status.after_round}"
-                                      if status.ready and status.waiting_for else status.waiting_for),
-                         # withdraw() alone needs the settlement done; settleAndWithdraw does both at once
-                         withdrawable=not paused and status.ready and status.waiting_for is None)
+    return WithdrawalOut(
+        amount=str(info.withdrawal),
+        after_round=info.withdrawal_after,
+        requested_at=None
+        if request is None
+        else service.read_chain("read a block's time", lambda: web.history.block_time(request.block)),
+        available_at_latest=status.deadline,
+        # ready but behind: the app's Settle button (or settleAndWithdraw) does what the CLI does
+        waiting_for=(
+            f"the model to be settled through round {status.after_round}"
+            if status.ready and status.waiting_for
+            else status.waiting_for
+        ),
+        # withdraw() alone needs the settlement done; settleAndWithdraw does both at once
+        withdrawable=not paused and status.ready and status.waiting_for is None,
+    )
 
 
 def _model_round(service: Service, web: WebState, state: RoundState, model_id: int) -> ModelRoundOut | None:
@@ -76,11 +90,18 @@ def _model_round(service: Service, web: WebState, state: RoundState, model_id: i
     if sub is None and row is None and leaf is None:
         return None
     result = row or {}
-    return ModelRoundOut(round=state.round, submitted=sub is not None,
-                         predictions_hash=None if sub is None else sub.predictions_hash,
-                         received_at=None if sub is None else sub.received_at,
-                         stake_at_risk=result.get("stake_at_risk"), payout=result.get("payout"),
-                         burn=result.get("burn"), corr=result.get("corr"), mmc=result.get("mmc"),
-                         status=state.status.label, cumulative_payout=None if leaf is None else str(leaf[0]),
-                         cumulative_burn=None if leaf is None else str(leaf[1]),
-                         receipt=None if stored is None else service.intake.receipt_of(stored))
+    return ModelRoundOut(
+        round=state.round,
+        submitted=sub is not None,
+        predictions_hash=None if sub is None else sub.predictions_hash,
+        received_at=None if sub is None else sub.received_at,
+        stake_at_risk=result.get("stake_at_risk"),
+        payout=result.get("payout"),
+        burn=result.get("burn"),
+        corr=result.get("corr"),
+        mmc=result.get("mmc"),
+        status=state.status.label,
+        cumulative_payout=None if leaf is None else str(leaf[0]),
+        cumulative_burn=None if leaf is None else str(leaf[1]),
+        receipt=None if stored is None else service.intake.receipt_of(stored),
+    )

@@ -56,8 +56,12 @@ def rules(round: int, service: Service = Depends(get_service)) -> Response:
     check_round(round)
     data = _store(service).get_record(rules_record_name(round))
     if data is None:
-        raise ApiError(404, "no_rules", f"round {round} has no published rules: it has not been opened yet, or was "
-                       "opened by an operator that did not publish them")
+        raise ApiError(
+            404,
+            "no_rules",
+            f"round {round} has no published rules: it has not been opened yet, or was "
+            "opened by an operator that did not publish them",
+        )
     return Response(data, media_type="application/json")
 
 

@@ -17,13 +17,20 @@ __all__ = ["router"]
 router = APIRouter()
 
 
-@router.get("/rounds/{round}/manifest", response_model=ManifestOut, responses=error_responses(404, 503), tags=["results"])
+@router.get(
+    "/rounds/{round}/manifest", response_model=ManifestOut, responses=error_responses(404, 503), tags=["results"]
+)
 def manifest(round: int, service: Service = Depends(get_service)) -> ManifestOut:
     """The manifest of the round's standing proposal (its keccak is the on-chain manifestHash)."""
     check_round(round)
     bundle, status = service.bundle(round)
-    return ManifestOut(round=round, manifest_uri=bundle.uri, manifest_hash=bundle.keccak256, status=status,
-                       manifest=bundle.manifest.to_dict())
+    return ManifestOut(
+        round=round,
+        manifest_uri=bundle.uri,
+        manifest_hash=bundle.keccak256,
+        status=status,
+        manifest=bundle.manifest.to_dict(),
+    )
 
 
 @router.get("/rounds/{round}/scores", response_model=ScoresOut, responses=error_responses(404, 503), tags=["results"])
@@ -39,8 +46,12 @@ def scores(round: int, service: Service = Depends(get_service)) -> ScoresOut:
     return ScoresOut(round=round, manifest_uri=bundle.uri, scores=rows)
 
 
-@router.get("/rounds/{round}/models/{model_id}/proof", response_model=ProofOut, responses=error_responses(404, 503),
-             tags=["results"])
+@router.get(
+    "/rounds/{round}/models/{model_id}/proof",
+    response_model=ProofOut,
+    responses=error_responses(404, 503),
+    tags=["results"],
+)
 def proof(round: int, model_id: int, service: Service = Depends(get_service)) -> ProofOut:
     """The model's cumulative leaf and Merkle proof in the round's tree (arguments of ``settle``)."""
     check_round(round)
@@ -49,8 +60,18 @@ def proof(round: int, model_id: int, service: Service = Depends(get_service)) ->
     try:
         found = proof_for(tree, model_id)
     except (KeyError, ValueError):
-        raise ApiError(404, "not_in_tree", f"model {model_id} has no leaf in round {round}'s tree "
-                       "(no stake when the round closed, or registered after it)") from None
-    return ProofOut(round=round, model_id=model_id, cumulative_payout=str(found.leaf.cumulative_payout),
-                    cumulative_burn=str(found.leaf.cumulative_burn), proof=list(found.proof),
-                    root=bundle.manifest.root, status=status)
+        raise ApiError(
+            404,
+            "not_in_tree",
+            f"model {model_id} has no leaf in round {round}'s tree "
+            "(no stake when the round closed, or registered after it)",
+        ) from None
+    return ProofOut(
+        round=round,
+        model_id=model_id,
+        cumulative_payout=str(found.leaf.cumulative_payout),
+        cumulative_burn=str(found.leaf.cumulative_burn),
+        proof=list(found.proof),
+        root=bundle.manifest.root,
+        status=status,
+    )

@@ -20,8 +20,11 @@ router = APIRouter()
 
 
 @router.get("/rounds", response_model=RoundsOut, responses=error_responses(422, 503), tags=["rounds"])
-def rounds(limit: int = Query(6, ge=1, le=HISTORY_ROUNDS, description="How many of the newest rounds to list."),
-           service: Service = Depends(get_service), web: WebState = Depends(get_web)) -> RoundsOut:
+def rounds(
+    limit: int = Query(6, ge=1, le=HISTORY_ROUNDS, description="How many of the newest rounds to list."),
+    service: Service = Depends(get_service),
+    web: WebState = Depends(get_web),
+) -> RoundsOut:
     """Open rounds with their deadlines, and the ``limit`` newest rounds (newest first) with every proposal and
     the auditor's verdict on it."""
     block, now = web.sync()
@@ -30,8 +33,9 @@ def rounds(limit: int = Query(6, ge=1, le=HISTORY_ROUNDS, description="How many 
     recent = []
     for state in states:
         out = service.round_out(state.round, now, state)
-        out.proposals = service.read_chain(f"read the proposals of round {state.round}",
-                                           lambda s=state: proposals_out(web, s))
+        out.proposals = service.read_chain(
+            f"read the proposals of round {state.round}", lambda s=state: proposals_out(web, s)
+        )
         recent.append(out)
         service.metrics.set_round(state.round, int(state.status), state.status is RoundStatus.OPEN)
     return RoundsOut(chain_time=now, block=block, open=[r for r in recent if r.status == "open"], recent=recent)
@@ -48,11 +52,18 @@ def round_info(round: int, service: Service = Depends(get_service)) -> RoundOut:
     return out
 
 
-@router.get("/rounds/{round}/live", tags=["rounds"], response_class=Response,
-             responses={200: {"content": {"application/vnd.apache.parquet": {"schema": {"type": "string",
-                                                                                      "format": "binary"}}},
-                              "description": "The round's live data (Parquet: id + features)."},
-                        **error_responses(404)})
+@router.get(
+    "/rounds/{round}/live",
+    tags=["rounds"],
+    response_class=Response,
+    responses={
+        200: {
+            "content": {"application/vnd.apache.parquet": {"schema": {"type": "string", "format": "binary"}}},
+            "description": "The round's live data (Parquet: id + features).",
+        },
+        **error_responses(404),
+    },
+)
 def live(round: int, service: Service = Depends(get_service)) -> Response:
     """The live data participants predict on (Parquet with ``id`` and the features)."""
     check_round(round)
@@ -61,5 +72,8 @@ def live(round: int, service: Service = Depends(get_service)) -> Response:
         raise ApiError(404, "no_live_data", f"round {round} has no published live data")
     with fsspec.open(path, "rb") as handle:
         data = handle.read()
-    return Response(data, media_type="application/vnd.apache.parquet",
-                    headers={"Content-Disposition": f'attachment; filename="live_{round}.parquet"'})
+    return Response(
+        data,
+        media_type="application/vnd.apache.parquet",
+        headers={"Content-Disposition": f'attachment; filename="live_{round}.parquet"'},
+    )

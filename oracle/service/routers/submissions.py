@@ -6,8 +6,8 @@ import asyncio
 
 from fastapi import APIRouter, Depends
 
-from oracle.service.routers.deps import check_round, get_service
 from oracle.protocol.receipt import Receipt
+from oracle.service.routers.deps import check_round, get_service
 from oracle.service.schemas import ErrorBody, SubmissionIn, error_responses
 from oracle.service.state import Service
 
@@ -16,13 +16,17 @@ __all__ = ["router"]
 router = APIRouter()
 
 
-@router.post("/rounds/{round}/submissions", response_model=Receipt, status_code=201,
-              responses=error_responses(400, 404, 409, 413, 422, 429, 503) | {401: {"model": ErrorBody,
-                                                                             "description": "Bad signature"},
-                                                                       403: {"model": ErrorBody,
-                                                                             "description": "Signer does not own "
-                                                                                            "the model"}},
-              tags=["submissions"])
+@router.post(
+    "/rounds/{round}/submissions",
+    response_model=Receipt,
+    status_code=201,
+    responses=error_responses(400, 404, 409, 413, 422, 429, 503)
+    | {
+        401: {"model": ErrorBody, "description": "Bad signature"},
+        403: {"model": ErrorBody, "description": "Signer does not own the model"},
+    },
+    tags=["submissions"],
+)
 async def submit(round: int, body: SubmissionIn, service: Service = Depends(get_service)) -> Receipt:
     """Deliver a signed submission; the answer is the operator's signed receipt.
 

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-
 from mcp_world import World, make_world
 
 

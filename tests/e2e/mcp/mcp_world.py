@@ -22,10 +22,9 @@ from typing import Any
 
 import pandas as pd
 from anyio.from_thread import start_blocking_portal
+from eth_account import Account
 from mcp import Client, StdioServerParameters
 from mcp.server.mcpserver import MCPServer
-
-from eth_account import Account
 
 from oracle.chain.anvil import dev_private_keys
 from oracle.chain.client import TournamentClient
@@ -48,10 +47,18 @@ class McpClient:
     """The SDK's ``Client`` on ``tourney mcp`` (stdio: ``args``, ``env``, ``cwd``) or on an in-process server,
     driven from synchronous test code."""
 
-    def __init__(self, args: list[str] | None = None, env: dict[str, str] | None = None, cwd: Path | None = None,
-                 server: MCPServer | None = None) -> None:
-        self.params: Any = server if server is not None else StdioServerParameters(
-            command=TOURNEY, args=list(args or []), env=env, cwd=str(cwd))
+    def __init__(
+        self,
+        args: list[str] | None = None,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+        server: MCPServer | None = None,
+    ) -> None:
+        self.params: Any = (
+            server
+            if server is not None
+            else StdioServerParameters(command=TOURNEY, args=list(args or []), env=env, cwd=str(cwd))
+        )
         self.outputs: list[str] = []
 
     def __enter__(self) -> "McpClient":
@@ -125,8 +132,14 @@ class World:
     account: str
     live_ids: dict[int, list[str]] = field(default_factory=dict)
 
-    def server(self, *args: str, account: bool = True, env: dict[str, str] | None = None,
-               max_stake: str | None = "100", per_call: str | None = "40") -> McpClient:
+    def server(
+        self,
+        *args: str,
+        account: bool = True,
+        env: dict[str, str] | None = None,
+        max_stake: str | None = "100",
+        per_call: str | None = "40",
+    ) -> McpClient:
         command = ["mcp", *(["--account", self.account] if account else [])]
         if max_stake is not None:
             command += ["--max-stake", max_stake]
@@ -137,9 +150,15 @@ class World:
     def in_process(self, max_stake: str | None = "100", per_call: str | None = "40", **settings: Any) -> McpClient:
         """The same server as ``server()`` (same options), built in this process."""
         options: dict[str, Any] = dict(
-            rpc=self.env["TOURNEY_RPC"], deployment=self.env["TOURNEY_DEPLOYMENT"], account=self.account,
-            keystore_dir=self.env["TOURNEY_KEYSTORE_DIR"], service=self.service_url, workdir=str(self.workdir),
-            max_stake=max_stake, max_stake_per_call=per_call)
+            rpc=self.env["TOURNEY_RPC"],
+            deployment=self.env["TOURNEY_DEPLOYMENT"],
+            account=self.account,
+            keystore_dir=self.env["TOURNEY_KEYSTORE_DIR"],
+            service=self.service_url,
+            workdir=str(self.workdir),
+            max_stake=max_stake,
+            max_stake_per_call=per_call,
+        )
         options.update(settings)
         session = ParticipantSession.open(McpSettings(**options), self.env["TOURNEY_PASSWORD"])
         return McpClient(server=build_server(session))
@@ -178,20 +197,47 @@ def make_world(chain: Any, participant: Any, tmp_path: Path) -> World:
     for name in ("inbox", "store", "rounds", "state"):
         (service_dir / name).mkdir(parents=True)
     stack = ExitStack()
-    url = stack.enter_context(service_thread(ServiceConfig(
-        rpc=chain.url, deployment=chain.deployment, operator=Account.from_key(dev_private_keys(2)[1]),
-        inbox=str(service_dir / "inbox"), store=str(service_dir / "store"), round_data=str(service_dir / "rounds"),
-        state=str(service_dir / "state"), params=PARAMS, scheduler=False)))
-    operator = Operator(TournamentClient(chain.w3, chain.deployment), chain.oracle, OperatorConfig(
-        store=str(service_dir / "store"), inbox=str(service_dir / "inbox"), round_data=str(service_dir / "rounds"),
-        params=PARAMS, submission_window=WINDOW, max_rounds=2), hang_at=None,
-        submissions=service_submissions(service_dir))  # what the service receipted is in its database
+    url = stack.enter_context(
+        service_thread(
+            ServiceConfig(
+                rpc=chain.url,
+                deployment=chain.deployment,
+                operator=Account.from_key(dev_private_keys(2)[1]),
+                inbox=str(service_dir / "inbox"),
+                store=str(service_dir / "store"),
+                round_data=str(service_dir / "rounds"),
+                state=str(service_dir / "state"),
+                params=PARAMS,
+                scheduler=False,
+            )
+        )
+    )
+    operator = Operator(
+        TournamentClient(chain.w3, chain.deployment),
+        chain.oracle,
+        OperatorConfig(
+            store=str(service_dir / "store"),
+            inbox=str(service_dir / "inbox"),
+            round_data=str(service_dir / "rounds"),
+            params=PARAMS,
+            submission_window=WINDOW,
+            max_rounds=2,
+        ),
+        hang_at=None,
+        submissions=service_submissions(service_dir),
+    )  # what the service receipted is in its database
     workdir = tmp_path / "agent"
     workdir.mkdir()
-    env = {"TOURNEY_RPC": chain.url, "TOURNEY_DEPLOYMENT": str(chain.deployment_file),
-           "TOURNEY_KEYSTORE_DIR": str(participant.keystore_dir), "TOURNEY_PASSWORD": participant.password,
-           "TOURNEY_SERVICE": url, "TOURNEY_MCP_WORKDIR": str(workdir),
-           "TOURNEY_MANIFEST_ROOTS": str(service_dir / "store"), **numeric_environment()}
+    env = {
+        "TOURNEY_RPC": chain.url,
+        "TOURNEY_DEPLOYMENT": str(chain.deployment_file),
+        "TOURNEY_KEYSTORE_DIR": str(participant.keystore_dir),
+        "TOURNEY_PASSWORD": participant.password,
+        "TOURNEY_SERVICE": url,
+        "TOURNEY_MCP_WORKDIR": str(workdir),
+        "TOURNEY_MANIFEST_ROOTS": str(service_dir / "store"),
+        **numeric_environment(),
+    }
     if os.environ.get("PYTHONPATH"):
         env["PYTHONPATH"] = os.environ["PYTHONPATH"]  # a worktree's oracle package, as in this process
     found = World(chain, stack, url, operator, service_dir / "rounds", workdir, env, participant.name)

@@ -17,13 +17,12 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pandas as pd
+from mcp_world import TOURNEY, McpClient, World
 
 from oracle.chain.deploy import UNIT
 from oracle.chain.keystore import Keystore
 from oracle.mcp.errors import CODES, SERVICE_CODES
 from oracle.mcp.server import SKILLS_PATH
-
-from mcp_world import TOURNEY, McpClient, World
 
 TIME_PASSES = "> Time passes: "
 
@@ -47,7 +46,7 @@ def doc_events(text: str) -> list[tuple[str, Any]]:
             elif kind in ("json", "mcp"):
                 events.append((kind, json.loads("\n".join(body))))
         elif line.startswith(TIME_PASSES):
-            events.append(("time", line[len(TIME_PASSES):].strip()))
+            events.append(("time", line[len(TIME_PASSES) :].strip()))
         i += 1
     return events
 

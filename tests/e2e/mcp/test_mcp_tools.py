@@ -9,33 +9,42 @@ import json
 import shutil
 import subprocess
 import time
-from pathlib import Path
-
 from dataclasses import replace
+from pathlib import Path
 
 import pandas as pd
 import pytest
 import requests
 from click.testing import CliRunner
-from mcp import Client
-
 from eth_account import Account
+from mcp import Client
+from mcp_world import TOURNEY, McpClient, World
 
 from oracle.chain.anvil import dev_private_keys, free_port, start_anvil
+from oracle.chain.connection import connect
 from oracle.chain.deploy import UNIT, DeployParams, deploy
 from oracle.chain.tx import Sender
 from oracle.cli import main as tourney
-from oracle.chain.connection import connect
-from oracle.participant.models import ParticipantError, register_model
 from oracle.mcp.policy import ChainNotAllowed
 from oracle.mcp.server import SKILLS_PATH, build_server
 from oracle.mcp.session import McpSettings, ParticipantSession
+from oracle.participant.models import ParticipantError, register_model
 
-from mcp_world import TOURNEY, McpClient, World
-
-ALL_TOOLS = {"account_info", "list_rounds", "download_live", "download_targets", "validate_predictions",
-             "submit_predictions", "model_status", "verify_round", "register_model", "settle", "stake",
-             "request_withdrawal", "withdraw"}
+ALL_TOOLS = {
+    "account_info",
+    "list_rounds",
+    "download_live",
+    "download_targets",
+    "validate_predictions",
+    "submit_predictions",
+    "model_status",
+    "verify_round",
+    "register_model",
+    "settle",
+    "stake",
+    "request_withdrawal",
+    "withdraw",
+}
 VALUE_TOOLS = {"stake", "request_withdrawal", "withdraw"}
 SIGNING_TOOLS = {"submit_predictions", "register_model", "settle", *VALUE_TOOLS}
 
@@ -60,8 +69,9 @@ def test_tool_listing_schemas_and_resources(world: World, participants: list) ->
             assert tool.input_schema["type"] == "object", name
             assert tool.output_schema and tool.output_schema["type"] == "object" and tool.output_schema["properties"]
             hints = tool.annotations
-            assert hints.read_only_hint is (name in {"account_info", "list_rounds", "validate_predictions",
-                                                     "model_status", "verify_round"}), name
+            assert hints.read_only_hint is (
+                name in {"account_info", "list_rounds", "validate_predictions", "model_status", "verify_round"}
+            ), name
             assert hints.destructive_hint is (name in VALUE_TOOLS), name
             if name in SIGNING_TOOLS:
                 assert "Signs with the server's account" in tool.description
@@ -70,7 +80,9 @@ def test_tool_listing_schemas_and_resources(world: World, participants: list) ->
         assert set(stake["properties"]) == {"model_id", "amount", "request_id"}
         assert stake["properties"]["amount"]["pattern"] and stake["properties"]["model_id"]["minimum"] == 1
         assert set(tools["submit_predictions"].input_schema["required"]) == {"round", "model_id", "path"}
-        assert {"receipt", "predictions_hash", "repeated"} <= set(tools["submit_predictions"].output_schema["properties"])
+        assert {"receipt", "predictions_hash", "repeated"} <= set(
+            tools["submit_predictions"].output_schema["properties"]
+        )
         assert tools["account_info"].input_schema.get("properties", {}) == {}
 
         assert {str(r.uri) for r in server.resources()} == {"tourney://skills", "tourney://params"}
@@ -242,8 +254,12 @@ def test_an_answer_with_key_material_is_withheld(world: World, participants: lis
 def test_streamable_http_transport_on_loopback_only(world: World, participants: list) -> None:
     port = free_port()
     log = (world.workdir / "http.log").open("wb")
-    process = subprocess.Popen([TOURNEY, "mcp", "--account", world.account, "--transport", "http", "--port",
-                                str(port)], env=world.env, stdout=log, stderr=log)
+    process = subprocess.Popen(
+        [TOURNEY, "mcp", "--account", world.account, "--transport", "http", "--port", str(port)],
+        env=world.env,
+        stdout=log,
+        stderr=log,
+    )
     try:
         url = f"http://127.0.0.1:{port}/mcp"
         deadline = time.monotonic() + 90
@@ -282,8 +298,9 @@ def test_startup_refuses_what_it_cannot_do_safely(world: World) -> None:
     no_password = {**world.env, "TOURNEY_PASSWORD": None}
     done = CliRunner().invoke(tourney, ["mcp", "--account", world.account], env=no_password, input="")
     assert done.exit_code == 1 and "TOURNEY_PASSWORD" in done.stderr and done.stdout == ""
-    settings = McpSettings(rpc=world.env["TOURNEY_RPC"], deployment=world.env["TOURNEY_DEPLOYMENT"],
-                           workdir=str(world.workdir))
+    settings = McpSettings(
+        rpc=world.env["TOURNEY_RPC"], deployment=world.env["TOURNEY_DEPLOYMENT"], workdir=str(world.workdir)
+    )
     with pytest.raises(ParticipantError, match="needs --max-stake"):
         ParticipantSession.open(replace(settings, max_stake_per_call="5"), None)
     with pytest.raises(ParticipantError, match="exceeds the session's --max-stake"):
@@ -298,11 +315,13 @@ def test_only_local_chains_unless_one_is_named(tmp_path: Path) -> None:
         w3 = node.web3()
         admin = Sender(w3, Account.from_key(dev_private_keys(1)[0]))
         deployment = deploy(admin, DeployParams(), oracle=admin.address, guardian=admin.address, pauser=admin.address)
-        settings = McpSettings(rpc=node.url, deployment=str(deployment.save(tmp_path / "deployment.json")),
-                               workdir=str(tmp_path / "work"))
+        settings = McpSettings(
+            rpc=node.url, deployment=str(deployment.save(tmp_path / "deployment.json")), workdir=str(tmp_path / "work")
+        )
         with pytest.raises(ChainNotAllowed, match="--allow-chain 5"):
             ParticipantSession.open(settings, None)
-        with McpClient(server=build_server(ParticipantSession.open(replace(settings, allow_chains=(5,)), None))) \
-                as server:
+        with McpClient(
+            server=build_server(ParticipantSession.open(replace(settings, allow_chains=(5,)), None))
+        ) as server:
             assert server.ok("account_info")["chain"] == "allowed"
             assert json.loads(server.read("tourney://params"))["chain"] == "allowed"
