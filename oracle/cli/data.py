@@ -110,17 +110,7 @@ def generate_command(rounds: int, directory: str, rows: int, features: int, seed
 
     if features < 16:
         fail("--features must be at least 16", code=2)
-    spec = TournamentSpec(
-        seed=seed,
-        n_features=features,
-        n_factors=4,
-        n_risky=2,
-        n_stable=6,
-        n_interactions=4,
-        history_eras=1,
-        history_rows_per_era=10,
-        live_rows=rows,
-    )
+    spec = TournamentSpec.round_files(seed, features, rows)
     world = World.of(spec)
     written: list[dict[str, Any]] = []
     for round in range(1, rounds + 1):

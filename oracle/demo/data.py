@@ -19,22 +19,8 @@ class RoundDataWorld:
 
     def __init__(self, directory: Path, rows: int, features: int, seed: int) -> None:
         self.directory = directory
-        # Numerai-like strength: the stable signal explains little of the target, so good models' CORR is about
-        # 0.01-0.04 a round and payouts rarely reach the clip (with enough rows that MMC's sampling noise stays small).
-        self.spec = TournamentSpec(
-            seed=seed,
-            n_features=features,
-            n_factors=4,
-            n_risky=2,
-            n_stable=6,
-            n_interactions=4,
-            history_eras=1,
-            history_rows_per_era=10,
-            live_rows=rows,
-            risky_std=0.1,
-            stable_std=0.06,
-            interaction_std=0.05,
-        )
+        # Numerai-like strength (with enough rows that MMC's sampling noise stays small).
+        self.spec = TournamentSpec.round_files(seed, features, rows)
         self.world = World.of(self.spec)
 
     def write(self, round: int) -> pd.DataFrame:

@@ -18,33 +18,14 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from oracle.scoring.tables import combine_model_files, read_prediction_file, table_kind
+from oracle.scoring.tables import NA_TEXTS, combine_model_files, read_prediction_file, table_kind
 from oracle.scoring.validation import TableError, validate_predictions
 
 __all__ = ["LiveIds", "prediction_problems"]
 
 _NUMERIC = (pa.types.is_floating, pa.types.is_integer)
-_PANDAS_NA = {
-    "",
-    "#N/A",
-    "#N/A N/A",
-    "#NA",
-    "-1.#IND",
-    "-1.#QNAN",
-    "-NaN",
-    "-nan",
-    "1.#IND",
-    "1.#QNAN",
-    "<NA>",
-    "N/A",
-    "NA",
-    "NULL",
-    "NaN",
-    "None",
-    "n/a",
-    "nan",
-    "null",
-}
+# The texts pandas reads as missing (the one list, beside the prediction file parser).
+_PANDAS_NA = frozenset(NA_TEXTS)
 
 
 class LiveIds:

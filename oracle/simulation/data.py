@@ -99,6 +99,26 @@ class TournamentSpec:
         if min(self.history_eras, self.history_rows_per_era, self.live_rows, self.regime_length) < 1:
             raise ValueError("eras, rows and regime_length must be positive")
 
+    @classmethod
+    def round_files(cls, seed: int, n_features: int, live_rows: int) -> TournamentSpec:
+        """The shape of the operator's round files (``tourney data generate``, the demo): a short history and
+        Numerai-like strength, where the stable signal explains little of the target, so good models' CORR is about
+        0.01-0.04 a round and payouts rarely reach the clip."""
+        return cls(
+            seed=seed,
+            n_features=n_features,
+            n_factors=4,
+            n_risky=2,
+            n_stable=6,
+            n_interactions=4,
+            history_eras=1,
+            history_rows_per_era=10,
+            live_rows=live_rows,
+            risky_std=0.1,
+            stable_std=0.06,
+            interaction_std=0.05,
+        )
+
     def to_dict(self) -> dict[str, float | int]:
         return asdict(self)
 
