@@ -18,19 +18,18 @@ from typing import Any, Callable
 import numpy as np
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from web3.types import RPCEndpoint
 
 from oracle.participant.service_client import ServiceClient, ServiceError, check_receipt_matches
 from oracle.protocol.receipt import Receipt
 from oracle.protocol.submission import sign_submission
 from oracle.testing.harness import (
+    close_and_await_proposal,
     fund_participants,
     prediction_csv,
     register_models,
     stake_models,
     start_service,
     write_live,
-    write_targets,
 )
 
 __all__ = ["LoadResult", "run_submissions", "new_accounts", "LoadScenario", "run_load_scenario"]
@@ -173,17 +172,7 @@ def run_load_scenario(
             service.url, deployment.chain_id, deployment.tournament, oracle.address, 1, closes_at, jobs, threads=threads
         )
         t1 = time.perf_counter()
-        w3.provider.make_request(
-            RPCEndpoint("evm_increaseTime"), [closes_at - int(w3.eth.get_block("latest")["timestamp"]) + 1]
-        )
-        w3.provider.make_request(RPCEndpoint("evm_mine"), [])
-        write_targets(workdir / "rounds", 1, ids)
-        while client.round_state(1).status is not RoundStatus.PROPOSED:
-            if time.monotonic() > deadline or service.process.poll() is not None:
-                raise TimeoutError(f"round 1 was not proposed in time; service log:\n{service.log()[-3000:]}")
-            time.sleep(0.25)
-        proposal = client.current_proposal(1)
-        assert proposal is not None
+        proposal = close_and_await_proposal(w3, client, service, workdir / "rounds", ids, closes_at, deadline, 0.25)
         bundle = load_bundle(proposal.manifest_uri, expected_keccak=proposal.manifest_hash)
         return LoadScenario(
             burst=burst,

@@ -221,6 +221,37 @@ def write_targets(round_data: Path, round: int, live_ids: Sequence[str], seed: i
     os.replace(tmp, round_data / f"targets_{round}.parquet")  # the operator must never see half a file
 
 
+def close_and_await_proposal(
+    w3: Web3,
+    client: Any,
+    service: ServiceProcess,
+    round_data: Path,
+    live_ids: Sequence[str],
+    closes_at: int,
+    deadline: float,
+    poll: float,
+) -> Any:
+    """Move the chain past ``closes_at``, publish round 1's targets and wait (until ``deadline``, by the monotonic
+    clock) for the service's scheduler to propose it; returns the proposal. The load tests and benchmarks end a
+    burst this way."""
+    from web3.types import RPCEndpoint
+
+    from oracle.chain.client import RoundStatus
+
+    w3.provider.make_request(
+        RPCEndpoint("evm_increaseTime"), [closes_at - int(w3.eth.get_block("latest")["timestamp"]) + 1]
+    )
+    w3.provider.make_request(RPCEndpoint("evm_mine"), [])
+    write_targets(round_data, 1, live_ids)
+    while client.round_state(1).status is not RoundStatus.PROPOSED:
+        if time.monotonic() > deadline or service.process.poll() is not None:
+            raise TimeoutError(f"round 1 was not proposed in time; service log:\n{service.log()[-3000:]}")
+        time.sleep(poll)
+    proposal = client.current_proposal(1)
+    assert proposal is not None
+    return proposal
+
+
 def prediction_csv(live_ids: Sequence[str], seed: int) -> bytes:
     """A valid prediction file (id, prediction in [0, 1]) for the live ids."""
     rng = np.random.default_rng(seed)

@@ -28,7 +28,6 @@ from typing import Any
 import numpy as np
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from web3.types import RPCEndpoint
 
 from oracle.protocol.receipt import Receipt, check_receipts, latest_receipts
 from oracle.protocol.submission import sign_submission
@@ -242,13 +241,13 @@ def run_paced_scenario(
     from oracle.chain.client import RoundStatus, TournamentClient
     from oracle.chain.deploy import UNIT
     from oracle.testing.harness import (
+        close_and_await_proposal,
         fund_participants,
         prediction_csv,
         register_models,
         stake_models,
         start_service,
         write_live,
-        write_targets,
     )
     from oracle.testing.local import local_tournament
 
@@ -315,18 +314,8 @@ def run_paced_scenario(
         server_cpu = _cpu_seconds(service.process.pid) - cpu_before[0]
         client_cpu = time.process_time() - cpu_before[1]
         t1 = time.perf_counter()
-        w3.provider.make_request(
-            RPCEndpoint("evm_increaseTime"), [closes_at - int(w3.eth.get_block("latest")["timestamp"]) + 1]
-        )
-        w3.provider.make_request(RPCEndpoint("evm_mine"), [])
-        write_targets(workdir / "rounds", 1, ids)
-        while client.round_state(1).status is not RoundStatus.PROPOSED:
-            if time.monotonic() > deadline or service.process.poll() is not None:
-                raise TimeoutError(f"round 1 was not proposed in time; service log:\n{service.log()[-3000:]}")
-            time.sleep(0.5)
+        proposal = close_and_await_proposal(w3, client, service, workdir / "rounds", ids, closes_at, deadline, 0.5)
         resolve = time.perf_counter() - t1
-        proposal = client.current_proposal(1)
-        assert proposal is not None
         bundle = load_bundle(proposal.manifest_uri, expected_keccak=proposal.manifest_hash)
         checked = bundle_check(
             bundle.json("submissions.json"),
