@@ -59,6 +59,7 @@ from oracle.chain.tx import Sender  # noqa: E402
 from oracle.participant.service_client import ServiceClient, ServiceError, check_receipt_matches  # noqa: E402
 from oracle.protocol.permit import permit_signature  # noqa: E402
 from oracle.protocol.submission import sign_submission  # noqa: E402
+from oracle.service.db.engine import default_url  # noqa: E402
 from oracle.testing.bulk import send_many  # noqa: E402
 from oracle.testing.harness import start_service, write_live, write_targets  # noqa: E402
 from oracle.testing.rpc_counter import RpcCounter  # noqa: E402
@@ -244,6 +245,8 @@ class Bench:
             "TOURNEY_INBOX": str(self.dir / "inbox"),
             "TOURNEY_ROUND_DATA": str(self.dir / "rounds"),
             "TOURNEY_PARAMS": str(self.dir / "params.json"),
+            # The receipts are in the service's database: without it the operator would snapshot an empty round.
+            "TOURNEY_SERVICE_DB": default_url(str(self.dir / "service" / "state")),
         }
 
     def command(self, name: str, args: list[str], account: str = "oracle") -> tuple[Phase, Any]:
@@ -427,12 +430,19 @@ class Bench:
         client = connect(self.anvil.url, self.deployment_file).client
         progress = client.model_states(self.owners)
         balance, accounted = self.setup.conservation(client)
+        snapshot = json.loads((self.dir / "store" / "snapshots" / "round-1.json").read_text())
         checks = {
+            "submissions_in_snapshot": len(snapshot["submissions"]),
             "verify_ok": bool(verdict and verdict.get("ok")),
             "models_settled": sum(1 for info in progress.values() if info.settled_round == 1),
             "conservation": balance == accounted,
         }
-        if not (checks["verify_ok"] and checks["models_settled"] == self.n and checks["conservation"]):
+        if not (
+            checks["verify_ok"]
+            and checks["submissions_in_snapshot"] == self.n
+            and checks["models_settled"] == self.n
+            and checks["conservation"]
+        ):
             raise RuntimeError(f"the round did not end as it must: {checks}")
         reads = settle.rpc.get("eth_call", 0)
         return {

@@ -6,13 +6,14 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from eth_account.messages import encode_typed_data
 from eth_utils import keccak
 from web3 import Web3
 
-__all__ = ["EIP712_DOMAIN_FIELDS", "eip712_digest", "eip712_document"]
+__all__ = ["EIP712_DOMAIN_FIELDS", "checksum_address", "eip712_digest", "eip712_document"]
 
 
 #: The EIP-712 domain fields every typed document of the project uses (submissions, receipts, token permits).
@@ -22,6 +23,14 @@ EIP712_DOMAIN_FIELDS: list[dict[str, str]] = [
     {"name": "chainId", "type": "uint256"},
     {"name": "verifyingContract", "type": "address"},
 ]
+
+
+@lru_cache(maxsize=1 << 16)
+def checksum_address(value: str) -> str | None:
+    """``value`` in EIP-55 checksum form, or None when it is not an address. Cached: every record checks its
+    tournament and signer each time it is built, and the service builds several per submission from a few
+    thousand distinct addresses."""
+    return Web3.to_checksum_address(value) if isinstance(value, str) and Web3.is_address(value) else None
 
 
 def eip712_document(

@@ -28,7 +28,7 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 from oracle.errors import TourneyError
-from oracle.protocol.eip712 import eip712_digest, eip712_document
+from oracle.protocol.eip712 import checksum_address, eip712_digest, eip712_document
 from oracle.protocol.submission import Submission
 
 __all__ = [
@@ -84,9 +84,10 @@ class Receipt:
             if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < _UINT256:
                 raise ReceiptError(f"receipt {name} must be an unsigned integer, got {value!r}")
         for name in ("tournament", "operator"):
-            if not isinstance(getattr(self, name), str) or not Web3.is_address(getattr(self, name)):
+            address = checksum_address(getattr(self, name))
+            if address is None:
                 raise ReceiptError(f"receipt {name} is not an address: {getattr(self, name)!r}")
-            object.__setattr__(self, name, Web3.to_checksum_address(getattr(self, name)))
+            object.__setattr__(self, name, address)
         if not isinstance(self.predictions_hash, str) or not _HASH_RE.match(self.predictions_hash.lower()):
             raise ReceiptError(f"receipt predictions_hash must be 0x + 64 hex digits, got {self.predictions_hash!r}")
         object.__setattr__(self, "predictions_hash", self.predictions_hash.lower())

@@ -23,7 +23,7 @@ from eth_utils import keccak
 from web3 import Web3
 
 from oracle.errors import TourneyError
-from oracle.protocol.eip712 import eip712_digest, eip712_document
+from oracle.protocol.eip712 import checksum_address, eip712_digest, eip712_document
 from oracle.protocol.signatures import non_canonical_reason
 
 __all__ = [
@@ -99,9 +99,10 @@ class Submission:
                 f"submission round and model id start at 1, got round {self.round}, model {self.model_id}"
             )
         for name in ("tournament", "signer"):
-            if not Web3.is_address(getattr(self, name)):
+            address = checksum_address(getattr(self, name))
+            if address is None:
                 raise SubmissionError(f"submission {name} is not an address: {getattr(self, name)!r}")
-            object.__setattr__(self, name, Web3.to_checksum_address(getattr(self, name)))
+            object.__setattr__(self, name, address)
         if not isinstance(self.predictions_hash, str) or not _HASH_RE.match(self.predictions_hash.lower()):
             raise SubmissionError(
                 f"submission predictions_hash must be 0x + 64 hex digits, got {self.predictions_hash!r}"
