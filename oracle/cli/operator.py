@@ -116,6 +116,18 @@ def operator_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def service_db_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--db``: the database of the `tourney serve` that receipts this tournament's submissions."""
+    return click.option(
+        "--db",
+        envvar="TOURNEY_SERVICE_DB",
+        default=None,
+        metavar="URL",
+        help="Snapshot rounds from this `tourney serve` database instead of the inbox's records "
+        "[env TOURNEY_SERVICE_DB].",
+    )(func)
+
+
 def _absolute(url: str) -> str:
     return url if "://" in url else os.path.abspath(os.path.expanduser(url))
 
@@ -127,7 +139,17 @@ def _operator(chain: ChainOptions, config: Any, db: str | None = None) -> Any:
     conn = chain.connect(need_account=True)
     output = get_output()
     submissions = None
-    if db is not None:
+    if db is None:
+        from oracle.protocol.inbox import Inbox
+
+        if Inbox(config.inbox).receipted_elsewhere():
+            # Snapshotting the inbox's (absent) records would close the round on no submissions at all.
+            raise click.UsageError(
+                f"the inbox {config.inbox} holds prediction files but no submission records: `tourney serve` "
+                "keeps them in its database. Pass that database with --db URL (or TOURNEY_SERVICE_DB); with no "
+                "service, the files are strays of an interrupted delivery: remove them from objects/"
+            )
+    else:
         # Beside `tourney serve`: the receipted submissions are in the service's database, the files in the inbox.
         from oracle.protocol.inbox import Inbox
         from oracle.service.db.engine import Database
@@ -178,13 +200,7 @@ def operator_group() -> None:
 @click.option("--once", is_flag=True, help="Do every step that is due now, then exit.")
 @click.option("--until-round", type=click.IntRange(min=1), default=None, help="Exit once this round is active.")
 @click.option("--poll", type=click.FloatRange(min=0.05), default=2.0, show_default=True, help="Seconds between passes.")
-@click.option(
-    "--db",
-    envvar="TOURNEY_SERVICE_DB",
-    default=None,
-    metavar="URL",
-    help="Snapshot rounds from this `tourney serve` database instead of the inbox's records [env TOURNEY_SERVICE_DB].",
-)
+@service_db_option
 @json_option
 def run_command(
     chain: ChainOptions, config: Any, once: bool, until_round: int | None, poll: float, db: str | None
@@ -198,26 +214,29 @@ def run_command(
 @click.command("open")
 @chain_options
 @operator_options
+@service_db_option
 @json_option
-def open_command(chain: ChainOptions, config: Any) -> None:
+def open_command(chain: ChainOptions, config: Any, db: str | None) -> None:
     """Open the next round (when none is open and its live data is published)."""
-    operator = _operator(chain, config)
+    operator = _operator(chain, config, db)
     _emit_actions(operator.open_due(strict=True, wait_for_models=True), operator)
 
 
 @click.command("close")
 @chain_options
 @operator_options
+@service_db_option
 @json_option
-def close_command(chain: ChainOptions, config: Any) -> None:
+def close_command(chain: ChainOptions, config: Any, db: str | None) -> None:
     """Snapshot the inbox and close the open round, if its submission window has passed."""
-    operator = _operator(chain, config)
+    operator = _operator(chain, config, db)
     _emit_actions(operator.close_due(), operator)
 
 
 @click.command("resolve")
 @chain_options
 @operator_options
+@service_db_option
 @click.option(
     "--round",
     "round_",
@@ -226,27 +245,29 @@ def close_command(chain: ChainOptions, config: Any) -> None:
     help="Resolve only this round (default: every closed round whose targets are known, in order).",
 )
 @json_option
-def resolve_command(chain: ChainOptions, config: Any, round_: int | None) -> None:
+def resolve_command(chain: ChainOptions, config: Any, round_: int | None, db: str | None) -> None:
     """Score closed rounds from chain stakes and signed submissions, publish their bundles, propose their roots."""
-    operator = _operator(chain, config)
+    operator = _operator(chain, config, db)
     _emit_actions([operator.resolve_and_propose(round_)] if round_ else operator.propose_due(), operator)
 
 
 @click.command("activate")
 @chain_options
 @operator_options
+@service_db_option
 @json_option
-def activate_command(chain: ChainOptions, config: Any) -> None:
+def activate_command(chain: ChainOptions, config: Any, db: str | None) -> None:
     """Activate the pending root (one at a time) once its challenge window has passed."""
-    operator = _operator(chain, config)
+    operator = _operator(chain, config, db)
     _emit_actions(operator.activate_due(), operator)
 
 
 @click.command("lapse")
 @chain_options
 @operator_options
+@service_db_option
 @json_option
-def lapse_command(chain: ChainOptions, config: Any) -> None:
+def lapse_command(chain: ChainOptions, config: Any, db: str | None) -> None:
     """Lapse, in order, every round past its deadline unactivated (a zero result; anyone may do this)."""
-    operator = _operator(chain, config)
+    operator = _operator(chain, config, db)
     _emit_actions(operator.lapse_due(), operator)

@@ -115,6 +115,16 @@ class Inbox:
             if match:  # temp files and stray names are not records
                 yield int(match.group(1)), path
 
+    def receipted_elsewhere(self) -> bool:
+        """True when the inbox holds prediction files but not one round's records: the layout `tourney serve`
+        leaves (its records are in its database), which this class alone would read as no submissions at all."""
+        try:
+            names = [path.rstrip("/").rsplit("/", 1)[-1] for path in self.fs.ls(self.root, detail=False)]
+            has_files = "objects" in names and bool(self.fs.ls(self._path("objects"), detail=False))
+        except FileNotFoundError:
+            return False
+        return has_files and not any(name.startswith("round-") for name in names)
+
     def records(self, round: int) -> list[Submission]:
         """The submission records of ``round`` whose file is there, ordered by model id, without reading the files:
         what a record says (who, which hash, when) is all some callers need (the operator's late arrivals)."""

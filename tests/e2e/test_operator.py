@@ -446,3 +446,42 @@ def test_operator_refuses_a_clip_above_the_rounds_caps(chain, participants, tmp_
         greedy.propose_due()
     assert list_manifests(tmp_path / "store", 1) == [] and count(chain, "RootProposed") == 0
     assert [a.step for a in op.propose_due()] == ["propose"]
+
+
+def test_closing_beside_the_service_without_its_database_is_refused(chain, tmp_path: Path) -> None:
+    """The service keeps receipts in its database and only the files in the inbox: an operator command pointed at
+    such an inbox without ``--db`` would snapshot a round of no submissions, so it refuses and says why."""
+    import subprocess
+    import sys
+
+    from oracle.chain.keystore import Keystore
+
+    Keystore(tmp_path / "ks", scrypt_n=2**10).import_key("oracle", bytes(chain.oracle.local_account.key), "pw")
+    (tmp_path / "inbox" / "objects").mkdir(parents=True)
+    (tmp_path / "inbox" / "objects" / f"{'ab' * 32}.csv").write_text("id,prediction\na,0.5\n")
+    env = {
+        "TOURNEY_RPC": chain.url,
+        "TOURNEY_DEPLOYMENT": str(chain.deployment_file),
+        "TOURNEY_KEYSTORE_DIR": str(tmp_path / "ks"),
+        "TOURNEY_ACCOUNT": "oracle",
+        "TOURNEY_PASSWORD": "pw",
+        "TOURNEY_STORE": str(tmp_path / "store"),
+        "TOURNEY_INBOX": str(tmp_path / "inbox"),
+        "TOURNEY_ROUND_DATA": str(tmp_path / "data"),
+        "PATH": "/usr/bin:/bin",
+    }
+    tourney = str(Path(sys.executable).parent / "tourney")
+
+    def close(*extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [tourney, "round", "close", *extra], env=env, capture_output=True, text=True, timeout=120, check=False
+        )
+
+    refused = close()
+    assert refused.returncode == 2
+    assert "holds prediction files but no submission records" in refused.stderr
+    assert "--db" in refused.stderr
+    # With the service's database the command goes on (no round is open: nothing to close).
+    done = close("--db", f"sqlite:///{tmp_path / 'state' / 'service.db'}")
+    assert done.returncode == 0, done.stderr
+    assert "holds prediction files" not in done.stderr + done.stdout
