@@ -313,11 +313,12 @@ contract Tournament is TournamentBase, EIP712, ITournament {
         returns (uint256 maxPayout, uint256 minStake)
     {
         (, Factors memory f) = _activeRound(round);
-        Hot memory h = _loadHot(modelId);
-        if (h.flags & REGISTERED == 0) revert UnknownModel(modelId);
-        uint256 v0 = _stakeOf(h, _accounts[modelId].netDeposits);
-        if (round <= h.round) return (0, v0);
-        return _honestBounds(h, _pendingOf(modelId, h.flags), round, f, v0);
+        uint256 hot = _hotWord(modelId);
+        uint8 flags = _flagsOf(hot);
+        if (flags & REGISTERED == 0) revert UnknownModel(modelId);
+        uint256 v0 = _stakeOf(hot, _accounts[modelId].netDeposits);
+        if (round <= _roundOf(hot)) return (0, v0);
+        return _honestBounds(hot, _pendingWord(modelId, flags), round, f, v0);
     }
 
     /// @inheritdoc ITournament
@@ -327,13 +328,14 @@ contract Tournament is TournamentBase, EIP712, ITournament {
         returns (uint256 payout, uint256 burn)
     {
         (, Factors memory f) = _activeRound(round);
-        Hot memory h = _loadHot(modelId);
-        if (h.flags & REGISTERED == 0) revert UnknownModel(modelId);
-        if (round <= h.round) return (0, 0);
-        payout = _increase(cumulativePayout, h.payout);
-        burn = _increase(cumulativeBurn, h.burn);
-        uint256 v0 = _stakeOf(h, _accounts[modelId].netDeposits);
-        (uint256 maxPayout, uint256 minStake) = _honestBounds(h, _pendingOf(modelId, h.flags), round, f, v0);
+        uint256 hot = _hotWord(modelId);
+        uint8 flags = _flagsOf(hot);
+        if (flags & REGISTERED == 0) revert UnknownModel(modelId);
+        if (round <= _roundOf(hot)) return (0, 0);
+        payout = _increase(cumulativePayout, uint96(hot));
+        burn = _increase(cumulativeBurn, uint96(hot >> 96));
+        uint256 v0 = _stakeOf(hot, _accounts[modelId].netDeposits);
+        (uint256 maxPayout, uint256 minStake) = _honestBounds(hot, _pendingWord(modelId, flags), round, f, v0);
         payout = Math.min(Math.min(payout, maxPayout), _committed);
         burn = Math.min(burn, v0 + payout - minStake);
     }
@@ -663,9 +665,20 @@ contract Tournament is TournamentBase, EIP712, ITournament {
         bytes32 root;
         (ctx, root) = _context(round, true);
         bytes32[] memory hashes = new bytes32[](leaves.length);
-        for (uint256 i; i < leaves.length; ++i) {
-            Leaf calldata l = leaves[i];
-            hashes[i] = leafHash(l.modelId, l.cumulativePayout, l.cumulativeBurn);
+        // {leafHash} of every leaf, straight from the calldata: a Leaf is three static words, so the array is
+        // leaves.length contiguous 96-byte encodings (exactly abi.encode(modelId, cumulativePayout, cumulativeBurn)),
+        // and the ABI decoder has already checked that they lie inside the calldata. Copying each to scratch memory
+        // past the free pointer (never allocated) and double hashing there avoids two allocations and a call per leaf.
+        assembly ("memory-safe") {
+            let scratch := mload(0x40)
+            let out := add(hashes, 0x20)
+            let leaf := leaves.offset
+            for { let end := add(leaf, mul(leaves.length, 0x60)) } lt(leaf, end) { leaf := add(leaf, 0x60) } {
+                calldatacopy(scratch, leaf, 0x60)
+                mstore(0x00, keccak256(scratch, 0x60))
+                mstore(out, keccak256(0x00, 0x20))
+                out := add(out, 0x20)
+            }
         }
         if (!MerkleProof.multiProofVerifyCalldata(proof, flags, root, hashes)) revert InvalidProof();
     }
@@ -678,9 +691,12 @@ contract Tournament is TournamentBase, EIP712, ITournament {
             Leaf calldata l = leaves[i];
             (bool applied, uint256 p, uint256 b) = _apply(ctx, l.modelId, l.cumulativePayout, l.cumulativeBurn);
             if (applied) {
-                ++settled;
-                paid += p;
-                burned += b;
+                // Cannot overflow: fewer than 2^64 leaves fit in calldata, each paying and burning below 2^96.
+                unchecked {
+                    ++settled;
+                    paid += p;
+                    burned += b;
+                }
             }
         }
         _storeContext(ctx, burned);
@@ -689,33 +705,36 @@ contract Tournament is TournamentBase, EIP712, ITournament {
     /// @dev Moves a model up to a verified leaf of the context's active round, clamped to the honest bounds.
     /// Returns false (and changes nothing) when the model is already settled through the round, or (in a batch)
     /// is unknown. Recorded values saturate at AMOUNT_CAP, and a value below the recorded one applies nothing.
+    /// The hot and pending slots stay words on the stack (see {_hotWord}): this runs for every leaf of a batch.
     function _apply(Context memory ctx, uint256 modelId, uint256 cumulativePayout, uint256 cumulativeBurn)
         private
         returns (bool applied, uint256 payout, uint256 burn)
     {
-        Hot memory h = _loadHot(modelId);
-        if (h.flags & REGISTERED == 0) {
+        uint256 hot = _hotWord(modelId);
+        uint8 flags = _flagsOf(hot);
+        if (flags & REGISTERED == 0) {
             // A root may hold leaves for ids nobody registered: they settle nothing, and do not block a batch.
             if (ctx.inBatch) return (false, 0, 0);
             revert UnknownModel(modelId);
         }
-        if (ctx.round <= h.round) return (false, 0, 0);
-        uint256 leafPayout = _increase(cumulativePayout, h.payout);
-        uint256 leafBurn = _increase(cumulativeBurn, h.burn);
-        Pending memory pend = _pendingOf(modelId, h.flags);
+        uint32 round = ctx.round;
+        if (round <= _roundOf(hot)) return (false, 0, 0);
+        uint256 leafPayout = _increase(cumulativePayout, uint96(hot));
+        uint256 leafBurn = _increase(cumulativeBurn, uint96(hot >> 96));
+        uint256 pend = _pendingWord(modelId, flags);
         (payout, burn) = (leafPayout, leafBurn);
         if (leafPayout != 0 || leafBurn != 0) {
-            (payout, burn) = _clamp(ctx, h, pend, modelId, leafPayout, leafBurn);
+            (payout, burn) = _clamp(ctx, hot, pend, modelId, leafPayout, leafBurn);
         }
-        uint8 flags = h.flags;
         // A tranche at risk in every round after this one is part of the base from now on.
-        if (flags & TRANCHE != 0 && pend.trancheFrom <= ctx.round + 1) flags &= ~TRANCHE;
+        if (flags & TRANCHE != 0 && _trancheFrom(pend) <= round + 1) flags &= ~TRANCHE;
         unchecked {
             // Both stay <= AMOUNT_CAP: the increases are measured against the saturated leaf values.
-            (h.payout, h.burn, h.round, h.flags) =
-                (h.payout + uint96(leafPayout), h.burn + uint96(leafBurn), ctx.round, flags);
+            _setHotWord(
+                modelId,
+                _packHot(uint96(hot) + uint96(leafPayout), uint96(hot >> 96) + uint96(leafBurn), round, flags)
+            );
         }
-        _storeHot(modelId, h);
         return (true, payout, burn);
     }
 
@@ -731,15 +750,15 @@ contract Tournament is TournamentBase, EIP712, ITournament {
     /// context's reserve and folds any clamped difference into the model's net deposits.
     function _clamp(
         Context memory ctx,
-        Hot memory h,
-        Pending memory pend,
+        uint256 hot,
+        uint256 pend,
         uint256 modelId,
         uint256 leafPayout,
         uint256 leafBurn
     ) private returns (uint256 payout, uint256 burn) {
         int96 net = _accounts[modelId].netDeposits;
-        uint256 v0 = _stakeOf(h, net);
-        (uint256 maxPayout, uint256 minStake) = _honestBounds(h, pend, ctx.round, ctx.factors, v0);
+        uint256 v0 = _stakeOf(hot, net);
+        (uint256 maxPayout, uint256 minStake) = _honestBounds(hot, pend, ctx.round, ctx.factors, v0);
         if (leafPayout != 0) payout = _payFromCommitted(ctx, leafPayout, maxPayout);
         // minStake <= v0: the bound never takes the stake below zero.
         burn = Math.min(leafBurn, v0 + payout - minStake);
@@ -769,7 +788,7 @@ contract Tournament is TournamentBase, EIP712, ITournament {
         ctx.dirty = true;
     }
 
-    /// @dev The honest bounds of a model settled through `h.round` with stake `v0`, against active round `round`:
+    /// @dev The honest bounds of a model (hot word `hot`, pending word `pend`) settled through round h with stake `v0`, against active round `round`:
     /// the most an honest leaf can pay (`maxPayout`) and the least stake it can leave (`minStake`).
     ///
     /// In round j the amount at risk is max(0, V_j - O_j) where V_j is the stake before round j and the offset
@@ -779,23 +798,23 @@ contract Tournament is TournamentBase, EIP712, ITournament {
     /// Both maps are increasing in V_j, so bounding each segment's end bounds the next. Offsets only change after
     /// trancheFrom - 1 and withdrawalAfter, so the span (h.round, round] is at most three segments of constant
     /// offset, and each segment multiplies by a ratio of stored products.
-    function _honestBounds(Hot memory h, Pending memory pend, uint32 round, Factors memory f, uint256 v0)
+    function _honestBounds(uint256 hot, uint256 pend, uint32 round, Factors memory f, uint256 v0)
         private
         view
         returns (uint256 maxPayout, uint256 minStake)
     {
-        if (f.prevActive <= h.round) {
+        if (f.prevActive <= _roundOf(hot)) {
             // Only `round` itself is active in the span: its caps apply exactly (floors, as the oracle truncates).
-            uint256 x = _atRisk(v0, _offset(h.flags, pend, round));
+            uint256 x = _atRisk(v0, _offset(_flagsOf(hot), pend, round));
             return ((x * f.payoutCapBps) / BPS, v0 - (x * f.burnCapBps) / BPS);
         }
-        uint32[3] memory ends = _segmentEnds(h, pend, round);
-        Factors memory from = _factors[h.round];
+        uint32[3] memory ends = _segmentEnds(hot, pend, round);
+        Factors memory from = _factors[_roundOf(hot)];
         uint256 lo = v0;
         uint256 hi = v0;
         for (uint256 i; i < 3 && ends[i] != 0; ++i) {
             Factors memory to = ends[i] == round ? f : _factors[ends[i]];
-            uint256 o = _offset(h.flags, pend, ends[i]);
+            uint256 o = _offset(_flagsOf(hot), pend, ends[i]);
             lo = _worstSegment(lo, o, from, to);
             hi = _bestSegment(hi, o, from, to);
             from = to;
@@ -805,13 +824,15 @@ contract Tournament is TournamentBase, EIP712, ITournament {
 
     /// @dev The ends of the constant-offset segments of (h.round, round], in order, zero-padded: the offset changes
     /// after trancheFrom - 1 and after withdrawalAfter.
-    function _segmentEnds(Hot memory h, Pending memory pend, uint32 round) private pure returns (uint32[3] memory ends) {
+    function _segmentEnds(uint256 hot, uint256 pend, uint32 round) private pure returns (uint32[3] memory ends) {
         uint256 n = 0;
-        uint32 cut1 = h.flags & TRANCHE != 0 ? pend.trancheFrom - 1 : 0;
-        uint32 cut2 = h.flags & WITHDRAWAL != 0 ? pend.withdrawalAfter : 0;
+        uint8 flags = _flagsOf(hot);
+        uint32 settled = _roundOf(hot);
+        uint32 cut1 = flags & TRANCHE != 0 ? _trancheFrom(pend) - 1 : 0;
+        uint32 cut2 = flags & WITHDRAWAL != 0 ? _withdrawalAfter(pend) : 0;
         if (cut1 > cut2) (cut1, cut2) = (cut2, cut1);
-        if (cut1 > h.round && cut1 < round) ends[n++] = cut1;
-        if (cut2 > h.round && cut2 < round && cut2 != cut1) ends[n++] = cut2;
+        if (cut1 > settled && cut1 < round) ends[n++] = cut1;
+        if (cut2 > settled && cut2 < round && cut2 != cut1) ends[n++] = cut2;
         ends[n] = round;
     }
 
@@ -835,9 +856,35 @@ contract Tournament is TournamentBase, EIP712, ITournament {
         return v - x + _ratioUp(x, from.payMant, from.payExp, to.payMant, to.payExp);
     }
 
-    function _offset(uint8 flags, Pending memory pend, uint32 round) private pure returns (uint256 o) {
-        if (flags & TRANCHE != 0 && round < pend.trancheFrom) o += pend.tranche;
-        if (flags & WITHDRAWAL != 0 && round > pend.withdrawalAfter) o += pend.withdrawal;
+    function _offset(uint8 flags, uint256 pend, uint32 round) private pure returns (uint256 o) {
+        if (flags & TRANCHE != 0 && round < _trancheFrom(pend)) o += uint96(pend); // the tranche
+        if (flags & WITHDRAWAL != 0 && round > _withdrawalAfter(pend)) o += uint96(pend >> 128); // the withdrawal
+    }
+
+    // Decoders of the hot word ({TournamentBase._packHot}) and of the pending word ({TournamentBase._pendingWord}).
+
+    function _roundOf(uint256 hot) private pure returns (uint32) {
+        return uint32(hot >> 192);
+    }
+
+    function _flagsOf(uint256 hot) private pure returns (uint8) {
+        return uint8(hot >> 224);
+    }
+
+    function _trancheFrom(uint256 pend) private pure returns (uint32) {
+        return uint32(pend >> 96);
+    }
+
+    function _withdrawalAfter(uint256 pend) private pure returns (uint32) {
+        return uint32(pend >> 224);
+    }
+
+    /// @dev Stake = net deposits + recorded payout - recorded burn, from the hot word. Unchecked: an int96 plus a
+    /// uint96 minus a uint96 cannot overflow int256 (the final conversion was never checked either).
+    function _stakeOf(uint256 hot, int96 netDeposits) private pure returns (uint256) {
+        unchecked {
+            return uint256(int256(netDeposits) + int256(uint256(uint96(hot))) - int256(uint256(uint96(hot >> 96))));
+        }
     }
 
     function _atRisk(uint256 v, uint256 offset) private pure returns (uint256) {

@@ -200,8 +200,22 @@ abstract contract TournamentBase is AccessControlDefaultAdminRules, ReentrancyGu
     }
 
     function _storeHot(uint256 modelId, Hot memory h) internal {
-        _hot[modelId] =
-            uint256(h.payout) | (uint256(h.burn) << 96) | (uint256(h.round) << 192) | (uint256(h.flags) << 224);
+        _hot[modelId] = _packHot(h.payout, h.burn, h.round, h.flags);
+    }
+
+    /// @dev The hot slot as one word, for settlement: decoding it onto the stack instead of into a memory struct
+    /// saves an allocation per leaf of a batch. Layout as in {_packHot}.
+    function _hotWord(uint256 modelId) internal view returns (uint256) {
+        return _hot[modelId];
+    }
+
+    function _setHotWord(uint256 modelId, uint256 word) internal {
+        _hot[modelId] = word;
+    }
+
+    /// @dev payout | burn << 96 | round << 192 | flags << 224: the layout of the hot slot.
+    function _packHot(uint96 payout, uint96 burn, uint32 round, uint8 flags) internal pure returns (uint256) {
+        return uint256(payout) | (uint256(burn) << 96) | (uint256(round) << 192) | (uint256(flags) << 224);
     }
 
     function _stakeOf(Hot memory h, int96 netDeposits) internal pure returns (uint256) {
@@ -210,6 +224,17 @@ abstract contract TournamentBase is AccessControlDefaultAdminRules, ReentrancyGu
 
     function _pendingOf(uint256 modelId, uint8 flags) internal view returns (Pending memory p) {
         if (flags & (TRANCHE | WITHDRAWAL) != 0) p = _pending[modelId];
+    }
+
+    /// @dev The pending slot as one word (zero unless the flags say it is live), for settlement: one SLOAD and no
+    /// memory struct per leaf. Solidity packs {Pending} into one slot in declaration order: tranche (bits 0-95),
+    /// trancheFrom (96-127), withdrawal (128-223), withdrawalAfter (224-255); see the decoders in {Tournament}.
+    function _pendingWord(uint256 modelId, uint8 flags) internal view returns (uint256 word) {
+        if (flags & (TRANCHE | WITHDRAWAL) == 0) return 0;
+        Pending storage p = _pending[modelId];
+        assembly ("memory-safe") {
+            word := sload(p.slot)
+        }
     }
 
     function _freeReserve() internal view returns (uint256) {
