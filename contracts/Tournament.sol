@@ -888,7 +888,9 @@ contract Tournament is TournamentBase, EIP712, ITournament {
     }
 
     function _atRisk(uint256 v, uint256 offset) private pure returns (uint256) {
-        return v > offset ? v - offset : 0;
+        unchecked {
+            return v > offset ? v - offset : 0; // guarded
+        }
     }
 
     // ================================================================ internals: products
