@@ -857,6 +857,7 @@ contract Tournament is TournamentBase, EIP712, ITournament {
     }
 
     function _offset(uint8 flags, uint256 pend, uint32 round) private pure returns (uint256 o) {
+        if (pend == 0) return 0; // nothing pending (the common case): no tranche, no withdrawal, both zero anyway
         if (flags & TRANCHE != 0 && round < _trancheFrom(pend)) o += uint96(pend); // the tranche
         if (flags & WITHDRAWAL != 0 && round > _withdrawalAfter(pend)) o += uint96(pend >> 128); // the withdrawal
     }
