@@ -12,6 +12,7 @@ commit on disk, use PostgreSQL (default ``synchronous_commit``: each commit is f
 
 from __future__ import annotations
 
+import fcntl
 import os
 import threading
 from contextlib import contextmanager, nullcontext
@@ -77,8 +78,9 @@ class Database:
             event.listen(self.engine, "connect", _sqlite_connect)
             event.listen(self.engine, "begin", _sqlite_begin)
             # One writer at a time per process: threads queue here in order instead of in SQLite's busy handler,
-            # which sleeps up to 100 ms between tries however soon the lock is free.
-            self._turn: Any = threading.Lock()
+            # which sleeps up to 100 ms between tries however soon the lock is free. Across the processes sharing
+            # the file (``--workers``) the turn is a lock on a file beside it, for the same reason.
+            self._turn: Any = _FileTurn(f"{parsed.database}.turn")
         elif self.backend == "postgresql":
             if parsed.drivername == "postgresql":
                 parsed = parsed.set(drivername="postgresql+psycopg")
@@ -136,6 +138,34 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+class _FileTurn:
+    """One transaction at a time across this host's processes and threads: a thread lock, then ``flock`` on a file
+    (hand-written: SQLite's own busy handler polls with sleeps, and the lock libraries on PyPI add nothing to a
+    dozen lines of ``fcntl``). The kernel drops the lock of a killed process, so a SIGKILL never wedges the others."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._thread = threading.Lock()
+        self._fd: int | None = None
+
+    def __enter__(self) -> None:
+        self._thread.acquire()
+        try:
+            if self._fd is None:
+                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        except BaseException:
+            self._thread.release()
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            assert self._fd is not None
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._thread.release()
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
