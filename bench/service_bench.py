@@ -3,7 +3,7 @@
 worker count; then the round is closed and resolved and the bundle is checked against every receipt. Writes the
 runs to bench/results/service.json (a list under ``runs``).
 
-Run: ``.venv/bin/python bench/service_bench.py [--backends sqlite,postgres] [--workers 1,2] [--rate 320]
+Run: ``.venv/bin/python bench/service_bench.py [--backends sqlite,postgres] [--workers 1,2] [--rate 300]
 [--seconds 60] [--participants 200] [--models-each 5] [--live-ids 5000]``.
 Client, server, database and chain share this machine's cores. The correctness of the same path under duplicates,
 replays and a killed worker is tests/e2e/test_service_workers.py.
@@ -36,7 +36,7 @@ def main() -> None:
     parser.add_argument("--only", default=None, help="just these runs, e.g. sqlite:2,postgres:1")
     parser.add_argument("--participants", type=int, default=200)
     parser.add_argument("--models-each", type=int, default=5)
-    parser.add_argument("--rate", type=float, default=320.0, help="offered submissions per second, in total")
+    parser.add_argument("--rate", type=float, default=300.0, help="offered submissions per second, in total")
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--live-ids", type=int, default=5000)
     parser.add_argument("--out", type=Path, default=RESULTS)

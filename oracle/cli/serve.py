@@ -87,7 +87,7 @@ def configure_logging(level: str = "info") -> None:
 @click.option(
     "--intake-threads",
     type=click.IntRange(1, 256),
-    default=8,
+    default=4,
     show_default=True,
     help="Submissions checked at once per worker.",
 )

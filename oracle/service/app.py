@@ -18,6 +18,7 @@ view and the scheduler stop and the database is closed.
 
 from __future__ import annotations
 
+import gc
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -59,6 +60,10 @@ def create_app(config: ServiceConfig, start_scheduler: bool | None = None) -> Fa
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         service.executor = ThreadPoolExecutor(config.intake_threads, thread_name_prefix="intake")
+        # What start-up built (the app, the ABI codecs, the chain view) lives as long as the process: out of the
+        # collector's generations, full collections under load have less to walk (shorter pauses, lower p99).
+        gc.collect()
+        gc.freeze()
         service.chain.start()
         web.start()
         if run_scheduler:

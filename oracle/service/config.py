@@ -22,7 +22,8 @@ class ServiceConfig:
     """Everything the service needs. ``operator`` signs receipts (and, with the scheduler, the round
     transactions); ``db`` is the database URL (``sqlite:///PATH`` or ``postgresql://...``), by default a SQLite
     file in the ``state`` directory; ``intake_threads`` submissions are checked at once per worker (off the event
-    loop); ``chain_poll`` is how often the chain view reads the latest block and new events."""
+    loop; a few per core: more only contend for the interpreter lock, which measurably lengthens the slowest
+    answers); ``chain_poll`` is how often the chain view reads the latest block and new events."""
 
     rpc: str
     deployment: Deployment
@@ -45,7 +46,7 @@ class ServiceConfig:
     #: Where this service is reached (manifest URIs are posted under <public_url>/bundles); None: the store's URIs.
     public_url: str | None = None
     db: str | None = None
-    intake_threads: int = 8
+    intake_threads: int = 4
     chain_poll: float = 0.25
 
     @property

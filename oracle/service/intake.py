@@ -112,7 +112,7 @@ class Intake:
     def submit(self, round: int, body: SubmissionIn) -> Receipt:
         """Check, store and receipt one submission (see the module docstring for the order of checks)."""
         started = time.perf_counter()
-        context: dict[str, Any] = {"signer": None, "record": None}
+        context: dict[str, Any] = {"signer": None, "sub": None}
         outcome = "error"
         try:
             receipt = self._submit(round, body, context)
@@ -120,7 +120,8 @@ class Intake:
             return receipt
         except ApiError as exc:
             outcome = "refused"
-            raise self.reject(exc, round, body.submission.model_id, context["signer"], context["record"]) from None
+            record = None if context["sub"] is None else context["sub"].to_bytes().decode()
+            raise self.reject(exc, round, body.submission.model_id, context["signer"], record) from None
         finally:
             self.service.metrics.intake_latency(outcome, time.perf_counter() - started)
 
@@ -147,7 +148,7 @@ class Intake:
                 f"the signature over this submission was made by {signer}, not by "
                 f"the claimed signer {sub.signer}: re-sign exactly these fields",
             )
-        context["signer"], context["record"] = signer, sub.to_bytes().decode()
+        context["signer"], context["sub"] = signer, sub
         wait = self.limiter.take(signer)
         if wait is not None:
             raise ApiError(
