@@ -250,3 +250,64 @@ def test_the_round_collects_the_ledger_and_the_inbox_deliveries_later_stamp_curr
     ]
     assert source.get(1, 2)[1] == b"inbox 2" and source.get(1, 3)[1] == b"service 3"
     assert source.get(1, 5) is None
+
+
+def _commit_in_one_batch(ledger: Ledger, requests: list[tuple]) -> list[object]:
+    """Commit ``requests`` ((sub, clock) pairs) from one thread each, queued in this order while the test holds the
+    ledger's turn, so that one thread then commits them all in one batch; returns each one's Stored or exception."""
+    outcomes: list[object] = [None] * len(requests)
+
+    def send(i: int, sub, clock) -> None:
+        try:
+            outcomes[i] = ledger.commit(sub, f"/objects/{sub.predictions_hash}", FAR, clock, lambda s: "0x" + "ab" * 65)
+        except Exception as exc:  # noqa: BLE001 - the outcome under test
+            outcomes[i] = exc
+
+    threads = []
+    with ledger._turn:
+        for i, (sub, clock) in enumerate(requests):
+            threads.append(threading.Thread(target=send, args=(i, sub, clock)))
+            threads[-1].start()
+            while len(ledger._queue) < i + 1:  # queued in order
+                threading.Event().wait(0.001)
+    for t in threads:
+        t.join()
+    return outcomes
+
+
+def test_one_batch_decides_each_request_as_if_committed_one_by_one(db: Database) -> None:
+    ledger = Ledger(db)
+    _commit(ledger, _sub(1, b"the model's warm-up"))  # the round's gate row exists before the batch
+    first, second, other = _sub(5, b"first"), _sub(5, b"second"), _sub(6, b"other")
+
+    def clock() -> int:
+        return 100
+
+    def broken_clock() -> int:
+        raise RuntimeError("the chain did not answer")
+
+    outcomes = _commit_in_one_batch(
+        ledger,
+        [
+            (first, clock),
+            (first, clock),  # the same request again: a duplicate of the one just before it in the batch
+            (second, clock),  # replaces it: seq 2, stamped after it
+            (first, clock),  # now an old request: a replay
+            (_sub(7, b"x"), broken_clock),  # its own failure only
+            (other, clock),
+        ],
+    )
+    stored_first = outcomes[0]
+    assert (stored_first.seq, stored_first.sub.received_at) == (1, 100)
+    assert isinstance(outcomes[1], Refusal) and outcomes[1].code == "duplicate"
+    assert outcomes[1].stored == stored_first
+    assert (outcomes[2].seq, outcomes[2].sub.received_at) == (2, 101)
+    assert isinstance(outcomes[3], Refusal) and outcomes[3].code == "replayed"
+    assert isinstance(outcomes[4], RuntimeError)
+    assert outcomes[5].seq == 1
+    # Committed exactly as decided: the receipted rows are the accepted requests, and nothing of model 7.
+    assert {(s.sub.model_id, s.seq) for s in ledger.receipted(1)} == {(1, 1), (5, 1), (5, 2), (6, 1)}
+    # The next request of the model sees the batch's rows.
+    with pytest.raises(Refusal) as duplicate:
+        _commit(ledger, second)
+    assert duplicate.value.code == "duplicate" and duplicate.value.stored == outcomes[2]

@@ -156,7 +156,12 @@ class Ledger:
             if request.outcome is None:
                 with self._queue_lock:
                     batch, self._queue = self._queue, []
-                self._commit_batch(batch)
+                try:
+                    self._commit_batch(batch)
+                except Exception as exc:  # noqa: BLE001 - a fault outside any one request: each waiter gets it
+                    for waiting in batch:
+                        if waiting.outcome is None:
+                            waiting.outcome = exc
         outcome = request.outcome
         if isinstance(outcome, Stored):
             return outcome
