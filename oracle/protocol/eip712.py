@@ -25,12 +25,16 @@ EIP712_DOMAIN_FIELDS: list[dict[str, str]] = [
 ]
 
 
+def checksum_address(value: object) -> str | None:
+    """``value`` in EIP-55 checksum form, or None when it is not an address (any non-text value included). Cached:
+    every record checks its tournament and signer each time it is built, and the service builds several per
+    submission from a few thousand distinct addresses."""
+    return _checksum_text(value) if isinstance(value, str) else None
+
+
 @lru_cache(maxsize=1 << 16)
-def checksum_address(value: str) -> str | None:
-    """``value`` in EIP-55 checksum form, or None when it is not an address. Cached: every record checks its
-    tournament and signer each time it is built, and the service builds several per submission from a few
-    thousand distinct addresses."""
-    return Web3.to_checksum_address(value) if isinstance(value, str) and Web3.is_address(value) else None
+def _checksum_text(value: str) -> str | None:
+    return Web3.to_checksum_address(value) if Web3.is_address(value) else None
 
 
 def eip712_document(

@@ -99,6 +99,10 @@ def test_record_roundtrip_and_malformed_records() -> None:
         Submission.from_bytes(b"{nope", "inbox entry")
     with pytest.raises(SubmissionError, match="start at 1"):
         replace(sub, model_id=0)
+    # An address field that is not text (a hostile record's list or object) is named, not a crash.
+    for field, value in (("signer", ["0x" + "11" * 20]), ("tournament", {"a": 1}), ("signer", 7)):
+        with pytest.raises(SubmissionError, match=f"{field} is not an address"):
+            Submission.from_json({**sub.to_json(), field: value})
 
 
 def test_inbox_put_get_and_resubmission_replaces(tmp_path: Path) -> None:
@@ -250,3 +254,23 @@ def test_replay_key_is_the_signed_content_not_the_signature_bytes() -> None:
         ("predictions_hash", "0x" + "00" * 32),
     ):
         assert replay_key(replace(sub, **{field: value})) != replay_key(sub), field
+
+
+def test_a_receipt_with_an_address_that_is_not_text_is_named() -> None:
+    from oracle.protocol.receipt import Receipt, ReceiptError
+
+    good = {
+        "chain_id": CHAIN,
+        "tournament": TOURNAMENT,
+        "round": 4,
+        "model_id": 9,
+        "predictions_hash": predictions_hash(FILE),
+        "received_at": 100,
+        "operator": OWNER.address,
+        "signature": "0x" + "ab" * 65,
+    }
+    checksummed = Receipt.from_json(good).tournament
+    assert Receipt.from_json({**good, "tournament": TOURNAMENT.lower()}).tournament == checksummed != TOURNAMENT
+    for field, value in (("operator", [OWNER.address]), ("tournament", None)):
+        with pytest.raises(ReceiptError, match=f"{field} is not an address"):
+            Receipt.from_json({**good, field: value})
