@@ -788,15 +788,16 @@ contract Tournament is TournamentBase, EIP712, ITournament {
         ctx.dirty = true;
     }
 
-    /// @dev The honest bounds of a model (hot word `hot`, pending word `pend`) settled through round h with stake `v0`, against active round `round`:
-    /// the most an honest leaf can pay (`maxPayout`) and the least stake it can leave (`minStake`).
+    /// @dev The honest bounds of a model (hot word `hot`, pending word `pend`) settled through round h = _roundOf(hot)
+    /// with stake `v0`, against active round `round`: the most an honest leaf can pay (`maxPayout`) and the least
+    /// stake it can leave (`minStake`).
     ///
     /// In round j the amount at risk is max(0, V_j - O_j) where V_j is the stake before round j and the offset
     /// O_j = tranche (if j < trancheFrom) + withdrawal (if j > withdrawalAfter). An honest result is in
     /// [-burnCap_j, +payoutCap_j] times that amount. Worst case: V_{j+1} = O_j + (1 - burnCap_j)(V_j - O_j);
     /// best case: V_{j+1} = O_j + (1 + payoutCap_j)(V_j - O_j), whose total gain bounds the sum of honest payouts.
     /// Both maps are increasing in V_j, so bounding each segment's end bounds the next. Offsets only change after
-    /// trancheFrom - 1 and withdrawalAfter, so the span (h.round, round] is at most three segments of constant
+    /// trancheFrom - 1 and withdrawalAfter, so the span (h, round] is at most three segments of constant
     /// offset, and each segment multiplies by a ratio of stored products.
     function _honestBounds(uint256 hot, uint256 pend, uint32 round, Factors memory f, uint256 v0)
         private
@@ -822,8 +823,8 @@ contract Tournament is TournamentBase, EIP712, ITournament {
         return (hi - v0, lo);
     }
 
-    /// @dev The ends of the constant-offset segments of (h.round, round], in order, zero-padded: the offset changes
-    /// after trancheFrom - 1 and after withdrawalAfter.
+    /// @dev The ends of the constant-offset segments of (_roundOf(hot), round], in order, zero-padded: the offset
+    /// changes after trancheFrom - 1 and after withdrawalAfter.
     function _segmentEnds(uint256 hot, uint256 pend, uint32 round) private pure returns (uint32[3] memory ends) {
         uint256 n = 0;
         uint8 flags = _flagsOf(hot);

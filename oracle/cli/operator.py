@@ -139,9 +139,9 @@ def _operator(chain: ChainOptions, config: Any, db: str | None = None) -> Any:
     conn = chain.connect(need_account=True)
     output = get_output()
     submissions = None
-    if db is None:
-        from oracle.protocol.inbox import Inbox
+    from oracle.protocol.inbox import Inbox
 
+    if db is None:
         if Inbox(config.inbox).receipted_elsewhere():
             # Snapshotting the inbox's (absent) records would close the round on no submissions at all.
             raise click.UsageError(
@@ -151,7 +151,6 @@ def _operator(chain: ChainOptions, config: Any, db: str | None = None) -> Any:
             )
     else:
         # Beside `tourney serve`: the receipted submissions are in the service's database, the files in the inbox.
-        from oracle.protocol.inbox import Inbox
         from oracle.service.db.engine import Database
         from oracle.service.db.ledger import Ledger
         from oracle.service.db.source import LedgerInbox

@@ -120,10 +120,11 @@ class Inbox:
         leaves (its records are in its database), which this class alone would read as no submissions at all."""
         try:
             names = [path.rstrip("/").rsplit("/", 1)[-1] for path in self.fs.ls(self.root, detail=False)]
-            has_files = "objects" in names and bool(self.fs.ls(self._path("objects"), detail=False))
+            if "objects" not in names or any(name.startswith("round-") for name in names):
+                return False  # a file inbox (its records are here), or nothing delivered yet
+            return bool(self.fs.ls(self._path("objects"), detail=False))
         except FileNotFoundError:
             return False
-        return has_files and not any(name.startswith("round-") for name in names)
 
     def records(self, round: int) -> list[Submission]:
         """The submission records of ``round`` whose file is there, ordered by model id, without reading the files:

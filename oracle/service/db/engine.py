@@ -138,6 +138,8 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if isinstance(self._turn, _FileTurn):
+            self._turn.close()
 
 
 class _FileTurn:
@@ -166,6 +168,13 @@ class _FileTurn:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
         finally:
             self._thread.release()
+
+    def close(self) -> None:
+        """Close the lock file (reopened by the next transaction, if any)."""
+        with self._thread:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
